@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+
+# The starting finding vocabulary of the image task; admins may add more later.
+DEFAULT_FINDINGS = [("normal", "No finding"), ("opacity", "Opacity"), ("nodule", "Nodule")]
+
+
+class DiagnosisConfig(AppConfig):
+    name = "diagnosis"
+    verbose_name = "Diagnosis"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from imaging.signals import instance_stored
+
+        instance_stored.connect(_enqueue_inference, dispatch_uid="diagnosis.enqueue_inference")
+        post_migrate.connect(_ensure_vocabulary, sender=self)
+
+
+def _enqueue_inference(sender: Any, *, instance_id: int, **kwargs: Any) -> None:
+    from .services import suggestion_enqueue
+
+    suggestion_enqueue(instance_id=instance_id)
+
+
+def _ensure_vocabulary(**kwargs: Any) -> None:
+    from .models import Finding
+
+    if not Finding.objects.exists():
+        for order, (code, name) in enumerate(DEFAULT_FINDINGS):
+            Finding.objects.create(code=code, name=name, sort_order=order)

@@ -1,0 +1,168 @@
+"""The clinical loop: findings, model registry, suggestions, reviews and encounters."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from imaging.models import Instance
+from medassist.models import Patient
+
+
+class Task(models.TextChoices):
+    IMAGE = "image", "Image finding"
+    TRIAGE = "triage", "Triage"
+
+
+class Finding(models.Model):
+    """One entry of the finding vocabulary the image model predicts over."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelVersion(models.Model):
+    """A trained model: its weights file, what it was trained on and how good it is."""
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate"
+        CHAMPION = "champion", "Champion"
+        RETIRED = "retired", "Retired"
+
+    task = models.CharField(max_length=16, choices=Task.choices)
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    weights_key = models.CharField(max_length=200)  # relative to MEDIA_ROOT
+    weights_sha256 = models.CharField(max_length=64)
+    labels = models.JSONField()  # finding codes, in the order of the model's outputs
+    image_size = models.PositiveIntegerField()
+    preprocess_version = models.CharField(max_length=16)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
+    # Metrics on the task's frozen test set, measured when the version was trained.
+    metrics = models.JSONField(default=dict)
+    training_summary = models.JSONField(default=dict)
+    # Reviews up to this id were in the training data; later ones are "new labels".
+    trained_through_review_id = models.BigIntegerField(default=0)
+    trained_on_synthetic_data = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "version"], name="unique_task_version"),
+            models.UniqueConstraint(
+                fields=["task"], condition=Q(status="champion"), name="one_champion_per_task"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} v{self.version}"
+
+
+class Suggestion(models.Model):
+    """What a model version said about one instance. Written once per (instance, version)."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+
+    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="suggestions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)
+    probabilities = models.JSONField(default=dict)  # finding code -> probability
+    top_finding = models.ForeignKey(Finding, null=True, blank=True, on_delete=models.PROTECT)
+    top_probability = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    input_sha256 = models.CharField(max_length=64)
+    latency_ms = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "model_version"], name="one_suggestion_per_instance_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Suggestion {self.top_finding_id} for {self.instance_id} by {self.model_version}"
+
+
+class Review(models.Model):
+    """A clinician's label for an instance. Never edited: a new review supersedes."""
+
+    class Action(models.TextChoices):
+        ACCEPT = "accept", "Accepted the suggestion"
+        CORRECT = "correct", "Corrected the finding"
+
+    class Source(models.TextChoices):
+        CLINICIAN = "clinician", "Clinician"
+        # Demo data comes with its generator's ground truth, shown as such.
+        SYNTHETIC_TRUTH = "synthetic_truth", "Synthetic ground truth (demo data)"
+
+    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="reviews")
+    suggestion = models.ForeignKey(Suggestion, null=True, blank=True, on_delete=models.PROTECT)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    finding = models.ForeignKey(Finding, on_delete=models.PROTECT)
+    comment = models.TextField(blank=True)
+    source = models.CharField(max_length=32, choices=Source.choices, default=Source.CLINICIAN)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Review {self.pk}: {self.finding_id} on {self.instance_id}"
+
+
+class Encounter(models.Model):
+    """A patient's visit as the triage nurse records it."""
+
+    class MentalStatus(models.TextChoices):
+        ALERT = "A", "Alert"
+        VOICE = "V", "Responds to voice"
+        PAIN = "P", "Responds to pain"
+        UNRESPONSIVE = "U", "Unresponsive"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    chief_complaint = models.TextField()
+    heart_rate = models.PositiveIntegerField(
+        "heart rate (/min)", validators=[MinValueValidator(20), MaxValueValidator(300)]
+    )
+    respiratory_rate = models.PositiveIntegerField(
+        "respiratory rate (/min)", validators=[MinValueValidator(2), MaxValueValidator(80)]
+    )
+    spo2 = models.PositiveIntegerField(
+        "SpO2 (%)", validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    systolic_bp = models.PositiveIntegerField(
+        "systolic BP (mmHg)", validators=[MinValueValidator(30), MaxValueValidator(300)]
+    )
+    diastolic_bp = models.PositiveIntegerField(
+        "diastolic BP (mmHg)", validators=[MinValueValidator(10), MaxValueValidator(200)]
+    )
+    temperature_c = models.DecimalField(
+        "temperature (°C)",
+        max_digits=4,
+        decimal_places=1,
+        validators=[MinValueValidator(25), MaxValueValidator(45)],
+    )
+    pain = models.PositiveSmallIntegerField(
+        "pain (0-10)", validators=[MinValueValidator(0), MaxValueValidator(10)]
+    )
+    mental_status = models.CharField(max_length=1, choices=MentalStatus.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Encounter {self.pk} ({self.patient.mrn}) {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,237 @@
+"""Writes of the diagnosis app: suggestions, reviews, encounters and the model registry."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from imaging.models import Instance
+from imaging.selectors import instance_read_bytes, instance_read_dataset
+from medassist.models import Patient
+from medassist.services import audit_record
+
+from .models import Encounter, Finding, ModelVersion, Review, Suggestion, Task
+from .serving import champion, classifier_for
+
+logger = logging.getLogger(__name__)
+
+
+def suggestion_enqueue(*, instance_id: int) -> None:
+    """Queue inference for an instance once the current transaction commits."""
+    from .tasks import suggestion_compute
+
+    transaction.on_commit(lambda: suggestion_compute.delay(instance_id=instance_id))
+
+
+def suggestion_compute(*, instance_id: int) -> Suggestion:
+    """Run the current image champion on one instance and store its suggestion.
+
+    Idempotent: a second call for the same instance and champion returns the stored row.
+    Raises NoChampionError when there is no champion, StoredFileError when the stored file
+    fails its checksum, and whatever decoding raises for a poison input.
+    """
+    instance = Instance.objects.get(pk=instance_id)
+    version = champion(Task.IMAGE)
+    existing = Suggestion.objects.filter(instance=instance, model_version=version).first()
+    if existing is not None:
+        return existing
+    input_sha = hashlib.sha256(instance_read_bytes(instance=instance)).hexdigest()
+    started = time.perf_counter()
+    clf = classifier_for(version)
+    ds = instance_read_dataset(instance=instance)
+    probabilities = clf.classify_datasets([ds])[0]
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    top_code = max(probabilities, key=lambda code: probabilities[code])
+    try:
+        with transaction.atomic():
+            suggestion = Suggestion.objects.create(
+                instance=instance,
+                model_version=version,
+                probabilities={code: round(float(p), 6) for code, p in probabilities.items()},
+                top_finding=Finding.objects.get(code=top_code),
+                top_probability=float(probabilities[top_code]),
+                input_sha256=input_sha,
+                latency_ms=latency_ms,
+            )
+    except IntegrityError:
+        # A redelivered task raced us to it; the first write stands.
+        return Suggestion.objects.get(instance=instance, model_version=version)
+    return suggestion
+
+
+@transaction.atomic
+def review_submit(
+    *,
+    instance: Instance,
+    reviewer: AbstractBaseUser | None,
+    finding: Finding,
+    comment: str = "",
+    source: str = Review.Source.CLINICIAN,
+    remote_addr: str | None = None,
+) -> Review:
+    """Record a label for ``instance``; a previous review is superseded, never changed.
+
+    The action is "accept" when the finding equals the latest suggestion's top finding,
+    otherwise "correct".
+    """
+    suggestion = instance.suggestions.order_by("-created_at", "-pk").first()
+    action = (
+        Review.Action.ACCEPT
+        if suggestion is not None and suggestion.top_finding_id == finding.pk
+        else Review.Action.CORRECT
+    )
+    # Lock the instance so two reviews submitted at once still form one chain.
+    Instance.objects.select_for_update().filter(pk=instance.pk).exists()
+    previous = (
+        Review.objects.filter(instance=instance, superseded_by__isnull=True)
+        .order_by("-pk")
+        .first()
+    )
+    review = Review(
+        instance=instance,
+        suggestion=suggestion,
+        reviewer=reviewer,
+        action=action,
+        finding=finding,
+        comment=comment,
+        source=source,
+        supersedes=previous,
+    )
+    review.full_clean()
+    review.save()
+    audit_record(
+        actor=reviewer,
+        action="review.submit",
+        obj=review,
+        detail={"instance": instance.pk, "finding": finding.code, "action": action},
+        remote_addr=remote_addr,
+    )
+    return review
+
+
+@transaction.atomic
+def encounter_open(
+    *,
+    patient: Patient,
+    opened_by: AbstractBaseUser,
+    chief_complaint: str,
+    heart_rate: int,
+    respiratory_rate: int,
+    spo2: int,
+    systolic_bp: int,
+    diastolic_bp: int,
+    temperature_c: Decimal,
+    pain: int,
+    mental_status: str,
+) -> Encounter:
+    encounter = Encounter(
+        patient=patient,
+        opened_by=opened_by,
+        chief_complaint=chief_complaint.strip(),
+        heart_rate=heart_rate,
+        respiratory_rate=respiratory_rate,
+        spo2=spo2,
+        systolic_bp=systolic_bp,
+        diastolic_bp=diastolic_bp,
+        temperature_c=temperature_c,
+        pain=pain,
+        mental_status=mental_status,
+    )
+    encounter.full_clean()
+    encounter.save()
+    audit_record(actor=opened_by, action="encounter.open", obj=encounter)
+    return encounter
+
+
+@transaction.atomic
+def model_version_register(
+    *,
+    task: str,
+    weights_key: str,
+    weights_sha256: str,
+    labels: list[str],
+    image_size: int,
+    preprocess_version: str,
+    parent: ModelVersion | None,
+    metrics: dict[str, Any],
+    training_summary: dict[str, Any],
+    trained_through_review_id: int,
+    trained_on_synthetic_data: bool,
+) -> ModelVersion:
+    """Register a new candidate version of ``task`` with the next version number."""
+    last = (
+        ModelVersion.objects.select_for_update()
+        .filter(task=task)
+        .order_by("-version")
+        .values_list("version", flat=True)
+        .first()
+    )
+    version = ModelVersion(
+        task=task,
+        version=(last or 0) + 1,
+        weights_key=weights_key,
+        weights_sha256=weights_sha256,
+        labels=labels,
+        image_size=image_size,
+        preprocess_version=preprocess_version,
+        parent=parent,
+        metrics=metrics,
+        training_summary=training_summary,
+        trained_through_review_id=trained_through_review_id,
+        trained_on_synthetic_data=trained_on_synthetic_data,
+    )
+    version.full_clean()
+    version.save()
+    return version
+
+
+@transaction.atomic
+def model_version_promote(
+    *, version: ModelVersion, actor: AbstractBaseUser | None, reason: str
+) -> ModelVersion:
+    """Make ``version`` the champion of its task; the previous champion is retired."""
+    ModelVersion.objects.select_for_update().filter(task=version.task).exists()
+    previous = ModelVersion.objects.filter(
+        task=version.task, status=ModelVersion.Status.CHAMPION
+    ).first()
+    if previous is not None and previous.pk != version.pk:
+        previous.status = ModelVersion.Status.RETIRED
+        previous.save(update_fields=["status"])
+    version.status = ModelVersion.Status.CHAMPION
+    version.promoted_at = timezone.now()
+    version.save(update_fields=["status", "promoted_at"])
+    audit_record(
+        actor=actor,
+        action="model.promote",
+        obj=version,
+        detail={"reason": reason, "previous": previous.pk if previous else None},
+    )
+    return version
+
+
+def suggestion_record_failure(*, instance_id: int, error: str) -> Suggestion | None:
+    """Store a visible "failed" suggestion once inference has given up on an instance."""
+    instance = Instance.objects.get(pk=instance_id)
+    try:
+        version = champion(Task.IMAGE)
+    except LookupError:
+        logger.error("Inference failed for instance %s with no champion: %s", instance_id, error)
+        return None
+    suggestion, _ = Suggestion.objects.get_or_create(
+        instance=instance,
+        model_version=version,
+        defaults={
+            "status": Suggestion.Status.FAILED,
+            "error": error[:2000],
+            "input_sha256": instance.sha256,
+            "latency_ms": 0.0,
+        },
+    )
+    return suggestion

@@ -1,0 +1,80 @@
+"""Training runs and the frozen per-task test set."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from diagnosis.models import Finding, ModelVersion, Task
+from imaging.models import Instance
+
+
+class TestSetCase(models.Model):
+    """One case of a task's frozen test set: never trained on, every version measured on it.
+
+    Its patients are kept out of training entirely, so no patient is in both.
+    """
+
+    task = models.CharField(max_length=16, choices=Task.choices, default=Task.IMAGE)
+    instance = models.OneToOneField(Instance, on_delete=models.PROTECT)
+    finding = models.ForeignKey(Finding, on_delete=models.PROTECT)
+    frozen_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Test case {self.instance_id} ({self.finding_id})"
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Finished"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Started by an ML admin"
+        SCHEDULE = "schedule", "Scheduled (new labels)"
+        BOOTSTRAP = "bootstrap", "First champion (demo data)"
+
+    class Decision(models.TextChoices):
+        NONE = "", "Not decided"
+        PROMOTED = "promoted", "Promoted to champion"
+        KEPT = "kept", "Kept the champion"
+
+    task = models.CharField(max_length=16, choices=Task.choices, default=Task.IMAGE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    progress = models.FloatField(default=0.0)  # 0..1
+    message = models.CharField(max_length=300, blank=True)
+    base_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    candidate = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    n_train = models.PositiveIntegerField(default=0)
+    n_test = models.PositiveIntegerField(default=0)
+    candidate_metrics = models.JSONField(default=dict)
+    champion_metrics = models.JSONField(default=dict)
+    decision = models.CharField(
+        max_length=16, choices=Decision.choices, default=Decision.NONE, blank=True
+    )
+    decision_reason = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"Training run {self.pk} ({self.task}, {self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+    @property
+    def percent(self) -> int:
+        return round(self.progress * 100)

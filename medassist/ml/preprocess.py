@@ -1,0 +1,225 @@
+"""DICOM pixel data -> display image -> model input.
+
+The pipeline is split so that the viewer and the model see the same pixels:
+
+1. :func:`dicom_to_display` turns one frame of a dataset into a float32 ``(H, W)`` array in
+   ``[0, 1]`` where bright always means dense (modality LUT, then VOI LUT or window, then
+   MONOCHROME1 inversion).
+2. :func:`resize` makes it square at the model's resolution.
+3. :func:`to_model_input` replicates the grey channel three times and applies the ImageNet
+   normalisation the pretrained backbone expects.
+
+Any change to what these functions compute must bump :data:`PREPROCESS_VERSION`, because a
+checkpoint is only valid for the preprocessing it was trained with.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pydicom
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+PREPROCESS_VERSION = "1"
+
+# ImageNet statistics, in RGB order, that the EfficientNet-Lite0 weights were trained with.
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+# ITU-R BT.601 luma weights: the usual choice for turning RGB medical captures into grey.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
+
+_GREY = ("MONOCHROME1", "MONOCHROME2")
+
+
+class PixelDataError(ValueError):
+    """The dataset has no image in it, or its image could not be decoded."""
+
+
+def _decode(ds: pydicom.Dataset) -> np.ndarray:
+    """Return the decoded pixel array of ``ds`` or raise :class:`PixelDataError`."""
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise PixelDataError("This DICOM file contains no image (it has no pixel data).")
+    try:
+        return np.asarray(ds.pixel_array)
+    except Exception as exc:  # pydicom raises many types for undecodable data
+        raise PixelDataError(
+            f"The image in this DICOM file could not be decoded ({type(exc).__name__}: {exc})."
+        ) from exc
+
+
+def _frame(arr: np.ndarray, ds: pydicom.Dataset, frame: int) -> np.ndarray:
+    """Pick frame ``frame`` out of a decoded array; single-frame arrays are ``(H, W[, 3])``."""
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    multi = n_frames > 1 or arr.ndim == (4 if samples > 1 else 3)
+    if not multi:
+        if frame != 0:
+            raise IndexError(f"frame {frame} requested but the image has only 1 frame")
+        return arr
+    if not 0 <= frame < arr.shape[0]:
+        raise IndexError(f"frame {frame} requested but the image has {arr.shape[0]} frames")
+    return arr[frame]
+
+
+def _first(value: object) -> float:
+    """WindowCenter/WindowWidth may be multi-valued; the first value is the default view."""
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return float(value[0])
+    return float(value)  # type: ignore[arg-type]
+
+
+def _window(arr: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
+    """Map modality values to ``[0, 1]`` with a DICOM PS3.3 C.11.2.1.2 window.
+
+    Raises:
+        ValueError: the width is not positive (or below 1 for ``LINEAR``), or the VOI LUT
+            function is unknown.
+    """
+    function = function.upper()
+    if function == "SIGMOID":
+        if width <= 0:
+            raise ValueError("window width must be greater than 0")
+        return 1.0 / (1.0 + np.exp(-4.0 * (arr - center) / width))
+    if function == "LINEAR":
+        if width < 1:
+            raise ValueError("window width must be at least 1 for a LINEAR window")
+        # The standard's LINEAR function is defined on integer-centred bins.
+        center, width = center - 0.5, width - 1.0
+        if width == 0:
+            return (arr > center).astype(np.float64)
+    elif function == "LINEAR_EXACT":
+        if width <= 0:
+            raise ValueError("window width must be greater than 0")
+    else:
+        raise ValueError(f"unsupported VOI LUT function {function!r}")
+    return np.clip((arr - center) / width + 0.5, 0.0, 1.0)
+
+
+def _min_max(arr: np.ndarray) -> np.ndarray:
+    """Stretch to ``[0, 1]``; a constant image becomes all zeros rather than NaN."""
+    lo, hi = float(np.min(arr)), float(np.max(arr))
+    if hi <= lo:
+        return np.zeros_like(arr, dtype=np.float64)
+    return (arr - lo) / (hi - lo)
+
+
+def dicom_to_display(
+    ds: pydicom.Dataset,
+    *,
+    frame: int = 0,
+    window: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """Render one frame of ``ds`` as a grey image ready to view or to feed to a model.
+
+    Steps: the modality LUT (Rescale Slope/Intercept or a Modality LUT Sequence) turns stored
+    values into modality units (e.g. HU); then ``window`` if given, else the file's own
+    Window Center/Width (first view) or VOI LUT Sequence, else a min-max stretch over the frame;
+    then MONOCHROME1 images are inverted so that bright always means dense. Colour images
+    (RGB, YBR_*) are converted to luminance and scaled by their bit depth; windows do not
+    apply to them.
+
+    Args:
+        ds: a dataset with pixel data (it is not modified).
+        frame: zero-based frame index for multi-frame images.
+        window: ``(center, width)`` in modality units, overriding the file's window.
+
+    Returns:
+        float32 array of shape ``(Rows, Columns)`` with values in ``[0, 1]``.
+
+    Raises:
+        PixelDataError: no pixel data, or it cannot be decoded.
+        IndexError: ``frame`` is out of range.
+        ValueError: the window width is invalid.
+    """
+    arr = _frame(_decode(ds), ds, frame)
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+
+    if arr.ndim == 3:
+        # pydicom already converts YBR to RGB when decoding, so luminance is enough here.
+        bits = int(ds.get("BitsStored", 8) or 8)
+        grey = (arr.astype(np.float64) @ _LUMA) / float(2**bits - 1)
+        return np.clip(grey, 0.0, 1.0).astype(np.float32)
+    if arr.ndim != 2:
+        raise PixelDataError(f"Unexpected image shape {arr.shape} for a single frame.")
+
+    values = np.asarray(apply_modality_lut(arr, ds), dtype=np.float64)
+    if window is not None:
+        out = _window(values, float(window[0]), float(window[1]), "LINEAR")
+    elif photometric in _GREY and "WindowCenter" in ds and "WindowWidth" in ds:
+        function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR")
+        out = _window(values, _first(ds.WindowCenter), _first(ds.WindowWidth), function)
+    elif photometric in _GREY and ds.get("VOILUTSequence"):
+        # A VOI LUT's output range is given by its descriptor; a min-max of the result is the
+        # simplest faithful normalisation and keeps the LUT's shape.
+        out = _min_max(np.asarray(apply_voi_lut(values, ds, prefer_lut=True), dtype=np.float64))
+    else:
+        out = _min_max(values)
+
+    if photometric == "MONOCHROME1":
+        out = 1.0 - out
+    return out.astype(np.float32)
+
+
+def resize(img: np.ndarray, size: int) -> np.ndarray:
+    """Resize a 2-D image to ``(size, size)`` with antialiased bilinear interpolation.
+
+    The aspect ratio is not preserved: non-square images are stretched, which keeps every
+    pixel of the field of view in the model's input.
+
+    Raises:
+        ValueError: ``img`` is not 2-D or ``size`` is not positive.
+    """
+    if img.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {img.shape}")
+    if size <= 0:
+        raise ValueError("size must be positive")
+    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
+    out = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return out[0, 0].numpy()
+
+
+def to_model_input(img01: np.ndarray) -> torch.Tensor:
+    """Turn a grey ``(H, W)`` image in ``[0, 1]`` into a normalised ``(3, H, W)`` float32 tensor.
+
+    The grey channel is replicated into R, G and B, then each channel is normalised with the
+    ImageNet mean and standard deviation.
+
+    Raises:
+        ValueError: ``img01`` is not 2-D.
+    """
+    if img01.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {img01.shape}")
+    t = torch.from_numpy(np.ascontiguousarray(img01, dtype=np.float32))
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)[:, None, None]
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32)[:, None, None]
+    return (t[None].expand(3, -1, -1) - mean) / std
+
+
+def dicom_to_tensor(ds: pydicom.Dataset, *, size: int) -> torch.Tensor:
+    """Frame 0 of ``ds`` as a model input: float32 tensor of shape ``(3, size, size)``.
+
+    Raises:
+        PixelDataError: see :func:`dicom_to_display`.
+    """
+    return to_model_input(resize(dicom_to_display(ds), size))
+
+
+def display_to_png(img01: np.ndarray) -> bytes:
+    """Encode a ``(H, W)`` image in ``[0, 1]`` as 8-bit greyscale PNG bytes.
+
+    Values outside ``[0, 1]`` are clipped.
+
+    Raises:
+        ValueError: ``img01`` is not 2-D.
+    """
+    if img01.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {img01.shape}")
+    u8 = np.round(np.clip(img01, 0.0, 1.0) * 255.0).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(u8).save(buf, format="PNG")
+    return buf.getvalue()

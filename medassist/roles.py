@@ -1,0 +1,83 @@
+"""Roles are Django groups with permissions: nurse, doctor and ML admin.
+
+A page names the roles it serves with :func:`role_required`; anonymous users go to the login
+page and signed-in users of another role get 403, so a wrong role never sees patient data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+
+
+class Role(models.TextChoices):
+    NURSE = "nurse", "Triage nurse"
+    DOCTOR = "doctor", "Doctor"
+    ML_ADMIN = "ml_admin", "ML admin"
+
+
+# (app_label, codename) pairs each role is granted; unknown ones are skipped until they exist.
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    Role.NURSE: [
+        ("medassist", "add_patient"),
+        ("medassist", "view_patient"),
+        ("diagnosis", "add_encounter"),
+        ("diagnosis", "view_encounter"),
+    ],
+    Role.DOCTOR: [
+        ("medassist", "view_patient"),
+        ("imaging", "add_instance"),
+        ("imaging", "view_instance"),
+        ("diagnosis", "view_suggestion"),
+        ("diagnosis", "add_review"),
+        ("diagnosis", "view_review"),
+        ("diagnosis", "view_encounter"),
+    ],
+    Role.ML_ADMIN: [
+        ("diagnosis", "view_modelversion"),
+        ("finetune", "add_trainingrun"),
+        ("finetune", "view_trainingrun"),
+    ],
+}
+
+
+def ensure_role_groups(**kwargs: Any) -> None:
+    """Create the role groups and grant their permissions (idempotent; runs after migrate)."""
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        for app_label, codename in perms:
+            perm = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if perm is not None:
+                group.permissions.add(perm)
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    return set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+
+
+def role_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Let the view run only for signed-in users holding one of ``roles``."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not user_roles(request.user) & set(roles):
+                raise PermissionDenied("Your role does not give access to this page.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

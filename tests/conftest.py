@@ -1,0 +1,160 @@
+"""Fixtures shared by the Django tests: real services, role users, tiny model settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+
+from medassist.roles import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Tiny settings, set through the same knobs a hospital turns (see medassist/settings.py).
+TINY = {
+    "MEDASSIST_IMAGE_SIZE": 64,
+    "MEDASSIST_TRAIN_EPOCHS": 1,
+    "MEDASSIST_TRAIN_BATCH_SIZE": 8,
+    "MEDASSIST_DEMO_IMAGE_PIXELS": 96,
+    "MEDASSIST_TORCH_THREADS": 1,
+}
+
+
+def service_missing(what: str) -> None:
+    """A missing real service fails the test in CI and skips it on a developer's machine."""
+    message = f"{what} is not reachable; integration tests need the real service."
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres() -> None:
+    if django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        service_missing("PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture
+def redis_broker() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    if not url or not _reachable(url, 6379):
+        service_missing("Redis (set REDIS_URL)")
+    return url
+
+
+@pytest.fixture(autouse=True)
+def media_root(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def tiny(settings) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    for name, value in TINY.items():
+        setattr(settings, name, value)
+    return TINY
+
+
+def make_user(username: str, role: str | None) -> User:
+    user = User.objects.create_user(username=username, password="pw-for-tests-only")
+    if role is not None:
+        group, _ = Group.objects.get_or_create(name=role)
+        user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def doctor(db) -> User:  # type: ignore[no-untyped-def]
+    return make_user("dr-test", Role.DOCTOR)
+
+
+@pytest.fixture
+def nurse(db) -> User:  # type: ignore[no-untyped-def]
+    return make_user("nurse-test", Role.NURSE)
+
+
+@pytest.fixture
+def ml_admin(db) -> User:  # type: ignore[no-untyped-def]
+    return make_user("mladmin-test", Role.ML_ADMIN)
+
+
+@pytest.fixture
+def image_champion(tiny):  # type: ignore[no-untyped-def]
+    """Synthetic data (4 patients, 1 held out) and a first champion trained with tiny settings."""
+    call_command("demo_seed", patients=4, images_per_patient=3, verbosity=0)
+    from diagnosis.models import ModelVersion
+
+    return ModelVersion.objects.get(task="image", status=ModelVersion.Status.CHAMPION)
+
+
+@pytest.fixture
+def celery_worker(transactional_db, postgres, redis_broker, tiny, media_root) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """A real `celery worker` process on Redis and the test PostgreSQL database."""
+    import redis
+
+    redis.Redis.from_url(redis_broker).flushdb()  # the test broker DB only
+    db = django_settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": redis_broker,
+        "MEDIA_ROOT": str(media_root),
+        **{name: str(value) for name, value in TINY.items()},
+    }
+    log = media_root.parent / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "medassist", "worker",
+                "-Q", "default,inference,training", "--concurrency", "1",
+                "--loglevel", "INFO", "-n", f"test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while b" ready." not in log.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("The Celery worker did not start:\n" + log.read_text()[-3000:])
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if os.environ.get("MEDASSIST_SHOW_WORKER_LOG"):
+            print(log.read_text())
+
+
+def wait_for(predicate, *, timeout: float = 90.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    pytest.fail(f"Timed out after {timeout:.0f} s waiting for {what}.")
