@@ -62,9 +62,7 @@ class EncounterForm(forms.Form):
         for field, (low, high, unit) in self.RANGES.items():
             value = data.get(field)
             if value is not None and not low <= value <= high:
-                self.add_error(
-                    field, f"{value} is not plausible: expected {low} to {high} {unit}."
-                )
+                self.add_error(field, f"{value} is not plausible: expected {low} to {high} {unit}.")
         sbp, dbp = data.get("systolic_bp"), data.get("diastolic_bp")
         if sbp is not None and dbp is not None and dbp >= sbp and "diastolic_bp" not in self.errors:
             self.add_error("diastolic_bp", "Diastolic pressure must be lower than systolic.")

@@ -90,9 +90,7 @@ def review_submit(
     # Lock the instance so two reviews submitted at once still form one chain.
     Instance.objects.select_for_update().filter(pk=instance.pk).exists()
     previous = (
-        Review.objects.filter(instance=instance, superseded_by__isnull=True)
-        .order_by("-pk")
-        .first()
+        Review.objects.filter(instance=instance, superseded_by__isnull=True).order_by("-pk").first()
     )
     review = Review(
         instance=instance,

@@ -25,5 +25,5 @@ def suggestion_compute(self, *, instance_id: int) -> None:  # type: ignore[no-un
         logger.warning("No champion for instance %s after %s tries", instance_id, MAX_RETRIES)
     except Exception as exc:
         if self.request.retries < MAX_RETRIES:
-            raise self.retry(exc=exc, countdown=2 ** self.request.retries) from exc
+            raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
         services.suggestion_record_failure(instance_id=instance_id, error=str(exc))

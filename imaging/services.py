@@ -52,7 +52,9 @@ def _parse(data: bytes) -> pydicom.Dataset:
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
     except (InvalidDicomError, EOFError, ValueError, KeyError, OSError) as exc:
-        raise IngestError(f"This DICOM file could not be read (it may be truncated): {exc}") from exc
+        raise IngestError(
+            f"This DICOM file could not be read (it may be truncated): {exc}"
+        ) from exc
     for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
         if not str(ds.get(keyword, "")).strip():
             raise IngestError(f"This DICOM file has no {keyword}, so it cannot be filed.")

@@ -66,10 +66,13 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
     return set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
 
 
-def role_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+View = Callable[..., HttpResponse]
+
+
+def role_required(*roles: str) -> Callable[[View], View]:
     """Let the view run only for signed-in users holding one of ``roles``."""
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:

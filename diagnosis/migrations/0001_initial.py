@@ -7,106 +7,331 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('imaging', '0001_initial'),
-        ('medassist', '0001_initial'),
+        ("imaging", "0001_initial"),
+        ("medassist", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('is_active', models.BooleanField(default=True)),
-                ('sort_order', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("is_active", models.BooleanField(default=True)),
+                ("sort_order", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Encounter',
+            name="Encounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chief_complaint', models.TextField()),
-                ('heart_rate', models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(20), django.core.validators.MaxValueValidator(300)], verbose_name='heart rate (/min)')),
-                ('respiratory_rate', models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(2), django.core.validators.MaxValueValidator(80)], verbose_name='respiratory rate (/min)')),
-                ('spo2', models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)], verbose_name='SpO2 (%)')),
-                ('systolic_bp', models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(30), django.core.validators.MaxValueValidator(300)], verbose_name='systolic BP (mmHg)')),
-                ('diastolic_bp', models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(10), django.core.validators.MaxValueValidator(200)], verbose_name='diastolic BP (mmHg)')),
-                ('temperature_c', models.DecimalField(decimal_places=1, max_digits=4, validators=[django.core.validators.MinValueValidator(25), django.core.validators.MaxValueValidator(45)], verbose_name='temperature (°C)')),
-                ('pain', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(10)], verbose_name='pain (0-10)')),
-                ('mental_status', models.CharField(choices=[('A', 'Alert'), ('V', 'Responds to voice'), ('P', 'Responds to pain'), ('U', 'Unresponsive')], max_length=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('opened_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='encounters', to='medassist.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("chief_complaint", models.TextField()),
+                (
+                    "heart_rate",
+                    models.PositiveIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(20),
+                            django.core.validators.MaxValueValidator(300),
+                        ],
+                        verbose_name="heart rate (/min)",
+                    ),
+                ),
+                (
+                    "respiratory_rate",
+                    models.PositiveIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(2),
+                            django.core.validators.MaxValueValidator(80),
+                        ],
+                        verbose_name="respiratory rate (/min)",
+                    ),
+                ),
+                (
+                    "spo2",
+                    models.PositiveIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                        verbose_name="SpO2 (%)",
+                    ),
+                ),
+                (
+                    "systolic_bp",
+                    models.PositiveIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(30),
+                            django.core.validators.MaxValueValidator(300),
+                        ],
+                        verbose_name="systolic BP (mmHg)",
+                    ),
+                ),
+                (
+                    "diastolic_bp",
+                    models.PositiveIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(10),
+                            django.core.validators.MaxValueValidator(200),
+                        ],
+                        verbose_name="diastolic BP (mmHg)",
+                    ),
+                ),
+                (
+                    "temperature_c",
+                    models.DecimalField(
+                        decimal_places=1,
+                        max_digits=4,
+                        validators=[
+                            django.core.validators.MinValueValidator(25),
+                            django.core.validators.MaxValueValidator(45),
+                        ],
+                        verbose_name="temperature (°C)",
+                    ),
+                ),
+                (
+                    "pain",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(10),
+                        ],
+                        verbose_name="pain (0-10)",
+                    ),
+                ),
+                (
+                    "mental_status",
+                    models.CharField(
+                        choices=[
+                            ("A", "Alert"),
+                            ("V", "Responds to voice"),
+                            ("P", "Responds to pain"),
+                            ("U", "Unresponsive"),
+                        ],
+                        max_length=1,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "opened_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="encounters",
+                        to="medassist.patient",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(choices=[('image', 'Image finding'), ('triage', 'Triage')], max_length=16)),
-                ('version', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('candidate', 'Candidate'), ('champion', 'Champion'), ('retired', 'Retired')], default='candidate', max_length=16)),
-                ('weights_key', models.CharField(max_length=200)),
-                ('weights_sha256', models.CharField(max_length=64)),
-                ('labels', models.JSONField()),
-                ('image_size', models.PositiveIntegerField()),
-                ('preprocess_version', models.CharField(max_length=16)),
-                ('metrics', models.JSONField(default=dict)),
-                ('training_summary', models.JSONField(default=dict)),
-                ('trained_through_review_id', models.BigIntegerField(default=0)),
-                ('trained_on_synthetic_data', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('promoted_at', models.DateTimeField(blank=True, null=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='diagnosis.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "task",
+                    models.CharField(
+                        choices=[("image", "Image finding"), ("triage", "Triage")], max_length=16
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("candidate", "Candidate"),
+                            ("champion", "Champion"),
+                            ("retired", "Retired"),
+                        ],
+                        default="candidate",
+                        max_length=16,
+                    ),
+                ),
+                ("weights_key", models.CharField(max_length=200)),
+                ("weights_sha256", models.CharField(max_length=64)),
+                ("labels", models.JSONField()),
+                ("image_size", models.PositiveIntegerField()),
+                ("preprocess_version", models.CharField(max_length=16)),
+                ("metrics", models.JSONField(default=dict)),
+                ("training_summary", models.JSONField(default=dict)),
+                ("trained_through_review_id", models.BigIntegerField(default=0)),
+                ("trained_on_synthetic_data", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("promoted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="diagnosis.modelversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Suggestion',
+            name="Suggestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('ok', 'OK'), ('failed', 'Failed')], default='ok', max_length=16)),
-                ('probabilities', models.JSONField(default=dict)),
-                ('top_probability', models.FloatField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('input_sha256', models.CharField(max_length=64)),
-                ('latency_ms', models.FloatField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='suggestions', to='imaging.instance')),
-                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='diagnosis.modelversion')),
-                ('top_finding', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='diagnosis.finding')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("ok", "OK"), ("failed", "Failed")], default="ok", max_length=16
+                    ),
+                ),
+                ("probabilities", models.JSONField(default=dict)),
+                ("top_probability", models.FloatField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("input_sha256", models.CharField(max_length=64)),
+                ("latency_ms", models.FloatField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="suggestions",
+                        to="imaging.instance",
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="diagnosis.modelversion"
+                    ),
+                ),
+                (
+                    "top_finding",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="diagnosis.finding",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('accept', 'Accepted the suggestion'), ('correct', 'Corrected the finding')], max_length=16)),
-                ('comment', models.TextField(blank=True)),
-                ('source', models.CharField(choices=[('clinician', 'Clinician'), ('synthetic_truth', 'Synthetic ground truth (demo data)')], default='clinician', max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finding', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='diagnosis.finding')),
-                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='imaging.instance')),
-                ('reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('supersedes', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='superseded_by', to='diagnosis.review')),
-                ('suggestion', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='diagnosis.suggestion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("accept", "Accepted the suggestion"),
+                            ("correct", "Corrected the finding"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("clinician", "Clinician"),
+                            ("synthetic_truth", "Synthetic ground truth (demo data)"),
+                        ],
+                        default="clinician",
+                        max_length=32,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "finding",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="diagnosis.finding"
+                    ),
+                ),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reviews",
+                        to="imaging.instance",
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "supersedes",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="superseded_by",
+                        to="diagnosis.review",
+                    ),
+                ),
+                (
+                    "suggestion",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="diagnosis.suggestion",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(fields=('task', 'version'), name='unique_task_version'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                fields=("task", "version"), name="unique_task_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'champion')), fields=('task',), name='one_champion_per_task'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "champion")),
+                fields=("task",),
+                name="one_champion_per_task",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='suggestion',
-            constraint=models.UniqueConstraint(fields=('instance', 'model_version'), name='one_suggestion_per_instance_version'),
+            model_name="suggestion",
+            constraint=models.UniqueConstraint(
+                fields=("instance", "model_version"), name="one_suggestion_per_instance_version"
+            ),
         ),
     ]

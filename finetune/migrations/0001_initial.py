@@ -6,48 +6,141 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('diagnosis', '0001_initial'),
-        ('imaging', '0001_initial'),
+        ("diagnosis", "0001_initial"),
+        ("imaging", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TestSetCase',
+            name="TestSetCase",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(choices=[('image', 'Image finding'), ('triage', 'Triage')], default='image', max_length=16)),
-                ('frozen_at', models.DateTimeField(auto_now_add=True)),
-                ('finding', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='diagnosis.finding')),
-                ('instance', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, to='imaging.instance')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "task",
+                    models.CharField(
+                        choices=[("image", "Image finding"), ("triage", "Triage")],
+                        default="image",
+                        max_length=16,
+                    ),
+                ),
+                ("frozen_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "finding",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="diagnosis.finding"
+                    ),
+                ),
+                (
+                    "instance",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, to="imaging.instance"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TrainingRun',
+            name="TrainingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(choices=[('image', 'Image finding'), ('triage', 'Triage')], default='image', max_length=16)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Finished'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('trigger', models.CharField(choices=[('manual', 'Started by an ML admin'), ('schedule', 'Scheduled (new labels)'), ('bootstrap', 'First champion (demo data)')], max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('progress', models.FloatField(default=0.0)),
-                ('message', models.CharField(blank=True, max_length=300)),
-                ('n_train', models.PositiveIntegerField(default=0)),
-                ('n_test', models.PositiveIntegerField(default=0)),
-                ('candidate_metrics', models.JSONField(default=dict)),
-                ('champion_metrics', models.JSONField(default=dict)),
-                ('decision', models.CharField(blank=True, choices=[('', 'Not decided'), ('promoted', 'Promoted to champion'), ('kept', 'Kept the champion')], default='', max_length=16)),
-                ('decision_reason', models.TextField(blank=True)),
-                ('error', models.TextField(blank=True)),
-                ('base_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='diagnosis.modelversion')),
-                ('candidate', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='diagnosis.modelversion')),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "task",
+                    models.CharField(
+                        choices=[("image", "Image finding"), ("triage", "Triage")],
+                        default="image",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Finished"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Started by an ML admin"),
+                            ("schedule", "Scheduled (new labels)"),
+                            ("bootstrap", "First champion (demo data)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("progress", models.FloatField(default=0.0)),
+                ("message", models.CharField(blank=True, max_length=300)),
+                ("n_train", models.PositiveIntegerField(default=0)),
+                ("n_test", models.PositiveIntegerField(default=0)),
+                ("candidate_metrics", models.JSONField(default=dict)),
+                ("champion_metrics", models.JSONField(default=dict)),
+                (
+                    "decision",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not decided"),
+                            ("promoted", "Promoted to champion"),
+                            ("kept", "Kept the champion"),
+                        ],
+                        default="",
+                        max_length=16,
+                    ),
+                ),
+                ("decision_reason", models.TextField(blank=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "base_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="diagnosis.modelversion",
+                    ),
+                ),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="diagnosis.modelversion",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
     ]

@@ -6,67 +6,107 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('medassist', '0001_initial'),
+        ("medassist", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Series',
+            name="Series",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('series_instance_uid', models.CharField(max_length=64, unique=True)),
-                ('modality', models.CharField(blank=True, max_length=16)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('body_part', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("series_instance_uid", models.CharField(max_length=64, unique=True)),
+                ("modality", models.CharField(blank=True, max_length=16)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("body_part", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name_plural': 'series',
+                "verbose_name_plural": "series",
             },
         ),
         migrations.CreateModel(
-            name='Instance',
+            name="Instance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sop_instance_uid', models.CharField(max_length=64, unique=True)),
-                ('sop_class_uid', models.CharField(max_length=64)),
-                ('instance_number', models.IntegerField(blank=True, null=True)),
-                ('rows', models.PositiveIntegerField()),
-                ('columns', models.PositiveIntegerField()),
-                ('frames', models.PositiveIntegerField(default=1)),
-                ('storage_key', models.CharField(max_length=200, unique=True)),
-                ('sha256', models.CharField(max_length=64)),
-                ('size_bytes', models.PositiveBigIntegerField()),
-                ('source', models.CharField(default='upload', max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('uploaded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('series', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='instances', to='imaging.series')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sop_instance_uid", models.CharField(max_length=64, unique=True)),
+                ("sop_class_uid", models.CharField(max_length=64)),
+                ("instance_number", models.IntegerField(blank=True, null=True)),
+                ("rows", models.PositiveIntegerField()),
+                ("columns", models.PositiveIntegerField()),
+                ("frames", models.PositiveIntegerField(default=1)),
+                ("storage_key", models.CharField(max_length=200, unique=True)),
+                ("sha256", models.CharField(max_length=64)),
+                ("size_bytes", models.PositiveBigIntegerField()),
+                ("source", models.CharField(default="upload", max_length=32)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "series",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="instances",
+                        to="imaging.series",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Study',
+            name="Study",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('study_instance_uid', models.CharField(max_length=64, unique=True)),
-                ('study_date', models.DateField(blank=True, null=True)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('accession_number', models.CharField(blank=True, max_length=64)),
-                ('is_synthetic', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='studies', to='medassist.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("study_instance_uid", models.CharField(max_length=64, unique=True)),
+                ("study_date", models.DateField(blank=True, null=True)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("accession_number", models.CharField(blank=True, max_length=64)),
+                ("is_synthetic", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="studies",
+                        to="medassist.patient",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'studies',
+                "verbose_name_plural": "studies",
             },
         ),
         migrations.AddField(
-            model_name='series',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='series', to='imaging.study'),
+            model_name="series",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="series",
+                to="imaging.study",
+            ),
         ),
     ]

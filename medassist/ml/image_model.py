@@ -38,8 +38,9 @@ def build_image_model(num_classes: int, *, pretrained: bool = True) -> torch.nn.
 
     With ``pretrained`` the whole ImageNet network (backbone and 1000-class head) is loaded
     strictly first, so a renamed or missing backbone tensor fails loudly; then the head is
-    replaced. The new head is initialised from torch's global RNG, so it is deterministic
-    given ``torch.manual_seed``. Convolutions use dynamic "same" padding, so any input size
+    replaced. The new head's weights are drawn from N(0, 0.01^2) (bias 0) with torch's global
+    RNG, so they are deterministic given ``torch.manual_seed``. BatchNorm momentum is set to
+    0.1 (see the comment in the code). Convolutions use dynamic "same" padding, so any input size
     works (the library's default is padding computed for 224 px only).
 
     The model takes float32 ``(N, 3, H, W)`` normalised as in
@@ -56,11 +57,19 @@ def build_image_model(num_classes: int, *, pretrained: bool = True) -> torch.nn.
     if pretrained:
         state = torch.load(pretrained_weights_path(), map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
+    # The library copies TensorFlow's BatchNorm momentum (0.01 in PyTorch terms), with which
+    # a short fine-tune barely moves the running statistics towards the new domain (grey
+    # medical images), so eval-mode predictions lag far behind training; PyTorch's usual 0.1
+    # fixes that. Measured on synthetic phantoms: 3-epoch fine-tunes went from seed-dependent
+    # collapse onto one class to consistently separating all classes.
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = 0.1
     model._fc = torch.nn.Linear(_FEATURES, num_classes)
-    import os
-    if os.environ.get("SMALLHEAD"):
-        torch.nn.init.normal_(model._fc.weight, std=0.01)
-        torch.nn.init.zeros_(model._fc.bias)
+    # A small head starts near uniform probabilities, so the first steps do not push large
+    # random-label gradients into the pretrained backbone.
+    torch.nn.init.normal_(model._fc.weight, std=0.01)
+    torch.nn.init.zeros_(model._fc.bias)
     return model
 
 

@@ -75,27 +75,6 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.
     return chunks
 
 
-def _train_mode_with_frozen_batchnorm(model: torch.nn.Module) -> None:
-    """Put ``model`` in training mode but keep every BatchNorm layer in eval mode.
-
-    EfficientNet-Lite's BatchNorm uses momentum 0.01, so a few dozen small fine-tuning batches
-    would train the network on batch statistics while eval still used (almost) the ImageNet
-    running statistics, and the model would behave differently at inference. Freezing the
-    statistics keeps training and inference consistent; the BatchNorm affine parameters are
-    still learned.
-    """
-    model.train()
-    import os
-    if os.environ.get("BNTRAIN"):
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.momentum = float(os.environ["BNTRAIN"])
-        return
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            module.eval()
-
-
 def train_classifier(
     clf: ImageClassifier,
     images: torch.Tensor,
@@ -106,8 +85,7 @@ def train_classifier(
 ) -> ImageClassifier:
     """Fine-tune ``clf.model`` in place on ``images``/``labels`` and return ``clf`` in eval mode.
 
-    AdamW over all parameters; BatchNorm statistics stay frozen (see
-    :func:`_train_mode_with_frozen_batchnorm`); cross-entropy weighted by inverse class frequency
+    AdamW over all parameters; cross-entropy weighted by inverse class frequency
     (``N / (K_present * count_c)``), which is all ones for a balanced set. Runs on the
     model's device. Deterministic for a given ``config.seed`` on the same hardware and
     thread count: the seed drives dropout (via ``torch.manual_seed``) and a private
@@ -143,7 +121,7 @@ def train_classifier(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     n = images.shape[0]
     for epoch in range(1, config.epochs + 1):
-        _train_mode_with_frozen_batchnorm(model)
+        model.train()
         total = 0.0
         for idx in _batches(n, config.batch_size, generator):
             x = images[idx]

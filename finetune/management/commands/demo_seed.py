@@ -73,7 +73,7 @@ class Command(BaseCommand):
             self._load(options["patients"], options["images_per_patient"], options["seed"])
             if not options["no_train"]:
                 self._train()
-        self.stdout.write("Demo accounts (password '%s'):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
         for username, role in users:
             self.stdout.write(f"  {username:8s} {role}")
 

@@ -34,11 +34,25 @@ class Command(BaseCommand):
         commands = {
             "web": [python, "manage.py", "runserver", options["addr"], "--noreload"],
             "worker": [
-                *celery, "worker", "-Q", "default,inference,training",
-                "--concurrency", "2", "--loglevel", "INFO", "-n", "local@%h",
+                *celery,
+                "worker",
+                "-Q",
+                "default,inference,training",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "-n",
+                "local@%h",
             ],
-            "beat": [*celery, "beat", "--loglevel", "INFO",
-                     "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            "beat": [
+                *celery,
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
         }
         procs: dict[str, subprocess.Popen[bytes]] = {}
         for name, cmd in commands.items():
