@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	# medassist.ml is tested without Django at all.
-	$(VENV)/bin/pytest tests/ml -p no:django -q
+	$(VENV)/bin/pytest tests/ml -p no:django --confcutdir=tests/ml -q
 	$(VENV)/bin/pytest tests --ignore=tests/ml -q
 
 clean-data:

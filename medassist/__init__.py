@@ -1,7 +1,5 @@
-"""MedAssist: the project package and the core app (users, roles, patients, audit)."""
+"""MedAssist: the project package and the core app (users, roles, patients, audit).
 
-from __future__ import annotations
-
-from .celery import app as celery_app
-
-__all__ = ["celery_app"]
+The Celery app lives in ``medassist.celery`` and is loaded by the core app's ``ready()``, not
+here, so that ``medassist.ml`` can be imported without Django or Celery.
+"""

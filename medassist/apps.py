@@ -10,6 +10,7 @@ class MedassistConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from . import celery  # noqa: F401 - binds shared tasks to the MedAssist app
         from .roles import ensure_role_groups
 
         post_migrate.connect(ensure_role_groups, sender=self)

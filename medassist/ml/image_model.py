@@ -235,6 +235,4 @@ def load_checkpoint(path: Path, *, expected_sha256: str | None = None) -> ImageC
     model = build_image_model(len(labels), pretrained=False)
     model.load_state_dict(payload["state_dict"], strict=True)
     model.eval()
-    return ImageClassifier(
-        model, labels, int(payload["image_size"]), float(payload["temperature"])
-    )
+    return ImageClassifier(model, labels, int(payload["image_size"]), float(payload["temperature"]))

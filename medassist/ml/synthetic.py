@@ -17,8 +17,8 @@ import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
-    CTImageStorage,
     ComputedRadiographyImageStorage,
+    CTImageStorage,
     DigitalXRayImageStorageForPresentation,
     ExplicitVRLittleEndian,
     generate_uid,
@@ -76,8 +76,14 @@ def chest_phantom(finding: str, *, size: int = 256, rng: np.random.Generator) ->
     def jitter(scale: float) -> float:
         return float(rng.uniform(-scale, scale))
 
-    body = _ellipse(yy, xx, s * (0.52 + jitter(0.02)), s * (0.5 + jitter(0.02)),
-                    s * (0.42 + jitter(0.03)), s * (0.46 + jitter(0.03)))  # fmt: skip
+    body = _ellipse(
+        yy,
+        xx,
+        s * (0.52 + jitter(0.02)),
+        s * (0.5 + jitter(0.02)),
+        s * (0.42 + jitter(0.03)),
+        s * (0.46 + jitter(0.03)),
+    )
     img[body] = _SOFT
 
     lung_cy = s * (0.48 + jitter(0.02))

@@ -118,7 +118,9 @@ def train_classifier(
     weights[present] = counts.sum() / (present.sum() * counts[present])
     weights = weights.float().to(device)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     n = images.shape[0]
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -201,7 +203,8 @@ def fit_temperature(clf: ImageClassifier, images: torch.Tensor, labels: torch.Te
     """Fit the softmax temperature that minimises NLL on a held-out set (temperature scaling).
 
     The model is run once; LBFGS then optimises ``log T`` on the fixed logits (the log keeps
-    T positive). The result is clamped to ``[0.05, 20]``. ``clf`` is not modified: store the
+    T positive). The result is clamped to ``[0.05, 20]``; if the fit diverges to a non-finite
+    value, 1.0 (no calibration) is returned. ``clf`` is not modified: store the
     returned value in ``clf.temperature``.
 
     Raises:

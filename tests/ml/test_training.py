@@ -1,0 +1,116 @@
+"""Behaviour of fine-tuning, evaluation and temperature calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from medassist.ml.image_model import ImageClassifier, build_image_model
+from medassist.ml.preprocess import dicom_to_tensor
+from medassist.ml.synthetic import FINDINGS, synthetic_dicom
+from medassist.ml.training import TrainConfig, evaluate, fit_temperature, train_classifier
+
+SIZE = 64
+
+
+@pytest.fixture(autouse=True)
+def _two_threads() -> None:
+    torch.set_num_threads(2)
+
+
+def synthetic_set(n: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` preprocessed phantoms cycling through FINDINGS, with their class indices."""
+    ys = [i % len(FINDINGS) for i in range(n)]
+    xs = [
+        dicom_to_tensor(
+            synthetic_dicom(
+                finding=FINDINGS[k],
+                patient_id=f"S{i}",
+                patient_name="Syn^Pat",
+                size=SIZE,
+                rng=rng,
+            ),
+            size=SIZE,
+        )
+        for i, k in enumerate(ys)
+    ]
+    return torch.stack(xs), torch.tensor(ys)
+
+
+class FixedLogits(torch.nn.Module):
+    """Returns channel 0 at pixel (0, i) as logit i, so tests choose the predictions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0, 0, :3]
+
+
+def test_training_on_tiny_synthetic_images_beats_chance() -> None:
+    rng = np.random.default_rng(0)
+    train_x, train_y = synthetic_set(36, rng)
+    test_x, test_y = synthetic_set(15, rng)
+    torch.manual_seed(0)
+    clf = ImageClassifier(build_image_model(3), list(FINDINGS), SIZE)
+    train_classifier(clf, train_x, train_y, config=TrainConfig(epochs=4, batch_size=8, seed=0))
+    metrics = evaluate(clf, test_x, test_y)
+    assert not clf.model.training
+    # Chance is 1/3 for three balanced classes.
+    assert metrics["accuracy"] >= 0.6, metrics
+
+
+def test_training_reports_every_epoch_and_is_deterministic_given_the_seed() -> None:
+    x, y = synthetic_set(6, np.random.default_rng(1))
+
+    def run() -> tuple[list[tuple[int, float]], torch.Tensor]:
+        torch.manual_seed(0)
+        clf = ImageClassifier(build_image_model(3, pretrained=False), list(FINDINGS), SIZE)
+        seen: list[tuple[int, float]] = []
+        config = TrainConfig(epochs=2, batch_size=4, seed=5)
+        train_classifier(clf, x, y, config=config, on_epoch=lambda e, loss: seen.append((e, loss)))
+        return seen, clf.predict(x)
+
+    first, logits_a = run()
+    second, logits_b = run()
+    assert [e for e, _ in first] == [1, 2]
+    assert all(np.isfinite(loss) for _, loss in first)
+    assert first == second
+    assert torch.equal(logits_a, logits_b)
+
+
+def test_evaluate_reports_accuracy_macro_f1_and_confusion() -> None:
+    clf = ImageClassifier(FixedLogits(), ["a", "b", "c"], 4)
+    predicted = [0, 0, 1, 1, 0]
+    truth = torch.tensor([0, 0, 1, 0, 1])
+    images = torch.zeros(5, 3, 4, 4)
+    for i, p in enumerate(predicted):
+        images[i, 0, 0, p] = 10.0
+    m = evaluate(clf, images, truth)
+    assert m["n"] == 5 and m["accuracy"] == pytest.approx(3 / 5)
+    assert m["confusion"] == [[2, 1, 0], [1, 1, 0], [0, 0, 0]]
+    assert m["per_class"]["a"] == pytest.approx(
+        {"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "support": 3}
+    )
+    # "c" is neither true nor predicted, so it is left out of the macro average.
+    assert m["per_class"]["c"]["support"] == 0
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+
+
+def test_temperature_fit_reduces_nll() -> None:
+    clf = ImageClassifier(FixedLogits(), ["a", "b", "c"], 4)
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 3, (200,), generator=gen)
+    # Overconfident logits: right 70 % of the time but always with a margin of 8.
+    wrong = (y + torch.randint(1, 3, (200,), generator=gen)) % 3
+    pred = torch.where(torch.rand(200, generator=gen) < 0.7, y, wrong)
+    images = torch.zeros(200, 3, 4, 4)
+    images[torch.arange(200), 0, 0, pred] = 8.0
+    logits = images[:, 0, 0, :3]
+
+    t = fit_temperature(clf, images, y)
+    assert 0.05 <= t <= 20.0 and t > 1.0
+    assert F.cross_entropy(logits / t, y) < F.cross_entropy(logits, y)
