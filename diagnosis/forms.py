@@ -12,7 +12,8 @@ from .models import Encounter, Finding
 class ReviewForm(forms.Form):
     finding = forms.ModelChoiceField(
         queryset=Finding.objects.none(),
-        empty_label=None,
+        # No silent default: the doctor picks, or keeps the suggested finding preselected.
+        empty_label="— choose the finding —",
         error_messages={"required": "Choose the finding you see."},
     )
     comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

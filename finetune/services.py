@@ -281,7 +281,7 @@ def gate_decide(*, candidate: dict[str, Any], champion: dict[str, Any]) -> tuple
     n = candidate.get("n", 0)
     if new >= old - margin:
         return True, (
-            f"Promoted: {metric} {new:.3f} is not worse than the champion's {old:.3f} "
+            f"Its {metric} {new:.3f} is not worse than the champion's {old:.3f} "
             f"(allowed margin {margin:.3f}) on the same {n} frozen test cases."
         )
     return False, (
