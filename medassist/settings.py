@@ -198,6 +198,8 @@ else:
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # The transport polls its folder; the default second would add up to 1 s per job.
+        "polling_interval": 0.1,
     }
     # The filesystem transport has no fan-out for remote control; job state lives in our
     # own tables, so nothing is lost without it.
