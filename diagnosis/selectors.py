@@ -10,15 +10,17 @@ from .models import Encounter, Finding, ModelVersion, Review, Suggestion, Task
 
 
 def worklist() -> QuerySet[Instance]:
-    """Instances with a suggestion and no clinician review yet, newest first."""
+    """Instances no clinician has reviewed yet, newest first (with or without a suggestion)."""
     reviewed = Review.objects.filter(instance=OuterRef("pk"), source=Review.Source.CLINICIAN)
     return (
         Instance.objects.select_related("series__study__patient")
-        .filter(suggestions__isnull=False)
         .exclude(Exists(reviewed))
-        .distinct()
         .order_by("-created_at")
     )
+
+
+def champion_exists(*, task: str = Task.IMAGE) -> bool:
+    return ModelVersion.objects.filter(task=task, status=ModelVersion.Status.CHAMPION).exists()
 
 
 def latest_suggestion(*, instance: Instance) -> Suggestion | None:

@@ -33,7 +33,10 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
         Instance.objects.select_related("series__study__patient"), pk=instance_id
     )
     suggestion = selectors.latest_suggestion(instance=instance)
+    # Without a champion no suggestion will come: say so instead of polling for ever.
+    no_model = suggestion is None and not selectors.champion_exists()
     context = {
+        "no_model": no_model,
         "instance": instance,
         "study": instance.series.study,
         "patient": instance.series.study.patient,
@@ -47,7 +50,7 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
     if request.htmx:
         # The suggestion panel polls until the worker has written the suggestion.
         response = render(request, "diagnosis/case.html#suggestion", context)
-        if suggestion is not None:
+        if suggestion is not None or no_model:
             response.status_code = HttpResponseStopPolling.status_code
         return response
     audit_record(

@@ -75,7 +75,8 @@ def training_run_start_if_new_labels(*, task: str = Task.IMAGE) -> TrainingRun |
     """Start a scheduled run when reviews have arrived since the champion's training data."""
     current = ModelVersion.objects.filter(task=task, status=ModelVersion.Status.CHAMPION).first()
     since = current.trained_through_review_id if current is not None else 0
-    if not Review.objects.filter(pk__gt=since).exists():
+    new_labels = Review.objects.filter(pk__gt=since, source=Review.Source.CLINICIAN)
+    if not new_labels.exists():
         logger.info("Scheduled retraining skipped: no new labels since review %s", since)
         return None
     try:

@@ -14,7 +14,7 @@ from typing import Any
 import pydicom
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from pydicom.errors import InvalidDicomError
 
 from medassist.services import audit_record, patient_get_or_register
@@ -133,6 +133,17 @@ def instance_ingest(
                 actor=uploaded_by, action="instance.ingest", obj=instance, detail={"source": source}
             )
             transaction.on_commit(lambda: instance_stored.send(Instance, instance_id=instance.pk))
+    except IntegrityError:
+        # Another upload of the same SOP Instance UID committed first.
+        path.unlink(missing_ok=True)
+        winner = Instance.objects.filter(sop_instance_uid=sop_uid).first()
+        if winner is not None and winner.sha256 == sha256:
+            return IngestResult(instance=winner, created=False)
+        raise IngestError(
+            "A different image with the same SOP Instance UID is already stored; "
+            "nothing was changed.",
+            status=409,
+        ) from None
     except Exception:
         # No orphan file when the rows could not be written.
         path.unlink(missing_ok=True)

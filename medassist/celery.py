@@ -11,5 +11,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medassist.settings")
 
 app = Celery("medassist")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("default"), Queue("inference"), Queue("training"))
+app.conf.task_queues = tuple(
+    Queue(name, routing_key=name) for name in ("default", "inference", "training")
+)
 app.autodiscover_tasks()

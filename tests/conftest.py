@@ -174,3 +174,9 @@ def wait_for(predicate, *, timeout: float = 90.0, what: str = "condition"):  # t
             return value
         time.sleep(0.3)
     pytest.fail(f"Timed out after {timeout:.0f} s waiting for {what}.")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings) -> None:  # type: ignore[no-untyped-def]
+    """Users are made in nearly every test; the production hasher costs ~0.25 s per user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

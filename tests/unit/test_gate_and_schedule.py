@@ -1,0 +1,221 @@
+"""The promotion gate, the retraining schedule, idempotent inference, Celery and audit rules."""
+
+from __future__ import annotations
+
+import pytest
+from celery.schedules import crontab
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+from pytest_django.fixtures import Settings
+
+from diagnosis.models import Finding, ModelVersion, Review, Suggestion
+from diagnosis.services import review_submit, suggestion_compute
+from finetune.models import TrainingRun
+from finetune.services import (
+    TrainingRunBusy,
+    gate_decide,
+    training_run_start,
+    training_run_start_if_new_labels,
+)
+from medassist.models import AuditEvent
+from medassist.services import audit_record
+from tests.unit.factories import ModelVersionFactory, TrainingRunFactory, ingested_instance
+
+# --- The gate ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gate(settings: Settings) -> Settings:
+    settings.MEDASSIST_GATE_METRIC = "macro_f1"
+    settings.MEDASSIST_GATE_MARGIN = 0.02
+    return settings
+
+
+def _metrics(macro_f1: float, accuracy: float = 0.5) -> dict[str, float]:
+    return {"macro_f1": macro_f1, "accuracy": accuracy, "n": 12}
+
+
+def test_a_better_candidate_is_promoted(gate: Settings) -> None:
+    promote, reason = gate_decide(candidate=_metrics(0.80), champion=_metrics(0.70))
+    assert promote is True
+    assert "0.800" in reason and "0.700" in reason
+
+
+def test_an_equally_good_candidate_is_promoted(gate: Settings) -> None:
+    promote, _ = gate_decide(candidate=_metrics(0.70), champion=_metrics(0.70))
+    assert promote is True
+
+
+def test_a_candidate_worse_by_less_than_the_margin_is_promoted(gate: Settings) -> None:
+    promote, _ = gate_decide(candidate=_metrics(0.69), champion=_metrics(0.70))
+    assert promote is True
+
+
+def test_a_candidate_worse_beyond_the_margin_is_kept_out_and_the_reason_names_both_figures(
+    gate: Settings,
+) -> None:
+    promote, reason = gate_decide(candidate=_metrics(0.60), champion=_metrics(0.70))
+    assert promote is False
+    assert "0.600" in reason and "0.700" in reason
+    assert "macro_f1" in reason
+    assert "0.020" in reason  # the margin the admin configured
+    assert "12 frozen test cases" in reason
+
+
+def test_the_gate_judges_on_the_configured_metric(gate: Settings) -> None:
+    gate.MEDASSIST_GATE_METRIC = "accuracy"
+    # Better macro-F1 but worse accuracy: the configured metric decides.
+    promote, reason = gate_decide(
+        candidate=_metrics(0.90, accuracy=0.40), champion=_metrics(0.50, accuracy=0.80)
+    )
+    assert promote is False
+    assert "accuracy" in reason and "0.400" in reason and "0.800" in reason
+
+
+# --- Scheduled retraining ----------------------------------------------------------------
+
+
+@pytest.fixture
+def reviewed_champion(db: None, doctor: User) -> ModelVersion:
+    """A champion trained through every review that exists so far."""
+    instance = ingested_instance(21, by=doctor)
+    review = review_submit(
+        instance=instance, reviewer=doctor, finding=Finding.objects.get(code="nodule")
+    )
+    return ModelVersionFactory(
+        status=ModelVersion.Status.CHAMPION, trained_through_review_id=review.pk
+    )
+
+
+def test_the_schedule_starts_nothing_without_new_reviews(reviewed_champion: ModelVersion) -> None:
+    assert training_run_start_if_new_labels() is None
+    assert not TrainingRun.objects.exists()
+
+
+def test_the_schedule_starts_a_run_once_a_clinician_has_reviewed_a_new_case(
+    reviewed_champion: ModelVersion, doctor: User
+) -> None:
+    instance = ingested_instance(22, by=doctor)
+    review_submit(instance=instance, reviewer=doctor, finding=Finding.objects.get(code="opacity"))
+
+    run = training_run_start_if_new_labels()
+
+    assert run is not None
+    assert run.trigger == TrainingRun.Trigger.SCHEDULE
+    assert run.status == TrainingRun.Status.QUEUED
+    assert run.started_by is None
+    assert list(TrainingRun.objects.all()) == [run]
+
+
+def test_the_nightly_tick_does_not_queue_a_second_run_while_one_is_active(
+    reviewed_champion: ModelVersion, doctor: User
+) -> None:
+    from finetune.tasks import training_schedule_tick
+
+    active = TrainingRunFactory(status=TrainingRun.Status.RUNNING)
+    instance = ingested_instance(23, by=doctor)
+    review_submit(instance=instance, reviewer=doctor, finding=Finding.objects.get(code="normal"))
+
+    training_schedule_tick()
+
+    assert list(TrainingRun.objects.all()) == [active]
+
+
+def test_a_second_run_cannot_start_while_one_is_queued(db: None, ml_admin: User) -> None:
+    first = training_run_start(trigger=TrainingRun.Trigger.MANUAL, started_by=ml_admin)
+    with pytest.raises(TrainingRunBusy):
+        training_run_start(trigger=TrainingRun.Trigger.MANUAL, started_by=ml_admin)
+    assert list(TrainingRun.objects.all()) == [first]
+
+
+def test_a_new_run_can_start_once_the_previous_one_has_finished(db: None, ml_admin: User) -> None:
+    TrainingRunFactory(status=TrainingRun.Status.FAILED)
+    run = training_run_start(trigger=TrainingRun.Trigger.MANUAL, started_by=ml_admin)
+    assert run.status == TrainingRun.Status.QUEUED
+
+
+# --- Idempotent inference ------------------------------------------------------------------
+
+
+def test_a_redelivered_inference_task_stores_no_second_suggestion(
+    db: None, image_champion: ModelVersion, doctor: User
+) -> None:
+    instance = ingested_instance(24, by=doctor)
+
+    first = suggestion_compute(instance_id=instance.pk)
+    again = suggestion_compute(instance_id=instance.pk)
+
+    assert again.pk == first.pk
+    assert Suggestion.objects.filter(instance=instance).count() == 1
+    assert first.model_version == image_champion
+    assert first.status == Suggestion.Status.OK
+    assert set(first.probabilities) == set(image_champion.labels)
+
+
+# --- Celery configuration ------------------------------------------------------------------
+
+
+def test_the_beat_schedule_retrains_nightly_when_labels_are_new() -> None:
+    entries = [
+        e
+        for e in django_settings.CELERY_BEAT_SCHEDULE.values()
+        if e["task"] == "finetune.tasks.training_schedule_tick"
+    ]
+    assert len(entries) == 1
+    schedule = entries[0]["schedule"]
+    assert isinstance(schedule, crontab)
+    # Once a day, every day, at a fixed minute.
+    assert len(schedule.hour) == 1 and len(schedule.minute) == 1
+    assert schedule.day_of_week == set(range(7))
+    assert schedule.day_of_month == set(range(1, 32))
+
+
+def test_celery_never_loses_a_task_to_a_dying_worker_and_routes_by_workload() -> None:
+    import diagnosis.tasks
+    import finetune.tasks
+    from medassist.celery import app
+
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    # Redis re-delivers an unacked task after the visibility timeout: it must outlast training.
+    assert app.conf.broker_transport_options.get("visibility_timeout", 3600) >= 3 * 3600
+    assert finetune.tasks.training_schedule_tick.name in app.tasks
+
+    def queue_of(task_name: str) -> str:
+        return app.amqp.router.route({}, task_name)["queue"].name
+
+    assert queue_of(diagnosis.tasks.suggestion_compute.name) == "inference"
+    assert queue_of(finetune.tasks.training_run_execute.name) == "training"
+    assert queue_of(finetune.tasks.training_schedule_tick.name) == "default"
+
+
+# --- The audit log -------------------------------------------------------------------------
+
+
+def test_audit_events_can_be_neither_changed_nor_deleted(db: None, doctor: User) -> None:
+    event = audit_record(actor=doctor, action="case.view", detail={"instance": 1})
+
+    event.action = "nothing.happened"
+    with pytest.raises(ValueError, match="append-only"):
+        event.save()
+    with pytest.raises(ValueError, match="append-only"):
+        event.delete()
+
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.action == "case.view"
+    assert stored.actor == doctor
+
+
+def test_reviews_and_their_supersession_are_audited(db: None, doctor: User) -> None:
+    instance = ingested_instance(25, by=doctor)
+    first = review_submit(
+        instance=instance, reviewer=doctor, finding=Finding.objects.get(code="normal")
+    )
+    second = review_submit(
+        instance=instance, reviewer=doctor, finding=Finding.objects.get(code="nodule")
+    )
+    assert second.supersedes == first
+    assert Review.objects.get(pk=first.pk).finding.code == "normal"  # never edited
+    logged = AuditEvent.objects.filter(action="review.submit", actor=doctor).order_by("pk")
+    assert [e.detail["finding"] for e in logged] == ["normal", "nodule"]
