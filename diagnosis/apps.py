@@ -15,16 +15,18 @@ class DiagnosisConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from imaging.signals import instance_stored
+        from imaging.signals import study_stable
 
-        instance_stored.connect(_enqueue_inference, dispatch_uid="diagnosis.enqueue_inference")
+        study_stable.connect(_enqueue_inference, dispatch_uid="diagnosis.enqueue_inference")
         post_migrate.connect(_ensure_vocabulary, sender=self)
 
 
-def _enqueue_inference(sender: Any, *, instance_id: int, **kwargs: Any) -> None:
-    from .services import suggestion_enqueue
+def _enqueue_inference(
+    sender: Any, *, study_id: int, instance_ids: list[int], **kwargs: Any
+) -> None:
+    from .services import suggestions_enqueue_missing
 
-    suggestion_enqueue(instance_id=instance_id)
+    suggestions_enqueue_missing(instance_ids=instance_ids)
 
 
 def _ensure_vocabulary(**kwargs: Any) -> None:

@@ -23,11 +23,34 @@ from .serving import champion, classifier_for
 logger = logging.getLogger(__name__)
 
 
-def suggestion_enqueue(*, instance_id: int) -> None:
-    """Queue inference for an instance once the current transaction commits."""
+def suggestions_enqueue_missing(*, instance_ids: list[int]) -> list[int]:
+    """Queue inference for those instances the current champion has not answered yet.
+
+    Runs once the current transaction commits; returns the ids it queued. A study that
+    becomes stable again after a late instance re-queues only that instance.
+    """
     from .tasks import suggestion_compute
 
-    transaction.on_commit(lambda: suggestion_compute.delay(instance_id=instance_id))
+    version = ModelVersion.objects.filter(
+        task=Task.IMAGE, status=ModelVersion.Status.CHAMPION
+    ).first()
+    done = (
+        set(
+            Suggestion.objects.filter(
+                instance_id__in=instance_ids, model_version=version
+            ).values_list("instance_id", flat=True)
+        )
+        if version is not None
+        else set()
+    )
+    todo = [pk for pk in instance_ids if pk not in done]
+
+    def send() -> None:
+        for pk in todo:
+            suggestion_compute.delay(instance_id=pk)
+
+    transaction.on_commit(send)
+    return todo
 
 
 def suggestion_compute(*, instance_id: int) -> Suggestion:

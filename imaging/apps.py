@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class ImagingConfig(AppConfig):
     name = "imaging"
     verbose_name = "Imaging (DICOM)"
+
+    def ready(self) -> None:
+        from .signals import instance_stored
+        from .stability import instance_stored_receiver
+
+        instance_stored.connect(instance_stored_receiver, dispatch_uid="imaging.stability")

@@ -1,7 +1,11 @@
 """Signals other layers listen to; imaging itself knows nothing of AI.
 
-``instance_stored`` is sent after the transaction that stored a new instance has committed,
-with ``instance_id``; the diagnosis app enqueues inference from it.
+- ``instance_stored`` (``instance_id``): sent after the transaction that stored a new
+  instance has committed.
+- ``study_stable`` (``study_id``, ``instance_ids``): the listed instances are ready for
+  whatever comes next. For a study pushed by a scanner or PACS this is sent once no new
+  instance has arrived for ``MEDASSIST_STUDY_QUIET_SECONDS``; for a doctor's own upload it is
+  sent at once for that instance, because somebody is waiting at the page.
 """
 
 from __future__ import annotations
@@ -9,3 +13,4 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 instance_stored = Signal()
+study_stable = Signal()

@@ -173,6 +173,8 @@ MEDIA_ROOT.mkdir(parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 MEDASSIST_MAX_UPLOAD_BYTES = env_int("MEDASSIST_MAX_UPLOAD_BYTES", 64 * 1024 * 1024)
+# A pushed study goes to the AI once no new instance has arrived for this many seconds.
+MEDASSIST_STUDY_QUIET_SECONDS = env_float("MEDASSIST_STUDY_QUIET_SECONDS", 10.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

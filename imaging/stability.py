@@ -1,0 +1,65 @@
+"""When is a study complete? When no new instance has arrived for a quiet period.
+
+Scanners and PACS push a study one instance at a time over seconds or minutes; running the AI
+on the first slice would be wasted work. Every stored instance schedules a check for its
+study after the quiet period; only the check that finds no newer instance declares the study
+stable. An instance that arrives later schedules its own check, so the study becomes stable
+again and listeners (diagnosis) see it and redo only what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
+
+from .models import Instance, Study
+from .signals import study_stable
+
+logger = logging.getLogger(__name__)
+
+# Sources where a person is waiting for the result of this very file.
+INTERACTIVE_SOURCES = {"upload", "api"}
+
+
+def quiet_period() -> timedelta:
+    return timedelta(seconds=settings.MEDASSIST_STUDY_QUIET_SECONDS)
+
+
+def instance_stored_receiver(sender: Any, *, instance_id: int, **kwargs: Any) -> None:
+    instance = Instance.objects.select_related("series").get(pk=instance_id)
+    study_id = instance.series.study_id
+    if instance.source in INTERACTIVE_SOURCES or quiet_period().total_seconds() <= 0:
+        study_stable.send(Study, study_id=study_id, instance_ids=[instance_id])
+        return
+    from .tasks import study_stable_check
+
+    study_stable_check.apply_async(
+        kwargs={"study_id": study_id}, countdown=quiet_period().total_seconds()
+    )
+
+
+def study_stable_check(*, study_id: int) -> bool:
+    """Declare the study stable if its newest instance is older than the quiet period.
+
+    Returns whether it did. A check that finds a newer instance does nothing: that
+    instance's own check, scheduled later, will decide.
+    """
+    newest = Instance.objects.filter(series__study_id=study_id).aggregate(at=Max("created_at"))
+    if newest["at"] is None:
+        return False
+    # A little slack for clock granularity between the worker and the database.
+    if timezone.now() - newest["at"] < quiet_period() - timedelta(milliseconds=200):
+        return False
+    ids = list(
+        Instance.objects.filter(series__study_id=study_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    logger.info("Study %s is stable with %s instances", study_id, len(ids))
+    study_stable.send(Study, study_id=study_id, instance_ids=ids)
+    return True
