@@ -44,6 +44,10 @@ class ModelVersion(models.Model):
     labels = models.JSONField()  # finding codes, in the order of the model's outputs
     image_size = models.PositiveIntegerField()
     preprocess_version = models.CharField(max_length=16)
+    # Temperature scaling fitted on validation patients when the version was trained.
+    temperature = models.FloatField(default=1.0)
+    # What the model is for and what it is not for; inputs outside it need attention.
+    model_card = models.JSONField(default=dict)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
     # Metrics on the task's frozen test set, measured when the version was trained.
     metrics = models.JSONField(default=dict)
@@ -80,7 +84,17 @@ class Suggestion(models.Model):
     top_finding = models.ForeignKey(Finding, null=True, blank=True, on_delete=models.PROTECT)
     top_probability = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # "Needs attention" instead of a confident wrong answer: unsure, or out of scope.
+    needs_attention = models.BooleanField(default=False)
+    attention_reason = models.CharField(max_length=300, blank=True)
+    attention_margin = models.FloatField(default=0.0)  # the threshold in use
+    saliency_key = models.CharField(max_length=200, blank=True)  # under MEDIA_ROOT
+    # Provenance: enough to say exactly what produced this output.
     input_sha256 = models.CharField(max_length=64)
+    weights_sha256 = models.CharField(max_length=64, default="")
+    preprocess_version = models.CharField(max_length=16, default="")
+    code_version = models.CharField(max_length=64, default="")
+    device = models.CharField(max_length=100, default="")
     latency_ms = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -8,6 +8,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,9 +17,10 @@ from imaging.models import Instance
 from imaging.selectors import instance_read_bytes, instance_read_dataset
 from medassist.models import Patient
 from medassist.services import audit_record
+from medassist.version import code_version
 
 from .models import Encounter, Finding, ModelVersion, Review, Suggestion, Task
-from .serving import champion, classifier_for
+from .serving import champion, classifier_for, device_description
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +67,19 @@ def suggestion_compute(*, instance_id: int) -> Suggestion:
     existing = Suggestion.objects.filter(instance=instance, model_version=version).first()
     if existing is not None:
         return existing
-    input_sha = hashlib.sha256(instance_read_bytes(instance=instance)).hexdigest()
     started = time.perf_counter()
+    input_sha = hashlib.sha256(instance_read_bytes(instance=instance)).hexdigest()
     clf = classifier_for(version)
     ds = instance_read_dataset(instance=instance)
     probabilities = clf.classify_datasets([ds])[0]
     latency_ms = (time.perf_counter() - started) * 1000.0
     top_code = max(probabilities, key=lambda code: probabilities[code])
+    attention = attention_check(
+        probabilities=probabilities,
+        modality=instance.series.modality,
+        body_part=instance.series.body_part,
+        model_card=version.model_card,
+    )
     try:
         with transaction.atomic():
             suggestion = Suggestion.objects.create(
@@ -80,7 +88,14 @@ def suggestion_compute(*, instance_id: int) -> Suggestion:
                 probabilities={code: round(float(p), 6) for code, p in probabilities.items()},
                 top_finding=Finding.objects.get(code=top_code),
                 top_probability=float(probabilities[top_code]),
+                needs_attention=bool(attention),
+                attention_reason=attention[:300],
+                attention_margin=settings.MEDASSIST_ATTENTION_MARGIN,
                 input_sha256=input_sha,
+                weights_sha256=version.weights_sha256,
+                preprocess_version=version.preprocess_version,
+                code_version=code_version(),
+                device=device_description(),
                 latency_ms=latency_ms,
             )
     except IntegrityError:
@@ -181,6 +196,8 @@ def model_version_register(
     image_size: int,
     preprocess_version: str,
     parent: ModelVersion | None,
+    temperature: float = 1.0,
+    model_card: dict[str, Any] | None = None,
     metrics: dict[str, Any],
     training_summary: dict[str, Any],
     trained_through_review_id: int,
@@ -203,6 +220,8 @@ def model_version_register(
         image_size=image_size,
         preprocess_version=preprocess_version,
         parent=parent,
+        temperature=temperature,
+        model_card=model_card or {},
         metrics=metrics,
         training_summary=training_summary,
         trained_through_review_id=trained_through_review_id,
@@ -237,6 +256,37 @@ def model_version_promote(
     return version
 
 
+def attention_check(
+    *,
+    probabilities: dict[str, float],
+    modality: str,
+    body_part: str,
+    model_card: dict[str, Any],
+) -> str:
+    """Why this output needs a human's attention before anyone leans on it ("" if not).
+
+    Out of scope (a modality or body part the model card does not cover) comes first; then an
+    unsure model: the top two probabilities closer than ``MEDASSIST_ATTENTION_MARGIN``.
+    """
+    modalities = [m.upper() for m in model_card.get("modalities", [])]
+    if modalities and modality.upper() not in modalities:
+        return (
+            f"Out of scope: this model is for {', '.join(modalities)} images, "
+            f"not {modality or 'an unknown modality'}."
+        )
+    body_parts = [b.upper() for b in model_card.get("body_parts", [])]
+    if body_parts and body_part and body_part.upper() not in body_parts:
+        return f"Out of scope: this model is for {', '.join(body_parts)}, not {body_part}."
+    ranked = sorted(probabilities.values(), reverse=True)
+    margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
+    if margin < settings.MEDASSIST_ATTENTION_MARGIN:
+        return (
+            f"The model is unsure: its top two findings are only {margin:.2f} apart "
+            f"(threshold {settings.MEDASSIST_ATTENTION_MARGIN:.2f})."
+        )
+    return ""
+
+
 def suggestion_record_failure(*, instance_id: int, error: str) -> Suggestion | None:
     """Store a visible "failed" suggestion once inference has given up on an instance."""
     instance = Instance.objects.get(pk=instance_id)
@@ -251,7 +301,13 @@ def suggestion_record_failure(*, instance_id: int, error: str) -> Suggestion | N
         defaults={
             "status": Suggestion.Status.FAILED,
             "error": error[:2000],
+            "needs_attention": True,
+            "attention_reason": "Inference failed; a person has to read this image.",
             "input_sha256": instance.sha256,
+            "weights_sha256": version.weights_sha256,
+            "preprocess_version": version.preprocess_version,
+            "code_version": code_version(),
+            "device": device_description(),
             "latency_ms": 0.0,
         },
     )

@@ -54,6 +54,13 @@ def classifier_for(version: ModelVersion) -> ImageClassifier:
         return clf
 
 
+def device_description() -> str:
+    """Where inference runs, for provenance (e.g. "cpu (2 threads)")."""
+    import torch
+
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
 def champion(task: str = Task.IMAGE) -> ModelVersion:
     version = ModelVersion.objects.filter(task=task, status=ModelVersion.Status.CHAMPION).first()
     if version is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from medassist.ml.image_model import (
     save_checkpoint,
 )
 from medassist.ml.preprocess import PREPROCESS_VERSION
-from medassist.ml.training import TrainConfig, evaluate, train_classifier
+from medassist.ml.training import TrainConfig, evaluate, fit_temperature, train_classifier
 from medassist.services import audit_record
 
 from .models import TestSetCase, TrainingRun
@@ -92,7 +93,7 @@ def training_set(*, labels: list[str]) -> LabelledSet:
     current = (
         Review.objects.filter(superseded_by__isnull=True, finding__code__in=labels)
         .exclude(instance__series__study__patient__in=test_patients)
-        .select_related("instance", "finding")
+        .select_related("instance__series__study", "finding")
         .order_by("pk")
     )
     reviews = list(current)
@@ -116,6 +117,48 @@ def test_set(*, task: str, labels: list[str]) -> LabelledSet:
         max_review_id=0,
         synthetic=False,
     )
+
+
+def _split_by_patient(
+    data: LabelledSet, *, fraction: float, seed: int
+) -> tuple[LabelledSet, LabelledSet]:
+    """Hold back whole patients for calibration; nobody is in both parts.
+
+    With fewer than 3 patients, or a fraction of 0, everything is used for training and
+    the temperature stays 1 (no calibration).
+    """
+    patients = sorted({i.series.study.patient_id for i in data.instances})
+    n_held = round(len(patients) * fraction)
+    if fraction <= 0 or len(patients) < 3 or n_held < 1:
+        return data, LabelledSet([], [], data.max_review_id, data.synthetic)
+    rng = random.Random(seed)
+    held = set(rng.sample(patients, n_held))
+    parts: dict[bool, LabelledSet] = {
+        flag: LabelledSet([], [], data.max_review_id, data.synthetic) for flag in (False, True)
+    }
+    for instance, label in zip(data.instances, data.labels, strict=True):
+        part = parts[instance.series.study.patient_id in held]
+        part.instances.append(instance)
+        part.labels.append(label)
+    if len(parts[False].instances) < 2:
+        return data, LabelledSet([], [], data.max_review_id, data.synthetic)
+    return parts[False], parts[True]
+
+
+def _model_card(data: LabelledSet, *, synthetic: bool) -> dict[str, Any]:
+    """What the model is for, derived from what it was trained on."""
+    modalities = sorted({i.series.modality.upper() for i in data.instances if i.series.modality})
+    body_parts = sorted({i.series.body_part.upper() for i in data.instances if i.series.body_part})
+    return {
+        "intended_use": "Suggests an image finding for a clinician to confirm or correct. "
+        "It does not diagnose.",
+        "modalities": modalities,
+        "body_parts": body_parts,
+        "training_data": "synthetic phantoms (demo)" if synthetic else "clinician-reviewed cases",
+        "limitations": "Trained on synthetic phantoms only: says nothing about real patients."
+        if synthetic
+        else "Measured only on this site's frozen test set.",
+    }
 
 
 def _tensors(clf: ImageClassifier, data: LabelledSet) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,7 +229,10 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
         raise NotEnoughData("The frozen test set is empty, so no version can be measured.")
     run.n_train, run.n_test = len(train.instances), len(test.instances)
     run.save(update_fields=["n_train", "n_test"])
-    train_x, train_y = _tensors(clf, train)
+    fit_part, calibration_part = _split_by_patient(
+        train, fraction=settings.MEDASSIST_CALIBRATION_FRACTION, seed=settings.MEDASSIST_TRAIN_SEED
+    )
+    train_x, train_y = _tensors(clf, fit_part)
     test_x, test_y = _tensors(clf, test)
 
     champion_metrics: dict[str, Any] = {}
@@ -211,8 +257,12 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
             f"Epoch {epoch} of {config.epochs}: training loss {loss:.3f}",
         )
 
-    _progress(run, 0.1, f"Training on {len(train.instances)} cases")
+    _progress(run, 0.1, f"Training on {len(fit_part.instances)} cases")
+    clf.temperature = 1.0
     train_classifier(clf, train_x, train_y, config=config, on_epoch=on_epoch)
+    if calibration_part.instances:
+        _progress(run, 0.9, f"Calibrating on {len(calibration_part.instances)} held-back cases")
+        clf.temperature = fit_temperature(clf, *_tensors(clf, calibration_part))
 
     _progress(run, 0.92, "Measuring the candidate on the frozen test set")
     candidate_metrics = evaluate(clf, test_x, test_y)
@@ -231,9 +281,12 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
             image_size=clf.image_size,
             preprocess_version=PREPROCESS_VERSION,
             parent=base,
+            temperature=clf.temperature,
+            model_card=_model_card(train, synthetic=train.synthetic),
             metrics=candidate_metrics,
             training_summary={
-                "n_train": len(train.instances),
+                "n_train": len(fit_part.instances),
+                "n_calibration": len(calibration_part.instances),
                 "label_counts": {c: train.labels.count(c) for c in clf.labels},
                 "epochs": config.epochs,
                 "batch_size": config.batch_size,

@@ -249,6 +249,10 @@ MEDASSIST_TORCH_THREADS = env_int("MEDASSIST_TORCH_THREADS", 0)  # 0: torch's de
 # both measured on the same frozen test set in the same run.
 MEDASSIST_GATE_METRIC = env("MEDASSIST_GATE_METRIC", "macro_f1")
 MEDASSIST_GATE_MARGIN = env_float("MEDASSIST_GATE_MARGIN", 0.0)
+# A suggestion whose top two probabilities are closer than this says "needs attention".
+MEDASSIST_ATTENTION_MARGIN = env_float("MEDASSIST_ATTENTION_MARGIN", 0.2)
+# Share of training patients held back to fit the temperature (calibration).
+MEDASSIST_CALIBRATION_FRACTION = env_float("MEDASSIST_CALIBRATION_FRACTION", 0.2)
 # Demo data (manage.py demo_seed): how many synthetic patients and images it writes.
 MEDASSIST_DEMO_PATIENTS = env_int("MEDASSIST_DEMO_PATIENTS", 20)
 MEDASSIST_DEMO_IMAGES_PER_PATIENT = env_int("MEDASSIST_DEMO_IMAGES_PER_PATIENT", 3)

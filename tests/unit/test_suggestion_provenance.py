@@ -1,0 +1,81 @@
+"""Every suggestion can be traced, says how sure it is, and flags what it should not answer."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pydicom.data
+import pytest
+from django.conf import settings
+
+from diagnosis.services import suggestion_compute
+from imaging.services import instance_ingest
+from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
+
+pytestmark = pytest.mark.django_db
+
+
+def _synthetic_instance(seed: int = 1):  # type: ignore[no-untyped-def]
+    ds = synthetic_dicom(
+        finding="nodule",
+        patient_id=f"PROV-{seed}",
+        patient_name="Synthetic^Prov",
+        size=64,
+        rng=np.random.default_rng(seed),
+    )
+    return instance_ingest(data=dicom_bytes(ds)).instance
+
+
+def test_every_suggestion_records_the_exact_model_code_input_and_device(image_champion):
+    instance = _synthetic_instance()
+    suggestion = suggestion_compute(instance_id=instance.pk)
+
+    stored = (Path(settings.MEDIA_ROOT) / instance.storage_key).read_bytes()
+    assert suggestion.model_version == image_champion
+    assert suggestion.weights_sha256 == image_champion.weights_sha256
+    assert suggestion.input_sha256 == hashlib.sha256(stored).hexdigest()
+    assert suggestion.preprocess_version == image_champion.preprocess_version
+    assert suggestion.code_version
+    assert suggestion.device.startswith("cpu")
+    assert suggestion.latency_ms > 0
+
+
+def test_the_champion_is_calibrated_on_held_back_patients_and_carries_a_model_card(
+    image_champion,
+):
+    assert image_champion.training_summary["n_calibration"] >= 1
+    assert image_champion.temperature > 0
+    assert image_champion.model_card["modalities"] == ["CR"]
+    assert "synthetic" in image_champion.model_card["limitations"].lower()
+
+
+def test_an_image_of_another_modality_needs_attention_instead_of_a_confident_answer(
+    image_champion,
+):
+    ct = Path(pydicom.data.get_testdata_file("CT_small.dcm")).read_bytes()
+    instance = instance_ingest(data=ct).instance
+    suggestion = suggestion_compute(instance_id=instance.pk)
+    assert suggestion.needs_attention
+    assert "Out of scope" in suggestion.attention_reason
+    assert "CT" in suggestion.attention_reason
+
+
+def test_an_unsure_model_says_needs_attention_with_the_threshold_in_use(image_champion, settings):
+    settings.MEDASSIST_ATTENTION_MARGIN = 1.01  # no margin can reach it
+    suggestion = suggestion_compute(instance_id=_synthetic_instance(2).pk)
+    assert suggestion.needs_attention
+    assert "unsure" in suggestion.attention_reason
+    assert suggestion.attention_margin == pytest.approx(1.01)
+
+
+def test_the_case_page_shows_attention_and_provenance(image_champion, client, doctor, settings):
+    settings.MEDASSIST_ATTENTION_MARGIN = 1.01
+    instance = _synthetic_instance(3)
+    suggestion = suggestion_compute(instance_id=instance.pk)
+    client.force_login(doctor)
+    body = client.get(f"/cases/{instance.pk}/").content.decode()
+    assert "Needs attention." in body
+    assert suggestion.code_version in body
+    assert "calibrated" in body
