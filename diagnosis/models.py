@@ -180,3 +180,39 @@ class Encounter(models.Model):
 
     def __str__(self) -> str:
         return f"Encounter {self.pk} ({self.patient.mrn}) {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class InferenceRequest(models.Model):
+    """One instance waiting for the image champion; workers claim these in batches.
+
+    The Celery message only wakes a worker; the row is the work. A worker claims up to a
+    batch of pending rows at once (skipping rows other workers hold), so a burst of uploads
+    runs as a few large batches instead of many single images.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance"],
+                condition=Q(status__in=["pending", "running"]),
+                name="one_open_inference_request_per_instance",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Inference request {self.pk} for {self.instance_id} ({self.status})"

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from imaging.models import Instance
@@ -31,6 +31,7 @@ def suggestions_enqueue_missing(*, instance_ids: list[int]) -> list[int]:
     Runs once the current transaction commits; returns the ids it queued. A study that
     becomes stable again after a late instance re-queues only that instance.
     """
+    from .inference import inference_requests_create
     from .tasks import suggestion_compute
 
     version = ModelVersion.objects.filter(
@@ -45,7 +46,7 @@ def suggestions_enqueue_missing(*, instance_ids: list[int]) -> list[int]:
         if version is not None
         else set()
     )
-    todo = [pk for pk in instance_ids if pk not in done]
+    todo = inference_requests_create(instance_ids=[pk for pk in instance_ids if pk not in done])
 
     def send() -> None:
         for pk in todo:
@@ -56,13 +57,15 @@ def suggestions_enqueue_missing(*, instance_ids: list[int]) -> list[int]:
 
 
 def suggestion_compute(*, instance_id: int) -> Suggestion:
-    """Run the current image champion on one instance and store its suggestion.
+    """Run the current image champion on one instance now and store its suggestion.
 
-    Idempotent: a second call for the same instance and champion returns the stored row.
-    Raises NoChampionError when there is no champion, StoredFileError when the stored file
-    fails its checksum, and whatever decoding raises for a poison input.
+    The unbatched path (tests, the management shell); workers use
+    :func:`diagnosis.inference.inference_batch_run`. Idempotent per (instance, champion).
+    Raises NoChampionError, StoredFileError, or whatever decoding raises for a poison input.
     """
-    instance = Instance.objects.get(pk=instance_id)
+    from .inference import suggestion_store
+
+    instance = Instance.objects.select_related("series").get(pk=instance_id)
     version = champion(Task.IMAGE)
     existing = Suggestion.objects.filter(instance=instance, model_version=version).first()
     if existing is not None:
@@ -70,38 +73,14 @@ def suggestion_compute(*, instance_id: int) -> Suggestion:
     started = time.perf_counter()
     input_sha = hashlib.sha256(instance_read_bytes(instance=instance)).hexdigest()
     clf = classifier_for(version)
-    ds = instance_read_dataset(instance=instance)
-    probabilities = clf.classify_datasets([ds])[0]
-    latency_ms = (time.perf_counter() - started) * 1000.0
-    top_code = max(probabilities, key=lambda code: probabilities[code])
-    attention = attention_check(
+    probabilities = clf.classify_datasets([instance_read_dataset(instance=instance)])[0]
+    return suggestion_store(
+        instance=instance,
+        version=version,
         probabilities=probabilities,
-        modality=instance.series.modality,
-        body_part=instance.series.body_part,
-        model_card=version.model_card,
+        input_sha256=input_sha,
+        latency_ms=(time.perf_counter() - started) * 1000.0,
     )
-    try:
-        with transaction.atomic():
-            suggestion = Suggestion.objects.create(
-                instance=instance,
-                model_version=version,
-                probabilities={code: round(float(p), 6) for code, p in probabilities.items()},
-                top_finding=Finding.objects.get(code=top_code),
-                top_probability=float(probabilities[top_code]),
-                needs_attention=bool(attention),
-                attention_reason=attention[:300],
-                attention_margin=settings.MEDASSIST_ATTENTION_MARGIN,
-                input_sha256=input_sha,
-                weights_sha256=version.weights_sha256,
-                preprocess_version=version.preprocess_version,
-                code_version=code_version(),
-                device=device_description(),
-                latency_ms=latency_ms,
-            )
-    except IntegrityError:
-        # A redelivered task raced us to it; the first write stands.
-        return Suggestion.objects.get(instance=instance, model_version=version)
-    return suggestion
 
 
 @transaction.atomic

@@ -6,24 +6,33 @@ import logging
 
 from celery import shared_task
 
-from . import services
+from . import inference
 from .serving import NoChampionError
 
 logger = logging.getLogger(__name__)
 
-MAX_RETRIES = 3
+NO_CHAMPION_RETRIES = 3
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+@shared_task(bind=True, max_retries=NO_CHAMPION_RETRIES, acks_late=True)
 def suggestion_compute(self, *, instance_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Wake-up call for an inference worker: it runs whatever batch is waiting.
+
+    ``instance_id`` names the request that sent it (for logs); the batch may hold it and
+    others, or nothing if another worker took them already. Poison inputs are retried and
+    failed per request inside the batch service, not here.
+    """
     try:
-        services.suggestion_compute(instance_id=instance_id)
+        inference.inference_batch_run()
     except NoChampionError:
-        # Nothing to run yet; the case waits for a champion (bounded, then logged).
-        if self.request.retries < MAX_RETRIES:
+        # Nothing to run yet; the requests wait (bounded, then the case page says so).
+        if self.request.retries < NO_CHAMPION_RETRIES:
             raise self.retry(countdown=30) from None
-        logger.warning("No champion for instance %s after %s tries", instance_id, MAX_RETRIES)
-    except Exception as exc:
-        if self.request.retries < MAX_RETRIES:
-            raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
-        services.suggestion_record_failure(instance_id=instance_id, error=str(exc))
+        logger.warning(
+            "No champion for instance %s after %s tries", instance_id, self.request.retries
+        )
+
+
+@shared_task(acks_late=True)
+def saliency_compute(*, suggestion_id: int) -> None:
+    inference.saliency_compute(suggestion_id=suggestion_id)

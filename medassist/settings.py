@@ -218,6 +218,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Inference and training run on their own queues, so each can have its own (GPU) workers.
 CELERY_TASK_ROUTES = {
     "diagnosis.tasks.suggestion_compute": {"queue": "inference"},
+    "diagnosis.tasks.saliency_compute": {"queue": "inference"},
     "finetune.tasks.training_run_execute": {"queue": "training"},
 }
 CELERY_TASK_SERIALIZER = "json"
@@ -249,6 +250,15 @@ MEDASSIST_TORCH_THREADS = env_int("MEDASSIST_TORCH_THREADS", 0)  # 0: torch's de
 # both measured on the same frozen test set in the same run.
 MEDASSIST_GATE_METRIC = env("MEDASSIST_GATE_METRIC", "macro_f1")
 MEDASSIST_GATE_MARGIN = env_float("MEDASSIST_GATE_MARGIN", 0.0)
+# Micro-batching of image inference: how many waiting images one forward pass takes, how long
+# a worker waits for more to arrive, and the decoding threads that overlap with compute.
+MEDASSIST_INFERENCE_MAX_BATCH = env_int("MEDASSIST_INFERENCE_MAX_BATCH", 32)
+MEDASSIST_INFERENCE_MAX_WAIT_MS = env_int("MEDASSIST_INFERENCE_MAX_WAIT_MS", 20)
+MEDASSIST_INFERENCE_DECODE_THREADS = env_int("MEDASSIST_INFERENCE_DECODE_THREADS", 0)  # 0: auto
+# A poison input is tried this many times (with backoff), then shown as failed.
+MEDASSIST_INFERENCE_MAX_ATTEMPTS = env_int("MEDASSIST_INFERENCE_MAX_ATTEMPTS", 3)
+# A request "running" longer than this belonged to a lost worker and is claimed again.
+MEDASSIST_INFERENCE_STALE_SECONDS = env_int("MEDASSIST_INFERENCE_STALE_SECONDS", 300)
 # A suggestion whose top two probabilities are closer than this says "needs attention".
 MEDASSIST_ATTENTION_MARGIN = env_float("MEDASSIST_ATTENTION_MARGIN", 0.2)
 # Share of training patients held back to fit the temperature (calibration).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpResponse
 from django.template.defaultfilters import floatformat
@@ -12,9 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from diagnosis.models import Finding, ModelVersion, Review
+from diagnosis.inference import inference_requests_create
+from diagnosis.models import Finding, InferenceRequest, ModelVersion, Review
 from diagnosis.services import suggestion_compute
-from diagnosis.tasks import MAX_RETRIES
+from diagnosis.tasks import NO_CHAMPION_RETRIES as MAX_RETRIES
 from diagnosis.tasks import suggestion_compute as suggestion_compute_task
 from finetune.models import TrainingRun
 from tests.unit.factories import (
@@ -215,8 +217,13 @@ def test_when_inference_gives_up_the_case_page_says_so_and_stops_polling(
     instance = ingested_instance(17, by=doctor)
     # The stored file no longer matches its checksum: every try fails the same way.
     (media_root / instance.storage_key).write_bytes(b"overwritten")
+    # The request is on its last allowed try (earlier tries are in test_inference_batching).
+    inference_requests_create(instance_ids=[instance.pk])
+    InferenceRequest.objects.filter(instance=instance).update(
+        attempts=settings.MEDASSIST_INFERENCE_MAX_ATTEMPTS - 1
+    )
 
-    suggestion_compute_task.apply(kwargs={"instance_id": instance.pk}, retries=MAX_RETRIES)
+    suggestion_compute_task.apply(kwargs={"instance_id": instance.pk})
 
     response = _htmx_get(
         doctor_client, reverse("diagnosis:case", kwargs={"instance_id": instance.pk})

@@ -1,0 +1,295 @@
+"""Batched image inference: how a worker turns waiting requests into stored suggestions.
+
+A Celery message per instance only wakes a worker. The worker claims every pending
+:class:`InferenceRequest` it can (up to ``MEDASSIST_INFERENCE_MAX_BATCH``, waiting at most
+``MEDASSIST_INFERENCE_MAX_WAIT_MS`` for more to arrive), decodes them on a thread pool while
+the previous batch computes, runs the champion on whole batches and stores one suggestion
+per instance. Messages whose request another worker already took find nothing to do.
+
+A request whose input fails is retried ``MEDASSIST_INFERENCE_MAX_ATTEMPTS`` times with
+backoff, then stored as a visible "failed" suggestion; the rest of its batch is unaffected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pydicom
+import torch
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from imaging.models import Instance
+from imaging.selectors import instance_read_bytes
+from medassist.ml.batching import MicroBatcher
+from medassist.ml.image_model import ImageClassifier
+from medassist.version import code_version
+
+from .models import Finding, InferenceRequest, ModelVersion, Suggestion, Task
+from .serving import champion, classifier_for, device_description
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    claimed: int = 0
+    stored: list[int] = field(default_factory=list)  # suggestion ids
+    retried: list[int] = field(default_factory=list)  # instance ids
+    failed: list[int] = field(default_factory=list)  # instance ids
+
+
+def inference_requests_create(*, instance_ids: list[int]) -> list[int]:
+    """Open a pending request for each instance that has none open; returns their ids."""
+    opened = []
+    for instance_id in instance_ids:
+        try:
+            with transaction.atomic():
+                InferenceRequest.objects.create(instance_id=instance_id)
+        except IntegrityError:
+            continue  # already waiting or running
+        opened.append(instance_id)
+    return opened
+
+
+def _claim(*, limit: int) -> list[InferenceRequest]:
+    """Take up to ``limit`` waiting requests, oldest first, skipping those others hold.
+
+    A request left "running" longer than ``MEDASSIST_INFERENCE_STALE_SECONDS`` belonged to a
+    worker that died; it is claimable again.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.MEDASSIST_INFERENCE_STALE_SECONDS)
+    with transaction.atomic():
+        rows = list(
+            InferenceRequest.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(status=InferenceRequest.Status.PENDING)
+                | Q(status=InferenceRequest.Status.RUNNING, claimed_at__lt=stale)
+            )
+            .order_by("created_at", "pk")[:limit]
+        )
+        InferenceRequest.objects.filter(pk__in=[r.pk for r in rows]).update(
+            status=InferenceRequest.Status.RUNNING, claimed_at=now
+        )
+    return rows
+
+
+def claim_batch() -> list[InferenceRequest]:
+    """Claim a batch: what is waiting now, plus what arrives within the maximum wait."""
+    limit = settings.MEDASSIST_INFERENCE_MAX_BATCH
+    rows = _claim(limit=limit)
+    wait = settings.MEDASSIST_INFERENCE_MAX_WAIT_MS / 1000.0
+    if rows and len(rows) < limit and wait > 0:
+        time.sleep(wait)
+        rows += _claim(limit=limit - len(rows))
+    return rows
+
+
+_batchers: dict[int, MicroBatcher[Instance]] = {}
+_batchers_lock = threading.Lock()
+
+
+def _batcher(version: ModelVersion, clf: ImageClassifier) -> MicroBatcher[Instance]:
+    with _batchers_lock:
+        batcher = _batchers.get(version.pk)
+        if batcher is None or batcher.clf is not clf:
+            _batchers.clear()
+            batcher = MicroBatcher(
+                _load_instance,
+                clf,
+                max_batch=settings.MEDASSIST_INFERENCE_MAX_BATCH,
+                workers=settings.MEDASSIST_INFERENCE_DECODE_THREADS or None,
+            )
+            _batchers[version.pk] = batcher
+        return batcher
+
+
+# Input hashes are computed while decoding (on the pool's threads); the batch reads them after.
+_input_sha: dict[int, str] = {}
+_current_clf: dict[str, ImageClassifier] = {}
+
+
+def _load_instance(instance: Instance) -> torch.Tensor:
+    data = instance_read_bytes(instance=instance)
+    _input_sha[instance.pk] = hashlib.sha256(data).hexdigest()
+    ds = pydicom.dcmread(io.BytesIO(data))
+    return _current_clf["clf"].preprocess(ds)
+
+
+def inference_batch_run() -> BatchOutcome:
+    """Claim a batch of waiting requests, run the champion on it and store the results.
+
+    Raises NoChampionError (requests are put back to wait) when no model is champion.
+    """
+    outcome = BatchOutcome()
+    rows = claim_batch()
+    outcome.claimed = len(rows)
+    if not rows:
+        return outcome
+    try:
+        version = champion(Task.IMAGE)
+    except LookupError:
+        InferenceRequest.objects.filter(pk__in=[r.pk for r in rows]).update(
+            status=InferenceRequest.Status.PENDING, claimed_at=None
+        )
+        raise
+    started = time.perf_counter()
+    clf = classifier_for(version)
+    _current_clf["clf"] = clf
+    done_before = set(
+        Suggestion.objects.filter(
+            instance_id__in=[r.instance_id for r in rows], model_version=version
+        ).values_list("instance_id", flat=True)
+    )
+    todo = [r for r in rows if r.instance_id not in done_before]
+    _finish([r for r in rows if r.instance_id in done_before], status=InferenceRequest.Status.DONE)
+    instances = {
+        i.pk: i
+        for i in Instance.objects.select_related("series").filter(
+            pk__in=[r.instance_id for r in todo]
+        )
+    }
+    results = _batcher(version, clf).run([instances[r.instance_id] for r in todo])
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    findings = {f.code: f for f in Finding.objects.all()}
+    for request, result in zip(todo, results, strict=True):
+        instance = instances[request.instance_id]
+        if isinstance(result, Exception):
+            _retry_or_fail(request, result, outcome)
+            continue
+        suggestion = suggestion_store(
+            instance=instance,
+            version=version,
+            probabilities=result,
+            input_sha256=_input_sha.pop(instance.pk, instance.sha256),
+            latency_ms=latency_ms,
+            findings=findings,
+        )
+        _finish([request], status=InferenceRequest.Status.DONE)
+        outcome.stored.append(suggestion.pk)
+    return outcome
+
+
+def _finish(rows: list[InferenceRequest], *, status: str, error: str = "") -> None:
+    if rows:
+        InferenceRequest.objects.filter(pk__in=[r.pk for r in rows]).update(
+            status=status, finished_at=timezone.now(), last_error=error[:2000]
+        )
+
+
+def _retry_or_fail(request: InferenceRequest, exc: Exception, outcome: BatchOutcome) -> None:
+    from .services import suggestion_record_failure
+    from .tasks import suggestion_compute
+
+    attempts = request.attempts + 1
+    error = f"{type(exc).__name__}: {exc}"
+    logger.warning(
+        "Inference of instance %s failed (try %s): %s", request.instance_id, attempts, error
+    )
+    if attempts >= settings.MEDASSIST_INFERENCE_MAX_ATTEMPTS:
+        InferenceRequest.objects.filter(pk=request.pk).update(
+            status=InferenceRequest.Status.FAILED,
+            attempts=attempts,
+            last_error=error[:2000],
+            finished_at=timezone.now(),
+        )
+        suggestion_record_failure(instance_id=request.instance_id, error=error)
+        outcome.failed.append(request.instance_id)
+        return
+    InferenceRequest.objects.filter(pk=request.pk).update(
+        status=InferenceRequest.Status.PENDING,
+        attempts=attempts,
+        last_error=error[:2000],
+        claimed_at=None,
+    )
+    # Backoff, so a file that is still being written or a passing fault can recover.
+    suggestion_compute.apply_async(
+        kwargs={"instance_id": request.instance_id}, countdown=2**attempts
+    )
+    outcome.retried.append(request.instance_id)
+
+
+def suggestion_store(
+    *,
+    instance: Instance,
+    version: ModelVersion,
+    probabilities: dict[str, float],
+    input_sha256: str,
+    latency_ms: float,
+    findings: dict[str, Finding] | None = None,
+) -> Suggestion:
+    """Write one suggestion with its provenance; idempotent per (instance, version)."""
+    from .services import attention_check
+
+    findings = findings or {f.code: f for f in Finding.objects.all()}
+    top_code = max(probabilities, key=lambda code: probabilities[code])
+    attention = attention_check(
+        probabilities=probabilities,
+        modality=instance.series.modality,
+        body_part=instance.series.body_part,
+        model_card=version.model_card,
+    )
+    try:
+        with transaction.atomic():
+            suggestion = Suggestion.objects.create(
+                instance=instance,
+                model_version=version,
+                probabilities={code: round(float(p), 6) for code, p in probabilities.items()},
+                top_finding=findings[top_code],
+                top_probability=float(probabilities[top_code]),
+                needs_attention=bool(attention),
+                attention_reason=attention[:300],
+                attention_margin=settings.MEDASSIST_ATTENTION_MARGIN,
+                input_sha256=input_sha256,
+                weights_sha256=version.weights_sha256,
+                preprocess_version=version.preprocess_version,
+                code_version=code_version(),
+                device=device_description(),
+                latency_ms=latency_ms,
+            )
+    except IntegrityError:
+        # A redelivered task raced us to it; the first write stands.
+        return Suggestion.objects.get(instance=instance, model_version=version)
+    from .tasks import saliency_compute
+
+    transaction.on_commit(lambda: saliency_compute.delay(suggestion_id=suggestion.pk))
+    return suggestion
+
+
+def saliency_compute(*, suggestion_id: int) -> str:
+    """Store the Grad-CAM heatmap of a suggestion as an RGBA PNG; returns its media key.
+
+    Runs after the suggestion is stored, so the doctor never waits for it; a heatmap that
+    already exists is kept.
+    """
+    from imaging.selectors import instance_read_dataset
+    from medassist.ml.saliency import gradcam, heatmap_png
+
+    suggestion = Suggestion.objects.select_related("model_version", "instance").get(
+        pk=suggestion_id
+    )
+    if suggestion.saliency_key or suggestion.status != Suggestion.Status.OK:
+        return suggestion.saliency_key
+    clf = classifier_for(suggestion.model_version)
+    ds = instance_read_dataset(instance=suggestion.instance)
+    target = clf.labels.index(suggestion.top_finding.code) if suggestion.top_finding else None
+    cam = gradcam(clf, clf.preprocess(ds), target=target)
+    png = heatmap_png(cam, size=(suggestion.instance.rows, suggestion.instance.columns))
+    key = f"saliency/{suggestion.model_version_id}/{suggestion.instance.sha256}.png"
+    path = Path(settings.MEDIA_ROOT) / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(png)
+    tmp.replace(path)
+    Suggestion.objects.filter(pk=suggestion.pk, saliency_key="").update(saliency_key=key)
+    return key

@@ -1,0 +1,111 @@
+"""Micro-batched inference: each image gets its own answer; a poison input fails alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diagnosis.inference import inference_batch_run, inference_requests_create
+from diagnosis.models import InferenceRequest, Suggestion
+from diagnosis.serving import classifier_for
+from imaging.selectors import instance_read_dataset
+from imaging.services import instance_ingest
+from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
+from tests.conftest import wait_for
+
+FINDINGS = ["normal", "opacity", "nodule"]
+
+
+def _ingest(seed: int, finding: str, *, source: str = "c-store"):  # type: ignore[no-untyped-def]
+    ds = synthetic_dicom(
+        finding=finding,
+        patient_id=f"BATCH-{seed}",
+        patient_name="Synthetic^Batch",
+        size=96,
+        rng=np.random.default_rng(seed),
+    )
+    return instance_ingest(data=dicom_bytes(ds), source=source).instance
+
+
+@pytest.mark.django_db
+def test_one_batch_returns_each_image_its_own_result(image_champion, settings):
+    settings.MEDASSIST_INFERENCE_MAX_BATCH = 8
+    settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
+    instances = [_ingest(100 + i, FINDINGS[i % 3]) for i in range(6)]
+    inference_requests_create(instance_ids=[i.pk for i in instances])
+
+    outcome = inference_batch_run()
+
+    assert outcome.claimed == 6 and len(outcome.stored) == 6
+    clf = classifier_for(image_champion)
+    for instance in instances:
+        alone = clf.classify_datasets([instance_read_dataset(instance=instance)])[0]
+        batched = Suggestion.objects.get(instance=instance).probabilities
+        assert batched == pytest.approx(alone, abs=1e-4)
+    assert set(InferenceRequest.objects.values_list("status", flat=True)) == {"done"}
+
+
+@pytest.mark.django_db
+def test_a_poison_input_is_retried_then_fails_visibly_without_harming_its_batch(
+    image_champion, settings, media_root
+):
+    settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
+    settings.MEDASSIST_INFERENCE_MAX_ATTEMPTS = 2
+    good, poison = _ingest(1, "nodule"), _ingest(2, "normal")
+    (media_root / poison.storage_key).write_bytes(b"not the file that was stored")
+    inference_requests_create(instance_ids=[good.pk, poison.pk])
+
+    first = inference_batch_run()
+    assert Suggestion.objects.filter(instance=good, status="ok").exists()
+    assert first.retried == [poison.pk]
+    assert InferenceRequest.objects.get(instance=poison).attempts == 1
+
+    second = inference_batch_run()
+    assert second.failed == [poison.pk]
+    failed = Suggestion.objects.get(instance=poison)
+    assert failed.status == Suggestion.Status.FAILED
+    assert "checksum" in failed.error
+    assert InferenceRequest.objects.get(instance=poison).status == "failed"
+
+
+@pytest.mark.django_db
+def test_a_redelivered_request_stores_no_second_suggestion(image_champion, settings):
+    settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
+    instance = _ingest(5, "opacity")
+    inference_requests_create(instance_ids=[instance.pk])
+    inference_batch_run()
+    # The same work arrives again (a redelivered message re-opening the request).
+    inference_requests_create(instance_ids=[instance.pk])
+    again = inference_batch_run()
+    assert again.claimed == 1 and again.stored == []
+    assert Suggestion.objects.filter(instance=instance).count() == 1
+
+
+@pytest.mark.integration
+def test_a_real_worker_fails_a_poison_input_after_bounded_retries_and_keeps_serving(
+    celery_worker, image_champion, media_root
+):
+    # Pushed, so inference waits for the 1 s quiet period: time enough to corrupt the file.
+    poison = _ingest(7, "normal", source="c-store")
+    (media_root / poison.storage_key).write_bytes(b"corrupted on disk")
+    failed = wait_for(
+        lambda: Suggestion.objects.filter(instance=poison, status="failed").first(),
+        timeout=60,
+        what="the poison input to fail after its retries",
+    )
+    assert InferenceRequest.objects.get(instance=poison).attempts == 3  # the default bound
+    assert "checksum" in failed.error
+
+    healthy = _ingest(8, "nodule", source="upload")
+    served = wait_for(
+        lambda: Suggestion.objects.filter(instance=healthy, status="ok").first(),
+        timeout=60,
+        what="the next upload to be served",
+    )
+    assert served.model_version == image_champion
+    # The heatmap follows the suggestion, computed by the same worker.
+    assert wait_for(
+        lambda: Suggestion.objects.filter(pk=served.pk).exclude(saliency_key="").exists(),
+        timeout=60,
+        what="the saliency heatmap",
+    )
