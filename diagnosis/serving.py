@@ -11,30 +11,30 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import torch
 from django.conf import settings
 
+from medassist.ml.device import configure_cpu_threads, describe, prepare_model, select_device
 from medassist.ml.image_model import ImageClassifier, load_checkpoint
 
 from .models import ModelVersion, Task
 
 _lock = threading.Lock()
 _cache: dict[int, ImageClassifier] = {}
-_threads_set = False
+_device: torch.device | None = None
 
 
 class NoChampionError(LookupError):
     """No model version is champion for the task yet."""
 
 
-def _configure_torch() -> None:
-    global _threads_set
-    if _threads_set:
-        return
-    import torch
-
-    if settings.MEDASSIST_TORCH_THREADS:
-        torch.set_num_threads(settings.MEDASSIST_TORCH_THREADS)
-    _threads_set = True
+def inference_device() -> torch.device:
+    """The device of this worker process, chosen once, on first use (after the fork)."""
+    global _device
+    if _device is None:
+        configure_cpu_threads(settings.MEDASSIST_TORCH_THREADS or None)
+        _device = select_device(settings.MEDASSIST_INFERENCE_DEVICE)
+    return _device
 
 
 def classifier_for(version: ModelVersion) -> ImageClassifier:
@@ -42,11 +42,12 @@ def classifier_for(version: ModelVersion) -> ImageClassifier:
     with _lock:
         clf = _cache.get(version.pk)
         if clf is None:
-            _configure_torch()
+            device = inference_device()
             clf = load_checkpoint(
                 Path(settings.MEDIA_ROOT) / version.weights_key,
                 expected_sha256=version.weights_sha256,
             )
+            prepare_model(clf.model, device)
             # Keep only the versions that can still be asked for: the new one and the rest
             # are cheap to reload if a rollback brings them back.
             _cache.clear()
@@ -56,9 +57,7 @@ def classifier_for(version: ModelVersion) -> ImageClassifier:
 
 def device_description() -> str:
     """Where inference runs, for provenance (e.g. "cpu (2 threads)")."""
-    import torch
-
-    return f"cpu ({torch.get_num_threads()} threads)"
+    return describe(inference_device())
 
 
 def champion(task: str = Task.IMAGE) -> ModelVersion:

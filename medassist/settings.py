@@ -252,6 +252,8 @@ MEDASSIST_GATE_METRIC = env("MEDASSIST_GATE_METRIC", "macro_f1")
 MEDASSIST_GATE_MARGIN = env_float("MEDASSIST_GATE_MARGIN", 0.0)
 # Micro-batching of image inference: how many waiting images one forward pass takes, how long
 # a worker waits for more to arrive, and the decoding threads that overlap with compute.
+# "auto" uses CUDA when the worker has a GPU, else the CPU; "cpu" or "cuda" force one.
+MEDASSIST_INFERENCE_DEVICE = env("MEDASSIST_INFERENCE_DEVICE", "auto")
 MEDASSIST_INFERENCE_MAX_BATCH = env_int("MEDASSIST_INFERENCE_MAX_BATCH", 32)
 MEDASSIST_INFERENCE_MAX_WAIT_MS = env_int("MEDASSIST_INFERENCE_MAX_WAIT_MS", 20)
 MEDASSIST_INFERENCE_DECODE_THREADS = env_int("MEDASSIST_INFERENCE_DECODE_THREADS", 0)  # 0: auto
