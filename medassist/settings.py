@@ -195,7 +195,7 @@ if REDIS_URL:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600),
     }
 else:
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -203,6 +203,8 @@ else:
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Kombu's fan-out state; without this it lands in the current directory.
+        "control_folder": str(BROKER_DIR / "control"),
         # The transport polls its folder; the default second would add up to 1 s per job.
         "polling_interval": 0.1,
     }
