@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -14,7 +18,7 @@ from medassist.services import audit_record, patient_get_or_register
 
 from . import selectors
 from .forms import EncounterForm, ReviewForm
-from .models import Encounter
+from .models import Encounter, Suggestion
 from .services import encounter_open, review_submit
 
 
@@ -35,8 +39,14 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
     suggestion = selectors.latest_suggestion(instance=instance)
     # Without a champion no suggestion will come: say so instead of polling for ever.
     no_model = suggestion is None and not selectors.champion_exists()
+    overlays = {}
+    if suggestion is not None and suggestion.saliency_key:
+        overlays[instance.pk] = reverse(
+            "diagnosis:saliency", kwargs={"suggestion_id": suggestion.pk}
+        )
     context = {
         "no_model": no_model,
+        "viewer_overlays": overlays,
         "instance": instance,
         "study": instance.series.study,
         "patient": instance.series.study.patient,
@@ -57,6 +67,18 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
         actor=request.user, action="case.view", obj=instance, remote_addr=_client_ip(request)
     )
     return render(request, "diagnosis/case.html", context)
+
+
+@role_required(Role.DOCTOR)
+def saliency(request: HttpRequest, suggestion_id: int) -> HttpResponse:
+    """The stored Grad-CAM heatmap of a suggestion (RGBA PNG to overlay on the image)."""
+    suggestion = get_object_or_404(Suggestion, pk=suggestion_id)
+    if not suggestion.saliency_key:
+        raise Http404("No heatmap for this suggestion yet.")
+    path = Path(settings.MEDIA_ROOT) / suggestion.saliency_key
+    response = HttpResponse(path.read_bytes(), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @role_required(Role.DOCTOR)

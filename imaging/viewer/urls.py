@@ -1,3 +1,14 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+app_name = "viewer"
+urlpatterns = [
+    path("studies/<int:study_id>/", views.study_viewer, name="study"),
+    path("studies/<int:study_id>/manifest.json", views.study_manifest, name="manifest"),
+    path("instances/<int:instance_id>/frames/<int:frame>.raw", views.frame_raw, name="frame-raw"),
+    path("instances/<int:instance_id>/frames/<int:frame>.png", views.frame_png, name="frame-png"),
+    path("instances/<int:instance_id>/thumbnail.png", views.thumbnail, name="thumbnail"),
+]

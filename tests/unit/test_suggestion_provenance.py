@@ -79,3 +79,20 @@ def test_the_case_page_shows_attention_and_provenance(image_champion, client, do
     assert "Needs attention." in body
     assert suggestion.code_version in body
     assert "calibrated" in body
+
+
+def test_the_heatmap_is_stored_and_offered_as_an_overlay_on_the_case_page(
+    image_champion, client, doctor
+):
+    from diagnosis.inference import saliency_compute
+
+    instance = _synthetic_instance(4)
+    suggestion = suggestion_compute(instance_id=instance.pk)
+    key = saliency_compute(suggestion_id=suggestion.pk)
+    assert key.endswith(".png")
+
+    client.force_login(doctor)
+    overlay_url = f"/suggestions/{suggestion.pk}/saliency.png"
+    assert overlay_url in client.get(f"/cases/{instance.pk}/").content.decode()
+    png = client.get(overlay_url)
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
