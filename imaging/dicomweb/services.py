@@ -1,0 +1,155 @@
+"""Writes behind DICOMweb: storing the parts of a STOW-RS request, auditing reads."""
+
+from __future__ import annotations
+
+import errno
+import io
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pydicom
+from django.contrib.auth.models import AbstractBaseUser
+
+from medassist.services import audit_record
+
+from ..models import Instance
+from ..services import IngestError, instance_ingest
+from .multipart import Part
+
+logger = logging.getLogger(__name__)
+
+# Failure Reason (0008,1197) values, PS3.18 Table I.2-2 and PS3.7 Annex C.
+OUT_OF_RESOURCES = 0xA700
+DATA_SET_DOES_NOT_MATCH = 0xA900
+CANNOT_UNDERSTAND = 0xC000
+TRANSFER_SYNTAX_NOT_SUPPORTED = 0xC122
+PROCESSING_FAILURE = 0x0110
+DUPLICATE_SOP_INSTANCE = 0x0111
+
+# IngestError.code -> Failure Reason. Codes not listed fall back on IngestError.status.
+_REASON_BY_CODE = {
+    "too_large": OUT_OF_RESOURCES,
+    # A decompression bomb is refused for what it would cost to decode, not for its syntax.
+    "bomb": OUT_OF_RESOURCES,
+    "conflict": DUPLICATE_SOP_INSTANCE,
+    "hierarchy_conflict": DUPLICATE_SOP_INSTANCE,
+    # A malformed UID breaks the data set's conformance rather than its readability.
+    "invalid_uid": DATA_SET_DOES_NOT_MATCH,
+    "unsupported_transfer_syntax": TRANSFER_SYNTAX_NOT_SUPPORTED,
+    "not_dicom": CANNOT_UNDERSTAND,
+    "truncated": CANNOT_UNDERSTAND,
+    "no_pixel_data": CANNOT_UNDERSTAND,
+    "missing_uid": CANNOT_UNDERSTAND,
+    "corrupt": CANNOT_UNDERSTAND,
+    "undecodable": CANNOT_UNDERSTAND,
+}
+_REASON_BY_STATUS = {413: OUT_OF_RESOURCES, 409: DUPLICATE_SOP_INSTANCE}
+
+
+def failure_reason(exc: IngestError) -> int:
+    """The STOW-RS Failure Reason for a refused instance."""
+    code = getattr(exc, "code", None)
+    if code in _REASON_BY_CODE:
+        return _REASON_BY_CODE[code]
+    return _REASON_BY_STATUS.get(exc.status, CANNOT_UNDERSTAND)
+
+
+@dataclass(frozen=True)
+class StowOutcome:
+    """What became of one part: ``instance`` when stored (or already stored identically),
+    otherwise ``failure_reason`` and a ``message`` a person can act on."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    instance: Instance | None = None
+    failure_reason: int | None = None
+    message: str = ""
+
+
+def _identify(data: bytes) -> tuple[str, str, str]:
+    """(SOP Class UID, SOP Instance UID, Study Instance UID) of a part, "" where unreadable."""
+    try:
+        ds = pydicom.dcmread(
+            io.BytesIO(data),
+            stop_before_pixels=True,
+            force=True,
+            specific_tags=["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID"],
+        )
+        meta = getattr(ds, "file_meta", None) or pydicom.Dataset()
+        return (
+            str(ds.get("SOPClassUID", "") or meta.get("MediaStorageSOPClassUID", "")).strip(),
+            str(ds.get("SOPInstanceUID", "") or meta.get("MediaStorageSOPInstanceUID", "")).strip(),
+            str(ds.get("StudyInstanceUID", "")).strip(),
+        )
+    except Exception:  # anything unreadable is reported by the ingest itself
+        return "", "", ""
+
+
+def _store_one(
+    part: Part, *, uploaded_by: AbstractBaseUser | None, study_uid: str | None
+) -> StowOutcome:
+    sop_class, sop_instance, part_study = _identify(part.body)
+    ids = {"sop_class_uid": sop_class, "sop_instance_uid": sop_instance}
+    if part.content_type and part.content_type != "application/dicom":
+        return StowOutcome(
+            **ids,
+            failure_reason=CANNOT_UNDERSTAND,
+            message=f"This part is {part.content_type}; only application/dicom parts are stored.",
+        )
+    if study_uid is not None and part_study and part_study != study_uid:
+        return StowOutcome(
+            **ids,
+            failure_reason=DATA_SET_DOES_NOT_MATCH,
+            message=(
+                f"This instance belongs to study {part_study}, not to study {study_uid} "
+                "named in the request URL; nothing was stored."
+            ),
+        )
+    try:
+        result = instance_ingest(data=part.body, uploaded_by=uploaded_by, source="stow-rs")
+    except IngestError as exc:
+        return StowOutcome(**ids, failure_reason=failure_reason(exc), message=str(exc))
+    except OSError as exc:
+        logger.exception("STOW-RS could not store instance %s", sop_instance or "?")
+        full = exc.errno in {errno.ENOSPC, errno.EDQUOT}
+        return StowOutcome(
+            **ids,
+            failure_reason=OUT_OF_RESOURCES if full else PROCESSING_FAILURE,
+            message="The server could not write this instance to storage; "
+            "tell the IT administrator (the server log has the details).",
+        )
+    instance = result.instance
+    return StowOutcome(
+        sop_class_uid=instance.sop_class_uid,
+        sop_instance_uid=instance.sop_instance_uid,
+        instance=instance,
+    )
+
+
+def stow_store(
+    *,
+    parts: Iterable[Part],
+    uploaded_by: AbstractBaseUser | None,
+    study_uid: str | None = None,
+) -> list[StowOutcome]:
+    """Store each part through ``instance_ingest``; one outcome per part, in order.
+
+    Each instance is stored (and committed) on its own, so one bad part never undoes the
+    others, as STOW-RS requires. With ``study_uid`` (``POST /studies/{uid}``), instances of
+    any other study are refused. Raises only for a malformed multipart body (MultipartError,
+    from iterating ``parts``).
+    """
+    return [_store_one(p, uploaded_by=uploaded_by, study_uid=study_uid) for p in parts]
+
+
+def dicomweb_access_record(
+    *, actor: AbstractBaseUser | None, action: str, path: str, query: str, remote_addr: str | None
+) -> None:
+    """Audit one DICOMweb read of patient data (a search or a retrieve)."""
+    audit_record(
+        actor=actor,
+        action=action,
+        detail={"path": path[:500], "query": query[:500]},
+        remote_addr=remote_addr,
+    )

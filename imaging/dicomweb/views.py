@@ -1,0 +1,529 @@
+"""DICOMweb endpoints (PS3.18): STOW-RS, QIDO-RS and WADO-RS under /imaging/dicomweb/.
+
+Each view parses the request (media types, parameters), calls the selector or service, and
+renders DICOM JSON, multipart/related or an image. See docs/dicomweb.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import reverse
+from pydicom.uid import ExplicitVRLittleEndian
+from rest_framework.request import Request
+
+from ..models import Instance
+from ..selectors import StoredFileError
+from . import json as dicom_json
+from .auth import DicomWebView
+from .multipart import (
+    MultipartError,
+    iter_parts,
+    media_type_params,
+    multipart_stream,
+    new_boundary,
+    spool_body,
+)
+from .query import Level, QidoQuery, QueryError, parse_query, unsupported_includes
+from .selectors import (
+    instance_metadata_dataset,
+    instance_render,
+    instance_retrieve_bytes,
+    instance_search,
+    instance_transfer_syntax,
+    missing_resource_message,
+    modalities_by_study,
+    retrieve_instances,
+    series_search,
+    study_search,
+)
+from .services import StowOutcome, stow_store
+
+logger = logging.getLogger(__name__)
+
+DICOM_JSON = "application/dicom+json"
+DEFAULT_MAX_STOW_BYTES = 512 * 1024 * 1024
+# Up to this many bytes a retrieve is read (and checksum-verified) before the response starts,
+# so a damaged file answers a clean 500; larger studies stream, and a damaged file then cuts
+# the response short (the client sees an incomplete multipart message, never a wrong file).
+EAGER_RETRIEVE_BYTES = 32 * 1024 * 1024
+
+
+# --- Helpers ----------------------------------------------------------------------------
+
+
+def _error(status: int, message: str) -> HttpResponse:
+    return HttpResponse(
+        json.dumps({"detail": message}), status=status, content_type="application/json"
+    )
+
+
+def _warning_header(messages: list[str]) -> str:
+    """PS3.18 8.5 Warning header values: ``299 <agent>: "<text>"`` (ASCII, no quotes)."""
+    clean = [re.sub(r"[^ -~]|\"", "'", m)[:300] for m in messages]
+    return ", ".join(f'299 MedAssist: "{m}"' for m in clean)
+
+
+def _dicom_json(payload: Any, *, status: int = 200, warnings: list[str] | None = None) -> Any:
+    if status == 204:
+        response = HttpResponse(status=204)
+    else:
+        response = HttpResponse(json.dumps(payload), status=status, content_type=DICOM_JSON)
+    if warnings:
+        response["Warning"] = _warning_header(warnings)
+    return response
+
+
+def _root(request: Request) -> str:
+    return request.build_absolute_uri(reverse("imaging:dicomweb-studies")).removesuffix("/studies")
+
+
+def _study_url(root: str, study: str) -> str:
+    return f"{root}/studies/{study}"
+
+
+def _series_url(root: str, study: str, series: str) -> str:
+    return f"{_study_url(root, study)}/series/{series}"
+
+
+def _instance_url(root: str, instance: Instance) -> str:
+    series = instance.series
+    return (
+        f"{_series_url(root, series.study.study_instance_uid, series.series_instance_uid)}"
+        f"/instances/{instance.sop_instance_uid}"
+    )
+
+
+def _accept_ranges(request: Request) -> list[tuple[str, dict[str, str]]]:
+    """The Accept header's media ranges, highest quality first (stable within a quality)."""
+    header = request.META.get("HTTP_ACCEPT", "").strip()
+    if not header:
+        return []
+    ranges = []
+    # Commas inside quoted parameter values do not separate ranges.
+    for item in re.split(r',(?=(?:[^"]*"[^"]*")*[^"]*$)', header):
+        media_type, params = media_type_params(item.strip())
+        if not media_type:
+            continue
+        try:
+            quality = float(params.pop("q", "1"))
+        except ValueError:
+            quality = 1.0
+        if quality > 0:
+            ranges.append((quality, media_type, params))
+    ranges.sort(key=lambda r: -r[0])
+    return [(m, p) for _, m, p in ranges]
+
+
+# --- QIDO-RS ----------------------------------------------------------------------------
+
+
+def _accepts_json(request: Request) -> bool:
+    ranges = _accept_ranges(request)
+    return not ranges or any(
+        m in {DICOM_JSON, "application/json", "application/*", "*/*"} for m, _ in ranges
+    )
+
+
+class _SearchView(DicomWebView):
+    level: Level = "study"
+    audit_action = "dicomweb.search"
+
+    def get(self, request: Request, **uids: str) -> HttpResponse:
+        if not _accepts_json(request):
+            return _error(406, "Search results are available as application/dicom+json only.")
+        try:
+            query = parse_query(dict(request.GET.lists()), level=self.level)
+        except QueryError as exc:
+            return _error(400, str(exc))
+        rows = list(self.search(query, **uids)[query.offset : query.offset + query.limit + 1])
+        more = len(rows) > query.limit
+        payload = self.render_rows(rows[: query.limit], root=_root(request))
+        warnings = list(query.warnings)
+        missing = unsupported_includes(query, available=self.available)
+        if missing:
+            warnings.append("not available here, so not returned: " + ", ".join(missing))
+        if more:
+            warnings.append(
+                "There are additional results that can be requested "
+                f"(offset={query.offset + query.limit})"
+            )
+        return _dicom_json(payload, status=200 if payload else 204, warnings=warnings)
+
+    available: set[str] = set()
+
+    def search(self, query: QidoQuery, **uids: str) -> Any:
+        raise NotImplementedError
+
+    def render_rows(self, rows: list[Any], *, root: str) -> list[dict]:
+        raise NotImplementedError
+
+
+class StudySearchMixin:
+    level: Level = "study"
+    available = dicom_json.STUDY_TAGS
+
+    def search(self, query: QidoQuery, **uids: str) -> Any:
+        return study_search(query=query)
+
+    def render_rows(self, rows: list[Any], *, root: str) -> list[dict]:
+        modalities = modalities_by_study(study_ids=[s.pk for s in rows])
+        return [
+            dicom_json.study_json(
+                s,
+                modalities=modalities.get(s.pk, []),
+                url=_study_url(root, s.study_instance_uid),
+            )
+            for s in rows
+        ]
+
+
+class SeriesSearchView(_SearchView):
+    level = "series"
+    available = dicom_json.STUDY_TAGS | dicom_json.SERIES_TAGS
+
+    def search(self, query: QidoQuery, **uids: str) -> Any:
+        return series_search(query=query, study_uid=uids.get("study"))
+
+    def render_rows(self, rows: list[Any], *, root: str) -> list[dict]:
+        return [
+            dicom_json.series_json(
+                s,
+                url=_series_url(root, s.study.study_instance_uid, s.series_instance_uid),
+            )
+            for s in rows
+        ]
+
+
+class InstanceSearchView(_SearchView):
+    level = "instance"
+    available = dicom_json.STUDY_TAGS | dicom_json.SERIES_TAGS | dicom_json.INSTANCE_TAGS
+
+    def search(self, query: QidoQuery, **uids: str) -> Any:
+        return instance_search(
+            query=query, study_uid=uids.get("study"), series_uid=uids.get("series")
+        )
+
+    def render_rows(self, rows: list[Any], *, root: str) -> list[dict]:
+        return [dicom_json.instance_json(i, url=_instance_url(root, i)) for i in rows]
+
+
+# --- STOW-RS ----------------------------------------------------------------------------
+
+
+def _stow_boundary(request: Request) -> str | HttpResponse:
+    """The multipart boundary of a STOW-RS request, or the 415/400 response refusing it."""
+    expected = 'multipart/related; type="application/dicom"; boundary=...'
+    media_type, params = media_type_params(request.META.get("CONTENT_TYPE", ""))
+    if media_type != "multipart/related":
+        return _error(
+            415,
+            f"STOW-RS takes Content-Type {expected}, not {media_type or 'none'}.",
+        )
+    part_type = params.get("type", "application/dicom").strip().lower()
+    if part_type != "application/dicom":
+        return _error(
+            415,
+            f"This server stores application/dicom parts only, not {part_type} "
+            f"(send Content-Type {expected}).",
+        )
+    boundary = params.get("boundary", "").strip()
+    if not boundary:
+        return _error(400, f"The Content-Type header names no boundary; send {expected}.")
+    return boundary
+
+
+def _sop_item(outcome: StowOutcome, root: str) -> dict[str, dict]:
+    elements = [
+        dicom_json.element("ReferencedSOPClassUID", outcome.sop_class_uid),
+        dicom_json.element("ReferencedSOPInstanceUID", outcome.sop_instance_uid),
+    ]
+    if outcome.instance is not None:
+        elements.append(dicom_json.element("RetrieveURL", _instance_url(root, outcome.instance)))
+    else:
+        elements.append(dicom_json.element("FailureReason", outcome.failure_reason))
+        # The reason in words, for the person reading the response: a private attribute,
+        # which DICOM clients that do not know it simply ignore.
+        elements.append(("00090010", {"vr": "LO", "Value": ["MEDASSIST"]}))
+        elements.append(("00091001", {"vr": "LT", "Value": [outcome.message]}))
+    return dicom_json.dataset(*elements)
+
+
+def _stow(request: Request, study: str | None) -> HttpResponse:
+    boundary = _stow_boundary(request)
+    if isinstance(boundary, HttpResponse):
+        return boundary
+    limit = getattr(settings, "MEDASSIST_MAX_STOW_BYTES", DEFAULT_MAX_STOW_BYTES)
+    try:
+        # DRF documents ``_request`` as the way to the underlying HttpRequest; its own
+        # ``stream`` would not see a chunked body.
+        spool = spool_body(request._request, limit=limit)
+    except MultipartError as exc:
+        return _error(exc.status, str(exc))
+    with spool:
+        try:
+            outcomes = stow_store(
+                parts=iter_parts(spool, boundary=boundary),
+                uploaded_by=request.user,
+                study_uid=study,
+            )
+        except MultipartError as exc:
+            return _error(exc.status, str(exc))
+
+    root = _root(request)
+    stored = [o for o in outcomes if o.instance is not None]
+    failed = [o for o in outcomes if o.instance is None]
+    studies = {o.instance.series.study.study_instance_uid for o in stored if o.instance}
+    if study is not None:
+        studies = {study}
+    payload = dicom_json.dataset(
+        dicom_json.element(
+            "RetrieveURL", _study_url(root, next(iter(studies))) if len(studies) == 1 else None
+        ),
+        dicom_json.element("ReferencedSOPSequence", [_sop_item(o, root) for o in stored]),
+        dicom_json.element("FailedSOPSequence", [_sop_item(o, root) for o in failed]),
+    )
+    status = 200 if not failed else 202 if stored else 409
+    warnings = [f"{o.sop_instance_uid or 'an unreadable part'}: {o.message}" for o in failed[:20]]
+    return _dicom_json(payload, status=status, warnings=warnings)
+
+
+# --- WADO-RS ----------------------------------------------------------------------------
+
+
+class NotAcceptable(Exception):
+    pass
+
+
+def _wanted_transfer_syntaxes(request: Request) -> set[str] | None:
+    """Transfer syntaxes the client accepts; None means any (``transfer-syntax=*``).
+
+    Without a transfer-syntax parameter PS3.18 (8.7.3.5.2) defaults application/dicom to
+    Explicit VR Little Endian. Raises NotAcceptable when no media range allows DICOM.
+    """
+    ranges = _accept_ranges(request)
+    if not ranges:
+        return {ExplicitVRLittleEndian}
+    wanted: set[str] = set()
+    for media_type, params in ranges:
+        if media_type == "multipart/related":
+            if params.get("type", "application/dicom").lower() not in {
+                "application/dicom",
+                "application/*",
+                "*/*",
+            }:
+                continue
+        elif media_type not in {"*/*", "multipart/*", "application/dicom"}:
+            continue
+        wanted.add(params.get("transfer-syntax", "").strip() or ExplicitVRLittleEndian)
+    if not wanted:
+        raise NotAcceptable(
+            'Instances are sent as multipart/related; type="application/dicom" only.'
+        )
+    return None if "*" in wanted else wanted
+
+
+def _targets(instances: list[Instance], wanted: set[str] | None) -> list[tuple[str, str | None]]:
+    """For each instance (its stored transfer syntax, the one to transcode to or None)."""
+    out: list[tuple[str, str | None]] = []
+    for instance in instances:
+        stored = instance_transfer_syntax(instance=instance)
+        if wanted is None or stored in wanted:
+            out.append((stored, None))
+        elif ExplicitVRLittleEndian in wanted:
+            out.append((ExplicitVRLittleEndian, ExplicitVRLittleEndian))
+        else:
+            raise NotAcceptable(
+                f"Instance {instance.sop_instance_uid} is stored as {stored} and can be sent "
+                f"as that or as Explicit VR Little Endian ({ExplicitVRLittleEndian}) only; "
+                "ask with transfer-syntax=* to take each instance as stored."
+            )
+    return out
+
+
+class _RetrieveView(DicomWebView):
+    audit_action = "dicomweb.retrieve"
+
+    def get(self, request: Request, **uids: str) -> HttpResponse | StreamingHttpResponse:
+        try:
+            wanted = _wanted_transfer_syntaxes(request)
+        except NotAcceptable as exc:
+            return _error(406, str(exc))
+        instances = list(retrieve_instances(**self.path_uids(uids)))
+        if not instances:
+            return _error(404, missing_resource_message(**self.path_uids(uids)))
+        try:
+            targets = _targets(instances, wanted)
+        except NotAcceptable as exc:
+            return _error(406, str(exc))
+        except FileNotFoundError:
+            logger.error("A stored DICOM file under %s is missing", request.path)
+            return _error(500, "A stored file of this resource is missing; tell the IT admin.")
+        boundary = new_boundary()
+        content_type = f'multipart/related; type="application/dicom"; boundary={boundary}'
+        pairs = list(zip(instances, targets, strict=True))
+        if sum(i.size_bytes for i in instances) <= EAGER_RETRIEVE_BYTES:
+            try:
+                parts = [self._part(i, t) for i, t in pairs]
+            except StoredFileError as exc:
+                logger.error("DICOMweb retrieve refused a damaged file: %s", exc)
+                return _error(500, f"{exc} Tell the IT administrator; nothing was sent.")
+            body = b"".join(multipart_stream(parts, boundary=boundary))
+            return HttpResponse(body, content_type=content_type)
+        return StreamingHttpResponse(
+            multipart_stream(self._stream(pairs), boundary=boundary), content_type=content_type
+        )
+
+    def path_uids(self, uids: dict[str, str]) -> dict[str, str]:
+        return {
+            "study_uid": uids["study"],
+            **({"series_uid": uids["series"]} if "series" in uids else {}),
+            **({"sop_uid": uids["instance"]} if "instance" in uids else {}),
+        }
+
+    @staticmethod
+    def _part(instance: Instance, target: tuple[str, str | None]) -> tuple[str, bytes]:
+        syntax, transcode_to = target
+        data = instance_retrieve_bytes(instance=instance, transfer_syntax=transcode_to)
+        return f"application/dicom; transfer-syntax={syntax}", data
+
+    def _stream(
+        self, pairs: list[tuple[Instance, tuple[str, str | None]]]
+    ) -> Iterator[tuple[str, bytes]]:
+        for instance, target in pairs:
+            try:
+                yield self._part(instance, target)
+            except StoredFileError:
+                # The status line is already sent: cut the response short (no closing
+                # boundary), so the client fails loudly instead of taking a wrong file.
+                logger.exception("DICOMweb retrieve stopped at a damaged file")
+                raise
+
+
+class _MetadataView(_RetrieveView):
+    def get(self, request: Request, **uids: str) -> HttpResponse:  # type: ignore[override]
+        instances = list(retrieve_instances(**self.path_uids(uids)))
+        if not instances:
+            return _error(404, missing_resource_message(**self.path_uids(uids)))
+        try:
+            payload = [
+                dicom_json.metadata_json(instance_metadata_dataset(instance=i)) for i in instances
+            ]
+        except StoredFileError as exc:
+            logger.error("DICOMweb metadata refused a damaged file: %s", exc)
+            return _error(500, f"{exc} Tell the IT administrator; nothing was sent.")
+        return _dicom_json(payload)
+
+
+RENDERED_TYPES = ("image/png", "image/jpeg")
+
+
+def _rendered_type(request: Request) -> str | None:
+    for media_type, _ in _accept_ranges(request) or [("image/png", {})]:
+        if media_type in RENDERED_TYPES:
+            return media_type
+        if media_type in {"image/*", "*/*"}:
+            return "image/png"
+    return None
+
+
+def _window(value: str) -> tuple[float, float] | None:
+    """PS3.18 8.3.5.1.4 ``window=center,width,function``; LINEAR is the one supported."""
+    if not value:
+        return None
+    items = [v.strip() for v in value.split(",")]
+    if len(items) == 2:
+        items.append("linear")
+    if len(items) != 3:
+        raise ValueError("window must be center,width,function, e.g. window=40,400,linear.")
+    if items[2].lower() != "linear":
+        raise ValueError(f"Only the linear window function is supported, not {items[2]!r}.")
+    try:
+        return float(items[0]), float(items[1])
+    except ValueError:
+        raise ValueError(f"window center and width must be numbers, not {value!r}.") from None
+
+
+class _RenderedView(DicomWebView):
+    audit_action = "dicomweb.retrieve"
+
+    def get(self, request: Request, **uids: str) -> HttpResponse:
+        media_type = _rendered_type(request)
+        if media_type is None:
+            return _error(406, "Rendered images are available as image/png or image/jpeg.")
+        frames = uids.get("frames", "1")
+        if not frames.isdigit() or int(frames) < 1:
+            return _error(
+                400, f"Ask for one frame at a time by its number (1 is the first), not {frames!r}."
+            )
+        frame = int(frames)
+        try:
+            window = _window(request.GET.get("window", ""))
+            quality = int(request.GET.get("quality", "90"))
+            if not 1 <= quality <= 100:
+                raise ValueError
+        except ValueError as exc:
+            return _error(400, str(exc) or "quality must be a whole number from 1 to 100.")
+        path = {"study_uid": uids["study"], "series_uid": uids["series"]}
+        instance = retrieve_instances(**path, sop_uid=uids["instance"]).first()
+        if instance is None:
+            return _error(404, missing_resource_message(**path, sop_uid=uids["instance"]))
+        if frame > instance.frames:
+            return _error(
+                400, f"This instance has {instance.frames} frame(s); frame {frame} does not exist."
+            )
+        try:
+            image = instance_render(
+                instance=instance,
+                frame=frame - 1,
+                window=window,
+                media_type=media_type,
+                quality=quality,
+            )
+        except StoredFileError as exc:
+            logger.error("DICOMweb rendering refused a damaged file: %s", exc)
+            return _error(500, f"{exc} Tell the IT administrator.")
+        except (ValueError, IndexError) as exc:
+            return _error(400, f"This frame cannot be rendered as asked: {exc}")
+        response = HttpResponse(image, content_type=media_type)
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+# --- The resources ----------------------------------------------------------------------
+
+
+class StudiesView(StudySearchMixin, _SearchView):
+    """GET: search for studies (QIDO-RS). POST: store instances (STOW-RS)."""
+
+    def post(self, request: Request) -> HttpResponse:
+        return _stow(request, None)
+
+
+class StudyView(_RetrieveView):
+    """GET: retrieve a study (WADO-RS). POST: store instances of this study (STOW-RS)."""
+
+    def post(self, request: Request, study: str) -> HttpResponse:
+        return _stow(request, study)
+
+
+class SeriesView(_RetrieveView):
+    pass
+
+
+class InstanceView(_RetrieveView):
+    pass
+
+
+class MetadataView(_MetadataView):
+    pass
+
+
+class RenderedView(_RenderedView):
+    pass
