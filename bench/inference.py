@@ -1,0 +1,225 @@
+"""Inference benchmark: MedAssist's whole path against a plain torch loop, in the same run.
+
+    .venv/bin/python bench/inference.py                # CPU, batch 16
+    .venv/bin/python bench/inference.py --batch 256 --images 2048 --device cuda   # a GPU host
+
+Prints:
+  1. raw model throughput: the champion in a plain ``torch`` loop on ready tensors (same
+     model, batch size, device and precision as serving);
+  2. MedAssist's path: stored DICOM files -> SHA-256 check -> decode -> preprocess ->
+     batched forward -> calibrated probabilities -> suggestion rows with provenance, through
+     the same ``inference_batch_run`` the workers call;
+  3. their ratio (goals: >= 0.7 on the CPU at batch >= 16, >= 0.5 of raw bf16 on a GPU);
+  4. upload-to-suggestion latency p50/p95 for single instances with a warm real worker
+     process (goal: p95 <= 1.5 s on 2 CPU cores);
+  5. triage text model latency per note, p50/p95 (goal: p95 <= 50 ms on the CPU).
+
+Everything runs in a scratch folder (SQLite + filesystem broker unless DATABASE_URL and
+REDIS_URL are set), with synthetic images only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--latency-samples", type=int, default=20)
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-triage", action="store_true")
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="medassist-bench-"))
+    os.environ.setdefault("MEDASSIST_VAR_DIR", str(scratch))
+    os.environ["MEDIA_ROOT"] = str(scratch / "media")
+    os.environ["MEDASSIST_INFERENCE_MAX_BATCH"] = str(args.batch)
+    os.environ["MEDASSIST_INFERENCE_MAX_WAIT_MS"] = "0"
+    os.environ["MEDASSIST_INFERENCE_DEVICE"] = args.device
+    os.environ["MEDASSIST_STUDY_QUIET_SECONDS"] = "3600"  # the bench drives inference itself
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medassist.settings")
+    sys.path.insert(0, str(ROOT))
+
+    import django
+
+    django.setup()
+    import numpy as np
+    import torch
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from diagnosis.inference import inference_batch_run, inference_requests_create
+    from diagnosis.models import Suggestion
+    from diagnosis.serving import champion, classifier_for, inference_device
+    from imaging.services import instance_ingest
+    from medassist.ml.device import describe, inference_context
+    from medassist.ml.synthetic import FINDINGS, dicom_bytes, synthetic_dicom
+
+    print(f"# MedAssist inference benchmark, {time.strftime('%Y-%m-%d %H:%M')}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, database {settings.DATABASES['default']['ENGINE']}"
+    )
+    call_command("migrate", verbosity=0)
+    print("# training a champion on synthetic data (demo_seed)...", flush=True)
+    call_command("demo_seed", verbosity=0)
+    version = champion()
+    clf = classifier_for(version)
+    device = inference_device()
+    size = clf.image_size
+    print(f"# model image v{version.version}, input {size}x{size}, device {describe(device)}")
+
+    # 1. The plain torch loop on ready tensors.
+    batch = torch.randn(args.batch, 3, size, size).to(device)
+    if device.type == "cuda":
+        batch = batch.to(memory_format=torch.channels_last)
+    with inference_context(device):
+        for _ in range(3):
+            clf.model(batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        iterations = max(3, args.images // args.batch)
+        start = time.perf_counter()
+        for _ in range(iterations):
+            clf.model(batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        raw = iterations * args.batch / (time.perf_counter() - start)
+
+    # 2. The whole path over stored DICOM files.
+    rng = np.random.default_rng(0)
+    instances = []
+    for i in range(args.images):
+        ds = synthetic_dicom(
+            finding=FINDINGS[i % len(FINDINGS)],
+            patient_id=f"BENCH-{i // 8}",
+            patient_name="Synthetic^Bench",
+            size=256,
+            rng=rng,
+        )
+        instances.append(instance_ingest(data=dicom_bytes(ds), source="bench").instance)
+    inference_requests_create(instance_ids=[i.pk for i in instances[: args.batch]])
+    inference_batch_run()  # warm-up batch, not timed
+    inference_requests_create(instance_ids=[i.pk for i in instances[args.batch :]])
+    start = time.perf_counter()
+    stored = 0
+    while True:
+        outcome = inference_batch_run()
+        if not outcome.claimed:
+            break
+        stored += len(outcome.stored)
+    path = stored / (time.perf_counter() - start)
+    assert Suggestion.objects.count() >= args.images
+
+    print()
+    print("| what | images/s |")
+    print("| --- | --- |")
+    print(f"| raw torch loop, batch {args.batch}, {describe(device)} | {raw:,.0f} |")
+    print(f"| MedAssist stored DICOM -> stored suggestion, batch {args.batch} | {path:,.0f} |")
+    print(f"| ratio (goal >= 0.7 CPU, >= 0.5 GPU) | {path / raw:.2f} |")
+
+    if not args.skip_latency:
+        latency(args, scratch, instance_ingest, synthetic_dicom, dicom_bytes, Suggestion, rng)
+    if not args.skip_triage:
+        triage_latency()
+
+
+def latency(args, scratch, instance_ingest, synthetic_dicom, dicom_bytes, Suggestion, rng):  # type: ignore[no-untyped-def]
+    """Upload-to-suggestion for one instance at a time, with a warm real worker process."""
+    log = scratch / "worker.log"
+    env = {**os.environ, "MEDASSIST_INFERENCE_MAX_WAIT_MS": "0"}
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "medassist",
+                "worker",
+                "-Q",
+                "default,inference",
+                "--concurrency",
+                "1",
+                "-n",
+                "bench@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        while b" ready." not in log.read_bytes():
+            time.sleep(0.2)
+        samples = []
+        for i in range(args.latency_samples + 2):
+            ds = synthetic_dicom(
+                finding="nodule",
+                patient_id=f"LAT-{i}",
+                patient_name="Synthetic^Latency",
+                size=256,
+                rng=rng,
+            )
+            start = time.perf_counter()
+            instance = instance_ingest(data=dicom_bytes(ds), source="upload").instance
+            while not Suggestion.objects.filter(instance=instance).exists():
+                time.sleep(0.01)
+            if i >= 2:  # the first two warm the worker's model cache
+                samples.append(time.perf_counter() - start)
+        print()
+        print(f"| upload-to-suggestion, warm worker ({len(samples)} uploads) | seconds |")
+        print("| --- | --- |")
+        print(f"| p50 | {statistics.median(samples):.3f} |")
+        print(f"| p95 (goal <= 1.5 s) | {percentile(samples, 95):.3f} |")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def triage_latency() -> None:
+    import torch
+
+    from medassist.ml.text_model import TRIAGE_LABELS, TextClassifier, build_text_model
+
+    # One thread: on a shared 2-core host two threads contend with the other processes.
+    threads = int(os.environ.get("MEDASSIST_TRIAGE_THREADS", "1"))
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    clf = TextClassifier(build_text_model(len(TRIAGE_LABELS)), list(TRIAGE_LABELS))
+    note = "67 y/o M CP radiating to L arm, SOB, diaphoretic, hx HTN. HR 112 RR 22 SpO2 93%"
+    for _ in range(5):
+        clf.classify([note])
+    samples = []
+    for _ in range(100):
+        start = time.perf_counter()
+        clf.classify([note])
+        samples.append((time.perf_counter() - start) * 1000)
+    print()
+    print(f"| triage text model (MiniLM-L6), one note, CPU, {threads} thread(s) | ms |")
+    print("| --- | --- |")
+    print(f"| p50 | {statistics.median(samples):.1f} |")
+    print(f"| p95 (goal <= 50 ms) | {percentile(samples, 95):.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Behaviour of the MiniLM triage text classifier, its checkpoints and its explanations."""
+
+from __future__ import annotations
+
+import random
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from medassist.ml.text_model import (
+    TRIAGE_LABELS,
+    TextClassifier,
+    build_text_model,
+    load_text_checkpoint,
+    model_path,
+    save_text_checkpoint,
+    train_text_classifier,
+    vitals_to_text,
+    word_importance,
+)
+
+# Two classes told apart by one complaint keyword; every other word is shared filler.
+COMPLAINTS = {"2": "chest pain", "4": "ankle sprain"}
+ONSETS = ("since this morning", "for two hours", "after lunch", "started suddenly", "since 3am")
+EXTRAS = ("feels unwell", "no allergies", "came by car", "took paracetamol", "lives alone")
+
+
+@pytest.fixture(autouse=True)
+def _two_threads() -> None:
+    torch.set_num_threads(2)
+
+
+def notes(n: int, seed: int) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = ("2", "4")[i % 2]
+        age = rng.randint(18, 90)
+        texts.append(
+            f"{age}yo with {COMPLAINTS[label]} {rng.choice(ONSETS)}, {rng.choice(EXTRAS)}. "
+            + vitals_to_text(hr=rng.randint(60, 110))
+        )
+        labels.append(label)
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def pretrained() -> TextClassifier:
+    torch.manual_seed(0)
+    return TextClassifier(build_text_model(len(TRIAGE_LABELS)), TRIAGE_LABELS)
+
+
+@pytest.fixture(scope="module")
+def trained() -> TextClassifier:
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    clf = TextClassifier(build_text_model(2), ["2", "4"])
+    texts, labels = notes(20, seed=0)
+    losses: list[float] = []
+    train_text_classifier(
+        clf,
+        texts,
+        labels,
+        epochs=3,
+        batch_size=10,
+        lr=5e-5,
+        seed=0,
+        on_epoch=lambda _e, loss: losses.append(loss),
+    )
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    return clf
+
+
+def test_vitals_render_as_short_text_and_impossible_values_are_refused() -> None:
+    text = vitals_to_text(
+        hr=120, rr=24, spo2=91, sbp=90, dbp=60, temp_c=38.5, pain=8, avpu="a", age_years=67
+    )
+    assert text == "HR 120 RR 24 SpO2 91% BP 90/60 T 38.5C pain 8/10 AVPU A age 67y"
+    assert vitals_to_text(hr=150, age_years=0.75) == "HR 150 age 9mo"
+    assert vitals_to_text() == ""
+    for bad in ({"spo2": 101}, {"pain": 11}, {"avpu": "X"}, {"sbp": 120}, {"temp_c": 101.0}):
+        with pytest.raises(ValueError):
+            vitals_to_text(**bad)
+
+
+def test_the_encoder_and_tokenizer_load_from_the_installed_package_without_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert (model_path() / "model.safetensors").is_file()
+    torch.manual_seed(0)
+    clf = TextClassifier(build_text_model(5), TRIAGE_LABELS)
+    shipped = load_file(model_path() / "model.safetensors")
+    encoder = clf.model.state_dict()
+    for name in ("embeddings.word_embeddings.weight", "encoder.layer.5.output.dense.weight"):
+        assert torch.equal(encoder[f"encoder.{name}"], shipped[name])
+    ids = clf.preprocess(["chest pain"])["input_ids"][0].tolist()
+    assert clf.tokenizer.convert_ids_to_tokens(ids) == ["[CLS]", "chest", "pain", "[SEP]"]
+
+
+def test_probabilities_sum_to_one_and_batches_keep_their_order(pretrained: TextClassifier) -> None:
+    texts = ["chest pain", "ankle sprain after a fall, walking with a limp", "HR 140 SpO2 85%"]
+    together = pretrained.classify(texts)
+    one_by_one = [pretrained.classify([t])[0] for t in texts]
+    assert len(together) == 3
+    for batch_item, single in zip(together, one_by_one, strict=True):
+        assert list(batch_item) == list(TRIAGE_LABELS)
+        assert sum(batch_item.values()) == pytest.approx(1.0, abs=1e-9)
+        # Padding to the longest note in the batch must not change any note's result.
+        assert batch_item == pytest.approx(single, abs=1e-4)
+    assert together[0] != pytest.approx(together[1], abs=1e-4)
+
+
+def test_long_notes_are_truncated_to_max_length(pretrained: TextClassifier) -> None:
+    batch = pretrained.preprocess(["pain " * 500])
+    assert batch["input_ids"].shape == (1, pretrained.max_length)
+
+
+def test_checkpoint_round_trip_is_identical_and_tampering_is_detected(
+    pretrained: TextClassifier, tmp_path: Path
+) -> None:
+    pretrained.temperature = 1.3
+    path = tmp_path / "triage.pt"
+    digest = save_text_checkpoint(pretrained, path)
+    loaded = load_text_checkpoint(path, expected_sha256=digest)
+    pretrained.temperature = 1.0
+    assert loaded.labels == list(TRIAGE_LABELS) and loaded.temperature == 1.3
+    assert loaded.max_length == pretrained.max_length
+    texts = ["chest pain since this morning", "HR 88 age 40y"]
+    loaded.temperature = 1.0
+    assert loaded.classify(texts) == pretrained.classify(texts)
+    payload = torch.load(path, weights_only=True)
+    assert payload["tokenizer_path"] == str(model_path())
+    assert not any("vocab" in key or "pooler" in key for key in payload["state_dict"])
+
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="SHA-256"):
+        load_text_checkpoint(path, expected_sha256=digest)
+
+
+def test_training_on_a_few_notes_separates_the_two_complaints(trained: TextClassifier) -> None:
+    texts, labels = notes(10, seed=1)
+    probs = trained.classify(texts)
+    predicted = [max(p, key=p.__getitem__) for p in probs]
+    assert predicted == labels
+    with pytest.raises(ValueError, match="unknown labels"):
+        train_text_classifier(trained, texts[:2], ["2", "3"], epochs=1, batch_size=2, lr=0.0)
+
+
+def test_word_importance_ranks_the_discriminative_keyword_first(trained: TextClassifier) -> None:
+    text = "54yo with chest pain after lunch, lives alone. HR 72 SpO2 97% age 54y"
+    weights = word_importance(trained, text)
+    assert sorted(w for w, _ in weights) == sorted(text.split())
+    assert sum(abs(v) for _, v in weights) == pytest.approx(1.0)
+    assert [v for _, v in weights] == sorted((v for _, v in weights), reverse=True)
+    top3 = {w for w, _ in weights[:3]}
+    assert top3 & {"chest", "pain"}, weights
+    # Explaining the other class turns the keyword's weight negative.
+    against = dict(word_importance(trained, text, target=trained.labels.index("4")))
+    assert min(against["chest"], against["pain"]) < 0
