@@ -45,6 +45,7 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
             "diagnosis:saliency", kwargs={"suggestion_id": suggestion.pk}
         )
     context = {
+        "study_suggestion": selectors.study_suggestion(study_id=instance.series.study_id),
         "no_model": no_model,
         "viewer_overlays": overlays,
         "instance": instance,

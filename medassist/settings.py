@@ -263,6 +263,8 @@ MEDASSIST_INFERENCE_DECODE_THREADS = env_int("MEDASSIST_INFERENCE_DECODE_THREADS
 MEDASSIST_INFERENCE_MAX_ATTEMPTS = env_int("MEDASSIST_INFERENCE_MAX_ATTEMPTS", 3)
 # A request "running" longer than this belonged to a lost worker and is claimed again.
 MEDASSIST_INFERENCE_STALE_SECONDS = env_int("MEDASSIST_INFERENCE_STALE_SECONDS", 300)
+# How a study's suggestion combines its instances': "max" (any abnormal image) or "mean".
+MEDASSIST_STUDY_AGGREGATION = env("MEDASSIST_STUDY_AGGREGATION", "max")
 # A suggestion whose top two probabilities are closer than this says "needs attention".
 MEDASSIST_ATTENTION_MARGIN = env_float("MEDASSIST_ATTENTION_MARGIN", 0.2)
 # Share of training patients held back to fit the temperature (calibration).

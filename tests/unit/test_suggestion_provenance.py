@@ -96,3 +96,44 @@ def test_the_heatmap_is_stored_and_offered_as_an_overlay_on_the_case_page(
     assert overlay_url in client.get(f"/cases/{instance.pk}/").content.decode()
     png = client.get(overlay_url)
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
+
+def test_a_study_suggestion_aggregates_its_images_by_the_configured_rule(image_champion):
+    from diagnosis.models import Suggestion
+    from diagnosis.selectors import study_suggestion
+
+    rng = np.random.default_rng(9)
+    study_uid, series_uid = "1.2.826.0.1.3680043.8.498.77", "1.2.826.0.1.3680043.8.498.78"
+    instances = []
+    for finding in ("normal", "nodule"):
+        ds = synthetic_dicom(
+            finding=finding,
+            patient_id="AGG-1",
+            patient_name="Synthetic^Agg",
+            study_uid=study_uid,
+            series_uid=series_uid,
+            size=64,
+            rng=rng,
+        )
+        instances.append(instance_ingest(data=dicom_bytes(ds)).instance)
+    for instance in instances:
+        suggestion_compute(instance_id=instance.pk)
+    # Make the per-image answers unambiguous, so the rule is what is tested.
+    Suggestion.objects.filter(instance=instances[0]).update(
+        probabilities={"normal": 0.9, "opacity": 0.05, "nodule": 0.05}
+    )
+    Suggestion.objects.filter(instance=instances[1]).update(
+        probabilities={"normal": 0.2, "opacity": 0.1, "nodule": 0.7}
+    )
+    study_id = instances[0].series.study_id
+
+    by_max = study_suggestion(study_id=study_id, rule="max")
+    # One abnormal image makes an abnormal study.
+    assert by_max.probabilities == {"nodule": 0.7, "normal": 0.2, "opacity": 0.1}
+    assert by_max.top_finding == "nodule"
+    assert len(by_max.instances) == 2
+    by_mean = study_suggestion(study_id=study_id, rule="mean")
+    assert by_mean.probabilities["nodule"] == pytest.approx(0.375)
+    assert by_mean.top_finding == "normal"
+    with pytest.raises(ValueError, match="max"):
+        study_suggestion(study_id=study_id, rule="median")
