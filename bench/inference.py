@@ -92,18 +92,22 @@ def main() -> None:
     batch = torch.randn(args.batch, 3, size, size).to(device)
     if device.type == "cuda":
         batch = batch.to(memory_format=torch.channels_last)
-    with inference_context(device):
-        for _ in range(3):
-            clf.model(batch)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        iterations = max(3, args.images // args.batch)
-        start = time.perf_counter()
-        for _ in range(iterations):
-            clf.model(batch)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        raw = iterations * args.batch / (time.perf_counter() - start)
+
+    def raw_loop() -> float:
+        with inference_context(device):
+            for _ in range(3):
+                clf.model(batch)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            iterations = max(3, args.images // args.batch)
+            start = time.perf_counter()
+            for _ in range(iterations):
+                clf.model(batch)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            return iterations * args.batch / (time.perf_counter() - start)
+
+    raw_before = raw_loop()
 
     # 2. The whole path over stored DICOM files.
     rng = np.random.default_rng(0)
@@ -129,6 +133,9 @@ def main() -> None:
         stored += len(outcome.stored)
     path = stored / (time.perf_counter() - start)
     assert Suggestion.objects.count() >= args.images
+    # The baseline is measured before and after the path and the faster one kept, so a
+    # busy moment on a shared machine cannot flatter the ratio.
+    raw = max(raw_before, raw_loop())
 
     print()
     print("| what | images/s |")
