@@ -1,0 +1,360 @@
+"""The DICOM C-STORE listener (Storage SCP): a PACS or a scanner pushes images to MedAssist.
+
+Every received instance goes through :func:`imaging.services.instance_ingest`, the same path
+as a browser upload, and the sender is told "success" only after the instance is committed.
+
+Who may connect is an allow list of calling AE titles (``MEDASSIST_SCP_ALLOWED_AE_TITLES``).
+Safe by default: with an empty list every association is refused, unless
+``MEDASSIST_SCP_ALLOW_ANY`` is set. An AE title is not authentication (any peer can claim any
+title), so the port belongs on the hospital's imaging network, not on the internet.
+
+Status codes of a refused instance (PS3.4 B.2.3 Table B.2-1, Storage Service Class; the Error
+Comment (0000,0902) carries the reason in words):
+
+======  ==============================================  =====================================
+status  PS3.4 meaning                                   MedAssist refusal (IngestError.code)
+======  ==============================================  =====================================
+0xA700  Refused: Out of Resources                       file or image over the size limits
+                                                        (``too_large``)
+0xA701  Refused: Out of Resources                       a deflated file inflating past the
+                                                        limit (``bomb``)
+0xA900  Error: Data Set does not match SOP Class        a required UID missing or malformed
+                                                        (``missing_uid``, ``invalid_uid``)
+0xA901  Error: Data Set does not match SOP Class        a *different* instance with this SOP
+                                                        Instance UID is stored (``conflict``)
+0xA902  Error: Data Set does not match SOP Class        its study/series is filed under
+                                                        another patient/study
+                                                        (``hierarchy_conflict``)
+0xC000  Error: Cannot understand                        not DICOM, unreadable, truncated
+                                                        (``not_dicom``, ``truncated``,
+                                                        ``corrupt``, ``encrypted``)
+0xC001  Error: Cannot understand                        no pixel data, not an image
+                                                        (``no_pixel_data``)
+0xC002  Error: Cannot understand                        pixels that cannot be decoded here
+                                                        (``unsupported_transfer_syntax``,
+                                                        ``undecodable``)
+0xC0FF  Error: Cannot understand                        an unexpected error on our side; the
+                                                        traceback is logged; retry later
+======  ==============================================  =====================================
+
+PS3.4 has no C-STORE status for "a different object with this UID exists" (0x0111 Duplicate
+SOP Instance belongs to N-CREATE), so a conflict is reported in the A9xx range: the data set
+is not the instance its UID says it is. The sender's copy is kept aside by ingest for an
+administrator, and the stored original is never touched. Only the range (A7xx, A9xx, Cxxx) is
+standard; the low byte is ours, so a log line points at one cause. An identical re-send is a
+success, so a sender that retries after a lost response never sees a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from pydicom.dataset import Dataset
+from pydicom.pixels import get_decoder
+from pydicom.uid import UID, AllTransferSyntaxes
+from pynetdicom import AE, StoragePresentationContexts, evt
+from pynetdicom.association import Association
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pynetdicom.transport import ThreadedAssociationServer
+
+from .services import IngestError, instance_ingest
+
+logger = logging.getLogger(__name__)
+
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700
+TOO_MANY_PIXELS = 0xA701
+MISSING_UID = 0xA900
+CONFLICT = 0xA901
+HIERARCHY_CONFLICT = 0xA902
+CANNOT_UNDERSTAND = 0xC000
+NO_PIXEL_DATA = 0xC001
+NOT_DECODABLE = 0xC002
+INTERNAL_ERROR = 0xC0FF
+
+# IngestError.code -> C-STORE status (see the table in the module docstring).
+STATUS_BY_CODE: dict[str, int] = {
+    "too_large": OUT_OF_RESOURCES,
+    "bomb": TOO_MANY_PIXELS,
+    "missing_uid": MISSING_UID,
+    "invalid_uid": MISSING_UID,
+    "conflict": CONFLICT,
+    "hierarchy_conflict": HIERARCHY_CONFLICT,
+    "not_dicom": CANNOT_UNDERSTAND,
+    "truncated": CANNOT_UNDERSTAND,
+    "corrupt": CANNOT_UNDERSTAND,
+    "encrypted": CANNOT_UNDERSTAND,
+    "no_pixel_data": NO_PIXEL_DATA,
+    "unsupported_transfer_syntax": NOT_DECODABLE,
+    "undecodable": NOT_DECODABLE,
+}
+# A code added later falls back on the HTTP status every IngestError carries.
+STATUS_BY_HTTP_STATUS: dict[int, int] = {
+    413: OUT_OF_RESOURCES,
+    409: CONFLICT,
+    415: NOT_DECODABLE,
+    422: NOT_DECODABLE,
+}
+
+# A-ASSOCIATE-RJ: rejected-permanent, by the service user, calling AE title not recognised.
+_REJECT_PERMANENT, _SERVICE_USER, _CALLING_AE_NOT_RECOGNISED = 0x01, 0x01, 0x03
+# Error Comment (0000,0902) is an LO: at most 64 characters.
+_ERROR_COMMENT_LIMIT = 64
+
+
+@dataclass(frozen=True)
+class ScpConfig:
+    """How the listener presents itself and whom it lets in. Timeouts are in seconds."""
+
+    ae_title: str = "MEDASSIST"
+    port: int = 11112
+    bind_address: str = "127.0.0.1"
+    allowed_calling_ae_titles: tuple[str, ...] = ()
+    allow_any_calling_ae: bool = False
+    maximum_pdu_size: int = 131072
+    maximum_associations: int = 10
+    acse_timeout: float = 30.0
+    dimse_timeout: float = 60.0
+    network_timeout: float = 60.0
+
+    def with_overrides(self, **changes: Any) -> ScpConfig:
+        """A copy with the given fields replaced; ``None`` values are ignored."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def parse_ae_titles(value: Any) -> tuple[str, ...]:
+    """AE titles from a comma-separated string or a list, blanks dropped."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def scp_config_from_settings() -> ScpConfig:
+    """Read the ``MEDASSIST_SCP_*`` settings; every one has a safe default."""
+    default = ScpConfig()
+    return ScpConfig(
+        ae_title=str(getattr(settings, "MEDASSIST_SCP_AE_TITLE", default.ae_title)),
+        port=int(getattr(settings, "MEDASSIST_SCP_PORT", default.port)),
+        bind_address=str(getattr(settings, "MEDASSIST_SCP_BIND", default.bind_address)),
+        allowed_calling_ae_titles=parse_ae_titles(
+            getattr(settings, "MEDASSIST_SCP_ALLOWED_AE_TITLES", ())
+        ),
+        allow_any_calling_ae=_as_bool(getattr(settings, "MEDASSIST_SCP_ALLOW_ANY", False)),
+        maximum_pdu_size=int(getattr(settings, "MEDASSIST_SCP_MAX_PDU", default.maximum_pdu_size)),
+        maximum_associations=int(
+            getattr(settings, "MEDASSIST_SCP_MAX_ASSOCIATIONS", default.maximum_associations)
+        ),
+        acse_timeout=float(getattr(settings, "MEDASSIST_SCP_ACSE_TIMEOUT", default.acse_timeout)),
+        dimse_timeout=float(
+            getattr(settings, "MEDASSIST_SCP_DIMSE_TIMEOUT", default.dimse_timeout)
+        ),
+        network_timeout=float(
+            getattr(settings, "MEDASSIST_SCP_NETWORK_TIMEOUT", default.network_timeout)
+        ),
+    )
+
+
+def accepted_transfer_syntaxes() -> list[UID]:
+    """The transfer syntaxes whose pixel data pydicom can decode on this machine.
+
+    Uncompressed (implicit/explicit little endian, explicit big endian, deflated) always; RLE,
+    JPEG, JPEG-LS and JPEG 2000 when their decoder plugin is installed. Accepting a syntax we
+    could not decode would turn a clean association-time refusal into a failed store.
+    """
+    found: list[UID] = []
+    for uid in AllTransferSyntaxes:
+        try:
+            available = get_decoder(uid).is_available
+        except NotImplementedError:
+            continue  # no decoder exists at all (MPEG, HEVC, JPIP...)
+        if available:
+            found.append(uid)
+    return found
+
+
+def ingest_error_status(error: IngestError) -> int:
+    """The C-STORE failure status for a refused instance (see the module's table)."""
+    code = getattr(error, "code", None)
+    if code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[code]
+    return STATUS_BY_HTTP_STATUS.get(getattr(error, "status", 400), CANNOT_UNDERSTAND)
+
+
+def _failure(status: int, comment: str) -> Dataset:
+    response = Dataset()
+    response.Status = status
+    # LO allows no backslash; a clinician-readable sentence rarely has one, but be sure.
+    response.ErrorComment = comment.replace("\\", "/")[:_ERROR_COMMENT_LIMIT]
+    return response
+
+
+def _peer(assoc: Association) -> str:
+    remote = assoc.requestor
+    return f"{remote.ae_title!r} at {remote.address}:{remote.port}"
+
+
+@dataclass
+class StorageScp:
+    """The handlers of one listener; counts what each association stored and refused."""
+
+    config: ScpConfig
+    _counts: weakref.WeakKeyDictionary[Association, Counter[str]] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _count(self, assoc: Association, outcome: str) -> None:
+        with self._lock:
+            self._counts.setdefault(assoc, Counter())[outcome] += 1
+
+    def handle_requested(self, event: evt.Event) -> None:
+        """Refuse an association whose calling AE title is not allowed (A-ASSOCIATE-RJ)."""
+        # The requestor's details are filled in only after negotiation; read the request.
+        calling = str(event.assoc.requestor.primitive.calling_ae_title).strip()
+        if self.config.allow_any_calling_ae or calling in self.config.allowed_calling_ae_titles:
+            return
+        if not self.config.allowed_calling_ae_titles:
+            reason = (
+                "no calling AE titles are allowed yet: set MEDASSIST_SCP_ALLOWED_AE_TITLES "
+                "to the AE titles of your PACS and modalities"
+            )
+        else:
+            reason = "its calling AE title is not in MEDASSIST_SCP_ALLOWED_AE_TITLES"
+        remote = event.assoc.requestor
+        logger.warning(
+            "Refused DICOM association from %r at %s:%s: %s.",
+            calling,
+            remote.address,
+            remote.port,
+            reason,
+        )
+        event.assoc.acse.send_reject(_REJECT_PERMANENT, _SERVICE_USER, _CALLING_AE_NOT_RECOGNISED)
+        # As pynetdicom does for its own rejections: wait until the A-ASSOCIATE-RJ has gone
+        # out before the connection is closed, or the peer sees an abort instead.
+        event.assoc.kill()
+
+    def handle_store(self, event: evt.Event) -> int | Dataset:
+        """Ingest one received instance; success only once it is committed.
+
+        Runs in the association's own thread, so it has its own database connection: stale or
+        broken connections are dropped before and after, never reused for the next instance.
+        """
+        close_old_connections()
+        try:
+            # Outside any atomic block, instance_ingest commits before it returns (its own
+            # transaction.atomic() is the outermost one), so 0x0000 means "safely stored".
+            if connections["default"].in_atomic_block:
+                raise RuntimeError("C-STORE handler called inside a transaction")
+            result = instance_ingest(
+                data=event.encoded_dataset(), uploaded_by=None, source="c-store"
+            )
+        except IngestError as exc:
+            status = ingest_error_status(exc)
+            self._count(event.assoc, "refused")
+            logger.warning(
+                "C-STORE from %s refused with status 0x%04X: %s",
+                _peer(event.assoc),
+                status,
+                exc,
+            )
+            return _failure(status, str(exc))
+        except Exception:
+            # Anything else is our fault (database down, disk full...): the sender gets a
+            # failure and can retry; the listener itself keeps running.
+            self._count(event.assoc, "failed")
+            logger.exception("C-STORE from %s failed with an unexpected error", _peer(event.assoc))
+            return _failure(INTERNAL_ERROR, "MedAssist could not store this instance; retry later.")
+        finally:
+            close_old_connections()
+        self._count(event.assoc, "stored" if result.created else "duplicate")
+        logger.debug(
+            "C-STORE from %s: %s %s",
+            _peer(event.assoc),
+            "stored" if result.created else "already had",
+            result.instance.sop_instance_uid,
+        )
+        return SUCCESS
+
+    def handle_closed(self, event: evt.Event) -> None:
+        """Release/abort: log the association's tally and close its thread's DB connection."""
+        with self._lock:
+            counts = self._counts.pop(event.assoc, Counter())
+        if counts:
+            logger.info(
+                "DICOM association from %s ended: %d stored, %d already stored, "
+                "%d refused, %d failed.",
+                _peer(event.assoc),
+                counts["stored"],
+                counts["duplicate"],
+                counts["refused"],
+                counts["failed"],
+            )
+        # Django connections are per thread and this thread is about to end.
+        connections.close_all()
+
+    def handlers(self) -> list[tuple[evt.EventType, Any]]:
+        return [
+            (evt.EVT_REQUESTED, self.handle_requested),
+            (evt.EVT_C_STORE, self.handle_store),
+            (evt.EVT_RELEASED, self.handle_closed),
+            (evt.EVT_ABORTED, self.handle_closed),
+        ]
+
+
+def scp_build_ae(*, config: ScpConfig) -> AE:
+    """An AE that accepts Verification and every Storage SOP Class in decodable syntaxes."""
+    ae = AE(ae_title=config.ae_title)
+    syntaxes = accepted_transfer_syntaxes()
+    for context in StoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, syntaxes)
+    ae.add_supported_context(Verification)
+    ae.maximum_pdu_size = config.maximum_pdu_size
+    ae.maximum_associations = config.maximum_associations
+    ae.acse_timeout = config.acse_timeout
+    ae.dimse_timeout = config.dimse_timeout
+    ae.network_timeout = config.network_timeout
+    return ae
+
+
+def scp_start(*, config: ScpConfig) -> ThreadedAssociationServer:
+    """Start listening in background threads and return the server (``.shutdown()`` stops it).
+
+    Logs the configuration, and loudly when no sender is allowed in.
+    """
+    if config.allow_any_calling_ae:
+        logger.warning(
+            "MEDASSIST_SCP_ALLOW_ANY is on: any DICOM sender that reaches port %d may store "
+            "images. Prefer an allow list (MEDASSIST_SCP_ALLOWED_AE_TITLES).",
+            config.port,
+        )
+    elif not config.allowed_calling_ae_titles:
+        logger.warning(
+            "MEDASSIST_SCP_ALLOWED_AE_TITLES is empty: every DICOM association will be "
+            "refused. List the calling AE titles of your PACS and modalities (comma-separated)."
+        )
+    scp = StorageScp(config=config)
+    ae = scp_build_ae(config=config)
+    server = ae.start_server(
+        (config.bind_address, config.port), block=False, evt_handlers=scp.handlers()
+    )
+    assert server is not None  # block=False always returns the server
+    logger.info(
+        "DICOM listener %r on %s:%d; allowed calling AE titles: %s.",
+        config.ae_title,
+        config.bind_address,
+        server.server_address[1],
+        "any" if config.allow_any_calling_ae else ", ".join(config.allowed_calling_ae_titles),
+    )
+    return server

@@ -1,0 +1,311 @@
+"""The C-STORE listener, driven by pynetdicom as a PACS would drive it, on real PostgreSQL.
+
+The listener runs in background threads of this process and uses its own database
+connections, so these tests use ``transactional_db``: a success status is only worth something
+if the instance is visible to another connection, i.e. committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pydicom
+import pytest
+from django.conf import settings
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pynetdicom import AE
+from pynetdicom.association import Association
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+from imaging.models import Instance, Series, Study
+from imaging.scp import CONFLICT, ScpConfig, scp_start
+from medassist.models import Patient
+from tests.unit.factories import file_without_pixels, synthetic_file
+
+ROOT = Path(__file__).resolve().parents[2]
+PACS = "TEST_PACS"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def listener(postgres: None) -> Iterator[Callable[..., int]]:
+    """Start a listener with the given config overrides; returns its port. Stopped after."""
+    servers = []
+
+    def start(**overrides: object) -> int:
+        config = ScpConfig(
+            port=0, bind_address="127.0.0.1", allowed_calling_ae_titles=(PACS,)
+        ).with_overrides(**overrides)
+        server = scp_start(config=config)
+        servers.append(server)
+        return int(server.server_address[1])
+
+    yield start
+    for server in servers:
+        ae = server.ae
+        server.shutdown()
+        # Associations end (and close their DB connections) before the test DB is flushed.
+        deadline = time.monotonic() + 10
+        while ae.active_associations and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def port(listener: Callable[..., int]) -> int:
+    return listener()
+
+
+def _associate(port: int, datasets: list[Dataset], *, calling: str = PACS) -> Association:
+    ae = AE(ae_title=calling)
+    ae.add_requested_context(Verification)
+    for ds in datasets:
+        ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
+    return ae.associate("127.0.0.1", port, ae_title="MEDASSIST")
+
+
+def c_store(port: int, *datasets: Dataset) -> list[Dataset]:
+    """Push ``datasets`` over one association the way a PACS does; the response of each."""
+    assoc = _associate(port, list(datasets))
+    assert assoc.is_established, "the listener refused the association"
+    try:
+        return [assoc.send_c_store(ds) for ds in datasets]
+    finally:
+        assoc.release()
+
+
+def _read(data: bytes) -> Dataset:
+    return pydicom.dcmread(pydicom.filebase.DicomBytesIO(data))
+
+
+def _body(part10: bytes) -> bytes:
+    """The data set of a Part 10 file, after the preamble, 'DICM' and the file meta group."""
+    # (0002,0000) File Meta Information Group Length: tag, 'UL', length 4, then the value.
+    (meta_length,) = struct.unpack("<I", part10[140:144])
+    return part10[144 + meta_length :]
+
+
+def _stored_bytes(instance: Instance) -> bytes:
+    return (Path(settings.MEDIA_ROOT) / instance.storage_key).read_bytes()
+
+
+def _stored_files() -> list[Path]:
+    return [p for p in Path(settings.MEDIA_ROOT).rglob("*.dcm")]
+
+
+# pydicom's own test files: one per transfer syntax family the listener accepts.
+REAL_FILES = [
+    "CT_small.dcm",  # Explicit VR Little Endian
+    "MR_small.dcm",
+    "MR_small_implicit.dcm",  # Implicit VR Little Endian
+    "MR_small_bigendian.dcm",  # Explicit VR Big Endian
+    "image_dfl.dcm",  # Deflated Explicit VR Little Endian
+    "MR_small_RLE.dcm",  # RLE Lossless
+    "SC_rgb_jpeg_dcmtk.dcm",  # JPEG Baseline
+    "JPGLosslessP14SV1_1s_1f_8b.dcm",  # JPEG Lossless SV1
+    "MR_small_jpeg_ls_lossless.dcm",  # JPEG-LS Lossless
+    "JPEG2000.dcm",  # JPEG 2000
+    "emri_small.dcm",  # multi-frame
+]
+
+
+def _sources() -> list[tuple[str, Callable[[], bytes]]]:
+    def real(name: str) -> Callable[[], bytes]:
+        return lambda: Path(str(get_testdata_file(name))).read_bytes()
+
+    return [
+        *((name, real(name)) for name in REAL_FILES),
+        ("synthetic-CR", lambda: synthetic_file(1)),
+        ("synthetic-CT", lambda: synthetic_file(2, modality="CT")),
+    ]
+
+
+def test_c_echo_answers_success_to_an_allowed_sender(port: int) -> None:
+    assoc = _associate(port, [])
+    assert assoc.is_established
+    try:
+        assert assoc.send_c_echo().Status == 0x0000
+    finally:
+        assoc.release()
+
+
+@pytest.mark.parametrize(("name", "build"), _sources(), ids=[s[0] for s in _sources()])
+def test_a_pushed_image_is_stored_exactly_and_committed_before_success(
+    port: int, name: str, build: Callable[[], bytes]
+) -> None:
+    original = build()
+    sent = _read(original)
+
+    (response,) = c_store(port, sent)
+
+    assert response.Status == 0x0000, response.get("ErrorComment")
+    # This test's own connection sees the row: it was committed before the success status.
+    instance = Instance.objects.get(sop_instance_uid=sent.SOPInstanceUID)
+    assert instance.source == "c-store"
+    assert instance.uploaded_by is None
+    stored = _stored_bytes(instance)
+    assert hashlib.sha256(stored).hexdigest() == instance.sha256
+    assert stored[:128] == b"\0" * 128
+    received = _read(stored)
+    assert received.file_meta.TransferSyntaxUID == sent.file_meta.TransferSyntaxUID
+    if sent.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian:
+        # The sender deflates again with its own zlib settings: compare what was deflated.
+        assert received == sent
+    else:
+        # The data set arrived byte for byte, in the transfer syntax it was sent in.
+        assert _body(stored) == _body(original)
+    assert (received.pixel_array == sent.pixel_array).all()
+
+
+def test_an_instance_without_pixel_data_is_refused_and_nothing_is_stored(port: int) -> None:
+    ds = _read(file_without_pixels())
+
+    (response,) = c_store(port, ds)
+
+    assert 0xC000 <= response.Status <= 0xCFFF  # Error: Cannot understand
+    assert "no pixel data" in response.ErrorComment
+    assert [m.objects.count() for m in (Patient, Study, Series, Instance)] == [0, 0, 0, 0]
+    assert _stored_files() == []
+
+
+def test_an_unknown_calling_ae_title_is_rejected_at_association(port: int) -> None:
+    ds = _read(synthetic_file(3))
+
+    assoc = _associate(port, [ds], calling="STRANGER")
+
+    assert assoc.is_rejected
+    assert not Instance.objects.exists()
+
+
+def test_with_no_allowed_ae_titles_every_sender_is_refused(
+    listener: Callable[..., int],
+) -> None:
+    port = listener(allowed_calling_ae_titles=())
+
+    assert _associate(port, [], calling=PACS).is_rejected
+
+
+def test_allow_any_lets_any_calling_ae_title_in(listener: Callable[..., int]) -> None:
+    port = listener(allowed_calling_ae_titles=(), allow_any_calling_ae=True)
+
+    assoc = _associate(port, [], calling="ANYONE")
+    assert assoc.is_established
+    assoc.release()
+
+
+def test_an_identical_resend_is_a_success_and_stored_once(port: int) -> None:
+    ds = _read(synthetic_file(4))
+
+    first, again = c_store(port, ds, ds)
+    (later,) = c_store(port, ds)  # a retry on a new association, as after a lost response
+
+    assert [first.Status, again.Status, later.Status] == [0x0000, 0x0000, 0x0000]
+    assert Instance.objects.count() == 1
+    assert len(_stored_files()) == 1
+
+
+def test_a_different_image_with_a_stored_uid_fails_and_the_original_is_untouched(
+    port: int,
+) -> None:
+    # MR_small_RLE is MR_small compressed: same SOP Instance UID, different bytes.
+    original = _read(Path(str(get_testdata_file("MR_small.dcm"))).read_bytes())
+    impostor = _read(Path(str(get_testdata_file("MR_small_RLE.dcm"))).read_bytes())
+    assert original.SOPInstanceUID == impostor.SOPInstanceUID
+    (stored,) = c_store(port, original)
+    assert stored.Status == 0x0000
+    before = Instance.objects.get()
+    before_bytes = _stored_bytes(before)
+
+    (response,) = c_store(port, impostor)
+
+    assert response.Status == CONFLICT
+    assert 0xA900 <= response.Status <= 0xA9FF
+    assert "same SOP Instance UID" in response.ErrorComment
+    after = Instance.objects.get()
+    assert (after.pk, after.sha256, after.storage_key) == (
+        before.pk,
+        before.sha256,
+        before.storage_key,
+    )
+    assert _stored_bytes(after) == before_bytes
+
+
+def test_an_unexpected_error_is_a_failure_status_and_the_listener_keeps_serving(
+    port: int, settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    good_media = settings.MEDIA_ROOT
+    # A real storage fault, no mock: the media "directory" is a plain file.
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    settings.MEDIA_ROOT = blocked
+    ds = _read(synthetic_file(5))
+
+    (failed,) = c_store(port, ds)
+
+    assert 0xC000 <= failed.Status <= 0xCFFF
+    assert "retry" in failed.ErrorComment
+    assert not Instance.objects.exists()
+
+    settings.MEDIA_ROOT = good_media
+    (retried,) = c_store(port, ds)
+    assert retried.Status == 0x0000
+    assert Instance.objects.filter(sop_instance_uid=ds.SOPInstanceUID).exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_dicom_scp_command_answers_c_echo_and_stops_cleanly_on_ctrl_c(
+    postgres: None,
+) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "dicom_scp",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--allowed-ae-titles",
+            PACS,
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assoc = _associate(port, [])
+            if assoc.is_established:
+                break
+            assert proc.poll() is None, proc.communicate()[0].decode()
+            assert time.monotonic() < deadline, "the listener did not start"
+            time.sleep(0.3)
+        assert assoc.send_c_echo().Status == 0x0000
+        assoc.release()
+
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output.decode()
+    assert b"DICOM listener stopped." in output
