@@ -167,6 +167,8 @@ def latency(args, scratch, instance_ingest, synthetic_dicom, dicom_bytes, Sugges
                 "default,inference",
                 "--concurrency",
                 "1",
+                "--loglevel",
+                "INFO",
                 "-n",
                 "bench@%h",
             ],
@@ -176,7 +178,10 @@ def latency(args, scratch, instance_ingest, synthetic_dicom, dicom_bytes, Sugges
             stderr=subprocess.STDOUT,
         )
     try:
+        deadline = time.monotonic() + 120
         while b" ready." not in log.read_bytes():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("The worker did not start:\n" + log.read_text()[-2000:])
             time.sleep(0.2)
         samples = []
         for i in range(args.latency_samples + 2):
