@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Max
 from django.utils import timezone
 
@@ -30,30 +31,46 @@ def quiet_period() -> timedelta:
     return timedelta(seconds=settings.MEDASSIST_STUDY_QUIET_SECONDS)
 
 
+def _pending_key(study_id: int) -> str:
+    return f"imaging:stable-check:{study_id}"
+
+
 def instance_stored_receiver(sender: Any, *, instance_id: int, **kwargs: Any) -> None:
-    instance = Instance.objects.select_related("series").get(pk=instance_id)
-    study_id = instance.series.study_id
-    if instance.source in INTERACTIVE_SOURCES or quiet_period().total_seconds() <= 0:
+    row = Instance.objects.filter(pk=instance_id).values("source", "series__study_id").get()
+    study_id = row["series__study_id"]
+    if row["source"] in INTERACTIVE_SOURCES or quiet_period().total_seconds() <= 0:
         study_stable.send(Study, study_id=study_id, instance_ids=[instance_id])
         return
+    # One pending check per study, not one per instance: a 500-slice push publishes one task.
+    quiet = quiet_period().total_seconds()
+    if cache.add(_pending_key(study_id), 1, timeout=quiet * 2 + 60):
+        _schedule(study_id, quiet)
+
+
+def _schedule(study_id: int, countdown: float) -> None:
     from .tasks import study_stable_check
 
-    study_stable_check.apply_async(
-        kwargs={"study_id": study_id}, countdown=quiet_period().total_seconds()
-    )
+    study_stable_check.apply_async(kwargs={"study_id": study_id}, countdown=countdown)
 
 
 def study_stable_check(*, study_id: int) -> bool:
     """Declare the study stable if its newest instance is older than the quiet period.
 
-    Returns whether it did. A check that finds a newer instance does nothing: that
-    instance's own check, scheduled later, will decide.
+    Returns whether it did. If a newer instance arrived meanwhile, the check schedules
+    itself again for when that one will have been quiet long enough.
     """
+    # Clear the marker before reading, so an instance committed after the read schedules
+    # its own check instead of relying on this one.
+    cache.delete(_pending_key(study_id))
     newest = Instance.objects.filter(series__study_id=study_id).aggregate(at=Max("created_at"))
     if newest["at"] is None:
         return False
+    age = timezone.now() - newest["at"]
     # A little slack for clock granularity between the worker and the database.
-    if timezone.now() - newest["at"] < quiet_period() - timedelta(milliseconds=200):
+    if age < quiet_period() - timedelta(milliseconds=200):
+        remaining = (quiet_period() - age).total_seconds()
+        if cache.add(_pending_key(study_id), 1, timeout=remaining * 2 + 60):
+            _schedule(study_id, remaining)
         return False
     ids = list(
         Instance.objects.filter(series__study_id=study_id)

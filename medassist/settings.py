@@ -184,6 +184,24 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 
+# The cache is shared by every process (web, workers, the C-STORE listener): Redis in the
+# production shape, files under var/ on the embedded defaults.
+if env("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("REDIS_URL"),
+            "KEY_PREFIX": "medassist",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
 # --- Celery ------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
 BROKER_DIR = VAR_DIR / "broker"

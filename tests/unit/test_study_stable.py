@@ -113,3 +113,17 @@ def test_a_pushed_study_gets_its_suggestions_after_the_quiet_period_from_a_real_
     assert {s.instance_id for s in suggestions} == {i.pk for i in instances}
     # None was computed before the study had been quiet for the quiet period.
     assert min(s.created_at for s in suggestions) >= last_arrival + dt.timedelta(seconds=0.8)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pushed_study_publishes_one_pending_check_not_one_per_instance(redis_broker, settings):
+    import redis
+    from django.core.cache import cache
+
+    settings.MEDASSIST_STUDY_QUIET_SECONDS = 30
+    client = redis.Redis.from_url(redis_broker)
+    client.delete("default")
+    cache.clear()
+    for seed in range(4):
+        _push(seed, source="c-store")
+    assert client.llen("default") == 1  # the real broker's queue holds one study check
