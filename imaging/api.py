@@ -1,4 +1,8 @@
-"""REST API for machine clients: upload one DICOM file (token or session auth)."""
+"""REST API for machine clients: upload one DICOM file (token or session auth).
+
+A refusal answers ``{"detail": <sentence>, "code": <IngestError.code>}`` with the error's HTTP
+status (see :class:`imaging.services.IngestError` and docs/ingest.md).
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,9 @@ class InstanceUploadView(APIView):
         try:
             result = instance_ingest(data=upload.read(), uploaded_by=request.user, source="api")
         except IngestError as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+            # ``code`` lets a machine client tell a conflict from a truncated file without
+            # parsing the sentence meant for people.
+            return Response({"detail": str(exc), "code": exc.code}, status=exc.status)
         instance = result.instance
         return Response(
             {
@@ -42,6 +48,7 @@ class InstanceUploadView(APIView):
                 "sop_instance_uid": instance.sop_instance_uid,
                 "sha256": instance.sha256,
                 "created": result.created,
+                "duplicate": result.duplicate,
             },
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )

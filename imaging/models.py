@@ -59,3 +59,45 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return f"Instance {self.sop_instance_uid}"
+
+
+class IngestConflict(models.Model):
+    """A file that arrived with a stored SOP Instance UID but different bytes.
+
+    The stored instance is never overwritten; the newcomer is kept here, under its own server
+    key in ``conflicts/``, until an administrator decides which one is right.
+    """
+
+    sop_instance_uid = models.CharField(max_length=64, db_index=True)
+    existing_instance = models.ForeignKey(
+        Instance, on_delete=models.PROTECT, related_name="conflicts"
+    )
+    # Server-generated, relative to MEDIA_ROOT, under conflicts/; never built from DICOM values.
+    storage_key = models.CharField(max_length=200, unique=True)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    source = models.CharField(max_length=32)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            # The same conflicting bytes sent twice are kept once while unresolved.
+            models.UniqueConstraint(
+                fields=["sop_instance_uid", "sha256"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="imaging_one_open_conflict_per_file",
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "resolved" if self.resolved_at else "open"
+        return f"Conflict on {self.sop_instance_uid} ({state}, {self.received_at:%Y-%m-%d %H:%M})"

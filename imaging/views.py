@@ -1,9 +1,14 @@
-"""Imaging pages: the upload form and rendered frames."""
+"""Imaging pages: the upload form (one file, many, a folder or a .zip) and rendered frames."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from medassist.roles import Role, role_required
@@ -11,24 +16,135 @@ from medassist.roles import Role, role_required
 from .forms import UploadForm
 from .models import Instance
 from .selectors import instance_render_png
-from .services import IngestError, instance_ingest
+from .services import (
+    BulkIngestSummary,
+    IngestError,
+    instance_ingest,
+    instance_ingest_bulk,
+    max_bulk_request_bytes,
+)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    # upload.js asks for JSON so it can send a big selection in batches and add them up.
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _summary_json(summary: BulkIngestSummary, *, single: bool) -> dict[str, Any]:
+    def case_url(instance_id: int | None) -> str:
+        if instance_id is None:
+            return ""
+        return reverse("diagnosis:case", kwargs={"instance_id": instance_id})
+
+    items = [
+        {
+            "name": item.name,
+            "outcome": item.outcome,
+            "reason": item.reason,
+            "code": item.code,
+            "case_url": case_url(item.instance_id),
+        }
+        for item in summary.items
+    ]
+    data: dict[str, Any] = {
+        "stored": summary.stored,
+        "duplicates": summary.duplicates,
+        "rejected": summary.rejected,
+        "items": items,
+        "studies": [
+            {
+                "study_instance_uid": study.study_instance_uid,
+                "description": study.description,
+                "patient": study.patient,
+                "images": study.images,
+                "case_url": case_url(study.first_instance_id),
+            }
+            for study in summary.studies
+        ],
+    }
+    if single and len(items) == 1 and items[0]["case_url"]:
+        # One plain file goes straight to its case, exactly as the form does without JS.
+        data["redirect"] = items[0]["case_url"]
+    return data
+
+
+def _page(
+    request: HttpRequest,
+    form: UploadForm,
+    *,
+    status: int = 200,
+    summary: BulkIngestSummary | None = None,
+    request_error: str = "",
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "summary": summary,
+        "request_error": request_error,
+        "max_request_bytes": max_bulk_request_bytes(),
+    }
+    return render(request, "imaging/upload.html", context, status=status)
+
+
+def _refuse_request(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"detail": message}, status=status)
+    return _page(request, UploadForm(), status=status, request_error=message)
 
 
 @role_required(Role.DOCTOR)
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
-    form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    """One file goes to its case page; many files, a folder or a .zip get a summary."""
+    if request.method == "GET":
+        return _page(request, UploadForm())
+    limit = max_bulk_request_bytes()
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        length = 0  # Django itself treats a malformed length as none
+    if length > limit:
+        # Refused before Django reads (and spools to disk) a single byte of the body.
+        return _refuse_request(
+            request,
+            f"This upload is {length / 1e6:.0f} MB; one upload may be at most "
+            f"{limit / 1e6:.0f} MB. Send the files in smaller groups.",
+            413,
+        )
+    try:
+        form = UploadForm(request.POST, request.FILES)
+        valid = form.is_valid()
+    except TooManyFilesSent:
+        most = getattr(settings, "DATA_UPLOAD_MAX_NUMBER_FILES", 100)
+        return _refuse_request(
+            request,
+            f"This upload holds more than {most} files at once. Put them in a .zip, or use "
+            "this page with JavaScript on, which sends them in batches.",
+            413,
+        )
+    except RequestDataTooBig:
+        return _refuse_request(
+            request, "This upload's form data is too large. Send the files in smaller groups.", 413
+        )
+    if not valid:
+        if _wants_json(request):
+            return JsonResponse({"detail": " ".join(form.errors.get("file", []))}, status=400)
+        return _page(request, form, status=400)
+    single = form.is_single_file()
+    if single and not _wants_json(request):
         try:
             result = instance_ingest(
-                data=form.cleaned_data["file"].read(), uploaded_by=request.user, source="upload"
+                data=form.uploads()[0].read(), uploaded_by=request.user, source="upload"
             )
         except IngestError as exc:
             form.add_error("file", str(exc))
-            return render(request, "imaging/upload.html", {"form": form}, status=exc.status)
+            return _page(request, form, status=exc.status)
         return redirect("diagnosis:case", instance_id=result.instance.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "imaging/upload.html", {"form": form}, status=status)
+    summary = instance_ingest_bulk(
+        uploads=form.uploads(), uploaded_by=request.user, source="upload"
+    )
+    if _wants_json(request):
+        return JsonResponse(_summary_json(summary, single=single))
+    return _page(request, UploadForm(), summary=summary)
 
 
 @role_required(Role.DOCTOR)

@@ -173,6 +173,18 @@ MEDIA_ROOT.mkdir(parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 MEDASSIST_MAX_UPLOAD_BYTES = env_int("MEDASSIST_MAX_UPLOAD_BYTES", 64 * 1024 * 1024)
+# Refused before decoding: Rows x Columns x Frames x Samples per Pixel above this.
+MEDASSIST_MAX_PIXELS = env_int("MEDASSIST_MAX_PIXELS", 1 << 28)
+# A deflated file is inflated in chunks and refused past this (a deflate bomb).
+MEDASSIST_MAX_INFLATED_BYTES = env_int("MEDASSIST_MAX_INFLATED_BYTES", 256 * 1024 * 1024)
+MEDASSIST_MAX_BULK_REQUEST_BYTES = env_int("MEDASSIST_MAX_BULK_REQUEST_BYTES", 512 * 1024 * 1024)
+MEDASSIST_MAX_ZIP_MEMBERS = env_int("MEDASSIST_MAX_ZIP_MEMBERS", 2000)
+MEDASSIST_MAX_ZIP_UNCOMPRESSED_BYTES = env_int(
+    "MEDASSIST_MAX_ZIP_UNCOMPRESSED_BYTES", 1024 * 1024 * 1024
+)
+MEDASSIST_MAX_STOW_BYTES = env_int("MEDASSIST_MAX_STOW_BYTES", 512 * 1024 * 1024)
+# Lets a plain (no-JavaScript) folder upload send more than Django's default 100 files.
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("MEDASSIST_MAX_BULK_FILES", 500)
 # A pushed study goes to the AI once no new instance has arrived for this many seconds.
 MEDASSIST_STUDY_QUIET_SECONDS = env_float("MEDASSIST_STUDY_QUIET_SECONDS", 10.0)
 
