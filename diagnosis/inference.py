@@ -162,22 +162,44 @@ def inference_batch_run() -> BatchOutcome:
     results = _batcher(version, clf).run([instances[r.instance_id] for r in todo])
     latency_ms = (time.perf_counter() - started) * 1000.0
     findings = {f.code: f for f in Finding.objects.all()}
+    built: list[Suggestion] = []
+    succeeded: list[InferenceRequest] = []
     for request, result in zip(todo, results, strict=True):
         instance = instances[request.instance_id]
         if isinstance(result, Exception):
             _retry_or_fail(request, result, outcome)
             continue
-        suggestion = suggestion_store(
-            instance=instance,
-            version=version,
-            probabilities=result,
-            input_sha256=_input_sha.pop(instance.pk, instance.sha256),
-            latency_ms=latency_ms,
-            findings=findings,
+        built.append(
+            suggestion_build(
+                instance=instance,
+                version=version,
+                probabilities=result,
+                input_sha256=_input_sha.pop(instance.pk, instance.sha256),
+                latency_ms=latency_ms,
+                findings=findings,
+            )
         )
-        _finish([request], status=InferenceRequest.Status.DONE)
-        outcome.stored.append(suggestion.pk)
+        succeeded.append(request)
+    if built:
+        # One transaction and one insert for the whole batch; a row a redelivered task
+        # already wrote is kept as it is (idempotent per instance and version).
+        with transaction.atomic():
+            Suggestion.objects.bulk_create(built, ignore_conflicts=True)
+            _finish(succeeded, status=InferenceRequest.Status.DONE)
+            ids = list(
+                Suggestion.objects.filter(
+                    model_version=version, instance_id__in=[s.instance_id for s in built]
+                ).values_list("pk", flat=True)
+            )
+            outcome.stored.extend(ids)
+            _saliency_enqueue(ids)
     return outcome
+
+
+def _saliency_enqueue(suggestion_ids: list[int]) -> None:
+    from .tasks import saliency_compute_many
+
+    transaction.on_commit(lambda: saliency_compute_many.delay(suggestion_ids=suggestion_ids))
 
 
 def _finish(rows: list[InferenceRequest], *, status: str, error: str = "") -> None:
@@ -219,19 +241,18 @@ def _retry_or_fail(request: InferenceRequest, exc: Exception, outcome: BatchOutc
     outcome.retried.append(request.instance_id)
 
 
-def suggestion_store(
+def suggestion_build(
     *,
     instance: Instance,
     version: ModelVersion,
     probabilities: dict[str, float],
     input_sha256: str,
     latency_ms: float,
-    findings: dict[str, Finding] | None = None,
+    findings: dict[str, Finding],
 ) -> Suggestion:
-    """Write one suggestion with its provenance; idempotent per (instance, version)."""
+    """An unsaved suggestion with its provenance and its "needs attention" verdict."""
     from .services import attention_check
 
-    findings = findings or {f.code: f for f in Finding.objects.all()}
     top_code = max(probabilities, key=lambda code: probabilities[code])
     attention = attention_check(
         probabilities=probabilities,
@@ -239,30 +260,48 @@ def suggestion_store(
         body_part=instance.series.body_part,
         model_card=version.model_card,
     )
+    return Suggestion(
+        instance=instance,
+        model_version=version,
+        probabilities={code: round(float(p), 6) for code, p in probabilities.items()},
+        top_finding=findings[top_code],
+        top_probability=float(probabilities[top_code]),
+        needs_attention=bool(attention),
+        attention_reason=attention[:300],
+        attention_margin=settings.MEDASSIST_ATTENTION_MARGIN,
+        input_sha256=input_sha256,
+        weights_sha256=version.weights_sha256,
+        preprocess_version=version.preprocess_version,
+        code_version=code_version(),
+        device=device_description(),
+        latency_ms=latency_ms,
+    )
+
+
+def suggestion_store(
+    *,
+    instance: Instance,
+    version: ModelVersion,
+    probabilities: dict[str, float],
+    input_sha256: str,
+    latency_ms: float,
+) -> Suggestion:
+    """Write one suggestion with its provenance; idempotent per (instance, version)."""
+    suggestion = suggestion_build(
+        instance=instance,
+        version=version,
+        probabilities=probabilities,
+        input_sha256=input_sha256,
+        latency_ms=latency_ms,
+        findings={f.code: f for f in Finding.objects.all()},
+    )
     try:
         with transaction.atomic():
-            suggestion = Suggestion.objects.create(
-                instance=instance,
-                model_version=version,
-                probabilities={code: round(float(p), 6) for code, p in probabilities.items()},
-                top_finding=findings[top_code],
-                top_probability=float(probabilities[top_code]),
-                needs_attention=bool(attention),
-                attention_reason=attention[:300],
-                attention_margin=settings.MEDASSIST_ATTENTION_MARGIN,
-                input_sha256=input_sha256,
-                weights_sha256=version.weights_sha256,
-                preprocess_version=version.preprocess_version,
-                code_version=code_version(),
-                device=device_description(),
-                latency_ms=latency_ms,
-            )
+            suggestion.save()
     except IntegrityError:
         # A redelivered task raced us to it; the first write stands.
         return Suggestion.objects.get(instance=instance, model_version=version)
-    from .tasks import saliency_compute
-
-    transaction.on_commit(lambda: saliency_compute.delay(suggestion_id=suggestion.pk))
+    _saliency_enqueue([suggestion.pk])
     return suggestion
 
 

@@ -36,3 +36,10 @@ def suggestion_compute(self, *, instance_id: int) -> None:  # type: ignore[no-un
 @shared_task(acks_late=True)
 def saliency_compute(*, suggestion_id: int) -> None:
     inference.saliency_compute(suggestion_id=suggestion_id)
+
+
+@shared_task(acks_late=True)
+def saliency_compute_many(*, suggestion_ids: list[int]) -> None:
+    """Heatmaps of one inference batch: one message per batch, not per image."""
+    for suggestion_id in suggestion_ids:
+        inference.saliency_compute(suggestion_id=suggestion_id)

@@ -251,6 +251,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "diagnosis.tasks.suggestion_compute": {"queue": "inference"},
     "diagnosis.tasks.saliency_compute": {"queue": "inference"},
+    "diagnosis.tasks.saliency_compute_many": {"queue": "inference"},
     "finetune.tasks.training_run_execute": {"queue": "training"},
 }
 CELERY_TASK_SERIALIZER = "json"
