@@ -727,7 +727,9 @@ def _file_instance(
         uploaded_by=by if by is not None and by.is_authenticated else None,
     )
     try:
-        instance.full_clean()
+        # Uniqueness is the database's job (its constraint and the IntegrityError handling
+        # above); asking it here again would cost two queries per instance.
+        instance.full_clean(validate_unique=False)
     except ValidationError as exc:
         raise IngestError(
             f"This DICOM file's header holds values that cannot be filed: {exc.messages}",
