@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
+from django.db import connections
 
 from medassist.roles import Role
 
@@ -181,3 +183,55 @@ def wait_for(predicate, *, timeout: float = 90.0, what: str = "condition"):  # t
 def fast_password_hasher(settings) -> None:  # type: ignore[no-untyped-def]
     """Users are made in nearly every test; the production hasher costs ~0.25 s per user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+TEST_PASSWORD = "pw-for-tests-only"  # make_user's password
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def page(monkeypatch, live_server):  # type: ignore[no-untyped-def]
+    """A fresh page in Debian's chromium; the browser is closed before the database is flushed.
+
+    Playwright's own browser download cannot work offline, so the system chromium is used.
+    """
+    executable = shutil.which("chromium")
+    if executable is None:
+        service_missing("chromium")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        service_missing("Playwright (pip install playwright)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # meanwhile are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context.set_default_timeout(15_000)
+            yield context.new_page()
+        finally:
+            browser.close()
+            # With a loop running, Django keeps this thread's connections per context, so the
+            # ones the test opened would outlive it and block dropping the test database.
+            connections.close_all()
+
+
+def sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the login page as a user made by make_user."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert "/accounts/login/" not in page.url, "signing in failed"

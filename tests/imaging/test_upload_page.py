@@ -9,9 +9,7 @@ from __future__ import annotations
 import html
 import io
 import re
-import shutil
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,30 +17,17 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from imaging.models import Instance, Study
-from tests.conftest import service_missing
+from tests.conftest import sign_in
 from tests.unit.factories import file_without_pixels, synthetic_file, truncated_file
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
-
-PASSWORD = "pw-for-tests-only"  # tests.conftest.make_user
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _file(name: str, data: bytes) -> SimpleUploadedFile:
@@ -254,30 +239,6 @@ def test_the_page_offers_many_files_and_a_folder_and_works_without_javascript(
 # --- In a real browser -------------------------------------------------------------------
 
 
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch, live_server: LiveServer) -> Iterator[Page]:
-    """A fresh chromium page; the browser is closed before the database is flushed."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        service_missing("chromium")
-    try:
-        from playwright import sync_api
-    except ImportError:
-        service_missing("Playwright (pip install playwright)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            context.set_default_timeout(15_000)
-            yield context.new_page()
-        finally:
-            browser.close()
-            # See tests/web/test_browser.py: connections opened meanwhile would outlive the
-            # test and block dropping the test database.
-            connections.close_all()
-
-
 @pytest.mark.browser
 def test_a_doctor_uploads_several_files_sees_the_progress_finish_and_the_summary(
     live_server: LiveServer, doctor: User, page: Page, tmp_path: Path, settings: Settings
@@ -295,11 +256,7 @@ def test_a_doctor_uploads_several_files_sees_the_progress_finish_and_the_summary
     bad.write_bytes(b"this is not DICOM")
     paths.append(str(bad))
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", doctor.username)
-    page.fill("#id_password", PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    sign_in(page, live_server, doctor.username)
     page.goto(f"{live_server.url}/imaging/upload/")
     page.set_input_files("#id_file", paths)
     page.get_by_role("button", name="Upload", exact=True).click()

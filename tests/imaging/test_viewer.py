@@ -6,8 +6,6 @@ import gzip
 import io
 import os
 import random
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +14,6 @@ import pydicom
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from PIL import Image
@@ -28,7 +25,7 @@ from pytest_django.live_server_helper import LiveServer
 from imaging.models import Instance, Study
 from imaging.services import instance_ingest
 from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
-from tests.conftest import service_missing
+from tests.conftest import sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -427,41 +424,6 @@ def test_a_page_that_has_an_overlay_hands_its_url_to_the_viewer() -> None:
 
 # ------------------------------------------------------------------------------ browser
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch, live_server: LiveServer) -> Iterator[Page]:
-    """A fresh chromium page; the browser is closed before the database is flushed."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        service_missing("chromium")
-    try:
-        from playwright import sync_api
-    except ImportError:
-        service_missing("Playwright (pip install playwright)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.set_default_timeout(15_000)
-            yield context.new_page()
-        finally:
-            browser.close()
-            # Playwright's loop makes Django keep this thread's connections per context; close
-            # them or they block dropping the test database.
-            connections.close_all()
-
 
 def _canvas_sum(page: Page) -> int:
     return page.evaluate(
@@ -486,10 +448,7 @@ def test_a_doctor_scrolls_windows_inverts_and_resets_a_series_in_the_browser(
     from playwright.sync_api import expect
 
     study, _ = ct_series([(n, 2.5 * n) for n in range(1, 6)], by=doctor)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", doctor.username)
-    page.fill("#id_password", "pw-for-tests-only")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server, doctor.username)
     page.wait_for_load_state()
     page.goto(f"{live_server.url}{reverse('imaging:viewer:study', args=[study.pk])}")
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
 from pytest_django.live_server_helper import LiveServer
 
 from diagnosis.models import ModelVersion, Review
-from tests.conftest import service_missing
+from tests.conftest import sign_in
 from tests.unit.factories import synthetic_file
 
 if TYPE_CHECKING:
@@ -21,52 +18,9 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-PASSWORD = "pw-for-tests-only"  # tests.conftest.make_user
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch, live_server: LiveServer) -> Iterator[Page]:
-    """A fresh chromium page; the browser is closed before the database is flushed."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        service_missing("chromium")
-    try:
-        from playwright import sync_api
-    except ImportError:
-        service_missing("Playwright (pip install playwright)")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # meanwhile are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            context.set_default_timeout(15_000)
-            yield context.new_page()
-        finally:
-            browser.close()
-            # With a loop running, Django keeps this thread's connections per context, so the
-            # ones the test opened would outlive it and block dropping the test database.
-            connections.close_all()
-
 
 def _sign_in(page: Page, live_server: LiveServer, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-    assert "/accounts/login/" not in page.url, "signing in failed"
+    sign_in(page, live_server, username)
 
 
 def _mark_region(page: Page, element_id: str) -> bool:
