@@ -48,6 +48,7 @@ success, so a sender that retries after a lost response never sees a failure.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import weakref
 from collections import Counter
@@ -328,7 +329,20 @@ def scp_build_ae(*, config: ScpConfig) -> AE:
     return ae
 
 
-def scp_start(*, config: ScpConfig) -> ThreadedAssociationServer:
+class SharedPortServer(ThreadedAssociationServer):
+    """An association server whose port several listener processes can share.
+
+    With ``SO_REUSEPORT`` the kernel spreads incoming associations over every process bound
+    to the port, so the listener can use more than one core (one Python process, whatever
+    its threads, uses one).
+    """
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+
+def scp_start(*, config: ScpConfig, shared_port: bool = False) -> ThreadedAssociationServer:
     """Start listening in background threads and return the server (``.shutdown()`` stops it).
 
     Logs the configuration, and loudly when no sender is allowed in.
@@ -346,9 +360,14 @@ def scp_start(*, config: ScpConfig) -> ThreadedAssociationServer:
         )
     scp = StorageScp(config=config)
     ae = scp_build_ae(config=config)
-    server = ae.start_server(
-        (config.bind_address, config.port), block=False, evt_handlers=scp.handlers()
+    # What ae.start_server(block=False) does, with a server class of our choosing.
+    server = ae.make_server(
+        (config.bind_address, config.port),
+        evt_handlers=scp.handlers(),
+        server_class=SharedPortServer if shared_port else ThreadedAssociationServer,
     )
+    threading.Thread(target=server.serve_forever, name="DicomAcceptor", daemon=True).start()
+    ae._servers.append(server)  # so that ae.shutdown() stops it too
     assert server is not None  # block=False always returns the server
     logger.info(
         "DICOM listener %r on %s:%d; allowed calling AE titles: %s.",

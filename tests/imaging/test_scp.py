@@ -269,8 +269,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_the_dicom_scp_command_answers_c_echo_and_stops_cleanly_on_ctrl_c(
-    postgres: None,
+    postgres: None, processes: int
 ) -> None:
     port = _free_port()
     proc = subprocess.Popen(
@@ -284,6 +285,8 @@ def test_the_dicom_scp_command_answers_c_echo_and_stops_cleanly_on_ctrl_c(
             "127.0.0.1",
             "--allowed-ae-titles",
             PACS,
+            "--processes",
+            str(processes),
         ],
         cwd=ROOT,
         env=os.environ.copy(),
@@ -301,6 +304,12 @@ def test_the_dicom_scp_command_answers_c_echo_and_stops_cleanly_on_ctrl_c(
             time.sleep(0.3)
         assert assoc.send_c_echo().Status == 0x0000
         assoc.release()
+        # Every listener process sharing the port answers (the kernel spreads associations).
+        for _ in range(4):
+            again = _associate(port, [])
+            assert again.is_established
+            assert again.send_c_echo().Status == 0x0000
+            again.release()
 
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)
@@ -308,4 +317,4 @@ def test_the_dicom_scp_command_answers_c_echo_and_stops_cleanly_on_ctrl_c(
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, output.decode()
-    assert b"DICOM listener stopped." in output
+    assert output.count(b"DICOM listener stopped.") == processes

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connections
 
-from imaging.scp import parse_ae_titles, scp_config_from_settings, scp_start
+from imaging.scp import ScpConfig, parse_ae_titles, scp_config_from_settings, scp_start
 
 # Associations still busy at shutdown get this long to finish their current instance.
 GRACE_SECONDS = 30.0
@@ -28,6 +33,13 @@ class Command(BaseCommand):
             "--ae-title", help="our AE title, the 'called AE' (MEDASSIST_SCP_AE_TITLE, MEDASSIST)"
         )
         parser.add_argument("--bind", help="address to listen on (MEDASSIST_SCP_BIND, 127.0.0.1)")
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=settings.MEDASSIST_SCP_PROCESSES,
+            help="listener processes sharing the port (MEDASSIST_SCP_PROCESSES, 1); "
+            "one Python process uses one core",
+        )
         parser.add_argument(
             "--allowed-ae-titles",
             help="comma-separated calling AE titles let in (MEDASSIST_SCP_ALLOWED_AE_TITLES)",
@@ -48,11 +60,57 @@ class Command(BaseCommand):
                 else None
             ),
         )
+        processes = max(1, options["processes"])
+        if processes > 1:
+            self._run_processes(config, processes)
+            return
+        self._serve(config, shared_port=False)
+
+    def _run_processes(self, config: ScpConfig, processes: int) -> None:
+        """Fork listeners that share the port; stop them all on Ctrl-C or SIGTERM."""
+        # Children must not inherit the parent's database connections.
+        connections.close_all()
+        children = []
+        for _ in range(processes):
+            pid = os.fork()
+            if pid == 0:  # the child serves until it is told to stop
+                code = 1
+                try:
+                    self._serve(config, shared_port=True)
+                    code = 0
+                except Exception:
+                    logging.getLogger(__name__).exception("A listener process failed")
+                finally:
+                    # os._exit skips the interpreter's shutdown, which would run the
+                    # parent's atexit handlers and close its inherited resources.
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(code)
+            children.append(pid)
+        self.stdout.write(f"Started {processes} listener processes sharing port {config.port}.")
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        while not stop.is_set():
+            # A child that dies takes the whole listener down, so supervision notices.
+            for pid in children:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    stop.set()
+            stop.wait(0.5)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+    def _serve(self, config: ScpConfig, *, shared_port: bool) -> None:
         stop = threading.Event()
         # Ctrl-C (SIGINT) and `docker stop` (SIGTERM) both end the wait below.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        server = scp_start(config=config)
+        server = scp_start(config=config, shared_port=shared_port)
         self.stdout.write(
             f"Listening for DICOM as {config.ae_title!r} on "
             f"{config.bind_address}:{server.server_address[1]}. Ctrl-C stops."
