@@ -1,0 +1,968 @@
+"""The Emergency Severity Index (ESI v4) decision points as hard rules over a triage note.
+
+A nurse's free-text complaint and the vital signs go in; out come the rules that fired, each
+with a sentence the nurse can read, and three numbers:
+
+- ``floor``: the most acute level the hard decision points A (needs an immediate life-saving
+  intervention -> 1) and B (high-risk situation, new confusion/lethargy, severe pain or
+  distress -> 2) mandate;
+- ``resources_level``: 3/4/5 from the resources the complaint is expected to need (C);
+- ``considered``: 2 when vital signs are in the danger zone for the patient's age (D).
+
+:func:`combine` puts the triage model's level under these rules: they may raise its acuity
+(lower the number), never lower it. Decision point D says "consider ESI 2"; for a
+*suggestion* we take the safer choice and raise to 2 as well, and say so in the explanation,
+leaving the nurse to lower it after assessment (the nurse always confirms or overrides).
+
+Text handling is deliberately simple and inspectable: lower-case tokens, phrase tables with
+the abbreviations nurses write (CP, SOB, N/V, LOC, SI/HI, OD, abd pain ...), stems
+(``vomit*``), one-letter slips in long words (``unresponsvie``), and explicit negation
+(``denies CP``, ``no LOC``) and history (``hx CVA``) cues with a short scope. When in doubt a
+rule fires: a wrong extra rule costs the nurse one override, a missed one can cost a life.
+
+This module imports no Django and no torch; it is used by the Django app and by training
+scripts alike.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+AVPU = ("A", "V", "P", "U")
+AGE_BANDS = ("<3m", "3m-3y", "3-8y", ">8y")
+ESI_LEVELS = (1, 2, 3, 4, 5)
+
+# Danger-zone vital signs of ESI v4 (decision point D): above these heart and respiratory
+# rates, or below this SpO2, consider ESI 2.
+_DANGER_ZONE = {
+    "<3m": {"heart_rate": 180, "respiratory_rate": 50},
+    "3m-3y": {"heart_rate": 160, "respiratory_rate": 40},
+    "3-8y": {"heart_rate": 140, "respiratory_rate": 30},
+    ">8y": {"heart_rate": 100, "respiratory_rate": 20},
+}
+DANGER_SPO2 = 92
+# SpO2 below this with severe respiratory distress needs an immediate intervention (A).
+CRITICAL_SPO2 = 90
+# Respiratory rate this far above the danger zone counts as severe distress by itself (A).
+_SEVERE_TACHYPNOEA_MARGIN = 10
+# A breathing patient this slow needs ventilation or an antidote now (A).
+_BRADYPNOEA_MAX = 6
+SEVERE_PAIN = 7
+# Fever in a neonate (<28 days) is a high-risk situation (B); at 28 days to 3 months, consider 2.
+FEVER_C = 38.0
+_NEONATE_YEARS = 28 / 365.25
+# Chest pain is treated as suspicious of ACS from this age, or at any age with ACS features.
+_ACS_AGE = 30
+
+
+@dataclass(frozen=True)
+class Vitals:
+    """Vital signs at triage. Every measurement may be missing (None) except the age.
+
+    Units: age in years (an infant of 6 weeks is ``6 * 7 / 365.25``), rates per minute, SpO2
+    in %, blood pressure in mmHg, temperature in degrees Celsius, pain 0-10, mental status as
+    AVPU (A)lert/(V)oice/(P)ain/(U)nresponsive, and the Glasgow Coma Scale 3-15.
+
+    Raises:
+        ValueError: a value that cannot be a measurement (negative rates or age, SpO2 over
+            100, pain outside 0-10, GCS outside 3-15, unknown AVPU, a temperature that is
+            not in Celsius). AVPU is accepted in lower case and "" means not recorded.
+    """
+
+    age_years: float
+    heart_rate: int | None
+    respiratory_rate: int | None
+    spo2: int | None
+    systolic_bp: int | None
+    diastolic_bp: int | None
+    temperature_c: float | None
+    pain: int | None
+    avpu: str | None = "A"
+    gcs: int | None = None
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.age_years) or not 0 <= self.age_years <= 130:
+            raise ValueError(f"age must be 0-130 years, got {self.age_years}")
+        for name in ("heart_rate", "respiratory_rate", "systolic_bp", "diastolic_bp"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} cannot be negative, got {value}")
+        if self.spo2 is not None and not 0 <= self.spo2 <= 100:
+            raise ValueError(f"SpO2 is a percentage, got {self.spo2}")
+        if self.pain is not None and not 0 <= self.pain <= 10:
+            raise ValueError(f"pain is scored 0-10, got {self.pain}")
+        if self.gcs is not None and not 3 <= self.gcs <= 15:
+            raise ValueError(f"GCS is 3-15, got {self.gcs}")
+        # Catches Fahrenheit entered as Celsius: no living patient is at 10 C or 50 C.
+        if self.temperature_c is not None and not 10 <= self.temperature_c <= 47:
+            raise ValueError(f"temperature must be in degrees Celsius, got {self.temperature_c}")
+        avpu = self.avpu.strip().upper() if isinstance(self.avpu, str) else self.avpu
+        if avpu == "":
+            avpu = None
+        if avpu is not None and avpu not in AVPU:
+            raise ValueError(f"avpu must be one of {AVPU}, got {self.avpu!r}")
+        # Frozen dataclass: normalising the one field needs object.__setattr__.
+        object.__setattr__(self, "avpu", avpu)
+
+
+@dataclass(frozen=True)
+class FiredRule:
+    """One decision point that applies, with the sentence shown to the nurse.
+
+    ``mandatory`` is True for A and B (a hard floor) and False for C (resources) and D
+    (danger-zone vitals: "consider ESI 2").
+    """
+
+    code: str
+    decision_point: str
+    level: int
+    reason: str
+    mandatory: bool
+
+
+@dataclass(frozen=True)
+class RulesResult:
+    """What the ESI decision points say about one note; see :func:`esi_rules`."""
+
+    fired: tuple[FiredRule, ...]
+    floor: int | None
+    resources_level: int | None
+    considered: int | None
+
+    @property
+    def hard_rules(self) -> tuple[FiredRule, ...]:
+        """The mandatory (A/B) rules, most acute first."""
+        return tuple(sorted((r for r in self.fired if r.mandatory), key=lambda r: r.level))
+
+
+def age_band(age_years: float) -> str:
+    """The ESI danger-zone age band: "<3m", "3m-3y", "3-8y" or ">8y".
+
+    Boundaries: under 0.25 years is "<3m"; 0.25 up to (not including) 3 years is "3m-3y";
+    3 to 8 years inclusive is "3-8y"; older than 8 years is ">8y".
+    """
+    if age_years < 0.25:
+        return "<3m"
+    if age_years < 3:
+        return "3m-3y"
+    if age_years <= 8:
+        return "3-8y"
+    return ">8y"
+
+
+def danger_zone(age_years: float) -> dict:
+    """Danger-zone thresholds for the age: a value strictly above the rates, or SpO2 below.
+
+    Returns ``{"band": str, "heart_rate": int, "respiratory_rate": int, "spo2": 92}``.
+    """
+    band = age_band(age_years)
+    return {"band": band, **_DANGER_ZONE[band], "spo2": DANGER_SPO2}
+
+
+def hypotension_threshold(age_years: float) -> int:
+    """Systolic pressure (mmHg) below which a patient of this age is hypotensive (PALS)."""
+    if age_years < _NEONATE_YEARS:
+        return 60
+    if age_years < 1:
+        return 70
+    if age_years <= 10:
+        return int(70 + 2 * age_years)
+    return 90
+
+
+_BAND_WORDS = {
+    "<3m": "an infant under 3 months",
+    "3m-3y": "a child aged 3 months to 3 years",
+    "3-8y": "a child aged 3 to 8 years",
+    ">8y": "a patient older than 8 years",
+}
+
+# --- Text -------------------------------------------------------------------------------
+
+# Tokens keep internal slashes ("c/o", "n/v", "si/hi") because nurses' abbreviations use them;
+# punctuation that ends a clause is kept as its own token for the negation scope.
+_TOKEN = re.compile(r"[a-z0-9]+(?:/[a-z0-9]+)*|[.;:,]")
+_PAIN_SCORE = re.compile(r"\b(10|[0-9])\s*/\s*10\b")
+
+# Negation and history cues: a finding after them (within a few words) is not current.
+# Cues marked comma-sensitive stop at a comma ("no LOC, CP" still has CP); "denies" lists
+# run over commas ("denies CP, SOB, N/V").
+_CUES_OVER_COMMAS = frozenset({"denies", "denied", "deny", "negative", "neg"})
+_CUES_TO_COMMA = frozenset(
+    {"no", "not", "without", "w/o", "hx", "h/o", "pmh", "pmhx", "history", "nor"}
+)
+# "no improvement in CP" still has chest pain: these words after a cue cancel it.
+_PSEUDO_NEGATION = frozenset(
+    {"improvement", "improving", "improved", "relief", "relieved", "better", "change", "help"}
+)
+# A new clause or a new complaint ends a cue's scope.
+_SCOPE_END = frozenset(
+    {".", ";", ":", "but", "however", "now", "c/o", "complains", "reports", "presents", "states"}
+)
+_NEGATION_WINDOW = 6
+# Abbreviations that mean something else before these words ("SI joint pain" is not
+# suicidal ideation).
+_NOT_BEFORE = {"si": frozenset({"joint", "joints"})}
+# One-letter slips are forgiven only in words this long, where they rarely make another word.
+_FUZZY_MIN_LEN = 6
+
+
+def _normalise(text: str) -> str:
+    text = text.lower().replace("\u2019", "'")
+    # "can't" -> "cant", "pt's" -> "pts": apostrophes never separate words in notes.
+    return text.replace("'", "")
+
+
+@functools.lru_cache(maxsize=65536)
+def _one_slip(token: str, word: str) -> bool:
+    """True when token is word with at most one slip (insert, delete, replace, swap)."""
+    if token == word:
+        return True
+    if len(word) < _FUZZY_MIN_LEN or token[:1] != word[:1] or abs(len(token) - len(word)) > 1:
+        return False
+    if len(token) == len(word):
+        diffs = [i for i, (a, b) in enumerate(zip(token, word, strict=True)) if a != b]
+        if len(diffs) == 1:
+            return True
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and token[diffs[0]] == word[diffs[1]]
+            and token[diffs[1]] == word[diffs[0]]
+        )
+    short, long_ = (token, word) if len(token) < len(word) else (word, token)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def _word_matches(token: str, word: str) -> bool:
+    if word.endswith("*"):
+        stem = word[:-1]
+        if token.startswith(stem):
+            return True
+        return len(stem) >= _FUZZY_MIN_LEN and _one_slip(token[: len(stem)], stem)
+    return _one_slip(token, word)
+
+
+@functools.cache
+def _phrase_words(phrase: str) -> tuple[str, ...]:
+    return tuple(phrase.split())
+
+
+@functools.lru_cache(maxsize=65536)
+def _token_words(token: str) -> frozenset[str]:
+    """The table words (see _vocabulary) that this token spells, slips and stems included."""
+    exact, loose = _vocabulary()
+    hits = {token} if token in exact else set()
+    for word in loose.get(token[:1], ()):
+        if _word_matches(token, word):
+            hits.add(word)
+    return frozenset(hits)
+
+
+class _Note:
+    """A tokenised complaint that answers "which of these phrases occur, not negated?".
+
+    Matching goes through an index from table words to token positions, so a note is
+    checked against every table in well under a millisecond.
+    """
+
+    def __init__(self, complaint: str) -> None:
+        self.text = _normalise(complaint)
+        self.tokens: list[str] = _TOKEN.findall(self.text)
+        self.words: list[frozenset[str]] = [_token_words(t) for t in self.tokens]
+        # What the nurse actually wrote for each table phrase found, for the reasons.
+        self.surface: dict[str, str] = {}
+        self.positions: dict[str, list[int]] = {}
+        for i, words in enumerate(self.words):
+            for word in words:
+                self.positions.setdefault(word, []).append(i)
+
+    def _negated(self, start: int) -> bool:
+        comma_seen = False
+        words = 0
+        for j in range(start - 1, -1, -1):
+            token = self.tokens[j]
+            if token in _SCOPE_END:
+                return False
+            if token == ",":  # noqa: S105 - a comma token, not a password
+                comma_seen = True
+                continue
+            cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA
+            if cue and not (j + 1 < start and self.tokens[j + 1] in _PSEUDO_NEGATION):
+                return not (comma_seen and token in _CUES_TO_COMMA)
+            words += 1
+            if words > _NEGATION_WINDOW:
+                return False
+        return False
+
+    def find(self, phrases: Iterable[str]) -> list[str]:
+        """The phrases (as written in the table) that occur in the note and are not negated."""
+        found: list[str] = []
+        for phrase in phrases:
+            words = _phrase_words(phrase)
+            n = len(words)
+            for i in self.positions.get(words[0], ()):
+                if i + n > len(self.tokens):
+                    continue
+                rest = all(words[k] in self.words[i + k] for k in range(1, n))
+                after = self.tokens[i + n] if i + n < len(self.tokens) else ""
+                if after in _NOT_BEFORE.get(phrase, ()):
+                    continue
+                if rest and not self._negated(i):
+                    found.append(phrase)
+                    self.surface[phrase] = " ".join(self.tokens[i : i + n])
+                    break
+        return found
+
+    def quote(self, phrases: Iterable[str]) -> str:
+        """The found phrases as the nurse wrote them, quoted for a reason sentence."""
+        return ", ".join(f"'{self.surface.get(p, p.rstrip('*'))}'" for p in phrases)
+
+    def pain_score(self) -> int | None:
+        """The highest "N/10" pain score written in the note, if any."""
+        scores = [int(m.group(1)) for m in _PAIN_SCORE.finditer(self.text)]
+        return max(scores) if scores else None
+
+
+# --- Phrase tables (docs/triage.md shows them) -------------------------------------------
+
+# Decision point A: needs an immediate life-saving intervention.
+A_PHRASES: dict[str, tuple[str, ...]] = {
+    "A_ARREST": (
+        "cardiac arrest",
+        "respiratory arrest",
+        "pulseless",
+        "no pulse",
+        "cpr",
+        "code blue",
+        "compressions",
+    ),
+    "A_APNOEA": (
+        "not breathing",
+        "stopped breathing",
+        "apneic",
+        "apnoeic",
+        "agonal",
+    ),
+    "A_UNRESPONSIVE": (
+        "unresponsive",
+        "non responsive",
+        "not responsive",
+        "unarousable",
+        "unrousable",
+    ),
+    "A_SEIZING": ("actively seizing", "seizing", "status epilepticus"),
+    "A_INTUBATED": ("intubated",),
+}
+_A_REASON = {
+    "A_ARREST": "Cardiac or respiratory arrest needs immediate resuscitation",
+    "A_APNOEA": "A patient who is not breathing needs immediate airway support",
+    "A_UNRESPONSIVE": "An unresponsive patient needs an immediate life-saving intervention",
+    "A_SEIZING": "Active seizure needs immediate treatment",
+    "A_INTUBATED": "An intubated patient needs immediate airway management",
+}
+# Severe respiratory distress (A when SpO2 < 90, otherwise B: severe distress).
+DISTRESS_PHRASES: tuple[str, ...] = (
+    "severe respiratory distress",
+    "severe resp distress",
+    "respiratory distress",
+    "resp distress",
+    "gasping",
+    "cant breathe",
+    "cannot breathe",
+    "unable to breathe",
+    "struggling to breathe",
+    "working to breathe",
+    "accessory muscle*",
+    "retractions",
+    "tripod*",
+    "unable to speak",
+    "grunting",
+    "cyanotic",
+    "lips blue",
+    "blue lips",
+)
+HYPOPERFUSION_PHRASES: tuple[str, ...] = (
+    "clammy",
+    "mottled",
+    "diaphoretic",
+    "pale",
+    "cool extremities",
+    "cold extremities",
+    "delayed cap refill",
+)
+
+# Decision point B: high-risk situations.
+B_PHRASES: dict[str, tuple[str, ...]] = {
+    "B_SOB": (
+        "sob",
+        "shortness of breath",
+        "short of breath",
+        "difficulty breathing",
+        "trouble breathing",
+        "dib",
+        "dyspnea",
+        "dyspnoea",
+        "breathing fast",
+    ),
+    "B_STROKE": (
+        "stroke",
+        "cva",
+        "tia",
+        "facial droop",
+        "face droop",
+        "slurred speech",
+        "aphasia",
+        "sided weakness",
+        "unilateral weakness",
+        "hemiparesis",
+        "arm drift",
+    ),
+    "B_PSYCH": (
+        "suicidal",
+        "suicide",
+        "si",
+        "si/hi",
+        "hi",
+        "homicidal",
+        "self harm",
+        "wants to die",
+        "kill himself",
+        "kill herself",
+        "kill myself",
+        "kill someone",
+    ),
+    "B_OVERDOSE": (
+        "overdose",
+        "od",
+        "ingestion",
+        "ingested",
+        "took pills",
+        "poisoning",
+        "empty pill bottle*",
+    ),
+    "B_HEADACHE": ("worst headache", "thunderclap"),
+    "B_BLEEDING": (
+        "gi bleed",
+        "hematemesis",
+        "haematemesis",
+        "vomiting blood",
+        "melena",
+        "melaena",
+        "coffee ground*",
+    ),
+    "B_TRAUMA": ("gsw", "gunshot", "stab", "stabbed", "ejected", "rollover", "high speed"),
+    "B_ANAPHYLAXIS": (
+        "anaphylaxis",
+        "anaphylactic",
+        "throat swelling",
+        "throat closing",
+        "tongue swelling",
+    ),
+    "B_SEPSIS": ("sepsis", "septic", "neutropenic"),
+    "B_ECTOPIC": ("ectopic",),
+    "B_TORSION": ("testicular pain", "torsion"),
+}
+_B_REASON = {
+    "B_ACS": "Chest pain that may be a heart attack (ACS) is a high-risk situation",
+    "B_SOB": "Shortness of breath is a high-risk situation",
+    "B_STROKE": "Signs of a stroke are a high-risk, time-critical situation",
+    "B_PSYCH": "Suicidal or homicidal thoughts are a high-risk situation",
+    "B_OVERDOSE": "An overdose or ingestion is a high-risk situation",
+    "B_HEADACHE": "A sudden 'worst headache' may be a brain bleed: a high-risk situation",
+    "B_BLEEDING": "Gastrointestinal bleeding is a high-risk situation",
+    "B_TRAUMA": "A high-risk injury mechanism is a high-risk situation",
+    "B_ANAPHYLAXIS": "A severe allergic reaction is a high-risk situation",
+    "B_SEPSIS": "Possible sepsis is a high-risk situation",
+    "B_ECTOPIC": "A possible ectopic pregnancy is a high-risk situation",
+    "B_TORSION": "Possible testicular torsion is a high-risk, time-critical situation",
+}
+# Chest pain is ACS-suspicious from _ACS_AGE on, or at any age with one of these features.
+CHEST_PAIN_PHRASES: tuple[str, ...] = (
+    "chest pain",
+    "cp",
+    "chest pressure",
+    "chest tightness",
+    "chest tight",
+    "heart attack",
+    "mi",
+    "stemi",
+    "nstemi",
+)
+ACS_FEATURE_PHRASES: tuple[str, ...] = (
+    "radiat*",
+    "diaphore*",
+    "sweaty",
+    "crushing",
+    "pressure",
+    "tightness",
+    "jaw",
+    "l arm",
+    "left arm",
+    "sob",
+    "shortness of breath",
+    "substernal",
+)
+PREGNANCY_PHRASES: tuple[str, ...] = ("pregnant", "pregnancy", "g1p0", "weeks pregnant", "ivf")
+PELVIC_PHRASES: tuple[str, ...] = (
+    "abd pain",
+    "abdominal pain",
+    "pelvic pain",
+    "vaginal bleeding",
+    "vaginal spotting",
+    "cramping",
+)
+CHEMO_PHRASES: tuple[str, ...] = ("chemo", "chemotherapy", "immunocompromised", "transplant")
+FEVER_PHRASES: tuple[str, ...] = ("fever", "febrile", "fevers")
+ALTERED_PHRASES: tuple[str, ...] = (
+    "confused",
+    "confusion",
+    "lethargic",
+    "lethargy",
+    "disoriented",
+    "altered mental status",
+    "altered",
+    "ams",
+    "obtunded",
+    "somnolent",
+    "not acting right",
+    "hard to wake",
+    "difficult to arouse",
+    "difficult to wake",
+    "floppy",
+)
+SEVERE_PAIN_PHRASES: tuple[str, ...] = (
+    "severe pain",
+    "writhing",
+    "excruciating",
+    "screaming in pain",
+    "worst pain",
+)
+
+# Decision point C: resources the complaint usually needs in the ED. Examination,
+# point-of-care tests, oral medicines, tetanus shots, simple wound care, crutches, splints
+# and slings are not resources (ESI v4); a complex procedure (sedation) counts as two.
+LABS, ECG, XRAY, IMAGING = "labs", "ECG", "x-ray", "CT/ultrasound"
+IV_FLUIDS, IV_MEDS, NEB = "IV fluids", "IV/IM medication", "nebulised medication"
+CONSULT, PROCEDURE, COMPLEX_PROCEDURE = "specialty consult", "simple procedure", "complex procedure"
+RESOURCE_PHRASES: dict[str, frozenset[str]] = {
+    "chest pain": frozenset({LABS, ECG, XRAY}),
+    "cp": frozenset({LABS, ECG, XRAY}),
+    "chest pressure": frozenset({LABS, ECG, XRAY}),
+    "chest tightness": frozenset({LABS, ECG, XRAY}),
+    "sob": frozenset({LABS, XRAY, NEB}),
+    "shortness of breath": frozenset({LABS, XRAY, NEB}),
+    "difficulty breathing": frozenset({LABS, XRAY, NEB}),
+    "abd pain": frozenset({LABS, IMAGING}),
+    "abdominal pain": frozenset({LABS, IMAGING}),
+    "stomach pain": frozenset({LABS, IMAGING}),
+    "belly pain": frozenset({LABS, IMAGING}),
+    "epigastric pain": frozenset({LABS, IMAGING}),
+    "rlq": frozenset({LABS, IMAGING}),
+    "ruq": frozenset({LABS, IMAGING}),
+    "n/v": frozenset({LABS, IV_FLUIDS}),
+    "n/v/d": frozenset({LABS, IV_FLUIDS}),
+    "nausea": frozenset({LABS, IV_FLUIDS}),
+    "vomit*": frozenset({LABS, IV_FLUIDS}),
+    "throwing up": frozenset({LABS, IV_FLUIDS}),
+    "diarrhea": frozenset({LABS, IV_FLUIDS}),
+    "diarrhoea": frozenset({LABS, IV_FLUIDS}),
+    "dehydrat*": frozenset({LABS, IV_FLUIDS}),
+    "fewer wet diapers": frozenset({LABS, IV_FLUIDS}),
+    "poor feeding": frozenset({LABS, IV_FLUIDS}),
+    "flank pain": frozenset({LABS, IMAGING, IV_MEDS}),
+    "kidney stone*": frozenset({LABS, IMAGING, IV_MEDS}),
+    "renal colic": frozenset({LABS, IMAGING, IV_MEDS}),
+    "hematuria": frozenset({LABS}),
+    "syncope": frozenset({LABS, ECG}),
+    "syncopal": frozenset({LABS, ECG}),
+    "passed out": frozenset({LABS, ECG}),
+    "fainted": frozenset({LABS, ECG}),
+    "loc": frozenset({LABS, ECG, IMAGING}),
+    "loss of consciousness": frozenset({LABS, ECG, IMAGING}),
+    "dizzy": frozenset({LABS, ECG}),
+    "dizziness": frozenset({LABS, ECG}),
+    "palpitations": frozenset({LABS, ECG}),
+    "weakness": frozenset({LABS, ECG}),
+    "hit head": frozenset({IMAGING}),
+    "head injury": frozenset({IMAGING}),
+    "head trauma": frozenset({IMAGING}),
+    "fracture": frozenset({XRAY}),
+    "fx": frozenset({XRAY}),
+    "deformity": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "deformed": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "ankle": frozenset({XRAY}),
+    "sprain*": frozenset({XRAY}),
+    "wrist injury": frozenset({XRAY}),
+    "knee injury": frozenset({XRAY}),
+    "fell": frozenset({XRAY}),
+    "fall": frozenset({XRAY}),
+    "rolled off": frozenset({XRAY}),
+    "dropped": frozenset({XRAY}),
+    "lac": frozenset({PROCEDURE}),
+    "laceration": frozenset({PROCEDURE}),
+    "needs stitches": frozenset({PROCEDURE}),
+    "abscess": frozenset({PROCEDURE}),
+    "foreign body": frozenset({PROCEDURE}),
+    "dysuria": frozenset({LABS}),
+    "burning w urination": frozenset({LABS}),
+    "burning with urination": frozenset({LABS}),
+    "painful urination": frozenset({LABS}),
+    "uti": frozenset({LABS}),
+    "fever": frozenset({LABS}),
+    "febrile": frozenset({LABS}),
+    "pneumonia": frozenset({LABS, XRAY}),
+    "wheez*": frozenset({NEB}),
+    "asthma": frozenset({NEB}),
+    "allergic reaction": frozenset({IV_MEDS}),
+    "headache": frozenset({IV_MEDS}),
+    "migraine*": frozenset({IV_MEDS}),
+    "vaginal bleeding": frozenset({LABS, IMAGING}),
+    "vaginal spotting": frozenset({LABS, IMAGING}),
+    "seizure*": frozenset({LABS, IV_MEDS}),
+    "overdose": frozenset({LABS, ECG}),
+    "od": frozenset({LABS, ECG}),
+    "ingestion": frozenset({LABS, ECG}),
+    "suicidal": frozenset({LABS, CONSULT}),
+    "si": frozenset({LABS, CONSULT}),
+    "stroke": frozenset({LABS, IMAGING}),
+    "slurred speech": frozenset({LABS, IMAGING}),
+    "facial droop": frozenset({LABS, IMAGING}),
+    "confused": frozenset({LABS, IMAGING}),
+    "lethargic": frozenset({LABS, IMAGING}),
+}
+# Complaints that usually need no ED resource at all (ESI 5) when nothing above applies.
+NO_RESOURCE_PHRASES: tuple[str, ...] = (
+    "sore throat",
+    "scratchy throat",
+    "rash",
+    "diaper rash",
+    "hives",
+    "insect bite",
+    "bug bite",
+    "bee sting",
+    "refill",
+    "ran out",
+    "suture removal",
+    "stitches out",
+    "staple removal",
+    "runny nose",
+    "congestion",
+    "cold symptoms",
+    "uri",
+    "cough",
+    "earache",
+    "ear pain",
+    "pulling at",
+    "toothache",
+    "dental pain",
+    "pink eye",
+    "conjunctivitis",
+    "eye discharge",
+    "thrush",
+    "white patches",
+    "sunburn",
+    "minor burn",
+    "abrasion",
+    "wound check",
+    "dressing change",
+    "poison ivy",
+    "splinter",
+    "back pain",
+)
+
+
+def _all_phrases() -> Iterable[str]:
+    for table in (*A_PHRASES.values(), *B_PHRASES.values()):
+        yield from table
+    for table in (
+        DISTRESS_PHRASES,
+        HYPOPERFUSION_PHRASES,
+        CHEST_PAIN_PHRASES,
+        ACS_FEATURE_PHRASES,
+        PREGNANCY_PHRASES,
+        PELVIC_PHRASES,
+        CHEMO_PHRASES,
+        FEVER_PHRASES,
+        ALTERED_PHRASES,
+        SEVERE_PAIN_PHRASES,
+        tuple(RESOURCE_PHRASES),
+        NO_RESOURCE_PHRASES,
+    ):
+        yield from table
+
+
+@functools.cache
+def _vocabulary() -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
+    """Every word of the phrase tables: exact words, and by first letter the words that
+    also match stems or one-letter slips (stems and words of _FUZZY_MIN_LEN letters up)."""
+    words = {w for phrase in _all_phrases() for w in _phrase_words(phrase)}
+    exact = frozenset(w for w in words if not w.endswith("*"))
+    loose: dict[str, list[str]] = {}
+    for word in sorted(words):
+        if word.endswith("*") or len(word) >= _FUZZY_MIN_LEN:
+            loose.setdefault(word[:1], []).append(word)
+    return exact, {letter: tuple(ws) for letter, ws in loose.items()}
+
+
+def _resources_for(note: _Note) -> tuple[int | None, str | None]:
+    matched = note.find(RESOURCE_PHRASES)
+    if matched:
+        resources: set[str] = set()
+        for phrase in matched:
+            resources |= RESOURCE_PHRASES[phrase]
+        count = len(resources) + (1 if COMPLEX_PROCEDURE in resources else 0)
+        level = 3 if count >= 2 else 4 if count == 1 else 5
+        need = "two or more resources" if level == 3 else "one resource"
+        reason = (
+            f"The complaint ({note.quote(matched)}) usually needs {', '.join(sorted(resources))}: "
+            f"{need}, ESI {level}."
+        )
+        return level, reason
+    none_needed = note.find(NO_RESOURCE_PHRASES)
+    if none_needed:
+        reason = (
+            f"The complaint ({note.quote(none_needed)}) usually needs no ED resources "
+            "(examination, point-of-care tests and oral medicines do not count): ESI 5."
+        )
+        return 5, reason
+    return None, None
+
+
+def esi_rules(*, complaint: str, vitals: Vitals) -> RulesResult:
+    """Apply the ESI v4 decision points A-D to a complaint and its vital signs.
+
+    Never raises on any complaint text; an unrecognised complaint gives no A/B/C rule
+    (``resources_level`` None). The vitals are checked by :class:`Vitals` itself.
+    """
+    note = _Note(complaint)
+    fired: list[FiredRule] = []
+    age = vitals.age_years
+    band = age_band(age)
+    zone = _DANGER_ZONE[band]
+    hr, rr, spo2, sbp = vitals.heart_rate, vitals.respiratory_rate, vitals.spo2, vitals.systolic_bp
+
+    def add(code: str, point: str, level: int, reason: str) -> None:
+        fired.append(FiredRule(code, point, level, reason, point in ("A", "B")))
+
+    # --- A: immediate life-saving intervention -----------------------------------------
+    distress = note.find(DISTRESS_PHRASES)
+    severe_tachypnoea = rr is not None and rr > zone["respiratory_rate"] + _SEVERE_TACHYPNOEA_MARGIN
+    if vitals.avpu == "U" or (vitals.gcs is not None and vitals.gcs <= 8):
+        status = "AVPU U" if vitals.avpu == "U" else f"GCS {vitals.gcs}"
+        add(
+            "A_UNRESPONSIVE_VITALS",
+            "A",
+            1,
+            f"Unresponsive ({status}): needs an immediate life-saving intervention, ESI 1.",
+        )
+    if rr == 0:
+        add("A_APNOEA_VITALS", "A", 1, "Respiratory rate 0: not breathing, ESI 1.")
+    elif rr is not None and rr <= _BRADYPNOEA_MAX:
+        add(
+            "A_BRADYPNOEA",
+            "A",
+            1,
+            f"Respiratory rate {rr}/min is too slow to sustain life: needs ventilation or an "
+            "antidote now, ESI 1.",
+        )
+    if hr == 0:
+        add("A_PULSELESS_VITALS", "A", 1, "Heart rate 0: pulseless, ESI 1.")
+    if spo2 is not None and spo2 < CRITICAL_SPO2 and (distress or severe_tachypnoea):
+        why = f"with {note.quote(distress)}" if distress else f"and respiratory rate {rr}/min"
+        add(
+            "A_HYPOXIA_DISTRESS",
+            "A",
+            1,
+            f"SpO2 {spo2}% {why}: severe respiratory distress needs immediate oxygen and airway "
+            "support, ESI 1.",
+        )
+    hypotensive = sbp is not None and 0 < sbp < hypotension_threshold(age)
+    if hypotensive:
+        hypoperfusion = note.find(HYPOPERFUSION_PHRASES)
+        signs: list[str] = []
+        if hr is not None and hr > zone["heart_rate"]:
+            signs.append(f"heart rate {hr}/min")
+        if hr is not None and 0 < hr < 50:
+            signs.append(f"heart rate {hr}/min")
+        if vitals.avpu in ("V", "P"):
+            signs.append(f"AVPU {vitals.avpu}")
+        if hypoperfusion:
+            signs.append(note.quote(hypoperfusion))
+        if signs:
+            add(
+                "A_SHOCK",
+                "A",
+                1,
+                f"Systolic BP {sbp} mmHg is low for the age, with signs of poor perfusion "
+                f"({', '.join(signs)}): shock needs immediate treatment, ESI 1.",
+            )
+    for code, phrases in A_PHRASES.items():
+        found = note.find(phrases)
+        if found:
+            add(code, "A", 1, f"{_A_REASON[code]} (complaint says {note.quote(found)}): ESI 1.")
+
+    # --- B: high-risk situation, new confusion/lethargy, severe pain or distress ---------
+    chest_pain = note.find(CHEST_PAIN_PHRASES)
+    if chest_pain:
+        features = note.find(ACS_FEATURE_PHRASES)
+        if age >= _ACS_AGE or features:
+            add(
+                "B_ACS",
+                "B",
+                2,
+                f"{_B_REASON['B_ACS']} "
+                f"(complaint says {note.quote(chest_pain + features)}): ESI 2.",
+            )
+    for code, phrases in B_PHRASES.items():
+        found = note.find(phrases)
+        if found:
+            add(code, "B", 2, f"{_B_REASON[code]} (complaint says {note.quote(found)}): ESI 2.")
+    if not any(r.code == "B_ECTOPIC" for r in fired):
+        pregnant = note.find(PREGNANCY_PHRASES)
+        pelvic = note.find(PELVIC_PHRASES) if pregnant else []
+        if pregnant and pelvic:
+            add(
+                "B_ECTOPIC",
+                "B",
+                2,
+                f"Pregnancy with {note.quote(pelvic)} may be an ectopic pregnancy: a high-risk "
+                "situation, ESI 2.",
+            )
+    febrile = vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C
+    chemo = not any(r.code == "B_SEPSIS" for r in fired) and note.find(CHEMO_PHRASES)
+    if chemo and (febrile or note.find(FEVER_PHRASES)):
+        add(
+            "B_SEPSIS",
+            "B",
+            2,
+            "Fever in a patient on chemotherapy or immunosuppressed may be neutropenic "
+            "sepsis: a high-risk situation, ESI 2.",
+        )
+    if febrile and age < _NEONATE_YEARS:
+        add(
+            "B_NEONATE_FEVER",
+            "B",
+            2,
+            f"Temperature {vitals.temperature_c:.1f} C in a baby under 28 days old is a "
+            "high-risk situation, ESI 2.",
+        )
+    altered_words = note.find(ALTERED_PHRASES)
+    altered_signs: list[str] = []
+    if vitals.avpu in ("V", "P"):
+        altered_signs.append(f"AVPU {vitals.avpu}")
+    if vitals.gcs is not None and 9 <= vitals.gcs <= 14:
+        altered_signs.append(f"GCS {vitals.gcs}")
+    if altered_words:
+        altered_signs.append(f"complaint says {note.quote(altered_words)}")
+    if altered_signs:
+        add(
+            "B_ALTERED",
+            "B",
+            2,
+            f"New confusion, lethargy or disorientation ({'; '.join(altered_signs)}): ESI 2.",
+        )
+    pain_scores = [p for p in (vitals.pain, note.pain_score()) if p is not None]
+    pain_words = note.find(SEVERE_PAIN_PHRASES)
+    if (pain_scores and max(pain_scores) >= SEVERE_PAIN) or pain_words:
+        what = f"pain {max(pain_scores)}/10" if pain_scores and max(pain_scores) >= 7 else ""
+        what = ", ".join(x for x in (what, note.quote(pain_words)) if x)
+        add("B_PAIN", "B", 2, f"Severe pain ({what}) is severe distress: ESI 2.")
+    if distress and not any(r.code == "A_HYPOXIA_DISTRESS" for r in fired):
+        add(
+            "B_DISTRESS",
+            "B",
+            2,
+            f"Respiratory distress (complaint says {note.quote(distress)}) "
+            "is severe distress: ESI 2.",
+        )
+
+    # --- C: expected resources ----------------------------------------------------------
+    resources_level, resources_reason = _resources_for(note)
+    if resources_level is not None and resources_reason is not None:
+        add("C_RESOURCES", "C", resources_level, resources_reason)
+
+    # --- D: danger-zone vitals for the age ----------------------------------------------
+    who = _BAND_WORDS[band]
+    if hr is not None and hr > zone["heart_rate"]:
+        add(
+            "D_HEART_RATE",
+            "D",
+            2,
+            f"Heart rate {hr}/min is above the danger zone ({zone['heart_rate']}/min) for {who}: "
+            "consider ESI 2.",
+        )
+    if rr is not None and rr > zone["respiratory_rate"]:
+        add(
+            "D_RESPIRATORY_RATE",
+            "D",
+            2,
+            f"Respiratory rate {rr}/min is above the danger zone ({zone['respiratory_rate']}/min) "
+            f"for {who}: consider ESI 2.",
+        )
+    if spo2 is not None and spo2 < DANGER_SPO2:
+        add("D_SPO2", "D", 2, f"SpO2 {spo2}% is below {DANGER_SPO2}%: consider ESI 2.")
+    if febrile and _NEONATE_YEARS <= age < 0.25:
+        add(
+            "D_INFANT_FEVER",
+            "D",
+            2,
+            f"Temperature {vitals.temperature_c:.1f} C in a baby aged 28 days to 3 months: "
+            "consider ESI 2.",
+        )
+
+    hard = [r.level for r in fired if r.mandatory]
+    considered = 2 if any(r.decision_point == "D" for r in fired) else None
+    return RulesResult(
+        fired=tuple(fired),
+        floor=min(hard) if hard else None,
+        resources_level=resources_level,
+        considered=considered,
+    )
+
+
+def combine(*, rules: RulesResult, model_level: int) -> tuple[int, str]:
+    """The suggested ESI level: the model's, raised (never lowered) by the rules.
+
+    The result is the most acute (lowest number) of the model's level, the hard-rule floor
+    (A/B) and, when danger-zone vitals fired (D, "consider ESI 2"), level 2: for a
+    suggestion the safer level is taken and the explanation says the nurse may lower it
+    after assessment. Resources (C) never change the model's level; they are shown as a
+    reason only. Returns ``(level, explanation)``.
+
+    Raises:
+        ValueError: ``model_level`` is not an ESI level 1-5.
+    """
+    if isinstance(model_level, bool) or model_level not in ESI_LEVELS:
+        raise ValueError(f"model_level must be an ESI level 1-5, got {model_level!r}")
+    level = model_level
+    if rules.floor is not None and rules.floor < level:
+        level = rules.floor
+        reasons = " ".join(r.reason for r in rules.hard_rules if r.level == rules.floor)
+        return level, (
+            f"ESI {level}, raised from the model's ESI {model_level} by a hard rule. {reasons}"
+        )
+    if rules.considered is not None and rules.considered < level:
+        level = rules.considered
+        reasons = " ".join(r.reason for r in rules.fired if r.decision_point == "D")
+        return level, (
+            f"ESI {level}, raised from the model's ESI {model_level} because of danger-zone "
+            f"vital signs. {reasons} The suggestion takes the safer level; lower it only after "
+            "your assessment."
+        )
+    if rules.floor is not None:
+        reasons = " ".join(r.reason for r in rules.hard_rules if r.level == rules.floor)
+        return level, f"ESI {level}, as the model suggested; the hard rules agree. {reasons}"
+    return level, (f"ESI {level}, as the model suggested; no rule asks for a more acute level.")
+
+
+def rules_level(rules: RulesResult) -> int | None:
+    """The level the rules alone give, without a model: floor, then D, then resources."""
+    for level in (rules.floor, rules.considered, rules.resources_level):
+        if level is not None:
+            return level
+    return None

@@ -1,0 +1,399 @@
+"""The ESI v4 hard rules: what a triage nurse's note and vitals make them say.
+
+Pure Python, no database: the cases are the kind the ESI v4 handbook teaches with.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from diagnosis.triage.rules import (
+    AVPU,
+    FiredRule,
+    RulesResult,
+    Vitals,
+    age_band,
+    combine,
+    danger_zone,
+    esi_rules,
+    rules_level,
+)
+
+ADULT = Vitals(
+    age_years=40,
+    heart_rate=80,
+    respiratory_rate=16,
+    spo2=98,
+    systolic_bp=125,
+    diastolic_bp=80,
+    temperature_c=36.9,
+    pain=2,
+    avpu="A",
+)
+
+
+def vitals(**changes: object) -> Vitals:
+    return replace(ADULT, **changes)
+
+
+def codes(result: RulesResult) -> set[str]:
+    return {rule.code for rule in result.fired}
+
+
+# (complaint, vitals, a rule code that must fire, floor, considered)
+HANDBOOK_CASES = [
+    ("unresponsive, not breathing", vitals(avpu="U"), "A_APNOEA", 1, None),
+    ("found down, CPR in progress", vitals(heart_rate=0, respiratory_rate=0), "A_ARREST", 1, None),
+    ("fall at home", vitals(gcs=7), "A_UNRESPONSIVE_VITALS", 1, None),
+    ("pt unresponsive on arrival", vitals(), "A_UNRESPONSIVE", 1, None),
+    ("actively seizing x10 min", vitals(), "A_SEIZING", 1, None),
+    ("found down", vitals(respiratory_rate=0), "A_APNOEA_VITALS", 1, None),
+    ("heroin use", vitals(respiratory_rate=5, avpu="P"), "A_BRADYPNOEA", 1, None),
+    ("gasping, can't breathe", vitals(spo2=85, respiratory_rate=34), "A_HYPOXIA_DISTRESS", 1, 2),
+    ("cough x3 days", vitals(spo2=86, respiratory_rate=34), "A_HYPOXIA_DISTRESS", 1, 2),
+    (
+        "vomiting blood, pale and clammy",
+        vitals(systolic_bp=78, diastolic_bp=40, heart_rate=128),
+        "A_SHOCK",
+        1,
+        2,
+    ),
+    ("67 y/o M c/o CP radiating to L arm", vitals(age_years=67), "B_ACS", 2, None),
+    ("crushing chest pressure", vitals(age_years=24), "B_ACS", 2, None),
+    ("c/o SOB x2 days", vitals(), "B_SOB", 2, None),
+    ("L sided weakness and slurred speech", vitals(age_years=72), "B_STROKE", 2, None),
+    ("SI/HI", vitals(), "B_PSYCH", 2, None),
+    ("OD on tylenol ~20 pills", vitals(), "B_OVERDOSE", 2, None),
+    ("worst headache of my life", vitals(), "B_HEADACHE", 2, None),
+    ("8 wks pregnant w/ abd pain", vitals(age_years=27), "B_ECTOPIC", 2, None),
+    ("fever, on chemo for breast ca", vitals(temperature_c=38.4), "B_SEPSIS", 2, None),
+    ("new confusion since this am", vitals(age_years=80), "B_ALTERED", 2, None),
+    ("fever", vitals(avpu="V"), "B_ALTERED", 2, None),
+    ("fall", vitals(gcs=12), "B_ALTERED", 2, None),
+    ("twisted ankle", vitals(pain=8), "B_PAIN", 2, None),
+    ("R flank pain 9/10", vitals(pain=None), "B_PAIN", 2, None),
+    (
+        "fussy, felt hot",
+        vitals(age_years=10 / 365.25, temperature_c=38.3),
+        "B_NEONATE_FEVER",
+        2,
+        None,
+    ),
+    (
+        "fussy, felt hot",
+        vitals(age_years=6 * 7 / 365.25, temperature_c=38.3),
+        "D_INFANT_FEVER",
+        None,
+        2,
+    ),
+    ("fever", vitals(age_years=2, heart_rate=170, respiratory_rate=30), "D_HEART_RATE", None, 2),
+    ("cough", vitals(spo2=91), "D_SPO2", None, 2),
+    ("ankle sprain, walking", vitals(), "C_RESOURCES", None, None),
+]
+
+
+@pytest.mark.parametrize(("complaint", "vitals_", "code", "floor", "considered"), HANDBOOK_CASES)
+def test_each_decision_point_fires_for_the_handbook_kind_of_case(
+    complaint: str, vitals_: Vitals, code: str, floor: int | None, considered: int | None
+) -> None:
+    result = esi_rules(complaint=complaint, vitals=vitals_)
+
+    assert code in codes(result)
+    assert result.floor == floor
+    assert result.considered == considered
+
+
+# (complaint, expected resources level) for an adult with normal vitals.
+RESOURCE_CASES = [
+    ("abd pain N/V", 3),
+    ("fall, hit head, + LOC", 3),
+    ("wrist deformity after FOOSH", 3),
+    ("syncopal episode at work", 3),
+    ("ankle sprain, walking", 4),
+    ("2 cm lac to chin, bleeding controlled", 4),
+    ("burning w/ urination x2 days", 4),
+    ("sore throat x2 days", 5),
+    ("here for suture removal", 5),
+    ("needs refill of BP meds", 5),
+    ("", None),
+    ("here with mom", None),
+]
+
+
+@pytest.mark.parametrize(("complaint", "level"), RESOURCE_CASES)
+def test_it_estimates_the_resources_a_complaint_needs(complaint: str, level: int | None) -> None:
+    result = esi_rules(complaint=complaint, vitals=ADULT)
+
+    assert result.resources_level == level
+    assert result.floor is None
+    if level is not None:
+        (rule,) = [r for r in result.fired if r.decision_point == "C"]
+        assert rule.level == level
+        assert not rule.mandatory
+
+
+# (complaint, age, code, fires?): abbreviations, case, slips, negation and history.
+WORDING_CASES = [
+    ("CHEST PAIN since 1h", 67, "B_ACS", True),
+    ("cp", 67, "B_ACS", True),
+    ("denies CP, SOB, N/V", 67, "B_ACS", False),
+    ("denies CP, SOB, N/V", 67, "B_SOB", False),
+    ("no LOC, CP x2h", 67, "B_ACS", True),
+    ("no improvement in CP w/ nitro", 67, "B_ACS", True),
+    ("chest pain, reproducible on palpation", 19, "B_ACS", False),
+    ("hx CVA, here for med refill", 70, "B_STROKE", False),
+    ("pt found unresponsvie", 40, "A_UNRESPONSIVE", True),
+    ("sucidal thoughts", 30, "B_PSYCH", True),
+    ("lethargc and confussed", 80, "B_ALTERED", True),
+    ("not confused, alert", 80, "B_ALTERED", False),
+    ("bee sting on hand, no trouble breathing", 30, "B_SOB", False),
+    ("walking w/ limp after ankle injury", 30, "B_ALTERED", False),
+    ("intubated in the field", 50, "A_INTUBATED", True),
+    ("SI joint pain after lifting", 45, "B_PSYCH", False),
+    ("SI, plan to overdose", 45, "B_PSYCH", True),
+]
+
+
+@pytest.mark.parametrize(("complaint", "age", "code", "fires"), WORDING_CASES)
+def test_it_reads_the_way_nurses_write(complaint: str, age: float, code: str, fires: bool) -> None:
+    result = esi_rules(complaint=complaint, vitals=vitals(age_years=age))
+
+    assert (code in codes(result)) is fires
+
+
+# Each age band's danger zone, just at and just above the thresholds (D fires strictly above).
+BOUNDARY_CASES = [
+    # (age in years, heart rate, respiratory rate, D fires?)
+    (0.1, 180, 40, False),
+    (0.1, 181, 40, True),
+    (0.1, 150, 50, False),
+    (0.1, 150, 51, True),
+    (0.2499, 170, 40, False),  # just under 3 months: HR 170 is below 180
+    (0.25, 170, 30, True),  # 3 months: the 3m-3y band, HR 170 is above 160
+    (0.5, 160, 30, False),
+    (0.5, 170, 30, True),  # a 6-month-old with HR 170
+    (2, 170, 30, True),  # a 2-year-old with HR 170
+    (2.99, 130, 40, False),
+    (2.99, 130, 41, True),
+    (3, 150, 25, True),  # 3 years: the 3-8y band, HR 150 is above 140
+    (5, 140, 25, False),
+    (5, 141, 25, True),
+    (5, 110, 30, False),
+    (5, 110, 31, True),
+    (8, 141, 22, True),  # 8 years is still the 3-8y band
+    (8.01, 101, 16, True),  # older than 8: the adult thresholds
+    (8.01, 100, 20, False),
+    (40, 100, 20, False),
+    (40, 101, 16, True),
+    (40, 80, 21, True),
+]
+
+
+@pytest.mark.parametrize(("age", "hr", "rr", "fires"), BOUNDARY_CASES)
+def test_danger_zone_vitals_fire_just_above_each_age_bands_threshold(
+    age: float, hr: int, rr: int, fires: bool
+) -> None:
+    result = esi_rules(
+        complaint="fever",
+        vitals=vitals(age_years=age, heart_rate=hr, respiratory_rate=rr, systolic_bp=None),
+    )
+
+    assert (result.considered == 2) is fires
+    assert result.floor is None
+
+
+@pytest.mark.parametrize(("spo2", "fires"), [(92, False), (91, True)])
+def test_spo2_below_92_is_a_danger_zone_vital_at_any_age(spo2: int, fires: bool) -> None:
+    for age in (0.1, 1, 5, 40):
+        result = esi_rules(complaint="cough", vitals=vitals(age_years=age, spo2=spo2))
+        assert ("D_SPO2" in codes(result)) is fires
+
+
+@pytest.mark.parametrize(
+    ("age", "band"),
+    [
+        (0, "<3m"),
+        (0.2499, "<3m"),
+        (0.25, "3m-3y"),
+        (2.99, "3m-3y"),
+        (3, "3-8y"),
+        (8, "3-8y"),
+        (8.01, ">8y"),
+        (90, ">8y"),
+    ],
+)
+def test_age_bands_have_the_documented_boundaries(age: float, band: str) -> None:
+    assert age_band(age) == band
+    assert danger_zone(age)["band"] == band
+    assert danger_zone(age)["spo2"] == 92
+
+
+def test_danger_zone_thresholds_are_the_esi_handbooks() -> None:
+    assert [
+        (danger_zone(a)["heart_rate"], danger_zone(a)["respiratory_rate"]) for a in (0.1, 1, 5, 30)
+    ] == [
+        (180, 50),
+        (160, 40),
+        (140, 30),
+        (100, 20),
+    ]
+
+
+def test_the_rules_raise_the_models_level_to_the_hard_floor() -> None:
+    rules = esi_rules(complaint="67 y/o M c/o CP radiating to L arm", vitals=vitals(age_years=67))
+
+    level, explanation = combine(rules=rules, model_level=4)
+
+    assert level == 2
+    assert "raised from the model's ESI 4" in explanation
+    assert "heart attack" in explanation
+
+
+def test_the_rules_never_lower_a_more_acute_model_level() -> None:
+    rules = esi_rules(complaint="sore throat", vitals=ADULT)
+
+    assert combine(rules=rules, model_level=2)[0] == 2
+    assert combine(rules=rules, model_level=1)[0] == 1
+
+
+def test_danger_zone_vitals_raise_the_suggestion_to_2_and_say_the_nurse_may_lower_it() -> None:
+    rules = esi_rules(complaint="fever", vitals=vitals(age_years=2, heart_rate=170))
+
+    level, explanation = combine(rules=rules, model_level=4)
+
+    assert (level, rules.floor) == (2, None)
+    assert "danger" in explanation
+    assert "lower it only after your assessment" in explanation
+
+
+def test_resources_alone_do_not_change_the_models_level() -> None:
+    rules = esi_rules(complaint="abd pain N/V", vitals=ADULT)
+
+    assert rules.resources_level == 3
+    assert combine(rules=rules, model_level=4) == (
+        4,
+        "ESI 4, as the model suggested; no rule asks for a more acute level.",
+    )
+    assert rules_level(rules) == 3
+
+
+@pytest.mark.parametrize("bad", [0, 6, -1, True])
+def test_combine_refuses_a_level_that_is_not_esi(bad: int) -> None:
+    with pytest.raises(ValueError, match="ESI level"):
+        combine(rules=esi_rules(complaint="", vitals=ADULT), model_level=bad)
+
+
+def test_vitals_refuse_values_that_cannot_be_measurements() -> None:
+    with pytest.raises(ValueError, match="avpu"):
+        vitals(avpu="X")
+    with pytest.raises(ValueError, match="Celsius"):
+        vitals(temperature_c=101.3)
+    with pytest.raises(ValueError, match="SpO2"):
+        vitals(spo2=101)
+    with pytest.raises(ValueError, match="GCS"):
+        vitals(gcs=2)
+    with pytest.raises(ValueError, match="pain"):
+        vitals(pain=11)
+    assert vitals(avpu="v").avpu == "V"
+    assert vitals(avpu="").avpu is None
+
+
+# --- Property: whatever the note, the rules can only raise acuity --------------------------
+
+FRAGMENTS = [
+    "unresponsive",
+    "not breathing",
+    "CP",
+    "67 y/o M c/o",
+    "SOB",
+    "denies",
+    "no",
+    "hx",
+    "SI/HI",
+    "OD",
+    "abd pain",
+    "N/V",
+    "LOC",
+    "ankle sprain",
+    "sore throat",
+    "confused",
+    "worst headache",
+    "pain 9/10",
+    ",",
+    ".",
+    "walking",
+    "fever",
+    "pregnant",
+    "chemo",
+    "gasping",
+    "pale",
+]
+vitals_strategy = st.builds(
+    Vitals,
+    age_years=st.floats(min_value=0, max_value=110, allow_nan=False),
+    heart_rate=st.one_of(st.none(), st.integers(0, 260)),
+    respiratory_rate=st.one_of(st.none(), st.integers(0, 80)),
+    spo2=st.one_of(st.none(), st.integers(50, 100)),
+    systolic_bp=st.one_of(st.none(), st.integers(0, 250)),
+    diastolic_bp=st.one_of(st.none(), st.integers(0, 150)),
+    temperature_c=st.one_of(st.none(), st.floats(30, 43, allow_nan=False)),
+    pain=st.one_of(st.none(), st.integers(0, 10)),
+    avpu=st.one_of(st.none(), st.sampled_from(AVPU)),
+    gcs=st.one_of(st.none(), st.integers(3, 15)),
+)
+complaint_strategy = st.one_of(
+    st.lists(st.sampled_from(FRAGMENTS), max_size=8).map(" ".join),
+    st.text(max_size=60),
+)
+
+
+# The autouse media_root fixture (conftest) is function-scoped but unused by these pure tests.
+@hypothesis_settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(complaint=complaint_strategy, vitals_=vitals_strategy, model_level=st.integers(1, 5))
+def test_combine_is_never_less_acute_than_the_hard_floor_or_the_model(
+    complaint: str, vitals_: Vitals, model_level: int
+) -> None:
+    rules = esi_rules(complaint=complaint, vitals=vitals_)
+
+    level, explanation = combine(rules=rules, model_level=model_level)
+
+    assert level <= model_level
+    if rules.floor is not None:
+        assert level <= rules.floor
+    if rules.considered is not None:
+        assert level <= rules.considered
+    candidates = [model_level, rules.floor, rules.considered]
+    assert level == min(c for c in candidates if c is not None)
+    assert explanation.startswith(f"ESI {level}")
+    for rule in rules.fired:
+        assert isinstance(rule, FiredRule)
+        assert rule.mandatory is (rule.decision_point in ("A", "B"))
+        assert 1 <= rule.level <= 5
+        assert rule.reason.endswith(".")
+
+
+def test_the_rules_and_the_generator_import_neither_django_nor_torch() -> None:
+    """Training scripts use them without Django; the ML workers import them cheaply."""
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys, diagnosis.triage.rules, diagnosis.triage.synthetic; "
+        "bad = [m for m in ('django', 'torch', 'transformers') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
