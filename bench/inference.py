@@ -81,7 +81,7 @@ def main() -> None:
     )
     call_command("migrate", verbosity=0)
     print("# training a champion on synthetic data (demo_seed)...", flush=True)
-    call_command("demo_seed", verbosity=0)
+    call_command("demo_seed", triage=False, verbosity=0)
     version = champion()
     clf = classifier_for(version)
     device = inference_device()

@@ -110,11 +110,22 @@ class Suggestion(models.Model):
 
 
 class Review(models.Model):
-    """A clinician's label for an instance. Never edited: a new review supersedes."""
+    """A clinician's label for an instance. Never edited: a new review supersedes.
+
+    With single reading a review supersedes the instance's previous current review; with
+    double reading (``MEDASSIST_DOUBLE_READING``) each reader's chain is their own, so two
+    independent reads stay current side by side until they agree or an adjudicator decides.
+    Which review is the training label is kept in :class:`ReadingState`.
+    """
 
     class Action(models.TextChoices):
         ACCEPT = "accept", "Accepted the suggestion"
         CORRECT = "correct", "Corrected the finding"
+        REJECT = "reject", "Rejected as non-diagnostic"
+
+    class Kind(models.TextChoices):
+        READ = "read", "Read"
+        ADJUDICATION = "adjudication", "Adjudication"
 
     class Source(models.TextChoices):
         CLINICIAN = "clinician", "Clinician"
@@ -127,7 +138,11 @@ class Review(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
     )
     action = models.CharField(max_length=16, choices=Action.choices)
-    finding = models.ForeignKey(Finding, on_delete=models.PROTECT)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.READ)
+    # The (first) finding; empty only when the image was rejected as non-diagnostic.
+    finding = models.ForeignKey(Finding, null=True, blank=True, on_delete=models.PROTECT)
+    # Every finding the reader chose, the first included (several when multi-label).
+    findings = models.ManyToManyField(Finding, blank=True, related_name="+")
     comment = models.TextField(blank=True)
     source = models.CharField(max_length=32, choices=Source.choices, default=Source.CLINICIAN)
     supersedes = models.OneToOneField(
@@ -135,8 +150,11 @@ class Review(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        indexes = [models.Index(fields=["instance", "source"], name="review_instance_source")]
+
     def __str__(self) -> str:
-        return f"Review {self.pk}: {self.finding_id} on {self.instance_id}"
+        return f"Review {self.pk}: {self.finding_id or self.action} on {self.instance_id}"
 
 
 class Encounter(models.Model):
@@ -147,6 +165,13 @@ class Encounter(models.Model):
         VOICE = "V", "Responds to voice"
         PAIN = "P", "Responds to pain"
         UNRESPONSIVE = "U", "Unresponsive"
+
+    class ArrivalMode(models.TextChoices):
+        WALK_IN = "walk_in", "Walk-in"
+        AMBULANCE = "ambulance", "Ambulance"
+        HELICOPTER = "helicopter", "Helicopter"
+        POLICE = "police", "Police"
+        TRANSFER = "transfer", "Transfer from another hospital"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
@@ -175,7 +200,30 @@ class Encounter(models.Model):
     pain = models.PositiveSmallIntegerField(
         "pain (0-10)", validators=[MinValueValidator(0), MaxValueValidator(10)]
     )
-    mental_status = models.CharField(max_length=1, choices=MentalStatus.choices)
+    # AVPU, or the Glasgow Coma Scale instead (blank when the nurse scored GCS only).
+    mental_status = models.CharField(max_length=1, choices=MentalStatus.choices, blank=True)
+    gcs = models.PositiveSmallIntegerField(
+        "GCS (3-15)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(3), MaxValueValidator(15)],
+    )
+    # As the nurse entered it; temperature_c is always stored in Celsius.
+    temperature_unit = models.CharField(
+        max_length=1, choices=[("C", "°C"), ("F", "°F")], default="C"
+    )
+    arrival_mode = models.CharField(
+        max_length=16, choices=ArrivalMode.choices, default=ArrivalMode.WALK_IN
+    )
+    # Age on arrival (years, fractions for infants): ESI's danger-zone vitals depend on it.
+    age_years = models.DecimalField(
+        "age at arrival (years)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(130)],
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self) -> str:
@@ -216,3 +264,64 @@ class InferenceRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Inference request {self.pk} for {self.instance_id} ({self.status})"
+
+
+from .models_triage import *  # noqa: E402,F403
+
+
+class ReadingState(models.Model):
+    """Where an instance stands in reading, derived from its reviews by the review services.
+
+    Only :mod:`diagnosis.review` writes it, inside the transaction that adds a review, so
+    the worklist can filter 100,000 studies by state with one indexed join instead of
+    re-deriving agreement from every review chain. ``label`` is the review that counts as
+    the instance's label (the training label), or empty while reads are missing or disagree.
+    """
+
+    class Status(models.TextChoices):
+        ONE_READ = "one_read", "Waiting for the second read"
+        REVIEWED = "reviewed", "Reviewed"
+        ADJUDICATION = "adjudication", "Needs adjudication"
+
+    instance = models.OneToOneField(
+        Instance, on_delete=models.PROTECT, primary_key=True, related_name="reading_state"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    label = models.OneToOneField(
+        Review, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    first_reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status"], name="reading_state_status")]
+
+    def __str__(self) -> str:
+        return f"Reading of {self.instance_id}: {self.status}"
+
+
+class ReviewAssignment(models.Model):
+    """A study put on one doctor's list ("assigned to me" in the worklist)."""
+
+    study = models.ForeignKey("imaging.Study", on_delete=models.PROTECT, related_name="+")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "assignee"], name="one_assignment_per_doctor")
+        ]
+        indexes = [models.Index(fields=["assignee", "study"], name="assignment_assignee_study")]
+
+    def __str__(self) -> str:
+        return f"Study {self.study_id} assigned to {self.assignee_id}"
+
+
+from .models_final import *  # noqa: E402,F403

@@ -19,7 +19,8 @@ from medassist.models import Patient
 from medassist.services import audit_record
 from medassist.version import code_version
 
-from .models import Encounter, Finding, ModelVersion, Review, Suggestion, Task
+from .models import Encounter, ModelVersion, Suggestion, Task
+from .review import review_submit  # noqa: F401  (moved; demo_seed and tests import it here)
 from .serving import champion, classifier_for, device_description
 
 logger = logging.getLogger(__name__)
@@ -81,54 +82,6 @@ def suggestion_compute(*, instance_id: int) -> Suggestion:
         input_sha256=input_sha,
         latency_ms=(time.perf_counter() - started) * 1000.0,
     )
-
-
-@transaction.atomic
-def review_submit(
-    *,
-    instance: Instance,
-    reviewer: AbstractBaseUser | None,
-    finding: Finding,
-    comment: str = "",
-    source: str = Review.Source.CLINICIAN,
-    remote_addr: str | None = None,
-) -> Review:
-    """Record a label for ``instance``; a previous review is superseded, never changed.
-
-    The action is "accept" when the finding equals the latest suggestion's top finding,
-    otherwise "correct".
-    """
-    suggestion = instance.suggestions.order_by("-created_at", "-pk").first()
-    action = (
-        Review.Action.ACCEPT
-        if suggestion is not None and suggestion.top_finding_id == finding.pk
-        else Review.Action.CORRECT
-    )
-    # Lock the instance so two reviews submitted at once still form one chain.
-    Instance.objects.select_for_update().filter(pk=instance.pk).exists()
-    previous = (
-        Review.objects.filter(instance=instance, superseded_by__isnull=True).order_by("-pk").first()
-    )
-    review = Review(
-        instance=instance,
-        suggestion=suggestion,
-        reviewer=reviewer,
-        action=action,
-        finding=finding,
-        comment=comment,
-        source=source,
-        supersedes=previous,
-    )
-    review.full_clean()
-    review.save()
-    audit_record(
-        actor=reviewer,
-        action="review.submit",
-        obj=review,
-        detail={"instance": instance.pk, "finding": finding.code, "action": action},
-        remote_addr=remote_addr,
-    )
-    return review
 
 
 @transaction.atomic

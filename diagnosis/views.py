@@ -1,4 +1,4 @@
-"""Doctor and nurse pages of the clinical loop."""
+"""Doctor pages of the clinical loop (the nurse's triage pages are in diagnosis.triage.views)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,19 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from imaging.models import Instance
 from medassist.roles import Role, role_required
-from medassist.services import audit_record, patient_get_or_register
+from medassist.services import audit_record
 
-from . import selectors
-from .forms import EncounterForm, ReviewForm
-from .models import Encounter, Suggestion
-from .services import encounter_open, review_submit
+from . import review, selectors
+from .forms import ReviewForm
+from .models import Suggestion
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -28,7 +27,46 @@ def _client_ip(request: HttpRequest) -> str | None:
 
 @role_required(Role.DOCTOR)
 def worklist(request: HttpRequest) -> HttpResponse:
-    return render(request, "diagnosis/worklist.html", {"instances": selectors.worklist()[:100]})
+    """Studies awaiting review, most urgent first; the table partial polls for new ones."""
+    filters = review.WorklistFilters.from_query(request.GET)
+    page, rows = review.worklist_page(
+        user=request.user, filters=filters, page=request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "rows": rows,
+        "filters": filters,
+        "query": filters.query_string(),
+        "statuses": review.Status.CHOICES,
+        "modalities": review.worklist_modalities(),
+        "findings": selectors.active_findings(),
+        "poll_seconds": review.worklist_poll_seconds(),
+    }
+    if request.htmx:
+        return render(request, "diagnosis/worklist.html#table", context)
+    return render(request, "diagnosis/worklist.html", context)
+
+
+@role_required(Role.DOCTOR)
+def worklist_next(request: HttpRequest) -> HttpResponse:
+    """Open the next (or previous) case in worklist order; back to the list at its end."""
+    filters = review.WorklistFilters.from_query(request.GET)
+    after = request.GET.get("after", "")
+    instance_id = review.worklist_neighbour(
+        user=request.user,
+        filters=filters,
+        study_id=int(after) if after.isdigit() else None,
+        previous=request.GET.get("dir") == "prev",
+        after_instance_id=int(request.GET["instance"])
+        if request.GET.get("instance", "").isdigit()
+        else None,
+    )
+    if instance_id is None:
+        messages.info(request, "No more cases in this list.")
+        return redirect(f"{reverse('diagnosis:worklist')}?{filters.query_string()}")
+    return redirect(
+        f"{reverse('diagnosis:case', kwargs={'instance_id': instance_id})}?{filters.query_string()}"
+    )
 
 
 @role_required(Role.DOCTOR)
@@ -44,6 +82,8 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
         overlays[instance.pk] = reverse(
             "diagnosis:saliency", kwargs={"suggestion_id": suggestion.pk}
         )
+    filters = review.WorklistFilters.from_query(request.GET)
+    reading = review.case_reading(instance=instance, user=request.user)
     context = {
         "study_suggestion": selectors.study_suggestion(study_id=instance.series.study_id),
         "no_model": no_model,
@@ -52,10 +92,16 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
         "study": instance.series.study,
         "patient": instance.series.study.patient,
         "suggestion": suggestion,
-        "reviews": selectors.reviews_of(instance=instance),
+        "reading": reading,
+        "reviews": reading.reviews,
+        "worklist_query": filters.query_string(),
         "form": ReviewForm(
             findings=selectors.active_findings(),
-            initial={"finding": suggestion.top_finding_id if suggestion else None},
+            multi_label=review.multi_label(),
+            initial={
+                "finding": suggestion.top_finding_id if suggestion else None,
+                "worklist": filters.query_string(),
+            },
         ),
     }
     if request.htmx:
@@ -84,70 +130,38 @@ def saliency(request: HttpRequest, suggestion_id: int) -> HttpResponse:
 
 @role_required(Role.DOCTOR)
 @require_POST
-def review(request: HttpRequest, instance_id: int) -> HttpResponse:
-    instance = get_object_or_404(Instance, pk=instance_id)
-    form = ReviewForm(request.POST, findings=selectors.active_findings())
+def review_view(request: HttpRequest, instance_id: int) -> HttpResponse:
+    """Save the doctor's decision; with "then=next" the next case in the worklist opens."""
+    instance = get_object_or_404(Instance.objects.select_related("series"), pk=instance_id)
+    form = ReviewForm(
+        request.POST, findings=selectors.active_findings(), multi_label=review.multi_label()
+    )
+    case_url = reverse("diagnosis:case", kwargs={"instance_id": instance.pk})
     if not form.is_valid():
-        for error in form.errors.get("finding", []):
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(case_url)
+    data = form.cleaned_data
+    try:
+        saved = review.review_record(
+            instance=instance,
+            reviewer=request.user,
+            decision=data["decision"],
+            findings=data["chosen"],
+            comment=data["comment"],
+            remote_addr=_client_ip(request),
+        )
+    except review.ReviewRefused as exc:
+        for error in exc.messages:
             messages.error(request, error)
-        return redirect("diagnosis:case", instance_id=instance.pk)
-    saved = review_submit(
-        instance=instance,
-        reviewer=request.user,
-        finding=form.cleaned_data["finding"],
-        comment=form.cleaned_data["comment"],
-        remote_addr=_client_ip(request),
-    )
-    messages.success(request, f"Review saved: {saved.finding.name} ({saved.get_action_display()}).")
-    return redirect("diagnosis:case", instance_id=instance.pk)
-
-
-@role_required(Role.NURSE)
-def triage_board(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "diagnosis/triage_board.html", {"encounters": selectors.recent_encounters()}
-    )
-
-
-@role_required(Role.NURSE)
-@require_http_methods(["GET", "POST"])
-def encounter_new(request: HttpRequest) -> HttpResponse:
-    form = EncounterForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            patient = patient_get_or_register(
-                mrn=data["mrn"],
-                name=data["name"],
-                birth_date=data["birth_date"],
-                sex=data["sex"],
-                actor=request.user,
-            )
-            encounter = encounter_open(
-                patient=patient,
-                opened_by=request.user,
-                chief_complaint=data["chief_complaint"],
-                heart_rate=data["heart_rate"],
-                respiratory_rate=data["respiratory_rate"],
-                spo2=data["spo2"],
-                systolic_bp=data["systolic_bp"],
-                diastolic_bp=data["diastolic_bp"],
-                temperature_c=data["temperature_c"],
-                pain=data["pain"],
-                mental_status=data["mental_status"],
-            )
-            messages.success(request, f"Encounter opened for {patient}.")
-            return redirect("diagnosis:encounter", encounter_id=encounter.pk)
-        return render(request, "diagnosis/encounter_new.html", {"form": form}, status=400)
-    return render(request, "diagnosis/encounter_new.html", {"form": form})
-
-
-@role_required(Role.NURSE, Role.DOCTOR)
-def encounter_detail(request: HttpRequest, encounter_id: int) -> HttpResponse:
-    encounter = get_object_or_404(
-        Encounter.objects.select_related("patient", "opened_by"), pk=encounter_id
-    )
-    audit_record(
-        actor=request.user, action="encounter.view", obj=encounter, remote_addr=_client_ip(request)
-    )
-    return render(request, "diagnosis/encounter_detail.html", {"encounter": encounter})
+        return redirect(case_url)
+    what = ", ".join(f.name for f in saved.findings.all()) or "non-diagnostic image"
+    messages.success(request, f"Review saved: {what} ({saved.get_action_display()}).")
+    if (data["then"] or request.GET.get("then")) == "next":
+        query = review.WorklistFilters.from_query(QueryDict(data["worklist"])).query_string()
+        return redirect(
+            f"{reverse('diagnosis:worklist-next')}?{query}"
+            f"&after={instance.series.study_id}&instance={instance.pk}"
+        )
+    return redirect(case_url)

@@ -78,3 +78,28 @@ class TrainingRun(models.Model):
     @property
     def percent(self) -> int:
         return round(self.progress * 100)
+
+
+class TriageNote(models.Model):
+    """A note with a reference ESI level that is not a live encounter.
+
+    ``test``: the frozen triage test set (every triage version is measured on it, never
+    trained on it). ``train``: labelled notes for training besides the nurses' confirmed
+    levels — in the demo, the synthetic generator's notes, always marked synthetic.
+    """
+
+    class Split(models.TextChoices):
+        TRAIN = "train", "Training"
+        TEST = "test", "Frozen test set"
+
+    split = models.CharField(max_length=8, choices=Split.choices)
+    complaint = models.TextField()
+    # The keyword arguments of diagnosis.triage.rules.Vitals (age_years, heart_rate, ...).
+    vitals = models.JSONField()
+    esi_level = models.PositiveSmallIntegerField()
+    synthetic = models.BooleanField(default=True)
+    source = models.CharField(max_length=64, blank=True)  # e.g. the generator's template
+    frozen_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Triage {self.split} note {self.pk} (ESI {self.esi_level})"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from .models import TestSetCase, TrainingRun
+from diagnosis.models import Task
+
+from .models import TestSetCase, TrainingRun, TriageNote
 
 
 def training_runs(*, limit: int = 20) -> QuerySet[TrainingRun]:
@@ -14,4 +16,6 @@ def training_runs(*, limit: int = 20) -> QuerySet[TrainingRun]:
 
 
 def test_set_size(*, task: str) -> int:
+    if task == Task.TRIAGE:
+        return TriageNote.objects.filter(split=TriageNote.Split.TEST).count()
     return TestSetCase.objects.filter(task=task).count()

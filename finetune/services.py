@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import random
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from django.conf import settings
@@ -17,9 +20,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from diagnosis.models import Finding, ModelVersion, Review, Task
+from diagnosis.models import Finding, ModelVersion, Review, Task, TriageAssessment
 from diagnosis.selectors import active_findings
 from diagnosis.services import model_version_promote, model_version_register
+from diagnosis.triage.services import note_text, vitals_of
 from imaging.models import Instance
 from imaging.selectors import instance_read_dataset
 from medassist.ml.image_model import (
@@ -29,10 +33,21 @@ from medassist.ml.image_model import (
     save_checkpoint,
 )
 from medassist.ml.preprocess import PREPROCESS_VERSION
+from medassist.ml.text_model import (
+    TRIAGE_LABELS,
+    TextClassifier,
+    build_text_model,
+    load_text_checkpoint,
+    save_text_checkpoint,
+    train_text_classifier,
+)
 from medassist.ml.training import TrainConfig, evaluate, fit_temperature, train_classifier
 from medassist.services import audit_record
 
-from .models import TestSetCase, TrainingRun
+from .models import TestSetCase, TrainingRun, TriageNote
+
+if TYPE_CHECKING:
+    from diagnosis.triage.rules import Vitals
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +103,16 @@ def training_run_start_if_new_labels(*, task: str = Task.IMAGE) -> TrainingRun |
 
 
 def training_set(*, labels: list[str]) -> LabelledSet:
-    """The current label of every reviewed instance, minus the test set's patients."""
+    """The current label of every reviewed instance, minus the test set's patients.
+
+    Under double reading that is the agreed or adjudicated read, never a lone first read.
+    """
+    from diagnosis.review import current_label_reviews
+
     test_patients = TestSetCase.objects.values("instance__series__study__patient")
     current = (
-        Review.objects.filter(superseded_by__isnull=True, finding__code__in=labels)
+        current_label_reviews()
+        .filter(finding__code__in=labels)
         .exclude(instance__series__study__patient__in=test_patients)
         .select_related("instance__series__study", "finding")
         .order_by("pk")
@@ -175,6 +196,349 @@ def _progress(run: TrainingRun, progress: float, message: str) -> None:
     run.save(update_fields=["progress", "message"])
 
 
+def _setting(name: str, default: Any) -> Any:
+    """A triage training knob from settings, else the environment, else the default.
+
+    The environment fallback lets a worker started with e.g. ``MEDASSIST_TRIAGE_EPOCHS=1``
+    pick the knob up even where settings.py does not declare it.
+    """
+    value = getattr(settings, name, None)
+    if value is None:
+        raw = os.environ.get(name)
+        if raw is None:
+            return default
+        value = type(default)(raw)
+    return value
+
+
+@dataclass
+class TriageSet:
+    """Labelled triage notes: the text the model reads, and what the rules read."""
+
+    texts: list[str]
+    labels: list[str]  # ESI level names "1".."5"
+    cases: list[tuple[str, Vitals]]  # (complaint, vitals) for the rules
+    max_review_id: int = 0
+    synthetic: bool = False
+
+    @property
+    def n(self) -> int:
+        return len(self.texts)
+
+
+@dataclass
+class ImageSet:
+    data: LabelledSet
+
+    @property
+    def n(self) -> int:
+        return len(self.data.instances)
+
+    @property
+    def synthetic(self) -> bool:
+        return self.data.synthetic
+
+    @property
+    def max_review_id(self) -> int:
+        return self.data.max_review_id
+
+
+class TaskAdapter(Protocol):
+    """What a model task plugs into the shared start / execute / gate / promote path."""
+
+    def build_new(self) -> Any: ...
+    def load_base(self, base: ModelVersion) -> Any: ...
+    def training_data(self, clf: Any) -> Any: ...
+    def test_data(self, clf: Any) -> Any: ...
+    def epochs(self) -> int: ...
+    def train(
+        self,
+        clf: Any,
+        data: Any,
+        *,
+        on_epoch: Callable[[int, float], None],
+        progress: Callable[[float, str], None],
+    ) -> dict[str, Any]: ...
+    def evaluate(self, clf: Any, data: Any) -> dict[str, Any]: ...
+    def save(self, clf: Any, path: Path) -> str: ...
+    def version_fields(self, clf: Any, data: Any) -> dict[str, Any]: ...
+
+
+class ImageAdapter:
+    """EfficientNet-Lite0 over the finding vocabulary, labels from doctors' reviews."""
+
+    def build_new(self) -> ImageClassifier:
+        labels = list(active_findings().values_list("code", flat=True))
+        torch.manual_seed(settings.MEDASSIST_TRAIN_SEED)
+        return ImageClassifier(
+            build_image_model(len(labels), pretrained=True),
+            labels=labels,
+            image_size=settings.MEDASSIST_IMAGE_SIZE,
+        )
+
+    def load_base(self, base: ModelVersion) -> ImageClassifier:
+        return load_checkpoint(
+            Path(settings.MEDIA_ROOT) / base.weights_key, expected_sha256=base.weights_sha256
+        )
+
+    def training_data(self, clf: ImageClassifier) -> ImageSet:
+        return ImageSet(training_set(labels=clf.labels))
+
+    def test_data(self, clf: ImageClassifier) -> ImageSet:
+        return ImageSet(test_set(task=Task.IMAGE, labels=clf.labels))
+
+    def epochs(self) -> int:
+        return int(settings.MEDASSIST_TRAIN_EPOCHS)
+
+    def train(
+        self,
+        clf: ImageClassifier,
+        data: ImageSet,
+        *,
+        on_epoch: Callable[[int, float], None],
+        progress: Callable[[float, str], None],
+    ) -> dict[str, Any]:
+        fit_part, calibration_part = _split_by_patient(
+            data.data,
+            fraction=settings.MEDASSIST_CALIBRATION_FRACTION,
+            seed=settings.MEDASSIST_TRAIN_SEED,
+        )
+        config = TrainConfig(
+            epochs=self.epochs(),
+            batch_size=settings.MEDASSIST_TRAIN_BATCH_SIZE,
+            lr=settings.MEDASSIST_TRAIN_LR,
+            seed=settings.MEDASSIST_TRAIN_SEED,
+        )
+        train_x, train_y = _tensors(clf, fit_part)
+        clf.temperature = 1.0
+        train_classifier(clf, train_x, train_y, config=config, on_epoch=on_epoch)
+        if calibration_part.instances:
+            progress(0.9, f"Calibrating on {len(calibration_part.instances)} held-back cases")
+            clf.temperature = fit_temperature(clf, *_tensors(clf, calibration_part))
+        return {
+            "n_train": len(fit_part.instances),
+            "n_calibration": len(calibration_part.instances),
+            "label_counts": {c: data.data.labels.count(c) for c in clf.labels},
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+            "image_size": clf.image_size,
+        }
+
+    def evaluate(self, clf: ImageClassifier, data: ImageSet) -> dict[str, Any]:
+        return evaluate(clf, *_tensors(clf, data.data))
+
+    def save(self, clf: ImageClassifier, path: Path) -> str:
+        return save_checkpoint(clf, path)
+
+    def version_fields(self, clf: ImageClassifier, data: ImageSet) -> dict[str, Any]:
+        return {
+            "labels": clf.labels,
+            "image_size": clf.image_size,
+            "preprocess_version": PREPROCESS_VERSION,
+            "temperature": clf.temperature,
+            "model_card": _model_card(data.data, synthetic=data.synthetic),
+        }
+
+
+TRIAGE_PREPROCESS_VERSION = "triage-text-v1"  # complaint + vitals_to_text (+ GCS)
+
+
+def triage_metrics(
+    *, references: list[int], suggested: list[int], model_levels: list[int]
+) -> dict[str, Any]:
+    """Safety figures of triage suggestions against reference levels (ESI 1 = most acute).
+
+    Under-triage: the suggestion is less acute than the reference (a higher number); over-
+    triage: more acute. ``accuracy``/``macro_f1`` score the suggestion after the rules; the
+    model alone is reported as ``model_accuracy``. Macro-F1 averages over the levels that
+    occur in the references or the suggestions.
+    """
+    n = len(references)
+    levels = range(1, 6)
+    confusion = [[0] * 5 for _ in levels]
+    for ref, sug in zip(references, suggested, strict=True):
+        confusion[ref - 1][sug - 1] += 1
+    f1s = []
+    for k in levels:
+        tp = confusion[k - 1][k - 1]
+        support = sum(confusion[k - 1])
+        predicted = sum(row[k - 1] for row in confusion)
+        if support == 0 and predicted == 0:
+            continue
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    under = sum(s > r for r, s in zip(references, suggested, strict=True))
+    over = sum(s < r for r, s in zip(references, suggested, strict=True))
+    return {
+        "n": n,
+        "accuracy": sum(r == s for r, s in zip(references, suggested, strict=True)) / n
+        if n
+        else 0.0,
+        "macro_f1": sum(f1s) / len(f1s) if f1s else 0.0,
+        "under_triage_rate": under / n if n else 0.0,
+        "over_triage_rate": over / n if n else 0.0,
+        "model_accuracy": sum(r == m for r, m in zip(references, model_levels, strict=True)) / n
+        if n
+        else 0.0,
+        "confusion": confusion,
+        "labels": [str(k) for k in levels],
+    }
+
+
+def _triage_case(complaint: str, vitals: dict[str, Any]) -> tuple[str, tuple[str, Vitals]]:
+    # The rules engine is imported where used, so the image pipeline never depends on it.
+    from diagnosis.triage.rules import Vitals
+
+    v = Vitals(**vitals)
+    return note_text(complaint=complaint, vitals=v), (complaint, v)
+
+
+class TriageAdapter:
+    """all-MiniLM-L6-v2 over ESI 1-5; labels are the nurses' confirmed levels."""
+
+    def build_new(self) -> TextClassifier:
+        torch.manual_seed(settings.MEDASSIST_TRAIN_SEED)
+        return TextClassifier(build_text_model(len(TRIAGE_LABELS)), TRIAGE_LABELS)
+
+    def load_base(self, base: ModelVersion) -> TextClassifier:
+        return load_text_checkpoint(
+            Path(settings.MEDIA_ROOT) / base.weights_key, expected_sha256=base.weights_sha256
+        )
+
+    def training_data(self, clf: TextClassifier) -> TriageSet:
+        data = TriageSet([], [], [])
+        confirmed = (
+            TriageAssessment.objects.filter(
+                superseded_by__isnull=True, confirmed_level__isnull=False
+            )
+            .select_related("encounter")
+            .order_by("pk")
+        )
+        for a in confirmed:
+            vitals = vitals_of(encounter=a.encounter)
+            data.texts.append(note_text(complaint=a.encounter.chief_complaint, vitals=vitals))
+            data.labels.append(str(a.confirmed_level))
+            data.cases.append((a.encounter.chief_complaint, vitals))
+            data.max_review_id = max(data.max_review_id, a.pk)
+        for note in TriageNote.objects.filter(split=TriageNote.Split.TRAIN).order_by("pk"):
+            text, case = _triage_case(note.complaint, note.vitals)
+            data.texts.append(text)
+            data.labels.append(str(note.esi_level))
+            data.cases.append(case)
+            data.synthetic = data.synthetic or note.synthetic
+        return data
+
+    def test_data(self, clf: TextClassifier) -> TriageSet:
+        data = TriageSet([], [], [])
+        for note in TriageNote.objects.filter(split=TriageNote.Split.TEST).order_by("pk"):
+            text, case = _triage_case(note.complaint, note.vitals)
+            data.texts.append(text)
+            data.labels.append(str(note.esi_level))
+            data.cases.append(case)
+            data.synthetic = data.synthetic or note.synthetic
+        return data
+
+    def epochs(self) -> int:
+        return int(_setting("MEDASSIST_TRIAGE_EPOCHS", 2))
+
+    def train(
+        self,
+        clf: TextClassifier,
+        data: TriageSet,
+        *,
+        on_epoch: Callable[[int, float], None],
+        progress: Callable[[float, str], None],
+    ) -> dict[str, Any]:
+        batch_size = int(_setting("MEDASSIST_TRIAGE_BATCH_SIZE", 16))
+        lr = float(_setting("MEDASSIST_TRIAGE_LR", 5e-5))
+        train_text_classifier(
+            clf,
+            data.texts,
+            data.labels,
+            epochs=self.epochs(),
+            batch_size=batch_size,
+            lr=lr,
+            seed=settings.MEDASSIST_TRAIN_SEED,
+            on_epoch=on_epoch,
+        )
+        return {
+            "n_train": data.n,
+            "label_counts": {c: data.labels.count(c) for c in clf.labels},
+            "epochs": self.epochs(),
+            "batch_size": batch_size,
+            "lr": lr,
+        }
+
+    def evaluate(self, clf: TextClassifier, data: TriageSet) -> dict[str, Any]:
+        """Scores the suggestion a nurse would see: the model's level after combine()."""
+        from diagnosis.triage.rules import combine, esi_rules
+
+        probabilities = clf.classify(data.texts, batch_size=64)
+        model_levels = [int(max(p, key=lambda k: p[k])) for p in probabilities]
+        suggested = [
+            combine(rules=esi_rules(complaint=complaint, vitals=vitals), model_level=level)[0]
+            for (complaint, vitals), level in zip(data.cases, model_levels, strict=True)
+        ]
+        return triage_metrics(
+            references=[int(x) for x in data.labels],
+            suggested=suggested,
+            model_levels=model_levels,
+        )
+
+    def save(self, clf: TextClassifier, path: Path) -> str:
+        return save_text_checkpoint(clf, path)
+
+    def version_fields(self, clf: TextClassifier, data: TriageSet) -> dict[str, Any]:
+        return {
+            "labels": list(clf.labels),
+            "image_size": 0,
+            "preprocess_version": TRIAGE_PREPROCESS_VERSION,
+            "temperature": clf.temperature,
+            "model_card": {
+                "intended_use": "Suggests an ESI level from the triage note for the nurse to "
+                "confirm or change; the ESI rules can only raise its acuity. It does not triage.",
+                "training_data": "synthetic triage notes (demo)"
+                if data.synthetic
+                else "nurse-confirmed triage levels",
+                "limitations": "Trained on synthetic notes only: says nothing about real patients."
+                if data.synthetic
+                else "Measured only on this site's frozen triage test set.",
+            },
+        }
+
+
+ADAPTERS: dict[str, TaskAdapter] = {Task.IMAGE: ImageAdapter(), Task.TRIAGE: TriageAdapter()}
+
+
+def adapter_for(task: str) -> TaskAdapter:
+    try:
+        return ADAPTERS[task]
+    except KeyError:
+        raise ValueError(f"No training pipeline for task {task!r}.") from None
+
+
+@transaction.atomic
+def triage_notes_freeze(*, notes: list[Any], split: str) -> int:
+    """Store generated notes (diagnosis.triage.synthetic.SyntheticNote) as training or test."""
+    rows = [
+        TriageNote(
+            split=split,
+            complaint=note.complaint,
+            vitals=dataclasses.asdict(note.vitals),
+            esi_level=note.esi_level,
+            synthetic=note.synthetic,
+            source=getattr(note, "template", "")[:64],
+        )
+        for note in notes
+    ]
+    for row in rows:
+        row.full_clean()
+    TriageNote.objects.bulk_create(rows)
+    return len(rows)
+
+
 def training_run_execute(*, run_id: int) -> TrainingRun:
     """Fine-tune from the champion on the reviewed cases, measure, and apply the gate.
 
@@ -202,74 +566,53 @@ def training_run_execute(*, run_id: int) -> TrainingRun:
 
 
 def _execute(run: TrainingRun, run_dir: Path) -> None:
+    """The task-agnostic path: base -> data -> champion's score -> train -> score -> gate."""
     if settings.MEDASSIST_TORCH_THREADS:
         torch.set_num_threads(settings.MEDASSIST_TORCH_THREADS)
+    adapter = adapter_for(run.task)
     base = ModelVersion.objects.filter(task=run.task, status=ModelVersion.Status.CHAMPION).first()
-    if base is not None:
-        clf = load_checkpoint(
-            Path(settings.MEDIA_ROOT) / base.weights_key, expected_sha256=base.weights_sha256
-        )
-    else:
-        labels = list(active_findings().values_list("code", flat=True))
-        torch.manual_seed(settings.MEDASSIST_TRAIN_SEED)
-        clf = ImageClassifier(
-            build_image_model(len(labels), pretrained=True),
-            labels=labels,
-            image_size=settings.MEDASSIST_IMAGE_SIZE,
-        )
+    clf = adapter.load_base(base) if base is not None else adapter.build_new()
     run.base_version = base
     run.save(update_fields=["base_version"])
 
-    _progress(run, 0.02, "Loading the reviewed cases")
-    train = training_set(labels=clf.labels)
-    test = test_set(task=run.task, labels=clf.labels)
-    if len(train.instances) < 2:
-        raise NotEnoughData(f"Only {len(train.instances)} reviewed cases; at least 2 are needed.")
-    if not test.instances:
+    _progress(run, 0.02, "Loading the labelled cases")
+    train = adapter.training_data(clf)
+    test = adapter.test_data(clf)
+    if train.n < 2:
+        raise NotEnoughData(f"Only {train.n} labelled cases; at least 2 are needed.")
+    if not test.n:
         raise NotEnoughData("The frozen test set is empty, so no version can be measured.")
-    run.n_train, run.n_test = len(train.instances), len(test.instances)
+    run.n_train, run.n_test = train.n, test.n
     run.save(update_fields=["n_train", "n_test"])
-    fit_part, calibration_part = _split_by_patient(
-        train, fraction=settings.MEDASSIST_CALIBRATION_FRACTION, seed=settings.MEDASSIST_TRAIN_SEED
-    )
-    train_x, train_y = _tensors(clf, fit_part)
-    test_x, test_y = _tensors(clf, test)
 
     champion_metrics: dict[str, Any] = {}
     if base is not None:
         _progress(run, 0.05, "Measuring the champion on the frozen test set")
-        champion_metrics = evaluate(clf, test_x, test_y)
+        champion_metrics = adapter.evaluate(clf, test)
 
-    config = TrainConfig(
-        epochs=settings.MEDASSIST_TRAIN_EPOCHS,
-        batch_size=settings.MEDASSIST_TRAIN_BATCH_SIZE,
-        lr=settings.MEDASSIST_TRAIN_LR,
-        seed=settings.MEDASSIST_TRAIN_SEED,
-    )
+    epochs = adapter.epochs()
     run_dir.mkdir(parents=True, exist_ok=True)
 
     def on_epoch(epoch: int, loss: float) -> None:
         # A checkpoint per epoch, so a long run's work survives a lost worker.
-        save_checkpoint(clf, run_dir / f"epoch-{epoch}.pt")
+        adapter.save(clf, run_dir / f"epoch-{epoch}.pt")
         _progress(
             run,
-            0.1 + 0.8 * epoch / config.epochs,
-            f"Epoch {epoch} of {config.epochs}: training loss {loss:.3f}",
+            0.1 + 0.8 * epoch / epochs,
+            f"Epoch {epoch} of {epochs}: training loss {loss:.3f}",
         )
 
-    _progress(run, 0.1, f"Training on {len(fit_part.instances)} cases")
-    clf.temperature = 1.0
-    train_classifier(clf, train_x, train_y, config=config, on_epoch=on_epoch)
-    if calibration_part.instances:
-        _progress(run, 0.9, f"Calibrating on {len(calibration_part.instances)} held-back cases")
-        clf.temperature = fit_temperature(clf, *_tensors(clf, calibration_part))
+    _progress(run, 0.1, f"Training on {train.n} cases")
+    summary = adapter.train(
+        clf, train, on_epoch=on_epoch, progress=lambda p, m: _progress(run, p, m)
+    )
 
     _progress(run, 0.92, "Measuring the candidate on the frozen test set")
-    candidate_metrics = evaluate(clf, test_x, test_y)
+    candidate_metrics = adapter.evaluate(clf, test)
     weights_key = f"models/{run.task}/{uuid.uuid4().hex}.pt"
     weights_path = Path(settings.MEDIA_ROOT) / weights_key
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    sha = save_checkpoint(clf, weights_path)
+    sha = adapter.save(clf, weights_path)
     shutil.rmtree(run_dir, ignore_errors=True)
 
     with transaction.atomic():
@@ -277,28 +620,17 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
             task=run.task,
             weights_key=weights_key,
             weights_sha256=sha,
-            labels=clf.labels,
-            image_size=clf.image_size,
-            preprocess_version=PREPROCESS_VERSION,
             parent=base,
-            temperature=clf.temperature,
-            model_card=_model_card(train, synthetic=train.synthetic),
             metrics=candidate_metrics,
-            training_summary={
-                "n_train": len(fit_part.instances),
-                "n_calibration": len(calibration_part.instances),
-                "label_counts": {c: train.labels.count(c) for c in clf.labels},
-                "epochs": config.epochs,
-                "batch_size": config.batch_size,
-                "lr": config.lr,
-                "image_size": clf.image_size,
-                "run": run.pk,
-            },
+            training_summary={**summary, "run": run.pk},
             trained_through_review_id=train.max_review_id,
             trained_on_synthetic_data=train.synthetic
             or (base is not None and base.trained_on_synthetic_data),
+            **adapter.version_fields(clf, train),
         )
-        promote, reason = gate_decide(candidate=candidate_metrics, champion=champion_metrics)
+        promote, reason = gate_decide(
+            candidate=candidate_metrics, champion=champion_metrics, task=run.task
+        )
         if base is None:
             promote, reason = True, "There was no champion yet, so this version becomes the first."
         if promote:
@@ -321,18 +653,32 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
         )
 
 
-def gate_decide(*, candidate: dict[str, Any], champion: dict[str, Any]) -> tuple[bool, str]:
+def gate_decide(
+    *, candidate: dict[str, Any], champion: dict[str, Any], task: str = Task.IMAGE
+) -> tuple[bool, str]:
     """The promotion rule: not worse than the champion on the same frozen test set.
 
     Promote iff ``candidate[metric] >= champion[metric] - margin`` (``MEDASSIST_GATE_METRIC``
-    and ``MEDASSIST_GATE_MARGIN``). Returns the decision and the sentence shown to admins.
+    and ``MEDASSIST_GATE_MARGIN``). For triage, a candidate that under-triages more often
+    than the champion (suggests a less acute level than the reference, after the rules) is
+    refused whatever its other figures: sending a sick patient to wait is the costly error.
+    Returns the decision and the sentence shown to admins.
     """
     metric = settings.MEDASSIST_GATE_METRIC
     margin = settings.MEDASSIST_GATE_MARGIN
     if not champion:
         return True, "There was no champion to compare with."
-    new, old = float(candidate[metric]), float(champion[metric])
     n = candidate.get("n", 0)
+    if task == Task.TRIAGE:
+        new_under = float(candidate["under_triage_rate"])
+        old_under = float(champion["under_triage_rate"])
+        if new_under > old_under:
+            return False, (
+                f"Kept the champion: the candidate under-triages {new_under:.1%} of the "
+                f"{n} frozen test notes, more than the champion's {old_under:.1%}. "
+                "A less acute suggestion than needed is never traded for other gains."
+            )
+    new, old = float(candidate[metric]), float(champion[metric])
     if new >= old - margin:
         return True, (
             f"Its {metric} {new:.3f} is not worse than the champion's {old:.3f} "

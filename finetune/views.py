@@ -14,7 +14,7 @@ from diagnosis.selectors import model_versions
 from medassist.roles import Role, role_required
 
 from . import selectors
-from .models import TrainingRun
+from .models import TrainingRun, TriageNote
 from .services import TrainingRunBusy, training_run_start
 
 
@@ -22,8 +22,11 @@ from .services import TrainingRunBusy, training_run_start
 def models_page(request: HttpRequest) -> HttpResponse:
     context = {
         "versions": model_versions(task=Task.IMAGE),
+        "triage_versions": model_versions(task=Task.TRIAGE),
         "runs": selectors.training_runs(),
         "test_set_size": selectors.test_set_size(task=Task.IMAGE),
+        # A count of finetune.TriageNote (a selector belongs in finetune/selectors.py).
+        "triage_test_set_size": TriageNote.objects.filter(split=TriageNote.Split.TEST).count(),
         "gate_metric": settings.MEDASSIST_GATE_METRIC,
         "gate_margin": settings.MEDASSIST_GATE_MARGIN,
         "retrain_cron": settings.RETRAIN_CRON,
@@ -34,9 +37,11 @@ def models_page(request: HttpRequest) -> HttpResponse:
 @role_required(Role.ML_ADMIN)
 @require_POST
 def run_start(request: HttpRequest) -> HttpResponse:
+    # The form names its task; anything else is the image model, as before.
+    task = Task.TRIAGE if request.POST.get("task") == Task.TRIAGE else Task.IMAGE
     try:
         run = training_run_start(
-            task=Task.IMAGE, trigger=TrainingRun.Trigger.MANUAL, started_by=request.user
+            task=task, trigger=TrainingRun.Trigger.MANUAL, started_by=request.user
         )
     except TrainingRunBusy as exc:
         messages.error(request, str(exc))

@@ -39,6 +39,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("diagnosis", "add_review"),
         ("diagnosis", "view_review"),
         ("diagnosis", "view_encounter"),
+        ("diagnosis", "add_finaldiagnosis"),
+        ("diagnosis", "view_finaldiagnosis"),
     ],
     Role.ML_ADMIN: [
         ("diagnosis", "view_modelversion"),
@@ -63,7 +65,12 @@ def ensure_role_groups(**kwargs: Any) -> None:
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
     if not user.is_authenticated:
         return set()
-    return set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+    # Asked several times per request (the view's check, the navigation): one query.
+    cached = getattr(user, "_medassist_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+        user._medassist_roles = cached  # type: ignore[union-attr]
+    return set(cached)
 
 
 View = Callable[..., HttpResponse]

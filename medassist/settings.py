@@ -296,6 +296,17 @@ MEDASSIST_INFERENCE_MAX_ATTEMPTS = env_int("MEDASSIST_INFERENCE_MAX_ATTEMPTS", 3
 MEDASSIST_INFERENCE_STALE_SECONDS = env_int("MEDASSIST_INFERENCE_STALE_SECONDS", 300)
 # How a study's suggestion combines its instances': "max" (any abnormal image) or "mean".
 MEDASSIST_STUDY_AGGREGATION = env("MEDASSIST_STUDY_AGGREGATION", "max")
+# Triage text model fine-tuning (demo_seed trains the first triage champion with these).
+MEDASSIST_TRIAGE_TRAIN_NOTES = env_int("MEDASSIST_TRIAGE_TRAIN_NOTES", 600)
+MEDASSIST_TRIAGE_EPOCHS = env_int("MEDASSIST_TRIAGE_EPOCHS", 2)
+MEDASSIST_TRIAGE_BATCH_SIZE = env_int("MEDASSIST_TRIAGE_BATCH_SIZE", 16)
+MEDASSIST_TRIAGE_LR = env_float("MEDASSIST_TRIAGE_LR", 5e-5)
+# Review workflow: two independent reads per case (disagreements go to adjudication), several
+# findings per image, and the worklist's page size and refresh interval.
+MEDASSIST_DOUBLE_READING = env_bool("MEDASSIST_DOUBLE_READING", False)
+MEDASSIST_MULTI_LABEL = env_bool("MEDASSIST_MULTI_LABEL", False)
+MEDASSIST_WORKLIST_PAGE_SIZE = env_int("MEDASSIST_WORKLIST_PAGE_SIZE", 25)
+MEDASSIST_WORKLIST_POLL_SECONDS = env_int("MEDASSIST_WORKLIST_POLL_SECONDS", 10)
 # A suggestion whose top two probabilities are closer than this says "needs attention".
 MEDASSIST_ATTENTION_MARGIN = env_float("MEDASSIST_ATTENTION_MARGIN", 0.2)
 # Share of training patients held back to fit the temperature (calibration).

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import audit_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,7 +12,10 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("audit/", audit_views.audit_log, name="audit"),
+    path("audit/export.csv", audit_views.audit_export, name="audit-export"),
     path("imaging/", include("imaging.urls")),
-    path("", include("diagnosis.urls")),
+    # diagnosis.final_urls is diagnosis.urls plus the final-diagnosis and statistics pages.
+    path("", include("diagnosis.final_urls")),
     path("models/", include("finetune.urls")),
 ]

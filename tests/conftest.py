@@ -31,6 +31,8 @@ TINY = {
     "MEDASSIST_DEMO_IMAGE_PIXELS": 96,
     "MEDASSIST_TORCH_THREADS": 1,
     "MEDASSIST_STUDY_QUIET_SECONDS": 1,
+    "MEDASSIST_TRIAGE_EPOCHS": 1,
+    "MEDASSIST_TRIAGE_TRAIN_NOTES": 24,
 }
 
 
@@ -107,7 +109,7 @@ def ml_admin(db) -> User:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def image_champion(tiny):  # type: ignore[no-untyped-def]
     """Synthetic data (4 patients, 1 held out) and a first champion trained with tiny settings."""
-    call_command("demo_seed", patients=4, images_per_patient=3, verbosity=0)
+    call_command("demo_seed", patients=4, images_per_patient=3, triage=False, verbosity=0)
     from diagnosis.models import ModelVersion
 
     return ModelVersion.objects.get(task="image", status=ModelVersion.Status.CHAMPION)

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from medassist.ml.preprocess import PixelDataError
 from medassist.roles import Role, role_required
+from medassist.services import audit_record
 
 from ..models import Instance
 from ..selectors import StoredFileError
@@ -42,6 +43,14 @@ def _text_error(message: str, status: int) -> HttpResponse:
 def study_viewer(request: HttpRequest, study_id: int) -> HttpResponse:
     study = viewer_study(study_id=study_id)
     first = viewer_opening_instance(study=study, requested=request.GET.get("instance"))
+    # Opening a patient's images is a view of their data: it is audited like the case page.
+    audit_record(
+        actor=request.user,
+        action="study.view",
+        obj=study,
+        detail={"mrn": study.patient.mrn},
+        remote_addr=request.META.get("REMOTE_ADDR"),
+    )
     return render(
         request,
         "imaging/viewer.html",

@@ -9,6 +9,7 @@ from the ImageNet backbone. Running it again changes nothing once a champion exi
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,13 @@ from django.db import transaction
 
 from diagnosis.models import Finding, ModelVersion, Review, Task
 from diagnosis.services import review_submit
-from finetune.models import TrainingRun
-from finetune.services import test_set_freeze, training_run_execute
+from finetune.models import TrainingRun, TriageNote
+from finetune.services import (
+    _setting,
+    test_set_freeze,
+    training_run_execute,
+    triage_notes_freeze,
+)
 from imaging.services import instance_ingest
 from medassist.ml.synthetic import FINDINGS, dicom_bytes, synthetic_dicom
 from medassist.roles import Role
@@ -62,6 +68,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-train", action="store_true", help="Load the data but train no champion."
         )
+        parser.add_argument(
+            "--triage",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Store the synthetic triage notes and train the first triage champion "
+            "(default: yes for the full-size demo, no when --patients shrinks it).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
@@ -73,6 +86,16 @@ class Command(BaseCommand):
             self._load(options["patients"], options["images_per_patient"], options["seed"])
             if not options["no_train"]:
                 self._train()
+        # The full demo includes triage; a shrunken one (the tests' image fixtures) skips
+        # its minutes of MiniLM training unless asked for.
+        triage = options["triage"]
+        if triage is None:
+            triage = options["patients"] == settings.MEDASSIST_DEMO_PATIENTS
+        if triage:
+            if ModelVersion.objects.filter(task=Task.TRIAGE).exists():
+                self.stdout.write("Triage model already trained; nothing to do.")
+            else:
+                self._triage(train=not options["no_train"])
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
         for username, role in users:
             self.stdout.write(f"  {username:8s} {role}")
@@ -124,4 +147,30 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Champion image v{run.candidate.version}: accuracy {metrics['accuracy']:.3f}, "
             f"macro-F1 {metrics['macro_f1']:.3f} on {metrics['n']} frozen synthetic test images."
+        )
+
+    def _triage(self, *, train: bool) -> None:
+        """Freeze the held-out SYNTHETIC triage test set, store training notes, train v1."""
+        from diagnosis.triage.synthetic import generate_notes, held_out_test_set
+
+        if not TriageNote.objects.exists():
+            n_test = triage_notes_freeze(notes=held_out_test_set(), split=TriageNote.Split.TEST)
+            n_train = int(_setting("MEDASSIST_TRIAGE_TRAIN_NOTES", 600))
+            triage_notes_freeze(notes=generate_notes(n_train, seed=0), split=TriageNote.Split.TRAIN)
+            self.stdout.write(
+                f"Stored {n_train} synthetic triage notes for training and froze {n_test} "
+                "held-out synthetic notes as the triage test set."
+            )
+        if not train:
+            return
+        self.stdout.write("Training the first triage champion from all-MiniLM-L6-v2...")
+        run = TrainingRun.objects.create(task=Task.TRIAGE, trigger=TrainingRun.Trigger.BOOTSTRAP)
+        run = training_run_execute(run_id=run.pk)
+        if run.status != TrainingRun.Status.SUCCEEDED:
+            raise CommandError(f"Training the first triage champion failed: {run.error}")
+        m = run.candidate_metrics
+        self.stdout.write(
+            f"Champion triage v{run.candidate.version}: accuracy {m['accuracy']:.3f}, "
+            f"under-triage {m['under_triage_rate']:.1%}, over-triage {m['over_triage_rate']:.1%} "
+            f"on {m['n']} frozen SYNTHETIC test notes (suggestions after the ESI rules)."
         )

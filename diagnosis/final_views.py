@@ -1,0 +1,75 @@
+"""Doctor pages for the final diagnosis of an encounter, and the statistics page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from medassist.roles import Role, role_required
+from medassist.services import audit_record
+
+from .coding import final_diagnoses_of, final_diagnosis_record, icd10_search
+from .models import Encounter
+from .stats import review_statistics
+
+SEARCH_LIMIT = 20
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+@role_required(Role.DOCTOR)
+@require_http_methods(["GET", "POST"])
+def final_diagnosis(request: HttpRequest, encounter_id: int) -> HttpResponse:
+    """The encounter with its final diagnoses; GET ?q= searches ICD-10, POST records a code."""
+    encounter = get_object_or_404(
+        Encounter.objects.select_related("patient", "opened_by"), pk=encounter_id
+    )
+    query = request.GET.get("q", "").strip()[:100]
+    context = {
+        "encounter": encounter,
+        "query": query,
+        "results": icd10_search(query=query, limit=SEARCH_LIMIT) if query else [],
+        "chosen": "",
+        "note": "",
+        "code_error": "",
+    }
+    if request.method == "GET" and request.htmx:
+        # Only the search results change while the doctor types; the page is not re-audited.
+        return render(request, "diagnosis/final_diagnosis.html#results", context)
+    if request.method == "POST":
+        code = request.POST.get("icd10_code", "").strip()
+        note = request.POST.get("note", "")
+        try:
+            saved = final_diagnosis_record(
+                encounter=encounter,
+                doctor=request.user,
+                icd10_code=code,
+                note=note,
+                remote_addr=_client_ip(request),
+            )
+        except ValidationError as exc:
+            # Keep what the doctor typed so nothing has to be entered twice.
+            context.update(
+                chosen=code,
+                note=note,
+                code_error=" ".join(exc.messages),
+                history=final_diagnoses_of(encounter=encounter),
+            )
+            return render(request, "diagnosis/final_diagnosis.html", context, status=400)
+        messages.success(request, f"Final diagnosis saved: {saved.icd10_code} {saved.icd10_title}.")
+        return redirect("diagnosis:final-diagnosis", encounter_id=encounter.pk)
+    audit_record(
+        actor=request.user, action="encounter.view", obj=encounter, remote_addr=_client_ip(request)
+    )
+    context["history"] = final_diagnoses_of(encounter=encounter)
+    return render(request, "diagnosis/final_diagnosis.html", context)
+
+
+@role_required(Role.DOCTOR, Role.ML_ADMIN)
+def statistics(request: HttpRequest) -> HttpResponse:
+    return render(request, "diagnosis/stats.html", {"stats": review_statistics()})

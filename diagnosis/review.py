@@ -1,0 +1,574 @@
+"""The doctors' review workflow: the worklist (reads) and reviews (writes).
+
+A study is one worklist row; a review labels one instance (image) of it. Whether an
+instance still needs reading is kept in :class:`~diagnosis.models.ReadingState`, written
+only here in the same transaction as the review, so the worklist stays one indexed query
+at hospital scale. Double reading (``MEDASSIST_DOUBLE_READING``) asks two different doctors
+for independent reads; disagreement goes to an adjudicator, whose review is the label.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db import transaction
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from imaging.models import Instance, Series, Study
+from medassist.services import audit_record
+
+from .models import Finding, ReadingState, Review, ReviewAssignment, Suggestion
+
+NORMAL_CODE = "normal"  # the vocabulary's "no finding" entry
+
+
+def double_reading() -> bool:
+    return bool(getattr(settings, "MEDASSIST_DOUBLE_READING", False))
+
+
+def multi_label() -> bool:
+    return bool(getattr(settings, "MEDASSIST_MULTI_LABEL", False))
+
+
+def worklist_page_size() -> int:
+    return int(getattr(settings, "MEDASSIST_WORKLIST_PAGE_SIZE", 25))
+
+
+def worklist_poll_seconds() -> int:
+    return int(getattr(settings, "MEDASSIST_WORKLIST_POLL_SECONDS", 10))
+
+
+# --------------------------------------------------------------------------- filters
+
+
+class Status:
+    AWAITING = "awaiting"
+    REVIEWED = "reviewed"
+    ADJUDICATION = "adjudication"
+    ALL = "all"
+    CHOICES = [
+        (AWAITING, "Awaiting review"),
+        (ADJUDICATION, "Needs adjudication"),
+        (REVIEWED, "Reviewed"),
+        (ALL, "All"),
+    ]
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    """What the doctor narrowed the worklist to; parsed leniently from the query string."""
+
+    status: str = Status.AWAITING
+    modality: str = ""
+    finding: str = ""  # a finding code of the AI suggestion
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    mine: bool = False
+    errors: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Any]) -> WorklistFilters:
+        errors: list[str] = []
+
+        def date(name: str, label: str) -> dt.date | None:
+            raw = (query.get(name) or "").strip()
+            if not raw:
+                return None
+            try:
+                return dt.date.fromisoformat(raw)
+            except ValueError:
+                errors.append(f"The {label} date {raw!r} is not a date (use YYYY-MM-DD).")
+                return None
+
+        status = query.get("status") or Status.AWAITING
+        if status not in {c for c, _ in Status.CHOICES}:
+            errors.append(f"Unknown status {status!r}; showing cases awaiting review.")
+            status = Status.AWAITING
+        return cls(
+            status=status,
+            modality=(query.get("modality") or "").strip().upper()[:16],
+            finding=(query.get("finding") or "").strip()[:64],
+            date_from=date("from", "from"),
+            date_to=date("to", "to"),
+            mine=(query.get("mine") or "") in {"1", "on", "true"},
+            errors=tuple(errors),
+        )
+
+    def query_string(self) -> str:
+        """The filters as a query string, to keep them on polling, paging and next-case links."""
+        params: dict[str, str] = {"status": self.status}
+        if self.modality:
+            params["modality"] = self.modality
+        if self.finding:
+            params["finding"] = self.finding
+        if self.date_from:
+            params["from"] = self.date_from.isoformat()
+        if self.date_to:
+            params["to"] = self.date_to.isoformat()
+        if self.mine:
+            params["mine"] = "1"
+        return urlencode(params)
+
+
+# --------------------------------------------------------------------------- worklist
+
+
+def _latest_suggestions() -> QuerySet[Suggestion]:
+    """Suggestions no newer suggestion of the same instance replaces (one per instance)."""
+    newer = Suggestion.objects.filter(instance_id=OuterRef("instance_id"), pk__gt=OuterRef("pk"))
+    return Suggestion.objects.exclude(Exists(newer))
+
+
+def _priority() -> Case:
+    """Urgency of one suggestion as one number: larger is more urgent.
+
+    Needs attention (unsure, out of scope, failed) comes first, then an abnormal finding by
+    its probability, then "normal" with the least sure first, then images without a
+    suggestion yet. Each band is one unit wide, so the band always wins over probability.
+    """
+    p = Coalesce(F("top_probability"), Value(0.0))
+    return Case(
+        When(Q(needs_attention=True) | Q(status=Suggestion.Status.FAILED), then=3.0 + p),
+        When(~Q(top_finding__code=NORMAL_CODE), then=2.0 + p),
+        default=1.0 + (1.0 - p),
+        output_field=FloatField(),
+    )
+
+
+def _awaiting_instances(*, user: AbstractBaseUser | None) -> QuerySet[Instance]:
+    """Instances that still need a read (from ``user``, under double reading)."""
+    done = ReadingState.objects.filter(instance_id=OuterRef("pk"))
+    if double_reading() and user is not None:
+        # My own first read is done for me; the case waits for a colleague's.
+        done = done.filter(
+            Q(status__in=[ReadingState.Status.REVIEWED, ReadingState.Status.ADJUDICATION])
+            | Q(first_reader=user)
+        )
+    return Instance.objects.exclude(Exists(done))
+
+
+def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> QuerySet[Study]:
+    """Studies in worklist order, most urgent first, then the longest waiting.
+
+    Annotations: ``priority`` (see :func:`_priority`), ``key_suggestion_id`` (the most urgent
+    latest suggestion), ``open_instance_id`` (the image to open: the first one still awaiting,
+    else the first), ``modality``. The ordering subquery runs per study; the others only for
+    the rows of the page (PostgreSQL evaluates them after the sort and limit).
+    """
+    of_study = _latest_suggestions().filter(instance__series__study_id=OuterRef("pk"))
+    urgent = of_study.annotate(priority=_priority()).order_by("-priority", "pk")
+    instances = Instance.objects.filter(series__study_id=OuterRef("pk")).order_by(
+        "series_id", "instance_number", "pk"
+    )
+    awaiting = _awaiting_instances(user=user).filter(series__study_id=OuterRef("pk"))
+    adjudication = ReadingState.objects.filter(
+        instance__series__study_id=OuterRef("pk"), status=ReadingState.Status.ADJUDICATION
+    )
+    qs = Study.objects.select_related("patient").annotate(
+        priority=Coalesce(Subquery(urgent.values("priority")[:1]), Value(0.0)),
+        key_suggestion_id=Subquery(urgent.values("pk")[:1]),
+        open_instance_id=Coalesce(
+            Subquery(awaiting.order_by("series_id", "instance_number", "pk").values("pk")[:1]),
+            Subquery(instances.values("pk")[:1]),
+        ),
+        modality=Subquery(
+            Series.objects.filter(study_id=OuterRef("pk")).order_by("pk").values("modality")[:1]
+        ),
+    )
+    if filters.status == Status.AWAITING:
+        qs = qs.filter(Exists(awaiting)).exclude(Exists(adjudication))
+    elif filters.status == Status.ADJUDICATION:
+        qs = qs.filter(Exists(adjudication))
+    elif filters.status == Status.REVIEWED:
+        qs = qs.exclude(Exists(awaiting)).exclude(Exists(adjudication))
+    if filters.modality:
+        qs = qs.filter(
+            Exists(Series.objects.filter(study_id=OuterRef("pk"), modality=filters.modality))
+        )
+    if filters.finding:
+        qs = qs.filter(Exists(of_study.filter(top_finding__code=filters.finding)))
+    if filters.date_from:
+        qs = qs.filter(created_at__date__gte=filters.date_from)
+    if filters.date_to:
+        qs = qs.filter(created_at__date__lte=filters.date_to)
+    if filters.mine:
+        qs = qs.filter(
+            Exists(ReviewAssignment.objects.filter(study_id=OuterRef("pk"), assignee=user))
+        )
+    return qs.order_by("-priority", "created_at", "pk")
+
+
+@dataclass
+class WorklistRow:
+    study: Study
+    suggestion: Suggestion | None
+    open_instance_id: int
+    modality: str
+    status: str
+
+
+def worklist_page(
+    *, user: AbstractBaseUser, filters: WorklistFilters, page: int | str | None = 1
+) -> tuple[Page[Study], list[WorklistRow]]:
+    """One page of the worklist in a constant number of queries (count, rows, suggestions)."""
+    paginator = Paginator(worklist_queryset(user=user, filters=filters), worklist_page_size())
+    current = paginator.get_page(page)
+    studies = list(current.object_list)
+    suggestions = Suggestion.objects.select_related("top_finding").in_bulk(
+        [s.key_suggestion_id for s in studies if s.key_suggestion_id]  # type: ignore[attr-defined]
+    )
+    status = {
+        Status.AWAITING: "Awaiting review",
+        Status.ADJUDICATION: "Needs adjudication",
+        Status.REVIEWED: "Reviewed",
+    }.get(filters.status, "")
+    rows = [
+        WorklistRow(
+            study=s,
+            suggestion=suggestions.get(s.key_suggestion_id),  # type: ignore[attr-defined]
+            open_instance_id=s.open_instance_id,  # type: ignore[attr-defined]
+            modality=s.modality or "",  # type: ignore[attr-defined]
+            status=status,
+        )
+        for s in studies
+    ]
+    return current, rows
+
+
+def worklist_modalities() -> list[str]:
+    return list(
+        Series.objects.exclude(modality="")
+        .order_by("modality")
+        .values_list("modality", flat=True)
+        .distinct()
+    )
+
+
+def worklist_neighbour(
+    *,
+    user: AbstractBaseUser,
+    filters: WorklistFilters,
+    study_id: int | None,
+    previous: bool = False,
+    after_instance_id: int | None = None,
+) -> int | None:
+    """The instance to open after (or before) ``study_id`` in worklist order, or None.
+
+    Keyset navigation on (priority, received, id), so it costs the same on page 1 and page
+    4,000. With ``after_instance_id`` another image of the same study still awaiting the
+    doctor comes first, so a multi-image study is read through before moving on.
+    """
+    if after_instance_id is not None and study_id is not None:
+        same = (
+            _awaiting_instances(user=user)
+            .filter(series__study_id=study_id)
+            .exclude(pk=after_instance_id)
+            .order_by("series_id", "instance_number", "pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if same is not None and filters.status == Status.AWAITING:
+            return same
+    qs = worklist_queryset(user=user, filters=filters)
+    if study_id is not None:
+        anchor = (
+            worklist_queryset(user=user, filters=WorklistFilters(status=Status.ALL))
+            .filter(pk=study_id)
+            .values("priority", "created_at", "pk")
+            .first()
+        )
+        if anchor is not None:
+            p, c, pk = anchor["priority"], anchor["created_at"], anchor["pk"]
+            if previous:
+                qs = qs.filter(
+                    Q(priority__gt=p)
+                    | Q(priority=p, created_at__lt=c)
+                    | Q(priority=p, created_at=c, pk__lt=pk)
+                ).reverse()
+            else:
+                qs = qs.filter(
+                    Q(priority__lt=p)
+                    | Q(priority=p, created_at__gt=c)
+                    | Q(priority=p, created_at=c, pk__gt=pk)
+                )
+    row = qs.values("open_instance_id").first()
+    return row["open_instance_id"] if row else None
+
+
+# --------------------------------------------------------------------------- case
+
+
+@dataclass(frozen=True)
+class CaseReading:
+    """What the doctor may see of the colleagues' reads on this instance, and may do."""
+
+    reviews: list[Review]  # the history shown; empty while a blind read is due
+    blind: bool  # a colleague's read exists and is hidden until both are in
+    status: str  # ReadingState status or "" when unread
+    can_adjudicate: bool
+    message: str
+    superseded_ids: frozenset[int] = frozenset()
+
+
+def case_reading(*, instance: Instance, user: AbstractBaseUser) -> CaseReading:
+    """The review history the doctor may see: under double reading, blind until both read."""
+    state = ReadingState.objects.filter(instance=instance).first()
+    reviews = list(
+        Review.objects.select_related("reviewer", "finding", "supersedes")
+        .prefetch_related("findings")
+        .filter(instance=instance)
+        .order_by("-created_at", "-pk")
+    )
+    status = state.status if state else ""
+    superseded = frozenset(r.supersedes_id for r in reviews if r.supersedes_id)
+    if not double_reading():
+        return CaseReading(reviews, False, status, False, "", superseded)
+    readers = {r.reviewer_id for r in reviews if r.kind == Review.Kind.READ and r.reviewer_id}
+    if status == ReadingState.Status.ADJUDICATION:
+        can = user.pk not in readers
+        message = (
+            "The two readers disagree. Your review decides the label."
+            if can
+            else "The two readers disagree; a third doctor adjudicates."
+        )
+        return CaseReading(reviews, False, status, can, message, superseded)
+    if status in {"", ReadingState.Status.ONE_READ}:
+        own = [r for r in reviews if r.reviewer_id == user.pk]
+        blind = any(r.reviewer_id != user.pk for r in reviews)
+        message = (
+            "Double reading: another doctor has read this image. Their label stays hidden "
+            "until your independent read is in."
+            if blind
+            else "Double reading: a second doctor will read this image independently."
+        )
+        return CaseReading(own, blind, status, False, message, superseded)
+    return CaseReading(reviews, False, status, False, "", superseded)
+
+
+# --------------------------------------------------------------------------- writes
+
+
+class ReviewRefused(ValidationError):
+    """The review cannot be recorded; the message says why in a clinician's words."""
+
+
+def _agreement_key(review: Review, findings: Sequence[int]) -> tuple[Any, ...]:
+    if review.action == Review.Action.REJECT:
+        return ("reject",)
+    return ("findings", frozenset(findings))
+
+
+def _state_update(*, instance: Instance) -> ReadingState:
+    """Re-derive the reading state of ``instance`` from its current reviews (locked)."""
+    current = list(
+        Review.objects.filter(instance=instance, superseded_by__isnull=True)
+        .prefetch_related("findings")
+        .order_by("pk")
+    )
+    adjudications = [r for r in current if r.kind == Review.Kind.ADJUDICATION]
+    reads = [r for r in current if r.kind == Review.Kind.READ]
+    label: Review | None = None
+    first_reader = None
+    if adjudications:
+        status, label = ReadingState.Status.REVIEWED, adjudications[-1]
+    elif not double_reading():
+        status, label = ReadingState.Status.REVIEWED, current[-1]
+    else:
+        clinician = [r for r in reads if r.source == Review.Source.CLINICIAN]
+        if not clinician:
+            status, label = ReadingState.Status.REVIEWED, current[-1]  # synthetic truth
+        elif len(clinician) == 1:
+            status, first_reader = ReadingState.Status.ONE_READ, clinician[0].reviewer
+        else:
+            keys = {_agreement_key(r, [f.pk for f in r.findings.all()]) for r in clinician}
+            if len(keys) == 1:
+                status, label = ReadingState.Status.REVIEWED, clinician[-1]
+            else:
+                status = ReadingState.Status.ADJUDICATION
+    state, _ = ReadingState.objects.update_or_create(
+        instance=instance,
+        defaults={"status": status, "label": label, "first_reader": first_reader},
+    )
+    return state
+
+
+@transaction.atomic
+def review_record(
+    *,
+    instance: Instance,
+    reviewer: AbstractBaseUser | None,
+    decision: str,
+    findings: Sequence[Finding] = (),
+    comment: str = "",
+    source: str = Review.Source.CLINICIAN,
+    remote_addr: str | None = None,
+) -> Review:
+    """Record a doctor's decision on ``instance``: accept, correct or reject.
+
+    ``accept`` takes the latest suggestion's top finding; ``correct`` takes ``findings`` (one,
+    or several when ``MEDASSIST_MULTI_LABEL``); ``reject`` marks the image non-diagnostic (no
+    label to train on). Nothing is overwritten: the reviewer's previous current review (any
+    reviewer's, with single reading) is superseded. Under double reading a doctor who is not
+    one of the two readers of a disagreeing case records the adjudication, which is the label.
+    Raises ReviewRefused with a message for the clinician.
+    """
+    # Lock the instance so two reviews submitted at once still form one chain.
+    Instance.objects.select_for_update().filter(pk=instance.pk).exists()
+    suggestion = (
+        Suggestion.objects.filter(instance=instance, status=Suggestion.Status.OK)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    chosen = list(dict.fromkeys(findings))
+    if decision == Review.Action.ACCEPT:
+        if suggestion is None or suggestion.top_finding is None:
+            raise ReviewRefused("There is no AI suggestion to accept: choose the finding.")
+        chosen = [suggestion.top_finding]
+    elif decision == Review.Action.CORRECT:
+        if not chosen:
+            raise ReviewRefused("Choose the finding you see.")
+        if len(chosen) > 1 and not multi_label():
+            raise ReviewRefused("Choose one finding: this task takes a single label.")
+        if (
+            len(chosen) == 1
+            and suggestion is not None
+            and suggestion.top_finding_id == chosen[0].pk
+        ):
+            decision = Review.Action.ACCEPT
+    elif decision == Review.Action.REJECT:
+        chosen = []
+    else:
+        raise ReviewRefused(f"Unknown review action {decision!r}.")
+
+    state = ReadingState.objects.filter(instance=instance).first()
+    kind = Review.Kind.READ
+    current = Review.objects.filter(instance=instance, superseded_by__isnull=True)
+    if double_reading() and source == Review.Source.CLINICIAN:
+        readers = set(
+            current.filter(kind=Review.Kind.READ, source=Review.Source.CLINICIAN).values_list(
+                "reviewer_id", flat=True
+            )
+        )
+        adjudicating = state is not None and (
+            state.status == ReadingState.Status.ADJUDICATION
+            or current.filter(kind=Review.Kind.ADJUDICATION).exists()
+        )
+        if adjudicating and reviewer is not None and reviewer.pk not in readers:
+            kind = Review.Kind.ADJUDICATION
+            previous = current.filter(kind=Review.Kind.ADJUDICATION).order_by("-pk").first()
+        else:
+            previous = current.filter(reviewer=reviewer, kind=Review.Kind.READ).first()
+            if previous is None and len(readers) >= 2:
+                raise ReviewRefused(
+                    "Two doctors have already read this image; "
+                    "a third doctor reviews only when they disagree."
+                )
+    else:
+        previous = current.order_by("-pk").first()
+    review = Review(
+        instance=instance,
+        suggestion=suggestion,
+        reviewer=reviewer,
+        action=decision,
+        kind=kind,
+        finding=chosen[0] if chosen else None,
+        comment=comment,
+        source=source,
+        supersedes=previous,
+    )
+    review.full_clean()
+    review.save()
+    review.findings.set(chosen)
+    state = _state_update(instance=instance)
+    audit_record(
+        actor=reviewer,
+        action="review.submit",
+        obj=review,
+        detail={
+            "instance": instance.pk,
+            "finding": chosen[0].code if chosen else None,
+            "action": decision,
+            "kind": kind,
+            "findings": [f.code for f in chosen],
+            "supersedes": previous.pk if previous else None,
+            "reading_state": state.status,
+        },
+        remote_addr=remote_addr,
+    )
+    return review
+
+
+def review_submit(
+    *,
+    instance: Instance,
+    reviewer: AbstractBaseUser | None,
+    finding: Finding,
+    comment: str = "",
+    source: str = Review.Source.CLINICIAN,
+    remote_addr: str | None = None,
+) -> Review:
+    """Record one finding for ``instance`` ("accept" when it is the suggested one)."""
+    return review_record(
+        instance=instance,
+        reviewer=reviewer,
+        decision=Review.Action.CORRECT,
+        findings=[finding],
+        comment=comment,
+        source=source,
+        remote_addr=remote_addr,
+    )
+
+
+@transaction.atomic
+def review_assign(
+    *, study: Study, assignee: AbstractBaseUser, assigned_by: AbstractBaseUser | None
+) -> ReviewAssignment:
+    assignment, created = ReviewAssignment.objects.get_or_create(
+        study=study, assignee=assignee, defaults={"assigned_by": assigned_by}
+    )
+    if created:
+        audit_record(
+            actor=assigned_by,
+            action="review.assign",
+            obj=assignment,
+            detail={"study": study.pk, "assignee": assignee.pk},
+        )
+    return assignment
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def current_label_reviews() -> QuerySet[Review]:
+    """The review that is each instance's label: what training should learn from.
+
+    One per labelled instance: the single read, the agreed second read, or the adjudication.
+    Instances still waiting for a second read, disagreeing, or rejected as non-diagnostic
+    have none. finetune.services.training_set should start from this instead of
+    ``Review.objects.filter(superseded_by__isnull=True)``, which under double reading
+    returns both readers' (possibly disagreeing) reads.
+    """
+    labels = ReadingState.objects.filter(
+        status=ReadingState.Status.REVIEWED, label__isnull=False
+    ).values("label_id")
+    return Review.objects.filter(pk__in=labels).exclude(action=Review.Action.REJECT)

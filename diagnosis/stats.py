@@ -1,0 +1,365 @@
+"""How often doctors agree with the AI, and how long suggestions wait for a doctor.
+
+Every figure is one aggregate query grouped by week (and by finding or model version): the
+database does the counting, so the page costs the same with a thousand reviews or ten
+million. The charts are inline SVG drawn here, with no JavaScript and nothing from a CDN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import TruncWeek
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from .models import Review, Suggestion
+
+# A review's action compares the doctor's finding with the suggestion shown: "accept" is
+# agreement, "correct" an override. A rejected (non-diagnostic) image is neither, so only
+# these two count.
+AGREE = "accept"
+OVERRIDE = "correct"
+
+
+@dataclass
+class Rate:
+    """Agreement among ``n`` reviews of one group (a week, a finding, a model version)."""
+
+    label: str
+    n: int
+    agreed: int
+    week: dt.date | None = None
+
+    @property
+    def agreement(self) -> float | None:
+        return self.agreed / self.n if self.n else None
+
+    @property
+    def override_rate(self) -> float | None:
+        return (self.n - self.agreed) / self.n if self.n else None
+
+
+@dataclass
+class ReviewWait:
+    """Time from a suggestion to the first clinician review of its image, for one week."""
+
+    week: dt.date
+    n: int
+    mean_hours: float
+    max_hours: float
+
+
+@dataclass
+class ReviewStatistics:
+    weeks: list[dt.date]
+    overall: Rate
+    weekly: list[Rate]
+    by_finding: list[Rate]  # totals, one per finding the AI suggested
+    by_version: list[Rate]  # totals, one per model version
+    finding_weekly: list[Rate]
+    version_weekly: list[Rate]
+    waits: list[ReviewWait]
+    synthetic: bool
+    charts: dict[str, SafeString] = field(default_factory=dict)
+
+
+def _reviews() -> QuerySet[Review]:
+    """Current clinician reviews of images that had a suggestion (one per reader's chain)."""
+    return Review.objects.filter(
+        source=Review.Source.CLINICIAN,
+        suggestion__isnull=False,
+        superseded_by__isnull=True,
+        action__in=[AGREE, OVERRIDE],
+    )
+
+
+def _counted(qs: QuerySet[Any]) -> QuerySet[Any]:
+    return qs.annotate(n=Count("pk"), agreed=Count("pk", filter=Q(action=AGREE)))
+
+
+def _date(value: dt.datetime | dt.date) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _version_label(task: str, version: int) -> str:
+    return f"{task} v{version}"
+
+
+def review_statistics() -> ReviewStatistics:
+    """Agreement, override rate and time to review, in weekly buckets (server time zone)."""
+    reviews = _reviews().annotate(week=TruncWeek("created_at"))
+    total = reviews.aggregate(n=Count("pk"), agreed=Count("pk", filter=Q(action=AGREE)))
+    overall = Rate("all", total["n"], total["agreed"])
+
+    weekly = [
+        Rate("all", row["n"], row["agreed"], _date(row["week"]))
+        for row in _counted(reviews.values("week")).order_by("week")
+    ]
+    finding_key = ("suggestion__top_finding__code", "suggestion__top_finding__name")
+    by_finding = [
+        Rate(row["suggestion__top_finding__name"] or "(none)", row["n"], row["agreed"])
+        for row in _counted(_reviews().values(*finding_key)).order_by(finding_key[0])
+    ]
+    finding_weekly = [
+        Rate(
+            row["suggestion__top_finding__name"] or "(none)",
+            row["n"],
+            row["agreed"],
+            _date(row["week"]),
+        )
+        for row in _counted(reviews.values("week", *finding_key)).order_by("week", finding_key[0])
+    ]
+    version_key = ("suggestion__model_version__task", "suggestion__model_version__version")
+    by_version = [
+        Rate(_version_label(row[version_key[0]], row[version_key[1]]), row["n"], row["agreed"])
+        for row in _counted(_reviews().values(*version_key)).order_by(*version_key)
+    ]
+    version_weekly = [
+        Rate(
+            _version_label(row[version_key[0]], row[version_key[1]]),
+            row["n"],
+            row["agreed"],
+            _date(row["week"]),
+        )
+        for row in _counted(reviews.values("week", *version_key)).order_by("week", *version_key)
+    ]
+
+    first_review_at = (
+        Review.objects.filter(
+            instance=OuterRef("instance"),
+            source=Review.Source.CLINICIAN,
+            created_at__gte=OuterRef("created_at"),
+        )
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
+    waited = (
+        Suggestion.objects.filter(status=Suggestion.Status.OK)
+        .annotate(first_review_at=Subquery(first_review_at))
+        .filter(first_review_at__isnull=False)
+        .annotate(
+            week=TruncWeek("created_at"),
+            wait=ExpressionWrapper(
+                F("first_review_at") - F("created_at"), output_field=DurationField()
+            ),
+        )
+        .values("week")
+        .annotate(n=Count("pk"), mean=Avg("wait"), longest=Max("wait"))
+        .order_by("week")
+    )
+    waits = [
+        ReviewWait(
+            week=_date(row["week"]),
+            n=row["n"],
+            mean_hours=_hours(row["mean"]),
+            max_hours=_hours(row["longest"]),
+        )
+        for row in waited
+    ]
+    weeks = sorted({r.week for r in weekly if r.week} | {w.week for w in waits})
+    synthetic = Review.objects.filter(
+        Q(instance__series__study__patient__is_synthetic=True)
+        | Q(suggestion__model_version__trained_on_synthetic_data=True),
+        source=Review.Source.CLINICIAN,
+    ).exists()
+    stats = ReviewStatistics(
+        weeks=weeks,
+        overall=overall,
+        weekly=weekly,
+        by_finding=by_finding,
+        by_version=by_version,
+        finding_weekly=finding_weekly,
+        version_weekly=version_weekly,
+        waits=waits,
+        synthetic=synthetic,
+    )
+    stats.charts = {
+        "version": line_chart(
+            _series(version_weekly), weeks, title="Agreement by model version, per week"
+        ),
+        "finding": line_chart(
+            _series(finding_weekly), weeks, title="Agreement by suggested finding, per week"
+        ),
+        "override": bar_chart(
+            [(r.week, r.override_rate or 0.0) for r in weekly if r.week],
+            title="Override rate per week",
+            percent=True,
+        ),
+        "wait": bar_chart(
+            [(w.week, w.mean_hours) for w in waits],
+            title="Mean hours from suggestion to first review, per week",
+            percent=False,
+        ),
+    }
+    return stats
+
+
+def _hours(value: dt.timedelta | float | None) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds() / 3600
+    return float(value) / 3_600_000_000  # backends that return microseconds
+
+
+def _series(rates: list[Rate]) -> dict[str, dict[dt.date, float]]:
+    series: dict[str, dict[dt.date, float]] = {}
+    for r in rates:
+        if r.week is not None and r.agreement is not None:
+            series.setdefault(r.label, {})[r.week] = r.agreement
+    return series
+
+
+# Colours distinguishable on the dark theme and by most colour-blind readers (Okabe-Ito).
+PALETTE = ["#56b4e9", "#e69f00", "#009e73", "#f0e442", "#cc79a7", "#d55e00", "#0072b2", "#999999"]
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 240, 48, 160, 28, 36
+PLOT_H = HEIGHT - TOP - BOTTOM
+TEXT = '<text x="{}" y="{}" fill="currentColor" font-size="{}" text-anchor="{}">{}</text>'
+
+# Every piece of SVG is built with format_html, which escapes each value put into it (a
+# finding name is typed by an admin), so the joined chart is safe to insert as it is.
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _frame(title: str, y_labels: list[tuple[float, str]]) -> list[SafeString]:
+    parts = [
+        format_html(
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="{}" height="{}" '
+            'role="img" aria-label="{}" class="chart"><title>{}</title>',
+            WIDTH,
+            HEIGHT,
+            WIDTH,
+            HEIGHT,
+            title,
+            title,
+        ),
+        format_html(TEXT, LEFT, 16, 13, "start", title),
+    ]
+    for frac, label in y_labels:
+        y = TOP + PLOT_H * (1 - frac)
+        parts.append(
+            format_html(
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#2a3139" stroke-width="1"/>',
+                LEFT,
+                WIDTH - RIGHT,
+                _n(y),
+                _n(y),
+            )
+        )
+        parts.append(format_html(TEXT, LEFT - 6, _n(y + 4), 11, "end", label))
+    return parts
+
+
+def _x(i: int, count: int) -> float:
+    plot_w = WIDTH - LEFT - RIGHT
+    return LEFT + (plot_w * (i + 0.5) / count if count else 0)
+
+
+def _week_labels(weeks: list[dt.date]) -> list[SafeString]:
+    # At most about eight labels fit under the axis; the table has every week.
+    step = max(1, -(-len(weeks) // 8))
+    return [
+        format_html(
+            TEXT, _n(_x(i, len(weeks))), HEIGHT - BOTTOM + 16, 11, "middle", f"{week:%d %b}"
+        )
+        for i, week in enumerate(weeks)
+        if i % step == 0
+    ]
+
+
+def _joined(parts: list[SafeString]) -> SafeString:
+    return format_html_join("", "{}", ((part,) for part in parts))
+
+
+def _empty() -> SafeString:
+    return format_html(
+        TEXT, _n((WIDTH - RIGHT + LEFT) / 2), HEIGHT / 2, 12, "middle", "No reviews yet"
+    )
+
+
+def line_chart(
+    series: dict[str, dict[dt.date, float]], weeks: list[dt.date], *, title: str
+) -> SafeString:
+    """One line per series over the weeks, values 0..1 (shown as %); gaps where no data."""
+    parts = _frame(title, [(f, f"{f:.0%}") for f in (0, 0.25, 0.5, 0.75, 1)])
+    if not weeks or not series:
+        parts.append(_empty())
+    for n, (label, points) in enumerate(sorted(series.items())):
+        colour = PALETTE[n % len(PALETTE)]
+        coords = [
+            (_x(i, len(weeks)), TOP + PLOT_H * (1 - points[w]))
+            for i, w in enumerate(weeks)
+            if w in points
+        ]
+        if len(coords) > 1:
+            path = " ".join(f"{_n(x)},{_n(y)}" for x, y in coords)
+            parts.append(
+                format_html(
+                    '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>',
+                    path,
+                    colour,
+                )
+            )
+        for x, y in coords:
+            parts.append(
+                format_html('<circle cx="{}" cy="{}" r="3" fill="{}"/>', _n(x), _n(y), colour)
+            )
+        legend_y = TOP + 14 * n + 6
+        parts.append(
+            format_html(
+                '<rect x="{}" y="{}" width="10" height="10" fill="{}"/>',
+                WIDTH - RIGHT + 12,
+                legend_y - 8,
+                colour,
+            )
+        )
+        parts.append(format_html(TEXT, WIDTH - RIGHT + 26, legend_y + 1, 11, "start", label[:22]))
+    parts += _week_labels(weeks)
+    parts.append(format_html("</{}>", "svg"))  # format_html wants at least one argument
+    return _joined(parts)
+
+
+def bar_chart(bars: list[tuple[dt.date, float]], *, title: str, percent: bool) -> SafeString:
+    """One bar per week; ``percent`` draws 0..100 %, otherwise 0..the largest value."""
+    top = 1.0 if percent else max([v for _, v in bars] + [1e-9])
+    ticks = [(f, f"{f:.0%}" if percent else f"{top * f:.1f}") for f in (0, 0.5, 1)]
+    parts = _frame(title, ticks)
+    if not bars:
+        parts.append(_empty())
+    bar_w = max(2.0, (WIDTH - LEFT - RIGHT) / max(1, len(bars)) * 0.7)
+    for i, (week, value) in enumerate(bars):
+        h = PLOT_H * value / top
+        shown = f"{value:.0%}" if percent else f"{value:.1f} h"
+        parts.append(
+            format_html(
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>',
+                _n(_x(i, len(bars)) - bar_w / 2),
+                _n(TOP + PLOT_H - h),
+                _n(bar_w),
+                _n(h),
+                PALETTE[0],
+                f"{week:%Y-%m-%d}",
+                shown,
+            )
+        )
+    parts += _week_labels([w for w, _ in bars])
+    parts.append(format_html("</{}>", "svg"))  # format_html wants at least one argument
+    return _joined(parts)

@@ -1,0 +1,322 @@
+"""Writes of triage: intake, the ESI assessment (rules + text model) and the nurse's decision.
+
+The suggestion is computed synchronously while the nurse submits the encounter: the rules
+take microseconds, the MiniLM forward pass ~20 ms and the word weights (one batched forward
+of the note with each word left out) ~200 ms on 2 CPU cores. A quarter of a second inside
+the request is cheaper for the nurse than a Celery round trip plus polling, and the page
+she lands on is complete, with nothing left to appear later. See bench/triage.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from diagnosis.models import Encounter, TriageAssessment
+from diagnosis.serving import device_description
+from medassist.ml.text_model import vitals_to_text, word_importance
+from medassist.models import Patient
+from medassist.services import audit_record, patient_get_or_register
+from medassist.version import code_version
+
+from .serving import text_classifier_for, triage_champion
+
+if TYPE_CHECKING:
+    from .rules import RulesResult, Vitals
+
+# Without an age the adult thresholds apply; the explanation says so.
+ADULT_AGE_YEARS = 30.0
+TOP_WORDS = 8
+NO_MODEL_NOTE = (
+    "No triage model yet: this suggestion comes from the ESI rules alone "
+    "(expected resources, then the hard rules)."
+)
+
+
+def age_on(*, birth_date: dt.date | None, on: dt.date) -> Decimal | None:
+    """Age in years (two decimals, so infants' months count) on ``on``; None if unknown."""
+    if birth_date is None or birth_date > on:
+        return None
+    return (Decimal((on - birth_date).days) / Decimal("365.25")).quantize(Decimal("0.01"))
+
+
+def vitals_of(*, encounter: Encounter) -> Vitals:
+    """The encounter's vitals in the rules engine's terms (unknown age: adult thresholds)."""
+    from .rules import Vitals
+
+    return Vitals(
+        age_years=float(encounter.age_years)
+        if encounter.age_years is not None
+        else ADULT_AGE_YEARS,
+        heart_rate=encounter.heart_rate,
+        respiratory_rate=encounter.respiratory_rate,
+        spo2=encounter.spo2,
+        systolic_bp=encounter.systolic_bp,
+        diastolic_bp=encounter.diastolic_bp,
+        temperature_c=float(encounter.temperature_c),
+        pain=encounter.pain,
+        avpu=encounter.mental_status or None,
+        gcs=encounter.gcs,
+    )
+
+
+def note_text(*, complaint: str, vitals: Vitals) -> str:
+    """The one line the text model reads: the complaint, then the vitals as text.
+
+    Training (finetune) and serving both build their input here, so they cannot drift apart.
+    """
+    rendered = vitals_to_text(
+        hr=vitals.heart_rate,
+        rr=vitals.respiratory_rate,
+        spo2=vitals.spo2,
+        sbp=vitals.systolic_bp,
+        dbp=vitals.diastolic_bp,
+        temp_c=vitals.temperature_c,
+        pain=vitals.pain,
+        avpu=vitals.avpu,
+        age_years=vitals.age_years,
+    )
+    if vitals.gcs is not None:
+        rendered += f" GCS {vitals.gcs}"
+    return f"{' '.join(complaint.split())} {rendered}".strip()
+
+
+def rules_only_level(*, rules: RulesResult) -> int:
+    """ESI without a model: the expected-resources level (3 when unknown), raised by the rules."""
+    from .rules import combine
+
+    level, _ = combine(rules=rules, model_level=rules.resources_level or 3)
+    return level
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelOpinion:
+    probabilities: dict[str, float]
+    level: int
+    words: list[tuple[str, float]]
+
+
+def model_opinion(*, text: str, version: Any) -> ModelOpinion:
+    """The champion's probabilities, its level and the words that weighed most for it."""
+    clf = text_classifier_for(version)
+    probabilities = clf.classify([text])[0]
+    top = max(probabilities, key=lambda label: probabilities[label])
+    words = word_importance(clf, text, target=clf.labels.index(top))
+    strongest = sorted(words, key=lambda wv: abs(wv[1]), reverse=True)[:TOP_WORDS]
+    return ModelOpinion(
+        probabilities={k: round(float(p), 6) for k, p in probabilities.items()},
+        level=int(top),
+        words=[(w, round(float(v), 4)) for w, v in strongest],
+    )
+
+
+def _attention(probabilities: dict[str, float]) -> str:
+    ranked = sorted(probabilities.values(), reverse=True)
+    margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
+    if margin < settings.MEDASSIST_ATTENTION_MARGIN:
+        return (
+            f"The model is unsure: its top two levels are only {margin:.2f} apart "
+            f"(threshold {settings.MEDASSIST_ATTENTION_MARGIN:.2f}). Judge this one yourself."
+        )
+    return ""
+
+
+@transaction.atomic
+def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> TriageAssessment:
+    """Suggest an ESI level for ``encounter`` and store it with its provenance.
+
+    The rules run first and always; the triage champion (if any) adds its probabilities;
+    the suggestion is ``combine()`` of both, so no model output can make it less acute than
+    the hard rules. A previous assessment is superseded, never changed.
+    """
+    from .rules import combine, esi_rules
+
+    started = time.perf_counter()
+    vitals = vitals_of(encounter=encounter)
+    rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals)
+    text = note_text(complaint=encounter.chief_complaint, vitals=vitals)
+    version = triage_champion()
+    notes: list[str] = []
+    if encounter.age_years is None:
+        notes.append("Age unknown: adult danger-zone thresholds were used.")
+    opinion: ModelOpinion | None = None
+    if version is not None:
+        opinion = model_opinion(text=text, version=version)
+        level, explanation = combine(rules=rules, model_level=opinion.level)
+        attention = _attention(opinion.probabilities)
+    else:
+        level = rules_only_level(rules=rules)
+        # combine()'s sentences speak of "the model"; without one, the rules speak alone.
+        explanation = f"ESI {level}. {NO_MODEL_NOTE} " + " ".join(r.reason for r in rules.fired)
+        attention = "No triage model yet: the suggestion is the rules' alone."
+    Encounter.objects.select_for_update().filter(pk=encounter.pk).exists()
+    previous = (
+        TriageAssessment.objects.filter(encounter=encounter, superseded_by__isnull=True)
+        .order_by("-pk")
+        .first()
+    )
+    assessment = TriageAssessment(
+        encounter=encounter,
+        supersedes=previous,
+        rules_fired=[dataclasses.asdict(rule) for rule in rules.fired],
+        rules_floor=rules.floor,
+        resources_level=rules.resources_level,
+        model_version=version,
+        model_probabilities=opinion.probabilities if opinion else {},
+        model_level=opinion.level if opinion else None,
+        top_words=[list(wv) for wv in opinion.words] if opinion else [],
+        suggested_level=level,
+        explanation=" ".join([explanation, *notes]).strip(),
+        needs_attention=bool(attention),
+        attention_reason=attention[:300],
+        attention_margin=settings.MEDASSIST_ATTENTION_MARGIN,
+        input_text=text,
+        input_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        weights_sha256=version.weights_sha256 if version else "",
+        code_version=code_version(),
+        device=device_description() if version else "",
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+        assessed_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    assessment.full_clean()
+    assessment.save()
+    audit_record(
+        actor=actor,
+        action="triage.assess",
+        obj=assessment,
+        detail={
+            "encounter": encounter.pk,
+            "suggested_level": level,
+            "rules_floor": rules.floor,
+            "model_version": version.pk if version else None,
+        },
+    )
+    return assessment
+
+
+@transaction.atomic
+def triage_confirm(
+    *,
+    assessment: TriageAssessment,
+    level: int,
+    reason: str,
+    actor: AbstractBaseUser,
+    remote_addr: str | None = None,
+) -> TriageAssessment:
+    """Record the nurse's ESI level for the latest assessment of an encounter.
+
+    A level other than the suggestion needs a reason. A decision already on record is not
+    changed: deciding again stores a copy of the suggestion, superseding, with the new
+    decision. Raises ValidationError with a message for the nurse.
+    """
+    reason = reason.strip()
+    # Lock the encounter so two decisions submitted at once still form one chain.
+    Encounter.objects.select_for_update().filter(pk=assessment.encounter_id).exists()
+    current = (
+        TriageAssessment.objects.filter(
+            encounter_id=assessment.encounter_id, superseded_by__isnull=True
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if current is None or current.pk != assessment.pk:
+        raise ValidationError(
+            "This suggestion has been replaced by a newer one; reload the page and decide on it."
+        )
+    if level not in range(1, 6):
+        raise ValidationError({"level": "Choose an ESI level from 1 (most urgent) to 5."})
+    if level != assessment.suggested_level and not reason:
+        raise ValidationError(
+            {
+                "reason": f"You chose ESI {level} instead of the suggested ESI "
+                f"{assessment.suggested_level}: say why, so the next reader knows."
+            }
+        )
+    target = assessment
+    if assessment.is_confirmed:
+        target = TriageAssessment.objects.get(pk=assessment.pk)
+        target.pk = None
+        target.id = None
+        target.supersedes = assessment
+    target.confirmed_level = level
+    target.confirmed_by = actor
+    target.confirmed_at = timezone.now()
+    target.override_reason = reason
+    target.full_clean()
+    target.save()
+    audit_record(
+        actor=actor,
+        action="triage.override" if level != assessment.suggested_level else "triage.confirm",
+        obj=target,
+        detail={
+            "encounter": assessment.encounter_id,
+            "suggested_level": assessment.suggested_level,
+            "confirmed_level": level,
+            "reason": reason,
+        },
+        remote_addr=remote_addr,
+    )
+    return target
+
+
+@transaction.atomic
+def encounter_intake(
+    *,
+    mrn: str,
+    name: str,
+    birth_date: dt.date | None,
+    sex: str,
+    age_years: Decimal | None,
+    chief_complaint: str,
+    heart_rate: int,
+    respiratory_rate: int,
+    spo2: int,
+    systolic_bp: int,
+    diastolic_bp: int,
+    temperature_c: Decimal,
+    temperature_unit: str,
+    pain: int,
+    mental_status: str,
+    gcs: int | None,
+    arrival_mode: str,
+    actor: AbstractBaseUser,
+) -> TriageAssessment:
+    """Find or register the patient, open the encounter and suggest its ESI level."""
+    if not mental_status and gcs is None:
+        raise ValidationError({"mental_status": "Record the mental status: AVPU or GCS."})
+    patient: Patient = patient_get_or_register(
+        mrn=mrn, name=name, birth_date=birth_date, sex=sex, actor=actor
+    )
+    if age_years is None:
+        age_years = age_on(birth_date=patient.birth_date, on=timezone.localdate())
+    encounter = Encounter(
+        patient=patient,
+        opened_by=actor,
+        chief_complaint=chief_complaint.strip(),
+        heart_rate=heart_rate,
+        respiratory_rate=respiratory_rate,
+        spo2=spo2,
+        systolic_bp=systolic_bp,
+        diastolic_bp=diastolic_bp,
+        temperature_c=temperature_c,
+        temperature_unit=temperature_unit,
+        pain=pain,
+        mental_status=mental_status,
+        gcs=gcs,
+        arrival_mode=arrival_mode,
+        age_years=age_years,
+    )
+    encounter.full_clean()
+    encounter.save()
+    audit_record(actor=actor, action="encounter.open", obj=encounter)
+    return triage_assess(encounter=encounter, actor=actor)

@@ -1,0 +1,142 @@
+"""The doctors' worklist: one row per study, most urgent first, filtered, paged, live."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from diagnosis.models import Finding
+from diagnosis.review import review_assign, review_submit
+from tests.conftest import make_user
+from tests.review import builders
+from tests.web.helpers import text_of
+
+pytestmark = pytest.mark.django_db
+
+URL = "/cases/"
+
+
+@pytest.fixture
+def doctor_client(client: Client, doctor: User) -> Client:
+    client.force_login(doctor)
+    return client
+
+
+def _order(client: Client, query: str = "") -> list[str]:
+    """Study descriptions in the order the worklist shows them."""
+    response = client.get(reverse("diagnosis:worklist") + query)
+    assert response.status_code == 200
+    return [row.study.description for row in response.context["rows"]]
+
+
+def test_the_most_urgent_study_comes_first_then_the_longest_waiting(
+    doctor_client: Client,
+) -> None:
+    routine_old = builders.study(finding="normal", probability=0.95, waiting_hours=48)
+    unsure_normal = builders.study(finding="normal", probability=0.55, waiting_hours=1)
+    nodule_likely = builders.study(finding="nodule", probability=0.9, waiting_hours=1)
+    opacity_less = builders.study(finding="opacity", probability=0.6, waiting_hours=1)
+    attention = builders.study(finding="normal", probability=0.5, needs_attention=True)
+    no_result = builders.study(finding=None, waiting_hours=100)
+    same_old = builders.study(finding="nodule", probability=0.9, waiting_hours=5)
+
+    assert _order(doctor_client) == [
+        s.description
+        for s in [
+            attention,
+            same_old,  # same urgency as nodule_likely, but waiting longer
+            nodule_likely,
+            opacity_less,
+            unsure_normal,
+            routine_old,
+            no_result,
+        ]
+    ]
+
+
+def test_a_study_with_several_images_is_one_row_ranked_by_its_most_urgent_image(
+    doctor_client: Client,
+) -> None:
+    multi = builders.study(finding="nodule", probability=0.8, images=4)
+    builders.study(finding="normal", probability=0.9)
+    rows = doctor_client.get(URL).context["rows"]
+    assert len(rows) == 2
+    assert rows[0].study == multi
+
+
+def test_filters_narrow_the_list_and_reviewed_studies_leave_it(
+    doctor_client: Client, doctor: User
+) -> None:
+    ct_nodule = builders.study(finding="nodule", modality="CT")
+    cr_normal = builders.study(finding="normal", modality="CR", waiting_hours=30)
+    done = builders.study(finding="opacity", modality="CR")
+    review_submit(
+        instance=builders.first_instance(done),
+        reviewer=doctor,
+        finding=Finding.objects.get(code="opacity"),
+    )
+
+    assert set(_order(doctor_client)) == {ct_nodule.description, cr_normal.description}
+    assert _order(doctor_client, "?modality=CT") == [ct_nodule.description]
+    assert _order(doctor_client, "?finding=normal") == [cr_normal.description]
+    assert _order(doctor_client, "?status=reviewed") == [done.description]
+    assert len(_order(doctor_client, "?status=all")) == 3
+    today = ct_nodule.created_at.date().isoformat()
+    assert cr_normal.description not in _order(doctor_client, f"?from={today}")
+
+    review_assign(study=cr_normal, assignee=doctor, assigned_by=None)
+    assert _order(doctor_client, "?mine=1") == [cr_normal.description]
+
+
+def test_a_bad_date_in_the_filters_is_explained_not_an_error(doctor_client: Client) -> None:
+    builders.study()
+    response = doctor_client.get(URL + "?from=yesterday")
+    assert response.status_code == 200
+    assert "is not a date (use YYYY-MM-DD)" in text_of(response)
+
+
+def test_pages_hold_the_page_size_and_keep_the_filters_in_their_links(
+    doctor_client: Client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDASSIST_WORKLIST_PAGE_SIZE = 3
+    for hours in range(7):
+        builders.study(finding="normal", waiting_hours=hours + 1, modality="CR")
+    first = doctor_client.get(URL + "?modality=CR")
+    third = doctor_client.get(URL + "?modality=CR&page=3")
+    assert len(first.context["rows"]) == 3 and len(third.context["rows"]) == 1
+    assert "Page 1 of 3 (7 studies)" in text_of(first)
+    assert "modality=CR&page=2" in text_of(first)
+
+
+def test_the_table_polls_and_an_htmx_poll_gets_the_table_with_the_same_filters(
+    doctor_client: Client,
+) -> None:
+    builders.study(finding="nodule", modality="CT")
+    page = text_of(doctor_client.get(URL + "?modality=CT"))
+    assert 'hx-trigger="every ' in page and 'hx-get="/cases/?status=awaiting&modality=CT' in page
+
+    builders.study(finding="opacity", modality="CT")  # a new suggestion arrives
+    poll = doctor_client.get(URL + "?modality=CT", HTTP_HX_REQUEST="true")
+    body = text_of(poll)
+    assert "<html" not in body and 'id="worklist"' in body
+    assert body.count("data-case-url") == 2
+
+
+@pytest.mark.parametrize("page_size", [10, 50])
+def test_a_page_costs_the_same_number_of_queries_whatever_its_size(
+    doctor_client: Client, settings, django_assert_max_num_queries, page_size: int
+) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDASSIST_WORKLIST_PAGE_SIZE = page_size
+    for i in range(60):
+        builders.study(finding=["normal", "nodule", "opacity"][i % 3], images=1 + i % 2)
+    # Session, user, groups (role check), count, rows, suggestions, modalities, findings.
+    with django_assert_max_num_queries(9):
+        response = doctor_client.get(URL)
+    assert len(response.context["rows"]) == page_size
+
+
+def test_only_doctors_see_the_worklist(client: Client) -> None:
+    client.force_login(make_user("nurse-2", "nurse"))
+    assert client.get(URL).status_code == 403

@@ -1,0 +1,189 @@
+"""The ESI assessment through the service: rules above the model, the nurse's decision, provenance.
+
+The text model is real (all-MiniLM-L6-v2 with a head biased towards a chosen level), so
+these tests show what a nurse would see for each answer the model could give.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+
+from diagnosis.models import Encounter, TriageAssessment
+from diagnosis.triage.services import encounter_intake, triage_assess, triage_confirm
+from medassist.models import AuditEvent
+from tests.triage.helpers import triage_champion_answering
+
+pytestmark = pytest.mark.django_db
+
+NOTE = {
+    "mrn": "TRI-1",
+    "name": "Test Patient",
+    "birth_date": None,
+    "sex": "M",
+    "age_years": Decimal("67"),
+    "heart_rate": 88,
+    "respiratory_rate": 16,
+    "spo2": 97,
+    "systolic_bp": 130,
+    "diastolic_bp": 80,
+    "temperature_c": Decimal("37.2"),
+    "temperature_unit": "C",
+    "pain": 4,
+    "mental_status": "A",
+    "gcs": None,
+    "arrival_mode": "walk_in",
+}
+
+
+def _intake(nurse: User, **changes: object) -> TriageAssessment:
+    fields = {**NOTE, "chief_complaint": "ankle sprain, walking", **changes}
+    return encounter_intake(**fields, actor=nurse)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("model_level", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize(
+    ("complaint", "changes", "floor"),
+    [
+        ("unresponsive, not breathing", {"mental_status": "U"}, 1),
+        ("67 y/o M c/o CP radiating to L arm", {}, 2),
+    ],
+)
+def test_no_model_answer_makes_a_rule_mandated_level_less_acute(
+    nurse: User,
+    tiny: dict[str, int],
+    model_level: int,
+    complaint: str,
+    changes: dict[str, object],
+    floor: int,
+) -> None:
+    triage_champion_answering(model_level)
+
+    assessment = _intake(nurse, chief_complaint=complaint, **changes)
+
+    assert assessment.model_level == model_level  # the model really said it
+    assert assessment.rules_floor == floor
+    assert assessment.suggested_level == min(model_level, floor)
+    assert assessment.suggested_level <= floor
+    assert any(rule["mandatory"] and rule["level"] == floor for rule in assessment.rules_fired)
+
+
+def test_without_a_triage_model_the_rules_still_suggest_and_say_so(nurse: User) -> None:
+    assessment = _intake(nurse, chief_complaint="67 y/o M c/o CP radiating to L arm")
+
+    assert assessment.model_version is None
+    assert assessment.suggested_level == 2
+    assert "No triage model yet" in assessment.explanation
+    assert assessment.needs_attention
+    assert assessment.model_probabilities == {}
+
+
+def test_the_assessment_records_what_produced_it(nurse: User, tiny: dict[str, int]) -> None:
+    version = triage_champion_answering(4)
+
+    assessment = _intake(nurse, chief_complaint="ankle sprain, walking")
+
+    assert assessment.model_version == version
+    assert assessment.weights_sha256 == version.weights_sha256
+    assert assessment.input_text.startswith("ankle sprain, walking HR 88")
+    assert assessment.input_sha256 == hashlib.sha256(assessment.input_text.encode()).hexdigest()
+    assert assessment.code_version and assessment.device.startswith("cpu")
+    assert assessment.latency_ms > 0
+    assert sum(assessment.model_probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert assessment.top_words and all(isinstance(w, str) for w, _ in assessment.top_words)
+    assert AuditEvent.objects.filter(action="triage.assess", object_id=str(assessment.pk)).exists()
+
+
+def test_an_unsure_model_marks_the_suggestion_for_attention(
+    nurse: User, tiny: dict[str, int], settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDASSIST_ATTENTION_MARGIN = 0.2
+    triage_champion_answering(4, strength=0.05)  # nearly uniform: top two close together
+
+    assessment = _intake(nurse)
+
+    assert assessment.needs_attention
+    assert "unsure" in assessment.attention_reason
+
+
+def test_an_override_without_a_reason_is_refused_with_a_message(nurse: User) -> None:
+    assessment = _intake(nurse, chief_complaint="67 y/o M c/o CP radiating to L arm")
+
+    with pytest.raises(ValidationError) as refused:
+        triage_confirm(assessment=assessment, level=3, reason="  ", actor=nurse)
+
+    assert "instead of the suggested ESI 2: say why" in str(refused.value)
+    assessment.refresh_from_db()
+    assert assessment.confirmed_level is None
+
+
+def test_an_override_with_a_reason_is_kept_beside_the_suggestion(nurse: User) -> None:
+    assessment = _intake(nurse, chief_complaint="67 y/o M c/o CP radiating to L arm")
+
+    saved = triage_confirm(
+        assessment=assessment, level=1, reason="Grey and sweating at the door", actor=nurse
+    )
+
+    assert (saved.suggested_level, saved.confirmed_level) == (2, 1)
+    assert saved.override_reason == "Grey and sweating at the door"
+    assert saved.confirmed_by == nurse and saved.confirmed_at is not None
+    assert AuditEvent.objects.filter(action="triage.override", object_id=str(saved.pk)).exists()
+
+
+def test_confirming_the_suggestion_needs_no_reason(nurse: User) -> None:
+    assessment = _intake(nurse, chief_complaint="67 y/o M c/o CP radiating to L arm")
+
+    saved = triage_confirm(assessment=assessment, level=2, reason="", actor=nurse)
+
+    assert saved.pk == assessment.pk and saved.confirmed_level == 2
+
+
+def test_a_second_decision_supersedes_and_the_first_stays_on_record(nurse: User) -> None:
+    first = triage_confirm(
+        assessment=_intake(nurse, chief_complaint="67 y/o M c/o CP radiating to L arm"),
+        level=2,
+        reason="",
+        actor=nurse,
+    )
+
+    second = triage_confirm(assessment=first, level=1, reason="Now hypotensive", actor=nurse)
+
+    first.refresh_from_db()
+    assert first.confirmed_level == 2  # not overwritten
+    assert second.supersedes == first and second.confirmed_level == 1
+    with pytest.raises(ValidationError, match="replaced by a newer one"):
+        triage_confirm(assessment=first, level=3, reason="stale page", actor=nurse)
+
+
+def test_reassessing_an_encounter_keeps_the_earlier_assessment(nurse: User) -> None:
+    first = _intake(nurse)
+    encounter = Encounter.objects.get(pk=first.encounter_id)
+
+    second = triage_assess(encounter=encounter, actor=nurse)
+
+    assert second.supersedes == first
+    assert TriageAssessment.objects.filter(encounter=encounter).count() == 2
+
+
+def test_an_infant_age_from_the_birth_date_uses_the_infant_danger_zone(nurse: User) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    birth = timezone.localdate() - dt.timedelta(days=300)  # about 10 months
+    assessment = _intake(
+        nurse,
+        birth_date=birth,
+        age_years=None,
+        heart_rate=170,
+        chief_complaint="fussy, feeding less",
+    )
+
+    encounter = assessment.encounter
+    assert Decimal("0.7") < encounter.age_years < Decimal("0.9")
+    assert assessment.suggested_level == 2  # HR 170 is above 160 for 3 months to 3 years
+    assert any(rule["decision_point"] == "D" for rule in assessment.rules_fired)

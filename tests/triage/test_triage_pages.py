@@ -1,0 +1,132 @@
+"""The nurse's triage pages: intake, the suggestion and its reasons, confirm/override, the board."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from diagnosis.models import TriageAssessment
+from tests.conftest import sign_in
+from tests.triage.helpers import triage_champion_answering
+from tests.web.helpers import field_errors, text_of
+
+INTAKE = {
+    "mrn": "MRN-T1",
+    "name": "Ada Test",
+    "birth_date": "1959-03-01",
+    "sex": "F",
+    "arrival_mode": "ambulance",
+    "chief_complaint": "67 y/o F c/o CP radiating to L arm",
+    "heart_rate": "88",
+    "respiratory_rate": "16",
+    "spo2": "97",
+    "systolic_bp": "130",
+    "diastolic_bp": "80",
+    "temperature": "98.6",
+    "temperature_unit": "F",
+    "pain": "5",
+    "mental_status": "A",
+}
+
+
+def test_intake_through_confirmation_in_a_real_browser(page, live_server, nurse: User) -> None:  # type: ignore[no-untyped-def]
+    triage_champion_answering(4)
+    sign_in(page, live_server, nurse.username)
+    page.goto(live_server.url + reverse("diagnosis:encounter-new"))
+
+    # The MRN has the focus: the nurse types at once, tabs through, and Enter submits.
+    assert page.evaluate("document.activeElement.id") == "id_mrn"
+    page.keyboard.type("MRN-T1")
+    page.fill("#id_name", "Ada Test")
+    page.fill("#id_age_years", "67")
+    page.select_option("#id_arrival_mode", "ambulance")
+    page.fill("#id_chief_complaint", "67 y/o F c/o CP radiating to L arm")
+    for field, value in [
+        ("heart_rate", "88"), ("respiratory_rate", "16"), ("spo2", "97"),
+        ("systolic_bp", "130"), ("diastolic_bp", "80"), ("temperature", "98.6"),
+    ]:  # fmt: skip
+        page.fill(f"#id_{field}", value)
+    page.select_option("#id_temperature_unit", "F")
+    page.select_option("#id_mental_status", "A")
+    page.fill("#id_pain", "5")
+    page.press("#id_pain", "Enter")
+    page.wait_for_url("**/triage/encounters/*/")
+
+    # The model said 4; the chest-pain rule makes it 2, and the page says why.
+    assert page.get_by_test_id("suggested-level").inner_text() == "ESI 2"
+    assert "raised from the model's ESI 4" in page.get_by_test_id("explanation").inner_text()
+    assert "hard rule" in page.get_by_test_id("rules").inner_text()
+    assert page.get_by_test_id("probabilities").locator("tbody tr").count() == 5
+    assert page.get_by_test_id("top-words").inner_text().strip()
+    assert "SYNTHETIC" in page.content().upper()  # the demo model was trained on generated notes
+
+    # Changing the level without a reason is refused, next to the reason field.
+    page.select_option("#id_level", "3")
+    page.get_by_role("button", name="Confirm ESI level").click()
+    assert "say why" in page.locator(".error").first.inner_text()
+    page.select_option("#id_level", "3")
+    page.fill("#id_reason", "Pain settled, ECG normal at the door")
+    page.get_by_role("button", name="Confirm ESI level").click()
+    page.wait_for_load_state()
+
+    assert "Nurse's decision: ESI 3" in page.get_by_test_id("confirmed-level").inner_text()
+    saved = TriageAssessment.objects.get()
+    assert (saved.suggested_level, saved.confirmed_level) == (2, 3)
+    assert saved.encounter.temperature_c == 37 and saved.encounter.temperature_unit == "F"
+    assert saved.encounter.arrival_mode == "ambulance"
+
+    page.goto(live_server.url + reverse("diagnosis:triage-board"))
+    assert "Ada Test" in page.get_by_test_id("board-row").first.inner_text()
+
+
+def test_the_board_lists_the_most_acute_first_and_refreshes_as_a_fragment(
+    client: Client, nurse: User
+) -> None:
+    client.force_login(nurse)
+    sprain = {"chief_complaint": "ankle sprain, walking", "pain": "2"}
+    client.post(
+        reverse("diagnosis:encounter-new"), {**INTAKE, "mrn": "A", "name": "Sprain", **sprain}
+    )
+    client.post(reverse("diagnosis:encounter-new"), {**INTAKE, "mrn": "B", "name": "Chest Pain"})
+
+    page = client.get(reverse("diagnosis:triage-board"))
+    fragment = client.get(reverse("diagnosis:triage-board"), HTTP_HX_REQUEST="true")
+
+    board = text_of(fragment)
+    assert board.index("Chest Pain") < board.index("Sprain")  # ESI 2 before ESI 4/5
+    assert "awaiting the nurse" in board
+    assert 'id="board"' in text_of(page)
+    assert fragment.status_code == 200
+    assert 'id="board"' in text_of(fragment) and "<html" not in text_of(fragment)
+    assert 'hx-trigger="every 5s"' in text_of(fragment)
+
+
+def test_intake_needs_avpu_or_gcs_and_accepts_gcs_alone(client: Client, nurse: User) -> None:
+    client.force_login(nurse)
+    missing = client.post(reverse("diagnosis:encounter-new"), {**INTAKE, "mental_status": ""})
+    implausible = client.post(
+        reverse("diagnosis:encounter-new"), {**INTAKE, "mental_status": "", "gcs": "2"}
+    )
+    gcs_only = client.post(
+        reverse("diagnosis:encounter-new"), {**INTAKE, "mental_status": "", "gcs": "7"}
+    )
+
+    assert missing.status_code == 400
+    assert "AVPU or GCS" in field_errors(missing)["mental_status"][0]
+    assert "expected 3 to 15" in field_errors(implausible)["gcs"][0]
+    assert gcs_only.status_code == 302
+    assessment = TriageAssessment.objects.get()
+    assert assessment.encounter.gcs == 7
+    assert assessment.suggested_level == 1  # GCS 8 or less: immediate intervention
+
+
+def test_the_encounter_page_without_a_model_says_the_rules_suggest_alone(
+    client: Client, nurse: User
+) -> None:
+    client.force_login(nurse)
+    response = client.post(reverse("diagnosis:encounter-new"), INTAKE, follow=True)
+
+    body = text_of(response)
+    assert "ESI 2" in body
+    assert "No triage model yet" in body

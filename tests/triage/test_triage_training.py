@@ -1,0 +1,137 @@
+"""Fine-tuning the triage model through the same run / gate / promote path as images.
+
+The run goes through a real Celery worker process on Redis and PostgreSQL; the model is the
+real all-MiniLM-L6-v2 with tiny settings (1 epoch on a handful of notes).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from pytest_django.fixtures import Settings
+
+from diagnosis.models import ModelVersion
+from diagnosis.triage.synthetic import generate_notes, held_out_test_set
+from finetune.models import TrainingRun, TriageNote
+from finetune.services import gate_decide, training_run_start, triage_notes_freeze
+from tests.conftest import wait_for
+from tests.triage.helpers import triage_champion_answering
+
+# Reference level 2 although no rule fires: a model that does not say 1 or 2 for these
+# under-triages, so the candidate's under-triage rate is above zero by construction.
+UNDER_TRIAGE_TRAPS = [
+    ("mild cough for two days", 2),
+    ("sore throat", 2),
+    ("rash on the arm", 2),
+    ("earache since yesterday", 2),
+]
+
+
+CALM_VITALS = {
+    "age_years": 40.0, "heart_rate": 80, "respiratory_rate": 14, "spo2": 98,
+    "systolic_bp": 120, "diastolic_bp": 75, "temperature_c": 36.8, "pain": 1,
+    "avpu": "A", "gcs": None,
+}  # fmt: skip
+
+
+def _metrics(*, macro_f1: float, under: float) -> dict[str, float]:
+    return {"n": 40, "accuracy": 0.5, "macro_f1": macro_f1, "under_triage_rate": under}
+
+
+@pytest.fixture
+def gate(settings: Settings) -> Settings:
+    settings.MEDASSIST_GATE_METRIC = "macro_f1"
+    settings.MEDASSIST_GATE_MARGIN = 0.02
+    return settings
+
+
+def test_the_triage_gate_refuses_more_under_triage_even_with_a_better_macro_f1(
+    gate: Settings,
+) -> None:
+    promote, reason = gate_decide(
+        task="triage",
+        candidate=_metrics(macro_f1=0.90, under=0.10),
+        champion=_metrics(macro_f1=0.60, under=0.05),
+    )
+    assert promote is False
+    assert "under-triages 10.0%" in reason and "champion's 5.0%" in reason
+
+
+def test_the_triage_gate_promotes_equal_under_triage_and_a_good_enough_macro_f1(
+    gate: Settings,
+) -> None:
+    promote, reason = gate_decide(
+        task="triage",
+        candidate=_metrics(macro_f1=0.70, under=0.05),
+        champion=_metrics(macro_f1=0.70, under=0.05),
+    )
+    assert promote is True and "macro_f1" in reason
+
+
+def test_the_image_gate_ignores_under_triage(gate: Settings) -> None:
+    promote, _ = gate_decide(
+        candidate={"n": 4, "macro_f1": 0.8}, champion={"n": 4, "macro_f1": 0.7}
+    )
+    assert promote is True
+
+
+@pytest.fixture
+def tiny_triage_worker_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny triage knobs for the worker process (it reads them from its environment)."""
+    monkeypatch.setenv("MEDASSIST_TRIAGE_EPOCHS", "1")
+    monkeypatch.setenv("MEDASSIST_TRIAGE_BATCH_SIZE", "8")
+
+
+def test_a_triage_run_on_a_real_worker_measures_under_triage_and_the_gate_uses_it(
+    tiny_triage_worker_env: None,
+    celery_worker: None,
+    ml_admin: User,
+    settings: Settings,
+) -> None:
+    settings.MEDASSIST_GATE_MARGIN = 0.0
+    champion = triage_champion_answering(4, strength=3.0)
+    triage_notes_freeze(notes=generate_notes(12, seed=3), split=TriageNote.Split.TRAIN)
+    test_notes = held_out_test_set()[:8]
+    triage_notes_freeze(notes=test_notes, split=TriageNote.Split.TEST)
+    TriageNote.objects.bulk_create(
+        TriageNote(
+            split=TriageNote.Split.TEST,
+            complaint=complaint,
+            vitals=CALM_VITALS,
+            esi_level=level,
+        )
+        for complaint, level in UNDER_TRIAGE_TRAPS
+    )
+
+    run = training_run_start(task="triage", trigger=TrainingRun.Trigger.MANUAL, started_by=ml_admin)
+    run = wait_for(
+        lambda: TrainingRun.objects.filter(pk=run.pk, status__in=["succeeded", "failed"]).first(),
+        timeout=300,
+        what="the triage training run",
+    )
+
+    assert run.status == "succeeded", run.error
+    assert run.base_version == champion
+    assert run.n_test == len(test_notes) + len(UNDER_TRIAGE_TRAPS)
+    candidate = run.candidate
+    assert candidate.task == "triage" and candidate.parent == champion
+    assert candidate.trained_on_synthetic_data
+    for metrics in (run.candidate_metrics, run.champion_metrics, candidate.metrics):
+        assert {"accuracy", "macro_f1", "under_triage_rate", "over_triage_rate"} <= set(metrics)
+        assert metrics["n"] == run.n_test
+    assert run.candidate_metrics["under_triage_rate"] > 0  # the traps
+    # The run's decision is the gate's verdict on these two measured sets of figures.
+    assert (run.decision == "promoted", run.decision_reason) == gate_decide(
+        task="triage", candidate=run.candidate_metrics, champion=run.champion_metrics
+    )
+    # A champion that under-triaged less than this candidate keeps its place.
+    safer_champion = {
+        **run.champion_metrics,
+        "under_triage_rate": run.candidate_metrics["under_triage_rate"] - 0.05,
+        "macro_f1": 0.0,
+    }
+    promote, reason = gate_decide(
+        task="triage", candidate=run.candidate_metrics, champion=safer_champion
+    )
+    assert promote is False and "under-triages" in reason
+    assert ModelVersion.objects.filter(task="image").count() == 0  # the image task untouched
