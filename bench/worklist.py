@@ -60,6 +60,7 @@ def _fill(start: int, stop: int) -> float:
     from django.utils import timezone
 
     from diagnosis.models import Finding, ModelVersion, ReadingState, Review, Suggestion
+    from diagnosis.review import study_urgency_refresh
     from imaging.models import Instance, Series, Study
     from medassist.models import Patient
 
@@ -145,6 +146,8 @@ def _fill(start: int, stop: int) -> float:
                     )
                 )
             Suggestion.objects.bulk_create(suggestions)
+            # What inference does after storing suggestions: keep each study's urgency.
+            study_urgency_refresh(study_ids=[s.instance.series.study_id for s in suggestions])
             # A third already reviewed, as in a working department.
             reviewed = [s for s in suggestions if rng.random() < 0.33]
             reviews = Review.objects.bulk_create(

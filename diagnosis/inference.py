@@ -192,8 +192,15 @@ def inference_batch_run() -> BatchOutcome:
                 ).values_list("pk", flat=True)
             )
             outcome.stored.extend(ids)
+            _urgency_refresh([s.instance for s in built])
             _saliency_enqueue(ids)
     return outcome
+
+
+def _urgency_refresh(instances: list[Instance]) -> None:
+    from .review import study_urgency_refresh
+
+    study_urgency_refresh(study_ids={i.series.study_id for i in instances})
 
 
 def _saliency_enqueue(suggestion_ids: list[int]) -> None:
@@ -298,6 +305,7 @@ def suggestion_store(
     try:
         with transaction.atomic():
             suggestion.save()
+            _urgency_refresh([instance])
     except IntegrityError:
         # A redelivered task raced us to it; the first write stands.
         return Suggestion.objects.get(instance=instance, model_version=version)

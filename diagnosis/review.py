@@ -10,7 +10,7 @@ for independent reads; disagreement goes to an adjudicator, whose review is the 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -37,7 +37,7 @@ from django.db.models.functions import Coalesce
 from imaging.models import Instance, Series, Study
 from medassist.services import audit_record
 
-from .models import Finding, ReadingState, Review, ReviewAssignment, Suggestion
+from .models import Finding, ReadingState, Review, ReviewAssignment, StudyUrgency, Suggestion
 
 NORMAL_CODE = "normal"  # the vocabulary's "no finding" entry
 
@@ -155,6 +155,39 @@ def _priority() -> Case:
     )
 
 
+def study_urgency_refresh(*, study_ids: Iterable[int]) -> int:
+    """Recompute the stored urgency of these studies from their latest suggestions.
+
+    Called whenever suggestions are stored; returns how many studies it wrote.
+    """
+    ids = sorted(set(study_ids))
+    if not ids:
+        return 0
+    best: dict[int, dict[str, Any]] = {}
+    for row in (
+        _latest_suggestions()
+        .filter(instance__series__study_id__in=ids)
+        .annotate(priority=_priority(), study=F("instance__series__study_id"))
+        .order_by("study", "-priority", "pk")
+        .values("study", "pk", "priority")
+    ):
+        best.setdefault(row["study"], row)
+    StudyUrgency.objects.bulk_create(
+        [
+            StudyUrgency(
+                study_id=study_id,
+                priority=best[study_id]["priority"] if study_id in best else 0.0,
+                key_suggestion_id=best[study_id]["pk"] if study_id in best else None,
+            )
+            for study_id in ids
+        ],
+        update_conflicts=True,
+        unique_fields=["study"],
+        update_fields=["priority", "key_suggestion", "updated_at"],
+    )
+    return len(ids)
+
+
 def _awaiting_instances(*, user: AbstractBaseUser | None) -> QuerySet[Instance]:
     """Instances that still need a read (from ``user``, under double reading)."""
     done = ReadingState.objects.filter(instance_id=OuterRef("pk"))
@@ -176,7 +209,6 @@ def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> Qu
     the rows of the page (PostgreSQL evaluates them after the sort and limit).
     """
     of_study = _latest_suggestions().filter(instance__series__study_id=OuterRef("pk"))
-    urgent = of_study.annotate(priority=_priority()).order_by("-priority", "pk")
     instances = Instance.objects.filter(series__study_id=OuterRef("pk")).order_by(
         "series_id", "instance_number", "pk"
     )
@@ -185,8 +217,10 @@ def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> Qu
         instance__series__study_id=OuterRef("pk"), status=ReadingState.Status.ADJUDICATION
     )
     qs = Study.objects.select_related("patient").annotate(
-        priority=Coalesce(Subquery(urgent.values("priority")[:1]), Value(0.0)),
-        key_suggestion_id=Subquery(urgent.values("pk")[:1]),
+        # Stored per study when suggestions are written (study_urgency_refresh): sorting by
+        # it is an indexed join, not a subquery per study.
+        priority=Coalesce(F("urgency__priority"), Value(0.0)),
+        key_suggestion_id=F("urgency__key_suggestion_id"),
         open_instance_id=Coalesce(
             Subquery(awaiting.order_by("series_id", "instance_number", "pk").values("pk")[:1]),
             Subquery(instances.values("pk")[:1]),

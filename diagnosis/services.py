@@ -243,4 +243,8 @@ def suggestion_record_failure(*, instance_id: int, error: str) -> Suggestion | N
             "latency_ms": 0.0,
         },
     )
+    from .review import study_urgency_refresh
+
+    # A failed image needs a person first: it rises to the top of the worklist.
+    study_urgency_refresh(study_ids=[instance.series.study_id])
     return suggestion

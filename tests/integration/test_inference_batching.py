@@ -109,3 +109,19 @@ def test_a_real_worker_fails_a_poison_input_after_bounded_retries_and_keeps_serv
         timeout=60,
         what="the saliency heatmap",
     )
+
+
+@pytest.mark.django_db
+def test_stored_suggestions_keep_the_worklist_urgency_of_their_study(image_champion, settings):
+    from diagnosis.models import StudyUrgency
+
+    settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
+    settings.MEDASSIST_ATTENTION_MARGIN = 1.01  # every suggestion needs attention: band 3
+    instance = _ingest(30, "nodule")
+    inference_requests_create(instance_ids=[instance.pk])
+    inference_batch_run()
+
+    urgency = StudyUrgency.objects.get(study_id=instance.series.study_id)
+    suggestion = Suggestion.objects.get(instance=instance)
+    assert urgency.key_suggestion == suggestion
+    assert urgency.priority == pytest.approx(3.0 + suggestion.top_probability)

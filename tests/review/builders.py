@@ -11,6 +11,7 @@ import itertools
 from django.utils import timezone
 
 from diagnosis.models import Finding, ModelVersion, Suggestion
+from diagnosis.review import study_urgency_refresh
 from imaging.models import Instance, Series, Study
 from medassist.models import Patient
 from tests.unit.factories import ModelVersionFactory
@@ -74,6 +75,9 @@ def study(
                 input_sha256="0" * 64,
                 latency_ms=1.0,
             )
+    # Suggestions are made here without the inference service, so do what it does after
+    # storing them: keep the study's worklist urgency current.
+    study_urgency_refresh(study_ids=[s.pk])
     return s
 
 
