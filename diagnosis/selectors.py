@@ -22,6 +22,15 @@ def worklist() -> QuerySet[Instance]:
     )
 
 
+def inference_failures(*, limit: int = 20) -> QuerySet[Suggestion]:
+    """The latest images inference gave up on, with the reason, for the ML admin."""
+    return (
+        Suggestion.objects.select_related("model_version", "instance__series__study__patient")
+        .filter(status=Suggestion.Status.FAILED)
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
 def champion_exists(*, task: str = Task.IMAGE) -> bool:
     return ModelVersion.objects.filter(task=task, status=ModelVersion.Status.CHAMPION).exists()
 

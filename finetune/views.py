@@ -10,11 +10,11 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from diagnosis.models import Task
-from diagnosis.selectors import model_versions
+from diagnosis.selectors import inference_failures, model_versions
 from medassist.roles import Role, role_required
 
 from . import selectors
-from .models import TrainingRun, TriageNote
+from .models import TrainingRun
 from .services import TrainingRunBusy, training_run_start
 
 
@@ -25,8 +25,8 @@ def models_page(request: HttpRequest) -> HttpResponse:
         "triage_versions": model_versions(task=Task.TRIAGE),
         "runs": selectors.training_runs(),
         "test_set_size": selectors.test_set_size(task=Task.IMAGE),
-        # A count of finetune.TriageNote (a selector belongs in finetune/selectors.py).
-        "triage_test_set_size": TriageNote.objects.filter(split=TriageNote.Split.TEST).count(),
+        "triage_test_set_size": selectors.test_set_size(task=Task.TRIAGE),
+        "inference_failures": inference_failures(),
         "gate_metric": settings.MEDASSIST_GATE_METRIC,
         "gate_margin": settings.MEDASSIST_GATE_MARGIN,
         "retrain_cron": settings.RETRAIN_CRON,

@@ -273,7 +273,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Models ------------------------------------------------------------------------------
 # Every knob a hospital (or a test) turns to make training bigger or smaller.
-MEDASSIST_IMAGE_SIZE = env_int("MEDASSIST_IMAGE_SIZE", 128)
+# EfficientNet-Lite0's ImageNet weights were trained at 224 px.
+MEDASSIST_IMAGE_SIZE = env_int("MEDASSIST_IMAGE_SIZE", 224)
 MEDASSIST_TRAIN_EPOCHS = env_int("MEDASSIST_TRAIN_EPOCHS", 3)
 MEDASSIST_TRAIN_BATCH_SIZE = env_int("MEDASSIST_TRAIN_BATCH_SIZE", 16)
 MEDASSIST_TRAIN_LR = env_float("MEDASSIST_TRAIN_LR", 1e-3)

@@ -137,3 +137,14 @@ def test_a_study_suggestion_aggregates_its_images_by_the_configured_rule(image_c
     assert by_mean.top_finding == "normal"
     with pytest.raises(ValueError, match="max"):
         study_suggestion(study_id=study_id, rule="median")
+
+
+def test_the_ml_admin_sees_inference_failures_with_their_reason(image_champion, client, ml_admin):
+    from diagnosis.services import suggestion_record_failure
+
+    instance = _synthetic_instance(6)
+    suggestion_record_failure(instance_id=instance.pk, error="StoredFileError: checksum differs")
+    client.force_login(ml_admin)
+    body = client.get("/models/").content.decode()
+    assert "Inference failures" in body
+    assert "checksum differs" in body
