@@ -273,8 +273,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Models ------------------------------------------------------------------------------
 # Every knob a hospital (or a test) turns to make training bigger or smaller.
-# EfficientNet-Lite0's ImageNet weights were trained at 224 px.
-MEDASSIST_IMAGE_SIZE = env_int("MEDASSIST_IMAGE_SIZE", 224)
+# 128 px keeps demo training to seconds on 2 CPU cores; a hospital with a GPU sets 224, the
+# backbone's pretraining size (the whole inference path then keeps more of the model's
+# throughput on a CPU too: see bench/README.md).
+MEDASSIST_IMAGE_SIZE = env_int("MEDASSIST_IMAGE_SIZE", 128)
 MEDASSIST_TRAIN_EPOCHS = env_int("MEDASSIST_TRAIN_EPOCHS", 3)
 MEDASSIST_TRAIN_BATCH_SIZE = env_int("MEDASSIST_TRAIN_BATCH_SIZE", 16)
 MEDASSIST_TRAIN_LR = env_float("MEDASSIST_TRAIN_LR", 1e-3)
