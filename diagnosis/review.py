@@ -37,7 +37,17 @@ from django.db.models.functions import Coalesce
 from imaging.models import Instance, Series, Study
 from medassist.services import audit_record
 
-from .models import Finding, ReadingState, Review, ReviewAssignment, StudyUrgency, Suggestion
+from .models import (
+    Encounter,
+    FinalDiagnosis,
+    Finding,
+    ReadingState,
+    Review,
+    ReviewAssignment,
+    StudyUrgency,
+    Suggestion,
+    TriageAssessment,
+)
 
 NORMAL_CODE = "normal"  # the vocabulary's "no finding" entry
 
@@ -606,3 +616,28 @@ def current_label_reviews() -> QuerySet[Review]:
         status=ReadingState.Status.REVIEWED, label__isnull=False
     ).values("label_id")
     return Review.objects.filter(pk__in=labels).exclude(action=Review.Action.REJECT)
+
+
+def encounters_awaiting_diagnosis(*, limit: int | None = None) -> QuerySet[Encounter]:
+    """Encounters no doctor has given a final diagnosis yet, most acute first.
+
+    Ordered by the ESI level (the nurse's confirmed level, else the suggestion of the latest
+    assessment; unassessed encounters last), then the longest waiting. Annotates ``esi`` and
+    ``esi_confirmed``; one query whatever the number of rows.
+    """
+    latest = TriageAssessment.objects.filter(
+        encounter_id=OuterRef("pk"), superseded_by__isnull=True
+    ).order_by("-pk")
+    qs = (
+        Encounter.objects.select_related("patient")
+        .exclude(Exists(FinalDiagnosis.objects.filter(encounter_id=OuterRef("pk"))))
+        .annotate(
+            esi=Coalesce(
+                Subquery(latest.values("confirmed_level")[:1]),
+                Subquery(latest.values("suggested_level")[:1]),
+            ),
+            esi_confirmed=Exists(latest.filter(confirmed_level__isnull=False)),
+        )
+        .order_by(F("esi").asc(nulls_last=True), "created_at", "pk")
+    )
+    return qs[:limit] if limit else qs

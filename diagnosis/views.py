@@ -41,9 +41,17 @@ def worklist(request: HttpRequest) -> HttpResponse:
         "modalities": review.worklist_modalities(),
         "findings": selectors.active_findings(),
         "poll_seconds": review.worklist_poll_seconds(),
+        "encounters": review.encounters_awaiting_diagnosis(limit=50),
     }
     if request.htmx:
         return render(request, "diagnosis/worklist.html#table", context)
+    # A list of patients is a view of their data too (once per page load, not per refresh).
+    audit_record(
+        actor=request.user,
+        action="worklist.view",
+        detail={"query": filters.query_string(), "page": page.number},
+        remote_addr=_client_ip(request),
+    )
     return render(request, "diagnosis/worklist.html", context)
 
 

@@ -131,8 +131,10 @@ def test_a_page_costs_the_same_number_of_queries_whatever_its_size(
     settings.MEDASSIST_WORKLIST_PAGE_SIZE = page_size
     for i in range(60):
         builders.study(finding=["normal", "nodule", "opacity"][i % 3], images=1 + i % 2)
-    # Session, user, groups (role check), count, rows, suggestions, modalities, findings.
-    with django_assert_max_num_queries(9):
+    # Session, user, groups (role check), count, rows, suggestions, modalities, findings,
+    # the encounters awaiting a diagnosis, and the audit event of the page view: a fixed number
+    # whatever the page size (the parametrisation runs 10 and 50 rows against one bound).
+    with django_assert_max_num_queries(10):
         response = doctor_client.get(URL)
     assert len(response.context["rows"]) == page_size
 
@@ -140,3 +142,61 @@ def test_a_page_costs_the_same_number_of_queries_whatever_its_size(
 def test_only_doctors_see_the_worklist(client: Client) -> None:
     client.force_login(make_user("nurse-2", "nurse"))
     assert client.get(URL).status_code == 403
+
+
+def test_encounters_await_a_diagnosis_most_acute_first_then_longest_waiting(
+    doctor_client: Client, nurse
+) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from diagnosis.models import Encounter, FinalDiagnosis, TriageAssessment
+    from medassist.models import Patient
+
+    def encounter(mrn: str, *, esi: int | None, confirmed: int | None = None, minutes: int = 0):  # type: ignore[no-untyped-def]
+        patient = Patient.objects.create(mrn=mrn, name=f"Synthetic {mrn}", is_synthetic=True)
+        e = Encounter.objects.create(
+            patient=patient,
+            opened_by=nurse,
+            chief_complaint="c/o pain",
+            heart_rate=80,
+            respiratory_rate=16,
+            spo2=98,
+            systolic_bp=120,
+            diastolic_bp=80,
+            temperature_c=Decimal("37.0"),
+            pain=2,
+            mental_status="A",
+        )
+        Encounter.objects.filter(pk=e.pk).update(
+            created_at=timezone.now() - dt.timedelta(minutes=minutes)
+        )
+        if esi is not None:
+            TriageAssessment.objects.create(
+                encounter=e,
+                suggested_level=esi,
+                confirmed_level=confirmed,
+                input_text="x",
+                input_sha256="0" * 64,
+                latency_ms=1.0,
+            )
+        return e
+
+    waiting_long_esi3 = encounter("E1", esi=3, minutes=90)
+    recent_esi2 = encounter("E2", esi=4, confirmed=2, minutes=5)
+    recent_esi3 = encounter("E3", esi=3, minutes=10)
+    untriaged = encounter("E4", esi=None, minutes=200)
+    diagnosed = encounter("E5", esi=1, minutes=300)
+    FinalDiagnosis.objects.create(
+        encounter=diagnosed, doctor=nurse, icd10_code="R07.4", icd10_title="Chest pain"
+    )
+
+    body = doctor_client.get(URL).content.decode()
+    order = [
+        body.index(f'data-encounter="{e.pk}"')
+        for e in (recent_esi2, waiting_long_esi3, recent_esi3, untriaged)
+    ]
+    assert order == sorted(order)
+    assert f'data-encounter="{diagnosed.pk}"' not in body
