@@ -27,6 +27,10 @@ def triage_board(request: HttpRequest) -> HttpResponse:
     context = {"rows": selectors.triage_board()}
     if request.htmx:
         return render(request, "diagnosis/triage_board.html#board", context)
+    # The board lists patients: audited once per page load, not on every refresh.
+    audit_record(
+        actor=request.user, action="triage_board.view", remote_addr=request.META.get("REMOTE_ADDR")
+    )
     return render(request, "diagnosis/triage_board.html", context)
 
 
