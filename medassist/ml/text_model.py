@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
+from medassist.ml.checkpoints import sha256_file as _sha256_file
+from medassist.ml.checkpoints import write_atomically
 from medassist.ml.device import inference_context
 
 ARCH = "all-MiniLM-L6-v2"
@@ -286,14 +286,6 @@ class TextClassifier:
         return results
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save_text_checkpoint(clf: TextClassifier, path: Path) -> str:
     """Write ``clf`` to ``path`` atomically and return the file's hex SHA-256.
 
@@ -312,16 +304,7 @@ def save_text_checkpoint(clf: TextClassifier, path: Path) -> str:
         "tokenizer_path": str(model_path()),
         "tokenizer_sha256": tokenizer_sha256(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return _sha256_file(path)
+    return write_atomically(payload, path)
 
 
 def load_text_checkpoint(path: Path, *, expected_sha256: str | None = None) -> TextClassifier:
