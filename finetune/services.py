@@ -88,10 +88,18 @@ def training_run_start(
 
 
 def training_run_start_if_new_labels(*, task: str = Task.IMAGE) -> TrainingRun | None:
-    """Start a scheduled run when reviews have arrived since the champion's training data."""
+    """Start a scheduled run when labels have arrived since the champion's training data.
+
+    The labels of the image task are clinicians' reviews; those of the triage task are the
+    nurses' confirmed ESI levels. ``trained_through_review_id`` holds the newest label id the
+    champion was trained with.
+    """
     current = ModelVersion.objects.filter(task=task, status=ModelVersion.Status.CHAMPION).first()
     since = current.trained_through_review_id if current is not None else 0
-    new_labels = Review.objects.filter(pk__gt=since, source=Review.Source.CLINICIAN)
+    if task == Task.TRIAGE:
+        new_labels = TriageAssessment.objects.filter(pk__gt=since, confirmed_level__isnull=False)
+    else:
+        new_labels = Review.objects.filter(pk__gt=since, source=Review.Source.CLINICIAN)
     if not new_labels.exists():
         logger.info("Scheduled retraining skipped: no new labels since review %s", since)
         return None

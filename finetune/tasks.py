@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from diagnosis.models import Task
+
 from . import services
 
 
@@ -14,4 +16,5 @@ def training_run_execute(*, run_id: int) -> None:
 
 @shared_task
 def training_schedule_tick() -> None:
-    services.training_run_start_if_new_labels()
+    for task in (Task.IMAGE, Task.TRIAGE):
+        services.training_run_start_if_new_labels(task=task)

@@ -219,3 +219,38 @@ def test_reviews_and_their_supersession_are_audited(db: None, doctor: User) -> N
     assert Review.objects.get(pk=first.pk).finding.code == "normal"  # never edited
     logged = AuditEvent.objects.filter(action="review.submit", actor=doctor).order_by("pk")
     assert [e.detail["finding"] for e in logged] == ["normal", "nodule"]
+
+
+def test_the_schedule_retrains_triage_once_a_nurse_has_confirmed_a_new_level(
+    db: None, nurse: User
+) -> None:
+    from decimal import Decimal
+
+    from diagnosis.models import Encounter, Task, TriageAssessment
+    from medassist.models import Patient
+
+    ModelVersionFactory(task=Task.TRIAGE, status=ModelVersion.Status.CHAMPION, image_size=0)
+    assert training_run_start_if_new_labels(task=Task.TRIAGE) is None
+
+    encounter = Encounter.objects.create(
+        patient=Patient.objects.create(mrn="TRI-1", is_synthetic=True),
+        opened_by=nurse,
+        chief_complaint="ankle sprain",
+        heart_rate=80,
+        respiratory_rate=16,
+        spo2=98,
+        systolic_bp=120,
+        diastolic_bp=80,
+        temperature_c=Decimal("37.0"),
+        pain=3,
+        mental_status="A",
+    )
+    unconfirmed = TriageAssessment.objects.create(
+        encounter=encounter, suggested_level=4, input_sha256="0" * 64
+    )
+    assert training_run_start_if_new_labels(task=Task.TRIAGE) is None  # not a label yet
+
+    TriageAssessment.objects.filter(pk=unconfirmed.pk).update(confirmed_level=4)
+    run = training_run_start_if_new_labels(task=Task.TRIAGE)
+    assert run is not None and run.task == Task.TRIAGE
+    assert run.trigger == TrainingRun.Trigger.SCHEDULE
