@@ -12,6 +12,7 @@ backoff, then stored as a visible "failed" suggestion; the rest of its batch is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -105,7 +106,7 @@ def _batcher(version: ModelVersion, clf: ImageClassifier) -> MicroBatcher[Instan
         if batcher is None or batcher.clf is not clf:
             _batchers.clear()
             batcher = MicroBatcher(
-                _load_instance,
+                functools.partial(_load_instance, clf=clf),
                 clf,
                 max_batch=settings.MEDASSIST_INFERENCE_MAX_BATCH,
                 workers=settings.MEDASSIST_INFERENCE_DECODE_THREADS or None,
@@ -116,14 +117,13 @@ def _batcher(version: ModelVersion, clf: ImageClassifier) -> MicroBatcher[Instan
 
 # Input hashes are computed while decoding (on the pool's threads); the batch reads them after.
 _input_sha: dict[int, str] = {}
-_current_clf: dict[str, ImageClassifier] = {}
 
 
-def _load_instance(instance: Instance) -> torch.Tensor:
+def _load_instance(instance: Instance, *, clf: ImageClassifier) -> torch.Tensor:
     data = instance_read_bytes(instance=instance)
     _input_sha[instance.pk] = hashlib.sha256(data).hexdigest()
     ds = pydicom.dcmread(io.BytesIO(data))
-    return _current_clf["clf"].preprocess(ds)
+    return clf.preprocess(ds)
 
 
 def inference_batch_run() -> BatchOutcome:
@@ -145,7 +145,6 @@ def inference_batch_run() -> BatchOutcome:
         raise
     started = time.perf_counter()
     clf = classifier_for(version)
-    _current_clf["clf"] = clf
     done_before = set(
         Suggestion.objects.filter(
             instance_id__in=[r.instance_id for r in rows], model_version=version

@@ -98,7 +98,12 @@ def encounter_open(
     temperature_c: Decimal,
     pain: int,
     mental_status: str,
+    temperature_unit: str = "C",
+    gcs: int | None = None,
+    arrival_mode: str = "",
+    age_years: Decimal | None = None,
 ) -> Encounter:
+    """Store a new encounter as the nurse recorded it (validated, audited)."""
     encounter = Encounter(
         patient=patient,
         opened_by=opened_by,
@@ -109,9 +114,14 @@ def encounter_open(
         systolic_bp=systolic_bp,
         diastolic_bp=diastolic_bp,
         temperature_c=temperature_c,
+        temperature_unit=temperature_unit,
         pain=pain,
         mental_status=mental_status,
+        gcs=gcs,
+        age_years=age_years,
     )
+    if arrival_mode:
+        encounter.arrival_mode = arrival_mode
     encounter.full_clean()
     encounter.save()
     audit_record(actor=opened_by, action="encounter.open", obj=encounter)

@@ -9,7 +9,9 @@ has forked, never at import time.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from django.conf import settings
@@ -20,7 +22,8 @@ from medassist.ml.image_model import ImageClassifier, load_checkpoint
 from .models import ModelVersion, Task
 
 _lock = threading.Lock()
-_cache: dict[int, ImageClassifier] = {}
+_cache: dict[str, tuple[int, Any]] = {}  # task -> (version id, classifier)
+C = TypeVar("C")
 _device: torch.device | None = None
 
 
@@ -37,22 +40,27 @@ def inference_device() -> torch.device:
     return _device
 
 
-def classifier_for(version: ModelVersion) -> ImageClassifier:
-    """Return the loaded classifier of ``version``, loading (and SHA-checking) it once."""
+def loaded_classifier(version: ModelVersion, load: Callable[..., C]) -> C:
+    """The classifier of ``version``, loaded with ``load`` (SHA-checked) once per process.
+
+    One slot per task: the current champion of each task. A promotion replaces the slot on
+    the next call; a rollback reloads the old version, which takes about a second.
+    """
     with _lock:
-        clf = _cache.get(version.pk)
-        if clf is None:
-            device = inference_device()
-            clf = load_checkpoint(
+        held = _cache.get(version.task)
+        if held is None or held[0] != version.pk:
+            clf = load(
                 Path(settings.MEDIA_ROOT) / version.weights_key,
                 expected_sha256=version.weights_sha256,
             )
-            prepare_model(clf.model, device)
-            # Keep only the versions that can still be asked for: the new one and the rest
-            # are cheap to reload if a rollback brings them back.
-            _cache.clear()
-            _cache[version.pk] = clf
-        return clf
+            prepare_model(clf.model, inference_device())
+            held = _cache[version.task] = (version.pk, clf)
+        return held[1]
+
+
+def classifier_for(version: ModelVersion) -> ImageClassifier:
+    """The loaded image classifier of ``version``."""
+    return loaded_classifier(version, load_checkpoint)
 
 
 def device_description() -> str:

@@ -29,6 +29,7 @@ from medassist.models import Patient
 from medassist.services import audit_record, patient_get_or_register
 from medassist.version import code_version
 
+from ..services import encounter_open
 from .serving import text_classifier_for, triage_champion
 
 if TYPE_CHECKING:
@@ -299,10 +300,10 @@ def encounter_intake(
     )
     if age_years is None:
         age_years = age_on(birth_date=patient.birth_date, on=timezone.localdate())
-    encounter = Encounter(
+    encounter = encounter_open(
         patient=patient,
         opened_by=actor,
-        chief_complaint=chief_complaint.strip(),
+        chief_complaint=chief_complaint,
         heart_rate=heart_rate,
         respiratory_rate=respiratory_rate,
         spo2=spo2,
@@ -316,7 +317,4 @@ def encounter_intake(
         arrival_mode=arrival_mode,
         age_years=age_years,
     )
-    encounter.full_clean()
-    encounter.save()
-    audit_record(actor=actor, action="encounter.open", obj=encounter)
     return triage_assess(encounter=encounter, actor=actor)

@@ -7,18 +7,9 @@ version is champion, so a promotion is picked up without a restart.
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
-from django.conf import settings
-
 from diagnosis.models import ModelVersion, Task
-from diagnosis.serving import inference_device
-from medassist.ml.device import prepare_model
+from diagnosis.serving import loaded_classifier
 from medassist.ml.text_model import TextClassifier, load_text_checkpoint
-
-_lock = threading.Lock()
-_cache: dict[int, TextClassifier] = {}
 
 
 def triage_champion() -> ModelVersion | None:
@@ -29,17 +20,5 @@ def triage_champion() -> ModelVersion | None:
 
 
 def text_classifier_for(version: ModelVersion) -> TextClassifier:
-    """The loaded classifier of ``version``, loaded (and SHA-checked) once per process."""
-    with _lock:
-        clf = _cache.get(version.pk)
-        if clf is None:
-            device = inference_device()
-            clf = load_text_checkpoint(
-                Path(settings.MEDIA_ROOT) / version.weights_key,
-                expected_sha256=version.weights_sha256,
-            )
-            prepare_model(clf.model, device)
-            # Only the current champion is kept: a rollback reloads in about a second.
-            _cache.clear()
-            _cache[version.pk] = clf
-        return clf
+    """The loaded triage classifier of ``version``, once per process."""
+    return loaded_classifier(version, load_text_checkpoint)
