@@ -2,9 +2,10 @@
 
 A Celery message per instance only wakes a worker. The worker claims every pending
 :class:`InferenceRequest` it can (up to ``MEDASSIST_INFERENCE_MAX_BATCH``, waiting at most
-``MEDASSIST_INFERENCE_MAX_WAIT_MS`` for more to arrive), decodes them on a thread pool while
-the previous batch computes, runs the champion on whole batches and stores one suggestion
-per instance. Messages whose request another worker already took find nothing to do.
+``MEDASSIST_INFERENCE_MAX_WAIT_MS`` for more to arrive), runs the champion on the whole batch
+and stores one suggestion per instance; while a batch computes and is stored, the next one
+is already claimed and decoding on a thread pool, so the model is not left waiting between
+batches. Messages whose request another worker already took find nothing to do.
 
 A request whose input fails is retried ``MEDASSIST_INFERENCE_MAX_ATTEMPTS`` times with
 backoff, then stored as a visible "failed" suggestion; the rest of its batch is unaffected.
@@ -13,7 +14,6 @@ backoff, then stored as a visible "failed" suggestion; the rest of its batch is 
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import logging
 import threading
@@ -47,6 +47,7 @@ class BatchOutcome:
     stored: list[int] = field(default_factory=list)  # suggestion ids
     retried: list[int] = field(default_factory=list)  # instance ids
     failed: list[int] = field(default_factory=list)  # instance ids
+    stopped_early: bool = False  # requests may still wait (batch limit or new champion)
 
 
 def inference_requests_create(*, instance_ids: list[int]) -> list[int]:
@@ -96,17 +97,17 @@ def claim_batch() -> list[InferenceRequest]:
     return rows
 
 
-_batchers: dict[int, MicroBatcher[Instance]] = {}
+_batchers: dict[int, MicroBatcher[_Job]] = {}
 _batchers_lock = threading.Lock()
 
 
-def _batcher(version: ModelVersion, clf: ImageClassifier) -> MicroBatcher[Instance]:
+def _batcher(version: ModelVersion, clf: ImageClassifier) -> MicroBatcher[_Job]:
     with _batchers_lock:
         batcher = _batchers.get(version.pk)
         if batcher is None or batcher.clf is not clf:
             _batchers.clear()
             batcher = MicroBatcher(
-                functools.partial(_load_instance, clf=clf),
+                functools.partial(_load, clf=clf),
                 clf,
                 max_batch=settings.MEDASSIST_INFERENCE_MAX_BATCH,
                 workers=settings.MEDASSIST_INFERENCE_DECODE_THREADS or None,
@@ -115,24 +116,56 @@ def _batcher(version: ModelVersion, clf: ImageClassifier) -> MicroBatcher[Instan
         return batcher
 
 
-# Input hashes are computed while decoding (on the pool's threads); the batch reads them after.
-_input_sha: dict[int, str] = {}
-
-
-def _load_instance(instance: Instance, *, clf: ImageClassifier) -> torch.Tensor:
-    data = instance_read_bytes(instance=instance)
-    _input_sha[instance.pk] = hashlib.sha256(data).hexdigest()
-    ds = pydicom.dcmread(io.BytesIO(data))
+def _load(job: _Job, *, clf: ImageClassifier) -> torch.Tensor:
+    # The bytes read are checked against the instance's SHA-256, which is then the input's.
+    ds = pydicom.dcmread(io.BytesIO(instance_read_bytes(instance=job.instance)))
     return clf.preprocess(ds)
 
 
-def inference_batch_run() -> BatchOutcome:
-    """Claim a batch of waiting requests, run the champion on it and store the results.
+# How many batches one wake-up may run before it hands the worker back (a promotion, or
+# other tasks of the queue, wait at most this long).
+BATCHES_PER_WAKE_UP = 32
+
+
+@dataclass(frozen=True)
+class _Job:
+    request: InferenceRequest
+    instance: Instance
+    claimed_at: float  # perf_counter() when the request was claimed
+
+
+def inference_drain() -> BatchOutcome:
+    """What a worker runs when woken: batch after batch while requests are waiting.
+
+    The next batch is claimed and decoded while the current one computes and is stored (see
+    :meth:`MicroBatcher.stream`). After :data:`BATCHES_PER_WAKE_UP` batches, or when the
+    champion changes, it stops and sends itself a wake-up for whatever is still waiting.
+    """
+    outcome = inference_batch_run(max_batches=BATCHES_PER_WAKE_UP)
+    if outcome.stopped_early:
+        waiting = (
+            InferenceRequest.objects.filter(status=InferenceRequest.Status.PENDING)
+            .values_list("instance_id", flat=True)
+            .first()
+        )
+        if waiting is not None:
+            from .tasks import suggestion_compute
+
+            suggestion_compute.delay(instance_id=waiting)
+    return outcome
+
+
+def inference_batch_run(*, max_batches: int = 1) -> BatchOutcome:
+    """Claim batches of waiting requests, run the champion on them and store the results.
+
+    Only the first claim waits (up to ``MEDASSIST_INFERENCE_MAX_WAIT_MS``) for a batch to
+    fill; the claims after it take what is waiting, because the worker is busy anyway.
 
     Raises NoChampionError (requests are put back to wait) when no model is champion.
     """
     outcome = BatchOutcome()
     rows = claim_batch()
+    claimed_at = time.perf_counter()
     outcome.claimed = len(rows)
     if not rows:
         return outcome
@@ -143,57 +176,94 @@ def inference_batch_run() -> BatchOutcome:
             status=InferenceRequest.Status.PENDING, claimed_at=None
         )
         raise
-    started = time.perf_counter()
     clf = classifier_for(version)
+    findings = {f.code: f for f in Finding.objects.all()}
+    first: list[InferenceRequest] | None = rows
+    pulled = 0
+
+    def next_batch() -> list[_Job]:
+        nonlocal first, pulled
+        while pulled < max_batches:
+            pulled += 1
+            if first is not None:
+                batch, first, at = first, None, claimed_at
+            else:
+                if not ModelVersion.objects.filter(
+                    pk=version.pk, status=ModelVersion.Status.CHAMPION
+                ).exists():
+                    outcome.stopped_early = True
+                    return []
+                batch = _claim(limit=settings.MEDASSIST_INFERENCE_MAX_BATCH)
+                at = time.perf_counter()
+                outcome.claimed += len(batch)
+                if not batch:
+                    return []
+            jobs = _jobs(batch, version, at)
+            if jobs:
+                return jobs
+        outcome.stopped_early = True
+        return []
+
+    for jobs, results in _batcher(version, clf).stream(next_batch):
+        _store(jobs, results, version=version, findings=findings, outcome=outcome)
+    return outcome
+
+
+def _jobs(rows: list[InferenceRequest], version: ModelVersion, claimed_at: float) -> list[_Job]:
+    """The claimed requests still to run; those a redelivered task already ran are closed."""
     done_before = set(
         Suggestion.objects.filter(
             instance_id__in=[r.instance_id for r in rows], model_version=version
         ).values_list("instance_id", flat=True)
     )
-    todo = [r for r in rows if r.instance_id not in done_before]
     _finish([r for r in rows if r.instance_id in done_before], status=InferenceRequest.Status.DONE)
-    instances = {
-        i.pk: i
-        for i in Instance.objects.select_related("series").filter(
-            pk__in=[r.instance_id for r in todo]
-        )
-    }
-    results = _batcher(version, clf).run([instances[r.instance_id] for r in todo])
-    latency_ms = (time.perf_counter() - started) * 1000.0
-    findings = {f.code: f for f in Finding.objects.all()}
+    todo = [r for r in rows if r.instance_id not in done_before]
+    instances = Instance.objects.select_related("series").in_bulk([r.instance_id for r in todo])
+    return [_Job(r, instances[r.instance_id], claimed_at) for r in todo]
+
+
+def _store(
+    jobs: list[_Job],
+    results: list[dict[str, float] | Exception],
+    *,
+    version: ModelVersion,
+    findings: dict[str, Finding],
+    outcome: BatchOutcome,
+) -> None:
+    """Store one batch's suggestions in one transaction; retry or fail the inputs that failed."""
+    now = time.perf_counter()
     built: list[Suggestion] = []
     succeeded: list[InferenceRequest] = []
-    for request, result in zip(todo, results, strict=True):
-        instance = instances[request.instance_id]
+    for job, result in zip(jobs, results, strict=True):
         if isinstance(result, Exception):
-            _retry_or_fail(request, result, outcome)
+            _retry_or_fail(job.request, result, outcome)
             continue
         built.append(
             suggestion_build(
-                instance=instance,
+                instance=job.instance,
                 version=version,
                 probabilities=result,
-                input_sha256=_input_sha.pop(instance.pk, instance.sha256),
-                latency_ms=latency_ms,
+                input_sha256=job.instance.sha256,
+                latency_ms=(now - job.claimed_at) * 1000.0,
                 findings=findings,
             )
         )
-        succeeded.append(request)
-    if built:
-        # One transaction and one insert for the whole batch; a row a redelivered task
-        # already wrote is kept as it is (idempotent per instance and version).
-        with transaction.atomic():
-            Suggestion.objects.bulk_create(built, ignore_conflicts=True)
-            _finish(succeeded, status=InferenceRequest.Status.DONE)
-            ids = list(
-                Suggestion.objects.filter(
-                    model_version=version, instance_id__in=[s.instance_id for s in built]
-                ).values_list("pk", flat=True)
-            )
-            outcome.stored.extend(ids)
-            _urgency_refresh([s.instance for s in built])
-            _saliency_enqueue(ids)
-    return outcome
+        succeeded.append(job.request)
+    if not built:
+        return
+    # One transaction and one insert for the whole batch; a row a redelivered task already
+    # wrote is kept as it is (idempotent per instance and version).
+    with transaction.atomic():
+        Suggestion.objects.bulk_create(built, ignore_conflicts=True)
+        _finish(succeeded, status=InferenceRequest.Status.DONE)
+        ids = list(
+            Suggestion.objects.filter(
+                model_version=version, instance_id__in=[s.instance_id for s in built]
+            ).values_list("pk", flat=True)
+        )
+        outcome.stored.extend(ids)
+        _urgency_refresh([s.instance for s in built])
+        _saliency_enqueue(ids)
 
 
 def _urgency_refresh(instances: list[Instance]) -> None:

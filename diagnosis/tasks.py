@@ -18,12 +18,12 @@ NO_CHAMPION_RETRIES = 3
 def suggestion_compute(self, *, instance_id: int) -> None:  # type: ignore[no-untyped-def]
     """Wake-up call for an inference worker: it runs whatever batch is waiting.
 
-    ``instance_id`` names the request that sent it (for logs); the batch may hold it and
+    ``instance_id`` names the request that sent it (for logs); the batches may hold it and
     others, or nothing if another worker took them already. Poison inputs are retried and
     failed per request inside the batch service, not here.
     """
     try:
-        inference.inference_batch_run()
+        inference.inference_drain()
     except NoChampionError:
         # Nothing to run yet; the requests wait (bounded, then the case page says so).
         if self.request.retries < NO_CHAMPION_RETRIES:

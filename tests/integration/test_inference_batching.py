@@ -125,3 +125,36 @@ def test_stored_suggestions_keep_the_worklist_urgency_of_their_study(image_champ
     suggestion = Suggestion.objects.get(instance=instance)
     assert urgency.key_suggestion == suggestion
     assert urgency.priority == pytest.approx(3.0 + suggestion.top_probability)
+
+
+@pytest.mark.django_db
+def test_a_woken_worker_drains_batch_after_batch_then_hands_over(
+    image_champion, settings, monkeypatch
+):
+    from diagnosis import inference, tasks
+
+    settings.MEDASSIST_INFERENCE_MAX_BATCH = 2
+    settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
+    monkeypatch.setattr(inference, "BATCHES_PER_WAKE_UP", 2)
+    # The broker itself is exercised by the real-worker tests; here we only look at
+    # which wake-up the drain sends.
+    woken: list[int] = []
+    monkeypatch.setattr(
+        tasks.suggestion_compute, "delay", lambda *, instance_id: woken.append(instance_id)
+    )
+    instances = [_ingest(200 + i, FINDINGS[i % 3]) for i in range(5)]
+    inference_requests_create(instance_ids=[i.pk for i in instances])
+
+    first = inference.inference_drain()
+    assert first.claimed == 4 and len(first.stored) == 4 and first.stopped_early
+    assert woken == [instances[4].pk]  # the one still waiting gets a worker again
+
+    second = inference.inference_drain()
+    assert second.claimed == 1 and len(second.stored) == 1 and not second.stopped_early
+    assert woken == [instances[4].pk]
+    clf = classifier_for(image_champion)
+    for instance in instances:
+        alone = clf.classify_datasets([instance_read_dataset(instance=instance)])[0]
+        assert Suggestion.objects.get(instance=instance).probabilities == pytest.approx(
+            alone, abs=1e-4
+        )

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from medassist.ml import device as device_module
-from medassist.ml.batching import MicroBatcher, classify_tensors
+from medassist.ml.batching import MicroBatcher, classify_tensors, serving_module
 from medassist.ml.device import (
     MAX_CPU_THREADS,
     available_cpus,
@@ -148,7 +148,76 @@ def test_the_next_batch_decodes_while_the_current_one_computes() -> None:
         return image(i)
 
     # The first forward pass blocks until an item of the second batch is being loaded;
-    # without overlap it would wait the full 5 s timeout and record False.
-    results = MicroBatcher(load, clf, max_batch=2, workers=2).run([0, 1, 2, 3])
+    # without overlap it would wait the full 5 s timeout and record False. The gate is
+    # Python code in forward(), which a frozen module would not run: serve it eager.
+    results = MicroBatcher(load, clf, max_batch=2, workers=2, freeze=False).run([0, 1, 2, 3])
     assert model.gate_opened == [True]
     assert all(isinstance(r, dict) for r in results)
+
+
+class ConvNet(torch.nn.Module):
+    """Convolution + batch norm, the pattern freezing folds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.fc = torch.nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.bn(self.conv(x))).mean(dim=(2, 3)))
+
+
+def test_the_cpu_serves_a_frozen_module_that_gives_the_eager_results() -> None:
+    torch.manual_seed(0)
+    model = ConvNet().eval()
+    model.bn.running_mean.uniform_(-1, 1)  # a non-trivial fold
+    frozen = serving_module(model, device=CPU, image_size=SIZE)
+    assert isinstance(frozen, torch.jit.ScriptModule)
+    x = torch.randn(5, 3, SIZE, SIZE)  # another batch size than the trace's
+    with torch.inference_mode():
+        assert torch.allclose(frozen(x), model(x), atol=1e-5)
+    clf = ImageClassifier(model, ["normal", "finding"], SIZE)
+    images = [torch.randn(3, SIZE, SIZE) for _ in range(5)]
+    expected = clf.postprocess(clf.predict(torch.stack(images)))
+    batcher = MicroBatcher(lambda i: images[i], clf, max_batch=2)
+    assert isinstance(batcher.module, torch.jit.ScriptModule)
+    assert batcher.run(list(range(5))) == [pytest.approx(e, abs=1e-5) for e in expected]
+
+
+def test_a_model_that_cannot_be_frozen_is_served_eager(caplog: pytest.LogCaptureFixture) -> None:
+    class Untraceable(ConvNet):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if torch.jit.is_tracing():
+                raise RuntimeError("not traceable")
+            return super().forward(x)
+
+    model = Untraceable().eval()
+    assert serving_module(model, device=CPU, image_size=SIZE) is model
+    assert "serving the eager model" in caplog.text
+    assert serving_module(model, device=torch.device("cuda", 0), image_size=SIZE) is model
+
+
+def test_stream_pulls_batches_from_the_caller_thread_one_ahead() -> None:
+    clf = tiny_classifier()
+    batches = [[0, 1], [2, 3], [4, 5], [6]]
+    pulled: list[tuple[int, str]] = []
+    handled: list[int] = []
+
+    def next_batch() -> list[int]:
+        pulled.append((len(handled), threading.current_thread().name))
+        return batches[len(pulled) - 1] if len(pulled) <= len(batches) else []
+
+    batcher = MicroBatcher(image, clf, max_batch=2, workers=2, freeze=False)
+    for k, (batch, results) in enumerate(batcher.stream(next_batch)):
+        assert batch == batches[k] and len(results) == len(batch)
+        expected = clf.postprocess(clf.predict(torch.stack([image(i) for i in batch])))
+        assert results == [pytest.approx(e, abs=1e-6) for e in expected]
+        # While the caller handles batch k, batch k + 1 is already pulled, no further.
+        assert len(pulled) == min(k + 2, len(batches) + 1)
+        handled.append(k)
+    assert handled == [0, 1, 2, 3]
+    assert {name for _, name in pulled} == {threading.current_thread().name}
+    assert len(pulled) == 5  # the last, empty, pull ends the stream
+    with pytest.raises(ValueError, match="max_batch"):
+        list(batcher.stream(lambda: [0, 1, 2]))
