@@ -19,5 +19,10 @@ urlpatterns = [
         final_views.final_diagnosis,
         name="final-diagnosis",
     ),
+    path(
+        "encounters/<int:encounter_id>/disposition/",
+        final_views.disposition,
+        name="disposition",
+    ),
     path("stats/", final_views.statistics, name="stats"),
 ]

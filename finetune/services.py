@@ -20,12 +20,22 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from diagnosis.models import Finding, ModelVersion, Review, Task, TriageAssessment
+from diagnosis.disposition import triage_labels
+from diagnosis.models import (
+    Disposition,
+    Encounter,
+    Finding,
+    ModelVersion,
+    Review,
+    Task,
+    TriageAssessment,
+)
 from diagnosis.selectors import active_findings
 from diagnosis.services import model_version_promote, model_version_register
 from diagnosis.triage.services import note_text, vitals_of
 from imaging.models import Instance
 from imaging.selectors import instance_read_dataset
+from medassist.ml.calibration import temperature_from_logits
 from medassist.ml.image_model import (
     ImageClassifier,
     build_image_model,
@@ -91,13 +101,17 @@ def training_run_start_if_new_labels(*, task: str = Task.IMAGE) -> TrainingRun |
     """Start a scheduled run when labels have arrived since the champion's training data.
 
     The labels of the image task are clinicians' reviews; those of the triage task are the
-    nurses' confirmed ESI levels. ``trained_through_review_id`` holds the newest label id the
+    nurses' confirmed ESI levels and the doctors' dispositions. ``trained_through_review_id``
+    (and, for triage, ``trained_through_disposition_id``) hold the newest label ids the
     champion was trained with.
     """
     current = ModelVersion.objects.filter(task=task, status=ModelVersion.Status.CHAMPION).first()
     since = current.trained_through_review_id if current is not None else 0
     if task == Task.TRIAGE:
+        since_disposition = current.trained_through_disposition_id if current is not None else 0
         new_labels = TriageAssessment.objects.filter(pk__gt=since, confirmed_level__isnull=False)
+        if not new_labels.exists():
+            new_labels = Disposition.objects.filter(pk__gt=since_disposition)
     else:
         new_labels = Review.objects.filter(pk__gt=since, source=Review.Source.CLINICIAN)
     if not new_labels.exists():
@@ -228,10 +242,35 @@ class TriageSet:
     cases: list[tuple[str, Vitals]]  # (complaint, vitals) for the rules
     max_review_id: int = 0
     synthetic: bool = False
+    max_disposition_id: int = 0
+    # Where the labels came from: {"disposition": n, "nurse": n, "notes": n (TriageNote)}.
+    label_sources: dict[str, int] = dataclasses.field(default_factory=dict)
+    # Who each note is about ("patient-<id>", or "note-<id>" for a synthetic note), so the
+    # calibration split never has one patient on both sides.
+    groups: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def n(self) -> int:
         return len(self.texts)
+
+    def split(self, *, fraction: float, seed: int) -> tuple[TriageSet, TriageSet]:
+        """(fit, held back) by whole groups; all in ``fit`` if too few to hold any back."""
+        groups = sorted(set(self.groups))
+        n_held = round(len(groups) * fraction)
+        empty = TriageSet([], [], [], self.max_review_id, self.synthetic)
+        if fraction <= 0 or len(groups) < 3 or n_held < 1:
+            return self, empty
+        held = set(random.Random(seed).sample(groups, n_held))
+        parts = {flag: TriageSet([], [], [], self.max_review_id, self.synthetic) for flag in (0, 1)}
+        for i, group in enumerate(self.groups):
+            part = parts[group in held]
+            part.texts.append(self.texts[i])
+            part.labels.append(self.labels[i])
+            part.cases.append(self.cases[i])
+            part.groups.append(group)
+        if len(parts[0].texts) < 2:
+            return self, empty
+        return parts[0], parts[1]
 
 
 @dataclass
@@ -404,7 +443,8 @@ def _triage_case(complaint: str, vitals: dict[str, Any]) -> tuple[str, tuple[str
 
 
 class TriageAdapter:
-    """all-MiniLM-L6-v2 over ESI 1-5; labels are the nurses' confirmed levels."""
+    """all-MiniLM-L6-v2 over ESI 1-5; labels are the doctors' ESI levels in hindsight, else
+    the nurses' confirmed levels, plus the synthetic training notes."""
 
     def build_new(self) -> TextClassifier:
         torch.manual_seed(settings.MEDASSIST_TRAIN_SEED)
@@ -416,25 +456,32 @@ class TriageAdapter:
         )
 
     def training_data(self, clf: TextClassifier) -> TriageSet:
+        """Every labelled encounter (see :func:`diagnosis.disposition.triage_labels`), then
+        the synthetic training notes."""
         data = TriageSet([], [], [])
-        confirmed = (
-            TriageAssessment.objects.filter(
-                superseded_by__isnull=True, confirmed_level__isnull=False
-            )
-            .select_related("encounter")
-            .order_by("pk")
+        labels = triage_labels()
+        for encounter in Encounter.objects.filter(pk__in=labels).order_by("pk"):
+            vitals = vitals_of(encounter=encounter)
+            data.texts.append(note_text(complaint=encounter.chief_complaint, vitals=vitals))
+            level, source = labels[encounter.pk]
+            data.labels.append(str(level))
+            data.label_sources[source] = data.label_sources.get(source, 0) + 1
+            data.cases.append((encounter.chief_complaint, vitals))
+            data.groups.append(f"patient-{encounter.patient_id}")
+        data.max_review_id = (
+            TriageAssessment.objects.filter(confirmed_level__isnull=False).aggregate(m=Max("pk"))[
+                "m"
+            ]
+            or 0
         )
-        for a in confirmed:
-            vitals = vitals_of(encounter=a.encounter)
-            data.texts.append(note_text(complaint=a.encounter.chief_complaint, vitals=vitals))
-            data.labels.append(str(a.confirmed_level))
-            data.cases.append((a.encounter.chief_complaint, vitals))
-            data.max_review_id = max(data.max_review_id, a.pk)
+        data.max_disposition_id = Disposition.objects.aggregate(m=Max("pk"))["m"] or 0
         for note in TriageNote.objects.filter(split=TriageNote.Split.TRAIN).order_by("pk"):
             text, case = _triage_case(note.complaint, note.vitals)
             data.texts.append(text)
             data.labels.append(str(note.esi_level))
             data.cases.append(case)
+            data.groups.append(f"note-{note.pk}")
+            data.label_sources["notes"] = data.label_sources.get("notes", 0) + 1
             data.synthetic = data.synthetic or note.synthetic
         return data
 
@@ -461,18 +508,30 @@ class TriageAdapter:
     ) -> dict[str, Any]:
         batch_size = int(_setting("MEDASSIST_TRIAGE_BATCH_SIZE", 16))
         lr = float(_setting("MEDASSIST_TRIAGE_LR", 5e-5))
+        fit_part, calibration_part = data.split(
+            fraction=settings.MEDASSIST_CALIBRATION_FRACTION, seed=settings.MEDASSIST_TRAIN_SEED
+        )
+        clf.temperature = 1.0
         train_text_classifier(
             clf,
-            data.texts,
-            data.labels,
+            fit_part.texts,
+            fit_part.labels,
             epochs=self.epochs(),
             batch_size=batch_size,
             lr=lr,
             seed=settings.MEDASSIST_TRAIN_SEED,
             on_epoch=on_epoch,
         )
+        if calibration_part.n:
+            progress(0.9, f"Calibrating on {calibration_part.n} held-back notes")
+            clf.temperature = temperature_from_logits(
+                clf.logits(calibration_part.texts, batch_size=64),
+                torch.tensor([clf.labels.index(label) for label in calibration_part.labels]),
+            )
         return {
-            "n_train": data.n,
+            "n_train": fit_part.n,
+            "n_calibration": calibration_part.n,
+            "label_sources": data.label_sources,
             "label_counts": {c: data.labels.count(c) for c in clf.labels},
             "epochs": self.epochs(),
             "batch_size": batch_size,
@@ -504,6 +563,7 @@ class TriageAdapter:
             "image_size": 0,
             "preprocess_version": TRIAGE_PREPROCESS_VERSION,
             "temperature": clf.temperature,
+            "trained_through_disposition_id": data.max_disposition_id,
             "model_card": {
                 "intended_use": "Suggests an ESI level from the triage note for the nurse to "
                 "confirm or change; the ESI rules can only raise its acuity. It does not triage.",

@@ -276,14 +276,18 @@ class TextClassifier:
         probs = torch.softmax(logits.detach().cpu().double() / self.temperature, dim=1)
         return [dict(zip(self.labels, row, strict=True)) for row in probs.tolist()]
 
+    def logits(self, texts: Sequence[str], *, batch_size: int = 32) -> torch.Tensor:
+        """Uncalibrated float32 ``(N, len(labels))`` logits, ``batch_size`` texts at a time."""
+        texts = list(texts)
+        chunks = [
+            self.predict(self.preprocess(texts[start : start + batch_size]))
+            for start in range(0, len(texts), batch_size)
+        ]
+        return torch.cat(chunks) if chunks else torch.zeros(0, len(self.labels))
+
     def classify(self, texts: Sequence[str], *, batch_size: int = 32) -> list[dict[str, float]]:
         """Probabilities for each text, in order, computed ``batch_size`` texts at a time."""
-        texts = list(texts)
-        results: list[dict[str, float]] = []
-        for start in range(0, len(texts), batch_size):
-            chunk = texts[start : start + batch_size]
-            results.extend(self.postprocess(self.predict(self.preprocess(chunk))))
-        return results
+        return self.postprocess(self.logits(texts, batch_size=batch_size))
 
 
 def save_text_checkpoint(clf: TextClassifier, path: Path) -> str:

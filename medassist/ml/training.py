@@ -15,11 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from medassist.ml.calibration import temperature_from_logits
 from medassist.ml.image_model import ImageClassifier
-
-# Temperatures outside this range mean the fit went wrong (or the data are degenerate);
-# clamping keeps a calibrated model from being absurdly over- or under-confident.
-TEMPERATURE_MIN, TEMPERATURE_MAX = 0.05, 20.0
 
 _EVAL_BATCH = 64
 
@@ -202,10 +199,8 @@ def evaluate(clf: ImageClassifier, images: torch.Tensor, labels: torch.Tensor) -
 def fit_temperature(clf: ImageClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fit the softmax temperature that minimises NLL on a held-out set (temperature scaling).
 
-    The model is run once; LBFGS then optimises ``log T`` on the fixed logits (the log keeps
-    T positive). The result is clamped to ``[0.05, 20]``; if the fit diverges to a non-finite
-    value, 1.0 (no calibration) is returned. ``clf`` is not modified: store the
-    returned value in ``clf.temperature``.
+    The model is run once, then :func:`temperature_from_logits`. ``clf`` is not modified:
+    store the returned value in ``clf.temperature``.
 
     Raises:
         ValueError: bad shapes, labels out of range, or no images.
@@ -213,21 +208,4 @@ def fit_temperature(clf: ImageClassifier, images: torch.Tensor, labels: torch.Te
     _check(clf, images, labels)
     if images.shape[0] == 0:
         raise ValueError("temperature fitting needs at least 1 image")
-    logits = _logits(clf, images).double()
-    y = labels.cpu().long()
-    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS(
-        [log_t], lr=0.1, max_iter=200, tolerance_change=1e-12, line_search_fn="strong_wolfe"
-    )
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), y)
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    t = float(log_t.detach().exp())
-    if not np.isfinite(t):
-        return 1.0
-    return float(min(max(t, TEMPERATURE_MIN), TEMPERATURE_MAX))
+    return temperature_from_logits(_logits(clf, images), labels)
