@@ -41,7 +41,8 @@ def assessments_of(*, encounter: Encounter) -> QuerySet[TriageAssessment]:
 
 
 def triage_board(*, now: dt.datetime | None = None, limit: int = 100) -> list[BoardRow]:
-    """Patients who arrived in the last day, most acute first, then longest waiting.
+    """Patients who arrived in the last day and are still in the department (no doctor has
+    recorded a disposition), most acute first, then longest waiting.
 
     Unconfirmed suggestions sort by the suggested level: a patient the rules put at ESI 1
     must be at the top before anyone has confirmed it.
@@ -49,7 +50,7 @@ def triage_board(*, now: dt.datetime | None = None, limit: int = 100) -> list[Bo
     now = now or timezone.now()
     encounters = list(
         Encounter.objects.select_related("patient")
-        .filter(created_at__gte=now - dt.timedelta(hours=BOARD_HOURS))
+        .filter(created_at__gte=now - dt.timedelta(hours=BOARD_HOURS), dispositions__isnull=True)
         .order_by("created_at")[:limit]
     )
     latest: dict[int, TriageAssessment] = {}

@@ -193,3 +193,13 @@ def test_the_doctor_records_a_disposition_on_the_encounter_page(
     client.force_login(nurse)
     assert client.post(url, {"outcome": "discharged", "esi_in_hindsight": "5"}).status_code == 403
     assert Disposition.objects.count() == 1
+
+
+def test_a_patient_with_a_disposition_leaves_the_triage_board(nurse: User, doctor: User) -> None:
+    from diagnosis.triage.selectors import triage_board
+
+    gone = _confirmed(nurse, mrn="DISP-9", complaint="cut finger", level=5).encounter
+    waiting = _confirmed(nurse, mrn="DISP-10", complaint="cut hand", level=5).encounter
+    assert {r.encounter.pk for r in triage_board()} == {gone.pk, waiting.pk}
+    disposition_record(encounter=gone, doctor=doctor, outcome="discharged", esi_in_hindsight=5)
+    assert [r.encounter.pk for r in triage_board()] == [waiting.pk]
