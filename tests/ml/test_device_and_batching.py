@@ -182,7 +182,15 @@ def test_the_cpu_serves_a_frozen_module_that_gives_the_eager_results() -> None:
     expected = clf.postprocess(clf.predict(torch.stack(images)))
     batcher = MicroBatcher(lambda i: images[i], clf, max_batch=2)
     assert isinstance(batcher.module, torch.jit.ScriptModule)
+    assert batcher.streams == 2  # one batch per torch thread at once (2 in these tests)
     assert batcher.run(list(range(5))) == [pytest.approx(e, abs=1e-5) for e in expected]
+    # Each compute thread ran on 1 intra-op thread; the process setting is back after.
+    assert torch.get_num_threads() == 2
+    for streams in (1, 3):
+        other = MicroBatcher(lambda i: images[i], clf, max_batch=1, streams=streams)
+        assert other.run(list(range(5))) == [pytest.approx(e, abs=1e-5) for e in expected]
+    with pytest.raises(ValueError):
+        MicroBatcher(lambda i: images[i], clf, streams=0)
 
 
 def test_a_model_that_cannot_be_frozen_is_served_eager(caplog: pytest.LogCaptureFixture) -> None:
@@ -198,7 +206,7 @@ def test_a_model_that_cannot_be_frozen_is_served_eager(caplog: pytest.LogCapture
     assert serving_module(model, device=torch.device("cuda", 0), image_size=SIZE) is model
 
 
-def test_stream_pulls_batches_from_the_caller_thread_one_ahead() -> None:
+def test_stream_pulls_batches_from_the_caller_thread_two_ahead() -> None:
     clf = tiny_classifier()
     batches = [[0, 1], [2, 3], [4, 5], [6]]
     pulled: list[tuple[int, str]] = []
@@ -213,8 +221,9 @@ def test_stream_pulls_batches_from_the_caller_thread_one_ahead() -> None:
         assert batch == batches[k] and len(results) == len(batch)
         expected = clf.postprocess(clf.predict(torch.stack([image(i) for i in batch])))
         assert results == [pytest.approx(e, abs=1e-6) for e in expected]
-        # While the caller handles batch k, batch k + 1 is already pulled, no further.
-        assert len(pulled) == min(k + 2, len(batches) + 1)
+        # While the caller handles batch k, batch k + 1 computes and k + 2 decodes (one
+        # compute stream: the eager TinyNet), no further.
+        assert len(pulled) == min(k + 3, len(batches) + 1)
         handled.append(k)
     assert handled == [0, 1, 2, 3]
     assert {name for _, name in pulled} == {threading.current_thread().name}
