@@ -62,7 +62,7 @@ def main() -> None:
     from diagnosis.models import Encounter
     from diagnosis.services import model_version_promote, model_version_register
     from diagnosis.triage.rules import esi_rules
-    from diagnosis.triage.services import note_text, triage_assess, vitals_of
+    from diagnosis.triage.services import note_units, triage_assess, vitals_of
     from diagnosis.triage.serving import text_classifier_for
     from diagnosis.triage.synthetic import generate_notes
     from medassist.ml.text_model import (
@@ -113,13 +113,14 @@ def main() -> None:
     clf = text_classifier_for(version)
     triage_assess(encounter=encounters[0], actor=nurse)  # warm-up: load, first allocations
 
-    whole, rules, forward, words = [], [], [], []
+    whole, rules, forward, words, single_words = [], [], [], [], []
     for encounter in encounters:
         started = time.perf_counter()
         triage_assess(encounter=encounter, actor=nurse)
         whole.append((time.perf_counter() - started) * 1000)
         vitals = vitals_of(encounter=encounter)
-        text = note_text(complaint=encounter.chief_complaint, vitals=vitals)
+        units = note_units(complaint=encounter.chief_complaint, vitals=vitals)
+        text = " ".join(units)
         started = time.perf_counter()
         esi_rules(complaint=encounter.chief_complaint, vitals=vitals)
         rules.append((time.perf_counter() - started) * 1000)
@@ -127,14 +128,18 @@ def main() -> None:
         clf.classify([text])
         forward.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        word_importance(clf, text)
+        word_importance(clf, text, units=units)
         words.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        word_importance(clf, text)
+        single_words.append((time.perf_counter() - started) * 1000)
 
     print(f"# {args.notes} SYNTHETIC notes, torch threads {torch.get_num_threads()}, CPU")
     report("whole suggestion (triage_assess)", whole)
     report("  ESI rules", rules)
     report("  MiniLM forward (1 note)", forward)
     report("  word importance (occlusion)", words)
+    report("  (one word at a time, for comparison)", single_words)
 
 
 if __name__ == "__main__":

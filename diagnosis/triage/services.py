@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from diagnosis.models import Encounter, TriageAssessment
 from diagnosis.serving import device_description
-from medassist.ml.text_model import vitals_to_text, word_importance
+from medassist.ml.text_model import vitals_clauses, word_importance
 from medassist.models import Patient
 from medassist.services import audit_record, patient_get_or_register
 from medassist.version import code_version
@@ -71,12 +71,10 @@ def vitals_of(*, encounter: Encounter) -> Vitals:
     )
 
 
-def note_text(*, complaint: str, vitals: Vitals) -> str:
-    """The one line the text model reads: the complaint, then the vitals as text.
-
-    Training (finetune) and serving both build their input here, so they cannot drift apart.
-    """
-    rendered = vitals_to_text(
+def note_units(*, complaint: str, vitals: Vitals) -> list[str]:
+    """The note the text model reads, as the parts its explanation weighs: each word of the
+    complaint, then each vital sign with its value (``"SpO2 91%"``, ``"GCS 14"``)."""
+    clauses = vitals_clauses(
         hr=vitals.heart_rate,
         rr=vitals.respiratory_rate,
         spo2=vitals.spo2,
@@ -88,8 +86,16 @@ def note_text(*, complaint: str, vitals: Vitals) -> str:
         age_years=vitals.age_years,
     )
     if vitals.gcs is not None:
-        rendered += f" GCS {vitals.gcs}"
-    return f"{' '.join(complaint.split())} {rendered}".strip()
+        clauses.append(f"GCS {vitals.gcs}")
+    return complaint.split() + clauses
+
+
+def note_text(*, complaint: str, vitals: Vitals) -> str:
+    """The one line the text model reads: the complaint, then the vitals as text.
+
+    Training (finetune) and serving both build their input here, so they cannot drift apart.
+    """
+    return " ".join(note_units(complaint=complaint, vitals=vitals))
 
 
 def rules_only_level(*, rules: RulesResult) -> int:
@@ -107,12 +113,18 @@ class ModelOpinion:
     words: list[tuple[str, float]]
 
 
-def model_opinion(*, text: str, version: Any) -> ModelOpinion:
-    """The champion's probabilities, its level and the words that weighed most for it."""
+def model_opinion(*, units: list[str], version: Any) -> ModelOpinion:
+    """The champion's probabilities, its level and the words that weighed most for it.
+
+    ``units`` are :func:`note_units`: the note is their join, and the explanation leaves out
+    one at a time (a vital sign goes with its value), which also keeps it to about 20
+    re-scorings of the note rather than one per word.
+    """
     clf = text_classifier_for(version)
+    text = " ".join(units)
     probabilities = clf.classify([text])[0]
     top = max(probabilities, key=lambda label: probabilities[label])
-    words = word_importance(clf, text, target=clf.labels.index(top))
+    words = word_importance(clf, text, target=clf.labels.index(top), units=units)
     strongest = sorted(words, key=lambda wv: abs(wv[1]), reverse=True)[:TOP_WORDS]
     return ModelOpinion(
         probabilities={k: round(float(p), 6) for k, p in probabilities.items()},
@@ -145,14 +157,15 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
     started = time.perf_counter()
     vitals = vitals_of(encounter=encounter)
     rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals)
-    text = note_text(complaint=encounter.chief_complaint, vitals=vitals)
+    units = note_units(complaint=encounter.chief_complaint, vitals=vitals)
+    text = " ".join(units)
     version = triage_champion()
     notes: list[str] = []
     if encounter.age_years is None:
         notes.append("Age unknown: adult danger-zone thresholds were used.")
     opinion: ModelOpinion | None = None
     if version is not None:
-        opinion = model_opinion(text=text, version=version)
+        opinion = model_opinion(units=units, version=version)
         level, explanation = combine(rules=rules, model_level=opinion.level)
         attention = _attention(opinion.probabilities)
     else:

@@ -68,7 +68,16 @@ def _number(value: float) -> str:
     return str(int(rounded)) if rounded.is_integer() else f"{rounded:.1f}"
 
 
-def vitals_to_text(
+def vitals_to_text(**vitals: Any) -> str:
+    """Render vital signs as the short text the triage model reads.
+
+    E.g. ``"HR 120 RR 24 SpO2 91% BP 90/60 T 38.5C pain 8/10 AVPU A age 67y"``: the
+    :func:`vitals_clauses` joined by spaces (same arguments, same errors).
+    """
+    return " ".join(vitals_clauses(**vitals))
+
+
+def vitals_clauses(
     *,
     hr: float | None = None,
     rr: float | None = None,
@@ -79,12 +88,13 @@ def vitals_to_text(
     pain: int | None = None,
     avpu: str | None = None,
     age_years: float | None = None,
-) -> str:
-    """Render vital signs as the short text the triage model reads.
+) -> list[str]:
+    """Vital signs as the clauses of the text the triage model reads, one per measurement.
 
-    E.g. ``"HR 120 RR 24 SpO2 91% BP 90/60 T 38.5C pain 8/10 AVPU A age 67y"``. Missing
-    values are left out (``BP`` needs both pressures). Ages under 2 years are given in
-    months (``"age 8mo"``), because ESI's danger-zone vitals depend on them.
+    E.g. ``["HR 120", "RR 24", "SpO2 91%", "BP 90/60", "T 38.5C", "pain 8/10", "AVPU A",
+    "age 67y"]``. Missing values are left out (``BP`` needs both pressures). Ages under 2
+    years are given in months (``"age 8mo"``), because ESI's danger-zone vitals depend on
+    them.
 
     Args:
         hr: heart rate, beats/min. rr: respiratory rate, breaths/min. spo2: oxygen
@@ -131,7 +141,7 @@ def vitals_to_text(
             parts.append(f"age {int(age_years * 12)}mo")
         else:
             parts.append(f"age {int(age_years)}y")
-    return " ".join(parts)
+    return parts
 
 
 class TextEncoderClassifier(torch.nn.Module):
@@ -457,7 +467,12 @@ def train_text_classifier(
 
 
 def word_importance(
-    clf: TextClassifier, text: str, *, target: int | None = None, batch_size: int = 32
+    clf: TextClassifier,
+    text: str,
+    *,
+    target: int | None = None,
+    batch_size: int = 32,
+    units: Sequence[str] | None = None,
 ) -> list[tuple[str, float]]:
     """How much each word of ``text`` weighed towards class ``target``, by occlusion.
 
@@ -476,16 +491,25 @@ def word_importance(
 
     Args:
         target: class index; default the predicted class.
+        units: what to leave out one at a time instead of single words, e.g. a vital sign
+            with its value (``"SpO2 91%"``): fewer, more meaningful variants. Joined by
+            spaces they must give ``text`` (whitespace-normalised).
 
     Returns:
-        ``(word, weight)`` for every word occurrence, sorted by weight, highest first.
+        ``(word, weight)`` for every word occurrence (or unit), sorted by weight, highest
+        first.
 
     Raises:
-        ValueError: ``text`` has no words or ``target`` is out of range.
+        ValueError: ``text`` has no words, ``units`` do not make up ``text``, or ``target``
+            is out of range.
     """
     words = _WORD.findall(text)
     if not words:
         raise ValueError("text has no words to weigh")
+    if units is not None:
+        if _WORD.findall(" ".join(units)) != words or not all(u.strip() for u in units):
+            raise ValueError("units must be non-empty and make up the text, in order")
+        words = [" ".join(u.split()) for u in units]
     if target is not None and not 0 <= target < len(clf.labels):
         raise ValueError(f"target must be in [0, {len(clf.labels)}), got {target}")
     variants = [" ".join(words)] + [" ".join(words[:i] + words[i + 1 :]) for i in range(len(words))]

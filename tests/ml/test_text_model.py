@@ -168,3 +168,26 @@ def test_word_importance_ranks_the_discriminative_keyword_first(trained: TextCla
     # Explaining the other class turns the keyword's weight negative.
     against = dict(word_importance(trained, text, target=trained.labels.index("4")))
     assert min(against["chest"], against["pain"]) < 0
+
+
+def test_word_importance_weighs_given_units_whole(trained: TextClassifier) -> None:
+    units = ["54yo", "with", "chest", "pain", "HR 72", "SpO2 97%", "age 54y"]
+    text = " ".join(units)
+    weights = word_importance(trained, text, units=units)
+    assert sorted(w for w, _ in weights) == sorted(units)  # "SpO2 97%" is one entry
+    assert sum(abs(v) for _, v in weights) == pytest.approx(1.0)
+    assert {w for w, _ in weights[:3]} & {"chest", "pain"}, weights
+    with pytest.raises(ValueError, match="make up the text"):
+        word_importance(trained, text, units=["chest", "pain"])
+    with pytest.raises(ValueError, match="make up the text"):
+        word_importance(trained, text, units=[*units, " "])
+
+
+def test_vitals_clauses_join_into_the_vitals_text() -> None:
+    from medassist.ml.text_model import vitals_clauses
+
+    clauses = vitals_clauses(hr=120, spo2=91, sbp=90, dbp=60, avpu="a", age_years=0.5)
+    assert clauses == ["HR 120", "SpO2 91%", "BP 90/60", "AVPU A", "age 6mo"]
+    assert vitals_to_text(hr=120, spo2=91, sbp=90, dbp=60, avpu="a", age_years=0.5) == (
+        " ".join(clauses)
+    )
