@@ -43,3 +43,38 @@ def test_a_doctor_searches_pneumonia_picks_a_code_and_saves_it(
     assert "J18.9" in history.inner_text()
     saved = FinalDiagnosis.objects.get(encounter=encounter)
     assert (saved.icd10_code, saved.doctor_id) == ("J18.9", doctor.pk)
+
+
+def test_a_doctor_records_the_disposition_and_an_implausible_level_asks_for_a_note(
+    page: Page, live_server: LiveServer, doctor: User, nurse: User
+) -> None:
+    from diagnosis.models import Disposition
+
+    encounter = encounter_of(nurse, mrn="SYN-CODING-DISP")
+    sign_in(page, live_server, doctor.username)
+    page.goto(f"{live_server.url}/encounters/{encounter.pk}/final-diagnosis/")
+
+    form = page.locator("#disposition-form")
+    form.get_by_label("Outcome").select_option(label="Admitted to critical care (ICU / HDU)")
+    form.get_by_label("ESI 5").check()
+    form.get_by_role("button", name="Save disposition").click()
+    page.wait_for_load_state()
+    assert "add a note saying why" in page.get_by_role("alert").inner_text()
+    # What the doctor chose is still there to correct.
+    assert form.get_by_label("Outcome").input_value() == "critical_care"
+    assert form.get_by_label("ESI 5").is_checked()
+    assert not Disposition.objects.exists()
+
+    form.get_by_label("ESI 2").check()
+    form.get_by_role("button", name="Save disposition").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("status").inner_text() == (
+        "Disposition saved: Admitted to critical care (ICU / HDU), ESI 2 in hindsight."
+    )
+    assert "ESI 2 in hindsight" in page.get_by_test_id("disposition-history").inner_text()
+    saved = Disposition.objects.get(encounter=encounter)
+    assert (saved.outcome, saved.esi_in_hindsight, saved.doctor_id) == (
+        "critical_care",
+        2,
+        doctor.pk,
+    )
