@@ -66,7 +66,8 @@ def inference_requests_create(*, instance_ids: list[int]) -> list[int]:
 def _claim(*, limit: int) -> list[InferenceRequest]:
     """Take up to ``limit`` waiting requests, oldest first, skipping those others hold.
 
-    A request left "running" longer than ``MEDASSIST_INFERENCE_STALE_SECONDS`` belonged to a
+    A request put back after a failed try waits until its ``not_before`` (backoff). A
+    request left "running" longer than ``MEDASSIST_INFERENCE_STALE_SECONDS`` belonged to a
     worker that died; it is claimable again.
     """
     now = timezone.now()
@@ -76,6 +77,7 @@ def _claim(*, limit: int) -> list[InferenceRequest]:
             InferenceRequest.objects.select_for_update(skip_locked=True)
             .filter(
                 Q(status=InferenceRequest.Status.PENDING)
+                & (Q(not_before__isnull=True) | Q(not_before__lte=now))
                 | Q(status=InferenceRequest.Status.RUNNING, claimed_at__lt=stale)
             )
             .order_by("created_at", "pk")[:limit]
@@ -176,8 +178,15 @@ def inference_batch_run(*, max_batches: int = 1) -> BatchOutcome:
             status=InferenceRequest.Status.PENDING, claimed_at=None
         )
         raise
-    clf = classifier_for(version)
-    findings = {f.code: f for f in Finding.objects.all()}
+    # Requests claimed by this run and not yet stored, retried or failed: put back to wait
+    # if the run stops on an error, so none is left "running" until it goes stale.
+    held: set[int] = {r.pk for r in rows}
+    try:
+        clf = classifier_for(version)
+        findings = {f.code: f for f in Finding.objects.all()}
+    except BaseException as exc:
+        _release(held, exc, outcome)
+        raise
     first: list[InferenceRequest] | None = rows
     pulled = 0
 
@@ -194,19 +203,60 @@ def inference_batch_run(*, max_batches: int = 1) -> BatchOutcome:
                     outcome.stopped_early = True
                     return []
                 batch = _claim(limit=settings.MEDASSIST_INFERENCE_MAX_BATCH)
+                held.update(r.pk for r in batch)
                 at = time.perf_counter()
                 outcome.claimed += len(batch)
                 if not batch:
                     return []
             jobs = _jobs(batch, version, at)
+            held.difference_update(r.pk for r in batch)
+            held.update(j.request.pk for j in jobs)  # the rest were done already
             if jobs:
                 return jobs
         outcome.stopped_early = True
         return []
 
-    for jobs, results in _batcher(version, clf).stream(next_batch):
-        _store(jobs, results, version=version, findings=findings, outcome=outcome)
+    try:
+        batcher = _batcher(version, clf)
+        device = batcher.describe()
+        for jobs, results in batcher.stream(next_batch):
+            _store(
+                jobs, results, version=version, findings=findings, outcome=outcome, device=device
+            )
+            held.difference_update(j.request.pk for j in jobs)
+    except BaseException as exc:
+        _release(held, exc, outcome)
+        raise
     return outcome
+
+
+def _release(request_ids: set[int], exc: BaseException, outcome: BatchOutcome) -> None:
+    """Give back the requests a run holds when it stops on an error.
+
+    An error counts as a failed try of each request (backoff, then a visible failure after
+    ``MEDASSIST_INFERENCE_MAX_ATTEMPTS``), so an error that repeats cannot loop forever; a
+    worker being stopped (not an ``Exception``) just puts them back to wait. Never raises:
+    the run's own error is what the caller must see.
+    """
+    try:
+        held = list(
+            InferenceRequest.objects.filter(
+                pk__in=request_ids, status=InferenceRequest.Status.RUNNING
+            )
+        )
+        logger.warning("Inference stopped on %r; %s requests given back", exc, len(held))
+        if isinstance(exc, Exception):
+            for request in held:
+                _retry_or_fail(request, exc, outcome)
+        elif held:
+            InferenceRequest.objects.filter(pk__in=[r.pk for r in held]).update(
+                status=InferenceRequest.Status.PENDING, claimed_at=None
+            )
+            from .tasks import suggestion_compute
+
+            suggestion_compute.apply_async(kwargs={"instance_id": held[0].instance_id}, countdown=5)
+    except Exception:
+        logger.exception("Could not give back inference requests %s", sorted(request_ids))
 
 
 def _jobs(rows: list[InferenceRequest], version: ModelVersion, claimed_at: float) -> list[_Job]:
@@ -229,8 +279,13 @@ def _store(
     version: ModelVersion,
     findings: dict[str, Finding],
     outcome: BatchOutcome,
+    device: str,
 ) -> None:
-    """Store one batch's suggestions in one transaction; retry or fail the inputs that failed."""
+    """Store one batch's suggestions in one transaction; retry or fail the inputs that failed.
+
+    ``latency_ms`` of each suggestion is from its request's claim to this store: the time
+    the worker spent on it, including waiting in the pipeline behind other batches.
+    """
     now = time.perf_counter()
     built: list[Suggestion] = []
     succeeded: list[InferenceRequest] = []
@@ -246,6 +301,7 @@ def _store(
                 input_sha256=job.instance.sha256,
                 latency_ms=(now - job.claimed_at) * 1000.0,
                 findings=findings,
+                device=device,
             )
         )
         succeeded.append(job.request)
@@ -304,16 +360,17 @@ def _retry_or_fail(request: InferenceRequest, exc: Exception, outcome: BatchOutc
         suggestion_record_failure(instance_id=request.instance_id, error=error)
         outcome.failed.append(request.instance_id)
         return
+    # Backoff, so a file that is still being written or a passing fault can recover: no
+    # worker (this one included, later in its drain) claims it again before then.
+    backoff = 2**attempts
     InferenceRequest.objects.filter(pk=request.pk).update(
         status=InferenceRequest.Status.PENDING,
         attempts=attempts,
         last_error=error[:2000],
         claimed_at=None,
+        not_before=timezone.now() + timedelta(seconds=backoff),
     )
-    # Backoff, so a file that is still being written or a passing fault can recover.
-    suggestion_compute.apply_async(
-        kwargs={"instance_id": request.instance_id}, countdown=2**attempts
-    )
+    suggestion_compute.apply_async(kwargs={"instance_id": request.instance_id}, countdown=backoff)
     outcome.retried.append(request.instance_id)
 
 
@@ -325,8 +382,12 @@ def suggestion_build(
     input_sha256: str,
     latency_ms: float,
     findings: dict[str, Finding],
+    device: str | None = None,
 ) -> Suggestion:
-    """An unsaved suggestion with its provenance and its "needs attention" verdict."""
+    """An unsaved suggestion with its provenance and its "needs attention" verdict.
+
+    ``device`` says where it ran (default: this worker's device).
+    """
     from .services import attention_check
 
     top_code = max(probabilities, key=lambda code: probabilities[code])
@@ -349,7 +410,7 @@ def suggestion_build(
         weights_sha256=version.weights_sha256,
         preprocess_version=version.preprocess_version,
         code_version=code_version(),
-        device=device_description(),
+        device=device or device_description(),
         latency_ms=latency_ms,
     )
 

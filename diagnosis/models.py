@@ -72,6 +72,20 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.task} v{self.version}"
 
+    @property
+    def calibration_note(self) -> str:
+        """One sentence for the pages that show this version's probabilities."""
+        held = int(self.training_summary.get("n_calibration", 0) or 0)
+        if held:
+            return (
+                f"Probabilities are calibrated (temperature {self.temperature:.2f}, fitted "
+                f"on {held} held-back cases)."
+            )
+        return (
+            "Probabilities are not calibrated: too few held-back cases when this version "
+            "was trained."
+        )
+
 
 class Suggestion(models.Model):
     """What a model version said about one instance. Written once per (instance, version)."""
@@ -254,6 +268,8 @@ class InferenceRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A request put back after a failed try is not claimed again before this (backoff).
+    not_before = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

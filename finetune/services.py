@@ -17,7 +17,7 @@ import torch
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from diagnosis.disposition import triage_labels
@@ -111,7 +111,11 @@ def training_run_start_if_new_labels(*, task: str = Task.IMAGE) -> TrainingRun |
         since_disposition = current.trained_through_disposition_id if current is not None else 0
         new_labels = TriageAssessment.objects.filter(pk__gt=since, confirmed_level__isnull=False)
         if not new_labels.exists():
-            new_labels = Disposition.objects.filter(pk__gt=since_disposition)
+            # A disposition is a new label when it gives a level in hindsight, or takes one
+            # back (supersedes one that gave a level); "cannot judge" alone changes nothing.
+            new_labels = Disposition.objects.filter(pk__gt=since_disposition).filter(
+                Q(esi_in_hindsight__isnull=False) | Q(supersedes__esi_in_hindsight__isnull=False)
+            )
     else:
         new_labels = Review.objects.filter(pk__gt=since, source=Review.Source.CLINICIAN)
     if not new_labels.exists():
@@ -163,12 +167,13 @@ def test_set(*, task: str, labels: list[str]) -> LabelledSet:
 
 
 def _split_by_patient(
-    data: LabelledSet, *, fraction: float, seed: int
+    data: LabelledSet, *, fraction: float, seed: int, min_held: int = 1
 ) -> tuple[LabelledSet, LabelledSet]:
     """Hold back whole patients for calibration; nobody is in both parts.
 
-    With fewer than 3 patients, or a fraction of 0, everything is used for training and
-    the temperature stays 1 (no calibration).
+    With fewer than 3 patients, a fraction of 0, or fewer than ``min_held`` cases held back
+    (a temperature fitted on a handful is noise), everything is used for training and the
+    temperature stays 1 (no calibration).
     """
     patients = sorted({i.series.study.patient_id for i in data.instances})
     n_held = round(len(patients) * fraction)
@@ -183,7 +188,7 @@ def _split_by_patient(
         part = parts[instance.series.study.patient_id in held]
         part.instances.append(instance)
         part.labels.append(label)
-    if len(parts[False].instances) < 2:
+    if len(parts[False].instances) < 2 or len(parts[True].instances) < min_held:
         return data, LabelledSet([], [], data.max_review_id, data.synthetic)
     return parts[False], parts[True]
 
@@ -253,8 +258,11 @@ class TriageSet:
     def n(self) -> int:
         return len(self.texts)
 
-    def split(self, *, fraction: float, seed: int) -> tuple[TriageSet, TriageSet]:
-        """(fit, held back) by whole groups; all in ``fit`` if too few to hold any back."""
+    def split(
+        self, *, fraction: float, seed: int, min_held: int = 1
+    ) -> tuple[TriageSet, TriageSet]:
+        """(fit, held back) by whole groups; all in ``fit`` if fewer than ``min_held``
+        notes would be held back (a temperature fitted on a handful is noise)."""
         groups = sorted(set(self.groups))
         n_held = round(len(groups) * fraction)
         empty = TriageSet([], [], [], self.max_review_id, self.synthetic)
@@ -268,7 +276,7 @@ class TriageSet:
             part.labels.append(self.labels[i])
             part.cases.append(self.cases[i])
             part.groups.append(group)
-        if len(parts[0].texts) < 2:
+        if len(parts[0].texts) < 2 or len(parts[1].texts) < min_held:
             return self, empty
         return parts[0], parts[1]
 
@@ -349,6 +357,7 @@ class ImageAdapter:
             data.data,
             fraction=settings.MEDASSIST_CALIBRATION_FRACTION,
             seed=settings.MEDASSIST_TRAIN_SEED,
+            min_held=settings.MEDASSIST_CALIBRATION_MIN_CASES,
         )
         config = TrainConfig(
             epochs=self.epochs(),
@@ -459,6 +468,15 @@ class TriageAdapter:
         """Every labelled encounter (see :func:`diagnosis.disposition.triage_labels`), then
         the synthetic training notes."""
         data = TriageSet([], [], [])
+        # The watermarks first: a label arriving while this reads is then newer than them
+        # and starts the next scheduled run, instead of being marked as trained but missed.
+        data.max_review_id = (
+            TriageAssessment.objects.filter(confirmed_level__isnull=False).aggregate(m=Max("pk"))[
+                "m"
+            ]
+            or 0
+        )
+        data.max_disposition_id = Disposition.objects.aggregate(m=Max("pk"))["m"] or 0
         labels = triage_labels()
         for encounter in Encounter.objects.filter(pk__in=labels).order_by("pk"):
             vitals = vitals_of(encounter=encounter)
@@ -468,13 +486,6 @@ class TriageAdapter:
             data.label_sources[source] = data.label_sources.get(source, 0) + 1
             data.cases.append((encounter.chief_complaint, vitals))
             data.groups.append(f"patient-{encounter.patient_id}")
-        data.max_review_id = (
-            TriageAssessment.objects.filter(confirmed_level__isnull=False).aggregate(m=Max("pk"))[
-                "m"
-            ]
-            or 0
-        )
-        data.max_disposition_id = Disposition.objects.aggregate(m=Max("pk"))["m"] or 0
         for note in TriageNote.objects.filter(split=TriageNote.Split.TRAIN).order_by("pk"):
             text, case = _triage_case(note.complaint, note.vitals)
             data.texts.append(text)
@@ -509,7 +520,9 @@ class TriageAdapter:
         batch_size = int(_setting("MEDASSIST_TRIAGE_BATCH_SIZE", 16))
         lr = float(_setting("MEDASSIST_TRIAGE_LR", 5e-5))
         fit_part, calibration_part = data.split(
-            fraction=settings.MEDASSIST_CALIBRATION_FRACTION, seed=settings.MEDASSIST_TRAIN_SEED
+            fraction=settings.MEDASSIST_CALIBRATION_FRACTION,
+            seed=settings.MEDASSIST_TRAIN_SEED,
+            min_held=settings.MEDASSIST_CALIBRATION_MIN_CASES,
         )
         clf.temperature = 1.0
         train_text_classifier(
@@ -569,7 +582,7 @@ class TriageAdapter:
                 "confirm or change; the ESI rules can only raise its acuity. It does not triage.",
                 "training_data": "synthetic triage notes (demo)"
                 if data.synthetic
-                else "nurse-confirmed triage levels",
+                else "doctors' ESI levels in hindsight and nurse-confirmed triage levels",
                 "limitations": "Trained on synthetic notes only: says nothing about real patients."
                 if data.synthetic
                 else "Measured only on this site's frozen triage test set.",

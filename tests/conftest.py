@@ -33,6 +33,8 @@ TINY = {
     "MEDASSIST_STUDY_QUIET_SECONDS": 1,
     "MEDASSIST_TRIAGE_EPOCHS": 1,
     "MEDASSIST_TRIAGE_TRAIN_NOTES": 24,
+    # Calibrate even on the few cases tiny runs hold back (a hospital keeps the default).
+    "MEDASSIST_CALIBRATION_MIN_CASES": 1,
 }
 
 

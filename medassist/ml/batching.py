@@ -18,6 +18,7 @@ for another that lost its core to decoding. Measured on 2 cores, batch 16, 128 p
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from collections import deque
@@ -28,7 +29,7 @@ from typing import Any, Generic, TypeVar
 
 import torch
 
-from medassist.ml.device import available_cpus, inference_context, prepare_model
+from medassist.ml.device import available_cpus, describe, inference_context, prepare_model
 from medassist.ml.image_model import ImageClassifier
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,32 @@ def _compute(
     with inference_context(device):
         logits = module(batch)
     return logits.float().cpu()
+
+
+# torch.set_num_threads changes the count threads started later begin with, process-wide:
+# while any stream's compute threads run on fewer, the configured count is kept here and
+# put back by the last stream to finish.
+_thread_setting_lock = threading.Lock()
+_thread_setting_users = 0
+_thread_setting = 0
+
+
+def _borrow_thread_setting() -> int:
+    """The process's configured torch thread count, held until returned."""
+    global _thread_setting_users, _thread_setting
+    with _thread_setting_lock:
+        if _thread_setting_users == 0:
+            _thread_setting = torch.get_num_threads()
+        _thread_setting_users += 1
+        return _thread_setting
+
+
+def _return_thread_setting() -> None:
+    global _thread_setting_users
+    with _thread_setting_lock:
+        _thread_setting_users -= 1
+        if _thread_setting_users == 0:
+            torch.set_num_threads(_thread_setting)
 
 
 def serving_module(
@@ -270,7 +297,7 @@ class MicroBatcher(Generic[T]):
                 raise ValueError(f"a batch of {len(batch)} exceeds max_batch={self.max_batch}")
             return batch
 
-        threads = torch.get_num_threads()
+        threads = _borrow_thread_setting() if self.streams > 1 else torch.get_num_threads()
         intra = max(1, threads // self.streams)
 
         def compute_thread_init() -> None:
@@ -322,7 +349,15 @@ class MicroBatcher(Generic[T]):
                     yield batch, results
         finally:
             if self.streams > 1:
-                torch.set_num_threads(threads)  # the compute threads changed the global
+                _return_thread_setting()
+
+    def describe(self) -> str:
+        """How the batches run, for provenance: e.g. ``"cpu (2 threads: 2 batches x 1)"``."""
+        threads = torch.get_num_threads()
+        if self.device.type == "cpu" and self.streams > 1:
+            intra = max(1, threads // self.streams)
+            return f"cpu ({threads} threads: {self.streams} batches x {intra})"
+        return describe(self.device)
 
     def _finish(
         self, futures: list[Future[tuple[torch.Tensor, float]]]

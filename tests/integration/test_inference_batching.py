@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from diagnosis.inference import inference_batch_run, inference_requests_create
 from diagnosis.models import InferenceRequest, Suggestion
@@ -25,6 +28,12 @@ def _ingest(seed: int, finding: str, *, source: str = "c-store"):  # type: ignor
         rng=np.random.default_rng(seed),
     )
     return instance_ingest(data=dicom_bytes(ds), source=source).instance
+
+
+def _backoff_elapses(instance) -> None:  # type: ignore[no-untyped-def]
+    InferenceRequest.objects.filter(instance=instance).update(
+        not_before=timezone.now() - timedelta(seconds=1)
+    )
 
 
 @pytest.mark.django_db
@@ -59,6 +68,9 @@ def test_a_poison_input_is_retried_then_fails_visibly_without_harming_its_batch(
     assert Suggestion.objects.filter(instance=good, status="ok").exists()
     assert first.retried == [poison.pk]
     assert InferenceRequest.objects.get(instance=poison).attempts == 1
+    # Backoff: not claimed again at once, by this worker or another.
+    assert inference_batch_run().claimed == 0
+    _backoff_elapses(poison)
 
     second = inference_batch_run()
     assert second.failed == [poison.pk]
@@ -158,3 +170,52 @@ def test_a_woken_worker_drains_batch_after_batch_then_hands_over(
         assert Suggestion.objects.get(instance=instance).probabilities == pytest.approx(
             alone, abs=1e-4
         )
+
+
+@pytest.mark.django_db
+def test_an_error_mid_drain_gives_back_every_request_it_held(image_champion, settings, monkeypatch):
+    from diagnosis import inference, tasks
+
+    settings.MEDASSIST_INFERENCE_MAX_BATCH = 2
+    settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
+    settings.MEDASSIST_INFERENCE_MAX_ATTEMPTS = 2
+    # The broker is exercised by the real-worker tests; here only the wake-ups are counted.
+    woken: list[int] = []
+    monkeypatch.setattr(
+        tasks.suggestion_compute,
+        "apply_async",
+        lambda *, kwargs, countdown: woken.append(kwargs["instance_id"]),
+    )
+    calls = {"n": 0}
+    refresh = inference._urgency_refresh
+
+    def fail_on_second_batch(instances):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] >= 2:  # from the second batch on, every time
+            raise RuntimeError("database went away")
+        refresh(instances)
+
+    monkeypatch.setattr(inference, "_urgency_refresh", fail_on_second_batch)
+    instances = [_ingest(300 + i, FINDINGS[i % 3]) for i in range(6)]
+    inference_requests_create(instance_ids=[i.pk for i in instances])
+
+    with pytest.raises(RuntimeError, match="went away"):
+        inference.inference_batch_run(max_batches=10)
+
+    statuses = dict(InferenceRequest.objects.values_list("instance_id", "status"))
+    assert "running" not in statuses.values()  # nothing left for the stale timeout
+    stored = set(Suggestion.objects.values_list("instance_id", flat=True))
+    assert stored == {instances[0].pk, instances[1].pk}  # the first batch's transaction
+    given_back = InferenceRequest.objects.filter(status="pending")
+    assert {r.instance_id for r in given_back} == {i.pk for i in instances[2:]}
+    assert all(r.attempts == 1 and r.not_before for r in given_back)
+    assert sorted(woken) == sorted(i.pk for i in instances[2:])
+
+    # The error repeats: after the bounded tries every image shows a visible failure.
+    for request in given_back:
+        _backoff_elapses(request.instance)
+    with pytest.raises(RuntimeError):
+        inference.inference_batch_run(max_batches=10)
+    failed = Suggestion.objects.filter(status="failed").values_list("instance_id", flat=True)
+    assert set(failed) == {i.pk for i in instances[2:]}
+    assert not InferenceRequest.objects.filter(status__in=["pending", "running"]).exists()

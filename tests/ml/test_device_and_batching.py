@@ -184,8 +184,7 @@ def test_the_cpu_serves_a_frozen_module_that_gives_the_eager_results() -> None:
     assert isinstance(batcher.module, torch.jit.ScriptModule)
     assert batcher.streams == 2  # one batch per torch thread at once (2 in these tests)
     assert batcher.run(list(range(5))) == [pytest.approx(e, abs=1e-5) for e in expected]
-    # Each compute thread ran on 1 intra-op thread; the process setting is back after.
-    assert torch.get_num_threads() == 2
+    assert batcher.describe() == "cpu (2 threads: 2 batches x 1)"
     for streams in (1, 3):
         other = MicroBatcher(lambda i: images[i], clf, max_batch=1, streams=streams)
         assert other.run(list(range(5))) == [pytest.approx(e, abs=1e-5) for e in expected]
@@ -230,3 +229,25 @@ def test_stream_pulls_batches_from_the_caller_thread_two_ahead() -> None:
     assert len(pulled) == 5  # the last, empty, pull ends the stream
     with pytest.raises(ValueError, match="max_batch"):
         list(batcher.stream(lambda: [0, 1, 2]))
+
+
+def test_parallel_batches_run_on_one_thread_each_and_the_setting_comes_back() -> None:
+    class Recording(TinyNet):
+        seen: list[int] = []
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.seen.append(torch.get_num_threads())
+            return super().forward(x)
+
+    torch.manual_seed(0)
+    clf = ImageClassifier(Recording(), ["normal", "finding"], SIZE)
+    batcher = MicroBatcher(image, clf, max_batch=2, freeze=False, streams=2)
+    assert len(batcher.run(list(range(8)))) == 8
+    assert Recording.seen == [1, 1, 1, 1]  # 2 torch threads shared by 2 batches at once
+
+    # Threads started afterwards begin with the process's setting again.
+    started_later: list[int] = []
+    thread = threading.Thread(target=lambda: started_later.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert started_later == [2] and torch.get_num_threads() == 2

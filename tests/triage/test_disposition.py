@@ -151,6 +151,11 @@ def test_a_new_disposition_alone_is_a_new_label_for_scheduled_retraining(
     )
     with django_capture_on_commit_callbacks(execute=False):
         assert training_run_start_if_new_labels(task="triage") is None  # nothing new yet
+        # "Cannot judge" gives no label: no retraining for it.
+        disposition_record(
+            encounter=assessment.encounter, doctor=doctor, outcome="left", esi_in_hindsight=None
+        )
+        assert training_run_start_if_new_labels(task="triage") is None
         disposition_record(
             encounter=assessment.encounter,
             doctor=doctor,
@@ -160,6 +165,23 @@ def test_a_new_disposition_alone_is_a_new_label_for_scheduled_retraining(
         run = training_run_start_if_new_labels(task="triage")
     assert run is not None and run.task == "triage"
     assert run.trigger == TrainingRun.Trigger.SCHEDULE
+
+
+def test_taking_a_level_back_is_a_new_label_too(nurse: User, doctor: User) -> None:
+    assessment = _confirmed(nurse, mrn="DISP-11", complaint="dizzy", level=3)
+    given = disposition_record(
+        encounter=assessment.encounter, doctor=doctor, outcome="admitted_ward", esi_in_hindsight=2
+    )
+    champion = triage_champion_answering(3)
+    ModelVersion.objects.filter(pk=champion.pk).update(
+        trained_through_review_id=assessment.pk, trained_through_disposition_id=given.pk
+    )
+    disposition_record(
+        encounter=assessment.encounter, doctor=doctor, outcome="left", esi_in_hindsight=None
+    )
+    # The label fell back to the nurse's 3: the champion learnt 2 for this note.
+    assert triage_labels()[assessment.encounter_id] == (3, "nurse")
+    assert training_run_start_if_new_labels(task="triage") is not None
 
 
 def test_the_doctor_records_a_disposition_on_the_encounter_page(
@@ -203,3 +225,19 @@ def test_a_patient_with_a_disposition_leaves_the_triage_board(nurse: User, docto
     assert {r.encounter.pk for r in triage_board()} == {gone.pk, waiting.pk}
     disposition_record(encounter=gone, doctor=doctor, outcome="discharged", esi_in_hindsight=5)
     assert [r.encounter.pk for r in triage_board()] == [waiting.pk]
+
+
+def test_too_few_held_back_notes_are_not_used_to_calibrate(settings) -> None:
+    from finetune.services import TriageSet
+
+    data = TriageSet(
+        texts=[f"note {i}" for i in range(40)],
+        labels=["3"] * 40,
+        cases=[("", None)] * 40,  # type: ignore[list-item]
+        groups=[f"note-{i}" for i in range(40)],
+    )
+    fit, held = data.split(fraction=0.2, seed=0, min_held=30)
+    assert (fit.n, held.n) == (40, 0)  # 8 would be held back: too few, all train
+    fit, held = data.split(fraction=0.2, seed=0, min_held=8)
+    assert (fit.n, held.n) == (32, 8)
+    assert not set(fit.groups) & set(held.groups)
