@@ -319,14 +319,18 @@ class MicroBatcher(Generic[T]):
                 if not self.overlap:
                     batch = pull()
                     while batch:
-                        yield batch, self._finish(submit(batch))
+                        results, timing = self._finish(submit(batch))
+                        self.timings.append(timing)
+                        yield batch, results
                         batch = pull()
                     return
                 # Up to ``streams`` batches compute on the compute threads while the next one
                 # decodes on the pool and the caller stores the previous one (database work
                 # stays in the caller's thread, on its connection).
                 decoding: deque[tuple[Sequence[T], list[Future[Any]]]] = deque()
-                computing: deque[tuple[Sequence[T], Future[list[Any]]]] = deque()
+                computing: deque[tuple[Sequence[T], Future[tuple[list[Any], BatchTiming]]]] = (
+                    deque()
+                )
                 exhausted = False
 
                 def top_up() -> None:
@@ -344,7 +348,8 @@ class MicroBatcher(Generic[T]):
                 top_up()
                 while computing:
                     batch, running = computing.popleft()
-                    results = running.result()
+                    results, timing = running.result()
+                    self.timings.append(timing)  # in batch order, whichever thread ran it
                     top_up()
                     yield batch, results
         finally:
@@ -361,8 +366,8 @@ class MicroBatcher(Generic[T]):
 
     def _finish(
         self, futures: list[Future[tuple[torch.Tensor, float]]]
-    ) -> list[Probabilities | Exception]:
-        """Wait for one batch's decoding, run the model on what decoded, record timings."""
+    ) -> tuple[list[Probabilities | Exception], BatchTiming]:
+        """Wait for one batch's decoding, run the model on what decoded; results and timing."""
         start = time.perf_counter()
         out: list[Probabilities | Exception | None] = []
         good: list[tuple[int, torch.Tensor]] = []
@@ -388,12 +393,10 @@ class MicroBatcher(Generic[T]):
             for (i, _), p in zip(good, probs, strict=True):
                 out[i] = p
         done = time.perf_counter()
-        self.timings.append(
-            BatchTiming(
-                size=len(futures),
-                decode_ms=decode_ms,
-                wait_ms=(waited - start) * 1000.0,
-                compute_ms=(done - waited) * 1000.0 if good else 0.0,
-            )
+        timing = BatchTiming(
+            size=len(futures),
+            decode_ms=decode_ms,
+            wait_ms=(waited - start) * 1000.0,
+            compute_ms=(done - waited) * 1000.0 if good else 0.0,
         )
-        return [r for r in out if r is not None]
+        return [r for r in out if r is not None], timing
