@@ -219,3 +219,59 @@ def test_an_error_mid_drain_gives_back_every_request_it_held(image_champion, set
     failed = Suggestion.objects.filter(status="failed").values_list("instance_id", flat=True)
     assert set(failed) == {i.pk for i in instances[2:]}
     assert not InferenceRequest.objects.filter(status__in=["pending", "running"]).exists()
+
+
+@pytest.mark.django_db
+def test_a_promotion_mid_drain_ends_the_drain_and_a_new_wake_up_uses_the_new_champion(
+    image_champion, settings, monkeypatch
+):
+    from diagnosis import inference, tasks
+    from diagnosis.services import model_version_promote, model_version_register
+
+    settings.MEDASSIST_INFERENCE_MAX_BATCH = 2
+    settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
+    # Only the wake-up is looked at here; the real-worker tests exercise the broker.
+    woken: list[int] = []
+    monkeypatch.setattr(
+        tasks.suggestion_compute, "delay", lambda *, instance_id: woken.append(instance_id)
+    )
+    instances = [_ingest(400 + i, FINDINGS[i % 3]) for i in range(5)]
+    inference_requests_create(instance_ids=[i.pk for i in instances])
+    claim = inference._claim
+    state: dict[str, object] = {}
+
+    def claim_then_promote(*, limit):  # type: ignore[no-untyped-def]
+        rows = claim(limit=limit)
+        state["claims"] = int(state.get("claims", 0)) + 1  # type: ignore[call-overload]
+        if state["claims"] == 2:  # an ML admin promotes while the drain's batches run
+            v2 = model_version_register(
+                task="image",
+                weights_key=image_champion.weights_key,
+                weights_sha256=image_champion.weights_sha256,
+                labels=image_champion.labels,
+                image_size=image_champion.image_size,
+                preprocess_version=image_champion.preprocess_version,
+                parent=image_champion,
+                temperature=image_champion.temperature,
+                model_card=image_champion.model_card,
+                metrics=image_champion.metrics,
+                training_summary={"n_train": 0},
+                trained_through_review_id=0,
+                trained_on_synthetic_data=True,
+            )
+            state["v2"] = model_version_promote(version=v2, actor=None, reason="test")
+        return rows
+
+    monkeypatch.setattr(inference, "_claim", claim_then_promote)
+    first = inference.inference_drain()
+    # The batches claimed before the promotion ran on the old champion, then the drain
+    # stopped and woke a worker for the rest.
+    assert first.stopped_early and len(first.stored) == 4
+    assert set(Suggestion.objects.values_list("model_version", flat=True)) == {image_champion.pk}
+    assert woken == [instances[4].pk]
+    assert InferenceRequest.objects.filter(status="pending").count() == 1
+
+    second = inference.inference_drain()
+    assert len(second.stored) == 1
+    newer = Suggestion.objects.exclude(model_version=image_champion)
+    assert set(newer.values_list("model_version", flat=True)) == {state["v2"].pk}  # type: ignore[attr-defined]
