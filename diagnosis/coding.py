@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 
 from medassist.services import audit_record
 
+from .chains import encounter_chain_head
 from .models import Encounter
 from .models_final import ICD10_EDITION, FinalDiagnosis
 
@@ -192,12 +193,7 @@ def final_diagnosis_record(
     """
     entry = icd10_validate(code=icd10_code)
     # Lock the encounter so two doctors saving at once still form one chain.
-    Encounter.objects.select_for_update().filter(pk=encounter.pk).exists()
-    previous = (
-        FinalDiagnosis.objects.filter(encounter=encounter, superseded_by__isnull=True)
-        .order_by("-pk")
-        .first()
-    )
+    previous = encounter_chain_head(FinalDiagnosis, encounter_id=encounter.pk)
     diagnosis = FinalDiagnosis(
         encounter=encounter,
         doctor=doctor,

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from medassist.services import audit_record
 
+from .chains import encounter_chain_head
 from .models import Encounter, TriageAssessment
 from .models_final import Disposition
 
@@ -64,12 +65,7 @@ def disposition_record(
             code="esi_implausible",
         )
     # Lock the encounter so two doctors saving at once still form one chain.
-    Encounter.objects.select_for_update().filter(pk=encounter.pk).exists()
-    previous = (
-        Disposition.objects.filter(encounter=encounter, superseded_by__isnull=True)
-        .order_by("-pk")
-        .first()
-    )
+    previous = encounter_chain_head(Disposition, encounter_id=encounter.pk)
     disposition = Disposition(
         encounter=encounter,
         doctor=doctor,

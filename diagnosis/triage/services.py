@@ -29,6 +29,7 @@ from medassist.models import Patient
 from medassist.services import audit_record, patient_get_or_register
 from medassist.version import code_version
 
+from ..chains import encounter_chain_head
 from ..services import encounter_open
 from .serving import text_classifier_for, triage_champion
 
@@ -173,12 +174,7 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
         # combine()'s sentences speak of "the model"; without one, the rules speak alone.
         explanation = f"ESI {level}. {NO_MODEL_NOTE} " + " ".join(r.reason for r in rules.fired)
         attention = "No triage model yet: the suggestion is the rules' alone."
-    Encounter.objects.select_for_update().filter(pk=encounter.pk).exists()
-    previous = (
-        TriageAssessment.objects.filter(encounter=encounter, superseded_by__isnull=True)
-        .order_by("-pk")
-        .first()
-    )
+    previous = encounter_chain_head(TriageAssessment, encounter_id=encounter.pk)
     assessment = TriageAssessment(
         encounter=encounter,
         supersedes=previous,
@@ -234,15 +230,8 @@ def triage_confirm(
     decision. Raises ValidationError with a message for the nurse.
     """
     reason = reason.strip()
-    # Lock the encounter so two decisions submitted at once still form one chain.
-    Encounter.objects.select_for_update().filter(pk=assessment.encounter_id).exists()
-    current = (
-        TriageAssessment.objects.filter(
-            encounter_id=assessment.encounter_id, superseded_by__isnull=True
-        )
-        .order_by("-pk")
-        .first()
-    )
+    # Two decisions submitted at once still form one chain (the encounter is locked).
+    current = encounter_chain_head(TriageAssessment, encounter_id=assessment.encounter_id)
     if current is None or current.pk != assessment.pk:
         raise ValidationError(
             "This suggestion has been replaced by a newer one; reload the page and decide on it."
