@@ -32,15 +32,7 @@ def final_diagnosis(request: HttpRequest, encounter_id: int) -> HttpResponse:
         Encounter.objects.select_related("patient", "opened_by"), pk=encounter_id
     )
     query = request.GET.get("q", "").strip()[:100]
-    context = {
-        "encounter": encounter,
-        "query": query,
-        "results": icd10_search(query=query, limit=SEARCH_LIMIT) if query else [],
-        "chosen": "",
-        "note": "",
-        "code_error": "",
-        **_disposition_context(encounter),
-    }
+    context = _page_context(encounter, query=query)
     if request.method == "GET" and request.htmx:
         # Only the search results change while the doctor types; the page is not re-audited.
         return render(request, "diagnosis/final_diagnosis.html#results", context)
@@ -73,8 +65,24 @@ def final_diagnosis(request: HttpRequest, encounter_id: int) -> HttpResponse:
     return render(request, "diagnosis/final_diagnosis.html", context)
 
 
-def _disposition_context(encounter: Encounter, **form: object) -> dict[str, object]:
-    """The disposition card: its history, the nurse's level and the form's values."""
+def _page_context(
+    encounter: Encounter, *, query: str = "", **overrides: object
+) -> dict[str, object]:
+    """Everything the final-diagnosis page shows, with ``overrides`` for a form to refill."""
+    return {
+        "encounter": encounter,
+        "query": query,
+        "results": icd10_search(query=query, limit=SEARCH_LIMIT) if query else [],
+        "chosen": "",
+        "note": "",
+        "code_error": "",
+        **_disposition_context(encounter),
+        **overrides,
+    }
+
+
+def _disposition_context(encounter: Encounter) -> dict[str, object]:
+    """The disposition card: its history, the nurse's level and the form's first values."""
     triage = (
         TriageAssessment.objects.filter(encounter=encounter, superseded_by__isnull=True)
         .order_by("-pk")
@@ -94,7 +102,7 @@ def _disposition_context(encounter: Encounter, **form: object) -> dict[str, obje
         "dispositions": dispositions,
         "nurse_level": nurse_level,
         "outcomes": Disposition.Outcome.choices,
-        "disposition_form": {**defaults, **form},
+        "disposition_form": defaults,
     }
 
 
@@ -123,18 +131,16 @@ def disposition(request: HttpRequest, encounter_id: int) -> HttpResponse:
         )
     except ValidationError as exc:
         # Everything the doctor entered stays on the page.
-        context = {
-            "encounter": encounter,
-            "query": "",
-            "results": [],
-            "chosen": "",
-            "note": "",
-            "code_error": "",
-            "history": final_diagnoses_of(encounter=encounter),
-            **_disposition_context(
-                encounter, outcome=outcome, esi=esi, note=note, error=" ".join(exc.messages)
-            ),
-        }
+        context = _page_context(
+            encounter,
+            history=final_diagnoses_of(encounter=encounter),
+            disposition_form={
+                "outcome": outcome,
+                "esi": esi,
+                "note": note,
+                "error": " ".join(exc.messages),
+            },
+        )
         return render(request, "diagnosis/final_diagnosis.html", context, status=400)
     level_text = f", ESI {saved.esi_in_hindsight} in hindsight" if saved.esi_in_hindsight else ""
     messages.success(request, f"Disposition saved: {saved.get_outcome_display()}{level_text}.")
