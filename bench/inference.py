@@ -49,6 +49,12 @@ def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=20)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-triage", action="store_true")
+    parser.add_argument(
+        "--without",
+        default="",
+        help="experiment, comma-separated: 'store' (results not written) and/or 'decode' "
+        "(a ready tensor instead of reading and decoding each file), to see what they cost",
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="medassist-bench-"))
@@ -69,6 +75,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
+    from diagnosis import inference
     from diagnosis.inference import inference_batch_run, inference_drain, inference_requests_create
     from diagnosis.models import Suggestion
     from diagnosis.serving import champion, classifier_for, inference_device
@@ -111,6 +118,21 @@ def main() -> None:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             return iterations * args.batch / (time.perf_counter() - start)
+
+    without = {part for part in args.without.split(",") if part}
+    if without - {"store", "decode"}:
+        parser.error("--without takes store and/or decode")
+    if "store" in without:
+
+        def store_nothing(jobs, results, *, outcome, **_):  # type: ignore[no-untyped-def]
+            outcome.stored.extend([0] * len(jobs))
+
+        inference._store = store_nothing
+    if "decode" in without:
+        ready = torch.zeros(3, size, size)
+        inference._load = lambda job, *, clf: ready
+    if without:
+        print(f"# EXPERIMENT: the path without {', '.join(sorted(without))}; not a real figure")
 
     # 2. The whole path over stored DICOM files, a fresh set of instances per round.
     rng = np.random.default_rng(0)
