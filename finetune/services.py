@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
-import os
 import random
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,6 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from diagnosis.disposition import triage_labels
 from diagnosis.models import (
@@ -109,7 +110,17 @@ def training_run_start_if_new_labels(*, task: str = Task.IMAGE) -> TrainingRun |
     since = current.trained_through_review_id if current is not None else 0
     if task == Task.TRIAGE:
         since_disposition = current.trained_through_disposition_id if current is not None else 0
-        new_labels = TriageAssessment.objects.filter(pk__gt=since, confirmed_level__isnull=False)
+        # A nurse confirms on an existing assessment row, so an assessment older than the
+        # champion's data can carry a newer label: compare confirmation times, not ids.
+        read_at = parse_datetime(
+            current.training_summary.get("labels_read_at", "") if current is not None else ""
+        )
+        confirmed = TriageAssessment.objects.filter(confirmed_level__isnull=False)
+        new_labels = (
+            confirmed.filter(confirmed_at__gt=read_at)
+            if read_at is not None
+            else confirmed.filter(pk__gt=since)
+        )
         if not new_labels.exists():
             # A disposition is a new label when it gives a level in hindsight, or takes one
             # back (supersedes one that gave a level); "cannot judge" alone changes nothing.
@@ -166,30 +177,40 @@ def test_set(*, task: str, labels: list[str]) -> LabelledSet:
     )
 
 
+def _held_back(
+    case_groups: Sequence[Any], *, fraction: float, seed: int, min_held: int
+) -> set[Any]:
+    """The groups (patients) whose cases are held back for calibration; empty for none.
+
+    Whole groups, so nobody is on both sides. Nothing is held back with fewer than 3
+    groups, a fraction of 0, fewer than ``min_held`` cases held back (a temperature fitted
+    on a handful is noise) or fewer than 2 cases left to train on: then everything trains
+    and the temperature stays 1 (no calibration).
+    """
+    groups = sorted(set(case_groups))
+    n_held = round(len(groups) * fraction)
+    if fraction <= 0 or len(groups) < 3 or n_held < 1:
+        return set()
+    held = set(random.Random(seed).sample(groups, n_held))
+    n_held_cases = sum(group in held for group in case_groups)
+    if n_held_cases < min_held or len(case_groups) - n_held_cases < 2:
+        return set()
+    return held
+
+
 def _split_by_patient(
     data: LabelledSet, *, fraction: float, seed: int, min_held: int = 1
 ) -> tuple[LabelledSet, LabelledSet]:
-    """Hold back whole patients for calibration; nobody is in both parts.
-
-    With fewer than 3 patients, a fraction of 0, or fewer than ``min_held`` cases held back
-    (a temperature fitted on a handful is noise), everything is used for training and the
-    temperature stays 1 (no calibration).
-    """
-    patients = sorted({i.series.study.patient_id for i in data.instances})
-    n_held = round(len(patients) * fraction)
-    if fraction <= 0 or len(patients) < 3 or n_held < 1:
-        return data, LabelledSet([], [], data.max_review_id, data.synthetic)
-    rng = random.Random(seed)
-    held = set(rng.sample(patients, n_held))
+    """(fit, held back) by whole patients, see :func:`_held_back`."""
+    patients = [i.series.study.patient_id for i in data.instances]
+    held = _held_back(patients, fraction=fraction, seed=seed, min_held=min_held)
     parts: dict[bool, LabelledSet] = {
         flag: LabelledSet([], [], data.max_review_id, data.synthetic) for flag in (False, True)
     }
-    for instance, label in zip(data.instances, data.labels, strict=True):
-        part = parts[instance.series.study.patient_id in held]
+    for instance, patient, label in zip(data.instances, patients, data.labels, strict=True):
+        part = parts[patient in held]
         part.instances.append(instance)
         part.labels.append(label)
-    if len(parts[False].instances) < 2 or len(parts[True].instances) < min_held:
-        return data, LabelledSet([], [], data.max_review_id, data.synthetic)
     return parts[False], parts[True]
 
 
@@ -223,21 +244,6 @@ def _progress(run: TrainingRun, progress: float, message: str) -> None:
     run.save(update_fields=["progress", "message"])
 
 
-def _setting(name: str, default: Any) -> Any:
-    """A triage training knob from settings, else the environment, else the default.
-
-    The environment fallback lets a worker started with e.g. ``MEDASSIST_TRIAGE_EPOCHS=1``
-    pick the knob up even where settings.py does not declare it.
-    """
-    value = getattr(settings, name, None)
-    if value is None:
-        raw = os.environ.get(name)
-        if raw is None:
-            return default
-        value = type(default)(raw)
-    return value
-
-
 @dataclass
 class TriageSet:
     """Labelled triage notes: the text the model reads, and what the rules read."""
@@ -248,6 +254,7 @@ class TriageSet:
     max_review_id: int = 0
     synthetic: bool = False
     max_disposition_id: int = 0
+    labels_read_at: datetime.datetime | None = None  # when training_data read the labels
     # Where the labels came from: {"disposition": n, "nurse": n, "notes": n (TriageNote)}.
     label_sources: dict[str, int] = dataclasses.field(default_factory=dict)
     # Who each note is about ("patient-<id>", or "note-<id>" for a synthetic note), so the
@@ -261,14 +268,8 @@ class TriageSet:
     def split(
         self, *, fraction: float, seed: int, min_held: int = 1
     ) -> tuple[TriageSet, TriageSet]:
-        """(fit, held back) by whole groups; all in ``fit`` if fewer than ``min_held``
-        notes would be held back (a temperature fitted on a handful is noise)."""
-        groups = sorted(set(self.groups))
-        n_held = round(len(groups) * fraction)
-        empty = TriageSet([], [], [], self.max_review_id, self.synthetic)
-        if fraction <= 0 or len(groups) < 3 or n_held < 1:
-            return self, empty
-        held = set(random.Random(seed).sample(groups, n_held))
+        """(fit, held back) by whole groups, see :func:`_held_back`."""
+        held = _held_back(self.groups, fraction=fraction, seed=seed, min_held=min_held)
         parts = {flag: TriageSet([], [], [], self.max_review_id, self.synthetic) for flag in (0, 1)}
         for i, group in enumerate(self.groups):
             part = parts[group in held]
@@ -276,14 +277,23 @@ class TriageSet:
             part.labels.append(self.labels[i])
             part.cases.append(self.cases[i])
             part.groups.append(group)
-        if len(parts[0].texts) < 2 or len(parts[1].texts) < min_held:
-            return self, empty
         return parts[0], parts[1]
 
 
 @dataclass
 class ImageSet:
     data: LabelledSet
+    # Preprocessed tensors by (image size, labels): the test set is read once per run for
+    # both the champion and the candidate.
+    _cache: dict[tuple[int, tuple[str, ...]], tuple[torch.Tensor, torch.Tensor]] = (
+        dataclasses.field(default_factory=dict, repr=False)
+    )
+
+    def tensors(self, clf: ImageClassifier) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (clf.image_size, tuple(clf.labels))
+        if key not in self._cache:
+            self._cache[key] = _tensors(clf, self.data)
+        return self._cache[key]
 
     @property
     def n(self) -> int:
@@ -382,7 +392,7 @@ class ImageAdapter:
         }
 
     def evaluate(self, clf: ImageClassifier, data: ImageSet) -> dict[str, Any]:
-        return evaluate(clf, *_tensors(clf, data.data))
+        return evaluate(clf, *data.tensors(clf))
 
     def save(self, clf: ImageClassifier, path: Path) -> str:
         return save_checkpoint(clf, path)
@@ -470,6 +480,7 @@ class TriageAdapter:
         data = TriageSet([], [], [])
         # The watermarks first: a label arriving while this reads is then newer than them
         # and starts the next scheduled run, instead of being marked as trained but missed.
+        data.labels_read_at = timezone.now()
         data.max_review_id = (
             TriageAssessment.objects.filter(confirmed_level__isnull=False).aggregate(m=Max("pk"))[
                 "m"
@@ -507,7 +518,7 @@ class TriageAdapter:
         return data
 
     def epochs(self) -> int:
-        return int(_setting("MEDASSIST_TRIAGE_EPOCHS", 2))
+        return settings.MEDASSIST_TRIAGE_EPOCHS
 
     def train(
         self,
@@ -517,8 +528,8 @@ class TriageAdapter:
         on_epoch: Callable[[int, float], None],
         progress: Callable[[float, str], None],
     ) -> dict[str, Any]:
-        batch_size = int(_setting("MEDASSIST_TRIAGE_BATCH_SIZE", 16))
-        lr = float(_setting("MEDASSIST_TRIAGE_LR", 5e-5))
+        batch_size = settings.MEDASSIST_TRIAGE_BATCH_SIZE
+        lr = settings.MEDASSIST_TRIAGE_LR
         fit_part, calibration_part = data.split(
             fraction=settings.MEDASSIST_CALIBRATION_FRACTION,
             seed=settings.MEDASSIST_TRAIN_SEED,
@@ -545,6 +556,7 @@ class TriageAdapter:
             "n_train": fit_part.n,
             "n_calibration": calibration_part.n,
             "label_sources": data.label_sources,
+            "labels_read_at": data.labels_read_at.isoformat() if data.labels_read_at else "",
             "label_counts": {c: data.labels.count(c) for c in clf.labels},
             "epochs": self.epochs(),
             "batch_size": batch_size,

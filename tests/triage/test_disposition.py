@@ -22,7 +22,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _confirmed(nurse: User, *, mrn: str, complaint: str, level: int) -> TriageAssessment:
-    assessment = encounter_intake(
+    assessment = _assessed(nurse, mrn=mrn, complaint=complaint)
+    reason = "" if level == assessment.suggested_level else "seen many of these"
+    return triage_confirm(assessment=assessment, level=level, reason=reason, actor=nurse)
+
+
+def _assessed(nurse: User, *, mrn: str, complaint: str) -> TriageAssessment:
+    return encounter_intake(
         mrn=mrn,
         name="Synthetic Disposition",
         birth_date=None,
@@ -42,8 +48,6 @@ def _confirmed(nurse: User, *, mrn: str, complaint: str, level: int) -> TriageAs
         arrival_mode="walk_in",
         actor=nurse,
     )
-    reason = "" if level == assessment.suggested_level else "seen many of these"
-    return triage_confirm(assessment=assessment, level=level, reason=reason, actor=nurse)
 
 
 def test_a_disposition_is_recorded_audited_and_a_second_one_supersedes(
@@ -241,3 +245,21 @@ def test_too_few_held_back_notes_are_not_used_to_calibrate(settings) -> None:
     fit, held = data.split(fraction=0.2, seed=0, min_held=8)
     assert (fit.n, held.n) == (32, 8)
     assert not set(fit.groups) & set(held.groups)
+
+
+def test_a_level_confirmed_after_training_on_an_older_assessment_is_a_new_label(
+    nurse: User, django_capture_on_commit_callbacks
+) -> None:
+    from django.utils import timezone
+
+    waiting = _assessed(nurse, mrn="DISP-12", complaint="wrist pain after a fall")
+    champion = triage_champion_answering(4)
+    # The champion was trained after this assessment was made, before it was confirmed.
+    ModelVersion.objects.filter(pk=champion.pk).update(
+        trained_through_review_id=waiting.pk,
+        training_summary={"labels_read_at": timezone.now().isoformat()},
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        assert training_run_start_if_new_labels(task="triage") is None
+        triage_confirm(assessment=waiting, level=4, reason="x-ray needed", actor=nurse)
+        assert training_run_start_if_new_labels(task="triage") is not None

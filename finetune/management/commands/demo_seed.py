@@ -23,7 +23,6 @@ from diagnosis.models import Finding, ModelVersion, Review, Task
 from diagnosis.services import review_submit
 from finetune.models import TrainingRun, TriageNote
 from finetune.services import (
-    _setting,
     test_set_freeze,
     training_run_execute,
     triage_notes_freeze,
@@ -155,7 +154,7 @@ class Command(BaseCommand):
 
         if not TriageNote.objects.exists():
             n_test = triage_notes_freeze(notes=held_out_test_set(), split=TriageNote.Split.TEST)
-            n_train = int(_setting("MEDASSIST_TRIAGE_TRAIN_NOTES", 600))
+            n_train = settings.MEDASSIST_TRIAGE_TRAIN_NOTES
             triage_notes_freeze(notes=generate_notes(n_train, seed=0), split=TriageNote.Split.TRAIN)
             self.stdout.write(
                 f"Stored {n_train} synthetic triage notes for training and froze {n_test} "
