@@ -14,7 +14,6 @@ backoff, then stored as a visible "failed" suggestion; the rest of its batch is 
 from __future__ import annotations
 
 import functools
-import io
 import logging
 import threading
 import time
@@ -22,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import pydicom
 import torch
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -30,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from imaging.models import Instance
-from imaging.selectors import instance_read_bytes
+from imaging.selectors import instance_read_dataset
 from medassist.ml.batching import MicroBatcher
 from medassist.ml.image_model import ImageClassifier
 from medassist.version import code_version
@@ -119,9 +117,8 @@ def _batcher(version: ModelVersion, clf: ImageClassifier) -> MicroBatcher[_Job]:
 
 
 def _load(job: _Job, *, clf: ImageClassifier) -> torch.Tensor:
-    # The bytes read are checked against the instance's SHA-256, which is then the input's.
-    ds = pydicom.dcmread(io.BytesIO(instance_read_bytes(instance=job.instance)))
-    return clf.preprocess(ds)
+    # The file is checked against the instance's SHA-256, which is then the input's.
+    return clf.preprocess(instance_read_dataset(instance=job.instance))
 
 
 # How many batches one wake-up may run before it hands the worker back (a promotion, or
@@ -449,7 +446,6 @@ def saliency_compute(*, suggestion_id: int) -> str:
     Runs after the suggestion is stored, so the doctor never waits for it; a heatmap that
     already exists is kept.
     """
-    from imaging.selectors import instance_read_dataset
     from medassist.ml.saliency import gradcam, heatmap_png
 
     suggestion = Suggestion.objects.select_related("model_version", "instance").get(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from decimal import Decimal
@@ -14,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from imaging.models import Instance
-from imaging.selectors import instance_read_bytes, instance_read_dataset
+from imaging.selectors import instance_read_dataset
 from medassist.models import Patient
 from medassist.services import audit_record
 from medassist.version import code_version
@@ -61,7 +60,7 @@ def suggestion_compute(*, instance_id: int) -> Suggestion:
     """Run the current image champion on one instance now and store its suggestion.
 
     The unbatched path (tests, the management shell); workers use
-    :func:`diagnosis.inference.inference_batch_run`. Idempotent per (instance, champion).
+    :func:`diagnosis.inference.inference_drain`. Idempotent per (instance, champion).
     Raises NoChampionError, StoredFileError, or whatever decoding raises for a poison input.
     """
     from .inference import suggestion_store
@@ -72,14 +71,14 @@ def suggestion_compute(*, instance_id: int) -> Suggestion:
     if existing is not None:
         return existing
     started = time.perf_counter()
-    input_sha = hashlib.sha256(instance_read_bytes(instance=instance)).hexdigest()
     clf = classifier_for(version)
+    # Reading verifies the file against the instance's SHA-256, which is then the input's.
     probabilities = clf.classify_datasets([instance_read_dataset(instance=instance)])[0]
     return suggestion_store(
         instance=instance,
         version=version,
         probabilities=probabilities,
-        input_sha256=input_sha,
+        input_sha256=instance.sha256,
         latency_ms=(time.perf_counter() - started) * 1000.0,
     )
 

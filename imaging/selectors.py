@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pydicom
@@ -31,9 +32,8 @@ def instance_read_bytes(*, instance: Instance) -> bytes:
 
 
 def instance_read_dataset(*, instance: Instance) -> pydicom.Dataset:
-    path = Path(settings.MEDIA_ROOT) / instance.storage_key
-    instance_read_bytes(instance=instance)
-    return pydicom.dcmread(path)
+    """The stored file parsed, from bytes read once and verified against its SHA-256."""
+    return pydicom.dcmread(io.BytesIO(instance_read_bytes(instance=instance)))
 
 
 def instance_render_png(*, instance: Instance) -> bytes:
