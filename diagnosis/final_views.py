@@ -9,19 +9,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from medassist.roles import Role, role_required
-from medassist.services import audit_record
+from medassist.services import audit_record, client_ip
 
-from .coding import final_diagnoses_of, final_diagnosis_record, icd10_search
+from .coding import Icd10Code, final_diagnoses_of, final_diagnosis_record, icd10_search
 from .disposition import disposition_record, dispositions_of
-from .models import Encounter, TriageAssessment
+from .models import Encounter
 from .models_final import Disposition
 from .stats import review_statistics
+from .triage.selectors import latest_assessment
 
 SEARCH_LIMIT = 20
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 @role_required(Role.DOCTOR)
@@ -32,10 +29,10 @@ def final_diagnosis(request: HttpRequest, encounter_id: int) -> HttpResponse:
         Encounter.objects.select_related("patient", "opened_by"), pk=encounter_id
     )
     query = request.GET.get("q", "").strip()[:100]
-    context = _page_context(encounter, query=query)
     if request.method == "GET" and request.htmx:
         # Only the search results change while the doctor types; the page is not re-audited.
-        return render(request, "diagnosis/final_diagnosis.html#results", context)
+        results = {"encounter": encounter, "query": query, "results": _search(query)}
+        return render(request, "diagnosis/final_diagnosis.html#results", results)
     if request.method == "POST":
         code = request.POST.get("icd10_code", "").strip()
         note = request.POST.get("note", "")
@@ -45,23 +42,20 @@ def final_diagnosis(request: HttpRequest, encounter_id: int) -> HttpResponse:
                 doctor=request.user,
                 icd10_code=code,
                 note=note,
-                remote_addr=_client_ip(request),
+                remote_addr=client_ip(request),
             )
         except ValidationError as exc:
             # Keep what the doctor typed so nothing has to be entered twice.
-            context.update(
-                chosen=code,
-                note=note,
-                code_error=" ".join(exc.messages),
-                history=final_diagnoses_of(encounter=encounter),
+            context = _page_context(
+                encounter, chosen=code, note=note, code_error=" ".join(exc.messages)
             )
             return render(request, "diagnosis/final_diagnosis.html", context, status=400)
         messages.success(request, f"Final diagnosis saved: {saved.icd10_code} {saved.icd10_title}.")
         return redirect("diagnosis:final-diagnosis", encounter_id=encounter.pk)
     audit_record(
-        actor=request.user, action="encounter.view", obj=encounter, remote_addr=_client_ip(request)
+        actor=request.user, action="encounter.view", obj=encounter, remote_addr=client_ip(request)
     )
-    context["history"] = final_diagnoses_of(encounter=encounter)
+    context = _page_context(encounter, query=query)
     return render(request, "diagnosis/final_diagnosis.html", context)
 
 
@@ -72,22 +66,23 @@ def _page_context(
     return {
         "encounter": encounter,
         "query": query,
-        "results": icd10_search(query=query, limit=SEARCH_LIMIT) if query else [],
+        "results": _search(query),
         "chosen": "",
         "note": "",
         "code_error": "",
+        "history": final_diagnoses_of(encounter=encounter),
         **_disposition_context(encounter),
         **overrides,
     }
 
 
+def _search(query: str) -> list[Icd10Code]:
+    return icd10_search(query=query, limit=SEARCH_LIMIT) if query else []
+
+
 def _disposition_context(encounter: Encounter) -> dict[str, object]:
     """The disposition card: its history, the nurse's level and the form's first values."""
-    triage = (
-        TriageAssessment.objects.filter(encounter=encounter, superseded_by__isnull=True)
-        .order_by("-pk")
-        .first()
-    )
+    triage = latest_assessment(encounter=encounter)
     nurse_level = triage.confirmed_level if triage is not None else None
     dispositions = list(dispositions_of(encounter=encounter))
     current = dispositions[0] if dispositions else None
@@ -127,13 +122,12 @@ def disposition(request: HttpRequest, encounter_id: int) -> HttpResponse:
             outcome=outcome,
             esi_in_hindsight=level,
             note=note,
-            remote_addr=_client_ip(request),
+            remote_addr=client_ip(request),
         )
     except ValidationError as exc:
         # Everything the doctor entered stays on the page.
         context = _page_context(
             encounter,
-            history=final_diagnoses_of(encounter=encounter),
             disposition_form={
                 "outcome": outcome,
                 "esi": esi,

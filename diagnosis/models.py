@@ -16,6 +16,9 @@ class Task(models.TextChoices):
     TRIAGE = "triage", "Triage"
 
 
+NORMAL_CODE = "normal"  # the finding vocabulary's "no finding" entry
+
+
 class Finding(models.Model):
     """One entry of the finding vocabulary the image model predicts over."""
 

@@ -38,6 +38,7 @@ from imaging.models import Instance, Series, Study
 from medassist.services import audit_record
 
 from .models import (
+    NORMAL_CODE,
     Encounter,
     FinalDiagnosis,
     Finding,
@@ -48,8 +49,6 @@ from .models import (
     Suggestion,
     TriageAssessment,
 )
-
-NORMAL_CODE = "normal"  # the vocabulary's "no finding" entry
 
 
 def double_reading() -> bool:

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from imaging.models import Instance
 
-from .models import Finding, ModelVersion, Suggestion, Task
+from .models import NORMAL_CODE, Finding, ModelVersion, Suggestion, Task
 
 
 def inference_failures(*, limit: int = 20) -> QuerySet[Suggestion]:
@@ -32,9 +32,6 @@ def latest_suggestion(*, instance: Instance) -> Suggestion | None:
         .order_by("-created_at", "-pk")
         .first()
     )
-
-
-NORMAL_CODE = "normal"  # the vocabulary's "no finding" entry
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from medassist.services import audit_record
 from medassist.version import code_version
 
 from .models import Encounter, ModelVersion, Suggestion, Task
-from .review import review_submit  # noqa: F401  (moved; demo_seed and tests import it here)
 from .serving import champion, classifier_for, device_description
 
 logger = logging.getLogger(__name__)

@@ -14,15 +14,11 @@ from django_htmx.http import HttpResponseStopPolling
 
 from imaging.models import Instance
 from medassist.roles import Role, role_required
-from medassist.services import audit_record
+from medassist.services import audit_record, client_ip
 
 from . import review, selectors
 from .forms import ReviewForm
 from .models import Suggestion
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 @role_required(Role.DOCTOR)
@@ -35,22 +31,25 @@ def worklist(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "rows": rows,
-        "filters": filters,
         "query": filters.query_string(),
-        "statuses": review.Status.CHOICES,
-        "modalities": review.worklist_modalities(),
-        "findings": selectors.active_findings(),
         "poll_seconds": review.worklist_poll_seconds(),
         "encounters": review.encounters_awaiting_diagnosis(limit=50),
     }
     if request.htmx:
+        # The refresh replaces the table only: the filter form's choices are not rebuilt.
         return render(request, "diagnosis/worklist.html#table", context)
+    context.update(
+        filters=filters,
+        statuses=review.Status.CHOICES,
+        modalities=review.worklist_modalities(),
+        findings=selectors.active_findings(),
+    )
     # A list of patients is a view of their data too (once per page load, not per refresh).
     audit_record(
         actor=request.user,
         action="worklist.view",
         detail={"query": filters.query_string(), "page": page.number},
-        remote_addr=_client_ip(request),
+        remote_addr=client_ip(request),
     )
     return render(request, "diagnosis/worklist.html", context)
 
@@ -119,7 +118,7 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
             response.status_code = HttpResponseStopPolling.status_code
         return response
     audit_record(
-        actor=request.user, action="case.view", obj=instance, remote_addr=_client_ip(request)
+        actor=request.user, action="case.view", obj=instance, remote_addr=client_ip(request)
     )
     return render(request, "diagnosis/case.html", context)
 
@@ -158,7 +157,7 @@ def review_view(request: HttpRequest, instance_id: int) -> HttpResponse:
             decision=data["decision"],
             findings=data["chosen"],
             comment=data["comment"],
-            remote_addr=_client_ip(request),
+            remote_addr=client_ip(request),
         )
     except review.ReviewRefused as exc:
         for error in exc.messages:

@@ -27,7 +27,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from .models import AuditEvent, Patient
-from .services import audit_record
+from .services import audit_record, client_ip
 
 AUDIT_PERMISSION = "medassist.view_auditevent"
 PAGE_SIZE = 50
@@ -152,7 +152,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         actor=request.user,
         action="audit.view",
         detail={"filters": _detail_for_audit(filters), "page": page.number},
-        remote_addr=request.META.get("REMOTE_ADDR"),
+        remote_addr=client_ip(request),
     )
     context = {"form": form, "page": page, "filtered": bool(filters)}
     template = "medassist/audit.html#results" if request.htmx else "medassist/audit.html"
@@ -213,7 +213,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         actor=request.user,
         action="audit.export",
         detail={"filters": _detail_for_audit(filters)},
-        remote_addr=request.META.get("REMOTE_ADDR"),
+        remote_addr=client_ip(request),
     )
     response = StreamingHttpResponse(
         _csv_rows(audit_events(**filters)), content_type="text/csv; charset=utf-8"

@@ -7,8 +7,14 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.http import HttpRequest
 
 from .models import AuditEvent, Patient
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address an audit event records for a request (as the web server saw it)."""
+    return request.META.get("REMOTE_ADDR")
 
 
 def audit_record(

@@ -10,15 +10,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from diagnosis.models import Encounter, TriageAssessment
 from medassist.roles import Role, role_required
-from medassist.services import audit_record
+from medassist.services import audit_record, client_ip
 
 from . import selectors
 from .forms import ConfirmForm, IntakeForm
 from .services import encounter_intake, triage_confirm
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 @role_required(Role.NURSE)
@@ -28,9 +24,7 @@ def triage_board(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "diagnosis/triage_board.html#board", context)
     # The board lists patients: audited once per page load, not on every refresh.
-    audit_record(
-        actor=request.user, action="triage_board.view", remote_addr=request.META.get("REMOTE_ADDR")
-    )
+    audit_record(actor=request.user, action="triage_board.view", remote_addr=client_ip(request))
     return render(request, "diagnosis/triage_board.html", context)
 
 
@@ -94,7 +88,7 @@ def encounter_detail(request: HttpRequest, encounter_id: int) -> HttpResponse:
         Encounter.objects.select_related("patient", "opened_by"), pk=encounter_id
     )
     audit_record(
-        actor=request.user, action="encounter.view", obj=encounter, remote_addr=_client_ip(request)
+        actor=request.user, action="encounter.view", obj=encounter, remote_addr=client_ip(request)
     )
     return render(request, "diagnosis/encounter_detail.html", _detail_context(encounter))
 
@@ -115,7 +109,7 @@ def encounter_confirm(request: HttpRequest, assessment_id: int) -> HttpResponse:
                 level=form.cleaned_data["level"],
                 reason=form.cleaned_data["reason"],
                 actor=request.user,
-                remote_addr=_client_ip(request),
+                remote_addr=client_ip(request),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

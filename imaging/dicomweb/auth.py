@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from medassist.roles import Role, user_roles
+from medassist.services import client_ip
 
 from .services import dicomweb_access_record
 
@@ -76,6 +77,6 @@ class DicomWebView(APIView):
                 action=self.audit_action,
                 path=request.path,
                 query=request.META.get("QUERY_STRING", ""),
-                remote_addr=request.META.get("REMOTE_ADDR"),
+                remote_addr=client_ip(request),
             )
         return response

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from medassist.ml.preprocess import PixelDataError
 from medassist.roles import Role, role_required
-from medassist.services import audit_record
+from medassist.services import audit_record, client_ip
 
 from ..models import Instance
 from ..selectors import StoredFileError
@@ -49,7 +49,7 @@ def study_viewer(request: HttpRequest, study_id: int) -> HttpResponse:
         action="study.view",
         obj=study,
         detail={"mrn": study.patient.mrn},
-        remote_addr=request.META.get("REMOTE_ADDR"),
+        remote_addr=client_ip(request),
     )
     return render(
         request,

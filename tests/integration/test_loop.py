@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from diagnosis.models import Finding, ModelVersion, Review, Suggestion
-from diagnosis.services import review_submit
+from diagnosis.review import review_submit
 from finetune.models import TrainingRun
 from finetune.services import training_run_start
 from imaging.services import instance_ingest

@@ -9,7 +9,8 @@ from django.contrib.auth.models import User
 from pytest_django.fixtures import Settings
 
 from diagnosis.models import Finding, ModelVersion, Review, Suggestion
-from diagnosis.services import review_submit, suggestion_compute
+from diagnosis.review import review_submit
+from diagnosis.services import suggestion_compute
 from finetune.models import TrainingRun
 from finetune.services import (
     TrainingRunBusy,

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from diagnosis.models import Finding, ModelVersion, Review, Task
-from diagnosis.services import review_submit
+from diagnosis.review import review_submit
 from finetune.models import TrainingRun, TriageNote
 from finetune.services import (
     test_set_freeze,
