@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from .services import PREAMBLE_LENGTH, is_zip
+
 
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
@@ -53,6 +55,6 @@ class UploadForm(forms.Form):
         files = self.uploads()
         if len(files) != 1 or self.cleaned_data.get("folder"):
             return False
-        head = files[0].read(4)
+        head = files[0].read(PREAMBLE_LENGTH + 4)
         files[0].seek(0)
-        return not head.startswith(b"PK") and not (files[0].name or "").lower().endswith(".zip")
+        return not is_zip(head, files[0].name or "")

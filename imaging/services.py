@@ -822,7 +822,8 @@ def _display_name(name: str | None) -> str:
     return (cleaned or "(unnamed file)")[-200:]
 
 
-def _is_zip(head: bytes, name: str) -> bool:
+def is_zip(head: bytes, name: str) -> bool:
+    """Whether an upload is a .zip archive, from its first 132 bytes and its name."""
     if head[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] == b"DICM":
         return False  # a DICOM file whose preamble happens to look like a zip is DICOM
     return head.startswith((b"PK\x03\x04", b"PK\x05\x06")) or name.lower().endswith(".zip")
@@ -940,7 +941,7 @@ def _bulk_inputs(uploads: Iterable[Upload]) -> Iterator[Payload]:
         size = upload.size if upload.size is not None else 0
         upload.seek(0)
         head = upload.read(PREAMBLE_LENGTH + 4)
-        if _is_zip(head, name):
+        if is_zip(head, name):
             yield from _zip_members(upload, name)
             continue
         if size > limit:

@@ -114,7 +114,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         form = UploadForm(request.POST, request.FILES)
         valid = form.is_valid()
     except TooManyFilesSent:
-        most = getattr(settings, "DATA_UPLOAD_MAX_NUMBER_FILES", 100)
+        most = settings.DATA_UPLOAD_MAX_NUMBER_FILES
         return _refuse_request(
             request,
             f"This upload holds more than {most} files at once. Put them in a .zip, or use "

@@ -513,15 +513,7 @@ def word_importance(
     if target is not None and not 0 <= target < len(clf.labels):
         raise ValueError(f"target must be in [0, {len(clf.labels)}), got {target}")
     variants = [" ".join(words)] + [" ".join(words[:i] + words[i + 1 :]) for i in range(len(words))]
-    logits = (
-        torch.cat(
-            [
-                clf.predict(clf.preprocess(variants[s : s + batch_size]))
-                for s in range(0, len(variants), batch_size)
-            ]
-        ).double()
-        / clf.temperature
-    )
+    logits = clf.logits(variants, batch_size=batch_size).double() / clf.temperature
     t = int(logits[0].argmax()) if target is None else int(target)
     log_p = torch.log_softmax(logits, dim=1)
     # log(1 - p_t) computed stably as logsumexp over the other classes.

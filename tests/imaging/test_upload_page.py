@@ -279,3 +279,15 @@ def test_a_doctor_uploads_several_files_sees_the_progress_finish_and_the_summary
     assert first is not None
     hrefs = links.evaluate_all("els => els.map(a => a.getAttribute('href'))")
     assert reverse("diagnosis:case", kwargs={"instance_id": first.pk}) in hrefs
+
+
+@pytest.mark.django_db
+def test_a_dicom_file_whose_preamble_looks_like_a_zip_still_goes_to_its_case(
+    doctor_client: Client,
+) -> None:
+    data = bytearray(synthetic_file(91))
+    data[:4] = b"PK\x03\x04"  # the 128-byte preamble is free-form; the DICM marker follows
+    response = doctor_client.post(reverse("imaging:upload"), {"file": _file("a.dcm", bytes(data))})
+    instance = Instance.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("diagnosis:case", kwargs={"instance_id": instance.pk})
