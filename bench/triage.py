@@ -65,6 +65,7 @@ def main() -> None:
     from diagnosis.triage.services import note_units, triage_assess, vitals_of
     from diagnosis.triage.serving import text_classifier_for
     from diagnosis.triage.synthetic import generate_notes
+    from finetune.services import TRIAGE_PREPROCESS_VERSION
     from medassist.ml.text_model import (
         TRIAGE_LABELS,
         TextClassifier,
@@ -86,7 +87,7 @@ def main() -> None:
     version = model_version_promote(
         version=model_version_register(
             task="triage", weights_key=key, weights_sha256=sha, labels=list(TRIAGE_LABELS),
-            image_size=0, preprocess_version="triage-text-v1", parent=None,
+            image_size=0, preprocess_version=TRIAGE_PREPROCESS_VERSION, parent=None,
             model_card={"intended_use": "bench"}, metrics={"n": 0},
             training_summary={"n_train": 0}, trained_through_review_id=0,
             trained_on_synthetic_data=True,

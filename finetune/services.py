@@ -407,7 +407,7 @@ class ImageAdapter:
         }
 
 
-TRIAGE_PREPROCESS_VERSION = "triage-text-v1"  # complaint + vitals_to_text (+ GCS)
+TRIAGE_PREPROCESS_VERSION = "triage-text-v1"  # diagnosis.triage.services.note_text
 
 
 def triage_metrics(
