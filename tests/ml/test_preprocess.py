@@ -175,3 +175,73 @@ def test_display_png_is_8_bit_greyscale_of_the_same_size() -> None:
     decoded = Image.open(io.BytesIO(png))
     assert decoded.mode == "L" and decoded.size == (2, 2)
     assert np.asarray(decoded).tolist() == [[0, 128], [255, 255]]
+
+
+# Uncompressed single-frame grey files from pydicom's own test data: 8, 10, 12, 14 (signed),
+# 15, 16 (signed) and 32 bits, explicit, implicit and deflated little endian.
+NATIVE_GREY_FILES = [
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "MR_small_implicit.dcm",
+    "MR2_UNCR.dcm",
+    "RG3_UNCR.dcm",
+    "RG1_UNCI.dcm",
+    "693_UNCR.dcm",
+    "rtdose_1frame.dcm",
+    "image_dfl.dcm",
+    "vlut_04.dcm",
+]
+
+
+@pytest.mark.parametrize("name", NATIVE_GREY_FILES)
+def test_plain_grey_pixels_are_read_directly_and_equal_pydicoms(name: str) -> None:
+    from medassist.ml.preprocess import _native_grey
+
+    ds = pydicom.dcmread(get_testdata_file(name))
+    fast = _native_grey(ds)
+    assert fast is not None, "this file should take the direct path"
+    reference = ds.pixel_array
+    assert fast.dtype == reference.dtype
+    np.testing.assert_array_equal(fast, reference)
+
+
+@pytest.mark.parametrize("name", NATIVE_GREY_FILES)
+def test_the_display_is_the_same_with_or_without_the_direct_path(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medassist.ml import preprocess
+
+    ds = pydicom.dcmread(get_testdata_file(name))
+    direct = dicom_to_display(ds)
+    monkeypatch.setattr(preprocess, "_native_grey", lambda ds: None)
+    through_pydicom = dicom_to_display(pydicom.dcmread(get_testdata_file(name)))
+    np.testing.assert_allclose(direct, through_pydicom, atol=1e-6)
+
+
+def test_unused_high_bits_are_ignored_and_signed_values_keep_their_sign() -> None:
+    # 12 bits stored in 16: whatever the sender left in the top 4 bits must not count.
+    clean = np.array([[0, 100], [2047, 4095]], dtype=np.uint16)
+    ds = make_dataset(clean | 0xF000, WindowCenter=2048, WindowWidth=4096)
+    ds.BitsStored, ds.HighBit = 12, 11
+    reference = make_dataset(clean, WindowCenter=2048, WindowWidth=4096)
+    np.testing.assert_array_equal(dicom_to_display(ds), dicom_to_display(reference))
+
+    signed = make_dataset(np.array([[0x0FFF, 0x0800]], dtype=np.uint16), RescaleSlope=1)
+    signed.BitsStored, signed.HighBit, signed.PixelRepresentation = 12, 11, 1
+    signed.RescaleIntercept = 0
+    from medassist.ml.preprocess import _native_grey
+
+    np.testing.assert_array_equal(_native_grey(signed), [[-1, -2048]])
+    np.testing.assert_array_equal(_native_grey(signed), signed.pixel_array)
+
+
+def test_images_the_direct_path_does_not_cover_go_through_pydicom() -> None:
+    from medassist.ml.preprocess import _native_grey
+
+    rgb = make_dataset(np.zeros((1, 2, 2, 3), dtype=np.uint8)[0], photometric="RGB")
+    frames = make_dataset(np.zeros((2, 2, 2), dtype=np.uint16))
+    compressed = pydicom.dcmread(get_testdata_file("MR_small_RLE.dcm"))
+    short = make_dataset(np.zeros((4, 4), dtype=np.uint16))
+    short.PixelData = short.PixelData[:6]
+    for ds in (rgb, frames, compressed, short):
+        assert _native_grey(ds) is None
