@@ -18,13 +18,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import torch
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from imaging.models import Instance
@@ -61,39 +61,54 @@ def inference_requests_create(*, instance_ids: list[int]) -> list[int]:
     return opened
 
 
-def _claim(*, limit: int) -> list[InferenceRequest]:
-    """Take up to ``limit`` waiting requests, oldest first, skipping those others hold.
+def _claimable(now: datetime) -> Q:
+    """Requests a worker may take now: waiting and past their backoff, or gone stale.
 
     A request put back after a failed try waits until its ``not_before`` (backoff). A
     request left "running" longer than ``MEDASSIST_INFERENCE_STALE_SECONDS`` belonged to a
     worker that died; it is claimable again.
     """
-    now = timezone.now()
     stale = now - timedelta(seconds=settings.MEDASSIST_INFERENCE_STALE_SECONDS)
+    return Q(status=InferenceRequest.Status.PENDING) & (
+        Q(not_before__isnull=True) | Q(not_before__lte=now)
+    ) | Q(status=InferenceRequest.Status.RUNNING, claimed_at__lt=stale)
+
+
+def _claim(*, limit: int, version: ModelVersion) -> list[InferenceRequest]:
+    """Take up to ``limit`` claimable requests for ``version``, oldest first, skipping those
+    other workers hold; none once ``version`` is no longer the champion.
+
+    Each comes with its instance and series, and ``done``: whether ``version`` already has a
+    suggestion for it (a redelivered request). One query and one update, because a worker
+    draining a queue claims a batch every few tens of milliseconds on the cores the model
+    needs.
+    """
+    now = timezone.now()
+    still_champion = ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.CHAMPION)
+    done = Suggestion.objects.filter(instance_id=OuterRef("instance_id"), model_version=version)
     with transaction.atomic():
         rows = list(
-            InferenceRequest.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(status=InferenceRequest.Status.PENDING)
-                & (Q(not_before__isnull=True) | Q(not_before__lte=now))
-                | Q(status=InferenceRequest.Status.RUNNING, claimed_at__lt=stale)
-            )
+            InferenceRequest.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("instance__series")
+            .filter(_claimable(now), Exists(still_champion))
+            .annotate(done=Exists(done))
             .order_by("created_at", "pk")[:limit]
         )
-        InferenceRequest.objects.filter(pk__in=[r.pk for r in rows]).update(
-            status=InferenceRequest.Status.RUNNING, claimed_at=now
-        )
+        if rows:
+            InferenceRequest.objects.filter(pk__in=[r.pk for r in rows]).update(
+                status=InferenceRequest.Status.RUNNING, claimed_at=now
+            )
     return rows
 
 
-def claim_batch() -> list[InferenceRequest]:
+def claim_batch(version: ModelVersion) -> list[InferenceRequest]:
     """Claim a batch: what is waiting now, plus what arrives within the maximum wait."""
     limit = settings.MEDASSIST_INFERENCE_MAX_BATCH
-    rows = _claim(limit=limit)
+    rows = _claim(limit=limit, version=version)
     wait = settings.MEDASSIST_INFERENCE_MAX_WAIT_MS / 1000.0
     if rows and len(rows) < limit and wait > 0:
         time.sleep(wait)
-        rows += _claim(limit=limit - len(rows))
+        rows += _claim(limit=limit - len(rows), version=version)
     return rows
 
 
@@ -160,21 +175,20 @@ def inference_batch_run(*, max_batches: int = 1) -> BatchOutcome:
     Only the first claim waits (up to ``MEDASSIST_INFERENCE_MAX_WAIT_MS``) for a batch to
     fill; the claims after it take what is waiting, because the worker is busy anyway.
 
-    Raises NoChampionError (requests are put back to wait) when no model is champion.
+    Raises NoChampionError, claiming nothing, when requests wait and no model is champion.
     """
     outcome = BatchOutcome()
-    rows = claim_batch()
+    try:
+        version = champion(Task.IMAGE)
+    except LookupError:
+        if InferenceRequest.objects.filter(_claimable(timezone.now())).exists():
+            raise  # the requests wait for a champion
+        return outcome
+    rows = claim_batch(version)
     claimed_at = time.perf_counter()
     outcome.claimed = len(rows)
     if not rows:
         return outcome
-    try:
-        version = champion(Task.IMAGE)
-    except LookupError:
-        InferenceRequest.objects.filter(pk__in=[r.pk for r in rows]).update(
-            status=InferenceRequest.Status.PENDING, claimed_at=None
-        )
-        raise
     # Requests claimed by this run and not yet stored, retried or failed: put back to wait
     # if the run stops on an error, so none is left "running" until it goes stale.
     held: set[int] = {r.pk for r in rows}
@@ -194,16 +208,15 @@ def inference_batch_run(*, max_batches: int = 1) -> BatchOutcome:
             if first is not None:
                 batch, first, at = first, None, claimed_at
             else:
-                if not ModelVersion.objects.filter(
-                    pk=version.pk, status=ModelVersion.Status.CHAMPION
-                ).exists():
-                    outcome.stopped_early = True
-                    return []
-                batch = _claim(limit=settings.MEDASSIST_INFERENCE_MAX_BATCH)
+                batch = _claim(limit=settings.MEDASSIST_INFERENCE_MAX_BATCH, version=version)
                 held.update(r.pk for r in batch)
                 at = time.perf_counter()
                 outcome.claimed += len(batch)
                 if not batch:
+                    # Nothing waiting, or a new champion: then the rest is for a new run.
+                    outcome.stopped_early = not ModelVersion.objects.filter(
+                        pk=version.pk, status=ModelVersion.Status.CHAMPION
+                    ).exists()
                     return []
             jobs = _jobs(batch, version, at)
             held.difference_update(r.pk for r in batch)
@@ -258,15 +271,8 @@ def _release(request_ids: set[int], exc: BaseException, outcome: BatchOutcome) -
 
 def _jobs(rows: list[InferenceRequest], version: ModelVersion, claimed_at: float) -> list[_Job]:
     """The claimed requests still to run; those a redelivered task already ran are closed."""
-    done_before = set(
-        Suggestion.objects.filter(
-            instance_id__in=[r.instance_id for r in rows], model_version=version
-        ).values_list("instance_id", flat=True)
-    )
-    _finish([r for r in rows if r.instance_id in done_before], status=InferenceRequest.Status.DONE)
-    todo = [r for r in rows if r.instance_id not in done_before]
-    instances = Instance.objects.select_related("series").in_bulk([r.instance_id for r in todo])
-    return [_Job(r, instances[r.instance_id], claimed_at) for r in todo]
+    _finish([r for r in rows if r.done], status=InferenceRequest.Status.DONE)  # type: ignore[attr-defined]
+    return [_Job(r, r.instance, claimed_at) for r in rows if not r.done]  # type: ignore[attr-defined]
 
 
 def _store(
@@ -304,16 +310,19 @@ def _store(
         succeeded.append(job.request)
     if not built:
         return
-    # One transaction and one insert for the whole batch; a row a redelivered task already
-    # wrote is kept as it is (idempotent per instance and version).
+    # One transaction and one insert for the whole batch, which returns the rows' ids. A row
+    # another writer stored first (the unbatched path, a redelivery) is kept as it is: the
+    # "update" on a conflict rewrites model_version with its own value, only so that the
+    # insert returns that row's id too (idempotent per instance and version).
     with transaction.atomic():
-        Suggestion.objects.bulk_create(built, ignore_conflicts=True)
-        _finish(succeeded, status=InferenceRequest.Status.DONE)
-        ids = list(
-            Suggestion.objects.filter(
-                model_version=version, instance_id__in=[s.instance_id for s in built]
-            ).values_list("pk", flat=True)
+        Suggestion.objects.bulk_create(
+            built,
+            update_conflicts=True,
+            unique_fields=["instance", "model_version"],
+            update_fields=["model_version"],
         )
+        _finish(succeeded, status=InferenceRequest.Status.DONE)
+        ids = [s.pk for s in built]
         outcome.stored.extend(ids)
         _urgency_refresh([s.instance for s in built])
         _saliency_enqueue(ids)

@@ -240,8 +240,8 @@ def test_a_promotion_mid_drain_ends_the_drain_and_a_new_wake_up_uses_the_new_cha
     claim = inference._claim
     state: dict[str, object] = {}
 
-    def claim_then_promote(*, limit):  # type: ignore[no-untyped-def]
-        rows = claim(limit=limit)
+    def claim_then_promote(*, limit, version):  # type: ignore[no-untyped-def]
+        rows = claim(limit=limit, version=version)
         state["claims"] = int(state.get("claims", 0)) + 1  # type: ignore[call-overload]
         if state["claims"] == 2:  # an ML admin promotes while the drain's batches run
             v2 = model_version_register(
@@ -275,3 +275,39 @@ def test_a_promotion_mid_drain_ends_the_drain_and_a_new_wake_up_uses_the_new_cha
     assert len(second.stored) == 1
     newer = Suggestion.objects.exclude(model_version=image_champion)
     assert set(newer.values_list("model_version", flat=True)) == {state["v2"].pk}  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db
+def test_a_suggestion_another_writer_stored_first_is_kept_as_it_is(
+    image_champion, settings, monkeypatch
+):
+    from diagnosis import inference
+
+    settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
+    raced, other = _ingest(50, "nodule"), _ingest(51, "normal")
+    inference_requests_create(instance_ids=[raced.pk, other.pk])
+    store = inference._store
+    first: dict[str, Suggestion] = {}
+
+    def another_writer_first(jobs, results, **kwargs):  # type: ignore[no-untyped-def]
+        # Between this batch's claim and its store, the unbatched path stores one of them.
+        first["row"] = inference.suggestion_store(
+            instance=raced,
+            version=image_champion,
+            probabilities={"normal": 0.1, "opacity": 0.2, "nodule": 0.7},
+            input_sha256=raced.sha256,
+            latency_ms=1.0,
+        )
+        return store(jobs, results, **kwargs)
+
+    monkeypatch.setattr(inference, "_store", another_writer_first)
+    outcome = inference_batch_run()
+
+    rows = Suggestion.objects.filter(instance__in=[raced, other])
+    assert rows.count() == 2
+    kept = Suggestion.objects.get(instance=raced)
+    assert kept.pk == first["row"].pk
+    assert kept.probabilities == {"normal": 0.1, "opacity": 0.2, "nodule": 0.7}
+    assert kept.latency_ms == 1.0
+    assert sorted(outcome.stored) == sorted(rows.values_list("pk", flat=True))
+    assert set(InferenceRequest.objects.values_list("status", flat=True)) == {"done"}
