@@ -52,19 +52,19 @@ from .models import (
 
 
 def double_reading() -> bool:
-    return bool(getattr(settings, "MEDASSIST_DOUBLE_READING", False))
+    return bool(settings.MEDASSIST_DOUBLE_READING)
 
 
 def multi_label() -> bool:
-    return bool(getattr(settings, "MEDASSIST_MULTI_LABEL", False))
+    return bool(settings.MEDASSIST_MULTI_LABEL)
 
 
 def worklist_page_size() -> int:
-    return int(getattr(settings, "MEDASSIST_WORKLIST_PAGE_SIZE", 25))
+    return int(settings.MEDASSIST_WORKLIST_PAGE_SIZE)
 
 
 def worklist_poll_seconds() -> int:
-    return int(getattr(settings, "MEDASSIST_WORKLIST_POLL_SECONDS", 10))
+    return int(settings.MEDASSIST_WORKLIST_POLL_SECONDS)
 
 
 # --------------------------------------------------------------------------- filters

@@ -143,27 +143,18 @@ def parse_ae_titles(value: Any) -> tuple[str, ...]:
 
 
 def scp_config_from_settings() -> ScpConfig:
-    """Read the ``MEDASSIST_SCP_*`` settings; every one has a safe default."""
-    default = ScpConfig()
+    """Read the ``MEDASSIST_SCP_*`` settings (their safe defaults are in settings.py)."""
     return ScpConfig(
-        ae_title=str(getattr(settings, "MEDASSIST_SCP_AE_TITLE", default.ae_title)),
-        port=int(getattr(settings, "MEDASSIST_SCP_PORT", default.port)),
-        bind_address=str(getattr(settings, "MEDASSIST_SCP_BIND", default.bind_address)),
-        allowed_calling_ae_titles=parse_ae_titles(
-            getattr(settings, "MEDASSIST_SCP_ALLOWED_AE_TITLES", ())
-        ),
-        allow_any_calling_ae=_as_bool(getattr(settings, "MEDASSIST_SCP_ALLOW_ANY", False)),
-        maximum_pdu_size=int(getattr(settings, "MEDASSIST_SCP_MAX_PDU", default.maximum_pdu_size)),
-        maximum_associations=int(
-            getattr(settings, "MEDASSIST_SCP_MAX_ASSOCIATIONS", default.maximum_associations)
-        ),
-        acse_timeout=float(getattr(settings, "MEDASSIST_SCP_ACSE_TIMEOUT", default.acse_timeout)),
-        dimse_timeout=float(
-            getattr(settings, "MEDASSIST_SCP_DIMSE_TIMEOUT", default.dimse_timeout)
-        ),
-        network_timeout=float(
-            getattr(settings, "MEDASSIST_SCP_NETWORK_TIMEOUT", default.network_timeout)
-        ),
+        ae_title=str(settings.MEDASSIST_SCP_AE_TITLE),
+        port=int(settings.MEDASSIST_SCP_PORT),
+        bind_address=str(settings.MEDASSIST_SCP_BIND),
+        allowed_calling_ae_titles=parse_ae_titles(settings.MEDASSIST_SCP_ALLOWED_AE_TITLES),
+        allow_any_calling_ae=_as_bool(settings.MEDASSIST_SCP_ALLOW_ANY),
+        maximum_pdu_size=int(settings.MEDASSIST_SCP_MAX_PDU),
+        maximum_associations=int(settings.MEDASSIST_SCP_MAX_ASSOCIATIONS),
+        acse_timeout=float(settings.MEDASSIST_SCP_ACSE_TIMEOUT),
+        dimse_timeout=float(settings.MEDASSIST_SCP_DIMSE_TIMEOUT),
+        network_timeout=float(settings.MEDASSIST_SCP_NETWORK_TIMEOUT),
     )
 
 

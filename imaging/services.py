@@ -65,32 +65,32 @@ _EXECUTABLE_MAGIC: tuple[tuple[bytes, str], ...] = (
 
 def max_upload_bytes() -> int:
     """Largest single DICOM file accepted, in bytes (MEDASSIST_MAX_UPLOAD_BYTES)."""
-    return int(getattr(settings, "MEDASSIST_MAX_UPLOAD_BYTES", 64 * 1024 * 1024))
+    return int(settings.MEDASSIST_MAX_UPLOAD_BYTES)
 
 
 def max_pixels() -> int:
     """Largest Rows x Columns x Frames x SamplesPerPixel accepted (MEDASSIST_MAX_PIXELS)."""
-    return int(getattr(settings, "MEDASSIST_MAX_PIXELS", 1 << 28))
+    return int(settings.MEDASSIST_MAX_PIXELS)
 
 
 def max_inflated_bytes() -> int:
     """Largest inflated dataset of a Deflated file, in bytes (MEDASSIST_MAX_INFLATED_BYTES)."""
-    return int(getattr(settings, "MEDASSIST_MAX_INFLATED_BYTES", 256 * 1024 * 1024))
+    return int(settings.MEDASSIST_MAX_INFLATED_BYTES)
 
 
 def max_bulk_request_bytes() -> int:
     """Largest bulk-upload request body, in bytes (MEDASSIST_MAX_BULK_REQUEST_BYTES)."""
-    return int(getattr(settings, "MEDASSIST_MAX_BULK_REQUEST_BYTES", 512 * 1024 * 1024))
+    return int(settings.MEDASSIST_MAX_BULK_REQUEST_BYTES)
 
 
 def max_zip_members() -> int:
     """Most files one .zip may hold (MEDASSIST_MAX_ZIP_MEMBERS)."""
-    return int(getattr(settings, "MEDASSIST_MAX_ZIP_MEMBERS", 2000))
+    return int(settings.MEDASSIST_MAX_ZIP_MEMBERS)
 
 
 def max_zip_uncompressed_bytes() -> int:
     """Most bytes one .zip may unpack to (MEDASSIST_MAX_ZIP_UNCOMPRESSED_BYTES)."""
-    return int(getattr(settings, "MEDASSIST_MAX_ZIP_UNCOMPRESSED_BYTES", 1024 * 1024 * 1024))
+    return int(settings.MEDASSIST_MAX_ZIP_UNCOMPRESSED_BYTES)
 
 
 def _mb(n: int) -> str:

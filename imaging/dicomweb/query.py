@@ -52,8 +52,6 @@ _PREFIX: dict[str, dict[str, str]] = {
     "instance": {"study": "series__study__", "series": "series__", "instance": ""},
 }
 
-CONTROL_PARAMS = frozenset({"limit", "offset", "includefield", "fuzzymatching"})
-
 
 class QueryError(ValueError):
     """A query parameter cannot be understood; the message names it and says what is expected."""

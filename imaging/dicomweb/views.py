@@ -48,7 +48,6 @@ from .services import StowOutcome, stow_store
 logger = logging.getLogger(__name__)
 
 DICOM_JSON = "application/dicom+json"
-DEFAULT_MAX_STOW_BYTES = 512 * 1024 * 1024
 # Up to this many bytes a retrieve is read (and checksum-verified) before the response starts,
 # so a damaged file answers a clean 500; larger studies stream, and a damaged file then cuts
 # the response short (the client sees an incomplete multipart message, never a wrong file).
@@ -259,7 +258,7 @@ def _stow(request: Request, study: str | None) -> HttpResponse:
     boundary = _stow_boundary(request)
     if isinstance(boundary, HttpResponse):
         return boundary
-    limit = getattr(settings, "MEDASSIST_MAX_STOW_BYTES", DEFAULT_MAX_STOW_BYTES)
+    limit = settings.MEDASSIST_MAX_STOW_BYTES
     try:
         # DRF documents ``_request`` as the way to the underlying HttpRequest; its own
         # ``stream`` would not see a chunked body.

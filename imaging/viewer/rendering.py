@@ -42,9 +42,6 @@ CACHE_VERSION = "1"
 THUMBNAIL_SIZE = 96
 MAX_PNG_SIZE = 2048
 
-# Pixel types of the frame endpoint, as the viewer's JavaScript reads them (little-endian).
-PIXEL_TYPES = ("uint8", "int16", "uint16", "float32", "rgb8")
-
 
 class FrameNotFound(LookupError):
     """The requested frame number is outside the instance's frames."""

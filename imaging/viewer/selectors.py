@@ -62,7 +62,6 @@ def _order(item: tuple[Instance, dict[str, Any]]) -> tuple[Any, ...]:
 def _instance_entry(instance: Instance, attributes: dict[str, Any]) -> dict[str, Any]:
     frames = max(instance.frames, 1)
     raw = reverse("imaging:viewer:frame-raw", kwargs={"instance_id": instance.pk, "frame": 0})
-    png = reverse("imaging:viewer:frame-png", kwargs={"instance_id": instance.pk, "frame": 0})
     return {
         "id": instance.pk,
         "sop_instance_uid": instance.sop_instance_uid,
@@ -73,7 +72,6 @@ def _instance_entry(instance: Instance, attributes: dict[str, Any]) -> dict[str,
         # Frame n is at the same URL with "/0." replaced by "/n."; listing every frame of a
         # long cine would only make the manifest large.
         "frame_url_template": raw.replace("/0.raw", "/{frame}.raw"),
-        "png_url_template": png.replace("/0.png", "/{frame}.png"),
         "attributes": attributes,
         # Filled in by pages that have an AI overlay for this instance (see _viewer.html).
         "overlay_url": None,
