@@ -960,9 +960,8 @@ def combine(*, rules: RulesResult, model_level: int) -> tuple[int, str]:
     return level, (f"ESI {level}, as the model suggested; no rule asks for a more acute level.")
 
 
-def rules_level(rules: RulesResult) -> int | None:
-    """The level the rules alone give, without a model: floor, then D, then resources."""
-    for level in (rules.floor, rules.considered, rules.resources_level):
-        if level is not None:
-            return level
-    return None
+def rules_level(rules: RulesResult) -> int:
+    """ESI without a model: the expected-resources level (3 when unknown), raised by the
+    hard rules and the danger zone exactly as :func:`combine` raises a model's level."""
+    level, _ = combine(rules=rules, model_level=rules.resources_level or 3)
+    return level

@@ -34,7 +34,7 @@ from ..services import encounter_open
 from .serving import text_classifier_for, triage_champion
 
 if TYPE_CHECKING:
-    from .rules import RulesResult, Vitals
+    from .rules import Vitals
 
 # Without an age the adult thresholds apply; the explanation says so.
 ADULT_AGE_YEARS = 30.0
@@ -99,14 +99,6 @@ def note_text(*, complaint: str, vitals: Vitals) -> str:
     return " ".join(note_units(complaint=complaint, vitals=vitals))
 
 
-def rules_only_level(*, rules: RulesResult) -> int:
-    """ESI without a model: the expected-resources level (3 when unknown), raised by the rules."""
-    from .rules import combine
-
-    level, _ = combine(rules=rules, model_level=rules.resources_level or 3)
-    return level
-
-
 @dataclasses.dataclass(frozen=True)
 class ModelOpinion:
     probabilities: dict[str, float]
@@ -153,7 +145,7 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
     the suggestion is ``combine()`` of both, so no model output can make it less acute than
     the hard rules. A previous assessment is superseded, never changed.
     """
-    from .rules import combine, esi_rules
+    from .rules import combine, esi_rules, rules_level
 
     started = time.perf_counter()
     vitals = vitals_of(encounter=encounter)
@@ -170,7 +162,7 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
         level, explanation = combine(rules=rules, model_level=opinion.level)
         attention = _attention(opinion.probabilities)
     else:
-        level = rules_only_level(rules=rules)
+        level = rules_level(rules)
         # combine()'s sentences speak of "the model"; without one, the rules speak alone.
         explanation = f"ESI {level}. {NO_MODEL_NOTE} " + " ".join(r.reason for r in rules.fired)
         attention = "No triage model yet: the suggestion is the rules' alone."
