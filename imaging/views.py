@@ -15,7 +15,6 @@ from medassist.roles import Role, role_required
 
 from .forms import UploadForm
 from .models import Instance
-from .selectors import instance_render_png
 from .services import (
     BulkIngestSummary,
     IngestError,
@@ -23,6 +22,7 @@ from .services import (
     instance_ingest_bulk,
     max_bulk_request_bytes,
 )
+from .viewer.rendering import instance_frame_png
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -150,6 +150,8 @@ def upload(request: HttpRequest) -> HttpResponse:
 @role_required(Role.DOCTOR)
 def frame_png(request: HttpRequest, instance_id: int) -> HttpResponse:
     instance = get_object_or_404(Instance, pk=instance_id)
-    response = HttpResponse(instance_render_png(instance=instance), content_type="image/png")
+    # The viewer's renderer and cache: the file's own window, the longer side at most
+    # MAX_PNG_SIZE (2048) pixels.
+    response = HttpResponse(instance_frame_png(instance=instance), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
