@@ -52,7 +52,13 @@ from medassist.ml.text_model import (
     save_text_checkpoint,
     train_text_classifier,
 )
-from medassist.ml.training import TrainConfig, evaluate, fit_temperature, train_classifier
+from medassist.ml.training import (
+    TrainConfig,
+    classification_metrics,
+    evaluate,
+    fit_temperature,
+    train_classifier,
+)
 from medassist.services import audit_record
 
 from .models import TestSetCase, TrainingRun, TriageNote
@@ -421,35 +427,17 @@ def triage_metrics(
     occur in the references or the suggestions.
     """
     n = len(references)
-    levels = range(1, 6)
-    confusion = [[0] * 5 for _ in levels]
-    for ref, sug in zip(references, suggested, strict=True):
-        confusion[ref - 1][sug - 1] += 1
-    f1s = []
-    for k in levels:
-        tp = confusion[k - 1][k - 1]
-        support = sum(confusion[k - 1])
-        predicted = sum(row[k - 1] for row in confusion)
-        if support == 0 and predicted == 0:
-            continue
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    figures = classification_metrics(
+        [r - 1 for r in references], [s - 1 for s in suggested], labels=TRIAGE_LABELS
+    )
     under = sum(s > r for r, s in zip(references, suggested, strict=True))
     over = sum(s < r for r, s in zip(references, suggested, strict=True))
+    model_right = sum(r == m for r, m in zip(references, model_levels, strict=True))
     return {
-        "n": n,
-        "accuracy": sum(r == s for r, s in zip(references, suggested, strict=True)) / n
-        if n
-        else 0.0,
-        "macro_f1": sum(f1s) / len(f1s) if f1s else 0.0,
+        **figures,
         "under_triage_rate": under / n if n else 0.0,
         "over_triage_rate": over / n if n else 0.0,
-        "model_accuracy": sum(r == m for r, m in zip(references, model_levels, strict=True)) / n
-        if n
-        else 0.0,
-        "confusion": confusion,
-        "labels": [str(k) for k in levels],
+        "model_accuracy": model_right / n if n else 0.0,
     }
 
 

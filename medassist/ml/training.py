@@ -7,7 +7,7 @@ All functions take images already preprocessed into a float32 ``(N, 3, S, S)`` t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,9 +163,28 @@ def evaluate(clf: ImageClassifier, images: torch.Tensor, labels: torch.Tensor) -
         ValueError: bad shapes or labels out of range.
     """
     _check(clf, images, labels)
-    k = len(clf.labels)
     y_true = labels.cpu().numpy().astype(np.int64)
     y_pred = _logits(clf, images).argmax(dim=1).numpy().astype(np.int64)
+    return classification_metrics(y_true, y_pred, labels=clf.labels)
+
+
+def classification_metrics(
+    y_true: np.ndarray | Sequence[int], y_pred: np.ndarray | Sequence[int], *, labels: Sequence[str]
+) -> dict[str, Any]:
+    """The figures of :func:`evaluate` for class indices already predicted (any model).
+
+    Raises:
+        ValueError: lengths differ or an index is outside ``labels``.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    k = len(labels)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError("y_true and y_pred must be 1-D and of the same length")
+    if y_true.size and (
+        min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= k
+    ):
+        raise ValueError(f"class indices must be in 0..{k - 1}")
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (y_true, y_pred), 1)
 
@@ -189,10 +208,10 @@ def evaluate(clf: ImageClassifier, images: torch.Tensor, labels: torch.Tensor) -
                 "f1": float(f1[i]),
                 "support": int(support[i]),
             }
-            for i, label in enumerate(clf.labels)
+            for i, label in enumerate(labels)
         },
         "confusion": confusion.tolist(),
-        "labels": list(clf.labels),
+        "labels": list(labels),
     }
 
 

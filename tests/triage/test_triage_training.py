@@ -140,3 +140,22 @@ def test_a_triage_run_on_a_real_worker_measures_under_triage_and_the_gate_uses_i
     )
     assert promote is False and "under-triages" in reason
     assert ModelVersion.objects.filter(task="image").count() == 0  # the image task untouched
+
+
+def test_triage_metrics_count_under_and_over_triage_and_score_like_the_image_task() -> None:
+    from finetune.services import triage_metrics
+
+    # ESI 2 sent to 3 is under-triage; ESI 3 sent to 2 is over-triage.
+    figures = triage_metrics(
+        references=[1, 2, 3, 3], suggested=[1, 3, 3, 2], model_levels=[2, 3, 3, 2]
+    )
+
+    assert figures["n"] == 4
+    assert figures["accuracy"] == 0.5
+    assert figures["under_triage_rate"] == 0.25 and figures["over_triage_rate"] == 0.25
+    assert figures["model_accuracy"] == 0.25
+    # Levels 1 (F1 1), 2 (F1 0) and 3 (F1 0.5) occur; 4 and 5 say nothing about this set.
+    assert figures["macro_f1"] == pytest.approx(0.5)
+    assert figures["labels"] == ["1", "2", "3", "4", "5"]
+    assert figures["confusion"][1][2] == 1 and figures["confusion"][2][1] == 1
+    assert figures["per_class"]["3"]["support"] == 2
