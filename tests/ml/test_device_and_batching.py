@@ -251,3 +251,28 @@ def test_parallel_batches_run_on_one_thread_each_and_the_setting_comes_back() ->
     thread.start()
     thread.join()
     assert started_later == [2] and torch.get_num_threads() == 2
+
+
+def test_decoding_runs_on_one_torch_thread_and_a_single_stream_keeps_all_of_them() -> None:
+    class Recording(TinyNet):
+        seen: list[int] = []
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.seen.append(torch.get_num_threads())
+            return super().forward(x)
+
+    decoding: list[int] = []
+
+    def load(i: int) -> torch.Tensor:
+        decoding.append(torch.get_num_threads())
+        return image(i)
+
+    torch.manual_seed(0)
+    clf = ImageClassifier(Recording(), ["normal", "finding"], SIZE)
+    batcher = MicroBatcher(load, clf, max_batch=2, freeze=False, streams=1)
+    assert len(batcher.run(list(range(6)))) == 6
+    # Small decode ops would otherwise wake spinning OpenMP threads beside the forward pass.
+    assert decoding == [1] * 6
+    # The one compute thread starts after the decoding threads: it must not inherit their 1.
+    assert Recording.seen == [2, 2, 2]
+    assert torch.get_num_threads() == 2
