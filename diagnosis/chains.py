@@ -1,7 +1,7 @@
 """Records an encounter keeps as a chain: each new one supersedes the current, none is edited.
 
 Final diagnoses, triage assessments and dispositions all work this way; their writers take
-the chain's head here.
+the chain's head here, and their pages list the chain with :func:`encounter_chain`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from django.db import models
+from django.db.models import QuerySet
 
 from .models import Encounter
 
@@ -26,4 +27,18 @@ def encounter_chain_head(model: type[M], *, encounter_id: int) -> M | None:
         model._default_manager.filter(encounter_id=encounter_id, superseded_by__isnull=True)
         .order_by("-pk")
         .first()
+    )
+
+
+def encounter_chain(
+    model: type[M], *, encounter: Encounter, related: tuple[str, ...]
+) -> QuerySet[M]:
+    """Every ``model`` record of the encounter, newest first; the first one is current.
+
+    ``related`` are the foreign keys the page shows (fetched in the same query).
+    """
+    return (
+        model._default_manager.select_related(*related)
+        .filter(encounter=encounter)
+        .order_by("-created_at", "-pk")
     )

@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 
 from medassist.services import audit_record
 
-from .chains import encounter_chain_head
+from .chains import encounter_chain, encounter_chain_head
 from .models import Encounter
 from .models_final import ICD10_EDITION, FinalDiagnosis
 
@@ -171,11 +171,7 @@ def icd10_validate(*, code: str) -> Icd10Code:
 
 def final_diagnoses_of(*, encounter: Encounter) -> QuerySet[FinalDiagnosis]:
     """Every final diagnosis of the encounter, newest first; the first one is current."""
-    return (
-        FinalDiagnosis.objects.select_related("doctor", "supersedes")
-        .filter(encounter=encounter)
-        .order_by("-created_at", "-pk")
-    )
+    return encounter_chain(FinalDiagnosis, encounter=encounter, related=("doctor", "supersedes"))
 
 
 @transaction.atomic

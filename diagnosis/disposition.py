@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 
 from medassist.services import audit_record
 
-from .chains import encounter_chain_head
+from .chains import encounter_chain, encounter_chain_head
 from .models import Encounter, TriageAssessment
 from .models_final import Disposition
 
@@ -29,11 +29,7 @@ _HIGH_ACUITY_OUTCOMES = {
 
 def dispositions_of(*, encounter: Encounter) -> QuerySet[Disposition]:
     """Every disposition of the encounter, newest first; the first one is current."""
-    return (
-        Disposition.objects.select_related("doctor", "supersedes")
-        .filter(encounter=encounter)
-        .order_by("-created_at", "-pk")
-    )
+    return encounter_chain(Disposition, encounter=encounter, related=("doctor", "supersedes"))
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from diagnosis.chains import encounter_chain
 from diagnosis.models import Encounter, TriageAssessment
 
 BOARD_HOURS = 24
@@ -33,10 +34,8 @@ def latest_assessment(*, encounter: Encounter) -> TriageAssessment | None:
 
 def assessments_of(*, encounter: Encounter) -> QuerySet[TriageAssessment]:
     """Every assessment of the encounter, newest first; the first one is current."""
-    return (
-        TriageAssessment.objects.select_related("model_version", "confirmed_by")
-        .filter(encounter=encounter)
-        .order_by("-created_at", "-pk")
+    return encounter_chain(
+        TriageAssessment, encounter=encounter, related=("model_version", "confirmed_by")
     )
 
 
