@@ -617,8 +617,13 @@ def instance_ingest(
         )
 
     key, path = _write_atomically(data, "dicom")
+    # Set by the first on-commit callback: from then on the rows point at the file, so
+    # nothing below may delete it, whatever the later callbacks (the broker, the cache) raise.
+    committed: list[bool] = []
+    commit_tried = False
     try:
         with transaction.atomic():
+            transaction.on_commit(lambda: committed.append(True))
             instance = _file_instance(
                 ds=head,
                 header=header,
@@ -635,7 +640,12 @@ def instance_ingest(
                 detail={"source": source},
             )
             _audit_executable(kind=executable, instance=instance, by=uploaded_by, source=source)
-            transaction.on_commit(lambda: instance_stored.send(Instance, instance_id=instance.pk))
+            # Robust: what listeners start (stability checks, inference) is recorded in rows a
+            # sweep finds again; a broker or cache outage is logged, never the uploader's 500.
+            transaction.on_commit(
+                lambda: instance_stored.send(Instance, instance_id=instance.pk), robust=True
+            )
+            commit_tried = True
     except IntegrityError:
         # Another upload of the same SOP Instance UID committed first.
         path.unlink(missing_ok=True)
@@ -655,8 +665,18 @@ def instance_ingest(
             executable=executable,
         ) from None
     except BaseException:
-        # No orphan file when the rows could not be written (the transaction rolled back).
-        path.unlink(missing_ok=True)
+        # No orphan file when the rows could not be written (the transaction rolled back). A
+        # file whose rows committed is never deleted: the archive's copy is the only one.
+        if not commit_tried:
+            path.unlink(missing_ok=True)
+        elif not committed:
+            # The COMMIT itself failed (a dropped connection): the server may have committed
+            # the rows anyway. An orphan file is harmless; a row without its file is a lost image.
+            logger.error(
+                "Commit of instance %s failed with an unknown outcome; its file %s is kept.",
+                header.sop_instance_uid,
+                key,
+            )
         raise
     return IngestResult(instance=instance, created=True, preamble_executable=executable)
 
