@@ -53,7 +53,15 @@ def env_list(name: str, default: str) -> list[str]:
 VAR_DIR = Path(env("MEDASSIST_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-PRODUCTION = env("MEDASSIST_ENV", "development") == "production"
+# Exactly these spellings: a typo such as "Production" must not quietly run with DEBUG on.
+ENVIRONMENTS = ("development", "test", "production")
+ENVIRONMENT = env("MEDASSIST_ENV", "development")
+if ENVIRONMENT not in ENVIRONMENTS:
+    raise ImproperlyConfigured(
+        f"MEDASSIST_ENV={ENVIRONMENT!r} is not one of {', '.join(ENVIRONMENTS)}; "
+        "MedAssist refuses to start rather than guess."
+    )
+PRODUCTION = ENVIRONMENT == "production"
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 
 
