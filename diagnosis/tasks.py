@@ -14,7 +14,12 @@ logger = logging.getLogger(__name__)
 NO_CHAMPION_RETRIES = 3
 
 
-@shared_task(bind=True, max_retries=NO_CHAMPION_RETRIES, acks_late=True)
+@shared_task(
+    name="diagnosis.tasks.suggestion_compute",
+    bind=True,
+    max_retries=NO_CHAMPION_RETRIES,
+    acks_late=True,
+)
 def suggestion_compute(self, *, instance_id: int) -> None:  # type: ignore[no-untyped-def]
     """Wake-up call for an inference worker: it runs whatever batch is waiting.
 
@@ -33,12 +38,12 @@ def suggestion_compute(self, *, instance_id: int) -> None:  # type: ignore[no-un
         )
 
 
-@shared_task(acks_late=True)
+@shared_task(name="diagnosis.tasks.saliency_compute", acks_late=True)
 def saliency_compute(*, suggestion_id: int) -> None:
     inference.saliency_compute(suggestion_id=suggestion_id)
 
 
-@shared_task(acks_late=True)
+@shared_task(name="diagnosis.tasks.saliency_compute_many", acks_late=True)
 def saliency_compute_many(*, suggestion_ids: list[int]) -> None:
     """Heatmaps of one inference batch: one message per batch, not per image."""
     for suggestion_id in suggestion_ids:

@@ -9,12 +9,12 @@ from diagnosis.models import Task
 from . import services
 
 
-@shared_task(acks_late=True)
+@shared_task(name="finetune.tasks.training_run_execute", acks_late=True)
 def training_run_execute(*, run_id: int) -> None:
     services.training_run_execute(run_id=run_id)
 
 
-@shared_task
+@shared_task(name="finetune.tasks.training_schedule_tick")
 def training_schedule_tick() -> None:
     for task in (Task.IMAGE, Task.TRIAGE):
         services.training_run_start_if_new_labels(task=task)
