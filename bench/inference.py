@@ -80,7 +80,7 @@ def main() -> None:
     from diagnosis.inference import inference_batch_run, inference_drain, inference_requests_create
     from diagnosis.models import Suggestion
     from diagnosis.serving import champion, classifier_for, inference_device
-    from imaging.services import instance_ingest
+    from imaging.ingest.services import instance_ingest
     from medassist.ml.batching import serving_module
     from medassist.ml.device import describe, inference_context
     from medassist.ml.synthetic import FINDINGS, dicom_bytes, synthetic_dicom

@@ -13,7 +13,7 @@ server of ``DATABASE_URL``, migrates it, and measures three workloads
 
 through three paths
 
-- ``in-process``: ``imaging.services.instance_ingest`` called in a loop (the baseline)
+- ``in-process``: ``imaging.ingest.services.instance_ingest`` called in a loop (the baseline)
 - ``stow-rs``:    POST /imaging/dicomweb/studies to gunicorn (``--workers``), ``--clients``
                   concurrent HTTP clients, one instance per request
 - ``c-store``:    ``manage.py dicom_scp``, ``--clients`` concurrent associations
@@ -181,7 +181,8 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
 
 
 def run_in_process(files: list[bytes]) -> tuple[int, str]:
-    from imaging.services import IngestError, instance_ingest
+    from imaging.ingest.errors import IngestError
+    from imaging.ingest.services import instance_ingest
 
     ok, errors = 0, []
     for data in files:

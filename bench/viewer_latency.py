@@ -133,7 +133,7 @@ def _run(n_slices: int, size: int) -> None:
     from django.urls import reverse
     from pydicom.uid import generate_uid
 
-    from imaging.services import instance_ingest
+    from imaging.ingest.services import instance_ingest
     from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
     from medassist.roles import Role
 

@@ -1,7 +1,7 @@
 """REST API for machine clients: upload one DICOM file (token or session auth).
 
 A refusal answers ``{"detail": <sentence>, "code": <IngestError.code>}`` with the error's HTTP
-status (see :class:`imaging.services.IngestError` and docs/ingest.md).
+status (see :class:`imaging.ingest.errors.IngestError` and docs/ingest.md).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 
 from medassist.roles import Role, user_roles
 
-from .services import IngestError, instance_ingest
+from .ingest.errors import IngestError
+from .ingest.services import instance_ingest
 
 
 class IsDoctor(permissions.BasePermission):

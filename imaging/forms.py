@@ -5,7 +5,8 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from .services import PREAMBLE_LENGTH, is_zip
+from .ingest.bulk import is_zip
+from .ingest.parsing import PREAMBLE_LENGTH
 
 
 class MultipleFileInput(forms.ClearableFileInput):

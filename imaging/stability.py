@@ -18,6 +18,8 @@ from django.core.cache import cache
 from django.db.models import Max
 from django.utils import timezone
 
+from medassist.jobs import job_enqueue
+
 from .models import Instance, Study
 from .signals import study_stable
 
@@ -48,9 +50,14 @@ def instance_stored_receiver(sender: Any, *, instance_id: int, **kwargs: Any) ->
 
 
 def _schedule(study_id: int, countdown: float) -> None:
-    from .tasks import study_stable_check
-
-    study_stable_check.apply_async(kwargs={"study_id": study_id}, countdown=countdown)
+    if job_enqueue("imaging.tasks.study_stable_check", countdown=countdown, study_id=study_id):
+        return
+    # The broker refused the check (job_enqueue logged why). Drop the pending marker, so the
+    # next instance of this study schedules a check instead of waiting on one never sent.
+    try:
+        cache.delete(_pending_key(study_id))
+    except Exception:  # the cache shares the broker's Redis and may be down with it
+        logger.exception("Could not clear the pending stability check of study %s", study_id)
 
 
 def study_stable_check(*, study_id: int) -> bool:

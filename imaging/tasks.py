@@ -7,6 +7,6 @@ from celery import shared_task
 from . import stability
 
 
-@shared_task
+@shared_task(name="imaging.tasks.study_stable_check")
 def study_stable_check(*, study_id: int) -> None:
     stability.study_stable_check(study_id=study_id)

@@ -14,14 +14,11 @@ from django.views.decorators.http import require_http_methods
 from medassist.roles import Role, role_required
 
 from .forms import UploadForm
+from .ingest.bulk import BulkIngestSummary, instance_ingest_bulk
+from .ingest.errors import IngestError
+from .ingest.limits import max_bulk_request_bytes
+from .ingest.services import instance_ingest
 from .models import Instance
-from .services import (
-    BulkIngestSummary,
-    IngestError,
-    instance_ingest,
-    instance_ingest_bulk,
-    max_bulk_request_bytes,
-)
 from .viewer.rendering import instance_frame_png
 
 

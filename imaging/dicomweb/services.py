@@ -13,8 +13,9 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from medassist.services import audit_record
 
+from ..ingest.errors import IngestError
+from ..ingest.services import instance_ingest
 from ..models import Instance
-from ..services import IngestError, instance_ingest
 from .multipart import Part
 
 logger = logging.getLogger(__name__)

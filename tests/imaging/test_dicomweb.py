@@ -469,7 +469,7 @@ def test_a_search_costs_the_same_number_of_queries_for_few_or_many_results(
     django_assert_max_num_queries,
     n_studies: int,  # type: ignore[no-untyped-def]
 ) -> None:
-    from imaging.services import instance_ingest
+    from imaging.ingest.services import instance_ingest
 
     for seed in range(n_studies):
         instance_ingest(data=synthetic_file(100 + seed), uploaded_by=doctor)
@@ -524,7 +524,7 @@ def test_a_damaged_stored_file_is_never_sent(
     doctor: User, monkeypatch: pytest.MonkeyPatch, streamed: bool
 ) -> None:
     from imaging.dicomweb import views
-    from imaging.services import instance_ingest
+    from imaging.ingest.services import instance_ingest
 
     ds = synthetic_dataset(19)
     instance_ingest(data=synthetic_file_from(ds), uploaded_by=doctor)

@@ -22,8 +22,8 @@ from pydicom.pixels import apply_modality_lut
 from pydicom.uid import generate_uid
 from pytest_django.live_server_helper import LiveServer
 
+from imaging.ingest.services import instance_ingest
 from imaging.models import Instance, Study
-from imaging.services import instance_ingest
 from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
 from tests.conftest import sign_in
 

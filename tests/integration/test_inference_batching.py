@@ -11,8 +11,8 @@ from django.utils import timezone
 from diagnosis.inference import inference_batch_run, inference_requests_create
 from diagnosis.models import InferenceRequest, Suggestion
 from diagnosis.serving import classifier_for
+from imaging.ingest.services import instance_ingest
 from imaging.selectors import instance_read_dataset
-from imaging.services import instance_ingest
 from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
 from tests.conftest import wait_for
 

@@ -9,7 +9,7 @@ from diagnosis.models import Finding, ModelVersion, Review, Suggestion
 from diagnosis.review import review_submit
 from finetune.models import TrainingRun
 from finetune.services import training_run_start
-from imaging.services import instance_ingest
+from imaging.ingest.services import instance_ingest
 from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
 from tests.conftest import wait_for
 

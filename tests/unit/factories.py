@@ -18,8 +18,8 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from diagnosis.models import ModelVersion, Task
 from finetune.models import TrainingRun
+from imaging.ingest.services import instance_ingest
 from imaging.models import Instance
-from imaging.services import instance_ingest
 from medassist.ml.synthetic import FINDINGS, dicom_bytes, synthetic_dicom
 
 SMALL = 64

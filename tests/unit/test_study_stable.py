@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from diagnosis.models import Suggestion
 from diagnosis.services import suggestion_compute, suggestions_enqueue_missing
+from imaging.ingest.services import instance_ingest
 from imaging.models import Instance
-from imaging.services import instance_ingest
 from imaging.signals import study_stable
 from imaging.stability import study_stable_check
 from medassist.ml.synthetic import dicom_bytes, synthetic_dicom

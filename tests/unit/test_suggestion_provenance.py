@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from diagnosis.services import suggestion_compute
-from imaging.services import instance_ingest
+from imaging.ingest.services import instance_ingest
 from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
 
 pytestmark = pytest.mark.django_db

@@ -198,7 +198,7 @@ def test_the_models_page_shows_the_champion_with_its_metrics_and_the_synthetic_b
 def test_a_synthetic_study_is_badged_and_a_real_one_is_not(
     doctor_client: Client, doctor: User
 ) -> None:
-    from imaging.services import instance_ingest
+    from imaging.ingest.services import instance_ingest
 
     synthetic = ingested_instance(15, by=doctor)
     real = instance_ingest(data=unmarked_file(16), uploaded_by=doctor).instance

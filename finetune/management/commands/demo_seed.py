@@ -27,7 +27,7 @@ from finetune.services import (
     training_run_execute,
     triage_notes_freeze,
 )
-from imaging.services import instance_ingest
+from imaging.ingest.services import instance_ingest
 from medassist.ml.synthetic import FINDINGS, dicom_bytes, synthetic_dicom
 from medassist.roles import Role
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
 
-from imaging.scp import ScpConfig, parse_ae_titles, scp_config_from_settings, scp_start
+from imaging.ingest.scp import ScpConfig, parse_ae_titles, scp_config_from_settings, scp_start
 
 # Associations still busy at shutdown get this long to finish their current instance.
 GRACE_SECONDS = 30.0

@@ -1,6 +1,6 @@
 """The DICOM C-STORE listener (Storage SCP): a PACS or a scanner pushes images to MedAssist.
 
-Every received instance goes through :func:`imaging.services.instance_ingest`, the same path
+Every received instance goes through :func:`imaging.ingest.services.instance_ingest`, the same path
 as a browser upload, and the sender is told "success" only after the instance is committed.
 
 Who may connect is an allow list of calling AE titles (``MEDASSIST_SCP_ALLOWED_AE_TITLES``).
@@ -65,7 +65,8 @@ from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from .services import IngestError, instance_ingest
+from .errors import IngestError
+from .services import instance_ingest
 
 logger = logging.getLogger(__name__)
 

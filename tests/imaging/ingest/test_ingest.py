@@ -25,10 +25,11 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import MPEG4HP41, DeflatedExplicitVRLittleEndian
 from pytest_django.fixtures import Settings
 
-from imaging import services
+from imaging.ingest import parsing
+from imaging.ingest.errors import IngestError
+from imaging.ingest.services import instance_ingest
 from imaging.models import IngestConflict, Instance, Series, Study
 from imaging.selectors import StoredFileError, instance_read_bytes, instance_read_dataset
-from imaging.services import IngestError, instance_ingest
 from medassist.ml.synthetic import dicom_bytes
 from medassist.models import AuditEvent, Patient
 from tests.unit.factories import (
@@ -201,7 +202,7 @@ def test_an_image_over_the_pixel_limit_is_refused_before_any_decoding(
 ) -> None:
     settings.MEDASSIST_MAX_PIXELS = 64 * 64 - 1  # the synthetic image is 64 x 64
     decoded: list[object] = []
-    monkeypatch.setattr(services, "iter_pixels", lambda ds: decoded.append(ds) or iter(()))
+    monkeypatch.setattr(parsing, "iter_pixels", lambda ds: decoded.append(ds) or iter(()))
 
     with pytest.raises(IngestError) as refused:
         instance_ingest(data=synthetic_file(4))
@@ -232,7 +233,7 @@ def deflated_file(seed: int, *, padding: int) -> bytes:
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     data = buf.getvalue()
-    _, offset = services._read_meta(data)
+    _, offset = parsing._read_meta(data)
     plain = zlib.decompress(data[offset:], -zlib.MAX_WBITS)
     packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
     body = [packer.compress(plain)]
@@ -328,7 +329,7 @@ def _fail(*args: Any, **kwargs: Any) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["imaging.models.Instance.save", "imaging.services.audit_record", "os.replace"],
+    ["imaging.models.Instance.save", "imaging.ingest.services.audit_record", "os.replace"],
     ids=["instance-row", "audit-row", "rename"],
 )
 def test_a_failure_midway_leaves_no_orphan_file_and_no_half_written_rows(

@@ -29,10 +29,11 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pytest_django.fixtures import Settings
 
-from imaging import services
+from imaging.ingest import parsing
+from imaging.ingest.errors import IngestError
+from imaging.ingest.services import instance_ingest
 from imaging.models import IngestConflict, Instance, Series, Study
 from imaging.selectors import instance_read_dataset
-from imaging.services import IngestError, instance_ingest
 from medassist.models import Patient
 from tests.unit.factories import synthetic_dataset, synthetic_file
 
@@ -148,7 +149,7 @@ def bogus_length(rng: random.Random, data: bytes) -> tuple[str, bytes]:
 def deflate_bomb(rng: random.Random, data: bytes) -> tuple[str, bytes]:
     """The deflated corpus file with megabytes of zeros appended to its deflated dataset."""
     deflated = _deflated(rng.randrange(1000))
-    _, offset = services._read_meta(deflated)
+    _, offset = parsing._read_meta(deflated)
     plain = zlib.decompress(deflated[offset:], -zlib.MAX_WBITS)
     megabytes = rng.randint(3, 12)
     packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)

@@ -28,12 +28,12 @@ from pynetdicom import AE
 from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
+from imaging.ingest.scp import CONFLICT, ScpConfig, scp_start
 from imaging.models import Instance, Series, Study
-from imaging.scp import CONFLICT, ScpConfig, scp_start
 from medassist.models import Patient
+from tests.conftest import ROOT
 from tests.unit.factories import file_without_pixels, synthetic_file
 
-ROOT = Path(__file__).resolve().parents[2]
 PACS = "TEST_PACS"
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,0 +1,286 @@
+"""Bulk upload: many files and the members of .zip archives, each ingested on its own."""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from .errors import IngestError
+from .limits import (
+    INFLATE_CHUNK,
+    max_upload_bytes,
+    max_zip_members,
+    max_zip_uncompressed_bytes,
+    megabytes,
+)
+from .parsing import CONTROL_RE, PREAMBLE_LENGTH
+from .services import instance_ingest
+
+
+class Upload(Protocol):
+    """A file as Django's UploadedFile presents it."""
+
+    name: str | None
+    size: int | None
+
+    def read(self, size: int = -1, /) -> bytes: ...
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+
+Outcome = Literal["stored", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    """One file of a bulk upload and what became of it."""
+
+    name: str
+    outcome: Outcome
+    reason: str = ""
+    code: str = ""
+    instance_id: int | None = None
+    study_instance_uid: str = ""
+
+
+@dataclass(frozen=True)
+class BulkStudy:
+    """A study that received files in a bulk upload; ``first_instance_id`` opens its case."""
+
+    study_instance_uid: str
+    description: str
+    patient: str
+    first_instance_id: int
+    images: int
+
+
+@dataclass
+class BulkIngestSummary:
+    """What became of each file of a bulk upload, in the order they were sent."""
+
+    items: list[BulkItem] = field(default_factory=list)
+    studies: list[BulkStudy] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for item in self.items if item.outcome == outcome)
+
+    @property
+    def stored(self) -> int:
+        return self.count("stored")
+
+    @property
+    def duplicates(self) -> int:
+        return self.count("duplicate")
+
+    @property
+    def rejected(self) -> int:
+        return self.count("rejected")
+
+    @property
+    def rejected_items(self) -> list[BulkItem]:
+        return [item for item in self.items if item.outcome == "rejected"]
+
+
+# Files an operating system or archiver adds next to the images; never DICOM, never shown.
+_JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+
+
+def _is_junk(name: str) -> bool:
+    parts = [p for p in name.replace("\\", "/").split("/") if p]
+    if not parts:
+        return True
+    base = parts[-1].lower()
+    return "__MACOSX" in parts or base in _JUNK_NAMES or base.startswith("._")
+
+
+def _display_name(name: str | None) -> str:
+    cleaned = CONTROL_RE.sub("", name or "").strip()
+    return (cleaned or "(unnamed file)")[-200:]
+
+
+def is_zip(head: bytes, name: str) -> bool:
+    """Whether an upload is a .zip archive, from its first 132 bytes and its name."""
+    if head[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] == b"DICM":
+        return False  # a DICOM file whose preamble happens to look like a zip is DICOM
+    return head.startswith((b"PK\x03\x04", b"PK\x05\x06")) or name.lower().endswith(".zip")
+
+
+Payload = tuple[str, bytes | IngestError]
+
+
+def _refused(name: str, message: str, *, code: str, status: int = 400) -> Payload:
+    return name, IngestError(message, status=status, code=code)
+
+
+def _zip_members(upload: Upload, archive: str) -> Iterator[Payload]:
+    """Yield (name, bytes or the reason it is refused) for each file in a zip, in memory.
+
+    Members are read one at a time into memory, never extracted to disk, and never by the
+    names the archive gives them. The member count and the bytes actually inflated are both
+    capped, so a zip bomb stops at the cap rather than at the end of the disk or memory.
+    """
+    upload.seek(0)
+    try:
+        archive_file = zipfile.ZipFile(upload)  # type: ignore[arg-type]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        yield _refused(archive, f"This .zip file could not be opened: {exc}", code="not_zip")
+        return
+    with archive_file:
+        members = [
+            info
+            for info in archive_file.infolist()
+            if not info.is_dir() and not _is_junk(info.filename)
+        ]
+        if len(members) > max_zip_members():
+            yield _refused(
+                archive,
+                f"This .zip holds {len(members):,} files; the limit is {max_zip_members():,} "
+                "per archive. Split it into smaller archives.",
+                code="bomb",
+                status=413,
+            )
+            return
+        budget = max_zip_uncompressed_bytes()
+        total = megabytes(budget)
+        per_file = max_upload_bytes()
+        for index, info in enumerate(members):
+            name = _display_name(f"{archive}/{info.filename}")
+            if info.flag_bits & 0x1:
+                yield _refused(name, "This file is encrypted in the .zip.", code="encrypted")
+                continue
+            if info.file_size > per_file:
+                size = info.file_size / 1e6
+                yield _refused(
+                    name,
+                    f"This file is {size:.1f} MB; the limit is {megabytes(per_file)}.",
+                    code="too_large",
+                    status=413,
+                )
+                continue
+            # The sizes in a zip's directory can lie; count what actually comes out.
+            cap = min(per_file, budget)
+            try:
+                data = _read_capped(archive_file, info, cap)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
+                yield _refused(name, f"This file could not be unpacked: {exc}", code="not_zip")
+                continue
+            except NotImplementedError as exc:  # an unsupported compression method
+                yield _refused(name, f"This file could not be unpacked: {exc}", code="not_zip")
+                continue
+            if len(data) <= cap:
+                budget -= len(data)
+                yield name, data
+            elif len(data) <= budget:
+                yield _refused(
+                    name, f"This file is over the {megabytes(per_file)} limit.", code="too_large"
+                )
+            else:
+                yield _refused(
+                    name,
+                    f"This .zip unpacks to more than {total} (the limit); this file and the "
+                    "rest of the archive were refused as a possible zip bomb.",
+                    code="bomb",
+                    status=413,
+                )
+                # Every later member is still accounted for, so nothing vanishes unseen.
+                for rest in members[index + 1 :]:
+                    yield _refused(
+                        _display_name(f"{archive}/{rest.filename}"),
+                        f"Not unpacked: this .zip passed its {total} limit before reaching "
+                        "this file.",
+                        code="bomb",
+                        status=413,
+                    )
+                return
+
+
+def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
+    """Read one member, stopping one chunk past ``cap`` bytes (then ``len(result) > cap``)."""
+    chunks: list[bytes] = []
+    got = 0
+    with archive.open(info) as member:
+        while got <= cap:
+            chunk = member.read(min(INFLATE_CHUNK, cap + 1 - got))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    return b"".join(chunks)
+
+
+def _bulk_inputs(uploads: Iterable[Upload]) -> Iterator[Payload]:
+    limit = max_upload_bytes()
+    for upload in uploads:
+        name = _display_name(upload.name)
+        if _is_junk(upload.name or ""):
+            continue
+        size = upload.size if upload.size is not None else 0
+        upload.seek(0)
+        head = upload.read(PREAMBLE_LENGTH + 4)
+        if is_zip(head, name):
+            yield from _zip_members(upload, name)
+            continue
+        if size > limit:
+            # Refused from its declared size, without reading it into memory.
+            yield _refused(
+                name,
+                f"This file is {size / 1e6:.1f} MB; the limit is {megabytes(limit)}.",
+                code="too_large",
+                status=413,
+            )
+            continue
+        upload.seek(0)
+        yield name, upload.read(limit + 1)
+
+
+def instance_ingest_bulk(
+    *,
+    uploads: Iterable[Upload],
+    uploaded_by: AbstractBaseUser | None = None,
+    source: str = "upload",
+) -> BulkIngestSummary:
+    """Ingest many files (and the members of any .zip among them), each on its own.
+
+    Every file goes through :func:`instance_ingest` in its own transaction, so one refused
+    file never costs the others. Returns what became of each file and the studies that
+    received images. Raises nothing for bad files; they are ``rejected`` items with a reason.
+    """
+    summary = BulkIngestSummary()
+    studies: dict[str, BulkStudy] = {}
+    for name, payload in _bulk_inputs(uploads):
+        if isinstance(payload, IngestError):
+            summary.items.append(
+                BulkItem(name=name, outcome="rejected", reason=str(payload), code=payload.code)
+            )
+            continue
+        try:
+            result = instance_ingest(data=payload, uploaded_by=uploaded_by, source=source)
+        except IngestError as exc:
+            summary.items.append(
+                BulkItem(name=name, outcome="rejected", reason=str(exc), code=exc.code)
+            )
+            continue
+        instance = result.instance
+        study = instance.series.study
+        summary.items.append(
+            BulkItem(
+                name=name,
+                outcome="stored" if result.created else "duplicate",
+                instance_id=instance.pk,
+                study_instance_uid=study.study_instance_uid,
+            )
+        )
+        known = studies.get(study.study_instance_uid)
+        studies[study.study_instance_uid] = BulkStudy(
+            study_instance_uid=study.study_instance_uid,
+            description=study.description,
+            patient=str(study.patient),
+            first_instance_id=known.first_instance_id if known else instance.pk,
+            images=(known.images if known else 0) + 1,
+        )
+    summary.studies = list(studies.values())
+    return summary

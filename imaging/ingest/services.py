@@ -1,0 +1,284 @@
+"""The one ingest service every path goes through.
+
+Every DICOM file — browser upload, bulk upload, REST API, DICOMweb STOW-RS, C-STORE — passes
+through :func:`instance_ingest`. It refuses what it cannot keep safely (with an
+:class:`~imaging.ingest.errors.IngestError` that says why, in words and as a short machine
+code), never loses what it accepted, and never overwrites a stored image. The limits are
+settings (see docs/ingest.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pydicom
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from medassist.services import audit_record, patient_get_or_register
+
+from ..models import Instance, Series, Study
+from ..signals import instance_stored
+from .errors import IngestError
+from .limits import max_upload_bytes, megabytes
+from .parsing import (
+    CONTROL_RE,
+    PREAMBLE_LENGTH,
+    Header,
+    executable_kind,
+    parse_header,
+    parse_pixels,
+)
+from .storage import conflict_keep, write_atomically
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What :func:`instance_ingest` did: ``created`` (new rows) or ``duplicate`` (a no-op)."""
+
+    instance: Instance
+    created: bool
+    duplicate: bool = False
+    # "Windows PE", "ELF", ... when the original preamble held an executable header (zeroed).
+    preamble_executable: str = ""
+
+
+def _audit_executable(
+    *, kind: str, instance: Instance, by: AbstractBaseUser | None, source: str
+) -> None:
+    if kind:
+        audit_record(
+            actor=by,
+            action="ingest.preamble_executable",
+            obj=instance,
+            detail={"kind": kind, "source": source, "preamble": "zeroed before storing"},
+        )
+
+
+def instance_ingest(
+    *, data: bytes, uploaded_by: AbstractBaseUser | None = None, source: str = "upload"
+) -> IngestResult:
+    """Validate, store and file one DICOM Part 10 file.
+
+    Order of checks, cheapest first and nothing decoded before it is known to be bounded:
+    file size (``MEDASSIST_MAX_UPLOAD_BYTES``) -> 'DICM' marker -> file meta -> for Deflated
+    files a chunked, bounded inflate (``MEDASSIST_MAX_INFLATED_BYTES``) -> header read without
+    pixel data -> UIDs -> Rows x Columns x Frames x SamplesPerPixel (``MEDASSIST_MAX_PIXELS``)
+    -> identical-duplicate check -> decoder for the transfer syntax -> every frame decoded.
+
+    The 128-byte preamble is zeroed before storing (PS3.10 7.5); if it held an executable
+    header an ``ingest.preamble_executable`` audit event is written and the zeroed file is
+    still stored. The file is written atomically under a server-generated key with its
+    SHA-256; if the rows cannot be written the file is removed, so neither an orphan file nor
+    a half-filed instance remains. The same SOP Instance UID with identical bytes is a no-op
+    (``duplicate=True``); with different bytes the new file is kept aside as an
+    :class:`~imaging.models.IngestConflict` for an administrator and ``IngestError(409,
+    "conflict")`` is raised. ``instance_stored`` is sent once the new rows are committed.
+
+    Raises:
+        IngestError: refused input (see its docstring for ``code`` and ``status``); nothing
+            was stored except, for ``code="conflict"``, the kept-aside copy.
+    """
+    limit = max_upload_bytes()
+    if len(data) > limit:
+        raise IngestError(
+            f"This file is {len(data) / 1e6:.1f} MB; the limit is {megabytes(limit)}.",
+            status=413,
+            code="too_large",
+        )
+    header, head, stream_length = parse_header(data)
+    executable = executable_kind(data[:PREAMBLE_LENGTH])
+    # Zero the preamble: it can hold an executable header (CVE-2019-11687).
+    data = b"\0" * PREAMBLE_LENGTH + data[PREAMBLE_LENGTH:]
+    sha256 = hashlib.sha256(data).hexdigest()
+
+    existing = Instance.objects.filter(sop_instance_uid=header.sop_instance_uid).first()
+    if existing is not None and existing.sha256 == sha256:
+        # The stored copy was decoded when it arrived; the same bytes need no second look.
+        _audit_executable(kind=executable, instance=existing, by=uploaded_by, source=source)
+        return IngestResult(
+            instance=existing, created=False, duplicate=True, preamble_executable=executable
+        )
+
+    parse_pixels(data, header, stream_length)
+    if existing is not None:
+        raise conflict_keep(
+            data=data,
+            sha256=sha256,
+            existing=existing,
+            by=uploaded_by,
+            source=source,
+            executable=executable,
+        )
+
+    key, path = write_atomically(data, "dicom")
+    # Set by the first on-commit callback: from then on the rows point at the file, so
+    # nothing below may delete it, whatever the later callbacks (the broker, the cache) raise.
+    committed: list[bool] = []
+    commit_tried = False
+    try:
+        with transaction.atomic():
+            transaction.on_commit(lambda: committed.append(True))
+            instance = _file_instance(
+                ds=head,
+                header=header,
+                key=key,
+                sha256=sha256,
+                size=len(data),
+                by=uploaded_by,
+                source=source,
+            )
+            audit_record(
+                actor=uploaded_by,
+                action="instance.ingest",
+                obj=instance,
+                detail={"source": source},
+            )
+            _audit_executable(kind=executable, instance=instance, by=uploaded_by, source=source)
+            # Robust: what listeners start (stability checks, inference) is recorded in rows a
+            # sweep finds again; a broker or cache outage is logged, never the uploader's 500.
+            transaction.on_commit(
+                lambda: instance_stored.send(Instance, instance_id=instance.pk), robust=True
+            )
+            commit_tried = True
+    except IntegrityError:
+        # Another upload of the same SOP Instance UID committed first.
+        path.unlink(missing_ok=True)
+        winner = Instance.objects.filter(sop_instance_uid=header.sop_instance_uid).first()
+        if winner is None:
+            raise
+        if winner.sha256 == sha256:
+            return IngestResult(
+                instance=winner, created=False, duplicate=True, preamble_executable=executable
+            )
+        raise conflict_keep(
+            data=data,
+            sha256=sha256,
+            existing=winner,
+            by=uploaded_by,
+            source=source,
+            executable=executable,
+        ) from None
+    except BaseException:
+        # No orphan file when the rows could not be written (the transaction rolled back). A
+        # file whose rows committed is never deleted: the archive's copy is the only one.
+        if not commit_tried:
+            path.unlink(missing_ok=True)
+        elif not committed:
+            # The COMMIT itself failed (a dropped connection): the server may have committed
+            # the rows anyway. An orphan file is harmless; a row without its file is a lost image.
+            logger.error(
+                "Commit of instance %s failed with an unknown outcome; its file %s is kept.",
+                header.sop_instance_uid,
+                key,
+            )
+        raise
+    return IngestResult(instance=instance, created=True, preamble_executable=executable)
+
+
+def _file_instance(
+    *,
+    ds: pydicom.Dataset,
+    header: Header,
+    key: str,
+    sha256: str,
+    size: int,
+    by: AbstractBaseUser | None,
+    source: str,
+) -> Instance:
+    synthetic = _is_synthetic(ds)
+    sex = _text(ds, "PatientSex", 1).upper()
+    patient = patient_get_or_register(
+        mrn=_text(ds, "PatientID", 64) or f"UNKNOWN-{header.study_instance_uid}"[:64],
+        name=_text(ds, "PatientName", 200).replace("^", " ").strip(),
+        birth_date=_dicom_date(ds.get("PatientBirthDate", "")),
+        sex=sex if sex in {"F", "M", "O"} else "U",
+        is_synthetic=synthetic,
+        actor=by,
+    )
+    study, _ = Study.objects.get_or_create(
+        study_instance_uid=header.study_instance_uid,
+        defaults={
+            "patient": patient,
+            "study_date": _dicom_date(ds.get("StudyDate", "")),
+            "description": _text(ds, "StudyDescription", 200),
+            "accession_number": _text(ds, "AccessionNumber", 64),
+            "is_synthetic": synthetic,
+        },
+    )
+    if study.patient_id != patient.pk:
+        raise IngestError(
+            "This study is already filed under another patient ID; nothing was changed.",
+            status=409,
+            code="hierarchy_conflict",
+        )
+    series, _ = Series.objects.get_or_create(
+        series_instance_uid=header.series_instance_uid,
+        defaults={
+            "study": study,
+            "modality": _text(ds, "Modality", 16),
+            "description": _text(ds, "SeriesDescription", 200),
+            "body_part": _text(ds, "BodyPartExamined", 64),
+        },
+    )
+    if series.study_id != study.pk:
+        raise IngestError(
+            "This series is already filed under another study; nothing was changed.",
+            status=409,
+            code="hierarchy_conflict",
+        )
+    instance = Instance(
+        series=series,
+        sop_instance_uid=header.sop_instance_uid,
+        sop_class_uid=header.sop_class_uid,
+        instance_number=header.instance_number,
+        rows=header.rows,
+        columns=header.columns,
+        frames=header.frames,
+        storage_key=key,
+        sha256=sha256,
+        size_bytes=size,
+        source=source[:32],
+        uploaded_by=by if by is not None and by.is_authenticated else None,
+    )
+    try:
+        # Uniqueness is the database's job (its constraint and the IntegrityError handling
+        # above); asking it here again would cost two queries per instance.
+        instance.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        raise IngestError(
+            f"This DICOM file's header holds values that cannot be filed: {exc.messages}",
+            code="corrupt",
+        ) from exc
+    instance.save()
+    return instance
+
+
+def _dicom_date(value: Any) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(str(value), "%Y%m%d").date()
+    except (ValueError, TypeError):
+        return None
+
+
+def _text(ds: pydicom.Dataset, keyword: str, limit: int) -> str:
+    try:
+        value = str(ds.get(keyword, "") or "")
+    except Exception:  # a damaged optional text value is dropped, not fatal
+        return ""
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    return CONTROL_RE.sub("", value).strip()[:limit]
+
+
+def _is_synthetic(ds: pydicom.Dataset) -> bool:
+    marks = " ".join(
+        _text(ds, k, 1000) for k in ("ImageComments", "StudyDescription", "SeriesDescription")
+    )
+    return "SYNTHETIC" in marks.upper()
