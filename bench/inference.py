@@ -76,10 +76,11 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from diagnosis import inference
-    from diagnosis.inference import inference_batch_run, inference_drain, inference_requests_create
-    from diagnosis.models import Suggestion
-    from diagnosis.serving import champion, classifier_for, inference_device
+    from diagnosis.inference import batching
+    from diagnosis.inference.batching import inference_batch_run, inference_drain
+    from diagnosis.inference.models import Suggestion
+    from diagnosis.inference.services import inference_requests_create
+    from diagnosis.registry.serving import champion, classifier_for, inference_device
     from imaging.ingest.services import instance_ingest
     from medassist.ml.batching import serving_module
     from medassist.ml.device import describe, inference_context
@@ -138,7 +139,7 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         return done / elapsed, (time.process_time() - cpu) * 1000 / done
 
-    streams = inference._batcher(version, clf).streams if device.type == "cpu" else 1
+    streams = batching._batcher(version, clf).streams if device.type == "cpu" else 1
     configured = torch.get_num_threads()
 
     without = {part for part in args.without.split(",") if part}
@@ -149,10 +150,10 @@ def main() -> None:
         def store_nothing(jobs, results, *, outcome, **_):  # type: ignore[no-untyped-def]
             outcome.stored.extend([0] * len(jobs))
 
-        inference._store = store_nothing
+        batching._store = store_nothing
     if "decode" in without:
         ready = torch.zeros(3, size, size)
-        inference._load = lambda job, *, clf: ready
+        batching._load = lambda job, *, clf: ready
     if without:
         print(f"# EXPERIMENT: the path without {', '.join(sorted(without))}; not a real figure")
 

@@ -59,13 +59,13 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
-    from diagnosis.models import Encounter
-    from diagnosis.services import model_version_promote, model_version_register
+    from diagnosis.encounters.models import Encounter
+    from diagnosis.registry.services import model_version_promote, model_version_register
     from diagnosis.triage.rules import esi_rules
     from diagnosis.triage.services import note_units, triage_assess, vitals_of
     from diagnosis.triage.serving import text_classifier_for
     from diagnosis.triage.synthetic import generate_notes
-    from finetune.services import TRIAGE_PREPROCESS_VERSION
+    from finetune.adapters import TRIAGE_PREPROCESS_VERSION
     from medassist.ml.text_model import (
         TRIAGE_LABELS,
         TextClassifier,

@@ -59,8 +59,10 @@ def _fill(start: int, stop: int) -> float:
     from django.db import transaction
     from django.utils import timezone
 
-    from diagnosis.models import Finding, ModelVersion, ReadingState, Review, Suggestion
-    from diagnosis.review import study_urgency_refresh
+    from diagnosis.inference.models import Suggestion
+    from diagnosis.registry.models import Finding, ModelVersion
+    from diagnosis.review.models import ReadingState, Review
+    from diagnosis.review.services import study_urgency_refresh
     from imaging.models import Instance, Series, Study
     from medassist.models import Patient
 

@@ -24,13 +24,13 @@ class DiagnosisConfig(AppConfig):
 def _enqueue_inference(
     sender: Any, *, study_id: int, instance_ids: list[int], **kwargs: Any
 ) -> None:
-    from .services import suggestions_enqueue_missing
+    from diagnosis.inference.services import suggestions_enqueue_missing
 
     suggestions_enqueue_missing(instance_ids=instance_ids)
 
 
 def _ensure_vocabulary(**kwargs: Any) -> None:
-    from .models import Finding
+    from diagnosis.registry.models import Finding
 
     if not Finding.objects.exists():
         for order, (code, name) in enumerate(DEFAULT_FINDINGS):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from diagnosis.models import Finding, ModelVersion, Task
+from diagnosis.registry.models import Finding, ModelVersion, Task
 from imaging.models import Instance
 
 

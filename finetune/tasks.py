@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from diagnosis.models import Task
-
 from . import services
+from .adapters import ADAPTERS
 
 
 @shared_task(name="finetune.tasks.training_run_execute", acks_late=True)
@@ -16,5 +15,5 @@ def training_run_execute(*, run_id: int) -> None:
 
 @shared_task(name="finetune.tasks.training_schedule_tick")
 def training_schedule_tick() -> None:
-    for task in (Task.IMAGE, Task.TRIAGE):
+    for task in ADAPTERS:
         services.training_run_start_if_new_labels(task=task)

@@ -9,11 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from diagnosis.models import Task
-from diagnosis.selectors import inference_failures, model_versions
+from diagnosis.inference.selectors import inference_failures
+from diagnosis.registry.models import Task
+from diagnosis.registry.selectors import model_versions
 from medassist.roles import Role, role_required
 
 from . import selectors
+from .adapters import ADAPTERS
 from .models import TrainingRun
 from .services import TrainingRunBusy, training_run_start
 
@@ -24,8 +26,8 @@ def models_page(request: HttpRequest) -> HttpResponse:
         "versions": model_versions(task=Task.IMAGE),
         "triage_versions": model_versions(task=Task.TRIAGE),
         "runs": selectors.training_runs(),
-        "test_set_size": selectors.test_set_size(task=Task.IMAGE),
-        "triage_test_set_size": selectors.test_set_size(task=Task.TRIAGE),
+        "test_set_size": ADAPTERS[Task.IMAGE].test_set_size(),
+        "triage_test_set_size": ADAPTERS[Task.TRIAGE].test_set_size(),
         "inference_failures": inference_failures(),
         "gate_metric": settings.MEDASSIST_GATE_METRIC,
         "gate_margin": settings.MEDASSIST_GATE_MARGIN,
@@ -38,7 +40,9 @@ def models_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def run_start(request: HttpRequest) -> HttpResponse:
     # The form names its task; anything else is the image model, as before.
-    task = Task.TRIAGE if request.POST.get("task") == Task.TRIAGE else Task.IMAGE
+    task = request.POST.get("task", "")
+    if task not in ADAPTERS:
+        task = Task.IMAGE
     try:
         run = training_run_start(
             task=task, trigger=TrainingRun.Trigger.MANUAL, started_by=request.user

@@ -14,4 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = tuple(
     Queue(name, routing_key=name) for name in ("default", "inference", "training")
 )
-app.autodiscover_tasks()
+# Every package holding a tasks.py: the apps, and the workflows of diagnosis in their own
+# sub-packages (tests/core/test_celery_names.py fails if one is missing here).
+TASK_PACKAGES = ["imaging", "diagnosis.inference", "finetune"]
+app.autodiscover_tasks(lambda: TASK_PACKAGES)

@@ -15,7 +15,6 @@ urlpatterns = [
     path("audit/", audit_views.audit_log, name="audit"),
     path("audit/export.csv", audit_views.audit_export, name="audit-export"),
     path("imaging/", include("imaging.urls")),
-    # diagnosis.final_urls is diagnosis.urls plus the final-diagnosis and statistics pages.
-    path("", include("diagnosis.final_urls")),
+    path("", include("diagnosis.urls")),
     path("models/", include("finetune.urls")),
 ]

@@ -112,7 +112,7 @@ def ml_admin(db) -> User:  # type: ignore[no-untyped-def]
 def image_champion(tiny):  # type: ignore[no-untyped-def]
     """Synthetic data (4 patients, 1 held out) and a first champion trained with tiny settings."""
     call_command("demo_seed", patients=4, images_per_patient=3, triage=False, verbosity=0)
-    from diagnosis.models import ModelVersion
+    from diagnosis.registry.models import ModelVersion
 
     return ModelVersion.objects.get(task="image", status=ModelVersion.Status.CHAMPION)
 

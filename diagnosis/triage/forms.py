@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from diagnosis.forms import EncounterForm
-from diagnosis.models import Encounter
+from diagnosis.encounters.forms import EncounterForm
+from diagnosis.encounters.models import Encounter
 
 ESI_CHOICES = [
     (1, "ESI 1 — immediate life-saving intervention"),

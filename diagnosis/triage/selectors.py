@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from diagnosis.chains import encounter_chain
-from diagnosis.models import Encounter, TriageAssessment
+from diagnosis.encounters.models import Disposition, Encounter
+from diagnosis.encounters.selectors import encounter_chain
+from diagnosis.triage.models import TriageAssessment
 
 BOARD_HOURS = 24
 
@@ -72,3 +73,22 @@ def triage_board(*, now: dt.datetime | None = None, limit: int = 100) -> list[Bo
         )
     rows.sort(key=lambda r: (r.level or 6, r.encounter.created_at))
     return rows
+
+
+def triage_labels() -> dict[int, tuple[int, str]]:
+    """The triage label of every labelled encounter: ``{encounter id: (level, source)}``.
+
+    The current disposition's ESI in hindsight when the doctor gave one (source
+    ``"disposition"``), else the nurse's confirmed level on the current assessment
+    (``"nurse"``). Encounters with neither have no label.
+    """
+    labels: dict[int, tuple[int, str]] = {}
+    for encounter_id, level in TriageAssessment.objects.filter(
+        superseded_by__isnull=True, confirmed_level__isnull=False
+    ).values_list("encounter_id", "confirmed_level"):
+        labels[encounter_id] = (int(level), "nurse")
+    for encounter_id, level in Disposition.objects.filter(
+        superseded_by__isnull=True, esi_in_hindsight__isnull=False
+    ).values_list("encounter_id", "esi_in_hindsight"):
+        labels[encounter_id] = (int(level), "disposition")
+    return labels

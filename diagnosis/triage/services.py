@@ -22,19 +22,19 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from diagnosis.models import Encounter, TriageAssessment
-from diagnosis.serving import device_description
+from diagnosis.encounters.models import Encounter
+from diagnosis.encounters.selectors import encounter_chain_head
+from diagnosis.encounters.services import encounter_open
+from diagnosis.registry.serving import device_description
+from diagnosis.triage.models import TriageAssessment
+from diagnosis.triage.serving import text_classifier_for, triage_champion
 from medassist.ml.text_model import vitals_clauses, word_importance
 from medassist.models import Patient
 from medassist.services import audit_record, patient_get_or_register
 from medassist.version import code_version
 
-from ..chains import encounter_chain_head
-from ..services import encounter_open
-from .serving import text_classifier_for, triage_champion
-
 if TYPE_CHECKING:
-    from .rules import Vitals
+    from diagnosis.triage.rules import Vitals
 
 # Without an age the adult thresholds apply; the explanation says so.
 ADULT_AGE_YEARS = 30.0
@@ -54,7 +54,7 @@ def age_on(*, birth_date: dt.date | None, on: dt.date) -> Decimal | None:
 
 def vitals_of(*, encounter: Encounter) -> Vitals:
     """The encounter's vitals in the rules engine's terms (unknown age: adult thresholds)."""
-    from .rules import Vitals
+    from diagnosis.triage.rules import Vitals
 
     return Vitals(
         age_years=float(encounter.age_years)
@@ -145,7 +145,7 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
     the suggestion is ``combine()`` of both, so no model output can make it less acute than
     the hard rules. A previous assessment is superseded, never changed.
     """
-    from .rules import combine, esi_rules, rules_level
+    from diagnosis.triage.rules import combine, esi_rules, rules_level
 
     started = time.perf_counter()
     vitals = vitals_of(encounter=encounter)

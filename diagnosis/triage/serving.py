@@ -1,14 +1,14 @@
 """The per-process cache of the triage champion (the text model).
 
-Like the image cache in :mod:`diagnosis.serving`: loaded lazily on first use (after a worker
-has forked, never at import time), once per process, and every call asks the database which
+Like the image cache in :mod:`diagnosis.registry.serving`: loaded lazily on first use (after a
+worker has forked, never at import time), once per process, and every call asks the database which
 version is champion, so a promotion is picked up without a restart.
 """
 
 from __future__ import annotations
 
-from diagnosis.models import ModelVersion, Task
-from diagnosis.serving import loaded_classifier
+from diagnosis.registry.models import ModelVersion, Task
+from diagnosis.registry.serving import loaded_classifier
 from medassist.ml.text_model import TextClassifier, load_text_checkpoint
 
 

@@ -8,13 +8,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from diagnosis.models import Encounter, TriageAssessment
+from diagnosis.encounters.models import Encounter
+from diagnosis.triage import selectors
+from diagnosis.triage.forms import ConfirmForm, IntakeForm
+from diagnosis.triage.models import TriageAssessment
+from diagnosis.triage.services import encounter_intake, triage_confirm
 from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
-
-from . import selectors
-from .forms import ConfirmForm, IntakeForm
-from .services import encounter_intake, triage_confirm
 
 
 @role_required(Role.NURSE)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from diagnosis.models import Encounter
+from diagnosis.encounters.models import Encounter
 from medassist.models import Patient
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from pytest_django.live_server_helper import LiveServer
 
-from diagnosis.models import FinalDiagnosis
+from diagnosis.encounters.models import FinalDiagnosis
 from tests.coding.helpers import encounter_of
 from tests.conftest import sign_in
 
@@ -48,7 +48,7 @@ def test_a_doctor_searches_pneumonia_picks_a_code_and_saves_it(
 def test_a_doctor_records_the_disposition_and_an_implausible_level_asks_for_a_note(
     page: Page, live_server: LiveServer, doctor: User, nurse: User
 ) -> None:
-    from diagnosis.models import Disposition
+    from diagnosis.encounters.models import Disposition
 
     encounter = encounter_of(nurse, mrn="SYN-CODING-DISP")
     sign_in(page, live_server, doctor.username)

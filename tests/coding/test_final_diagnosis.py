@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from diagnosis.coding import final_diagnosis_record
-from diagnosis.models import FinalDiagnosis
+from diagnosis.encounters.models import FinalDiagnosis
+from diagnosis.encounters.services import final_diagnosis_record
 from medassist.models import AuditEvent
 from tests.coding.helpers import encounter_of
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
-from diagnosis.coding import icd10_search, icd10_validate
+from diagnosis.encounters.icd10 import icd10_search, icd10_validate
 
 
 def codes(query: str) -> list[str]:

@@ -10,8 +10,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from diagnosis.models import Finding, ModelVersion, Review, Suggestion
-from diagnosis.stats import review_statistics
+from diagnosis.inference.models import Suggestion
+from diagnosis.registry.models import Finding, ModelVersion
+from diagnosis.review.models import Review
+from diagnosis.review.stats import review_statistics
 from tests.unit.factories import ModelVersionFactory, ingested_instance
 
 pytestmark = pytest.mark.django_db

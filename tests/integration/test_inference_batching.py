@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from diagnosis.inference import inference_batch_run, inference_requests_create
-from diagnosis.models import InferenceRequest, Suggestion
-from diagnosis.serving import classifier_for
+from diagnosis.inference.batching import inference_batch_run
+from diagnosis.inference.models import InferenceRequest, Suggestion
+from diagnosis.inference.services import inference_requests_create
+from diagnosis.registry.serving import classifier_for
 from imaging.ingest.services import instance_ingest
 from imaging.selectors import instance_read_dataset
 from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
@@ -125,7 +126,7 @@ def test_a_real_worker_fails_a_poison_input_after_bounded_retries_and_keeps_serv
 
 @pytest.mark.django_db
 def test_stored_suggestions_keep_the_worklist_urgency_of_their_study(image_champion, settings):
-    from diagnosis.models import StudyUrgency
+    from diagnosis.review.models import StudyUrgency
 
     settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
     settings.MEDASSIST_ATTENTION_MARGIN = 1.01  # every suggestion needs attention: band 3
@@ -143,25 +144,27 @@ def test_stored_suggestions_keep_the_worklist_urgency_of_their_study(image_champ
 def test_a_woken_worker_drains_batch_after_batch_then_hands_over(
     image_champion, settings, monkeypatch
 ):
-    from diagnosis import inference, tasks
+    from diagnosis.inference import batching
 
     settings.MEDASSIST_INFERENCE_MAX_BATCH = 2
     settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
-    monkeypatch.setattr(inference, "BATCHES_PER_WAKE_UP", 2)
+    monkeypatch.setattr(batching, "BATCHES_PER_WAKE_UP", 2)
     # The broker itself is exercised by the real-worker tests; here we only look at
     # which wake-up the drain sends.
     woken: list[int] = []
     monkeypatch.setattr(
-        tasks.suggestion_compute, "delay", lambda *, instance_id: woken.append(instance_id)
+        batching,
+        "job_enqueue",
+        lambda name, *, countdown=None, **kw: woken.append(kw["instance_id"]),
     )
     instances = [_ingest(200 + i, FINDINGS[i % 3]) for i in range(5)]
     inference_requests_create(instance_ids=[i.pk for i in instances])
 
-    first = inference.inference_drain()
+    first = batching.inference_drain()
     assert first.claimed == 4 and len(first.stored) == 4 and first.stopped_early
     assert woken == [instances[4].pk]  # the one still waiting gets a worker again
 
-    second = inference.inference_drain()
+    second = batching.inference_drain()
     assert second.claimed == 1 and len(second.stored) == 1 and not second.stopped_early
     assert woken == [instances[4].pk]
     clf = classifier_for(image_champion)
@@ -174,7 +177,7 @@ def test_a_woken_worker_drains_batch_after_batch_then_hands_over(
 
 @pytest.mark.django_db
 def test_an_error_mid_drain_gives_back_every_request_it_held(image_champion, settings, monkeypatch):
-    from diagnosis import inference, tasks
+    from diagnosis.inference import batching, services
 
     settings.MEDASSIST_INFERENCE_MAX_BATCH = 2
     settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
@@ -182,25 +185,25 @@ def test_an_error_mid_drain_gives_back_every_request_it_held(image_champion, set
     # The broker is exercised by the real-worker tests; here only the wake-ups are counted.
     woken: list[int] = []
     monkeypatch.setattr(
-        tasks.suggestion_compute,
-        "apply_async",
-        lambda *, kwargs, countdown: woken.append(kwargs["instance_id"]),
+        batching,
+        "job_enqueue",
+        lambda name, *, countdown=None, **kw: woken.append(kw["instance_id"]),
     )
     calls = {"n": 0}
-    refresh = inference._urgency_refresh
+    refresh = services.instances_urgency_refresh
 
-    def fail_on_second_batch(instances):  # type: ignore[no-untyped-def]
+    def fail_on_second_batch(*, instances):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] >= 2:  # from the second batch on, every time
             raise RuntimeError("database went away")
-        refresh(instances)
+        refresh(instances=instances)
 
-    monkeypatch.setattr(inference, "_urgency_refresh", fail_on_second_batch)
+    monkeypatch.setattr(services, "instances_urgency_refresh", fail_on_second_batch)
     instances = [_ingest(300 + i, FINDINGS[i % 3]) for i in range(6)]
     inference_requests_create(instance_ids=[i.pk for i in instances])
 
     with pytest.raises(RuntimeError, match="went away"):
-        inference.inference_batch_run(max_batches=10)
+        batching.inference_batch_run(max_batches=10)
 
     statuses = dict(InferenceRequest.objects.values_list("instance_id", "status"))
     assert "running" not in statuses.values()  # nothing left for the stale timeout
@@ -215,7 +218,7 @@ def test_an_error_mid_drain_gives_back_every_request_it_held(image_champion, set
     for request in given_back:
         _backoff_elapses(request.instance)
     with pytest.raises(RuntimeError):
-        inference.inference_batch_run(max_batches=10)
+        batching.inference_batch_run(max_batches=10)
     failed = Suggestion.objects.filter(status="failed").values_list("instance_id", flat=True)
     assert set(failed) == {i.pk for i in instances[2:]}
     assert not InferenceRequest.objects.filter(status__in=["pending", "running"]).exists()
@@ -225,19 +228,21 @@ def test_an_error_mid_drain_gives_back_every_request_it_held(image_champion, set
 def test_a_promotion_mid_drain_ends_the_drain_and_a_new_wake_up_uses_the_new_champion(
     image_champion, settings, monkeypatch
 ):
-    from diagnosis import inference, tasks
-    from diagnosis.services import model_version_promote, model_version_register
+    from diagnosis.inference import batching
+    from diagnosis.registry.services import model_version_promote, model_version_register
 
     settings.MEDASSIST_INFERENCE_MAX_BATCH = 2
     settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
     # Only the wake-up is looked at here; the real-worker tests exercise the broker.
     woken: list[int] = []
     monkeypatch.setattr(
-        tasks.suggestion_compute, "delay", lambda *, instance_id: woken.append(instance_id)
+        batching,
+        "job_enqueue",
+        lambda name, *, countdown=None, **kw: woken.append(kw["instance_id"]),
     )
     instances = [_ingest(400 + i, FINDINGS[i % 3]) for i in range(5)]
     inference_requests_create(instance_ids=[i.pk for i in instances])
-    claim = inference._claim
+    claim = batching._claim
     state: dict[str, object] = {}
 
     def claim_then_promote(*, limit, version):  # type: ignore[no-untyped-def]
@@ -262,8 +267,8 @@ def test_a_promotion_mid_drain_ends_the_drain_and_a_new_wake_up_uses_the_new_cha
             state["v2"] = model_version_promote(version=v2, actor=None, reason="test")
         return rows
 
-    monkeypatch.setattr(inference, "_claim", claim_then_promote)
-    first = inference.inference_drain()
+    monkeypatch.setattr(batching, "_claim", claim_then_promote)
+    first = batching.inference_drain()
     # The batches claimed before the promotion ran on the old champion, then the drain
     # stopped and woke a worker for the rest.
     assert first.stopped_early and len(first.stored) == 4
@@ -271,7 +276,7 @@ def test_a_promotion_mid_drain_ends_the_drain_and_a_new_wake_up_uses_the_new_cha
     assert woken == [instances[4].pk]
     assert InferenceRequest.objects.filter(status="pending").count() == 1
 
-    second = inference.inference_drain()
+    second = batching.inference_drain()
     assert len(second.stored) == 1
     newer = Suggestion.objects.exclude(model_version=image_champion)
     assert set(newer.values_list("model_version", flat=True)) == {state["v2"].pk}  # type: ignore[attr-defined]
@@ -281,17 +286,17 @@ def test_a_promotion_mid_drain_ends_the_drain_and_a_new_wake_up_uses_the_new_cha
 def test_a_suggestion_another_writer_stored_first_is_kept_as_it_is(
     image_champion, settings, monkeypatch
 ):
-    from diagnosis import inference
+    from diagnosis.inference import batching, services
 
     settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
     raced, other = _ingest(50, "nodule"), _ingest(51, "normal")
     inference_requests_create(instance_ids=[raced.pk, other.pk])
-    store = inference._store
+    store = batching._store
     first: dict[str, Suggestion] = {}
 
     def another_writer_first(jobs, results, **kwargs):  # type: ignore[no-untyped-def]
         # Between this batch's claim and its store, the unbatched path stores one of them.
-        first["row"] = inference.suggestion_store(
+        first["row"] = services.suggestion_store(
             instance=raced,
             version=image_champion,
             probabilities={"normal": 0.1, "opacity": 0.2, "nodule": 0.7},
@@ -300,7 +305,7 @@ def test_a_suggestion_another_writer_stored_first_is_kept_as_it_is(
         )
         return store(jobs, results, **kwargs)
 
-    monkeypatch.setattr(inference, "_store", another_writer_first)
+    monkeypatch.setattr(batching, "_store", another_writer_first)
     outcome = inference_batch_run()
 
     rows = Suggestion.objects.filter(instance__in=[raced, other])

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diagnosis.models import Finding, ModelVersion, Review, Suggestion
-from diagnosis.review import review_submit
+from diagnosis.inference.models import Suggestion
+from diagnosis.registry.models import Finding, ModelVersion
+from diagnosis.review.models import Review
+from diagnosis.review.services import review_submit
 from finetune.models import TrainingRun
 from finetune.services import training_run_start
 from imaging.ingest.services import instance_ingest

@@ -10,8 +10,9 @@ import itertools
 
 from django.utils import timezone
 
-from diagnosis.models import Finding, ModelVersion, Suggestion
-from diagnosis.review import study_urgency_refresh
+from diagnosis.inference.models import Suggestion
+from diagnosis.registry.models import Finding, ModelVersion
+from diagnosis.review.services import study_urgency_refresh
 from imaging.models import Instance, Series, Study
 from medassist.models import Patient
 from tests.unit.factories import ModelVersionFactory

@@ -7,7 +7,9 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
-from diagnosis.models import Finding, Review, Suggestion
+from diagnosis.inference.models import Suggestion
+from diagnosis.registry.models import Finding
+from diagnosis.review.models import Review
 from imaging.models import Instance
 from tests.conftest import make_user, sign_in
 from tests.review import builders

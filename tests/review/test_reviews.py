@@ -7,8 +7,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from diagnosis.models import Finding, ReadingState, Review
-from diagnosis.review import ReviewRefused, current_label_reviews, review_record
+from diagnosis.registry.models import Finding
+from diagnosis.review.models import ReadingState, Review
+from diagnosis.review.selectors import current_label_reviews
+from diagnosis.review.services import ReviewRefused, review_record
 from medassist.models import AuditEvent
 from tests.conftest import make_user
 from tests.review import builders

@@ -7,8 +7,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from diagnosis.models import Finding
-from diagnosis.review import review_assign, review_submit
+from diagnosis.registry.models import Finding
+from diagnosis.review.services import review_assign, review_submit
 from tests.conftest import make_user
 from tests.review import builders
 from tests.web.helpers import text_of
@@ -152,7 +152,8 @@ def test_encounters_await_a_diagnosis_most_acute_first_then_longest_waiting(
 
     from django.utils import timezone
 
-    from diagnosis.models import Encounter, FinalDiagnosis, TriageAssessment
+    from diagnosis.encounters.models import Encounter, FinalDiagnosis
+    from diagnosis.triage.models import TriageAssessment
     from medassist.models import Patient
 
     def encounter(mrn: str, *, esi: int | None, confirmed: int | None = None, minutes: int = 0):  # type: ignore[no-untyped-def]

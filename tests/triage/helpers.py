@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from django.conf import settings
 
-from diagnosis.models import ModelVersion
-from diagnosis.services import model_version_promote, model_version_register
+from diagnosis.registry.models import ModelVersion
+from diagnosis.registry.services import model_version_promote, model_version_register
 from medassist.ml.text_model import (
     TRIAGE_LABELS,
     TextClassifier,

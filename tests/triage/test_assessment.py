@@ -13,7 +13,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
-from diagnosis.models import Encounter, TriageAssessment
+from diagnosis.encounters.models import Encounter
+from diagnosis.triage.models import TriageAssessment
 from diagnosis.triage.services import encounter_intake, triage_assess, triage_confirm
 from medassist.models import AuditEvent
 from tests.triage.helpers import triage_champion_answering

@@ -10,11 +10,15 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from diagnosis.disposition import disposition_record, triage_labels
-from diagnosis.models import Disposition, ModelVersion, TriageAssessment
+from diagnosis.encounters.models import Disposition
+from diagnosis.encounters.services import disposition_record
+from diagnosis.registry.models import ModelVersion
+from diagnosis.triage.models import TriageAssessment
+from diagnosis.triage.selectors import triage_labels
 from diagnosis.triage.services import encounter_intake, triage_confirm
+from finetune.adapters import TriageAdapter
 from finetune.models import TrainingRun
-from finetune.services import TriageAdapter, training_run_start_if_new_labels
+from finetune.services import training_run_start_if_new_labels
 from medassist.models import AuditEvent
 from tests.triage.helpers import triage_champion_answering
 
@@ -232,7 +236,7 @@ def test_a_patient_with_a_disposition_leaves_the_triage_board(nurse: User, docto
 
 
 def test_too_few_held_back_notes_are_not_used_to_calibrate(settings) -> None:
-    from finetune.services import TriageSet
+    from finetune.adapters import TriageSet
 
     data = TriageSet(
         texts=[f"note {i}" for i in range(40)],

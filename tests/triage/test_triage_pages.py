@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from diagnosis.models import TriageAssessment
+from diagnosis.triage.models import TriageAssessment
 from tests.conftest import sign_in
 from tests.triage.helpers import triage_champion_answering
 from tests.web.helpers import field_errors, text_of

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from pytest_django.fixtures import Settings
 
-from diagnosis.models import ModelVersion
+from diagnosis.registry.models import ModelVersion
 from diagnosis.triage.synthetic import generate_notes, held_out_test_set
 from finetune.models import TrainingRun, TriageNote
 from finetune.services import gate_decide, training_run_start, triage_notes_freeze
@@ -143,7 +143,7 @@ def test_a_triage_run_on_a_real_worker_measures_under_triage_and_the_gate_uses_i
 
 
 def test_triage_metrics_count_under_and_over_triage_and_score_like_the_image_task() -> None:
-    from finetune.services import triage_metrics
+    from finetune.adapters import triage_metrics
 
     # ESI 2 sent to 3 is under-triage; ESI 3 sent to 2 is over-triage.
     figures = triage_metrics(

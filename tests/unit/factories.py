@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-from diagnosis.models import ModelVersion, Task
+from diagnosis.registry.models import ModelVersion, Task
 from finetune.models import TrainingRun
 from imaging.ingest.services import instance_ingest
 from imaging.models import Instance

@@ -8,9 +8,11 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from pytest_django.fixtures import Settings
 
-from diagnosis.models import Finding, ModelVersion, Review, Suggestion
-from diagnosis.review import review_submit
-from diagnosis.services import suggestion_compute
+from diagnosis.inference.models import Suggestion
+from diagnosis.inference.services import suggestion_compute
+from diagnosis.registry.models import Finding, ModelVersion
+from diagnosis.review.models import Review
+from diagnosis.review.services import review_submit
 from finetune.models import TrainingRun
 from finetune.services import (
     TrainingRunBusy,
@@ -172,7 +174,7 @@ def test_the_beat_schedule_retrains_nightly_when_labels_are_new() -> None:
 
 
 def test_celery_never_loses_a_task_to_a_dying_worker_and_routes_by_workload() -> None:
-    import diagnosis.tasks
+    import diagnosis.inference.tasks
     import finetune.tasks
     from medassist.celery import app
 
@@ -186,7 +188,7 @@ def test_celery_never_loses_a_task_to_a_dying_worker_and_routes_by_workload() ->
     def queue_of(task_name: str) -> str:
         return app.amqp.router.route({}, task_name)["queue"].name
 
-    assert queue_of(diagnosis.tasks.suggestion_compute.name) == "inference"
+    assert queue_of(diagnosis.inference.tasks.suggestion_compute.name) == "inference"
     assert queue_of(finetune.tasks.training_run_execute.name) == "training"
     assert queue_of(finetune.tasks.training_schedule_tick.name) == "default"
 
@@ -227,7 +229,9 @@ def test_the_schedule_retrains_triage_once_a_nurse_has_confirmed_a_new_level(
 ) -> None:
     from decimal import Decimal
 
-    from diagnosis.models import Encounter, Task, TriageAssessment
+    from diagnosis.encounters.models import Encounter
+    from diagnosis.registry.models import Task
+    from diagnosis.triage.models import TriageAssessment
     from medassist.models import Patient
 
     ModelVersionFactory(task=Task.TRIAGE, status=ModelVersion.Status.CHAMPION, image_size=0)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from diagnosis.models import Suggestion
-from diagnosis.services import suggestion_compute, suggestions_enqueue_missing
+from diagnosis.inference.models import Suggestion
+from diagnosis.inference.services import suggestion_compute, suggestions_enqueue_missing
 from imaging.ingest.services import instance_ingest
 from imaging.models import Instance
 from imaging.signals import study_stable

@@ -10,7 +10,7 @@ import pydicom.data
 import pytest
 from django.conf import settings
 
-from diagnosis.services import suggestion_compute
+from diagnosis.inference.services import suggestion_compute
 from imaging.ingest.services import instance_ingest
 from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
 
@@ -84,7 +84,7 @@ def test_the_case_page_shows_attention_and_provenance(image_champion, client, do
 def test_the_heatmap_is_stored_and_offered_as_an_overlay_on_the_case_page(
     image_champion, client, doctor
 ):
-    from diagnosis.inference import saliency_compute
+    from diagnosis.inference.services import saliency_compute
 
     instance = _synthetic_instance(4)
     suggestion = suggestion_compute(instance_id=instance.pk)
@@ -99,8 +99,8 @@ def test_the_heatmap_is_stored_and_offered_as_an_overlay_on_the_case_page(
 
 
 def test_a_study_suggestion_aggregates_its_images_by_the_configured_rule(image_champion):
-    from diagnosis.models import Suggestion
-    from diagnosis.selectors import study_suggestion
+    from diagnosis.inference.models import Suggestion
+    from diagnosis.inference.selectors import study_suggestion
 
     rng = np.random.default_rng(9)
     study_uid, series_uid = "1.2.826.0.1.3680043.8.498.77", "1.2.826.0.1.3680043.8.498.78"
@@ -140,7 +140,7 @@ def test_a_study_suggestion_aggregates_its_images_by_the_configured_rule(image_c
 
 
 def test_the_ml_admin_sees_inference_failures_with_their_reason(image_champion, client, ml_admin):
-    from diagnosis.services import suggestion_record_failure
+    from diagnosis.inference.services import suggestion_record_failure
 
     instance = _synthetic_instance(6)
     suggestion_record_failure(instance_id=instance.pk, error="StoredFileError: checksum differs")

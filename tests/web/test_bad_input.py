@@ -17,7 +17,7 @@ from django.urls import reverse
 from pytest_django.fixtures import Settings
 from rest_framework.authtoken.models import Token
 
-from diagnosis.models import Encounter
+from diagnosis.encounters.models import Encounter
 from imaging.models import Instance, Series, Study
 from medassist.ml.synthetic import dicom_bytes
 from medassist.models import Patient

@@ -9,7 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from pytest_django.live_server_helper import LiveServer
 
-from diagnosis.models import ModelVersion, Review
+from diagnosis.registry.models import ModelVersion
+from diagnosis.review.models import Review
 from tests.conftest import sign_in
 from tests.unit.factories import synthetic_file
 

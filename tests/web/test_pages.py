@@ -13,11 +13,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from diagnosis.inference import inference_requests_create
-from diagnosis.models import Finding, InferenceRequest, ModelVersion, Review
-from diagnosis.services import suggestion_compute
-from diagnosis.tasks import NO_CHAMPION_RETRIES as MAX_RETRIES
-from diagnosis.tasks import suggestion_compute as suggestion_compute_task
+from diagnosis.inference.models import InferenceRequest
+from diagnosis.inference.services import inference_requests_create, suggestion_compute
+from diagnosis.inference.tasks import NO_CHAMPION_RETRIES as MAX_RETRIES
+from diagnosis.inference.tasks import suggestion_compute as suggestion_compute_task
+from diagnosis.registry.models import Finding, ModelVersion
+from diagnosis.review.models import Review
 from finetune.models import TrainingRun
 from tests.unit.factories import (
     ModelVersionFactory,

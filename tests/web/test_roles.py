@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from diagnosis.services import encounter_open
+from diagnosis.encounters.services import encounter_open
 from finetune.models import TrainingRun
 from medassist.services import patient_get_or_register
 from tests.conftest import make_user

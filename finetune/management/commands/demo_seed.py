@@ -19,8 +19,9 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from diagnosis.models import Finding, ModelVersion, Review, Task
-from diagnosis.review import review_submit
+from diagnosis.registry.models import Finding, ModelVersion, Task
+from diagnosis.review.models import Review
+from diagnosis.review.services import review_submit
 from finetune.models import TrainingRun, TriageNote
 from finetune.services import (
     test_set_freeze,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from diagnosis.models import InferenceRequest
+from diagnosis.inference.models import InferenceRequest
 from imaging.models import Instance
 from tests.conftest import ROOT
 from tests.unit.factories import synthetic_file

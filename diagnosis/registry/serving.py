@@ -16,14 +16,19 @@ from typing import Any, TypeVar
 import torch
 from django.conf import settings
 
+from diagnosis.registry.models import ModelVersion, Task
 from medassist.ml.device import configure_cpu_threads, describe, prepare_model, select_device
 from medassist.ml.image_model import ImageClassifier, load_checkpoint
 
-from .models import ModelVersion, Task
-
 _lock = threading.Lock()
+
+
 _cache: dict[str, tuple[int, Any]] = {}  # task -> (version id, classifier)
+
+
 C = TypeVar("C")
+
+
 _device: torch.device | None = None
 
 

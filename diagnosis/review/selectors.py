@@ -1,25 +1,17 @@
-"""The doctors' review workflow: the worklist (reads) and reviews (writes).
-
-A study is one worklist row; a review labels one instance (image) of it. Whether an
-instance still needs reading is kept in :class:`~diagnosis.models.ReadingState`, written
-only here in the same transaction as the review, so the worklist stays one indexed query
-at hospital scale. Double reading (``MEDASSIST_DOUBLE_READING``) asks two different doctors
-for independent reads; disagreement goes to an adjudicator, whose review is the label.
-"""
+"""Reads of the review workflow: the worklist, one case's reading, and the current labels."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.db import transaction
+from django.db import models
 from django.db.models import (
     Case,
     Exists,
@@ -34,21 +26,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from diagnosis.inference.models import Suggestion
+from diagnosis.registry.models import NORMAL_CODE
+from diagnosis.review.models import ReadingState, Review, ReviewAssignment
 from imaging.models import Instance, Series, Study
-from medassist.services import audit_record
-
-from .models import (
-    NORMAL_CODE,
-    Encounter,
-    FinalDiagnosis,
-    Finding,
-    ReadingState,
-    Review,
-    ReviewAssignment,
-    StudyUrgency,
-    Suggestion,
-    TriageAssessment,
-)
 
 
 def double_reading() -> bool:
@@ -65,9 +46,6 @@ def worklist_page_size() -> int:
 
 def worklist_poll_seconds() -> int:
     return int(settings.MEDASSIST_WORKLIST_POLL_SECONDS)
-
-
-# --------------------------------------------------------------------------- filters
 
 
 class Status:
@@ -139,16 +117,13 @@ class WorklistFilters:
         return urlencode(params)
 
 
-# --------------------------------------------------------------------------- worklist
-
-
-def _latest_suggestions() -> QuerySet[Suggestion]:
+def latest_suggestions() -> QuerySet[Suggestion]:
     """Suggestions no newer suggestion of the same instance replaces (one per instance)."""
     newer = Suggestion.objects.filter(instance_id=OuterRef("instance_id"), pk__gt=OuterRef("pk"))
     return Suggestion.objects.exclude(Exists(newer))
 
 
-def _priority() -> Case:
+def suggestion_priority() -> Case:
     """Urgency of one suggestion as one number: larger is more urgent.
 
     Needs attention (unsure, out of scope, failed) comes first, then an abnormal finding by
@@ -164,37 +139,24 @@ def _priority() -> Case:
     )
 
 
-def study_urgency_refresh(*, study_ids: Iterable[int]) -> int:
-    """Recompute the stored urgency of these studies from their latest suggestions.
+class UrgencyBand(models.TextChoices):
+    """The bands of :func:`suggestion_priority`, as the worklist names them."""
 
-    Called whenever suggestions are stored; returns how many studies it wrote.
-    """
-    ids = sorted(set(study_ids))
-    if not ids:
-        return 0
-    best: dict[int, dict[str, Any]] = {}
-    for row in (
-        _latest_suggestions()
-        .filter(instance__series__study_id__in=ids)
-        .annotate(priority=_priority(), study=F("instance__series__study_id"))
-        .order_by("study", "-priority", "pk")
-        .values("study", "pk", "priority")
-    ):
-        best.setdefault(row["study"], row)
-    StudyUrgency.objects.bulk_create(
-        [
-            StudyUrgency(
-                study_id=study_id,
-                priority=best[study_id]["priority"] if study_id in best else 0.0,
-                key_suggestion_id=best[study_id]["pk"] if study_id in best else None,
-            )
-            for study_id in ids
-        ],
-        update_conflicts=True,
-        unique_fields=["study"],
-        update_fields=["priority", "key_suggestion", "updated_at"],
-    )
-    return len(ids)
+    ATTENTION = "attention", "Needs attention"
+    ABNORMAL = "abnormal", "Abnormal"
+    ROUTINE = "routine", "Routine"
+    PENDING = "pending", "No AI result yet"
+
+
+def urgency_band(suggestion: Suggestion | None) -> UrgencyBand:
+    """The band :func:`suggestion_priority` puts this suggestion in (same rule, in Python)."""
+    if suggestion is None:
+        return UrgencyBand.PENDING
+    if suggestion.needs_attention or suggestion.status == Suggestion.Status.FAILED:
+        return UrgencyBand.ATTENTION
+    if suggestion.top_finding is None or suggestion.top_finding.code != NORMAL_CODE:
+        return UrgencyBand.ABNORMAL
+    return UrgencyBand.ROUTINE
 
 
 def _awaiting_instances(*, user: AbstractBaseUser | None) -> QuerySet[Instance]:
@@ -212,12 +174,12 @@ def _awaiting_instances(*, user: AbstractBaseUser | None) -> QuerySet[Instance]:
 def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> QuerySet[Study]:
     """Studies in worklist order, most urgent first, then the longest waiting.
 
-    Annotations: ``priority`` (see :func:`_priority`), ``key_suggestion_id`` (the most urgent
-    latest suggestion), ``open_instance_id`` (the image to open: the first one still awaiting,
-    else the first), ``modality``. The ordering subquery runs per study; the others only for
-    the rows of the page (PostgreSQL evaluates them after the sort and limit).
+    Annotations: ``priority`` (see :func:`suggestion_priority`), ``key_suggestion_id`` (the
+    most urgent latest suggestion), ``open_instance_id`` (the image to open: the first one
+    still awaiting, else the first), ``modality``. The ordering subquery runs per study; the
+    others only for the rows of the page (PostgreSQL evaluates them after the sort and limit).
     """
-    of_study = _latest_suggestions().filter(instance__series__study_id=OuterRef("pk"))
+    of_study = latest_suggestions().filter(instance__series__study_id=OuterRef("pk"))
     instances = Instance.objects.filter(series__study_id=OuterRef("pk")).order_by(
         "series_id", "instance_number", "pk"
     )
@@ -268,6 +230,7 @@ class WorklistRow:
     open_instance_id: int
     modality: str
     status: str
+    band: UrgencyBand
 
 
 def worklist_page(
@@ -292,6 +255,7 @@ def worklist_page(
             open_instance_id=s.open_instance_id,  # type: ignore[attr-defined]
             modality=s.modality or "",  # type: ignore[attr-defined]
             status=status,
+            band=urgency_band(suggestions.get(s.key_suggestion_id)),  # type: ignore[attr-defined]
         )
         for s in studies
     ]
@@ -358,9 +322,6 @@ def worklist_neighbour(
     return row["open_instance_id"] if row else None
 
 
-# --------------------------------------------------------------------------- case
-
-
 @dataclass(frozen=True)
 class CaseReading:
     """What the doctor may see of the colleagues' reads on this instance, and may do."""
@@ -408,200 +369,6 @@ def case_reading(*, instance: Instance, user: AbstractBaseUser) -> CaseReading:
     return CaseReading(reviews, False, status, False, "", superseded)
 
 
-# --------------------------------------------------------------------------- writes
-
-
-class ReviewRefused(ValidationError):
-    """The review cannot be recorded; the message says why in a clinician's words."""
-
-
-def _agreement_key(review: Review, findings: Sequence[int]) -> tuple[Any, ...]:
-    if review.action == Review.Action.REJECT:
-        return ("reject",)
-    return ("findings", frozenset(findings))
-
-
-def _state_update(*, instance: Instance) -> ReadingState:
-    """Re-derive the reading state of ``instance`` from its current reviews (locked)."""
-    current = list(
-        Review.objects.filter(instance=instance, superseded_by__isnull=True)
-        .prefetch_related("findings")
-        .order_by("pk")
-    )
-    adjudications = [r for r in current if r.kind == Review.Kind.ADJUDICATION]
-    reads = [r for r in current if r.kind == Review.Kind.READ]
-    label: Review | None = None
-    first_reader = None
-    if adjudications:
-        status, label = ReadingState.Status.REVIEWED, adjudications[-1]
-    elif not double_reading():
-        status, label = ReadingState.Status.REVIEWED, current[-1]
-    else:
-        clinician = [r for r in reads if r.source == Review.Source.CLINICIAN]
-        if not clinician:
-            status, label = ReadingState.Status.REVIEWED, current[-1]  # synthetic truth
-        elif len(clinician) == 1:
-            status, first_reader = ReadingState.Status.ONE_READ, clinician[0].reviewer
-        else:
-            keys = {_agreement_key(r, [f.pk for f in r.findings.all()]) for r in clinician}
-            if len(keys) == 1:
-                status, label = ReadingState.Status.REVIEWED, clinician[-1]
-            else:
-                status = ReadingState.Status.ADJUDICATION
-    state, _ = ReadingState.objects.update_or_create(
-        instance=instance,
-        defaults={"status": status, "label": label, "first_reader": first_reader},
-    )
-    return state
-
-
-@transaction.atomic
-def review_record(
-    *,
-    instance: Instance,
-    reviewer: AbstractBaseUser | None,
-    decision: str,
-    findings: Sequence[Finding] = (),
-    comment: str = "",
-    source: str = Review.Source.CLINICIAN,
-    remote_addr: str | None = None,
-) -> Review:
-    """Record a doctor's decision on ``instance``: accept, correct or reject.
-
-    ``accept`` takes the latest suggestion's top finding; ``correct`` takes ``findings`` (one,
-    or several when ``MEDASSIST_MULTI_LABEL``); ``reject`` marks the image non-diagnostic (no
-    label to train on). Nothing is overwritten: the reviewer's previous current review (any
-    reviewer's, with single reading) is superseded. Under double reading a doctor who is not
-    one of the two readers of a disagreeing case records the adjudication, which is the label.
-    Raises ReviewRefused with a message for the clinician.
-    """
-    # Lock the instance so two reviews submitted at once still form one chain.
-    Instance.objects.select_for_update().filter(pk=instance.pk).exists()
-    suggestion = (
-        Suggestion.objects.filter(instance=instance, status=Suggestion.Status.OK)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    chosen = list(dict.fromkeys(findings))
-    if decision == Review.Action.ACCEPT:
-        if suggestion is None or suggestion.top_finding is None:
-            raise ReviewRefused("There is no AI suggestion to accept: choose the finding.")
-        chosen = [suggestion.top_finding]
-    elif decision == Review.Action.CORRECT:
-        if not chosen:
-            raise ReviewRefused("Choose the finding you see.")
-        if len(chosen) > 1 and not multi_label():
-            raise ReviewRefused("Choose one finding: this task takes a single label.")
-        if (
-            len(chosen) == 1
-            and suggestion is not None
-            and suggestion.top_finding_id == chosen[0].pk
-        ):
-            decision = Review.Action.ACCEPT
-    elif decision == Review.Action.REJECT:
-        chosen = []
-    else:
-        raise ReviewRefused(f"Unknown review action {decision!r}.")
-
-    state = ReadingState.objects.filter(instance=instance).first()
-    kind = Review.Kind.READ
-    current = Review.objects.filter(instance=instance, superseded_by__isnull=True)
-    if double_reading() and source == Review.Source.CLINICIAN:
-        readers = set(
-            current.filter(kind=Review.Kind.READ, source=Review.Source.CLINICIAN).values_list(
-                "reviewer_id", flat=True
-            )
-        )
-        adjudicating = state is not None and (
-            state.status == ReadingState.Status.ADJUDICATION
-            or current.filter(kind=Review.Kind.ADJUDICATION).exists()
-        )
-        if adjudicating and reviewer is not None and reviewer.pk not in readers:
-            kind = Review.Kind.ADJUDICATION
-            previous = current.filter(kind=Review.Kind.ADJUDICATION).order_by("-pk").first()
-        else:
-            previous = current.filter(reviewer=reviewer, kind=Review.Kind.READ).first()
-            if previous is None and len(readers) >= 2:
-                raise ReviewRefused(
-                    "Two doctors have already read this image; "
-                    "a third doctor reviews only when they disagree."
-                )
-    else:
-        previous = current.order_by("-pk").first()
-    review = Review(
-        instance=instance,
-        suggestion=suggestion,
-        reviewer=reviewer,
-        action=decision,
-        kind=kind,
-        finding=chosen[0] if chosen else None,
-        comment=comment,
-        source=source,
-        supersedes=previous,
-    )
-    review.full_clean()
-    review.save()
-    review.findings.set(chosen)
-    state = _state_update(instance=instance)
-    audit_record(
-        actor=reviewer,
-        action="review.submit",
-        obj=review,
-        detail={
-            "instance": instance.pk,
-            "finding": chosen[0].code if chosen else None,
-            "action": decision,
-            "kind": kind,
-            "findings": [f.code for f in chosen],
-            "supersedes": previous.pk if previous else None,
-            "reading_state": state.status,
-        },
-        remote_addr=remote_addr,
-    )
-    return review
-
-
-def review_submit(
-    *,
-    instance: Instance,
-    reviewer: AbstractBaseUser | None,
-    finding: Finding,
-    comment: str = "",
-    source: str = Review.Source.CLINICIAN,
-    remote_addr: str | None = None,
-) -> Review:
-    """Record one finding for ``instance`` ("accept" when it is the suggested one)."""
-    return review_record(
-        instance=instance,
-        reviewer=reviewer,
-        decision=Review.Action.CORRECT,
-        findings=[finding],
-        comment=comment,
-        source=source,
-        remote_addr=remote_addr,
-    )
-
-
-@transaction.atomic
-def review_assign(
-    *, study: Study, assignee: AbstractBaseUser, assigned_by: AbstractBaseUser | None
-) -> ReviewAssignment:
-    assignment, created = ReviewAssignment.objects.get_or_create(
-        study=study, assignee=assignee, defaults={"assigned_by": assigned_by}
-    )
-    if created:
-        audit_record(
-            actor=assigned_by,
-            action="review.assign",
-            obj=assignment,
-            detail={"study": study.pk, "assignee": assignee.pk},
-        )
-    return assignment
-
-
-# --------------------------------------------------------------------------- labels
-
-
 def current_label_reviews() -> QuerySet[Review]:
     """The review that is each instance's label: what training should learn from.
 
@@ -615,28 +382,3 @@ def current_label_reviews() -> QuerySet[Review]:
         status=ReadingState.Status.REVIEWED, label__isnull=False
     ).values("label_id")
     return Review.objects.filter(pk__in=labels).exclude(action=Review.Action.REJECT)
-
-
-def encounters_awaiting_diagnosis(*, limit: int | None = None) -> QuerySet[Encounter]:
-    """Encounters no doctor has given a final diagnosis yet, most acute first.
-
-    Ordered by the ESI level (the nurse's confirmed level, else the suggestion of the latest
-    assessment; unassessed encounters last), then the longest waiting. Annotates ``esi`` and
-    ``esi_confirmed``; one query whatever the number of rows.
-    """
-    latest = TriageAssessment.objects.filter(
-        encounter_id=OuterRef("pk"), superseded_by__isnull=True
-    ).order_by("-pk")
-    qs = (
-        Encounter.objects.select_related("patient")
-        .exclude(Exists(FinalDiagnosis.objects.filter(encounter_id=OuterRef("pk"))))
-        .annotate(
-            esi=Coalesce(
-                Subquery(latest.values("confirmed_level")[:1]),
-                Subquery(latest.values("suggested_level")[:1]),
-            ),
-            esi_confirmed=Exists(latest.filter(confirmed_level__isnull=False)),
-        )
-        .order_by(F("esi").asc(nulls_last=True), "created_at", "pk")
-    )
-    return qs[:limit] if limit else qs

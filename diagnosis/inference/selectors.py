@@ -1,4 +1,4 @@
-"""Reads of the diagnosis app."""
+"""Reads of inference results: an instance's latest suggestion, a study's aggregate, failures."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import QuerySet
 
+from diagnosis.inference.models import Suggestion
+from diagnosis.registry.models import NORMAL_CODE
 from imaging.models import Instance
-
-from .models import NORMAL_CODE, Finding, ModelVersion, Suggestion, Task
 
 
 def inference_failures(*, limit: int = 20) -> QuerySet[Suggestion]:
@@ -19,10 +19,6 @@ def inference_failures(*, limit: int = 20) -> QuerySet[Suggestion]:
         .filter(status=Suggestion.Status.FAILED)
         .order_by("-created_at", "-pk")[:limit]
     )
-
-
-def champion_exists(*, task: str = Task.IMAGE) -> bool:
-    return ModelVersion.objects.filter(task=task, status=ModelVersion.Status.CHAMPION).exists()
 
 
 def latest_suggestion(*, instance: Instance) -> Suggestion | None:
@@ -82,11 +78,3 @@ def study_suggestion(*, study_id: int, rule: str | None = None) -> StudySuggesti
         instances=sorted(latest.values(), key=lambda s: s.instance_id),
         needs_attention=any(s.needs_attention for s in latest.values()),
     )
-
-
-def active_findings() -> QuerySet[Finding]:
-    return Finding.objects.filter(is_active=True).order_by("sort_order", "code")
-
-
-def model_versions(*, task: str = Task.IMAGE) -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.filter(task=task).order_by("-version")

@@ -1,48 +1,55 @@
-"""Doctor pages of the clinical loop (the nurse's triage pages are in diagnosis.triage.views)."""
+"""Doctor pages of the review workflow: the worklist, one case, its review, and the statistics."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from diagnosis.encounters.selectors import encounters_awaiting_diagnosis
+from diagnosis.inference.selectors import latest_suggestion, study_suggestion
+from diagnosis.registry.selectors import active_findings, champion_exists
+from diagnosis.review.forms import ReviewForm
+from diagnosis.review.selectors import (
+    Status,
+    WorklistFilters,
+    case_reading,
+    multi_label,
+    worklist_modalities,
+    worklist_neighbour,
+    worklist_page,
+    worklist_poll_seconds,
+)
+from diagnosis.review.services import ReviewRefused, review_record
+from diagnosis.review.stats import review_statistics
 from imaging.models import Instance
 from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
-
-from . import review, selectors
-from .forms import ReviewForm
-from .models import Suggestion
 
 
 @role_required(Role.DOCTOR)
 def worklist(request: HttpRequest) -> HttpResponse:
     """Studies awaiting review, most urgent first; the table partial polls for new ones."""
-    filters = review.WorklistFilters.from_query(request.GET)
-    page, rows = review.worklist_page(
-        user=request.user, filters=filters, page=request.GET.get("page")
-    )
+    filters = WorklistFilters.from_query(request.GET)
+    page, rows = worklist_page(user=request.user, filters=filters, page=request.GET.get("page"))
     context = {
         "page": page,
         "rows": rows,
         "query": filters.query_string(),
-        "poll_seconds": review.worklist_poll_seconds(),
-        "encounters": review.encounters_awaiting_diagnosis(limit=50),
+        "poll_seconds": worklist_poll_seconds(),
+        "encounters": encounters_awaiting_diagnosis(limit=50),
     }
     if request.htmx:
         # The refresh replaces the table only: the filter form's choices are not rebuilt.
         return render(request, "diagnosis/worklist.html#table", context)
     context.update(
         filters=filters,
-        statuses=review.Status.CHOICES,
-        modalities=review.worklist_modalities(),
-        findings=selectors.active_findings(),
+        statuses=Status.CHOICES,
+        modalities=worklist_modalities(),
+        findings=active_findings(),
     )
     # A list of patients is a view of their data too (once per page load, not per refresh).
     audit_record(
@@ -57,9 +64,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
 @role_required(Role.DOCTOR)
 def worklist_next(request: HttpRequest) -> HttpResponse:
     """Open the next (or previous) case in worklist order; back to the list at its end."""
-    filters = review.WorklistFilters.from_query(request.GET)
+    filters = WorklistFilters.from_query(request.GET)
     after = request.GET.get("after", "")
-    instance_id = review.worklist_neighbour(
+    instance_id = worklist_neighbour(
         user=request.user,
         filters=filters,
         study_id=int(after) if after.isdigit() else None,
@@ -81,18 +88,18 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
     instance = get_object_or_404(
         Instance.objects.select_related("series__study__patient"), pk=instance_id
     )
-    suggestion = selectors.latest_suggestion(instance=instance)
+    suggestion = latest_suggestion(instance=instance)
     # Without a champion no suggestion will come: say so instead of polling for ever.
-    no_model = suggestion is None and not selectors.champion_exists()
+    no_model = suggestion is None and not champion_exists()
     overlays = {}
     if suggestion is not None and suggestion.saliency_key:
         overlays[instance.pk] = reverse(
             "diagnosis:saliency", kwargs={"suggestion_id": suggestion.pk}
         )
-    filters = review.WorklistFilters.from_query(request.GET)
-    reading = review.case_reading(instance=instance, user=request.user)
+    filters = WorklistFilters.from_query(request.GET)
+    reading = case_reading(instance=instance, user=request.user)
     context = {
-        "study_suggestion": selectors.study_suggestion(study_id=instance.series.study_id),
+        "study_suggestion": study_suggestion(study_id=instance.series.study_id),
         "no_model": no_model,
         "viewer_overlays": overlays,
         "instance": instance,
@@ -103,8 +110,8 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
         "reviews": reading.reviews,
         "worklist_query": filters.query_string(),
         "form": ReviewForm(
-            findings=selectors.active_findings(),
-            multi_label=review.multi_label(),
+            findings=active_findings(),
+            multi_label=multi_label(),
             initial={
                 "finding": suggestion.top_finding_id if suggestion else None,
                 "worklist": filters.query_string(),
@@ -124,25 +131,11 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
 
 
 @role_required(Role.DOCTOR)
-def saliency(request: HttpRequest, suggestion_id: int) -> HttpResponse:
-    """The stored Grad-CAM heatmap of a suggestion (RGBA PNG to overlay on the image)."""
-    suggestion = get_object_or_404(Suggestion, pk=suggestion_id)
-    if not suggestion.saliency_key:
-        raise Http404("No heatmap for this suggestion yet.")
-    path = Path(settings.MEDIA_ROOT) / suggestion.saliency_key
-    response = HttpResponse(path.read_bytes(), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
-
-
-@role_required(Role.DOCTOR)
 @require_POST
 def review_view(request: HttpRequest, instance_id: int) -> HttpResponse:
     """Save the doctor's decision; with "then=next" the next case in the worklist opens."""
     instance = get_object_or_404(Instance.objects.select_related("series"), pk=instance_id)
-    form = ReviewForm(
-        request.POST, findings=selectors.active_findings(), multi_label=review.multi_label()
-    )
+    form = ReviewForm(request.POST, findings=active_findings(), multi_label=multi_label())
     case_url = reverse("diagnosis:case", kwargs={"instance_id": instance.pk})
     if not form.is_valid():
         for errors in form.errors.values():
@@ -151,7 +144,7 @@ def review_view(request: HttpRequest, instance_id: int) -> HttpResponse:
         return redirect(case_url)
     data = form.cleaned_data
     try:
-        saved = review.review_record(
+        saved = review_record(
             instance=instance,
             reviewer=request.user,
             decision=data["decision"],
@@ -159,16 +152,21 @@ def review_view(request: HttpRequest, instance_id: int) -> HttpResponse:
             comment=data["comment"],
             remote_addr=client_ip(request),
         )
-    except review.ReviewRefused as exc:
+    except ReviewRefused as exc:
         for error in exc.messages:
             messages.error(request, error)
         return redirect(case_url)
     what = ", ".join(f.name for f in saved.findings.all()) or "non-diagnostic image"
     messages.success(request, f"Review saved: {what} ({saved.get_action_display()}).")
     if (data["then"] or request.GET.get("then")) == "next":
-        query = review.WorklistFilters.from_query(QueryDict(data["worklist"])).query_string()
+        query = WorklistFilters.from_query(QueryDict(data["worklist"])).query_string()
         return redirect(
             f"{reverse('diagnosis:worklist-next')}?{query}"
             f"&after={instance.series.study_id}&instance={instance.pk}"
         )
     return redirect(case_url)
+
+
+@role_required(Role.DOCTOR, Role.ML_ADMIN)
+def statistics(request: HttpRequest) -> HttpResponse:
+    return render(request, "diagnosis/stats.html", {"stats": review_statistics()})

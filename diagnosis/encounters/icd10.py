@@ -14,18 +14,11 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import QuerySet
-
-from medassist.services import audit_record
-
-from .chains import encounter_chain, encounter_chain_head
-from .models import Encounter
-from .models_final import ICD10_EDITION, FinalDiagnosis
 
 _WORD = re.compile(r"[0-9a-z]+")
+
+
 # A query that starts like a code (a letter then a digit: "J18", "j18.9", "I10") is a code
 # prefix; anything else is words.
 _CODE_LIKE = re.compile(r"^[A-Za-z][0-9][0-9A-Za-z.]*$")
@@ -167,50 +160,3 @@ def icd10_validate(*, code: str) -> Icd10Code:
         "Search by code or by words and pick one from the list.",
         code="icd10_unknown",
     )
-
-
-def final_diagnoses_of(*, encounter: Encounter) -> QuerySet[FinalDiagnosis]:
-    """Every final diagnosis of the encounter, newest first; the first one is current."""
-    return encounter_chain(FinalDiagnosis, encounter=encounter, related=("doctor", "supersedes"))
-
-
-@transaction.atomic
-def final_diagnosis_record(
-    *,
-    encounter: Encounter,
-    doctor: AbstractBaseUser,
-    icd10_code: str,
-    note: str = "",
-    remote_addr: str | None = None,
-) -> FinalDiagnosis:
-    """Record the encounter's final diagnosis; a previous one is superseded, never changed.
-
-    Raises ValidationError for a code that is unknown or not specific enough.
-    """
-    entry = icd10_validate(code=icd10_code)
-    # Lock the encounter so two doctors saving at once still form one chain.
-    previous = encounter_chain_head(FinalDiagnosis, encounter_id=encounter.pk)
-    diagnosis = FinalDiagnosis(
-        encounter=encounter,
-        doctor=doctor,
-        icd10_code=entry.code,
-        icd10_title=entry.title,
-        code_system=ICD10_EDITION,
-        note=note.strip(),
-        supersedes=previous,
-    )
-    diagnosis.full_clean()
-    diagnosis.save()
-    audit_record(
-        actor=doctor,
-        action="final_diagnosis.record",
-        obj=diagnosis,
-        detail={
-            "encounter": encounter.pk,
-            "mrn": encounter.patient.mrn,
-            "icd10": entry.code,
-            "supersedes": previous.pk if previous else None,
-        },
-        remote_addr=remote_addr,
-    )
-    return diagnosis

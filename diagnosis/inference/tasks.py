@@ -1,4 +1,8 @@
-"""Celery tasks of the diagnosis app: thin wrappers over services."""
+"""Celery tasks of inference: thin wrappers over its services.
+
+Their registered names keep the ``diagnosis.tasks.`` prefix they had before this module moved,
+so routes, and messages already queued, keep working.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import logging
 
 from celery import shared_task
 
-from . import inference
-from .serving import NoChampionError
+from diagnosis.inference import batching, services
+from diagnosis.registry.serving import NoChampionError
 
 logger = logging.getLogger(__name__)
+
 
 NO_CHAMPION_RETRIES = 3
 
@@ -28,7 +33,7 @@ def suggestion_compute(self, *, instance_id: int) -> None:  # type: ignore[no-un
     failed per request inside the batch service, not here.
     """
     try:
-        inference.inference_drain()
+        batching.inference_drain()
     except NoChampionError:
         # Nothing to run yet; the requests wait (bounded, then the case page says so).
         if self.request.retries < NO_CHAMPION_RETRIES:
@@ -40,11 +45,11 @@ def suggestion_compute(self, *, instance_id: int) -> None:  # type: ignore[no-un
 
 @shared_task(name="diagnosis.tasks.saliency_compute", acks_late=True)
 def saliency_compute(*, suggestion_id: int) -> None:
-    inference.saliency_compute(suggestion_id=suggestion_id)
+    services.saliency_compute(suggestion_id=suggestion_id)
 
 
 @shared_task(name="diagnosis.tasks.saliency_compute_many", acks_late=True)
 def saliency_compute_many(*, suggestion_ids: list[int]) -> None:
     """Heatmaps of one inference batch: one message per batch, not per image."""
     for suggestion_id in suggestion_ids:
-        inference.saliency_compute(suggestion_id=suggestion_id)
+        services.saliency_compute(suggestion_id=suggestion_id)

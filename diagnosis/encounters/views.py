@@ -1,4 +1,4 @@
-"""Doctor pages for the final diagnosis of an encounter, and the statistics page."""
+"""Doctor pages of the encounter record: the final diagnosis (ICD-10) and the disposition."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from diagnosis.encounters.forms import DispositionForm, FinalDiagnosisForm
+from diagnosis.encounters.icd10 import Icd10Code, icd10_search
+from diagnosis.encounters.models import Encounter
+from diagnosis.encounters.selectors import dispositions_of, final_diagnoses_of
+from diagnosis.encounters.services import disposition_record, final_diagnosis_record
+from diagnosis.triage.selectors import latest_assessment
 from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
-
-from .coding import Icd10Code, final_diagnoses_of, final_diagnosis_record, icd10_search
-from .disposition import disposition_record, dispositions_of
-from .models import Encounter
-from .models_final import Disposition
-from .stats import review_statistics
-from .triage.selectors import latest_assessment
 
 SEARCH_LIMIT = 20
 
@@ -34,21 +33,20 @@ def final_diagnosis(request: HttpRequest, encounter_id: int) -> HttpResponse:
         results = {"encounter": encounter, "query": query, "results": _search(query)}
         return render(request, "diagnosis/final_diagnosis.html#results", results)
     if request.method == "POST":
-        code = request.POST.get("icd10_code", "").strip()
-        note = request.POST.get("note", "")
+        form = FinalDiagnosisForm(request.POST)
+        form.is_valid()  # both fields are optional text; the service judges the code
         try:
             saved = final_diagnosis_record(
                 encounter=encounter,
                 doctor=request.user,
-                icd10_code=code,
-                note=note,
+                icd10_code=form.cleaned_data["icd10_code"],
+                note=form.cleaned_data["note"],
                 remote_addr=client_ip(request),
             )
         except ValidationError as exc:
             # Keep what the doctor typed so nothing has to be entered twice.
-            context = _page_context(
-                encounter, chosen=code, note=note, code_error=" ".join(exc.messages)
-            )
+            form.add_error(None, exc)
+            context = _page_context(encounter, diagnosis_form=form)
             return render(request, "diagnosis/final_diagnosis.html", context, status=400)
         messages.success(request, f"Final diagnosis saved: {saved.icd10_code} {saved.icd10_title}.")
         return redirect("diagnosis:final-diagnosis", encounter_id=encounter.pk)
@@ -60,19 +58,23 @@ def final_diagnosis(request: HttpRequest, encounter_id: int) -> HttpResponse:
 
 
 def _page_context(
-    encounter: Encounter, *, query: str = "", **overrides: object
+    encounter: Encounter,
+    *,
+    query: str = "",
+    diagnosis_form: FinalDiagnosisForm | None = None,
+    disposition_form: DispositionForm | None = None,
 ) -> dict[str, object]:
-    """Everything the final-diagnosis page shows, with ``overrides`` for a form to refill."""
+    """Everything the final-diagnosis page shows; a bound form refills what was typed."""
+    diagnosis_form = diagnosis_form or FinalDiagnosisForm()
     return {
         "encounter": encounter,
         "query": query,
         "results": _search(query),
-        "chosen": "",
-        "note": "",
-        "code_error": "",
+        "diagnosis_form": diagnosis_form,
+        # The code picked before the page came back (kept checked in the search results).
+        "chosen": (diagnosis_form.data.get("icd10_code") or "").strip(),
         "history": final_diagnoses_of(encounter=encounter),
-        **_disposition_context(encounter),
-        **overrides,
+        **_disposition_context(encounter, disposition_form),
     }
 
 
@@ -80,25 +82,19 @@ def _search(query: str) -> list[Icd10Code]:
     return icd10_search(query=query, limit=SEARCH_LIMIT) if query else []
 
 
-def _disposition_context(encounter: Encounter) -> dict[str, object]:
-    """The disposition card: its history, the nurse's level and the form's first values."""
+def _disposition_context(encounter: Encounter, form: DispositionForm | None) -> dict[str, object]:
+    """The disposition card: its history, the nurse's level and the form."""
     triage = latest_assessment(encounter=encounter)
     nurse_level = triage.confirmed_level if triage is not None else None
     dispositions = list(dispositions_of(encounter=encounter))
-    current = dispositions[0] if dispositions else None
-    defaults = {
-        "outcome": current.outcome if current else "",
+    if form is None:
+        current = dispositions[0] if dispositions else None
         # Prefilled with what is known: the doctor's earlier judgement, else the nurse's.
-        "esi": str(current.esi_in_hindsight or "") if current else str(nurse_level or ""),
-        "note": "",
-        "error": "",
-    }
-    return {
-        "dispositions": dispositions,
-        "nurse_level": nurse_level,
-        "outcomes": Disposition.Outcome.choices,
-        "disposition_form": defaults,
-    }
+        level = (current.esi_in_hindsight if current else nurse_level) or ""
+        form = DispositionForm(
+            initial={"outcome": current.outcome if current else "", "esi_in_hindsight": str(level)}
+        )
+    return {"dispositions": dispositions, "nurse_level": nurse_level, "disposition_form": form}
 
 
 @role_required(Role.DOCTOR)
@@ -108,39 +104,24 @@ def disposition(request: HttpRequest, encounter_id: int) -> HttpResponse:
     encounter = get_object_or_404(
         Encounter.objects.select_related("patient", "opened_by"), pk=encounter_id
     )
-    outcome = request.POST.get("outcome", "")
-    esi = request.POST.get("esi_in_hindsight", "").strip()
-    note = request.POST.get("disposition_note", "")
-    try:
-        level = int(esi) if esi else None
-    except ValueError:
-        level = -1  # reported by the service as out of range
-    try:
-        saved = disposition_record(
-            encounter=encounter,
-            doctor=request.user,
-            outcome=outcome,
-            esi_in_hindsight=level,
-            note=note,
-            remote_addr=client_ip(request),
-        )
-    except ValidationError as exc:
+    form = DispositionForm(request.POST)
+    saved = None
+    if form.is_valid():
+        try:
+            saved = disposition_record(
+                encounter=encounter,
+                doctor=request.user,
+                outcome=form.cleaned_data["outcome"],
+                esi_in_hindsight=form.cleaned_data["esi_in_hindsight"],
+                note=form.cleaned_data["disposition_note"],
+                remote_addr=client_ip(request),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    if saved is None:
         # Everything the doctor entered stays on the page.
-        context = _page_context(
-            encounter,
-            disposition_form={
-                "outcome": outcome,
-                "esi": esi,
-                "note": note,
-                "error": " ".join(exc.messages),
-            },
-        )
+        context = _page_context(encounter, disposition_form=form)
         return render(request, "diagnosis/final_diagnosis.html", context, status=400)
     level_text = f", ESI {saved.esi_in_hindsight} in hindsight" if saved.esi_in_hindsight else ""
     messages.success(request, f"Disposition saved: {saved.get_outcome_display()}{level_text}.")
     return redirect("diagnosis:final-diagnosis", encounter_id=encounter.pk)
-
-
-@role_required(Role.DOCTOR, Role.ML_ADMIN)
-def statistics(request: HttpRequest) -> HttpResponse:
-    return render(request, "diagnosis/stats.html", {"stats": review_statistics()})

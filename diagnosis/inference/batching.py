@@ -19,22 +19,22 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import torch
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from diagnosis.inference import services
+from diagnosis.inference.models import InferenceRequest, Suggestion
+from diagnosis.registry.models import Finding, ModelVersion, Task
+from diagnosis.registry.serving import champion, classifier_for
 from imaging.models import Instance
 from imaging.selectors import instance_read_dataset
+from medassist.jobs import job_enqueue
 from medassist.ml.batching import MicroBatcher
 from medassist.ml.image_model import ImageClassifier
-from medassist.version import code_version
-
-from .models import Finding, InferenceRequest, ModelVersion, Suggestion, Task
-from .serving import champion, classifier_for, device_description
 
 logger = logging.getLogger(__name__)
 
@@ -46,19 +46,6 @@ class BatchOutcome:
     retried: list[int] = field(default_factory=list)  # instance ids
     failed: list[int] = field(default_factory=list)  # instance ids
     stopped_early: bool = False  # requests may still wait (batch limit or new champion)
-
-
-def inference_requests_create(*, instance_ids: list[int]) -> list[int]:
-    """Open a pending request for each instance that has none open; returns their ids."""
-    opened = []
-    for instance_id in instance_ids:
-        try:
-            with transaction.atomic():
-                InferenceRequest.objects.create(instance_id=instance_id)
-        except IntegrityError:
-            continue  # already waiting or running
-        opened.append(instance_id)
-    return opened
 
 
 def _claimable(now: datetime) -> Q:
@@ -113,6 +100,8 @@ def claim_batch(version: ModelVersion) -> list[InferenceRequest]:
 
 
 _batchers: dict[int, MicroBatcher[_Job]] = {}
+
+
 _batchers_lock = threading.Lock()
 
 
@@ -163,9 +152,7 @@ def inference_drain() -> BatchOutcome:
             .first()
         )
         if waiting is not None:
-            from .tasks import suggestion_compute
-
-            suggestion_compute.delay(instance_id=waiting)
+            job_enqueue(services.SUGGESTION_COMPUTE, instance_id=waiting)
     return outcome
 
 
@@ -262,9 +249,7 @@ def _release(request_ids: set[int], exc: BaseException, outcome: BatchOutcome) -
             InferenceRequest.objects.filter(pk__in=[r.pk for r in held]).update(
                 status=InferenceRequest.Status.PENDING, claimed_at=None
             )
-            from .tasks import suggestion_compute
-
-            suggestion_compute.apply_async(kwargs={"instance_id": held[0].instance_id}, countdown=5)
+            job_enqueue(services.SUGGESTION_COMPUTE, countdown=5, instance_id=held[0].instance_id)
     except Exception:
         logger.exception("Could not give back inference requests %s", sorted(request_ids))
 
@@ -297,7 +282,7 @@ def _store(
             _retry_or_fail(job.request, result, outcome)
             continue
         built.append(
-            suggestion_build(
+            services.suggestion_build(
                 instance=job.instance,
                 version=version,
                 probabilities=result,
@@ -324,20 +309,8 @@ def _store(
         _finish(succeeded, status=InferenceRequest.Status.DONE)
         ids = [s.pk for s in built]
         outcome.stored.extend(ids)
-        _urgency_refresh([s.instance for s in built])
-        _saliency_enqueue(ids)
-
-
-def _urgency_refresh(instances: list[Instance]) -> None:
-    from .review import study_urgency_refresh
-
-    study_urgency_refresh(study_ids={i.series.study_id for i in instances})
-
-
-def _saliency_enqueue(suggestion_ids: list[int]) -> None:
-    from .tasks import saliency_compute_many
-
-    transaction.on_commit(lambda: saliency_compute_many.delay(suggestion_ids=suggestion_ids))
+        services.instances_urgency_refresh(instances=[s.instance for s in built])
+        services.saliency_enqueue(suggestion_ids=ids)
 
 
 def _finish(rows: list[InferenceRequest], *, status: str, error: str = "") -> None:
@@ -348,9 +321,6 @@ def _finish(rows: list[InferenceRequest], *, status: str, error: str = "") -> No
 
 
 def _retry_or_fail(request: InferenceRequest, exc: Exception, outcome: BatchOutcome) -> None:
-    from .services import suggestion_record_failure
-    from .tasks import suggestion_compute
-
     attempts = request.attempts + 1
     error = f"{type(exc).__name__}: {exc}"
     logger.warning(
@@ -363,7 +333,7 @@ def _retry_or_fail(request: InferenceRequest, exc: Exception, outcome: BatchOutc
             last_error=error[:2000],
             finished_at=timezone.now(),
         )
-        suggestion_record_failure(instance_id=request.instance_id, error=error)
+        services.suggestion_record_failure(instance_id=request.instance_id, error=error)
         outcome.failed.append(request.instance_id)
         return
     # Backoff, so a file that is still being written or a passing fault can recover: no
@@ -376,102 +346,5 @@ def _retry_or_fail(request: InferenceRequest, exc: Exception, outcome: BatchOutc
         claimed_at=None,
         not_before=timezone.now() + timedelta(seconds=backoff),
     )
-    suggestion_compute.apply_async(kwargs={"instance_id": request.instance_id}, countdown=backoff)
+    job_enqueue(services.SUGGESTION_COMPUTE, countdown=backoff, instance_id=request.instance_id)
     outcome.retried.append(request.instance_id)
-
-
-def suggestion_build(
-    *,
-    instance: Instance,
-    version: ModelVersion,
-    probabilities: dict[str, float],
-    input_sha256: str,
-    latency_ms: float,
-    findings: dict[str, Finding],
-    device: str | None = None,
-) -> Suggestion:
-    """An unsaved suggestion with its provenance and its "needs attention" verdict.
-
-    ``device`` says where it ran (default: this worker's device).
-    """
-    from .services import attention_check
-
-    top_code = max(probabilities, key=lambda code: probabilities[code])
-    attention = attention_check(
-        probabilities=probabilities,
-        modality=instance.series.modality,
-        body_part=instance.series.body_part,
-        model_card=version.model_card,
-    )
-    return Suggestion(
-        instance=instance,
-        model_version=version,
-        probabilities={code: round(float(p), 6) for code, p in probabilities.items()},
-        top_finding=findings[top_code],
-        top_probability=float(probabilities[top_code]),
-        needs_attention=bool(attention),
-        attention_reason=attention[:300],
-        attention_margin=settings.MEDASSIST_ATTENTION_MARGIN,
-        input_sha256=input_sha256,
-        weights_sha256=version.weights_sha256,
-        preprocess_version=version.preprocess_version,
-        code_version=code_version(),
-        device=device or device_description(),
-        latency_ms=latency_ms,
-    )
-
-
-def suggestion_store(
-    *,
-    instance: Instance,
-    version: ModelVersion,
-    probabilities: dict[str, float],
-    input_sha256: str,
-    latency_ms: float,
-) -> Suggestion:
-    """Write one suggestion with its provenance; idempotent per (instance, version)."""
-    suggestion = suggestion_build(
-        instance=instance,
-        version=version,
-        probabilities=probabilities,
-        input_sha256=input_sha256,
-        latency_ms=latency_ms,
-        findings={f.code: f for f in Finding.objects.all()},
-    )
-    try:
-        with transaction.atomic():
-            suggestion.save()
-            _urgency_refresh([instance])
-    except IntegrityError:
-        # A redelivered task raced us to it; the first write stands.
-        return Suggestion.objects.get(instance=instance, model_version=version)
-    _saliency_enqueue([suggestion.pk])
-    return suggestion
-
-
-def saliency_compute(*, suggestion_id: int) -> str:
-    """Store the Grad-CAM heatmap of a suggestion as an RGBA PNG; returns its media key.
-
-    Runs after the suggestion is stored, so the doctor never waits for it; a heatmap that
-    already exists is kept.
-    """
-    from medassist.ml.saliency import gradcam, heatmap_png
-
-    suggestion = Suggestion.objects.select_related("model_version", "instance").get(
-        pk=suggestion_id
-    )
-    if suggestion.saliency_key or suggestion.status != Suggestion.Status.OK:
-        return suggestion.saliency_key
-    clf = classifier_for(suggestion.model_version)
-    ds = instance_read_dataset(instance=suggestion.instance)
-    target = clf.labels.index(suggestion.top_finding.code) if suggestion.top_finding else None
-    cam = gradcam(clf, clf.preprocess(ds), target=target)
-    png = heatmap_png(cam, size=(suggestion.instance.rows, suggestion.instance.columns))
-    key = f"saliency/{suggestion.model_version_id}/{suggestion.instance.sha256}.png"
-    path = Path(settings.MEDIA_ROOT) / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(png)
-    tmp.replace(path)
-    Suggestion.objects.filter(pk=suggestion.pk, saliency_key="").update(saliency_key=key)
-    return key

@@ -6,8 +6,6 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-__all__ = ["TriageAssessment"]
-
 _ESI = [MinValueValidator(1), MaxValueValidator(5)]
 
 

@@ -1,63 +1,13 @@
+"""Forms of the encounter record."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 
 from django import forms
 
+from diagnosis.encounters.models import Disposition, Encounter
 from medassist.models import Patient
-
-from .models import Encounter, Finding
-
-
-class ReviewForm(forms.Form):
-    """Accept the suggestion, correct it (one finding, or several when multi-label), or reject.
-
-    A post without ``decision`` is a correction with the chosen finding (the original form),
-    which the service records as "accept" when it equals the suggestion.
-    """
-
-    DECISIONS = [("accept", "Accept"), ("correct", "Correct"), ("reject", "Reject")]
-
-    decision = forms.ChoiceField(choices=DECISIONS, required=False)
-    finding = forms.ModelChoiceField(
-        queryset=Finding.objects.none(),
-        required=False,
-        # No silent default: the doctor picks, or keeps the suggested finding preselected.
-        empty_label="— choose the finding —",
-    )
-    findings = forms.ModelMultipleChoiceField(
-        queryset=Finding.objects.none(),
-        required=False,
-        label="Findings (choose every one you see)",
-        widget=forms.CheckboxSelectMultiple,
-    )
-    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    # The worklist filters the doctor came from, so the next case follows the same list.
-    worklist = forms.CharField(required=False, widget=forms.HiddenInput, max_length=500)
-    then = forms.CharField(required=False, widget=forms.HiddenInput, max_length=10)
-
-    def __init__(
-        self, *args: object, findings: object, multi_label: bool = False, **kwargs: object
-    ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.multi_label = multi_label
-        self.fields["finding"].queryset = findings  # type: ignore[attr-defined]
-        if multi_label:
-            self.fields["findings"].queryset = findings  # type: ignore[attr-defined]
-        else:
-            del self.fields["findings"]
-
-    def clean(self) -> dict[str, object]:
-        data = super().clean() or {}
-        decision = data.get("decision") or "correct"
-        data["decision"] = decision
-        chosen = list(data.get("findings") or [])
-        if data.get("finding") is not None and data["finding"] not in chosen:
-            chosen.insert(0, data["finding"])
-        data["chosen"] = chosen
-        if decision == "correct" and not chosen:
-            self.add_error("finding", "Choose the finding you see.")
-        return data
 
 
 class EncounterForm(forms.Form):
@@ -113,3 +63,39 @@ class EncounterForm(forms.Form):
             else:
                 data["temperature_c"] = celsius.quantize(Decimal("0.1"))
         return data
+
+
+class _OneLineErrors:
+    """Every error of the form as one sentence, for the one alert line these cards show."""
+
+    errors: dict[str, list[str]]
+
+    def error_text(self) -> str:
+        return " ".join(message for messages in self.errors.values() for message in messages)
+
+
+class FinalDiagnosisForm(_OneLineErrors, forms.Form):
+    """The code the doctor picked and a note; the code is checked against ICD-10 by the service."""
+
+    icd10_code = forms.CharField(required=False)
+    note = forms.CharField(required=False, strip=False)
+
+
+CHOOSE_OUTCOME = "Choose where the patient went."
+
+
+class DispositionForm(_OneLineErrors, forms.Form):
+    """Where the patient went and the ESI level they needed in hindsight (blank: cannot judge)."""
+
+    outcome = forms.ChoiceField(
+        choices=Disposition.Outcome.choices,
+        error_messages={"required": CHOOSE_OUTCOME, "invalid_choice": CHOOSE_OUTCOME},
+    )
+    esi_in_hindsight = forms.TypedChoiceField(
+        choices=[(str(level), f"ESI {level}") for level in range(1, 6)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        error_messages={"invalid_choice": "The ESI level is 1 (most acute) to 5."},
+    )
+    disposition_note = forms.CharField(required=False, strip=False)

@@ -27,13 +27,14 @@ from django.db.models.functions import TruncWeek
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .models import Review, Suggestion
+from diagnosis.inference.models import Suggestion
+from diagnosis.review.models import Review
 
 # A review's action compares the doctor's finding with the suggestion shown: "accept" is
 # agreement, "correct" an override. A rejected (non-diagnostic) image is neither, so only
 # these two count.
-AGREE = "accept"
-OVERRIDE = "correct"
+AGREE = Review.Action.ACCEPT
+OVERRIDE = Review.Action.CORRECT
 
 
 @dataclass

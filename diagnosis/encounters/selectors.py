@@ -1,0 +1,84 @@
+"""Reads of the encounter record: chains of superseding records, diagnoses, dispositions."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from django.db import models
+from django.db.models import (
+    Exists,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
+
+from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis
+from diagnosis.triage.models import TriageAssessment
+
+
+def encounters_awaiting_diagnosis(*, limit: int | None = None) -> QuerySet[Encounter]:
+    """Encounters no doctor has given a final diagnosis yet, most acute first.
+
+    Ordered by the ESI level (the nurse's confirmed level, else the suggestion of the latest
+    assessment; unassessed encounters last), then the longest waiting. Annotates ``esi`` and
+    ``esi_confirmed``; one query whatever the number of rows.
+    """
+    latest = TriageAssessment.objects.filter(
+        encounter_id=OuterRef("pk"), superseded_by__isnull=True
+    ).order_by("-pk")
+    qs = (
+        Encounter.objects.select_related("patient")
+        .exclude(Exists(FinalDiagnosis.objects.filter(encounter_id=OuterRef("pk"))))
+        .annotate(
+            esi=Coalesce(
+                Subquery(latest.values("confirmed_level")[:1]),
+                Subquery(latest.values("suggested_level")[:1]),
+            ),
+            esi_confirmed=Exists(latest.filter(confirmed_level__isnull=False)),
+        )
+        .order_by(F("esi").asc(nulls_last=True), "created_at", "pk")
+    )
+    return qs[:limit] if limit else qs
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def encounter_chain_head(model: type[M], *, encounter_id: int) -> M | None:
+    """Lock the encounter, then return its current (not superseded) ``model`` record.
+
+    Call inside a transaction: two writers of one encounter then queue up on the lock and
+    still form a single chain.
+    """
+    Encounter.objects.select_for_update().filter(pk=encounter_id).exists()
+    return (
+        model._default_manager.filter(encounter_id=encounter_id, superseded_by__isnull=True)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def encounter_chain(
+    model: type[M], *, encounter: Encounter, related: tuple[str, ...]
+) -> QuerySet[M]:
+    """Every ``model`` record of the encounter, newest first; the first one is current.
+
+    ``related`` are the foreign keys the page shows (fetched in the same query).
+    """
+    return (
+        model._default_manager.select_related(*related)
+        .filter(encounter=encounter)
+        .order_by("-created_at", "-pk")
+    )
+
+
+def final_diagnoses_of(*, encounter: Encounter) -> QuerySet[FinalDiagnosis]:
+    """Every final diagnosis of the encounter, newest first; the first one is current."""
+    return encounter_chain(FinalDiagnosis, encounter=encounter, related=("doctor", "supersedes"))
+
+
+def dispositions_of(*, encounter: Encounter) -> QuerySet[Disposition]:
+    """Every disposition of the encounter, newest first; the first one is current."""
+    return encounter_chain(Disposition, encounter=encounter, related=("doctor", "supersedes"))

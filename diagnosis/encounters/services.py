@@ -1,0 +1,165 @@
+"""Writes of the encounter record: opening an encounter, its final diagnosis and disposition."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from diagnosis.encounters.icd10 import icd10_validate
+from diagnosis.encounters.models import ICD10_EDITION, Disposition, Encounter, FinalDiagnosis
+from diagnosis.encounters.selectors import encounter_chain_head
+from medassist.models import Patient
+from medassist.services import audit_record
+
+
+@transaction.atomic
+def encounter_open(
+    *,
+    patient: Patient,
+    opened_by: AbstractBaseUser,
+    chief_complaint: str,
+    heart_rate: int,
+    respiratory_rate: int,
+    spo2: int,
+    systolic_bp: int,
+    diastolic_bp: int,
+    temperature_c: Decimal,
+    pain: int,
+    mental_status: str,
+    temperature_unit: str = "C",
+    gcs: int | None = None,
+    arrival_mode: str = "",
+    age_years: Decimal | None = None,
+) -> Encounter:
+    """Store a new encounter as the nurse recorded it (validated, audited)."""
+    encounter = Encounter(
+        patient=patient,
+        opened_by=opened_by,
+        chief_complaint=chief_complaint.strip(),
+        heart_rate=heart_rate,
+        respiratory_rate=respiratory_rate,
+        spo2=spo2,
+        systolic_bp=systolic_bp,
+        diastolic_bp=diastolic_bp,
+        temperature_c=temperature_c,
+        temperature_unit=temperature_unit,
+        pain=pain,
+        mental_status=mental_status,
+        gcs=gcs,
+        age_years=age_years,
+    )
+    if arrival_mode:
+        encounter.arrival_mode = arrival_mode
+    encounter.full_clean()
+    encounter.save()
+    audit_record(actor=opened_by, action="encounter.open", obj=encounter)
+    return encounter
+
+
+@transaction.atomic
+def final_diagnosis_record(
+    *,
+    encounter: Encounter,
+    doctor: AbstractBaseUser,
+    icd10_code: str,
+    note: str = "",
+    remote_addr: str | None = None,
+) -> FinalDiagnosis:
+    """Record the encounter's final diagnosis; a previous one is superseded, never changed.
+
+    Raises ValidationError for a code that is unknown or not specific enough.
+    """
+    entry = icd10_validate(code=icd10_code)
+    # Lock the encounter so two doctors saving at once still form one chain.
+    previous = encounter_chain_head(FinalDiagnosis, encounter_id=encounter.pk)
+    diagnosis = FinalDiagnosis(
+        encounter=encounter,
+        doctor=doctor,
+        icd10_code=entry.code,
+        icd10_title=entry.title,
+        code_system=ICD10_EDITION,
+        note=note.strip(),
+        supersedes=previous,
+    )
+    diagnosis.full_clean()
+    diagnosis.save()
+    audit_record(
+        actor=doctor,
+        action="final_diagnosis.record",
+        obj=diagnosis,
+        detail={
+            "encounter": encounter.pk,
+            "mrn": encounter.patient.mrn,
+            "icd10": entry.code,
+            "supersedes": previous.pk if previous else None,
+        },
+        remote_addr=remote_addr,
+    )
+    return diagnosis
+
+
+# Outcomes that show a patient needed far more than ESI 4-5 ("one resource", "none").
+_HIGH_ACUITY_OUTCOMES = {
+    Disposition.Outcome.CRITICAL_CARE,
+    Disposition.Outcome.THEATRE,
+    Disposition.Outcome.DIED,
+}
+
+
+@transaction.atomic
+def disposition_record(
+    *,
+    encounter: Encounter,
+    doctor: AbstractBaseUser,
+    outcome: str,
+    esi_in_hindsight: int | None,
+    note: str = "",
+    remote_addr: str | None = None,
+) -> Disposition:
+    """Record where the patient went; a previous disposition is superseded, never changed.
+
+    Raises:
+        ValidationError: unknown outcome, a level outside 1-5, or ESI 4-5 for a patient
+            taken to critical care or theatre, or who died, without a note saying why.
+    """
+    if outcome not in Disposition.Outcome.values:
+        raise ValidationError("Choose where the patient went.", code="outcome")
+    if esi_in_hindsight is not None and not 1 <= esi_in_hindsight <= 5:
+        raise ValidationError("The ESI level is 1 (most acute) to 5.", code="esi")
+    note = note.strip()
+    if outcome in _HIGH_ACUITY_OUTCOMES and esi_in_hindsight in (4, 5) and not note:
+        raise ValidationError(
+            f"ESI {esi_in_hindsight} in hindsight for a patient who was "
+            f"“{Disposition.Outcome(outcome).label.lower()}” is unusual: add a note saying "
+            "why, or choose another level. It will teach the triage model.",
+            code="esi_implausible",
+        )
+    # Lock the encounter so two doctors saving at once still form one chain.
+    previous = encounter_chain_head(Disposition, encounter_id=encounter.pk)
+    disposition = Disposition(
+        encounter=encounter,
+        doctor=doctor,
+        outcome=outcome,
+        esi_in_hindsight=esi_in_hindsight,
+        note=note,
+        supersedes=previous,
+    )
+    disposition.full_clean()
+    disposition.save()
+    audit_record(
+        actor=doctor,
+        action="disposition.record",
+        obj=disposition,
+        detail={
+            "encounter": encounter.pk,
+            "mrn": encounter.patient.mrn,
+            "outcome": outcome,
+            "esi_in_hindsight": esi_in_hindsight,
+            "supersedes": previous.pk if previous else None,
+        },
+        remote_addr=remote_addr,
+    )
+    return disposition

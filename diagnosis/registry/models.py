@@ -1,0 +1,85 @@
+"""The model registry: the model tasks, the finding vocabulary and every trained version."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class Task(models.TextChoices):
+    IMAGE = "image", "Image finding"
+    TRIAGE = "triage", "Triage"
+
+
+NORMAL_CODE = "normal"  # the finding vocabulary's "no finding" entry
+
+
+class Finding(models.Model):
+    """One entry of the finding vocabulary the image model predicts over."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelVersion(models.Model):
+    """A trained model: its weights file, what it was trained on and how good it is."""
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate"
+        CHAMPION = "champion", "Champion"
+        RETIRED = "retired", "Retired"
+
+    task = models.CharField(max_length=16, choices=Task.choices)
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    weights_key = models.CharField(max_length=200)  # relative to MEDIA_ROOT
+    weights_sha256 = models.CharField(max_length=64)
+    labels = models.JSONField()  # finding codes, in the order of the model's outputs
+    image_size = models.PositiveIntegerField()
+    preprocess_version = models.CharField(max_length=16)
+    # Temperature scaling fitted on validation patients when the version was trained.
+    temperature = models.FloatField(default=1.0)
+    # What the model is for and what it is not for; inputs outside it need attention.
+    model_card = models.JSONField(default=dict)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
+    # Metrics on the task's frozen test set, measured when the version was trained.
+    metrics = models.JSONField(default=dict)
+    training_summary = models.JSONField(default=dict)
+    # Labels up to this id were in the training data; later ones are "new labels": reviews
+    # for the image task, nurses' confirmed triage assessments for the triage task.
+    trained_through_review_id = models.BigIntegerField(default=0)
+    # Triage task only: doctors' dispositions up to this id were in the training data.
+    trained_through_disposition_id = models.BigIntegerField(default=0)
+    trained_on_synthetic_data = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "version"], name="unique_task_version"),
+            models.UniqueConstraint(
+                fields=["task"], condition=Q(status="champion"), name="one_champion_per_task"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} v{self.version}"
+
+    @property
+    def calibration_note(self) -> str:
+        """One sentence for the pages that show this version's probabilities."""
+        held = int(self.training_summary.get("n_calibration", 0) or 0)
+        if held:
+            return (
+                f"Probabilities are calibrated (temperature {self.temperature:.2f}, fitted "
+                f"on {held} held-back cases)."
+            )
+        return (
+            "Probabilities are not calibrated: too few held-back cases when this version "
+            "was trained."
+        )
