@@ -11,14 +11,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
-from functools import wraps
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.apps import apps
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
@@ -27,6 +24,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from .models import AuditEvent, Patient
+from .roles import permission_required
 from .services import audit_record, client_ip
 
 AUDIT_PERMISSION = "medassist.view_auditevent"
@@ -48,16 +46,9 @@ PATIENT_LINKS: dict[str, str] = {
 }
 
 
-def audit_permission_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.has_perm(AUDIT_PERMISSION):
-            raise PermissionDenied("Only users allowed to audit access can see the audit log.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+audit_permission_required = permission_required(
+    AUDIT_PERMISSION, "Only users allowed to audit access can see the audit log."
+)
 
 
 class AuditFilterForm(forms.Form):
