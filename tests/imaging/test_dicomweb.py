@@ -28,7 +28,7 @@ from rest_framework.authtoken.models import Token
 from imaging.models import Instance, Study
 from imaging.selectors import StoredFileError
 from medassist.models import AuditEvent
-from tests.unit.factories import file_without_pixels, synthetic_dataset, synthetic_file
+from tests.factories import file_without_pixels, synthetic_dataset, synthetic_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

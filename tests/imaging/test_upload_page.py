@@ -24,7 +24,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from imaging.models import Instance, Study
 from tests.conftest import sign_in
-from tests.unit.factories import file_without_pixels, synthetic_file, truncated_file
+from tests.factories import file_without_pixels, synthetic_file, truncated_file
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

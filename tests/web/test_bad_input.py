@@ -21,7 +21,7 @@ from diagnosis.encounters.models import Encounter
 from imaging.models import Instance, Series, Study
 from medassist.ml.synthetic import dicom_bytes
 from medassist.models import Patient
-from tests.unit.factories import (
+from tests.factories import (
     file_without_pixels,
     ingested_instance,
     synthetic_dataset,

@@ -12,7 +12,7 @@ from pytest_django.live_server_helper import LiveServer
 from diagnosis.registry.models import ModelVersion
 from diagnosis.review.models import Review
 from tests.conftest import sign_in
-from tests.unit.factories import synthetic_file
+from tests.factories import synthetic_file
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -20,7 +20,7 @@ from diagnosis.inference.tasks import suggestion_compute as suggestion_compute_t
 from diagnosis.registry.models import Finding, ModelVersion
 from diagnosis.review.models import Review
 from finetune.models import TrainingRun
-from tests.unit.factories import (
+from tests.factories import (
     ModelVersionFactory,
     TrainingRunFactory,
     ingested_instance,

@@ -13,7 +13,7 @@ from diagnosis.encounters.services import encounter_open
 from finetune.models import TrainingRun
 from medassist.services import patient_get_or_register
 from tests.conftest import make_user
-from tests.unit.factories import TrainingRunFactory, ingested_instance
+from tests.factories import TrainingRunFactory, ingested_instance
 
 pytestmark = pytest.mark.django_db
 

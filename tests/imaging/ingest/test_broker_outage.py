@@ -22,7 +22,7 @@ from django.conf import settings
 from diagnosis.inference.models import InferenceRequest
 from imaging.models import Instance
 from tests.conftest import ROOT
-from tests.unit.factories import synthetic_file
+from tests.factories import synthetic_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,7 +1,7 @@
 """The one ingest service: nothing lost, nothing dangerous kept.
 
 Real DICOM files from pydicom's own test data cover the transfer syntaxes; generated files
-(tests.unit.factories) cover the rules. Everything runs on the real database and writes real
+(tests.factories) cover the rules. Everything runs on the real database and writes real
 files under a temporary MEDIA_ROOT.
 """
 
@@ -32,7 +32,7 @@ from imaging.models import IngestConflict, Instance, Series, Study
 from imaging.selectors import StoredFileError, instance_read_bytes, instance_read_dataset
 from medassist.ml.synthetic import dicom_bytes
 from medassist.models import AuditEvent, Patient
-from tests.unit.factories import (
+from tests.factories import (
     file_without_pixels,
     synthetic_dataset,
     synthetic_file,

@@ -35,7 +35,7 @@ from imaging.ingest.services import instance_ingest
 from imaging.models import IngestConflict, Instance, Series, Study
 from imaging.selectors import instance_read_dataset
 from medassist.models import Patient
-from tests.unit.factories import synthetic_dataset, synthetic_file
+from tests.factories import synthetic_dataset, synthetic_file
 
 pytestmark = pytest.mark.django_db
 

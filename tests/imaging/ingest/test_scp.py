@@ -32,7 +32,7 @@ from imaging.ingest.scp import CONFLICT, ScpConfig, scp_start
 from imaging.models import Instance, Series, Study
 from medassist.models import Patient
 from tests.conftest import ROOT
-from tests.unit.factories import file_without_pixels, synthetic_file
+from tests.factories import file_without_pixels, synthetic_file
 
 PACS = "TEST_PACS"
 

@@ -17,7 +17,7 @@ from diagnosis.encounters.models import Encounter
 from diagnosis.triage.models import TriageAssessment
 from diagnosis.triage.services import encounter_intake, triage_assess, triage_confirm
 from medassist.models import AuditEvent
-from tests.triage.helpers import triage_champion_answering
+from tests.diagnosis.triage.helpers import triage_champion_answering
 
 pytestmark = pytest.mark.django_db
 

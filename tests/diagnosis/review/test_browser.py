@@ -12,8 +12,8 @@ from diagnosis.registry.models import Finding
 from diagnosis.review.models import Review
 from imaging.models import Instance
 from tests.conftest import make_user, sign_in
-from tests.review import builders
-from tests.unit.factories import ingested_instance
+from tests.diagnosis.review import builders
+from tests.factories import ingested_instance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

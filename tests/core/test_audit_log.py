@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from medassist.models import AuditEvent
 from medassist.services import audit_record
-from tests.coding.helpers import encounter_of
+from tests.diagnosis.encounters.helpers import encounter_of
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db

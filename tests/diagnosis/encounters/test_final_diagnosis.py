@@ -11,7 +11,7 @@ from django.urls import reverse
 from diagnosis.encounters.models import FinalDiagnosis
 from diagnosis.encounters.services import final_diagnosis_record
 from medassist.models import AuditEvent
-from tests.coding.helpers import encounter_of
+from tests.diagnosis.encounters.helpers import encounter_of
 
 pytestmark = pytest.mark.django_db
 

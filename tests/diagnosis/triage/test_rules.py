@@ -385,7 +385,7 @@ def test_combine_is_never_less_acute_than_the_hard_floor_or_the_model(
 
 def test_the_rules_and_the_generator_import_neither_django_nor_torch() -> None:
     """Training scripts use them without Django; the ML workers import them cheaply."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     code = (
         "import sys, diagnosis.triage.rules, diagnosis.triage.synthetic; "
         "bad = [m for m in ('django', 'torch', 'transformers') if m in sys.modules]; "

@@ -20,7 +20,7 @@ from finetune.adapters import TriageAdapter
 from finetune.models import TrainingRun
 from finetune.services import training_run_start_if_new_labels
 from medassist.models import AuditEvent
-from tests.triage.helpers import triage_champion_answering
+from tests.diagnosis.triage.helpers import triage_champion_answering
 
 pytestmark = pytest.mark.django_db
 

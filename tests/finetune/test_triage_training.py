@@ -15,7 +15,7 @@ from diagnosis.triage.synthetic import generate_notes, held_out_test_set
 from finetune.models import TrainingRun, TriageNote
 from finetune.services import gate_decide, training_run_start, triage_notes_freeze
 from tests.conftest import wait_for
-from tests.triage.helpers import triage_champion_answering
+from tests.diagnosis.triage.helpers import triage_champion_answering
 
 # Reference level 2 although no rule fires: a model that does not say 1 or 2 for these
 # under-triages, so the candidate's under-triage rate is above zero by construction.

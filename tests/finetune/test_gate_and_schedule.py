@@ -22,7 +22,7 @@ from finetune.services import (
 )
 from medassist.models import AuditEvent
 from medassist.services import audit_record
-from tests.unit.factories import ModelVersionFactory, TrainingRunFactory, ingested_instance
+from tests.factories import ModelVersionFactory, TrainingRunFactory, ingested_instance
 
 # --- The gate ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from pytest_django.live_server_helper import LiveServer
 
 from diagnosis.encounters.models import FinalDiagnosis
-from tests.coding.helpers import encounter_of
+from tests.diagnosis.encounters.helpers import encounter_of
 from tests.conftest import sign_in
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from diagnosis.registry.models import Finding, ModelVersion
 from diagnosis.review.services import study_urgency_refresh
 from imaging.models import Instance, Series, Study
 from medassist.models import Patient
-from tests.unit.factories import ModelVersionFactory
+from tests.factories import ModelVersionFactory
 
 _seq = itertools.count(1)
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from diagnosis.registry.models import Finding
 from diagnosis.review.services import review_assign, review_submit
 from tests.conftest import make_user
-from tests.review import builders
+from tests.diagnosis.review import builders
 from tests.web.helpers import text_of
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from diagnosis.inference.models import Suggestion
 from diagnosis.registry.models import Finding, ModelVersion
 from diagnosis.review.models import Review
 from diagnosis.review.stats import review_statistics
-from tests.unit.factories import ModelVersionFactory, ingested_instance
+from tests.factories import ModelVersionFactory, ingested_instance
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from diagnosis.triage.models import TriageAssessment
 from tests.conftest import sign_in
-from tests.triage.helpers import triage_champion_answering
+from tests.diagnosis.triage.helpers import triage_champion_answering
 from tests.web.helpers import field_errors, text_of
 
 INTAKE = {

@@ -13,7 +13,7 @@ from diagnosis.review.selectors import current_label_reviews
 from diagnosis.review.services import ReviewRefused, review_record
 from medassist.models import AuditEvent
 from tests.conftest import make_user
-from tests.review import builders
+from tests.diagnosis.review import builders
 from tests.web.helpers import text_of
 
 pytestmark = pytest.mark.django_db
