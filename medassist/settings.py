@@ -156,13 +156,62 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Sign-in and sessions ----------------------------------------------------------------
+# Repeated wrong passwords lock the pair (user name, address) for a cool-off, never the user
+# name alone: one attacker cannot lock a whole ward out, and a nurse on another computer can
+# still sign in. django-axes counts the failures; medassist.signin audits every sign-in,
+# failure and sign-out, shows the locked-out page, and signs out idle sessions (its module
+# docstring states the rules). An administrator unlocks early in the admin (Access attempts)
+# or with `manage.py axes_reset_username <name>` / `axes_reset_ip_username <ip> <name>`.
+INSTALLED_APPS += ["axes", "medassist.signin"]
+MIDDLEWARE += [
+    "medassist.signin.middleware.IdleSignoutMiddleware",
+    # Turns axes' lockout into medassist.signin's page; axes asks to be last.
+    "axes.middleware.AxesMiddleware",
+]
+# Axes first: it refuses a locked-out pair before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+MEDASSIST_SIGNIN_FAILURE_LIMIT = env_int("MEDASSIST_SIGNIN_FAILURE_LIMIT", 5)
+MEDASSIST_SIGNIN_COOLOFF_MINUTES = env_int("MEDASSIST_SIGNIN_COOLOFF_MINUTES", 15)
+# Callables, so the MEDASSIST_ knobs above are the only ones to turn (tests too).
+AXES_FAILURE_LIMIT = "medassist.signin.lockout.failure_limit"
+AXES_COOLOFF_TIME = "medassist.signin.lockout.cooloff_time"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Tries while locked out are refused without being counted, so the time the page promises
+# ("try again at 14:32") holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The same address the audit log records (a trusted proxy setup applies to both).
+AXES_CLIENT_IP_CALLABLE = "medassist.services.client_ip"
+AXES_LOCKOUT_CALLABLE = "medassist.signin.lockout.lockout_response"
+# The audit log is the one record of sign-ins; axes keeps only the counters it locks by.
+AXES_DISABLE_ACCESS_LOG = True
+
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# A signed-in computer left alone is signed out after this many minutes without activity
+# (a page, a form, a click; the pages' automatic refreshes do not count). The page warns two
+# minutes before.
+MEDASSIST_IDLE_LOGOUT_MINUTES = env_float("MEDASSIST_IDLE_LOGOUT_MINUTES", 30)
+if MEDASSIST_IDLE_LOGOUT_MINUTES <= 0:
+    raise ImproperlyConfigured("MEDASSIST_IDLE_LOGOUT_MINUTES must be more than 0.")
+# A session lasts at most a working shift after its last activity, and never outlives the
+# browser: the cookie is dropped when the browser closes.
+SESSION_COOKIE_AGE = int(env_float("MEDASSIST_SESSION_HOURS", 12) * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", "UTC")
