@@ -30,6 +30,7 @@ class TrainingRun(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Finished"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     class Trigger(models.TextChoices):
         MANUAL = "manual", "Started by an ML admin"
@@ -50,6 +51,9 @@ class TrainingRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written every MEDASSIST_TRAINING_HEARTBEAT_SECONDS by the worker running it: a running
+    # run whose heartbeat stops belonged to a worker that is gone (see training_runs_sweep).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     progress = models.FloatField(default=0.0)  # 0..1
     message = models.CharField(max_length=300, blank=True)
     base_version = models.ForeignKey(
@@ -73,7 +77,11 @@ class TrainingRun(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELLED}
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in {self.Status.QUEUED, self.Status.RUNNING}
 
     @property
     def percent(self) -> int:

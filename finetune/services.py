@@ -7,22 +7,25 @@ is in :mod:`finetune.adapters`; this module runs the same path for all of them.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import shutil
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.registry.services import model_version_promote, model_version_register
 from imaging.models import Instance
-from medassist.jobs import job_enqueue_on_commit
+from medassist.jobs import job_enqueue, job_enqueue_on_commit
 from medassist.services import audit_record
 
 from .adapters import adapter_for
@@ -38,6 +41,15 @@ ACTIVE = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
 
 class TrainingRunBusy(RuntimeError):
     """A run of the same task is already queued or running."""
+
+
+class TrainingRunCancelled(RuntimeError):
+    """An ML admin cancelled the run while it was running."""
+
+
+def _run_dir(run_id: int) -> Path:
+    """Where a run keeps its per-epoch checkpoints until it finishes."""
+    return Path(settings.MEDIA_ROOT) / "models" / "runs" / str(run_id)
 
 
 class NotEnoughData(RuntimeError):
@@ -78,9 +90,42 @@ def training_run_start_if_new_labels(*, task: str = Task.IMAGE) -> TrainingRun |
 
 
 def _progress(run: TrainingRun, progress: float, message: str) -> None:
-    run.progress = progress
-    run.message = message[:300]
-    run.save(update_fields=["progress", "message"])
+    """Show progress; raises TrainingRunCancelled once an ML admin has cancelled the run."""
+    updated = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
+        progress=progress, message=message[:300], heartbeat_at=timezone.now()
+    )
+    if not updated:
+        raise TrainingRunCancelled(f"Training run {run.pk} is no longer running.")
+    run.progress, run.message = progress, message[:300]
+
+
+@contextmanager
+def _heartbeat(run_id: int) -> Iterator[None]:
+    """Beat for the run from a thread of the worker while the body runs.
+
+    The thread dies with the worker process, so a killed worker's run stops beating and the
+    sweep fails it; a long epoch, which reports no progress for minutes, still beats.
+    """
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.MEDASSIST_TRAINING_HEARTBEAT_SECONDS):
+                TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        except Exception:
+            logger.exception("Heartbeat of training run %s stopped", run_id)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"training-heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 @transaction.atomic
@@ -106,32 +151,48 @@ def triage_notes_freeze(*, notes: list[Any], split: str) -> int:
 def training_run_execute(*, run_id: int) -> TrainingRun:
     """Fine-tune from the champion on the reviewed cases, measure, and apply the gate.
 
-    Safe to call twice for the same run (a redelivered task): a finished run is returned as
-    it is, and a run that a lost worker left "running" starts over.
+    Only a queued run is started, and only once: a redelivered message for a run that is
+    running, finished or cancelled changes nothing. A run whose worker is lost stops beating
+    and :func:`training_runs_sweep` marks it failed. Failed and cancelled runs leave no files;
+    the champion changes only through the gate at the very end.
     """
+    now = timezone.now()
+    claimed = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
+        status=TrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
     run = TrainingRun.objects.get(pk=run_id)
-    if run.is_finished:
+    if not claimed:
+        logger.info("Training run %s is %s; nothing to start", run.pk, run.status)
         return run
-    run.status = TrainingRun.Status.RUNNING
-    run.started_at = timezone.now()
-    run.save(update_fields=["status", "started_at"])
-    run_dir = Path(settings.MEDIA_ROOT) / "models" / "runs" / str(run.pk)
+    run_dir = _run_dir(run.pk)
     try:
-        _execute(run, run_dir)
+        with _heartbeat(run.pk):
+            _execute(run, run_dir)
+    except TrainingRunCancelled:
+        logger.info("Training run %s was cancelled", run.pk)
     except Exception as exc:
         logger.exception("Training run %s failed", run.pk)
-        run.status = TrainingRun.Status.FAILED
-        run.error = f"{type(exc).__name__}: {exc}"
-        run.message = "Failed: " + str(exc)[:280]
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "error", "message", "finished_at"])
-        audit_record(actor=None, action="training.fail", obj=run, detail={"error": run.error})
+        error = f"{type(exc).__name__}: {exc}"
+        # Conditional: a run cancelled or swept meanwhile keeps what it says.
+        if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
+            status=TrainingRun.Status.FAILED,
+            error=error,
+            message="Failed: " + str(exc)[:280],
+            finished_at=timezone.now(),
+        ):
+            audit_record(actor=None, action="training.fail", obj=run, detail={"error": error})
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    run.refresh_from_db()
     return run
 
 
 def _execute(run: TrainingRun, run_dir: Path) -> None:
     """The task-agnostic path: base -> data -> champion's score -> train -> score -> gate."""
     if settings.MEDASSIST_TORCH_THREADS:
+        # Imported here, in the training worker: the pages that start a run never load torch.
+        import torch
+
         torch.set_num_threads(settings.MEDASSIST_TORCH_THREADS)
     adapter = adapter_for(run.task)
     base = ModelVersion.objects.filter(task=run.task, status=ModelVersion.Status.CHAMPION).first()
@@ -180,6 +241,15 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
 
     with transaction.atomic():
+        # Lock the run: a cancel (or a sweep) that came first wins, and then nothing is
+        # registered or promoted; the weights file goes with the run's other files.
+        if (
+            not TrainingRun.objects.select_for_update()
+            .filter(pk=run.pk, status=TrainingRun.Status.RUNNING)
+            .exists()
+        ):
+            weights_path.unlink(missing_ok=True)
+            raise TrainingRunCancelled(f"Training run {run.pk} is no longer running.")
         candidate = model_version_register(
             task=run.task,
             weights_key=weights_key,
@@ -254,3 +324,58 @@ def test_set_freeze(*, instance: Instance, finding: Finding, task: str = Task.IM
     case.full_clean()
     case.save()
     return case
+
+
+def training_run_cancel(*, run: TrainingRun, actor: AbstractBaseUser) -> TrainingRun:
+    """Cancel a queued or running run. Its worker stops at its next progress report and
+    removes its files; nothing is registered or promoted. Raises ValueError if the run has
+    already ended."""
+    with transaction.atomic():
+        cancelled = TrainingRun.objects.filter(
+            pk=run.pk, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
+        ).update(
+            status=TrainingRun.Status.CANCELLED,
+            message=f"Cancelled by {actor.get_username()}",
+            finished_at=timezone.now(),
+        )
+        if not cancelled:
+            raise ValueError("This run has already ended; there is nothing to cancel.")
+        audit_record(actor=actor, action="training.cancel", obj=run, detail={"was": run.status})
+    run.refresh_from_db()
+    return run
+
+
+def training_runs_sweep(*, now: dt.datetime | None = None) -> dict[str, list[int]]:
+    """Fail the running runs whose worker stopped beating; wake a worker for queued ones.
+
+    Runs each minute from beat. A running run whose heartbeat is older than
+    ``MEDASSIST_TRAINING_STALE_SECONDS`` is failed with the reason and its checkpoints are
+    removed (the champion is untouched). A run queued for over a minute while nothing runs
+    lost its message (a broker outage) and gets a new one. Returns the ids it touched.
+    """
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.MEDASSIST_TRAINING_STALE_SECONDS)
+    failed = []
+    for run in TrainingRun.objects.filter(
+        status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale
+    ):
+        silent = int((now - run.heartbeat_at).total_seconds()) if run.heartbeat_at else 0
+        error = (
+            f"The training worker stopped responding (no heartbeat for {silent} s); the run "
+            "was stopped and its files removed. The champion is unchanged."
+        )
+        if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
+            status=TrainingRun.Status.FAILED, error=error, message=error[:300], finished_at=now
+        ):
+            shutil.rmtree(_run_dir(run.pk), ignore_errors=True)
+            audit_record(actor=None, action="training.fail", obj=run, detail={"error": error})
+            failed.append(run.pk)
+    woken = []
+    if not TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).exists():
+        waiting = TrainingRun.objects.filter(
+            status=TrainingRun.Status.QUEUED, created_at__lt=now - dt.timedelta(minutes=1)
+        ).order_by("created_at", "pk")
+        for run in waiting:
+            job_enqueue(TRAINING_RUN_EXECUTE, run_id=run.pk)
+            woken.append(run.pk)
+    return {"failed": failed, "woken": woken}

@@ -17,3 +17,8 @@ def training_run_execute(*, run_id: int) -> None:
 def training_schedule_tick() -> None:
     for task in ADAPTERS:
         services.training_run_start_if_new_labels(task=task)
+
+
+@shared_task(name="finetune.tasks.training_sweep")
+def training_sweep() -> None:
+    services.training_runs_sweep()

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", views.models_page, name="models"),
     path("runs/start/", views.run_start, name="run-start"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
+    path("runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
 ]

@@ -17,7 +17,7 @@ from medassist.roles import Role, role_required
 from . import selectors
 from .adapters import ADAPTERS
 from .models import TrainingRun
-from .services import TrainingRunBusy, training_run_start
+from .services import TrainingRunBusy, training_run_cancel, training_run_start
 
 
 @role_required(Role.ML_ADMIN)
@@ -65,3 +65,16 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             response.status_code = HttpResponseStopPolling.status_code
         return response
     return render(request, "finetune/run.html", context)
+
+
+@role_required(Role.ML_ADMIN)
+@require_POST
+def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(TrainingRun, pk=run_id)
+    try:
+        training_run_cancel(run=run, actor=request.user)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Training run {run.pk} cancelled; the champion is unchanged.")
+    return redirect("finetune:run", run_id=run.pk)

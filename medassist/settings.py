@@ -319,7 +319,21 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 RETRAIN_CRON = env("MEDASSIST_RETRAIN_CRON", "0 2 * * *")
 _minute, _hour, _dom, _month, _dow = RETRAIN_CRON.split()
+# The database is the source of truth for work; messages are wake-ups. Every sweep (default
+# each minute, on the default queue) re-sends the wake-ups of work that waits too long or was
+# held by a worker that is gone, and marks training runs without a heartbeat as failed.
+MEDASSIST_SWEEP_SECONDS = env_int("MEDASSIST_SWEEP_SECONDS", 60)
+# How far back a sweep looks for stored images that never got their inference request.
+MEDASSIST_SWEEP_WINDOW_HOURS = env_int("MEDASSIST_SWEEP_WINDOW_HOURS", 24)
 CELERY_BEAT_SCHEDULE = {
+    "sweep-inference": {
+        "task": "diagnosis.tasks.inference_sweep",
+        "schedule": float(MEDASSIST_SWEEP_SECONDS),
+    },
+    "sweep-training": {
+        "task": "finetune.tasks.training_sweep",
+        "schedule": float(MEDASSIST_SWEEP_SECONDS),
+    },
     "retrain-when-new-labels": {
         "task": "finetune.tasks.training_schedule_tick",
         "schedule": crontab(
@@ -354,6 +368,9 @@ MEDASSIST_INFERENCE_DECODE_THREADS = env_int("MEDASSIST_INFERENCE_DECODE_THREADS
 MEDASSIST_INFERENCE_MAX_ATTEMPTS = env_int("MEDASSIST_INFERENCE_MAX_ATTEMPTS", 3)
 # A request "running" longer than this belonged to a lost worker and is claimed again.
 MEDASSIST_INFERENCE_STALE_SECONDS = env_int("MEDASSIST_INFERENCE_STALE_SECONDS", 300)
+# A training worker beats this often; a running run silent for the stale time is failed.
+MEDASSIST_TRAINING_HEARTBEAT_SECONDS = env_int("MEDASSIST_TRAINING_HEARTBEAT_SECONDS", 30)
+MEDASSIST_TRAINING_STALE_SECONDS = env_int("MEDASSIST_TRAINING_STALE_SECONDS", 180)
 # How a study's suggestion combines its instances': "max" (any abnormal image) or "mean".
 MEDASSIST_STUDY_AGGREGATION = env("MEDASSIST_STUDY_AGGREGATION", "max")
 # Triage text model fine-tuning (demo_seed trains the first triage champion with these).

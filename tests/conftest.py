@@ -118,8 +118,10 @@ def image_champion(tiny):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def celery_worker(transactional_db, postgres, redis_broker, tiny, media_root) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """A real `celery worker` process on Redis and the test PostgreSQL database."""
+def celery_worker(
+    transactional_db, postgres, redis_broker, tiny, media_root
+) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def,type-arg]
+    """A real `celery worker` process on Redis and the test PostgreSQL database (its Popen)."""
     import redis
 
     redis.Redis.from_url(redis_broker).flushdb()  # the test broker DB only
@@ -161,7 +163,7 @@ def celery_worker(transactional_db, postgres, redis_broker, tiny, media_root) ->
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("The Celery worker did not start:\n" + log.read_text()[-3000:])
             time.sleep(0.2)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:

@@ -18,16 +18,17 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import torch
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from diagnosis.inference import services
 from diagnosis.inference.models import InferenceRequest, Suggestion
+from diagnosis.inference.selectors import request_claimable
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.registry.serving import champion, classifier_for
 from imaging.models import Instance
@@ -48,19 +49,6 @@ class BatchOutcome:
     stopped_early: bool = False  # requests may still wait (batch limit or new champion)
 
 
-def _claimable(now: datetime) -> Q:
-    """Requests a worker may take now: waiting and past their backoff, or gone stale.
-
-    A request put back after a failed try waits until its ``not_before`` (backoff). A
-    request left "running" longer than ``MEDASSIST_INFERENCE_STALE_SECONDS`` belonged to a
-    worker that died; it is claimable again.
-    """
-    stale = now - timedelta(seconds=settings.MEDASSIST_INFERENCE_STALE_SECONDS)
-    return Q(status=InferenceRequest.Status.PENDING) & (
-        Q(not_before__isnull=True) | Q(not_before__lte=now)
-    ) | Q(status=InferenceRequest.Status.RUNNING, claimed_at__lt=stale)
-
-
 def _claim(*, limit: int, version: ModelVersion) -> list[InferenceRequest]:
     """Take up to ``limit`` claimable requests for ``version``, oldest first, skipping those
     other workers hold; none once ``version`` is no longer the champion.
@@ -77,7 +65,7 @@ def _claim(*, limit: int, version: ModelVersion) -> list[InferenceRequest]:
         rows = list(
             InferenceRequest.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("instance__series")
-            .filter(_claimable(now), Exists(still_champion))
+            .filter(request_claimable(now), Exists(still_champion))
             .annotate(done=Exists(done))
             .order_by("created_at", "pk")[:limit]
         )
@@ -168,7 +156,7 @@ def inference_batch_run(*, max_batches: int = 1) -> BatchOutcome:
     try:
         version = champion(Task.IMAGE)
     except LookupError:
-        if InferenceRequest.objects.filter(_claimable(timezone.now())).exists():
+        if InferenceRequest.objects.filter(request_claimable(timezone.now())).exists():
             raise  # the requests wait for a champion
         return outcome
     rows = claim_batch(version)

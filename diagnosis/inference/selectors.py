@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from diagnosis.inference.models import Suggestion
+from diagnosis.inference.models import InferenceRequest, Suggestion
 from diagnosis.registry.models import NORMAL_CODE
 from imaging.models import Instance
 
@@ -78,3 +79,16 @@ def study_suggestion(*, study_id: int, rule: str | None = None) -> StudySuggesti
         instances=sorted(latest.values(), key=lambda s: s.instance_id),
         needs_attention=any(s.needs_attention for s in latest.values()),
     )
+
+
+def request_claimable(now: datetime) -> Q:
+    """Requests a worker may take now: waiting and past their backoff, or gone stale.
+
+    A request put back after a failed try waits until its ``not_before`` (backoff). A
+    request left "running" longer than ``MEDASSIST_INFERENCE_STALE_SECONDS`` belonged to a
+    worker that died; it is claimable again.
+    """
+    stale = now - timedelta(seconds=settings.MEDASSIST_INFERENCE_STALE_SECONDS)
+    return Q(status=InferenceRequest.Status.PENDING) & (
+        Q(not_before__isnull=True) | Q(not_before__lte=now)
+    ) | Q(status=InferenceRequest.Status.RUNNING, claimed_at__lt=stale)

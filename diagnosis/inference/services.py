@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from diagnosis.inference.models import InferenceRequest, Suggestion
+from diagnosis.inference.selectors import request_claimable
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.registry.serving import champion, classifier_for, device_description
 from diagnosis.review.services import study_urgency_refresh
 from imaging.models import Instance
 from imaging.selectors import instance_read_dataset
-from medassist.jobs import job_enqueue_on_commit
+from medassist.jobs import job_enqueue, job_enqueue_on_commit
 from medassist.version import code_version
 
 # The registered names of the tasks these services start (see diagnosis/inference/tasks.py).
 SUGGESTION_COMPUTE = "diagnosis.tasks.suggestion_compute"
 SALIENCY_COMPUTE_MANY = "diagnosis.tasks.saliency_compute_many"
+
+# A request or image younger than this is left to its own wake-up (it is probably on its way).
+SETTLE = timedelta(minutes=1)
+SWEEP_LIMIT = 500
+SALIENCY_SWEEPS = 3
 
 logger = logging.getLogger(__name__)
 
@@ -251,3 +261,61 @@ def saliency_compute(*, suggestion_id: int) -> str:
     tmp.replace(path)
     Suggestion.objects.filter(pk=suggestion.pk, saliency_key="").update(saliency_key=key)
     return key
+
+
+def inference_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Re-send the wake-ups of inference work that waits too long (each minute, from beat).
+
+    The rows are the truth: a broker outage or a killed worker loses messages, never work.
+    - Requests a worker may take now (waiting past their backoff, or held by a worker gone
+      for ``MEDASSIST_INFERENCE_STALE_SECONDS``): one wake-up, since a worker drains them all.
+    - Images stored over ``MEDASSIST_STUDY_QUIET_SECONDS`` plus a minute ago (within the last
+      ``MEDASSIST_SWEEP_WINDOW_HOURS``) with no request and no suggestion at all: the study
+      check or the request was lost after the commit; they are queued now.
+    - Suggestions without their heatmap after two minutes: queued again, at most
+      ``SALIENCY_SWEEPS`` times each (a heatmap is evidence, not the answer).
+    Returns how many of each it found.
+    """
+    now = now or timezone.now()
+    ready = InferenceRequest.objects.filter(request_claimable(now), created_at__lt=now - SETTLE)
+    first = ready.order_by("created_at", "pk").values_list("instance_id", flat=True).first()
+    if first is not None:
+        job_enqueue(SUGGESTION_COMPUTE, instance_id=first)
+
+    window = now - timedelta(hours=settings.MEDASSIST_SWEEP_WINDOW_HOURS)
+    quiet = now - timedelta(seconds=settings.MEDASSIST_STUDY_QUIET_SECONDS) - SETTLE
+    lost = list(
+        Instance.objects.filter(created_at__gte=window, created_at__lt=quiet)
+        .exclude(Exists(InferenceRequest.objects.filter(instance_id=OuterRef("pk"))))
+        .exclude(Exists(Suggestion.objects.filter(instance_id=OuterRef("pk"))))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:SWEEP_LIMIT]
+    )
+    if lost:
+        logger.warning("Sweep: %s stored images had no inference request; queued", len(lost))
+        suggestions_enqueue_missing(instance_ids=lost)
+
+    unheated = list(
+        Suggestion.objects.filter(
+            status=Suggestion.Status.OK,
+            saliency_key="",
+            created_at__gte=window,
+            created_at__lt=now - timedelta(minutes=2),
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:SWEEP_LIMIT]
+    )
+    retry = []
+    for pk in unheated:
+        key = f"inference:saliency-sweeps:{pk}"
+        try:
+            tries = cache.get(key, 0)
+            if tries < SALIENCY_SWEEPS:
+                cache.set(key, tries + 1, timeout=settings.MEDASSIST_SWEEP_WINDOW_HOURS * 3600)
+                retry.append(pk)
+        except Exception:  # the cache may be the Redis that is down; heatmaps can wait
+            logger.warning("Sweep: cache unavailable; heatmaps not re-queued")
+            break
+    if retry:
+        job_enqueue(SALIENCY_COMPUTE_MANY, suggestion_ids=retry)
+    return {"wake_up": int(first is not None), "lost": len(lost), "saliency": len(retry)}

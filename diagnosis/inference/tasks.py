@@ -53,3 +53,9 @@ def saliency_compute_many(*, suggestion_ids: list[int]) -> None:
     """Heatmaps of one inference batch: one message per batch, not per image."""
     for suggestion_id in suggestion_ids:
         services.saliency_compute(suggestion_id=suggestion_id)
+
+
+@shared_task(name="diagnosis.tasks.inference_sweep")
+def inference_sweep() -> None:
+    """Each minute, from beat: re-send wake-ups for inference work the database says waits."""
+    services.inference_sweep()
