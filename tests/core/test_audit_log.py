@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from medassist.models import AuditEvent
 from medassist.services import audit_record
-from tests.diagnosis.encounters.helpers import encounter_of
 from tests.conftest import make_user
+from tests.diagnosis.encounters.helpers import encounter_of
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from pytest_django.live_server_helper import LiveServer
 
 from diagnosis.encounters.models import FinalDiagnosis
-from tests.diagnosis.encounters.helpers import encounter_of
 from tests.conftest import sign_in
+from tests.diagnosis.encounters.helpers import encounter_of
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
