@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -117,23 +118,22 @@ def image_champion(tiny):  # type: ignore[no-untyped-def]
     return ModelVersion.objects.get(task="image", status=ModelVersion.Status.CHAMPION)
 
 
-@pytest.fixture
-def celery_worker(
-    transactional_db, postgres, redis_broker, tiny, media_root
-) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def,type-arg]
-    """A real `celery worker` process on Redis and the test PostgreSQL database (its Popen)."""
-    import redis
-
-    redis.Redis.from_url(redis_broker).flushdb()  # the test broker DB only
+def service_env(*, broker_url: str, media_root: Path) -> dict[str, str]:
+    """The environment of a MedAssist process (worker, web, sweep) on the test database."""
     db = django_settings.DATABASES["default"]
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": redis_broker,
+        "REDIS_URL": broker_url,
         "MEDIA_ROOT": str(media_root),
         **{name: str(value) for name, value in TINY.items()},
     }
-    log = media_root.parent / "worker.log"
+
+
+@contextmanager
+def worker_running(*, broker_url: str, media_root: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` process (all queues, one pool child) until the block ends."""
+    log = media_root.parent / f"worker-{time.monotonic_ns()}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
@@ -150,10 +150,10 @@ def celery_worker(
                 "--loglevel",
                 "INFO",
                 "-n",
-                f"test-{os.getpid()}@%h",
+                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
             ],
             cwd=ROOT,
-            env=env,
+            env=service_env(broker_url=broker_url, media_root=media_root),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -172,6 +172,18 @@ def celery_worker(
             proc.kill()
         if os.environ.get("MEDASSIST_SHOW_WORKER_LOG"):
             print(log.read_text())
+
+
+@pytest.fixture
+def celery_worker(  # type: ignore[no-untyped-def]
+    transactional_db, postgres, redis_broker, tiny, media_root
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` process on Redis and the test PostgreSQL database (its Popen)."""
+    import redis
+
+    redis.Redis.from_url(redis_broker).flushdb()  # the test broker DB only
+    with worker_running(broker_url=redis_broker, media_root=media_root) as proc:
+        yield proc
 
 
 def wait_for(predicate, *, timeout: float = 90.0, what: str = "condition"):  # type: ignore[no-untyped-def]
