@@ -1,20 +1,25 @@
-"""The ML admin's pages: model versions, retraining runs and their progress."""
+"""The ML admin's pages: model versions, retraining runs, their progress, dataset export."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from diagnosis.inference.selectors import inference_failures
 from diagnosis.registry.models import Task
-from diagnosis.registry.selectors import model_versions
+from diagnosis.registry.selectors import active_findings, model_versions
 from medassist.roles import Role, role_required
+from medassist.services import client_ip
 
-from . import selectors
+from . import export, selectors
 from .adapters import ADAPTERS
 from .models import TrainingRun
 from .services import TrainingRunBusy, training_run_cancel, training_run_start
@@ -78,3 +83,113 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Training run {run.pk} cancelled; the champion is unchanged.")
     return redirect("finetune:run", run_id=run.pk)
+
+
+class ExportForm(forms.Form):
+    """What a de-identified export holds; the page explains each choice."""
+
+    findings = forms.MultipleChoiceField(
+        label="Findings",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": "Choose at least one finding.",
+            "invalid_choice": "That finding is not in the vocabulary; reload the page.",
+        },
+    )
+    date_from = forms.DateField(
+        label="Study date from",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date such as 2024-01-31."},
+    )
+    date_to = forms.DateField(
+        label="Study date to",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date such as 2024-01-31."},
+    )
+    modified_dates = forms.BooleanField(
+        label="Keep dates, shifted (Retain Longitudinal Temporal Information with Modified Dates)",
+        required=False,
+        help_text="All dates of one patient move back by the same random 1 to 10 years, so "
+        "intervals between studies stay true. Without it, dates are removed or emptied.",
+    )
+    clean_descriptors = forms.BooleanField(
+        label="Keep safe descriptions (Clean Descriptors)",
+        required=False,
+        help_text="Study and series descriptions and similar text are kept only when they are "
+        "exactly one of the allowed phrases listed below; any other text is removed.",
+    )
+    include_burned_in = forms.BooleanField(
+        label="Include images that may have text burned into the pixels",
+        required=False,
+        help_text="De-identification cannot remove names written into the image itself. "
+        "Check every such image before the dataset leaves the hospital.",
+    )
+
+    def __init__(self, *args: Any, findings: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["findings"].choices = findings
+
+    def clean_date_to(self) -> dt.date | None:
+        # date_from is cleaned first (fields clean in order), so it is known here.
+        start, end = self.cleaned_data.get("date_from"), self.cleaned_data.get("date_to")
+        if start and end and end < start:
+            raise forms.ValidationError("The end date is before the start date.")
+        return end
+
+    def choice(self) -> export.ExportChoice:
+        data = self.cleaned_data
+        return export.ExportChoice(
+            findings=tuple(data["findings"]),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            modified_dates=data.get("modified_dates", False),
+            clean_descriptors=data.get("clean_descriptors", False),
+            include_burned_in=data.get("include_burned_in", False),
+        )
+
+
+@role_required(Role.ML_ADMIN)
+@require_http_methods(["GET", "POST"])
+def export_page(request: HttpRequest) -> HttpResponse:
+    """Choose labelled images, count them (dry run), then export them de-identified."""
+    findings = [(f.code, f.name) for f in active_findings()]
+    context: dict[str, Any] = {
+        "max_images": export.max_images(),
+        "allowlist": sorted(export.descriptor_allowlist()),
+    }
+    status = 200
+    if request.method == "GET":
+        form = ExportForm(findings=findings, initial={"findings": [code for code, _ in findings]})
+    else:
+        form = ExportForm(request.POST, findings=findings)
+        if not form.is_valid():
+            status = 400
+        else:
+            try:
+                if request.POST.get("action") == "export":
+                    context["result"] = export.dataset_export(
+                        choice=form.choice(), actor=request.user, remote_addr=client_ip(request)
+                    )
+                else:
+                    context["plan"] = export.export_plan(choice=form.choice())
+            except export.ExportRefused as exc:
+                context["refusal"] = str(exc)
+                status = 400
+    context["form"] = form
+    context["exports"] = export.exports_of(actor=request.user)
+    return render(request, "finetune/export.html", context, status=status)
+
+
+@role_required(Role.ML_ADMIN)
+@require_GET
+def export_download(request: HttpRequest, key: str) -> FileResponse:
+    """The zip of one of the requesting ML admin's own exports."""
+    try:
+        path = export.export_download(actor=request.user, key=key, remote_addr=client_ip(request))
+    except export.ExportNotFound as exc:
+        raise Http404("No such export of yours.") from exc
+    return FileResponse(
+        path.open("rb"), as_attachment=True, filename=f"medassist-export-{key[:8]}.zip"
+    )
