@@ -16,9 +16,11 @@ class DiagnosisConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from imaging.signals import study_stable
+        from medassist.signals import web_process_ready
 
         study_stable.connect(_enqueue_inference, dispatch_uid="diagnosis.enqueue_inference")
         post_migrate.connect(_ensure_vocabulary, sender=self)
+        web_process_ready.connect(_preload_triage_model, dispatch_uid="diagnosis.triage_preload")
 
 
 def _enqueue_inference(
@@ -27,6 +29,12 @@ def _enqueue_inference(
     from diagnosis.inference.services import suggestions_enqueue_missing
 
     suggestions_enqueue_missing(instance_ids=instance_ids)
+
+
+def _preload_triage_model(**kwargs: Any) -> None:
+    from diagnosis.triage.serving import triage_model_preload
+
+    triage_model_preload()
 
 
 def _ensure_vocabulary(**kwargs: Any) -> None:

@@ -3,6 +3,10 @@
 :class:`TaskAdapter` is the contract; :data:`ADAPTERS` holds one adapter per
 :class:`~diagnosis.registry.models.Task` and is the only place that tells the tasks apart.
 The run itself (start, execute, gate, promote) is in :mod:`finetune.services`.
+
+The ML admin's pages ask the adapters only database questions (test-set size, new labels),
+so the tensor modules (torch, transformers) are imported inside the methods that build,
+train, evaluate or save a model: only the training worker loads them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
 from django.conf import settings
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -30,34 +33,15 @@ from diagnosis.triage.selectors import triage_labels
 from diagnosis.triage.services import note_text, vitals_of
 from imaging.models import Instance
 from imaging.selectors import instance_read_dataset
-from medassist.ml.calibration import temperature_from_logits
-from medassist.ml.image_model import (
-    ImageClassifier,
-    build_image_model,
-    load_checkpoint,
-    save_checkpoint,
-)
-from medassist.ml.preprocess import PREPROCESS_VERSION
-from medassist.ml.text_model import (
-    TRIAGE_LABELS,
-    TextClassifier,
-    build_text_model,
-    load_text_checkpoint,
-    save_text_checkpoint,
-    train_text_classifier,
-)
-from medassist.ml.training import (
-    TrainConfig,
-    classification_metrics,
-    evaluate,
-    fit_temperature,
-    train_classifier,
-)
 
 from .models import TestSetCase, TriageNote
 
 if TYPE_CHECKING:
+    import torch
+
     from diagnosis.triage.rules import Vitals
+    from medassist.ml.image_model import ImageClassifier
+    from medassist.ml.text_model import TextClassifier
 
 
 @dataclass
@@ -160,6 +144,8 @@ def _model_card(data: LabelledSet, *, synthetic: bool) -> dict[str, Any]:
 
 
 def _tensors(clf: ImageClassifier, data: LabelledSet) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
     images = torch.stack(
         [clf.preprocess(instance_read_dataset(instance=i)) for i in data.instances]
     )
@@ -261,6 +247,10 @@ class ImageAdapter:
     """EfficientNet-Lite0 over the finding vocabulary, labels from doctors' reviews."""
 
     def build_new(self) -> ImageClassifier:
+        import torch
+
+        from medassist.ml.image_model import ImageClassifier, build_image_model
+
         labels = list(active_findings().values_list("code", flat=True))
         torch.manual_seed(settings.MEDASSIST_TRAIN_SEED)
         return ImageClassifier(
@@ -270,6 +260,8 @@ class ImageAdapter:
         )
 
     def load_base(self, base: ModelVersion) -> ImageClassifier:
+        from medassist.ml.image_model import load_checkpoint
+
         return load_checkpoint(
             Path(settings.MEDIA_ROOT) / base.weights_key, expected_sha256=base.weights_sha256
         )
@@ -291,6 +283,8 @@ class ImageAdapter:
         on_epoch: Callable[[int, float], None],
         progress: Callable[[float, str], None],
     ) -> dict[str, Any]:
+        from medassist.ml.training import TrainConfig, fit_temperature, train_classifier
+
         fit_part, calibration_part = _split_by_patient(
             data.data,
             fraction=settings.MEDASSIST_CALIBRATION_FRACTION,
@@ -320,12 +314,18 @@ class ImageAdapter:
         }
 
     def evaluate(self, clf: ImageClassifier, data: ImageSet) -> dict[str, Any]:
+        from medassist.ml.training import evaluate
+
         return evaluate(clf, *data.tensors(clf))
 
     def save(self, clf: ImageClassifier, path: Path) -> str:
+        from medassist.ml.image_model import save_checkpoint
+
         return save_checkpoint(clf, path)
 
     def version_fields(self, clf: ImageClassifier, data: ImageSet) -> dict[str, Any]:
+        from medassist.ml.preprocess import PREPROCESS_VERSION
+
         return {
             "labels": clf.labels,
             "image_size": clf.image_size,
@@ -363,6 +363,9 @@ def triage_metrics(
     model alone is reported as ``model_accuracy``. Macro-F1 averages over the levels that
     occur in the references or the suggestions.
     """
+    from medassist.ml.text_model import TRIAGE_LABELS
+    from medassist.ml.training import classification_metrics
+
     n = len(references)
     figures = classification_metrics(
         [r - 1 for r in references], [s - 1 for s in suggested], labels=TRIAGE_LABELS
@@ -391,10 +394,16 @@ class TriageAdapter:
     the nurses' confirmed levels, plus the synthetic training notes."""
 
     def build_new(self) -> TextClassifier:
+        import torch
+
+        from medassist.ml.text_model import TRIAGE_LABELS, TextClassifier, build_text_model
+
         torch.manual_seed(settings.MEDASSIST_TRAIN_SEED)
         return TextClassifier(build_text_model(len(TRIAGE_LABELS)), TRIAGE_LABELS)
 
     def load_base(self, base: ModelVersion) -> TextClassifier:
+        from medassist.ml.text_model import load_text_checkpoint
+
         return load_text_checkpoint(
             Path(settings.MEDIA_ROOT) / base.weights_key, expected_sha256=base.weights_sha256
         )
@@ -453,6 +462,11 @@ class TriageAdapter:
         on_epoch: Callable[[int, float], None],
         progress: Callable[[float, str], None],
     ) -> dict[str, Any]:
+        import torch
+
+        from medassist.ml.calibration import temperature_from_logits
+        from medassist.ml.text_model import train_text_classifier
+
         batch_size = settings.MEDASSIST_TRIAGE_BATCH_SIZE
         lr = settings.MEDASSIST_TRIAGE_LR
         fit_part, calibration_part = data.split(
@@ -505,6 +519,8 @@ class TriageAdapter:
         )
 
     def save(self, clf: TextClassifier, path: Path) -> str:
+        from medassist.ml.text_model import save_text_checkpoint
+
         return save_text_checkpoint(clf, path)
 
     def version_fields(self, clf: TextClassifier, data: TriageSet) -> dict[str, Any]:

@@ -49,7 +49,6 @@ from medassist.services import audit_record
 EXPORT_ACTION = "dataset.export"
 DOWNLOAD_ACTION = "dataset.export.download"
 UNREADABLE = "stored file missing or damaged"
-DEFAULT_MAX_IMAGES = 2000
 # Descriptors kept under Clean Descriptors when nothing else is configured: plain
 # anatomical and projection words that cannot name anybody.
 DEFAULT_DESCRIPTOR_ALLOWLIST = (
@@ -95,7 +94,7 @@ class ExportNotFound(LookupError):
 
 def max_images() -> int:
     """The most labelled images one export may hold (it is written during the request)."""
-    return int(getattr(settings, "MEDASSIST_EXPORT_MAX_IMAGES", DEFAULT_MAX_IMAGES))
+    return int(settings.MEDASSIST_EXPORT_MAX_IMAGES)
 
 
 def descriptor_allowlist() -> frozenset[str]:

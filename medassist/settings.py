@@ -371,6 +371,8 @@ MEDASSIST_INFERENCE_STALE_SECONDS = env_int("MEDASSIST_INFERENCE_STALE_SECONDS",
 # A training worker beats this often; a running run silent for the stale time is failed.
 MEDASSIST_TRAINING_HEARTBEAT_SECONDS = env_int("MEDASSIST_TRAINING_HEARTBEAT_SECONDS", 30)
 MEDASSIST_TRAINING_STALE_SECONDS = env_int("MEDASSIST_TRAINING_STALE_SECONDS", 180)
+# A de-identified dataset export is written during the request: at most this many images.
+MEDASSIST_EXPORT_MAX_IMAGES = env_int("MEDASSIST_EXPORT_MAX_IMAGES", 2000)
 # How a study's suggestion combines its instances': "max" (any abnormal image) or "mean".
 MEDASSIST_STUDY_AGGREGATION = env("MEDASSIST_STUDY_AGGREGATION", "max")
 # Triage text model fine-tuning (demo_seed trains the first triage champion with these).
@@ -378,6 +380,13 @@ MEDASSIST_TRIAGE_TRAIN_NOTES = env_int("MEDASSIST_TRIAGE_TRAIN_NOTES", 600)
 MEDASSIST_TRIAGE_EPOCHS = env_int("MEDASSIST_TRIAGE_EPOCHS", 2)
 MEDASSIST_TRIAGE_BATCH_SIZE = env_int("MEDASSIST_TRIAGE_BATCH_SIZE", 16)
 MEDASSIST_TRIAGE_LR = env_float("MEDASSIST_TRIAGE_LR", 5e-5)
+# Whether web processes run the triage text model themselves. On: each web process (gunicorn,
+# runserver) loads torch, transformers and the triage champion once when it starts
+# (medassist/wsgi.py), never inside a request, and suggests from the rules and the model;
+# that costs each process about 440 MiB of memory. Off: web processes never import torch or
+# transformers, and the suggestion is the ESI rules' alone, saying so to the nurse.
+# manage.py commands and Celery workers never load it when they start, either way.
+MEDASSIST_WEB_SERVES_TRIAGE_MODEL = env_bool("MEDASSIST_WEB_SERVES_TRIAGE_MODEL", True)
 # Review workflow: two independent reads per case (disagreements go to adjudication), several
 # findings per image, and the worklist's page size and refresh interval.
 MEDASSIST_DOUBLE_READING = env_bool("MEDASSIST_DOUBLE_READING", False)

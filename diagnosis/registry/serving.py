@@ -3,7 +3,8 @@
 Each worker process keeps the classifiers it has loaded, keyed by ModelVersion id. Every call
 asks the database which version is champion (one indexed query), so a promotion is picked up
 by the next task without restarting the worker. Weights are loaded lazily, after the worker
-has forked, never at import time.
+has forked, never at import time; torch and the model modules too, so that a web process
+that imports this module for its queries does not load them.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import torch
 from django.conf import settings
 
 from diagnosis.registry.models import ModelVersion, Task
-from medassist.ml.device import configure_cpu_threads, describe, prepare_model, select_device
-from medassist.ml.image_model import ImageClassifier, load_checkpoint
+
+if TYPE_CHECKING:
+    import torch
+
+    from medassist.ml.image_model import ImageClassifier
 
 _lock = threading.Lock()
 
@@ -40,6 +43,8 @@ def inference_device() -> torch.device:
     """The device of this worker process, chosen once, on first use (after the fork)."""
     global _device
     if _device is None:
+        from medassist.ml.device import configure_cpu_threads, select_device
+
         configure_cpu_threads(settings.MEDASSIST_TORCH_THREADS or None)
         _device = select_device(settings.MEDASSIST_INFERENCE_DEVICE)
     return _device
@@ -51,6 +56,8 @@ def loaded_classifier(version: ModelVersion, load: Callable[..., C]) -> C:
     One slot per task: the current champion of each task. A promotion replaces the slot on
     the next call; a rollback reloads the old version, which takes about a second.
     """
+    from medassist.ml.device import prepare_model
+
     with _lock:
         held = _cache.get(version.task)
         if held is None or held[0] != version.pk:
@@ -65,11 +72,15 @@ def loaded_classifier(version: ModelVersion, load: Callable[..., C]) -> C:
 
 def classifier_for(version: ModelVersion) -> ImageClassifier:
     """The loaded image classifier of ``version``."""
+    from medassist.ml.image_model import load_checkpoint
+
     return loaded_classifier(version, load_checkpoint)
 
 
 def device_description() -> str:
     """Where inference runs, for provenance (e.g. "cpu (2 threads)")."""
+    from medassist.ml.device import describe
+
     return describe(inference_device())
 
 

@@ -4,7 +4,10 @@ The suggestion is computed synchronously while the nurse submits the encounter: 
 take microseconds, the MiniLM forward pass ~20 ms and the word weights (one batched forward
 of the note with each word left out) ~200 ms on 2 CPU cores. A quarter of a second inside
 the request is cheaper for the nurse than a Celery round trip plus polling, and the page
-she lands on is complete, with nothing left to appear later. See bench/triage.py.
+she lands on is complete, with nothing left to appear later. See bench/triage.py. The model
+runs before the write transaction opens, so no request holds one while it computes; the web
+process loaded the model when it started (:mod:`diagnosis.triage.serving`), or, with
+``MEDASSIST_WEB_SERVES_TRIAGE_MODEL`` off, the rules suggest alone.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import datetime as dt
 import hashlib
 import time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -27,13 +30,14 @@ from diagnosis.encounters.selectors import encounter_chain_head
 from diagnosis.encounters.services import encounter_open
 from diagnosis.registry.serving import device_description
 from diagnosis.triage.models import TriageAssessment
-from diagnosis.triage.serving import text_classifier_for, triage_champion
-from medassist.ml.text_model import vitals_clauses, word_importance
+from diagnosis.triage.serving import text_classifier_for, triage_champion, triage_model_served
+from medassist.ml.vitals_text import vitals_clauses
 from medassist.models import Patient
 from medassist.services import audit_record, patient_get_or_register
 from medassist.version import code_version
 
 if TYPE_CHECKING:
+    from diagnosis.registry.models import ModelVersion
     from diagnosis.triage.rules import Vitals
 
 # Without an age the adult thresholds apply; the explanation says so.
@@ -42,6 +46,11 @@ TOP_WORDS = 8
 NO_MODEL_NOTE = (
     "No triage model yet: this suggestion comes from the ESI rules alone "
     "(expected resources, then the hard rules)."
+)
+# MEDASSIST_WEB_SERVES_TRIAGE_MODEL off: a champion may exist, but this system does not run it.
+NOT_SERVED_NOTE = (
+    "The triage model is switched off on this system: this suggestion comes from the ESI "
+    "rules alone (expected resources, then the hard rules)."
 )
 
 
@@ -106,13 +115,15 @@ class ModelOpinion:
     words: list[tuple[str, float]]
 
 
-def model_opinion(*, units: list[str], version: Any) -> ModelOpinion:
+def model_opinion(*, units: list[str], version: ModelVersion) -> ModelOpinion:
     """The champion's probabilities, its level and the words that weighed most for it.
 
     ``units`` are :func:`note_units`: the note is their join, and the explanation leaves out
     one at a time (a vital sign goes with its value), which also keeps it to about 20
     re-scorings of the note rather than one per word.
     """
+    from medassist.ml.text_model import word_importance
+
     clf = text_classifier_for(version)
     text = " ".join(units)
     probabilities = clf.classify([text])[0]
@@ -137,13 +148,14 @@ def _attention(probabilities: dict[str, float]) -> str:
     return ""
 
 
-@transaction.atomic
 def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> TriageAssessment:
     """Suggest an ESI level for ``encounter`` and store it with its provenance.
 
-    The rules run first and always; the triage champion (if any) adds its probabilities;
-    the suggestion is ``combine()`` of both, so no model output can make it less acute than
-    the hard rules. A previous assessment is superseded, never changed.
+    The rules run first and always; the triage champion (if any, and if this deployment
+    serves the model) adds its probabilities; the suggestion is ``combine()`` of both, so no
+    model output can make it less acute than the hard rules. A previous assessment is
+    superseded, never changed. The rules and the model run before the write transaction
+    opens: it holds the encounter's lock only to store the assessment and its audit record.
     """
     from diagnosis.triage.rules import combine, esi_rules, rules_level
 
@@ -152,7 +164,8 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
     rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals)
     units = note_units(complaint=encounter.chief_complaint, vitals=vitals)
     text = " ".join(units)
-    version = triage_champion()
+    served = triage_model_served()
+    version = triage_champion() if served else None
     notes: list[str] = []
     if encounter.age_years is None:
         notes.append("Age unknown: adult danger-zone thresholds were used.")
@@ -164,12 +177,15 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
     else:
         level = rules_level(rules)
         # combine()'s sentences speak of "the model"; without one, the rules speak alone.
-        explanation = f"ESI {level}. {NO_MODEL_NOTE} " + " ".join(r.reason for r in rules.fired)
-        attention = "No triage model yet: the suggestion is the rules' alone."
-    previous = encounter_chain_head(TriageAssessment, encounter_id=encounter.pk)
+        why = NO_MODEL_NOTE if served else NOT_SERVED_NOTE
+        explanation = f"ESI {level}. {why} " + " ".join(r.reason for r in rules.fired)
+        attention = (
+            "No triage model yet: the suggestion is the rules' alone."
+            if served
+            else "Triage model switched off: the suggestion is the rules' alone."
+        )
     assessment = TriageAssessment(
         encounter=encounter,
-        supersedes=previous,
         rules_fired=[dataclasses.asdict(rule) for rule in rules.fired],
         rules_floor=rules.floor,
         resources_level=rules.resources_level,
@@ -190,19 +206,21 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
         latency_ms=(time.perf_counter() - started) * 1000.0,
         assessed_by=actor if actor is not None and actor.is_authenticated else None,
     )
-    assessment.full_clean()
-    assessment.save()
-    audit_record(
-        actor=actor,
-        action="triage.assess",
-        obj=assessment,
-        detail={
-            "encounter": encounter.pk,
-            "suggested_level": level,
-            "rules_floor": rules.floor,
-            "model_version": version.pk if version else None,
-        },
-    )
+    with transaction.atomic():
+        assessment.supersedes = encounter_chain_head(TriageAssessment, encounter_id=encounter.pk)
+        assessment.full_clean()
+        assessment.save()
+        audit_record(
+            actor=actor,
+            action="triage.assess",
+            obj=assessment,
+            detail={
+                "encounter": encounter.pk,
+                "suggested_level": level,
+                "rules_floor": rules.floor,
+                "model_version": version.pk if version else None,
+            },
+        )
     return assessment
 
 
@@ -264,7 +282,6 @@ def triage_confirm(
     return target
 
 
-@transaction.atomic
 def encounter_intake(
     *,
     mrn: str,
@@ -286,29 +303,35 @@ def encounter_intake(
     arrival_mode: str,
     actor: AbstractBaseUser,
 ) -> TriageAssessment:
-    """Find or register the patient, open the encounter and suggest its ESI level."""
+    """Find or register the patient, open the encounter and suggest its ESI level.
+
+    The patient and the encounter are stored in one transaction that commits before the
+    suggestion is computed (:func:`triage_assess`), so no transaction is open while the
+    model runs. Should the suggestion fail, the encounter stays on record without one.
+    """
     if not mental_status and gcs is None:
         raise ValidationError({"mental_status": "Record the mental status: AVPU or GCS."})
-    patient: Patient = patient_get_or_register(
-        mrn=mrn, name=name, birth_date=birth_date, sex=sex, actor=actor
-    )
-    if age_years is None:
-        age_years = age_on(birth_date=patient.birth_date, on=timezone.localdate())
-    encounter = encounter_open(
-        patient=patient,
-        opened_by=actor,
-        chief_complaint=chief_complaint,
-        heart_rate=heart_rate,
-        respiratory_rate=respiratory_rate,
-        spo2=spo2,
-        systolic_bp=systolic_bp,
-        diastolic_bp=diastolic_bp,
-        temperature_c=temperature_c,
-        temperature_unit=temperature_unit,
-        pain=pain,
-        mental_status=mental_status,
-        gcs=gcs,
-        arrival_mode=arrival_mode,
-        age_years=age_years,
-    )
+    with transaction.atomic():
+        patient: Patient = patient_get_or_register(
+            mrn=mrn, name=name, birth_date=birth_date, sex=sex, actor=actor
+        )
+        if age_years is None:
+            age_years = age_on(birth_date=patient.birth_date, on=timezone.localdate())
+        encounter = encounter_open(
+            patient=patient,
+            opened_by=actor,
+            chief_complaint=chief_complaint,
+            heart_rate=heart_rate,
+            respiratory_rate=respiratory_rate,
+            spo2=spo2,
+            systolic_bp=systolic_bp,
+            diastolic_bp=diastolic_bp,
+            temperature_c=temperature_c,
+            temperature_unit=temperature_unit,
+            pain=pain,
+            mental_status=mental_status,
+            gcs=gcs,
+            arrival_mode=arrival_mode,
+            age_years=age_years,
+        )
     return triage_assess(encounter=encounter, actor=actor)

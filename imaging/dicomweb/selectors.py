@@ -18,7 +18,7 @@ from PIL import Image
 from pydicom.filereader import read_file_meta_info
 from pydicom.uid import ExplicitVRLittleEndian
 
-from medassist.ml.preprocess import dicom_to_display, display_to_png
+from medassist.ml.display import dicom_to_display, display_to_png
 
 from ..models import Instance, Series, Study
 from ..selectors import instance_read_bytes

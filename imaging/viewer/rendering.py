@@ -32,7 +32,7 @@ from pydicom.multival import MultiValue
 from pydicom.pixels import apply_modality_lut
 from pydicom.pixels import pixel_array as decode_pixels
 
-from medassist.ml.preprocess import PixelDataError, dicom_to_display, display_to_png
+from medassist.ml.display import PixelDataError, dicom_to_display, display_to_png
 
 from ..models import Instance
 from ..selectors import instance_read_dataset

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from medassist.ml.preprocess import PixelDataError
+from medassist.ml.display import PixelDataError
 from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
 

@@ -109,7 +109,7 @@ class ImageClassifier:
         """Frame 0 of ``ds`` as a ``(3, image_size, image_size)`` float32 CPU tensor.
 
         Raises:
-            medassist.ml.preprocess.PixelDataError: no decodable pixel data.
+            medassist.ml.display.PixelDataError: no decodable pixel data.
         """
         return dicom_to_tensor(ds, size=self.image_size)
 
@@ -156,7 +156,7 @@ class ImageClassifier:
             One ``{label: probability}`` dict per dataset, in order.
 
         Raises:
-            medassist.ml.preprocess.PixelDataError: a dataset has no decodable pixel data.
+            medassist.ml.display.PixelDataError: a dataset has no decodable pixel data.
         """
         results: list[dict[str, float]] = []
         for start in range(0, len(datasets), batch_size):

@@ -13,14 +13,12 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from medassist.ml.display import PixelDataError, dicom_to_display, display_to_png
 from medassist.ml.preprocess import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     PREPROCESS_VERSION,
-    PixelDataError,
-    dicom_to_display,
     dicom_to_tensor,
-    display_to_png,
     resize,
     to_model_input,
 )
@@ -195,7 +193,7 @@ NATIVE_GREY_FILES = [
 
 @pytest.mark.parametrize("name", NATIVE_GREY_FILES)
 def test_plain_grey_pixels_are_read_directly_and_equal_pydicoms(name: str) -> None:
-    from medassist.ml.preprocess import _native_grey
+    from medassist.ml.display import _native_grey
 
     ds = pydicom.dcmread(get_testdata_file(name))
     fast = _native_grey(ds)
@@ -209,7 +207,7 @@ def test_plain_grey_pixels_are_read_directly_and_equal_pydicoms(name: str) -> No
 def test_the_display_is_the_same_with_or_without_the_direct_path(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from medassist.ml import preprocess
+    from medassist.ml import display as preprocess
 
     ds = pydicom.dcmread(get_testdata_file(name))
     direct = dicom_to_display(ds)
@@ -229,14 +227,14 @@ def test_unused_high_bits_are_ignored_and_signed_values_keep_their_sign() -> Non
     signed = make_dataset(np.array([[0x0FFF, 0x0800]], dtype=np.uint16), RescaleSlope=1)
     signed.BitsStored, signed.HighBit, signed.PixelRepresentation = 12, 11, 1
     signed.RescaleIntercept = 0
-    from medassist.ml.preprocess import _native_grey
+    from medassist.ml.display import _native_grey
 
     np.testing.assert_array_equal(_native_grey(signed), [[-1, -2048]])
     np.testing.assert_array_equal(_native_grey(signed), signed.pixel_array)
 
 
 def test_images_the_direct_path_does_not_cover_go_through_pydicom() -> None:
-    from medassist.ml.preprocess import _native_grey
+    from medassist.ml.display import _native_grey
 
     rgb = make_dataset(np.zeros((1, 2, 2, 3), dtype=np.uint8)[0], photometric="RGB")
     frames = make_dataset(np.zeros((2, 2, 2), dtype=np.uint16))

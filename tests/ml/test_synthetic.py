@@ -9,7 +9,7 @@ import pydicom
 import pytest
 from pydicom.uid import ComputedRadiographyImageStorage, CTImageStorage, ExplicitVRLittleEndian
 
-from medassist.ml.preprocess import dicom_to_display
+from medassist.ml.display import dicom_to_display
 from medassist.ml.synthetic import (
     FINDINGS,
     SYNTHETIC_COMMENT,

@@ -18,9 +18,9 @@ from medassist.ml.text_model import (
     model_path,
     save_text_checkpoint,
     train_text_classifier,
-    vitals_to_text,
     word_importance,
 )
+from medassist.ml.vitals_text import vitals_to_text
 
 # Two classes told apart by one complaint keyword; every other word is shared filler.
 COMPLAINTS = {"2": "chest pain", "4": "ankle sprain"}
@@ -184,7 +184,7 @@ def test_word_importance_weighs_given_units_whole(trained: TextClassifier) -> No
 
 
 def test_vitals_clauses_join_into_the_vitals_text() -> None:
-    from medassist.ml.text_model import vitals_clauses
+    from medassist.ml.vitals_text import vitals_clauses
 
     clauses = vitals_clauses(hr=120, spo2=91, sbp=90, dbp=60, avpu="a", age_years=0.5)
     assert clauses == ["HR 120", "SpO2 91%", "BP 90/60", "AVPU A", "age 6mo"]
