@@ -10,12 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +17,7 @@ from django.utils import timezone
 
 from diagnosis.inference.models import InferenceRequest, Suggestion
 from imaging.models import Instance
-from tests.conftest import ROOT, service_env, service_missing, wait_for, worker_running
+from tests.conftest import SWEEP_SCRIPT, run_script, service_env, wait_for, worker_running
 from tests.factories import synthetic_file
 
 pytestmark = pytest.mark.integration
@@ -43,79 +37,6 @@ for name in sys.argv[2:]:
 print(json.dumps(answers))
 """
 
-SWEEP = """
-import datetime as dt
-import json
-import django
-django.setup()
-from diagnosis.inference.services import inference_sweep
-print(json.dumps(inference_sweep()))
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, on its own port, that the test stops and starts."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        pytest.fail("the test's redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()  # as a crash: nothing is saved, the queues are gone
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        service_missing("redis-server")
-    redis = PrivateRedis(tmp_path)
-    redis.start()
-    yield redis
-    redis.stop()
-
-
-def _run(code: str, *args: str, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip().splitlines()[-1]
-
 
 def test_images_accepted_while_redis_was_down_and_restarted_empty_each_get_one_suggestion(
     transactional_db, postgres, private_redis, image_champion, doctor, media_root, tmp_path
@@ -129,12 +50,12 @@ def test_images_accepted_while_redis_was_down_and_restarted_empty_each_get_one_s
         files.append(str(path))
 
     with worker_running(broker_url=private_redis.url, media_root=media_root):
-        before = json.loads(_run(UPLOAD, doctor.username, *files[:2], env=env))
+        before = json.loads(run_script(UPLOAD, doctor.username, *files[:2], env=env))
         assert before == [302, 302]
         wait_for(lambda: Suggestion.objects.count() == 2, timeout=120, what="the first two answers")
 
         private_redis.stop()
-        during = json.loads(_run(UPLOAD, doctor.username, *files[2:], env=env))
+        during = json.loads(run_script(UPLOAD, doctor.username, *files[2:], env=env))
         # Accepted, with no error page: the outage is the broker's, not the doctor's.
         assert during == [302, 302, 302, 302]
         private_redis.start()  # empty: the wake-ups sent before the crash are gone too
@@ -143,7 +64,7 @@ def test_images_accepted_while_redis_was_down_and_restarted_empty_each_get_one_s
         waiting = InferenceRequest.objects.filter(status="pending")
         assert waiting.count() == 4
         waiting.update(created_at=timezone.now() - dt.timedelta(minutes=2))
-        swept = json.loads(_run(SWEEP, env=env))
+        swept = json.loads(run_script(SWEEP_SCRIPT, env=env))
         assert swept["wake_up"] == 1
         instances = list(Instance.objects.filter(uploaded_by=doctor))
         assert len(instances) == 6

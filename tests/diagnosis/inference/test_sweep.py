@@ -7,6 +7,7 @@ the work the rows say is waiting and wakes a worker for it, with no new upload.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from diagnosis.inference import services
 from diagnosis.inference.batching import inference_drain
 from diagnosis.inference.models import InferenceRequest, Suggestion
 from imaging.models import Instance
-from tests.conftest import wait_for
+from tests.conftest import SWEEP_SCRIPT, run_script, service_env, wait_for, worker_running
 from tests.factories import ingested_instance
 
 
@@ -107,29 +108,41 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.integration
 def test_after_a_worker_is_killed_mid_request_the_sweep_gets_the_image_answered(
-    celery_worker, image_champion, settings
+    transactional_db, postgres, private_redis, image_champion, media_root, settings
 ):
-    """A SIGKILLed pool child leaves its request "running"; no new upload comes."""
-    instance = ingested_instance(904)
-    wait_for(
-        lambda: Suggestion.objects.filter(instance=instance).exists(),
-        timeout=60,
-        what="the first suggestion from the real worker",
-    )
-    # Kill the pool child as it would die mid-batch: its request is left held.
-    for child in _children(celery_worker.pid):
-        os.kill(child, signal.SIGKILL)
-    Suggestion.objects.filter(instance=instance).delete()
-    stale = timezone.now() - dt.timedelta(seconds=settings.MEDASSIST_INFERENCE_STALE_SECONDS + 5)
-    InferenceRequest.objects.filter(instance=instance).update(
-        status="running", claimed_at=stale, created_at=stale, finished_at=None
-    )
+    """A SIGKILLed pool child leaves its request "running"; no new upload comes.
 
-    services.inference_sweep()  # sends its wake-up through the real Redis broker
-    wait_for(
-        lambda: Suggestion.objects.filter(instance=instance).exists(),
-        timeout=90,
-        what="the suggestion after the sweep, from the restarted pool child",
-    )
+    The worker and the sweep use a Redis this test started (tests/conftest.py), as CI runs it.
+    """
+    env = service_env(broker_url=private_redis.url, media_root=media_root)
+    with worker_running(broker_url=private_redis.url, media_root=media_root) as worker:
+        instance = ingested_instance(904)
+        services.inference_requests_create(instance_ids=[instance.pk])
+        InferenceRequest.objects.filter(instance=instance).update(
+            created_at=timezone.now() - dt.timedelta(minutes=2)
+        )
+        assert json.loads(run_script(SWEEP_SCRIPT, env=env))["wake_up"] == 1
+        wait_for(
+            lambda: Suggestion.objects.filter(instance=instance).exists(),
+            timeout=90,
+            what="the first suggestion from the real worker",
+        )
+        # Kill the pool child as it would die mid-batch: its request is left held.
+        for child in _children(worker.pid):
+            os.kill(child, signal.SIGKILL)
+        Suggestion.objects.filter(instance=instance).delete()
+        stale = timezone.now() - dt.timedelta(
+            seconds=settings.MEDASSIST_INFERENCE_STALE_SECONDS + 5
+        )
+        InferenceRequest.objects.filter(instance=instance).update(
+            status="running", claimed_at=stale, created_at=stale, finished_at=None
+        )
+
+        assert json.loads(run_script(SWEEP_SCRIPT, env=env))["wake_up"] == 1
+        wait_for(
+            lambda: Suggestion.objects.filter(instance=instance).exists(),
+            timeout=90,
+            what="the suggestion after the sweep, from the restarted pool child",
+        )
     assert Suggestion.objects.filter(instance=instance).count() == 1
     assert not InferenceRequest.objects.filter(instance=instance, status="running").exists()
