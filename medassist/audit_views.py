@@ -1,9 +1,10 @@
 """The audit log for whoever oversees access: list, filter, page through, export as CSV.
 
-Who may see it: users holding the permission ``medassist.view_auditevent`` (superusers hold
-every permission). It is deliberately not one of the clinical roles: a hospital gives it to
-its privacy officer or a group of auditors in the Django admin, and doctors, nurses and ML
-admins get 403. Looking at or exporting the log is itself audited.
+Who may see it: users holding the permission ``medassist.view_auditevent``: the auditor
+role (the ``auditor`` group, which holds only that permission; the demo account ``auditor``)
+and superusers, who hold every permission. It is deliberately not given to a clinical role:
+a hospital puts its privacy officer in the auditor group, and doctors, nurses and ML admins
+get 403. Looking at or exporting the log is itself audited.
 """
 
 from __future__ import annotations

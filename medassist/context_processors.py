@@ -11,4 +11,6 @@ def roles(request: HttpRequest) -> dict[str, object]:
         "is_nurse": Role.NURSE in mine,
         "is_doctor": Role.DOCTOR in mine,
         "is_ml_admin": Role.ML_ADMIN in mine,
+        # From the roles already read for this request: no permission query on every page.
+        "is_auditor": Role.AUDITOR in mine or getattr(request.user, "is_superuser", False),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from django.conf import settings
@@ -27,16 +29,42 @@ class Patient(models.Model):
         return f"{self.mrn} {self.name}".strip()
 
 
-class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
+class AppendOnlyQuerySet(models.QuerySet[Any]):
     def update(self, **kwargs: Any) -> int:
-        raise ValueError("Audit events are append-only.")
+        raise ValueError("Audit records are append-only.")
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        raise ValueError("Audit events are append-only.")
+        raise ValueError("Audit records are append-only.")
 
 
-class AuditEvent(models.Model):
-    """One thing somebody did. Rows are never updated or deleted, singly or in bulk."""
+class AppendOnlyModel(models.Model):
+    """A row that is written once and never updated or deleted, singly or in bulk.
+
+    This is the Python guard (the only one on SQLite). On PostgreSQL a trigger refuses
+    UPDATE, DELETE and TRUNCATE of these tables whatever the client (see migration
+    ``0002_audit_chain``), so neither ``_base_manager`` nor raw SQL gets round it.
+    """
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("Audit records are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValueError("Audit records are append-only.")
+
+
+class AuditEvent(AppendOnlyModel):
+    """One thing somebody did. Rows are never updated or deleted, singly or in bulk.
+
+    Events are written unchained, so that no request waits on a lock; a background step
+    (``medassist.services.audit_chain_extend``) gives each its :class:`AuditChainLink`.
+    """
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -48,15 +76,54 @@ class AuditEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type}:{self.object_id}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise ValueError("Audit events are append-only.")
-        super().save(*args, **kwargs)
+    def canonical_content(self) -> bytes:
+        """The event as the chain hashes it: every column, as read back from the database.
 
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise ValueError("Audit events are append-only.")
+        Hash only a row read from the database (not the instance just created): the stored
+        form (time precision, JSON numbers, the address) is what a later check reads again.
+        """
+        content = {
+            "id": self.pk,
+            "at": self.at.isoformat(),
+            "actor": self.actor_id,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "detail": self.detail,
+            "remote_addr": self.remote_addr,
+        }
+        return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+# The hash before the first link.
+CHAIN_GENESIS = "0" * 64
+
+
+def chain_hash(*, previous: str, sequence: int, event: AuditEvent) -> str:
+    """SHA-256 (hex) of a link: the previous link's hash, this sequence number, the event."""
+    digest = hashlib.sha256(f"{previous}\n{sequence}\n".encode())
+    digest.update(event.canonical_content())
+    return digest.hexdigest()
+
+
+class AuditChainLink(AppendOnlyModel):
+    """An audit event's place in the tamper-evident chain (append-only, like the events).
+
+    ``hash`` is :func:`chain_hash` over the previous link's hash, ``sequence`` and the
+    event's content, so changing, removing or reordering any chained event breaks every
+    later link (``manage.py audit_verify`` finds the first). A separate table, because the
+    event's own row may never be updated once written.
+    """
+
+    event = models.OneToOneField(
+        AuditEvent, primary_key=True, on_delete=models.PROTECT, related_name="chain_link"
+    )
+    sequence = models.PositiveBigIntegerField(unique=True)
+    hash = models.CharField(max_length=64)
+    chained_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} event {self.event_id} {self.hash[:12]}"

@@ -1,4 +1,7 @@
-"""Roles are Django groups with permissions: nurse, doctor and ML admin.
+"""Roles are Django groups with permissions: nurse, doctor, ML admin and auditor.
+
+The auditor reads the audit log and nothing clinical: the group holds only
+``medassist.view_auditevent``, the permission the audit log pages check.
 
 A page names the roles it serves with :func:`role_required`; anonymous users go to the login
 page and signed-in users of another role get 403, so a wrong role never sees patient data.
@@ -21,6 +24,7 @@ class Role(models.TextChoices):
     NURSE = "nurse", "Triage nurse"
     DOCTOR = "doctor", "Doctor"
     ML_ADMIN = "ml_admin", "ML admin"
+    AUDITOR = "auditor", "Auditor"
 
 
 # (app_label, codename) pairs each role is granted; unknown ones are skipped until they exist.
@@ -46,6 +50,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("diagnosis", "view_modelversion"),
         ("finetune", "add_trainingrun"),
         ("finetune", "view_trainingrun"),
+    ],
+    Role.AUDITOR: [
+        ("medassist", "view_auditevent"),
     ],
 }
 

@@ -1,20 +1,54 @@
-"""Writes of the core app."""
+"""Writes of the core app: the audit log (and its chain) and patient registration."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
-from .models import AuditEvent, Patient
+from .models import CHAIN_GENESIS, AuditChainLink, AuditEvent, Patient, chain_hash
 
 
 def client_ip(request: HttpRequest) -> str | None:
     """The address an audit event records for a request (as the web server saw it)."""
     return request.META.get("REMOTE_ADDR")
+
+
+@dataclass(frozen=True)
+class AuditOrigin:
+    """Where the work being done now came from: a web client's address, a DICOM peer."""
+
+    remote_addr: str | None = None
+    detail: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+_origin: ContextVar[AuditOrigin | None] = ContextVar("medassist_audit_origin", default=None)
+
+
+@contextmanager
+def audit_origin(*, remote_addr: str | None, **detail: Any) -> Iterator[None]:
+    """Within this block, every audit event records where the work came from.
+
+    An event written without its own ``remote_addr`` gets this one, and ``detail`` keys it
+    does not set itself (a C-STORE peer's ``calling_ae_title``). The access middleware wraps
+    each request in it, so a service deep below a view (registering the patient of an
+    upload, opening an encounter) records the client's address without every layer in
+    between passing it on. The context is per thread and per asyncio task.
+    """
+    token = _origin.set(AuditOrigin(remote_addr=remote_addr, detail=detail))
+    try:
+        yield
+    finally:
+        _origin.reset(token)
 
 
 def audit_record(
@@ -25,15 +59,113 @@ def audit_record(
     detail: dict[str, Any] | None = None,
     remote_addr: str | None = None,
 ) -> AuditEvent:
-    """Append one audit event; ``obj`` is any model instance (its type and pk are kept)."""
+    """Append one audit event; ``obj`` is any model instance (its type and pk are kept).
+
+    The event is written unchained, without waiting on any lock; :func:`audit_chain_extend`
+    links it into the hash chain within the minute.
+    """
+    origin = _origin.get()
+    detail = dict(detail or {})
+    if origin is not None:
+        remote_addr = remote_addr if remote_addr is not None else origin.remote_addr
+        for key, value in origin.detail.items():
+            detail.setdefault(key, value)
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
         object_type=obj._meta.label if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        detail=detail or {},
+        detail=detail,
         remote_addr=remote_addr,
     )
+
+
+# One chaining step at a time, across every process: a PostgreSQL advisory lock, taken only
+# by the background step, never by a request writing an event. (SQLite serialises writers.)
+AUDIT_CHAIN_LOCK = 0x4D41_5544_4954  # "MAUDIT"
+AUDIT_CHAIN_BATCH = 2000
+# The minute's step looks this far back for unchained events, so that it reads through an
+# index instead of the whole log; audit_verify chains everything, however old.
+AUDIT_CHAIN_LOOKBACK = dt.timedelta(days=1)
+
+
+def audit_chain_extend(*, everything: bool = False) -> int:
+    """Chain the events written since the last step, in id order; return how many.
+
+    Each new :class:`AuditChainLink` takes the next ``sequence`` and hashes the previous
+    link's hash with the event's content. An event that committed late, after events with
+    higher ids were chained, simply gets a later sequence number. Without ``everything``
+    only events of the last :data:`AUDIT_CHAIN_LOOKBACK` are looked for. Holds the chain's
+    advisory lock for one batch (:data:`AUDIT_CHAIN_BATCH` events) at a time.
+    """
+    chained = 0
+    cutoff = None if everything else timezone.now() - AUDIT_CHAIN_LOOKBACK
+    while True:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
+            head = (
+                AuditChainLink.objects.order_by("-sequence").values_list("sequence", "hash").first()
+            )
+            sequence, previous = head or (0, CHAIN_GENESIS)
+            pending = AuditEvent.objects.filter(chain_link__isnull=True)
+            if cutoff is not None:
+                pending = pending.filter(at__gte=cutoff)
+            links = []
+            for event in pending.order_by("pk")[:AUDIT_CHAIN_BATCH]:
+                sequence += 1
+                previous = chain_hash(previous=previous, sequence=sequence, event=event)
+                links.append(AuditChainLink(event=event, sequence=sequence, hash=previous))
+            AuditChainLink.objects.bulk_create(links)
+        chained += len(links)
+        if len(links) < AUDIT_CHAIN_BATCH:
+            return chained
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What :func:`audit_chain_verify` found. ``broken`` is None when the chain is intact."""
+
+    links: int
+    head: str
+    unchained: int
+    broken: str | None = None
+    broken_event_id: int | None = None
+
+
+def audit_chain_verify() -> ChainReport:
+    """Recompute every link in sequence order and report the first that does not hold.
+
+    A link breaks when its event's content changed since it was chained, when sequence
+    numbers skip (a link and its event were removed), or when its stored hash was changed.
+    Reads only; ``unchained`` counts events with no link yet (written since the last step).
+    """
+    previous, expected = CHAIN_GENESIS, 1
+    links = AuditChainLink.objects.select_related("event").order_by("sequence")
+    for link in links.iterator(chunk_size=AUDIT_CHAIN_BATCH):
+        broken = None
+        if link.sequence != expected:
+            broken = (
+                f"sequence {expected} is missing (the next is {link.sequence}, "
+                f"event {link.event_id}): chained events were removed"
+            )
+        elif chain_hash(previous=previous, sequence=link.sequence, event=link.event) != link.hash:
+            broken = (
+                f"event {link.event_id} (sequence {link.sequence}, {link.event.action}) "
+                "was changed after it was chained"
+            )
+        if broken is not None:
+            return ChainReport(
+                links=expected - 1,
+                head=previous,
+                unchained=0,
+                broken=broken,
+                broken_event_id=link.event_id,
+            )
+        previous, expected = link.hash, expected + 1
+    unchained = AuditEvent.objects.filter(chain_link__isnull=True).count()
+    return ChainReport(links=expected - 1, head=previous, unchained=unchained)
 
 
 @transaction.atomic

@@ -9,23 +9,38 @@ services. Every secret may also come from a file named by ``<NAME>_FILE``.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env(name: str, default: str = "") -> str:
-    """Return ``$NAME``, else the content of the file named by ``$NAME_FILE``, else default."""
+    """Return ``$NAME``, else the content of the file named by ``$NAME_FILE``, else default.
+
+    Raises ImproperlyConfigured, naming the variable and the file, when ``$NAME_FILE`` names
+    a file that cannot be read: a secret that was meant to be set must not become the default.
+    """
     if name in os.environ:
         return os.environ[name]
     file_name = os.environ.get(f"{name}_FILE")
     if file_name:
-        return Path(file_name).read_text().strip()
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise ImproperlyConfigured(f"{name}_FILE={file_name}: no such file.") from None
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE={file_name}: cannot be read ({exc.strerror})."
+            ) from None
+        except UnicodeDecodeError:
+            raise ImproperlyConfigured(f"{name}_FILE={file_name}: not UTF-8 text.") from None
     return default
 
 
@@ -67,6 +82,18 @@ DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 
 def _secret_key() -> str:
     key = env("SECRET_KEY")
+    # Django's own rule (check security.W009), made a refusal: a guessable key lets anyone
+    # forge a signed-in session.
+    if (
+        PRODUCTION
+        and key
+        and (len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure-"))
+    ):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is too weak for production ({len(key)} characters, "
+            f"{len(set(key))} different): use at least 50 random characters, e.g. from "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
     if key:
         return key
     if PRODUCTION:
@@ -86,12 +113,63 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 if PRODUCTION:
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off in production (MEDASSIST_ENV=production).")
-    if not env("DATABASE_URL"):
-        raise ImproperlyConfigured("Production needs DATABASE_URL (PostgreSQL), not SQLite.")
+    # Only the scheme is named back: the rest of the URL may hold the password.
+    _database_scheme = env("DATABASE_URL").partition("://")[0]
+    if _database_scheme not in {"postgres", "postgresql", "pgsql"}:
+        raise ImproperlyConfigured(
+            "Production needs DATABASE_URL naming PostgreSQL (postgres://…), not SQLite; "
+            + (f"it names {_database_scheme}." if _database_scheme else "it is not set.")
+        )
     if not env("REDIS_URL"):
         raise ImproperlyConfigured("Production needs REDIS_URL for the Celery broker.")
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    # HTTPS only: plain HTTP is redirected (except the health check, which a load balancer
+    # may probe over HTTP), and browsers are told to use HTTPS for a year.
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Joining the browsers' preload list binds the whole domain to HTTPS for good: the
+    # hospital decides that, so it is off unless set, and `check --deploy` is not told to
+    # nag about it.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Behind a proxy that terminates TLS, the header it sets to say the browser used HTTPS (e.g.
+# X-Forwarded-Proto). Only name it when the proxy always sets or overwrites that header:
+# otherwise a client could claim HTTPS itself.
+_proxy_header = env("MEDASSIST_TRUSTED_PROXY_HEADER")
+if _proxy_header:
+    if not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_header):
+        raise ImproperlyConfigured(
+            f"MEDASSIST_TRUSTED_PROXY_HEADER={_proxy_header!r} is not a header name "
+            "(e.g. X-Forwarded-Proto)."
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+
+# Headers for every environment, so development sees what production does.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Only the app's own files run, load and receive data: no inline script or style, no eval,
+# no other origin, no framing (templates keep scripts and styles in static/; htmx is told
+# not to inject its indicator style in base.html). data: and blob: images stay allowed for
+# images a page's script makes in the browser (a decoded frame, a canvas export).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    }
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -104,6 +182,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_htmx",
     "template_partials",
+    "csp",
     "medassist",
     "imaging",
     "diagnosis",
@@ -113,13 +192,20 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # A NUL or other control character in the URL is answered 400 before any view runs.
+    "medassist.security.ControlCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages for a signed-in user hold patient data: no browser or proxy keeps them.
+    "medassist.security.NoStoreWhenSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Audits reads of patient data by the policy table, with the client address.
+    "medassist.access.AccessAuditMiddleware",
 ]
 
 ROOT_URLCONF = "medassist.urls"
@@ -144,7 +230,12 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'medassist.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Connections are kept for a minute between requests, and checked before a request reuses
+# one: after PostgreSQL restarts (or a proxy drops idle connections) the next request
+# reconnects instead of failing with a 500.
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the Celery worker write to the same file: WAL lets readers go on
     # while one writes, and IMMEDIATE transactions wait for the lock instead of failing.
@@ -334,6 +425,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "finetune.tasks.training_sweep",
         "schedule": float(MEDASSIST_SWEEP_SECONDS),
     },
+    # Links the audit events of the last minute into the hash chain (manage.py audit_verify).
+    "audit-chain": {"task": "medassist.tasks.audit_chain", "schedule": 60.0},
     "retrain-when-new-labels": {
         "task": "finetune.tasks.training_schedule_tick",
         "schedule": crontab(

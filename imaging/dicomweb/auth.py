@@ -49,13 +49,26 @@ class JsonErrorsOnly(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+class BrowserSessionAuthentication(SessionAuthentication):
+    """A signed-in browser's session, with Django's CSRF check on the plain HttpRequest.
+
+    DRF runs the check on its own Request, whose ``POST`` parses the body: a STOW-RS body
+    (multipart/related) has no parser here, so every browser upload was answered 415. The
+    plain request leaves such a body unread, and the token comes in ``X-CSRFToken``.
+    """
+
+    def enforce_csrf(self, request: Request) -> None:
+        super().enforce_csrf(request._request)
+
+
 class DicomWebView(APIView):
     """Token or session auth, doctors only, errors as JSON ``{"detail": ...}``.
 
-    A successful GET is audited with ``audit_action`` (searches and retrieves of patient data).
+    A successful GET is audited with ``audit_action`` (searches); retrieves of one study are
+    recorded once per study and session by the access audit (medassist/access.py).
     """
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [TokenAuthentication, BrowserSessionAuthentication]
     permission_classes = [permissions.IsAuthenticated, IsDoctor]
     renderer_classes = [JSONRenderer]
     parser_classes: list[Any] = []

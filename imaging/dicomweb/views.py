@@ -347,7 +347,8 @@ def _targets(instances: list[Instance], wanted: set[str] | None) -> list[tuple[s
 
 
 class _RetrieveView(DicomWebView):
-    audit_action = "dicomweb.retrieve"
+    # Recorded once per study and session by the access audit (medassist/access.py).
+    audit_action = ""
 
     def get(self, request: Request, **uids: str) -> HttpResponse | StreamingHttpResponse:
         try:
@@ -450,7 +451,7 @@ def _window(value: str) -> tuple[float, float] | None:
 
 
 class _RenderedView(DicomWebView):
-    audit_action = "dicomweb.retrieve"
+    audit_action = ""
 
     def get(self, request: Request, **uids: str) -> HttpResponse:
         media_type = _rendered_type(request)

@@ -65,6 +65,8 @@ from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
+from medassist.services import audit_origin
+
 from .errors import IngestError
 from .services import instance_ingest
 
@@ -250,9 +252,14 @@ class StorageScp:
             # transaction.atomic() is the outermost one), so 0x0000 means "safely stored".
             if connections["default"].in_atomic_block:
                 raise RuntimeError("C-STORE handler called inside a transaction")
-            result = instance_ingest(
-                data=event.encoded_dataset(), uploaded_by=None, source="c-store"
-            )
+            # The audit rows of this instance name the sending peer and its AE title.
+            with audit_origin(
+                remote_addr=event.assoc.requestor.address,
+                calling_ae_title=str(event.assoc.requestor.ae_title).strip(),
+            ):
+                result = instance_ingest(
+                    data=event.encoded_dataset(), uploaded_by=None, source="c-store"
+                )
         except IngestError as exc:
             status = ingest_error_status(exc)
             self._count(event.assoc, "refused")

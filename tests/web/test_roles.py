@@ -17,8 +17,8 @@ from tests.factories import TrainingRunFactory, ingested_instance
 
 pytestmark = pytest.mark.django_db
 
-DOCTOR, NURSE, ML_ADMIN, NO_ROLE = "doctor", "nurse", "ml_admin", "no role"
-ROLES = (DOCTOR, NURSE, ML_ADMIN, NO_ROLE)
+DOCTOR, NURSE, ML_ADMIN, AUDITOR, NO_ROLE = "doctor", "nurse", "ml_admin", "auditor", "no role"
+ROLES = (DOCTOR, NURSE, ML_ADMIN, AUDITOR, NO_ROLE)
 
 # Every page, and the roles it serves. Everyone else signed in gets 403.
 PAGES: dict[str, set[str]] = {
@@ -31,12 +31,20 @@ PAGES: dict[str, set[str]] = {
     "diagnosis:encounter": {NURSE, DOCTOR},
     "finetune:models": {ML_ADMIN},
     "finetune:run": {ML_ADMIN},
+    "audit": {AUDITOR},
+    "audit-export": {AUDITOR},
 }
 
 
 @pytest.fixture
 def users(doctor: User, nurse: User, ml_admin: User) -> dict[str, User]:
-    return {DOCTOR: doctor, NURSE: nurse, ML_ADMIN: ml_admin, NO_ROLE: make_user("nobody", None)}
+    return {
+        DOCTOR: doctor,
+        NURSE: nurse,
+        ML_ADMIN: ml_admin,
+        AUDITOR: make_user("auditor-test", AUDITOR),
+        NO_ROLE: make_user("nobody", None),
+    }
 
 
 @pytest.fixture
@@ -104,6 +112,7 @@ def test_a_page_opens_only_for_the_roles_it_serves(
         (DOCTOR, "diagnosis:worklist"),
         (NURSE, "diagnosis:triage-board"),
         (ML_ADMIN, "finetune:models"),
+        (AUDITOR, "audit"),
     ],
 )
 def test_the_home_page_sends_each_role_to_its_own_work(
@@ -152,3 +161,16 @@ def test_an_ml_admin_starting_retraining_lands_on_the_queued_run(
     assert run.status == TrainingRun.Status.QUEUED
     assert run.trigger == TrainingRun.Trigger.MANUAL
     assert run.started_by == users[ML_ADMIN]
+
+
+def test_the_demo_auditor_account_opens_the_audit_log_and_nothing_clinical(
+    client: Client,
+) -> None:
+    from finetune.management.commands.demo_seed import DEMO_PASSWORD, demo_users_ensure
+
+    assert ("auditor", AUDITOR) in demo_users_ensure()
+    auditor = User.objects.get(username="auditor")
+    assert auditor.check_password(DEMO_PASSWORD)
+    client.force_login(auditor)
+    assert client.get(reverse("audit")).status_code == 200
+    assert client.get(reverse("diagnosis:worklist")).status_code == 403

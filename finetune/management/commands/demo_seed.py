@@ -37,6 +37,7 @@ DEMO_USERS = [
     ("doctor", Role.DOCTOR, "Dr Demo"),
     ("nurse", Role.NURSE, "Nurse Demo"),
     ("mladmin", Role.ML_ADMIN, "ML Admin Demo"),
+    ("auditor", Role.AUDITOR, "Auditor Demo"),
 ]
 
 

@@ -30,7 +30,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from imaging.ingest.scp import CONFLICT, ScpConfig, scp_start
 from imaging.models import Instance, Series, Study
-from medassist.models import Patient
+from medassist.models import AuditEvent, Patient
 from tests.conftest import ROOT
 from tests.factories import file_without_pixels, synthetic_file
 
@@ -166,6 +166,17 @@ def test_a_pushed_image_is_stored_exactly_and_committed_before_success(
         # The data set arrived byte for byte, in the transfer syntax it was sent in.
         assert _body(stored) == _body(original)
     assert (received.pixel_array == sent.pixel_array).all()
+
+
+def test_the_audit_names_the_sending_peer_and_its_calling_ae_title(port: int) -> None:
+    sent = _read(synthetic_file(31))
+    (response,) = c_store(port, sent)
+    assert response.Status == 0x0000
+    instance = Instance.objects.get(sop_instance_uid=sent.SOPInstanceUID)
+    event = AuditEvent.objects.get(action="instance.ingest", object_id=str(instance.pk))
+    assert event.remote_addr == "127.0.0.1"
+    assert event.detail["calling_ae_title"] == PACS
+    assert event.detail["source"] == "c-store"
 
 
 def test_an_instance_without_pixel_data_is_refused_and_nothing_is_stored(port: int) -> None:
