@@ -333,8 +333,8 @@ print(json.dumps(inference_sweep()))
 """
 
 
-def run_script(code: str, *args: str, env: dict[str, str]) -> str:
-    """Run Python ``code`` in a fresh MedAssist process; returns the last line it printed."""
+def run_process(code: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` in a fresh MedAssist process; fails the test if it fails."""
     done = subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
@@ -344,4 +344,9 @@ def run_script(code: str, *args: str, env: dict[str, str]) -> str:
         timeout=180,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip().splitlines()[-1]
+    return done
+
+
+def run_script(code: str, *args: str, env: dict[str, str]) -> str:
+    """:func:`run_process`, returning the last line the process printed."""
+    return run_process(code, *args, env=env).stdout.strip().splitlines()[-1]

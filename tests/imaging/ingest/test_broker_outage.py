@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,7 @@ from django.conf import settings
 
 from diagnosis.inference.models import InferenceRequest
 from imaging.models import Instance
-from tests.conftest import ROOT
+from tests.conftest import run_process, service_env
 from tests.factories import synthetic_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,25 +50,13 @@ def test_an_upload_during_a_broker_outage_keeps_its_file_and_its_waiting_work(
     data = synthetic_file(seed=7)
     upload = tmp_path / "chest.dcm"
     upload.write_bytes(data)
-    db = settings.DATABASES["default"]
     env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0",
-        "MEDIA_ROOT": str(media_root),
+        **service_env(broker_url=f"redis://127.0.0.1:{_closed_port()}/0", media_root=media_root),
         "ALLOWED_HOSTS": "testserver",
         # Only one quick publish attempt: the outage is certain, waiting for it proves nothing.
         "MEDASSIST_STUDY_QUIET_SECONDS": "0",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", UPLOAD, doctor.username, str(upload)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_process(UPLOAD, doctor.username, str(upload), env=env)
     answer = json.loads(done.stdout.strip().splitlines()[-1])
 
     # The accepted image is stored, and its file is there: the preamble-zeroed upload.
