@@ -50,3 +50,56 @@ def temperature_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> float
     if not np.isfinite(t):
         return 1.0
     return float(min(max(t, TEMPERATURE_MIN), TEMPERATURE_MAX))
+
+
+ECE_BINS = 15
+
+
+def reliability_bins(
+    probabilities: np.ndarray, labels: np.ndarray, *, bins: int = ECE_BINS
+) -> list[dict[str, float]]:
+    """The reliability diagram's bins: confidence against accuracy of the top class.
+
+    ``probabilities`` is ``(N, K)`` (rows sum to 1), ``labels`` N class indices. Each row's
+    confidence is its largest probability; bin ``b`` holds confidences in
+    ``(b / bins, (b + 1) / bins]`` (the first bin also holds 0). Returns one dict per non-empty
+    bin: ``lower``, ``upper``, ``n``, ``confidence`` (mean), ``accuracy`` (share correct).
+
+    Raises:
+        ValueError: shapes that do not match, or no rows.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels)
+    if p.ndim != 2 or p.shape[0] == 0 or y.shape != (p.shape[0],):
+        raise ValueError("reliability needs (N, K) probabilities and N labels, N >= 1")
+    confidence = p.max(axis=1)
+    correct = (p.argmax(axis=1) == y).astype(np.float64)
+    # ceil(c * bins) - 1 puts c in (b/bins, (b+1)/bins]; 0 goes to the first bin.
+    index = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    out = []
+    for b in range(bins):
+        members = index == b
+        n = int(members.sum())
+        if n:
+            out.append(
+                {
+                    "lower": b / bins,
+                    "upper": (b + 1) / bins,
+                    "n": n,
+                    "confidence": float(confidence[members].mean()),
+                    "accuracy": float(correct[members].mean()),
+                }
+            )
+    return out
+
+
+def expected_calibration_error(
+    probabilities: np.ndarray, labels: np.ndarray, *, bins: int = ECE_BINS
+) -> float:
+    """ECE (Naeini et al. 2015; Guo et al. 2017): the case-weighted mean gap between the
+    confidence and the accuracy of the top class over ``bins`` equal-width bins. 0 is perfect;
+    a model that says 0.99 and is right half the time scores about 0.49.
+    """
+    curve = reliability_bins(probabilities, labels, bins=bins)
+    total = sum(b["n"] for b in curve)
+    return float(sum(b["n"] * abs(b["confidence"] - b["accuracy"]) for b in curve) / total)

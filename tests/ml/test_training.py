@@ -130,3 +130,33 @@ def test_temperature_from_logits_cools_an_underconfident_model_and_checks_its_in
         temperature_from_logits(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
     with pytest.raises(ValueError):
         temperature_from_logits(logits, torch.full((60,), 3))
+
+
+def test_ece_matches_a_hand_computed_example() -> None:
+    import numpy as np
+
+    from medassist.ml.calibration import expected_calibration_error, reliability_bins
+
+    # Four cases, two classes. Confidences 0.9 and 0.9 fall in the bin (0.8667, 0.9333], one
+    # right and one wrong; 0.6 and 0.6 in the bin (0.5333, 0.6] (its upper edge), both right.
+    p = np.array([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6], [0.6, 0.4]])
+    y = np.array([0, 1, 1, 0])
+    curve = reliability_bins(p, y)
+    assert [(b["n"], round(b["confidence"], 6), b["accuracy"]) for b in curve] == [
+        (2, 0.6, 1.0),
+        (2, 0.9, 0.5),
+    ]
+    assert curve[0]["upper"] == pytest.approx(9 / 15)
+    # By hand: (2 * |0.6 - 1.0| + 2 * |0.9 - 0.5|) / 4 = (0.8 + 0.8) / 4 = 0.4
+    assert expected_calibration_error(p, y) == pytest.approx(0.4)
+    # A perfectly calibrated set: confidence 1.0 and always right.
+    assert expected_calibration_error(np.eye(3), np.arange(3)) == pytest.approx(0.0)
+
+
+def test_ece_refuses_mismatched_shapes() -> None:
+    import numpy as np
+
+    from medassist.ml.calibration import expected_calibration_error
+
+    with pytest.raises(ValueError, match="N labels"):
+        expected_calibration_error(np.ones((3, 2)) / 2, np.array([0, 1]))
