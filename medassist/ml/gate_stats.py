@@ -1,0 +1,123 @@
+"""Statistics a promotion gate can trust: AUROC, per-class sensitivity, paired bootstrap.
+
+NumPy only (no torch, no Django). A gate compares a candidate and the champion on the same
+frozen test cases, so every figure here takes both models' probabilities for the same rows
+and resamples rows, never models: the confidence interval is of the paired difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Metric = Callable[[np.ndarray, np.ndarray], float]
+
+
+def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` for the boolean ``positive`` (Mann-Whitney U).
+
+    Ties count one half. Returns NaN when there is no positive or no negative case (the area
+    is undefined, not 0.5).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    pos = np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    # Average ranks (1-based), ties sharing the mean of their ranks.
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=np.float64)
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    u = ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def macro_auroc(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean one-vs-rest AUROC over the classes that have both positives and negatives.
+
+    ``probabilities`` is ``(N, K)``, ``labels`` N class indices. NaN if no class qualifies.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels)
+    areas = [auroc(p[:, k], y == k) for k in range(p.shape[1])]
+    defined = [a for a in areas if not np.isnan(a)]
+    return float(np.mean(defined)) if defined else float("nan")
+
+
+def sensitivities(probabilities: np.ndarray, labels: np.ndarray) -> list[float]:
+    """Per class: the share of its cases the model ranks first (recall); NaN for no case."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels)
+    predicted = p.argmax(axis=1)
+    out = []
+    for k in range(p.shape[1]):
+        cases = y == k
+        out.append(float((predicted[cases] == k).mean()) if cases.any() else float("nan"))
+    return out
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``candidate - champion`` of a metric on the same cases, with its bootstrap interval."""
+
+    difference: float
+    low: float
+    high: float
+    resamples: int
+    level: float
+
+
+def paired_bootstrap(
+    metric: Metric,
+    candidate: np.ndarray,
+    champion: np.ndarray,
+    labels: np.ndarray,
+    *,
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> PairedDifference:
+    """Percentile bootstrap interval of ``metric(candidate) - metric(champion)``.
+
+    Each resample draws N rows with replacement and scores both models on those same rows,
+    so the case mix cancels out of the difference. Resamples where the metric is undefined
+    (NaN, e.g. a class without positives) are dropped. The same ``seed`` gives the same
+    interval, so the same evidence always gives the same decision.
+
+    Raises:
+        ValueError: the two models were not scored on the same rows, or no resample was
+            defined.
+    """
+    a = np.asarray(candidate, dtype=np.float64)
+    b = np.asarray(champion, dtype=np.float64)
+    y = np.asarray(labels)
+    if a.shape != b.shape or a.shape[0] != y.shape[0] or a.shape[0] == 0:
+        raise ValueError("both models must be scored on the same, non-empty set of cases")
+    rng = np.random.default_rng(seed)
+    n = y.shape[0]
+    diffs = []
+    for _ in range(resamples):
+        rows = rng.integers(0, n, size=n)
+        d = metric(a[rows], y[rows]) - metric(b[rows], y[rows])
+        if not np.isnan(d):
+            diffs.append(d)
+    if not diffs:
+        raise ValueError("the metric was undefined on every resample (too few cases per class)")
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(diffs, [tail, 100.0 - tail])
+    return PairedDifference(
+        difference=float(metric(a, y) - metric(b, y)),
+        low=float(low),
+        high=float(high),
+        resamples=len(diffs),
+        level=level,
+    )
