@@ -50,6 +50,9 @@ class LabelledSet:
     labels: list[str]  # finding codes
     max_review_id: int
     synthetic: bool
+    # How many of the cases are synthetic (a synthetic study, or the generator's ground
+    # truth as the label); the rest are real. Recorded in the version's training summary.
+    n_synthetic: int = 0
 
 
 def training_set(*, labels: list[str]) -> LabelledSet:
@@ -73,6 +76,10 @@ def training_set(*, labels: list[str]) -> LabelledSet:
         labels=[r.finding.code for r in reviews],
         max_review_id=Review.objects.aggregate(m=Max("pk"))["m"] or 0,
         synthetic=any(r.source == Review.Source.SYNTHETIC_TRUTH for r in reviews),
+        n_synthetic=sum(
+            r.source == Review.Source.SYNTHETIC_TRUTH or r.instance.series.study.is_synthetic
+            for r in reviews
+        ),
     )
 
 
@@ -169,6 +176,9 @@ class TriageSet:
     # Who each note is about ("patient-<id>", or "note-<id>" for a synthetic note), so the
     # calibration split never has one patient on both sides.
     groups: list[str] = dataclasses.field(default_factory=list)
+    # How many notes are synthetic (a synthetic patient's encounter, or a synthetic training
+    # note); the rest are real. Recorded in the version's training summary.
+    n_synthetic: int = 0
 
     @property
     def n(self) -> int:
@@ -260,11 +270,27 @@ class ImageAdapter:
         )
 
     def load_base(self, base: ModelVersion) -> ImageClassifier:
-        from medassist.ml.image_model import load_checkpoint
+        """The champion's classifier, its head fitted to the offered findings.
 
-        return load_checkpoint(
+        A new version predicts over the offered findings only: the base's offered codes in
+        the base's order (their rows are inherited), then findings added since (fresh rows,
+        see :func:`medassist.ml.image_model.grow_head`). A retired finding's row is dropped,
+        so new versions stop suggesting it; the versions that had it keep it.
+        """
+        import torch
+
+        from medassist.ml.image_model import grow_head, load_checkpoint
+
+        clf = load_checkpoint(
             Path(settings.MEDIA_ROOT) / base.weights_key, expected_sha256=base.weights_sha256
         )
+        offered = list(active_findings().values_list("code", flat=True))
+        labels = [c for c in clf.labels if c in offered]
+        labels += [c for c in offered if c not in clf.labels]
+        if labels == clf.labels:
+            return clf
+        torch.manual_seed(settings.MEDASSIST_TRAIN_SEED)
+        return grow_head(clf, labels)
 
     def training_data(self, clf: ImageClassifier) -> ImageSet:
         return ImageSet(training_set(labels=clf.labels))
@@ -307,6 +333,9 @@ class ImageAdapter:
             "n_train": len(fit_part.instances),
             "n_calibration": len(calibration_part.instances),
             "label_counts": {c: data.data.labels.count(c) for c in clf.labels},
+            # Over the training and calibration cases together, so they add up to n + held.
+            "n_real": data.n - data.data.n_synthetic,
+            "n_synthetic": data.data.n_synthetic,
             "epochs": config.epochs,
             "batch_size": config.batch_size,
             "lr": config.lr,
@@ -423,7 +452,9 @@ class TriageAdapter:
         )
         data.max_disposition_id = Disposition.objects.aggregate(m=Max("pk"))["m"] or 0
         labels = triage_labels()
-        for encounter in Encounter.objects.filter(pk__in=labels).order_by("pk"):
+        for encounter in (
+            Encounter.objects.filter(pk__in=labels).select_related("patient").order_by("pk")
+        ):
             vitals = vitals_of(encounter=encounter)
             data.texts.append(note_text(complaint=encounter.chief_complaint, vitals=vitals))
             level, source = labels[encounter.pk]
@@ -431,6 +462,7 @@ class TriageAdapter:
             data.label_sources[source] = data.label_sources.get(source, 0) + 1
             data.cases.append((encounter.chief_complaint, vitals))
             data.groups.append(f"patient-{encounter.patient_id}")
+            data.n_synthetic += encounter.patient.is_synthetic
         for note in TriageNote.objects.filter(split=TriageNote.Split.TRAIN).order_by("pk"):
             text, case = _triage_case(note.complaint, note.vitals)
             data.texts.append(text)
@@ -439,6 +471,7 @@ class TriageAdapter:
             data.groups.append(f"note-{note.pk}")
             data.label_sources["notes"] = data.label_sources.get("notes", 0) + 1
             data.synthetic = data.synthetic or note.synthetic
+            data.n_synthetic += note.synthetic
         return data
 
     def test_data(self, clf: TextClassifier) -> TriageSet:
@@ -497,6 +530,9 @@ class TriageAdapter:
             "label_sources": data.label_sources,
             "labels_read_at": data.labels_read_at.isoformat() if data.labels_read_at else "",
             "label_counts": {c: data.labels.count(c) for c in clf.labels},
+            # Over the training and calibration notes together, so they add up to n + held.
+            "n_real": data.n - data.n_synthetic,
+            "n_synthetic": data.n_synthetic,
             "epochs": self.epochs(),
             "batch_size": batch_size,
             "lr": lr,

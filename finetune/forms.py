@@ -6,6 +6,10 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.core.validators import validate_slug
+
+from diagnosis.registry.models import RADLEX_VALIDATOR, SNOMED_CT_VALIDATOR
+from diagnosis.registry.selectors import finding_with_code
 
 from . import export
 
@@ -73,3 +77,135 @@ class ExportForm(forms.Form):
             clean_descriptors=data.get("clean_descriptors", False),
             include_burned_in=data.get("include_burned_in", False),
         )
+
+
+class RollbackForm(forms.Form):
+    """Make an earlier version the champion: the reason goes into the audit log."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the audit log with your name, e.g. “v7 misses nodules on CT”.",
+        error_messages={"required": "Give the reason for making this version the champion."},
+    )
+    confirm = forms.BooleanField(
+        label="I confirm: new suggestions will come from this version from the next batch on.",
+        error_messages={"required": "Tick the box to confirm the change of champion."},
+    )
+
+
+class TestSetGrowForm(forms.Form):
+    """How many reviewed cases per finding to freeze into the test set: a dry run, then freeze."""
+
+    per_finding = forms.IntegerField(
+        label="Cases per finding",
+        min_value=1,
+        max_value=1000,
+        initial=10,
+        help_text="At most this many more cases of each finding; fewer where fewer are labelled.",
+        error_messages={
+            "required": "Enter how many cases of each finding to freeze.",
+            "invalid": "Enter a whole number.",
+            "min_value": "Freeze at least one case per finding.",
+            "max_value": "Freeze at most 1000 cases per finding at a time.",
+        },
+    )
+    seed = forms.IntegerField(
+        label="Seed (optional)",
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="The same seed on the same labels picks the same cases. Empty: a new one.",
+        error_messages={
+            "invalid": "Enter a whole number, or leave it empty.",
+            "min_value": "Enter a number of 0 or more.",
+            "max_value": "Enter a smaller number.",
+        },
+    )
+    confirm = forms.BooleanField(
+        label="I understand: frozen cases and their patients never reach training again, "
+        "and the test set cannot shrink.",
+        required=False,
+    )
+
+    def __init__(self, *args: Any, freeze: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.freeze = freeze
+
+    def clean_confirm(self) -> bool:
+        confirm = bool(self.cleaned_data.get("confirm"))
+        if self.freeze and not confirm:
+            raise forms.ValidationError("Tick the box to confirm freezing these cases.")
+        return confirm
+
+
+class FindingForm(forms.Form):
+    """What an ML admin may change about a finding: everything but its code."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=200,
+        help_text="As reviewers will see it in the review form, e.g. “Pleural effusion”.",
+        error_messages={"required": "Give the finding a name reviewers will recognise."},
+    )
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="When to choose it, for reviewers and for whoever reads the model card.",
+    )
+    snomed_ct = forms.CharField(
+        label="SNOMED CT concept id (optional)",
+        required=False,
+        max_length=18,
+        validators=[SNOMED_CT_VALIDATOR],
+        error_messages={"max_length": "A SNOMED CT concept id is at most 18 digits."},
+    )
+    radlex = forms.CharField(
+        label="RadLex id (optional)",
+        required=False,
+        max_length=24,
+        validators=[RADLEX_VALIDATOR],
+        error_messages={"max_length": "A RadLex id is at most 24 characters, e.g. RID5350."},
+    )
+
+
+class FindingAddForm(FindingForm):
+    """A new finding: its permanent code first, then what :class:`FindingForm` asks."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=64,
+        validators=[validate_slug],
+        help_text="Permanent and never reused: lower-case letters, digits and hyphens, "
+        "e.g. pleural-effusion. Reviews, test cases and model versions name the finding by it.",
+        error_messages={
+            "required": "Give the finding a code.",
+            "invalid": "Use only lower-case letters, digits, hyphens or underscores, "
+            "e.g. pleural-effusion.",
+        },
+    )
+    field_order = ["code", "name", "description", "snomed_ct", "radlex"]
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"]
+        existing = finding_with_code(code=code)
+        if existing is not None:
+            state = "a retired finding" if existing.retired_at else "an offered finding"
+            raise forms.ValidationError(
+                f"The code “{code}” already belongs to {state} (“{existing.name}”). Codes are "
+                "never reused, so old reviews and model versions keep their meaning; choose "
+                "another code."
+            )
+        return code
+
+
+class FindingRetireForm(forms.Form):
+    """Retiring is for good: the finding is no longer offered and its code is never reused."""
+
+    confirm = forms.BooleanField(
+        label="I confirm: reviewers will no longer be offered this finding, new model "
+        "versions will not predict it, and its code can never be used again.",
+        error_messages={"required": "Tick the box to confirm retiring this finding."},
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -9,19 +11,43 @@ from diagnosis.registry.models import Finding, ModelVersion, Task
 from imaging.models import Instance
 
 
+class TestSetCaseQuerySet(models.QuerySet["TestSetCase"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ValueError(TEST_SET_NEVER_SHRINKS)
+
+
+TEST_SET_NEVER_SHRINKS = (
+    "Frozen test cases are never removed by MedAssist: the test set only grows. Removing "
+    "one needs a database administrator and a new baseline for every version's figures."
+)
+
+
 class TestSetCase(models.Model):
     """One case of a task's frozen test set: never trained on, every version measured on it.
 
-    Its patients are kept out of training entirely, so no patient is in both.
+    Its patients are kept out of training entirely, so no patient is in both. The set grows
+    only through :func:`finetune.services.test_set_freeze` (the demo) and
+    :func:`finetune.services.test_set_grow` (audited); deleting a row raises, so it never
+    shrinks silently.
     """
 
     task = models.CharField(max_length=16, choices=Task.choices, default=Task.IMAGE)
     instance = models.OneToOneField(Instance, on_delete=models.PROTECT)
     finding = models.ForeignKey(Finding, on_delete=models.PROTECT)
     frozen_at = models.DateTimeField(auto_now_add=True)
+    # Who froze it and in which growth step; empty for the demo's cases.
+    frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    batch = models.UUIDField(null=True, blank=True, db_index=True)
+
+    objects = TestSetCaseQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Test case {self.instance_id} ({self.finding_id})"
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValueError(TEST_SET_NEVER_SHRINKS)
 
 
 class TrainingRun(models.Model):

@@ -2,12 +2,340 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
 
-from .models import TrainingRun
+from django.db.models import Count, Min, QuerySet
+
+from diagnosis.registry.models import Finding, ModelVersion, Task
+from diagnosis.registry.selectors import active_findings
+from diagnosis.review.selectors import current_label_reviews
+from medassist.models import AuditEvent, Patient
+
+from .models import TestSetCase, TrainingRun
+
+# Age bands of the test set's composition, in years at the study date (upper bound inclusive).
+AGE_BANDS: tuple[tuple[str, int], ...] = (("0-17", 17), ("18-39", 39), ("40-64", 64))
+AGE_OLDEST = "65+"
+AGE_UNKNOWN = "unknown"
 
 
 def training_runs(*, limit: int = 20) -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("candidate", "base_version", "started_by").order_by(
         "-created_at"
     )[:limit]
+
+
+def age_band(*, birth_date: dt.date | None, study_date: dt.date | None) -> str:
+    """The age band at the study date; "unknown" without both dates or before birth."""
+    if birth_date is None or study_date is None or study_date < birth_date:
+        return AGE_UNKNOWN
+    years = study_date.year - birth_date.year
+    if (study_date.month, study_date.day) < (birth_date.month, birth_date.day):
+        years -= 1
+    for name, upper in AGE_BANDS:
+        if years <= upper:
+            return name
+    return AGE_OLDEST
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A labelled image that could be frozen: ids and the facts the sampling reads."""
+
+    instance_id: int
+    finding_id: int
+    finding_code: str
+    patient_id: int
+    synthetic: bool
+
+
+def test_set_candidates(*, task: str = Task.IMAGE) -> list[Candidate]:
+    """Every instance with a current label of an active finding that is not frozen yet.
+
+    The label is :func:`diagnosis.review.selectors.current_label_reviews` (the single read, the
+    agreed second read or the adjudication); its first finding is the one frozen, as training
+    reads it. An image is synthetic when its study or its patient is marked so by the ingest.
+    """
+    if task != Task.IMAGE:
+        raise ValueError(f"No labelled-case test set for task {task!r}.")
+    frozen = TestSetCase.objects.values("instance_id")
+    rows = (
+        current_label_reviews()
+        .filter(finding__in=active_findings())
+        .exclude(instance__in=frozen)
+        .values_list(
+            "instance_id",
+            "finding_id",
+            "finding__code",
+            "instance__series__study__patient_id",
+            "instance__series__study__is_synthetic",
+            "instance__series__study__patient__is_synthetic",
+        )
+        .order_by("instance_id")
+    )
+    return [
+        Candidate(instance, finding, code, patient, study_synthetic or patient_synthetic)
+        for instance, finding, code, patient, study_synthetic, patient_synthetic in rows
+    ]
+
+
+def test_set_patient_ids() -> set[int]:
+    """The patients of the frozen image test set: they never reach training (see
+    :func:`finetune.adapters.training_set`)."""
+    return set(TestSetCase.objects.values_list("instance__series__study__patient_id", flat=True))
+
+
+@dataclass
+class FindingComposition:
+    code: str
+    name: str
+    cases: int = 0
+    real: int = 0
+    synthetic: int = 0
+    patients: int = 0
+    # Labelled cases not frozen yet, of which real: what a growth step could still freeze.
+    eligible: int = 0
+    eligible_real: int = 0
+
+
+@dataclass
+class Composition:
+    """What the frozen test set of a task holds; counts only, no patient identifiers."""
+
+    total: int = 0
+    real: int = 0
+    synthetic: int = 0
+    patients: int = 0
+    findings: list[FindingComposition] = field(default_factory=list)
+    # (modality, body part) -> cases; (sex label, age band) -> cases. Sorted for display.
+    by_modality: list[tuple[str, str, int]] = field(default_factory=list)
+    by_sex_age: list[tuple[str, str, int]] = field(default_factory=list)
+    batches: list[dict[str, Any]] = field(default_factory=list)
+
+
+def test_set_composition(*, task: str = Task.IMAGE) -> Composition:
+    """Per finding (cases, real vs synthetic, patients, still eligible), per modality and body
+    part, per sex and age band (at the study date), and the growth steps so far."""
+    rows = list(
+        TestSetCase.objects.filter(task=task)
+        .values_list(
+            "finding_id",
+            "instance__series__study__patient_id",
+            "instance__series__study__is_synthetic",
+            "instance__series__study__patient__is_synthetic",
+            "instance__series__modality",
+            "instance__series__body_part",
+            "instance__series__study__patient__sex",
+            "instance__series__study__patient__birth_date",
+            "instance__series__study__study_date",
+        )
+        .order_by("pk")
+    )
+    findings = {f.pk: FindingComposition(code=f.code, name=f.name) for f in active_findings()}
+    patients_of: dict[int, set[int]] = defaultdict(set)
+    modality: Counter[tuple[str, str]] = Counter()
+    sex_age: Counter[tuple[str, str]] = Counter()
+    sex_names = dict(Patient.Sex.choices)
+    comp = Composition(total=len(rows))
+    for finding_id, patient, s_syn, p_syn, mod, body, sex, birth, study_date in rows:
+        if finding_id not in findings:
+            # A finding retired from the vocabulary still counts, marked as retired.
+            f = Finding.objects.get(pk=finding_id)
+            findings[finding_id] = FindingComposition(code=f.code, name=f"{f.name} (retired)")
+        row = findings[finding_id]
+        synthetic = s_syn or p_syn
+        row.cases += 1
+        row.synthetic += synthetic
+        row.real += not synthetic
+        comp.synthetic += synthetic
+        comp.real += not synthetic
+        patients_of[finding_id].add(patient)
+        modality[(mod.upper() or "unknown", body.upper() or "unknown")] += 1
+        sex_age[(sex_names.get(sex, sex), age_band(birth_date=birth, study_date=study_date))] += 1
+    for finding_id, patients in patients_of.items():
+        findings[finding_id].patients = len(patients)
+    comp.patients = len({p for patients in patients_of.values() for p in patients})
+    if task == Task.IMAGE:
+        for candidate in test_set_candidates(task=task):
+            row = findings[candidate.finding_id]
+            row.eligible += 1
+            row.eligible_real += not candidate.synthetic
+    comp.findings = list(findings.values())
+    comp.by_modality = [(m, b, n) for (m, b), n in sorted(modality.items())]
+    band_order = [name for name, _ in AGE_BANDS] + [AGE_OLDEST, AGE_UNKNOWN]
+    comp.by_sex_age = [
+        (sex, band, n)
+        for (sex, band), n in sorted(
+            sex_age.items(), key=lambda i: (i[0][0], band_order.index(i[0][1]))
+        )
+    ]
+    comp.batches = list(
+        TestSetCase.objects.filter(task=task, batch__isnull=False)
+        .values("batch", "frozen_by__username")
+        .annotate(cases=Count("pk"), frozen_at=Min("frozen_at"))
+        .order_by("-frozen_at")
+    )
+    return comp
+
+
+# --- One model version: its page and its model card ----------------------------------------
+
+
+@dataclass(frozen=True)
+class DataOrigin:
+    """How much of a version's training data was real, as far as its summary records it.
+
+    ``kind`` is "real", "synthetic" or "mixed" from the recorded counts, or "unrecorded" for
+    a version trained before the counts were kept: then only ``flag`` (the version's
+    ``trained_on_synthetic_data``, which may have come from its parent) is known.
+    """
+
+    kind: str
+    n_real: int | None
+    n_synthetic: int | None
+    flag: bool
+
+
+@dataclass(frozen=True)
+class VersionPage:
+    """What the version page shows; see :func:`model_version_page`."""
+
+    version: ModelVersion
+    ancestors: list[ModelVersion]  # parent first, then its parent, up to the first version
+    children: list[ModelVersion]
+    champion: ModelVersion | None  # of the same task
+    origin: DataOrigin
+    per_class: list[dict[str, Any]]  # {"label", "precision", "recall", "f1", "support"}
+    confusion: list[dict[str, Any]]  # {"label", "counts"}, rows in the order of its labels
+    confusion_labels: list[str]
+    summary_extra: dict[str, Any]  # the training summary's keys the page has no row for
+    card_rows: list[tuple[str, str]]  # the model card's keys, each value as one line of text
+    events: list[AuditEvent]
+
+
+# Training summary keys the version page shows in rows of their own.
+SUMMARY_SHOWN = frozenset(
+    {"n_train", "n_calibration", "n_real", "n_synthetic", "label_counts", "label_sources", "run"}
+)
+
+
+def model_card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """The model card's keys in words ("intended_use" -> "Intended use") with their values;
+    lists are joined, and an empty value is "not stated"."""
+    rows = []
+    for key, value in card.items():
+        if isinstance(value, list | tuple):
+            text = ", ".join(str(item) for item in value)
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k}: {v}" for k, v in value.items())
+        else:
+            text = "" if value is None else str(value)
+        rows.append((str(key).replace("_", " ").capitalize(), text or "not stated"))
+    return rows
+
+
+def data_origin(version: ModelVersion) -> DataOrigin:
+    """Real vs synthetic training cases from the version's own summary, never its parent's."""
+    summary = version.training_summary or {}
+    if "n_real" not in summary and "n_synthetic" not in summary:
+        return DataOrigin("unrecorded", None, None, version.trained_on_synthetic_data)
+    real, synthetic = int(summary.get("n_real") or 0), int(summary.get("n_synthetic") or 0)
+    kind = "mixed" if real and synthetic else "synthetic" if synthetic else "real"
+    return DataOrigin(kind, real, synthetic, version.trained_on_synthetic_data)
+
+
+def model_version_audit_events(version: ModelVersion) -> QuerySet[AuditEvent]:
+    """Who promoted or rolled back ``version``, and when, oldest first."""
+    return (
+        AuditEvent.objects.filter(object_type=ModelVersion._meta.label, object_id=str(version.pk))
+        .select_related("actor")
+        .order_by("at", "pk")
+    )
+
+
+def model_version_page(*, version_id: int) -> VersionPage:
+    """Everything the version page shows; raises ModelVersion.DoesNotExist for no such id."""
+    version = ModelVersion.objects.select_related("parent").get(pk=version_id)
+    ancestors: list[ModelVersion] = []
+    seen = {version.pk}
+    parent = version.parent
+    while parent is not None and parent.pk not in seen:  # guards against a corrupt cycle
+        ancestors.append(parent)
+        seen.add(parent.pk)
+        parent = (
+            ModelVersion.objects.filter(pk=parent.parent_id).first() if parent.parent_id else None
+        )
+    metrics = version.metrics or {}
+    labels = [str(label) for label in metrics.get("labels") or []]
+    figures_of = metrics.get("per_class") or {}
+    # In the model's output order: PostgreSQL's jsonb keeps object keys in its own order.
+    order = [label for label in labels if label in figures_of] + sorted(
+        set(figures_of) - set(labels)
+    )
+    per_class = [
+        {"label": label, **figures_of[label]}
+        for label in order
+        if isinstance(figures_of[label], dict)
+    ]
+    matrix = metrics.get("confusion") or []
+    confusion = (
+        [{"label": label, "counts": row} for label, row in zip(labels, matrix, strict=True)]
+        if len(labels) == len(matrix)
+        else []
+    )
+    summary = version.training_summary or {}
+    return VersionPage(
+        version=version,
+        ancestors=ancestors,
+        children=list(ModelVersion.objects.filter(parent=version).order_by("version")),
+        champion=ModelVersion.objects.filter(
+            task=version.task, status=ModelVersion.Status.CHAMPION
+        ).first(),
+        origin=data_origin(version),
+        per_class=per_class,
+        confusion=confusion,
+        confusion_labels=labels if confusion else [],
+        summary_extra={k: v for k, v in summary.items() if k not in SUMMARY_SHOWN},
+        card_rows=model_card_rows(version.model_card or {}),
+        events=list(model_version_audit_events(version)),
+    )
+
+
+def model_card_document(*, version_id: int) -> dict[str, Any]:
+    """The model card of a version as a self-contained document (the JSON download and the
+    printable page). Raises ModelVersion.DoesNotExist for no such id."""
+    version = ModelVersion.objects.select_related("parent").get(pk=version_id)
+    origin = data_origin(version)
+    promotions = [
+        {
+            "at": event.at.isoformat(),
+            "by": event.actor.get_username() if event.actor else None,
+            "reason": event.detail.get("reason", ""),
+        }
+        for event in model_version_audit_events(version).filter(action="model.promote")
+    ]
+    return {
+        "model": f"{version.get_task_display()} v{version.version}",
+        "task": version.task,
+        "version": version.version,
+        "status": version.status,
+        "parent_version": version.parent.version if version.parent else None,
+        "created_at": version.created_at.isoformat(),
+        "weights_sha256": version.weights_sha256,
+        "labels": version.labels,
+        "preprocess_version": version.preprocess_version,
+        "temperature": version.temperature,
+        "model_card": version.model_card,
+        "training_data": {
+            "n_train": (version.training_summary or {}).get("n_train"),
+            "n_real": origin.n_real,
+            "n_synthetic": origin.n_synthetic,
+            "origin": origin.kind,
+            "trained_on_synthetic_data_flag": origin.flag,
+        },
+        "metrics_on_frozen_test_set": version.metrics,
+        "promotions": promotions,
+    }

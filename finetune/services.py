@@ -9,11 +9,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import random
 import shutil
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from diagnosis.registry.models import Finding, ModelVersion, Task
+from diagnosis.registry.selectors import active_findings
 from diagnosis.registry.services import model_version_promote, model_version_register
 from imaging.models import Instance
 from medassist.jobs import job_enqueue, job_enqueue_on_commit
@@ -30,6 +34,7 @@ from medassist.services import audit_record
 
 from .adapters import adapter_for
 from .models import TestSetCase, TrainingRun, TriageNote
+from .selectors import Candidate, test_set_candidates, test_set_patient_ids
 
 # The registered name of the task these services start (see finetune/tasks.py).
 TRAINING_RUN_EXECUTE = "finetune.tasks.training_run_execute"
@@ -379,3 +384,222 @@ def training_runs_sweep(*, now: dt.datetime | None = None) -> dict[str, list[int
             job_enqueue(TRAINING_RUN_EXECUTE, run_id=run.pk)
             woken.append(run.pk)
     return {"failed": failed, "woken": woken}
+
+
+class RollbackRefused(ValueError):
+    """The version cannot be made champion by hand (see :func:`model_version_rollback`)."""
+
+
+def model_version_rollback(
+    *, version: ModelVersion, actor: AbstractBaseUser, reason: str
+) -> ModelVersion:
+    """Make an earlier (retired or candidate) version the champion of its task, by hand.
+
+    The gate is not asked: an ML admin takes this decision and gives the reason, which
+    :func:`diagnosis.registry.services.model_version_promote` keeps in the audit log
+    (``model.promote``) with the champion it replaced. New suggestions use the version from
+    the next batch on. Raises RollbackRefused without a reason, for the current champion,
+    or when the version's weights file is missing (inference would fail on every image).
+    """
+    reason = reason.strip()
+    if not reason:
+        raise RollbackRefused("Give the reason for making this version the champion.")
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status == ModelVersion.Status.CHAMPION:
+            raise RollbackRefused(f"v{locked.version} is already the champion.")
+        if not (Path(settings.MEDIA_ROOT) / locked.weights_key).is_file():
+            raise RollbackRefused(
+                f"The weights file of v{locked.version} is missing, so it cannot serve."
+            )
+        return model_version_promote(version=locked, actor=actor, reason=f"Rollback: {reason}")
+
+
+@dataclass(frozen=True)
+class FindingPlan:
+    code: str
+    cases: int
+    real: int
+    synthetic: int
+    patients: int
+    eligible: int  # labelled cases of this finding that could have been frozen
+
+
+@dataclass(frozen=True)
+class FreezePlan:
+    """What one growth step of the test set freezes (or, in a dry run, would freeze).
+
+    ``picks`` holds (instance id, finding id) pairs; everything else is counts, which are all
+    the audit record keeps. ``seed`` is the one used, drawn when none was given, so a dry run
+    shown on a page can be frozen exactly as shown.
+    """
+
+    task: str
+    per_finding: int
+    seed: int
+    dry_run: bool
+    findings: tuple[FindingPlan, ...]
+    picks: tuple[tuple[int, int], ...]
+    patients: int  # distinct patients of the picked cases
+    new_patients: int  # of which not in the test set before
+    # Labelled, unfrozen cases of the new patients: they leave training from now on.
+    withheld_from_training: int
+    batch: uuid.UUID | None = None
+
+    @property
+    def cases(self) -> int:
+        return len(self.picks)
+
+    @property
+    def real(self) -> int:
+        return sum(f.real for f in self.findings)
+
+    @property
+    def synthetic(self) -> int:
+        return sum(f.synthetic for f in self.findings)
+
+    def counts(self) -> dict[str, Any]:
+        """The plan as counts only (no ids, no patient data): what the audit record keeps."""
+        return {
+            "task": self.task,
+            "per_finding": self.per_finding,
+            "seed": self.seed,
+            "cases": self.cases,
+            "real": self.real,
+            "synthetic": self.synthetic,
+            "patients": self.patients,
+            "new_patients": self.new_patients,
+            "withheld_from_training": self.withheld_from_training,
+            "per_finding_cases": {f.code: f.cases for f in self.findings},
+        }
+
+
+def _ranks(ids: list[int], rng: random.Random) -> dict[int, int]:
+    """A seeded random rank for each id of a sorted list."""
+    return dict(zip(ids, rng.sample(range(len(ids)), len(ids)), strict=True))
+
+
+def _plan(*, task: str, per_finding: int, seed: int, dry_run: bool) -> FreezePlan:
+    """Pick up to ``per_finding`` unfrozen labelled cases per finding; see test_set_grow."""
+    candidates = test_set_candidates(task=task)
+    rng = random.Random(seed)
+    # Random ranks drawn over id-sorted lists, so the same seed on the same rows picks the
+    # same cases whatever order the database returned them in.
+    patient_rank = _ranks(sorted({c.patient_id for c in candidates}), rng)
+    instance_rank = _ranks(sorted({c.instance_id for c in candidates}), rng)
+    by_finding: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        by_finding.setdefault(candidate.finding_code, []).append(candidate)
+
+    test_patients = test_set_patient_ids()
+    before = set(test_patients)
+    picks: list[Candidate] = []
+    findings: list[FindingPlan] = []
+    # Rarest finding first: its few cases decide which patients join, and the commoner
+    # findings then prefer those patients' cases (they cost no training data).
+    for code in active_findings().values_list("code", flat=True):
+        by_finding.setdefault(code, [])  # a finding with nothing to freeze shows as 0
+    order = sorted(by_finding, key=lambda code: (len(by_finding[code]), code))
+    for code in order:
+        pool = by_finding[code]
+        # Each patient's cases in seeded order; the n-th case of a patient is in round n, so
+        # a finding takes one case from as many patients as it can before a second from any.
+        rounds: dict[int, int] = {}
+        seen: Counter[int] = Counter()
+        for candidate in sorted(pool, key=lambda c: instance_rank[c.instance_id]):
+            rounds[candidate.instance_id] = seen[candidate.patient_id]
+            seen[candidate.patient_id] += 1
+        chosen = sorted(
+            pool,
+            key=lambda c: (
+                c.synthetic,  # real cases first
+                rounds[c.instance_id],
+                c.patient_id not in test_patients,  # then patients already held back
+                patient_rank[c.patient_id],
+                instance_rank[c.instance_id],
+            ),
+        )[:per_finding]
+        picks.extend(chosen)
+        test_patients.update(c.patient_id for c in chosen)
+        findings.append(
+            FindingPlan(
+                code=code,
+                cases=len(chosen),
+                real=sum(not c.synthetic for c in chosen),
+                synthetic=sum(c.synthetic for c in chosen),
+                patients=len({c.patient_id for c in chosen}),
+                eligible=len(pool),
+            )
+        )
+    new_patients = {c.patient_id for c in picks} - before
+    picked = {c.instance_id for c in picks}
+    withheld = sum(c.patient_id in new_patients and c.instance_id not in picked for c in candidates)
+    return FreezePlan(
+        task=task,
+        per_finding=per_finding,
+        seed=seed,
+        dry_run=dry_run,
+        findings=tuple(sorted(findings, key=lambda f: f.code)),
+        picks=tuple(sorted((c.instance_id, c.finding_id) for c in picks)),
+        patients=len({c.patient_id for c in picks}),
+        new_patients=len(new_patients),
+        withheld_from_training=withheld,
+    )
+
+
+def test_set_grow(
+    *,
+    task: str = Task.IMAGE,
+    per_finding: int,
+    actor: AbstractBaseUser | None,
+    seed: int | None = None,
+    dry_run: bool = False,
+) -> FreezePlan:
+    """Freeze up to ``per_finding`` more reviewed cases per finding into the test set of ``task``.
+
+    The candidates are the instances with a current label (see
+    :func:`finetune.selectors.test_set_candidates`) not frozen yet; each finding is sampled on
+    its own (stratified). Within a finding, real cases come before synthetic ones, then one
+    case per patient before a second from anyone, then patients already in the test set (their
+    cases are out of training anyway), then a seeded random order: the same seed on the same
+    labels picks the same cases. Patient-disjoint by patient, not by case: only the picked
+    cases are frozen, and from then on :func:`finetune.adapters.training_set` leaves out every
+    case of a test patient, so a picked patient's other labelled cases leave training too
+    (``withheld_from_training`` counts them); they stay eligible for a later growth step.
+
+    ``dry_run`` returns the plan and writes nothing. Otherwise the cases are frozen in one
+    transaction, under a lock that serialises concurrent growth, with one audit record
+    ("test_set.grow", counts only). There is no way back: the test set never shrinks, and
+    removing a frozen case needs a database administrator (see TestSetCase). Raises
+    ValueError for ``per_finding`` < 1 or a task without a labelled-case test set.
+    """
+    if per_finding < 1:
+        raise ValueError("Freeze at least one case per finding.")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    if dry_run:
+        return _plan(task=task, per_finding=per_finding, seed=seed, dry_run=True)
+    with transaction.atomic():
+        # One growth at a time: a second one waits here, then plans without the first's cases.
+        list(Finding.objects.select_for_update().order_by("pk"))
+        plan = dataclasses.replace(
+            _plan(task=task, per_finding=per_finding, seed=seed, dry_run=False),
+            batch=uuid.uuid4(),
+        )
+        TestSetCase.objects.bulk_create(
+            TestSetCase(
+                task=task,
+                instance_id=instance_id,
+                finding_id=finding_id,
+                frozen_by=actor if actor is not None and actor.is_authenticated else None,
+                batch=plan.batch,
+            )
+            for instance_id, finding_id in plan.picks
+        )
+        audit_record(
+            actor=actor,
+            action="test_set.grow",
+            detail={**plan.counts(), "batch": str(plan.batch)},
+        )
+    logger.info("Froze %d test cases (batch %s)", plan.cases, plan.batch)
+    return plan

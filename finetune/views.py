@@ -6,22 +6,38 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from diagnosis.inference.selectors import inference_failures
-from diagnosis.registry.models import Task
-from diagnosis.registry.selectors import active_findings, model_versions
+from diagnosis.registry.models import Finding, ModelVersion, Task
+from diagnosis.registry.selectors import active_findings, findings_vocabulary, model_versions
+from diagnosis.registry.services import finding_add, finding_retire, finding_update
 from medassist.roles import Role, role_required
 from medassist.services import client_ip
 
 from . import export, selectors
 from .adapters import ADAPTERS
-from .forms import ExportForm
+from .forms import (
+    ExportForm,
+    FindingAddForm,
+    FindingForm,
+    FindingRetireForm,
+    RollbackForm,
+    TestSetGrowForm,
+)
 from .models import TrainingRun
-from .services import TrainingRunBusy, training_run_cancel, training_run_start
+from .services import (
+    RollbackRefused,
+    TrainingRunBusy,
+    model_version_rollback,
+    test_set_grow,
+    training_run_cancel,
+    training_run_start,
+)
 
 
 @role_required(Role.ML_ADMIN)
@@ -127,3 +143,187 @@ def export_download(request: HttpRequest, key: str) -> FileResponse:
     return FileResponse(
         path.open("rb"), as_attachment=True, filename=f"medassist-export-{key[:8]}.zip"
     )
+
+
+def _version_page(
+    request: HttpRequest, version_id: int, *, form: RollbackForm, status: int = 200
+) -> HttpResponse:
+    try:
+        page = selectors.model_version_page(version_id=version_id)
+    except ModelVersion.DoesNotExist as exc:
+        raise Http404("No such model version.") from exc
+    return render(request, "finetune/version.html", {"page": page, "form": form}, status=status)
+
+
+@role_required(Role.ML_ADMIN)
+@require_GET
+def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
+    """One model version: lineage, training data, test-set metrics, model card, promotions."""
+    return _version_page(request, version_id, form=RollbackForm())
+
+
+@role_required(Role.ML_ADMIN)
+@require_POST
+def version_rollback(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Make this (earlier) version the champion of its task, with a reason for the audit log."""
+    version = get_object_or_404(ModelVersion, pk=version_id)
+    form = RollbackForm(request.POST)
+    if not form.is_valid():
+        return _version_page(request, version_id, form=form, status=400)
+    try:
+        model_version_rollback(
+            version=version, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except RollbackRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"v{version.version} is now the champion; the previous one is retired."
+        )
+    return redirect("finetune:version", version_id=version.pk)
+
+
+@role_required(Role.ML_ADMIN)
+@require_GET
+def version_card(request: HttpRequest, version_id: int) -> HttpResponse:
+    """The model card as a printable page, or as a JSON download with ``?format=json``."""
+    try:
+        card = selectors.model_card_document(version_id=version_id)
+    except ModelVersion.DoesNotExist as exc:
+        raise Http404("No such model version.") from exc
+    if request.GET.get("format") == "json":
+        response = JsonResponse(card, json_dumps_params={"indent": 2})
+        filename = f"model-card-{card['task']}-v{card['version']}.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    rows = selectors.model_card_rows(card["model_card"])
+    return render(request, "finetune/version_card.html", {"card": card, "rows": rows})
+
+
+@role_required(Role.ML_ADMIN)
+@require_http_methods(["GET", "POST"])
+def test_set_page(request: HttpRequest) -> HttpResponse:
+    """The frozen image test set: its composition, and growing it (dry run, then freeze)."""
+    context: dict[str, Any] = {}
+    status = 200
+    if request.method == "GET":
+        form = TestSetGrowForm()
+    else:
+        freeze = request.POST.get("action") == "freeze"
+        form = TestSetGrowForm(request.POST, freeze=freeze)
+        valid = form.is_valid()
+        if not valid:
+            status = 400
+        # Freezing without the confirmation shows the dry run again, the error beside its box.
+        if valid or (freeze and set(form.errors) == {"confirm"}):
+            plan = test_set_grow(
+                task=Task.IMAGE,
+                per_finding=form.cleaned_data["per_finding"],
+                seed=form.cleaned_data["seed"],
+                actor=request.user,
+                dry_run=not (freeze and valid),
+            )
+            if freeze and valid:
+                messages.success(
+                    request,
+                    f"Froze {plan.cases} case{'s' if plan.cases != 1 else ''} "
+                    f"({plan.real} real, {plan.synthetic} synthetic) of {plan.patients} "
+                    f"patient{'s' if plan.patients != 1 else ''} into the test set.",
+                )
+                return redirect("finetune:test-set")
+            context["plan"] = plan
+    context["form"] = form
+    context["composition"] = selectors.test_set_composition(task=Task.IMAGE)
+    return render(request, "finetune/test_set.html", context, status=status)
+
+
+def _findings_page(
+    request: HttpRequest,
+    *,
+    add_form: FindingAddForm | None = None,
+    editing: Finding | None = None,
+    edit_form: FindingForm | None = None,
+    retiring: Finding | None = None,
+    retire_form: FindingRetireForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "findings": findings_vocabulary(),
+        "add_form": add_form or FindingAddForm(),
+        "editing": editing,
+        "edit_form": edit_form,
+        "retiring": retiring,
+        "retire_form": retire_form,
+    }
+    return render(request, "finetune/findings.html", context, status=status)
+
+
+def _finding_named_in(request: HttpRequest) -> Finding:
+    """The finding whose id is the request's ``finding`` (query or form); 404 otherwise."""
+    finding_id = request.POST.get("finding") or request.GET.get("finding") or ""
+    if not finding_id.isdigit():
+        raise Http404("No such finding.")
+    return get_object_or_404(Finding, pk=int(finding_id))
+
+
+@role_required(Role.ML_ADMIN)
+@require_http_methods(["GET", "POST"])
+def findings_page(request: HttpRequest) -> HttpResponse:
+    """The finding vocabulary with its counts, and the form that adds a finding."""
+    if request.method == "GET":
+        return _findings_page(request)
+    form = FindingAddForm(request.POST)
+    if form.is_valid():
+        try:
+            finding = finding_add(**form.cleaned_data, actor=request.user)
+        except ValidationError as exc:  # the same code added a moment ago, say
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                f"“{finding.name}” is offered to reviewers now; the next training run adds "
+                "it to the model.",
+            )
+            return redirect("finetune:findings")
+    return _findings_page(request, add_form=form, status=400)
+
+
+@role_required(Role.ML_ADMIN)
+@require_http_methods(["GET", "POST"])
+def finding_edit(request: HttpRequest) -> HttpResponse:
+    """Change a finding's name, description or codes (``?finding=<id>``); its code stays."""
+    finding = _finding_named_in(request)
+    if request.method == "GET":
+        initial = {f: getattr(finding, f) for f in ("name", "description", "snomed_ct", "radlex")}
+        return _findings_page(request, editing=finding, edit_form=FindingForm(initial=initial))
+    form = FindingForm(request.POST)
+    if form.is_valid():
+        try:
+            finding_update(finding=finding, **form.cleaned_data, actor=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"“{finding.name}” saved.")
+            return redirect("finetune:findings")
+    return _findings_page(request, editing=finding, edit_form=form, status=400)
+
+
+@role_required(Role.ML_ADMIN)
+@require_POST
+def finding_retire_view(request: HttpRequest) -> HttpResponse:
+    """Retire a finding (the form's ``finding``) once the ML admin has ticked the confirmation."""
+    finding = _finding_named_in(request)
+    form = FindingRetireForm(request.POST)
+    if form.is_valid():
+        try:
+            finding_retire(finding=finding, actor=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                f"“{finding.name}” is retired: no longer offered, and its code "
+                f"“{finding.code}” will never be used again.",
+            )
+            return redirect("finetune:findings")
+    return _findings_page(request, retiring=finding, retire_form=form, status=400)

@@ -207,10 +207,22 @@ POLICY: dict[str, Rule] = {
     "finetune:run-start": _rule(ML_ADMIN, methods=POST),
     "finetune:run": _rule(ML_ADMIN),
     "finetune:run-cancel": _rule(ML_ADMIN, methods=POST),
+    # A model version's page and model card (HTML, or JSON with ?format=json), and making an
+    # earlier version champion again: model.promote is audited by the registry's service.
+    "finetune:version": _rule(ML_ADMIN),
+    "finetune:version-rollback": _rule(ML_ADMIN, methods=POST),
+    "finetune:version-card": _rule(ML_ADMIN),
+    # The finding vocabulary: no patient; finding.add, .update and .retire, by the services.
+    "finetune:findings": _rule(ML_ADMIN, methods=GET_POST),
+    "finetune:finding-edit": _rule(ML_ADMIN, methods=GET_POST),
+    "finetune:finding-retire": _rule(ML_ADMIN, methods=POST),
     # De-identified images, exported and downloaded by their ML admin; the service audits
     # both (dataset.export, dataset.export.download).
     "finetune:export": _rule(ML_ADMIN, methods=GET_POST),
     "finetune:export-download": _rule(ML_ADMIN, patient_data=True, audited_by_view=True),
+    # The frozen test set's composition (counts only) and growing it: test_set.grow is
+    # audited by the service.
+    "finetune:test-set": _rule(ML_ADMIN, methods=GET_POST),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -14,13 +15,40 @@ class Task(models.TextChoices):
 NORMAL_CODE = "normal"  # the finding vocabulary's "no finding" entry
 
 
+SNOMED_CT_VALIDATOR = RegexValidator(
+    r"^[0-9]{6,18}$", "A SNOMED CT concept id is 6 to 18 digits, such as 233604007."
+)
+RADLEX_VALIDATOR = RegexValidator(
+    r"^RID[0-9]+$", "A RadLex id is RID followed by digits, such as RID5350."
+)
+
+
 class Finding(models.Model):
-    """One entry of the finding vocabulary the image model predicts over."""
+    """One entry of the finding vocabulary the image model predicts over.
+
+    ``is_active`` means "offered to reviewers and trained by new versions". Retiring sets it
+    False and stamps ``retired_at``; a finding is never deleted (reviews, test cases and old
+    versions' labels point at it) and its code, unique, is never given to another finding.
+    """
 
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    snomed_ct = models.CharField(
+        "SNOMED CT concept id", max_length=18, blank=True, validators=[SNOMED_CT_VALIDATOR]
+    )
+    radlex = models.CharField("RadLex id", max_length=24, blank=True, validators=[RADLEX_VALIDATOR])
     is_active = models.BooleanField(default=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
     sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(retired_at__isnull=True) | Q(is_active=False),
+                name="finding_retired_is_not_offered",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -1,15 +1,122 @@
-"""Writes of the model registry: registering a trained version and promoting it to champion."""
+"""Writes of the model registry: the finding vocabulary, registering a trained version and
+promoting it to champion."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from diagnosis.registry.models import ModelVersion
+from diagnosis.registry.models import Finding, ModelVersion
 from medassist.services import audit_record
+
+# The fields an ML admin may change after adding a finding; the code is immutable, because
+# reviews, test cases and every version's labels name the finding by it.
+FINDING_EDITABLE = ("name", "description", "snomed_ct", "radlex")
+# Fewer offered findings than this and no classifier can be trained (it needs 2 outputs).
+MIN_OFFERED_FINDINGS = 2
+
+
+def _finding_detail(finding: Finding) -> dict[str, str]:
+    return {field: getattr(finding, field) for field in ("code", *FINDING_EDITABLE)}
+
+
+@transaction.atomic
+def finding_add(
+    *,
+    code: str,
+    name: str,
+    description: str = "",
+    snomed_ct: str = "",
+    radlex: str = "",
+    actor: AbstractBaseUser | None,
+) -> Finding:
+    """Add an offered finding at the end of the vocabulary.
+
+    The next training run grows the model's head by one output for it (see
+    :func:`medassist.ml.image_model.grow_head`).
+
+    Raises:
+        ValidationError: the code is taken (by any finding, retired ones included: codes
+            are never reused) or a field is malformed.
+    """
+    # Two findings added at once may share a sort_order; the code then orders them.
+    last = Finding.objects.aggregate(m=Max("sort_order"))["m"]
+    finding = Finding(
+        code=code,
+        name=name,
+        description=description,
+        snomed_ct=snomed_ct,
+        radlex=radlex,
+        sort_order=(last or 0) + 1,
+    )
+    finding.full_clean()
+    finding.save()
+    audit_record(actor=actor, action="finding.add", obj=finding, detail=_finding_detail(finding))
+    return finding
+
+
+@transaction.atomic
+def finding_update(
+    *,
+    finding: Finding,
+    name: str,
+    description: str,
+    snomed_ct: str,
+    radlex: str,
+    actor: AbstractBaseUser | None,
+) -> Finding:
+    """Change a finding's name, description or codes; its ``code`` never changes.
+
+    Raises:
+        ValidationError: a field is malformed.
+    """
+    before = _finding_detail(finding)
+    finding.name, finding.description = name, description
+    finding.snomed_ct, finding.radlex = snomed_ct, radlex
+    finding.full_clean()
+    finding.save(update_fields=list(FINDING_EDITABLE))
+    after = _finding_detail(finding)
+    changed = {
+        k: {"from": before[k], "to": after[k]} for k in FINDING_EDITABLE if before[k] != after[k]
+    }
+    audit_record(
+        actor=actor,
+        action="finding.update",
+        obj=finding,
+        detail={"code": finding.code, "changed": changed},
+    )
+    return finding
+
+
+@transaction.atomic
+def finding_retire(*, finding: Finding, actor: AbstractBaseUser | None) -> Finding:
+    """Stop offering ``finding`` to reviewers and stop training it in new versions.
+
+    Its reviews, test cases and old versions' output rows stay; its code is never reused.
+
+    Raises:
+        ValidationError: it is already retired, or fewer than two offered findings would
+            remain (a classifier needs at least two outputs).
+    """
+    finding = Finding.objects.select_for_update().get(pk=finding.pk)
+    if finding.retired_at is not None:
+        raise ValidationError(f"“{finding.name}” was already retired.")
+    offered = Finding.objects.select_for_update().filter(is_active=True).exclude(pk=finding.pk)
+    if finding.is_active and offered.count() < MIN_OFFERED_FINDINGS:
+        raise ValidationError(
+            f"“{finding.name}” cannot be retired: at least {MIN_OFFERED_FINDINGS} findings "
+            "must stay offered for the model to choose between."
+        )
+    finding.is_active = False
+    finding.retired_at = timezone.now()
+    finding.save(update_fields=["is_active", "retired_at"])
+    audit_record(actor=actor, action="finding.retire", obj=finding, detail={"code": finding.code})
+    return finding
 
 
 @transaction.atomic

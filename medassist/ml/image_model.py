@@ -7,6 +7,7 @@ ships inside the wheel); nothing is ever downloaded.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,50 @@ def build_image_model(num_classes: int, *, pretrained: bool = True) -> torch.nn.
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.momentum = 0.1
-    model._fc = torch.nn.Linear(_FEATURES, num_classes)
-    # A small head starts near uniform probabilities, so the first steps do not push large
-    # random-label gradients into the pretrained backbone.
-    torch.nn.init.normal_(model._fc.weight, std=0.01)
-    torch.nn.init.zeros_(model._fc.bias)
+    model._fc = _fresh_head(num_classes)
     return model
+
+
+def _fresh_head(num_classes: int) -> torch.nn.Linear:
+    """A ``Linear(1280, num_classes)`` with weights from N(0, 0.01^2) and bias 0.
+
+    A small head starts near uniform probabilities, so the first steps do not push large
+    random-label gradients into the pretrained backbone. Drawn with torch's global RNG.
+    """
+    head = torch.nn.Linear(_FEATURES, num_classes)
+    torch.nn.init.normal_(head.weight, std=0.01)
+    torch.nn.init.zeros_(head.bias)
+    return head
+
+
+def grow_head(clf: ImageClassifier, labels: Sequence[str]) -> ImageClassifier:
+    """A copy of ``clf`` whose output layer has one row per code of ``labels``, in that order.
+
+    Each row of a code ``clf`` already knows is a copy of that row's weights and bias, so
+    on any input its logit is exactly the old one; a new code's row starts fresh, as a new
+    model's head does (weights N(0, 0.01^2), bias 0, from torch's global RNG: seed it for a
+    reproducible head). A code of ``clf`` that ``labels`` leaves out loses its row: the
+    caller decides the union (the training path keeps the offered findings only, so a
+    retired finding's row lives on in the versions that had it, not in new ones).
+
+    The backbone, image size and temperature are copied unchanged; ``clf`` is not modified.
+    Probabilities over the grown head differ from the old ones even for old codes (softmax
+    is over all rows), so a grown classifier is fine-tuned before it serves.
+
+    Raises:
+        ValueError: fewer than 2 or duplicate ``labels``.
+    """
+    labels = list(labels)
+    model = copy.deepcopy(clf.model)
+    old: torch.nn.Linear = model._fc
+    head = _fresh_head(len(labels)).to(device=old.weight.device, dtype=old.weight.dtype)
+    with torch.no_grad():
+        for row, code in enumerate(labels):
+            if code in clf.labels:
+                head.weight[row] = old.weight[clf.labels.index(code)]
+                head.bias[row] = old.bias[clf.labels.index(code)]
+    model._fc = head
+    return ImageClassifier(model, labels, clf.image_size, clf.temperature)
 
 
 class ImageClassifier:

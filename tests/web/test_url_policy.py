@@ -168,6 +168,7 @@ def _build_world(media: Path) -> World:
         "encounter_id": encounter.pk,
         "assessment_id": assessment.pk,
         "run_id": TrainingRunFactory().pk,
+        "version_id": suggestion.model_version_id,
         # DICOMweb names resources by UID and counts frames from 1.
         "study": series.study.study_instance_uid,
         "series": series.series_instance_uid,
