@@ -202,3 +202,22 @@ def test_a_new_finding_grows_the_head_and_its_reviews_train_it(
     assert run.candidate.labels == [*image_champion.labels, "effusion"]
     assert run.candidate.training_summary["label_counts"]["effusion"] == 4
     assert run.candidate.parent == image_champion
+
+
+@pytest.mark.django_db
+def test_the_django_admin_shows_the_vocabulary_but_changes_go_through_the_audited_page() -> None:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from diagnosis.registry.models import Finding
+
+    admin_client = Client()
+    admin_client.force_login(
+        User.objects.create_superuser("vocab-admin", "a@example.org", "pw-for-tests-only")
+    )
+
+    finding = Finding.objects.first()
+    assert admin_client.get("/admin/diagnosis/finding/").status_code == 200
+    page = admin_client.get(f"/admin/diagnosis/finding/{finding.pk}/change/")
+    assert page.status_code == 200 and b'name="name"' not in page.content  # view only
+    assert admin_client.get("/admin/diagnosis/finding/add/").status_code == 403
