@@ -309,7 +309,10 @@ class ImageAdapter:
         on_epoch: Callable[[int, float], None],
         progress: Callable[[float, str], None],
     ) -> dict[str, Any]:
-        from medassist.ml.training import TrainConfig, fit_temperature, train_classifier
+        import torch
+
+        from medassist.ml.calibration import calibrate
+        from medassist.ml.training import TrainConfig, classifier_logits, train_classifier
 
         fit_part, calibration_part = _split_by_patient(
             data.data,
@@ -326,12 +329,23 @@ class ImageAdapter:
         train_x, train_y = _tensors(clf, fit_part)
         clf.temperature = 1.0
         train_classifier(clf, train_x, train_y, config=config, on_epoch=on_epoch)
+        logits, targets = torch.empty((0, len(clf.labels))), torch.empty(0, dtype=torch.long)
         if calibration_part.instances:
             progress(0.9, f"Calibrating on {len(calibration_part.instances)} held-back cases")
-            clf.temperature = fit_temperature(clf, *_tensors(clf, calibration_part))
+            images, targets = _tensors(clf, calibration_part)
+            logits = classifier_logits(clf, images)
+        calibration = calibrate(
+            logits,
+            targets,
+            groups=[i.series.study.patient_id for i in calibration_part.instances],
+            min_cases=settings.MEDASSIST_CALIBRATION_MIN_CASES,
+            seed=settings.MEDASSIST_TRAIN_SEED,
+        )
+        clf.temperature = calibration.temperature
         return {
             "n_train": len(fit_part.instances),
             "n_calibration": len(calibration_part.instances),
+            "calibration": calibration.summary(),
             "label_counts": {c: data.data.labels.count(c) for c in clf.labels},
             # Over the training and calibration cases together, so they add up to n + held.
             "n_real": data.n - data.data.n_synthetic,
@@ -497,7 +511,7 @@ class TriageAdapter:
     ) -> dict[str, Any]:
         import torch
 
-        from medassist.ml.calibration import temperature_from_logits
+        from medassist.ml.calibration import calibrate
         from medassist.ml.text_model import train_text_classifier
 
         batch_size = settings.MEDASSIST_TRIAGE_BATCH_SIZE
@@ -520,13 +534,23 @@ class TriageAdapter:
         )
         if calibration_part.n:
             progress(0.9, f"Calibrating on {calibration_part.n} held-back notes")
-            clf.temperature = temperature_from_logits(
-                clf.logits(calibration_part.texts, batch_size=64),
-                torch.tensor([clf.labels.index(label) for label in calibration_part.labels]),
-            )
+        targets = torch.tensor(
+            [clf.labels.index(label) for label in calibration_part.labels], dtype=torch.long
+        )
+        calibration = calibrate(
+            clf.logits(calibration_part.texts, batch_size=64)
+            if calibration_part.n
+            else torch.empty((0, len(clf.labels))),
+            targets,
+            groups=calibration_part.groups,
+            min_cases=settings.MEDASSIST_CALIBRATION_MIN_CASES,
+            seed=settings.MEDASSIST_TRAIN_SEED,
+        )
+        clf.temperature = calibration.temperature
         return {
             "n_train": fit_part.n,
             "n_calibration": calibration_part.n,
+            "calibration": calibration.summary(),
             "label_sources": data.label_sources,
             "labels_read_at": data.labels_read_at.isoformat() if data.labels_read_at else "",
             "label_counts": {c: data.labels.count(c) for c in clf.labels},

@@ -490,8 +490,10 @@ MEDASSIST_WORKLIST_POLL_SECONDS = env_int("MEDASSIST_WORKLIST_POLL_SECONDS", 10)
 MEDASSIST_ATTENTION_MARGIN = env_float("MEDASSIST_ATTENTION_MARGIN", 0.2)
 # Share of training patients held back to fit the temperature (calibration).
 MEDASSIST_CALIBRATION_FRACTION = env_float("MEDASSIST_CALIBRATION_FRACTION", 0.2)
-# Fewer held-back cases than this: no calibration (temperature 1), all cases train.
-MEDASSIST_CALIBRATION_MIN_CASES = env_int("MEDASSIST_CALIBRATION_MIN_CASES", 30)
+# Fewer held-back cases than this: no calibration (temperature 1), no ECE figure ("too few
+# cases to measure calibration"), all cases train. With enough, the temperature is fitted on
+# half the held-back patients and kept only if it lowers the ECE of the other half.
+MEDASSIST_CALIBRATION_MIN_CASES = env_int("MEDASSIST_CALIBRATION_MIN_CASES", 100)
 # Demo data (manage.py demo_seed): how many synthetic patients and images it writes.
 MEDASSIST_DEMO_PATIENTS = env_int("MEDASSIST_DEMO_PATIENTS", 70)  # enough to calibrate
 MEDASSIST_DEMO_IMAGES_PER_PATIENT = env_int("MEDASSIST_DEMO_IMAGES_PER_PATIENT", 3)

@@ -101,6 +101,25 @@ class ModelVersion(models.Model):
     @property
     def calibration_note(self) -> str:
         """One sentence for the pages that show this version's probabilities."""
+        measured = self.training_summary.get("calibration")
+        if isinstance(measured, dict):
+            if measured.get("used"):
+                return (
+                    f"Probabilities are calibrated (temperature {self.temperature:.2f}, fitted "
+                    f"on {measured['n_fit']} held-back cases; expected calibration error "
+                    f"{measured['ece_before']:.3f} -> {measured['ece_after']:.3f} on "
+                    f"{measured['n_judge']} others)."
+                )
+            if measured.get("measured"):
+                return (
+                    "Probabilities are not rescaled: a temperature did not lower the expected "
+                    f"calibration error ({measured['ece_before']:.3f}) on held-back cases."
+                )
+            return (
+                "Probabilities are not calibrated: too few held-back cases to measure "
+                "calibration when this version was trained."
+            )
+        # Versions trained before calibration was measured.
         held = int(self.training_summary.get("n_calibration", 0) or 0)
         if held:
             return (

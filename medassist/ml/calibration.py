@@ -7,6 +7,10 @@ changes how sure the model says it is, never which class it ranks first.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -103,3 +107,81 @@ def expected_calibration_error(
     curve = reliability_bins(probabilities, labels, bins=bins)
     total = sum(b["n"] for b in curve)
     return float(sum(b["n"] * abs(b["confidence"] - b["accuracy"]) for b in curve) / total)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What measured calibration found; ``temperature`` is 1.0 unless it was used.
+
+    ``measured`` is False below the minimum number of held-back cases: then there is no
+    temperature and no ECE figure, and ``reason`` says so in words for the model card.
+    """
+
+    temperature: float
+    measured: bool
+    used: bool = False
+    ece_before: float | None = None
+    ece_after: float | None = None
+    n_fit: int = 0
+    n_judge: int = 0
+    reliability_before: list[dict[str, float]] = field(default_factory=list)
+    reliability_after: list[dict[str, float]] = field(default_factory=list)
+    reason: str = ""
+
+    def summary(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def calibrate(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    groups: Sequence[object] | None = None,
+    min_cases: int,
+    seed: int = 0,
+) -> Calibration:
+    """Fit a temperature on one part of held-back cases and judge it on the other.
+
+    The cases are split in two halves by ``groups`` (patients: nobody on both sides) or by
+    case, seeded. ``T`` is fitted on the first half (:func:`temperature_from_logits`); the ECE
+    of the second half is measured without and with it. The temperature is used only if it
+    lowers that ECE; otherwise calibration is measured but the model keeps ``T = 1``. Fewer
+    than ``min_cases`` cases (or fewer than 2 on either side): nothing is fitted or measured.
+    """
+    n = int(labels.shape[0])
+    too_few = Calibration(
+        temperature=1.0,
+        measured=False,
+        reason=f"too few cases to measure calibration ({n} held back, {min_cases} needed)",
+    )
+    if n < max(min_cases, 4):
+        return too_few
+    keys = list(groups) if groups is not None else list(range(n))
+    distinct = sorted(set(keys), key=str)
+    random.Random(seed).shuffle(distinct)
+    judge_keys = set(distinct[: len(distinct) // 2])
+    judge = np.array([k in judge_keys for k in keys])
+    if judge.sum() < 2 or (~judge).sum() < 2:
+        return too_few
+    fit_idx = torch.from_numpy(np.flatnonzero(~judge))
+    judge_idx = torch.from_numpy(np.flatnonzero(judge))
+    t = temperature_from_logits(logits[fit_idx], labels[fit_idx])
+    judged = logits[judge_idx].detach().cpu().double()
+    y = labels[judge_idx].cpu().numpy()
+    before = torch.softmax(judged, dim=1).numpy()
+    after = torch.softmax(judged / t, dim=1).numpy()
+    ece_before = expected_calibration_error(before, y)
+    ece_after = expected_calibration_error(after, y)
+    used = ece_after < ece_before
+    return Calibration(
+        temperature=t if used else 1.0,
+        measured=True,
+        used=used,
+        ece_before=ece_before,
+        ece_after=ece_after,
+        n_fit=len(fit_idx),
+        n_judge=len(judge_idx),
+        reliability_before=reliability_bins(before, y),
+        reliability_after=reliability_bins(after, y),
+        reason="" if used else f"temperature {t:.2f} did not lower the ECE of the judged cases",
+    )

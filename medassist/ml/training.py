@@ -215,6 +215,11 @@ def classification_metrics(
     }
 
 
+def classifier_logits(clf: ImageClassifier, images: torch.Tensor) -> torch.Tensor:
+    """The model's raw logits ``(N, K)`` for preprocessed ``images`` (evaluation mode)."""
+    return _logits(clf, images)
+
+
 def fit_temperature(clf: ImageClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fit the softmax temperature that minimises NLL on a held-out set (temperature scaling).
 

@@ -160,3 +160,40 @@ def test_ece_refuses_mismatched_shapes() -> None:
 
     with pytest.raises(ValueError, match="N labels"):
         expected_calibration_error(np.ones((3, 2)) / 2, np.array([0, 1]))
+
+
+def _overconfident(n: int, seed: int):  # type: ignore[no-untyped-def]
+    """Logits of a model right ~70% of the time that says so with ~100% confidence."""
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    guess = np.where(rng.random(n) < 0.7, y, (y + 1) % 3)
+    logits = np.full((n, 3), -4.0)
+    logits[np.arange(n), guess] = 4.0
+    logits += rng.normal(0, 0.3, size=(n, 3))
+    return torch.tensor(logits), torch.tensor(y)
+
+
+def test_measured_calibration_fits_on_one_half_judges_on_the_other_and_keeps_what_helps() -> None:
+    from medassist.ml.calibration import calibrate
+
+    logits, y = _overconfident(400, seed=0)
+    patients = [i // 2 for i in range(400)]  # two cases per patient, never split
+    result = calibrate(logits, y, groups=patients, min_cases=100, seed=3)
+    assert result.measured and result.used
+    assert result.temperature > 1.5  # overconfidence is softened
+    assert result.ece_after < result.ece_before
+    assert result.ece_before > 0.2  # says ~1.0, is right ~0.7
+    assert result.n_fit + result.n_judge == 400 and result.n_fit % 2 == 0
+    assert result == calibrate(logits, y, groups=patients, min_cases=100, seed=3)
+
+
+def test_below_the_minimum_there_is_no_temperature_and_no_ece_figure() -> None:
+    from medassist.ml.calibration import calibrate
+
+    logits, y = _overconfident(60, seed=1)
+    result = calibrate(logits, y, min_cases=100)
+    assert (result.measured, result.temperature, result.ece_before) == (False, 1.0, None)
+    assert "too few cases to measure calibration" in result.reason

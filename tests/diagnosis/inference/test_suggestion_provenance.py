@@ -47,6 +47,12 @@ def test_the_champion_is_calibrated_on_held_back_patients_and_carries_a_model_ca
 ):
     assert image_champion.training_summary["n_calibration"] >= 1
     assert image_champion.temperature > 0
+    # A few held-back cases cannot measure calibration: no temperature is claimed, and the
+    # version says why instead of an ECE figure.
+    calibration = image_champion.training_summary["calibration"]
+    assert calibration["measured"] is False and calibration["ece_before"] is None
+    assert image_champion.temperature == 1.0
+    assert "too few cases to measure calibration" in calibration["reason"]
     assert image_champion.model_card["modalities"] == ["CR"]
     assert "synthetic" in image_champion.model_card["limitations"].lower()
 
@@ -148,3 +154,27 @@ def test_the_ml_admin_sees_inference_failures_with_their_reason(image_champion, 
     body = client.get("/models/").content.decode()
     assert "Inference failures" in body
     assert "checksum differs" in body
+
+
+@pytest.mark.parametrize(
+    ("calibration", "temperature", "says"),
+    [
+        (
+            {"used": True, "measured": True, "n_fit": 60, "n_judge": 58, "ece_before": 0.21,
+             "ece_after": 0.04},
+            1.8,
+            "calibrated (temperature 1.80, fitted on 60 held-back cases; expected calibration "
+            "error 0.210 -> 0.040 on 58 others)",
+        ),
+        ({"used": False, "measured": True, "ece_before": 0.02}, 1.0, "not rescaled"),
+        ({"used": False, "measured": False}, 1.0, "too few held-back cases to measure"),
+    ],
+)  # fmt: skip
+def test_the_pages_say_what_calibration_measured(calibration, temperature, says) -> None:  # type: ignore[no-untyped-def]
+    from diagnosis.registry.models import ModelVersion
+
+    version = ModelVersion(
+        temperature=temperature,
+        training_summary={"n_calibration": 118, "calibration": calibration},
+    )
+    assert says in version.calibration_note
