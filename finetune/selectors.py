@@ -212,13 +212,27 @@ class VersionPage:
     confusion: list[dict[str, Any]]  # {"label", "counts"}, rows in the order of its labels
     confusion_labels: list[str]
     summary_extra: dict[str, Any]  # the training summary's keys the page has no row for
+    # What calibration measured (medassist.ml.calibration.Calibration.summary()), or {} for a
+    # version trained before it was measured; its reliability bins before and after, side by
+    # side: {"range", "n", "before": (confidence, accuracy) | None, "after": ... | None}.
+    calibration: dict[str, Any]
+    reliability: list[dict[str, Any]]
     card_rows: list[tuple[str, str]]  # the model card's keys, each value as one line of text
     events: list[AuditEvent]
 
 
 # Training summary keys the version page shows in rows of their own.
 SUMMARY_SHOWN = frozenset(
-    {"n_train", "n_calibration", "n_real", "n_synthetic", "label_counts", "label_sources", "run"}
+    {
+        "n_train",
+        "n_calibration",
+        "n_real",
+        "n_synthetic",
+        "label_counts",
+        "label_sources",
+        "run",
+        "calibration",
+    }
 )
 
 
@@ -299,9 +313,22 @@ def model_version_page(*, version_id: int) -> VersionPage:
         confusion=confusion,
         confusion_labels=labels if confusion else [],
         summary_extra={k: v for k, v in summary.items() if k not in SUMMARY_SHOWN},
+        calibration=summary.get("calibration") or {},
+        reliability=_reliability_rows(summary.get("calibration") or {}),
         card_rows=model_card_rows(version.model_card or {}),
         events=list(model_version_audit_events(version)),
     )
+
+
+def _reliability_rows(calibration: dict[str, Any]) -> list[dict[str, Any]]:
+    """The reliability diagram as a table: per confidence bin, before and after scaling."""
+    rows: dict[tuple[float, float], dict[str, Any]] = {}
+    for side in ("before", "after"):
+        for b in calibration.get(f"reliability_{side}") or []:
+            key = (float(b["lower"]), float(b["upper"]))
+            row = rows.setdefault(key, {"range": key, "before": None, "after": None})
+            row[side] = {"n": b["n"], "confidence": b["confidence"], "accuracy": b["accuracy"]}
+    return [rows[key] for key in sorted(rows)]
 
 
 def model_card_document(*, version_id: int) -> dict[str, Any]:

@@ -236,3 +236,37 @@ def test_an_ml_admin_opens_a_version_and_rolls_back_to_it_in_the_browser(
     expect(page.get_by_test_id("history")).to_contain_text("misreads portable films")
     current.refresh_from_db()
     assert current.status == Status.RETIRED
+
+
+def test_the_version_page_shows_what_calibration_measured_with_its_reliability_table(
+    ml_admin: User, lineage: dict[str, ModelVersion]
+) -> None:
+    import numpy as np
+    import torch
+
+    from medassist.ml.calibration import calibrate
+
+    # An overconfident model (right ~70 %, sure ~100 %) calibrated on 200 held-back cases.
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=200)
+    guess = np.where(rng.random(200) < 0.7, y, (y + 1) % 3)
+    logits = np.full((200, 3), -4.0)
+    logits[np.arange(200), guess] = 4.0
+    measured = calibrate(torch.tensor(logits), torch.tensor(y), min_cases=100).summary()
+    version = ModelVersionFactory(training_summary={"calibration": measured})
+    html = _admin(ml_admin).get(reverse("finetune:version", args=[version.pk])).content.decode()
+    assert f"{measured['ece_before']:.3f} without a temperature" in html
+    assert "The temperature is used." in html
+    assert 'data-testid="reliability"' in html and "0.93-1.00" in html
+
+    too_few = ModelVersionFactory(
+        training_summary={
+            "calibration": calibrate(torch.zeros(0, 3), torch.zeros(0), min_cases=100).summary()
+        }
+    )
+    html = _admin(ml_admin).get(reverse("finetune:version", args=[too_few.pk])).content.decode()
+    assert "Not calibrated: too few cases to measure calibration" in html
+    assert 'data-testid="reliability"' not in html
+    # A version from before calibration was measured says that, not a figure.
+    html = _admin(ml_admin).get(reverse("finetune:version", args=[lineage["v2"].pk])).content
+    assert b"trained before calibration was measured" in html
