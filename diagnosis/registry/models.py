@@ -99,6 +99,18 @@ class ModelVersion(models.Model):
         return f"{self.task} v{self.version}"
 
     @property
+    def data_mix(self) -> str:
+        """ "mixed: 16 real, 156 synthetic", "synthetic" or "real", from this version's own
+        training summary (never a flag inherited from its parent); "" when not recorded."""
+        summary = self.training_summary or {}
+        if "n_real" not in summary and "n_synthetic" not in summary:
+            return ""
+        real, synthetic = int(summary.get("n_real") or 0), int(summary.get("n_synthetic") or 0)
+        if real and synthetic:
+            return f"mixed: {real} real, {synthetic} synthetic"
+        return "synthetic" if synthetic else "real"
+
+    @property
     def calibration_note(self) -> str:
         """One sentence for the pages that show this version's probabilities."""
         measured = self.training_summary.get("calibration")

@@ -270,3 +270,17 @@ def test_the_version_page_shows_what_calibration_measured_with_its_reliability_t
     # A version from before calibration was measured says that, not a figure.
     html = _admin(ml_admin).get(reverse("finetune:version", args=[lineage["v2"].pk])).content
     assert b"trained before calibration was measured" in html
+
+
+def test_the_models_list_badges_each_version_by_its_own_data_not_its_parents_flag(
+    ml_admin: User, lineage: dict[str, ModelVersion]
+) -> None:
+    real_only = ModelVersionFactory(
+        trained_on_synthetic_data=True,  # OR-ed in from a synthetic parent
+        training_summary={"n_train": 16, "n_real": 16, "n_synthetic": 0},
+    )
+    html = _admin(ml_admin).get(reverse("finetune:models")).content.decode()
+    assert "mixed: 14 real, 10 synthetic" in html  # v2
+    row = html[html.index(reverse("finetune:version", args=[real_only.pk])) :]
+    row = row[: row.index("</tr>")]
+    assert "real data" in row and "SYNTHETIC" not in row.upper()
