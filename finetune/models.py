@@ -67,6 +67,9 @@ class TrainingRun(models.Model):
         NONE = "", "Not decided"
         PROMOTED = "promoted", "Promoted to champion"
         KEPT = "kept", "Kept the champion"
+        # The gate passed; MEDASSIST_GATE_SECOND_APPROVAL asks another ML admin to approve.
+        AWAITING = "awaiting", "Awaiting a second ML admin's approval"
+        REJECTED = "rejected", "Not approved by the second ML admin"
 
     task = models.CharField(max_length=16, choices=Task.choices, default=Task.IMAGE)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -96,6 +99,12 @@ class TrainingRun(models.Model):
         max_length=16, choices=Decision.choices, default=Decision.NONE, blank=True
     )
     decision_reason = models.TextField(blank=True)
+    # Every criterion of the gate: name, figure, limit, passed (finetune.gate).
+    gate = models.JSONField(default=dict, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     def __str__(self) -> str:

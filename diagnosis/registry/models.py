@@ -38,6 +38,9 @@ class Finding(models.Model):
         "SNOMED CT concept id", max_length=18, blank=True, validators=[SNOMED_CT_VALIDATOR]
     )
     radlex = models.CharField("RadLex id", max_length=24, blank=True, validators=[RADLEX_VALIDATOR])
+    # The promotion gate refuses a candidate whose sensitivity for this finding drops by more
+    # than this (empty: MEDASSIST_GATE_SENSITIVITY_MARGIN).
+    sensitivity_margin = models.FloatField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     sort_order = models.PositiveIntegerField(default=0)

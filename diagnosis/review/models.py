@@ -32,6 +32,8 @@ class Review(models.Model):
         CLINICIAN = "clinician", "Clinician"
         # Demo data comes with its generator's ground truth, shown as such.
         SYNTHETIC_TRUTH = "synthetic_truth", "Synthetic ground truth (demo data)"
+        # Existing labels an ML admin brought with a CSV file (finetune.label_import).
+        IMPORT = "import", "Imported label"
 
     instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="reviews")
     suggestion = models.ForeignKey(Suggestion, null=True, blank=True, on_delete=models.PROTECT)
@@ -46,6 +48,8 @@ class Review(models.Model):
     findings = models.ManyToManyField(Finding, blank=True, related_name="+")
     comment = models.TextField(blank=True)
     source = models.CharField(max_length=32, choices=Source.choices, default=Source.CLINICIAN)
+    # Where an imported label came from: the CSV file, its row and the import batch.
+    imported_from = models.CharField(max_length=300, blank=True)
     supersedes = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
     )
