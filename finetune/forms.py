@@ -169,6 +169,20 @@ class FindingForm(forms.Form):
         validators=[RADLEX_VALIDATOR],
         error_messages={"max_length": "A RadLex id is at most 24 characters, e.g. RID5350."},
     )
+    sensitivity_margin = forms.FloatField(
+        label="Sensitivity margin (optional)",
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="The promotion gate refuses a new version whose sensitivity for this finding "
+        "drops by more than this, e.g. 0.02 for a finding that must never be missed more "
+        "often. Empty: the site's default.",
+        error_messages={
+            "min_value": "A margin is between 0 and 1 (a share of this finding's cases).",
+            "max_value": "A margin is between 0 and 1 (a share of this finding's cases).",
+            "invalid": "Give the margin as a number such as 0.05.",
+        },
+    )
 
 
 class FindingAddForm(FindingForm):

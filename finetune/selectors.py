@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Min, QuerySet
 
 from diagnosis.registry.models import Finding, ModelVersion, Task
@@ -26,6 +27,67 @@ def training_runs(*, limit: int = 20) -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("candidate", "base_version", "started_by").order_by(
         "-created_at"
     )[:limit]
+
+
+@dataclass(frozen=True)
+class FindingReadiness:
+    """Whether an offered finding has the cases to be learnt and measured.
+
+    ``labelled`` counts its current labels outside the test set's patients (what training
+    would read); ``test_cases`` its frozen test cases. A finding the champion does not know
+    yet joins the model only once both reach their minimum
+    (``MEDASSIST_FINDING_MIN_LABELS``, ``MEDASSIST_GATE_MIN_CASES_PER_FINDING``).
+    """
+
+    code: str
+    name: str
+    labelled: int
+    labels_needed: int
+    test_cases: int
+    test_cases_needed: int
+
+    @property
+    def ready(self) -> bool:
+        return self.labelled >= self.labels_needed and self.test_cases >= self.test_cases_needed
+
+    @property
+    def status(self) -> str:
+        """ "ready", or what is still missing, as the findings page says it."""
+        if self.ready:
+            return "ready"
+        missing = []
+        if self.labelled < self.labels_needed:
+            missing.append(f"collecting labels: {self.labelled} of {self.labels_needed}")
+        if self.test_cases < self.test_cases_needed:
+            missing.append(f"test cases: {self.test_cases} of {self.test_cases_needed}")
+        return "; ".join(missing)
+
+
+def finding_readiness() -> list[FindingReadiness]:
+    """:class:`FindingReadiness` of every offered finding, in vocabulary order (2 queries)."""
+    test_patients = TestSetCase.objects.values("instance__series__study__patient")
+    labelled = dict(
+        current_label_reviews()
+        .exclude(instance__series__study__patient__in=test_patients)
+        .values_list("finding__code")
+        .annotate(n=Count("pk"))
+    )
+    frozen = dict(
+        TestSetCase.objects.filter(task=Task.IMAGE)
+        .values_list("finding__code")
+        .annotate(n=Count("pk"))
+    )
+    return [
+        FindingReadiness(
+            code=f.code,
+            name=f.name,
+            labelled=labelled.get(f.code, 0),
+            labels_needed=settings.MEDASSIST_FINDING_MIN_LABELS,
+            test_cases=frozen.get(f.code, 0),
+            test_cases_needed=settings.MEDASSIST_GATE_MIN_CASES_PER_FINDING,
+        )
+        for f in active_findings()
+    ]
 
 
 def age_band(*, birth_date: dt.date | None, study_date: dt.date | None) -> str:
@@ -232,6 +294,7 @@ SUMMARY_SHOWN = frozenset(
         "label_sources",
         "run",
         "calibration",
+        "loss_per_epoch",
     }
 )
 

@@ -33,6 +33,7 @@ from medassist.jobs import job_enqueue, job_enqueue_on_commit
 from medassist.services import audit_record
 
 from .adapters import adapter_for
+from .gate import GateSettings, gate_judge
 from .models import TestSetCase, TrainingRun, TriageNote
 from .selectors import Candidate, test_set_candidates, test_set_patient_ids
 
@@ -201,13 +202,20 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
         torch.set_num_threads(settings.MEDASSIST_TORCH_THREADS)
     adapter = adapter_for(run.task)
     base = ModelVersion.objects.filter(task=run.task, status=ModelVersion.Status.CHAMPION).first()
-    clf = adapter.load_base(base) if base is not None else adapter.build_new()
+    # The champion as it serves: it is measured unchanged, before anything is trained.
+    base_clf = adapter.load_base(base) if base is not None else None
     run.base_version = base
     run.save(update_fields=["base_version"])
 
     _progress(run, 0.02, "Loading the labelled cases")
-    train = adapter.training_data(clf)
-    test = adapter.test_data(clf)
+    labels = adapter.offered_labels(base_clf)
+    if len(labels) < 2:
+        raise NotEnoughData(
+            "Fewer than 2 findings have enough labels and frozen test cases to be learnt and "
+            "measured; see the findings page."
+        )
+    train = adapter.training_data(labels)
+    test = adapter.test_data(labels)
     if train.n < 2:
         raise NotEnoughData(f"Only {train.n} labelled cases; at least 2 are needed.")
     if not test.n:
@@ -215,15 +223,18 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
     run.n_train, run.n_test = train.n, test.n
     run.save(update_fields=["n_train", "n_test"])
 
-    champion_metrics: dict[str, Any] = {}
-    if base is not None:
+    champion_eval = None
+    if base_clf is not None:
         _progress(run, 0.05, "Measuring the champion on the frozen test set")
-        champion_metrics = adapter.evaluate(clf, test)
+        champion_eval = adapter.evaluate(base_clf, test, labels)
+    clf = adapter.prepare(base_clf, labels)
 
     epochs = adapter.epochs()
     run_dir.mkdir(parents=True, exist_ok=True)
+    losses: list[float] = []
 
     def on_epoch(epoch: int, loss: float) -> None:
+        losses.append(round(float(loss), 6))
         # A checkpoint per epoch, so a long run's work survives a lost worker.
         adapter.save(clf, run_dir / f"epoch-{epoch}.pt")
         _progress(
@@ -238,7 +249,21 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
     )
 
     _progress(run, 0.92, "Measuring the candidate on the frozen test set")
-    candidate_metrics = adapter.evaluate(clf, test)
+    candidate_eval = adapter.evaluate(clf, test, labels)
+    candidate_metrics = candidate_eval.metrics()
+    champion_metrics = champion_eval.metrics() if champion_eval is not None else {}
+    if champion_eval is None:
+        gate = None
+        promote, reason = True, "There was no champion yet, so this version becomes the first."
+    else:
+        _progress(run, 0.95, "Comparing the candidate with the champion")
+        gate = gate_judge(
+            candidate=candidate_eval.scores,
+            champion=champion_eval.scores,
+            train_has_real=train.n_real > 0,
+            config=gate_settings(labels),
+        )
+        promote, reason = gate.promote, gate.reason
     weights_key = f"models/{run.task}/{uuid.uuid4().hex}.pt"
     weights_path = Path(settings.MEDIA_ROOT) / weights_key
     weights_path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,23 +286,23 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
             weights_sha256=sha,
             parent=base,
             metrics=candidate_metrics,
-            training_summary={**summary, "run": run.pk},
+            training_summary={**summary, "loss_per_epoch": losses, "run": run.pk},
             trained_through_review_id=train.max_review_id,
             trained_on_synthetic_data=train.synthetic
             or (base is not None and base.trained_on_synthetic_data),
             **adapter.version_fields(clf, train),
         )
-        promote, reason = gate_decide(
-            candidate=candidate_metrics, champion=champion_metrics, task=run.task
-        )
-        if base is None:
-            promote, reason = True, "There was no champion yet, so this version becomes the first."
-        if promote:
+        decision = TrainingRun.Decision.PROMOTED if promote else TrainingRun.Decision.KEPT
+        if promote and gate is not None and settings.MEDASSIST_GATE_SECOND_APPROVAL:
+            decision = TrainingRun.Decision.AWAITING
+            reason += " Waiting for a second ML admin to approve the promotion."
+        elif promote:
             model_version_promote(version=candidate, actor=run.started_by, reason=reason)
         run.candidate = candidate
         run.candidate_metrics = candidate_metrics
         run.champion_metrics = champion_metrics
-        run.decision = TrainingRun.Decision.PROMOTED if promote else TrainingRun.Decision.KEPT
+        run.gate = gate.as_json() if gate is not None else {}
+        run.decision = decision
         run.decision_reason = reason
         run.status = TrainingRun.Status.SUCCEEDED
         run.progress = 1.0
@@ -292,34 +317,77 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
         )
 
 
-def gate_decide(
-    *, candidate: dict[str, Any], champion: dict[str, Any], task: str = Task.IMAGE
-) -> tuple[bool, str]:
-    """The promotion rule: not worse than the champion on the same frozen test set.
-
-    Promote iff the task's adapter has no reason to refuse (``gate_refusal``: for triage, more
-    under-triage than the champion) and ``candidate[metric] >= champion[metric] - margin``
-    (``MEDASSIST_GATE_METRIC`` and ``MEDASSIST_GATE_MARGIN``). Returns the decision and the
-    sentence shown to admins; raises ValueError for a task without a training pipeline.
-    """
-    metric = settings.MEDASSIST_GATE_METRIC
-    margin = settings.MEDASSIST_GATE_MARGIN
-    if not champion:
-        return True, "There was no champion to compare with."
-    n = candidate.get("n", 0)
-    refusal = adapter_for(task).gate_refusal(candidate=candidate, champion=champion)
-    if refusal is not None:
-        return False, refusal
-    new, old = float(candidate[metric]), float(champion[metric])
-    if new >= old - margin:
-        return True, (
-            f"Its {metric} {new:.3f} is not worse than the champion's {old:.3f} "
-            f"(allowed margin {margin:.3f}) on the same {n} frozen test cases."
+def gate_settings(labels: list[str]) -> GateSettings:
+    """The gate's limits as this site set them (settings, and each finding's own margin)."""
+    margins = dict(
+        Finding.objects.filter(code__in=labels, sensitivity_margin__isnull=False).values_list(
+            "code", "sensitivity_margin"
         )
-    return False, (
-        f"Kept the champion: {metric} {new:.3f} is worse than the champion's {old:.3f} "
-        f"by more than the allowed margin {margin:.3f} on the same {n} frozen test cases."
     )
+    return GateSettings(
+        metric=settings.MEDASSIST_GATE_METRIC,
+        margin=settings.MEDASSIST_GATE_MARGIN,
+        min_cases_per_finding=settings.MEDASSIST_GATE_MIN_CASES_PER_FINDING,
+        sensitivity_margin=settings.MEDASSIST_GATE_SENSITIVITY_MARGIN,
+        max_ece=settings.MEDASSIST_GATE_MAX_ECE,
+        calibration_min_cases=settings.MEDASSIST_CALIBRATION_MIN_CASES,
+        resamples=settings.MEDASSIST_GATE_RESAMPLES,
+        seed=settings.MEDASSIST_TRAIN_SEED,
+        sensitivity_margins=margins,
+    )
+
+
+class ApprovalRefused(ValueError):
+    """The promotion cannot be approved or declined (see :func:`training_run_approve`)."""
+
+
+def training_run_approve(
+    *, run: TrainingRun, actor: AbstractBaseUser, approve: bool, reason: str = ""
+) -> TrainingRun:
+    """A second ML admin's answer to a candidate that passed the gate
+    (``MEDASSIST_GATE_SECOND_APPROVAL``): approve promotes it, decline keeps the champion.
+
+    Refused for a run that is not waiting, by the ML admin who started the run, without a
+    reason when declining, or when the champion has changed since the run measured it (the
+    comparison no longer holds: run again). Audited either way.
+    """
+    with transaction.atomic():
+        locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if locked.decision != TrainingRun.Decision.AWAITING or locked.candidate is None:
+            raise ApprovalRefused("This run is not waiting for an approval.")
+        if locked.started_by_id is not None and locked.started_by_id == actor.pk:
+            raise ApprovalRefused("A second ML admin must approve: you started this run yourself.")
+        reason = reason.strip()
+        if not approve and not reason:
+            raise ApprovalRefused("Give the reason for not promoting this version.")
+        champion = ModelVersion.objects.filter(
+            task=locked.task, status=ModelVersion.Status.CHAMPION
+        ).first()
+        if approve and champion != locked.base_version:
+            raise ApprovalRefused(
+                "The champion has changed since this run compared against it; start a new run."
+            )
+        locked.approved_by = actor
+        locked.approved_at = timezone.now()
+        if approve:
+            model_version_promote(
+                version=locked.candidate,
+                actor=actor,
+                reason=f"{locked.decision_reason} Approved by {actor.get_username()}.",
+            )
+            locked.decision = TrainingRun.Decision.PROMOTED
+            locked.decision_reason += f" Approved by {actor.get_username()}."
+        else:
+            locked.decision = TrainingRun.Decision.REJECTED
+            locked.decision_reason += f" Not approved by {actor.get_username()}: {reason}"
+        locked.save(update_fields=["approved_by", "approved_at", "decision", "decision_reason"])
+        audit_record(
+            actor=actor,
+            action="training.approve" if approve else "training.decline",
+            obj=locked,
+            detail={"candidate": locked.candidate_id, "reason": reason},
+        )
+    return locked
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ urlpatterns = [
     path("runs/start/", views.run_start, name="run-start"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
+    path("runs/<int:run_id>/approve/", views.run_approve, name="run-approve"),
     path("versions/<int:version_id>/", views.version_detail, name="version"),
     path("versions/<int:version_id>/rollback/", views.version_rollback, name="version-rollback"),
     path("versions/<int:version_id>/card/", views.version_card, name="version-card"),

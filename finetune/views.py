@@ -15,7 +15,12 @@ from django_htmx.http import HttpResponseStopPolling
 from diagnosis.inference.selectors import inference_failures
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.registry.selectors import active_findings, findings_vocabulary, model_versions
-from diagnosis.registry.services import finding_add, finding_retire, finding_update
+from diagnosis.registry.services import (
+    FINDING_EDITABLE,
+    finding_add,
+    finding_retire,
+    finding_update,
+)
 from medassist.roles import Role, role_required
 from medassist.services import client_ip
 
@@ -31,10 +36,13 @@ from .forms import (
 )
 from .models import TrainingRun
 from .services import (
+    ApprovalRefused,
     RollbackRefused,
     TrainingRunBusy,
+    gate_settings,
     model_version_rollback,
     test_set_grow,
+    training_run_approve,
     training_run_cancel,
     training_run_start,
 )
@@ -49,8 +57,8 @@ def models_page(request: HttpRequest) -> HttpResponse:
         "test_set_size": ADAPTERS[Task.IMAGE].test_set_size(),
         "triage_test_set_size": ADAPTERS[Task.TRIAGE].test_set_size(),
         "inference_failures": inference_failures(),
-        "gate_metric": settings.MEDASSIST_GATE_METRIC,
-        "gate_margin": settings.MEDASSIST_GATE_MARGIN,
+        "gate": gate_settings([]),
+        "second_approval": settings.MEDASSIST_GATE_SECOND_APPROVAL,
         "retrain_cron": settings.RETRAIN_CRON,
     }
     return render(request, "finetune/models.html", context)
@@ -78,13 +86,39 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(
         TrainingRun.objects.select_related("candidate", "base_version"), pk=run_id
     )
-    context = {"run": run, "gate_metric": settings.MEDASSIST_GATE_METRIC}
+    context = {
+        "run": run,
+        "may_approve": run.decision == TrainingRun.Decision.AWAITING
+        and run.started_by_id != request.user.pk,
+    }
     if request.htmx:
         response = render(request, "finetune/run.html#progress", context)
         if run.is_finished:
             response.status_code = HttpResponseStopPolling.status_code
         return response
     return render(request, "finetune/run.html", context)
+
+
+@role_required(Role.ML_ADMIN)
+@require_POST
+def run_approve(request: HttpRequest, run_id: int) -> HttpResponse:
+    """A second ML admin approves (``approve=yes``) or declines, with a reason, a promotion."""
+    run = get_object_or_404(TrainingRun, pk=run_id)
+    approve = request.POST.get("approve") == "yes"
+    try:
+        training_run_approve(
+            run=run, actor=request.user, approve=approve, reason=request.POST.get("reason", "")
+        )
+    except ApprovalRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"v{run.candidate.version} is the champion now."
+            if approve
+            else f"v{run.candidate.version} is not promoted; the champion stays.",
+        )
+    return redirect("finetune:run", run_id=run.pk)
 
 
 @role_required(Role.ML_ADMIN)
@@ -247,8 +281,27 @@ def _findings_page(
     retire_form: FindingRetireForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    readiness = {r.code: r for r in selectors.finding_readiness()}
+    champion = ModelVersion.objects.filter(
+        task=Task.IMAGE, status=ModelVersion.Status.CHAMPION
+    ).first()
+    in_model = set(champion.labels) if champion is not None else set()
+    findings = list(findings_vocabulary())
+    for f in findings:
+        ready = readiness.get(f.code)
+        if not f.is_active:
+            f.model_state = "not in new versions"
+        elif f.code in in_model:
+            f.model_state = f"in the champion (v{champion.version})"
+        elif ready is not None and ready.ready:
+            f.model_state = "ready: joins the model at the next training run"
+        elif ready is not None:
+            f.model_state = ready.status
+        else:
+            f.model_state = ""
     context = {
-        "findings": findings_vocabulary(),
+        "findings": findings,
+        "default_sensitivity_margin": settings.MEDASSIST_GATE_SENSITIVITY_MARGIN,
         "add_form": add_form or FindingAddForm(),
         "editing": editing,
         "edit_form": edit_form,
@@ -294,7 +347,7 @@ def finding_edit(request: HttpRequest) -> HttpResponse:
     """Change a finding's name, description or codes (``?finding=<id>``); its code stays."""
     finding = _finding_named_in(request)
     if request.method == "GET":
-        initial = {f: getattr(finding, f) for f in ("name", "description", "snomed_ct", "radlex")}
+        initial = {f: getattr(finding, f) for f in FINDING_EDITABLE}
         return _findings_page(request, editing=finding, edit_form=FindingForm(initial=initial))
     form = FindingForm(request.POST)
     if form.is_valid():

@@ -211,6 +211,8 @@ POLICY: dict[str, Rule] = {
     # earlier version champion again: model.promote is audited by the registry's service.
     "finetune:version": _rule(ML_ADMIN),
     "finetune:version-rollback": _rule(ML_ADMIN, methods=POST),
+    # A second ML admin approves or declines a promotion (training.approve / .decline).
+    "finetune:run-approve": _rule(ML_ADMIN, methods=POST),
     "finetune:version-card": _rule(ML_ADMIN),
     # The finding vocabulary: no patient; finding.add, .update and .retire, by the services.
     "finetune:findings": _rule(ML_ADMIN, methods=GET_POST),

@@ -446,10 +446,42 @@ MEDASSIST_TRAIN_BATCH_SIZE = env_int("MEDASSIST_TRAIN_BATCH_SIZE", 16)
 MEDASSIST_TRAIN_LR = env_float("MEDASSIST_TRAIN_LR", 1e-3)
 MEDASSIST_TRAIN_SEED = env_int("MEDASSIST_TRAIN_SEED", 0)
 MEDASSIST_TORCH_THREADS = env_int("MEDASSIST_TORCH_THREADS", 0)  # 0: torch's default
-# The gate: a candidate is promoted only if metric(candidate) >= metric(champion) - margin,
-# both measured on the same frozen test set in the same run.
-MEDASSIST_GATE_METRIC = env("MEDASSIST_GATE_METRIC", "macro_f1")
-MEDASSIST_GATE_MARGIN = env_float("MEDASSIST_GATE_MARGIN", 0.0)
+# The gate (finetune/gate.py): both versions measured on the same frozen test cases in the
+# same run; promoted only when every criterion passes. On real test cases when the training
+# data held real cases. The paired bootstrap 95% interval of metric(candidate) -
+# metric(champion) must have its lower bound >= -MARGIN (metric: macro_auroc, macro_f1 or
+# accuracy; RESAMPLES draws, seeded by MEDASSIST_TRAIN_SEED, so the same evidence gives the
+# same decision).
+MEDASSIST_GATE_METRIC = env("MEDASSIST_GATE_METRIC", "macro_auroc")
+MEDASSIST_GATE_MARGIN = env_float("MEDASSIST_GATE_MARGIN", 0.02)
+MEDASSIST_GATE_RESAMPLES = env_int("MEDASSIST_GATE_RESAMPLES", 2000)
+if MEDASSIST_GATE_METRIC not in {"macro_auroc", "macro_f1", "accuracy"}:
+    raise ImproperlyConfigured(
+        f"MEDASSIST_GATE_METRIC={MEDASSIST_GATE_METRIC!r} is not one of macro_auroc, macro_f1, "
+        "accuracy."
+    )
+# Fewer decision test cases than this for any finding (ESI level for triage): refused.
+MEDASSIST_GATE_MIN_CASES_PER_FINDING = env_int("MEDASSIST_GATE_MIN_CASES_PER_FINDING", 20)
+# No finding's sensitivity may drop by more than this (a finding's own margin, set on the
+# findings page, wins).
+MEDASSIST_GATE_SENSITIVITY_MARGIN = env_float("MEDASSIST_GATE_SENSITIVITY_MARGIN", 0.05)
+# The candidate's expected calibration error on the decision cases (judged from
+# MEDASSIST_CALIBRATION_MIN_CASES cases on).
+MEDASSIST_GATE_MAX_ECE = env_float("MEDASSIST_GATE_MAX_ECE", 0.10)
+# On: a candidate that passes waits for a second ML admin (not the one who started the run)
+# to approve its promotion.
+MEDASSIST_GATE_SECOND_APPROVAL = env_bool("MEDASSIST_GATE_SECOND_APPROVAL", False)
+# A finding added to the vocabulary joins the model once it has this many labels (and
+# MEDASSIST_GATE_MIN_CASES_PER_FINDING frozen test cases); until then it is "collecting".
+MEDASSIST_FINDING_MIN_LABELS = env_int("MEDASSIST_FINDING_MIN_LABELS", 30)
+# A version's scope (model card: modalities, body parts) is what its training data holds at
+# least this many cases of; a handful of cases does not widen it. Modalities of one family
+# ("CR+DX": computed and digital radiographs) count together and enter the scope together.
+MEDASSIST_SCOPE_MIN_CASES = env_int("MEDASSIST_SCOPE_MIN_CASES", 20)
+MEDASSIST_SCOPE_FAMILIES = [
+    sorted({m.strip().upper() for m in family.split("+") if m.strip()})
+    for family in env_list("MEDASSIST_SCOPE_FAMILIES", "CR+DX")
+]
 # Micro-batching of image inference: how many waiting images one forward pass takes, how long
 # a worker waits for more to arrive, and the decoding threads that overlap with compute.
 # "auto" uses CUDA when the worker has a GPU, else the CPU; "cpu" or "cuda" force one.
@@ -497,7 +529,8 @@ MEDASSIST_CALIBRATION_MIN_CASES = env_int("MEDASSIST_CALIBRATION_MIN_CASES", 100
 # Demo data (manage.py demo_seed): how many synthetic patients and images it writes.
 MEDASSIST_DEMO_PATIENTS = env_int("MEDASSIST_DEMO_PATIENTS", 70)  # enough to calibrate
 MEDASSIST_DEMO_IMAGES_PER_PATIENT = env_int("MEDASSIST_DEMO_IMAGES_PER_PATIENT", 3)
-MEDASSIST_DEMO_TEST_FRACTION = env_float("MEDASSIST_DEMO_TEST_FRACTION", 0.25)
+# 0.3 of 70 patients x 3 images: 21 test cases per finding, above the gate's minimum of 20.
+MEDASSIST_DEMO_TEST_FRACTION = env_float("MEDASSIST_DEMO_TEST_FRACTION", 0.3)
 MEDASSIST_DEMO_IMAGE_PIXELS = env_int("MEDASSIST_DEMO_IMAGE_PIXELS", 256)
 
 # --- DICOM C-STORE listener (manage.py dicom_scp) ----------------------------------------

@@ -52,6 +52,13 @@ TINY = {
     "MEDASSIST_TRIAGE_TRAIN_NOTES": 24,
     # Calibrate even on the few cases tiny runs hold back (a hospital keeps the default).
     "MEDASSIST_CALIBRATION_MIN_CASES": 1,
+    # The tiny demo freezes one test case per finding and trains on a handful: the gate,
+    # the finding readiness and the scope are measured on what there is (a hospital keeps
+    # the defaults; the gate's own tests set them to what each case needs).
+    "MEDASSIST_GATE_MIN_CASES_PER_FINDING": 1,
+    "MEDASSIST_GATE_RESAMPLES": 200,
+    "MEDASSIST_FINDING_MIN_LABELS": 1,
+    "MEDASSIST_SCOPE_MIN_CASES": 1,
 }
 
 

@@ -98,6 +98,14 @@ def attention_check(
     unsure model: the top two probabilities closer than ``MEDASSIST_ATTENTION_MARGIN``.
     """
     modalities = [m.upper() for m in model_card.get("modalities", [])]
+    # A scope measured from training data ("scope_min_cases") is strict even when empty; an
+    # older card without it leaves an empty list unchecked.
+    measured = "scope_min_cases" in model_card
+    if not modalities and measured:
+        return (
+            "Out of scope: no modality had the "
+            f"{model_card['scope_min_cases']} training cases this model needs to cover it."
+        )
     if modalities and modality.upper() not in modalities:
         return (
             f"Out of scope: this model is for {', '.join(modalities)} images, "

@@ -16,7 +16,7 @@ from medassist.services import audit_record
 
 # The fields an ML admin may change after adding a finding; the code is immutable, because
 # reviews, test cases and every version's labels name the finding by it.
-FINDING_EDITABLE = ("name", "description", "snomed_ct", "radlex")
+FINDING_EDITABLE = ("name", "description", "snomed_ct", "radlex", "sensitivity_margin")
 # Fewer offered findings than this and no classifier can be trained (it needs 2 outputs).
 MIN_OFFERED_FINDINGS = 2
 
@@ -33,11 +33,13 @@ def finding_add(
     description: str = "",
     snomed_ct: str = "",
     radlex: str = "",
+    sensitivity_margin: float | None = None,
     actor: AbstractBaseUser | None,
 ) -> Finding:
     """Add an offered finding at the end of the vocabulary.
 
-    The next training run grows the model's head by one output for it (see
+    Once it has enough labels and frozen test cases (``finetune.selectors.finding_readiness``),
+    the next training run grows the model's head by one output for it (see
     :func:`medassist.ml.image_model.grow_head`).
 
     Raises:
@@ -52,6 +54,7 @@ def finding_add(
         description=description,
         snomed_ct=snomed_ct,
         radlex=radlex,
+        sensitivity_margin=sensitivity_margin,
         sort_order=(last or 0) + 1,
     )
     finding.full_clean()
@@ -68,9 +71,11 @@ def finding_update(
     description: str,
     snomed_ct: str,
     radlex: str,
+    sensitivity_margin: float | None = None,
     actor: AbstractBaseUser | None,
 ) -> Finding:
-    """Change a finding's name, description or codes; its ``code`` never changes.
+    """Change a finding's name, description, codes or the gate's sensitivity margin for it
+    (None: the site's MEDASSIST_GATE_SENSITIVITY_MARGIN); its ``code`` never changes.
 
     Raises:
         ValidationError: a field is malformed.
@@ -78,6 +83,7 @@ def finding_update(
     before = _finding_detail(finding)
     finding.name, finding.description = name, description
     finding.snomed_ct, finding.radlex = snomed_ct, radlex
+    finding.sensitivity_margin = sensitivity_margin
     finding.full_clean()
     finding.save(update_fields=list(FINDING_EDITABLE))
     after = _finding_detail(finding)

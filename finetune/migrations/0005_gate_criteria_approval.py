@@ -6,31 +6,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('finetune', '0004_test_set_case_frozen_by_batch'),
+        ("finetune", "0004_test_set_case_frozen_by_batch"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trainingrun',
-            name='approved_at',
+            model_name="trainingrun",
+            name="approved_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='approved_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="trainingrun",
+            name="approved_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='trainingrun',
-            name='gate',
+            model_name="trainingrun",
+            name="gate",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AlterField(
-            model_name='trainingrun',
-            name='decision',
-            field=models.CharField(blank=True, choices=[('', 'Not decided'), ('promoted', 'Promoted to champion'), ('kept', 'Kept the champion'), ('awaiting', "Awaiting a second ML admin's approval"), ('rejected', 'Not approved by the second ML admin')], default='', max_length=16),
+            model_name="trainingrun",
+            name="decision",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "Not decided"),
+                    ("promoted", "Promoted to champion"),
+                    ("kept", "Kept the champion"),
+                    ("awaiting", "Awaiting a second ML admin's approval"),
+                    ("rejected", "Not approved by the second ML admin"),
+                ],
+                default="",
+                max_length=16,
+            ),
         ),
     ]

@@ -23,20 +23,14 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     """
     s = np.asarray(scores, dtype=np.float64)
     pos = np.asarray(positive, dtype=bool)
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    n_pos = int(pos.sum())
+    n_neg = len(pos) - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    # Average ranks (1-based), ties sharing the mean of their ranks.
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s), dtype=np.float64)
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
+    # Average ranks (1-based), tied scores sharing the mean of their ranks.
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    last = np.cumsum(counts)
+    ranks = ((last - counts + 1 + last) / 2.0)[inverse]
     u = ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
 
@@ -63,6 +57,37 @@ def sensitivities(probabilities: np.ndarray, labels: np.ndarray) -> list[float]:
         cases = y == k
         out.append(float((predicted[cases] == k).mean()) if cases.any() else float("nan"))
     return out
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Share of cases whose top class is the label."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels)
+    return float((p.argmax(axis=1) == y).mean()) if len(y) else float("nan")
+
+
+def macro_f1(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean F1 of the top class over the classes that occur as label or as prediction."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels)
+    if not len(y):
+        return float("nan")
+    predicted = p.argmax(axis=1)
+    scores = []
+    for k in range(p.shape[1]):
+        tp = int(((predicted == k) & (y == k)).sum())
+        n_true, n_pred = int((y == k).sum()), int((predicted == k).sum())
+        if n_true or n_pred:
+            scores.append(2 * tp / (n_true + n_pred))
+    return float(np.mean(scores))
+
+
+# The metrics a gate may judge on (MEDASSIST_GATE_METRIC), by name.
+METRICS: dict[str, Metric] = {
+    "macro_auroc": macro_auroc,
+    "macro_f1": macro_f1,
+    "accuracy": accuracy,
+}
 
 
 @dataclass(frozen=True)
@@ -121,3 +146,31 @@ def paired_bootstrap(
         resamples=len(diffs),
         level=level,
     )
+
+
+def bootstrap_interval(
+    metric: Metric,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    *,
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of one model's ``metric``; None when never defined."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels)
+    if not len(y):
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        rows = rng.integers(0, len(y), size=len(y))
+        value = metric(p[rows], y[rows])
+        if not np.isnan(value):
+            values.append(value)
+    if not values:
+        return None
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(values, [tail, 100.0 - tail])
+    return float(low), float(high)

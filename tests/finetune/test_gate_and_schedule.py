@@ -1,4 +1,4 @@
-"""The promotion gate, the retraining schedule, idempotent inference, Celery and audit rules."""
+"""The retraining schedule, idempotent inference, Celery and audit rules."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 from celery.schedules import crontab
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
-from pytest_django.fixtures import Settings
 
 from diagnosis.inference.models import Suggestion
 from diagnosis.inference.services import suggestion_compute
@@ -16,64 +15,12 @@ from diagnosis.review.services import review_submit
 from finetune.models import TrainingRun
 from finetune.services import (
     TrainingRunBusy,
-    gate_decide,
     training_run_start,
     training_run_start_if_new_labels,
 )
 from medassist.models import AuditEvent
 from medassist.services import audit_record
 from tests.factories import ModelVersionFactory, TrainingRunFactory, ingested_instance
-
-# --- The gate ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def gate(settings: Settings) -> Settings:
-    settings.MEDASSIST_GATE_METRIC = "macro_f1"
-    settings.MEDASSIST_GATE_MARGIN = 0.02
-    return settings
-
-
-def _metrics(macro_f1: float, accuracy: float = 0.5) -> dict[str, float]:
-    return {"macro_f1": macro_f1, "accuracy": accuracy, "n": 12}
-
-
-def test_a_better_candidate_is_promoted(gate: Settings) -> None:
-    promote, reason = gate_decide(candidate=_metrics(0.80), champion=_metrics(0.70))
-    assert promote is True
-    assert "0.800" in reason and "0.700" in reason
-
-
-def test_an_equally_good_candidate_is_promoted(gate: Settings) -> None:
-    promote, _ = gate_decide(candidate=_metrics(0.70), champion=_metrics(0.70))
-    assert promote is True
-
-
-def test_a_candidate_worse_by_less_than_the_margin_is_promoted(gate: Settings) -> None:
-    promote, _ = gate_decide(candidate=_metrics(0.69), champion=_metrics(0.70))
-    assert promote is True
-
-
-def test_a_candidate_worse_beyond_the_margin_is_kept_out_and_the_reason_names_both_figures(
-    gate: Settings,
-) -> None:
-    promote, reason = gate_decide(candidate=_metrics(0.60), champion=_metrics(0.70))
-    assert promote is False
-    assert "0.600" in reason and "0.700" in reason
-    assert "macro_f1" in reason
-    assert "0.020" in reason  # the margin the admin configured
-    assert "12 frozen test cases" in reason
-
-
-def test_the_gate_judges_on_the_configured_metric(gate: Settings) -> None:
-    gate.MEDASSIST_GATE_METRIC = "accuracy"
-    # Better macro-F1 but worse accuracy: the configured metric decides.
-    promote, reason = gate_decide(
-        candidate=_metrics(0.90, accuracy=0.40), champion=_metrics(0.50, accuracy=0.80)
-    )
-    assert promote is False
-    assert "accuracy" in reason and "0.400" in reason and "0.800" in reason
-
 
 # --- Scheduled retraining ----------------------------------------------------------------
 

@@ -93,7 +93,7 @@ def test_the_version_page_shows_lineage_mixed_data_per_class_figures_and_the_car
     assert 'data-testid="confusion"' in html
     assert "Suggests a finding." in html and "not stated" in html  # an empty card entry
     assert v2.weights_sha256 in html
-    assert "ROC / precision-recall curves</th><td>not measured" in html
+    assert "Macro AUROC</th><td>not measured" in html  # recorded before AUROC was measured
     # The champion cannot be "rolled back" to itself.
     assert "Make this the champion" not in html
 
@@ -189,7 +189,7 @@ def test_the_triage_training_data_counts_its_real_and_synthetic_notes(db: None) 
     TriageNote.objects.filter(pk=TriageNote.objects.order_by("pk").first().pk).update(
         synthetic=False
     )
-    data = TriageAdapter().training_data(None)
+    data = TriageAdapter().training_data()
     assert (data.n, data.n_synthetic) == (3, 2)
 
 
@@ -284,3 +284,22 @@ def test_the_models_list_badges_each_version_by_its_own_data_not_its_parents_fla
     row = html[html.index(reverse("finetune:version", args=[real_only.pk])) :]
     row = row[: row.index("</tr>")]
     assert "real data" in row and "SYNTHETIC" not in row.upper()
+
+
+def test_a_trained_version_shows_intervals_sources_subgroups_and_its_loss_curve(
+    db: None, image_champion: ModelVersion, ml_admin: User
+) -> None:
+    m = image_champion.metrics
+    assert m["by_source"]["synthetic"]["n"] == m["n"] and "real" not in m["by_source"]
+    low, high = m["ci"]["accuracy"]
+    assert low <= m["accuracy"] <= high
+    assert set(m["subgroups"]) == {"sex", "age band", "modality", "manufacturer"}
+    assert sum(g["n"] for g in m["subgroups"]["modality"].values()) == m["n"]
+    losses = image_champion.training_summary["loss_per_epoch"]
+    assert len(losses) == image_champion.training_summary["epochs"]
+
+    html = _admin(ml_admin).get(reverse("finetune:version", args=[image_champion.pk])).content
+    html = html.decode()
+    assert f"{m['accuracy']:.3f} (95% CI {low:.3f}\N{EN DASH}{high:.3f})" in html
+    assert 'data-testid="by-source"' in html and 'data-testid="subgroups"' in html
+    assert f"1: {losses[0]:.3f}" in html

@@ -3,8 +3,6 @@ finding grows the model's head so the reviews that use it train it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from django.contrib.auth.models import User
@@ -18,11 +16,11 @@ from diagnosis.registry.models import Finding, ModelVersion
 from diagnosis.registry.selectors import active_findings
 from diagnosis.registry.services import finding_add, finding_retire
 from diagnosis.review.services import review_submit
+from finetune import services
 from finetune.adapters import ADAPTERS, training_set
 from finetune.models import TrainingRun
 from finetune.services import training_run_execute, training_run_start
 from imaging.ingest.services import instance_ingest
-from medassist.ml.image_model import load_checkpoint
 from medassist.ml.synthetic import dicom_bytes
 from medassist.models import AuditEvent
 from tests.factories import synthetic_dataset
@@ -180,28 +178,63 @@ def test_a_finding_used_by_a_review_cannot_be_deleted(doctor: User, vocabulary: 
 def test_a_new_finding_grows_the_head_and_its_reviews_train_it(
     db: None, image_champion: ModelVersion, doctor: User, ml_admin: User, settings: Settings
 ) -> None:
+    settings.MEDASSIST_FINDING_MIN_LABELS = 4
     before = training_set(labels=image_champion.labels).instances
     effusion = finding_add(code="effusion", name="Effusion", actor=ml_admin)
-    for seed in range(4):
+    for seed in range(5):
         ds = synthetic_dataset(100 + seed, finding="opacity", patient_id=f"MRN-EFF-{seed}")
         instance = instance_ingest(data=dicom_bytes(ds), uploaded_by=doctor).instance
         review_submit(instance=instance, reviewer=doctor, finding=effusion)
+    adapter = ADAPTERS["image"]
+    champion = adapter.load_base(image_champion)
+    # Labels but no frozen test case yet: it cannot be measured, so it does not join.
+    assert adapter.offered_labels(champion) == image_champion.labels
+    plan = services.test_set_grow(per_finding=1, actor=ml_admin, seed=0)
+    assert dict((f.code, f.cases) for f in plan.findings)["effusion"] == 1
 
     # The base keeps the champion's rows for its findings and gains a row for the new one.
-    champion = load_checkpoint(Path(settings.MEDIA_ROOT) / image_champion.weights_key)
-    grown = ADAPTERS["image"].load_base(image_champion)
-    assert grown.labels == [*image_champion.labels, "effusion"]
+    labels = adapter.offered_labels(champion)
+    assert labels == [*image_champion.labels, "effusion"]
+    grown = adapter.prepare(champion, labels)
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(grown.predict(x)[:, :-1], champion.predict(x), atol=1e-5)
+    assert champion.labels == image_champion.labels  # the champion itself is unchanged
 
     run = training_run_start(task="image", trigger=TrainingRun.Trigger.MANUAL, started_by=ml_admin)
     run = training_run_execute(run_id=run.pk)
 
     assert run.status == "succeeded", run.error
-    assert run.n_train == len(before) + 4  # none of the new finding's reviews dropped
+    # The 4 effusion reviews left after freezing one train it; none of them is dropped.
+    frozen_elsewhere = len(before) - len(training_set(labels=image_champion.labels).instances)
+    assert run.n_train == len(before) - frozen_elsewhere + 4
     assert run.candidate.labels == [*image_champion.labels, "effusion"]
     assert run.candidate.training_summary["label_counts"]["effusion"] == 4
     assert run.candidate.parent == image_champion
+
+
+def test_a_new_finding_says_what_it_is_still_collecting(
+    db: None,
+    image_champion: ModelVersion,
+    doctor: User,
+    ml_admin: User,
+    admin_client: Client,
+    settings: Settings,
+) -> None:
+    settings.MEDASSIST_FINDING_MIN_LABELS = 30
+    settings.MEDASSIST_GATE_MIN_CASES_PER_FINDING = 20
+    effusion = finding_add(code="effusion", name="Effusion", actor=ml_admin)
+    for seed in range(7):
+        ds = synthetic_dataset(200 + seed, finding="opacity", patient_id=f"MRN-COL-{seed}")
+        instance = instance_ingest(data=dicom_bytes(ds), uploaded_by=doctor).instance
+        review_submit(instance=instance, reviewer=doctor, finding=effusion)
+
+    page = admin_client.get(reverse("finetune:findings"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "collecting labels: 7 of 30; test cases: 0 of 20" in html
+    assert f"in the champion (v{image_champion.version})" in html
+    adapter = ADAPTERS["image"]
+    assert "effusion" not in adapter.offered_labels(adapter.load_base(image_champion))
 
 
 @pytest.mark.django_db

@@ -79,8 +79,10 @@ def test_ingest_review_retrain_and_serve_through_a_real_worker(
 def test_a_promoted_champion_serves_the_next_upload_without_restarting_the_worker(
     celery_worker, image_champion, doctor, ml_admin, settings
 ):
-    # A generous margin makes the gate promote whatever the candidate scores.
+    # Generous limits make the gate promote whatever the candidate scores.
     settings.MEDASSIST_GATE_MARGIN = 1.0
+    settings.MEDASSIST_GATE_SENSITIVITY_MARGIN = 1.0
+    settings.MEDASSIST_GATE_MAX_ECE = 1.0
     warm = _upload(doctor, seed=7)
     wait_for(lambda: Suggestion.objects.filter(instance=warm).exists(), what="warm-up")
 

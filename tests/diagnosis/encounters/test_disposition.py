@@ -141,7 +141,7 @@ def test_the_doctors_level_in_hindsight_outranks_the_nurses_as_the_training_labe
         ankle.encounter_id: (5, "nurse"),
         left.encounter_id: (4, "nurse"),  # the doctor could not judge: the nurse's stands
     }
-    data = TriageAdapter().training_data(clf=None)
+    data = TriageAdapter().training_data()
     by_text = dict(zip(data.texts, data.labels, strict=True))
     assert by_text[next(t for t in by_text if "indigestion" in t)] == "2"
     assert by_text[next(t for t in by_text if "ankle" in t)] == "5"

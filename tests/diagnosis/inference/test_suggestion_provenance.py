@@ -53,7 +53,8 @@ def test_the_champion_is_calibrated_on_held_back_patients_and_carries_a_model_ca
     assert calibration["measured"] is False and calibration["ece_before"] is None
     assert image_champion.temperature == 1.0
     assert "too few cases to measure calibration" in calibration["reason"]
-    assert image_champion.model_card["modalities"] == ["CR"]
+    # Trained on CR images only, and CR and DX chest radiographs are one scope family.
+    assert image_champion.model_card["modalities"] == ["CR", "DX"]
     assert "synthetic" in image_champion.model_card["limitations"].lower()
 
 
