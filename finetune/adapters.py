@@ -549,16 +549,15 @@ class ImageAdapter:
         return TestSetCase.objects.filter(task=Task.IMAGE).count()
 
     def has_new_labels(self, *, champion: ModelVersion | None) -> bool:
-        """Whether a clinician has reviewed a case since the champion's training data.
+        """Whether a clinician has reviewed a case, or an ML admin imported a label, since the
+        champion's training data.
 
         ``trained_through_review_id`` holds the newest review id the champion was trained with.
         """
         since = champion.trained_through_review_id if champion is not None else 0
-        return Review.objects.filter(pk__gt=since, source=Review.Source.CLINICIAN).exists()
-
-    def gate_refusal(self, *, candidate: dict[str, Any], champion: dict[str, Any]) -> None:
-        """No rule beyond the shared metric and margin of :func:`finetune.services.gate_decide`."""
-        return None
+        return Review.objects.filter(
+            pk__gt=since, source__in=[Review.Source.CLINICIAN, Review.Source.IMPORT]
+        ).exists()
 
 
 TRIAGE_PREPROCESS_VERSION = "triage-text-v1"  # diagnosis.triage.services.note_text

@@ -223,3 +223,33 @@ class FindingRetireForm(forms.Form):
         "versions will not predict it, and its code can never be used again.",
         error_messages={"required": "Tick the box to confirm retiring this finding."},
     )
+
+
+class LabelImportForm(forms.Form):
+    """A CSV of existing labels and, optionally, a .zip of the DICOM files it names.
+
+    The first submission is a dry run; "Import" sends the same files again with the
+    fingerprint of the dry run, so what is imported is what the ML admin saw.
+    """
+
+    labels = forms.FileField(
+        label="Labels (CSV)",
+        help_text="A header row, then one row per label: a column naming the image "
+        "(sop_instance_uid, study_instance_uid or file) and a finding column (a finding's code "
+        "or name); comment is optional. UTF-8.",
+        widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}),
+        error_messages={
+            "required": "Choose the CSV file of labels.",
+            "empty": "This CSV file is empty: it needs a header row, then one row per label.",
+        },
+    )
+    images = forms.FileField(
+        label="DICOM images (.zip, optional)",
+        required=False,
+        help_text="The images the CSV names, in one .zip (folders inside are fine). Leave it "
+        "empty to label images already stored.",
+        widget=forms.FileInput(attrs={"accept": ".zip,application/zip"}),
+        error_messages={"empty": "This .zip file is empty."},
+    )
+    # Set by the dry run's report; an import of other files than the dry run's is refused.
+    fingerprint = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)

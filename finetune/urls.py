@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import import_views, views
 
 app_name = "finetune"
 urlpatterns = [
@@ -21,4 +21,5 @@ urlpatterns = [
     path("export/", views.export_page, name="export"),
     path("export/<str:key>/download/", views.export_download, name="export-download"),
     path("test-set/", views.test_set_page, name="test-set"),
+    path("labels/import/", import_views.label_import_page, name="label-import"),
 ]

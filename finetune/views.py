@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from diagnosis.inference.selectors import inference_failures
+from diagnosis.inference.selectors import inference_failures, rescore_overview
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.registry.selectors import active_findings, findings_vocabulary, model_versions
 from diagnosis.registry.services import (
@@ -186,7 +186,10 @@ def _version_page(
         page = selectors.model_version_page(version_id=version_id)
     except ModelVersion.DoesNotExist as exc:
         raise Http404("No such model version.") from exc
-    return render(request, "finetune/version.html", {"page": page, "form": form}, status=status)
+    # The champion's "re-score the unreviewed studies" button and the latest re-score's
+    # progress (diagnosis/inference: the button posts there, the panel polls there).
+    context = {"page": page, "form": form, "rescore": rescore_overview(version=page.version)}
+    return render(request, "finetune/version.html", context, status=status)
 
 
 @role_required(Role.ML_ADMIN)

@@ -188,6 +188,10 @@ POLICY: dict[str, Rule] = {
     "diagnosis:review": _rule(DOCTOR, methods=POST),  # review.submit, by the service
     "diagnosis:stats": _rule(DOCTOR, ML_ADMIN),  # agreement and waiting times, no patient
     "diagnosis:saliency": _bulk(DOCTOR, subject=STUDY_OF_SUGGESTION),
+    # Re-scoring the unreviewed studies on the champion (inference.rescore, by the service)
+    # and its progress: counts only, no patient.
+    "diagnosis:rescore-start": _rule(ML_ADMIN, methods=POST),
+    "diagnosis:rescore-job": _rule(ML_ADMIN),
     "diagnosis:triage-board": _rule(NURSE, patient_data=True, audited_by_view=True),
     "diagnosis:encounter-new": _rule(NURSE, methods=GET_POST),  # encounter.open, by services
     "diagnosis:encounter": _rule(
@@ -207,12 +211,12 @@ POLICY: dict[str, Rule] = {
     "finetune:run-start": _rule(ML_ADMIN, methods=POST),
     "finetune:run": _rule(ML_ADMIN),
     "finetune:run-cancel": _rule(ML_ADMIN, methods=POST),
+    # A second ML admin approves or declines a promotion (training.approve / .decline).
+    "finetune:run-approve": _rule(ML_ADMIN, methods=POST),
     # A model version's page and model card (HTML, or JSON with ?format=json), and making an
     # earlier version champion again: model.promote is audited by the registry's service.
     "finetune:version": _rule(ML_ADMIN),
     "finetune:version-rollback": _rule(ML_ADMIN, methods=POST),
-    # A second ML admin approves or declines a promotion (training.approve / .decline).
-    "finetune:run-approve": _rule(ML_ADMIN, methods=POST),
     "finetune:version-card": _rule(ML_ADMIN),
     # The finding vocabulary: no patient; finding.add, .update and .retire, by the services.
     "finetune:findings": _rule(ML_ADMIN, methods=GET_POST),
@@ -225,6 +229,10 @@ POLICY: dict[str, Rule] = {
     # The frozen test set's composition (counts only) and growing it: test_set.grow is
     # audited by the service.
     "finetune:test-set": _rule(ML_ADMIN, methods=GET_POST),
+    # Bringing existing labels: the report names what the ML admin sent (UIDs, file names) and
+    # findings, no patient; the import is audited by the services (labels.import, and each
+    # image and label it stores: instance.ingest, review.submit).
+    "finetune:label-import": _rule(ML_ADMIN, methods=GET_POST),
 }
 
 

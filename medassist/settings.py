@@ -400,6 +400,7 @@ CELERY_TASK_ROUTES = {
     "diagnosis.tasks.suggestion_compute": {"queue": "inference"},
     "diagnosis.tasks.saliency_compute": {"queue": "inference"},
     "diagnosis.tasks.saliency_compute_many": {"queue": "inference"},
+    "diagnosis.tasks.rescore_run": {"queue": "inference"},
     "finetune.tasks.training_run_execute": {"queue": "training"},
 }
 CELERY_TASK_SERIALIZER = "json"
@@ -493,11 +494,20 @@ MEDASSIST_INFERENCE_DECODE_THREADS = env_int("MEDASSIST_INFERENCE_DECODE_THREADS
 MEDASSIST_INFERENCE_MAX_ATTEMPTS = env_int("MEDASSIST_INFERENCE_MAX_ATTEMPTS", 3)
 # A request "running" longer than this belonged to a lost worker and is claimed again.
 MEDASSIST_INFERENCE_STALE_SECONDS = env_int("MEDASSIST_INFERENCE_STALE_SECONDS", 300)
+# Re-scoring the unreviewed studies on a new champion runs in steps of this many images: each
+# step opens their requests, runs them with whatever else waits, then records its progress
+# and heartbeat (a re-score silent for the stale time above lost its worker and is resumed).
+MEDASSIST_RESCORE_CHUNK = env_int("MEDASSIST_RESCORE_CHUNK", 256)
 # A training worker beats this often; a running run silent for the stale time is failed.
 MEDASSIST_TRAINING_HEARTBEAT_SECONDS = env_int("MEDASSIST_TRAINING_HEARTBEAT_SECONDS", 30)
 MEDASSIST_TRAINING_STALE_SECONDS = env_int("MEDASSIST_TRAINING_STALE_SECONDS", 180)
 # A de-identified dataset export is written during the request: at most this many images.
 MEDASSIST_EXPORT_MAX_IMAGES = env_int("MEDASSIST_EXPORT_MAX_IMAGES", 2000)
+# Bringing existing labels (finetune/label_import.py): the most rows one labels CSV may hold,
+# and the most stored images its rows may name. Every label is written during the request
+# (or the command), one review each: 200 labels took 5.4 s on 2 shared cores (and storing 200
+# small images 6.8 s), so 1,000 labels and their images stay within a web request.
+MEDASSIST_LABEL_IMPORT_MAX_ROWS = env_int("MEDASSIST_LABEL_IMPORT_MAX_ROWS", 1000)
 # How a study's suggestion combines its instances': "max" (any abnormal image) or "mean".
 MEDASSIST_STUDY_AGGREGATION = env("MEDASSIST_STUDY_AGGREGATION", "max")
 # Triage text model fine-tuning (demo_seed trains the first triage champion with these).

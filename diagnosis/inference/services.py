@@ -9,29 +9,39 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from diagnosis.inference.models import InferenceRequest, Suggestion
-from diagnosis.inference.selectors import request_claimable
+from diagnosis.inference.models import InferenceRequest, RescoreJob, Suggestion
+from diagnosis.inference.selectors import (
+    RESCORE_ACTIVE,
+    request_claimable,
+    rescore_candidates,
+    rescore_progress,
+)
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.registry.serving import champion, classifier_for, device_description
 from diagnosis.review.services import study_urgency_refresh
 from imaging.models import Instance
 from imaging.selectors import instance_read_dataset
 from medassist.jobs import job_enqueue, job_enqueue_on_commit
+from medassist.services import audit_record
 from medassist.version import code_version
 
 # The registered names of the tasks these services start (see diagnosis/inference/tasks.py).
 SUGGESTION_COMPUTE = "diagnosis.tasks.suggestion_compute"
 SALIENCY_COMPUTE_MANY = "diagnosis.tasks.saliency_compute_many"
+RESCORE_RUN = "diagnosis.tasks.rescore_run"
 
 # A request or image younger than this is left to its own wake-up (it is probably on its way).
 SETTLE = timedelta(minutes=1)
 SWEEP_LIMIT = 500
 SALIENCY_SWEEPS = 3
+# A re-score whose worker stopped is resumed this many times, then failed with the reason.
+RESCORE_RESUMES = 3
 
 logger = logging.getLogger(__name__)
 
@@ -282,6 +292,7 @@ def inference_sweep(*, now: datetime | None = None) -> dict[str, int]:
       check or the request was lost after the commit; they are queued now.
     - Suggestions without their heatmap after two minutes: queued again, at most
       ``SALIENCY_SWEEPS`` times each (a heatmap is evidence, not the answer).
+    - Re-scores whose wake-up was lost or whose worker died (:func:`rescore_jobs_sweep`).
     Returns how many of each it found.
     """
     now = now or timezone.now()
@@ -326,4 +337,172 @@ def inference_sweep(*, now: datetime | None = None) -> dict[str, int]:
             break
     if retry:
         job_enqueue(SALIENCY_COMPUTE_MANY, suggestion_ids=retry)
-    return {"wake_up": int(first is not None), "lost": len(lost), "saliency": len(retry)}
+    return {
+        "wake_up": int(first is not None),
+        "lost": len(lost),
+        "saliency": len(retry),
+        "rescore": rescore_jobs_sweep(now=now),
+    }
+
+
+# --- Re-scoring the unreviewed studies on a new champion -----------------------------------
+# The worker's side (the steps that run the batches) is diagnosis/inference/rescoring.py.
+
+
+class RescoreRefused(ValueError):
+    """A re-score cannot start; the message says why, in the ML admin's words."""
+
+
+def rescore_start(*, version: ModelVersion, actor: AbstractBaseUser | None) -> RescoreJob:
+    """Queue a re-score of the unreviewed images on ``version``, the image champion.
+
+    Every unreviewed image an earlier version answered (see
+    :func:`diagnosis.inference.selectors.rescore_candidates`) gets a new suggestion of
+    ``version``; the old ones stay, shown as superseded. The job row records the count, is
+    audited ("inference.rescore"), and an inference worker is woken once it commits.
+
+    Raises RescoreRefused for a version that is not the image champion, while another
+    re-score is queued or running, or when there is nothing to re-score. A queued or running
+    re-score on a version that is no longer champion is stopped here, with the reason.
+    """
+    with transaction.atomic():
+        # One start at a time, and none while a promotion or a rollback changes the champion
+        # (model_version_promote locks the same rows).
+        list(ModelVersion.objects.select_for_update().filter(task=Task.IMAGE).order_by("pk"))
+        locked = ModelVersion.objects.get(pk=version.pk)
+        if locked.task != Task.IMAGE:
+            raise RescoreRefused("Only the image model re-scores studies.")
+        if locked.status != ModelVersion.Status.CHAMPION:
+            raise RescoreRefused(
+                f"v{locked.version} is not the champion: only the current champion re-scores "
+                "the unreviewed studies."
+            )
+        for active in RescoreJob.objects.select_for_update().filter(status__in=RESCORE_ACTIVE):
+            if active.model_version_id == locked.pk:
+                raise RescoreRefused(
+                    f"A re-score on v{locked.version} is already {active.get_status_display()} "
+                    f"({active.done + active.failed} of {active.total} images): wait for it "
+                    "to end."
+                )
+            rescore_job_outdated(job=active, champion=locked)
+        candidates = rescore_candidates(version=locked)
+        total = candidates.count()
+        if total == 0:
+            raise RescoreRefused(
+                f"Nothing to re-score: every unreviewed image already has a v{locked.version} "
+                "suggestion."
+            )
+        studies = candidates.values("series__study_id").distinct().count()
+        job = RescoreJob.objects.create(
+            model_version=locked,
+            requested_by=actor if actor is not None and actor.is_authenticated else None,
+            total=total,
+            message=f"Waiting for an inference worker: {total} images of {studies} studies.",
+        )
+        audit_record(
+            actor=actor,
+            action="inference.rescore",
+            obj=job,
+            detail={"version": locked.version, "images": total, "studies": studies},
+        )
+        job_enqueue_on_commit(RESCORE_RUN, job_id=job.pk)
+    return job
+
+
+def rescore_job_outdated(*, job: RescoreJob, champion: ModelVersion | None) -> bool:
+    """Stop a re-score whose version is no longer the champion, saying which one is now."""
+    progress = rescore_progress(job=job)
+    now = f"v{champion.version} became the champion" if champion else "no version is champion"
+    return rescore_job_stop(
+        job=job,
+        reason=(
+            f"Stopped: {now} while this re-score on v{job.model_version.version} ran. "
+            f"{progress.done} of {job.total} images were re-scored and keep their new "
+            "suggestion; re-score on the new champion from its page."
+        ),
+    )
+
+
+def rescore_job_stop(*, job: RescoreJob, reason: str) -> bool:
+    """Fail a queued or running re-score with ``reason``; False if it had already ended.
+
+    Its suggestions so far stay; a worker still on one of its steps stops at the step's end
+    (its wake-ups find the job ended).
+    """
+    progress = rescore_progress(job=job)
+    stopped = RescoreJob.objects.filter(pk=job.pk, status__in=RESCORE_ACTIVE).update(
+        status=RescoreJob.Status.FAILED,
+        done=progress.done,
+        failed=progress.failed,
+        message=reason[:300],
+        error=reason,
+        finished_at=timezone.now(),
+    )
+    if stopped:
+        logger.warning("Re-score %s stopped: %s", job.pk, reason)
+    return bool(stopped)
+
+
+def rescore_jobs_sweep(*, now: datetime) -> int:
+    """Re-scores whose wake-up was lost or whose worker died; returns how many it touched.
+
+    - Queued (waiting for its next step) for over a minute: its wake-up is sent again (a
+      duplicate finds the job taken and does nothing).
+    - Running with a heartbeat older than ``MEDASSIST_INFERENCE_STALE_SECONDS``: its worker
+      died; it is put back in the queue and woken, at most ``RESCORE_RESUMES`` times, then
+      failed with the reason. The images it held go back to waiting by the same stale time.
+    - Either, on a version that is no longer champion: failed with the reason.
+    """
+    stale = now - timedelta(seconds=settings.MEDASSIST_INFERENCE_STALE_SECONDS)
+    champion_now = ModelVersion.objects.filter(
+        task=Task.IMAGE, status=ModelVersion.Status.CHAMPION
+    ).first()
+    touched = 0
+    for job in RescoreJob.objects.select_related("model_version").filter(status__in=RESCORE_ACTIVE):
+        beat = job.heartbeat_at or job.created_at
+        waiting = job.status == RescoreJob.Status.QUEUED and beat < now - SETTLE
+        dead = job.status == RescoreJob.Status.RUNNING and beat < stale
+        if job.model_version.status != ModelVersion.Status.CHAMPION:
+            if waiting or dead:
+                touched += rescore_job_outdated(job=job, champion=champion_now)
+            continue
+        if waiting:
+            logger.warning("Sweep: re-score %s waits for its wake-up; sent again", job.pk)
+            job_enqueue(RESCORE_RUN, job_id=job.pk)
+            touched += 1
+        elif dead:
+            touched += _rescore_resume(job=job, now=now)
+    return touched
+
+
+def _rescore_resume(*, job: RescoreJob, now: datetime) -> int:
+    """Put back a re-score whose worker died, or fail it once it died too often."""
+    # The creation time too, so a database rebuilt under the same cache starts from zero.
+    key = f"inference:rescore-resumes:{job.pk}:{job.created_at.timestamp():.6f}"
+    try:
+        resumes = cache.get(key, 0)
+        cache.set(key, resumes + 1, timeout=7 * 24 * 3600)
+    except Exception:  # the cache may be the Redis that is down; resuming is still right
+        logger.warning("Sweep: cache unavailable; re-score %s resumed uncounted", job.pk)
+        resumes = 0
+    progress = rescore_progress(job=job)
+    at = f"{progress.done + progress.failed} of {job.total} images"
+    if resumes >= RESCORE_RESUMES:
+        reason = (
+            f"Stopped: its inference worker stopped {resumes + 1} times (the last at {at}). "
+            "The images re-scored so far keep their new suggestion; start again to go on."
+        )
+        return int(rescore_job_stop(job=job, reason=reason))
+    resumed = RescoreJob.objects.filter(
+        pk=job.pk, status=RescoreJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
+    ).update(
+        status=RescoreJob.Status.QUEUED,
+        heartbeat_at=now,
+        done=progress.done,
+        failed=progress.failed,
+        message=f"Resumed: its inference worker stopped at {at}.",
+    )
+    if resumed:
+        logger.warning("Sweep: re-score %s lost its worker at %s; resumed", job.pk, at)
+        job_enqueue(RESCORE_RUN, job_id=job.pk)
+    return resumed

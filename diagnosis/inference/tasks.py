@@ -10,7 +10,7 @@ import logging
 
 from celery import shared_task
 
-from diagnosis.inference import batching, services
+from diagnosis.inference import batching, rescoring, services
 from diagnosis.registry.serving import NoChampionError
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,16 @@ def saliency_compute_many(*, suggestion_ids: list[int]) -> None:
     """Heatmaps of one inference batch: one message per batch, not per image."""
     for suggestion_id in suggestion_ids:
         services.saliency_compute(suggestion_id=suggestion_id)
+
+
+@shared_task(name="diagnosis.tasks.rescore_run", acks_late=True)
+def rescore_run(*, job_id: int) -> None:
+    """Wake-up for one step of a re-score on the new champion (see inference/rescoring.py).
+
+    The job row is the work: a duplicate or redelivered wake-up finds the job held by
+    another step, or ended, and does nothing.
+    """
+    rescoring.rescore_run(job_id=job_id)
 
 
 @shared_task(name="diagnosis.tasks.inference_sweep")

@@ -27,6 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from diagnosis.inference.models import Suggestion
+from diagnosis.inference.selectors import current_suggestions
 from diagnosis.registry.models import NORMAL_CODE
 from diagnosis.review.models import ReadingState, Review, ReviewAssignment
 from imaging.models import Instance, Series, Study
@@ -118,9 +119,10 @@ class WorklistFilters:
 
 
 def latest_suggestions() -> QuerySet[Suggestion]:
-    """Suggestions no newer suggestion of the same instance replaces (one per instance)."""
-    newer = Suggestion.objects.filter(instance_id=OuterRef("instance_id"), pk__gt=OuterRef("pk"))
-    return Suggestion.objects.exclude(Exists(newer))
+    """Suggestions no suggestion of the same instance supersedes (one per instance): the one
+    of the version promoted last, so a rollback brings its version's rows back (see
+    :func:`diagnosis.inference.selectors.current_suggestions`)."""
+    return current_suggestions()
 
 
 def suggestion_priority() -> Case:
@@ -176,7 +178,9 @@ def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> Qu
 
     Annotations: ``priority`` (see :func:`suggestion_priority`), ``key_suggestion_id`` (the
     most urgent latest suggestion), ``open_instance_id`` (the image to open: the first one
-    still awaiting, else the first), ``modality``. The ordering subquery runs per study; the
+    still awaiting, else the first), ``modality``, ``rescored_by`` (the version number of a
+    current suggestion that superseded another version's on the same image, e.g. after a
+    re-score on a new champion; None if none did). The ordering subquery runs per study; the
     others only for the rows of the page (PostgreSQL evaluates them after the sort and limit).
     """
     of_study = latest_suggestions().filter(instance__series__study_id=OuterRef("pk"))
@@ -198,6 +202,17 @@ def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> Qu
         ),
         modality=Subquery(
             Series.objects.filter(study_id=OuterRef("pk")).order_by("pk").values("modality")[:1]
+        ),
+        rescored_by=Subquery(
+            of_study.filter(
+                Exists(
+                    Suggestion.objects.filter(instance_id=OuterRef("instance_id")).exclude(
+                        model_version_id=OuterRef("model_version_id")
+                    )
+                )
+            )
+            .order_by("-model_version__version")
+            .values("model_version__version")[:1]
         ),
     )
     if filters.status == Status.AWAITING:

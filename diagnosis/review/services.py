@@ -13,6 +13,7 @@ from django.db.models import (
 )
 
 from diagnosis.inference.models import Suggestion
+from diagnosis.inference.selectors import promoted_at
 from diagnosis.registry.models import Finding
 from diagnosis.review.models import ReadingState, Review, ReviewAssignment, StudyUrgency
 from diagnosis.review.selectors import (
@@ -112,8 +113,13 @@ def review_record(
     comment: str = "",
     source: str = Review.Source.CLINICIAN,
     remote_addr: str | None = None,
+    imported_from: str = "",
 ) -> Review:
     """Record a doctor's decision on ``instance``: accept, correct or reject.
+
+    A label that did not come from a clinician at this screen (an imported one, with
+    ``imported_from`` naming its file and row, or a generator's truth) saw no suggestion: it
+    is stored as a correction that points at none, never as "accepted the suggestion".
 
     ``accept`` takes the latest suggestion's top finding; ``correct`` takes ``findings`` (one,
     or several when ``MEDASSIST_MULTI_LABEL``); ``reject`` marks the image non-diagnostic (no
@@ -124,11 +130,16 @@ def review_record(
     """
     # Lock the instance so two reviews submitted at once still form one chain.
     Instance.objects.select_for_update().filter(pk=instance.pk).exists()
+    # The suggestion the case page shows: of the version promoted last (after a rollback,
+    # the restored version's, even though a retired version's row is newer).
     suggestion = (
         Suggestion.objects.filter(instance=instance, status=Suggestion.Status.OK)
-        .order_by("-created_at", "-pk")
+        .annotate(promoted=promoted_at())
+        .order_by("-promoted", "-pk")
         .first()
     )
+    if source == Review.Source.IMPORT:
+        suggestion = None
     chosen = list(dict.fromkeys(findings))
     if decision == Review.Action.ACCEPT:
         if suggestion is None or suggestion.top_finding is None:
@@ -184,6 +195,7 @@ def review_record(
         finding=chosen[0] if chosen else None,
         comment=comment,
         source=source,
+        imported_from=imported_from,
         supersedes=previous,
     )
     review.full_clean()

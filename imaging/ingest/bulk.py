@@ -212,7 +212,9 @@ def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> b
     return b"".join(chunks)
 
 
-def _bulk_inputs(uploads: Iterable[Upload]) -> Iterator[Payload]:
+def bulk_inputs(uploads: Iterable[Upload]) -> Iterator[Payload]:
+    """Each file of ``uploads`` (zips opened) as bytes or a refusal, under the bulk limits;
+    what :func:`instance_ingest_bulk` stores, and what an import's dry run checks."""
     limit = max_upload_bytes()
     for upload in uploads:
         name = _display_name(upload.name)
@@ -251,7 +253,7 @@ def instance_ingest_bulk(
     """
     summary = BulkIngestSummary()
     studies: dict[str, BulkStudy] = {}
-    for name, payload in _bulk_inputs(uploads):
+    for name, payload in bulk_inputs(uploads):
         if isinstance(payload, IngestError):
             summary.items.append(
                 BulkItem(name=name, outcome="rejected", reason=str(payload), code=payload.code)

@@ -26,7 +26,7 @@ from PIL import Image
 from rest_framework.authtoken.models import Token
 
 from diagnosis.encounters.models import Encounter
-from diagnosis.inference.models import Suggestion
+from diagnosis.inference.models import RescoreJob, Suggestion
 from diagnosis.registry.models import Finding
 from diagnosis.triage.services import triage_assess
 from imaging.models import Instance
@@ -169,6 +169,7 @@ def _build_world(media: Path) -> World:
         "assessment_id": assessment.pk,
         "run_id": TrainingRunFactory().pk,
         "version_id": suggestion.model_version_id,
+        "job_id": RescoreJob.objects.create(model_version=suggestion.model_version).pk,
         # DICOMweb names resources by UID and counts frames from 1.
         "study": series.study.study_instance_uid,
         "series": series.series_instance_uid,
