@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -389,7 +390,16 @@ class TaskAdapter(Protocol):
         *,
         on_epoch: Callable[[int, float], None],
         progress: Callable[[float, str], None],
+        on_state: Callable[[dict[str, Any]], None] | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> dict[str, Any]: ...
+
+    # Whether a run interrupted after an epoch can go on from that epoch's weights and
+    # training state (``on_state`` payloads) and end as the uninterrupted run would.
+    resumable: bool
+
+    def load_file(self, path: Path) -> Any: ...
+    def fingerprint(self, data: Any) -> str: ...
     def evaluate(self, clf: Any, data: Any, labels: list[str]) -> Evaluation: ...
     def save(self, clf: Any, path: Path) -> str: ...
     def version_fields(self, clf: Any, data: Any) -> dict[str, Any]: ...
@@ -457,6 +467,21 @@ class ImageAdapter:
     def epochs(self) -> int:
         return int(settings.MEDASSIST_TRAIN_EPOCHS)
 
+    resumable = True
+
+    def load_file(self, path: Path) -> ImageClassifier:
+        """A checkpoint this run wrote itself (an epoch's weights, to resume from)."""
+        from medassist.ml.image_model import load_checkpoint
+
+        return load_checkpoint(path)
+
+    def fingerprint(self, data: ImageSet) -> str:
+        """What the training data is: which images with which labels, in order."""
+        digest = hashlib.sha256()
+        for instance, label in zip(data.data.instances, data.data.labels, strict=True):
+            digest.update(f"{instance.pk}:{instance.sha256}:{label}\n".encode())
+        return digest.hexdigest()
+
     def train(
         self,
         clf: ImageClassifier,
@@ -464,11 +489,18 @@ class ImageAdapter:
         *,
         on_epoch: Callable[[int, float], None],
         progress: Callable[[float, str], None],
+        on_state: Callable[[dict[str, Any]], None] | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         import torch
 
         from medassist.ml.calibration import calibrate
-        from medassist.ml.training import TrainConfig, classifier_logits, train_classifier
+        from medassist.ml.training import (
+            TrainConfig,
+            TrainState,
+            classifier_logits,
+            train_classifier,
+        )
 
         fit_part, calibration_part = _split_by_patient(
             data.data,
@@ -484,7 +516,15 @@ class ImageAdapter:
         )
         train_x, train_y = _tensors(clf.image_size, clf.labels, fit_part)
         clf.temperature = 1.0
-        train_classifier(clf, train_x, train_y, config=config, on_epoch=on_epoch)
+        train_classifier(
+            clf,
+            train_x,
+            train_y,
+            config=config,
+            on_epoch=on_epoch,
+            on_state=None if on_state is None else lambda state: on_state(state.as_payload()),
+            resume=None if resume is None else TrainState.from_payload(resume),
+        )
         logits, targets = torch.empty((0, len(clf.labels))), torch.empty(0, dtype=torch.long)
         if calibration_part.instances:
             progress(0.9, f"Calibrating on {len(calibration_part.instances)} held-back cases")
@@ -679,6 +719,20 @@ class TriageAdapter:
     def epochs(self) -> int:
         return settings.MEDASSIST_TRIAGE_EPOCHS
 
+    # A triage run takes minutes: one whose worker is lost starts again from the champion.
+    resumable = False
+
+    def load_file(self, path: Path) -> TextClassifier:
+        from medassist.ml.text_model import load_text_checkpoint
+
+        return load_text_checkpoint(path)
+
+    def fingerprint(self, data: TriageSet) -> str:
+        digest = hashlib.sha256()
+        for text, label in zip(data.texts, data.labels, strict=True):
+            digest.update(f"{label}:{text}\n".encode())
+        return digest.hexdigest()
+
     def train(
         self,
         clf: TextClassifier,
@@ -686,6 +740,8 @@ class TriageAdapter:
         *,
         on_epoch: Callable[[int, float], None],
         progress: Callable[[float, str], None],
+        on_state: Callable[[dict[str, Any]], None] | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         import torch
 

@@ -99,6 +99,9 @@ class TrainingRun(models.Model):
         max_length=16, choices=Decision.choices, default=Decision.NONE, blank=True
     )
     decision_reason = models.TextField(blank=True)
+    # How often the sweep handed this run to a new worker after its worker was lost; each
+    # time it goes on from its last epoch checkpoint (see training_runs_sweep).
+    resumes = models.PositiveSmallIntegerField(default=0)
     # Every criterion of the gate: name, figure, limit, passed (finetune.gate).
     gate = models.JSONField(default=dict, blank=True)
     approved_by = models.ForeignKey(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
+import os
 import random
 import shutil
 import threading
@@ -201,7 +203,13 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
 
         torch.set_num_threads(settings.MEDASSIST_TORCH_THREADS)
     adapter = adapter_for(run.task)
-    base = ModelVersion.objects.filter(task=run.task, status=ModelVersion.Status.CHAMPION).first()
+    if run.base_version_id is not None:
+        # A resumed run goes on against the champion it started from.
+        base: ModelVersion | None = run.base_version
+    else:
+        base = ModelVersion.objects.filter(
+            task=run.task, status=ModelVersion.Status.CHAMPION
+        ).first()
     # The champion as it serves: it is measured unchanged, before anything is trained.
     base_clf = adapter.load_base(base) if base is not None else None
     run.base_version = base
@@ -227,25 +235,48 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
     if base_clf is not None:
         _progress(run, 0.05, "Measuring the champion on the frozen test set")
         champion_eval = adapter.evaluate(base_clf, test, labels)
-    clf = adapter.prepare(base_clf, labels)
 
     epochs = adapter.epochs()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    losses: list[float] = []
+    resumed = _resume_point(adapter, run_dir, adapter.fingerprint(train))
+    if resumed is not None:
+        done, clf, state, losses = resumed
+        _progress(run, 0.1 + 0.8 * done / epochs, f"Resuming after epoch {done} of {epochs}")
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "data.sha256").write_text(adapter.fingerprint(train))
+        clf, state, losses = adapter.prepare(base_clf, labels), None, []
+
+    def on_state(payload: dict[str, Any]) -> None:
+        from medassist.ml.checkpoints import write_atomically
+
+        write_atomically(payload, run_dir / f"state-{payload['epoch']}.pt")
 
     def on_epoch(epoch: int, loss: float) -> None:
         losses.append(round(float(loss), 6))
-        # A checkpoint per epoch, so a long run's work survives a lost worker.
+        # A checkpoint per epoch (losses so far, training state, then the weights, whose
+        # file marks the epoch complete), so a run whose worker is lost goes on from here
+        # (see training_runs_sweep); the previous epoch's files go.
+        (run_dir / "losses.json.tmp").write_text(json.dumps(losses))
+        os.replace(run_dir / "losses.json.tmp", run_dir / "losses.json")
         adapter.save(clf, run_dir / f"epoch-{epoch}.pt")
+        for old in (f"epoch-{epoch - 1}.pt", f"state-{epoch - 1}.pt"):
+            (run_dir / old).unlink(missing_ok=True)
         _progress(
             run,
             0.1 + 0.8 * epoch / epochs,
             f"Epoch {epoch} of {epochs}: training loss {loss:.3f}",
         )
 
-    _progress(run, 0.1, f"Training on {train.n} cases")
+    if resumed is None:
+        _progress(run, 0.1, f"Training on {train.n} cases")
     summary = adapter.train(
-        clf, train, on_epoch=on_epoch, progress=lambda p, m: _progress(run, p, m)
+        clf,
+        train,
+        on_epoch=on_epoch,
+        progress=lambda p, m: _progress(run, p, m),
+        on_state=on_state if adapter.resumable else None,
+        resume=state,
     )
 
     _progress(run, 0.92, "Measuring the candidate on the frozen test set")
@@ -292,6 +323,19 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
             or (base is not None and base.trained_on_synthetic_data),
             **adapter.version_fields(clf, train),
         )
+        current = (
+            ModelVersion.objects.select_for_update()
+            .filter(task=run.task, status=ModelVersion.Status.CHAMPION)
+            .first()
+        )
+        if current != base:
+            promote = False
+            reason = (
+                f"Not promoted: the champion changed while this run trained (it started from "
+                f"{f'v{base.version}' if base else 'no champion'}; the champion is now "
+                f"v{current.version if current else '-'}). Start a new run to compare with it. "
+                f"The gate said: {reason}"
+            )
         decision = TrainingRun.Decision.PROMOTED if promote else TrainingRun.Decision.KEPT
         if promote and gate is not None and settings.MEDASSIST_GATE_SECOND_APPROVAL:
             decision = TrainingRun.Decision.AWAITING
@@ -315,6 +359,40 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
             obj=run,
             detail={"candidate": candidate.pk, "decision": run.decision, "reason": reason},
         )
+
+
+def _resume_point(
+    adapter: Any, run_dir: Path, fingerprint: str
+) -> tuple[int, Any, dict[str, Any], list[float]] | None:
+    """(epoch, its weights, its training state, losses so far) to go on from, or None.
+
+    Only for a task whose adapter can resume, a run directory holding an epoch's weights and
+    state, and training data that is still exactly what the run started with (new labels
+    since: the run starts over, so its model is still of one data set).
+    """
+    if not adapter.resumable:
+        return None
+    marker = run_dir / "data.sha256"
+    if not marker.is_file() or marker.read_text() != fingerprint:
+        return None
+    epochs = sorted(
+        int(p.stem.split("-")[1])
+        for p in run_dir.glob("state-*.pt")
+        if (run_dir / f"epoch-{p.stem.split('-')[1]}.pt").is_file()
+    )
+    if not epochs:
+        return None
+    import torch
+
+    done = epochs[-1]
+    losses_file = run_dir / "losses.json"
+    losses = json.loads(losses_file.read_text())[:done] if losses_file.is_file() else []
+    return (
+        done,
+        adapter.load_file(run_dir / f"epoch-{done}.pt"),
+        torch.load(run_dir / f"state-{done}.pt", weights_only=True),
+        losses,
+    )
 
 
 def gate_settings(labels: list[str]) -> GateSettings:
@@ -419,28 +497,55 @@ def training_run_cancel(*, run: TrainingRun, actor: AbstractBaseUser) -> Trainin
 
 
 def training_runs_sweep(*, now: dt.datetime | None = None) -> dict[str, list[int]]:
-    """Fail the running runs whose worker stopped beating; wake a worker for queued ones.
+    """Resume or fail the running runs whose worker stopped beating; wake queued ones.
 
     Runs each minute from beat. A running run whose heartbeat is older than
-    ``MEDASSIST_TRAINING_STALE_SECONDS`` is failed with the reason and its checkpoints are
+    ``MEDASSIST_TRAINING_STALE_SECONDS`` goes back to the queue when its task can resume and
+    it has an epoch checkpoint, at most ``MEDASSIST_TRAINING_MAX_RESUMES`` times: the next
+    worker goes on from that epoch with the same random state, so it ends as the
+    uninterrupted run would. Otherwise it is failed with the reason and its checkpoints are
     removed (the champion is untouched). A run queued for over a minute while nothing runs
     lost its message (a broker outage) and gets a new one. Returns the ids it touched.
     """
     now = now or timezone.now()
     stale = now - dt.timedelta(seconds=settings.MEDASSIST_TRAINING_STALE_SECONDS)
-    failed = []
+    failed, resumed = [], []
     for run in TrainingRun.objects.filter(
         status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale
     ):
         silent = int((now - run.heartbeat_at).total_seconds()) if run.heartbeat_at else 0
+        run_dir = _run_dir(run.pk)
+        checkpoint = adapter_for(run.task).resumable and any(run_dir.glob("state-*.pt"))
+        if checkpoint and run.resumes < settings.MEDASSIST_TRAINING_MAX_RESUMES:
+            message = (
+                f"The training worker stopped responding (no heartbeat for {silent} s); the "
+                "run goes on from its last epoch checkpoint on the next worker."
+            )
+            if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
+                status=TrainingRun.Status.QUEUED,
+                resumes=run.resumes + 1,
+                message=message[:300],
+                heartbeat_at=None,
+            ):
+                audit_record(
+                    actor=None,
+                    action="training.resume",
+                    obj=run,
+                    detail={"silent_seconds": silent, "resumes": run.resumes + 1},
+                )
+                job_enqueue(TRAINING_RUN_EXECUTE, run_id=run.pk)
+                resumed.append(run.pk)
+            continue
         error = (
             f"The training worker stopped responding (no heartbeat for {silent} s); the run "
             "was stopped and its files removed. The champion is unchanged."
         )
+        if run.resumes:
+            error += f" It had already been resumed {run.resumes} time(s)."
         if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
             status=TrainingRun.Status.FAILED, error=error, message=error[:300], finished_at=now
         ):
-            shutil.rmtree(_run_dir(run.pk), ignore_errors=True)
+            shutil.rmtree(run_dir, ignore_errors=True)
             audit_record(actor=None, action="training.fail", obj=run, detail={"error": error})
             failed.append(run.pk)
     woken = []
@@ -451,7 +556,7 @@ def training_runs_sweep(*, now: dt.datetime | None = None) -> dict[str, list[int
         for run in waiting:
             job_enqueue(TRAINING_RUN_EXECUTE, run_id=run.pk)
             woken.append(run.pk)
-    return {"failed": failed, "woken": woken}
+    return {"failed": failed, "resumed": resumed, "woken": woken}
 
 
 class RollbackRefused(ValueError):

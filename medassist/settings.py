@@ -501,6 +501,9 @@ MEDASSIST_RESCORE_CHUNK = env_int("MEDASSIST_RESCORE_CHUNK", 256)
 # A training worker beats this often; a running run silent for the stale time is failed.
 MEDASSIST_TRAINING_HEARTBEAT_SECONDS = env_int("MEDASSIST_TRAINING_HEARTBEAT_SECONDS", 30)
 MEDASSIST_TRAINING_STALE_SECONDS = env_int("MEDASSIST_TRAINING_STALE_SECONDS", 180)
+# A silent image run with an epoch checkpoint is handed to another worker this many times
+# (it goes on from that epoch, same random state); after that it is failed.
+MEDASSIST_TRAINING_MAX_RESUMES = env_int("MEDASSIST_TRAINING_MAX_RESUMES", 2)
 # A de-identified dataset export is written during the request: at most this many images.
 MEDASSIST_EXPORT_MAX_IMAGES = env_int("MEDASSIST_EXPORT_MAX_IMAGES", 2000)
 # Bringing existing labels (finetune/label_import.py): the most rows one labels CSV may hold,

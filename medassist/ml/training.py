@@ -72,6 +72,39 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.
     return chunks
 
 
+@dataclass
+class TrainState:
+    """Everything besides the weights that the rest of a training run depends on, after
+    ``epoch``: the optimizer's moments, the shuffling/augmentation generator and torch's
+    global RNG (dropout). Resuming from the weights of that epoch and this state continues
+    exactly as the uninterrupted run would have (same hardware and thread count).
+
+    :meth:`as_payload` holds only tensors and plain values (``torch.load(weights_only=True)``).
+    """
+
+    epoch: int
+    optimizer: dict[str, Any]
+    generator: torch.Tensor
+    torch_rng: torch.Tensor
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "optimizer": self.optimizer,
+            "generator": self.generator,
+            "torch_rng": self.torch_rng,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> TrainState:
+        return cls(
+            epoch=int(payload["epoch"]),
+            optimizer=payload["optimizer"],
+            generator=payload["generator"],
+            torch_rng=payload["torch_rng"],
+        )
+
+
 def train_classifier(
     clf: ImageClassifier,
     images: torch.Tensor,
@@ -79,6 +112,8 @@ def train_classifier(
     *,
     config: TrainConfig,
     on_epoch: Callable[[int, float], None] | None = None,
+    on_state: Callable[[TrainState], None] | None = None,
+    resume: TrainState | None = None,
 ) -> ImageClassifier:
     """Fine-tune ``clf.model`` in place on ``images``/``labels`` and return ``clf`` in eval mode.
 
@@ -94,6 +129,9 @@ def train_classifier(
         on_epoch: called as ``on_epoch(epoch, mean_loss)`` after each epoch, ``epoch``
             counting from 1 and ``mean_loss`` the per-image mean training loss; use it to
             checkpoint or report progress. An exception it raises stops training.
+        on_state: called with the :class:`TrainState` after each epoch, just before
+            ``on_epoch``: keep it with that epoch's weights to resume from there.
+        resume: continue after ``resume.epoch`` (``clf`` must hold that epoch's weights).
 
     Raises:
         ValueError: bad shapes, labels out of range, fewer than 2 images, or epochs < 1.
@@ -118,8 +156,14 @@ def train_classifier(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
+    first = 1
+    if resume is not None:
+        optimizer.load_state_dict(resume.optimizer)
+        generator.set_state(resume.generator)
+        torch.set_rng_state(resume.torch_rng)
+        first = resume.epoch + 1
     n = images.shape[0]
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(first, config.epochs + 1):
         model.train()
         total = 0.0
         for idx in _batches(n, config.batch_size, generator):
@@ -132,6 +176,15 @@ def train_classifier(
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(idx)
+        if on_state is not None:
+            on_state(
+                TrainState(
+                    epoch=epoch,
+                    optimizer=optimizer.state_dict(),
+                    generator=generator.get_state(),
+                    torch_rng=torch.get_rng_state(),
+                )
+            )
         if on_epoch is not None:
             model.eval()
             on_epoch(epoch, total / n)

@@ -10,7 +10,13 @@ import torch.nn.functional as F
 from medassist.ml.image_model import ImageClassifier, build_image_model
 from medassist.ml.preprocess import dicom_to_tensor
 from medassist.ml.synthetic import FINDINGS, synthetic_dicom
-from medassist.ml.training import TrainConfig, evaluate, fit_temperature, train_classifier
+from medassist.ml.training import (
+    TrainConfig,
+    TrainState,
+    evaluate,
+    fit_temperature,
+    train_classifier,
+)
 
 SIZE = 64
 
@@ -80,6 +86,60 @@ def test_training_reports_every_epoch_and_is_deterministic_given_the_seed() -> N
     assert all(np.isfinite(loss) for _, loss in first)
     assert first == second
     assert torch.equal(logits_a, logits_b)
+
+
+def test_a_run_resumed_from_an_epoch_and_its_state_ends_exactly_as_an_uninterrupted_one() -> None:
+    import copy
+    import io
+
+    x, y = synthetic_set(9, np.random.default_rng(2))
+    config = TrainConfig(epochs=3, batch_size=4, seed=7)
+
+    def fresh() -> ImageClassifier:
+        torch.manual_seed(0)
+        return ImageClassifier(build_image_model(3, pretrained=False), list(FINDINGS), SIZE)
+
+    whole = fresh()
+    losses: list[float] = []
+    train_classifier(whole, x, y, config=config, on_epoch=lambda e, loss: losses.append(loss))
+
+    # The interrupted run: keep epoch 1's weights and state (as written to disk), then stop.
+    interrupted = fresh()
+    kept: dict[str, object] = {}
+
+    class Stop(Exception):
+        pass
+
+    def keep(state: TrainState) -> None:
+        buffer = io.BytesIO()
+        torch.save(state.as_payload(), buffer)
+        kept["state"] = buffer.getvalue()
+        kept["weights"] = copy.deepcopy(interrupted.model.state_dict())
+
+    def stop(epoch: int, loss: float) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        train_classifier(interrupted, x, y, config=config, on_state=keep, on_epoch=stop)
+
+    # Another process later: a new model, the kept weights, the kept state.
+    torch.manual_seed(123)  # whatever the RNG holds now is replaced by the state
+    resumed = fresh()
+    resumed.model.load_state_dict(kept["weights"])
+    payload = torch.load(io.BytesIO(kept["state"]), weights_only=True)
+    resumed_losses: list[float] = []
+    train_classifier(
+        resumed,
+        x,
+        y,
+        config=config,
+        resume=TrainState.from_payload(payload),
+        on_epoch=lambda e, loss: resumed_losses.append(loss),
+    )
+
+    assert resumed_losses == losses[1:]
+    for name, tensor in whole.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
 
 
 def test_evaluate_reports_accuracy_macro_f1_and_confusion() -> None:
