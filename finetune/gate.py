@@ -291,8 +291,8 @@ def gate_judge(
     for kind, mask in (("real", candidate.real), ("synthetic", ~candidate.real)):
         if decided_on == "real" and kind == "real":
             continue
-        if not mask.any():
-            continue
+        if not mask.any() or (decided_on == "all" and mask.all()):
+            continue  # no such case, or the decision's own cases
         criteria.append(
             Criterion(
                 f"On {kind} test cases (shown, not judged)",

@@ -107,3 +107,48 @@ def truncated_file(seed: int) -> bytes:
 def ingested_instance(seed: int, *, by: AbstractBaseUser | None = None, **kwargs: Any) -> Instance:
     """Store a small synthetic file through the ordinary ingest service."""
     return instance_ingest(data=synthetic_file(seed, **kwargs), uploaded_by=by).instance
+
+
+def ingested_shifted_instances(
+    n: int,
+    *,
+    patient_id: str = "HOSP-0001",
+    seed: int = 0,
+    findings: list[str] | None = None,
+    modality: str = "DX",
+    by: AbstractBaseUser | None = None,
+) -> list[Instance]:
+    """Ingest ``n`` domain-shifted stand-ins for a hospital's radiographs of one patient.
+
+    One study and one series, instances numbered 1..n, each stored through the ordinary
+    ingest service. The files are marked as real acquisitions (see
+    :func:`medassist.ml.synthetic.shifted_dicom`), so the study and the patient are stored
+    with ``is_synthetic`` False. ``findings`` (the ground truth the caller keeps) defaults
+    to ``n`` codes in the shifted label mix; ``seed`` fixes the pixels and the findings.
+    """
+    from medassist.ml.synthetic import shifted_dicom, shifted_findings
+
+    rng = np.random.default_rng(seed)
+    findings = findings if findings is not None else shifted_findings(n, rng=rng)
+    if len(findings) != n:
+        raise ValueError(f"{len(findings)} findings given for {n} images")
+    study_uid, series_uid = generate_uid(), generate_uid()
+    return [
+        instance_ingest(
+            data=dicom_bytes(
+                shifted_dicom(
+                    finding=finding,
+                    patient_id=patient_id,
+                    patient_name="Doe^Jane",
+                    study_uid=study_uid,
+                    series_uid=series_uid,
+                    instance_number=number,
+                    size=SMALL,
+                    rng=rng,
+                    modality=modality,
+                )
+            ),
+            uploaded_by=by,
+        ).instance
+        for number, finding in enumerate(findings, start=1)
+    ]

@@ -1,8 +1,10 @@
 """Synthetic chest phantoms and DICOM files for demos and tests.
 
-Everything made here is marked SYNTHETIC in the DICOM header (study and series descriptions
-and Image Comments). The finding a phantom was drawn with is never written into the file:
-the caller keeps the ground truth, exactly as it would for real data.
+What :func:`synthetic_dicom` makes is marked SYNTHETIC in the DICOM header (study and series
+descriptions and Image Comments). The one exception is :func:`shifted_dicom`, a test stand-in
+for a hospital's real radiographs with a deliberate domain shift, which is marked as a real
+acquisition (see its docstring for why). The finding a phantom was drawn with is never
+written into the file: the caller keeps the ground truth, exactly as it would for real data.
 
 Pixel values are CT-like: stored value = HU + 1024 (Rescale Intercept -1024), 12 bits stored.
 """
@@ -10,6 +12,7 @@ Pixel values are CT-like: stored value = HU + 1024 (Rescale Intercept -1024), 12
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 
 import numpy as np
@@ -230,3 +233,305 @@ def dicom_bytes(ds: pydicom.Dataset) -> bytes:
     buf = io.BytesIO()
     pydicom.dcmwrite(buf, ds, enforce_file_format=True)
     return buf.getvalue()
+
+
+# --- A second, deliberately different generator: a stand-in for a hospital's radiographs ---
+
+# The label mix of the shifted set: mostly normal studies, as a hospital's worklist is, where
+# the demo generator cycles the findings in equal thirds.
+SHIFTED_LABEL_MIX: dict[str, float] = {"normal": 0.6, "opacity": 0.25, "nodule": 0.15}
+
+# Stored values of the shifted images: 14 bits, no rescale, display value d in [0, 1] stored
+# as _SHIFT_OFFSET + d * _SHIFT_SCALE, and a window that shows exactly that range.
+_SHIFT_BITS_STORED = 14
+_SHIFT_MAX_STORED = 2**_SHIFT_BITS_STORED - 1
+_SHIFT_OFFSET, _SHIFT_SCALE = 800.0, 12000.0
+# Radiograph-like levels on the display scale (bright = dense), before the gamma below:
+# lungs far brighter and soft tissue darker than the demo's CT-like window makes them.
+_S_AIR, _S_LUNG, _S_SOFT, _S_HEART, _S_BONE, _S_RIB = 0.04, 0.22, 0.52, 0.62, 0.8, 0.1
+_S_GAMMA = 0.65  # display = level ** gamma: a detector's flatter, brighter tone curve
+_S_NOISE = 0.04  # Gaussian noise sigma after the gamma, about 2.5 x the demo's
+
+
+def shifted_findings(n: int, *, rng: np.random.Generator) -> list[str]:
+    """``n`` finding codes in the proportions of :data:`SHIFTED_LABEL_MIX`, in random order.
+
+    The counts are exact up to rounding (largest remainder), so even a small set has the
+    mix; only the order comes from ``rng``.
+
+    Raises:
+        ValueError: ``n`` < 0.
+    """
+    if n < 0:
+        raise ValueError("n must not be negative")
+    codes = list(SHIFTED_LABEL_MIX)
+    exact = [SHIFTED_LABEL_MIX[c] * n for c in codes]
+    counts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(codes)), key=lambda i: exact[i] - counts[i], reverse=True)
+    for i in by_remainder[: n - sum(counts)]:
+        counts[i] += 1
+    findings = [code for code, count in zip(codes, counts, strict=True) for _ in range(count)]
+    return [findings[i] for i in rng.permutation(n)]
+
+
+def _rotated_grid(
+    yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, angle: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grids ``yy``/``xx`` rotated by ``angle`` radians about ``(cy, cx)``."""
+    cos, sin = np.cos(angle), np.sin(angle)
+    dy, dx = yy - cy, xx - cx
+    return cy + cos * dy - sin * dx, cx + sin * dy + cos * dx
+
+
+def shifted_chest_phantom(finding: str, *, size: int = 256, rng: np.random.Generator) -> np.ndarray:
+    """A frontal chest phantom unlike :func:`chest_phantom`'s: stored values, uint16 ``(S, S)``.
+
+    The same findings, drawn into different anatomy and acquired differently:
+
+    - anatomy: a wider body filling the field, lungs that are taller and wider at the base
+      than at the apex, ribs across them, a larger heart to the patient's left (image right)
+      that covers part of that lung, a narrower spine; the patient off centre (3-8 % of the
+      width to either side, up to 6 % up) and rotated by up to 6 degrees;
+    - acquisition: radiograph-like levels on a gamma curve (lungs brighter, soft tissue and
+      bone darker than the demo's CT window shows them), a top-to-bottom exposure gradient,
+      collimation borders, about 2.5 x the demo's noise, 14 bits stored with an identity
+      rescale (the demo stores HU + 1024 in 12 bits).
+
+    - ``"normal"``: no lesion.
+    - ``"opacity"``: a broad haze in the lower half of one lung, up to roughly soft-tissue
+      brightness at its centre.
+    - ``"nodule"``: one small dense round blob with a soft edge (radius 3-5.5 % of ``size``,
+      smaller than the demo's) inside one lung, clear of the heart.
+
+    Stored value = 800 + 12000 x display value (bright = dense); see :func:`shifted_dicom`
+    for the window that shows it.
+
+    Raises:
+        ValueError: unknown ``finding`` or ``size`` < 32.
+    """
+    if finding not in FINDINGS:
+        raise ValueError(f"finding must be one of {FINDINGS}, got {finding!r}")
+    if size < 32:
+        raise ValueError("size must be at least 32 pixels")
+    s = float(size)
+    yy0, xx0 = np.mgrid[0:size, 0:size].astype(np.float64)
+
+    cx0 = s * (0.5 + rng.choice([-1.0, 1.0]) * rng.uniform(0.03, 0.08))
+    cy0 = s * (0.5 - rng.uniform(0.0, 0.06))
+    yy, xx = _rotated_grid(yy0, xx0, cy0, cx0, np.deg2rad(rng.uniform(-6.0, 6.0)))
+    img = np.full((size, size), _S_AIR)
+
+    body = _ellipse(
+        yy, xx, cy0 + s * 0.06, cx0, s * rng.uniform(0.5, 0.56), s * rng.uniform(0.5, 0.56)
+    )
+    img[body] = _S_SOFT
+
+    # Lungs: taller than the demo's and wider at the base (an egg, not an ellipse).
+    lung_cy = cy0 - s * rng.uniform(0.0, 0.03)
+    lung_ry = s * rng.uniform(0.3, 0.34)
+    lung_rx = s * rng.uniform(0.12, 0.14)
+    lungs: list[tuple[float, float]] = []
+    lung_mask = np.zeros((size, size), dtype=bool)
+    for side in (-1.0, 1.0):
+        cx = cx0 + side * s * rng.uniform(0.16, 0.19)
+        rx = lung_rx * (1.0 + 0.3 * np.clip((yy - lung_cy) / lung_ry, -1.0, 1.0))
+        lung_mask |= ((yy - lung_cy) / lung_ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+        lungs.append((lung_cy, cx))
+    img[lung_mask] = _S_LUNG
+
+    # Posterior ribs: bands falling away from the spine, brightest where they cross a lung.
+    spacing = 2.0 * lung_ry / 9.0
+    thickness = s * 0.022
+    lateral = np.abs(xx - cx0)
+    for k in range(9):
+        centre = lung_cy - lung_ry + spacing * (k + 0.3) + 0.35 * lateral + 0.6 * lateral**2 / s
+        rib = (np.abs(yy - centre) < thickness / 2) & (lateral < s * 0.34) & body
+        rib &= yy < lung_cy + lung_ry
+        img[rib] += _S_RIB
+
+    # A larger heart than the demo's, to the patient's left, over part of that lung.
+    heart = _ellipse(
+        yy,
+        xx,
+        cy0 + s * rng.uniform(0.12, 0.16),
+        cx0 + s * 0.06,
+        s * 0.15,
+        s * rng.uniform(0.13, 0.16),
+    )
+    img[heart] = np.maximum(img[heart], _S_HEART)
+    spine = (np.abs(xx - cx0) < s * 0.03) & body
+    img[spine] = np.maximum(img[spine], _S_BONE)
+
+    free_lung = lung_mask & ~heart & ~spine
+    lung_cy, lung_cx = lungs[int(rng.integers(0, 2))]
+    # Drawn before the lesion's own draws, so one seed gives the same picture for every
+    # finding apart from the lesion.
+    noise = rng.normal(0.0, _S_NOISE, size=img.shape)
+    top, left, right = (int(s * rng.uniform(0.02, 0.05)) for _ in range(3))
+    if finding == "opacity":
+        cy = lung_cy + lung_ry * rng.uniform(0.1, 0.45)
+        cx = lung_cx + lung_rx * rng.uniform(-0.3, 0.3)
+        sigma = 0.55 * np.sqrt(lung_ry * lung_rx)
+        haze = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2.0 * sigma**2))
+        img = np.where(free_lung, img + 0.35 * haze, img)
+    elif finding == "nodule":
+        radius = s * rng.uniform(0.03, 0.055)
+        # Somewhere in the lung away from its edge and from the heart.
+        inner = free_lung & (np.abs(xx - lung_cx) < lung_rx * 0.6)
+        inner &= np.abs(yy - lung_cy) < lung_ry * 0.6
+        candidates = np.argwhere(inner)
+        if len(candidates):
+            cy, cx = candidates[int(rng.integers(0, len(candidates)))]
+        else:  # a lung too small to leave an inner part: its centre
+            cy, cx = lung_cy, lung_cx
+        r = np.sqrt((yy0 - cy) ** 2 + (xx0 - cx) ** 2)
+        profile = np.clip(1.5 - 1.0 * r / radius, 0.0, 1.0)
+        img = np.where(free_lung, np.maximum(img, _S_LUNG + 0.42 * profile), img)
+
+    # The acquisition: tone curve, exposure falling off downwards, collimator blades, noise.
+    img = np.clip(img, 0.0, 1.0) ** _S_GAMMA
+    img = img * (1.08 - 0.16 * yy0 / s)
+    img = img + noise
+    img[:top] = img[:, :left] = 0.92
+    img[:, size - right :] = 0.92
+
+    stored = np.clip(np.round(_SHIFT_OFFSET + _SHIFT_SCALE * img), 0, _SHIFT_MAX_STORED)
+    return stored.astype(np.uint16)
+
+
+def _stable_rng(key: str) -> np.random.Generator:
+    """A generator seeded by ``key``'s SHA-256: the same key draws the same values."""
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
+
+
+_SHIFTED_SOP_CLASS = {
+    "DX": DigitalXRayImageStorageForPresentation,
+    "CR": ComputedRadiographyImageStorage,
+}
+
+
+def shifted_dicom(
+    *,
+    finding: str,
+    patient_id: str,
+    patient_name: str,
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    instance_number: int = 1,
+    size: int = 256,
+    rng: np.random.Generator,
+    modality: str = "DX",
+    monochrome1: bool = False,
+) -> FileDataset:
+    """A TEST STAND-IN for one of a hospital's real chest radiographs: generated, not real.
+
+    A hospital's own radiographs cannot be downloaded here, yet tests must show what
+    happens when the images a site sends differ from the demo's (a domain shift): a model
+    trained only on :func:`synthetic_dicom` does noticeably worse on these. So this makes a
+    chest image with other anatomy, contrast, tone curve, noise and stored values
+    (:func:`shifted_chest_phantom`), and its callers draw the findings in another mix
+    (:func:`shifted_findings`). The findings stay learnable: an ``"opacity"`` image shows an
+    opacity, a ``"nodule"`` image a nodule.
+
+    Unlike :func:`synthetic_dicom`, the header is marked as a real acquisition, because
+    that is what it stands in for: no "SYNTHETIC" in the study or series description or
+    the Image Comments (the marks ingest reads to set ``is_synthetic``), Image Type
+    ORIGINAL\\PRIMARY, a plausible study date and acquisition values. Ingest therefore
+    stores it with ``is_synthetic`` False, as it would a scanner's file, and tests can
+    follow real cases through the system. Only the Manufacturer ("MedAssist") and its
+    Model Name ("domain-shift test stand-in") say where it came from. Never put such files
+    in a demo or in front of a clinician.
+
+    DICOM Part-10 ready (see :func:`dicom_bytes`): Explicit VR Little Endian, 16 bits
+    allocated / 14 stored, unsigned, Rescale Slope 1 / Intercept 0, a window showing the
+    whole stored range, body part CHEST, view PA or AP. With ``monochrome1`` the stored
+    values are inverted (``16383 - v``) and the window mirrored, so a conforming viewer
+    shows the same picture. The pixels, view and kVp come from ``rng``; the birth date and
+    sex from ``patient_id``, and the study date, time and accession number from the study
+    UID, so all images of one patient and of one study agree. The same seed and the same
+    UIDs give the same bytes; UIDs not given are fresh. The finding is not recorded
+    anywhere in the file.
+
+    Args:
+        modality: ``"DX"`` (the default) or ``"CR"``; selects the SOP Class.
+
+    Raises:
+        ValueError: unknown ``finding`` or ``modality``, ``size`` < 32.
+    """
+    if modality not in _SHIFTED_SOP_CLASS:
+        raise ValueError(f"modality must be one of {sorted(_SHIFTED_SOP_CLASS)}, got {modality!r}")
+    pixels = shifted_chest_phantom(finding, size=size, rng=rng)
+    view = "AP" if rng.random() < 0.3 else "PA"
+    kvp = int(rng.integers(100, 126))
+    # What a patient or a study has in common across its images comes from its ID, not
+    # from ``rng``, so that every image of one study agrees, as a scanner's would.
+    study_uid = study_uid or generate_uid()
+    person, study = _stable_rng(patient_id), _stable_rng(study_uid)
+    birth = dt.date(1935, 1, 1) + dt.timedelta(days=int(person.integers(0, 365 * 70)))
+    sex = str(person.choice(["F", "M"]))
+    acquired = dt.datetime(2024, 1, 1, 7) + dt.timedelta(
+        days=int(study.integers(0, 700)), seconds=int(study.integers(0, 14 * 3600))
+    )
+    accession = f"A{int(study.integers(10**6, 10**7))}"
+
+    sop_class = _SHIFTED_SOP_CLASS[modality]
+    sop_instance = sop_instance_uid or generate_uid()
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = sop_instance
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationVersionName = "MEDASSIST_SHIFT"
+
+    ds = FileDataset("", pydicom.Dataset(), file_meta=meta, preamble=b"\0" * 128)
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = sop_instance
+    ds.StudyDate = ds.SeriesDate = ds.ContentDate = ds.AcquisitionDate = acquired.strftime("%Y%m%d")
+    ds.StudyTime = ds.SeriesTime = ds.ContentTime = ds.AcquisitionTime = acquired.strftime("%H%M%S")
+    ds.AccessionNumber = accession
+    ds.Modality = modality
+    ds.Manufacturer = "MedAssist"
+    ds.ManufacturerModelName = "domain-shift test stand-in"
+    ds.ReferringPhysicianName = ""
+    ds.StudyDescription = f"XR CHEST {view}"
+    ds.SeriesDescription = f"Chest {view}"
+    ds.PatientName = patient_name
+    ds.PatientID = patient_id
+    ds.PatientBirthDate = birth.strftime("%Y%m%d")
+    ds.PatientSex = sex
+    ds.BodyPartExamined = "CHEST"
+    ds.ViewPosition = view
+    ds.PatientOrientation = ["L", "F"] if view == "PA" else ["R", "F"]
+    ds.KVP = kvp
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid or generate_uid()
+    ds.StudyID = "1"
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = instance_number
+    if modality == "DX":
+        ds.PresentationIntentType = "FOR PRESENTATION"
+    ds.PixelSpacing = [round(430.0 / size, 4)] * 2
+    ds.BurnedInAnnotation = "NO"
+
+    center = _SHIFT_OFFSET + 0.5 * _SHIFT_SCALE
+    if monochrome1:
+        pixels = (_SHIFT_MAX_STORED - pixels.astype(np.int32)).astype(np.uint16)
+        center = _SHIFT_MAX_STORED - center
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME1" if monochrome1 else "MONOCHROME2"
+    ds.PresentationLUTShape = "IDENTITY"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.BitsAllocated = 16
+    ds.BitsStored = _SHIFT_BITS_STORED
+    ds.HighBit = _SHIFT_BITS_STORED - 1
+    ds.PixelRepresentation = 0
+    ds.RescaleSlope = 1.0
+    ds.RescaleIntercept = 0.0
+    ds.RescaleType = "US"
+    ds.WindowCenter = center
+    ds.WindowWidth = _SHIFT_SCALE
+    ds.PixelData = pixels.astype("<u2").tobytes()
+    return ds

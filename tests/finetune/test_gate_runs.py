@@ -83,3 +83,60 @@ def test_the_same_labels_give_the_same_decision_twice(
     )
     assert second.status == "succeeded", second.error
     assert (second.decision, second.gate["criteria"]) == (first.decision, first.gate["criteria"])
+
+
+def _real_patients(n: int, doctor: User, *, per_patient: int = 3) -> None:
+    """``n`` patients of domain-shifted stand-ins for a hospital's own radiographs (DX, marked
+    real), each reviewed with its true finding."""
+    from tests.factories import ingested_shifted_instances
+
+    codes = ["normal", "opacity", "nodule"]
+    findings = {f.code: f for f in Finding.objects.all()}
+    for p in range(n):
+        truth = [codes[(p + i) % 3] for i in range(per_patient)]
+        instances = ingested_shifted_instances(
+            per_patient, patient_id=f"HOSP-{p:04d}", seed=300 + p, findings=truth, by=doctor
+        )
+        for instance, code in zip(instances, truth, strict=True):
+            review_submit(instance=instance, reviewer=doctor, finding=findings[code])
+
+
+def test_with_real_training_cases_the_gate_decides_on_real_test_cases_and_says_so(
+    db: None, image_champion: ModelVersion, doctor: User, ml_admin: User, settings: Settings
+) -> None:
+    from finetune import services
+
+    settings.MEDASSIST_GATE_MIN_CASES_PER_FINDING = 3
+    _real_patients(9, doctor)
+
+    # Real training cases, but only synthetic test cases: nothing can be measured on real data.
+    run = training_run_execute(
+        run_id=training_run_start(
+            task="image", trigger=TrainingRun.Trigger.MANUAL, started_by=ml_admin
+        ).pk
+    )
+    assert run.status == "succeeded", run.error
+    assert run.decision == "kept" and "Cannot measure on real data yet" in run.decision_reason
+    assert run.gate["decided_on"] == "real" and run.gate["n_decision"] == 0
+    assert ModelVersion.objects.get(pk=image_champion.pk).status == "champion"
+    # The version says what it was trained on, and DX joined the CR family's scope.
+    assert (
+        run.candidate.data_mix
+        == f"mixed: 27 real, {run.candidate.training_summary['n_synthetic']} synthetic"
+    )
+    assert run.candidate.model_card["modalities"] == ["CR", "DX"]
+
+    # Real cases frozen (real first, whole patients): now the real cases decide.
+    plan = services.test_set_grow(per_finding=3, actor=ml_admin, seed=0)
+    assert plan.real == 9 and plan.synthetic == 0
+    run = training_run_execute(
+        run_id=training_run_start(
+            task="image", trigger=TrainingRun.Trigger.MANUAL, started_by=ml_admin
+        ).pk
+    )
+    assert run.status == "succeeded", run.error
+    assert run.gate["decided_on"] == "real" and run.gate["n_decision"] == 9
+    names = [c["name"] for c in run.gate["criteria"]]
+    assert "On synthetic test cases (shown, not judged)" in names
+    assert run.candidate_metrics["by_source"]["real"]["n"] == 9
+    assert run.candidate_metrics["by_source"]["synthetic"]["n"] == run.n_test - 9
