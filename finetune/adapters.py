@@ -159,6 +159,12 @@ def scope_of(
     return sorted({m for key, n in totals.items() if n >= min_cases for m in key})
 
 
+def _date_range(data: LabelledSet) -> list[str]:
+    """[first, last] study date of the cases (ISO), or [] when none has a date."""
+    dates = sorted(i.series.study.study_date for i in data.instances if i.series.study.study_date)
+    return [dates[0].isoformat(), dates[-1].isoformat()] if dates else []
+
+
 def _model_card(data: LabelledSet, *, synthetic: bool) -> dict[str, Any]:
     """What the model is for, derived from what it was trained on (see :func:`scope_of`)."""
     min_cases = settings.MEDASSIST_SCOPE_MIN_CASES
@@ -543,6 +549,7 @@ class ImageAdapter:
             "n_calibration": len(calibration_part.instances),
             "calibration": calibration.summary(),
             "label_counts": {c: data.data.labels.count(c) for c in clf.labels},
+            "study_dates": _date_range(data.data),
             # Over the training and calibration cases together, so they add up to n + held.
             "n_real": data.n - data.data.n_synthetic,
             "n_synthetic": data.data.n_synthetic,

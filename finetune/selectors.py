@@ -295,6 +295,7 @@ SUMMARY_SHOWN = frozenset(
         "run",
         "calibration",
         "loss_per_epoch",
+        "study_dates",
     }
 )
 

@@ -303,3 +303,5 @@ def test_a_trained_version_shows_intervals_sources_subgroups_and_its_loss_curve(
     assert f"{m['accuracy']:.3f} (95% CI {low:.3f}\N{EN DASH}{high:.3f})" in html
     assert 'data-testid="by-source"' in html and 'data-testid="subgroups"' in html
     assert f"1: {losses[0]:.3f}" in html
+    first, last = image_champion.training_summary["study_dates"]
+    assert first <= last and f"{first} to {last}" in html
