@@ -375,7 +375,12 @@ if REDIS_URL:
 else:
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # The host names nothing here, but without one Kombu warns "No hostname was supplied"
+    # each time a process describes its broker connection (every worker and beat start).
+    CELERY_BROKER_URL = "filesystem://localhost/"
+    # Kombu's filesystem transport, writing each message whole before a consumer can see it
+    # (medassist/broker.py): the stock one lets a worker read a half-written message and die.
+    CELERY_BROKER_TRANSPORT = "medassist.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),

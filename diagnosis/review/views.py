@@ -119,9 +119,10 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
         ),
     }
     if request.htmx:
-        # The suggestion panel polls until the worker has written the suggestion.
+        # The suggestion panel polls until the worker has written the suggestion (slowly
+        # while no model is deployed: the image waits for the first one).
         response = render(request, "diagnosis/case.html#suggestion", context)
-        if suggestion is not None or no_model:
+        if suggestion is not None:
             response.status_code = HttpResponseStopPolling.status_code
         return response
     audit_record(

@@ -4,12 +4,16 @@ Writes valid DICOM files of chest-like phantoms (normal / opacity / nodule) for 
 patients, ingests them through the ordinary ingest service, labels the training patients with
 the generator's ground truth (shown as "synthetic ground truth", never as a clinician's
 review), freezes the other patients' images as the test set, and trains the first champion
-from the ImageNet backbone. Running it again changes nothing once a champion exists.
+from the ImageNet backbone. Running it again changes nothing once a champion exists; after
+an interrupted first run it adds only the patients that are missing. With ``--queue`` the
+first models train in the training worker (``manage.py serve`` does this, so the site is up
+while they train).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 import numpy as np
@@ -18,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.review.models import Review
@@ -26,10 +31,12 @@ from finetune.models import TrainingRun, TriageNote
 from finetune.services import (
     test_set_freeze,
     training_run_execute,
+    training_run_start,
     triage_notes_freeze,
 )
 from imaging.ingest.services import instance_ingest
 from medassist.ml.synthetic import FINDINGS, dicom_bytes, synthetic_dicom
+from medassist.models import Patient
 from medassist.roles import Role
 
 DEMO_PASSWORD = "medassist-demo"  # noqa: S105 - printed to the user; demo accounts only
@@ -70,6 +77,17 @@ class Command(BaseCommand):
             "--no-train", action="store_true", help="Load the data but train no champion."
         )
         parser.add_argument(
+            "--queue",
+            action="store_true",
+            help="Queue the first models' training for the training worker (with progress on "
+            "the models page) instead of training here.",
+        )
+        parser.add_argument(
+            "--follow",
+            action="store_true",
+            help="With --queue: print the first models' progress until they serve.",
+        )
+        parser.add_argument(
             "--triage",
             action=argparse.BooleanOptionalAction,
             default=None,
@@ -81,12 +99,15 @@ class Command(BaseCommand):
         if settings.PRODUCTION:
             raise CommandError("Demo data and demo accounts are refused in production.")
         users = demo_users_ensure()
+        train = not options["no_train"]
         if ModelVersion.objects.filter(task=Task.IMAGE).exists():
             self.stdout.write("Demo data already loaded; nothing to do.")
         else:
+            # Patient by patient, each in one transaction: an interrupted first start leaves
+            # whole patients, and running again adds only the missing ones.
             self._load(options["patients"], options["images_per_patient"], options["seed"])
-            if not options["no_train"]:
-                self._train()
+            if train:
+                self._train(Task.IMAGE, queue=options["queue"])
         # The full demo includes triage; a shrunken one (the tests' image fixtures) skips
         # its minutes of MiniLM training unless asked for.
         triage = options["triage"]
@@ -96,10 +117,42 @@ class Command(BaseCommand):
             if ModelVersion.objects.filter(task=Task.TRIAGE).exists():
                 self.stdout.write("Triage model already trained; nothing to do.")
             else:
-                self._triage(train=not options["no_train"])
+                self._triage_notes()
+                if train:
+                    self._train(Task.TRIAGE, queue=options["queue"])
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
         for username, role in users:
             self.stdout.write(f"  {username:8s} {role}")
+        if options["queue"] and options["follow"]:
+            self._follow()
+
+    def _follow(self) -> None:
+        """Print the first models' training progress as it changes, until none is active."""
+        started = time.monotonic()
+        last: dict[int, str] = {}
+        while True:
+            runs = list(
+                TrainingRun.objects.filter(trigger=TrainingRun.Trigger.BOOTSTRAP)
+                .select_related("candidate")
+                .order_by("pk")
+            )
+            for run in runs:
+                if run.status == TrainingRun.Status.SUCCEEDED and run.candidate is not None:
+                    line = f"ready, v{run.candidate.version} serves"
+                elif not run.is_active:
+                    line = f"{run.get_status_display().lower()}: {run.error or run.message}"
+                else:
+                    line = f"{run.get_status_display().lower()}, {run.percent}%: {run.message}"
+                if last.get(run.pk) != line:
+                    last[run.pk] = line
+                    self.stdout.write(
+                        f"First {run.get_task_display().lower()} model "
+                        f"({time.monotonic() - started:.0f} s): {line}"
+                    )
+                    self.stdout.flush()
+            if not any(run.is_active for run in runs):
+                return
+            time.sleep(1)
 
     def _load(self, n_patients: int, per_patient: int, seed: int) -> None:
         rng = np.random.default_rng(seed)
@@ -107,20 +160,28 @@ class Command(BaseCommand):
         n_test = max(1, round(n_patients * settings.MEDASSIST_DEMO_TEST_FRACTION))
         # Whole patients go to the test set, so no patient is in both training and test.
         test_patients = set(rng.choice(n_patients, size=n_test, replace=False).tolist())
+        there = set(Patient.objects.filter(mrn__startswith="SYN-").values_list("mrn", flat=True))
         count = 0
         for p in range(n_patients):
-            for i in range(per_patient):
-                # Cycle the findings so every class is in both training and test.
-                code = FINDINGS[(p * per_patient + i) % len(FINDINGS)]
-                ds = synthetic_dicom(
-                    finding=code,
-                    patient_id=f"SYN-{p + 1:04d}",
+            mrn = f"SYN-{p + 1:04d}"
+            # Drawn whether or not the patient is there, so a rerun draws the same pixels.
+            datasets = [
+                synthetic_dicom(
+                    finding=FINDINGS[(p * per_patient + i) % len(FINDINGS)],
+                    patient_id=mrn,
                     patient_name=f"Synthetic^Patient{p + 1:02d}",
                     size=settings.MEDASSIST_DEMO_IMAGE_PIXELS,
                     rng=rng,
                     monochrome1=bool(rng.random() < 0.2),
                 )
-                with transaction.atomic():
+                for i in range(per_patient)
+            ]
+            if mrn in there:
+                continue
+            with transaction.atomic():
+                for i, ds in enumerate(datasets):
+                    # Cycle the findings so every class is in both training and test.
+                    code = FINDINGS[(p * per_patient + i) % len(FINDINGS)]
                     result = instance_ingest(data=dicom_bytes(ds), source="demo")
                     if p in test_patients:
                         test_set_freeze(instance=result.instance, finding=findings[code])
@@ -132,46 +193,79 @@ class Command(BaseCommand):
                             comment="Synthetic ground truth from the demo generator.",
                             source=Review.Source.SYNTHETIC_TRUTH,
                         )
-                count += 1
+                    count += 1
+            if (p + 1) % 10 == 0 or p + 1 == n_patients:
+                self.stdout.write(f"  demo images: {p + 1} of {n_patients} synthetic patients")
+                self.stdout.flush()
         self.stdout.write(
             f"Wrote {count} synthetic DICOM images for {n_patients} synthetic patients "
-            f"({n_test} patients held out as the frozen test set)."
+            f"({n_test} patients held out as the frozen test set)"
+            + (f"; {len(there)} were there already." if there else ".")
         )
 
-    def _train(self) -> None:
-        self.stdout.write("Training the first champion from the ImageNet backbone...")
-        run = TrainingRun.objects.create(task=Task.IMAGE, trigger=TrainingRun.Trigger.BOOTSTRAP)
+    def _train(self, task: str, *, queue: bool) -> None:
+        """Train the first version of ``task``: here, or queued for the training worker.
+
+        A first run interrupted here (Ctrl-C) left its run "running" with no one behind it:
+        it is closed as interrupted first. A queued one already waiting or running is left to
+        its worker (whose sweep resumes it if the worker was lost)."""
+        active = TrainingRun.objects.filter(
+            task=task,
+            trigger=TrainingRun.Trigger.BOOTSTRAP,
+            status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
+        )
+        name = "image" if task == Task.IMAGE else "triage"
+        if queue:
+            if active.exists():
+                self.stdout.write(f"The first {name} model is already queued or training.")
+                return
+            run = training_run_start(
+                task=task, trigger=TrainingRun.Trigger.BOOTSTRAP, started_by=None
+            )
+            self.stdout.write(
+                f"The first {name} model is queued for training (run {run.pk}); its progress "
+                "shows on the models page."
+            )
+            return
+        active.update(
+            status=TrainingRun.Status.FAILED,
+            error="Interrupted during the first start; trained again.",
+            finished_at=timezone.now(),
+        )
+        self.stdout.write(
+            "Training the first champion from the ImageNet backbone..."
+            if task == Task.IMAGE
+            else "Training the first triage champion from all-MiniLM-L6-v2..."
+        )
+        run = TrainingRun.objects.create(task=task, trigger=TrainingRun.Trigger.BOOTSTRAP)
         run = training_run_execute(run_id=run.pk)
         if run.status != TrainingRun.Status.SUCCEEDED:
-            raise CommandError(f"Training the first champion failed: {run.error}")
-        metrics = run.candidate_metrics
-        self.stdout.write(
-            f"Champion image v{run.candidate.version}: accuracy {metrics['accuracy']:.3f}, "
-            f"macro-F1 {metrics['macro_f1']:.3f} on {metrics['n']} frozen synthetic test images."
-        )
+            raise CommandError(f"Training the first {name} champion failed: {run.error}")
+        m = run.candidate_metrics
+        if task == Task.IMAGE:
+            self.stdout.write(
+                f"Champion image v{run.candidate.version}: accuracy {m['accuracy']:.3f}, "
+                f"macro-F1 {m['macro_f1']:.3f} on {m['n']} frozen synthetic test images."
+            )
+        else:
+            self.stdout.write(
+                f"Champion triage v{run.candidate.version}: accuracy {m['accuracy']:.3f}, "
+                f"under-triage {m['under_triage_rate']:.1%}, over-triage "
+                f"{m['over_triage_rate']:.1%} on {m['n']} frozen SYNTHETIC test notes "
+                "(suggestions after the ESI rules)."
+            )
 
-    def _triage(self, *, train: bool) -> None:
-        """Freeze the held-out SYNTHETIC triage test set, store training notes, train v1."""
+    def _triage_notes(self) -> None:
+        """Freeze the held-out SYNTHETIC triage test set and store the training notes, once."""
         from diagnosis.triage.synthetic import generate_notes, held_out_test_set
 
-        if not TriageNote.objects.exists():
+        if TriageNote.objects.exists():
+            return
+        with transaction.atomic():
             n_test = triage_notes_freeze(notes=held_out_test_set(), split=TriageNote.Split.TEST)
             n_train = settings.MEDASSIST_TRIAGE_TRAIN_NOTES
             triage_notes_freeze(notes=generate_notes(n_train, seed=0), split=TriageNote.Split.TRAIN)
-            self.stdout.write(
-                f"Stored {n_train} synthetic triage notes for training and froze {n_test} "
-                "held-out synthetic notes as the triage test set."
-            )
-        if not train:
-            return
-        self.stdout.write("Training the first triage champion from all-MiniLM-L6-v2...")
-        run = TrainingRun.objects.create(task=Task.TRIAGE, trigger=TrainingRun.Trigger.BOOTSTRAP)
-        run = training_run_execute(run_id=run.pk)
-        if run.status != TrainingRun.Status.SUCCEEDED:
-            raise CommandError(f"Training the first triage champion failed: {run.error}")
-        m = run.candidate_metrics
         self.stdout.write(
-            f"Champion triage v{run.candidate.version}: accuracy {m['accuracy']:.3f}, "
-            f"under-triage {m['under_triage_rate']:.1%}, over-triage {m['over_triage_rate']:.1%} "
-            f"on {m['n']} frozen SYNTHETIC test notes (suggestions after the ESI rules)."
+            f"Stored {n_train} synthetic triage notes for training and froze {n_test} "
+            "held-out synthetic notes as the triage test set."
         )
