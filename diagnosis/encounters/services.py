@@ -21,11 +21,11 @@ def encounter_open(
     patient: Patient,
     opened_by: AbstractBaseUser,
     chief_complaint: str,
-    heart_rate: int,
-    respiratory_rate: int,
-    spo2: int,
-    systolic_bp: int,
-    diastolic_bp: int,
+    heart_rate: int | None,
+    respiratory_rate: int | None,
+    spo2: int | None,
+    systolic_bp: int | None,
+    diastolic_bp: int | None,
     temperature_c: Decimal,
     pain: int,
     mental_status: str,
@@ -33,17 +33,31 @@ def encounter_open(
     gcs: int | None = None,
     arrival_mode: str = "",
     age_years: Decimal | None = None,
+    pulseless: bool = False,
+    apnoeic: bool = False,
+    spo2_unobtainable: bool = False,
+    bp_unobtainable: bool = False,
 ) -> Encounter:
-    """Store a new encounter as the nurse recorded it (validated, audited)."""
+    """Store a new encounter as the nurse recorded it (validated, audited).
+
+    A vital sign that was looked for and is absent (no pulse, not breathing, an SpO2 or a
+    blood pressure that cannot be measured) is passed as its tick with the value None.
+    Raises ValidationError, by field, for a vital that is both ticked and filled in, or
+    neither.
+    """
     encounter = Encounter(
         patient=patient,
         opened_by=opened_by,
         chief_complaint=chief_complaint.strip(),
         heart_rate=heart_rate,
+        pulseless=pulseless,
         respiratory_rate=respiratory_rate,
+        apnoeic=apnoeic,
         spo2=spo2,
+        spo2_unobtainable=spo2_unobtainable,
         systolic_bp=systolic_bp,
         diastolic_bp=diastolic_bp,
+        bp_unobtainable=bp_unobtainable,
         temperature_c=temperature_c,
         temperature_unit=temperature_unit,
         pain=pain,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from diagnosis.encounters.forms import EncounterForm
 from diagnosis.encounters.models import Encounter
+from diagnosis.triage.services import complaint_length_error
 
 ESI_CHOICES = [
     (1, "ESI 1 — immediate life-saving intervention"),
@@ -38,17 +40,29 @@ class IntakeForm(EncounterForm):
 
     field_order = [
         "mrn", "name", "birth_date", "age_years", "sex", "arrival_mode", "chief_complaint",
-        "heart_rate", "respiratory_rate", "spo2", "systolic_bp", "diastolic_bp",
+        "heart_rate", "pulseless", "respiratory_rate", "apnoeic", "spo2", "spo2_unobtainable",
+        "systolic_bp", "diastolic_bp", "bp_unobtainable",
         "temperature", "temperature_unit", "pain", "mental_status", "gcs",
     ]  # fmt: skip
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # No maxlength attribute: the browser would cut a pasted note short without a word;
+        # the server explains the limit instead (clean_chief_complaint).
+        limit = settings.MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS
+        self.fields["chief_complaint"].help_text = f"Up to {limit:,} characters."
         status = self.fields["mental_status"]
         status.required = False
         status.choices = [("", "— AVPU —"), *Encounter.MentalStatus.choices]  # type: ignore[attr-defined]
         # The nurse starts typing the MRN at once; Enter anywhere but the complaint submits.
         self.fields["mrn"].widget.attrs["autofocus"] = True
+
+    def clean_chief_complaint(self) -> str:
+        complaint: str = self.cleaned_data["chief_complaint"]
+        too_long = complaint_length_error(complaint)
+        if too_long:
+            raise forms.ValidationError(too_long)
+        return complaint
 
     def clean(self) -> dict[str, object]:
         data = super().clean()

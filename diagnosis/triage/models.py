@@ -27,6 +27,9 @@ class TriageAssessment(models.Model):
     rules_fired = models.JSONField(default=list, blank=True)
     rules_floor = models.PositiveSmallIntegerField(null=True, blank=True, validators=_ESI)
     resources_level = models.PositiveSmallIntegerField(null=True, blank=True, validators=_ESI)
+    # Heart rate / systolic BP as the rules saw them (two decimals); null when either was
+    # not measured (no pulse, a blood pressure that cannot be measured).
+    shock_index = models.FloatField(null=True, blank=True)
     # The text model's verdict; null when no triage model is champion (rules only).
     model_version = models.ForeignKey(
         "diagnosis.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -61,19 +61,39 @@ def age_on(*, birth_date: dt.date | None, on: dt.date) -> Decimal | None:
     return (Decimal((on - birth_date).days) / Decimal("365.25")).quantize(Decimal("0.01"))
 
 
+def complaint_length_error(complaint: str) -> str:
+    """The nurse's message for a complaint over ``MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS``
+    (counted without surrounding blanks), or "" when it is within the limit."""
+    limit = settings.MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS
+    length = len(complaint.strip())
+    if length <= limit:
+        return ""
+    return (
+        f"The complaint is {length:,} characters long; the limit is {limit:,}. Keep it to "
+        "what brought the patient in today (a few sentences); history and handover notes "
+        "belong in the record, not here."
+    )
+
+
 def vitals_of(*, encounter: Encounter) -> Vitals:
-    """The encounter's vitals in the rules engine's terms (unknown age: adult thresholds)."""
+    """The encounter's vitals in the rules engine's terms (unknown age: adult thresholds).
+
+    A vital the nurse ticked as absent becomes the rules' 0: no pulse is heart rate 0, not
+    breathing is respiratory rate 0, a blood pressure or an SpO2 that cannot be measured is
+    0 (see :class:`diagnosis.triage.rules.Vitals`).
+    """
     from diagnosis.triage.rules import Vitals
 
+    bp_absent = encounter.bp_unobtainable
     return Vitals(
         age_years=float(encounter.age_years)
         if encounter.age_years is not None
         else ADULT_AGE_YEARS,
-        heart_rate=encounter.heart_rate,
-        respiratory_rate=encounter.respiratory_rate,
-        spo2=encounter.spo2,
-        systolic_bp=encounter.systolic_bp,
-        diastolic_bp=encounter.diastolic_bp,
+        heart_rate=0 if encounter.pulseless else encounter.heart_rate,
+        respiratory_rate=0 if encounter.apnoeic else encounter.respiratory_rate,
+        spo2=0 if encounter.spo2_unobtainable else encounter.spo2,
+        systolic_bp=0 if bp_absent else encounter.systolic_bp,
+        diastolic_bp=0 if bp_absent else encounter.diastolic_bp,
         temperature_c=float(encounter.temperature_c),
         pain=encounter.pain,
         avpu=encounter.mental_status or None,
@@ -83,13 +103,19 @@ def vitals_of(*, encounter: Encounter) -> Vitals:
 
 def note_units(*, complaint: str, vitals: Vitals) -> list[str]:
     """The note the text model reads, as the parts its explanation weighs: each word of the
-    complaint, then each vital sign with its value (``"SpO2 91%"``, ``"GCS 14"``)."""
+    complaint, then each vital sign with its value (``"SpO2 91%"``, ``"GCS 14"``).
+
+    No pulse and not breathing read ``HR 0`` and ``RR 0``; an SpO2 or a blood pressure that
+    cannot be measured is left out. That is how the SYNTHETIC arrest notes the model was
+    trained on are written, so the model reads these patients as it learnt them.
+    """
+    measured_bp = bool(vitals.systolic_bp)
     clauses = vitals_clauses(
         hr=vitals.heart_rate,
         rr=vitals.respiratory_rate,
-        spo2=vitals.spo2,
-        sbp=vitals.systolic_bp,
-        dbp=vitals.diastolic_bp,
+        spo2=vitals.spo2 or None,
+        sbp=vitals.systolic_bp if measured_bp else None,
+        dbp=vitals.diastolic_bp if measured_bp else None,
         temp_c=vitals.temperature_c,
         pain=vitals.pain,
         avpu=vitals.avpu,
@@ -189,6 +215,7 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
         rules_fired=[dataclasses.asdict(rule) for rule in rules.fired],
         rules_floor=rules.floor,
         resources_level=rules.resources_level,
+        shock_index=rules.shock_index,
         model_version=version,
         model_probabilities=opinion.probabilities if opinion else {},
         model_level=opinion.level if opinion else None,
@@ -290,11 +317,11 @@ def encounter_intake(
     sex: str,
     age_years: Decimal | None,
     chief_complaint: str,
-    heart_rate: int,
-    respiratory_rate: int,
-    spo2: int,
-    systolic_bp: int,
-    diastolic_bp: int,
+    heart_rate: int | None,
+    respiratory_rate: int | None,
+    spo2: int | None,
+    systolic_bp: int | None,
+    diastolic_bp: int | None,
     temperature_c: Decimal,
     temperature_unit: str,
     pain: int,
@@ -302,13 +329,24 @@ def encounter_intake(
     gcs: int | None,
     arrival_mode: str,
     actor: AbstractBaseUser,
+    pulseless: bool = False,
+    apnoeic: bool = False,
+    spo2_unobtainable: bool = False,
+    bp_unobtainable: bool = False,
 ) -> TriageAssessment:
     """Find or register the patient, open the encounter and suggest its ESI level.
 
     The patient and the encounter are stored in one transaction that commits before the
     suggestion is computed (:func:`triage_assess`), so no transaction is open while the
     model runs. Should the suggestion fail, the encounter stays on record without one.
+    A vital ticked as absent (``pulseless``, ``apnoeic``, ``spo2_unobtainable``,
+    ``bp_unobtainable``) comes with its value None. Raises ValidationError, by field, for a
+    complaint over ``MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS``, no mental status, or a vital
+    both ticked and filled in (or neither).
     """
+    too_long = complaint_length_error(chief_complaint)
+    if too_long:
+        raise ValidationError({"chief_complaint": too_long})
     if not mental_status and gcs is None:
         raise ValidationError({"mental_status": "Record the mental status: AVPU or GCS."})
     with transaction.atomic():
@@ -333,5 +371,9 @@ def encounter_intake(
             gcs=gcs,
             arrival_mode=arrival_mode,
             age_years=age_years,
+            pulseless=pulseless,
+            apnoeic=apnoeic,
+            spo2_unobtainable=spo2_unobtainable,
+            bp_unobtainable=bp_unobtainable,
         )
     return triage_assess(encounter=encounter, actor=actor)

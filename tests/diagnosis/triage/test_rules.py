@@ -25,6 +25,7 @@ from diagnosis.triage.rules import (
     combine,
     danger_zone,
     esi_rules,
+    hypotension_threshold,
     rules_level,
 )
 
@@ -342,7 +343,8 @@ vitals_strategy = st.builds(
     age_years=st.floats(min_value=0, max_value=110, allow_nan=False),
     heart_rate=st.one_of(st.none(), st.integers(0, 260)),
     respiratory_rate=st.one_of(st.none(), st.integers(0, 80)),
-    spo2=st.one_of(st.none(), st.integers(50, 100)),
+    # 0 is "cannot be measured" for SpO2 and blood pressure, "absent" for the rates.
+    spo2=st.one_of(st.none(), st.just(0), st.integers(50, 100)),
     systolic_bp=st.one_of(st.none(), st.integers(0, 250)),
     diastolic_bp=st.one_of(st.none(), st.integers(0, 150)),
     temperature_c=st.one_of(st.none(), st.floats(30, 43, allow_nan=False)),
@@ -376,11 +378,184 @@ def test_combine_is_never_less_acute_than_the_hard_floor_or_the_model(
     candidates = [model_level, rules.floor, rules.considered]
     assert level == min(c for c in candidates if c is not None)
     assert explanation.startswith(f"ESI {level}")
+    if vitals_.heart_rate == 0 or vitals_.respiratory_rate == 0:
+        assert (rules.floor, level) == (1, 1)  # no pulse or not breathing: always ESI 1
     for rule in rules.fired:
         assert isinstance(rule, FiredRule)
         assert rule.mandatory is (rule.decision_point in ("A", "B"))
         assert 1 <= rule.level <= 5
         assert rule.reason.endswith(".")
+
+
+# --- Absent vital signs, and shock that the heart rate does not show ----------------------
+
+
+def test_a_patient_without_a_pulse_is_esi_1_whatever_else_was_recorded() -> None:
+    result = esi_rules(
+        complaint="found down at home",
+        vitals=vitals(heart_rate=0, systolic_bp=0, diastolic_bp=0, spo2=0),
+    )
+
+    (rule,) = [r for r in result.fired if r.code == "A_PULSELESS_VITALS"]
+    assert (result.floor, rule.level, rule.mandatory) == (1, 1, True)
+    assert "No pulse" in rule.reason and "resuscitation" in rule.reason
+    # Arrest is the whole story: no shock or SpO2 rule piles up beside it.
+    assert not codes(result) & {"A_SHOCK", "D_HYPOTENSION", "D_SPO2_UNOBTAINABLE", "D_SPO2"}
+    assert result.shock_index is None
+    assert combine(rules=result, model_level=5)[0] == 1
+
+
+def test_a_patient_who_is_not_breathing_is_esi_1() -> None:
+    result = esi_rules(complaint="collapsed", vitals=vitals(respiratory_rate=0))
+
+    (rule,) = [r for r in result.fired if r.code == "A_APNOEA_VITALS"]
+    assert result.floor == 1
+    assert "Not breathing" in rule.reason and "ventilation" in rule.reason
+
+
+def test_a_blood_pressure_that_cannot_be_measured_is_shock_with_a_sign_of_poor_perfusion() -> None:
+    with_sign = esi_rules(
+        complaint="weak and dizzy",
+        vitals=vitals(systolic_bp=0, diastolic_bp=0, avpu="V"),
+    )
+    without_sign = esi_rules(complaint="feels faint", vitals=vitals(systolic_bp=0, diastolic_bp=0))
+
+    (shock,) = [r for r in with_sign.fired if r.code == "A_SHOCK"]
+    assert with_sign.floor == 1
+    assert "Blood pressure cannot be measured" in shock.reason and "AVPU V" in shock.reason
+    # Alone, it is a reason to look again and consider 2, not a hard floor.
+    (low,) = [r for r in without_sign.fired if r.code == "D_HYPOTENSION"]
+    assert (without_sign.floor, without_sign.considered) == (None, 2)
+    assert "cannot be measured" in low.reason
+    assert with_sign.shock_index is None
+
+
+def test_an_spo2_that_cannot_be_measured_is_looked_at_and_counts_as_poor_perfusion() -> None:
+    alone = esi_rules(complaint="cough", vitals=vitals(spo2=0))
+    distressed = esi_rules(complaint="gasping, cant breathe", vitals=vitals(spo2=0))
+    hypotensive = esi_rules(complaint="weak", vitals=vitals(spo2=0, systolic_bp=80))
+
+    (rule,) = [r for r in alone.fired if r.code == "D_SPO2_UNOBTAINABLE"]
+    assert (alone.floor, alone.considered) == (None, 2)
+    assert "cannot be measured" in rule.reason
+    assert "D_SPO2" not in codes(alone)  # not read as a saturation of 0%
+    assert "A_HYPOXIA_DISTRESS" in codes(distressed) and distressed.floor == 1
+    (shock,) = [r for r in hypotensive.fired if r.code == "A_SHOCK"]
+    assert "SpO2 cannot be measured" in shock.reason
+
+
+def test_anaphylaxis_with_a_low_pressure_on_a_beta_blocker_is_esi_1_without_tachycardia() -> None:
+    """The case that was ESI 2: BP 72/40, heart rate 88 because of metoprolol."""
+    result = esi_rules(
+        complaint="58 y/o F anaphylaxis after peanuts, lips swelling, on metoprolol",
+        vitals=vitals(age_years=58, heart_rate=88, systolic_bp=72, diastolic_bp=40),
+    )
+
+    (shock,) = [r for r in result.fired if r.code == "A_SHOCK"]
+    assert (result.floor, shock.level, shock.mandatory) == (1, 1, True)
+    assert "Systolic BP 72 mmHg is below 90 mmHg" in shock.reason
+    assert "anaphylaxis: 'anaphylaxis'" in shock.reason
+    assert "whatever the heart rate" in shock.reason
+    assert result.shock_index == 1.22
+    assert "Shock index 1.22" in shock.reason
+    for model_level in (2, 3, 4, 5):
+        assert combine(rules=result, model_level=model_level)[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("complaint", "changes", "shown"),
+    [
+        ("vomiting blood since this am", {}, "bleeding: 'vomiting blood'"),
+        ("GSW to the thigh", {}, "bleeding: 'gsw'"),
+        ("fever and rigors", {}, "sepsis: 'fever'"),
+        ("feels unwell", {"temperature_c": 38.6}, "sepsis: temperature 38.6 C"),
+        ("diarrhoea x3 days, dehydrated", {}, "fluid loss"),
+        ("crushing chest pain", {}, "a heart cause"),
+        ("bee sting, hives all over", {}, "anaphylaxis: 'hives', 'bee sting'"),
+        ("dizzy", {"avpu": "P"}, "AVPU P"),
+        ("dizzy", {"gcs": 13, "avpu": None}, "GCS 13"),
+        ("dizzy", {"spo2": 90}, "SpO2 90%"),
+        ("dizzy", {"respiratory_rate": 26}, "respiratory rate 26/min"),
+        ("dizzy", {"heart_rate": 44}, "heart rate 44/min"),
+        ("dizzy", {"heart_rate": 120}, "heart rate 120/min"),
+        ("dizzy, mottled skin", {}, "'mottled'"),
+        ("dizzy, cold skin, delayed cap refill", {}, "'cold skin', 'delayed cap refill'"),
+    ],
+)
+def test_a_low_pressure_with_any_sign_of_poor_perfusion_or_cause_of_shock_is_esi_1(
+    complaint: str, changes: dict[str, object], shown: str
+) -> None:
+    result = esi_rules(
+        complaint=complaint,
+        vitals=vitals(**{"heart_rate": 80, "systolic_bp": 82, "diastolic_bp": 50, **changes}),
+    )
+
+    (shock,) = [r for r in result.fired if r.code == "A_SHOCK"]
+    assert result.floor == 1
+    assert shown in shock.reason
+
+
+def test_a_cause_of_shock_that_is_negated_does_not_count() -> None:
+    result = esi_rules(complaint="dizzy, denies bleeding", vitals=vitals(systolic_bp=84))
+
+    assert "A_SHOCK" not in codes(result)
+    assert "D_HYPOTENSION" in codes(result)
+
+
+# Hypotension for age (PALS): under 28 days < 60; under 1 year < 70; 1-10 years < 70 + 2 x age;
+# older < 90. (age in years, limit in mmHg)
+PALS_LIMITS = [
+    (3 / 365.25, 60),
+    (27 / 365.25, 60),
+    (28 / 365.25, 70),
+    (0.5, 70),
+    (0.99, 70),
+    (1, 72),
+    (2, 74),
+    (5, 80),
+    (8, 86),
+    (10, 90),
+    (10.5, 90),
+    (16, 90),
+    (45, 90),
+    (90, 90),
+]
+
+
+@pytest.mark.parametrize(("age", "limit"), PALS_LIMITS)
+def test_hypotension_is_judged_against_the_pals_limit_for_the_age(age: float, limit: int) -> None:
+    normal_hr, normal_rr = 90, 18  # inside every band's danger zone, so no sign by themselves
+
+    def shock_codes(sbp: int) -> set[str]:
+        result = esi_rules(
+            complaint="mottled and floppy",
+            vitals=vitals(
+                age_years=age,
+                heart_rate=normal_hr,
+                respiratory_rate=normal_rr,
+                systolic_bp=sbp,
+                diastolic_bp=max(10, sbp - 30),
+            ),
+        )
+        return codes(result) & {"A_SHOCK", "D_HYPOTENSION"}
+
+    assert hypotension_threshold(age) == limit
+    assert shock_codes(limit - 1) == {"A_SHOCK"}
+    assert shock_codes(limit) == set()
+
+
+@pytest.mark.parametrize(
+    ("age", "sbp"), [(40, 120), (40, 90), (5, 80), (0.5, 70), (10 / 365.25, 60)]
+)
+def test_a_normotensive_patient_is_not_flagged_for_shock(age: float, sbp: int) -> None:
+    result = esi_rules(
+        complaint="allergic reaction, hives, pale",
+        vitals=vitals(age_years=age, heart_rate=90, systolic_bp=sbp, diastolic_bp=sbp - 30),
+    )
+
+    assert not codes(result) & {"A_SHOCK", "D_HYPOTENSION"}
+    assert result.floor is None
+    assert result.shock_index == round(90 / sbp, 2)
 
 
 def test_the_rules_and_the_generator_import_neither_django_nor_torch() -> None:

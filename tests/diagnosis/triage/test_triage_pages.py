@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import colorsys
+import re
+from pathlib import Path
+
+import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -30,6 +35,7 @@ INTAKE = {
 }
 
 
+@pytest.mark.browser
 def test_intake_through_confirmation_in_a_real_browser(page, live_server, nurse: User) -> None:  # type: ignore[no-untyped-def]
     triage_champion_answering(4)
     sign_in(page, live_server, nurse.username)
@@ -54,7 +60,7 @@ def test_intake_through_confirmation_in_a_real_browser(page, live_server, nurse:
     page.wait_for_url("**/triage/encounters/*/")
 
     # The model said 4; the chest-pain rule makes it 2, and the page says why.
-    assert page.get_by_test_id("suggested-level").inner_text() == "ESI 2"
+    assert page.get_by_test_id("suggested-level").inner_text().split() == ["ESI", "2", "Emergent"]
     assert "raised from the model's ESI 4" in page.get_by_test_id("explanation").inner_text()
     assert "hard rule" in page.get_by_test_id("rules").inner_text()
     assert page.get_by_test_id("probabilities").locator("tbody tr").count() == 5
@@ -130,3 +136,98 @@ def test_the_encounter_page_without_a_model_says_the_rules_suggest_alone(
     body = text_of(response)
     assert "ESI 2" in body
     assert "No triage model yet" in body
+
+
+# --- The ESI colours nurses know, readable, and pages that fit a phone ----------------------
+
+CSS = Path(__file__).resolve().parents[3] / "static" / "css" / "medassist.css"
+# level -> hue range in degrees (from, to; red wraps round 0), as on the triage scales nurses
+# use: 1 red, 2 orange, 3 yellow, 4 green, 5 blue.
+ESI_HUES = {1: (345, 10), 2: (15, 40), 3: (42, 62), 4: (90, 160), 5: (200, 250)}
+
+
+def _badge_colours() -> dict[int, tuple[str, str]]:
+    """Each .esi.esi-N rule of the stylesheet: level -> (background, text colour)."""
+    rule = re.compile(
+        r"\.esi\.esi-(\d)\s*\{\s*background:\s*(#[0-9a-f]{6});\s*color:\s*(#[0-9a-f]{6});"
+    )
+    return {int(n): (bg, fg) for n, bg, fg in rule.findall(CSS.read_text())}
+
+
+def _luminance(colour: str) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
+def test_each_esi_level_has_its_colour_with_text_readable_on_it(level: int) -> None:
+    background, text = _badge_colours()[level]
+    low, high = ESI_HUES[level]
+    rgb = [int(background[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    hue = colorsys.rgb_to_hsv(*rgb)[0] * 360
+
+    assert (low <= hue <= high) if low < high else (hue >= low or hue <= high), hue
+    assert _contrast(background, text) >= 4.5  # WCAG AA for normal-size text
+
+
+SCROLL_WIDTH = "document.documentElement.scrollWidth"
+
+
+@pytest.mark.browser
+def test_intake_to_confirmation_on_a_phone_with_the_colours_nurses_know(  # type: ignore[no-untyped-def]
+    page, live_server, nurse: User
+) -> None:
+    """The beta-blocker anaphylaxis case, entered on a 390 x 844 screen: nothing scrolls
+    sideways, and the suggestion is the red ESI 1 badge, with its number and its name."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server, nurse.username)
+    page.goto(live_server.url + reverse("diagnosis:encounter-new"))
+    assert page.evaluate(SCROLL_WIDTH) <= 390
+
+    page.fill("#id_mrn", "MRN-PHONE")
+    page.fill("#id_name", "Phone Test")
+    page.fill("#id_age_years", "58")
+    page.fill("#id_chief_complaint", "anaphylaxis after peanuts, lips swelling, on metoprolol")
+    for field, value in [
+        ("heart_rate", "88"), ("respiratory_rate", "20"), ("spo2", "96"),
+        ("systolic_bp", "72"), ("diastolic_bp", "40"), ("temperature", "36.9"), ("pain", "3"),
+    ]:  # fmt: skip
+        page.fill(f"#id_{field}", value)
+    # Forgetting the mental status: the error shows and the page still fits.
+    page.get_by_role("button", name="Open encounter and suggest ESI").click()
+    page.wait_for_load_state()
+    assert "AVPU or GCS" in page.locator(".has-error .error").first.inner_text()
+    assert page.evaluate(SCROLL_WIDTH) <= 390
+    page.select_option("#id_mental_status", "A")
+    page.get_by_role("button", name="Open encounter and suggest ESI").click()
+    page.wait_for_url("**/triage/encounters/*/")
+
+    assert page.evaluate(SCROLL_WIDTH) <= 390
+    badge = page.get_by_test_id("suggested-level")
+    assert badge.inner_text().split() == ["ESI", "1", "Resuscitation"]
+    assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(220, 38, 38)"
+    assert badge.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
+    assert "1.22" in page.get_by_test_id("shock-index").inner_text()
+    assert "whatever the heart rate" in page.get_by_test_id("rules").inner_text()
+
+    page.get_by_role("button", name="Confirm ESI level").click()
+    page.wait_for_load_state()
+    assert "Nurse's decision: ESI 1" in page.get_by_test_id("confirmed-level").inner_text()
+    assert page.evaluate(SCROLL_WIDTH) <= 390
+    assert TriageAssessment.objects.get(confirmed_level__isnull=False).confirmed_level == 1
+
+    page.goto(live_server.url + reverse("diagnosis:triage-board"))
+    assert page.evaluate(SCROLL_WIDTH) <= 390
+    row = page.get_by_test_id("board-row").first
+    assert "Phone Test" in row.inner_text()
+    level = row.get_by_test_id("board-level")
+    assert level.inner_text().split() == ["ESI", "1", "·", "Resuscitation"]
+    assert level.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(220, 38, 38)"
