@@ -190,6 +190,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log record of a request carries its id (and, once signed in, the user's).
+    "medassist.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -413,6 +415,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat reads its crontabs in this zone; Celery alone ignores Django's TIME_ZONE and uses UTC.
+CELERY_TIMEZONE = TIME_ZONE
 
 RETRAIN_CRON = env("MEDASSIST_RETRAIN_CRON", "0 2 * * *")
 _minute, _hour, _dom, _month, _dow = RETRAIN_CRON.split()
@@ -569,11 +573,35 @@ MEDASSIST_SCP_ACSE_TIMEOUT = env_float("MEDASSIST_SCP_ACSE_TIMEOUT", 30.0)  # se
 MEDASSIST_SCP_DIMSE_TIMEOUT = env_float("MEDASSIST_SCP_DIMSE_TIMEOUT", 60.0)  # seconds
 MEDASSIST_SCP_NETWORK_TIMEOUT = env_float("MEDASSIST_SCP_NETWORK_TIMEOUT", 60.0)  # idle, s
 
+# One configuration for web processes and Celery workers (medassist/celery.py applies it):
+# JSON lines in production, readable text in development, each record with its request's or
+# task's id and the user's id (medassist/logging.py says what a record holds, and what never).
+LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "filters": {
+        "context": {"()": "medassist.logging.ContextFilter"},
+        "expected_refusals": {"()": "medassist.logging.ExpectedRefusalFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "medassist.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if PRODUCTION else "plain",
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own handlers for its loggers go: the root handler prints their records
+        # once (with Django's, every record in development came out twice).
+        "django": {"handlers": [], "level": LOG_LEVEL},
+        # A 403 or 400 is one line, without the traceback Django attaches.
+        "django.request": {"filters": ["expected_refusals"]},
+    },
 }

@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,6 +21,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.db import connections
 from django.db.backends.signals import connection_created
+from django.test import override_settings
 
 from medassist.roles import Role
 
@@ -87,12 +90,179 @@ def postgres() -> None:
         service_missing("PostgreSQL (set DATABASE_URL)")
 
 
-@pytest.fixture
-def redis_broker() -> str:
+# --- The session's own cache and broker --------------------------------------------------
+# Tests write cache entries and queue wake-ups like any process. They must neither see what
+# another run left (SQLite reuses ids, so a stale "already tried" count would belong to a
+# different row) nor touch anyone else's: REDIS_URL may name a developer's own database, and
+# the embedded defaults keep their queue and cache under the checkout's var/. So the session
+# claims a Redis database of its own on REDIS_URL's server (empty when claimed, emptied when
+# done), or, without Redis, keeps its queue and cache files in a temporary folder; this
+# process, and every worker or web process a test starts, use only those.
+REDIS_OWNER_KEY = "medassist-tests:owner"
+# Atomic, so two sessions never claim one database, and a database holding anything is
+# never taken.
+_CLAIM = """
+if redis.call('DBSIZE') == 0 then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
+return 0
+"""
+# Everything in a claimed database is the session's own; nothing else is ever deleted.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('FLUSHDB') return 1 end
+return 0
+"""
+_EMPTY = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('FLUSHDB')
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+def _with_db(url: str, db: int) -> str:
+    return urlparse(url)._replace(path=f"/{db}").geturl()
+
+
+def _owner_is_gone(owner: bytes | None) -> bool:
+    """Whether ``owner`` is a session of this machine whose process has ended (a crash)."""
+    host, _, rest = (owner or b"").decode(errors="replace").partition("/")
+    pid = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _claim_redis_database(url: str, owner: str) -> str | None:
+    """The URL of a database on ``url``'s server that this session now owns, or None.
+
+    The database ``url`` names is tried first, then the others from the highest down;
+    database 0, where applications keep their data by default, never. A database left by a
+    crashed session of this machine is taken back.
+    """
+    import redis
+
+    try:
+        first = redis.Redis.from_url(url, socket_timeout=5)
+        named = int(first.connection_pool.connection_kwargs.get("db") or 0)
+        try:
+            count = int(first.config_get("databases").get("databases", 16))
+        except redis.ResponseError:  # CONFIG may be refused; 16 is Redis's default
+            count = 16
+    except (redis.RedisError, OSError):
+        return None
+    for db in dict.fromkeys([named, *range(count - 1, 0, -1)]):
+        if db == 0:
+            continue
+        client = redis.Redis.from_url(_with_db(url, db), socket_timeout=5)
+        if client.eval(_CLAIM, 1, REDIS_OWNER_KEY, owner):
+            return _with_db(url, db)
+        left = client.get(REDIS_OWNER_KEY)
+        if (
+            _owner_is_gone(left)
+            and client.eval(_RELEASE, 1, REDIS_OWNER_KEY, left)
+            and client.eval(_CLAIM, 1, REDIS_OWNER_KEY, owner)
+        ):
+            return _with_db(url, db)
+    return None
+
+
+@dataclass
+class SessionRedis:
+    """The Redis database this session claimed: its URL and the owner mark it holds."""
+
+    url: str
+    owner: str
+
+
+_session_redis: SessionRedis | None = None
+_no_redis_reason = "Redis (set REDIS_URL)"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache_and_broker(tmp_path_factory) -> Iterator[str | None]:  # type: ignore[no-untyped-def]
+    """Point this session's cache and broker at its own Redis database, or its own folder.
+
+    Yields the claimed Redis URL (None without Redis), which ``redis_broker`` hands to the
+    tests that need Redis; ``REDIS_URL`` in this process's environment names it too, so every
+    process a test starts uses it.
+    """
+    global _session_redis, _no_redis_reason
+    from medassist.celery import app
+
     url = os.environ.get("REDIS_URL", "")
-    if not url or not _reachable(url, 6379):
-        service_missing("Redis (set REDIS_URL)")
-    return url
+    owner = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex}"
+    claimed = None
+    if url and _reachable(url, 6379):
+        claimed = _claim_redis_database(url, owner)
+        if claimed is None:
+            _no_redis_reason = "A free Redis database on REDIS_URL's server (every one holds data)"
+    if claimed:
+        _session_redis = SessionRedis(url=claimed, owner=owner)
+        cache = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": claimed,
+            "KEY_PREFIX": "medassist",
+        }
+        broker: dict[str, object] = {"CELERY_BROKER_URL": claimed}
+        os.environ["REDIS_URL"] = claimed
+    else:
+        folder = tmp_path_factory.mktemp("var")
+        for sub in ("queue", "processed", "control"):
+            (folder / "broker" / sub).mkdir(parents=True)
+        cache = {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(folder / "cache"),
+        }
+        broker = {
+            "CELERY_BROKER_URL": "filesystem://localhost/",
+            "CELERY_BROKER_TRANSPORT_OPTIONS": {
+                "data_folder_in": str(folder / "broker" / "queue"),
+                "data_folder_out": str(folder / "broker" / "queue"),
+                "processed_folder": str(folder / "broker" / "processed"),
+                "store_processed": False,
+                "control_folder": str(folder / "broker" / "control"),
+                "polling_interval": 0.1,
+            },
+        }
+    overrides = override_settings(CACHES={"default": cache}, **broker)
+    overrides.enable()
+    # The Celery app read its settings once; it connects to the broker on first use.
+    for name, value in broker.items():
+        app.conf[name.removeprefix("CELERY_").lower()] = value
+    try:
+        yield claimed
+    finally:
+        overrides.disable()
+        if claimed:
+            import redis
+
+            os.environ["REDIS_URL"] = url
+            redis.Redis.from_url(claimed).eval(_RELEASE, 1, REDIS_OWNER_KEY, owner)
+            _session_redis = None
+
+
+@pytest.fixture
+def redis_broker(session_cache_and_broker: str | None) -> str:
+    """The session's own Redis database (see ``session_cache_and_broker``)."""
+    if not session_cache_and_broker:
+        service_missing(_no_redis_reason)
+    return session_cache_and_broker
+
+
+def redis_database_empty() -> None:
+    """Empty the session's own Redis database; any other is left alone."""
+    import redis
+
+    assert _session_redis is not None, "this test session claimed no Redis database"
+    emptied = redis.Redis.from_url(_session_redis.url).eval(
+        _EMPTY, 1, REDIS_OWNER_KEY, _session_redis.owner
+    )
+    assert emptied == 1, f"{_session_redis.url} is no longer this session's; nothing deleted."
 
 
 @pytest.fixture(autouse=True)
@@ -202,9 +372,8 @@ def celery_worker(  # type: ignore[no-untyped-def]
     transactional_db, postgres, redis_broker, tiny, media_root
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real `celery worker` process on Redis and the test PostgreSQL database (its Popen)."""
-    import redis
-
-    redis.Redis.from_url(redis_broker).flushdb()  # the test broker DB only
+    # Wake-ups earlier tests queued name rows that are gone; the worker must not get them.
+    redis_database_empty()
     with worker_running(broker_url=redis_broker, media_root=media_root) as proc:
         yield proc
 

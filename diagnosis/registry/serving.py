@@ -1,6 +1,7 @@
 """The per-process model cache that inference reads.
 
-Each worker process keeps the classifiers it has loaded, keyed by ModelVersion id. Every call
+Each worker process keeps the classifiers it has loaded, keyed by the SHA-256 of their weights
+(not the ModelVersion id: a database may give a new row the id of one rolled back). Every call
 asks the database which version is champion (one indexed query), so a promotion is picked up
 by the next task without restarting the worker. Weights are loaded lazily, after the worker
 has forked, never at import time; torch and the model modules too, so that a web process
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 _lock = threading.Lock()
 
 
-_cache: dict[str, tuple[int, Any]] = {}  # task -> (version id, classifier)
+_cache: dict[str, tuple[str, Any]] = {}  # task -> (weights SHA-256, classifier)
 
 
 C = TypeVar("C")
@@ -60,13 +61,13 @@ def loaded_classifier(version: ModelVersion, load: Callable[..., C]) -> C:
 
     with _lock:
         held = _cache.get(version.task)
-        if held is None or held[0] != version.pk:
+        if held is None or held[0] != version.weights_sha256:
             clf = load(
                 Path(settings.MEDIA_ROOT) / version.weights_key,
                 expected_sha256=version.weights_sha256,
             )
             prepare_model(clf.model, inference_device())
-            held = _cache[version.task] = (version.pk, clf)
+            held = _cache[version.task] = (version.weights_sha256, clf)
         return held[1]
 
 

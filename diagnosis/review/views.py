@@ -119,10 +119,10 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
         ),
     }
     if request.htmx:
-        # The suggestion panel polls until the worker has written the suggestion (slowly
-        # while no model is deployed: the image waits for the first one).
+        # The suggestion panel polls until the worker has written the suggestion; with no
+        # model deployed it stops and says so (a first model may be on its way).
         response = render(request, "diagnosis/case.html#suggestion", context)
-        if suggestion is not None:
+        if suggestion is not None or no_model:
             response.status_code = HttpResponseStopPolling.status_code
         return response
     audit_record(

@@ -38,7 +38,7 @@ def triage_champion() -> ModelVersion | None:
 
 
 def text_classifier_for(version: ModelVersion) -> TextClassifier:
-    """The loaded triage classifier of ``version``, once per process."""
+    """The loaded triage classifier of ``version``, once per process (by its weights' SHA-256)."""
     from medassist.ml.text_model import load_text_checkpoint
 
     return loaded_classifier(version, load_text_checkpoint)

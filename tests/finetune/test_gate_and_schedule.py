@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 from celery.schedules import crontab
 from django.conf import settings as django_settings
@@ -20,6 +23,7 @@ from finetune.services import (
 )
 from medassist.models import AuditEvent
 from medassist.services import audit_record
+from tests.conftest import run_script
 from tests.factories import ModelVersionFactory, TrainingRunFactory, ingested_instance
 
 # --- Scheduled retraining ----------------------------------------------------------------
@@ -120,6 +124,18 @@ def test_the_beat_schedule_retrains_nightly_when_labels_are_new() -> None:
     assert schedule.day_of_month == set(range(1, 32))
 
 
+REDIS_OPTIONS = """
+import json
+from medassist.celery import app
+print(json.dumps(app.conf.broker_transport_options))
+"""
+
+
+def _with_redis_url() -> dict[str, str]:
+    # Only read, never connected to: the settings alone decide the transport's options.
+    return {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0"}
+
+
 def test_celery_never_loses_a_task_to_a_dying_worker_and_routes_by_workload() -> None:
     import diagnosis.inference.tasks
     import finetune.tasks
@@ -129,7 +145,13 @@ def test_celery_never_loses_a_task_to_a_dying_worker_and_routes_by_workload() ->
     assert app.conf.task_reject_on_worker_lost is True
     assert app.conf.worker_prefetch_multiplier == 1
     # Redis re-delivers an unacked task after the visibility timeout: it must outlast training.
-    assert app.conf.broker_transport_options.get("visibility_timeout", 3600) >= 3 * 3600
+    # The filesystem broker (no REDIS_URL) has no such timeout, so Redis's settings are read
+    # in a process of their own then.
+    if app.conf.broker_url.startswith("redis"):
+        options = app.conf.broker_transport_options
+    else:
+        options = json.loads(run_script(REDIS_OPTIONS, env=_with_redis_url()))
+    assert options.get("visibility_timeout", 3600) >= 3 * 3600
     assert finetune.tasks.training_schedule_tick.name in app.tasks
 
     def queue_of(task_name: str) -> str:

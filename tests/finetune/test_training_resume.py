@@ -52,8 +52,9 @@ def _weights(version: ModelVersion) -> dict[str, torch.Tensor]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_run_goes_on_from_its_last_epoch_and_ends_as_the_uninterrupted_run(
-    image_champion, ml_admin, settings, media_root, wake_ups
+    postgres, image_champion, ml_admin, settings, media_root, wake_ups
 ):
+    """The killed worker is another process: it needs the test database to be PostgreSQL."""
     settings.MEDASSIST_TRAIN_EPOCHS = 5
     # Nothing is promoted, so both runs start from and compare with the same champion.
     settings.MEDASSIST_GATE_SECOND_APPROVAL = True

@@ -41,6 +41,7 @@ def tiny_triage_worker_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDASSIST_TRIAGE_BATCH_SIZE", "8")
 
 
+@pytest.mark.integration
 def test_a_triage_run_on_a_real_worker_measures_under_triage_and_the_gate_uses_it(
     tiny_triage_worker_env: None,
     celery_worker: None,

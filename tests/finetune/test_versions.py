@@ -202,6 +202,7 @@ def test_a_trained_image_version_records_how_many_cases_were_synthetic(
     assert summary["n_synthetic"] == summary["n_train"] + summary["n_calibration"] > 0
 
 
+@pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_an_ml_admin_opens_a_version_and_rolls_back_to_it_in_the_browser(
     live_server, page, media_root: Path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import numpy as np
 import pytest
@@ -118,12 +119,18 @@ def test_a_pushed_study_gets_its_suggestions_after_the_quiet_period_from_a_real_
 @pytest.mark.django_db(transaction=True)
 def test_a_pushed_study_publishes_one_pending_check_not_one_per_instance(redis_broker, settings):
     import redis
-    from django.core.cache import cache
 
     settings.MEDASSIST_STUDY_QUIET_SECONDS = 30
+    # A cache of the test's own, empty (the pending checks live there); the queue is in the
+    # session's own Redis database (tests/conftest.py), so emptying it touches nobody's.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": uuid.uuid4().hex,
+        }
+    }
     client = redis.Redis.from_url(redis_broker)
     client.delete("default")
-    cache.clear()
     for seed in range(4):
         _push(seed, source="c-store")
     assert client.llen("default") == 1  # the real broker's queue holds one study check

@@ -15,7 +15,7 @@ from tests.conftest import make_user, sign_in
 from tests.diagnosis.review import builders
 from tests.factories import ingested_instance
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def _case_with_suggestion(seed: int, finding: str, probability: float) -> Instance:
