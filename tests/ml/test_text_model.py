@@ -18,6 +18,7 @@ from medassist.ml.text_model import (
     model_path,
     save_text_checkpoint,
     train_text_classifier,
+    word_gradients,
     word_importance,
 )
 from medassist.ml.vitals_text import vitals_to_text
@@ -191,3 +192,43 @@ def test_vitals_clauses_join_into_the_vitals_text() -> None:
     assert vitals_to_text(hr=120, spo2=91, sbp=90, dbp=60, avpu="a", age_years=0.5) == (
         " ".join(clauses)
     )
+
+
+def test_gradient_weights_find_the_keyword_in_one_pass_and_agree_with_occlusion(
+    trained: TextClassifier,
+) -> None:
+    units = ["54yo", "with", "chest", "pain", "after", "lunch,", "HR 72", "SpO2 97%"]
+    text = " ".join(units)
+    weights = word_gradients(trained, text, units=units)
+    assert sorted(w for w, _ in weights) == sorted(units)
+    assert sum(abs(v) for _, v in weights) == pytest.approx(1.0)
+    assert [v for _, v in weights] == sorted((v for _, v in weights), reverse=True)
+    assert {w for w, _ in weights[:3]} & {"chest", "pain"}, weights
+    # The keyword argues for the predicted class and against the other, as by occlusion.
+    other = dict(word_gradients(trained, text, target=trained.labels.index("4"), units=units))
+    assert other["chest"] + other["pain"] < 0
+    occlusion = dict(word_importance(trained, text, units=units))
+    gradients = dict(weights)
+    assert (gradients["chest"] + gradients["pain"] > 0) == (
+        occlusion["chest"] + occlusion["pain"] > 0
+    )
+    with pytest.raises(ValueError, match="make up the text"):
+        word_gradients(trained, text, units=["chest", "pain"])
+
+
+def test_gradient_weights_cost_one_pass_however_long_the_note(
+    trained: TextClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    forward = trained.model.encoder.forward
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(trained.model.encoder, "forward", counted)
+    long_note = " ".join(["chest pain, short of breath, sweaty and pale"] * 30)
+    weights = word_gradients(trained, long_note)
+    assert calls["n"] == 1
+    # 240 words, far past the model's 128 tokens: those truncated away weigh exactly 0.
+    assert len(weights) == 240 and sum(v == 0 for _, v in weights) >= 120
