@@ -617,7 +617,9 @@ def triage_metrics(
 
     Under-triage: the suggestion is less acute than the reference (a higher number); over-
     triage: more acute. ``accuracy``/``macro_f1`` score the suggestion after the rules; the
-    model alone is reported as ``model_accuracy``. Macro-F1 averages over the levels that
+    model alone is reported as ``model_accuracy``, ``model_under_triage_rate`` and
+    ``model_over_triage_rate`` (its own level, before the rules raise it), so the rules'
+    safety net is not mistaken for the model's skill. Macro-F1 averages over the levels that
     occur in the references or the suggestions.
     """
     from medassist.ml.text_model import TRIAGE_LABELS
@@ -630,11 +632,15 @@ def triage_metrics(
     under = sum(s > r for r, s in zip(references, suggested, strict=True))
     over = sum(s < r for r, s in zip(references, suggested, strict=True))
     model_right = sum(r == m for r, m in zip(references, model_levels, strict=True))
+    model_under = sum(m > r for r, m in zip(references, model_levels, strict=True))
+    model_over = sum(m < r for r, m in zip(references, model_levels, strict=True))
     return {
         **figures,
         "under_triage_rate": under / n if n else 0.0,
         "over_triage_rate": over / n if n else 0.0,
         "model_accuracy": model_right / n if n else 0.0,
+        "model_under_triage_rate": model_under / n if n else 0.0,
+        "model_over_triage_rate": model_over / n if n else 0.0,
     }
 
 

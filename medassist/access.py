@@ -198,6 +198,9 @@ POLICY: dict[str, Rule] = {
         NURSE, DOCTOR, patient_data=True, subject=ENCOUNTER, audited_by_view=True
     ),  # encounter.view
     "diagnosis:triage-confirm": _rule(NURSE, methods=POST),  # triage.confirm or .override
+    # Vital signs taken again: vitals.record, then triage.assess, by the services. Nurses
+    # only: the measurement starts a new suggestion that a nurse confirms.
+    "diagnosis:encounter-vitals": _rule(NURSE, methods=POST),
     "diagnosis:final-diagnosis": _rule(
         DOCTOR,
         methods=GET_POST,

@@ -530,6 +530,16 @@ MEDASSIST_TRIAGE_LR = env_float("MEDASSIST_TRIAGE_LR", 5e-5)
 # The longest chief complaint the intake form accepts (characters): a complaint is what brought
 # the patient in, and the rules and the text model read all of it within the request.
 MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS = env_int("MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS", 2000)
+# How often each ESI level's vital signs are taken again, as "level:minutes" pairs; 0 means
+# continuous care at the bedside (the board flags nobody). The board marks a patient overdue
+# once the last vital signs are older than this. The defaults are the nursing reassessment
+# times of the Canadian Triage and Acuity Scale (CTAS implementation guidelines: level 1
+# continuous, 2 every 15 min, 3 every 30, 4 every 60, 5 every 120), applied to ESI levels,
+# since the ESI handbook leaves reassessment to each department: set your own policy here.
+# Read and checked by diagnosis.triage.selectors.reassess_intervals (docs/triage.md).
+MEDASSIST_TRIAGE_REASSESS_MINUTES = env(
+    "MEDASSIST_TRIAGE_REASSESS_MINUTES", "1:0,2:15,3:30,4:60,5:120"
+)
 # Whether web processes run the triage text model themselves. On: each web process (gunicorn,
 # runserver) loads torch, transformers and the triage champion once when it starts
 # (medassist/wsgi.py), never inside a request, and suggests from the rules and the model;

@@ -10,19 +10,10 @@ from diagnosis.encounters.models import Disposition, Encounter
 from medassist.models import Patient
 
 
-class EncounterForm(forms.Form):
-    """Patient identity plus complaint and vitals, with ranges a nurse would call plausible."""
+class VitalSignsForm(forms.Form):
+    """One set of vital signs, with ranges a nurse would call plausible: the intake's vitals
+    and every reassessment's. ``cleaned_data`` gains ``temperature_c`` (always Celsius)."""
 
-    mrn = forms.CharField(label="MRN", max_length=64)
-    name = forms.CharField(max_length=200, required=False)
-    birth_date = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Birth date"
-    )
-    sex = forms.ChoiceField(choices=Patient.Sex.choices, initial=Patient.Sex.UNKNOWN)
-    chief_complaint = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"required": "Describe the complaint in the patient's words."},
-    )
     # A vital sign is typed, or ticked as absent next to it (clean() asks for one of the two).
     heart_rate = forms.IntegerField(label="Heart rate (/min)", required=False)
     pulseless = forms.BooleanField(label="No pulse (pulseless)", required=False)
@@ -120,6 +111,24 @@ class EncounterForm(forms.Form):
             else:
                 data["temperature_c"] = celsius.quantize(Decimal("0.1"))
         return data
+
+
+class EncounterForm(VitalSignsForm):
+    """Patient identity plus complaint and vitals."""
+
+    mrn = forms.CharField(label="MRN", max_length=64)
+    name = forms.CharField(max_length=200, required=False)
+    birth_date = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Birth date"
+    )
+    sex = forms.ChoiceField(choices=Patient.Sex.choices, initial=Patient.Sex.UNKNOWN)
+    chief_complaint = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Describe the complaint in the patient's words."},
+    )
+
+    # Who and why first, then the vitals (a subclass's own fields would otherwise come last).
+    field_order = ["mrn", "name", "birth_date", "sex", "chief_complaint"]
 
 
 class _OneLineErrors:

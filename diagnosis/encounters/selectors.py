@@ -1,20 +1,24 @@
-"""Reads of the encounter record: chains of superseding records, diagnoses, dispositions."""
+"""Reads of the encounter record: chains of superseding records, diagnoses, dispositions,
+vital signs over time."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from typing import TypeVar
 
 from django.db import models
 from django.db.models import (
     Exists,
     F,
+    Max,
     OuterRef,
     QuerySet,
     Subquery,
 )
 from django.db.models.functions import Coalesce
 
-from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis
+from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis, VitalSigns
 from diagnosis.triage.models import TriageAssessment
 
 
@@ -82,3 +86,30 @@ def final_diagnoses_of(*, encounter: Encounter) -> QuerySet[FinalDiagnosis]:
 def dispositions_of(*, encounter: Encounter) -> QuerySet[Disposition]:
     """Every disposition of the encounter, newest first; the first one is current."""
     return encounter_chain(Disposition, encounter=encounter, related=("doctor", "supersedes"))
+
+
+def vital_signs_of(*, encounter: Encounter) -> QuerySet[VitalSigns]:
+    """Every measurement of the encounter's vital signs, newest first; the first is current."""
+    return (
+        VitalSigns.objects.select_related("taken_by")
+        .filter(encounter=encounter)
+        .order_by("-taken_at", "-pk")
+    )
+
+
+def latest_vital_signs(*, encounter: Encounter) -> VitalSigns | None:
+    """The encounter's current vital signs: its latest measurement (None if it has none)."""
+    return vital_signs_of(encounter=encounter).first()
+
+
+def vitals_taken_at(*, encounter_ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """When each encounter's vital signs were last taken: ``{encounter id: taken_at}``.
+
+    An encounter without a measurement is left out; one query whatever the number.
+    """
+    return dict(
+        VitalSigns.objects.filter(encounter_id__in=list(encounter_ids))
+        .values("encounter_id")
+        .annotate(last=Max("taken_at"))
+        .values_list("encounter_id", "last")
+    )

@@ -1,7 +1,9 @@
-"""Writes of the encounter record: opening an encounter, its final diagnosis and disposition."""
+"""Writes of the encounter record: opening an encounter, its vital signs over time, its final
+diagnosis and disposition."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -9,7 +11,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from diagnosis.encounters.icd10 import icd10_validate
-from diagnosis.encounters.models import ICD10_EDITION, Disposition, Encounter, FinalDiagnosis
+from diagnosis.encounters.models import (
+    ICD10_EDITION,
+    Disposition,
+    Encounter,
+    FinalDiagnosis,
+    VitalSigns,
+)
 from diagnosis.encounters.selectors import encounter_chain_head
 from medassist.models import Patient
 from medassist.services import audit_record
@@ -42,8 +50,10 @@ def encounter_open(
 
     A vital sign that was looked for and is absent (no pulse, not breathing, an SpO2 or a
     blood pressure that cannot be measured) is passed as its tick with the value None.
-    Raises ValidationError, by field, for a vital that is both ticked and filled in, or
-    neither.
+    The vital signs are stored twice: on the encounter (the intake set, never changed) and
+    as its first :class:`VitalSigns` measurement, taken when the encounter opened; the
+    ``encounter.open`` audit event names both. Raises ValidationError, by field, for a vital
+    that is both ticked and filled in, or neither.
     """
     encounter = Encounter(
         patient=patient,
@@ -69,8 +79,79 @@ def encounter_open(
         encounter.arrival_mode = arrival_mode
     encounter.full_clean()
     encounter.save()
-    audit_record(actor=opened_by, action="encounter.open", obj=encounter)
+    first = VitalSigns(
+        encounter=encounter,
+        taken_at=encounter.created_at,
+        taken_by=opened_by,
+        **encounter.vital_values(),
+    )
+    first.full_clean()
+    first.save()
+    audit_record(
+        actor=opened_by, action="encounter.open", obj=encounter, detail={"vitals": first.pk}
+    )
     return encounter
+
+
+@transaction.atomic
+def vital_signs_record(
+    *,
+    encounter: Encounter,
+    taken_by: AbstractBaseUser,
+    heart_rate: int | None,
+    respiratory_rate: int | None,
+    spo2: int | None,
+    systolic_bp: int | None,
+    diastolic_bp: int | None,
+    temperature_c: Decimal,
+    pain: int,
+    mental_status: str,
+    temperature_unit: str = "C",
+    gcs: int | None = None,
+    pulseless: bool = False,
+    apnoeic: bool = False,
+    spo2_unobtainable: bool = False,
+    bp_unobtainable: bool = False,
+    taken_at: dt.datetime | None = None,
+    remote_addr: str | None = None,
+) -> VitalSigns:
+    """Store a new measurement of the encounter's vital signs (validated, audited as
+    ``vitals.record``); the earlier ones and the encounter's intake set are left as they are.
+
+    ``taken_at`` defaults to now. Absent vitals as for :func:`encounter_open`. Raises
+    ValidationError, by field, for a vital that is both ticked and filled in, or neither, or
+    a value outside its plausible range.
+    """
+    measurement = VitalSigns(
+        encounter=encounter,
+        taken_by=taken_by,
+        heart_rate=heart_rate,
+        pulseless=pulseless,
+        respiratory_rate=respiratory_rate,
+        apnoeic=apnoeic,
+        spo2=spo2,
+        spo2_unobtainable=spo2_unobtainable,
+        systolic_bp=systolic_bp,
+        diastolic_bp=diastolic_bp,
+        bp_unobtainable=bp_unobtainable,
+        temperature_c=temperature_c,
+        temperature_unit=temperature_unit,
+        pain=pain,
+        mental_status=mental_status,
+        gcs=gcs,
+    )
+    if taken_at is not None:
+        measurement.taken_at = taken_at
+    measurement.full_clean()
+    measurement.save()
+    audit_record(
+        actor=taken_by,
+        action="vitals.record",
+        obj=measurement,
+        detail={"encounter": encounter.pk, "mrn": encounter.patient.mrn},
+        remote_addr=remote_addr,
+    )
+    return measurement
 
 
 @transaction.atomic

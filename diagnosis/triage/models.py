@@ -30,6 +30,19 @@ class TriageAssessment(models.Model):
     # Heart rate / systolic BP as the rules saw them (two decimals); null when either was
     # not measured (no pulse, a blood pressure that cannot be measured).
     shock_index = models.FloatField(null=True, blank=True)
+    # What the rules alone suggest (``rules.rules_level``: expected resources, raised by the
+    # hard rules and the danger zone), shown beside the model's own level and the combined
+    # suggestion. Assessments from before it was stored were filled in by migration 0013.
+    rules_level = models.PositiveSmallIntegerField(null=True, blank=True, validators=_ESI)
+    # The measurement of the vital signs this assessment read; null only for an encounter
+    # with no VitalSigns row (one made without the intake service).
+    vitals = models.ForeignKey(
+        "diagnosis.VitalSigns",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assessments",
+    )
     # The text model's verdict; null when no triage model is champion (rules only).
     model_version = models.ForeignKey(
         "diagnosis.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -1,32 +1,76 @@
-"""Reads of triage: the board and an encounter's assessments."""
+"""Reads of triage: the board (with who is due for reassessment) and an encounter's
+assessments."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from diagnosis.encounters.models import Disposition, Encounter
-from diagnosis.encounters.selectors import encounter_chain
+from diagnosis.encounters.selectors import encounter_chain, vitals_taken_at
 from diagnosis.triage.models import TriageAssessment
 
 BOARD_HOURS = 24
+
+
+def reassess_intervals(text: str | None = None) -> dict[int, int]:
+    """``MEDASSIST_TRIAGE_REASSESS_MINUTES`` (or ``text``) as ``{ESI level: minutes}``.
+
+    The text is "level:minutes" pairs separated by commas, one for each level 1-5; 0 minutes
+    means continuous care at the bedside, so nobody of that level is flagged. Raises
+    ImproperlyConfigured, naming the setting and what is wrong, for anything else.
+    """
+    raw = settings.MEDASSIST_TRIAGE_REASSESS_MINUTES if text is None else text
+    intervals: dict[int, int] = {}
+    for pair in raw.split(","):
+        level, sep, minutes = pair.strip().partition(":")
+        if not (sep and level.strip().isdigit() and minutes.strip().isdigit()):
+            raise ImproperlyConfigured(
+                f"MEDASSIST_TRIAGE_REASSESS_MINUTES={raw!r}: {pair.strip()!r} is not "
+                "'level:minutes' (e.g. '1:0,2:15,3:30,4:60,5:120')."
+            )
+        if int(level) in intervals:
+            raise ImproperlyConfigured(
+                f"MEDASSIST_TRIAGE_REASSESS_MINUTES={raw!r}: ESI {int(level)} is given twice."
+            )
+        intervals[int(level)] = int(minutes)
+    if sorted(intervals) != [1, 2, 3, 4, 5]:
+        raise ImproperlyConfigured(
+            f"MEDASSIST_TRIAGE_REASSESS_MINUTES={raw!r}: give one interval for each ESI level 1-5."
+        )
+    return intervals
 
 
 @dataclass(frozen=True)
 class BoardRow:
     encounter: Encounter
     assessment: TriageAssessment | None
-    level: int | None  # the nurse's level once confirmed, else the suggestion
+    # The nurse's level once confirmed. While a new suggestion (vital signs taken again)
+    # awaits her, the more acute of it and her last decision: a patient never moves down the
+    # board before a nurse has said so.
+    level: int | None
     confirmed: bool
     waiting_minutes: int
+    # Minutes since the vital signs were last taken (at intake, or since).
+    vitals_minutes: int
+    # How often this level's vitals are due (None: no level yet; 0: continuous care).
+    reassess_every: int | None
+    # Minutes past due (0 or more), or None when not due yet or not flagged at this level.
+    overdue_minutes: int | None
+
+    @property
+    def overdue(self) -> bool:
+        return self.overdue_minutes is not None
 
 
 def latest_assessment(*, encounter: Encounter) -> TriageAssessment | None:
     return (
-        TriageAssessment.objects.select_related("model_version", "confirmed_by")
+        TriageAssessment.objects.select_related("model_version", "confirmed_by", "vitals")
         .filter(encounter=encounter, superseded_by__isnull=True)
         .order_by("-pk")
         .first()
@@ -36,18 +80,21 @@ def latest_assessment(*, encounter: Encounter) -> TriageAssessment | None:
 def assessments_of(*, encounter: Encounter) -> QuerySet[TriageAssessment]:
     """Every assessment of the encounter, newest first; the first one is current."""
     return encounter_chain(
-        TriageAssessment, encounter=encounter, related=("model_version", "confirmed_by")
+        TriageAssessment, encounter=encounter, related=("model_version", "confirmed_by", "vitals")
     )
 
 
 def triage_board(*, now: dt.datetime | None = None, limit: int = 100) -> list[BoardRow]:
     """Patients who arrived in the last day and are still in the department (no doctor has
-    recorded a disposition), most acute first, then longest waiting.
+    recorded a disposition), most acute first, then longest waiting; each with the time
+    since its vital signs were last taken and whether they are overdue for its level
+    (:func:`reassess_intervals`).
 
     Unconfirmed suggestions sort by the suggested level: a patient the rules put at ESI 1
-    must be at the top before anyone has confirmed it.
+    must be at the top before anyone has confirmed it. Four queries whatever the number.
     """
     now = now or timezone.now()
+    intervals = reassess_intervals()
     encounters = list(
         Encounter.objects.select_related("patient")
         .filter(created_at__gte=now - dt.timedelta(hours=BOARD_HOURS), dispositions__isnull=True)
@@ -58,10 +105,22 @@ def triage_board(*, now: dt.datetime | None = None, limit: int = 100) -> list[Bo
         encounter__in=encounters, superseded_by__isnull=True
     ).order_by("pk"):
         latest[a.encounter_id] = a
+    decided: dict[int, int] = dict(
+        TriageAssessment.objects.filter(encounter__in=encounters, confirmed_level__isnull=False)
+        .order_by("pk")
+        .values_list("encounter_id", "confirmed_level")
+    )  # the last decision of each encounter (later rows overwrite earlier ones)
+    taken = vitals_taken_at(encounter_ids=[e.pk for e in encounters])
     rows = []
     for e in encounters:
         a = latest.get(e.pk)
-        level = None if a is None else (a.confirmed_level or a.suggested_level)
+        level = _board_level(a, decided.get(e.pk))
+        last_vitals = taken.get(e.pk, e.created_at)
+        vitals_minutes = max(0, int((now - last_vitals).total_seconds() // 60))
+        every = intervals.get(level) if level is not None else None
+        overdue = None
+        if every and now > last_vitals + dt.timedelta(minutes=every):
+            overdue = vitals_minutes - every
         rows.append(
             BoardRow(
                 encounter=e,
@@ -69,10 +128,23 @@ def triage_board(*, now: dt.datetime | None = None, limit: int = 100) -> list[Bo
                 level=level,
                 confirmed=a is not None and a.is_confirmed,
                 waiting_minutes=int((now - e.created_at).total_seconds() // 60),
+                vitals_minutes=vitals_minutes,
+                reassess_every=every,
+                overdue_minutes=overdue,
             )
         )
     rows.sort(key=lambda r: (r.level or 6, r.encounter.created_at))
     return rows
+
+
+def _board_level(current: TriageAssessment | None, last_decision: int | None) -> int | None:
+    if current is None:
+        return None
+    if current.confirmed_level is not None:
+        return current.confirmed_level
+    if last_decision is not None:
+        return min(current.suggested_level, last_decision)
+    return current.suggested_level
 
 
 def triage_labels() -> dict[int, tuple[int, str]]:

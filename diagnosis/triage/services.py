@@ -1,4 +1,5 @@
-"""Writes of triage: intake, the ESI assessment (rules + text model) and the nurse's decision.
+"""Writes of triage: intake, the ESI assessment (rules + text model), the nurse's decision,
+and reassessment on vital signs taken again.
 
 The suggestion is computed synchronously while the nurse submits the encounter: the rules
 take microseconds, the MiniLM forward pass ~20 ms and the word weights (one batched forward
@@ -25,9 +26,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from diagnosis.encounters.models import Encounter
-from diagnosis.encounters.selectors import encounter_chain_head
-from diagnosis.encounters.services import encounter_open
+from diagnosis.encounters.models import Encounter, VitalsFields, VitalSigns
+from diagnosis.encounters.selectors import encounter_chain_head, latest_vital_signs
+from diagnosis.encounters.services import encounter_open, vital_signs_record
 from diagnosis.registry.serving import device_description
 from diagnosis.triage.models import TriageAssessment
 from diagnosis.triage.serving import text_classifier_for, triage_champion, triage_model_served
@@ -75,29 +76,32 @@ def complaint_length_error(complaint: str) -> str:
     )
 
 
-def vitals_of(*, encounter: Encounter) -> Vitals:
-    """The encounter's vitals in the rules engine's terms (unknown age: adult thresholds).
+def vitals_of(*, encounter: Encounter, measurement: VitalsFields | None = None) -> Vitals:
+    """Vital signs in the rules engine's terms (unknown age: adult thresholds).
 
-    A vital the nurse ticked as absent becomes the rules' 0: no pulse is heart rate 0, not
-    breathing is respiratory rate 0, a blood pressure or an SpO2 that cannot be measured is
-    0 (see :class:`diagnosis.triage.rules.Vitals`).
+    ``measurement`` is the set to read (a :class:`VitalSigns` row); without it, the
+    encounter's own columns, which are the set taken at intake. The age is always the
+    encounter's. A vital the nurse ticked as absent becomes the rules' 0: no pulse is heart
+    rate 0, not breathing is respiratory rate 0, a blood pressure or an SpO2 that cannot be
+    measured is 0 (see :class:`diagnosis.triage.rules.Vitals`).
     """
     from diagnosis.triage.rules import Vitals
 
-    bp_absent = encounter.bp_unobtainable
+    taken = measurement if measurement is not None else encounter
+    bp_absent = taken.bp_unobtainable
     return Vitals(
         age_years=float(encounter.age_years)
         if encounter.age_years is not None
         else ADULT_AGE_YEARS,
-        heart_rate=0 if encounter.pulseless else encounter.heart_rate,
-        respiratory_rate=0 if encounter.apnoeic else encounter.respiratory_rate,
-        spo2=0 if encounter.spo2_unobtainable else encounter.spo2,
-        systolic_bp=0 if bp_absent else encounter.systolic_bp,
-        diastolic_bp=0 if bp_absent else encounter.diastolic_bp,
-        temperature_c=float(encounter.temperature_c),
-        pain=encounter.pain,
-        avpu=encounter.mental_status or None,
-        gcs=encounter.gcs,
+        heart_rate=0 if taken.pulseless else taken.heart_rate,
+        respiratory_rate=0 if taken.apnoeic else taken.respiratory_rate,
+        spo2=0 if taken.spo2_unobtainable else taken.spo2,
+        systolic_bp=0 if bp_absent else taken.systolic_bp,
+        diastolic_bp=0 if bp_absent else taken.diastolic_bp,
+        temperature_c=float(taken.temperature_c),
+        pain=taken.pain,
+        avpu=taken.mental_status or None,
+        gcs=taken.gcs,
     )
 
 
@@ -174,21 +178,31 @@ def _attention(probabilities: dict[str, float]) -> str:
     return ""
 
 
-def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> TriageAssessment:
+def triage_assess(
+    *,
+    encounter: Encounter,
+    actor: AbstractBaseUser | None,
+    vitals: VitalSigns | None = None,
+) -> TriageAssessment:
     """Suggest an ESI level for ``encounter`` and store it with its provenance.
 
-    The rules run first and always; the triage champion (if any, and if this deployment
-    serves the model) adds its probabilities; the suggestion is ``combine()`` of both, so no
-    model output can make it less acute than the hard rules. A previous assessment is
-    superseded, never changed. The rules and the model run before the write transaction
-    opens: it holds the encounter's lock only to store the assessment and its audit record.
+    ``vitals`` is the measurement to assess; by default the encounter's latest (or, for an
+    encounter without any, its own intake columns). The rules run first and always; the
+    triage champion (if any, and if this deployment serves the model) adds its
+    probabilities; the suggestion is ``combine()`` of both, so no model output can make it
+    less acute than the hard rules. The model's own level and the rules' own level are
+    stored beside it. A previous assessment is superseded, never changed. The rules and the
+    model run before the write transaction opens: it holds the encounter's lock only to
+    store the assessment and its audit record. Call it outside any transaction.
     """
     from diagnosis.triage.rules import combine, esi_rules, rules_level
 
     started = time.perf_counter()
-    vitals = vitals_of(encounter=encounter)
-    rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals)
-    units = note_units(complaint=encounter.chief_complaint, vitals=vitals)
+    measurement = vitals if vitals is not None else latest_vital_signs(encounter=encounter)
+    vitals_read = vitals_of(encounter=encounter, measurement=measurement)
+    rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals_read)
+    rules_own = rules_level(rules)
+    units = note_units(complaint=encounter.chief_complaint, vitals=vitals_read)
     text = " ".join(units)
     served = triage_model_served()
     version = triage_champion() if served else None
@@ -201,7 +215,7 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
         level, explanation = combine(rules=rules, model_level=opinion.level)
         attention = _attention(opinion.probabilities)
     else:
-        level = rules_level(rules)
+        level = rules_own
         # combine()'s sentences speak of "the model"; without one, the rules speak alone.
         why = NO_MODEL_NOTE if served else NOT_SERVED_NOTE
         explanation = f"ESI {level}. {why} " + " ".join(r.reason for r in rules.fired)
@@ -216,6 +230,8 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
         rules_floor=rules.floor,
         resources_level=rules.resources_level,
         shock_index=rules.shock_index,
+        rules_level=rules_own,
+        vitals=measurement,
         model_version=version,
         model_probabilities=opinion.probabilities if opinion else {},
         model_level=opinion.level if opinion else None,
@@ -246,6 +262,9 @@ def triage_assess(*, encounter: Encounter, actor: AbstractBaseUser | None) -> Tr
                 "suggested_level": level,
                 "rules_floor": rules.floor,
                 "model_version": version.pk if version else None,
+                "model_level": opinion.level if opinion else None,
+                "rules_level": rules_own,
+                "vitals": measurement.pk if measurement else None,
             },
         )
     return assessment
@@ -377,3 +396,56 @@ def encounter_intake(
             bp_unobtainable=bp_unobtainable,
         )
     return triage_assess(encounter=encounter, actor=actor)
+
+
+def vitals_retake(
+    *,
+    encounter: Encounter,
+    actor: AbstractBaseUser,
+    heart_rate: int | None,
+    respiratory_rate: int | None,
+    spo2: int | None,
+    systolic_bp: int | None,
+    diastolic_bp: int | None,
+    temperature_c: Decimal,
+    temperature_unit: str,
+    pain: int,
+    mental_status: str,
+    gcs: int | None,
+    pulseless: bool = False,
+    apnoeic: bool = False,
+    spo2_unobtainable: bool = False,
+    bp_unobtainable: bool = False,
+    remote_addr: str | None = None,
+) -> TriageAssessment:
+    """Record vital signs taken again and suggest the ESI level on them.
+
+    The measurement is stored and committed first (``vitals.record``); then
+    :func:`triage_assess` computes a new assessment on it, outside any transaction, which
+    supersedes the current one (kept on record) and waits for the nurse to confirm it. Should
+    the suggestion fail, the measurement stays on record. Absent vitals as for
+    :func:`encounter_intake`. Raises ValidationError, by field, for no mental status or a vital
+    both ticked and filled in (or neither).
+    """
+    if not mental_status and gcs is None:
+        raise ValidationError({"mental_status": "Record the mental status: AVPU or GCS."})
+    measurement = vital_signs_record(
+        encounter=encounter,
+        taken_by=actor,
+        heart_rate=heart_rate,
+        pulseless=pulseless,
+        respiratory_rate=respiratory_rate,
+        apnoeic=apnoeic,
+        spo2=spo2,
+        spo2_unobtainable=spo2_unobtainable,
+        systolic_bp=systolic_bp,
+        diastolic_bp=diastolic_bp,
+        bp_unobtainable=bp_unobtainable,
+        temperature_c=temperature_c,
+        temperature_unit=temperature_unit,
+        pain=pain,
+        mental_status=mental_status,
+        gcs=gcs,
+        remote_addr=remote_addr,
+    )
+    return triage_assess(encounter=encounter, actor=actor, vitals=measurement)

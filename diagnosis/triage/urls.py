@@ -11,6 +11,11 @@ urlpatterns = [
     path("triage/encounters/new/", views.encounter_new, name="encounter-new"),
     path("triage/encounters/<int:encounter_id>/", views.encounter_detail, name="encounter"),
     path(
+        "triage/encounters/<int:encounter_id>/vitals/",
+        views.encounter_vitals,
+        name="encounter-vitals",
+    ),
+    path(
         "triage/assessments/<int:assessment_id>/confirm/",
         views.encounter_confirm,
         name="triage-confirm",

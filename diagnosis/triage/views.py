@@ -1,4 +1,5 @@
-"""The triage nurse's pages: intake, the encounter with its ESI suggestion, the board."""
+"""The triage nurse's pages: intake, the encounter with its ESI suggestion and its vital signs
+over time, taking the vital signs again, the board."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from diagnosis.encounters.models import Encounter
+from diagnosis.encounters.selectors import vital_signs_of
 from diagnosis.triage import selectors
-from diagnosis.triage.forms import ConfirmForm, IntakeForm
+from diagnosis.triage.forms import ConfirmForm, IntakeForm, VitalsRetakeForm
 from diagnosis.triage.models import TriageAssessment
-from diagnosis.triage.services import encounter_intake, triage_confirm
+from diagnosis.triage.services import encounter_intake, triage_confirm, vitals_retake
 from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
 
@@ -65,24 +67,43 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
             else:
                 encounter = assessment.encounter
                 messages.success(
-                    request, f"Encounter opened for {encounter.patient}: suggested ESI "
-                    f"{assessment.suggested_level}. Confirm or change it below."
+                    request, f"Encounter opened for {encounter.patient}: suggested "
+                    f"{_levels(assessment)}. Confirm or change it below."
                 )  # fmt: skip
                 return redirect("diagnosis:encounter", encounter_id=encounter.pk)
         return render(request, "diagnosis/encounter_new.html", {"form": form}, status=400)
     return render(request, "diagnosis/encounter_new.html", {"form": form})
 
 
-def _detail_context(encounter: Encounter, form: ConfirmForm | None = None) -> dict[str, object]:
+def _levels(assessment: TriageAssessment) -> str:
+    """The suggestion in words, with the model's and the rules' own levels beside it."""
+    model = f"model ESI {assessment.model_level}" if assessment.model_level else "no model"
+    rules = f"rules ESI {assessment.rules_level}" if assessment.rules_level else ""
+    return f"ESI {assessment.suggested_level} ({', '.join(filter(None, [model, rules]))})"
+
+
+def _detail_context(
+    encounter: Encounter,
+    form: ConfirmForm | None = None,
+    retake_form: VitalsRetakeForm | None = None,
+) -> dict[str, object]:
     assessment = selectors.latest_assessment(encounter=encounter)
     if form is None and assessment is not None:
         level = assessment.confirmed_level or assessment.suggested_level
         form = ConfirmForm(initial={"level": level})
+    measurements = list(vital_signs_of(encounter=encounter))
     return {
         "encounter": encounter,
         "assessment": assessment,
-        "history": selectors.assessments_of(encounter=encounter)[1:],
+        "assessments": list(selectors.assessments_of(encounter=encounter)),
         "form": form,
+        # The current vital signs: the latest measurement (the encounter's own columns for
+        # one that has none, which only an encounter made outside the intake can be).
+        "vitals": measurements[0] if measurements else encounter,
+        "measurements": measurements,
+        # The set the shown assessment read, for its shock index.
+        "assessed_vitals": (assessment.vitals if assessment else None) or encounter,
+        "retake_form": retake_form or VitalsRetakeForm(),
     }
 
 
@@ -124,3 +145,32 @@ def encounter_confirm(request: HttpRequest, assessment_id: int) -> HttpResponse:
     return render(
         request, "diagnosis/encounter_detail.html", _detail_context(encounter, form), status=400
     )
+
+
+@role_required(Role.NURSE)
+@require_POST
+def encounter_vitals(request: HttpRequest, encounter_id: int) -> HttpResponse:
+    """Vital signs taken again: store them and suggest the ESI level on them, for the nurse
+    to confirm. Errors come back on the encounter page, next to the fields."""
+    encounter = get_object_or_404(
+        Encounter.objects.select_related("patient", "opened_by"), pk=encounter_id
+    )
+    form = VitalsRetakeForm(request.POST)
+    if form.is_valid():
+        try:
+            assessment = vitals_retake(
+                encounter=encounter,
+                actor=request.user,
+                remote_addr=client_ip(request),
+                **form.vitals(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                f"Vital signs recorded: suggested {_levels(assessment)}. Confirm or change it.",
+            )
+            return redirect("diagnosis:encounter", encounter_id=encounter.pk)
+    context = _detail_context(encounter, retake_form=form)
+    return render(request, "diagnosis/encounter_detail.html", context, status=400)
