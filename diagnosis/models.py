@@ -6,8 +6,8 @@ this module only gathers them so the app label ``diagnosis`` and its tables stay
 
 from __future__ import annotations
 
-from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis
-from diagnosis.inference.models import InferenceRequest, Suggestion
+from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis, VitalSigns
+from diagnosis.inference.models import InferenceRequest, RescoreJob, Suggestion
 from diagnosis.registry.models import Finding, ModelVersion
 from diagnosis.review.models import ReadingState, Review, ReviewAssignment, StudyUrgency
 from diagnosis.triage.models import TriageAssessment
@@ -20,9 +20,11 @@ __all__ = [
     "InferenceRequest",
     "ModelVersion",
     "ReadingState",
+    "RescoreJob",
     "Review",
     "ReviewAssignment",
     "StudyUrgency",
     "Suggestion",
     "TriageAssessment",
+    "VitalSigns",
 ]
