@@ -50,6 +50,10 @@ class Instance(models.Model):
     # Server-generated, relative to MEDIA_ROOT; never built from DICOM values.
     storage_key = models.CharField(max_length=200, unique=True)
     sha256 = models.CharField(max_length=64)
+    # SHA-256 of the data set without the preamble and the file meta group (0002): the
+    # image's identity whatever path brought it (imaging/ingest/identity.py). Blank on rows
+    # stored before it existed; ingest fills it in the first time it needs it.
+    dataset_sha256 = models.CharField(max_length=64, blank=True, default="")
     size_bytes = models.PositiveBigIntegerField()
     source = models.CharField(max_length=32, default="upload")
     uploaded_by = models.ForeignKey(

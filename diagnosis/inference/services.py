@@ -65,9 +65,39 @@ def suggestions_enqueue_missing(*, instance_ids: list[int]) -> list[int]:
         else set()
     )
     todo = inference_requests_create(instance_ids=[pk for pk in instance_ids if pk not in done])
-    for pk in todo:
-        job_enqueue_on_commit(SUGGESTION_COMPUTE, instance_id=pk)
+    if todo:
+        # One wake-up for the whole batch: a woken worker drains every waiting request.
+        transaction.on_commit(lambda: inference_wake(instance_ids=todo))
     return todo
+
+
+def inference_wake(*, instance_ids: list[int]) -> bool:
+    """Wake an inference worker for these instances' newly committed requests, unless a
+    wake-up is already on its way; returns whether it sent one.
+
+    One is on its way when an older request is still waiting to be claimed: whoever
+    committed it sent a wake-up after its commit (or found an even older one waiting), and
+    the worker that takes that wake-up claims batch after batch until nothing is waiting,
+    so it takes these too. A worker that already claimed the older ones leaves nothing older
+    waiting, and these send their own. So a bulk upload, a STOW-RS request or a pushed study
+    sends one message however many images it holds, not one per image. Requests only
+    waiting for their backoff count for nothing (their retry sends its own wake-up). If the
+    broker is down, nothing is undone: the requests wait and the minute sweep re-wakes.
+    """
+    mine = InferenceRequest.objects.filter(
+        instance_id__in=instance_ids, status=InferenceRequest.Status.PENDING
+    )
+    oldest = mine.order_by("pk").values_list("pk", flat=True).first()
+    if oldest is None:
+        return False  # a worker has taken them already
+    waiting = InferenceRequest.objects.filter(
+        request_claimable(timezone.now()),
+        status=InferenceRequest.Status.PENDING,
+        pk__lt=oldest,
+    )
+    if waiting.exists():
+        return False
+    return job_enqueue(SUGGESTION_COMPUTE, instance_id=min(instance_ids))
 
 
 def suggestion_compute(*, instance_id: int) -> Suggestion:

@@ -47,6 +47,12 @@ _REASON_BY_CODE = {
 }
 _REASON_BY_STATUS = {413: OUT_OF_RESOURCES, 409: DUPLICATE_SOP_INSTANCE}
 
+# A copy of an image already stored (by any path) is a success that stored nothing new.
+DUPLICATE_MESSAGE = (
+    "This image was already stored (the same SOP Instance UID and the same image); "
+    "it was not stored again."
+)
+
 
 def failure_reason(exc: IngestError) -> int:
     """The STOW-RS Failure Reason for a refused instance."""
@@ -58,14 +64,16 @@ def failure_reason(exc: IngestError) -> int:
 
 @dataclass(frozen=True)
 class StowOutcome:
-    """What became of one part: ``instance`` when stored (or already stored identically),
-    otherwise ``failure_reason`` and a ``message`` a person can act on."""
+    """What became of one part: ``instance`` when stored, or already stored (``duplicate``,
+    the same image by whatever path, with a ``message`` saying so), otherwise
+    ``failure_reason`` and a ``message`` a person can act on."""
 
     sop_class_uid: str
     sop_instance_uid: str
     instance: Instance | None = None
     failure_reason: int | None = None
     message: str = ""
+    duplicate: bool = False
 
 
 def _identify(data: bytes) -> tuple[str, str, str]:
@@ -125,6 +133,8 @@ def _store_one(
         sop_class_uid=instance.sop_class_uid,
         sop_instance_uid=instance.sop_instance_uid,
         instance=instance,
+        duplicate=result.duplicate,
+        message=DUPLICATE_MESSAGE if result.duplicate else "",
     )
 
 

@@ -245,6 +245,12 @@ def _sop_item(outcome: StowOutcome, root: str) -> dict[str, dict]:
     ]
     if outcome.instance is not None:
         elements.append(dicom_json.element("RetrieveURL", _instance_url(root, outcome.instance)))
+        if outcome.duplicate:
+            # Stored already: the same private attribute says so in words. PS3.18 has no
+            # Warning Reason for it (B000/B006/B007 say the data set was changed, which it
+            # was not), so none is claimed; the Warning header carries it too.
+            elements.append(("00090010", {"vr": "LO", "Value": ["MEDASSIST"]}))
+            elements.append(("00091001", {"vr": "LT", "Value": [outcome.message]}))
     else:
         elements.append(dicom_json.element("FailureReason", outcome.failure_reason))
         # The reason in words, for the person reading the response: a private attribute,
@@ -289,7 +295,11 @@ def _stow(request: Request, study: str | None) -> HttpResponse:
         dicom_json.element("FailedSOPSequence", [_sop_item(o, root) for o in failed]),
     )
     status = 200 if not failed else 202 if stored else 409
-    warnings = [f"{o.sop_instance_uid or 'an unreadable part'}: {o.message}" for o in failed[:20]]
+    duplicates = [o for o in stored if o.duplicate]
+    warnings = [
+        f"{o.sop_instance_uid or 'an unreadable part'}: {o.message}"
+        for o in [*failed, *duplicates][:20]
+    ]
     return _dicom_json(payload, status=status, warnings=warnings)
 
 

@@ -8,6 +8,7 @@ count come first (:func:`parse_header`); only then is every frame decoded once
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import zlib
@@ -73,19 +74,22 @@ def _read_meta(data: bytes) -> tuple[pydicom.Dataset, int]:
     return meta, fp.tell()
 
 
-def _check_inflated_size(data: bytes, offset: int) -> int:
+def _check_inflated_size(data: bytes, offset: int) -> tuple[int, str]:
     """Inflate a Deflated dataset in bounded chunks; refuse it as soon as it passes the limit.
 
     Nothing bigger than one chunk over the limit is ever held, so a deflate bomb (kilobytes
-    that inflate to gigabytes) costs at most the limit in time and memory. Returns the size.
+    that inflate to gigabytes) costs at most the limit in time and memory. Returns the size
+    and the SHA-256 of the inflated dataset (two deflaters write the same dataset differently).
     """
     limit = max_inflated_bytes()
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     pending = memoryview(data)[offset:]
     total = 0
+    digest = hashlib.sha256()
     try:
         while True:
             out = inflater.decompress(pending, INFLATE_CHUNK)
+            digest.update(out)
             total += len(out)
             if total > limit:
                 raise IngestError(
@@ -103,7 +107,7 @@ def _check_inflated_size(data: bytes, offset: int) -> int:
             f"This Deflated DICOM file could not be inflated (it may be truncated): {exc}",
             code="truncated",
         ) from exc
-    return total
+    return total, digest.hexdigest()
 
 
 def _check_complete(ds: pydicom.Dataset, stream_length: int) -> None:
@@ -170,6 +174,10 @@ class Header:
     frames: int
     samples: int
     instance_number: int | None
+    # SHA-256 of the data set alone: after the preamble, 'DICM' and the file meta group
+    # (0002), inflated for Deflated files. The same image sent by another path (C-STORE
+    # rebuilds the file meta) has the same one. See :func:`dataset_digest`.
+    dataset_sha256: str = ""
 
 
 def _positive(ds: pydicom.Dataset, keyword: str, default: int | None = None) -> int:
@@ -184,7 +192,7 @@ def _positive(ds: pydicom.Dataset, keyword: str, default: int | None = None) -> 
     return number
 
 
-def _read_header(ds: pydicom.Dataset, transfer_syntax: str) -> Header:
+def _read_header(ds: pydicom.Dataset, transfer_syntax: str, dataset_sha256: str) -> Header:
     uids = {k: _uid(ds, k) for k in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")}
     try:
         sop_class = str(ds.get("SOPClassUID", "") or "").strip()[:64]
@@ -216,6 +224,7 @@ def _read_header(ds: pydicom.Dataset, transfer_syntax: str) -> Header:
         frames=frames,
         samples=samples,
         instance_number=instance_number,
+        dataset_sha256=dataset_sha256,
     )
 
 
@@ -299,6 +308,32 @@ def _convert_all(ds: pydicom.Dataset) -> None:
         ) from exc
 
 
+def _transfer_syntax(data: bytes) -> tuple[str, int]:
+    """The Transfer Syntax UID of a Part 10 file and the offset where its data set starts."""
+    meta, offset = _read_meta(data)
+    syntax = str(meta.get("TransferSyntaxUID", "") or "").strip().rstrip("\0")
+    if not syntax or not _UID_RE.match(syntax) or len(syntax) > 64:
+        raise IngestError(
+            "This DICOM file does not say how it is encoded (no valid Transfer Syntax UID "
+            "in its file meta information).",
+            code="not_dicom",
+        )
+    return syntax, offset
+
+
+def dataset_digest(data: bytes) -> tuple[str, str]:
+    """(Transfer Syntax UID, SHA-256 of the data set) of a Part 10 file, as ingest records it.
+
+    The preamble and the file meta group are left out, so the same data set wrapped in
+    another file meta header (as C-STORE rebuilds it) has the same digest; a Deflated data
+    set is hashed inflated, in bounded chunks. Raises IngestError for a file it cannot read.
+    """
+    syntax, offset = _transfer_syntax(data)
+    if syntax == DeflatedExplicitVRLittleEndian:
+        return syntax, _check_inflated_size(data, offset)[1]
+    return syntax, hashlib.sha256(memoryview(data)[offset:]).hexdigest()
+
+
 def parse_header(data: bytes) -> tuple[Header, pydicom.Dataset, int]:
     """Check everything that can be checked without decoding pixels.
 
@@ -310,23 +345,18 @@ def parse_header(data: bytes) -> tuple[Header, pydicom.Dataset, int]:
             "This file is not a DICOM file: it lacks the 'DICM' marker of a DICOM Part 10 file.",
             code="not_dicom",
         )
-    meta, offset = _read_meta(data)
-    syntax = str(meta.get("TransferSyntaxUID", "") or "").strip().rstrip("\0")
-    if not syntax or not _UID_RE.match(syntax) or len(syntax) > 64:
-        raise IngestError(
-            "This DICOM file does not say how it is encoded (no valid Transfer Syntax UID "
-            "in its file meta information).",
-            code="not_dicom",
-        )
+    syntax, offset = _transfer_syntax(data)
     # Element positions count from the start of the file, or of the inflated dataset.
     stream_length = len(data)
     if syntax == DeflatedExplicitVRLittleEndian:
         # pydicom inflates the whole dataset at once; prove it is bounded before it may.
-        stream_length = _check_inflated_size(data, offset)
+        stream_length, dataset_sha256 = _check_inflated_size(data, offset)
+    else:
+        dataset_sha256 = hashlib.sha256(memoryview(data)[offset:]).hexdigest()
     head = _read_dataset(data, stop_before_pixels=True)
     _check_complete(head, stream_length)
     _convert_all(head)
-    header = _read_header(head, syntax)
+    header = _read_header(head, syntax, dataset_sha256)
     _check_pixel_count(header)
     return header, head, stream_length
 

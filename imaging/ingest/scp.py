@@ -41,8 +41,10 @@ PS3.4 has no C-STORE status for "a different object with this UID exists" (0x011
 SOP Instance belongs to N-CREATE), so a conflict is reported in the A9xx range: the data set
 is not the instance its UID says it is. The sender's copy is kept aside by ingest for an
 administrator, and the stored original is never touched. Only the range (A7xx, A9xx, Cxxx) is
-standard; the low byte is ours, so a log line points at one cause. An identical re-send is a
-success, so a sender that retries after a lost response never sees a failure.
+standard; the low byte is ours, so a log line points at one cause. A re-send of the same
+image is a success, so a sender that retries after a lost response never sees a failure;
+that includes an image already stored by STOW-RS or an upload, whose file meta group (which
+the listener writes itself) or transfer syntax differs (see imaging/ingest/identity.py).
 """
 
 from __future__ import annotations

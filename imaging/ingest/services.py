@@ -25,6 +25,7 @@ from medassist.services import audit_record, patient_get_or_register
 from ..models import Instance, Series, Study
 from ..signals import instance_stored
 from .errors import IngestError
+from .identity import same_dataset, same_image
 from .limits import max_upload_bytes, megabytes
 from .parsing import (
     CONTROL_RE,
@@ -71,15 +72,17 @@ def instance_ingest(
     file size (``MEDASSIST_MAX_UPLOAD_BYTES``) -> 'DICM' marker -> file meta -> for Deflated
     files a chunked, bounded inflate (``MEDASSIST_MAX_INFLATED_BYTES``) -> header read without
     pixel data -> UIDs -> Rows x Columns x Frames x SamplesPerPixel (``MEDASSIST_MAX_PIXELS``)
-    -> identical-duplicate check -> decoder for the transfer syntax -> every frame decoded.
+    -> same-data-set duplicate check -> decoder for the transfer syntax -> every frame decoded.
 
     The 128-byte preamble is zeroed before storing (PS3.10 7.5); if it held an executable
     header an ``ingest.preamble_executable`` audit event is written and the zeroed file is
     still stored. The file is written atomically under a server-generated key with its
     SHA-256; if the rows cannot be written the file is removed, so neither an orphan file nor
-    a half-filed instance remains. The same SOP Instance UID with identical bytes is a no-op
-    (``duplicate=True``); with different bytes the new file is kept aside as an
-    :class:`~imaging.models.IngestConflict` for an administrator and ``IngestError(409,
+    a half-filed instance remains. The same SOP Instance UID holding the same image is a
+    no-op (``duplicate=True``): the same data set whatever its file meta group and preamble,
+    or, in another transfer syntax, the same decoded pixels and attributes
+    (:mod:`imaging.ingest.identity`). A different image under a stored UID is kept aside as
+    an :class:`~imaging.models.IngestConflict` for an administrator and ``IngestError(409,
     "conflict")`` is raised. ``instance_stored`` is sent once the new rows are committed.
 
     Raises:
@@ -100,8 +103,11 @@ def instance_ingest(
     sha256 = hashlib.sha256(data).hexdigest()
 
     existing = Instance.objects.filter(sop_instance_uid=header.sop_instance_uid).first()
-    if existing is not None and existing.sha256 == sha256:
-        # The stored copy was decoded when it arrived; the same bytes need no second look.
+    if existing is not None and same_dataset(
+        instance=existing, sha256=sha256, dataset_sha256=header.dataset_sha256
+    ):
+        # The stored copy was decoded when it arrived; the same data set needs no second look,
+        # whatever file meta group or preamble wraps it this time.
         _audit_executable(kind=executable, instance=existing, by=uploaded_by, source=source)
         return IngestResult(
             instance=existing, created=False, duplicate=True, preamble_executable=executable
@@ -109,6 +115,12 @@ def instance_ingest(
 
     parse_pixels(data, header, stream_length)
     if existing is not None:
+        if same_image(instance=existing, data=data, transfer_syntax=header.transfer_syntax):
+            # The same image in another transfer syntax (the rare path that decodes both).
+            _audit_executable(kind=executable, instance=existing, by=uploaded_by, source=source)
+            return IngestResult(
+                instance=existing, created=False, duplicate=True, preamble_executable=executable
+            )
         raise conflict_keep(
             data=data,
             sha256=sha256,
@@ -154,7 +166,9 @@ def instance_ingest(
         winner = Instance.objects.filter(sop_instance_uid=header.sop_instance_uid).first()
         if winner is None:
             raise
-        if winner.sha256 == sha256:
+        if same_dataset(
+            instance=winner, sha256=sha256, dataset_sha256=header.dataset_sha256
+        ) or same_image(instance=winner, data=data, transfer_syntax=header.transfer_syntax):
             return IngestResult(
                 instance=winner, created=False, duplicate=True, preamble_executable=executable
             )
@@ -244,6 +258,7 @@ def _file_instance(
         frames=header.frames,
         storage_key=key,
         sha256=sha256,
+        dataset_sha256=header.dataset_sha256,
         size_bytes=size,
         source=source[:32],
         uploaded_by=by if by is not None and by.is_authenticated else None,

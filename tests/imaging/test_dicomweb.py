@@ -289,9 +289,15 @@ def test_a_stow_where_nothing_is_stored_is_a_conflict_with_a_reason_per_part(
     assert post(multipart(real_bytes("MR_small.dcm"))).status_code == 200
     data = synthetic_file(5)
 
-    response = post(
-        multipart(b"hello, not DICOM", data[: len(data) // 2], real_bytes("MR_small_RLE.dcm"))
-    )
+    # MR_small's SOP Instance UID, one pixel changed, in another transfer syntax: another image.
+    impostor = real("MR_small_implicit.dcm")
+    pixels = impostor.pixel_array.copy()
+    pixels[0, 0] += 1
+    impostor.PixelData = pixels.tobytes()
+    buf = io.BytesIO()
+    impostor.save_as(buf, enforce_file_format=True)
+
+    response = post(multipart(b"hello, not DICOM", data[: len(data) // 2], buf.getvalue()))
 
     assert response.status_code == 409
     assert response.headers["Content-Type"] == "application/dicom+json"
@@ -314,7 +320,11 @@ def test_the_same_file_stored_twice_counts_as_stored(
     assert post(multipart(data)).status_code == 200
     again = post(multipart(data, data))
     assert again.status_code == 200
-    assert len(again.json()["00081199"]["Value"]) == 2
+    items = again.json()["00081199"]["Value"]
+    assert len(items) == 2
+    # Listed as stored, each with the reason in words and a Warning header.
+    assert all("already stored" in values(item, "00091001")[0] for item in items)
+    assert "already stored" in again.headers["Warning"]
     assert Instance.objects.count() == 1
 
 

@@ -397,13 +397,107 @@ def test_different_bytes_with_a_stored_uid_are_kept_aside_for_an_administrator(
     assert len(media_files()) == 2
 
 
-def test_the_same_instance_resent_in_another_syntax_is_a_conflict_not_an_overwrite() -> None:
-    # MR_small.dcm and MR_small_RLE.dcm carry one SOP Instance UID in two encodings.
+# --- One image, one identity -------------------------------------------------------------
+# MR_small.dcm and its siblings carry one SOP Instance UID in several transfer syntaxes.
+LOSSLESS_COPIES = [
+    "MR_small_implicit.dcm",
+    "MR_small_bigendian.dcm",
+    "MR_small_RLE.dcm",
+    "MR_small_jpeg_ls_lossless.dcm",
+]
+
+
+def _rewrapped(data: bytes) -> bytes:
+    """The same data set in another file meta group and preamble, as another path writes it."""
+    ds = pydicom.dcmread(io.BytesIO(data))
+    ds.file_meta.ImplementationClassUID = "1.2.826.0.1.3680043.9.7777.1"
+    ds.file_meta.ImplementationVersionName = "OTHER_ROUTER"
+    ds.file_meta.SourceApplicationEntityTitle = "ROUTER"
+    ds.preamble = b"\x01" * 128
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def _implicit_copy(name: str, *, pixel_delta: int = 0, **changes: Any) -> bytes:
+    """``name`` re-encoded as Implicit VR Little Endian, with the changes given."""
+    ds = pydicom.dcmread(get_testdata_file(name))
+    if pixel_delta:
+        pixels = ds.pixel_array.copy()
+        pixels[0, 0] += pixel_delta
+        ds.PixelData = pixels.tobytes()
+    for keyword, value in changes.items():
+        setattr(ds, keyword, value)
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    buf = io.BytesIO()
+    ds.save_as(buf, implicit_vr=True, little_endian=True, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def test_the_same_data_set_in_another_file_meta_and_preamble_is_a_duplicate() -> None:
+    data = synthetic_file(18)
+    kept = instance_ingest(data=data, source="stow-rs").instance
+    other = _rewrapped(data)
+    assert hashlib.sha256(other).hexdigest() != kept.sha256  # another file...
+
+    again = instance_ingest(data=other, source="c-store")
+
+    assert (again.created, again.duplicate, again.instance.pk) == (False, True, kept.pk)
+    assert Instance.objects.count() == 1
+    assert IngestConflict.objects.count() == 0
+    assert len(media_files()) == 1
+
+
+def test_a_row_stored_before_the_data_set_hash_existed_gets_it_when_a_copy_arrives() -> None:
+    data = synthetic_file(19)
+    kept = instance_ingest(data=data).instance
+    recorded = kept.dataset_sha256
+    assert len(recorded) == 64
+    Instance.objects.filter(pk=kept.pk).update(dataset_sha256="")  # as after the migration
+
+    again = instance_ingest(data=_rewrapped(data))
+
+    assert again.duplicate and again.instance.pk == kept.pk
+    assert Instance.objects.get().dataset_sha256 == recorded
+
+
+@pytest.mark.parametrize("copy", LOSSLESS_COPIES)
+def test_the_same_image_resent_losslessly_in_another_syntax_is_a_duplicate(copy: str) -> None:
     kept = instance_ingest(data=pydicom_file("MR_small.dcm")).instance
+
+    again = instance_ingest(data=pydicom_file(copy), source="c-store")
+
+    assert (again.created, again.duplicate, again.instance.pk) == (False, True, kept.pk)
+    stored = Instance.objects.get()
+    assert (stored.sha256, stored.storage_key) == (kept.sha256, kept.storage_key)
+    assert IngestConflict.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"pixel_delta": 1}, {"PatientID": "SOMEONE-ELSE"}],
+    ids=["one-pixel-differs", "patient-id-differs"],
+)
+def test_another_image_under_a_stored_uid_in_another_syntax_is_still_a_conflict(
+    changes: dict[str, Any],
+) -> None:
+    kept = instance_ingest(data=pydicom_file("MR_small.dcm")).instance
+
     with pytest.raises(IngestError) as refused:
-        instance_ingest(data=pydicom_file("MR_small_RLE.dcm"))
-    assert refused.value.code == "conflict"
+        instance_ingest(data=_implicit_copy("MR_small.dcm", **changes))
+
+    assert (refused.value.code, refused.value.status) == ("conflict", 409)
     assert Instance.objects.get().sha256 == kept.sha256
+    assert IngestConflict.objects.get().existing_instance == kept
+
+
+def test_a_changed_attribute_in_the_same_syntax_is_still_a_conflict() -> None:
+    # Same pixels, same transfer syntax, a corrected header: an administrator decides.
+    data = synthetic_file(20)
+    kept = instance_ingest(data=data).instance
+    with pytest.raises(IngestError) as refused:
+        instance_ingest(data=_with_dataset(data, BodyPartExamined="ABDOMEN"))
+    assert refused.value.code == "conflict"
     assert IngestConflict.objects.get().existing_instance == kept
 
 

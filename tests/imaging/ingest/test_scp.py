@@ -20,16 +20,19 @@ from pathlib import Path
 
 import pydicom
 import pytest
+import requests
 from django.conf import settings
+from django.contrib.auth.models import User
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pynetdicom import AE
 from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from rest_framework.authtoken.models import Token
 
 from imaging.ingest.scp import CONFLICT, ScpConfig, scp_start
-from imaging.models import Instance, Series, Study
+from imaging.models import IngestConflict, Instance, Series, Study
 from medassist.models import AuditEvent, Patient
 from tests.conftest import ROOT
 from tests.factories import file_without_pixels, synthetic_file
@@ -229,9 +232,12 @@ def test_an_identical_resend_is_a_success_and_stored_once(port: int) -> None:
 def test_a_different_image_with_a_stored_uid_fails_and_the_original_is_untouched(
     port: int,
 ) -> None:
-    # MR_small_RLE is MR_small compressed: same SOP Instance UID, different bytes.
+    # MR_small with one pixel changed, sent RLE-free in another syntax: another image.
     original = _read(Path(str(get_testdata_file("MR_small.dcm"))).read_bytes())
-    impostor = _read(Path(str(get_testdata_file("MR_small_RLE.dcm"))).read_bytes())
+    impostor = _read(Path(str(get_testdata_file("MR_small_implicit.dcm"))).read_bytes())
+    pixels = impostor.pixel_array.copy()
+    pixels[0, 0] += 1
+    impostor.PixelData = pixels.tobytes()
     assert original.SOPInstanceUID == impostor.SOPInstanceUID
     (stored,) = c_store(port, original)
     assert stored.Status == 0x0000
@@ -250,6 +256,81 @@ def test_a_different_image_with_a_stored_uid_fails_and_the_original_is_untouched
         before.storage_key,
     )
     assert _stored_bytes(after) == before_bytes
+
+
+# --- One image, one identity across paths ------------------------------------------------
+
+
+def _stow(live_server, user: User, data: bytes) -> requests.Response:  # type: ignore[no-untyped-def]
+    token = Token.objects.get_or_create(user=user)[0].key
+    body = b"--b0und\r\nContent-Type: application/dicom\r\n\r\n" + data + b"\r\n--b0und--\r\n"
+    return requests.post(
+        f"{live_server.url}/imaging/dicomweb/studies",
+        data=body,
+        headers={
+            "Authorization": f"Token {token}",
+            "Content-Type": 'multipart/related; type="application/dicom"; boundary=b0und',
+        },
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_RLE.dcm"])
+def test_an_image_stored_by_stow_then_pushed_by_c_store_is_a_success_stored_once(
+    port: int, live_server, doctor: User, name: str
+) -> None:  # type: ignore[no-untyped-def]
+    original = Path(str(get_testdata_file(name))).read_bytes()
+    first = _stow(live_server, doctor, original)
+    assert first.status_code == 200, first.text
+    kept = Instance.objects.get()
+
+    # The listener writes its own file meta group around the data set it receives.
+    (response,) = c_store(port, _read(original))
+
+    assert response.Status == 0x0000, response.get("ErrorComment")
+    assert Instance.objects.get().storage_key == kept.storage_key
+    assert not IngestConflict.objects.exists()
+    assert len(_stored_files()) == 1
+
+
+def test_an_image_pushed_by_c_store_then_stored_by_stow_is_listed_as_already_stored(
+    port: int, live_server, doctor: User
+) -> None:  # type: ignore[no-untyped-def]
+    original = Path(str(get_testdata_file("MR_small.dcm"))).read_bytes()
+    (response,) = c_store(port, _read(original))
+    assert response.Status == 0x0000
+    kept = Instance.objects.get()
+
+    # The same image, as another archive keeps it: RLE compressed.
+    again = _stow(
+        live_server, doctor, Path(str(get_testdata_file("MR_small_RLE.dcm"))).read_bytes()
+    )
+
+    assert again.status_code == 200, again.text
+    (item,) = again.json()["00081199"]["Value"]
+    assert item["00081155"]["Value"] == [kept.sop_instance_uid]
+    assert "already stored" in item["00091001"]["Value"][0]
+    assert "already stored" in again.headers["Warning"]
+    assert "00081198" not in again.json() or not again.json()["00081198"].get("Value")
+    assert Instance.objects.get().storage_key == kept.storage_key
+    assert not IngestConflict.objects.exists()
+
+
+def test_another_image_under_a_uid_stored_by_stow_is_refused_by_c_store_and_kept_aside(
+    port: int, live_server, doctor: User
+) -> None:  # type: ignore[no-untyped-def]
+    assert _stow(live_server, doctor, synthetic_file(5)).status_code == 200
+    kept = Instance.objects.get()
+    impostor = _read(synthetic_file(6))
+    impostor.SOPInstanceUID = kept.sop_instance_uid
+    impostor.StudyInstanceUID = _read(_stored_bytes(kept)).StudyInstanceUID
+    impostor.SeriesInstanceUID = _read(_stored_bytes(kept)).SeriesInstanceUID
+
+    (response,) = c_store(port, impostor)
+
+    assert response.Status == CONFLICT
+    assert Instance.objects.get().sha256 == kept.sha256
+    assert IngestConflict.objects.get().existing_instance == kept
 
 
 def test_an_unexpected_error_is_a_failure_status_and_the_listener_keeps_serving(
