@@ -4,9 +4,11 @@
     .venv/bin/python bench/triage.py --notes 100 --threads 2
 
 Prints p50/p95 per note of:
-  1. the whole suggestion, ``triage_assess``: ESI rules + MiniLM forward + word importance
-     + the row with its provenance (what the nurse waits for after pressing Enter);
-  2. its parts measured alone: the rules, the model's forward pass, the word importance.
+  1. the whole suggestion, ``triage_assess``: ESI rules + MiniLM forward + the words that
+     weighed (gradient x input) + the row with its provenance (what the nurse waits for
+     after pressing Enter);
+  2. its parts measured alone: the rules, the model's forward pass, the word weights, and
+     for comparison the occlusion explanation it replaced.
 
 Runs in a scratch folder (SQLite) with a champion whose weights are the pretrained encoder
 and an untrained head: latency does not depend on the head's values. Notes are SYNTHETIC.
@@ -71,6 +73,7 @@ def main() -> None:
         TextClassifier,
         build_text_model,
         save_text_checkpoint,
+        word_gradients,
         word_importance,
     )
     from medassist.services import patient_get_or_register
@@ -114,7 +117,7 @@ def main() -> None:
     clf = text_classifier_for(version)
     triage_assess(encounter=encounters[0], actor=nurse)  # warm-up: load, first allocations
 
-    whole, rules, forward, words, single_words = [], [], [], [], []
+    whole, rules, forward, words, single_words, gradients = [], [], [], [], [], []
     for encounter in encounters:
         started = time.perf_counter()
         triage_assess(encounter=encounter, actor=nurse)
@@ -134,13 +137,17 @@ def main() -> None:
         started = time.perf_counter()
         word_importance(clf, text)
         single_words.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        word_gradients(clf, text, units=units)
+        gradients.append((time.perf_counter() - started) * 1000)
 
     print(f"# {args.notes} SYNTHETIC notes, torch threads {torch.get_num_threads()}, CPU")
     report("whole suggestion (triage_assess)", whole)
     report("  ESI rules", rules)
     report("  MiniLM forward (1 note)", forward)
-    report("  word importance (occlusion)", words)
-    report("  (one word at a time, for comparison)", single_words)
+    report("  word weights (gradient x input)", gradients)
+    report("  (occlusion by unit, for comparison)", words)
+    report("  (occlusion word by word, for comparison)", single_words)
 
 
 if __name__ == "__main__":

@@ -148,17 +148,18 @@ class ModelOpinion:
 def model_opinion(*, units: list[str], version: ModelVersion) -> ModelOpinion:
     """The champion's probabilities, its level and the words that weighed most for it.
 
-    ``units`` are :func:`note_units`: the note is their join, and the explanation leaves out
-    one at a time (a vital sign goes with its value), which also keeps it to about 20
-    re-scorings of the note rather than one per word.
+    ``units`` are :func:`note_units`: the note is their join, and each unit (a vital sign
+    goes with its value) gets one weight, its word pieces' gradient x input summed.
     """
-    from medassist.ml.text_model import word_importance
+    from medassist.ml.text_model import word_gradients
 
     clf = text_classifier_for(version)
     text = " ".join(units)
     probabilities = clf.classify([text])[0]
     top = max(probabilities, key=lambda label: probabilities[label])
-    words = word_importance(clf, text, target=clf.labels.index(top), units=units)
+    # Gradient x input: one forward and one backward pass, however long the note (occlusion,
+    # ``word_importance``, re-scored it once per unit: bench/triage.py compares them).
+    words = word_gradients(clf, text, target=clf.labels.index(top), units=units)
     strongest = sorted(words, key=lambda wv: abs(wv[1]), reverse=True)[:TOP_WORDS]
     return ModelOpinion(
         probabilities={k: round(float(p), 6) for k, p in probabilities.items()},
