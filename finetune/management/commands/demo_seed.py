@@ -100,26 +100,32 @@ class Command(BaseCommand):
             raise CommandError("Demo data and demo accounts are refused in production.")
         users = demo_users_ensure()
         train = not options["no_train"]
+        queue = options["queue"]
+        # The full demo includes triage; a shrunken one (the tests' image fixtures) skips
+        # its minutes of MiniLM training unless asked for.
+        triage = options["triage"]
+        if triage is None:
+            triage = options["patients"] == settings.MEDASSIST_DEMO_PATIENTS
+        wanted = []  # the first models to train, in order
         if ModelVersion.objects.filter(task=Task.IMAGE).exists():
             self.stdout.write("Demo data already loaded; nothing to do.")
         else:
             # Patient by patient, each in one transaction: an interrupted first start leaves
             # whole patients, and running again adds only the missing ones.
             self._load(options["patients"], options["images_per_patient"], options["seed"])
-            if train:
-                self._train(Task.IMAGE, queue=options["queue"])
-        # The full demo includes triage; a shrunken one (the tests' image fixtures) skips
-        # its minutes of MiniLM training unless asked for.
-        triage = options["triage"]
-        if triage is None:
-            triage = options["patients"] == settings.MEDASSIST_DEMO_PATIENTS
+            wanted.append(Task.IMAGE)
         if triage:
             if ModelVersion.objects.filter(task=Task.TRIAGE).exists():
                 self.stdout.write("Triage model already trained; nothing to do.")
             else:
                 self._triage_notes()
-                if train:
-                    self._train(Task.TRIAGE, queue=options["queue"])
+                # Queued, the triage model goes first: once the image model serves, the
+                # worker suggests for the 210 demo images (and draws their heatmaps), which
+                # would share the cores with a triage run behind it.
+                wanted.insert(0 if queue else len(wanted), Task.TRIAGE)
+        if train:
+            for task in wanted:
+                self._train(task, queue=queue)
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
         for username, role in users:
             self.stdout.write(f"  {username:8s} {role}")
