@@ -1,17 +1,23 @@
-"""Triage suggestion latency on the CPU, through the service a nurse's submit calls.
+"""What the triage nurse waits for, on the CPU: the whole requests, then their parts.
 
     .venv/bin/python bench/triage.py                 # 50 SYNTHETIC notes, torch's threads
     .venv/bin/python bench/triage.py --notes 100 --threads 2
 
-Prints p50/p95 per note of:
-  1. the whole suggestion, ``triage_assess``: ESI rules + MiniLM forward + the words that
-     weighed (gradient x input) + the row with its provenance (what the nurse waits for
-     after pressing Enter);
-  2. its parts measured alone: the rules, the model's forward pass, the word weights, and
-     for comparison the occlusion explanation it replaced.
+Prints p50/p95 per note of the server time of:
+  1. the nurse's submit until she sees the suggested level: the intake POST (form, patient
+     and encounter stored, ESI rules, MiniLM forward, the assessment with its provenance)
+     plus the GET of the encounter page it redirects to, through Django's whole request
+     path (middleware, sessions, audit, templates) in a warm process (the model loaded by
+     the web process's start-up hook, as ``medassist.wsgi`` does);
+  2. the words that weighed, the HTMX fragment the page asks for after it is shown
+     (gradient x input: one forward and one backward pass);
+  3. their parts measured alone: the rules, the model's forward pass, the word weights, and
+     for comparison the occlusion explanation (one forward per unit) it replaced.
 
-Runs in a scratch folder (SQLite) with a champion whose weights are the pretrained encoder
-and an untrained head: latency does not depend on the head's values. Notes are SYNTHETIC.
+Runs in a scratch folder (SQLite unless --database-url) with a champion whose weights are
+the pretrained encoder and an untrained head: latency does not depend on the head's values.
+Notes are SYNTHETIC; their length is that of the generator's (median ~60 characters), and
+--long adds one of 2,000 characters (the complaint cap) to each note.
 """
 
 from __future__ import annotations
@@ -42,13 +48,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--notes", type=int, default=50)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--database-url", default="", help="default: SQLite in a scratch folder")
+    parser.add_argument("--long", action="store_true", help="complaints padded to 2,000 characters")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="medassist-bench-triage-"))
     os.environ["MEDASSIST_VAR_DIR"] = str(scratch)
     os.environ["MEDIA_ROOT"] = str(scratch / "media")
-    os.environ["DATABASE_URL"] = f"sqlite:///{scratch / 'bench.sqlite3'}"
+    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{scratch / 'bench.sqlite3'}"
     os.environ["MEDASSIST_INFERENCE_DEVICE"] = "cpu"
+    os.environ["MEDASSIST_WEB_SERVES_TRIAGE_MODEL"] = "true"
     if args.threads:
         os.environ["MEDASSIST_TORCH_THREADS"] = str(args.threads)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medassist.settings")
@@ -58,14 +67,16 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Group, User
     from django.core.management import call_command
+    from django.test import Client
+    from django.urls import reverse
 
-    from diagnosis.encounters.models import Encounter
     from diagnosis.registry.services import model_version_promote, model_version_register
+    from diagnosis.triage.models import TriageAssessment
     from diagnosis.triage.rules import esi_rules
-    from diagnosis.triage.services import note_units, triage_assess, vitals_of
-    from diagnosis.triage.serving import text_classifier_for
+    from diagnosis.triage.services import note_units, vitals_of
+    from diagnosis.triage.serving import text_classifier_for, triage_model_preload
     from diagnosis.triage.synthetic import generate_notes
     from finetune.adapters import TRIAGE_PREPROCESS_VERSION
     from medassist.ml.text_model import (
@@ -76,7 +87,7 @@ def main() -> None:
         word_gradients,
         word_importance,
     )
-    from medassist.services import patient_get_or_register
+    from medassist.roles import Role
 
     call_command("migrate", verbosity=0)
     import torch
@@ -98,30 +109,62 @@ def main() -> None:
         actor=None,
         reason="bench",
     )  # fmt: skip
-    nurse = User.objects.create_user("bench-nurse")
-    encounters = []
-    for i, note in enumerate(generate_notes(args.notes, seed=7)):
-        v = note.vitals
-        encounters.append(
-            Encounter.objects.create(
-                patient=patient_get_or_register(mrn=f"BENCH-{i}", is_synthetic=True),
-                opened_by=nurse,
-                chief_complaint=note.complaint,
-                heart_rate=v.heart_rate or 80, respiratory_rate=v.respiratory_rate or 16,
-                spo2=v.spo2 or 98, systolic_bp=v.systolic_bp or 120,
-                diastolic_bp=min(v.diastolic_bp or 80, (v.systolic_bp or 120) - 1),
-                temperature_c=round(v.temperature_c or 37.0, 1), pain=v.pain or 0,
-                mental_status=v.avpu or "", gcs=v.gcs, age_years=round(v.age_years, 2),
-            )
-        )  # fmt: skip
-    clf = text_classifier_for(version)
-    triage_assess(encounter=encounters[0], actor=nurse)  # warm-up: load, first allocations
+    triage_model_preload()  # what the web process does when it starts
+    nurse = User.objects.create_user(f"bench-nurse-{os.getpid()}")
+    nurse.groups.add(Group.objects.get_or_create(name=Role.NURSE)[0])
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(nurse)
+    padding = (
+        " Lives alone, independent, walks with a stick, takes ramipril and atorvastatin, "
+        "no known allergies, daughter on the way, last meal at noon, tetanus up to date."
+    )
 
-    whole, rules, forward, words, single_words, gradients = [], [], [], [], [], []
-    for encounter in encounters:
+    def form_of(i: int, note) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        v = note.vitals
+        complaint = note.complaint
+        if args.long:
+            complaint = (complaint + padding * 20)[: settings.MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS]
+        form = {
+            "mrn": f"BENCH-{os.getpid()}-{i}", "name": "Bench Synthetic",
+            "age_years": f"{max(v.age_years, 0.1):.1f}", "sex": "U",
+            "arrival_mode": "walk_in", "chief_complaint": complaint,
+            "respiratory_rate": str(v.respiratory_rate or 16), "spo2": str(v.spo2 or 98),
+            "systolic_bp": str(v.systolic_bp or 120),
+            "diastolic_bp": str(min(v.diastolic_bp or 80, (v.systolic_bp or 120) - 1)),
+            "temperature": f"{v.temperature_c or 37.0:.1f}", "temperature_unit": "C",
+            "pain": str(v.pain or 0), "mental_status": v.avpu or "A",
+            "heart_rate": str(v.heart_rate or 80),
+        }  # fmt: skip
+        return form
+
+    notes = list(generate_notes(args.notes + 1, seed=7))
+    # Warm-up: the first request's allocations and template loading.
+    warm = client.post(reverse("diagnosis:encounter-new"), form_of(-1, notes[0]))
+    assert warm.status_code == 302, warm.content.decode()[:2000]
+    client.get(warm["Location"])
+
+    submit, page, nurse_waits, fragment = [], [], [], []
+    rules, forward, gradients, occlusion = [], [], [], []
+    clf = text_classifier_for(version)
+    for i, note in enumerate(notes[1:]):
         started = time.perf_counter()
-        triage_assess(encounter=encounter, actor=nurse)
-        whole.append((time.perf_counter() - started) * 1000)
+        response = client.post(reverse("diagnosis:encounter-new"), form_of(i, note))
+        posted = time.perf_counter()
+        assert response.status_code == 302, response.content.decode()[:2000]
+        shown = client.get(response["Location"])
+        done = time.perf_counter()
+        assert shown.status_code == 200 and b"suggested-level" in shown.content
+        submit.append((posted - started) * 1000)
+        page.append((done - posted) * 1000)
+        nurse_waits.append((done - started) * 1000)
+        mrn = f"BENCH-{os.getpid()}-{i}"
+        assessment = TriageAssessment.objects.get(encounter__patient__mrn=mrn)
+        started = time.perf_counter()
+        words = client.get(reverse("diagnosis:triage-words", args=[assessment.pk]))
+        fragment.append((time.perf_counter() - started) * 1000)
+        assert words.status_code == 200 and b'data-testid="top-words"' in words.content
+
+        encounter = assessment.encounter
         vitals = vitals_of(encounter=encounter)
         units = note_units(complaint=encounter.chief_complaint, vitals=vitals)
         text = " ".join(units)
@@ -132,22 +175,29 @@ def main() -> None:
         clf.classify([text])
         forward.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        word_importance(clf, text, units=units)
-        words.append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        word_importance(clf, text)
-        single_words.append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
         word_gradients(clf, text, units=units)
         gradients.append((time.perf_counter() - started) * 1000)
+        if not args.long:  # one forward per unit: minutes for long notes
+            started = time.perf_counter()
+            word_importance(clf, text, units=units)
+            occlusion.append((time.perf_counter() - started) * 1000)
 
-    print(f"# {args.notes} SYNTHETIC notes, torch threads {torch.get_num_threads()}, CPU")
-    report("whole suggestion (triage_assess)", whole)
+    database = "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite"
+    lengths = sorted(len(n.complaint) for n in notes[1:])
+    print(
+        f"# {args.notes} SYNTHETIC notes (complaint median {lengths[len(lengths) // 2]} chars"
+        f"{', padded to 2,000' if args.long else ''}), torch threads {torch.get_num_threads()},"
+        f" CPU, {database}"
+    )
+    report("nurse waits: submit + suggestion page", nurse_waits)
+    report("  intake POST (rules + model + store)", submit)
+    report("  encounter page GET", page)
+    report("words that weighed (HTMX fragment)", fragment)
     report("  ESI rules", rules)
     report("  MiniLM forward (1 note)", forward)
     report("  word weights (gradient x input)", gradients)
-    report("  (occlusion by unit, for comparison)", words)
-    report("  (occlusion word by word, for comparison)", single_words)
+    if occlusion:
+        report("  (occlusion by unit, for comparison)", occlusion)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,13 @@ STUDY_BY_UID = _study("imaging.Study", "study", lookup="study_instance_uid")
 ENCOUNTER = Subject(
     kind="encounter", label="diagnosis.Encounter", model="diagnosis.Encounter", kwarg="encounter_id"
 )
+ENCOUNTER_OF_ASSESSMENT = Subject(
+    kind="encounter",
+    label="diagnosis.Encounter",
+    model="diagnosis.TriageAssessment",
+    kwarg="assessment_id",
+    to="encounter",
+)
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,8 @@ POLICY: dict[str, Rule] = {
     "diagnosis:encounter": _rule(
         NURSE, DOCTOR, patient_data=True, subject=ENCOUNTER, audited_by_view=True
     ),  # encounter.view
+    # The words that weighed for the model's level: a fragment of the encounter page.
+    "diagnosis:triage-words": _bulk(NURSE, DOCTOR, subject=ENCOUNTER_OF_ASSESSMENT),
     "diagnosis:triage-confirm": _rule(NURSE, methods=POST),  # triage.confirm or .override
     # Vital signs taken again: vitals.record, then triage.assess, by the services. Nurses
     # only: the measurement starts a new suggestion that a nurse confirms.

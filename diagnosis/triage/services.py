@@ -2,12 +2,13 @@
 and reassessment on vital signs taken again.
 
 The suggestion is computed synchronously while the nurse submits the encounter: the rules
-take microseconds, the MiniLM forward pass ~20 ms and the word weights (one batched forward
-of the note with each word left out) ~200 ms on 2 CPU cores. A quarter of a second inside
-the request is cheaper for the nurse than a Celery round trip plus polling, and the page
-she lands on is complete, with nothing left to appear later. See bench/triage.py. The model
-runs before the write transaction opens, so no request holds one while it computes; the web
-process loaded the model when it started (:mod:`diagnosis.triage.serving`), or, with
+take well under a millisecond and the MiniLM forward pass ~20 ms on 2 CPU cores, cheaper for
+the nurse than a Celery round trip plus polling. The words that weighed for the model's
+level (gradient x input: one forward and one backward pass) are not on that path: the
+encounter page fetches them as an HTMX fragment after it has shown the level
+(:func:`assessment_words`). See bench/triage.py. The model runs before the write
+transaction opens, so no request holds one while it computes; the web process loaded the
+model when it started (:mod:`diagnosis.triage.serving`), or, with
 ``MEDASSIST_WEB_SERVES_TRIAGE_MODEL`` off, the rules suggest alone.
 """
 
@@ -142,30 +143,51 @@ def note_text(*, complaint: str, vitals: Vitals) -> str:
 class ModelOpinion:
     probabilities: dict[str, float]
     level: int
-    words: list[tuple[str, float]]
 
 
-def model_opinion(*, units: list[str], version: ModelVersion) -> ModelOpinion:
-    """The champion's probabilities, its level and the words that weighed most for it.
-
-    ``units`` are :func:`note_units`: the note is their join, and each unit (a vital sign
-    goes with its value) gets one weight, its word pieces' gradient x input summed.
-    """
-    from medassist.ml.text_model import word_gradients
-
+def model_opinion(*, text: str, version: ModelVersion) -> ModelOpinion:
+    """The champion's probabilities and its level for the note ``text`` (one forward pass)."""
     clf = text_classifier_for(version)
-    text = " ".join(units)
     probabilities = clf.classify([text])[0]
     top = max(probabilities, key=lambda label: probabilities[label])
-    # Gradient x input: one forward and one backward pass, however long the note (occlusion,
-    # ``word_importance``, re-scored it once per unit: bench/triage.py compares them).
-    words = word_gradients(clf, text, target=clf.labels.index(top), units=units)
-    strongest = sorted(words, key=lambda wv: abs(wv[1]), reverse=True)[:TOP_WORDS]
     return ModelOpinion(
         probabilities={k: round(float(p), 6) for k, p in probabilities.items()},
         level=int(top),
-        words=[(w, round(float(v), 4)) for w, v in strongest],
     )
+
+
+def assessment_words(*, assessment: TriageAssessment) -> list[tuple[str, float]]:
+    """The words that weighed most for the model's level of ``assessment``, strongest first.
+
+    Computed once, after the nurse has the suggestion (the encounter page asks for them as
+    a fragment), and stored on the assessment, so the words shown are the same every time.
+    Gradient x input on the model version that made the suggestion: one forward and one
+    backward pass, however long the note (occlusion re-scored it once per word:
+    bench/triage.py compares them). Each unit of :func:`note_units` (a vital sign with its
+    value) gets one weight, its word pieces' summed. An assessment without a model has
+    none. Filling the empty list is the only change an assessment ever gets after it is
+    stored: it records what was shown, and never alters the suggestion or the decision.
+    """
+    if assessment.top_words or assessment.model_version is None or not assessment.model_level:
+        return [tuple(wv) for wv in assessment.top_words]
+    from medassist.ml.text_model import word_gradients
+
+    clf = text_classifier_for(assessment.model_version)
+    vitals = vitals_of(encounter=assessment.encounter, measurement=assessment.vitals)
+    units = note_units(complaint=assessment.encounter.chief_complaint, vitals=vitals)
+    text = assessment.input_text
+    if " ".join(units) != text:  # written by an earlier code version: weigh its words
+        units = text.split()
+    weights = word_gradients(
+        clf, text, target=clf.labels.index(str(assessment.model_level)), units=units
+    )
+    strongest = sorted(weights, key=lambda wv: abs(wv[1]), reverse=True)[:TOP_WORDS]
+    words = [(w, round(float(v), 4)) for w, v in strongest]
+    TriageAssessment.objects.filter(pk=assessment.pk, top_words=[]).update(
+        top_words=[list(wv) for wv in words]
+    )
+    assessment.top_words = [list(wv) for wv in words]
+    return words
 
 
 def _attention(probabilities: dict[str, float]) -> str:
@@ -212,7 +234,7 @@ def triage_assess(
         notes.append("Age unknown: adult danger-zone thresholds were used.")
     opinion: ModelOpinion | None = None
     if version is not None:
-        opinion = model_opinion(units=units, version=version)
+        opinion = model_opinion(text=text, version=version)
         level, explanation = combine(rules=rules, model_level=opinion.level)
         attention = _attention(opinion.probabilities)
     else:
@@ -236,7 +258,6 @@ def triage_assess(
         model_version=version,
         model_probabilities=opinion.probabilities if opinion else {},
         model_level=opinion.level if opinion else None,
-        top_words=[list(wv) for wv in opinion.words] if opinion else [],
         suggested_level=level,
         explanation=" ".join([explanation, *notes]).strip(),
         needs_attention=bool(attention),

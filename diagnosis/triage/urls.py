@@ -16,6 +16,11 @@ urlpatterns = [
         name="encounter-vitals",
     ),
     path(
+        "triage/assessments/<int:assessment_id>/words/",
+        views.assessment_words_fragment,
+        name="triage-words",
+    ),
+    path(
         "triage/assessments/<int:assessment_id>/confirm/",
         views.encounter_confirm,
         name="triage-confirm",

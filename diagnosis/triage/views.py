@@ -3,6 +3,8 @@ over time, taking the vital signs again, the board."""
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -14,9 +16,16 @@ from diagnosis.encounters.selectors import vital_signs_of
 from diagnosis.triage import selectors
 from diagnosis.triage.forms import ConfirmForm, IntakeForm, VitalsRetakeForm
 from diagnosis.triage.models import TriageAssessment
-from diagnosis.triage.services import encounter_intake, triage_confirm, vitals_retake
+from diagnosis.triage.services import (
+    assessment_words,
+    encounter_intake,
+    triage_confirm,
+    vitals_retake,
+)
 from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
+
+logger = logging.getLogger(__name__)
 
 
 @role_required(Role.NURSE)
@@ -116,6 +125,24 @@ def encounter_detail(request: HttpRequest, encounter_id: int) -> HttpResponse:
         actor=request.user, action="encounter.view", obj=encounter, remote_addr=client_ip(request)
     )
     return render(request, "diagnosis/encounter_detail.html", _detail_context(encounter))
+
+
+@role_required(Role.NURSE, Role.DOCTOR)
+def assessment_words_fragment(request: HttpRequest, assessment_id: int) -> HttpResponse:
+    """The words that weighed for the model's level, asked for by the encounter page once it
+    has shown the suggestion (see ``assessment_words``)."""
+    assessment = get_object_or_404(
+        TriageAssessment.objects.select_related("encounter", "model_version", "vitals"),
+        pk=assessment_id,
+    )
+    failed = ""
+    try:
+        assessment_words(assessment=assessment)
+    except (OSError, ValueError) as exc:  # weights gone or unreadable: say so, keep the page
+        logger.warning("Words of triage assessment %s not computed: %s", assessment.pk, exc)
+        failed = "the model's weights could not be read"
+    context = {"assessment": assessment, "words_failed": failed}
+    return render(request, "diagnosis/triage_words.html", context)
 
 
 @role_required(Role.NURSE)

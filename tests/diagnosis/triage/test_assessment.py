@@ -15,7 +15,12 @@ from django.core.exceptions import ValidationError
 
 from diagnosis.encounters.models import Encounter
 from diagnosis.triage.models import TriageAssessment
-from diagnosis.triage.services import encounter_intake, triage_assess, triage_confirm
+from diagnosis.triage.services import (
+    assessment_words,
+    encounter_intake,
+    triage_assess,
+    triage_confirm,
+)
 from medassist.models import AuditEvent
 from tests.diagnosis.triage.helpers import triage_champion_answering
 
@@ -95,8 +100,25 @@ def test_the_assessment_records_what_produced_it(nurse: User, tiny: dict[str, in
     assert assessment.code_version and assessment.device.startswith("cpu")
     assert assessment.latency_ms > 0
     assert sum(assessment.model_probabilities.values()) == pytest.approx(1.0, abs=1e-4)
-    assert assessment.top_words and all(isinstance(w, str) for w, _ in assessment.top_words)
     assert AuditEvent.objects.filter(action="triage.assess", object_id=str(assessment.pk)).exists()
+
+
+def test_the_words_that_weighed_come_after_the_suggestion_and_stay_the_same(
+    nurse: User, tiny: dict[str, int]
+) -> None:
+    triage_champion_answering(4)
+    assessment = _intake(nurse, chief_complaint="ankle sprain, walking")
+    # The suggestion is stored without them: the nurse's request does not wait for them.
+    assert assessment.top_words == []
+
+    words = assessment_words(assessment=assessment)
+
+    assert 0 < len(words) <= 8
+    assert all(word in assessment.input_text for word, _ in words)  # words of the note
+    assessment.refresh_from_db()
+    assert [tuple(wv) for wv in assessment.top_words] == words
+    assert assessment.suggested_level == 4  # filling them changed nothing else
+    assert assessment_words(assessment=assessment) == words  # computed once, then read
 
 
 def test_an_unsure_model_marks_the_suggestion_for_attention(
