@@ -29,8 +29,11 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+
+from diagnosis.triage.concepts import BY_CODE, CONCEPTS
+from diagnosis.triage.concepts.base import Concept
 
 AVPU = ("A", "V", "P", "U")
 AGE_BANDS = ("<3m", "3m-3y", "3-8y", ">8y")
@@ -364,41 +367,6 @@ class _Note:
 
 # --- Phrase tables (docs/triage.md shows them) -------------------------------------------
 
-# Decision point A: needs an immediate life-saving intervention.
-A_PHRASES: dict[str, tuple[str, ...]] = {
-    "A_ARREST": (
-        "cardiac arrest",
-        "respiratory arrest",
-        "pulseless",
-        "no pulse",
-        "cpr",
-        "code blue",
-        "compressions",
-    ),
-    "A_APNOEA": (
-        "not breathing",
-        "stopped breathing",
-        "apneic",
-        "apnoeic",
-        "agonal",
-    ),
-    "A_UNRESPONSIVE": (
-        "unresponsive",
-        "non responsive",
-        "not responsive",
-        "unarousable",
-        "unrousable",
-    ),
-    "A_SEIZING": ("actively seizing", "seizing", "status epilepticus"),
-    "A_INTUBATED": ("intubated",),
-}
-_A_REASON = {
-    "A_ARREST": "Cardiac or respiratory arrest needs immediate resuscitation",
-    "A_APNOEA": "A patient who is not breathing needs immediate airway support",
-    "A_UNRESPONSIVE": "An unresponsive patient needs an immediate life-saving intervention",
-    "A_SEIZING": "Active seizure needs immediate treatment",
-    "A_INTUBATED": "An intubated patient needs immediate airway management",
-}
 # Severe respiratory distress (A when SpO2 < 90, otherwise B: severe distress).
 DISTRESS_PHRASES: tuple[str, ...] = (
     "severe respiratory distress",
@@ -521,91 +489,6 @@ SHOCK_MECHANISM_PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Decision point B: high-risk situations.
-B_PHRASES: dict[str, tuple[str, ...]] = {
-    "B_SOB": (
-        "sob",
-        "shortness of breath",
-        "short of breath",
-        "difficulty breathing",
-        "trouble breathing",
-        "dib",
-        "dyspnea",
-        "dyspnoea",
-        "breathing fast",
-    ),
-    "B_STROKE": (
-        "stroke",
-        "cva",
-        "tia",
-        "facial droop",
-        "face droop",
-        "slurred speech",
-        "aphasia",
-        "sided weakness",
-        "unilateral weakness",
-        "hemiparesis",
-        "arm drift",
-    ),
-    "B_PSYCH": (
-        "suicidal",
-        "suicide",
-        "si",
-        "si/hi",
-        "hi",
-        "homicidal",
-        "self harm",
-        "wants to die",
-        "kill himself",
-        "kill herself",
-        "kill myself",
-        "kill someone",
-    ),
-    "B_OVERDOSE": (
-        "overdose",
-        "od",
-        "ingestion",
-        "ingested",
-        "took pills",
-        "poisoning",
-        "empty pill bottle*",
-    ),
-    "B_HEADACHE": ("worst headache", "thunderclap"),
-    "B_BLEEDING": (
-        "gi bleed",
-        "hematemesis",
-        "haematemesis",
-        "vomiting blood",
-        "melena",
-        "melaena",
-        "coffee ground*",
-    ),
-    "B_TRAUMA": ("gsw", "gunshot", "stab", "stabbed", "ejected", "rollover", "high speed"),
-    "B_ANAPHYLAXIS": (
-        "anaphylaxis",
-        "anaphylactic",
-        "throat swelling",
-        "throat closing",
-        "tongue swelling",
-    ),
-    "B_SEPSIS": ("sepsis", "septic", "neutropenic"),
-    "B_ECTOPIC": ("ectopic",),
-    "B_TORSION": ("testicular pain", "torsion"),
-}
-_B_REASON = {
-    "B_ACS": "Chest pain that may be a heart attack (ACS) is a high-risk situation",
-    "B_SOB": "Shortness of breath is a high-risk situation",
-    "B_STROKE": "Signs of a stroke are a high-risk, time-critical situation",
-    "B_PSYCH": "Suicidal or homicidal thoughts are a high-risk situation",
-    "B_OVERDOSE": "An overdose or ingestion is a high-risk situation",
-    "B_HEADACHE": "A sudden 'worst headache' may be a brain bleed: a high-risk situation",
-    "B_BLEEDING": "Gastrointestinal bleeding is a high-risk situation",
-    "B_TRAUMA": "A high-risk injury mechanism is a high-risk situation",
-    "B_ANAPHYLAXIS": "A severe allergic reaction is a high-risk situation",
-    "B_SEPSIS": "Possible sepsis is a high-risk situation",
-    "B_ECTOPIC": "A possible ectopic pregnancy is a high-risk situation",
-    "B_TORSION": "Possible testicular torsion is a high-risk, time-critical situation",
-}
 # Chest pain is ACS-suspicious from _ACS_AGE on, or at any age with one of these features.
 CHEST_PAIN_PHRASES: tuple[str, ...] = (
     "chest pain",
@@ -632,34 +515,7 @@ ACS_FEATURE_PHRASES: tuple[str, ...] = (
     "shortness of breath",
     "substernal",
 )
-PREGNANCY_PHRASES: tuple[str, ...] = ("pregnant", "pregnancy", "g1p0", "weeks pregnant", "ivf")
-PELVIC_PHRASES: tuple[str, ...] = (
-    "abd pain",
-    "abdominal pain",
-    "pelvic pain",
-    "vaginal bleeding",
-    "vaginal spotting",
-    "cramping",
-)
-CHEMO_PHRASES: tuple[str, ...] = ("chemo", "chemotherapy", "immunocompromised", "transplant")
 FEVER_PHRASES: tuple[str, ...] = ("fever", "febrile", "fevers")
-ALTERED_PHRASES: tuple[str, ...] = (
-    "confused",
-    "confusion",
-    "lethargic",
-    "lethargy",
-    "disoriented",
-    "altered mental status",
-    "altered",
-    "ams",
-    "obtunded",
-    "somnolent",
-    "not acting right",
-    "hard to wake",
-    "difficult to arouse",
-    "difficult to wake",
-    "floppy",
-)
 SEVERE_PAIN_PHRASES: tuple[str, ...] = (
     "severe pain",
     "writhing",
@@ -802,19 +658,15 @@ NO_RESOURCE_PHRASES: tuple[str, ...] = (
 
 
 def _all_phrases() -> Iterable[str]:
-    for table in (*A_PHRASES.values(), *B_PHRASES.values()):
-        yield from table
+    for concept in CONCEPTS:
+        yield from concept.all_phrases()
     for table in (
         DISTRESS_PHRASES,
         HYPOPERFUSION_PHRASES,
         *SHOCK_MECHANISM_PHRASES.values(),
         CHEST_PAIN_PHRASES,
         ACS_FEATURE_PHRASES,
-        PREGNANCY_PHRASES,
-        PELVIC_PHRASES,
-        CHEMO_PHRASES,
         FEVER_PHRASES,
-        ALTERED_PHRASES,
         SEVERE_PAIN_PHRASES,
         tuple(RESOURCE_PHRASES),
         NO_RESOURCE_PHRASES,
@@ -937,12 +789,54 @@ def _shock_rule(
     )
 
 
-def esi_rules(*, complaint: str, vitals: Vitals) -> RulesResult:
+def _concept_found(concept: Concept, note: _Note) -> list[str]:
+    """The phrases of ``concept`` found in the note (not negated): its own, then those of
+    each combination all of whose groups were found."""
+    found = note.find(concept.phrases)
+    for combination in concept.together:
+        parts = [note.find(group) for group in combination]
+        if all(parts):
+            found.extend(p for part in parts for p in part if p not in found)
+    return found
+
+
+def _add_concept(
+    concept: Concept,
+    note: _Note,
+    similar: Mapping[str, str],
+    add: Callable[[str, str, int, str], None],
+) -> None:
+    level = concept.level
+    found = _concept_found(concept, note)
+    if found:
+        add(
+            concept.code,
+            concept.decision_point,
+            level,
+            f"{concept.reason} (complaint says {note.quote(found)}): ESI {level}.",
+        )
+    elif concept.code in similar:
+        add(
+            concept.code,
+            concept.decision_point,
+            level,
+            f"{concept.reason} (the complaint reads like it: '{similar[concept.code]}'): "
+            f"ESI {level}.",
+        )
+
+
+def esi_rules(
+    *, complaint: str, vitals: Vitals, similar: Mapping[str, str] | None = None
+) -> RulesResult:
     """Apply the ESI v4 decision points A-D to a complaint and its vital signs.
 
-    Never raises on any complaint text; an unrecognised complaint gives no A/B/C rule
-    (``resources_level`` None). The vitals are checked by :class:`Vitals` itself.
+    ``similar`` maps a concept's code to the words of the complaint that read like it by
+    meaning (:func:`diagnosis.triage.meaning.similar_concepts`); such a concept fires as if
+    its words had been found, quoting them. Never raises on any complaint text; an
+    unrecognised complaint gives no A/B/C rule (``resources_level`` None). The vitals are
+    checked by :class:`Vitals` itself.
     """
+    similar = similar or {}
     note = _Note(complaint)
     fired: list[FiredRule] = []
     age = vitals.age_years
@@ -1001,10 +895,9 @@ def esi_rules(*, complaint: str, vitals: Vitals) -> RulesResult:
     shock = _shock_rule(note=note, vitals=vitals, zone=zone, index=index)
     if shock is not None and shock[1] == "A":
         add(*shock)
-    for code, phrases in A_PHRASES.items():
-        found = note.find(phrases)
-        if found:
-            add(code, "A", 1, f"{_A_REASON[code]} (complaint says {note.quote(found)}): ESI 1.")
+    for concept in CONCEPTS:
+        if concept.level == 1:
+            _add_concept(concept, note, similar, add)
 
     # --- B: high-risk situation, new confusion/lethargy, severe pain or distress ---------
     chest_pain = note.find(CHEST_PAIN_PHRASES)
@@ -1015,34 +908,14 @@ def esi_rules(*, complaint: str, vitals: Vitals) -> RulesResult:
                 "B_ACS",
                 "B",
                 2,
-                f"{_B_REASON['B_ACS']} "
+                f"{BY_CODE['B_ACS'].reason} "
                 f"(complaint says {note.quote(chest_pain + features)}): ESI 2.",
             )
-    for code, phrases in B_PHRASES.items():
-        found = note.find(phrases)
-        if found:
-            add(code, "B", 2, f"{_B_REASON[code]} (complaint says {note.quote(found)}): ESI 2.")
-    if not any(r.code == "B_ECTOPIC" for r in fired):
-        pregnant = note.find(PREGNANCY_PHRASES)
-        pelvic = note.find(PELVIC_PHRASES) if pregnant else []
-        if pregnant and pelvic:
-            add(
-                "B_ECTOPIC",
-                "B",
-                2,
-                f"Pregnancy with {note.quote(pelvic)} may be an ectopic pregnancy: a high-risk "
-                "situation, ESI 2.",
-            )
+    for concept in CONCEPTS:
+        fired_already = any(r.code == concept.code for r in fired)
+        if concept.level == 2 and concept.code != "B_ALTERED" and not fired_already:
+            _add_concept(concept, note, similar, add)
     febrile = vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C
-    chemo = not any(r.code == "B_SEPSIS" for r in fired) and note.find(CHEMO_PHRASES)
-    if chemo and (febrile or note.find(FEVER_PHRASES)):
-        add(
-            "B_SEPSIS",
-            "B",
-            2,
-            "Fever in a patient on chemotherapy or immunosuppressed may be neutropenic "
-            "sepsis: a high-risk situation, ESI 2.",
-        )
     if febrile and age < _NEONATE_YEARS:
         add(
             "B_NEONATE_FEVER",
@@ -1051,7 +924,7 @@ def esi_rules(*, complaint: str, vitals: Vitals) -> RulesResult:
             f"Temperature {vitals.temperature_c:.1f} C in a baby under 28 days old is a "
             "high-risk situation, ESI 2.",
         )
-    altered_words = note.find(ALTERED_PHRASES)
+    altered_words = _concept_found(BY_CODE["B_ALTERED"], note)
     altered_signs: list[str] = []
     if vitals.avpu in ("V", "P"):
         altered_signs.append(f"AVPU {vitals.avpu}")
@@ -1059,6 +932,8 @@ def esi_rules(*, complaint: str, vitals: Vitals) -> RulesResult:
         altered_signs.append(f"GCS {vitals.gcs}")
     if altered_words:
         altered_signs.append(f"complaint says {note.quote(altered_words)}")
+    elif "B_ALTERED" in similar:
+        altered_signs.append(f"the complaint reads like it: '{similar['B_ALTERED']}'")
     if altered_signs:
         add(
             "B_ALTERED",

@@ -1,0 +1,41 @@
+"""The shape of a curated high-risk concept (see the package's docstring)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One high-risk situation.
+
+    - ``code``: the rule code shown with it (``A_...`` for decision point A, ESI 1;
+      ``B_...`` for decision point B, ESI 2).
+    - ``key``: its name in the paraphrase set (``tests/.../paraphrases/CONCEPTS.md``).
+    - ``reason``: the sentence the nurse reads, completed with the words that matched.
+    - ``phrases``: any one of them, found in the note and not negated, fires the concept.
+    - ``together``: combinations: a phrase of *each* group of one combination, found
+      anywhere in the note and not negated, fires it ("pregnant" + "lower abdominal pain").
+    - ``descriptions``: short sentences saying the situation in other words, for the
+      meaning-based match.
+    """
+
+    code: str
+    key: str
+    reason: str
+    phrases: tuple[str, ...] = ()
+    together: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    descriptions: tuple[str, ...] = ()
+
+    @property
+    def level(self) -> int:
+        return 1 if self.code.startswith("A_") else 2
+
+    @property
+    def decision_point(self) -> str:
+        return self.code[0]
+
+    def all_phrases(self) -> tuple[str, ...]:
+        """Every phrase the concept may look for (its own and those of its combinations)."""
+        grouped = (p for combination in self.together for group in combination for p in group)
+        return (*self.phrases, *grouped)
