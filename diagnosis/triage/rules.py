@@ -26,6 +26,7 @@ scripts alike.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import math
 import re
@@ -230,8 +231,27 @@ _PAIN_SCORE = re.compile(r"\b(10|[0-9])\s*/\s*10\b")
 # run over commas ("denies CP, SOB, N/V").
 _CUES_OVER_COMMAS = frozenset({"denies", "denied", "deny", "negative", "neg"})
 _CUES_TO_COMMA = frozenset(
-    {"no", "not", "without", "w/o", "hx", "h/o", "pmh", "pmhx", "history", "nor"}
+    {
+        "no",
+        "not",
+        "without",
+        "w/o",
+        "hx",
+        "h/o",
+        "pmh",
+        "pmhx",
+        "history",
+        "nor",
+        "previous",
+        "previously",
+        "background",
+        "remote",
+    }
 )
+# A finding followed, in its clause, by a past year ("stroke in 2018") or "N years ago" is
+# history, not the complaint. Weeks and months are not: a TIA last month is still high risk.
+_YEARS_AGO = frozenset({"year", "years", "yr", "yrs", "decade", "decades"})
+_PAST_WINDOW = 6
 # "no improvement in CP" still has chest pain: these words after a cue cancel it.
 _PSEUDO_NEGATION = frozenset(
     {"improvement", "improving", "improved", "relief", "relieved", "better", "change", "help"}
@@ -336,6 +356,20 @@ class _Note:
                 return False
         return False
 
+    def _past(self, end: int) -> bool:
+        """Whether the clause after a finding dates it years back ("in 2016", "5 yrs ago")."""
+        this_year = datetime.date.today().year
+        for j in range(end, min(len(self.tokens), end + _PAST_WINDOW)):
+            token = self.tokens[j]
+            if token in _SCOPE_END:
+                return False
+            if token.isdigit() and len(token) == 4 and 1900 <= int(token) < this_year:
+                return True
+            following = self.tokens[j + 1] if j + 1 < len(self.tokens) else ""
+            if token in _YEARS_AGO and following == "ago":
+                return True
+        return False
+
     def find(self, phrases: Iterable[str]) -> list[str]:
         """The phrases (as written in the table) that occur in the note and are not negated."""
         found: list[str] = []
@@ -349,7 +383,7 @@ class _Note:
                 after = self.tokens[i + n] if i + n < len(self.tokens) else ""
                 if after in _NOT_BEFORE.get(phrase, ()):
                     continue
-                if rest and not self._negated(i):
+                if rest and not self._negated(i) and not self._past(i + n):
                     found.append(phrase)
                     self.surface[phrase] = " ".join(self.tokens[i : i + n])
                     break

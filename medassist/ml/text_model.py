@@ -122,6 +122,42 @@ def build_text_model(num_labels: int, *, pretrained: bool = True) -> TextEncoder
     return model.eval()
 
 
+@functools.cache
+def load_sentence_encoder() -> torch.nn.Module:
+    """The pretrained all-MiniLM-L6-v2 encoder as shipped, frozen, on the CPU, once per process.
+
+    Never fine-tuned: what it says a sentence means does not change when a triage model is
+    retrained, so meaning-based matching (diagnosis.triage.meaning) is the same for every
+    champion.
+    """
+    encoder = AutoModel.from_pretrained(str(model_path()), local_files_only=True)
+    encoder.pooler = None
+    for parameter in encoder.parameters():
+        parameter.requires_grad_(False)
+    return encoder.eval()
+
+
+def sentence_embeddings(texts: Sequence[str], *, max_length: int = 64) -> torch.Tensor:
+    """Unit-length sentence embeddings ``(len(texts), 384)`` of the pretrained encoder
+    (attention-masked mean pooling, as all-MiniLM-L6-v2 was trained), in one batched pass.
+
+    Raises:
+        ValueError: no texts.
+    """
+    if not texts:
+        raise ValueError("no texts to embed")
+    tokenizer = load_tokenizer()
+    encoder = load_sentence_encoder()
+    batch = tokenizer(
+        list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        hidden = encoder(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return F.normalize(pooled, dim=-1)
+
+
 class TextClassifier:
     """The triage model plus its labels, tokenizer, calibration and input length.
 

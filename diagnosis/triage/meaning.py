@@ -1,0 +1,102 @@
+"""High-risk situations recognised by meaning: the note's parts against each concept's
+descriptions, with the pretrained MiniLM sentence encoder.
+
+The curated phrases (:mod:`diagnosis.triage.concepts`) know the words nurses and patients
+use; this catches a wording no list has ("the words come out all wrong" for a stroke). The
+note is cut into its clauses (and long clauses into overlapping windows of
+:data:`WINDOW_WORDS` words), a clause that opens with a negation or history cue ("denies
+...", "no fever, ...", "hx MI") loses what the cue covers, and each remaining part is
+embedded in one batched pass of the frozen encoder (never fine-tuned, so every triage
+champion reads the same meanings). A part fires the concept whose description it is most
+like when that similarity is at least :data:`SIMILARITY_MIN` and beats the nearest
+ordinary complaint (:mod:`diagnosis.triage.concepts.ordinary`) by :data:`MARGIN`. The rules
+then fire the concept as if its words had been found, quoting the part.
+
+The thresholds were chosen on the tuning half of the paraphrase set; docs/triage.md gives
+what the match adds on the frozen half. Imports torch only when first used.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from diagnosis.triage.concepts import CONCEPTS
+from diagnosis.triage.concepts.ordinary import ORDINARY_DESCRIPTIONS
+
+WINDOW_WORDS = 12
+WINDOW_STRIDE = 6
+SIMILARITY_MIN = 0.75
+MARGIN = 0.10
+# A complaint is capped (MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS); this bounds the batch anyway.
+MAX_PARTS = 96
+
+_CLAUSE = re.compile(r"[.;!?\n]+|\bbut\b|\bhowever\b", re.IGNORECASE)
+_CUES_OVER_COMMAS = ("denies", "denied", "deny", "negative", "neg")
+_CUES_TO_COMMA = ("no", "not", "without", "w/o", "hx", "h/o", "pmh", "pmhx", "history", "nor")
+
+
+def note_parts(complaint: str) -> list[str]:
+    """The parts of the note that are compared: clauses, windows of long ones, with what a
+    leading negation or history cue covers left out."""
+    parts: list[str] = []
+    for clause in _CLAUSE.split(complaint):
+        words = clause.split()
+        if not words:
+            continue
+        first = words[0].lower().strip(",:")
+        if first in _CUES_OVER_COMMAS:
+            continue
+        if first in _CUES_TO_COMMA:
+            _, comma, rest = clause.partition(",")
+            words = rest.split() if comma else []
+        if len(words) <= WINDOW_WORDS:
+            if words:
+                parts.append(" ".join(words))
+            continue
+        last_start = max(0, len(words) - WINDOW_WORDS)
+        starts = list(range(0, last_start + 1, WINDOW_STRIDE))
+        if starts[-1] != last_start:
+            starts.append(last_start)
+        parts.extend(" ".join(words[i : i + WINDOW_WORDS]) for i in starts)
+    return parts[:MAX_PARTS]
+
+
+@functools.cache
+def _table():  # type: ignore[no-untyped-def]
+    """The descriptions' embeddings, once per process: (concept codes per row, concept
+    embeddings, ordinary embeddings)."""
+    from medassist.ml.text_model import sentence_embeddings
+
+    codes = [c.code for c in CONCEPTS for _ in c.descriptions]
+    texts = [d for c in CONCEPTS for d in c.descriptions]
+    return codes, sentence_embeddings(texts), sentence_embeddings(ORDINARY_DESCRIPTIONS)
+
+
+def preload() -> None:
+    """Load the encoder and embed the descriptions (the web process does it at start)."""
+    _table()
+
+
+def similar_concepts(complaint: str) -> dict[str, str]:
+    """Concept code -> the part of ``complaint`` that reads like it, for each concept the
+    note is like by meaning (see the module's docstring). Empty for an empty note."""
+    parts = note_parts(complaint)
+    if not parts:
+        return {}
+    from medassist.ml.text_model import sentence_embeddings
+
+    codes, concepts, ordinary = _table()
+    embedded = sentence_embeddings(parts)
+    to_concepts = embedded @ concepts.T
+    nearest_ordinary = (embedded @ ordinary.T).max(dim=1).values
+    best, rows = to_concepts.max(dim=1)
+    found: dict[str, tuple[float, str]] = {}
+    for i, part in enumerate(parts):
+        similarity = float(best[i])
+        if similarity < SIMILARITY_MIN or similarity - float(nearest_ordinary[i]) < MARGIN:
+            continue
+        code = codes[int(rows[i])]
+        if code not in found or similarity > found[code][0]:
+            found[code] = (similarity, part)
+    return {code: part for code, (_, part) in found.items()}
