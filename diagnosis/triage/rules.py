@@ -223,13 +223,13 @@ _BAND_WORDS = {
 
 # Tokens keep internal slashes ("c/o", "n/v", "si/hi") because nurses' abbreviations use them;
 # punctuation that ends a clause is kept as its own token for the negation scope.
-_TOKEN = re.compile(r"[a-z0-9]+(?:/[a-z0-9]+)*|[.;:,]")
+_TOKEN = re.compile(r"[a-z0-9]+(?:/[a-z0-9]+)*|[.;:,?]")
 _PAIN_SCORE = re.compile(r"\b(10|[0-9])\s*/\s*10\b")
 
 # Negation and history cues: a finding after them (within a few words) is not current.
 # Cues marked comma-sensitive stop at a comma ("no LOC, CP" still has CP); "denies" lists
 # run over commas ("denies CP, SOB, N/V").
-_CUES_OVER_COMMAS = frozenset({"denies", "denied", "deny", "negative", "neg"})
+_CUES_OVER_COMMAS = frozenset({"denies", "denied", "deny", "negative", "neg", "nil"})
 _CUES_TO_COMMA = frozenset(
     {
         "no",
@@ -246,7 +246,16 @@ _CUES_TO_COMMA = frozenset(
         "previously",
         "background",
         "remote",
+        "fhx",
+        "fh",
     }
+)
+# "Chest pain? No - ...", "scrotal pain denied": a finding negated by what follows it.
+_NEGATED_AFTER = frozenset({"denied", "negative", "neg", "nil", "absent"})
+_ANSWER_NO = frozenset({"no", "nope", "not", "negative"})
+# "had meningitis as a baby", "DKA twice as a teenager", "sepsis last year": told as history.
+_AS_A_CHILD = frozenset(
+    {"baby", "child", "kid", "teenager", "teen", "boy", "girl", "toddler", "student", "infant"}
 )
 # A finding followed, in its clause, by a past year ("stroke in 2018") or "N years ago" is
 # history, not the complaint. Weeks and months are not: a TIA last month is still high risk.
@@ -258,7 +267,20 @@ _PSEUDO_NEGATION = frozenset(
 )
 # A new clause or a new complaint ends a cue's scope.
 _SCOPE_END = frozenset(
-    {".", ";", ":", "but", "however", "now", "c/o", "complains", "reports", "presents", "states"}
+    {
+        ".",
+        ";",
+        ":",
+        "?",
+        "but",
+        "however",
+        "now",
+        "c/o",
+        "complains",
+        "reports",
+        "presents",
+        "states",
+    }
 )
 _NEGATION_WINDOW = 6
 # Abbreviations that mean something else before these words ("SI joint pain" is not
@@ -357,16 +379,27 @@ class _Note:
         return False
 
     def _past(self, end: int) -> bool:
-        """Whether the clause after a finding dates it years back ("in 2016", "5 yrs ago")."""
+        """Whether what follows a finding negates it ("CP? No", "scrotal pain denied") or
+        dates it years back ("in 2016", "5 yrs ago", "as a teenager", "last year")."""
+        tokens = self.tokens
+        if end < len(tokens) and tokens[end] in _NEGATED_AFTER:
+            return True
+        if end + 1 < len(tokens) and tokens[end] == "?" and tokens[end + 1] in _ANSWER_NO:
+            return True
         this_year = datetime.date.today().year
-        for j in range(end, min(len(self.tokens), end + _PAST_WINDOW)):
-            token = self.tokens[j]
+        for j in range(end, min(len(tokens), end + _PAST_WINDOW)):
+            token = tokens[j]
             if token in _SCOPE_END:
                 return False
             if token.isdigit() and len(token) == 4 and 1900 <= int(token) < this_year:
                 return True
-            following = self.tokens[j + 1] if j + 1 < len(self.tokens) else ""
-            if token in _YEARS_AGO and following == "ago":
+            following = tokens[j + 1] if j + 1 < len(tokens) else ""
+            after = tokens[j + 2] if j + 2 < len(tokens) else ""
+            if token in _YEARS_AGO and following in ("ago", "before"):
+                return True
+            if (token, following) == ("last", "year"):
+                return True
+            if (token, following) in (("as", "a"), ("as", "an")) and after in _AS_A_CHILD:
                 return True
         return False
 

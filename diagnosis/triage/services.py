@@ -218,16 +218,20 @@ def triage_assess(
     model run before the write transaction opens: it holds the encounter's lock only to
     store the assessment and its audit record. Call it outside any transaction.
     """
+    from diagnosis.triage.meaning import similar_concepts
     from diagnosis.triage.rules import combine, esi_rules, rules_level
 
     started = time.perf_counter()
     measurement = vitals if vitals is not None else latest_vital_signs(encounter=encounter)
     vitals_read = vitals_of(encounter=encounter, measurement=measurement)
-    rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals_read)
+    served = triage_model_served()
+    # The high-risk situations by meaning as well as by their words, where this process
+    # runs the encoder (the same switch as the model: it loaded both when it started).
+    similar = similar_concepts(encounter.chief_complaint) if served else {}
+    rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals_read, similar=similar)
     rules_own = rules_level(rules)
     units = note_units(complaint=encounter.chief_complaint, vitals=vitals_read)
     text = " ".join(units)
-    served = triage_model_served()
     version = triage_champion() if served else None
     notes: list[str] = []
     if encounter.age_years is None:

@@ -45,7 +45,8 @@ def text_classifier_for(version: ModelVersion) -> TextClassifier:
 
 
 def triage_model_preload() -> None:
-    """Load the triage champion into this web process, if it serves the model.
+    """Load the triage champion into this web process, if it serves the model, and the
+    pretrained encoder of the meaning-based concept match (:mod:`diagnosis.triage.meaning`).
 
     Run on :data:`medassist.signals.web_process_ready` (see ``diagnosis/apps.py``). Imports
     the text model (torch, transformers) and the tokenizer even while there is no champion,
@@ -60,9 +61,12 @@ def triage_model_preload() -> None:
             "is off): triage suggestions come from the ESI rules alone."
         )
         return
+    from diagnosis.triage.meaning import preload as meaning_preload
     from medassist.ml.text_model import load_tokenizer
 
     load_tokenizer()
+    # The frozen encoder and the concepts' descriptions, for the meaning-based match.
+    meaning_preload()
     try:
         version = triage_champion()
     except DatabaseError as exc:

@@ -1,0 +1,66 @@
+"""The high-risk situations recognised on notes the concept lists were never tuned on.
+
+The frozen half of the paraphrase set (tests/diagnosis/triage/paraphrases) was committed on
+its own before the concept lists changed and is never edited: its hash is pinned here. The
+figures asserted are those measured when the lists last changed (docs/triage.md); they may
+rise, never fall. The goal is higher (recall >= 0.98 over the ESI 1-2 situations together,
+none below 0.95): the shortfall is documented, not hidden by a weaker test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from tests.diagnosis.triage.paraphrases.evaluate import HERE, evaluate, notes
+
+FROZEN_SHA256 = "36bf3b93d8ee9271313767370527dfb1fec3944435eb9dfe5bf71cef26d22029"
+# Measured on the frozen half with the lists of this commit (docs/triage.md).
+RECALL_FLOOR = 0.76
+NONE_SITUATION_BELOW = 0.55
+FALSE_POSITIVES_AT_MOST = 0.20
+
+
+def test_the_frozen_half_is_the_one_first_committed() -> None:
+    digest = hashlib.sha256((HERE / "frozen.jsonl").read_bytes()).hexdigest()
+
+    assert digest == FROZEN_SHA256, "the frozen half is held out: it is never edited"
+
+
+def test_the_frozen_half_covers_every_situation_with_22_notes() -> None:
+    rows = notes("frozen")
+    by_key: dict[str, int] = {}
+    for row in rows:
+        by_key[row["concept"]] = by_key.get(row["concept"], 0) + 1
+
+    assert by_key.pop("none") == 200
+    assert len(by_key) == 25 and set(by_key.values()) == {22}
+
+
+def test_the_rules_recognise_the_situations_of_the_frozen_half() -> None:
+    report = evaluate("frozen")
+
+    assert report.recall >= RECALL_FLOOR
+    assert min(report.recall_of(k) for k in report.total) >= NONE_SITUATION_BELOW
+    # A situation missed by its own concept is mostly still raised to its level by another.
+    assert report.raised_rate >= report.recall
+    assert report.false_positive_rate <= FALSE_POSITIVES_AT_MOST
+
+
+def test_the_tuning_half_is_recognised_as_tuned() -> None:
+    report = evaluate("tuning")
+
+    assert report.recall >= 0.98
+    assert report.false_positive_rate <= 0.10
+
+
+def test_the_meaning_match_adds_to_the_words_and_never_takes_away() -> None:
+    """The production path of a web process that runs the encoder (the pretrained MiniLM,
+    loaded from the installed package)."""
+    from diagnosis.triage.meaning import similar_concepts
+
+    words = evaluate("frozen")
+    with_meaning = evaluate("frozen", similar=similar_concepts)
+
+    assert with_meaning.recall >= words.recall >= RECALL_FLOOR
+    for key in words.total:
+        assert with_meaning.recalled[key] >= words.recalled[key]
