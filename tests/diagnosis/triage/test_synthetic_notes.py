@@ -145,3 +145,20 @@ def test_no_test_complaint_appears_in_training_notes_of_seeds_0_to_99() -> None:
     for seed in range(100):
         training = {n.complaint.lower() for n in generate_notes(300, seed=seed)}
         assert test_complaints.isdisjoint(training), seed
+
+
+def test_reference_labels_come_from_the_handbook_not_from_the_product_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A test set labelled by the product's own rules would measure the rules against
+    themselves: the generator labels each case from what it drew, and never asks them."""
+    import diagnosis.triage.rules as rules
+    import diagnosis.triage.synthetic as synthetic
+
+    def refuse(**kwargs: object) -> None:
+        raise AssertionError("the generator asked the product's rules for a label")
+
+    monkeypatch.setattr(rules, "esi_rules", refuse)
+    templates = {t.name: t for t in synthetic.TEMPLATES}
+    for note in synthetic._generate(200, seed=3, split="test"):
+        assert note.esi_level == synthetic.handbook_level(templates[note.template], note.vitals)
