@@ -77,7 +77,10 @@ def encounter_open(
     )
     if arrival_mode:
         encounter.arrival_mode = arrival_mode
-    encounter.full_clean()
+    # The patient and the nurse are rows already; the tick-or-value check constraints are
+    # ``clean()``'s own rules, said by field (and the database holds them too): asking the
+    # database again for each would cost the nurse's request 24 round trips.
+    encounter.full_clean(exclude=["patient", "opened_by"], validate_constraints=False)
     encounter.save()
     first = VitalSigns(
         encounter=encounter,
@@ -85,7 +88,7 @@ def encounter_open(
         taken_by=opened_by,
         **encounter.vital_values(),
     )
-    first.full_clean()
+    first.full_clean(exclude=["encounter", "taken_by"], validate_constraints=False)
     first.save()
     audit_record(
         actor=opened_by, action="encounter.open", obj=encounter, detail={"vitals": first.pk}

@@ -331,6 +331,16 @@ def _phrase_words(phrase: str) -> tuple[str, ...]:
     return tuple(phrase.split())
 
 
+@functools.lru_cache(maxsize=4096)
+def _by_first_word(phrases: tuple[str, ...]) -> dict[str, list[tuple[int, str, tuple[str, ...]]]]:
+    """A table's phrases by their first word, each with its place in the table."""
+    index: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
+    for place, phrase in enumerate(phrases):
+        words = _phrase_words(phrase)
+        index.setdefault(words[0], []).append((place, phrase, words))
+    return index
+
+
 @functools.lru_cache(maxsize=65536)
 def _token_words(token: str) -> frozenset[str]:
     """The table words (see _vocabulary) that this token spells, slips and stems included."""
@@ -404,12 +414,16 @@ class _Note:
         return False
 
     def find(self, phrases: Iterable[str]) -> list[str]:
-        """The phrases (as written in the table) that occur in the note and are not negated."""
+        """The phrases (as written in the table) that occur in the note and are not negated,
+        in the table's order. Only the phrases whose first word the note has are tried."""
+        by_first = _by_first_word(phrases if isinstance(phrases, tuple) else tuple(phrases))
+        candidates = sorted(
+            (entry for word in self.positions.keys() & by_first.keys() for entry in by_first[word]),
+        )
         found: list[str] = []
-        for phrase in phrases:
-            words = _phrase_words(phrase)
+        for _, phrase, words in candidates:
             n = len(words)
-            for i in self.positions.get(words[0], ()):
+            for i in self.positions[words[0]]:
                 if i + n > len(self.tokens):
                     continue
                 rest = all(words[k] in self.words[i + k] for k in range(1, n))

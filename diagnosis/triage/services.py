@@ -277,7 +277,11 @@ def triage_assess(
     )
     with transaction.atomic():
         assessment.supersedes = encounter_chain_head(TriageAssessment, encounter_id=encounter.pk)
-        assessment.full_clean()
+        # The related rows were just read or written; the chain head is locked (a second
+        # successor would break the database's one-to-one constraint all the same).
+        assessment.full_clean(
+            exclude=["encounter", "vitals", "model_version", "assessed_by", "supersedes"]
+        )
         assessment.save()
         audit_record(
             actor=actor,
