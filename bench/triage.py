@@ -5,13 +5,16 @@
 
 Prints p50/p95 per note of the server time of:
   1. the nurse's submit until she sees the suggested level: the intake POST (form, patient
-     and encounter stored, ESI rules, MiniLM forward, the assessment with its provenance)
+     and encounter stored, ESI rules with the concepts by their words and by meaning (a pass
+     of the pretrained MiniLM over the note's clauses), the triage model's forward pass, the
+     assessment with its provenance)
      plus the GET of the encounter page it redirects to, through Django's whole request
      path (middleware, sessions, audit, templates) in a warm process (the model loaded by
      the web process's start-up hook, as ``medassist.wsgi`` does);
   2. the words that weighed, the HTMX fragment the page asks for after it is shown
      (gradient x input: one forward and one backward pass);
-  3. their parts measured alone: the rules, the model's forward pass, the word weights, and
+  3. their parts measured alone: the rules, the meaning match, the model's forward pass,
+     the word weights, and
      for comparison the occlusion explanation (one forward per unit) it replaced.
 
 Runs in a scratch folder (SQLite unless --database-url) with a champion whose weights are
@@ -58,6 +61,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{scratch / 'bench.sqlite3'}"
     os.environ["MEDASSIST_INFERENCE_DEVICE"] = "cpu"
     os.environ["MEDASSIST_WEB_SERVES_TRIAGE_MODEL"] = "true"
+    os.environ.setdefault("DEBUG", "false")  # as deployed: templates without debug tracking
     if args.threads:
         os.environ["MEDASSIST_TORCH_THREADS"] = str(args.threads)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medassist.settings")
@@ -73,6 +77,7 @@ def main() -> None:
     from django.urls import reverse
 
     from diagnosis.registry.services import model_version_promote, model_version_register
+    from diagnosis.triage.meaning import similar_concepts
     from diagnosis.triage.models import TriageAssessment
     from diagnosis.triage.rules import esi_rules
     from diagnosis.triage.services import note_units, vitals_of
@@ -144,7 +149,7 @@ def main() -> None:
     client.get(warm["Location"])
 
     submit, page, nurse_waits, fragment = [], [], [], []
-    rules, forward, gradients, occlusion = [], [], [], []
+    rules, meaning, forward, gradients, occlusion = [], [], [], [], []
     clf = text_classifier_for(version)
     for i, note in enumerate(notes[1:]):
         started = time.perf_counter()
@@ -172,6 +177,9 @@ def main() -> None:
         esi_rules(complaint=encounter.chief_complaint, vitals=vitals)
         rules.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
+        similar_concepts(encounter.chief_complaint)
+        meaning.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
         clf.classify([text])
         forward.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
@@ -194,7 +202,8 @@ def main() -> None:
     report("  encounter page GET", page)
     report("words that weighed (HTMX fragment)", fragment)
     report("  ESI rules", rules)
-    report("  MiniLM forward (1 note)", forward)
+    report("  concepts by meaning (pretrained MiniLM)", meaning)
+    report("  triage model forward (1 note)", forward)
     report("  word weights (gradient x input)", gradients)
     if occlusion:
         report("  (occlusion by unit, for comparison)", occlusion)

@@ -225,10 +225,16 @@ def triage_assess(
     measurement = vitals if vitals is not None else latest_vital_signs(encounter=encounter)
     vitals_read = vitals_of(encounter=encounter, measurement=measurement)
     served = triage_model_served()
+    rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals_read)
     # The high-risk situations by meaning as well as by their words, where this process
     # runs the encoder (the same switch as the model: it loaded both when it started).
-    similar = similar_concepts(encounter.chief_complaint) if served else {}
-    rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals_read, similar=similar)
+    # Nothing can be more acute than a floor of 1 already found.
+    if served and rules.floor != 1:
+        similar = similar_concepts(encounter.chief_complaint)
+        if similar:
+            rules = esi_rules(
+                complaint=encounter.chief_complaint, vitals=vitals_read, similar=similar
+            )
     rules_own = rules_level(rules)
     units = note_units(complaint=encounter.chief_complaint, vitals=vitals_read)
     text = " ".join(units)

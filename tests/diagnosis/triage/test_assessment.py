@@ -210,3 +210,36 @@ def test_an_infant_age_from_the_birth_date_uses_the_infant_danger_zone(nurse: Us
     assert Decimal("0.7") < encounter.age_years < Decimal("0.9")
     assert assessment.suggested_level == 2  # HR 170 is above 160 for 3 months to 3 years
     assert any(rule["decision_point"] == "D" for rule in assessment.rules_fired)
+
+
+def test_a_situation_only_its_meaning_reveals_raises_the_suggestion(
+    nurse: User, tiny: dict[str, int]
+) -> None:
+    """The real pretrained encoder: a concept's own description that its word lists do not
+    catch is still a high-risk situation, and the reason quotes what read like it."""
+    from diagnosis.triage.concepts import CONCEPTS
+    from diagnosis.triage.meaning import similar_concepts
+    from diagnosis.triage.rules import Vitals, esi_rules
+
+    adult = Vitals(
+        age_years=40, heart_rate=80, respiratory_rate=16, spo2=98, systolic_bp=125,
+        diastolic_bp=80, temperature_c=37.0, pain=2, avpu="A",
+    )  # fmt: skip
+    by_meaning_only = [
+        (concept, text)
+        for concept in CONCEPTS
+        if concept.level == 2
+        for text in concept.descriptions
+        if not esi_rules(complaint=text, vitals=adult).floor
+        and concept.code in similar_concepts(text)
+    ]
+    assert by_meaning_only, "every description is caught by the lists: pick another case"
+    concept, text = by_meaning_only[0]
+    triage_champion_answering(5)
+
+    assessment = _intake(nurse, chief_complaint=text)
+
+    assert assessment.model_level == 5
+    assert assessment.suggested_level == 2
+    fired = next(r for r in assessment.rules_fired if r["code"] == concept.code)
+    assert "reads like it" in fired["reason"]

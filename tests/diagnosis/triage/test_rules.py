@@ -572,3 +572,49 @@ def test_the_rules_and_the_generator_import_neither_django_nor_torch() -> None:
         [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_situation_named_past_the_models_128_tokens_still_fires() -> None:
+    history = (
+        "Lives with wife, retired teacher, walks the dog daily, takes ramipril, amlodipine and "
+        "atorvastatin, allergic to penicillin (rash), came in about a sore toe and a cough. "
+    ) * 6
+    note = history + "While waiting his face dropped on the left and his words came out slurred."
+
+    result = esi_rules(complaint=note, vitals=ADULT)
+
+    assert len(note.split()) > 128  # the model reads 128 tokens; the rules read it all
+    assert "B_STROKE" in codes(result)
+    assert "slurred" in next(r.reason for r in result.fired if r.code == "B_STROKE")
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Chest pain? No - it is her upper back, stiff since a new pillow",
+        "Scrotal pain denied, itchy groin rash after the gym",
+        "Had a stroke in 2015, fully recovered, here for a wound check",
+        "Meningitis as a baby, no after-effects, sprained wrist today",
+        "FHx MI, wants cholesterol checked, no symptoms",
+    ],
+)
+def test_a_finding_negated_after_it_or_told_as_history_does_not_fire(note: str) -> None:
+    result = esi_rules(complaint=note, vitals=ADULT)
+
+    assert result.floor is None, [r.reason for r in result.fired]
+
+
+def test_a_tia_last_month_is_not_history() -> None:
+    result = esi_rules(complaint="TIA last month, now slurred speech again since 1h", vitals=ADULT)
+
+    assert "B_STROKE" in codes(result)
+
+
+def test_a_situation_the_lists_miss_fires_by_meaning_with_the_words_quoted() -> None:
+    similar = {"B_PE": "breathless since the long flight, calf swollen"}
+
+    result = esi_rules(complaint="odd feeling, see history", vitals=ADULT, similar=similar)
+
+    pe = next(r for r in result.fired if r.code == "B_PE")
+    assert pe.level == 2 and pe.mandatory
+    assert "reads like it: 'breathless since the long flight, calf swollen'" in pe.reason
