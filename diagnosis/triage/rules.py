@@ -250,6 +250,12 @@ _CUES_TO_COMMA = frozenset(
         "fh",
     }
 )
+# Of the cues, those that say "in the past", not "absent": a risk factor told as history
+# ("hx renal transplant", "previous DVT") still counts in a combination of findings.
+_HISTORY_CUES = frozenset(
+    {"hx", "h/o", "pmh", "pmhx", "history", "previous", "previously", "background", "remote"}
+    | {"fhx", "fh"}
+)
 # "Chest pain? No - ...", "scrotal pain denied": a finding negated by what follows it.
 _NEGATED_AFTER = frozenset({"denied", "negative", "neg", "nil", "absent"})
 _ANSWER_NO = frozenset({"no", "nope", "not", "negative"})
@@ -370,7 +376,9 @@ class _Note:
             for word in words:
                 self.positions.setdefault(word, []).append(i)
 
-    def _negated(self, start: int) -> bool:
+    def _negated(self, start: int, *, history_counts: bool = False) -> bool:
+        """Whether a cue before ``start`` takes the finding out of the complaint. With
+        ``history_counts``, a history cue ("hx transplant") does not: a risk factor."""
         comma_seen = False
         words = 0
         for j in range(start - 1, -1, -1):
@@ -382,13 +390,15 @@ class _Note:
                 continue
             cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA
             if cue and not (j + 1 < start and self.tokens[j + 1] in _PSEUDO_NEGATION):
+                if history_counts and token in _HISTORY_CUES:
+                    return False
                 return not (comma_seen and token in _CUES_TO_COMMA)
             words += 1
             if words > _NEGATION_WINDOW:
                 return False
         return False
 
-    def _past(self, end: int) -> bool:
+    def _past(self, end: int, *, history_counts: bool = False) -> bool:
         """Whether what follows a finding negates it ("CP? No", "scrotal pain denied") or
         dates it years back ("in 2016", "5 yrs ago", "as a teenager", "last year")."""
         tokens = self.tokens
@@ -396,6 +406,8 @@ class _Note:
             return True
         if end + 1 < len(tokens) and tokens[end] == "?" and tokens[end + 1] in _ANSWER_NO:
             return True
+        if history_counts:
+            return False
         this_year = datetime.date.today().year
         for j in range(end, min(len(tokens), end + _PAST_WINDOW)):
             token = tokens[j]
@@ -413,9 +425,11 @@ class _Note:
                 return True
         return False
 
-    def find(self, phrases: Iterable[str]) -> list[str]:
+    def find(self, phrases: Iterable[str], *, history_counts: bool = False) -> list[str]:
         """The phrases (as written in the table) that occur in the note and are not negated,
-        in the table's order. Only the phrases whose first word the note has are tried."""
+        in the table's order. Only the phrases whose first word the note has are tried.
+        With ``history_counts`` a phrase told as history counts too (a risk factor: "hx
+        transplant", "previous DVT"); one negated ("no", "denies") still does not."""
         by_first = _by_first_word(phrases if isinstance(phrases, tuple) else tuple(phrases))
         candidates = sorted(
             (entry for word in self.positions.keys() & by_first.keys() for entry in by_first[word]),
@@ -430,7 +444,8 @@ class _Note:
                 after = self.tokens[i + n] if i + n < len(self.tokens) else ""
                 if after in _NOT_BEFORE.get(phrase, ()):
                     continue
-                if rest and not self._negated(i) and not self._past(i + n):
+                current = not self._negated(i, history_counts=history_counts)
+                if rest and current and not self._past(i + n, history_counts=history_counts):
                     found.append(phrase)
                     self.surface[phrase] = " ".join(self.tokens[i : i + n])
                     break
@@ -875,7 +890,9 @@ def _concept_found(concept: Concept, note: _Note) -> list[str]:
     each combination all of whose groups were found."""
     found = note.find(concept.phrases)
     for combination in concept.together:
-        parts = [note.find(group) for group in combination]
+        # A combination joins a finding with its context, and context is often history
+        # (a transplant, a previous clot, known diabetes): told as history, it counts.
+        parts = [note.find(group, history_counts=True) for group in combination]
         if all(parts):
             found.extend(p for part in parts for p in part if p not in found)
     return found

@@ -618,3 +618,17 @@ def test_a_situation_the_lists_miss_fires_by_meaning_with_the_words_quoted() -> 
     pe = next(r for r in result.fired if r.code == "B_PE")
     assert pe.level == 2 and pe.mandatory
     assert "reads like it: 'breathless since the long flight, calf swollen'" in pe.reason
+
+
+def test_a_risk_factor_told_as_history_still_completes_a_combination() -> None:
+    """'Hx renal transplant' is context, not an absent finding: with a fever it is
+    possible sepsis in an immunosuppressed patient. 'No fever' still takes the fever away."""
+    febrile = esi_rules(
+        complaint="Hx renal transplant on tacrolimus, fever and chills", vitals=ADULT
+    )
+    afebrile = esi_rules(
+        complaint="Hx renal transplant on tacrolimus, no fever, wants a refill", vitals=ADULT
+    )
+
+    assert "B_SEPSIS" in codes(febrile)
+    assert "B_SEPSIS" not in codes(afebrile)
