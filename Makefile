@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean-data
+.PHONY: run test install lint clean-data docker-wheels
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,3 +31,14 @@ test: $(STAMP)
 
 clean-data:
 	rm -rf var
+
+# The CPU torch wheel this machine installs (its pip configuration: a local index or mirror),
+# for docker/Dockerfile to install instead of downloading; for the image's Python 3.11 on
+# Debian bookworm x86_64, whatever the local Python.
+docker-wheels: $(STAMP)
+	mkdir -p docker/wheels
+	$(VENV)/bin/pip download --quiet --no-deps --only-binary=:all: \
+		--python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 \
+		--dest docker/wheels torch==2.13.0
+	@ls docker/wheels/torch-2.13.0+cpu-*.whl || \
+		{ echo "docker/wheels has no torch-2.13.0+cpu wheel: the image downloads torch instead"; exit 1; }

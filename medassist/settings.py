@@ -238,6 +238,12 @@ DATABASE_URL = env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'medassist.sqlite3'}")
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
 }
+# The database password on its own (usually DATABASE_PASSWORD_FILE, the file PostgreSQL's
+# POSTGRES_PASSWORD_FILE reads too): when set it replaces any password in DATABASE_URL, so the
+# URL holds no secret and the password needs no URL escaping.
+DATABASE_PASSWORD = env("DATABASE_PASSWORD")
+if DATABASE_PASSWORD:
+    DATABASES["default"]["PASSWORD"] = DATABASE_PASSWORD
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the Celery worker write to the same file: WAL lets readers go on
     # while one writes, and IMMEDIATE transactions wait for the lock instead of failing.
