@@ -96,7 +96,9 @@ def _detail_context(
     form: ConfirmForm | None = None,
     retake_form: VitalsRetakeForm | None = None,
 ) -> dict[str, object]:
-    assessment = selectors.latest_assessment(encounter=encounter)
+    # Newest first: the first is the current one (one query for both).
+    assessments = list(selectors.assessments_of(encounter=encounter))
+    assessment = assessments[0] if assessments else None
     if form is None and assessment is not None:
         level = assessment.confirmed_level or assessment.suggested_level
         form = ConfirmForm(initial={"level": level})
@@ -104,7 +106,7 @@ def _detail_context(
     return {
         "encounter": encounter,
         "assessment": assessment,
-        "assessments": list(selectors.assessments_of(encounter=encounter)),
+        "assessments": assessments,
         "form": form,
         # The current vital signs: the latest measurement (the encounter's own columns for
         # one that has none, which only an encounter made outside the intake can be).
