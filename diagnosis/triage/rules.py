@@ -259,6 +259,13 @@ _HISTORY_CUES = frozenset(
 # "Chest pain? No - ...", "scrotal pain denied": a finding negated by what follows it.
 _NEGATED_AFTER = frozenset({"denied", "negative", "neg", "nil", "absent"})
 _ANSWER_NO = frozenset({"no", "nope", "not", "negative"})
+# "DKA in her teens", "seizures in childhood": told as history.
+_LIFE_STAGES = {
+    "in": frozenset({"childhood", "infancy", "youth"}),
+    "her": frozenset({"teens", "twenties", "youth", "childhood"}),
+    "his": frozenset({"teens", "twenties", "youth", "childhood"}),
+    "my": frozenset({"teens", "twenties", "youth", "childhood"}),
+}
 # "had meningitis as a baby", "DKA twice as a teenager", "sepsis last year": told as history.
 _AS_A_CHILD = frozenset(
     {"baby", "child", "kid", "teenager", "teen", "boy", "girl", "toddler", "student", "infant"}
@@ -388,6 +395,9 @@ class _Note:
             if token == ",":  # noqa: S105 - a comma token, not a password
                 comma_seen = True
                 continue
+            # "Many years ago I took an overdose": dated years back before the finding.
+            if token in ("ago",) and j > 0 and self.tokens[j - 1] in _YEARS_AGO:
+                return not history_counts
             cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA
             if cue and not (j + 1 < start and self.tokens[j + 1] in _PSEUDO_NEGATION):
                 if history_counts and token in _HISTORY_CUES:
@@ -419,7 +429,9 @@ class _Note:
             after = tokens[j + 2] if j + 2 < len(tokens) else ""
             if token in _YEARS_AGO and following in ("ago", "before"):
                 return True
-            if (token, following) == ("last", "year"):
+            if (token, following) in (("last", "year"), ("last", "yr")):
+                return True
+            if token in _LIFE_STAGES and following in _LIFE_STAGES[token]:
                 return True
             if (token, following) in (("as", "a"), ("as", "an")) and after in _AS_A_CHILD:
                 return True
