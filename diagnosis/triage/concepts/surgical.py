@@ -57,8 +57,44 @@ _SPEEDS: tuple[str, ...] = tuple(
     f"{n}{unit}" for n in range(20, 100, 5) for unit in ("mph", "kph", "kmh", "km/h")
 )
 # Heights: "10 feet", "10ft", "4 metres".
-_HEIGHTS: tuple[str, ...] = tuple(
-    f"{n}{unit}" for n in range(2, 31) for unit in (" feet", " ft", "ft", " metres", " meters")
+_HEIGHTS: tuple[str, ...] = (
+    *(
+        f"{n}{unit}"
+        for n in range(2, 31)
+        for unit in (" feet", " ft", "ft", " metres", " meters", " foot")
+    ),
+    *(f"{n}{unit}" for n in range(3, 31) for unit in (" metre", " meter")),
+    *(
+        f"{n} {unit}"
+        for n in ("ten", "twelve", "fifteen", "twenty", "thirty")
+        for unit in ("foot", "feet", "ft")
+    ),
+    *(
+        f"{n} {unit}"
+        for n in ("three", "four", "five", "six", "seven", "eight", "ten")
+        for unit in ("metres", "meters")
+    ),
+    *(
+        f"{n} {floor}"
+        for n in ("two", "three", "four", "2", "3", "4")
+        for floor in ("floor", "floors", "storey", "storeys")
+    ),
+)
+# A fall off a roof, a ladder or scaffolding, said as one phrase (so "fell off a ladder
+# two years ago" reads as history, and "slipped near the ladder" does not count).
+_FALL_FROM: tuple[str, ...] = tuple(
+    f"{fall} {prep} {det}{place}"
+    for fall in ("fell", "fall", "fallen", "falling", "came", "come", "jumped", "slipped")
+    for prep in ("off", "from", "out of", "through")
+    for det in ("", "a ", "the ", "his ", "her ", "my ")
+    for place in ("roof", "ladder", "scaffold*", "balcony", "tree", "bridge", "window")
+) + tuple(
+    # "fell 5m", "fell from a 4 m roof" ("20M" alone is an age, so only after the fall).
+    f"{fall} {about}{n}{m}"
+    for fall in ("fell", "fall", "fallen", "falling", "jumped")
+    for about in ("", "about ", "approx ", "around ", "from a ", "from ", "off a ")
+    for n in range(3, 31)
+    for m in ("m", " m")
 )
 # A limb said to be cold, white or blue: "leg cold", "foot is white", "cold L arm".
 _ONE_LIMB = (
@@ -323,7 +359,6 @@ _PREGNANT: tuple[str, ...] = (
     "fertility treatment",
     "fertility tx",
     "early scan",
-    "dating scan",
     "pregnancy of unknown location",
     "pul",
     "empty uterus",
@@ -333,6 +368,22 @@ _PREGNANT: tuple[str, ...] = (
     "could be pregnant",
     "possibly pregnant",
     "thinks baby",
+    "think is baby",
+    "thinks is baby",
+    "think is pregnant",
+    "thinks is pregnant",
+    "think she pregnant",
+    "think she is pregnant",
+    "thinks she pregnant",
+    "thinks shes pregnant",
+    "maybe pregnant",
+    "maybe baby",
+    *(
+        f"{month} {neg}{come}"
+        for month in ("month blood", "monthly blood", "monthly bleeding", "mens", "menses")
+        for neg in ("not ", "no ", "didnt ", "hasnt ", "did not ", "has not ")
+        for come in ("come", "came", "coming")
+    ),
     "think baby",
     "ivf",
     "early pregnancy",
@@ -437,7 +488,6 @@ _ECTOPIC_SIGNS: tuple[str, ...] = (
     "bleeding heavily",
     "some bleeding",
     "and bleeding",
-    "with bleeding",
     "bleeding and",
     "bleeding since",
     "started bleeding",
@@ -575,6 +625,14 @@ _LATE_PREGNANCY: tuple[str, ...] = (
     ),
     "antenatal",
     "gravid",
+    # "39+4" is read as "39", "4".
+    *(f"{n} {d}" for n in range(24, 43) for d in range(1, 7)),
+    *(
+        f"{where} {n} {month}"
+        for where in ("belly", "tummy", "stomach")
+        for n in ("6", "7", "8", "9", "six", "seven", "eight", "nine")
+        for month in ("month", "months")
+    ),
 )
 # The emergencies of later pregnancy: bleeding, abruption, pre-eclampsia, fits, labour
 # too early or with complications, a baby that has stopped moving.
@@ -659,13 +717,26 @@ _OBSTETRIC_SIGNS: tuple[str, ...] = (
     "water is broken",
     "waters went",
     "waters have gone",
-    "srom",
     "pprom",
     "leaking fluid",
     "gush of fluid",
     "pressure down below",
     "urge to push",
     "cord",
+    "meconium",
+    "mec stained",
+    "green water*",
+    "water is green",
+    "waters are green",
+    "water green",
+    "green liquor",
+    "baby not move*",
+    "baby not kick*",
+    "baby move less",
+    "baby moving less",
+    "not move like before",
+    "baby is quiet",
+    "baby quiet",
     "prolapse*",
     "something hanging",
     "hanging down",
@@ -847,6 +918,11 @@ _OBSTETRIC_SIGNS: tuple[str, ...] = (
 # Testicle and scrotum, as clinicians and patients name them.
 _TESTICLE: tuple[str, ...] = (
     "testicle*",
+    *(
+        f"{a}/{b}"
+        for part in ("scrotum", "testicle", "testis", "testes", "balls")
+        for a, b in (("groin", part), (part, "groin"))
+    ),
     "testical",
     "testicals",
     "testicular pain",
@@ -888,7 +964,14 @@ _TESTICLE: tuple[str, ...] = (
     "his nut",
     "my nuts",
     "his nuts",
-    "sack",
+    # Not "sack" alone: "lifting a heavy sack".
+    "side of the sack",
+    "side of his sack",
+    "side of my sack",
+    "his sack",
+    "my sack",
+    "sack is swollen",
+    "sack swollen",
     "nutsack",
     "man parts",
     "manhood",
@@ -1363,6 +1446,18 @@ _ALLERGY_TRIGGER: tuple[str, ...] = (
     "anaesthetic",
     "anesthetic",
     "latex",
+    "insect*",
+    "bug bite*",
+    "spider bite*",
+    "ant bite*",
+    "jellyfish",
+    # An ACE inhibitor swells the tongue and lips without any allergy.
+    "ramipril",
+    "lisinopril",
+    "enalapril",
+    "perindopril",
+    "ace inhibitor*",
+    "acei",
 )
 _FACE_AIRWAY = ("lip", "lips", "tongue", "toung", "tounge", "throat", "face", "facial", "mouth")
 _SWELLING = (
@@ -1419,6 +1514,9 @@ _FACE_SWELLING: tuple[str, ...] = (
     ),
     "lips and tongue",
     "lips and eyes swel*",
+    "periorbital swel*",
+    "periorbital oedema",
+    "periorbital edema",
     "throat is close",
 )
 _HIVES_STRICT: tuple[str, ...] = ("hives", "urticaria", "urticarial", "welts", "wheals")
@@ -1479,6 +1577,11 @@ _BREATHING_SWALLOWING: tuple[str, ...] = (
     "cant breath",
     "gasping",
     "noisy breathing",
+    "noisy insp*",
+    "insp stridor",
+    "inspiratory noise",
+    "barking cough",
+    "barky cough",
     "throat feels funny",
     "throat feels weird",
     "throat feels strange",
@@ -1621,10 +1724,6 @@ _FALL: tuple[str, ...] = (
     "landed",
 )
 _HEIGHT: tuple[str, ...] = (
-    "roof",
-    "ladder",
-    "scaffold*",
-    "balcony",
     "cliff",
     "from a tree",
     "out of a tree",
@@ -1965,8 +2064,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "testis pain",
             "scrotal pain",
             "scrotum pain",
-            "twisted testicle",
-            "twisted testis",
             "twisted ovary",
             "ovary twisted",
             "ovary has twisted",
@@ -1979,7 +2076,7 @@ CONCEPTS: tuple[Concept, ...] = (
         together=(
             (_TESTICLE, _TESTICLE_PAIN),
             (
-                ("torsion", "torsed", "torted"),
+                ("torsion", "torsed", "torted", "twisted testicle", "twisted testis"),
                 (*_TESTICLE_PAIN, "?", "query", "possible", "suspected", "likely", "r/o", "ovar*"),
             ),
             (
@@ -2035,6 +2132,55 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
                 ("sudden*", "abrupt*", "acute onset"),
                 ("vomit*", "threw up", "throwing up", "retch*", "writh*", "pelvic pain", "pelvis"),
+            ),
+            # A girl or woman with sudden, severe pain low on one side and vomiting: the
+            # ovary may have twisted even when nobody names it.
+            (
+                ("girl", "woman", "she", "her", "daughter", "female", "lady"),
+                ("sudden*", "suden*", "abrupt*", "all of a sudden", "out of nowhere"),
+                (
+                    "terrible",
+                    "severe",
+                    "agonising",
+                    "agonizing",
+                    "agony",
+                    "worst",
+                    "excruciating",
+                    "10/10",
+                    "cant stand",
+                    "doubled over",
+                    "doubled up",
+                    "screaming",
+                ),
+                (
+                    *(
+                        f"{low} {side}"
+                        for low in ("low on the", "lower", "low down on the", "low in her")
+                        for side in ("right", "left", "r", "l")
+                    ),
+                    *(f"{side} lower" for side in ("right", "left", "r", "l")),
+                    "rif",
+                    "lif",
+                    "rlq",
+                    "llq",
+                    "iliac fossa",
+                    "pelvic pain",
+                    "one side",
+                    "one sided",
+                    "on the right",
+                    "on the left",
+                    "right side",
+                    "left side",
+                ),
+                (
+                    "vomit*",
+                    "been sick",
+                    "being sick",
+                    "was sick",
+                    "threw up",
+                    "throwing up",
+                    "retch*",
+                ),
             ),
         ),
         descriptions=(
@@ -2182,11 +2328,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "throat is closing",
             "throat swollen",
             "swollen throat",
-            "tongue swelling",
-            "swollen tongue",
-            "tongue swollen",
-            "swelling of tongue",
-            "swelling of the tongue",
             "swelling of throat",
             "swelling of the throat",
             "angioedema",
@@ -2198,6 +2339,24 @@ CONCEPTS: tuple[Concept, ...] = (
             (_ALLERGY_TRIGGER, _FACE_SWELLING),
             (_HIVES_STRICT, (*_BREATHING_SWALLOWING, "hypotens*", "low bp", "faint*", "collapse*")),
             (_EXPOSURE, _HIVES, _BREATHING_SWALLOWING),
+            # Skin and gut after a known allergen: two systems, anaphylaxis.
+            (
+                _EXPOSURE,
+                _HIVES_STRICT,
+                ("vomit*", "threw up", "throwing up", "faint*", "collapse*", "floppy"),
+            ),
+            # A swollen tongue: with a cause, a sign of airway trouble, or coming on suddenly
+            # (not the swelling of a new piercing).
+            (
+                (
+                    "tongue swelling",
+                    "swollen tongue",
+                    "tongue swollen",
+                    "swelling of tongue",
+                    "swelling of the tongue",
+                ),
+                (*_ALLERGY_TRIGGER, *_BREATHING_SWALLOWING, *_HIVES_STRICT, "sudden*", "allerg*"),
+            ),
         ),
         descriptions=(
             "lips and tongue swelling after eating peanuts",
@@ -2380,6 +2539,30 @@ CONCEPTS: tuple[Concept, ...] = (
                 for v in ("car", "4wd", "truck", "ute", "lorry", "van", "bus", "suv", "vehicle")
             ),
             "fell from height",
+            *_FALL_FROM,
+            *(
+                f"sw to {where}"
+                for where in (
+                    "chest",
+                    "abdo",
+                    "abdomen",
+                    "abd",
+                    "back",
+                    "neck",
+                    "flank",
+                    "l",
+                    "r",
+                    "left",
+                    "right",
+                    "upper",
+                    "lower",
+                    "the",
+                    "his",
+                    "her",
+                    "epigastrium",
+                )
+            ),
+            "stab wnd*",
         ),
         together=(
             (_VEHICLE, _HIGH_ENERGY),
@@ -2603,6 +2786,35 @@ CONCEPTS: tuple[Concept, ...] = (
             "premature labour",
             "premature labor",
             "pprom",
+            "shoulder dystocia",
+            *(
+                f"{part} {verb}stuck"
+                for part in ("shoulder", "shoulders", "baby", "babys shoulder", "babys shoulders")
+                for verb in ("", "is ", "are ", "got ", "is still ", "are still ")
+            ),
+            "head delivered",
+            "head is delivered",
+            "babys head is out",
+            "babys head out",
+            "head born",
+            *(
+                f"{cord} {seen}"
+                for cord in ("cord", "the cord")
+                for seen in (
+                    "felt",
+                    "visible",
+                    "seen",
+                    "hanging",
+                    "coming out",
+                    "is out",
+                    "out",
+                    "at introitus",
+                    "at the introitus",
+                    "presenting",
+                )
+            ),
+            "felt the cord",
+            "feel the cord",
         ),
         together=((_LATE_PREGNANCY, _OBSTETRIC_SIGNS),),
         descriptions=(

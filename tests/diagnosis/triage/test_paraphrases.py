@@ -15,9 +15,9 @@ from tests.diagnosis.triage.paraphrases.evaluate import HERE, evaluate, notes
 
 FROZEN_SHA256 = "36bf3b93d8ee9271313767370527dfb1fec3944435eb9dfe5bf71cef26d22029"
 # Measured on the frozen half with the lists of this commit (docs/triage.md).
-RECALL_FLOOR = 0.89
-NONE_SITUATION_BELOW = 0.72
-FALSE_POSITIVES_AT_MOST = 0.14
+RECALL_FLOOR = 0.90
+NONE_SITUATION_BELOW = 0.77
+FALSE_POSITIVES_AT_MOST = 0.13
 
 
 def test_the_frozen_half_is_the_one_first_committed() -> None:
