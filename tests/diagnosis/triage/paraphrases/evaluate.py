@@ -112,10 +112,7 @@ def main() -> None:
         parser.error("the frozen half is held out: list the tuning half's misses only")
     similar = None
     if args.meaning:
-        import django
-
-        django.setup()
-        from diagnosis.triage.meaning import similar_concepts
+        from diagnosis.triage.meaning import similar_concepts  # torch, the encoder
 
         similar = similar_concepts
     report = evaluate(args.half, similar=similar)
