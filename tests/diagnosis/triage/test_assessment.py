@@ -225,16 +225,17 @@ def test_a_situation_only_its_meaning_reveals_raises_the_suggestion(
         age_years=40, heart_rate=80, respiratory_rate=16, spo2=98, systolic_bp=125,
         diastolic_bp=80, temperature_c=37.0, pain=2, avpu="A",
     )  # fmt: skip
-    by_meaning_only = [
+    by_meaning_only = (
         (concept, text)
         for concept in CONCEPTS
         if concept.level == 2
         for text in concept.descriptions
         if not esi_rules(complaint=text, vitals=adult).floor
         and concept.code in similar_concepts(text)
-    ]
-    assert by_meaning_only, "every description is caught by the lists: pick another case"
-    concept, text = by_meaning_only[0]
+    )
+    found = next(by_meaning_only, None)  # the first will do
+    assert found, "every description is caught by the lists: pick another case"
+    concept, text = found
     triage_champion_answering(5)
 
     assessment = _intake(nurse, chief_complaint=text)
