@@ -32,13 +32,19 @@ test: $(STAMP)
 clean-data:
 	rm -rf var
 
-# The CPU torch wheel this machine installs (its pip configuration: a local index or mirror),
-# for docker/Dockerfile to install instead of downloading; for the image's Python 3.11 on
-# Debian bookworm x86_64, whatever the local Python.
+# Every wheel the image needs, from this machine's pip configuration (its index, mirror or
+# local files): the CPU torch wheel and the project's dependencies and build backend, so
+# docker/Dockerfile builds without reaching any index (a hospital behind a firewall, or an
+# intercepting proxy whose certificate the image does not hold). For the image's Python 3.11
+# on Debian bookworm x86_64: run it with Python 3.11 on x86_64 Linux. async-timeout is what
+# redis needs on Pythons before 3.11.3 (Debian's own 3.11.2), which this Python may not be.
 docker-wheels: $(STAMP)
 	mkdir -p docker/wheels
-	$(VENV)/bin/pip download --quiet --no-deps --only-binary=:all: \
-		--python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 \
-		--dest docker/wheels torch==2.13.0
+	$(VENV)/bin/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); \
+		print("\n".join(["torch==2.13.0", *p["project"]["dependencies"], \
+		*p["build-system"]["requires"], "async-timeout>=4.0.3"]))' \
+		> docker/wheels/requirements.txt
+	$(VENV)/bin/pip wheel --quiet --wheel-dir docker/wheels -r docker/wheels/requirements.txt
 	@ls docker/wheels/torch-2.13.0+cpu-*.whl || \
 		{ echo "docker/wheels has no torch-2.13.0+cpu wheel: the image downloads torch instead"; exit 1; }
+	@echo "docker/wheels: $$(ls docker/wheels/*.whl | wc -l) wheels, $$(du -sh docker/wheels | cut -f1)"
