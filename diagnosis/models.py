@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis, VitalSigns
 from diagnosis.inference.models import InferenceRequest, RescoreJob, Suggestion
+from diagnosis.pathways.models import (
+    Pathway,
+    PathwayApproval,
+    PathwayItem,
+    PathwayUse,
+    PathwayUseItem,
+    PathwayVersion,
+)
 from diagnosis.registry.models import Finding, ModelVersion
 from diagnosis.review.models import ReadingState, Review, ReviewAssignment, StudyUrgency
 from diagnosis.triage.models import TriageAssessment
@@ -19,6 +27,12 @@ __all__ = [
     "Finding",
     "InferenceRequest",
     "ModelVersion",
+    "Pathway",
+    "PathwayApproval",
+    "PathwayItem",
+    "PathwayUse",
+    "PathwayUseItem",
+    "PathwayVersion",
     "ReadingState",
     "RescoreJob",
     "Review",

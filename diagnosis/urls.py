@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from diagnosis.encounters import urls as encounters
 from diagnosis.inference import urls as inference
+from diagnosis.pathways import urls as pathways
 from diagnosis.review import urls as review
 from diagnosis.triage import urls as triage
 
@@ -13,4 +14,5 @@ urlpatterns = [
     *inference.urlpatterns,
     *triage.urlpatterns,
     *encounters.urlpatterns,
+    *pathways.urlpatterns,
 ]

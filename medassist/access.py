@@ -40,7 +40,9 @@ logger = logging.getLogger(__name__)
 
 # Not a role: anybody, signed in or not (the login page, the health check).
 ANYONE = "anyone"
-CLINICAL_AND_AUDIT = frozenset({Role.DOCTOR, Role.NURSE, Role.ML_ADMIN, Role.AUDITOR})
+CLINICAL_AND_AUDIT = frozenset(
+    {Role.DOCTOR, Role.NURSE, Role.ML_ADMIN, Role.CLINICAL_LEAD, Role.AUDITOR}
+)
 
 # URL names under these namespaces are left to their own app (Django's admin: staff only).
 EXCLUDED_PREFIXES = ("admin:",)
@@ -124,6 +126,7 @@ def _rule(*roles: str, methods: tuple[str, ...] = ("GET",), **kwargs: Any) -> Ru
 
 
 DOCTOR, NURSE, ML_ADMIN, AUDITOR = Role.DOCTOR, Role.NURSE, Role.ML_ADMIN, Role.AUDITOR
+LEAD = Role.CLINICAL_LEAD
 GET_POST = ("GET", "POST")
 POST = ("POST",)
 
@@ -218,6 +221,19 @@ POLICY: dict[str, Rule] = {
         audited_by_view=True,
     ),  # encounter.view; final_diagnosis.record by the service
     "diagnosis:disposition": _rule(DOCTOR, methods=POST),  # disposition.record
+    # The doctor's decision on the care pathway offered for the final diagnosis: pathway.use,
+    # by the service (a refused decision shows the encounter's page again: encounter data).
+    "diagnosis:pathway-use": _rule(DOCTOR, methods=POST),
+    # --- Care pathways (the hospital's written next steps: no patient) -----------------
+    # Doctors read them; clinical leads write (pathway.create, .edit), approve another
+    # lead's version (pathway.approve) and retire them (pathway.retire), by the services.
+    "diagnosis:pathways": _rule(LEAD, DOCTOR),
+    "diagnosis:pathway": _rule(LEAD, DOCTOR),
+    "diagnosis:pathway-version": _rule(LEAD, DOCTOR),
+    "diagnosis:pathway-new": _rule(LEAD, methods=GET_POST),
+    "diagnosis:pathway-edit": _rule(LEAD, methods=GET_POST),
+    "diagnosis:pathway-approve": _rule(LEAD, methods=POST),
+    "diagnosis:pathway-retire": _rule(LEAD, methods=POST),
     # --- Fine-tuning (models and runs: metrics, no patient) ----------------------------
     "finetune:models": _rule(ML_ADMIN),
     "finetune:run-start": _rule(ML_ADMIN, methods=POST),

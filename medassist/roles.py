@@ -1,7 +1,10 @@
-"""Roles are Django groups with permissions: nurse, doctor, ML admin and auditor.
+"""Roles are Django groups with permissions: nurse, doctor, ML admin, clinical lead, auditor.
 
 The auditor reads the audit log and nothing clinical: the group holds only
 ``medassist.view_auditevent``, the permission the audit log pages check.
+
+The clinical lead writes and approves the hospital's care pathways (``diagnosis/pathways``):
+one lead writes a version, another approves it. The role sees no patient record.
 
 A page names the roles it serves with :func:`role_required`; anonymous users go to the login
 page and signed-in users of another role get 403, so a wrong role never sees patient data.
@@ -24,6 +27,7 @@ class Role(models.TextChoices):
     NURSE = "nurse", "Triage nurse"
     DOCTOR = "doctor", "Doctor"
     ML_ADMIN = "ml_admin", "ML admin"
+    CLINICAL_LEAD = "clinical_lead", "Clinical lead"
     AUDITOR = "auditor", "Auditor"
 
 
@@ -45,11 +49,22 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("diagnosis", "view_encounter"),
         ("diagnosis", "add_finaldiagnosis"),
         ("diagnosis", "view_finaldiagnosis"),
+        ("diagnosis", "view_pathway"),
+        ("diagnosis", "view_pathwayversion"),
+        ("diagnosis", "add_pathwayuse"),
+        ("diagnosis", "view_pathwayuse"),
     ],
     Role.ML_ADMIN: [
         ("diagnosis", "view_modelversion"),
         ("finetune", "add_trainingrun"),
         ("finetune", "view_trainingrun"),
+    ],
+    Role.CLINICAL_LEAD: [
+        ("diagnosis", "add_pathway"),
+        ("diagnosis", "view_pathway"),
+        ("diagnosis", "add_pathwayversion"),
+        ("diagnosis", "view_pathwayversion"),
+        ("diagnosis", "add_pathwayapproval"),
     ],
     Role.AUDITOR: [
         ("medassist", "view_auditevent"),

@@ -18,6 +18,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("diagnosis:triage-board")
     if Role.ML_ADMIN in roles:
         return redirect("finetune:models")
+    if Role.CLINICAL_LEAD in roles:
+        return redirect("diagnosis:pathways")
     if request.user.has_perm("medassist.view_auditevent"):
         return redirect("audit")
     return render(request, "medassist/no_role.html", status=403)

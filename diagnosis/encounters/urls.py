@@ -13,4 +13,5 @@ urlpatterns = [
         name="final-diagnosis",
     ),
     path("encounters/<int:encounter_id>/disposition/", views.disposition, name="disposition"),
+    path("encounters/<int:encounter_id>/pathway/", views.pathway_use, name="pathway-use"),
 ]

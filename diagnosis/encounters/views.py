@@ -1,18 +1,29 @@
-"""Doctor pages of the encounter record: the final diagnosis (ICD-10) and the disposition."""
+"""Doctor pages of the encounter record: the final diagnosis (ICD-10), the care pathway
+offered for it, and the disposition."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from diagnosis.encounters.forms import DispositionForm, FinalDiagnosisForm
 from diagnosis.encounters.icd10 import Icd10Code, icd10_search
-from diagnosis.encounters.models import Encounter
+from diagnosis.encounters.models import Encounter, FinalDiagnosis
 from diagnosis.encounters.selectors import dispositions_of, final_diagnoses_of
 from diagnosis.encounters.services import disposition_record, final_diagnosis_record
+from diagnosis.pathways.forms import PathwayUseForm
+from diagnosis.pathways.selectors import (
+    current_use_of,
+    pathway_offer,
+    pathway_uses_of,
+    version_with_items,
+)
+from diagnosis.pathways.services import pathway_use_record
 from diagnosis.triage.selectors import latest_assessment
 from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
@@ -63,9 +74,11 @@ def _page_context(
     query: str = "",
     diagnosis_form: FinalDiagnosisForm | None = None,
     disposition_form: DispositionForm | None = None,
+    pathway_form: PathwayUseForm | None = None,
 ) -> dict[str, object]:
     """Everything the final-diagnosis page shows; a bound form refills what was typed."""
     diagnosis_form = diagnosis_form or FinalDiagnosisForm()
+    history = list(final_diagnoses_of(encounter=encounter))
     return {
         "encounter": encounter,
         "query": query,
@@ -73,8 +86,34 @@ def _page_context(
         "diagnosis_form": diagnosis_form,
         # The code picked before the page came back (kept checked in the search results).
         "chosen": (diagnosis_form.data.get("icd10_code") or "").strip(),
-        "history": final_diagnoses_of(encounter=encounter),
+        "history": history,
+        **_pathway_context(history[0] if history else None, pathway_form),
+        "pathway_uses": pathway_uses_of(encounter=encounter),
         **_disposition_context(encounter, disposition_form),
+    }
+
+
+def _pathway_context(
+    current: FinalDiagnosis | None, form: PathwayUseForm | None
+) -> dict[str, object]:
+    """The care pathway card: the version offered for the current final diagnosis, the
+    doctor's decision on it so far, and the checklist (refilled from that decision)."""
+    offer = pathway_offer(icd10_code=current.icd10_code) if current is not None else None
+    recorded = current_use_of(final_diagnosis=current) if current is not None else None
+    if offer is not None and form is None:
+        initial: dict[str, object] = {}
+        if recorded is not None and recorded.version_id == offer.pk:
+            for state in recorded.item_states.all():
+                initial[f"item_{state.item_id}"] = state.followed
+                initial[f"note_{state.item_id}"] = state.note
+            initial["decline_reason"] = recorded.decline_reason
+        form = PathwayUseForm(version=offer, initial=initial)
+    return {
+        "current_diagnosis": current,
+        "pathway_offer": offer,
+        "pathway_recorded": recorded,
+        "pathway_form": form,
+        "today": timezone.localdate(),
     }
 
 
@@ -125,3 +164,52 @@ def disposition(request: HttpRequest, encounter_id: int) -> HttpResponse:
     level_text = f", ESI {saved.esi_in_hindsight} in hindsight" if saved.esi_in_hindsight else ""
     messages.success(request, f"Disposition saved: {saved.get_outcome_display()}{level_text}.")
     return redirect("diagnosis:final-diagnosis", encounter_id=encounter.pk)
+
+
+@role_required(Role.DOCTOR)
+@require_http_methods(["POST"])
+def pathway_use(request: HttpRequest, encounter_id: int) -> HttpResponse:
+    """Record what the doctor did with the care pathway offered for the final diagnosis:
+    accepted (as written or with changes) or declined with a reason."""
+    encounter = get_object_or_404(
+        Encounter.objects.select_related("patient", "opened_by"), pk=encounter_id
+    )
+    final = get_object_or_404(
+        FinalDiagnosis.objects.select_related("encounter__patient"),
+        pk=_int(request.POST.get("final_diagnosis")),
+        encounter=encounter,
+    )
+    version = version_with_items(version_id=_int(request.POST.get("version")))
+    if version is None:
+        raise Http404("No such pathway version.")
+    form = PathwayUseForm(request.POST, version=version)
+    saved = None
+    if form.is_valid():
+        try:
+            saved = pathway_use_record(
+                final_diagnosis=final,
+                version=version,
+                doctor=request.user,
+                action=form.cleaned_data["action"],
+                item_states=form.item_states(),
+                decline_reason=form.cleaned_data["decline_reason"],
+                remote_addr=client_ip(request),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    if saved is None:
+        # The ticks, notes and reason the doctor entered stay on the page.
+        context = _page_context(encounter, pathway_form=form)
+        return render(request, "diagnosis/final_diagnosis.html", context, status=400)
+    messages.success(
+        request,
+        f"Care pathway “{version.title}” version {version.number}: "
+        f"{saved.get_decision_display().lower()}.",
+    )
+    url = reverse("diagnosis:final-diagnosis", kwargs={"encounter_id": encounter.pk})
+    return redirect(f"{url}#pathway-card")
+
+
+def _int(value: str | None) -> int:
+    """A posted id; -1 (no row has it) for anything that is not a whole number."""
+    return int(value) if value and value.isdigit() else -1

@@ -9,6 +9,7 @@ the REST upload answer 401). The last tests check what the access middleware rec
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 from collections.abc import Iterator
@@ -22,11 +23,13 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
 from diagnosis.encounters.models import Encounter
 from diagnosis.inference.models import RescoreJob, Suggestion
+from diagnosis.pathways.services import ItemSpec, pathway_create, pathway_version_approve
 from diagnosis.registry.models import Finding
 from diagnosis.triage.services import triage_assess
 from imaging.models import Instance
@@ -45,7 +48,16 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 ANONYMOUS, NO_ROLE, DEACTIVATED = "anonymous", "no role", "deactivated"
-ROLES = (ANONYMOUS, NO_ROLE, Role.NURSE, Role.DOCTOR, Role.ML_ADMIN, Role.AUDITOR, DEACTIVATED)
+ROLES = (
+    ANONYMOUS,
+    NO_ROLE,
+    Role.NURSE,
+    Role.DOCTOR,
+    Role.ML_ADMIN,
+    Role.CLINICAL_LEAD,
+    Role.AUDITOR,
+    DEACTIVATED,
+)
 # Token-carrying clients of the DICOMweb and REST endpoints.
 TOKENS = (Role.DOCTOR, Role.NURSE, DEACTIVATED, "wrong token", "no token")
 
@@ -158,6 +170,16 @@ def _build_world(media: Path) -> World:
         saliency_key="saliency/policy.png",
     )
     encounter = encounter_of(users[Role.NURSE], mrn="SYN-POLICY-1")
+    pathway_version = pathway_create(
+        author=users[Role.CLINICAL_LEAD],
+        group="I20-I25",
+        title="Policy pathway",
+        review_date=timezone.localdate() + dt.timedelta(days=30),
+        items=[ItemSpec(kind="investigation", text="ECG")],
+    )
+    pathway_version_approve(
+        version=pathway_version, approver=make_user("policy-lead-2", Role.CLINICAL_LEAD)
+    )
     assessment = triage_assess(encounter=encounter, actor=users[Role.NURSE])
     series = instance.series
     kwargs = {
@@ -176,6 +198,8 @@ def _build_world(media: Path) -> World:
         "instance": instance.sop_instance_uid,
         "frames": "1",
         "key": "0" * 32,  # an export nobody made: 404 for the ML admin, refused for others
+        "pathway_id": pathway_version.pathway_id,
+        "pathway_version_id": pathway_version.pk,
     }
     return World(users, tokens, kwargs, instance, suggestion, encounter)
 

@@ -1,5 +1,8 @@
 """Load MedAssist's synthetic demo data and train the first champion.
 
+Also writes the demo care pathways (sample content, not clinical guidance): one demo clinical
+lead writes each, the other approves it; once, whatever the rest of the run does.
+
 Writes valid DICOM files of chest-like phantoms (normal / opacity / nodule) for synthetic
 patients, ingests them through the ordinary ingest service, labels the training patients with
 the generator's ground truth (shown as "synthetic ground truth", never as a clinician's
@@ -24,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from diagnosis.pathways.services import pathways_demo_ensure
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.review.models import Review
 from diagnosis.review.services import review_submit
@@ -44,6 +48,9 @@ DEMO_USERS = [
     ("doctor", Role.DOCTOR, "Dr Demo"),
     ("nurse", Role.NURSE, "Nurse Demo"),
     ("mladmin", Role.ML_ADMIN, "ML Admin Demo"),
+    # Two clinical leads, because a pathway version is approved by a lead other than its author.
+    ("lead", Role.CLINICAL_LEAD, "Clinical Lead Demo"),
+    ("lead2", Role.CLINICAL_LEAD, "Second Clinical Lead Demo"),
     ("auditor", Role.AUDITOR, "Auditor Demo"),
 ]
 
@@ -99,6 +106,7 @@ class Command(BaseCommand):
         if settings.PRODUCTION:
             raise CommandError("Demo data and demo accounts are refused in production.")
         users = demo_users_ensure()
+        self._pathways()
         train = not options["no_train"]
         queue = options["queue"]
         # The full demo includes triage; a shrunken one (the tests' image fixtures) skips
@@ -131,6 +139,19 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:8s} {role}")
         if options["queue"] and options["follow"]:
             self._follow()
+
+    def _pathways(self) -> None:
+        """Write and approve the demo care pathways that are missing (none after the first)."""
+        user_model = get_user_model()
+        written = pathways_demo_ensure(
+            author=user_model.objects.get(username="lead"),
+            approver=user_model.objects.get(username="lead2"),
+        )
+        if written:
+            self.stdout.write(
+                f"Wrote {written} demo care pathways (DEMO CONTENT: sample steps, not "
+                "clinical guidance), each approved by the second demo clinical lead."
+            )
 
     def _follow(self) -> None:
         """Print the first models' training progress as it changes, until none is active."""
