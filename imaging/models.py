@@ -16,9 +16,30 @@ class Study(models.Model):
     accession_number = models.CharField(max_length=64, blank=True)
     is_synthetic = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Where the study stands in the doctors' worklist, kept on the row so that a worklist page
+    # is one index scan whatever the number of studies. A new study is unread; ingest marks a
+    # study unread again when an image arrives, in the transaction that stores it; the review
+    # and inference services of the diagnosis layer recompute these under a row lock
+    # (diagnosis.review.services.study_worklist_refresh and study_urgency_refresh).
+    worklist_priority = models.FloatField(default=0.0)
+    unread = models.BooleanField(default=True)  # some image nobody has read yet
+    second_read_pending = models.BooleanField(default=False)  # double reading: one read in
+    in_adjudication = models.BooleanField(default=False)  # two reads disagree
 
     class Meta:
         verbose_name_plural = "studies"
+        indexes = [
+            # Worklist order (most urgent, then longest waiting), for every filter ...
+            models.Index(
+                fields=["-worklist_priority", "created_at", "id"], name="study_worklist_order"
+            ),
+            # ... and the default view, the studies awaiting a read, alone.
+            models.Index(
+                fields=["-worklist_priority", "created_at", "id"],
+                name="study_worklist_awaiting",
+                condition=models.Q(unread=True, in_adjudication=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Study {self.study_instance_uid} ({self.patient.mrn})"
@@ -34,6 +55,9 @@ class Series(models.Model):
 
     class Meta:
         verbose_name_plural = "series"
+        # The worklist's modality filter lists the modalities present: a walk of this index,
+        # one step per modality, not a scan of every series.
+        indexes = [models.Index(fields=["modality"], name="series_modality")]
 
     def __str__(self) -> str:
         return f"Series {self.series_instance_uid} {self.modality}"

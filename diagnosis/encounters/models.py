@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from medassist.models import Patient
@@ -198,6 +198,26 @@ class Encounter(VitalsFields):
         validators=[MinValueValidator(0), MaxValueValidator(130)],
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Where the encounter stands for the doctors' list of encounters awaiting a diagnosis,
+    # kept on the row so that list is one index scan however many encounters there are:
+    # the current ESI level (the nurse's confirmed level, else the latest suggestion) written
+    # by the triage services with each assessment or decision, under the encounter's lock;
+    # ``awaiting_diagnosis`` cleared by the final-diagnosis service (a final diagnosis is only
+    # ever superseded, never removed).
+    esi_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    esi_confirmed = models.BooleanField(default=False)
+    awaiting_diagnosis = models.BooleanField(default=True)
+
+    class Meta(VitalsFields.Meta):
+        indexes = [
+            models.Index(
+                F("esi_level").asc(nulls_last=True),
+                F("created_at"),
+                F("id"),
+                name="encounter_awaiting_dx",
+                condition=Q(awaiting_diagnosis=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Encounter {self.pk} ({self.patient.mrn}) {self.created_at:%Y-%m-%d %H:%M}"

@@ -9,40 +9,27 @@ from typing import TypeVar
 
 from django.db import models
 from django.db.models import (
-    Exists,
     F,
     Max,
-    OuterRef,
     QuerySet,
-    Subquery,
 )
-from django.db.models.functions import Coalesce
 
 from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis, VitalSigns
-from diagnosis.triage.models import TriageAssessment
 
 
 def encounters_awaiting_diagnosis(*, limit: int | None = None) -> QuerySet[Encounter]:
     """Encounters no doctor has given a final diagnosis yet, most acute first.
 
     Ordered by the ESI level (the nurse's confirmed level, else the suggestion of the latest
-    assessment; unassessed encounters last), then the longest waiting. Annotates ``esi`` and
-    ``esi_confirmed``; one query whatever the number of rows.
+    assessment; unassessed encounters last), then the longest waiting. Annotates
+    ``esi`` (the stored ``esi_level``, with ``esi_confirmed``); one index scan (the
+    ``encounter_awaiting_dx`` partial index) whatever the number of encounters.
     """
-    latest = TriageAssessment.objects.filter(
-        encounter_id=OuterRef("pk"), superseded_by__isnull=True
-    ).order_by("-pk")
     qs = (
         Encounter.objects.select_related("patient")
-        .exclude(Exists(FinalDiagnosis.objects.filter(encounter_id=OuterRef("pk"))))
-        .annotate(
-            esi=Coalesce(
-                Subquery(latest.values("confirmed_level")[:1]),
-                Subquery(latest.values("suggested_level")[:1]),
-            ),
-            esi_confirmed=Exists(latest.filter(confirmed_level__isnull=False)),
-        )
-        .order_by(F("esi").asc(nulls_last=True), "created_at", "pk")
+        .filter(awaiting_diagnosis=True)
+        .annotate(esi=F("esi_level"))
+        .order_by(F("esi_level").asc(nulls_last=True), "created_at", "pk")
     )
     return qs[:limit] if limit else qs
 

@@ -184,6 +184,7 @@ def final_diagnosis_record(
     )
     diagnosis.full_clean()
     diagnosis.save()
+    Encounter.objects.filter(pk=encounter.pk).update(awaiting_diagnosis=False)
     audit_record(
         actor=doctor,
         action="final_diagnosis.record",

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
-from django.db import models
+from django.db import connection, models
 from django.db.models import (
     Case,
     Exists,
@@ -25,6 +25,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from diagnosis.inference.models import Suggestion
 from diagnosis.inference.selectors import current_suggestions
@@ -176,25 +177,64 @@ def _awaiting_instances(*, user: AbstractBaseUser | None) -> QuerySet[Instance]:
 def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> QuerySet[Study]:
     """Studies in worklist order, most urgent first, then the longest waiting.
 
-    Annotations: ``priority`` (see :func:`suggestion_priority`), ``key_suggestion_id`` (the
-    most urgent latest suggestion), ``open_instance_id`` (the image to open: the first one
-    still awaiting, else the first), ``modality``, ``rescored_by`` (the version number of a
-    current suggestion that superseded another version's on the same image, e.g. after a
-    re-score on a new champion; None if none did). The ordering subquery runs per study; the
-    others only for the rows of the page (PostgreSQL evaluates them after the sort and limit).
+    Lean on purpose: the filters and the order only, on the worklist state each study row
+    carries (``worklist_priority``, ``unread``, ``second_read_pending``, ``in_adjudication``,
+    kept by the review and inference services), so that a page is an index scan of the
+    ``study_worklist_*`` indexes however many studies there are. ``priority`` is annotated
+    for the keyset navigation. :func:`worklist_rows_annotate` adds what a page shows.
+    """
+    qs = Study.objects.annotate(priority=F("worklist_priority"))
+    double = double_reading()
+    if double:
+        # My own first read is done for me, not for my colleagues: the stored flags give the
+        # candidates, the reading states of their images decide (for this doctor).
+        awaiting_me = Exists(_awaiting_instances(user=user).filter(series__study_id=OuterRef("pk")))
+        pending = Q(unread=True) | Q(second_read_pending=True)
+    if filters.status == Status.AWAITING:
+        qs = qs.filter(in_adjudication=False)
+        qs = qs.filter(pending & awaiting_me) if double else qs.filter(unread=True)
+    elif filters.status == Status.ADJUDICATION:
+        qs = qs.filter(in_adjudication=True)
+    elif filters.status == Status.REVIEWED:
+        qs = qs.filter(in_adjudication=False)
+        qs = qs.filter(~pending | ~awaiting_me) if double else qs.filter(unread=False)
+    if filters.modality:
+        qs = qs.filter(
+            Exists(Series.objects.filter(study_id=OuterRef("pk"), modality=filters.modality))
+        )
+    if filters.finding:
+        of_study = latest_suggestions().filter(instance__series__study_id=OuterRef("pk"))
+        qs = qs.filter(Exists(of_study.filter(top_finding__code=filters.finding)))
+    if filters.date_from:
+        qs = qs.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        qs = qs.filter(created_at__lt=_day_start(filters.date_to + dt.timedelta(days=1)))
+    if filters.mine:
+        qs = qs.filter(
+            Exists(ReviewAssignment.objects.filter(study_id=OuterRef("pk"), assignee=user))
+        )
+    return qs.order_by("-worklist_priority", "created_at", "pk")
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    """The first instant of ``day`` in the server time zone (a range the index can use)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def worklist_rows_annotate(qs: QuerySet[Study], *, user: AbstractBaseUser) -> QuerySet[Study]:
+    """Add what a worklist row shows, for the few studies of one page.
+
+    ``key_suggestion_id`` (the most urgent latest suggestion), ``open_instance_id`` (the image
+    to open: the first one still awaiting, else the first), ``modality``, ``rescored_by`` (the
+    version number of a current suggestion that superseded another version's on the same
+    image, e.g. after a re-score on a new champion; None if none did).
     """
     of_study = latest_suggestions().filter(instance__series__study_id=OuterRef("pk"))
     instances = Instance.objects.filter(series__study_id=OuterRef("pk")).order_by(
         "series_id", "instance_number", "pk"
     )
     awaiting = _awaiting_instances(user=user).filter(series__study_id=OuterRef("pk"))
-    adjudication = ReadingState.objects.filter(
-        instance__series__study_id=OuterRef("pk"), status=ReadingState.Status.ADJUDICATION
-    )
-    qs = Study.objects.select_related("patient").annotate(
-        # Stored per study when suggestions are written (study_urgency_refresh): sorting by
-        # it is an indexed join, not a subquery per study.
-        priority=Coalesce(F("urgency__priority"), Value(0.0)),
+    return qs.select_related("patient").annotate(
         key_suggestion_id=F("urgency__key_suggestion_id"),
         open_instance_id=Coalesce(
             Subquery(awaiting.order_by("series_id", "instance_number", "pk").values("pk")[:1]),
@@ -215,27 +255,6 @@ def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> Qu
             .values("model_version__version")[:1]
         ),
     )
-    if filters.status == Status.AWAITING:
-        qs = qs.filter(Exists(awaiting)).exclude(Exists(adjudication))
-    elif filters.status == Status.ADJUDICATION:
-        qs = qs.filter(Exists(adjudication))
-    elif filters.status == Status.REVIEWED:
-        qs = qs.exclude(Exists(awaiting)).exclude(Exists(adjudication))
-    if filters.modality:
-        qs = qs.filter(
-            Exists(Series.objects.filter(study_id=OuterRef("pk"), modality=filters.modality))
-        )
-    if filters.finding:
-        qs = qs.filter(Exists(of_study.filter(top_finding__code=filters.finding)))
-    if filters.date_from:
-        qs = qs.filter(created_at__date__gte=filters.date_from)
-    if filters.date_to:
-        qs = qs.filter(created_at__date__lte=filters.date_to)
-    if filters.mine:
-        qs = qs.filter(
-            Exists(ReviewAssignment.objects.filter(study_id=OuterRef("pk"), assignee=user))
-        )
-    return qs.order_by("-priority", "created_at", "pk")
 
 
 @dataclass
@@ -251,10 +270,21 @@ class WorklistRow:
 def worklist_page(
     *, user: AbstractBaseUser, filters: WorklistFilters, page: int | str | None = 1
 ) -> tuple[Page[Study], list[WorklistRow]]:
-    """One page of the worklist in a constant number of queries (count, rows, suggestions)."""
-    paginator = Paginator(worklist_queryset(user=user, filters=filters), worklist_page_size())
+    """One page of the worklist in a constant number of queries (count, rows, suggestions).
+
+    The count and the page's ids come from the lean ordered query (index scans); the row
+    columns are computed for the page's studies only, also on a deep page, where an OFFSET
+    would otherwise compute them for every study it skips.
+    """
+    ordered = worklist_queryset(user=user, filters=filters)
+    paginator = Paginator(ordered, worklist_page_size())
     current = paginator.get_page(page)
-    studies = list(current.object_list)
+    page_ids = current.object_list.values("pk")  # type: ignore[attr-defined]
+    studies = list(
+        worklist_rows_annotate(Study.objects.filter(pk__in=page_ids), user=user).order_by(
+            "-worklist_priority", "created_at", "pk"
+        )
+    )
     suggestions = Suggestion.objects.select_related("top_finding").in_bulk(
         [s.key_suggestion_id for s in studies if s.key_suggestion_id]  # type: ignore[attr-defined]
     )
@@ -277,13 +307,27 @@ def worklist_page(
     return current, rows
 
 
+# The distinct modalities by a loose index scan: each step asks the ``series_modality`` index
+# for the next larger value, so the cost is the number of modalities (a dozen), not of series.
+# PostgreSQL and SQLite both run it; a plain DISTINCT reads every series.
+_MODALITIES_SQL = """
+WITH RECURSIVE m(modality) AS (
+    SELECT min(modality) FROM {table} WHERE modality > ''
+    UNION ALL
+    SELECT (SELECT min(modality) FROM {table} WHERE modality > m.modality)
+    FROM m WHERE m.modality IS NOT NULL
+)
+SELECT modality FROM m WHERE modality IS NOT NULL
+"""
+
+
 def worklist_modalities() -> list[str]:
-    return list(
-        Series.objects.exclude(modality="")
-        .order_by("modality")
-        .values_list("modality", flat=True)
-        .distinct()
-    )
+    """The modalities of the stored series, sorted (for the worklist's filter)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MODALITIES_SQL.format(table=connection.ops.quote_name(Series._meta.db_table))
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def worklist_neighbour(
@@ -333,8 +377,11 @@ def worklist_neighbour(
                     | Q(priority=p, created_at__gt=c)
                     | Q(priority=p, created_at=c, pk__gt=pk)
                 )
-    row = qs.values("open_instance_id").first()
-    return row["open_instance_id"] if row else None
+    row = worklist_rows_annotate(
+        Study.objects.filter(pk__in=qs.values("pk")[:1]), user=user
+    ).values("open_instance_id")
+    first = row.first()
+    return first["open_instance_id"] if first else None
 
 
 @dataclass(frozen=True)

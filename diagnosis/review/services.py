@@ -8,9 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import (
-    F,
-)
+from django.db.models import Exists, F, OuterRef
 
 from diagnosis.inference.models import Suggestion
 from diagnosis.inference.selectors import promoted_at
@@ -56,7 +54,42 @@ def study_urgency_refresh(*, study_ids: Iterable[int]) -> int:
         unique_fields=["study"],
         update_fields=["priority", "key_suggestion", "updated_at"],
     )
+    # The worklist sorts by the copy on the study row (one index, whatever the filter).
+    Study.objects.bulk_update(
+        [
+            Study(
+                pk=study_id,
+                worklist_priority=best[study_id]["priority"] if study_id in best else 0.0,
+            )
+            for study_id in ids
+        ],
+        ["worklist_priority"],
+    )
     return len(ids)
+
+
+def study_worklist_refresh(*, study_ids: Iterable[int]) -> None:
+    """Recompute where these studies stand in reading (unread, one read of two, disagreeing
+    reads) from their images' reading states; called in the transaction that changes one.
+
+    The study rows are locked first: an image stored meanwhile marks its study unread under
+    the same lock (ingest), so the two can never leave a study with an unread image marked
+    as read.
+    """
+    ids = sorted(set(study_ids))
+    if not ids:
+        return
+    list(Study.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    of_study = ReadingState.objects.filter(instance__series__study_id=OuterRef("pk"))
+    Study.objects.filter(pk__in=ids).update(
+        unread=Exists(
+            Instance.objects.filter(series__study_id=OuterRef("pk")).exclude(
+                Exists(ReadingState.objects.filter(instance_id=OuterRef("pk")))
+            )
+        ),
+        second_read_pending=Exists(of_study.filter(status=ReadingState.Status.ONE_READ)),
+        in_adjudication=Exists(of_study.filter(status=ReadingState.Status.ADJUDICATION)),
+    )
 
 
 class ReviewRefused(ValidationError):
@@ -202,6 +235,7 @@ def review_record(
     review.save()
     review.findings.set(chosen)
     state = _state_update(instance=instance)
+    study_worklist_refresh(study_ids=[instance.series.study_id])
     audit_record(
         actor=reviewer,
         action="review.submit",

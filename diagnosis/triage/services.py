@@ -289,6 +289,7 @@ def triage_assess(
             exclude=["encounter", "vitals", "model_version", "assessed_by", "supersedes"]
         )
         assessment.save()
+        encounter_esi_store(assessment=assessment)
         audit_record(
             actor=actor,
             action="triage.assess",
@@ -304,6 +305,17 @@ def triage_assess(
             },
         )
     return assessment
+
+
+def encounter_esi_store(*, assessment: TriageAssessment) -> None:
+    """Copy the encounter's current ESI (this, its newest assessment) onto the encounter row,
+    where the doctors' list of encounters awaiting a diagnosis sorts by it. Called under the
+    encounter's lock, in the transaction that stores the assessment or the decision."""
+    confirmed = assessment.confirmed_level is not None
+    Encounter.objects.filter(pk=assessment.encounter_id).update(
+        esi_level=assessment.confirmed_level if confirmed else assessment.suggested_level,
+        esi_confirmed=confirmed,
+    )
 
 
 @transaction.atomic
@@ -349,6 +361,7 @@ def triage_confirm(
     target.override_reason = reason
     target.full_clean()
     target.save()
+    encounter_esi_store(assessment=target)
     audit_record(
         actor=actor,
         action="triage.override" if level != assessment.suggested_level else "triage.confirm",

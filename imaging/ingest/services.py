@@ -217,7 +217,7 @@ def _file_instance(
         is_synthetic=synthetic,
         actor=by,
     )
-    study, _ = Study.objects.get_or_create(
+    study, study_created = Study.objects.get_or_create(
         study_instance_uid=header.study_instance_uid,
         defaults={
             "patient": patient,
@@ -273,6 +273,10 @@ def _file_instance(
             code="corrupt",
         ) from exc
     instance.save()
+    if not study_created:
+        # A new image is unread: the study goes back on the worklist, under the row lock the
+        # review services take before they recompute it (so neither overwrites the other).
+        Study.objects.filter(pk=study.pk).update(unread=True)
     return instance
 
 

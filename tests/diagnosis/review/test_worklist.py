@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from diagnosis.registry.models import Finding
 from diagnosis.review.services import review_assign, review_submit
+from imaging.ingest.services import instance_ingest
+from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
 from tests.conftest import make_user
 from tests.diagnosis.review import builders
 from tests.web.helpers import text_of
@@ -152,8 +157,10 @@ def test_encounters_await_a_diagnosis_most_acute_first_then_longest_waiting(
 
     from django.utils import timezone
 
-    from diagnosis.encounters.models import Encounter, FinalDiagnosis
+    from diagnosis.encounters.models import Encounter
+    from diagnosis.encounters.services import final_diagnosis_record
     from diagnosis.triage.models import TriageAssessment
+    from diagnosis.triage.services import encounter_esi_store
     from medassist.models import Patient
 
     def encounter(mrn: str, *, esi: int | None, confirmed: int | None = None, minutes: int = 0):  # type: ignore[no-untyped-def]
@@ -175,7 +182,7 @@ def test_encounters_await_a_diagnosis_most_acute_first_then_longest_waiting(
             created_at=timezone.now() - dt.timedelta(minutes=minutes)
         )
         if esi is not None:
-            TriageAssessment.objects.create(
+            assessment = TriageAssessment.objects.create(
                 encounter=e,
                 suggested_level=esi,
                 confirmed_level=confirmed,
@@ -183,6 +190,8 @@ def test_encounters_await_a_diagnosis_most_acute_first_then_longest_waiting(
                 input_sha256="0" * 64,
                 latency_ms=1.0,
             )
+            # What triage_assess / triage_confirm do with every assessment they store.
+            encounter_esi_store(assessment=assessment)
         return e
 
     waiting_long_esi3 = encounter("E1", esi=3, minutes=90)
@@ -190,9 +199,7 @@ def test_encounters_await_a_diagnosis_most_acute_first_then_longest_waiting(
     recent_esi3 = encounter("E3", esi=3, minutes=10)
     untriaged = encounter("E4", esi=None, minutes=200)
     diagnosed = encounter("E5", esi=1, minutes=300)
-    FinalDiagnosis.objects.create(
-        encounter=diagnosed, doctor=nurse, icd10_code="R07.4", icd10_title="Chest pain"
-    )
+    final_diagnosis_record(encounter=diagnosed, doctor=nurse, icd10_code="R07.4")
 
     body = doctor_client.get(URL).content.decode()
     order = [
@@ -201,3 +208,47 @@ def test_encounters_await_a_diagnosis_most_acute_first_then_longest_waiting(
     ]
     assert order == sorted(order)
     assert f'data-encounter="{diagnosed.pk}"' not in body
+
+
+def test_a_new_image_brings_a_read_study_back_to_the_worklist(
+    doctor_client: Client, doctor: User
+) -> None:
+    """The worklist reads the state stored on the study; ingest and reviews keep it true."""
+    read = builders.study(finding="opacity", modality="CR")
+    review_submit(
+        instance=builders.first_instance(read),
+        reviewer=doctor,
+        finding=Finding.objects.get(code="opacity"),
+    )
+    assert read.description not in _order(doctor_client)
+    assert _order(doctor_client, "?status=reviewed") == [read.description]
+
+    late = synthetic_dicom(
+        finding="normal",
+        patient_id=read.patient.mrn,
+        patient_name="SYNTHETIC^LATE",
+        study_uid=read.study_instance_uid,
+        size=32,
+        rng=np.random.default_rng(1),
+    )
+    instance_ingest(data=dicom_bytes(late), uploaded_by=doctor, source="upload")
+
+    assert _order(doctor_client) == [read.description]
+    assert _order(doctor_client, "?status=reviewed") == []
+
+
+def test_a_deep_page_costs_what_the_first_page_costs(doctor_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDASSIST_WORKLIST_PAGE_SIZE = 5
+    for i in range(23):
+        builders.study(finding=["normal", "nodule", "opacity"][i % 3], waiting_hours=i + 1)
+    with CaptureQueriesContext(connection) as first:
+        first_page = doctor_client.get(URL)
+    with CaptureQueriesContext(connection) as deep:
+        deep_page = doctor_client.get(URL + "?page=5")
+    assert len(deep.captured_queries) == len(first.captured_queries)
+    assert len(first_page.context["rows"]) == 5 and len(deep_page.context["rows"]) == 3
+    # Same order as one list: the deep page continues where page 4 stopped.
+    everything = [r.study.description for r in first_page.context["rows"]]
+    for page in range(2, 6):
+        everything += _order(doctor_client, f"?page={page}")
+    assert len(set(everything)) == 23
