@@ -139,3 +139,23 @@ class StudyUrgency(models.Model):
 
     def __str__(self) -> str:
         return f"Urgency {self.priority:.3f} of study {self.study_id}"
+
+
+class StudyFinding(models.Model):
+    """A finding that a current AI suggestion of the study names first (one row per pair).
+
+    The worklist's finding filter reads this, not every suggestion of every study. Written
+    only by :func:`diagnosis.review.services.study_urgency_refresh`, with the urgency.
+    """
+
+    study = models.ForeignKey("imaging.Study", on_delete=models.CASCADE, related_name="+")
+    finding = models.ForeignKey("diagnosis.Finding", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "finding"], name="study_finding_unique")
+        ]
+        indexes = [models.Index(fields=["finding", "study"], name="study_finding_by_finding")]
+
+    def __str__(self) -> str:
+        return f"Study {self.study_id} suggests finding {self.finding_id}"

@@ -30,7 +30,7 @@ from django.utils import timezone
 from diagnosis.inference.models import Suggestion
 from diagnosis.inference.selectors import current_suggestions
 from diagnosis.registry.models import NORMAL_CODE
-from diagnosis.review.models import ReadingState, Review, ReviewAssignment
+from diagnosis.review.models import ReadingState, Review, ReviewAssignment, StudyFinding
 from imaging.models import Instance, Series, Study
 
 
@@ -203,8 +203,12 @@ def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> Qu
             Exists(Series.objects.filter(study_id=OuterRef("pk"), modality=filters.modality))
         )
     if filters.finding:
-        of_study = latest_suggestions().filter(instance__series__study_id=OuterRef("pk"))
-        qs = qs.filter(Exists(of_study.filter(top_finding__code=filters.finding)))
+        # Kept with the urgency whenever suggestions are stored (study_urgency_refresh).
+        qs = qs.filter(
+            Exists(
+                StudyFinding.objects.filter(study_id=OuterRef("pk"), finding__code=filters.finding)
+            )
+        )
     if filters.date_from:
         qs = qs.filter(created_at__gte=_day_start(filters.date_from))
     if filters.date_to:

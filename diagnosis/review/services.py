@@ -13,7 +13,13 @@ from django.db.models import Exists, F, OuterRef
 from diagnosis.inference.models import Suggestion
 from diagnosis.inference.selectors import promoted_at
 from diagnosis.registry.models import Finding
-from diagnosis.review.models import ReadingState, Review, ReviewAssignment, StudyUrgency
+from diagnosis.review.models import (
+    ReadingState,
+    Review,
+    ReviewAssignment,
+    StudyFinding,
+    StudyUrgency,
+)
 from diagnosis.review.selectors import (
     double_reading,
     latest_suggestions,
@@ -25,7 +31,8 @@ from medassist.services import audit_record
 
 
 def study_urgency_refresh(*, study_ids: Iterable[int]) -> int:
-    """Recompute the stored urgency of these studies from their latest suggestions.
+    """Recompute the stored urgency of these studies, and the findings their current
+    suggestions name first (:class:`StudyFinding`), from their latest suggestions.
 
     Called whenever suggestions are stored; returns how many studies it wrote.
     """
@@ -33,14 +40,21 @@ def study_urgency_refresh(*, study_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     best: dict[int, dict[str, Any]] = {}
+    findings: set[tuple[int, int]] = set()
     for row in (
         latest_suggestions()
         .filter(instance__series__study_id__in=ids)
         .annotate(priority=suggestion_priority(), study=F("instance__series__study_id"))
         .order_by("study", "-priority", "pk")
-        .values("study", "pk", "priority")
+        .values("study", "pk", "priority", "top_finding_id")
     ):
         best.setdefault(row["study"], row)
+        if row["top_finding_id"] is not None:
+            findings.add((row["study"], row["top_finding_id"]))
+    StudyFinding.objects.filter(study_id__in=ids).delete()
+    StudyFinding.objects.bulk_create(
+        [StudyFinding(study_id=study, finding_id=finding) for study, finding in sorted(findings)]
+    )
     StudyUrgency.objects.bulk_create(
         [
             StudyUrgency(
