@@ -28,13 +28,13 @@ class ExportForm(forms.Form):
     date_from = forms.DateField(
         label="Study date from",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Enter a date such as 2024-01-31."},
     )
     date_to = forms.DateField(
         label="Study date to",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Enter a date such as 2024-01-31."},
     )
     modified_dates = forms.BooleanField(

@@ -119,7 +119,11 @@ class EncounterForm(VitalSignsForm):
     mrn = forms.CharField(label="MRN", max_length=64)
     name = forms.CharField(max_length=200, required=False)
     birth_date = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Birth date"
+        required=False,
+        # ISO whatever the language (en-gb writes 31/01/1980): a browser's date field shows
+        # no other form, so a date given as the form's initial value would show blank.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        label="Birth date",
     )
     sex = forms.ChoiceField(choices=Patient.Sex.choices, initial=Patient.Sex.UNKNOWN)
     chief_complaint = forms.CharField(

@@ -249,3 +249,13 @@ def test_the_complaint_limit_is_a_setting_the_service_keeps_too(
         )  # fmt: skip
     assert "the limit is 40" in refused.value.message_dict["chief_complaint"][0]
     assert not Encounter.objects.exists()
+
+
+def test_a_form_shown_again_keeps_the_birth_date_the_browser_can_read(
+    nurse_client: Client,
+) -> None:
+    """A refused intake comes back with the birth date in the only form a browser's date
+    field shows (ISO), so the nurse does not type it again."""
+    response = _post(nurse_client, {**INTAKE, "chief_complaint": ""})  # refused: no complaint
+    assert response.status_code == 400
+    assert 'name="birth_date" value="1959-03-01"' in response.content.decode()
