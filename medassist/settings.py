@@ -558,6 +558,9 @@ MEDASSIST_WEB_SERVES_TRIAGE_MODEL = env_bool("MEDASSIST_WEB_SERVES_TRIAGE_MODEL"
 MEDASSIST_DOUBLE_READING = env_bool("MEDASSIST_DOUBLE_READING", False)
 MEDASSIST_MULTI_LABEL = env_bool("MEDASSIST_MULTI_LABEL", False)
 MEDASSIST_WORKLIST_PAGE_SIZE = env_int("MEDASSIST_WORKLIST_PAGE_SIZE", 25)
+# The worklist counts matching studies up to this many; past it the page says "more than"
+# and pages go on while studies do (counting them all costs what the table holds).
+MEDASSIST_WORKLIST_COUNT_CAP = env_int("MEDASSIST_WORKLIST_COUNT_CAP", 10000)
 MEDASSIST_WORKLIST_POLL_SECONDS = env_int("MEDASSIST_WORKLIST_POLL_SECONDS", 10)
 # A suggestion whose top two probabilities are closer than this says "needs attention".
 MEDASSIST_ATTENTION_MARGIN = env_float("MEDASSIST_ATTENTION_MARGIN", 0.2)

@@ -252,3 +252,25 @@ def test_a_deep_page_costs_what_the_first_page_costs(doctor_client: Client, sett
     for page in range(2, 6):
         everything += _order(doctor_client, f"?page={page}")
     assert len(set(everything)) == 23
+
+
+def test_past_the_count_cap_the_worklist_says_more_than_and_pages_go_on(
+    doctor_client: Client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDASSIST_WORKLIST_PAGE_SIZE = 3
+    settings.MEDASSIST_WORKLIST_COUNT_CAP = 5
+    for i in range(11):
+        builders.study(finding="nodule", modality="CT", waiting_hours=i + 1)
+    first = doctor_client.get(URL + "?modality=CT")
+    assert "Page 1 (more than 5 studies)" in text_of(first)
+    assert "modality=CT&page=2" in text_of(first)
+    seen = []
+    for page in range(1, 6):
+        response = doctor_client.get(URL + f"?modality=CT&page={page}")
+        seen += [row.study.pk for row in response.context["rows"]]
+    assert len(seen) == len(set(seen)) == 11  # every study once, past the cap too
+    last = doctor_client.get(URL + "?modality=CT&page=4")
+    assert len(last.context["rows"]) == 2 and 'rel="next"' not in text_of(last)
+    # Under the cap the count is exact.
+    settings.MEDASSIST_WORKLIST_COUNT_CAP = 100
+    assert "Page 1 of 4 (11 studies)" in text_of(doctor_client.get(URL + "?modality=CT"))
