@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from medassist.models import Patient
@@ -165,6 +166,10 @@ class VitalsFields(models.Model):
             raise ValidationError(errors)
 
 
+# Where an encounter with no ESI level yet sorts among levels 1-5 (last).
+ESI_UNASSESSED_ORDER = 6
+
+
 class Encounter(VitalsFields):
     """A patient's visit as the triage nurse records it.
 
@@ -210,8 +215,10 @@ class Encounter(VitalsFields):
 
     class Meta(VitalsFields.Meta):
         indexes = [
+            # Unassessed (no level) sort after ESI 5; an expression, not NULLS LAST, which
+            # SQLite's CREATE INDEX does not take.
             models.Index(
-                F("esi_level").asc(nulls_last=True),
+                Coalesce(F("esi_level"), Value(ESI_UNASSESSED_ORDER)),
                 F("created_at"),
                 F("id"),
                 name="encounter_awaiting_dx",

@@ -8,13 +8,16 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 from django.db import models
-from django.db.models import (
-    F,
-    Max,
-    QuerySet,
-)
+from django.db.models import F, Max, QuerySet, Value
+from django.db.models.functions import Coalesce
 
-from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis, VitalSigns
+from diagnosis.encounters.models import (
+    ESI_UNASSESSED_ORDER,
+    Disposition,
+    Encounter,
+    FinalDiagnosis,
+    VitalSigns,
+)
 
 
 def encounters_awaiting_diagnosis(*, limit: int | None = None) -> QuerySet[Encounter]:
@@ -29,7 +32,7 @@ def encounters_awaiting_diagnosis(*, limit: int | None = None) -> QuerySet[Encou
         Encounter.objects.select_related("patient")
         .filter(awaiting_diagnosis=True)
         .annotate(esi=F("esi_level"))
-        .order_by(F("esi_level").asc(nulls_last=True), "created_at", "pk")
+        .order_by(Coalesce(F("esi_level"), Value(ESI_UNASSESSED_ORDER)), "created_at", "pk")
     )
     return qs[:limit] if limit else qs
 

@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="encounter",
             index=models.Index(
-                models.OrderBy(models.F("esi_level"), nulls_last=True),
+                Coalesce(models.F("esi_level"), models.Value(6)),
                 models.F("created_at"),
                 models.F("id"),
                 condition=models.Q(("awaiting_diagnosis", True)),
