@@ -1,9 +1,10 @@
 """The Django admin for imaging: stored images are read-only, ingest conflicts are resolved here.
 
-Studies, series and instances are written only by the ingest service (which keeps their
-files, checksums and audit trail consistent), so the admin shows them without letting anyone
-add, edit or delete them. An :class:`IngestConflict` is a file that arrived with a stored SOP
-Instance UID but different bytes; the administrator compares the two and records a decision.
+Studies, series, instances and non-image objects are written only by the ingest service
+(which keeps their files, checksums and audit trail consistent), so the admin shows them
+without letting anyone add, edit or delete them. An :class:`IngestConflict` is a file that
+arrived with a stored SOP Instance UID but different bytes; the administrator compares the
+two and records a decision.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import IngestConflict, Instance, Series, Study
+from .models import IngestConflict, Instance, NonImageInstance, Series, Study
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -53,6 +54,16 @@ class InstanceAdmin(ReadOnlyAdmin):
     list_filter = ("source",)
 
 
+@admin.register(NonImageInstance)
+class NonImageInstanceAdmin(ReadOnlyAdmin):
+    """Reports, RT objects, waveforms, PDFs...: stored with their study, never sent to the AI."""
+
+    list_display = ("sop_instance_uid", "sop_class_name", "title", "series", "source")
+    list_select_related = ("series",)
+    search_fields = ("sop_instance_uid", "sha256", "series__series_instance_uid")
+    list_filter = ("source", "sop_class_uid")
+
+
 @admin.register(IngestConflict)
 class IngestConflictAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Open conflicts first; only the decision (resolved at, note) can be edited."""
@@ -60,6 +71,7 @@ class IngestConflictAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = (
         "sop_instance_uid",
         "existing_instance",
+        "existing_non_image",
         "source",
         "received_by",
         "received_at",
@@ -71,6 +83,7 @@ class IngestConflictAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = (
         "sop_instance_uid",
         "existing_instance",
+        "existing_non_image",
         "existing_sha256",
         "storage_key",
         "sha256",
@@ -83,7 +96,8 @@ class IngestConflictAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="SHA-256 of the stored instance")
     def existing_sha256(self, obj: IngestConflict) -> str:
-        return obj.existing_instance.sha256
+        original = obj.existing_instance or obj.existing_non_image
+        return original.sha256 if original is not None else ""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

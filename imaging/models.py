@@ -1,9 +1,17 @@
-"""The DICOM world: Study, Series, Instance. Files live under MEDIA_ROOT by server key."""
+"""The DICOM world: Study, Series, Instance. Files live under MEDIA_ROOT by server key.
+
+An :class:`Instance` is an image: it has pixels, and what listens to new images (the AI,
+the worklist) sees it. Every other object a study can hold (a structured report, an RT
+structure set or plan, a waveform, an encapsulated PDF, a presentation state...) is a
+:class:`NonImageInstance`: stored, checksummed and served the same way, filed under its
+series, and never mistaken for an image.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from pydicom.uid import UID_dictionary
 
 from medassist.models import Patient
 
@@ -89,6 +97,46 @@ class Instance(models.Model):
         return f"Instance {self.sop_instance_uid}"
 
 
+class NonImageInstance(models.Model):
+    """A stored DICOM object without pixel data; never sent to inference, never read as an image.
+
+    A SOP Instance UID is held by one Instance or one NonImageInstance, not both: ingest
+    checks both tables before storing, and a different object under a stored UID is an
+    :class:`IngestConflict` whichever table holds the original.
+    """
+
+    series = models.ForeignKey(Series, on_delete=models.PROTECT, related_name="non_image_instances")
+    sop_instance_uid = models.CharField(max_length=64, unique=True)
+    sop_class_uid = models.CharField(max_length=64)
+    instance_number = models.IntegerField(null=True, blank=True)
+    # What the object calls itself, when it says: a document title, a report's concept name,
+    # an RT plan or structure set label, a presentation state's content label.
+    title = models.CharField(max_length=200, blank=True)
+    # Server-generated, relative to MEDIA_ROOT; never built from DICOM values.
+    storage_key = models.CharField(max_length=200, unique=True)
+    sha256 = models.CharField(max_length=64)
+    dataset_sha256 = models.CharField(max_length=64, blank=True, default="")
+    size_bytes = models.PositiveBigIntegerField()
+    source = models.CharField(max_length=32, default="upload")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.sop_class_name} {self.sop_instance_uid}"
+
+    @property
+    def sop_class_name(self) -> str:
+        """ "Basic Text SR Storage", "Encapsulated PDF Storage"...; the UID when unknown."""
+        entry = UID_dictionary.get(self.sop_class_uid)
+        return entry[0] if entry else self.sop_class_uid
+
+
+# What a SOP Instance UID can name once stored: an image or a non-image object.
+StoredInstance = Instance | NonImageInstance
+
+
 class IngestConflict(models.Model):
     """A file that arrived with a stored SOP Instance UID but different bytes.
 
@@ -97,8 +145,16 @@ class IngestConflict(models.Model):
     """
 
     sop_instance_uid = models.CharField(max_length=64, db_index=True)
+    # The stored original: an image, or a non-image object (exactly one of the two is set).
     existing_instance = models.ForeignKey(
-        Instance, on_delete=models.PROTECT, related_name="conflicts"
+        Instance, on_delete=models.PROTECT, related_name="conflicts", null=True, blank=True
+    )
+    existing_non_image = models.ForeignKey(
+        NonImageInstance,
+        on_delete=models.PROTECT,
+        related_name="conflicts",
+        null=True,
+        blank=True,
     )
     # Server-generated, relative to MEDIA_ROOT, under conflicts/; never built from DICOM values.
     storage_key = models.CharField(max_length=200, unique=True)
@@ -123,7 +179,14 @@ class IngestConflict(models.Model):
                 fields=["sop_instance_uid", "sha256"],
                 condition=models.Q(resolved_at__isnull=True),
                 name="imaging_one_open_conflict_per_file",
-            )
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(existing_instance__isnull=False, existing_non_image__isnull=True)
+                    | models.Q(existing_instance__isnull=True, existing_non_image__isnull=False)
+                ),
+                name="imaging_conflict_has_one_original",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,15 +10,17 @@ import pydicom
 from django.conf import settings
 from django.db.models import QuerySet
 
-from .models import Instance
+from .models import Instance, StoredInstance
 
 
 class StoredFileError(RuntimeError):
     """A stored file is missing or no longer matches the SHA-256 recorded at ingest."""
 
 
-def instance_read_bytes(*, instance: Instance) -> bytes:
-    """Return the stored file, verified against its SHA-256 (raises StoredFileError)."""
+def instance_read_bytes(*, instance: StoredInstance) -> bytes:
+    """Return the stored file, verified against its SHA-256 (raises StoredFileError).
+
+    ``instance`` is an image or a non-image object: both are stored the same way."""
     path = Path(settings.MEDIA_ROOT) / instance.storage_key
     try:
         data = path.read_bytes()
@@ -29,7 +31,7 @@ def instance_read_bytes(*, instance: Instance) -> bytes:
     return data
 
 
-def instance_read_dataset(*, instance: Instance) -> pydicom.Dataset:
+def instance_read_dataset(*, instance: StoredInstance) -> pydicom.Dataset:
     """The stored file parsed, from bytes read once and verified against its SHA-256."""
     return pydicom.dcmread(io.BytesIO(instance_read_bytes(instance=instance)))
 

@@ -16,7 +16,8 @@ from medassist.roles import Role, role_required
 from .forms import UploadForm
 from .ingest.bulk import BulkIngestSummary, instance_ingest_bulk
 from .ingest.errors import IngestError
-from .ingest.limits import max_bulk_request_bytes
+from .ingest.limits import max_bulk_request_bytes, max_upload_bytes
+from .ingest.parsing import read_bounded, refuse_declared_size
 from .ingest.services import instance_ingest
 from .models import Instance
 from .viewer.rendering import instance_frame_png
@@ -27,19 +28,28 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _summary_json(summary: BulkIngestSummary, *, single: bool) -> dict[str, Any]:
-    def case_url(instance_id: int | None) -> str:
-        if instance_id is None:
-            return ""
+def _open_url(*, instance_id: int | None, study_id: int | None) -> str:
+    """Where a stored file opens: an image's case page, else (a report, a PDF...) the viewer
+    of its study, which lists it; "" for nothing stored."""
+    if instance_id is not None:
         return reverse("diagnosis:case", kwargs={"instance_id": instance_id})
+    if study_id is not None:
+        return reverse("imaging:viewer:study", kwargs={"study_id": study_id})
+    return ""
 
+
+def _summary_json(summary: BulkIngestSummary, *, single: bool) -> dict[str, Any]:
     items = [
         {
             "name": item.name,
             "outcome": item.outcome,
             "reason": item.reason,
             "code": item.code,
-            "case_url": case_url(item.instance_id),
+            "non_image": item.non_image,
+            "case_url": _open_url(
+                instance_id=item.instance_id,
+                study_id=item.study_id if item.outcome != "rejected" else None,
+            ),
         }
         for item in summary.items
     ]
@@ -54,7 +64,8 @@ def _summary_json(summary: BulkIngestSummary, *, single: bool) -> dict[str, Any]
                 "description": study.description,
                 "patient": study.patient,
                 "images": study.images,
-                "case_url": case_url(study.first_instance_id),
+                "non_images": study.non_images,
+                "case_url": _open_url(instance_id=study.first_instance_id, study_id=study.study_id),
             }
             for study in summary.studies
         ],
@@ -128,13 +139,18 @@ def upload(request: HttpRequest) -> HttpResponse:
         return _page(request, form, status=400)
     single = form.is_single_file()
     if single and not _wants_json(request):
+        upload = form.uploads()[0]
         try:
-            result = instance_ingest(
-                data=form.uploads()[0].read(), uploaded_by=request.user, source="upload"
-            )
+            # Django spooled a large upload to disk; it is read only if within the limit.
+            refuse_declared_size(upload.size, limit=max_upload_bytes())
+            data = read_bounded(upload, limit=max_upload_bytes())
+            result = instance_ingest(data=data, uploaded_by=request.user, source="upload")
         except IngestError as exc:
             form.add_error("file", str(exc))
             return _page(request, form, status=exc.status)
+        if not result.is_image:
+            # A report, a PDF...: no case to open; the study's viewer lists it.
+            return redirect("imaging:viewer:study", study_id=result.instance.series.study_id)
         return redirect("diagnosis:case", instance_id=result.instance.pk)
     summary = instance_ingest_bulk(
         uploads=form.uploads(), uploaded_by=request.user, source="upload"

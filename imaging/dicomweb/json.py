@@ -244,16 +244,24 @@ def series_json(series: Any, *, url: str) -> dict[str, dict]:
 
 
 def instance_json(instance: Any, *, url: str) -> dict[str, dict]:
-    """An instance search result, with its series' and study's attributes."""
+    """An instance search result, with its series' and study's attributes. A non-image object
+    (no ``rows``) has no Rows, Columns or Number of Frames."""
+    image = (
+        [
+            element("Rows", instance.rows),
+            element("Columns", instance.columns),
+            element("NumberOfFrames", instance.frames),
+        ]
+        if hasattr(instance, "rows")
+        else []
+    )
     return dataset(
         *_study_elements(instance.series.study),
         *_series_elements(instance.series),
         element("SOPClassUID", instance.sop_class_uid),
         element("SOPInstanceUID", instance.sop_instance_uid),
         element("InstanceNumber", instance.instance_number),
-        element("Rows", instance.rows),
-        element("Columns", instance.columns),
-        element("NumberOfFrames", instance.frames),
+        *image,
         element("InstanceAvailability", "ONLINE"),
         element("RetrieveURL", url),
     )

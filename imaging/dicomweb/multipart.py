@@ -1,15 +1,16 @@
 """multipart/related (RFC 2387 over RFC 2046) for STOW-RS requests and WADO-RS responses.
 
 The request body is first spooled to a temporary file (so its size can be checked before
-anything is stored, and memory stays bounded), then the parts are found with ``mmap`` and
-handed out one at a time as bytes.
+anything is stored, and memory stays bounded), then the parts are found by reading it a
+megabyte at a time and handed out one at a time as bytes; a part over the size limit is
+handed out as its first bytes only, marked ``oversize``, so that it is refused without being
+read into memory.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import mmap
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
@@ -31,10 +32,18 @@ class MultipartError(ValueError):
         self.status = status
 
 
+# Of a part too large to be read, this much is kept: enough to name the instance it holds.
+OVERSIZE_HEAD = 256 * 1024
+
+
 @dataclass(frozen=True)
 class Part:
+    """One part: its headers and its body; for a part over the size limit, ``oversize`` is
+    its size in bytes and ``body`` holds only its first :data:`OVERSIZE_HEAD` bytes."""
+
     headers: dict[str, str]
     body: bytes
+    oversize: int = 0
 
     @property
     def content_type(self) -> str:
@@ -123,24 +132,76 @@ def _parse_headers(block: bytes) -> dict[str, str]:
     return headers
 
 
-def iter_parts(spool: IO[bytes], *, boundary: str) -> Iterator[Part]:
+def iter_parts(
+    spool: IO[bytes], *, boundary: str, max_part_bytes: int | None = None
+) -> Iterator[Part]:
     """Yield the parts of the multipart body held in ``spool``, in order.
 
     The whole structure is checked before the first part is yielded, so a malformed body
     raises MultipartError before anything has been stored. The preamble and epilogue are
     ignored; a final part without its closing delimiter is still yielded (a truncated DICOM
-    file then fails on its own).
+    file then fails on its own). A part whose body is over ``max_part_bytes`` (once decoded)
+    is not read: it comes as its first bytes, with ``oversize`` set.
     """
     spool.seek(0, 2)
     if spool.tell() == 0:
         raise MultipartError("The request body is empty: it holds no DICOM instances.")
-    with mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ) as body:
-        spans = _part_spans(body, boundary.encode("latin-1"))
-        for headers, start, end in spans:
-            yield Part(headers=headers, body=_decode(headers, body[start:end]))
+    body = _FileView(spool)
+    spans = _part_spans(body, boundary.encode("latin-1"))
+    for headers, start, end in spans:
+        size = _decoded_size(headers, end - start)
+        if max_part_bytes is not None and size > max_part_bytes:
+            head = _decode(headers, body[start : min(end, start + OVERSIZE_HEAD)])
+            yield Part(headers=headers, body=head, oversize=size)
+            continue
+        yield Part(headers=headers, body=_decode(headers, body[start:end]))
 
 
-def _part_spans(body: mmap.mmap, boundary: bytes) -> list[tuple[dict[str, str], int, int]]:
+class _FileView:
+    """The slicing and ``find`` of ``bytes`` over a file, read a chunk at a time.
+
+    Unlike an ``mmap`` of the spool, scanning a large body this way never maps it into the
+    process, so a request's size never shows up in its memory.
+    """
+
+    def __init__(self, fp: IO[bytes]) -> None:
+        self._fp = fp
+        fp.seek(0, 2)
+        self._size = fp.tell()
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, span: slice) -> bytes:
+        start, stop, _ = span.indices(self._size)
+        if stop <= start:
+            return b""
+        self._fp.seek(start)
+        return self._fp.read(stop - start)
+
+    def find(self, needle: bytes, start: int = 0) -> int:
+        overlap = len(needle) - 1
+        pos = start
+        while pos < self._size:
+            self._fp.seek(pos)
+            chunk = self._fp.read(_READ_CHUNK + overlap)
+            found = chunk.find(needle)
+            if found >= 0:
+                return pos + found
+            if len(chunk) <= overlap:
+                return -1
+            pos += len(chunk) - overlap
+        return -1
+
+
+def _decoded_size(headers: dict[str, str], encoded: int) -> int:
+    """A part's body size once decoded (base64 takes 4 bytes for 3, plus line breaks)."""
+    if headers.get("content-transfer-encoding", "").strip().lower() == "base64":
+        return encoded * 3 // 4 - encoded // 77 * 2
+    return encoded
+
+
+def _part_spans(body: _FileView, boundary: bytes) -> list[tuple[dict[str, str], int, int]]:
     marker = b"--" + boundary
     delimiter = CRLF + marker
     if body[: len(marker)] == marker:

@@ -2,64 +2,150 @@
 
 Searches are one query for the page of rows (related rows joined, counts annotated) plus one
 for the modalities of the studies on the page, whatever the page size.
+
+Non-image objects (reports, RT objects, waveforms, PDFs, presentation states) are instances
+like any other here: counted in their series and study, listed by instance searches after
+the images, and retrieved with their study or series.
 """
 
 from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from PIL import Image
 from pydicom.filereader import read_file_meta_info
 from pydicom.uid import ExplicitVRLittleEndian
 
 from medassist.ml.display import dicom_to_display, display_to_png
 
-from ..models import Instance, Series, Study
+from ..models import Instance, NonImageInstance, Series, StoredInstance, Study
 from ..selectors import instance_read_bytes
 from .query import QidoQuery, query_filter
 
 
-def study_search(*, query: QidoQuery) -> QuerySet[Study]:
-    """Studies matching ``query``, oldest first, with ``n_series`` and ``n_instances``."""
+def _non_images_counted(by: str) -> Coalesce:
+    """How many non-image objects each row holds (``by``: the path from a non-image object
+    to the row's model, e.g. ``series__study``), as a subquery."""
+    counted = (
+        NonImageInstance.objects.filter(**{by: OuterRef("pk")})
+        .order_by()
+        .values(by)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """The studies matching a search, oldest first, sliced like a queryset into a list.
+
+    A slice is one query whose subquery pages over the study table alone (the filters, then
+    the primary key index); only the page's studies are then joined to their series and
+    instances and counted. Counting in the same query as the paging would join and group
+    every study before the offset, so a deep ``offset`` would cost all the instances before it.
+    """
+
+    matching: QuerySet[Study]
+
+    def __getitem__(self, page: slice) -> list[Study]:
+        return list(_study_rows(Study.objects.filter(pk__in=self.matching.values("pk")[page])))
+
+    def __iter__(self) -> Iterator[Study]:
+        yield from _study_rows(self.matching)
+
+
+def _study_rows(studies: QuerySet[Study]) -> QuerySet[Study]:
+    """``studies`` with their patient, ``n_series`` and ``n_instances`` (images and
+    non-image objects), oldest first."""
     return (
-        Study.objects.select_related("patient")
-        .filter(query_filter(query, level="study"))
+        studies.select_related("patient")
         .annotate(
             n_series=Count("series", distinct=True),
-            n_instances=Count("series__instances"),
+            n_images=Count("series__instances"),
+            n_non_images=_non_images_counted("series__study"),
         )
+        .annotate(n_instances=F("n_images") + F("n_non_images"))
         .order_by("pk")
     )
 
 
+def study_search(*, query: QidoQuery) -> StudyResults:
+    """Studies matching ``query``, oldest first, with ``n_series`` and ``n_instances`` (images
+    and non-image objects); see :class:`StudyResults`."""
+    return StudyResults(Study.objects.filter(query_filter(query, level="study")).order_by("pk"))
+
+
 def series_search(*, query: QidoQuery, study_uid: str | None = None) -> QuerySet[Series]:
-    """Series matching ``query`` (within one study if given), with ``n_instances``."""
+    """Series matching ``query`` (within one study if given), with ``n_instances`` (images and
+    non-image objects)."""
     series = Series.objects.select_related("study__patient").filter(
         query_filter(query, level="series")
     )
     if study_uid is not None:
         series = series.filter(study__study_instance_uid=study_uid)
-    return series.annotate(n_instances=Count("instances")).order_by("pk")
+    return (
+        series.annotate(n_images=Count("instances"), n_non_images=_non_images_counted("series"))
+        .annotate(n_instances=F("n_images") + F("n_non_images"))
+        .order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class InstanceResults:
+    """The images, then the non-image objects, matching a search, paged as one list.
+
+    Sliced like a queryset (``results[offset:offset + limit]``) into a list; each slice costs
+    one query per table it reaches, plus one count when the images end before the slice.
+    """
+
+    images: QuerySet[Instance]
+    non_images: QuerySet[NonImageInstance]
+
+    def __getitem__(self, page: slice) -> list[StoredInstance]:
+        start = page.start or 0
+        stop = page.stop
+        found: list[StoredInstance] = list(self.images[start:stop])
+        if stop is not None and len(found) >= stop - start:
+            return found
+        # Images ran out within (or before) the page: the non-image objects follow.
+        skipped = 0 if found else max(0, start - self.images.count())
+        if stop is None:
+            return found + list(self.non_images[skipped:])
+        return found + list(self.non_images[skipped : skipped + (stop - start) - len(found)])
+
+    def __iter__(self) -> Iterator[StoredInstance]:
+        yield from self.images
+        yield from self.non_images
 
 
 def instance_search(
     *, query: QidoQuery, study_uid: str | None = None, series_uid: str | None = None
-) -> QuerySet[Instance]:
-    """Instances matching ``query`` (within one study and/or series if given)."""
-    instances = Instance.objects.select_related("series__study__patient").filter(
-        query_filter(query, level="instance")
-    )
-    if study_uid is not None:
-        instances = instances.filter(series__study__study_instance_uid=study_uid)
-    if series_uid is not None:
-        instances = instances.filter(series__series_instance_uid=series_uid)
-    return instances.order_by("pk")
+) -> InstanceResults:
+    """Instances matching ``query`` (within one study and/or series if given): the images,
+    then the non-image objects, each oldest first."""
+
+    def matching(model: Any) -> Any:
+        found = model.objects.select_related("series__study__patient").filter(
+            query_filter(query, level="instance")
+        )
+        if study_uid is not None:
+            found = found.filter(series__study__study_instance_uid=study_uid)
+        if series_uid is not None:
+            found = found.filter(series__series_instance_uid=series_uid)
+        return found.order_by("pk")
+
+    return InstanceResults(images=matching(Instance), non_images=matching(NonImageInstance))
 
 
 def modalities_by_study(*, study_ids: list[int]) -> dict[int, list[str]]:
@@ -76,18 +162,45 @@ def modalities_by_study(*, study_ids: list[int]) -> dict[int, list[str]]:
     return {k: sorted(v) for k, v in found.items()}
 
 
-def retrieve_instances(
-    *, study_uid: str, series_uid: str | None = None, sop_uid: str | None = None
-) -> QuerySet[Instance]:
-    """The stored instances under a WADO-RS path, in series then instance-number order."""
-    instances = Instance.objects.select_related("series__study").filter(
+def _under_path(
+    model: Any, *, study_uid: str, series_uid: str | None, sop_uid: str | None
+) -> QuerySet[Any]:
+    found = model.objects.select_related("series__study").filter(
         series__study__study_instance_uid=study_uid
     )
     if series_uid is not None:
-        instances = instances.filter(series__series_instance_uid=series_uid)
+        found = found.filter(series__series_instance_uid=series_uid)
     if sop_uid is not None:
-        instances = instances.filter(sop_instance_uid=sop_uid)
-    return instances.order_by("series_id", "instance_number", "pk")
+        found = found.filter(sop_instance_uid=sop_uid)
+    return found.order_by("series_id", "instance_number", "pk")
+
+
+def retrieve_instances(
+    *, study_uid: str, series_uid: str | None = None, sop_uid: str | None = None
+) -> QuerySet[Instance]:
+    """The stored images under a WADO-RS path, in series then instance-number order."""
+    return _under_path(Instance, study_uid=study_uid, series_uid=series_uid, sop_uid=sop_uid)
+
+
+def retrieve_objects(
+    *, study_uid: str, series_uid: str | None = None, sop_uid: str | None = None
+) -> list[StoredInstance]:
+    """Every stored instance under a WADO-RS path, images and non-image objects: series by
+    series, a series' images first, each in instance-number order."""
+    path = {"study_uid": study_uid, "series_uid": series_uid, "sop_uid": sop_uid}
+    found: list[StoredInstance] = [
+        *_under_path(Instance, **path),
+        *_under_path(NonImageInstance, **path),
+    ]
+    # A stable sort: within a series the images stay first, each kind in its own order.
+    return sorted(found, key=lambda row: row.series_id)
+
+
+def non_image_at(*, study_uid: str, series_uid: str, sop_uid: str) -> NonImageInstance | None:
+    """The non-image object at this WADO-RS path, if one is stored there."""
+    return _under_path(
+        NonImageInstance, study_uid=study_uid, series_uid=series_uid, sop_uid=sop_uid
+    ).first()
 
 
 def missing_resource_message(
@@ -108,13 +221,13 @@ def missing_resource_message(
     return f"Study {study_uid} has no stored instances."
 
 
-def instance_transfer_syntax(*, instance: Instance) -> str:
+def instance_transfer_syntax(*, instance: StoredInstance) -> str:
     """The transfer syntax UID the instance is stored in (reads only its file meta)."""
     path = Path(settings.MEDIA_ROOT) / instance.storage_key
     return str(read_file_meta_info(path).TransferSyntaxUID)
 
 
-def instance_retrieve_bytes(*, instance: Instance, transfer_syntax: str | None) -> bytes:
+def instance_retrieve_bytes(*, instance: StoredInstance, transfer_syntax: str | None) -> bytes:
     """The instance as a Part 10 file, as stored (``transfer_syntax`` None) or transcoded.
 
     Only Explicit VR Little Endian is produced by transcoding: compressed pixel data is
@@ -136,9 +249,10 @@ def instance_retrieve_bytes(*, instance: Instance, transfer_syntax: str | None) 
     if stored.is_compressed:
         ds.decompress()
     elif not stored.is_little_endian:
-        # pydicom writes pixel bytes unchanged, so big endian words are swapped here.
-        pixels = ds.pixel_array
-        ds.PixelData = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
+        if "PixelData" in ds:
+            # pydicom writes pixel bytes unchanged, so big endian words are swapped here.
+            pixels = ds.pixel_array
+            ds.PixelData = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     else:
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -147,7 +261,7 @@ def instance_retrieve_bytes(*, instance: Instance, transfer_syntax: str | None) 
     return buf.getvalue()
 
 
-def instance_metadata_dataset(*, instance: Instance) -> pydicom.Dataset:
+def instance_metadata_dataset(*, instance: StoredInstance) -> pydicom.Dataset:
     """The stored instance's attributes without its pixel data (checksum verified)."""
     data = instance_read_bytes(instance=instance)
     return pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 import pydicom
 from django.contrib.auth.models import AbstractBaseUser
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from medassist.services import audit_record
 
 from ..ingest.errors import IngestError
+from ..ingest.limits import max_upload_bytes, megabytes
+from ..ingest.parsing import parse_header, read_file_meta
 from ..ingest.services import instance_ingest
-from ..models import Instance
+from ..models import StoredInstance
 from .multipart import Part
 
 logger = logging.getLogger(__name__)
@@ -70,14 +73,35 @@ class StowOutcome:
 
     sop_class_uid: str
     sop_instance_uid: str
-    instance: Instance | None = None
+    instance: StoredInstance | None = None
     failure_reason: int | None = None
     message: str = ""
     duplicate: bool = False
 
 
-def _identify(data: bytes) -> tuple[str, str, str]:
-    """(SOP Class UID, SOP Instance UID, Study Instance UID) of a part, "" where unreadable."""
+def _identify(data: bytes, *, need_study: bool) -> tuple[str, str, str] | IngestError:
+    """(SOP Class UID, SOP Instance UID, Study Instance UID) of a part, "" where unreadable.
+
+    A Deflated part is never handed to pydicom here: it would inflate the whole data set in
+    memory first, whatever it inflates to. Its file meta names the instance; its study, when
+    ``need_study``, comes from ingest's bounded parse, whose refusal is then returned.
+    """
+    try:
+        meta = read_file_meta(data)
+    except IngestError:  # not Part 10: the ingest says so
+        meta = pydicom.Dataset()
+    if meta.get("TransferSyntaxUID", "") == DeflatedExplicitVRLittleEndian:
+        if not need_study:
+            return (
+                str(meta.get("MediaStorageSOPClassUID", "")).strip(),
+                str(meta.get("MediaStorageSOPInstanceUID", "")).strip(),
+                "",
+            )
+        try:
+            header = parse_header(data)[0]
+        except IngestError as exc:
+            return exc
+        return header.sop_class_uid, header.sop_instance_uid, header.study_instance_uid
     try:
         ds = pydicom.dcmread(
             io.BytesIO(data),
@@ -98,13 +122,31 @@ def _identify(data: bytes) -> tuple[str, str, str]:
 def _store_one(
     part: Part, *, uploaded_by: AbstractBaseUser | None, study_uid: str | None
 ) -> StowOutcome:
-    sop_class, sop_instance, part_study = _identify(part.body)
+    identity = _identify(part.body, need_study=study_uid is not None)
+    if isinstance(identity, IngestError):
+        return StowOutcome(
+            sop_class_uid="",
+            sop_instance_uid="",
+            failure_reason=failure_reason(identity),
+            message=str(identity),
+        )
+    sop_class, sop_instance, part_study = identity
     ids = {"sop_class_uid": sop_class, "sop_instance_uid": sop_instance}
     if part.content_type and part.content_type != "application/dicom":
         return StowOutcome(
             **ids,
             failure_reason=CANNOT_UNDERSTAND,
             message=f"This part is {part.content_type}; only application/dicom parts are stored.",
+        )
+    if part.oversize:
+        # Refused from its size, never read into memory.
+        return StowOutcome(
+            **ids,
+            failure_reason=OUT_OF_RESOURCES,
+            message=(
+                f"This instance is {part.oversize / 1e6:.1f} MB; the limit is "
+                f"{megabytes(max_upload_bytes())}. Nothing was stored."
+            ),
         )
     if study_uid is not None and part_study and part_study != study_uid:
         return StowOutcome(

@@ -18,7 +18,8 @@ from django.urls import reverse
 from pydicom.uid import ExplicitVRLittleEndian
 from rest_framework.request import Request
 
-from ..models import Instance
+from ..ingest.limits import max_upload_bytes
+from ..models import StoredInstance
 from ..selectors import StoredFileError
 from . import json as dicom_json
 from .auth import DicomWebView
@@ -39,7 +40,9 @@ from .selectors import (
     instance_transfer_syntax,
     missing_resource_message,
     modalities_by_study,
+    non_image_at,
     retrieve_instances,
+    retrieve_objects,
     series_search,
     study_search,
 )
@@ -91,7 +94,7 @@ def _series_url(root: str, study: str, series: str) -> str:
     return f"{_study_url(root, study)}/series/{series}"
 
 
-def _instance_url(root: str, instance: Instance) -> str:
+def _instance_url(root: str, instance: StoredInstance) -> str:
     series = instance.series
     return (
         f"{_series_url(root, series.study.study_instance_uid, series.series_instance_uid)}"
@@ -274,7 +277,7 @@ def _stow(request: Request, study: str | None) -> HttpResponse:
     with spool:
         try:
             outcomes = stow_store(
-                parts=iter_parts(spool, boundary=boundary),
+                parts=iter_parts(spool, boundary=boundary, max_part_bytes=max_upload_bytes()),
                 uploaded_by=request.user,
                 study_uid=study,
             )
@@ -338,7 +341,9 @@ def _wanted_transfer_syntaxes(request: Request) -> set[str] | None:
     return None if "*" in wanted else wanted
 
 
-def _targets(instances: list[Instance], wanted: set[str] | None) -> list[tuple[str, str | None]]:
+def _targets(
+    instances: list[StoredInstance], wanted: set[str] | None
+) -> list[tuple[str, str | None]]:
     """For each instance (its stored transfer syntax, the one to transcode to or None)."""
     out: list[tuple[str, str | None]] = []
     for instance in instances:
@@ -365,7 +370,7 @@ class _RetrieveView(DicomWebView):
             wanted = _wanted_transfer_syntaxes(request)
         except NotAcceptable as exc:
             return _error(406, str(exc))
-        instances = list(retrieve_instances(**self.path_uids(uids)))
+        instances = retrieve_objects(**self.path_uids(uids))
         if not instances:
             return _error(404, missing_resource_message(**self.path_uids(uids)))
         try:
@@ -398,13 +403,13 @@ class _RetrieveView(DicomWebView):
         }
 
     @staticmethod
-    def _part(instance: Instance, target: tuple[str, str | None]) -> tuple[str, bytes]:
+    def _part(instance: StoredInstance, target: tuple[str, str | None]) -> tuple[str, bytes]:
         syntax, transcode_to = target
         data = instance_retrieve_bytes(instance=instance, transfer_syntax=transcode_to)
         return f"application/dicom; transfer-syntax={syntax}", data
 
     def _stream(
-        self, pairs: list[tuple[Instance, tuple[str, str | None]]]
+        self, pairs: list[tuple[StoredInstance, tuple[str, str | None]]]
     ) -> Iterator[tuple[str, bytes]]:
         for instance, target in pairs:
             try:
@@ -418,7 +423,7 @@ class _RetrieveView(DicomWebView):
 
 class _MetadataView(_RetrieveView):
     def get(self, request: Request, **uids: str) -> HttpResponse:  # type: ignore[override]
-        instances = list(retrieve_instances(**self.path_uids(uids)))
+        instances = retrieve_objects(**self.path_uids(uids))
         if not instances:
             return _error(404, missing_resource_message(**self.path_uids(uids)))
         try:
@@ -483,6 +488,13 @@ class _RenderedView(DicomWebView):
         path = {"study_uid": uids["study"], "series_uid": uids["series"]}
         instance = retrieve_instances(**path, sop_uid=uids["instance"]).first()
         if instance is None:
+            other = non_image_at(**path, sop_uid=uids["instance"])
+            if other is not None:
+                return _error(
+                    406,
+                    f"This instance is a {other.sop_class_name} object, not an image: it has "
+                    "no rendered image. Retrieve it (application/dicom) or its metadata.",
+                )
             return _error(404, missing_resource_message(**path, sop_uid=uids["instance"]))
         if frame > instance.frames:
             return _error(

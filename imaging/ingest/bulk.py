@@ -18,7 +18,7 @@ from .limits import (
     max_zip_uncompressed_bytes,
     megabytes,
 )
-from .parsing import CONTROL_RE, PREAMBLE_LENGTH
+from .parsing import CONTROL_RE, PREAMBLE_LENGTH, read_bounded
 from .services import instance_ingest
 
 
@@ -37,7 +37,11 @@ Outcome = Literal["stored", "duplicate", "rejected"]
 
 @dataclass(frozen=True)
 class BulkItem:
-    """One file of a bulk upload and what became of it."""
+    """One file of a bulk upload and what became of it.
+
+    ``instance_id`` names the stored image; a non-image object (a report, a PDF...) has
+    ``non_image`` set and no ``instance_id``, and is found through its study (``study_id``).
+    """
 
     name: str
     outcome: Outcome
@@ -45,17 +49,22 @@ class BulkItem:
     code: str = ""
     instance_id: int | None = None
     study_instance_uid: str = ""
+    non_image: bool = False
+    study_id: int | None = None
 
 
 @dataclass(frozen=True)
 class BulkStudy:
-    """A study that received files in a bulk upload; ``first_instance_id`` opens its case."""
+    """A study that received files in a bulk upload; ``first_instance_id`` opens its case
+    (None when it received only non-image objects: then ``study_id`` opens its viewer)."""
 
     study_instance_uid: str
     description: str
     patient: str
-    first_instance_id: int
+    first_instance_id: int | None
     images: int
+    study_id: int | None = None
+    non_images: int = 0
 
 
 @dataclass
@@ -236,7 +245,11 @@ def bulk_inputs(uploads: Iterable[Upload]) -> Iterator[Payload]:
             )
             continue
         upload.seek(0)
-        yield name, upload.read(limit + 1)
+        try:
+            payload: bytes | IngestError = read_bounded(upload, limit=limit)
+        except IngestError as exc:  # its declared size was wrong: it is longer than the limit
+            payload = exc
+        yield name, payload
 
 
 def instance_ingest_bulk(
@@ -249,7 +262,8 @@ def instance_ingest_bulk(
 
     Every file goes through :func:`instance_ingest` in its own transaction, so one refused
     file never costs the others. Returns what became of each file and the studies that
-    received images. Raises nothing for bad files; they are ``rejected`` items with a reason.
+    received images or non-image objects. Raises nothing for bad files; they are
+    ``rejected`` items with a reason.
     """
     summary = BulkIngestSummary()
     studies: dict[str, BulkStudy] = {}
@@ -267,22 +281,28 @@ def instance_ingest_bulk(
             )
             continue
         instance = result.instance
+        image = result.is_image
         study = instance.series.study
         summary.items.append(
             BulkItem(
                 name=name,
                 outcome="stored" if result.created else "duplicate",
-                instance_id=instance.pk,
+                instance_id=instance.pk if image else None,
                 study_instance_uid=study.study_instance_uid,
+                non_image=not image,
+                study_id=study.pk,
             )
         )
         known = studies.get(study.study_instance_uid)
+        first = known.first_instance_id if known else None
         studies[study.study_instance_uid] = BulkStudy(
             study_instance_uid=study.study_instance_uid,
             description=study.description,
             patient=str(study.patient),
-            first_instance_id=known.first_instance_id if known else instance.pk,
-            images=(known.images if known else 0) + 1,
+            first_instance_id=first if first is not None or not image else instance.pk,
+            images=(known.images if known else 0) + int(image),
+            study_id=study.pk,
+            non_images=(known.non_images if known else 0) + int(not image),
         )
     summary.studies = list(studies.values())
     return summary

@@ -17,7 +17,9 @@ class IngestError(ValueError):
     ``corrupt``                     400     a header value cannot be understood (bad VR/length)
     ``missing_uid``                 400     no SOP Instance/Study/Series UID
     ``invalid_uid``                 400     a UID that is not digits and dots, or > 64 chars
-    ``no_pixel_data``               400     no image in the file (e.g. a report or DICOMDIR)
+    ``no_pixel_data``               400     an image SOP class without its pixel data, or a
+                                            DICOMDIR (a report, RT object, waveform or PDF
+                                            without pixels is stored as a non-image object)
     ``too_large``                   413     file size or Rows x Columns x Frames x Samples
                                             over the limit
     ``bomb``                        413     a Deflated file inflating past the limit

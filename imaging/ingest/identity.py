@@ -14,6 +14,9 @@ asks, cheapest first:
    pixel for pixel, together with every public attribute that does not describe the
    encoding (:data:`ENCODING_TAGS`).
 
+A non-image object (a report, an RT plan...) is asked the same, its attributes alone
+compared in step 3; an image and a non-image object are never the same.
+
 A yes is a duplicate, answered as success and stored once. Anything else (other pixels, a
 lossy copy of a lossless image, an attribute changed in the same transfer syntax) stays a
 conflict, kept aside for an administrator: a correction silently dropped as a "duplicate"
@@ -32,7 +35,7 @@ from pydicom.filewriter import correct_ambiguous_vr
 from pydicom.pixels import iter_pixels
 from pydicom.tag import BaseTag, Tag
 
-from ..models import Instance
+from ..models import NonImageInstance, StoredInstance
 from ..selectors import StoredFileError, instance_read_bytes
 from .errors import IngestError
 from .parsing import dataset_digest
@@ -60,7 +63,7 @@ ENCODING_TAGS: frozenset[BaseTag] = frozenset(
 )
 
 
-def stored_dataset_sha256(*, instance: Instance) -> str:
+def stored_dataset_sha256(*, instance: StoredInstance) -> str:
     """The instance's data set SHA-256; for a row stored before it was recorded, computed
     from the stored file (verified against its SHA-256) and recorded now. "" if the stored
     file cannot be read, which makes the newcomer a conflict for an administrator."""
@@ -71,12 +74,12 @@ def stored_dataset_sha256(*, instance: Instance) -> str:
     except (StoredFileError, IngestError) as exc:
         logger.error("Cannot compute the data set SHA-256 of %s: %s", instance, exc)
         return ""
-    Instance.objects.filter(pk=instance.pk, dataset_sha256="").update(dataset_sha256=digest)
+    type(instance).objects.filter(pk=instance.pk, dataset_sha256="").update(dataset_sha256=digest)
     instance.dataset_sha256 = digest
     return digest
 
 
-def same_dataset(*, instance: Instance, sha256: str, dataset_sha256: str) -> bool:
+def same_dataset(*, instance: StoredInstance, sha256: str, dataset_sha256: str) -> bool:
     """Whether a copy with this file SHA-256 and data set SHA-256 is the stored instance,
     byte for byte once the preamble and the file meta group are set aside. Decodes nothing."""
     if instance.sha256 == sha256:
@@ -84,11 +87,19 @@ def same_dataset(*, instance: Instance, sha256: str, dataset_sha256: str) -> boo
     return bool(dataset_sha256) and stored_dataset_sha256(instance=instance) == dataset_sha256
 
 
-def same_image(*, instance: Instance, data: bytes, transfer_syntax: str) -> bool:
+def same_image(
+    *, instance: StoredInstance, data: bytes, transfer_syntax: str, has_pixel_data: bool = True
+) -> bool:
     """Whether ``data`` (already checked and decoded once by ingest) holds the stored image in
     another transfer syntax: equal decoded pixels and equal public attributes, those of
     :data:`ENCODING_TAGS` aside. Copies in the same transfer syntax are never compared this
-    way (their data set digests already differ). Decodes both, one frame at a time."""
+    way (their data set digests already differ). Decodes both, one frame at a time.
+
+    ``has_pixel_data`` False: ``data`` is a non-image object, the same as a stored non-image
+    object when their attributes are equal; never the same as a stored image (nor the
+    reverse)."""
+    if isinstance(instance, NonImageInstance) == has_pixel_data:
+        return False
     try:
         stored = instance_read_bytes(instance=instance)
         stored_syntax, _ = dataset_digest(stored)
@@ -130,6 +141,8 @@ def _decoded_equal(first: bytes, second: bytes) -> bool:
     a, b = _read(first), _read(second)
     if _attributes(a) != _attributes(b):
         return False
+    if not any(tag in a for tag in ENCODING_TAGS if tag.group == 0x7FE0):
+        return True  # a non-image object: its attributes are all there is
     for frame_a, frame_b in itertools.zip_longest(iter_pixels(a), iter_pixels(b)):
         if frame_a is None or frame_b is None or not np.array_equal(frame_a, frame_b):
             return False

@@ -2,11 +2,32 @@
 
 Every received instance goes through :func:`imaging.ingest.services.instance_ingest`, the same path
 as a browser upload, and the sender is told "success" only after the instance is committed.
+Non-image objects (structured reports, RT structure sets and plans, waveforms, encapsulated
+PDFs, presentation states) are stored with their study like images, so a PACS pushing a
+whole study sees a success for every object; they are never sent to inference.
 
 Who may connect is an allow list of calling AE titles (``MEDASSIST_SCP_ALLOWED_AE_TITLES``).
 Safe by default: with an empty list every association is refused, unless
-``MEDASSIST_SCP_ALLOW_ANY`` is set. An AE title is not authentication (any peer can claim any
-title), so the port belongs on the hospital's imaging network, not on the internet.
+``MEDASSIST_SCP_ALLOW_ANY`` is set. The sender must also address the listener by its own AE
+title (``MEDASSIST_SCP_AE_TITLE``, the *called* AE title): a PACS configured with another
+node's title is refused at association with A-ASSOCIATE-RJ "called AE title not
+recognised", rather than having its images filed here by mistake. An AE title is not
+authentication (any peer can claim any title), so the port belongs on the hospital's imaging
+network, not on the internet.
+
+Association rejections (A-ASSOCIATE-RJ, PS3.8 9.3.4: result, source, reason), each logged at
+WARNING with the peer, the titles it used and the setting to change:
+
+=============================  ========================================================
+result / source / reason       when
+=============================  ========================================================
+1 / 1 / 7 (permanent, service  the called AE title is not the listener's
+user, called AE title not      (``MEDASSIST_SCP_AE_TITLE``); checked first
+recognised)
+1 / 1 / 3 (permanent, service  the calling AE title is not allowed
+user, calling AE title not     (``MEDASSIST_SCP_ALLOWED_AE_TITLES``)
+recognised)
+=============================  ========================================================
 
 Status codes of a refused instance (PS3.4 B.2.3 Table B.2-1, Storage Service Class; the Error
 Comment (0000,0902) carries the reason in words):
@@ -28,14 +49,22 @@ status  PS3.4 meaning                                   MedAssist refusal (Inges
 0xC000  Error: Cannot understand                        not DICOM, unreadable, truncated
                                                         (``not_dicom``, ``truncated``,
                                                         ``corrupt``, ``encrypted``)
-0xC001  Error: Cannot understand                        no pixel data, not an image
-                                                        (``no_pixel_data``)
+0xC001  Error: Cannot understand                        an image without its pixel data
+                                                        (``no_pixel_data``); reports, RT
+                                                        objects, waveforms, PDFs are stored
 0xC002  Error: Cannot understand                        pixels that cannot be decoded here
                                                         (``unsupported_transfer_syntax``,
                                                         ``undecodable``)
 0xC0FF  Error: Cannot understand                        an unexpected error on our side; the
                                                         traceback is logged; retry later
 ======  ==============================================  =====================================
+
+Received data sets are spooled to a temporary file as they arrive (pynetdicom's
+``STORE_RECV_CHUNKED_DATASET``), never held whole in memory, and counted while they arrive:
+one that passes ``MEDASSIST_MAX_UPLOAD_BYTES`` is not received further, the association is
+aborted (A-ABORT) and its partial file removed, so an oversized push costs neither memory nor
+disk. A data set within the limit is read from its file with the same bounded read as the
+other paths, then ingested.
 
 PS3.4 has no C-STORE status for "a different object with this UID exists" (0x0111 Duplicate
 SOP Instance belongs to N-CREATE), so a conflict is reported in the A9xx range: the data set
@@ -49,7 +78,9 @@ the listener writes itself) or transfer syntax differs (see imaging/ingest/ident
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import socket
 import threading
 import weakref
@@ -62,7 +93,7 @@ from django.db import close_old_connections, connections
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, AllTransferSyntaxes
-from pynetdicom import AE, StoragePresentationContexts, evt
+from pynetdicom import AE, StoragePresentationContexts, _config, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
@@ -70,6 +101,8 @@ from pynetdicom.transport import ThreadedAssociationServer
 from medassist.services import audit_origin
 
 from .errors import IngestError
+from .limits import max_upload_bytes, megabytes
+from .parsing import read_bounded
 from .services import instance_ingest
 
 logger = logging.getLogger(__name__)
@@ -109,10 +142,25 @@ STATUS_BY_HTTP_STATUS: dict[int, int] = {
     422: NOT_DECODABLE,
 }
 
-# A-ASSOCIATE-RJ: rejected-permanent, by the service user, calling AE title not recognised.
-_REJECT_PERMANENT, _SERVICE_USER, _CALLING_AE_NOT_RECOGNISED = 0x01, 0x01, 0x03
+# A-ASSOCIATE-RJ (PS3.8 9.3.4): rejected-permanent, by the service user, and the reason.
+REJECT_PERMANENT, SERVICE_USER = 0x01, 0x01
+CALLING_AE_NOT_RECOGNISED, CALLED_AE_NOT_RECOGNISED = 0x03, 0x07
 # Error Comment (0000,0902) is an LO: at most 64 characters.
 _ERROR_COMMENT_LIMIT = 64
+# P-DATA-TF (PS3.8 9.3.5): the PDU type, and the header sizes of the PDU and of each PDV item.
+_P_DATA_TF = 0x04
+_PDU_HEADER, _PDV_HEADER = 6, 6
+# The preamble, 'DICM' and the file meta group the listener's spooled file adds to the data
+# set: room left for them when that file is read against the file size limit.
+_META_ALLOWANCE = 64 * 1024
+
+
+@dataclass
+class _Receiving:
+    """How much of the current data set an association has sent, and whether it was cut off."""
+
+    dataset_bytes: int = 0
+    aborted: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,6 +258,9 @@ class StorageScp:
     _counts: weakref.WeakKeyDictionary[Association, Counter[str]] = field(
         default_factory=weakref.WeakKeyDictionary
     )
+    _receiving: weakref.WeakKeyDictionary[Association, _Receiving] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _count(self, assoc: Association, outcome: str) -> None:
@@ -217,9 +268,26 @@ class StorageScp:
             self._counts.setdefault(assoc, Counter())[outcome] += 1
 
     def handle_requested(self, event: evt.Event) -> None:
-        """Refuse an association whose calling AE title is not allowed (A-ASSOCIATE-RJ)."""
+        """Refuse an association addressed to another AE title, or from a calling AE title
+        that is not allowed (A-ASSOCIATE-RJ, see the module's table)."""
         # The requestor's details are filled in only after negotiation; read the request.
-        calling = str(event.assoc.requestor.primitive.calling_ae_title).strip()
+        request = event.assoc.requestor.primitive
+        calling = str(request.calling_ae_title).strip()
+        called = str(request.called_ae_title).strip()
+        if called != self.config.ae_title.strip():
+            # Checked first: a sender that calls another title is misconfigured whoever it
+            # is, and saying so points its administrator at the right setting.
+            self._reject(
+                event,
+                CALLED_AE_NOT_RECOGNISED,
+                calling=calling,
+                reason=(
+                    f"it called AE title {called!r}, but this listener is "
+                    f"{self.config.ae_title.strip()!r} (MEDASSIST_SCP_AE_TITLE); set the "
+                    "sender's destination AE title to that, or change the setting"
+                ),
+            )
+            return
         if self.config.allow_any_calling_ae or calling in self.config.allowed_calling_ae_titles:
             return
         if not self.config.allowed_calling_ae_titles:
@@ -229,18 +297,71 @@ class StorageScp:
             )
         else:
             reason = "its calling AE title is not in MEDASSIST_SCP_ALLOWED_AE_TITLES"
+        self._reject(event, CALLING_AE_NOT_RECOGNISED, calling=calling, reason=reason)
+
+    @staticmethod
+    def _reject(event: evt.Event, diagnostic: int, *, calling: str, reason: str) -> None:
         remote = event.assoc.requestor
         logger.warning(
-            "Refused DICOM association from %r at %s:%s: %s.",
+            "Refused DICOM association from %r at %s:%s (A-ASSOCIATE-RJ permanent, reason %d): %s.",
             calling,
             remote.address,
             remote.port,
+            diagnostic,
             reason,
         )
-        event.assoc.acse.send_reject(_REJECT_PERMANENT, _SERVICE_USER, _CALLING_AE_NOT_RECOGNISED)
+        event.assoc.acse.send_reject(REJECT_PERMANENT, SERVICE_USER, diagnostic)
         # As pynetdicom does for its own rejections: wait until the A-ASSOCIATE-RJ has gone
         # out before the connection is closed, or the peer sees an abort instead.
         event.assoc.kill()
+
+    def handle_data_received(self, event: evt.Event) -> None:
+        """Count each data set as its P-DATA arrives; past the size limit, stop receiving it.
+
+        Runs in the association's network thread for every PDU, before pynetdicom spools
+        it. An oversized data set aborts the association (there is no way to answer a C-STORE
+        before its data set has arrived) and its partial file is removed at once.
+        """
+        data: bytes = event.data
+        if len(data) < _PDU_HEADER or data[0] != _P_DATA_TF:
+            return
+        with self._lock:
+            state = self._receiving.setdefault(event.assoc, _Receiving())
+        if state.aborted:
+            return
+        limit = max_upload_bytes()
+        pos = _PDU_HEADER
+        while pos + _PDV_HEADER <= len(data):
+            item_length = int.from_bytes(data[pos : pos + 4], "big")
+            control = data[pos + 5]
+            pos += 4 + item_length
+            if control & 0x01:
+                continue  # a command fragment
+            state.dataset_bytes += item_length - 2
+            if state.dataset_bytes > limit:
+                self._abort_oversized(event, state, limit)
+                return
+            if control & 0x02:
+                state.dataset_bytes = 0  # the last fragment: the next data set starts afresh
+
+    def _abort_oversized(self, event: evt.Event, state: _Receiving, limit: int) -> None:
+        state.aborted = True
+        self._count(event.assoc, "refused")
+        logger.warning(
+            "C-STORE from %s aborted: its data set passed the %s limit "
+            "(MEDASSIST_MAX_UPLOAD_BYTES) after %s; it was not received further.",
+            _peer(event.assoc),
+            megabytes(limit),
+            megabytes(state.dataset_bytes),
+        )
+        # pynetdicom's half-written spool file: removed now (the handle it still writes this
+        # PDU to frees the space when it is closed), as nothing else would remove it.
+        message = getattr(event.assoc.dimse, "message", None)
+        partial = getattr(message, "_data_set_path", None)
+        if partial is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+        event.assoc.abort()
 
     def handle_store(self, event: evt.Event) -> int | Dataset:
         """Ingest one received instance; success only once it is committed.
@@ -260,7 +381,7 @@ class StorageScp:
                 calling_ae_title=str(event.assoc.requestor.ae_title).strip(),
             ):
                 result = instance_ingest(
-                    data=event.encoded_dataset(), uploaded_by=None, source="c-store"
+                    data=_received_file(event), uploaded_by=None, source="c-store"
                 )
         except IngestError as exc:
             status = ingest_error_status(exc)
@@ -293,6 +414,8 @@ class StorageScp:
         """Release/abort: log the association's tally and close its thread's DB connection."""
         with self._lock:
             counts = self._counts.pop(event.assoc, Counter())
+        # The receiving state stays until the association is gone (weak keys): PDUs the peer
+        # sent before it saw an abort still arrive after EVT_ABORTED, and must be ignored.
         if counts:
             logger.info(
                 "DICOM association from %s ended: %d stored, %d already stored, "
@@ -309,15 +432,46 @@ class StorageScp:
     def handlers(self) -> list[tuple[evt.EventType, Any]]:
         return [
             (evt.EVT_REQUESTED, self.handle_requested),
+            (evt.EVT_DATA_RECV, self.handle_data_received),
             (evt.EVT_C_STORE, self.handle_store),
             (evt.EVT_RELEASED, self.handle_closed),
             (evt.EVT_ABORTED, self.handle_closed),
         ]
 
 
+def _received_file(event: evt.Event) -> bytes:
+    """The received instance as a Part 10 file, read no further than the file size limit.
+
+    pynetdicom spooled it to a temporary file (which it removes after the handler); without
+    spooling (a listener built by hand) it is in memory already.
+    """
+    try:
+        path = event.dataset_path
+    except AttributeError:
+        return event.encoded_dataset()
+    limit = max_upload_bytes()
+    with open(path, "rb") as received:
+        try:
+            return read_bounded(received, limit=limit + _META_ALLOWANCE)
+        except IngestError:
+            raise IngestError(
+                f"This instance is over the {megabytes(limit)} limit; it was not stored.",
+                status=413,
+                code="too_large",
+            ) from None
+
+
 def scp_build_ae(*, config: ScpConfig) -> AE:
-    """An AE that accepts Verification and every Storage SOP Class in decodable syntaxes."""
+    """An AE that accepts Verification and every Storage SOP Class in decodable syntaxes.
+
+    Received data sets are spooled to temporary files (``STORE_RECV_CHUNKED_DATASET``, a
+    setting of the whole pynetdicom process) instead of being held in memory.
+    """
+    _config.STORE_RECV_CHUNKED_DATASET = True
     ae = AE(ae_title=config.ae_title)
+    # The handler of EVT_REQUESTED rejects a wrong called AE title first and logs why; this
+    # makes pynetdicom refuse it too should that handler ever not be bound.
+    ae.require_called_aet = True
     syntaxes = accepted_transfer_syntaxes()
     for context in StoragePresentationContexts:
         ae.add_supported_context(context.abstract_syntax, syntaxes)

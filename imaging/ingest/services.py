@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 
 from medassist.services import audit_record, patient_get_or_register
 
-from ..models import Instance, Series, Study
+from ..models import Instance, NonImageInstance, Series, StoredInstance, Study
 from ..signals import instance_stored
 from .errors import IngestError
 from .identity import same_dataset, same_image
@@ -42,17 +42,25 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What :func:`instance_ingest` did: ``created`` (new rows) or ``duplicate`` (a no-op)."""
+    """What :func:`instance_ingest` did: ``created`` (new rows) or ``duplicate`` (a no-op).
 
-    instance: Instance
+    ``instance`` is an :class:`Instance` for an image, a :class:`NonImageInstance` for any
+    other object (``is_image`` says which).
+    """
+
+    instance: StoredInstance
     created: bool
     duplicate: bool = False
     # "Windows PE", "ELF", ... when the original preamble held an executable header (zeroed).
     preamble_executable: str = ""
 
+    @property
+    def is_image(self) -> bool:
+        return isinstance(self.instance, Instance)
+
 
 def _audit_executable(
-    *, kind: str, instance: Instance, by: AbstractBaseUser | None, source: str
+    *, kind: str, instance: StoredInstance, by: AbstractBaseUser | None, source: str
 ) -> None:
     if kind:
         audit_record(
@@ -85,6 +93,12 @@ def instance_ingest(
     an :class:`~imaging.models.IngestConflict` for an administrator and ``IngestError(409,
     "conflict")`` is raised. ``instance_stored`` is sent once the new rows are committed.
 
+    A file without pixel data whose SOP class is not an image class (a structured report, an
+    RT structure set or plan, a waveform, an encapsulated PDF, a presentation state...) goes
+    through the same checks, bar the pixel count and the decoding, and is filed as a
+    :class:`~imaging.models.NonImageInstance` in its study. Nothing is signalled for it: it is
+    never sent to inference and never puts its study on the worklist.
+
     Raises:
         IngestError: refused input (see its docstring for ``code`` and ``status``); nothing
             was stored except, for ``code="conflict"``, the kept-aside copy.
@@ -102,7 +116,7 @@ def instance_ingest(
     data = b"\0" * PREAMBLE_LENGTH + data[PREAMBLE_LENGTH:]
     sha256 = hashlib.sha256(data).hexdigest()
 
-    existing = Instance.objects.filter(sop_instance_uid=header.sop_instance_uid).first()
+    existing = _stored_under(header.sop_instance_uid)
     if existing is not None and same_dataset(
         instance=existing, sha256=sha256, dataset_sha256=header.dataset_sha256
     ):
@@ -115,7 +129,12 @@ def instance_ingest(
 
     parse_pixels(data, header, stream_length)
     if existing is not None:
-        if same_image(instance=existing, data=data, transfer_syntax=header.transfer_syntax):
+        if same_image(
+            instance=existing,
+            data=data,
+            transfer_syntax=header.transfer_syntax,
+            has_pixel_data=header.has_pixel_data,
+        ):
             # The same image in another transfer syntax (the rare path that decodes both).
             _audit_executable(kind=executable, instance=existing, by=uploaded_by, source=source)
             return IngestResult(
@@ -138,7 +157,8 @@ def instance_ingest(
     try:
         with transaction.atomic():
             transaction.on_commit(lambda: committed.append(True))
-            instance = _file_instance(
+            file_row = _file_instance if header.has_pixel_data else _file_non_image
+            instance = file_row(
                 ds=head,
                 header=header,
                 key=key,
@@ -154,21 +174,29 @@ def instance_ingest(
                 detail={"source": source},
             )
             _audit_executable(kind=executable, instance=instance, by=uploaded_by, source=source)
-            # Robust: what listeners start (stability checks, inference) is recorded in rows a
-            # sweep finds again; a broker or cache outage is logged, never the uploader's 500.
-            transaction.on_commit(
-                lambda: instance_stored.send(Instance, instance_id=instance.pk), robust=True
-            )
+            if isinstance(instance, Instance):
+                # Robust: what listeners start (stability checks, inference) is recorded in
+                # rows a sweep finds again; a broker or cache outage is logged, never the
+                # uploader's 500. A non-image object starts nothing.
+                stored_id = instance.pk
+                transaction.on_commit(
+                    lambda: instance_stored.send(Instance, instance_id=stored_id), robust=True
+                )
             commit_tried = True
     except IntegrityError:
         # Another upload of the same SOP Instance UID committed first.
         path.unlink(missing_ok=True)
-        winner = Instance.objects.filter(sop_instance_uid=header.sop_instance_uid).first()
+        winner = _stored_under(header.sop_instance_uid)
         if winner is None:
             raise
         if same_dataset(
             instance=winner, sha256=sha256, dataset_sha256=header.dataset_sha256
-        ) or same_image(instance=winner, data=data, transfer_syntax=header.transfer_syntax):
+        ) or same_image(
+            instance=winner,
+            data=data,
+            transfer_syntax=header.transfer_syntax,
+            has_pixel_data=header.has_pixel_data,
+        ):
             return IngestResult(
                 instance=winner, created=False, duplicate=True, preamble_executable=executable
             )
@@ -197,16 +225,20 @@ def instance_ingest(
     return IngestResult(instance=instance, created=True, preamble_executable=executable)
 
 
-def _file_instance(
-    *,
-    ds: pydicom.Dataset,
-    header: Header,
-    key: str,
-    sha256: str,
-    size: int,
-    by: AbstractBaseUser | None,
-    source: str,
-) -> Instance:
+def _stored_under(sop_instance_uid: str) -> StoredInstance | None:
+    """The image or non-image object stored under this SOP Instance UID, if any."""
+    found = Instance.objects.filter(sop_instance_uid=sop_instance_uid).first()
+    if found is not None:
+        return found
+    return NonImageInstance.objects.filter(sop_instance_uid=sop_instance_uid).first()
+
+
+def _file_series(
+    *, ds: pydicom.Dataset, header: Header, by: AbstractBaseUser | None
+) -> tuple[Series, bool]:
+    """The patient, study and series a new object belongs to, created when new; returns the
+    series (its study loaded) and whether the study was created now. Raises IngestError
+    (``hierarchy_conflict``) when the study or series is filed under another one."""
     synthetic = _is_synthetic(ds)
     sex = _text(ds, "PatientSex", 1).upper()
     patient = patient_get_or_register(
@@ -248,6 +280,22 @@ def _file_instance(
             status=409,
             code="hierarchy_conflict",
         )
+    series.study = study  # the same row, already loaded: callers read it without a query
+    return series, study_created
+
+
+def _file_instance(
+    *,
+    ds: pydicom.Dataset,
+    header: Header,
+    key: str,
+    sha256: str,
+    size: int,
+    by: AbstractBaseUser | None,
+    source: str,
+) -> Instance:
+    series, study_created = _file_series(ds=ds, header=header, by=by)
+    study = series.study
     instance = Instance(
         series=series,
         sop_instance_uid=header.sop_instance_uid,
@@ -278,6 +326,69 @@ def _file_instance(
         # review services take before they recompute it (so neither overwrites the other).
         Study.objects.filter(pk=study.pk).update(unread=True)
     return instance
+
+
+def _file_non_image(
+    *,
+    ds: pydicom.Dataset,
+    header: Header,
+    key: str,
+    sha256: str,
+    size: int,
+    by: AbstractBaseUser | None,
+    source: str,
+) -> NonImageInstance:
+    series, study_created = _file_series(ds=ds, header=header, by=by)
+    if study_created:
+        # A study that holds no image yet has nothing for a doctor to read.
+        Study.objects.filter(pk=series.study_id).update(unread=False)
+    row = NonImageInstance(
+        series=series,
+        sop_instance_uid=header.sop_instance_uid,
+        sop_class_uid=header.sop_class_uid,
+        instance_number=header.instance_number,
+        title=_title(ds),
+        storage_key=key,
+        sha256=sha256,
+        dataset_sha256=header.dataset_sha256,
+        size_bytes=size,
+        source=source[:32],
+        uploaded_by=by if by is not None and by.is_authenticated else None,
+    )
+    try:
+        row.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        raise IngestError(
+            f"This DICOM file's header holds values that cannot be filed: {exc.messages}",
+            code="corrupt",
+        ) from exc
+    row.save()
+    return row
+
+
+# Where a non-image object names itself, most specific first.
+_TITLE_KEYWORDS = (
+    "DocumentTitle",
+    "ContentLabel",
+    "StructureSetLabel",
+    "RTPlanLabel",
+    "ContentDescription",
+    "SeriesDescription",
+)
+
+
+def _title(ds: pydicom.Dataset) -> str:
+    """What a non-image object calls itself: a report's concept name (its title), a PDF's
+    document title, an RT label...; "" when it says nothing."""
+    concept = ds.get("ConceptNameCodeSequence")  # converted and checked at parse time
+    meaning = _text(concept[0], "CodeMeaning", 200) if concept else ""
+    if meaning:
+        return meaning
+    for keyword in _TITLE_KEYWORDS:
+        value = _text(ds, keyword, 200)
+        if value:
+            return value
+    return ""
 
 
 def _dicom_date(value: Any) -> dt.date | None:

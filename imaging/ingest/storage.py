@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 
 from medassist.services import audit_record
 
-from ..models import IngestConflict, Instance
+from ..models import IngestConflict, NonImageInstance, StoredInstance
 from .errors import IngestError
 
 logger = logging.getLogger(__name__)
@@ -46,18 +46,20 @@ def conflict_keep(
     *,
     data: bytes,
     sha256: str,
-    existing: Instance,
+    existing: StoredInstance,
     by: AbstractBaseUser | None,
     source: str,
     executable: str,
 ) -> IngestError:
     """Keep a different file with a stored SOP Instance UID aside; return the error to raise.
 
-    The stored instance is never touched. The same conflicting bytes sent twice are kept once.
+    The stored instance (an image or a non-image object) is never touched. The same
+    conflicting bytes sent twice are kept once.
     """
     uid = existing.sop_instance_uid
+    what = "object" if isinstance(existing, NonImageInstance) else "image"
     message = (
-        "A different image with the same SOP Instance UID is already stored; nothing was "
+        f"A different {what} with the same SOP Instance UID is already stored; nothing was "
         "changed. The new file was kept aside for an administrator to review."
     )
     error = IngestError(message, status=409, code="conflict")
@@ -68,9 +70,14 @@ def conflict_keep(
     key, path = write_atomically(data, "conflicts")
     try:
         with transaction.atomic():
+            original = (
+                {"existing_non_image": existing}
+                if isinstance(existing, NonImageInstance)
+                else {"existing_instance": existing}
+            )
             conflict = IngestConflict.objects.create(
                 sop_instance_uid=uid,
-                existing_instance=existing,
+                **original,
                 storage_key=key,
                 sha256=sha256,
                 size_bytes=len(data),
@@ -84,6 +91,7 @@ def conflict_keep(
                 detail={
                     "sop_instance_uid": uid,
                     "existing_instance_id": existing.pk,
+                    "existing_kind": existing._meta.model_name,
                     "existing_sha256": existing.sha256,
                     "sha256": sha256,
                     "source": source,

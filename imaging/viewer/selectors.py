@@ -1,14 +1,18 @@
-"""Reads of the study viewer: the study with its series, and the manifest the viewer loads."""
+"""Reads of the study viewer: the study with its series, and the manifest the viewer loads.
+
+Non-image objects (reports, RT objects, waveforms, PDFs, presentation states) are listed with
+their series as what they are (modality and SOP class), never opened as images.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F, Prefetch
+from django.db.models import F, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from ..models import Instance, Series, Study
+from ..models import Instance, NonImageInstance, Series, Study
 from .rendering import instance_attributes
 
 PRESETS: tuple[tuple[str, str, float, float], ...] = (
@@ -21,14 +25,34 @@ PRESETS: tuple[tuple[str, str, float, float], ...] = (
 )
 
 
+# Said of every non-image object wherever it is listed.
+NON_IMAGE_NOTE = "not an image: no AI"
+
+
 def viewer_study(*, study_id: int) -> Study:
-    """The study with its patient, series and instances loaded (404 when there is none)."""
+    """The study with its patient, series, images and non-image objects loaded (404 when
+    there is none)."""
     series = Series.objects.order_by("pk").prefetch_related(
-        Prefetch("instances", queryset=Instance.objects.order_by("pk"))
+        Prefetch("instances", queryset=Instance.objects.order_by("pk")),
+        Prefetch(
+            "non_image_instances",
+            queryset=NonImageInstance.objects.order_by(
+                F("instance_number").asc(nulls_last=True), "pk"
+            ),
+        ),
     )
     return get_object_or_404(
         Study.objects.select_related("patient").prefetch_related(Prefetch("series", series)),
         pk=study_id,
+    )
+
+
+def viewer_non_images(*, study_id: int) -> QuerySet[NonImageInstance]:
+    """The study's non-image objects, series by series, with their series loaded."""
+    return (
+        NonImageInstance.objects.filter(series__study_id=study_id)
+        .select_related("series")
+        .order_by("series_id", F("instance_number").asc(nulls_last=True), "pk")
     )
 
 
@@ -78,6 +102,18 @@ def _instance_entry(instance: Instance, attributes: dict[str, Any]) -> dict[str,
     }
 
 
+def _non_image_entry(item: NonImageInstance, series: Series) -> dict[str, Any]:
+    return {
+        "id": item.pk,
+        "sop_instance_uid": item.sop_instance_uid,
+        "sop_class_uid": item.sop_class_uid,
+        "sop_class_name": item.sop_class_name,
+        "title": item.title,
+        "label": f"{series.modality or '?'} · {item.sop_class_name}",
+        "note": NON_IMAGE_NOTE,
+    }
+
+
 def _series_entry(series: Series) -> dict[str, Any]:
     pairs = [(i, instance_attributes(instance=i)) for i in series.instances.all()]
     pairs.sort(key=_order)
@@ -97,22 +133,27 @@ def _series_entry(series: Series) -> dict[str, Any]:
         ),
         "images": sum(entry["frames"] for entry in instances),
         "instances": instances,
+        # Reports, RT objects, waveforms, PDFs...: listed, never shown as images.
+        "non_images": [_non_image_entry(o, series) for o in series.non_image_instances.all()],
     }
 
 
 def viewer_manifest(*, study: Study) -> dict[str, Any]:
     """Everything the viewer needs to page through a study, as JSON-ready data.
 
-    Series come in order of arrival (Series Number when every series has one); instances in
-    a series by Instance Number, then slice location. Reading attributes opens each file
-    once (its SHA-256 is verified then) and caches them.
+    Series with images come first, in order of arrival (Series Number when every one has
+    one); instances in a series by Instance Number, then slice location. Series of non-image
+    objects alone follow, each object listed with its modality and SOP class. Reading
+    attributes opens each image file once (its SHA-256 is verified then) and caches them.
 
     Raises:
         imaging.selectors.StoredFileError: a stored file is missing or damaged.
     """
-    series = [_series_entry(s) for s in study.series.all()]
+    entries = [_series_entry(s) for s in study.series.all()]
+    series = [s for s in entries if s["instances"]]
     if series and all(s["number"] is not None for s in series):
         series.sort(key=lambda s: s["number"])
+    series += [s for s in entries if not s["instances"]]
     return {
         "study": {
             "id": study.pk,

@@ -176,7 +176,11 @@
           element(
             "span",
             { class: "meta" },
-            " " + study.patient + " · " + study.images + " " + plural(study.images, "image")
+            " " + study.patient + " · " + study.images + " " + plural(study.images, "image") +
+              (study.non_images
+                ? " · " + study.non_images + " " + plural(study.non_images, "non-image object") +
+                  " (reports, documents…: not images, no AI)"
+                : "")
           )
         );
         list.appendChild(li);
@@ -219,7 +223,11 @@
         return s.study_instance_uid === study.study_instance_uid;
       });
       if (known) {
+        // A study seen first with only reports opens its viewer; once it has an image,
+        // its case page.
+        if (!known.images && study.images) known.case_url = study.case_url;
         known.images += study.images;
+        known.non_images = (known.non_images || 0) + (study.non_images || 0);
       } else {
         total.studies.push(study);
       }

@@ -596,10 +596,27 @@
     );
   }
 
+  function nonImageItem(series) {
+    // Reports, RT objects, waveforms, PDFs...: listed as what they are, never opened.
+    const b = document.createElement("button");
+    b.type = "button";
+    b.disabled = true;
+    b.className = "vw-non-image";
+    b.dataset.series = String(series.id);
+    const kinds = [...new Set(series.non_images.map((o) => o.sop_class_name))].join(", ");
+    b.title = `${series.description || series.series_instance_uid}: not an image, no AI`;
+    const label = document.createElement("span");
+    const count = series.non_images.length;
+    label.textContent = `${series.modality} ${kinds}${count > 1 ? ` (${count})` : ""} · not an image: no AI`;
+    b.append(label);
+    return b;
+  }
+
   function buildSeriesList(manifest) {
     const nav = $(".vw-series");
     nav.replaceChildren(
       ...manifest.series.map((series) => {
+        if (!series.instances.length) return nonImageItem(series);
         const b = document.createElement("button");
         b.type = "button";
         b.dataset.series = String(series.id);
@@ -654,7 +671,7 @@
     const wanted = root.dataset.initialInstance;
     const series =
       manifest.series.find((s) => s.instances.some((i) => String(i.id) === wanted)) ||
-      manifest.series[0];
+      manifest.series.find((s) => s.instances.length);
     if (!series) {
       showMessage("This study has no images yet.");
       return;

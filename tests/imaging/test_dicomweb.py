@@ -426,6 +426,47 @@ def test_a_stow_over_the_size_limit_is_refused_with_413_before_storing(
     assert not Instance.objects.exists()
 
 
+def test_a_stow_part_over_the_file_limit_is_refused_unread_and_the_others_stored(
+    post: Callable[..., requests.Response], settings: Settings
+) -> None:
+    settings.MEDASSIST_MAX_UPLOAD_BYTES = 1_000_000
+    big = synthetic_dataset(17)
+    big.DataSetTrailingPadding = b"\0" * 2_000_000
+    small = synthetic_dataset(18)
+
+    response = post(multipart(synthetic_file_from(big), synthetic_file_from(small)))
+
+    assert response.status_code == 202
+    body = response.json()
+    (failed,) = values(body, "00081198")
+    assert values(failed, "00081150") == [big.SOPClassUID]
+    assert values(failed, "00081155") == [big.SOPInstanceUID]
+    assert values(failed, "00081197") == [OUT_OF_RESOURCES]
+    assert "the limit is 1 MB" in values(failed, "00091001")[0]
+    assert list(Instance.objects.values_list("sop_instance_uid", flat=True)) == [
+        small.SOPInstanceUID
+    ]
+
+
+def test_a_deflate_bomb_sent_by_stow_is_refused_as_a_bomb(
+    post: Callable[..., requests.Response], settings: Settings, tmp_path: Path
+) -> None:
+    from tests.imaging.bombs import deflate_bomb
+
+    settings.MEDASSIST_MAX_INFLATED_BYTES = 4 * 1024 * 1024
+    bomb = deflate_bomb(tmp_path, inflated=64 * 1024 * 1024).read_bytes()
+    study = pydicom.dcmread(io.BytesIO(synthetic_file(19))).StudyInstanceUID
+
+    for path in ("/studies", f"/studies/{study}"):
+        response = post(multipart(bomb), path=path)
+
+        assert response.status_code == 409
+        (failed,) = values(response.json(), "00081198")
+        assert values(failed, "00081197") == [OUT_OF_RESOURCES]
+        assert "decompression bomb" in values(failed, "00091001")[0]
+    assert not Instance.objects.exists()
+
+
 def test_unknown_uids_and_bad_queries_are_answered_with_reasons(
     url: str, doctor_token: str, post: Callable[..., requests.Response]
 ) -> None:

@@ -531,3 +531,37 @@ def test_a_doctor_scrolls_windows_inverts_and_resets_a_series_in_the_browser(
     )
     if os.environ.get("VIEWER_SCREENSHOT"):
         page.screenshot(path=os.environ["VIEWER_SCREENSHOT"].replace(".png", "-case.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_a_study_with_a_report_lists_it_in_the_series_and_still_opens_on_its_images(
+    live_server: LiveServer, doctor: User, page: Page
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.imaging.nonimage import StudyIds, basic_text_sr, encapsulated_pdf
+
+    study_uid, series_uid = generate_uid(), generate_uid()
+    ids = StudyIds(study_uid=study_uid, patient_id="VIEWER-1")
+    # The reports arrive first: theirs are the study's first series, yet the viewer opens on
+    # the CT.
+    for data in (basic_text_sr(ids), encapsulated_pdf(ids)):
+        instance_ingest(data=data, uploaded_by=doctor)
+    for n in (1, 2):
+        ingest(ct_slice(n, study_uid=study_uid, series_uid=series_uid, number=n, location=n))
+    study = Study.objects.get(study_instance_uid=study_uid)
+    sign_in(page, live_server, doctor.username)
+    page.wait_for_load_state()
+    page.goto(f"{live_server.url}{reverse('imaging:viewer:study', args=[study.pk])}")
+
+    viewer = page.locator("#viewer")
+    expect(viewer).to_have_attribute("data-state", "ready")
+    expect(viewer).to_have_attribute("data-instance-number", "1")
+    entries = page.locator(".vw-series button")
+    expect(entries).to_have_count(3)
+    report = page.locator(".vw-series button.vw-non-image", has_text="Basic Text SR Storage")
+    expect(report).to_be_disabled()
+    expect(report).to_contain_text("SR Basic Text SR Storage · not an image: no AI")
+    expect(page.locator(".vw-series button.vw-non-image")).to_have_count(2)
+    expect(page.get_by_test_id("non-images")).to_contain_text("DOC · Encapsulated PDF Storage")

@@ -523,3 +523,66 @@ def test_an_admin_sees_open_conflicts_and_cannot_edit_stored_images(
     view = client.get(reverse("admin:imaging_instance_change", args=[existing.pk]))
     assert view.status_code == 200
     assert 'name="_save"' not in view.content.decode()  # view only
+
+
+# --- Bounded reading: what a file claims never decides what it costs ----------------------
+
+
+def test_a_codestream_claiming_a_bigger_image_than_its_header_is_refused_before_decoding(
+    tmp_path: Path,
+) -> None:
+    from tests.imaging.bombs import codestream_bomb
+
+    bomb = codestream_bomb(tmp_path, side=14000).read_bytes()
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(IngestError) as refused:
+            instance_ingest(data=bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert (refused.value.code, refused.value.status) == ("bomb", 413)
+    assert "14000 x 14000" in str(refused.value)
+    assert "64 x 64" in str(refused.value)
+    # Decoding it would have taken 1.5 GB (measured with OpenJPEG); nothing was decoded.
+    assert peak < 8 * 1024 * 1024
+    assert media_files() == []
+
+
+def test_a_jpeg_frame_of_another_size_than_its_header_is_refused_as_undecodable() -> None:
+    ds = pydicom.dcmread(get_testdata_file("SC_rgb_jpeg_dcmtk.dcm"))
+    ds.Rows = ds.Rows + 10  # the header now claims more rows than the JPEG frame holds
+
+    with pytest.raises(IngestError) as refused:
+        instance_ingest(data=dicom_bytes(ds))
+
+    assert refused.value.code == "undecodable"
+    assert "cannot be decoded as this image" in str(refused.value)
+
+
+def test_a_deflated_file_inflating_just_under_its_limit_is_parsed_without_holding_it(
+    settings: Settings,
+) -> None:
+    settings.MEDASSIST_MAX_INFLATED_BYTES = 48 * 1024 * 1024
+    # The padding is an element at the end of the data set, as an attacker would place it.
+    ds = synthetic_dataset(10)
+    ds.DataSetTrailingPadding = b"\0" * (40 * 1024 * 1024)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    data = dicom_bytes(ds)
+    del ds
+    assert len(data) < 200_000
+
+    tracemalloc.start()
+    try:
+        result = instance_ingest(data=data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert result.created
+    # pydicom alone would hold the 40 MB inflated data set, then its 40 MB padding value.
+    assert peak < 12 * 1024 * 1024
+    stored = instance_read_dataset(instance=result.instance)
+    assert len(stored.DataSetTrailingPadding) == 40 * 1024 * 1024

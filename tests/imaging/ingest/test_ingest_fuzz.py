@@ -32,10 +32,11 @@ from pytest_django.fixtures import Settings
 from imaging.ingest import parsing
 from imaging.ingest.errors import IngestError
 from imaging.ingest.services import instance_ingest
-from imaging.models import IngestConflict, Instance, Series, Study
+from imaging.models import IngestConflict, Instance, NonImageInstance, Series, Study
 from imaging.selectors import instance_read_dataset
 from medassist.models import Patient
 from tests.factories import synthetic_dataset, synthetic_file
+from tests.imaging.nonimage import basic_text_sr, ecg_waveform, encapsulated_pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -63,8 +64,9 @@ def _deflated(seed: int) -> bytes:
 
 
 def _corpus() -> list[bytes]:
-    files = [synthetic_file(1), _deflated(2)]
-    for name in PYDICOM_FILES:
+    # Non-image objects too: a report's text and a waveform's samples live in sequences.
+    files = [synthetic_file(1), _deflated(2), basic_text_sr(), ecg_waveform(), encapsulated_pdf()]
+    for name in [*PYDICOM_FILES, "rtplan.dcm"]:
         path = get_testdata_file(name)
         assert path is not None, name
         files.append(Path(str(path)).read_bytes())
@@ -168,12 +170,15 @@ MUTATIONS: list[tuple[Mutation, int]] = [
 ]
 
 
-EMPTY: tuple[tuple[int, ...], list[Path]] = ((0, 0, 0, 0, 0), [])
+EMPTY: tuple[tuple[int, ...], list[Path]] = ((0, 0, 0, 0, 0, 0), [])
 
 
 def _state() -> tuple[tuple[int, ...], list[Path]]:
     """Row counts of everything ingest writes (one query: the loop runs it often) and files."""
-    tables = [m._meta.db_table for m in (Patient, Study, Series, Instance, IngestConflict)]
+    tables = [
+        m._meta.db_table
+        for m in (Patient, Study, Series, Instance, NonImageInstance, IngestConflict)
+    ]
     counts = ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)  # noqa: S608 (own names)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {counts}")
@@ -217,8 +222,12 @@ def test_every_mutated_file_is_stored_or_refused_with_a_4xx_and_never_crashes(
                 replay.write_bytes(mutant)
                 pytest.fail(f"{label}: {type(exc).__name__}: {exc} (input saved as {replay})")
             else:
-                # Stored: it must read back and decode like any other stored image.
-                instance_read_dataset(instance=result.instance).pixel_array  # noqa: B018
+                # Stored: it must read back, and an image decode, like any other stored one.
+                stored = instance_read_dataset(instance=result.instance)
+                if result.is_image:
+                    stored.pixel_array  # noqa: B018
+                else:
+                    _ = [elem.value for elem in stored.iterall()]
                 outcomes["stored"] = outcomes.get("stored", 0) + 1
             transaction.set_rollback(True)
         for path in Path(settings.MEDIA_ROOT).rglob("*"):

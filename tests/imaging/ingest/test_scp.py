@@ -8,12 +8,14 @@ if the instance is visible to another connection, i.e. committed.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,17 +27,18 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE
 from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from rest_framework.authtoken.models import Token
 
-from imaging.ingest.scp import CONFLICT, ScpConfig, scp_start
-from imaging.models import IngestConflict, Instance, Series, Study
+from imaging.ingest.scp import CONFLICT, ScpConfig, scp_config_from_settings, scp_start
+from imaging.models import IngestConflict, Instance, NonImageInstance, Series, Study
 from medassist.models import AuditEvent, Patient
 from tests.conftest import ROOT
 from tests.factories import file_without_pixels, synthetic_file
+from tests.imaging.nonimage import NON_IMAGE_FILES
 
 PACS = "TEST_PACS"
 
@@ -70,12 +73,21 @@ def port(listener: Callable[..., int]) -> int:
     return listener()
 
 
-def _associate(port: int, datasets: list[Dataset], *, calling: str = PACS) -> Association:
+def _associate(
+    port: int, datasets: list[Dataset], *, calling: str = PACS, called: str = "MEDASSIST"
+) -> Association:
     ae = AE(ae_title=calling)
     ae.add_requested_context(Verification)
     for ds in datasets:
         ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
-    return ae.associate("127.0.0.1", port, ae_title="MEDASSIST")
+    return ae.associate("127.0.0.1", port, ae_title=called)
+
+
+def _rejection(assoc: Association) -> tuple[int, int, int]:
+    """(result, source, reason) of the A-ASSOCIATE-RJ the requestor received."""
+    assert assoc.is_rejected
+    answer = assoc.acceptor.primitive
+    return (answer.result, answer.result_source, answer.diagnostic)
 
 
 def c_store(port: int, *datasets: Dataset) -> list[Dataset]:
@@ -182,7 +194,7 @@ def test_the_audit_names_the_sending_peer_and_its_calling_ae_title(port: int) ->
     assert event.detail["source"] == "c-store"
 
 
-def test_an_instance_without_pixel_data_is_refused_and_nothing_is_stored(port: int) -> None:
+def test_an_image_without_its_pixel_data_is_refused_and_nothing_is_stored(port: int) -> None:
     ds = _read(file_without_pixels())
 
     (response,) = c_store(port, ds)
@@ -193,13 +205,138 @@ def test_an_instance_without_pixel_data_is_refused_and_nothing_is_stored(port: i
     assert _stored_files() == []
 
 
+def test_a_pacs_pushing_a_whole_study_with_its_reports_sees_only_successes(port: int) -> None:
+    study_uid = generate_uid()
+    images = [_read(synthetic_file(n, patient_id="PUSH-ALL", study_uid=study_uid)) for n in (1, 2)]
+    others = [_read(build()) for _name, build, _cls, _mod in NON_IMAGE_FILES]
+    # pydicom's own test objects belong to their own studies; file them in this one. Two of
+    # them are versions of one report under one SOP Instance UID: make them two reports.
+    seen: set[str] = set()
+    for ds in others:
+        ds.StudyInstanceUID = study_uid
+        ds.PatientID = "PUSH-ALL"
+        if ds.SOPInstanceUID in seen:
+            ds.SOPInstanceUID = generate_uid()
+        seen.add(ds.SOPInstanceUID)
+    sent = [*images, *others]
+
+    responses = c_store(port, *sent)
+
+    assert [r.Status for r in responses] == [0x0000] * len(sent), [
+        r.get("ErrorComment") for r in responses
+    ]
+    assert Instance.objects.count() == len(images)
+    stored = NonImageInstance.objects.filter(series__study__study_instance_uid=study_uid)
+    assert sorted(stored.values_list("sop_instance_uid", flat=True)) == sorted(
+        ds.SOPInstanceUID for ds in others
+    )
+    assert {row.source for row in stored} == {"c-store"}
+    # The same push again (a PACS retrying after a lost answer) succeeds and stores nothing.
+    again = c_store(port, *others)
+    assert [r.Status for r in again] == [0x0000] * len(others)
+    assert NonImageInstance.objects.count() == len(others)
+
+
+def test_a_data_set_over_the_limit_is_cut_off_as_it_arrives_and_leaves_no_file(
+    port: int, settings, tmp_path: Path, monkeypatch, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDASSIST_MAX_UPLOAD_BYTES = 1_000_000
+    # pynetdicom spools received data sets to the temporary folder: watch that one.
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    big = _read(synthetic_file(41))
+    big.DataSetTrailingPadding = b"\0" * 8_000_000
+    assoc = _associate(port, [big])
+    assert assoc.is_established
+
+    with caplog.at_level(logging.WARNING, logger="imaging.ingest.scp"):
+        answer = assoc.send_c_store(big)
+        deadline = time.monotonic() + 10
+        while not assoc.is_aborted and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    assert "Status" not in answer  # no C-STORE answer: the association was aborted
+    assert assoc.is_aborted
+    assert "passed the 1 MB limit (MEDASSIST_MAX_UPLOAD_BYTES)" in caplog.text
+    assert caplog.text.count("passed the 1 MB limit") == 1
+    assert not Instance.objects.exists()
+    assert list(spool.iterdir()) == []
+    # The listener goes on serving, and a data set within the limit is stored.
+    small = _read(synthetic_file(42))
+    (stored,) = c_store(port, small)
+    assert stored.Status == 0x0000
+    assert list(spool.iterdir()) == []
+
+
+def test_the_size_limit_counts_the_data_set_not_the_file_meta_the_listener_adds(
+    port: int, settings
+) -> None:  # type: ignore[no-untyped-def]
+    # Just within what the network check lets through (the file meta group is extra).
+    ds = _read(synthetic_file(43))
+    settings.MEDASSIST_MAX_UPLOAD_BYTES = len(_body(synthetic_file(43))) + 2_000
+    ds.DataSetTrailingPadding = b"\0" * 1_500
+
+    (response,) = c_store(port, ds)
+
+    assert response.Status == 0x0000  # the limit counts the data set, not the listener's meta
+    assert Instance.objects.count() == 1
+
+
 def test_an_unknown_calling_ae_title_is_rejected_at_association(port: int) -> None:
     ds = _read(synthetic_file(3))
 
     assoc = _associate(port, [ds], calling="STRANGER")
 
-    assert assoc.is_rejected
+    # Rejected-permanent, by the service user: calling AE title not recognised.
+    assert _rejection(assoc) == (0x01, 0x01, 0x03)
     assert not Instance.objects.exists()
+
+
+def test_an_association_calling_another_ae_title_is_rejected_and_the_log_says_why(
+    port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    ds = _read(synthetic_file(3))
+
+    with caplog.at_level(logging.WARNING, logger="imaging.ingest.scp"):
+        # An allowed sender that was given another node's AE title as its destination.
+        assoc = _associate(port, [ds], called="OTHER_ARCHIVE")
+
+    # Rejected-permanent, by the service user: called AE title not recognised.
+    assert _rejection(assoc) == (0x01, 0x01, 0x07)
+    assert not Instance.objects.exists()
+    (record,) = [r for r in caplog.records if "Refused DICOM association" in r.getMessage()]
+    message = record.getMessage()
+    assert record.levelno == logging.WARNING
+    assert f"from {PACS!r} at 127.0.0.1" in message
+    assert "called AE title 'OTHER_ARCHIVE'" in message
+    assert "this listener is 'MEDASSIST' (MEDASSIST_SCP_AE_TITLE)" in message
+
+
+def test_a_wrong_called_ae_title_is_the_reason_given_even_for_an_unknown_sender(
+    port: int,
+) -> None:
+    assoc = _associate(port, [], calling="STRANGER", called="OTHER_ARCHIVE")
+
+    assert _rejection(assoc) == (0x01, 0x01, 0x07)
+
+
+def test_the_listener_answers_to_the_ae_title_of_its_setting_only(
+    listener: Callable[..., int], settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDASSIST_SCP_AE_TITLE = "ARCHIVE_1"
+    configured = scp_config_from_settings()
+    port = listener(ae_title=configured.ae_title)
+    ds = _read(synthetic_file(7))
+
+    assert _rejection(_associate(port, [ds], called="MEDASSIST")) == (0x01, 0x01, 0x07)
+    assoc = _associate(port, [ds], called="ARCHIVE_1")
+    assert assoc.is_established
+    try:
+        assert assoc.send_c_store(ds).Status == 0x0000
+    finally:
+        assoc.release()
+    assert Instance.objects.filter(sop_instance_uid=ds.SOPInstanceUID).exists()
 
 
 def test_with_no_allowed_ae_titles_every_sender_is_refused(
@@ -207,7 +344,7 @@ def test_with_no_allowed_ae_titles_every_sender_is_refused(
 ) -> None:
     port = listener(allowed_calling_ae_titles=())
 
-    assert _associate(port, [], calling=PACS).is_rejected
+    assert _rejection(_associate(port, [], calling=PACS)) == (0x01, 0x01, 0x03)
 
 
 def test_allow_any_lets_any_calling_ae_title_in(listener: Callable[..., int]) -> None:
