@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,8 +12,13 @@ from django.conf import settings
 from django.db.models import Count, Min, QuerySet
 
 from diagnosis.registry.models import Finding, ModelVersion, Task
-from diagnosis.registry.selectors import active_findings
-from diagnosis.review.selectors import current_label_reviews
+from diagnosis.registry.selectors import (
+    NO_LABELS,
+    active_findings,
+    finding_label_counts,
+    label_counts_of,
+)
+from diagnosis.review.models import ReadingState, Review
 from medassist.models import AuditEvent, Patient
 
 from .models import TestSetCase, TrainingRun
@@ -63,30 +69,48 @@ class FindingReadiness:
         return "; ".join(missing)
 
 
-def finding_readiness() -> list[FindingReadiness]:
-    """:class:`FindingReadiness` of every offered finding, in vocabulary order (2 queries)."""
-    test_patients = TestSetCase.objects.values("instance__series__study__patient")
-    labelled = dict(
-        current_label_reviews()
-        .exclude(instance__series__study__patient__in=test_patients)
-        .values_list("finding__code")
-        .annotate(n=Count("pk"))
+def finding_readiness(*, codes: Collection[str] | None = None) -> list[FindingReadiness]:
+    """:class:`FindingReadiness` of every offered finding (or of those of ``codes``), in
+    vocabulary order; at most 5 queries, whatever the number of labels.
+
+    The labels outside the test set's patients are every label (the count the database keeps
+    per finding) less those of the test set's patients, which are counted live: a set that
+    grows with the test set, not with the reviews. The patients are read first and matched
+    by value, so that the count starts from their studies (indexes all the way) rather than
+    from every reading state.
+    """
+    findings = list(
+        active_findings() if codes is None else active_findings().filter(code__in=codes)
     )
+    if not findings:
+        return []
+    patients = list(test_set_patient_ids())
+    of_test_patients = (
+        label_counts_of(
+            ReadingState.objects.filter(instance__series__study__patient_id__in=patients)
+        )
+        if patients
+        else {}
+    )
+    labelled = finding_label_counts()
     frozen = dict(
         TestSetCase.objects.filter(task=Task.IMAGE)
-        .values_list("finding__code")
+        .values_list("finding_id")
         .annotate(n=Count("pk"))
+        .order_by()
     )
     return [
         FindingReadiness(
             code=f.code,
             name=f.name,
-            labelled=labelled.get(f.code, 0),
+            labelled=(
+                labelled.get(f.pk, NO_LABELS) - of_test_patients.get(f.pk, NO_LABELS)
+            ).labelled,
             labels_needed=settings.MEDASSIST_FINDING_MIN_LABELS,
-            test_cases=frozen.get(f.code, 0),
+            test_cases=frozen.get(f.pk, 0),
             test_cases_needed=settings.MEDASSIST_GATE_MIN_CASES_PER_FINDING,
         )
-        for f in active_findings()
+        for f in findings
     ]
 
 
@@ -120,18 +144,24 @@ def test_set_candidates(*, task: str = Task.IMAGE) -> list[Candidate]:
     The label is :func:`diagnosis.review.selectors.current_label_reviews` (the single read, the
     agreed second read or the adjudication); its first finding is the one frozen, as training
     reads it. An image is synthetic when its study or its patient is marked so by the ingest.
+    One query, read from the reading states (each names its label), one row per labelled
+    image: this reads every label, so it is for the growth step, not for a page.
     """
     if task != Task.IMAGE:
         raise ValueError(f"No labelled-case test set for task {task!r}.")
     frozen = TestSetCase.objects.values("instance_id")
     rows = (
-        current_label_reviews()
-        .filter(finding__in=active_findings())
+        ReadingState.objects.filter(
+            status=ReadingState.Status.REVIEWED,
+            label__isnull=False,
+            label__finding__is_active=True,
+        )
+        .exclude(label__action=Review.Action.REJECT)
         .exclude(instance__in=frozen)
         .values_list(
             "instance_id",
-            "finding_id",
-            "finding__code",
+            "label__finding_id",
+            "label__finding__code",
             "instance__series__study__patient_id",
             "instance__series__study__is_synthetic",
             "instance__series__study__patient__is_synthetic",
@@ -180,7 +210,12 @@ class Composition:
 
 def test_set_composition(*, task: str = Task.IMAGE) -> Composition:
     """Per finding (cases, real vs synthetic, patients, still eligible), per modality and body
-    part, per sex and age band (at the study date), and the growth steps so far."""
+    part, per sex and age band (at the study date), and the growth steps so far.
+
+    Reads the frozen cases themselves (the test set grows by growth steps, not with the
+    reviews); the cases still eligible are every label of the finding (the count the database
+    keeps) less the labels of images already frozen, so no query reads every label.
+    """
     rows = list(
         TestSetCase.objects.filter(task=task)
         .values_list(
@@ -196,17 +231,20 @@ def test_set_composition(*, task: str = Task.IMAGE) -> Composition:
         )
         .order_by("pk")
     )
-    findings = {f.pk: FindingComposition(code=f.code, name=f.name) for f in active_findings()}
+    active = list(active_findings())
+    findings = {f.pk: FindingComposition(code=f.code, name=f.name) for f in active}
+    # A finding retired from the vocabulary still counts, marked as retired (listed after the
+    # offered ones, in the order the test set first froze it).
+    retired = Finding.objects.in_bulk({row[0] for row in rows} - set(findings))
+    for finding_id in dict.fromkeys(row[0] for row in rows if row[0] in retired):
+        f = retired[finding_id]
+        findings[f.pk] = FindingComposition(code=f.code, name=f"{f.name} (retired)")
     patients_of: dict[int, set[int]] = defaultdict(set)
     modality: Counter[tuple[str, str]] = Counter()
     sex_age: Counter[tuple[str, str]] = Counter()
     sex_names = dict(Patient.Sex.choices)
     comp = Composition(total=len(rows))
     for finding_id, patient, s_syn, p_syn, mod, body, sex, birth, study_date in rows:
-        if finding_id not in findings:
-            # A finding retired from the vocabulary still counts, marked as retired.
-            f = Finding.objects.get(pk=finding_id)
-            findings[finding_id] = FindingComposition(code=f.code, name=f"{f.name} (retired)")
         row = findings[finding_id]
         synthetic = s_syn or p_syn
         row.cases += 1
@@ -221,10 +259,14 @@ def test_set_composition(*, task: str = Task.IMAGE) -> Composition:
         findings[finding_id].patients = len(patients)
     comp.patients = len({p for patients in patients_of.values() for p in patients})
     if task == Task.IMAGE:
-        for candidate in test_set_candidates(task=task):
-            row = findings[candidate.finding_id]
-            row.eligible += 1
-            row.eligible_real += not candidate.synthetic
+        labelled = finding_label_counts()
+        frozen = label_counts_of(
+            ReadingState.objects.filter(instance__in=TestSetCase.objects.values("instance_id"))
+        )
+        for f in active:
+            eligible = labelled.get(f.pk, NO_LABELS) - frozen.get(f.pk, NO_LABELS)
+            findings[f.pk].eligible = eligible.labelled
+            findings[f.pk].eligible_real = eligible.real
     comp.findings = list(findings.values())
     comp.by_modality = [(m, b, n) for (m, b), n in sorted(modality.items())]
     band_order = [name for name, _ in AGE_BANDS] + [AGE_OLDEST, AGE_UNKNOWN]

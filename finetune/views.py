@@ -284,12 +284,14 @@ def _findings_page(
     retire_form: FindingRetireForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    readiness = {r.code: r for r in selectors.finding_readiness()}
     champion = ModelVersion.objects.filter(
         task=Task.IMAGE, status=ModelVersion.Status.CHAMPION
     ).first()
     in_model = set(champion.labels) if champion is not None else set()
     findings = list(findings_vocabulary())
+    # Readiness says something only of the offered findings the champion lacks.
+    waiting = [f.code for f in findings if f.is_active and f.code not in in_model]
+    readiness = {r.code: r for r in selectors.finding_readiness(codes=waiting)}
     for f in findings:
         ready = readiness.get(f.code)
         if not f.is_active:

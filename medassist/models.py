@@ -8,6 +8,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.fields.json import KT
 
 
 class Patient(models.Model):
@@ -64,17 +66,37 @@ class AuditEvent(AppendOnlyModel):
 
     Events are written unchained, so that no request waits on a lock; a background step
     (``medassist.services.audit_chain_extend``) gives each its :class:`AuditChainLink`.
+
+    The indexes follow the audit log's reads (``medassist.audit_views``): every list is
+    newest first, ``(at, id)`` descending, and pages by keyset on that pair; each equality
+    filter has an index that ends in ``(at, id)`` so that a filtered page is one ordered index
+    range, not a sort of every match; the patient filter looks events up by the objects that
+    lead to the patient, ``(object_type, object_id)``, and by the MRN some events carry in
+    ``detail``.
     """
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True)
+    # Indexed by audit_actor_at, which starts with it.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, db_index=False
     )
     action = models.CharField(max_length=64, db_index=True)
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["at", "id"], name="audit_at_id"),
+            models.Index(fields=["actor", "at", "id"], name="audit_actor_at"),
+            models.Index(fields=["object_type", "at", "id"], name="audit_object_type_at"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+            # Only the events that name a patient's MRN in their detail (a small share).
+            models.Index(
+                KT("detail__mrn"), name="audit_detail_mrn", condition=Q(detail__has_key="mrn")
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type}:{self.object_id}"

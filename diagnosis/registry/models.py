@@ -145,3 +145,104 @@ class ModelVersion(models.Model):
             "Probabilities are not calibrated: too few held-back cases when this version "
             "was trained."
         )
+
+
+# --- Summaries the database keeps ----------------------------------------------------------
+
+
+class FindingLabelCount(models.Model):
+    """How many images carry each finding as their current label, and how many of those
+    images are real (neither their study nor their patient is marked synthetic).
+
+    The current label is the one :func:`diagnosis.review.selectors.current_label_reviews`
+    returns: a reviewed reading state's label review, unless it rejected the image. On
+    PostgreSQL the database keeps these rows, in the transaction of every change to a reading
+    state or to a labelling review (the triggers of migration ``0016_summaries``), so that
+    the findings page, the readiness of new findings and the test-set page read one row per
+    finding instead of counting every label. Nothing in Python writes them. SQLite has no such
+    triggers: there the selectors count live (development data is small).
+    """
+
+    finding = models.OneToOneField(
+        Finding, primary_key=True, on_delete=models.CASCADE, related_name="label_count"
+    )
+    labelled = models.IntegerField(default=0)
+    labelled_real = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.finding_id}: {self.labelled} labelled ({self.labelled_real} real)"
+
+
+class ReviewAgreementWeek(models.Model):
+    """Current clinician reviews of images that had a suggestion, counted per week of the
+    review, suggested finding and model version: the statistics page's agreement figures
+    (see :mod:`diagnosis.review.stats`, which defines them). ``agreed`` are the accepts.
+
+    Like the other statistics summaries, kept by PostgreSQL triggers (migration
+    ``0016_summaries``) as reviews are added, rebuilt from the reviews when the summary says
+    it is stale, and unused on SQLite.
+    """
+
+    week = models.DateField()  # its Monday, in the time zone of ReviewStatsState
+    finding_key = models.BigIntegerField(default=0)  # the suggestion's top finding; 0: none
+    version_key = models.BigIntegerField()  # the suggestion's model version
+    n = models.IntegerField(default=0)
+    agreed = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["week", "finding_key", "version_key"], name="review_agreement_week_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Week of {self.week}: {self.agreed} of {self.n} agreed"
+
+
+class ReviewWaitWeek(models.Model):
+    """Per week of suggestions: how many OK suggestions have had a clinician review of their
+    image since, and the total and longest time to the first such review, in seconds."""
+
+    week = models.DateField(primary_key=True)
+    n = models.IntegerField(default=0)
+    total_seconds = models.FloatField(default=0.0)
+    longest_seconds = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"Week of {self.week}: {self.n} suggestions reviewed"
+
+
+class SuggestionFirstReview(models.Model):
+    """How long each OK suggestion waited for the first clinician review of its image: one
+    row per reviewed suggestion, so that a suggestion is counted in ReviewWaitWeek once, and
+    a review that turns out to be earlier than the one counted is noticed (the summaries are
+    then rebuilt)."""
+
+    # The suggestion's id. No foreign key: these rows are derived, suggestions are never
+    # deleted, and a rebuild empties the table with TRUNCATE, which a foreign key's pending
+    # checks would refuse inside the transaction that wrote them.
+    suggestion_key = models.BigIntegerField(primary_key=True)
+    week = models.DateField()  # of the suggestion
+    wait_seconds = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"Suggestion {self.suggestion_key} first reviewed after {self.wait_seconds:.0f} s"
+
+
+class ReviewStatsState(models.Model):
+    """The one row (id 1) saying what the statistics summaries hold: the time zone of their
+    weeks, whether they are stale (a review or suggestion was changed or removed after it was
+    counted, or a review arrived before one already counted as the first: the next read
+    rebuilds them), and whether any clinician review involves synthetic data (a synthetic
+    patient, or a model trained on synthetic data). No row (a flushed test database): the
+    triggers leave the summaries alone and the next read builds them."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    time_zone = models.CharField(max_length=64)
+    stale = models.BooleanField(default=False)
+    synthetic = models.BooleanField(default=False)
+    built_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Review statistics in {self.time_zone}{' (stale)' if self.stale else ''}"

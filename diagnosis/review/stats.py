@@ -1,18 +1,27 @@
 """How often doctors agree with the AI, and how long suggestions wait for a doctor.
 
-Every figure is one aggregate query grouped by week (and by finding or model version): the
-database does the counting, so the page costs the same with a thousand reviews or ten
-million. The charts are inline SVG drawn here, with no JavaScript and nothing from a CDN.
+The figures come from summaries grouped by week: agreement per week, suggested finding and
+model version (:class:`~diagnosis.registry.models.ReviewAgreementWeek`), and time to the
+first review per week of suggestions (:class:`~diagnosis.registry.models.ReviewWaitWeek`).
+On PostgreSQL triggers keep them as reviews and suggestions are written (migration
+``diagnosis 0018_summaries``), so a page reads a few hundred rows whatever the number of
+reviews; whatever the triggers cannot follow exactly marks them stale, and the next page
+view rebuilds them from the reviews under a lock (:func:`summaries_rebuild`; the migration
+built them first). On SQLite the same figures are counted live, in grouped queries. Either way the
+page takes a fixed number of queries. The charts are inline SVG drawn here, with no
+JavaScript and nothing from a CDN.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
-    Avg,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -22,12 +31,21 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
 )
 from django.db.models.functions import TruncWeek
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from diagnosis.inference.models import Suggestion
+from diagnosis.registry.models import (
+    Finding,
+    ModelVersion,
+    ReviewAgreementWeek,
+    ReviewStatsState,
+    ReviewWaitWeek,
+)
 from diagnosis.review.models import Review
 
 # A review's action compares the doctor's finding with the suggestion shown: "accept" is
@@ -35,6 +53,9 @@ from diagnosis.review.models import Review
 # these two count.
 AGREE = Review.Action.ACCEPT
 OVERRIDE = Review.Action.CORRECT
+# The advisory lock the summaries' triggers take shared and a rebuild takes exclusively
+# ("MASTAT"; the same number is in migration diagnosis 0018_summaries).
+STATS_LOCK = 0x4D41_5354_4154
 
 
 @dataclass
@@ -79,6 +100,17 @@ class ReviewStatistics:
     charts: dict[str, SafeString] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Figures:
+    """What the page is made of, however it was counted: agreement per (week, top finding
+    id or 0, model version id) as (n, agreed), the waits per week, and whether synthetic data
+    is involved."""
+
+    agreement: list[tuple[dt.date, int, int, int, int]]
+    waits: list[ReviewWait]
+    synthetic: bool
+
+
 def _reviews() -> QuerySet[Review]:
     """Current clinician reviews of images that had a suggestion (one per reader's chain)."""
     return Review.objects.filter(
@@ -89,10 +121,6 @@ def _reviews() -> QuerySet[Review]:
     )
 
 
-def _counted(qs: QuerySet[Any]) -> QuerySet[Any]:
-    return qs.annotate(n=Count("pk"), agreed=Count("pk", filter=Q(action=AGREE)))
-
-
 def _date(value: dt.datetime | dt.date) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
@@ -101,45 +129,23 @@ def _version_label(task: str, version: int) -> str:
     return f"{task} v{version}"
 
 
-def review_statistics() -> ReviewStatistics:
-    """Agreement, override rate and time to review, in weekly buckets (server time zone)."""
-    reviews = _reviews().annotate(week=TruncWeek("created_at"))
-    total = reviews.aggregate(n=Count("pk"), agreed=Count("pk", filter=Q(action=AGREE)))
-    overall = Rate("all", total["n"], total["agreed"])
-
-    weekly = [
-        Rate("all", row["n"], row["agreed"], _date(row["week"]))
-        for row in _counted(reviews.values("week")).order_by("week")
-    ]
-    finding_key = ("suggestion__top_finding__code", "suggestion__top_finding__name")
-    by_finding = [
-        Rate(row["suggestion__top_finding__name"] or "(none)", row["n"], row["agreed"])
-        for row in _counted(_reviews().values(*finding_key)).order_by(finding_key[0])
-    ]
-    finding_weekly = [
-        Rate(
-            row["suggestion__top_finding__name"] or "(none)",
+def _live_figures() -> _Figures:
+    """The figures counted from the reviews themselves (SQLite, and what a rebuild must
+    match): three grouped queries."""
+    agreement = [
+        (
+            _date(row["week"]),
+            row["suggestion__top_finding_id"] or 0,
+            row["suggestion__model_version_id"],
             row["n"],
             row["agreed"],
-            _date(row["week"]),
         )
-        for row in _counted(reviews.values("week", *finding_key)).order_by("week", finding_key[0])
+        for row in _reviews()
+        .annotate(week=TruncWeek("created_at"))
+        .values("week", "suggestion__top_finding_id", "suggestion__model_version_id")
+        .annotate(n=Count("pk"), agreed=Count("pk", filter=Q(action=AGREE)))
+        .order_by()
     ]
-    version_key = ("suggestion__model_version__task", "suggestion__model_version__version")
-    by_version = [
-        Rate(_version_label(row[version_key[0]], row[version_key[1]]), row["n"], row["agreed"])
-        for row in _counted(_reviews().values(*version_key)).order_by(*version_key)
-    ]
-    version_weekly = [
-        Rate(
-            _version_label(row[version_key[0]], row[version_key[1]]),
-            row["n"],
-            row["agreed"],
-            _date(row["week"]),
-        )
-        for row in _counted(reviews.values("week", *version_key)).order_by("week", *version_key)
-    ]
-
     first_review_at = (
         Review.objects.filter(
             instance=OuterRef("instance"),
@@ -160,24 +166,117 @@ def review_statistics() -> ReviewStatistics:
             ),
         )
         .values("week")
-        .annotate(n=Count("pk"), mean=Avg("wait"), longest=Max("wait"))
+        .annotate(n=Count("pk"), total=Sum("wait"), longest=Max("wait"))
         .order_by("week")
     )
     waits = [
         ReviewWait(
             week=_date(row["week"]),
             n=row["n"],
-            mean_hours=_hours(row["mean"]),
+            mean_hours=_hours(row["total"]) / row["n"],
             max_hours=_hours(row["longest"]),
         )
         for row in waited
     ]
-    weeks = sorted({r.week for r in weekly if r.week} | {w.week for w in waits})
     synthetic = Review.objects.filter(
         Q(instance__series__study__patient__is_synthetic=True)
         | Q(suggestion__model_version__trained_on_synthetic_data=True),
         source=Review.Source.CLINICIAN,
     ).exists()
+    return _Figures(agreement, waits, synthetic)
+
+
+def _summary_fresh(state: ReviewStatsState | None, tz: str) -> bool:
+    return state is not None and not state.stale and state.time_zone == tz
+
+
+def summaries_rebuild(*, force: bool = False) -> bool:
+    """Rebuild the statistics summaries from the reviews (PostgreSQL) unless they are fresh;
+    return whether it rebuilt. One query.
+
+    ``diagnosis_stats_rebuild`` (migration 0018, beside the triggers it must agree with)
+    takes :data:`STATS_LOCK` exclusively: reviews committed before are in the rebuilt rows,
+    and the triggers of reviews written meanwhile wait, then add theirs. It costs one pass over
+    the reviews and suggestions (seconds at a million studies, while new reviews wait): only
+    the page view after a change the triggers could not follow pays it, or after the server's
+    time zone changed, or the summaries were emptied (a test database's flush).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT diagnosis_stats_rebuild(%s, %s)",
+            [timezone.get_current_timezone_name(), force],
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def _summary_figures() -> _Figures:
+    """The figures from the summaries the triggers keep (PostgreSQL), rebuilt first if
+    stale: three small reads."""
+    tz = timezone.get_current_timezone_name()
+    state = ReviewStatsState.objects.filter(pk=1).first()
+    if state is None or not _summary_fresh(state, tz):
+        summaries_rebuild()
+        state = ReviewStatsState.objects.get(pk=1)
+    agreement = list(
+        ReviewAgreementWeek.objects.filter(n__gt=0).values_list(
+            "week", "finding_key", "version_key", "n", "agreed"
+        )
+    )
+    waits = [
+        ReviewWait(week=week, n=n, mean_hours=total / n / 3600, max_hours=longest / 3600)
+        for week, n, total, longest in ReviewWaitWeek.objects.filter(n__gt=0)
+        .order_by("week")
+        .values_list("week", "n", "total_seconds", "longest_seconds")
+    ]
+    return _Figures(agreement, waits, state.synthetic)
+
+
+def _rates(
+    rows: Iterable[tuple[Any, dt.date | None, int, int]],
+    order: dict[Any, Any],
+    labels: dict[Any, str],
+) -> list[Rate]:
+    """Summed (n, agreed) per (key, week) as Rates, ordered by (week, key's order)."""
+    totals: dict[tuple[Any, dt.date | None], list[int]] = defaultdict(lambda: [0, 0])
+    for key, week, n, agreed in rows:
+        totals[(key, week)][0] += n
+        totals[(key, week)][1] += agreed
+    ordered = sorted(totals, key=lambda kw: (kw[1] or dt.date.min, order[kw[0]]))
+    return [Rate(labels[key], *totals[(key, week)], week) for key, week in ordered]
+
+
+def review_statistics() -> ReviewStatistics:
+    """Agreement, override rate and time to review, in weekly buckets (server time zone)."""
+    figures = _summary_figures() if connection.vendor == "postgresql" else _live_figures()
+    finding_ids = {f for _, f, _, _, _ in figures.agreement}
+    version_ids = {v for _, _, v, _, _ in figures.agreement}
+    findings = {
+        pk: (code, name)
+        for pk, code, name in Finding.objects.filter(pk__in=finding_ids).values_list(
+            "pk", "code", "name"
+        )
+    }
+    versions = {
+        pk: (task, version)
+        for pk, task, version in ModelVersion.objects.filter(pk__in=version_ids).values_list(
+            "pk", "task", "version"
+        )
+    }
+    # By code then "(none)" last, as the page always listed them; versions by task, number.
+    finding_order = {f: (f not in findings, findings.get(f, ("",))[0]) for f in finding_ids}
+    finding_labels = {f: findings[f][1] if f in findings else "(none)" for f in finding_ids}
+    version_order = {v: versions.get(v, ("", 0)) for v in version_ids}
+    version_labels = {v: _version_label(*version_order[v]) for v in version_ids}
+    rows = figures.agreement
+    total_n = sum(n for *_, n, _ in rows)
+    overall = Rate("all", total_n, sum(agreed for *_, agreed in rows))
+    weekly = _rates(((None, w, n, a) for w, _, _, n, a in rows), {None: 0}, {None: "all"})
+    by_finding = _rates(((f, None, n, a) for _, f, _, n, a in rows), finding_order, finding_labels)
+    by_version = _rates(((v, None, n, a) for _, _, v, n, a in rows), version_order, version_labels)
+    finding_weekly = _rates(((f, w, n, a) for w, f, _, n, a in rows), finding_order, finding_labels)
+    version_weekly = _rates(((v, w, n, a) for w, _, v, n, a in rows), version_order, version_labels)
+    waits = figures.waits
+    weeks = sorted({r.week for r in weekly if r.week} | {w.week for w in waits})
     stats = ReviewStatistics(
         weeks=weeks,
         overall=overall,
@@ -187,7 +286,7 @@ def review_statistics() -> ReviewStatistics:
         finding_weekly=finding_weekly,
         version_weekly=version_weekly,
         waits=waits,
-        synthetic=synthetic,
+        synthetic=figures.synthetic,
     )
     stats.charts = {
         "version": line_chart(
