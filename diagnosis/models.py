@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis, VitalSigns
 from diagnosis.inference.models import InferenceRequest, RescoreJob, Suggestion
+from diagnosis.medication.models import (
+    AllergyRecord,
+    KnowledgeApproval,
+    KnowledgeEntry,
+    KnowledgeVersion,
+    MedicationPlanEntry,
+    MedicationRecord,
+    WarningOverride,
+)
 from diagnosis.pathways.models import (
     Pathway,
     PathwayApproval,
@@ -21,11 +30,17 @@ from diagnosis.review.models import ReadingState, Review, ReviewAssignment, Stud
 from diagnosis.triage.models import TriageAssessment
 
 __all__ = [
+    "AllergyRecord",
     "Disposition",
     "Encounter",
     "FinalDiagnosis",
     "Finding",
     "InferenceRequest",
+    "KnowledgeApproval",
+    "KnowledgeEntry",
+    "KnowledgeVersion",
+    "MedicationPlanEntry",
+    "MedicationRecord",
     "ModelVersion",
     "Pathway",
     "PathwayApproval",
@@ -41,4 +56,5 @@ __all__ = [
     "Suggestion",
     "TriageAssessment",
     "VitalSigns",
+    "WarningOverride",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from diagnosis.encounters import urls as encounters
 from diagnosis.inference import urls as inference
+from diagnosis.medication import urls as medication
 from diagnosis.pathways import urls as pathways
 from diagnosis.review import urls as review
 from diagnosis.triage import urls as triage
@@ -15,4 +16,5 @@ urlpatterns = [
     *triage.urlpatterns,
     *encounters.urlpatterns,
     *pathways.urlpatterns,
+    *medication.urlpatterns,
 ]

@@ -234,6 +234,26 @@ POLICY: dict[str, Rule] = {
     "diagnosis:pathway-edit": _rule(LEAD, methods=GET_POST),
     "diagnosis:pathway-approve": _rule(LEAD, methods=POST),
     "diagnosis:pathway-retire": _rule(LEAD, methods=POST),
+    # --- Medication safety ----------------------------------------------------------------
+    # The patient's allergies, current medications and the encounter's medication plan:
+    # encounter.view per page load. Nurses and doctors record allergies and medications
+    # (allergy.record, .remove; medication.record, .stop); the plan is the doctor's
+    # (medication_plan.add, medication.override), by the services. A refused write shows the
+    # encounter's page again, as the pathway decision does.
+    "diagnosis:medication": _rule(
+        NURSE, DOCTOR, patient_data=True, subject=ENCOUNTER, audited_by_view=True
+    ),
+    "diagnosis:medication-allergy": _rule(NURSE, DOCTOR, methods=POST),
+    "diagnosis:medication-current": _rule(NURSE, DOCTOR, methods=POST),
+    "diagnosis:medication-plan": _rule(DOCTOR, methods=POST),
+    # The curated medication knowledge table (no patient): doctors read it; clinical leads
+    # write (medication_knowledge.create, .edit) and approve another lead's version
+    # (medication_knowledge.approve), by the services.
+    "diagnosis:medication-knowledge": _rule(LEAD, DOCTOR),
+    "diagnosis:medication-knowledge-entry": _rule(LEAD, DOCTOR),
+    "diagnosis:medication-knowledge-new": _rule(LEAD, methods=GET_POST),
+    "diagnosis:medication-knowledge-edit": _rule(LEAD, methods=GET_POST),
+    "diagnosis:medication-knowledge-approve": _rule(LEAD, methods=POST),
     # --- Fine-tuning (models and runs: metrics, no patient) ----------------------------
     "finetune:models": _rule(ML_ADMIN),
     "finetune:run-start": _rule(ML_ADMIN, methods=POST),

@@ -29,6 +29,7 @@ from rest_framework.authtoken.models import Token
 
 from diagnosis.encounters.models import Encounter
 from diagnosis.inference.models import RescoreJob, Suggestion
+from diagnosis.medication.services import EntryContent, knowledge_entry_create
 from diagnosis.pathways.services import ItemSpec, pathway_create, pathway_version_approve
 from diagnosis.registry.models import Finding
 from diagnosis.triage.services import triage_assess
@@ -180,6 +181,11 @@ def _build_world(media: Path) -> World:
     pathway_version_approve(
         version=pathway_version, approver=make_user("policy-lead-2", Role.CLINICAL_LEAD)
     )
+    knowledge_version = knowledge_entry_create(
+        author=users[Role.CLINICAL_LEAD],
+        kind="class",
+        content=EntryContent(name="penicillins", members="amoxicillin"),
+    )
     assessment = triage_assess(encounter=encounter, actor=users[Role.NURSE])
     series = instance.series
     kwargs = {
@@ -200,6 +206,8 @@ def _build_world(media: Path) -> World:
         "key": "0" * 32,  # an export nobody made: 404 for the ML admin, refused for others
         "pathway_id": pathway_version.pathway_id,
         "pathway_version_id": pathway_version.pk,
+        "knowledge_entry_id": knowledge_version.entry_id,
+        "knowledge_version_id": knowledge_version.pk,
     }
     return World(users, tokens, kwargs, instance, suggestion, encounter)
 

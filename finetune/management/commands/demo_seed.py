@@ -27,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from diagnosis.medication.services import medication_knowledge_demo_ensure
 from diagnosis.pathways.services import pathways_demo_ensure
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.review.models import Review
@@ -107,6 +108,7 @@ class Command(BaseCommand):
             raise CommandError("Demo data and demo accounts are refused in production.")
         users = demo_users_ensure()
         self._pathways()
+        self._medication_knowledge()
         train = not options["no_train"]
         queue = options["queue"]
         # The full demo includes triage; a shrunken one (the tests' image fixtures) skips
@@ -150,6 +152,19 @@ class Command(BaseCommand):
         if written:
             self.stdout.write(
                 f"Wrote {written} demo care pathways (DEMO CONTENT: sample steps, not "
+                "clinical guidance), each approved by the second demo clinical lead."
+            )
+
+    def _medication_knowledge(self) -> None:
+        """Write and approve the demo medication knowledge table, once."""
+        user_model = get_user_model()
+        written = medication_knowledge_demo_ensure(
+            author=user_model.objects.get(username="lead"),
+            approver=user_model.objects.get(username="lead2"),
+        )
+        if written:
+            self.stdout.write(
+                f"Wrote {written} demo medication knowledge entries (DEMO CONTENT: not "
                 "clinical guidance), each approved by the second demo clinical lead."
             )
 
