@@ -47,6 +47,9 @@ class Study(models.Model):
                 name="study_worklist_awaiting",
                 condition=models.Q(unread=True, in_adjudication=False),
             ),
+            # QIDO-RS searches by accession number and by study date (a range, then by id).
+            models.Index(fields=["accession_number"], name="study_accession"),
+            models.Index(fields=["study_date", "id"], name="study_date_id"),
         ]
 
     def __str__(self) -> str:

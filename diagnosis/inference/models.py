@@ -44,6 +44,15 @@ class Suggestion(models.Model):
                 fields=["instance", "model_version"], name="one_suggestion_per_instance_version"
             ),
         ]
+        # The ML admin's list of images inference gave up on (newest first): a few rows of
+        # a partial index, not a scan of every suggestion.
+        indexes = [
+            models.Index(
+                fields=["-created_at", "-id"],
+                name="suggestion_failed_recent",
+                condition=models.Q(status="failed"),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Suggestion {self.top_finding_id} for {self.instance_id} by {self.model_version}"
