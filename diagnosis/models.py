@@ -17,6 +17,7 @@ from diagnosis.medication.models import (
     MedicationRecord,
     WarningOverride,
 )
+from diagnosis.pacs.models import PacsExport
 from diagnosis.pathways.models import (
     Pathway,
     PathwayApproval,
@@ -42,6 +43,7 @@ __all__ = [
     "MedicationPlanEntry",
     "MedicationRecord",
     "ModelVersion",
+    "PacsExport",
     "Pathway",
     "PathwayApproval",
     "PathwayItem",

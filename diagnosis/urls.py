@@ -5,6 +5,7 @@ from __future__ import annotations
 from diagnosis.encounters import urls as encounters
 from diagnosis.inference import urls as inference
 from diagnosis.medication import urls as medication
+from diagnosis.pacs import urls as pacs
 from diagnosis.pathways import urls as pathways
 from diagnosis.review import urls as review
 from diagnosis.triage import urls as triage
@@ -17,4 +18,5 @@ urlpatterns = [
     *encounters.urlpatterns,
     *pathways.urlpatterns,
     *medication.urlpatterns,
+    *pacs.urlpatterns,
 ]

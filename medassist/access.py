@@ -198,6 +198,10 @@ POLICY: dict[str, Rule] = {
     "diagnosis:review": _rule(DOCTOR, methods=POST),  # review.submit, by the service
     "diagnosis:stats": _rule(DOCTOR, ML_ADMIN),  # agreement and waiting times, no patient
     "diagnosis:saliency": _bulk(DOCTOR, subject=STUDY_OF_SUGGESTION),
+    # The case page's PACS panel (polled) and the doctor's "Send to PACS" (pacs.export.queue
+    # or pacs.export.retry, by the service): doctors only, a nurse cannot send.
+    "diagnosis:pacs-status": _bulk(DOCTOR, subject=STUDY_OF_INSTANCE),
+    "diagnosis:pacs-send": _rule(DOCTOR, methods=POST),
     # Re-scoring the unreviewed studies on the champion (inference.rescore, by the service)
     # and its progress: counts only, no patient.
     "diagnosis:rescore-start": _rule(ML_ADMIN, methods=POST),

@@ -22,7 +22,7 @@ app.conf.task_queues = tuple(
 )
 # Every package holding a tasks.py: the apps, and the workflows of diagnosis in their own
 # sub-packages (tests/core/test_celery_names.py fails if one is missing here).
-TASK_PACKAGES = ["medassist", "imaging", "diagnosis.inference", "finetune"]
+TASK_PACKAGES = ["medassist", "imaging", "diagnosis.inference", "diagnosis.pacs", "finetune"]
 app.autodiscover_tasks(lambda: TASK_PACKAGES)
 
 

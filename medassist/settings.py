@@ -441,6 +441,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "finetune.tasks.training_sweep",
         "schedule": float(MEDASSIST_SWEEP_SECONDS),
     },
+    "sweep-pacs": {
+        "task": "diagnosis.pacs.tasks.pacs_sweep",
+        "schedule": float(MEDASSIST_SWEEP_SECONDS),
+    },
     # Links the audit events of the last minute into the hash chain (manage.py audit_verify).
     "audit-chain": {"task": "medassist.tasks.audit_chain", "schedule": 60.0},
     "retrain-when-new-labels": {
@@ -591,6 +595,30 @@ MEDASSIST_SCP_PROCESSES = env_int("MEDASSIST_SCP_PROCESSES", 1)
 MEDASSIST_SCP_ACSE_TIMEOUT = env_float("MEDASSIST_SCP_ACSE_TIMEOUT", 30.0)  # seconds
 MEDASSIST_SCP_DIMSE_TIMEOUT = env_float("MEDASSIST_SCP_DIMSE_TIMEOUT", 60.0)  # seconds
 MEDASSIST_SCP_NETWORK_TIMEOUT = env_float("MEDASSIST_SCP_NETWORK_TIMEOUT", 60.0)  # idle, s
+
+# --- Results back to the PACS (diagnosis/pacs, docs/pacs_export.md) ----------------------
+# off: nothing is sent; auto: a doctor's final review is sent once it commits; manual: the
+# doctor presses "Send to PACS" on the case page.
+MEDASSIST_PACS_SEND = env("MEDASSIST_PACS_SEND", "off").lower()
+if MEDASSIST_PACS_SEND not in {"off", "auto", "manual"}:
+    raise ImproperlyConfigured(
+        f"MEDASSIST_PACS_SEND={MEDASSIST_PACS_SEND!r} is not one of off, auto, manual."
+    )
+MEDASSIST_PACS_HOST = env("MEDASSIST_PACS_HOST", "")
+MEDASSIST_PACS_PORT = env_int("MEDASSIST_PACS_PORT", 104)
+MEDASSIST_PACS_AE_TITLE = env("MEDASSIST_PACS_AE_TITLE", "PACS")  # the archive's (called)
+MEDASSIST_PACS_CALLING_AE_TITLE = env("MEDASSIST_PACS_CALLING_AE_TITLE", "MEDASSIST")  # ours
+if MEDASSIST_PACS_SEND != "off" and not MEDASSIST_PACS_HOST:
+    raise ImproperlyConfigured(
+        f"MEDASSIST_PACS_SEND={MEDASSIST_PACS_SEND} needs MEDASSIST_PACS_HOST (and its port "
+        "and AE title) to know where to send."
+    )
+# A Secondary Capture of the heatmap on the image, for archives that cannot show an SR.
+MEDASSIST_PACS_SECONDARY_CAPTURE = env_bool("MEDASSIST_PACS_SECONDARY_CAPTURE", False)
+MEDASSIST_PACS_MAX_ATTEMPTS = env_int("MEDASSIST_PACS_MAX_ATTEMPTS", 6)
+# The wait after a failed attempt, doubled after each one, at most an hour.
+MEDASSIST_PACS_RETRY_SECONDS = env_int("MEDASSIST_PACS_RETRY_SECONDS", 60)
+MEDASSIST_PACS_TIMEOUT_SECONDS = env_float("MEDASSIST_PACS_TIMEOUT_SECONDS", 30.0)
 
 # One configuration for web processes and Celery workers (medassist/celery.py applies it):
 # JSON lines in production, readable text in development, each record with its request's or

@@ -12,6 +12,7 @@ from django.db.models import Exists, F, OuterRef
 
 from diagnosis.inference.models import Suggestion
 from diagnosis.inference.selectors import promoted_at
+from diagnosis.pacs.services import pacs_review_finalised
 from diagnosis.registry.models import Finding
 from diagnosis.review.models import (
     ReadingState,
@@ -265,6 +266,9 @@ def review_record(
         },
         remote_addr=remote_addr,
     )
+    # A doctor's final read goes back to the PACS as an SR (MEDASSIST_PACS_SEND=auto); an
+    # amended one sends a new SR that replaces the previous (diagnosis/pacs).
+    pacs_review_finalised(review=review, state=state)
     return review
 
 

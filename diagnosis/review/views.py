@@ -11,6 +11,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from diagnosis.encounters.selectors import encounters_awaiting_diagnosis
 from diagnosis.inference.selectors import latest_suggestion, study_suggestion
+from diagnosis.pacs.selectors import pacs_panel
 from diagnosis.registry.selectors import active_findings, champion_exists
 from diagnosis.review.forms import ReviewForm
 from diagnosis.review.selectors import (
@@ -108,6 +109,7 @@ def case(request: HttpRequest, instance_id: int) -> HttpResponse:
         "suggestion": suggestion,
         "reading": reading,
         "reviews": reading.reviews,
+        "pacs": pacs_panel(instance=instance),
         "worklist_query": filters.query_string(),
         "form": ReviewForm(
             findings=active_findings(),
