@@ -26,7 +26,13 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from diagnosis.encounters.models import Disposition, Encounter
+from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis
+from diagnosis.encounters.selectors import (
+    current_final_diagnoses,
+    dx_group_of,
+    dx_groups_configured,
+    dx_inputs_of,
+)
 from diagnosis.registry.models import ModelVersion, Task
 from diagnosis.registry.selectors import active_findings
 from diagnosis.review.models import Review
@@ -37,12 +43,15 @@ from imaging.models import Instance
 from imaging.selectors import instance_read_dataset
 
 from .gate import Scores, align
-from .models import TestSetCase, TriageNote
+from .models import EncounterTestCase, TestSetCase, TriageNote
+from .selectors import encounter_group_counts, encounter_test_patient_ids
 
 if TYPE_CHECKING:
     import torch
 
     from diagnosis.triage.rules import Vitals
+    from medassist.ml.encounter_inputs import EncounterInputs
+    from medassist.ml.encounter_model import EncounterClassifier
     from medassist.ml.image_model import ImageClassifier
     from medassist.ml.text_model import TextClassifier
 
@@ -900,7 +909,339 @@ class TriageAdapter:
         )
 
 
-ADAPTERS: dict[str, TaskAdapter] = {Task.IMAGE: ImageAdapter(), Task.TRIAGE: TriageAdapter()}
+ENCOUNTER_DX_PREPROCESS_VERSION = "encounter-dx-v1"  # medassist.ml.encounter_inputs
+OTHER_GROUP = "other"  # medassist.ml.encounter_inputs.OTHER, without importing it here
+
+
+@dataclass
+class EncounterSet:
+    """Diagnosed encounters: what the model reads, and their groups as the run's labels
+    name them (a group the run does not offer is "other")."""
+
+    inputs: list[EncounterInputs]
+    labels: list[str]
+    codes: list[str]  # the ICD-10 codes of the final diagnoses
+    groups: list[str]  # "patient-<id>": the calibration split keeps patients whole
+    real: list[bool]
+    max_review_id: int = 0  # the newest FinalDiagnosis id when the labels were read
+    synthetic: bool = False
+    n_synthetic: int = 0
+    subgroups: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def n_real(self) -> int:
+        return self.n - self.n_synthetic
+
+    def split(
+        self, *, fraction: float, seed: int, min_held: int = 1
+    ) -> tuple[EncounterSet, EncounterSet]:
+        """(fit, held back) by whole patients, see :func:`_held_back`."""
+        held = _held_back(self.groups, fraction=fraction, seed=seed, min_held=min_held)
+        parts = {
+            flag: EncounterSet([], [], [], [], [], self.max_review_id, self.synthetic)
+            for flag in (0, 1)
+        }
+        for i, group in enumerate(self.groups):
+            part = parts[group in held]
+            part.inputs.append(self.inputs[i])
+            part.labels.append(self.labels[i])
+            part.codes.append(self.codes[i])
+            part.groups.append(group)
+            part.real.append(self.real[i])
+        return parts[0], parts[1]
+
+
+def _age_band(age: float | None) -> str:
+    if age is None:
+        return "unknown"
+    return "0-17" if age < 18 else "18-39" if age < 40 else "40-64" if age < 65 else "65+"
+
+
+class EncounterDiagnosisAdapter:
+    """all-MiniLM-L6-v2 + a fusion head over diagnosis groups (ICD-10 blocks, or the
+    hospital's list); labels are the doctors' final diagnoses, the test set frozen
+    encounters whose patients never train."""
+
+    not_enough_labels = (
+        "Fewer than 2 diagnosis groups have enough final diagnoses and frozen test "
+        "encounters (MEDASSIST_ENCOUNTER_DX_MIN_CASES, "
+        "MEDASSIST_ENCOUNTER_DX_GATE_MIN_CASES_PER_GROUP); the others are pooled as "
+        '"other" until they have.'
+    )
+
+    def _image_codes(self) -> list[str]:
+        return list(active_findings().values_list("code", flat=True))
+
+    def build_new(self, labels: list[str] | None = None) -> EncounterClassifier:
+        import torch
+
+        from medassist.ml.encounter_model import EncounterClassifier, build_encounter_model
+
+        labels = labels if labels is not None else self.offered_labels(None)
+        codes = self._image_codes()
+        torch.manual_seed(settings.MEDASSIST_TRAIN_SEED)
+        return EncounterClassifier(build_encounter_model(len(labels), len(codes)), labels, codes)
+
+    def load_base(self, base: ModelVersion) -> EncounterClassifier:
+        from medassist.ml.encounter_model import load_encounter_checkpoint
+
+        return load_encounter_checkpoint(
+            Path(settings.MEDIA_ROOT) / base.weights_key, expected_sha256=base.weights_sha256
+        )
+
+    def offered_labels(self, base: EncounterClassifier | None) -> list[str]:
+        """The groups with at least ``MEDASSIST_ENCOUNTER_DX_MIN_CASES`` training encounters
+        and ``MEDASSIST_ENCOUNTER_DX_GATE_MIN_CASES_PER_GROUP`` frozen test encounters (the
+        base's first, in its order, so their outputs are inherited; then the others in code
+        order), then "other": every other group pooled, once the pool reaches the same two
+        minimums (until then those encounters wait, neither trained on nor measured)."""
+        counts = encounter_group_counts()
+
+        def enough(train: int, test: int) -> bool:
+            return (
+                train >= settings.MEDASSIST_ENCOUNTER_DX_MIN_CASES
+                and test >= settings.MEDASSIST_ENCOUNTER_DX_GATE_MIN_CASES_PER_GROUP
+            )
+
+        ready = {g for g, n in counts.items() if g != OTHER_GROUP and enough(*n)}
+        kept = [g for g in base.labels if g in ready] if base is not None else []
+        labels = kept + sorted(ready - set(kept))
+        pooled = [n for g, n in counts.items() if g not in ready]
+        if enough(sum(n[0] for n in pooled), sum(n[1] for n in pooled)):
+            labels.append(OTHER_GROUP)
+        return labels
+
+    def prepare(self, base: EncounterClassifier | None, labels: list[str]) -> EncounterClassifier:
+        """A new model; the base itself when its groups and findings are unchanged (it is
+        trained in place once it has been measured); else a copy fitted to them."""
+        import torch
+
+        from medassist.ml.encounter_model import adapt
+
+        if base is None:
+            return self.build_new(labels)
+        codes = self._image_codes()
+        if base.labels == labels and base.image_codes == codes:
+            return base
+        torch.manual_seed(settings.MEDASSIST_TRAIN_SEED)
+        return adapt(base, labels, codes)
+
+    def _encounter_set(self, finals: Any, labels: list[str]) -> EncounterSet:
+        data = EncounterSet([], [], [], [], [])
+        for final in finals:
+            group = dx_group_of(icd10_code=final.icd10_code)
+            label = group if group in labels else OTHER_GROUP
+            if label not in labels:
+                continue  # a group that reached no run's labels yet, and no "other" output
+            encounter = final.encounter
+            read = dx_inputs_of(encounter=encounter)
+            synthetic = encounter.patient.is_synthetic
+            data.inputs.append(read.inputs)
+            data.labels.append(label)
+            data.codes.append(final.icd10_code)
+            data.groups.append(f"patient-{encounter.patient_id}")
+            data.real.append(not synthetic)
+            data.n_synthetic += synthetic
+            data.synthetic = data.synthetic or synthetic
+            data.subgroups.setdefault("images", []).append(
+                "with images" if read.inputs.images is not None else "without images"
+            )
+            data.subgroups.setdefault("sex", []).append(encounter.patient.get_sex_display())
+            data.subgroups.setdefault("age band", []).append(_age_band(read.inputs.age_years))
+        return data
+
+    def training_data(self, labels: list[str]) -> EncounterSet:
+        """Every encounter's current final diagnosis, minus every encounter of the frozen
+        test set's patients (the test set is disjoint by patient)."""
+        # The watermark first: a diagnosis arriving while this reads is newer than it and
+        # starts the next scheduled run.
+        max_id = FinalDiagnosis.objects.aggregate(m=Max("pk"))["m"] or 0
+        finals = current_final_diagnoses().exclude(
+            encounter__patient_id__in=list(encounter_test_patient_ids())
+        )
+        data = self._encounter_set(finals, labels)
+        data.max_review_id = max_id
+        return data
+
+    def test_data(self, labels: list[str]) -> EncounterSet:
+        frozen = EncounterTestCase.objects.values("encounter_id")
+        return self._encounter_set(
+            current_final_diagnoses().filter(encounter_id__in=frozen), labels
+        )
+
+    def epochs(self) -> int:
+        return settings.MEDASSIST_ENCOUNTER_DX_EPOCHS
+
+    # Minutes of MiniLM, like triage: a run whose worker is lost starts again.
+    resumable = False
+
+    def load_file(self, path: Path) -> EncounterClassifier:
+        from medassist.ml.encounter_model import load_encounter_checkpoint
+
+        return load_encounter_checkpoint(path)
+
+    def fingerprint(self, data: EncounterSet) -> str:
+        digest = hashlib.sha256()
+        for x, label in zip(data.inputs, data.labels, strict=True):
+            digest.update(f"{label}:{x.fingerprint()}\n".encode())
+        return digest.hexdigest()
+
+    def train(
+        self,
+        clf: EncounterClassifier,
+        data: EncounterSet,
+        *,
+        on_epoch: Callable[[int, float], None],
+        progress: Callable[[float, str], None],
+        on_state: Callable[[dict[str, Any]], None] | None = None,
+        resume: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        import torch
+
+        from medassist.ml.calibration import calibrate
+        from medassist.ml.encounter_model import train_encounter_classifier
+
+        batch_size = settings.MEDASSIST_ENCOUNTER_DX_BATCH_SIZE
+        lr, head_lr = settings.MEDASSIST_ENCOUNTER_DX_LR, settings.MEDASSIST_ENCOUNTER_DX_HEAD_LR
+        fit_part, held = data.split(
+            fraction=settings.MEDASSIST_CALIBRATION_FRACTION,
+            seed=settings.MEDASSIST_TRAIN_SEED,
+            min_held=settings.MEDASSIST_CALIBRATION_MIN_CASES,
+        )
+        clf.temperature = 1.0
+        train_encounter_classifier(
+            clf,
+            fit_part.inputs,
+            fit_part.labels,
+            epochs=self.epochs(),
+            batch_size=batch_size,
+            lr=lr,
+            head_lr=head_lr,
+            seed=settings.MEDASSIST_TRAIN_SEED,
+            on_epoch=on_epoch,
+        )
+        if held.n:
+            progress(0.9, f"Calibrating on {held.n} held-back encounters")
+        targets = torch.tensor([clf.labels.index(x) for x in held.labels], dtype=torch.long)
+        calibration = calibrate(
+            clf.logits(held.inputs) if held.n else torch.empty((0, len(clf.labels))),
+            targets,
+            groups=held.groups,
+            min_cases=settings.MEDASSIST_CALIBRATION_MIN_CASES,
+            seed=settings.MEDASSIST_TRAIN_SEED,
+        )
+        clf.temperature = calibration.temperature
+        with_images = sum(x.images is not None for x in data.inputs)
+        return {
+            "n_train": fit_part.n,
+            "n_calibration": held.n,
+            "calibration": calibration.summary(),
+            "label_counts": {g: data.labels.count(g) for g in clf.labels},
+            "n_real": data.n - data.n_synthetic,
+            "n_synthetic": data.n_synthetic,
+            "with_images": with_images,
+            "without_images": data.n - with_images,
+            "groups": "configured" if dx_groups_configured() else "ICD-10 blocks",
+            "min_cases_per_group": settings.MEDASSIST_ENCOUNTER_DX_MIN_CASES,
+            "epochs": self.epochs(),
+            "batch_size": batch_size,
+            "lr": lr,
+            "head_lr": head_lr,
+        }
+
+    def evaluate(
+        self, clf: EncounterClassifier, data: EncounterSet, labels: list[str]
+    ) -> Evaluation:
+        """Calibrated probabilities over ``labels``; top-3 recall overall, with and without
+        images, beside the figures every task has."""
+        from medassist.ml.gate_stats import bootstrap_interval, top3_recall
+
+        probabilities = (
+            clf.probabilities(data.inputs).numpy()
+            if data.n
+            else np.zeros((0, len(clf.labels)), dtype=np.float64)
+        )
+        scores = Scores(
+            labels=list(labels),
+            probabilities=align(probabilities, clf.labels, labels),
+            targets=np.array([labels.index(x) for x in data.labels], dtype=np.int64),
+            real=np.array(data.real, dtype=bool),
+        )
+        extra: dict[str, Any] = {}
+        if scores.n:
+            extra["top3_recall"] = top3_recall(scores.probabilities, scores.targets)
+            extra["top3_recall_ci"] = bootstrap_interval(
+                top3_recall,
+                scores.probabilities,
+                scores.targets,
+                resamples=settings.MEDASSIST_GATE_RESAMPLES,
+                seed=settings.MEDASSIST_TRAIN_SEED,
+            )
+            has = np.array([x.images is not None for x in data.inputs], dtype=bool)
+            for name, rows in (("with_images", has), ("without_images", ~has)):
+                extra[f"top3_recall_{name}"] = (
+                    top3_recall(scores.probabilities[rows], scores.targets[rows])
+                    if rows.any()
+                    else None
+                )
+                extra[f"n_{name}"] = int(rows.sum())
+        return Evaluation(scores, extra=extra, groups=dict(data.subgroups))
+
+    def save(self, clf: EncounterClassifier, path: Path) -> str:
+        from medassist.ml.encounter_model import save_encounter_checkpoint
+
+        return save_encounter_checkpoint(clf, path)
+
+    def version_fields(self, clf: EncounterClassifier, data: EncounterSet) -> dict[str, Any]:
+        configured = [g.label for g in dx_groups_configured()]
+        return {
+            "labels": list(clf.labels),
+            "image_size": 0,
+            "preprocess_version": ENCOUNTER_DX_PREPROCESS_VERSION,
+            "temperature": clf.temperature,
+            "model_card": {
+                "intended_use": "Decision support: ranks likely diagnosis groups of an "
+                "encounter for the doctor, who decides the final diagnosis. It does not "
+                "diagnose.",
+                "inputs": "complaint, vital signs at intake, age and sex, the patient's earlier "
+                "final diagnoses (never the encounter's own), and the calibrated image findings "
+                "of the encounter's studies when there are any",
+                "groups": ", ".join(configured) if configured else "WHO ICD-10 blocks",
+                "pooled_as_other": "groups with fewer than "
+                f"{settings.MEDASSIST_ENCOUNTER_DX_MIN_CASES} training encounters or "
+                f"{settings.MEDASSIST_ENCOUNTER_DX_GATE_MIN_CASES_PER_GROUP} frozen test "
+                "encounters",
+                "image_findings": list(clf.image_codes),
+                "training_data": "synthetic encounters (demo)"
+                if data.synthetic and not data.n_real
+                else "doctors' ICD-10 final diagnoses",
+                "limitations": "Trained on synthetic encounters only: says nothing about real "
+                "patients."
+                if data.synthetic and not data.n_real
+                else "Measured only on this site's frozen, patient-disjoint test encounters.",
+            },
+        }
+
+    def test_set_size(self) -> int:
+        return EncounterTestCase.objects.count()
+
+    def has_new_labels(self, *, champion: ModelVersion | None) -> bool:
+        """Whether a doctor has recorded (or superseded) a final diagnosis since the
+        champion's training data (``trained_through_review_id`` holds the newest
+        FinalDiagnosis id it was trained with)."""
+        since = champion.trained_through_review_id if champion is not None else 0
+        return FinalDiagnosis.objects.filter(pk__gt=since).exists()
+
+
+ADAPTERS: dict[str, TaskAdapter] = {
+    Task.IMAGE: ImageAdapter(),
+    Task.TRIAGE: TriageAdapter(),
+    Task.ENCOUNTER_DX: EncounterDiagnosisAdapter(),
+}
 
 
 def adapter_for(task: str) -> TaskAdapter:

@@ -140,6 +140,30 @@ class TestSetGrowForm(forms.Form):
         return confirm
 
 
+class EncounterTestSetGrowForm(forms.Form):
+    """Which share of the patients not yet in the encounter diagnosis test set to freeze."""
+
+    percent = forms.IntegerField(
+        label="Share of the remaining diagnosed patients (%)",
+        min_value=1,
+        max_value=100,
+        initial=30,
+        help_text="Every diagnosed encounter of each drawn patient is frozen; real patients "
+        "are drawn first.",
+        error_messages={
+            "required": "Enter the share of patients to freeze.",
+            "invalid": "Enter a whole number.",
+            "min_value": "Freeze at least 1%.",
+            "max_value": "At most 100%.",
+        },
+    )
+    confirm_encounters = forms.BooleanField(
+        label="I understand: these patients' encounters never reach training again, and the "
+        "test set cannot shrink.",
+        error_messages={"required": "Tick the box to confirm freezing these patients."},
+    )
+
+
 class FindingForm(forms.Form):
     """What an ML admin may change about a finding: everything but its code."""
 

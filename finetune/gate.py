@@ -18,7 +18,10 @@ passes:
 - the candidate's expected calibration error on the decision cases is at most
   ``MEDASSIST_GATE_MAX_ECE``, or not above the champion's (judged from
   ``MEDASSIST_CALIBRATION_MIN_CASES`` cases on);
-- for triage, under-triage (after the ESI rules) is not higher than the champion's.
+- for triage, under-triage (after the ESI rules) is not higher than the champion's;
+- for the encounter diagnosis, the metric is top-3 recall, each group's top-3 recall (``top``)
+  stands in for its sensitivity, and the candidate's own top-3 recall must reach a floor
+  (``min_metric``); its minimums are its own settings (``MEDASSIST_ENCOUNTER_DX_GATE_*``).
 
 The bootstrap is seeded (``MEDASSIST_TRAIN_SEED``): the same evidence gives the same decision.
 NumPy only, no Django models: the caller passes settings and margins in.
@@ -38,6 +41,7 @@ METRIC_NAMES = {
     "macro_auroc": "macro AUROC",
     "macro_f1": "macro-F1",
     "accuracy": "accuracy",
+    "top3_recall": "top-3 recall",
 }
 
 
@@ -91,6 +95,10 @@ class GateSettings:
     seed: int = 0
     # Per finding code: its own sensitivity margin (Finding.sensitivity_margin).
     sensitivity_margins: Mapping[str, float] = field(default_factory=dict)
+    # A class counts as found when it is among the model's first ``top`` (1: the sensitivity).
+    top: int = 1
+    # The candidate's own metric on the decision cases must reach this (None: no floor).
+    min_metric: float | None = None
 
 
 @dataclass
@@ -233,8 +241,8 @@ def gate_judge(
 
     # Sensitivity per finding.
     if cand.n:
-        new_sens = sensitivities(cand.probabilities, cand.targets)
-        old_sens = sensitivities(champ.probabilities, champ.targets)
+        new_sens = sensitivities(cand.probabilities, cand.targets, top=config.top)
+        old_sens = sensitivities(champ.probabilities, champ.targets, top=config.top)
         for k, code in enumerate(cand.labels):
             margin = config.sensitivity_margins.get(code, config.sensitivity_margin)
             if np.isnan(new_sens[k]):
@@ -242,7 +250,9 @@ def gate_judge(
             drop = old_sens[k] - new_sens[k]
             criteria.append(
                 Criterion(
-                    f"Sensitivity: {code}",
+                    f"Sensitivity: {code}"
+                    if config.top == 1
+                    else f"Top-{config.top} recall: {code}",
                     f"{new_sens[k]:.3f} (champion {old_sens[k]:.3f})",
                     f"drop <= {margin:.3f}",
                     bool(drop <= margin + 1e-12),
@@ -272,6 +282,18 @@ def gate_judge(
                 f"<= {config.max_ece:.3f} from {config.calibration_min_cases} cases",
                 None,
                 "Too few cases to measure calibration.",
+            )
+        )
+
+    # A floor under the candidate's own figure (the encounter diagnosis: top-3 recall).
+    if config.min_metric is not None and cand.n:
+        own = metric_fn(cand.probabilities, cand.targets)
+        criteria.append(
+            Criterion(
+                f"{metric_name[:1].upper()}{metric_name[1:]} of the candidate",
+                f"{own:.3f} on {cand.n} cases",
+                f">= {config.min_metric:.3f}",
+                bool(own >= config.min_metric),
             )
         )
 
@@ -313,8 +335,13 @@ def gate_judge(
         reason += f" (on the same {where})."
         return GateResult(False, reason, criteria, decided_on, cand.n)
     judged = next(c for c in criteria if c.name.endswith("(95% CI)"))
+    per_class = (
+        "every finding's sensitivity within its margin"
+        if config.top == 1
+        else f"every group's top-{config.top} recall within its margin"
+    )
     reason = (
         f"Not worse than the champion on the same {where}: {judged.name} {judged.figure}, "
-        f"{judged.limit}; every finding's sensitivity within its margin."
+        f"{judged.limit}; {per_class}."
     )
     return GateResult(True, reason, criteria, decided_on, cand.n)

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from diagnosis.encounters.models import Encounter
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from imaging.models import Instance
 
@@ -45,6 +46,37 @@ class TestSetCase(models.Model):
 
     def __str__(self) -> str:
         return f"Test case {self.instance_id} ({self.finding_id})"
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValueError(TEST_SET_NEVER_SHRINKS)
+
+
+class EncounterTestCaseQuerySet(models.QuerySet["EncounterTestCase"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ValueError(TEST_SET_NEVER_SHRINKS)
+
+
+class EncounterTestCase(models.Model):
+    """One encounter of the encounter diagnosis task's frozen test set.
+
+    Its label is the encounter's current final diagnosis (mapped to the model's groups when
+    measured). The set is disjoint by patient: every encounter of a patient with a frozen
+    encounter is kept out of training (:func:`finetune.adapters.EncounterDiagnosisAdapter.
+    training_data`). It grows only through :func:`finetune.services.encounter_test_set_freeze`
+    and :func:`finetune.services.encounter_test_set_grow`; deleting a row raises.
+    """
+
+    encounter = models.OneToOneField(Encounter, on_delete=models.PROTECT, related_name="+")
+    frozen_at = models.DateTimeField(auto_now_add=True)
+    frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    batch = models.UUIDField(null=True, blank=True, db_index=True)
+
+    objects = EncounterTestCaseQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Encounter test case {self.encounter_id}"
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValueError(TEST_SET_NEVER_SHRINKS)

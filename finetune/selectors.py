@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Min, QuerySet
 
+from diagnosis.encounters.selectors import current_final_diagnoses, dx_group_of
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.registry.selectors import (
     NO_LABELS,
@@ -21,7 +22,7 @@ from diagnosis.registry.selectors import (
 from diagnosis.review.models import ReadingState, Review
 from medassist.models import AuditEvent, Patient
 
-from .models import TestSetCase, TrainingRun
+from .models import EncounterTestCase, TestSetCase, TrainingRun
 
 # Age bands of the test set's composition, in years at the study date (upper bound inclusive).
 AGE_BANDS: tuple[tuple[str, int], ...] = (("0-17", 17), ("18-39", 39), ("40-64", 64))
@@ -472,3 +473,55 @@ def model_card_document(*, version_id: int) -> dict[str, Any]:
         "metrics_on_frozen_test_set": version.metrics,
         "promotions": promotions,
     }
+
+
+@dataclass(frozen=True)
+class EncounterComposition:
+    """The encounter diagnosis test set: counts only, no patient identifiers."""
+
+    total: int
+    patients: int
+    real: int
+    synthetic: int
+    groups: list[tuple[str, int, int]]  # (group, training encounters, test encounters)
+
+
+def encounter_test_set_composition() -> EncounterComposition:
+    """What the frozen encounter test set holds, and per diagnosis group how many diagnosed
+    encounters training would read beside its frozen ones."""
+    rows = list(
+        EncounterTestCase.objects.values_list(
+            "encounter__patient_id", "encounter__patient__is_synthetic"
+        )
+    )
+    synthetic = sum(flag for _, flag in rows)
+    counts = encounter_group_counts()
+    return EncounterComposition(
+        total=len(rows),
+        patients=len({p for p, _ in rows}),
+        real=len(rows) - synthetic,
+        synthetic=synthetic,
+        groups=[(g, train, test) for g, (train, test) in counts.items()],
+    )
+
+
+def encounter_test_patient_ids() -> set[int]:
+    """The patients of the frozen encounter test set: none of their encounters trains."""
+    return set(EncounterTestCase.objects.values_list("encounter__patient_id", flat=True))
+
+
+def encounter_group_counts() -> dict[str, tuple[int, int]]:
+    """Per diagnosis group (see :func:`diagnosis.encounters.selectors.dx_group_of`): its
+    diagnosed encounters that training would read, and its frozen test encounters."""
+    test_patients = encounter_test_patient_ids()
+    frozen = set(EncounterTestCase.objects.values_list("encounter_id", flat=True))
+    counts: dict[str, list[int]] = {}
+    for encounter_id, patient_id, code in current_final_diagnoses().values_list(
+        "encounter_id", "encounter__patient_id", "icd10_code"
+    ):
+        row = counts.setdefault(dx_group_of(icd10_code=code), [0, 0])
+        if encounter_id in frozen:
+            row[1] += 1
+        elif patient_id not in test_patients:
+            row[0] += 1
+    return {group: (train, test) for group, (train, test) in sorted(counts.items())}

@@ -36,7 +36,7 @@ from medassist.services import audit_record
 
 from .adapters import adapter_for
 from .gate import GateSettings, gate_judge
-from .models import TestSetCase, TrainingRun, TriageNote
+from .models import EncounterTestCase, TestSetCase, TrainingRun, TriageNote
 from .selectors import Candidate, test_set_candidates, test_set_patient_ids
 
 # The registered name of the task these services start (see finetune/tasks.py).
@@ -219,8 +219,12 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
     labels = adapter.offered_labels(base_clf)
     if len(labels) < 2:
         raise NotEnoughData(
-            "Fewer than 2 findings have enough labels and frozen test cases to be learnt and "
-            "measured; see the findings page."
+            getattr(
+                adapter,
+                "not_enough_labels",
+                "Fewer than 2 findings have enough labels and frozen test cases to be learnt "
+                "and measured; see the findings page.",
+            )
         )
     train = adapter.training_data(labels)
     test = adapter.test_data(labels)
@@ -292,7 +296,7 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
             candidate=candidate_eval.scores,
             champion=champion_eval.scores,
             train_has_real=train.n_real > 0,
-            config=gate_settings(labels),
+            config=gate_settings(labels, task=run.task),
         )
         promote, reason = gate.promote, gate.reason
     weights_key = f"models/{run.task}/{uuid.uuid4().hex}.pt"
@@ -395,8 +399,25 @@ def _resume_point(
     )
 
 
-def gate_settings(labels: list[str]) -> GateSettings:
-    """The gate's limits as this site set them (settings, and each finding's own margin)."""
+def gate_settings(labels: list[str], *, task: str = Task.IMAGE) -> GateSettings:
+    """The gate's limits as this site set them (settings, and each finding's own margin).
+
+    The encounter diagnosis task has its own: top-3 recall as the metric, a floor under it,
+    its own minimum of test cases per group and margins (``MEDASSIST_ENCOUNTER_DX_GATE_*``).
+    """
+    if task == Task.ENCOUNTER_DX:
+        return GateSettings(
+            metric="top3_recall",
+            margin=settings.MEDASSIST_ENCOUNTER_DX_GATE_MARGIN,
+            min_cases_per_finding=settings.MEDASSIST_ENCOUNTER_DX_GATE_MIN_CASES_PER_GROUP,
+            sensitivity_margin=settings.MEDASSIST_ENCOUNTER_DX_GATE_GROUP_MARGIN,
+            max_ece=settings.MEDASSIST_GATE_MAX_ECE,
+            calibration_min_cases=settings.MEDASSIST_CALIBRATION_MIN_CASES,
+            resamples=settings.MEDASSIST_GATE_RESAMPLES,
+            seed=settings.MEDASSIST_TRAIN_SEED,
+            top=3,
+            min_metric=settings.MEDASSIST_ENCOUNTER_DX_GATE_MIN_TOP3_RECALL,
+        )
     margins = dict(
         Finding.objects.filter(code__in=labels, sensitivity_margin__isnull=False).values_list(
             "code", "sensitivity_margin"
@@ -776,3 +797,96 @@ def test_set_grow(
         )
     logger.info("Froze %d test cases (batch %s)", plan.cases, plan.batch)
     return plan
+
+
+# --- The encounter diagnosis task's frozen test set ----------------------------------------
+
+
+@transaction.atomic
+def encounter_test_set_freeze(
+    *, encounters: list[Any], actor: AbstractBaseUser | None = None, batch: uuid.UUID | None = None
+) -> int:
+    """Freeze diagnosed encounters into the encounter diagnosis test set (the demo, and
+    :func:`encounter_test_set_grow`). From then on no encounter of their patients trains.
+
+    Raises ValueError for an encounter without a final diagnosis (it has no label).
+    """
+    from diagnosis.encounters.models import FinalDiagnosis
+
+    ids = [e.pk for e in encounters]
+    diagnosed = set(
+        FinalDiagnosis.objects.filter(encounter_id__in=ids).values_list("encounter_id", flat=True)
+    )
+    missing = sorted(set(ids) - diagnosed)
+    if missing:
+        raise ValueError(f"Encounters {missing} have no final diagnosis to measure against.")
+    already = set(
+        EncounterTestCase.objects.filter(encounter_id__in=ids).values_list(
+            "encounter_id", flat=True
+        )
+    )
+    rows = [
+        EncounterTestCase(
+            encounter_id=pk,
+            frozen_by=actor if actor is not None and actor.is_authenticated else None,
+            batch=batch,
+        )
+        for pk in dict.fromkeys(ids)
+        if pk not in already
+    ]
+    EncounterTestCase.objects.bulk_create(rows)
+    return len(rows)
+
+
+def encounter_test_set_grow(
+    *, fraction: float, actor: AbstractBaseUser | None, seed: int | None = None
+) -> int:
+    """Freeze every diagnosed encounter of a seeded ``fraction`` of the patients not yet in
+    the encounter test set, whole patients only, so the test set stays disjoint by patient
+    (their later encounters stay out of training too). Real patients are drawn before
+    synthetic ones. Audited ("test_set.grow", counts only); returns how many encounters were
+    frozen. Raises ValueError for a fraction outside (0, 1].
+    """
+    from diagnosis.encounters.selectors import current_final_diagnoses
+
+    if not 0 < fraction <= 1:
+        raise ValueError("Freeze a share of the patients between 0 and 1.")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    with transaction.atomic():
+        # One growth at a time, of either test set (the image growth takes the same lock).
+        list(Finding.objects.select_for_update().order_by("pk"))
+        held = set(EncounterTestCase.objects.values_list("encounter__patient_id", flat=True))
+        by_patient: dict[int, list[int]] = {}
+        synthetic: dict[int, bool] = {}
+        for encounter_id, patient_id, is_synthetic in current_final_diagnoses().values_list(
+            "encounter_id", "encounter__patient_id", "encounter__patient__is_synthetic"
+        ):
+            if patient_id not in held:
+                by_patient.setdefault(patient_id, []).append(encounter_id)
+                synthetic[patient_id] = is_synthetic
+        rng = random.Random(seed)
+        patients = sorted(by_patient)
+        rank = dict(zip(patients, rng.sample(range(len(patients)), len(patients)), strict=True))
+        n = round(len(patients) * fraction)
+        chosen = sorted(patients, key=lambda p: (synthetic[p], rank[p]))[:n]
+        batch = uuid.uuid4()
+        from diagnosis.encounters.models import Encounter
+
+        encounters = list(
+            Encounter.objects.filter(pk__in=[e for p in chosen for e in by_patient[p]])
+        )
+        frozen = encounter_test_set_freeze(encounters=encounters, actor=actor, batch=batch)
+        audit_record(
+            actor=actor,
+            action="test_set.grow",
+            detail={
+                "task": Task.ENCOUNTER_DX,
+                "seed": seed,
+                "patients": len(chosen),
+                "cases": frozen,
+                "real": sum(not synthetic[p] for p in chosen),
+                "batch": str(batch),
+            },
+        )
+    return frozen

@@ -27,6 +27,7 @@ from medassist.services import client_ip
 from . import export, selectors
 from .adapters import ADAPTERS
 from .forms import (
+    EncounterTestSetGrowForm,
     ExportForm,
     FindingAddForm,
     FindingForm,
@@ -39,6 +40,7 @@ from .services import (
     ApprovalRefused,
     RollbackRefused,
     TrainingRunBusy,
+    encounter_test_set_grow,
     gate_settings,
     model_version_rollback,
     test_set_grow,
@@ -53,6 +55,9 @@ def models_page(request: HttpRequest) -> HttpResponse:
     context = {
         "versions": model_versions(task=Task.IMAGE),
         "triage_versions": model_versions(task=Task.TRIAGE),
+        "dx_versions": model_versions(task=Task.ENCOUNTER_DX),
+        "dx_test_set_size": ADAPTERS[Task.ENCOUNTER_DX].test_set_size(),
+        "dx_gate": gate_settings([], task=Task.ENCOUNTER_DX),
         "runs": selectors.training_runs(),
         "test_set_size": ADAPTERS[Task.IMAGE].test_set_size(),
         "triage_test_set_size": ADAPTERS[Task.TRIAGE].test_set_size(),
@@ -220,10 +225,13 @@ def version_rollback(request: HttpRequest, version_id: int) -> HttpResponse:
     return redirect("finetune:version", version_id=version.pk)
 
 
-@role_required(Role.ML_ADMIN)
+@role_required(Role.ML_ADMIN, Role.DOCTOR)
 @require_GET
 def version_card(request: HttpRequest, version_id: int) -> HttpResponse:
-    """The model card as a printable page, or as a JSON download with ``?format=json``."""
+    """The model card as a printable page, or as a JSON download with ``?format=json``.
+
+    Doctors read it too: every suggestion on the encounter pages links to its model's card.
+    """
     try:
         card = selectors.model_card_document(version_id=version_id)
     except ModelVersion.DoesNotExist as exc:
@@ -243,8 +251,23 @@ def test_set_page(request: HttpRequest) -> HttpResponse:
     """The frozen image test set: its composition, and growing it (dry run, then freeze)."""
     context: dict[str, Any] = {}
     status = 200
+    dx_form = EncounterTestSetGrowForm()
     if request.method == "GET":
         form = TestSetGrowForm()
+    elif request.POST.get("action") == "freeze-encounters":
+        form = TestSetGrowForm()
+        dx_form = EncounterTestSetGrowForm(request.POST)
+        if dx_form.is_valid():
+            frozen = encounter_test_set_grow(
+                fraction=dx_form.cleaned_data["percent"] / 100, actor=request.user
+            )
+            messages.success(
+                request,
+                f"Froze {frozen} encounter{'s' if frozen != 1 else ''} into the encounter "
+                "diagnosis test set.",
+            )
+            return redirect("finetune:test-set")
+        status = 400
     else:
         freeze = request.POST.get("action") == "freeze"
         form = TestSetGrowForm(request.POST, freeze=freeze)
@@ -271,6 +294,8 @@ def test_set_page(request: HttpRequest) -> HttpResponse:
             context["plan"] = plan
     context["form"] = form
     context["composition"] = selectors.test_set_composition(task=Task.IMAGE)
+    context["dx_form"] = dx_form
+    context["dx_composition"] = selectors.encounter_test_set_composition()
     return render(request, "finetune/test_set.html", context, status=status)
 
 

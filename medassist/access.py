@@ -225,6 +225,8 @@ POLICY: dict[str, Rule] = {
         audited_by_view=True,
     ),  # encounter.view; final_diagnosis.record by the service
     "diagnosis:disposition": _rule(DOCTOR, methods=POST),  # disposition.record
+    # The encounter diagnosis model's ranked groups: a fragment of the encounter pages.
+    "diagnosis:encounter-dx": _bulk(DOCTOR, subject=ENCOUNTER),
     # The doctor's decision on the care pathway offered for the final diagnosis: pathway.use,
     # by the service (a refused decision shows the encounter's page again: encounter data).
     "diagnosis:pathway-use": _rule(DOCTOR, methods=POST),
@@ -269,7 +271,9 @@ POLICY: dict[str, Rule] = {
     # earlier version champion again: model.promote is audited by the registry's service.
     "finetune:version": _rule(ML_ADMIN),
     "finetune:version-rollback": _rule(ML_ADMIN, methods=POST),
-    "finetune:version-card": _rule(ML_ADMIN),
+    # Doctors too: every suggestion on the encounter pages links to its model's card (what
+    # the model is for, its training data and test figures: no patient).
+    "finetune:version-card": _rule(ML_ADMIN, DOCTOR),
     # The finding vocabulary: no patient; finding.add, .update and .retire, by the services.
     "finetune:findings": _rule(ML_ADMIN, methods=GET_POST),
     "finetune:finding-edit": _rule(ML_ADMIN, methods=GET_POST),

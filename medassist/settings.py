@@ -557,6 +557,35 @@ MEDASSIST_TRIAGE_REASSESS_MINUTES = env(
 # transformers, and the suggestion is the ESI rules' alone, saying so to the nurse.
 # manage.py commands and Celery workers never load it when they start, either way.
 MEDASSIST_WEB_SERVES_TRIAGE_MODEL = env_bool("MEDASSIST_WEB_SERVES_TRIAGE_MODEL", True)
+# Encounter diagnosis model (docs/encounter_diagnosis.md). The groups it ranks: empty for the
+# WHO ICD-10 blocks, or the hospital's own ranges ("I20-I25,J09-J18,J44-J44"); a code in none
+# of them counts as "other". A group with fewer training cases than MIN_CASES, or fewer frozen
+# test cases than the gate's minimum, is pooled into "other" until it has them.
+MEDASSIST_ENCOUNTER_DX_GROUPS = env_list("MEDASSIST_ENCOUNTER_DX_GROUPS", "")
+MEDASSIST_ENCOUNTER_DX_MIN_CASES = env_int("MEDASSIST_ENCOUNTER_DX_MIN_CASES", 20)
+MEDASSIST_ENCOUNTER_DX_EPOCHS = env_int("MEDASSIST_ENCOUNTER_DX_EPOCHS", 3)
+MEDASSIST_ENCOUNTER_DX_BATCH_SIZE = env_int("MEDASSIST_ENCOUNTER_DX_BATCH_SIZE", 16)
+MEDASSIST_ENCOUNTER_DX_LR = env_float("MEDASSIST_ENCOUNTER_DX_LR", 5e-5)
+MEDASSIST_ENCOUNTER_DX_HEAD_LR = env_float("MEDASSIST_ENCOUNTER_DX_HEAD_LR", 3e-3)
+# Its gate: top-3 recall instead of MEDASSIST_GATE_METRIC, with its own minimums: frozen test
+# cases per group, the margin of the paired difference, a floor under the candidate's top-3
+# recall, and how far one group's top-3 recall may drop.
+MEDASSIST_ENCOUNTER_DX_GATE_MIN_CASES_PER_GROUP = env_int(
+    "MEDASSIST_ENCOUNTER_DX_GATE_MIN_CASES_PER_GROUP", 10
+)
+MEDASSIST_ENCOUNTER_DX_GATE_MARGIN = env_float("MEDASSIST_ENCOUNTER_DX_GATE_MARGIN", 0.02)
+MEDASSIST_ENCOUNTER_DX_GATE_MIN_TOP3_RECALL = env_float(
+    "MEDASSIST_ENCOUNTER_DX_GATE_MIN_TOP3_RECALL", 0.5
+)
+MEDASSIST_ENCOUNTER_DX_GATE_GROUP_MARGIN = env_float(
+    "MEDASSIST_ENCOUNTER_DX_GATE_GROUP_MARGIN", 0.10
+)
+# An encounter's studies: its patient's studies dated from the day it opened to this many days
+# after (their image findings are inputs).
+MEDASSIST_ENCOUNTER_DX_STUDY_DAYS = env_int("MEDASSIST_ENCOUNTER_DX_STUDY_DAYS", 1)
+# Whether web processes run the encounter diagnosis model (the encounter page asks for the
+# suggestion as a fragment once it has shown; off: the page says the model is not served).
+MEDASSIST_WEB_SERVES_ENCOUNTER_DX_MODEL = env_bool("MEDASSIST_WEB_SERVES_ENCOUNTER_DX_MODEL", True)
 # Review workflow: two independent reads per case (disagreements go to adjudication), several
 # findings per image, and the worklist's page size and refresh interval.
 MEDASSIST_DOUBLE_READING = env_bool("MEDASSIST_DOUBLE_READING", False)
@@ -580,6 +609,9 @@ MEDASSIST_DEMO_IMAGES_PER_PATIENT = env_int("MEDASSIST_DEMO_IMAGES_PER_PATIENT",
 # 0.3 of 70 patients x 3 images: 21 test cases per finding, above the gate's minimum of 20.
 MEDASSIST_DEMO_TEST_FRACTION = env_float("MEDASSIST_DEMO_TEST_FRACTION", 0.3)
 MEDASSIST_DEMO_IMAGE_PIXELS = env_int("MEDASSIST_DEMO_IMAGE_PIXELS", 256)
+# SYNTHETIC encounters with final diagnoses the full demo writes to train the first encounter
+# diagnosis champion.
+MEDASSIST_DEMO_ENCOUNTERS = env_int("MEDASSIST_DEMO_ENCOUNTERS", 400)
 
 # --- DICOM C-STORE listener (manage.py dicom_scp) ----------------------------------------
 MEDASSIST_SCP_AE_TITLE = env("MEDASSIST_SCP_AE_TITLE", "MEDASSIST")

@@ -321,3 +321,51 @@ class Disposition(models.Model):
 
     def __str__(self) -> str:
         return f"Disposition {self.pk}: {self.outcome} for encounter {self.encounter_id}"
+
+
+class EncounterDiagnosisSuggestion(models.Model):
+    """What the encounter diagnosis model said about one encounter: decision support.
+
+    Written once per (encounter, model version, inputs): the inputs' fingerprint changes when
+    something the model reads changes (a study's findings arrive, vital signs, an earlier
+    diagnosis), and the next look at the encounter then asks the model again. Never edited.
+    """
+
+    class Status(models.TextChoices):
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+
+    encounter = models.ForeignKey(
+        "diagnosis.Encounter", on_delete=models.PROTECT, related_name="diagnosis_suggestions"
+    )
+    model_version = models.ForeignKey(
+        "diagnosis.ModelVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)
+    # [{"group": "J09-J18", "title": "Influenza and pneumonia", "probability": 0.61}, ...],
+    # most probable first (at most TOP_GROUPS of the model's groups).
+    ranked = models.JSONField(default=list)
+    # [{"kind": "images", "name": "image findings", "present": true, "delta": 0.23}, ...]:
+    # the top group's probability with everything minus without that kind of input.
+    contributions = models.JSONField(default=list)
+    # Which kinds of input there were, how many studies and images, the earlier groups.
+    inputs = models.JSONField(default=dict)
+    input_sha256 = models.CharField(max_length=64)
+    weights_sha256 = models.CharField(max_length=64, default="")
+    code_version = models.CharField(max_length=64, default="")
+    device = models.CharField(max_length=100, default="")
+    latency_ms = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["encounter", "model_version", "input_sha256"],
+                name="one_dx_suggestion_per_encounter_version_inputs",
+            )
+        ]
+
+    def __str__(self) -> str:
+        top = self.ranked[0]["group"] if self.ranked else "-"
+        return f"Diagnosis suggestion {top} for encounter {self.encounter_id} ({self.status})"

@@ -1,23 +1,34 @@
 """Reads of the encounter record: chains of superseding records, diagnoses, dispositions,
-vital signs over time."""
+vital signs over time, and what the encounter diagnosis model reads about an encounter."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Max, QuerySet, Value
+from django.db.models import F, Max, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from diagnosis.encounters.models import (
     ESI_UNASSESSED_ORDER,
     Disposition,
     Encounter,
+    EncounterDiagnosisSuggestion,
     FinalDiagnosis,
     VitalSigns,
 )
+from diagnosis.inference.selectors import study_suggestion
+from diagnosis.pathways.groups import DiagnosisGroup, category_of, group_of, group_parse
+from diagnosis.registry.models import NORMAL_CODE
+from imaging.models import Study
+from medassist.ml.encounter_inputs import HISTORY_LIMIT, OTHER, EncounterInputs
 
 
 def encounters_awaiting_diagnosis(*, limit: int | None = None) -> QuerySet[Encounter]:
@@ -102,4 +113,175 @@ def vitals_taken_at(*, encounter_ids: Iterable[int]) -> dict[int, dt.datetime]:
         .values("encounter_id")
         .annotate(last=Max("taken_at"))
         .values_list("encounter_id", "last")
+    )
+
+
+# --- The encounter diagnosis model's groups and inputs -------------------------------------
+
+OTHER_TITLE = "Other diagnoses (groups with too few cases of their own)"
+
+
+@lru_cache(maxsize=64)
+def _configured(groups: tuple[str, ...]) -> tuple[DiagnosisGroup, ...]:
+    return tuple(group_parse(text=text) for text in groups)
+
+
+def dx_groups_configured() -> tuple[DiagnosisGroup, ...]:
+    """The hospital's own groups (``MEDASSIST_ENCOUNTER_DX_GROUPS``); empty: WHO blocks.
+
+    Raises ValidationError for a setting that names no ICD-10 range or code.
+    """
+    return _configured(tuple(settings.MEDASSIST_ENCOUNTER_DX_GROUPS))
+
+
+@lru_cache(maxsize=4096)
+def _group_of_code(code: str, groups: tuple[DiagnosisGroup, ...]) -> tuple[str, str]:
+    if groups:
+        for group in groups:
+            if group.contains(code):
+                return group.label, group.title
+        return OTHER, OTHER_TITLE
+    try:
+        block = group_parse(text=category_of(code))
+    except ValidationError:
+        return OTHER, OTHER_TITLE
+    return block.label, block.title
+
+
+def dx_group_of(*, icd10_code: str) -> str:
+    """The diagnosis group of a code: the first configured group holding it, else "other";
+    without a configured list, the WHO ICD-10 block holding it (e.g. ``J18.9`` ->
+    ``J09-J18``)."""
+    return _group_of_code(icd10_code, dx_groups_configured())[0]
+
+
+def dx_group_title(*, group: str) -> str:
+    """The words of a group label ("J09-J18" -> "Influenza and pneumonia")."""
+    if group == OTHER:
+        return OTHER_TITLE
+    first, _, last = group.partition("-")
+    try:
+        return group_of(first=first, last=last).title
+    except KeyError:
+        return group
+
+
+def current_final_diagnoses() -> QuerySet[FinalDiagnosis]:
+    """The current (not superseded) final diagnosis of every diagnosed encounter: the
+    labels of the encounter diagnosis task, oldest encounter first."""
+    return (
+        FinalDiagnosis.objects.filter(superseded_by__isnull=True)
+        .select_related("encounter__patient")
+        .order_by("encounter__created_at", "encounter_id", "pk")
+    )
+
+
+def encounter_studies(*, encounter: Encounter) -> QuerySet[Study]:
+    """The encounter's studies: its patient's studies dated from the day it opened to
+    ``MEDASSIST_ENCOUNTER_DX_STUDY_DAYS`` days after (a study without a date: by the day it
+    was stored)."""
+    start = timezone.localtime(encounter.created_at).date()
+    end = start + dt.timedelta(days=settings.MEDASSIST_ENCOUNTER_DX_STUDY_DAYS)
+    return Study.objects.filter(patient_id=encounter.patient_id).filter(
+        Q(study_date__range=(start, end))
+        | Q(study_date__isnull=True, created_at__date__range=(start, end))
+    )
+
+
+@dataclass(frozen=True)
+class DxInputs:
+    """What the model reads about an encounter, and where it came from (for the page)."""
+
+    inputs: EncounterInputs
+    n_studies: int  # the encounter's studies with image findings
+    n_images: int  # their images with a suggestion
+
+
+def _image_findings(encounter: Encounter) -> tuple[dict[str, float] | None, int, int]:
+    """The calibrated image findings of the encounter's studies, combined as a study combines
+    its images (``MEDASSIST_STUDY_AGGREGATION``: "max" keeps each finding's highest and "no
+    finding"'s lowest; "mean" averages), or None when no image has a suggestion yet."""
+    per_study = [
+        s
+        for s in (
+            study_suggestion(study_id=pk)
+            for pk in encounter_studies(encounter=encounter)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if s is not None
+    ]
+    if not per_study:
+        return None, 0, 0
+    codes = sorted({code for s in per_study for code in s.probabilities})
+    values = {code: [s.probabilities.get(code, 0.0) for s in per_study] for code in codes}
+    if settings.MEDASSIST_STUDY_AGGREGATION == "mean":
+        combined = {code: sum(v) / len(v) for code, v in values.items()}
+    else:
+        combined = {code: min(v) if code == NORMAL_CODE else max(v) for code, v in values.items()}
+    return combined, len(per_study), sum(len(s.instances) for s in per_study)
+
+
+def _history(encounter: Encounter) -> tuple[str, ...]:
+    """The groups of the current final diagnoses of the patient's EARLIER encounters, most
+    recent first, each once: never this encounter's own, nor a later one's."""
+    earlier = (
+        FinalDiagnosis.objects.filter(
+            superseded_by__isnull=True,
+            encounter__patient_id=encounter.patient_id,
+            encounter__created_at__lt=encounter.created_at,
+        )
+        .exclude(encounter_id=encounter.pk)
+        .order_by("-encounter__created_at", "-pk")
+        .values_list("icd10_code", flat=True)
+    )
+    seen: dict[str, None] = {}
+    for code in earlier:
+        group, title = _group_of_code(code, dx_groups_configured())
+        seen.setdefault(f"{group} {title}" if group != OTHER else category_of(code), None)
+        if len(seen) >= HISTORY_LIMIT:
+            break
+    return tuple(seen)
+
+
+def dx_inputs_of(*, encounter: Encounter) -> DxInputs:
+    """Everything the encounter diagnosis model reads about ``encounter``: its complaint, its
+    vital signs at intake, age and sex, the groups of the patient's earlier final diagnoses
+    and the image findings of its studies. Never its own final diagnosis."""
+    e = encounter
+    bp = not e.bp_unobtainable
+    vitals = {
+        # As the triage note reads them: no pulse "HR 0", not breathing "RR 0"; an SpO2 or
+        # a blood pressure that cannot be measured is left out.
+        "hr": 0 if e.pulseless else e.heart_rate,
+        "rr": 0 if e.apnoeic else e.respiratory_rate,
+        "spo2": None if e.spo2_unobtainable else e.spo2,
+        "sbp": e.systolic_bp if bp else None,
+        "dbp": e.diastolic_bp if bp else None,
+        "temp_c": float(e.temperature_c) if e.temperature_c is not None else None,
+        "pain": e.pain,
+        "avpu": e.mental_status or None,
+    }
+    images, n_studies, n_images = _image_findings(e)
+    inputs = EncounterInputs(
+        complaint=e.chief_complaint,
+        vitals=vitals,
+        age_years=float(e.age_years) if e.age_years is not None else None,
+        sex=e.patient.sex,
+        history=_history(e),
+        images=images,
+    )
+    return DxInputs(inputs=inputs, n_studies=n_studies, n_images=n_images)
+
+
+def dx_suggestion_of(
+    *, encounter: Encounter, version_id: int, input_sha256: str
+) -> EncounterDiagnosisSuggestion | None:
+    """The suggestion already stored for these inputs and this version, if any."""
+    return (
+        EncounterDiagnosisSuggestion.objects.filter(
+            encounter=encounter, model_version_id=version_id, input_sha256=input_sha256
+        )
+        .select_related("model_version")
+        .first()
     )

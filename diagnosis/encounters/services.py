@@ -4,23 +4,36 @@ diagnosis and disposition."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from diagnosis.encounters.icd10 import icd10_validate
 from diagnosis.encounters.models import (
     ICD10_EDITION,
     Disposition,
     Encounter,
+    EncounterDiagnosisSuggestion,
     FinalDiagnosis,
     VitalSigns,
 )
-from diagnosis.encounters.selectors import encounter_chain_head
+from diagnosis.encounters.selectors import (
+    dx_group_title,
+    dx_inputs_of,
+    dx_suggestion_of,
+    encounter_chain_head,
+)
+from diagnosis.registry.models import ModelVersion, Task
 from medassist.models import Patient
 from medassist.services import audit_record
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -262,3 +275,113 @@ def disposition_record(
         remote_addr=remote_addr,
     )
     return disposition
+
+
+# --- The encounter diagnosis model's suggestion ---------------------------------------------
+
+# How many groups the suggestion lists, most probable first.
+TOP_GROUPS = 5
+
+
+@dataclass(frozen=True)
+class DxSuggestionView:
+    """What the encounter pages show of the encounter diagnosis model: ``state`` is "ok"
+    (``suggestion`` holds it), "no_champion", "not_served" or "failed" (``message`` says why)."""
+
+    state: str
+    suggestion: EncounterDiagnosisSuggestion | None = None
+    version: ModelVersion | None = None
+    message: str = ""
+
+
+def encounter_dx_suggest(*, encounter: Encounter) -> EncounterDiagnosisSuggestion:
+    """The champion's ranked diagnosis groups for ``encounter``, computed once per (version,
+    inputs) and stored; a stored one is returned as it is.
+
+    Reads the encounter's inputs (:func:`~diagnosis.encounters.selectors.dx_inputs_of`:
+    never its own final diagnosis), ranks the groups, and measures what each kind of input
+    contributed by leaving it out (one batched forward pass). Raises NoChampionError without
+    a champion; OSError or ValueError when its weights cannot be read.
+    """
+    from diagnosis.registry.serving import (
+        champion,
+        device_description,
+        encounter_dx_classifier_for,
+    )
+    from medassist.ml.encounter_inputs import KIND_NAMES
+    from medassist.version import code_version
+
+    version = champion(Task.ENCOUNTER_DX)
+    read = dx_inputs_of(encounter=encounter)
+    sha = read.inputs.fingerprint()
+    stored = dx_suggestion_of(encounter=encounter, version_id=version.pk, input_sha256=sha)
+    if stored is not None:
+        return stored
+    started = time.perf_counter()
+    clf = encounter_dx_classifier_for(version)
+    probabilities, contributions = clf.contributions(read.inputs)
+    ranked = sorted(probabilities.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_GROUPS]
+    row = EncounterDiagnosisSuggestion(
+        encounter=encounter,
+        model_version=version,
+        ranked=[
+            {"group": g, "title": dx_group_title(group=g), "probability": round(float(p), 4)}
+            for g, p in ranked
+        ],
+        contributions=[
+            {
+                "kind": c.kind,
+                "name": KIND_NAMES[c.kind],
+                "present": c.present,
+                "delta": None if c.delta is None else round(float(c.delta), 4),
+            }
+            for c in contributions
+        ],
+        inputs={
+            "kinds": read.inputs.present(),
+            "studies": read.n_studies,
+            "images": read.n_images,
+            "history": list(read.inputs.history),
+        },
+        input_sha256=sha,
+        weights_sha256=version.weights_sha256,
+        code_version=code_version(),
+        device=device_description(),
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+    )
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:  # the same suggestion, stored by a request that came first
+        stored = dx_suggestion_of(encounter=encounter, version_id=version.pk, input_sha256=sha)
+        if stored is None:
+            raise
+        return stored
+    row.model_version = version
+    return row
+
+
+def encounter_dx_view(*, encounter: Encounter) -> DxSuggestionView:
+    """The encounter diagnosis suggestion as the pages show it, or why there is none."""
+    from diagnosis.registry.serving import NoChampionError
+
+    if not settings.MEDASSIST_WEB_SERVES_ENCOUNTER_DX_MODEL:
+        return DxSuggestionView(
+            "not_served",
+            message="The encounter diagnosis model is switched off on this system.",
+        )
+    try:
+        suggestion = encounter_dx_suggest(encounter=encounter)
+    except NoChampionError:
+        return DxSuggestionView(
+            "no_champion",
+            message="No encounter diagnosis model has been trained and promoted yet, so "
+            "there is no suggestion.",
+        )
+    except (OSError, ValueError) as exc:
+        logger.warning("Encounter %s: no diagnosis suggestion: %s", encounter.pk, exc)
+        return DxSuggestionView(
+            "failed",
+            message="The suggestion could not be computed: the model's weights could not be read.",
+        )
+    return DxSuggestionView("ok", suggestion, suggestion.model_version)

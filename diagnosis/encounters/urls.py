@@ -14,4 +14,9 @@ urlpatterns = [
     ),
     path("encounters/<int:encounter_id>/disposition/", views.disposition, name="disposition"),
     path("encounters/<int:encounter_id>/pathway/", views.pathway_use, name="pathway-use"),
+    path(
+        "encounters/<int:encounter_id>/diagnosis-suggestion/",
+        views.encounter_dx,
+        name="encounter-dx",
+    ),
 ]

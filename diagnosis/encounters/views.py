@@ -9,13 +9,17 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from diagnosis.encounters.forms import DispositionForm, FinalDiagnosisForm
 from diagnosis.encounters.icd10 import Icd10Code, icd10_search
 from diagnosis.encounters.models import Encounter, FinalDiagnosis
 from diagnosis.encounters.selectors import dispositions_of, final_diagnoses_of
-from diagnosis.encounters.services import disposition_record, final_diagnosis_record
+from diagnosis.encounters.services import (
+    disposition_record,
+    encounter_dx_view,
+    final_diagnosis_record,
+)
 from diagnosis.pathways.forms import PathwayUseForm
 from diagnosis.pathways.selectors import (
     current_use_of,
@@ -213,3 +217,13 @@ def pathway_use(request: HttpRequest, encounter_id: int) -> HttpResponse:
 def _int(value: str | None) -> int:
     """A posted id; -1 (no row has it) for anything that is not a whole number."""
     return int(value) if value and value.isdigit() else -1
+
+
+@role_required(Role.DOCTOR)
+@require_GET
+def encounter_dx(request: HttpRequest, encounter_id: int) -> HttpResponse:
+    """The encounter diagnosis model's ranked groups: a fragment the encounter pages ask for
+    once they have shown (the model runs here, never while the page itself is served)."""
+    encounter = get_object_or_404(Encounter.objects.select_related("patient"), pk=encounter_id)
+    context = {"encounter": encounter, "dx": encounter_dx_view(encounter=encounter)}
+    return render(request, "diagnosis/encounter_dx.html", context)

@@ -10,6 +10,7 @@ from django.db.models import Q
 class Task(models.TextChoices):
     IMAGE = "image", "Image finding"
     TRIAGE = "triage", "Triage"
+    ENCOUNTER_DX = "encounter_dx", "Encounter diagnosis"
 
 
 NORMAL_CODE = "normal"  # the finding vocabulary's "no finding" entry
@@ -82,7 +83,8 @@ class ModelVersion(models.Model):
     metrics = models.JSONField(default=dict)
     training_summary = models.JSONField(default=dict)
     # Labels up to this id were in the training data; later ones are "new labels": reviews
-    # for the image task, nurses' confirmed triage assessments for the triage task.
+    # for the image task, nurses' confirmed triage assessments for the triage task, doctors'
+    # final diagnoses (FinalDiagnosis ids) for the encounter diagnosis task.
     trained_through_review_id = models.BigIntegerField(default=0)
     # Triage task only: doctors' dispositions up to this id were in the training data.
     trained_through_disposition_id = models.BigIntegerField(default=0)

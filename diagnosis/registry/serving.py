@@ -78,6 +78,14 @@ def classifier_for(version: ModelVersion) -> ImageClassifier:
     return loaded_classifier(version, load_checkpoint)
 
 
+def encounter_dx_classifier_for(version: ModelVersion) -> Any:
+    """The loaded encounter diagnosis classifier of ``version``, once per process
+    (:class:`medassist.ml.encounter_model.EncounterClassifier`)."""
+    from medassist.ml.encounter_model import load_encounter_checkpoint
+
+    return loaded_classifier(version, load_encounter_checkpoint)
+
+
 def device_description() -> str:
     """Where inference runs, for provenance (e.g. "cpu (2 threads)")."""
     from medassist.ml.device import describe

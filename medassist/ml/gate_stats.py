@@ -47,16 +47,45 @@ def macro_auroc(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(defined)) if defined else float("nan")
 
 
-def sensitivities(probabilities: np.ndarray, labels: np.ndarray) -> list[float]:
-    """Per class: the share of its cases the model ranks first (recall); NaN for no case."""
+def sensitivities(probabilities: np.ndarray, labels: np.ndarray, *, top: int = 1) -> list[float]:
+    """Per class: the share of its cases the model ranks first (recall), or among its first
+    ``top`` (top-k recall of the class); NaN for no case."""
     p = np.asarray(probabilities, dtype=np.float64)
     y = np.asarray(labels)
-    predicted = p.argmax(axis=1)
+    hits = _in_top(p, y, top)
     out = []
     for k in range(p.shape[1]):
         cases = y == k
-        out.append(float((predicted[cases] == k).mean()) if cases.any() else float("nan"))
+        out.append(float(hits[cases].mean()) if cases.any() else float("nan"))
     return out
+
+
+def _in_top(p: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Per row: whether the label's probability is among the ``k`` highest of its row.
+
+    A tie at the boundary counts against the label (the label's rank is 1 + the number of
+    classes strictly more probable, plus the tied ones before it in column order), so a
+    model that says the same for every class is not credited with every class.
+    """
+    if k == 1:
+        return p.argmax(axis=1) == y
+    rows = np.arange(len(y))
+    own = p[rows, y]
+    above = (p > own[:, None]).sum(axis=1)
+    tied_before = ((p == own[:, None]) & (np.arange(p.shape[1])[None, :] < y[:, None])).sum(axis=1)
+    return above + tied_before < k
+
+
+def top_k_recall(probabilities: np.ndarray, labels: np.ndarray, *, k: int = 3) -> float:
+    """Share of cases whose label is among the model's ``k`` most probable classes."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels)
+    return float(_in_top(p, y, k).mean()) if len(y) else float("nan")
+
+
+def top3_recall(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """:func:`top_k_recall` with k = 3: is the true class in the short list a doctor reads?"""
+    return top_k_recall(probabilities, labels, k=3)
 
 
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -87,6 +116,7 @@ METRICS: dict[str, Metric] = {
     "macro_auroc": macro_auroc,
     "macro_f1": macro_f1,
     "accuracy": accuracy,
+    "top3_recall": top3_recall,
 }
 
 

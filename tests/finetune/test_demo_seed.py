@@ -65,3 +65,32 @@ def test_queued_first_models_train_in_the_worker_and_are_queued_once(tiny, wake_
     assert (run.task, run.trigger, run.status) == ("image", "bootstrap", "queued")
     assert wake_ups == [(services.TRAINING_RUN_EXECUTE, {"run_id": run.pk})]
     assert not ModelVersion.objects.exists()  # nothing trained in the command itself
+
+
+@pytest.mark.django_db
+def test_the_demo_trains_a_first_encounter_diagnosis_model_on_synthetic_encounters(tiny, settings):  # type: ignore[no-untyped-def]
+    from finetune.models import EncounterTestCase
+
+    settings.MEDASSIST_DEMO_ENCOUNTERS = 60
+    settings.MEDASSIST_ENCOUNTER_DX_MIN_CASES = 4
+    settings.MEDASSIST_ENCOUNTER_DX_GATE_MIN_CASES_PER_GROUP = 1
+    settings.MEDASSIST_ENCOUNTER_DX_EPOCHS = 1
+    args = {"patients": 4, "images_per_patient": 3, "triage": False, "encounter_dx": True}
+    call_command("demo_seed", **args, verbosity=0)
+
+    dx = ModelVersion.objects.get(task="encounter_dx", status="champion")
+    assert dx.trained_on_synthetic_data and dx.data_mix == "synthetic"
+    assert "synthetic" in dx.model_card["training_data"]
+    # Every demo encounter's patient is marked synthetic, as all demo data is.
+    patients = Patient.objects.filter(mrn__startswith="SYN-DX-")
+    assert patients.exists() and not patients.filter(is_synthetic=False).exists()
+    # The demo's chest images were read by the image champion first: their findings trained.
+    summary = dx.training_summary
+    assert summary["with_images"] > 0 and summary["without_images"] > 0
+    assert dx.metrics["n_with_images"] + dx.metrics["n_without_images"] == dx.metrics["n"]
+    frozen = EncounterTestCase.objects.count()
+    assert frozen > 0
+
+    call_command("demo_seed", **args, verbosity=0)  # again: nothing new
+    assert ModelVersion.objects.filter(task="encounter_dx").count() == 1
+    assert EncounterTestCase.objects.count() == frozen

@@ -10,7 +10,8 @@ review), freezes the other patients' images as the test set, and trains the firs
 from the ImageNet backbone. Running it again changes nothing once a champion exists; after
 an interrupted first run it adds only the patients that are missing. With ``--queue`` the
 first models train in the training worker (``manage.py serve`` does this, so the site is up
-while they train).
+while they train). With the triage model (the full demo) it also writes SYNTHETIC diagnosed
+encounters (``finetune/demo_encounters.py``) and trains the first encounter diagnosis model.
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ class Command(BaseCommand):
             help="With --queue: print the first models' progress until they serve.",
         )
         parser.add_argument(
+            "--encounter-dx",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Write the SYNTHETIC diagnosed encounters and train the first encounter "
+            "diagnosis champion (default: as --triage).",
+        )
+        parser.add_argument(
             "--triage",
             action=argparse.BooleanOptionalAction,
             default=None,
@@ -133,8 +141,22 @@ class Command(BaseCommand):
                 # worker suggests for the 210 demo images (and draws their heatmaps), which
                 # would share the cores with a triage run behind it.
                 wanted.insert(0 if queue else len(wanted), Task.TRIAGE)
+        # With the triage model, as the full demo has it; a caller that skips triage for
+        # speed (the tests' fixtures, the benchmarks) skips this too unless asked for.
+        encounter_dx = options["encounter_dx"]
+        if encounter_dx is None:
+            encounter_dx = triage
+        if encounter_dx:
+            if ModelVersion.objects.filter(task=Task.ENCOUNTER_DX).exists():
+                self.stdout.write("Encounter diagnosis model already trained; nothing to do.")
+            else:
+                self._dx_encounters(options["seed"])
+                # Last: the image model's findings of the demo encounters' studies are inputs.
+                wanted.append(Task.ENCOUNTER_DX)
         if train:
             for task in wanted:
+                if task == Task.ENCOUNTER_DX and not queue:
+                    self._dx_image_findings()
                 self._train(task, queue=queue)
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
         for username, role in users:
@@ -256,7 +278,7 @@ class Command(BaseCommand):
             trigger=TrainingRun.Trigger.BOOTSTRAP,
             status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
         )
-        name = "image" if task == Task.IMAGE else "triage"
+        name = {Task.IMAGE: "image", Task.TRIAGE: "triage"}.get(task, "encounter diagnosis")
         if queue:
             if active.exists():
                 self.stdout.write(f"The first {name} model is already queued or training.")
@@ -277,7 +299,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "Training the first champion from the ImageNet backbone..."
             if task == Task.IMAGE
-            else "Training the first triage champion from all-MiniLM-L6-v2..."
+            else f"Training the first {name} champion from all-MiniLM-L6-v2..."
         )
         run = TrainingRun.objects.create(task=task, trigger=TrainingRun.Trigger.BOOTSTRAP)
         run = training_run_execute(run_id=run.pk)
@@ -288,6 +310,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Champion image v{run.candidate.version}: accuracy {m['accuracy']:.3f}, "
                 f"macro-F1 {m['macro_f1']:.3f} on {m['n']} frozen synthetic test images."
+            )
+        elif task == Task.ENCOUNTER_DX:
+            self.stdout.write(
+                f"Champion encounter diagnosis v{run.candidate.version}: top-3 recall "
+                f"{m['top3_recall']:.3f}, accuracy {m['accuracy']:.3f} over "
+                f"{len(run.candidate.labels)} groups on {m['n']} frozen SYNTHETIC test "
+                "encounters."
             )
         else:
             self.stdout.write(
@@ -311,3 +340,49 @@ class Command(BaseCommand):
             f"Stored {n_train} synthetic triage notes for training and froze {n_test} "
             "held-out synthetic notes as the triage test set."
         )
+
+    def _dx_encounters(self, seed: int) -> None:
+        """Write the SYNTHETIC diagnosed encounters and freeze their test set, once."""
+        from finetune.demo_encounters import demo_encounters_write
+        from finetune.models import EncounterTestCase
+        from finetune.services import encounter_test_set_grow
+
+        user_model = get_user_model()
+        written = demo_encounters_write(
+            n=settings.MEDASSIST_DEMO_ENCOUNTERS,
+            nurse=user_model.objects.get(username="nurse"),
+            doctor=user_model.objects.get(username="doctor"),
+            seed=seed,
+        )
+        if written["encounters"]:
+            self.stdout.write(
+                f"Wrote {written['encounters']} SYNTHETIC encounters with final diagnoses for "
+                f"{written['patients']} synthetic patients ({len(written['instances'])} "
+                "synthetic chest images)."
+            )
+        if not EncounterTestCase.objects.exists():
+            frozen = encounter_test_set_grow(
+                fraction=settings.MEDASSIST_DEMO_TEST_FRACTION, actor=None, seed=seed
+            )
+            self.stdout.write(
+                f"Froze {frozen} synthetic encounters (whole patients) as the encounter "
+                "diagnosis test set."
+            )
+
+    def _dx_image_findings(self) -> None:
+        """Let the image champion read the demo encounters' images now, so that their
+        findings are inputs of the first encounter diagnosis model (a worker would do it)."""
+        from diagnosis.inference.models import Suggestion
+        from diagnosis.inference.services import suggestion_compute
+        from finetune.demo_encounters import MRN_PREFIX
+        from imaging.models import Instance
+
+        if not ModelVersion.objects.filter(task=Task.IMAGE, status="champion").exists():
+            return
+        todo = (
+            Instance.objects.filter(series__study__patient__mrn__startswith=MRN_PREFIX)
+            .exclude(pk__in=Suggestion.objects.values("instance_id"))
+            .values_list("pk", flat=True)
+        )
+        for pk in todo:
+            suggestion_compute(instance_id=pk)
