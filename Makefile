@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean-data docker-wheels
+.PHONY: run test install lint clean-data docker-wheels ohif ohif-dir
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,6 +31,33 @@ test: $(STAMP)
 
 clean-data:
 	rm -rf var
+
+# The OHIF Viewer's built app (the npm package @ohif/app, its dist/), fetched by npm into a
+# cache outside the checkout and checked against the pinned integrity. MedAssist serves it
+# to doctors when MEDASSIST_OHIF_DIR names that dist/ folder, which `make ohif` prints.
+OHIF_VERSION := 3.13.2
+OHIF_INTEGRITY := sha512-WZdxmpmG7rqFgW9ZJLcbgr3XCtLi1KDNPoMaeY5PPe6j4G4fjEjjkycZM6C6Zk2F87BKxFfpq+jd5xXZB9E8EA==
+OHIF_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/medassist/ohif
+OHIF_DIR := $(OHIF_CACHE)/$(OHIF_VERSION)/package/dist
+OHIF_TGZ := $(OHIF_CACHE)/ohif-app-$(OHIF_VERSION).tgz
+
+ohif: $(OHIF_DIR)/index.html
+	@echo "MEDASSIST_OHIF_DIR=$(OHIF_DIR)"
+
+ohif-dir:
+	@echo "$(OHIF_DIR)"
+
+$(OHIF_DIR)/index.html:
+	mkdir -p "$(OHIF_CACHE)"
+	cd "$(OHIF_CACHE)" && npm pack --silent "@ohif/app@$(OHIF_VERSION)" >/dev/null
+	@python3 -c 'import base64, hashlib, sys; \
+		got = "sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode(); \
+		sys.exit(0 if got == sys.argv[2] else f"{sys.argv[1]}: integrity {got}, expected {sys.argv[2]}")' \
+		"$(OHIF_TGZ)" "$(OHIF_INTEGRITY)"
+	rm -rf "$(OHIF_CACHE)/$(OHIF_VERSION)" "$(OHIF_CACHE)/$(OHIF_VERSION).tmp"
+	mkdir "$(OHIF_CACHE)/$(OHIF_VERSION).tmp"
+	tar -xzf "$(OHIF_TGZ)" -C "$(OHIF_CACHE)/$(OHIF_VERSION).tmp"
+	mv "$(OHIF_CACHE)/$(OHIF_VERSION).tmp" "$(OHIF_CACHE)/$(OHIF_VERSION)"
 
 # Every wheel the image needs, from this machine's pip configuration (its index, mirror or
 # local files): the CPU torch wheel and the project's dependencies and build backend, so

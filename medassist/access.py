@@ -179,6 +179,10 @@ POLICY: dict[str, Rule] = {
     "imaging:dicomweb-instance-metadata": _dicomweb(),
     "imaging:dicomweb-instance-rendered": _dicomweb(),
     "imaging:dicomweb-frame-rendered": _dicomweb(),
+    "imaging:dicomweb-study-rendered": _dicomweb(),
+    "imaging:dicomweb-series-rendered": _dicomweb(),
+    "imaging:dicomweb-frames": _dicomweb(),
+    "imaging:dicomweb-bulkdata": _dicomweb(),
     "imaging:viewer:study": _rule(
         DOCTOR, patient_data=True, subject=STUDY, audited_by_view=True
     ),  # study.view
@@ -187,6 +191,9 @@ POLICY: dict[str, Rule] = {
     "imaging:viewer:frame-raw": _bulk(DOCTOR, subject=STUDY_OF_INSTANCE),
     "imaging:viewer:frame-png": _bulk(DOCTOR, subject=STUDY_OF_INSTANCE),
     "imaging:viewer:thumbnail": _bulk(DOCTOR, subject=STUDY_OF_INSTANCE),
+    # The OHIF Viewer's files and config (imaging/viewer/ohif.py): no patient data; what it
+    # reads of a study goes through DICOMweb above, and is audited there.
+    "imaging:viewer:ohif": _rule(DOCTOR),
     # --- Diagnosis ---------------------------------------------------------------------
     # worklist.view per page load; its HTMX refreshes re-show the same list, not recorded.
     "diagnosis:worklist": _rule(DOCTOR, patient_data=True, audited_by_view=True),

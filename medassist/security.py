@@ -1,4 +1,5 @@
-"""Middleware that keeps patient data out of caches and malformed URLs out of the views.
+"""Middleware that keeps patient data out of caches and malformed URLs out of the views,
+and the content security policy of the OHIF Viewer's pages.
 
 ``ControlCharactersMiddleware`` answers 400 for a URL whose path or query parameters hold a
 control character (PostgreSQL cannot store a NUL, so such a value would otherwise end as a
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from csp.constants import NONE, SELF
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 
@@ -71,3 +73,41 @@ class NoStoreWhenSignedInMiddleware:
             # no-store, no-cache, must-revalidate, private, max-age=0 and an Expires now.
             add_never_cache_headers(response)
         return response
+
+
+def ohif_csp(
+    *, script_hashes: list[str] | tuple[str, ...] = (), worker_script: bool = False
+) -> dict[str, list[str]]:
+    """The content security policy of the OHIF Viewer's pages (imaging/viewer/ohif.py).
+
+    The site's own policy (settings.CONTENT_SECURITY_POLICY) stays as it is everywhere else.
+    OHIF needs three things more: compiling WebAssembly (its image decoders:
+    ``'wasm-unsafe-eval'``, which allows no JavaScript eval), workers started from blob: URLs,
+    and inline styles (its widgets set style attributes). Its index.html's two inline
+    scripts are allowed by their hashes only. Everything still comes from this origin alone:
+    no CDN, no other server, no framing.
+
+    ``worker_script``: the policy sent with OHIF's script files. A browser applies it only
+    where such a file runs as a worker (a script a page loads runs under the page's policy):
+    there the JPEG 2000 and HTJ2K decoders (Emscripten's embind) build functions from strings,
+    so ``'unsafe-eval'`` is allowed inside OHIF's workers, never in its pages.
+    """
+    return {
+        "default-src": [SELF],
+        "script-src": [
+            SELF,
+            "'wasm-unsafe-eval'",
+            *(["'unsafe-eval'"] if worker_script else []),
+            *script_hashes,
+        ],
+        "worker-src": [SELF, "blob:"],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "media-src": [SELF, "blob:"],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    }

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -183,6 +184,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "corsheaders",
     "medassist",
     "imaging",
     "diagnosis",
@@ -192,6 +194,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log record of a request carries its id (and, once signed in, the user's).
     "medassist.logging.RequestIdMiddleware",
+    # Answers CORS preflights before anything else can; does nothing unless origins are named
+    # (MEDASSIST_CORS_ALLOWED_ORIGINS), and then only on the DICOMweb paths.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -343,6 +348,28 @@ MEDASSIST_MAX_STOW_BYTES = env_int("MEDASSIST_MAX_STOW_BYTES", 512 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("MEDASSIST_MAX_BULK_FILES", 500)
 # A pushed study goes to the AI once no new instance has arrived for this many seconds.
 MEDASSIST_STUDY_QUIET_SECONDS = env_float("MEDASSIST_STUDY_QUIET_SECONDS", 10.0)
+
+# --- DICOMweb and the OHIF viewer (docs/dicomweb.md) --------------------------------------
+# The DICOMweb root as clients reach it (e.g. https://medassist.example.org/imaging/dicomweb):
+# retrieve URLs and bulk data URIs start with it. Empty: built from each request's scheme,
+# Host header and port.
+MEDASSIST_DICOMWEB_BASE_URL = env("MEDASSIST_DICOMWEB_BASE_URL", "").strip().rstrip("/")
+if MEDASSIST_DICOMWEB_BASE_URL:
+    _base = urlsplit(MEDASSIST_DICOMWEB_BASE_URL)
+    if _base.scheme not in {"http", "https"} or not _base.netloc or _base.query or _base.fragment:
+        raise ImproperlyConfigured(
+            f"MEDASSIST_DICOMWEB_BASE_URL={MEDASSIST_DICOMWEB_BASE_URL!r} is not an http(s) URL "
+            "without query (e.g. https://medassist.example.org/imaging/dicomweb)."
+        )
+# Other origins whose pages may call DICOMweb from the browser (a viewer served elsewhere),
+# comma-separated (https://viewer.example.org). Empty (the default): CORS is off. Only the
+# DICOMweb paths answer CORS, and without cookies: such a viewer sends a token.
+CORS_ALLOWED_ORIGINS = env_list("MEDASSIST_CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/imaging/dicomweb/" if CORS_ALLOWED_ORIGINS else r"^(?!)"
+CORS_EXPOSE_HEADERS = ["Warning", "Content-Location"]
+# The OHIF Viewer's built dist/ folder (`make ohif` fetches it); MedAssist serves it to
+# doctors under /imaging/viewer/ohif/, reading this server's DICOMweb. Empty: OHIF is off.
+MEDASSIST_OHIF_DIR = env("MEDASSIST_OHIF_DIR", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -8,11 +8,11 @@ the STOW response) assembled from database values with :func:`element`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import pydicom
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
-from pydicom.dataelem import DataElement
 
 # Tags used below, by keyword, so the code reads like the standard.
 TAG = {
@@ -53,12 +53,12 @@ TAG = {
         "NumberOfStudyRelatedInstances",
         "NumberOfSeriesRelatedInstances",
         "TextValue",
+        "PixelData",
     )
 }
 
 # Binary value representations: their values are bulk data, not metadata.
 BULK_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
-_OMITTED = "medassist:omitted-bulk-data"
 
 
 def tag_of(key: str) -> str | None:
@@ -119,38 +119,78 @@ def dataset(*elements: tuple[str, dict]) -> dict[str, dict]:
     return dict(sorted(elements))
 
 
-def _drop_omitted(obj: dict[str, Any]) -> dict[str, Any]:
+def _element_json(
+    ds: pydicom.Dataset,
+    key: Any,
+    *,
+    prefix: str,
+    bulk_data_uri: Callable[[str], str] | None,
+    threshold: int,
+) -> dict[str, Any] | None:
+    """One attribute of ``ds`` in DICOM JSON; None to leave it out."""
+    elem = ds[key]
+    tag = f"{elem.tag:08X}"
+    if elem.VR == "SQ":
+        items = [
+            _dataset_json(
+                item, prefix=f"{prefix}{tag}/{n}/", bulk_data_uri=bulk_data_uri, threshold=threshold
+            )
+            for n, item in enumerate(elem.value or [])
+        ]
+        return {"vr": "SQ", "Value": items} if items else {"vr": "SQ"}
+    value = elem.value
+    if elem.VR in BULK_VRS and isinstance(value, (bytes, bytearray)) and len(value) > threshold:
+        if bulk_data_uri is None:
+            return None
+        return {"vr": elem.VR, "BulkDataURI": bulk_data_uri(prefix + tag)}
+    return elem.to_json_dict(bulk_data_element_handler=None, bulk_data_threshold=threshold)
+
+
+def _dataset_json(
+    ds: pydicom.Dataset,
+    *,
+    prefix: str,
+    bulk_data_uri: Callable[[str], str] | None,
+    threshold: int,
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for tag, attr in obj.items():
-        if attr.get("BulkDataURI") == _OMITTED:
+    for key in sorted(ds.keys()):
+        try:
+            attr = _element_json(
+                ds, key, prefix=prefix, bulk_data_uri=bulk_data_uri, threshold=threshold
+            )
+        except Exception:  # noqa: S112 - a malformed attribute is left out, not the request failed
             continue
-        if attr.get("vr") == "SQ" and "Value" in attr:
-            attr = {**attr, "Value": [_drop_omitted(item) for item in attr["Value"]]}
-        out[tag] = attr
+        if attr is not None:
+            out[f"{key:08X}"] = attr
     return out
 
 
-def metadata_json(ds: pydicom.Dataset, *, bulk_data_threshold: int = 1024) -> dict[str, Any]:
-    """The DICOM JSON metadata of ``ds`` (whose pixel data is removed): all but bulk data.
+def metadata_json(
+    ds: pydicom.Dataset,
+    *,
+    bulk_data_uri: Callable[[str], str] | None = None,
+    pixel_data_vr: str | None = None,
+    bulk_data_threshold: int = 1024,
+) -> dict[str, Any]:
+    """The DICOM JSON metadata of ``ds`` (read without its pixel data).
 
-    Pixel data and any other binary value longer than ``bulk_data_threshold`` bytes are left
-    out rather than given a BulkDataURI, because MedAssist has no bulk data resource yet;
-    short binary values are inlined (``InlineBinary``, base64). Attributes whose values
-    cannot be encoded (malformed files happen) are skipped instead of failing the request.
+    Binary values (OB, OW, OF, OD, OL, OV, UN) longer than ``bulk_data_threshold`` bytes get
+    a ``BulkDataURI``: ``bulk_data_uri(key)`` where ``key`` names the attribute, ``7FE00010``
+    at the top level or ``00540016/0/00181074`` inside a sequence's item. Pixel Data, read
+    separately, is added with VR ``pixel_data_vr`` when given. Without ``bulk_data_uri`` such
+    values are left out. Shorter binary values are inlined (``InlineBinary``, base64).
+    Attributes whose values cannot be encoded (malformed files happen) are skipped instead of
+    failing the request.
     """
-    for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
-        if keyword in ds:
-            del ds[keyword]
-
-    def omit(_element: DataElement) -> str:
-        return _OMITTED
-
-    result = ds.to_json_dict(
-        bulk_data_threshold=bulk_data_threshold,
-        bulk_data_element_handler=omit,
-        suppress_invalid_tags=True,
+    if "PixelData" in ds:
+        del ds.PixelData
+    result = _dataset_json(
+        ds, prefix="", bulk_data_uri=bulk_data_uri, threshold=bulk_data_threshold
     )
-    return _drop_omitted(result)
+    if pixel_data_vr and bulk_data_uri is not None:
+        result[TAG["PixelData"]] = {"vr": pixel_data_vr, "BulkDataURI": bulk_data_uri("7FE00010")}
+    return result
 
 
 # --- Search results (QIDO-RS) from database rows -------------------------------------------
@@ -160,7 +200,9 @@ STUDY_TAGS = {
     TAG[k]
     for k in (
         "StudyDate",
+        "StudyTime",
         "AccessionNumber",
+        "ReferringPhysicianName",
         "InstanceAvailability",
         "ModalitiesInStudy",
         "StudyDescription",
@@ -197,13 +239,18 @@ INSTANCE_TAGS = {
 }
 
 
-def _study_elements(study: Any) -> list[tuple[str, dict]]:
+def _study_elements(study: Any, header: dict[str, str] | None) -> list[tuple[str, dict]]:
+    """The study's and patient's attributes; ``header`` holds those the database does not
+    keep (Study Time, Referring Physician's Name), read from a stored file, when known."""
     patient = study.patient
+    header = header or {}
     return [
         element("StudyInstanceUID", study.study_instance_uid),
         element("StudyDate", study.study_date),
+        element("StudyTime", header.get("StudyTime")),
         element("StudyDescription", study.description),
         element("AccessionNumber", study.accession_number),
+        element("ReferringPhysicianName", header.get("ReferringPhysicianName")),
         element("PatientName", patient.name),
         element("PatientID", patient.mrn),
         element("PatientBirthDate", patient.birth_date),
@@ -220,10 +267,12 @@ def _series_elements(series: Any) -> list[tuple[str, dict]]:
     ]
 
 
-def study_json(study: Any, *, modalities: list[str], url: str) -> dict[str, dict]:
+def study_json(
+    study: Any, *, modalities: list[str], url: str, header: dict[str, str] | None = None
+) -> dict[str, dict]:
     """A study search result; ``study`` carries ``n_series`` and ``n_instances``."""
     return dataset(
-        *_study_elements(study),
+        *_study_elements(study, header),
         element("ModalitiesInStudy", modalities),
         element("NumberOfStudyRelatedSeries", study.n_series),
         element("NumberOfStudyRelatedInstances", study.n_instances),
@@ -232,10 +281,10 @@ def study_json(study: Any, *, modalities: list[str], url: str) -> dict[str, dict
     )
 
 
-def series_json(series: Any, *, url: str) -> dict[str, dict]:
+def series_json(series: Any, *, url: str, header: dict[str, str] | None = None) -> dict[str, dict]:
     """A series search result, with its study's attributes; ``series`` has ``n_instances``."""
     return dataset(
-        *_study_elements(series.study),
+        *_study_elements(series.study, header),
         *_series_elements(series),
         element("NumberOfSeriesRelatedInstances", series.n_instances),
         element("InstanceAvailability", "ONLINE"),
@@ -243,7 +292,9 @@ def series_json(series: Any, *, url: str) -> dict[str, dict]:
     )
 
 
-def instance_json(instance: Any, *, url: str) -> dict[str, dict]:
+def instance_json(
+    instance: Any, *, url: str, header: dict[str, str] | None = None
+) -> dict[str, dict]:
     """An instance search result, with its series' and study's attributes. A non-image object
     (no ``rows``) has no Rows, Columns or Number of Frames."""
     image = (
@@ -256,7 +307,7 @@ def instance_json(instance: Any, *, url: str) -> dict[str, dict]:
         else []
     )
     return dataset(
-        *_study_elements(instance.series.study),
+        *_study_elements(instance.series.study, header),
         *_series_elements(instance.series),
         element("SOPClassUID", instance.sop_class_uid),
         element("SOPInstanceUID", instance.sop_instance_uid),

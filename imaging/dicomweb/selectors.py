@@ -11,6 +11,7 @@ the images, and retrieved with their study or series.
 from __future__ import annotations
 
 import io
+import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,10 +21,20 @@ from typing import Any
 import numpy as np
 import pydicom
 from django.conf import settings
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.core.cache import cache
+from django.db.models import (
+    CharField,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Concat
 from PIL import Image
-from pydicom.filereader import read_file_meta_info
+from pydicom.filereader import read_file_meta_info, read_partial
 from pydicom.uid import ExplicitVRLittleEndian
 
 from medassist.ml.display import dicom_to_display, display_to_png
@@ -31,6 +42,8 @@ from medassist.ml.display import dicom_to_display, display_to_png
 from ..models import Instance, NonImageInstance, Series, StoredInstance, Study
 from ..selectors import instance_read_bytes
 from .query import QidoQuery, query_filter
+
+logger = logging.getLogger(__name__)
 
 
 def _non_images_counted(by: str) -> Coalesce:
@@ -67,17 +80,91 @@ class StudyResults:
 
 def _study_rows(studies: QuerySet[Study]) -> QuerySet[Study]:
     """``studies`` with their patient, ``n_series`` and ``n_instances`` (images and
-    non-image objects), oldest first."""
+    non-image objects) and ``header_file`` (see :func:`_header_file`), oldest first."""
     return (
         studies.select_related("patient")
         .annotate(
             n_series=Count("series", distinct=True),
             n_images=Count("series__instances"),
             n_non_images=_non_images_counted("series__study"),
+            header_file=_header_file("series__study"),
         )
         .annotate(n_instances=F("n_images") + F("n_non_images"))
         .order_by("pk")
     )
+
+
+def _header_file(by: str) -> Subquery:
+    """One stored image of each row (``by``: the path from an image to the row's model) as
+    ``"<storage key>|<sha256>"``, as a subquery: where the attributes the database does not
+    keep (Study Time, Referring Physician's Name) are read from."""
+    first = (
+        Instance.objects.filter(**{by: OuterRef("pk")})
+        .order_by("pk")
+        .annotate(key=Concat("storage_key", Value("|"), "sha256", output_field=CharField()))
+        .values("key")[:1]
+    )
+    return Subquery(first, output_field=CharField())
+
+
+# Study-level attributes QIDO-RS returns that the database does not keep: read from the
+# header of one stored file of the study, once per file (the cache keeps them by SHA-256).
+HEADER_KEYWORDS = ("StudyTime", "ReferringPhysicianName")
+_HEADER_CACHE_SECONDS = 30 * 24 * 3600
+
+
+def _header_cache_key(sha256: str) -> str:
+    return f"medassist:dicomweb:header:{sha256}"
+
+
+def _past_header(tag: Any, vr: Any, length: int) -> bool:
+    return int(tag) > 0x00080090  # Referring Physician's Name, the last one needed
+
+
+def _read_header(storage_key: str) -> dict[str, str]:
+    path = Path(settings.MEDIA_ROOT) / storage_key
+    try:
+        # Only the start of the file: its reading stops past group 0008's attributes.
+        with path.open("rb") as fp:
+            ds = read_partial(fp, stop_when=_past_header)
+    except Exception:
+        # A file that cannot be read answers its retrieve with an error; here the
+        # attributes are just left empty.
+        logger.warning("Could not read the header of stored file %s", storage_key)
+        return {}
+    return {k: str(ds.get(k) or "") for k in HEADER_KEYWORDS if ds.get(k)}
+
+
+def header_values(*, files: list[str | None]) -> dict[str, dict[str, str]]:
+    """The :data:`HEADER_KEYWORDS` values of each ``"<storage key>|<sha256>"`` in ``files``
+    (None and empty entries are skipped), by that string. One cache round trip for the page;
+    only files never read before are opened, and only their header is read.
+
+    These values come from the header as stored, not from a checksum-verified read: they are
+    search results shown in a list, and a retrieve of the file is always verified.
+    """
+    wanted = {f for f in files if f and "|" in f}
+    if not wanted:
+        return {}
+    keys = {f: _header_cache_key(f.rpartition("|")[2]) for f in wanted}
+    try:
+        cached = cache.get_many(list(keys.values()))
+    except Exception:
+        logger.exception("Could not read the header cache; reading the files instead.")
+        cached = {}
+    found: dict[str, dict[str, str]] = {}
+    fresh: dict[str, dict[str, str]] = {}
+    for file, key in keys.items():
+        if key in cached:
+            found[file] = cached[key]
+        else:
+            found[file] = fresh[key] = _read_header(file.rpartition("|")[0])
+    if fresh:
+        try:
+            cache.set_many(fresh, _HEADER_CACHE_SECONDS)
+        except Exception:
+            logger.exception("Could not write the header cache.")
+    return found
 
 
 def study_search(*, query: QidoQuery) -> StudyResults:
@@ -95,7 +182,11 @@ def series_search(*, query: QidoQuery, study_uid: str | None = None) -> QuerySet
     if study_uid is not None:
         series = series.filter(study__study_instance_uid=study_uid)
     return (
-        series.annotate(n_images=Count("instances"), n_non_images=_non_images_counted("series"))
+        series.annotate(
+            n_images=Count("instances"),
+            n_non_images=_non_images_counted("series"),
+            header_file=_header_file("series"),
+        )
         .annotate(n_instances=F("n_images") + F("n_non_images"))
         .order_by("pk")
     )

@@ -29,7 +29,12 @@ urlpatterns = [
     path(f"{S}/metadata", views.MetadataView.as_view(), name="dicomweb-study-metadata"),
     path(f"{SE}/metadata", views.MetadataView.as_view(), name="dicomweb-series-metadata"),
     path(f"{I}/metadata", views.MetadataView.as_view(), name="dicomweb-instance-metadata"),
+    path(f"{S}/rendered", views.CollectionRenderedView.as_view(), name="dicomweb-study-rendered"),
+    path(f"{SE}/rendered", views.CollectionRenderedView.as_view(), name="dicomweb-series-rendered"),
     path(f"{I}/rendered", views.RenderedView.as_view(), name="dicomweb-instance-rendered"),
+    path(f"{I}/frames/<str:frames>", views.FramesView.as_view(), name="dicomweb-frames"),
+    # A BulkDataURI of the metadata: a tag (7FE00010), or tag/item/tag inside a sequence.
+    path(f"{I}/bulkdata/<path:key>", views.BulkDataView.as_view(), name="dicomweb-bulkdata"),
     path(
         f"{I}/frames/<str:frames>/rendered",
         views.RenderedView.as_view(),

@@ -10,19 +10,20 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
-from django.urls import reverse
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from rest_framework.request import Request
 
 from ..ingest.limits import max_upload_bytes
-from ..models import StoredInstance
+from ..models import Instance, StoredInstance
 from ..selectors import StoredFileError
 from . import json as dicom_json
 from .auth import DicomWebView
+from .base_url import dicomweb_root
 from .multipart import (
     MultipartError,
     iter_parts,
@@ -31,8 +32,21 @@ from .multipart import (
     new_boundary,
     spool_body,
 )
+from .pixels import (
+    MEDIA_TYPE_ALIASES,
+    PIXEL_DATA,
+    BulkDataNotFound,
+    FrameError,
+    bulk_element,
+    bulk_value,
+    frame_media_type,
+    iter_frames,
+    parse_bulk_key,
+    stored_pixels,
+)
 from .query import Level, QidoQuery, QueryError, parse_query, unsupported_includes
 from .selectors import (
+    header_values,
     instance_metadata_dataset,
     instance_render,
     instance_retrieve_bytes,
@@ -83,7 +97,7 @@ def _dicom_json(payload: Any, *, status: int = 200, warnings: list[str] | None =
 
 
 def _root(request: Request) -> str:
-    return request.build_absolute_uri(reverse("imaging:dicomweb-studies")).removesuffix("/studies")
+    return dicomweb_root(request)
 
 
 def _study_url(root: str, study: str) -> str:
@@ -176,11 +190,13 @@ class StudySearchMixin:
 
     def render_rows(self, rows: list[Any], *, root: str) -> list[dict]:
         modalities = modalities_by_study(study_ids=[s.pk for s in rows])
+        headers = header_values(files=[s.header_file for s in rows])
         return [
             dicom_json.study_json(
                 s,
                 modalities=modalities.get(s.pk, []),
                 url=_study_url(root, s.study_instance_uid),
+                header=headers.get(s.header_file),
             )
             for s in rows
         ]
@@ -194,10 +210,12 @@ class SeriesSearchView(_SearchView):
         return series_search(query=query, study_uid=uids.get("study"))
 
     def render_rows(self, rows: list[Any], *, root: str) -> list[dict]:
+        headers = header_values(files=[s.header_file for s in rows])
         return [
             dicom_json.series_json(
                 s,
                 url=_series_url(root, s.study.study_instance_uid, s.series_instance_uid),
+                header=headers.get(s.header_file),
             )
             for s in rows
         ]
@@ -213,7 +231,12 @@ class InstanceSearchView(_SearchView):
         )
 
     def render_rows(self, rows: list[Any], *, root: str) -> list[dict]:
-        return [dicom_json.instance_json(i, url=_instance_url(root, i)) for i in rows]
+        files = {i.pk: f"{i.storage_key}|{i.sha256}" for i in rows}
+        headers = header_values(files=list(files.values()))
+        return [
+            dicom_json.instance_json(i, url=_instance_url(root, i), header=headers.get(files[i.pk]))
+            for i in rows
+        ]
 
 
 # --- STOW-RS ----------------------------------------------------------------------------
@@ -421,15 +444,34 @@ class _RetrieveView(DicomWebView):
                 raise
 
 
+def _pixel_data_vr(ds: Any) -> str:
+    """The VR Pixel Data has in a data set read without it: OB when encapsulated or 8-bit."""
+    syntax = UID(ds.file_meta.TransferSyntaxUID)
+    if syntax.is_encapsulated or int(ds.get("BitsAllocated", 8)) <= 8:
+        return "OB"
+    return "OW"
+
+
+def _instance_metadata(instance: StoredInstance, root: str) -> dict[str, Any]:
+    """One instance's DICOM JSON metadata; its bulk data (Pixel Data of an image, binary
+    values over 1 KiB) by BulkDataURI, retrievable from the bulkdata resource."""
+    ds = instance_metadata_dataset(instance=instance)
+    url = _instance_url(root, instance)
+    return dicom_json.metadata_json(
+        ds,
+        bulk_data_uri=lambda key: f"{url}/bulkdata/{key}",
+        pixel_data_vr=_pixel_data_vr(ds) if isinstance(instance, Instance) else None,
+    )
+
+
 class _MetadataView(_RetrieveView):
     def get(self, request: Request, **uids: str) -> HttpResponse:  # type: ignore[override]
         instances = retrieve_objects(**self.path_uids(uids))
         if not instances:
             return _error(404, missing_resource_message(**self.path_uids(uids)))
+        root = _root(request)
         try:
-            payload = [
-                dicom_json.metadata_json(instance_metadata_dataset(instance=i)) for i in instances
-            ]
+            payload = [_instance_metadata(i, root) for i in instances]
         except StoredFileError as exc:
             logger.error("DICOMweb metadata refused a damaged file: %s", exc)
             return _error(500, f"{exc} Tell the IT administrator; nothing was sent.")
@@ -439,13 +481,30 @@ class _MetadataView(_RetrieveView):
 RENDERED_TYPES = ("image/png", "image/jpeg")
 
 
-def _rendered_type(request: Request) -> str | None:
-    for media_type, _ in _accept_ranges(request) or [("image/png", {})]:
+def _rendered_type(request: Request, *, multipart_allowed: bool = False) -> tuple[str, bool] | None:
+    """The rendered media type the Accept header asks for first, and whether it asked for a
+    multipart/related message of them (only where ``multipart_allowed``)."""
+    for media_type, params in _accept_ranges(request) or [("image/png", {})]:
+        multipart = False
+        if media_type == "multipart/related" and multipart_allowed:
+            media_type, multipart = params.get("type", "image/png").strip().lower(), True
         if media_type in RENDERED_TYPES:
-            return media_type
+            return media_type, multipart
         if media_type in {"image/*", "*/*"}:
-            return "image/png"
+            return "image/png", multipart
     return None
+
+
+def _render_params(request: Request) -> tuple[tuple[float, float] | None, int]:
+    """``window`` and ``quality``; raises ValueError with the reason."""
+    window = _window(request.GET.get("window", ""))
+    try:
+        quality = int(request.GET.get("quality", "90"))
+    except ValueError:
+        quality = 0
+    if not 1 <= quality <= 100:
+        raise ValueError("quality must be a whole number from 1 to 100.")
+    return window, quality
 
 
 def _window(value: str) -> tuple[float, float] | None:
@@ -469,9 +528,10 @@ class _RenderedView(DicomWebView):
     audit_action = ""
 
     def get(self, request: Request, **uids: str) -> HttpResponse:
-        media_type = _rendered_type(request)
-        if media_type is None:
+        wanted = _rendered_type(request)
+        if wanted is None:
             return _error(406, "Rendered images are available as image/png or image/jpeg.")
+        media_type = wanted[0]
         frames = uids.get("frames", "1")
         if not frames.isdigit() or int(frames) < 1:
             return _error(
@@ -479,12 +539,9 @@ class _RenderedView(DicomWebView):
             )
         frame = int(frames)
         try:
-            window = _window(request.GET.get("window", ""))
-            quality = int(request.GET.get("quality", "90"))
-            if not 1 <= quality <= 100:
-                raise ValueError
+            window, quality = _render_params(request)
         except ValueError as exc:
-            return _error(400, str(exc) or "quality must be a whole number from 1 to 100.")
+            return _error(400, str(exc))
         path = {"study_uid": uids["study"], "series_uid": uids["series"]}
         instance = retrieve_instances(**path, sop_uid=uids["instance"]).first()
         if instance is None:
@@ -518,6 +575,361 @@ class _RenderedView(DicomWebView):
         return response
 
 
+# Up to this many images a rendered study or series is rendered before the response starts
+# (a damaged file then answers 500); more are rendered as the response streams.
+EAGER_RENDERED_IMAGES = 50
+
+
+class _CollectionRenderedView(DicomWebView):
+    """A rendered study or series (PS3.18 10.4.1.1.3): each image instance rendered (its
+    first frame, as the rendered instance), in series and instance order, as a
+    multipart/related message; a series or study of one image may come as that image alone
+    when a single image type is asked for."""
+
+    audit_action = ""
+
+    def get(self, request: Request, **uids: str) -> HttpResponse | StreamingHttpResponse:
+        wanted = _rendered_type(request, multipart_allowed=True)
+        if wanted is None:
+            return _error(
+                406,
+                'Rendered images are available as multipart/related; type="image/png" (or '
+                '"image/jpeg").',
+            )
+        media_type, multipart = wanted
+        try:
+            window, quality = _render_params(request)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        path = {"study_uid": uids["study"], "series_uid": uids.get("series")}
+        images = list(retrieve_instances(**path))
+        if not images:
+            if retrieve_objects(**path):
+                return _error(
+                    406,
+                    "This holds no images, only other objects (reports, documents...): "
+                    "nothing to render. Retrieve them (application/dicom) or their metadata.",
+                )
+            return _error(404, missing_resource_message(**path))
+
+        def render(instance: Instance) -> bytes:
+            return instance_render(
+                instance=instance, frame=0, window=window, media_type=media_type, quality=quality
+            )
+
+        if len(images) == 1 and not multipart:
+            try:
+                image = render(images[0])
+            except StoredFileError as exc:
+                logger.error("DICOMweb rendering refused a damaged file: %s", exc)
+                return _error(500, f"{exc} Tell the IT administrator.")
+            response = HttpResponse(image, content_type=media_type)
+            response["Cache-Control"] = "private, max-age=3600"
+            return response
+        boundary = new_boundary()
+        content_type = f'multipart/related; type="{media_type}"; boundary={boundary}'
+        if len(images) <= EAGER_RENDERED_IMAGES:
+            try:
+                parts = [(media_type, render(i)) for i in images]
+            except StoredFileError as exc:
+                logger.error("DICOMweb rendering refused a damaged file: %s", exc)
+                return _error(500, f"{exc} Tell the IT administrator; nothing was sent.")
+            body = b"".join(multipart_stream(parts, boundary=boundary))
+            response = HttpResponse(body, content_type=content_type)
+        else:
+            stream = ((media_type, render(i)) for i in images)
+            response = StreamingHttpResponse(
+                multipart_stream(stream, boundary=boundary), content_type=content_type
+            )
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+# --- Frames and bulk data ---------------------------------------------------------------
+
+OCTET = "application/octet-stream"
+# The most frame numbers one request may list (a frame may be listed more than once).
+MAX_FRAME_LIST = 10_000
+
+
+@dataclass(frozen=True)
+class _PixelRepresentation:
+    """How frames are sent: multipart or one body, the media type of each frame, whether
+    as stored (the compressed bitstream) or uncompressed, and the transfer syntax named."""
+
+    multipart: bool
+    media_type: str
+    as_stored: bool
+    transfer_syntax: str
+
+    @property
+    def part_type(self) -> str:
+        return f"{self.media_type}; transfer-syntax={self.transfer_syntax}"
+
+
+_UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+
+
+def _part_representation(part: str, syntax: str, stored: UID) -> tuple[str, bool, str] | None:
+    """(media type, as stored, transfer syntax) for frames asked as ``part`` with the
+    ``transfer-syntax`` parameter ``syntax`` (empty when absent); None when not possible."""
+    compressed = stored.is_encapsulated
+    natural = frame_media_type(stored)
+    if part == OCTET:
+        if syntax in ("", *_UNCOMPRESSED):
+            return OCTET, False, syntax or ExplicitVRLittleEndian
+        if syntax in ("*", stored):
+            return (OCTET, True, stored) if compressed else (OCTET, False, ExplicitVRLittleEndian)
+        return None
+    if part in ("*/*", "image/*"):
+        if syntax in ("", "*", stored) and compressed:
+            return natural or OCTET, True, stored
+        if part == "*/*" and (syntax in ("", "*", *_UNCOMPRESSED) or syntax == stored):
+            return OCTET, False, syntax if syntax in _UNCOMPRESSED else ExplicitVRLittleEndian
+        return None
+    if compressed and natural == part and syntax in ("", "*", stored):
+        return natural, True, stored
+    return None
+
+
+def _pixel_representation(
+    request: Request, stored: UID, *, single_part_allowed: bool
+) -> _PixelRepresentation:
+    """The first representation the Accept header allows, in its order of preference.
+
+    Without an Accept header (or with ``*/*``) frames are uncompressed, in a multipart/related
+    message of application/octet-stream parts (PS3.18 8.7.3.5.2). Raises NotAcceptable.
+    """
+    ranges = _accept_ranges(request) or [("multipart/related", {"type": OCTET})]
+    for media_type, params in ranges:
+        if media_type in ("*/*", "multipart/*"):
+            return _PixelRepresentation(True, OCTET, False, ExplicitVRLittleEndian)
+        if media_type == "multipart/related":
+            part, multipart = params.get("type", OCTET).strip().lower(), True
+        elif single_part_allowed:
+            part, multipart = media_type, False
+        else:
+            continue
+        found = _part_representation(
+            MEDIA_TYPE_ALIASES.get(part, part), params.get("transfer-syntax", "").strip(), stored
+        )
+        if found is not None:
+            return _PixelRepresentation(multipart, *found)
+    ways = 'multipart/related; type="application/octet-stream" (uncompressed)'
+    if stored.is_encapsulated:
+        natural = frame_media_type(stored)
+        ways += (
+            f", or as stored with transfer-syntax=* or transfer-syntax={stored} "
+            f"(type application/octet-stream{' or ' + natural if natural else ''})"
+        )
+    raise NotAcceptable(
+        f"The pixel data of this instance is stored as {stored.name} ({stored}); it is "
+        f"available as {ways}. A single-part answer is given for one frame only."
+    )
+
+
+def _frame_numbers(frames: str) -> list[int]:
+    """``1`` or ``1,3,5`` (1-based); raises ValueError with the reason."""
+    items = [f.strip() for f in frames.split(",")]
+    if not items or not all(f.isdigit() and int(f) >= 1 for f in items):
+        raise ValueError(
+            "Frames are named by number, 1 for the first, one or a comma-separated list "
+            f"(frames/1 or frames/1,2,3), not {frames!r}."
+        )
+    if len(items) > MAX_FRAME_LIST:
+        raise ValueError(f"Ask for at most {MAX_FRAME_LIST} frames at once.")
+    return [int(f) for f in items]
+
+
+def _pixel_response(
+    rep: _PixelRepresentation,
+    bodies: Iterator[bytes],
+    *,
+    eager: bool,
+) -> HttpResponse | StreamingHttpResponse:
+    """The frames (or bulk data) ``bodies`` as ``rep`` says: one body, or multipart."""
+    if not rep.multipart:
+        response = HttpResponse(next(bodies), content_type=rep.part_type)
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+    boundary = new_boundary()
+    content_type = f'multipart/related; type="{rep.media_type}"; boundary={boundary}'
+    parts = ((rep.part_type, body) for body in bodies)
+    if eager:
+        response: HttpResponse | StreamingHttpResponse = HttpResponse(
+            b"".join(multipart_stream(list(parts), boundary=boundary)),
+            content_type=content_type,
+        )
+    else:
+        response = StreamingHttpResponse(
+            multipart_stream(parts, boundary=boundary), content_type=content_type
+        )
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _frame_error(exc: FrameError, rep: _PixelRepresentation) -> HttpResponse:
+    if rep.as_stored:
+        logger.error("A stored frame could not be cut out: %s", exc)
+        return _error(500, f"The stored pixel data cannot be read: {exc}")
+    return _error(
+        406,
+        f"This frame cannot be sent uncompressed: {exc}. Ask for it as stored "
+        '(Accept: multipart/related; type="application/octet-stream"; transfer-syntax=*).',
+    )
+
+
+def _image_or_refusal(uids: dict[str, str]) -> Instance | HttpResponse:
+    path = {"study_uid": uids["study"], "series_uid": uids["series"]}
+    image = retrieve_instances(**path, sop_uid=uids["instance"]).first()
+    if image is not None:
+        return image
+    other = non_image_at(**path, sop_uid=uids["instance"])
+    if other is not None:
+        return _error(
+            404,
+            f"This instance is a {other.sop_class_name} object, not an image: it has no "
+            "frames. Retrieve it (application/dicom) or its metadata.",
+        )
+    return _error(404, missing_resource_message(**path, sop_uid=uids["instance"]))
+
+
+class _FramesView(DicomWebView):
+    """WADO-RS frames: ``frames/1`` or ``frames/1,3,5`` (PS3.18 10.4.1.1.4)."""
+
+    audit_action = ""
+
+    def get(self, request: Request, **uids: str) -> HttpResponse | StreamingHttpResponse:
+        try:
+            numbers = _frame_numbers(uids["frames"])
+        except ValueError as exc:
+            return _error(400, str(exc))
+        image = _image_or_refusal(uids)
+        if isinstance(image, HttpResponse):
+            return image
+        beyond = sorted({n for n in numbers if n > image.frames})
+        if beyond:
+            return _error(
+                404,
+                f"This instance has {image.frames} frame(s), numbered from 1; frame "
+                f"{', '.join(map(str, beyond[:10]))} does not exist.",
+            )
+        try:
+            stored = UID(instance_transfer_syntax(instance=image))
+            rep = _pixel_representation(request, stored, single_part_allowed=len(numbers) == 1)
+        except NotAcceptable as exc:
+            return _error(406, str(exc))
+        except FileNotFoundError:
+            return _error(500, "The stored file of this instance is missing; tell the IT admin.")
+        try:
+            pixels = stored_pixels(instance=image)
+        except StoredFileError as exc:
+            logger.error("DICOMweb frames refused a damaged file: %s", exc)
+            return _error(500, f"{exc} Tell the IT administrator; nothing was sent.")
+        eager = image.size_bytes <= EAGER_RETRIEVE_BYTES or not rep.multipart
+        bodies = iter_frames(pixels, numbers, as_stored=rep.as_stored)
+        if eager:
+            try:
+                bodies = iter(list(bodies))
+            except FrameError as exc:
+                return _frame_error(exc, rep)
+        return _pixel_response(rep, bodies, eager=eager)
+
+
+def _bulk_representation(request: Request) -> bool:
+    """Whether bulk data (other than Pixel Data) goes as multipart/related: the default, and
+    whenever asked; a single application/octet-stream body when that (or ``*/*``) is asked
+    first. Raises NotAcceptable."""
+    ranges = _accept_ranges(request)
+    if not ranges:
+        return True
+    for media_type, params in ranges:
+        if media_type == "multipart/related" and params.get("type", OCTET).lower() in {
+            OCTET,
+            "application/*",
+            "*/*",
+        }:
+            return True
+        if media_type in {OCTET, "application/*", "*/*"}:
+            return False
+    raise NotAcceptable(
+        'Bulk data is available as multipart/related; type="application/octet-stream" or '
+        "as application/octet-stream."
+    )
+
+
+class _BulkDataView(DicomWebView):
+    """WADO-RS bulk data: the BulkDataURIs of the metadata (PS3.18 10.4.1.1.5)."""
+
+    audit_action = ""
+
+    def get(self, request: Request, **uids: str) -> HttpResponse | StreamingHttpResponse:
+        path = {
+            "study_uid": uids["study"],
+            "series_uid": uids["series"],
+            "sop_uid": uids["instance"],
+        }
+        try:
+            key = parse_bulk_key(uids["key"])
+        except BulkDataNotFound as exc:
+            return _error(404, f"No such bulk data: {exc}.")
+        found = retrieve_objects(**path)
+        if not found:
+            return _error(404, missing_resource_message(**path))
+        instance = found[0]
+        if key == [PIXEL_DATA] and isinstance(instance, Instance):
+            return self._pixel_data(request, instance)
+        try:
+            multipart = _bulk_representation(request)
+            pixels = stored_pixels(instance=instance)
+            value = bulk_value(pixels.ds, bulk_element(pixels.ds, key))
+        except NotAcceptable as exc:
+            return _error(406, str(exc))
+        except BulkDataNotFound as exc:
+            return _error(404, f"No such bulk data: {exc}.")
+        except StoredFileError as exc:
+            logger.error("DICOMweb bulk data refused a damaged file: %s", exc)
+            return _error(500, f"{exc} Tell the IT administrator; nothing was sent.")
+        if not multipart:
+            response = HttpResponse(value, content_type=OCTET)
+        else:
+            boundary = new_boundary()
+            response = HttpResponse(
+                b"".join(multipart_stream([(OCTET, value)], boundary=boundary)),
+                content_type=f'multipart/related; type="{OCTET}"; boundary={boundary}',
+            )
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    def _pixel_data(
+        self, request: Request, image: Instance
+    ) -> HttpResponse | StreamingHttpResponse:
+        """Pixel Data: uncompressed, all frames in one body or part (the value a native
+        Pixel Data element holds); or as stored, one part per compressed frame."""
+        try:
+            stored = UID(instance_transfer_syntax(instance=image))
+            if _accept_ranges(request) and not _bulk_representation(request):
+                rep = _PixelRepresentation(False, OCTET, False, ExplicitVRLittleEndian)
+            else:
+                rep = _pixel_representation(request, stored, single_part_allowed=False)
+            pixels = stored_pixels(instance=image)
+        except NotAcceptable as exc:
+            return _error(406, str(exc))
+        except StoredFileError as exc:
+            logger.error("DICOMweb bulk data refused a damaged file: %s", exc)
+            return _error(500, f"{exc} Tell the IT administrator; nothing was sent.")
+        try:
+            if rep.as_stored:
+                bodies = iter(
+                    list(iter_frames(pixels, list(range(1, pixels.frames + 1)), as_stored=True))
+                )
+            else:
+                bodies = iter([pixels.pixel_data_uncompressed()])
+        except FrameError as exc:
+            return _frame_error(exc, rep)
+        return _pixel_response(rep, bodies, eager=True)
+
+
 # --- The resources ----------------------------------------------------------------------
 
 
@@ -548,4 +960,16 @@ class MetadataView(_MetadataView):
 
 
 class RenderedView(_RenderedView):
+    pass
+
+
+class CollectionRenderedView(_CollectionRenderedView):
+    pass
+
+
+class FramesView(_FramesView):
+    pass
+
+
+class BulkDataView(_BulkDataView):
     pass

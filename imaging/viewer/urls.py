@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from . import views
+from . import ohif, views
 
 app_name = "viewer"
 urlpatterns = [
@@ -11,4 +11,6 @@ urlpatterns = [
     path("instances/<int:instance_id>/frames/<int:frame>.raw", views.frame_raw, name="frame-raw"),
     path("instances/<int:instance_id>/frames/<int:frame>.png", views.frame_png, name="frame-png"),
     path("instances/<int:instance_id>/thumbnail.png", views.thumbnail, name="thumbnail"),
+    # The OHIF Viewer (imaging/viewer/ohif.py): its files, its config, its own routes.
+    re_path(r"^ohif/.*$", ohif.ohif_app, name="ohif"),
 ]

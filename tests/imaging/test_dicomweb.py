@@ -193,7 +193,11 @@ def test_a_dicomweb_client_retrieves_files_metadata_and_rendered_frames(
 
     (metadata,) = dicomweb.retrieve_study_metadata(j2k.StudyInstanceUID)
     assert values(metadata, "00100020") == ["8NM1"]
-    assert "7FE00010" not in metadata  # no pixel data in metadata
+    # Pixel data is bulk data: a BulkDataURI in the metadata, never the pixels themselves.
+    assert set(metadata["7FE00010"]) == {"vr", "BulkDataURI"}
+    assert metadata["7FE00010"]["BulkDataURI"].endswith(
+        f"/instances/{j2k.SOPInstanceUID}/bulkdata/7FE00010"
+    )
     assert pydicom.Dataset.from_json(metadata).SOPInstanceUID == j2k.SOPInstanceUID
     series_meta = dicomweb.retrieve_series_metadata(
         multiframe.StudyInstanceUID, multiframe.SeriesInstanceUID
