@@ -214,7 +214,11 @@ POLICY: dict[str, Rule] = {
     "diagnosis:rescore-start": _rule(ML_ADMIN, methods=POST),
     "diagnosis:rescore-job": _rule(ML_ADMIN),
     "diagnosis:triage-board": _rule(NURSE, patient_data=True, audited_by_view=True),
-    "diagnosis:encounter-new": _rule(NURSE, methods=GET_POST),  # encounter.open, by services
+    # encounter.open, by services. Its "Look up MRN" (a POST) shows a known patient's
+    # allergies and medications: patient.view, by the view.
+    "diagnosis:encounter-new": _rule(
+        NURSE, methods=GET_POST, patient_data=True, audited_by_view=True
+    ),
     "diagnosis:encounter": _rule(
         NURSE, DOCTOR, patient_data=True, subject=ENCOUNTER, audited_by_view=True
     ),  # encounter.view
@@ -267,6 +271,8 @@ POLICY: dict[str, Rule] = {
     "diagnosis:medication-knowledge-new": _rule(LEAD, methods=GET_POST),
     "diagnosis:medication-knowledge-edit": _rule(LEAD, methods=GET_POST),
     "diagnosis:medication-knowledge-approve": _rule(LEAD, methods=POST),
+    # One clinical lead retires an entry with a reason (medication_knowledge.retire).
+    "diagnosis:medication-knowledge-retire": _rule(LEAD, methods=POST),
     # --- Fine-tuning (models and runs: metrics, no patient) ----------------------------
     "finetune:models": _rule(ML_ADMIN),
     "finetune:run-start": _rule(ML_ADMIN, methods=POST),

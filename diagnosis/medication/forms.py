@@ -60,6 +60,19 @@ class KnowledgeEntryForm(forms.Form):
             del self.fields["kind"]
 
 
+class KnowledgeRetireForm(forms.Form):
+    reason = forms.CharField(
+        label="Why is it retired?",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why the entry is retired."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_retire_%s")
+        super().__init__(*args, **kwargs)
+
+
 class AllergyForm(forms.Form):
     kind = forms.ChoiceField(
         label="Record",

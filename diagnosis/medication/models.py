@@ -5,7 +5,9 @@ The knowledge table is the hospital's own: clinical leads write each entry (a
 :class:`KnowledgeEntry`: a drug class and its members, an allergy cross-reactivity rule or an
 interaction pair), and a different clinical lead approves each version
 (:class:`KnowledgeApproval`: four eyes), as for the care pathways. Only approved versions
-check anything. It is a curated table, not a complete interaction checker.
+check anything, and only while their entry is not retired (one clinical lead retires an
+entry, with a reason, as a care pathway is retired). It is a curated table, not a complete
+interaction checker.
 
 The patient's records are insert-only: a change to an allergy or a medication is a new row
 that supersedes the last, and removing one is a new row marking it inactive.
@@ -50,9 +52,24 @@ class KnowledgeEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A retired entry checks nothing from then on; its versions, and every warning override
+    # that cited one of them, stay readable (the overrides point at the exact version).
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    retire_reason = models.TextField(blank=True, max_length=1000)
 
     def __str__(self) -> str:
         return f"Knowledge entry {self.pk} ({self.kind})"
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
 
 
 class KnowledgeVersion(InsertOnlyModel):

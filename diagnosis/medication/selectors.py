@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from diagnosis.encounters.models import Encounter
 from diagnosis.medication.models import (
@@ -73,10 +73,15 @@ def entry_state(*, entry: KnowledgeEntry) -> EntryState:
 
 
 def knowledge_library() -> list[EntryState]:
-    """Every entry of the table with its current version and draft: two queries."""
-    entries = KnowledgeEntry.objects.prefetch_related(
-        Prefetch("versions", queryset=_versions().order_by("-number"), to_attr="newest_first")
-    ).order_by("kind", "pk")
+    """Every entry of the table with its current version and draft, the entries in service
+    first, then the retired ones: two queries."""
+    entries = (
+        KnowledgeEntry.objects.select_related("retired_by")
+        .prefetch_related(
+            Prefetch("versions", queryset=_versions().order_by("-number"), to_attr="newest_first")
+        )
+        .order_by(F("retired_at").asc(nulls_first=True), "kind", "pk")
+    )
     return [_state(e, e.newest_first) for e in entries]
 
 
@@ -127,11 +132,14 @@ class KnowledgeBase:
 
 
 def knowledge_base() -> KnowledgeBase:
-    """The current approved version of every entry, as a :class:`KnowledgeBase`."""
+    """The current approved version of every entry in service, as a :class:`KnowledgeBase`.
+
+    A retired entry is left out: it warns about nothing from the moment it was retired.
+    """
     base = KnowledgeBase()
     for state in knowledge_library():
         version = state.current
-        if version is None:
+        if version is None or state.entry.is_retired:
             continue
         base.demo = base.demo or state.entry.is_demo
         if state.entry.kind == KnowledgeEntry.Kind.DRUG_CLASS:
@@ -178,12 +186,48 @@ def medications_current(*, patient: Patient) -> QuerySet[MedicationRecord]:
     return medication_history(patient=patient).filter(superseded_by__isnull=True, active=True)
 
 
+@dataclass(frozen=True)
+class PatientRecords:
+    """A known patient with the allergy records and current medications that stand."""
+
+    patient: Patient
+    allergies: list[AllergyRecord]
+    medications: list[MedicationRecord]
+
+    @property
+    def allergy_status_unknown(self) -> bool:
+        return not self.allergies
+
+
+def patient_records(*, mrn: str) -> PatientRecords | None:
+    """The patient with this MRN and their standing allergies and current medications, for
+    the nurse at intake (three queries); None when no patient has this MRN yet."""
+    mrn = mrn.strip()
+    patient = Patient.objects.filter(mrn=mrn).first() if mrn else None
+    if patient is None:
+        return None
+    return PatientRecords(
+        patient=patient,
+        allergies=list(allergies_current(patient=patient)),
+        medications=list(medications_current(patient=patient)),
+    )
+
+
 def plan_of(*, encounter: Encounter) -> QuerySet[MedicationPlanEntry]:
     """The encounter's medication plan entries, newest first, with their overrides."""
     return (
         MedicationPlanEntry.objects.filter(encounter=encounter)
         .select_related("doctor")
-        .prefetch_related(Prefetch("overrides", queryset=WarningOverride.objects.order_by("pk")))
+        .prefetch_related(
+            Prefetch(
+                "overrides",
+                # The exact version that warned, and its entry: retired or not, it stays
+                # readable beside the override.
+                queryset=WarningOverride.objects.select_related(
+                    "knowledge_version__entry"
+                ).order_by("pk"),
+            )
+        )
         .order_by("-created_at", "-pk")
     )
 

@@ -9,12 +9,13 @@ every warning the knowledge table raised, each with a reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from diagnosis.encounters.models import Encounter
 from diagnosis.medication.demo import DEMO_CLASSES, DEMO_RULES
@@ -28,12 +29,21 @@ from diagnosis.medication.models import (
     Severity,
     WarningOverride,
 )
-from diagnosis.medication.selectors import latest_version, patient_check
+from diagnosis.medication.selectors import (
+    allergies_current,
+    entry_state,
+    latest_version,
+    medications_current,
+    patient_check,
+)
 from medassist.models import Patient
 from medassist.roles import Role, user_roles
 from medassist.services import audit_record
 
 MAX_MEMBERS = 200
+RETIRED_MESSAGE = (
+    "This entry is retired: it checks nothing and takes no new version. Write a new entry instead."
+)
 
 
 @dataclass(frozen=True)
@@ -170,11 +180,14 @@ def knowledge_entry_edit(
     """Write the entry's next version from ``based_on`` (the latest one the lead saw); it
     checks nothing until another clinical lead approves it.
 
-    Raises PermissionDenied unless ``author`` is a clinical lead; ValidationError when a
-    newer version was saved meanwhile, when nothing changed, or for content.
+    Raises PermissionDenied unless ``author`` is a clinical lead; ValidationError when the
+    entry is retired, when a newer version was saved meanwhile, when nothing changed, or for
+    content.
     """
     _require_role(author, (Role.CLINICAL_LEAD,), "edit the medication knowledge table")
     entry = KnowledgeEntry.objects.select_for_update().get(pk=entry.pk)
+    if entry.is_retired:
+        raise ValidationError(RETIRED_MESSAGE, code="retired")
     latest = latest_version(entry=entry)
     assert latest is not None, "every entry is created with its first version"
     if based_on.pk != latest.pk:
@@ -219,10 +232,13 @@ def knowledge_version_approve(
     """Approve a version: from now on it is the one the checks use.
 
     Raises PermissionDenied unless ``approver`` is a clinical lead; ValidationError when the
-    approver wrote it (four eyes), when it is approved already or a newer version replaced it.
+    approver wrote it (four eyes), when it is approved already, when a newer version replaced
+    it, or when the entry is retired.
     """
     _require_role(approver, (Role.CLINICAL_LEAD,), "approve the medication knowledge table")
     entry = KnowledgeEntry.objects.select_for_update().get(pk=version.entry_id)
+    if entry.is_retired:
+        raise ValidationError(RETIRED_MESSAGE, code="retired")
     version = KnowledgeVersion.objects.get(pk=version.pk)
     if version.author_id == approver.pk:
         raise ValidationError(
@@ -246,6 +262,50 @@ def knowledge_version_approve(
         detail={"entry": entry.pk, "version": version.number, "author": version.author_id},
     )
     return approval
+
+
+@transaction.atomic
+def knowledge_entry_retire(
+    *, entry: KnowledgeEntry, actor: AbstractBaseUser, reason: str
+) -> KnowledgeEntry:
+    """Retire the entry: from now on it warns about nothing. Its versions stay readable, and
+    so does every warning override that cited one (each points at the exact version).
+
+    One clinical lead retires, as for a care pathway (withdrawing a rule needs no second
+    pair of eyes; giving one does). A drafted version awaiting approval can no longer be
+    approved. Raises PermissionDenied unless ``actor`` is a clinical lead; ValidationError
+    without a reason (``reason``), for one over 1,000 characters, or when it is retired
+    already.
+    """
+    _require_role(actor, (Role.CLINICAL_LEAD,), "retire an entry of the medication knowledge table")
+    entry = KnowledgeEntry.objects.select_for_update().get(pk=entry.pk)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why the entry is retired."]})
+    if len(reason) > 1000:
+        raise ValidationError(
+            {"reason": [f"Keep the reason to 1,000 characters (it has {len(reason):,})."]}
+        )
+    if entry.is_retired:
+        raise ValidationError("This entry is retired already.", code="retired")
+    current = entry_state(entry=entry).current
+    entry.retired_at = timezone.now()
+    entry.retired_by = actor
+    entry.retire_reason = reason
+    entry.save(update_fields=["retired_at", "retired_by", "retire_reason"])
+    audit_record(
+        actor=actor,
+        action="medication_knowledge.retire",
+        obj=entry,
+        detail={
+            "entry": entry.pk,
+            "kind": entry.kind,
+            "label": current.label if current else "",
+            "version": current.number if current else None,
+            "reason": reason,
+        },
+    )
+    return entry
 
 
 def medication_knowledge_demo_ensure(
@@ -477,6 +537,190 @@ def medication_record(
         remote_addr=remote_addr,
     )
     return record
+
+
+# --- At intake -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntakeAllergy:
+    """An allergy as the nurse typed it on row ``row`` of the intake form."""
+
+    row: int
+    substance: str
+    reaction: str = ""
+    severity: str = ""
+
+
+@dataclass(frozen=True)
+class IntakeMedication:
+    """A current medication as the nurse typed it on row ``row`` of the intake form."""
+
+    row: int
+    name: str
+    dose: str = ""
+    route: str = ""
+    frequency: str = ""
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _row_errors(prefix: str, row: int, exc: ValidationError) -> dict[str, list[str]]:
+    """A record service's errors, by field, as the intake row's fields."""
+    if not hasattr(exc, "error_dict"):
+        return {f"{prefix}_{row}_{'substance' if prefix == 'allergy' else 'name'}": exc.messages}
+    return {f"{prefix}_{row}_{field}": messages for field, messages in exc.message_dict.items()}
+
+
+def intake_rows_check(
+    *,
+    allergies: Sequence[IntakeAllergy],
+    no_known_allergies: bool,
+    medications: Sequence[IntakeMedication],
+) -> dict[str, list[str]]:
+    """What is wrong with the intake's allergy and medication rows, by the intake form's
+    field names (empty: nothing). No query: the form shows these next to the other fields'
+    errors, and :func:`intake_records_save` checks them again before it writes."""
+    errors: dict[str, list[str]] = {}
+    if no_known_allergies and allergies:
+        errors["no_known_allergies"] = [
+            "You ticked “No known allergies” and entered an allergy: untick it, or clear "
+            "the allergy rows."
+        ]
+    for i, allergy in enumerate(allergies):
+        if not allergy.substance.strip():
+            errors[f"allergy_{allergy.row}_substance"] = [
+                "Name the substance the patient is allergic to, or clear this row."
+            ]
+        elif earlier := next(
+            (a for a in allergies[:i] if _same(a.substance, allergy.substance)), None
+        ):
+            errors[f"allergy_{allergy.row}_substance"] = [
+                f"{allergy.substance.strip()} is on row {earlier.row} already: keep one row."
+            ]
+        if allergy.severity not in AllergyRecord.AllergySeverity.values:
+            errors[f"allergy_{allergy.row}_severity"] = [
+                "Choose the severity: mild, moderate, severe or life-threatening."
+            ]
+    for i, medication in enumerate(medications):
+        if not medication.name.strip():
+            errors[f"medication_{medication.row}_name"] = [
+                "Name the medication, or clear this row."
+            ]
+        elif previous := next((m for m in medications[:i] if _same(m.name, medication.name)), None):
+            errors[f"medication_{medication.row}_name"] = [
+                f"{medication.name.strip()} is on row {previous.row} already: keep one row."
+            ]
+    return errors
+
+
+@transaction.atomic
+def intake_records_save(
+    *,
+    patient: Patient,
+    encounter: Encounter,
+    actor: AbstractBaseUser,
+    allergies: Sequence[IntakeAllergy] = (),
+    no_known_allergies: bool = False,
+    medications: Sequence[IntakeMedication] = (),
+) -> list[AllergyRecord | MedicationRecord]:
+    """Record what the nurse learnt at intake: the patient's allergies (or "no known
+    allergies") and current medications, each through :func:`allergy_record` and
+    :func:`medication_record`, so the same checks, insert-only rows and audit events apply.
+
+    What already stands is not written twice: an allergy (or medication) the patient's
+    record already holds with the same substance (name), reaction and severity (dose,
+    route, frequency) is left as it is; with other details, the new row supersedes it;
+    "no known allergies" already standing is left as it is. Returns the rows written.
+
+    Call it inside the intake's transaction: it raises ValidationError keyed by the intake
+    form's fields (``allergy_<row>_<field>``, ``medication_<row>_<field>``,
+    ``no_known_allergies``) for every row at fault, and then the caller's transaction must
+    roll back, so nothing of the intake is saved.
+    """
+    _require_role(actor, (Role.NURSE, Role.DOCTOR), "record allergies and medications")
+    errors = intake_rows_check(
+        allergies=allergies, no_known_allergies=no_known_allergies, medications=medications
+    )
+    if errors:
+        raise ValidationError(errors)
+    standing_allergies = list(allergies_current(patient=patient))
+    standing_medications = list(medications_current(patient=patient))
+    written: list[AllergyRecord | MedicationRecord] = []
+    none_known_stands = any(a.kind == AllergyRecord.Kind.NONE_KNOWN for a in standing_allergies)
+    if no_known_allergies and not none_known_stands:
+        try:
+            written.append(
+                allergy_record(
+                    patient=patient,
+                    actor=actor,
+                    encounter=encounter,
+                    kind=AllergyRecord.Kind.NONE_KNOWN,
+                )
+            )
+        except ValidationError:
+            # An allergy on record: "none known" would contradict it.
+            errors["no_known_allergies"] = [
+                "An allergy is on this patient's record (listed above): “No known allergies” "
+                "would contradict it. Untick it; if that allergy was recorded in error, mark "
+                "it inactive on the encounter's allergies page."
+            ]
+    for allergy in allergies:
+        match = next(
+            (
+                a
+                for a in standing_allergies
+                if a.kind == AllergyRecord.Kind.ALLERGY and _same(a.substance, allergy.substance)
+            ),
+            None,
+        )
+        if (
+            match is not None
+            and _same(match.reaction, allergy.reaction)
+            and match.severity == allergy.severity
+        ):
+            continue
+        try:
+            written.append(
+                allergy_record(
+                    patient=patient,
+                    actor=actor,
+                    encounter=encounter,
+                    kind=AllergyRecord.Kind.ALLERGY,
+                    substance=allergy.substance,
+                    reaction=allergy.reaction,
+                    severity=allergy.severity,
+                    replaces=match.pk if match else None,
+                )
+            )
+        except ValidationError as exc:
+            errors.update(_row_errors("allergy", allergy.row, exc))
+    for medication in medications:
+        found = next((m for m in standing_medications if _same(m.name, medication.name)), None)
+        if found is not None and all(
+            _same(getattr(found, f), getattr(medication, f)) for f in ("dose", "route", "frequency")
+        ):
+            continue
+        try:
+            written.append(
+                medication_record(
+                    patient=patient,
+                    actor=actor,
+                    encounter=encounter,
+                    name=medication.name,
+                    dose=medication.dose,
+                    route=medication.route,
+                    frequency=medication.frequency,
+                    replaces=found.pk if found else None,
+                )
+            )
+        except ValidationError as exc:
+            errors.update(_row_errors("medication", medication.row, exc))
+    if errors:
+        raise ValidationError(errors)
+    return written
 
 
 # --- The doctor's medication plan ----------------------------------------------------------

@@ -40,6 +40,11 @@ urlpatterns = [
         name="medication-knowledge-edit",
     ),
     path(
+        "medication-knowledge/<int:knowledge_entry_id>/retire/",
+        views.knowledge_retire,
+        name="medication-knowledge-retire",
+    ),
+    path(
         "medication-knowledge/versions/<int:knowledge_version_id>/approve/",
         views.knowledge_approve,
         name="medication-knowledge-approve",

@@ -1,6 +1,6 @@
 """Medication safety pages: the encounter's allergies, current medications and medication
 plan (nurses and doctors; the plan is the doctor's), and the knowledge table (clinical leads
-write and approve it; doctors read it)."""
+write, approve and retire its entries; doctors read it)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from diagnosis.encounters.models import Encounter
 from diagnosis.medication.forms import (
     AllergyForm,
     KnowledgeEntryForm,
+    KnowledgeRetireForm,
     MedicationForm,
     PlanForm,
 )
@@ -38,6 +39,7 @@ from diagnosis.medication.services import (
     allergy_record,
     knowledge_entry_create,
     knowledge_entry_edit,
+    knowledge_entry_retire,
     knowledge_version_approve,
     medication_plan_add,
     medication_record,
@@ -229,12 +231,21 @@ def plan_add(request: HttpRequest, encounter_id: int) -> HttpResponse:
 @role_required(LEAD, DOCTOR)
 @require_http_methods(["GET"])
 def knowledge_list(request: HttpRequest) -> HttpResponse:
-    context = {"states": knowledge_library(), "is_lead": LEAD in user_roles(request.user)}
+    context = {
+        "states": knowledge_library(),
+        "is_lead": LEAD in user_roles(request.user),
+        "retire_form": KnowledgeRetireForm(),
+    }
     return render(request, "diagnosis/medication/knowledge_list.html", context)
 
 
 def _detail(
-    request: HttpRequest, entry: KnowledgeEntry, *, approve_error: str = "", status: int = 200
+    request: HttpRequest,
+    entry: KnowledgeEntry,
+    *,
+    approve_error: str = "",
+    retire_form: KnowledgeRetireForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     context = {
         "entry": entry,
@@ -242,6 +253,7 @@ def _detail(
         "versions": versions_of(entry=entry),
         "is_lead": LEAD in user_roles(request.user),
         "approve_error": approve_error,
+        "retire_form": retire_form or KnowledgeRetireForm(),
     }
     return render(request, "diagnosis/medication/knowledge_detail.html", context, status=status)
 
@@ -249,7 +261,10 @@ def _detail(
 @role_required(LEAD, DOCTOR)
 @require_http_methods(["GET"])
 def knowledge_detail(request: HttpRequest, knowledge_entry_id: int) -> HttpResponse:
-    return _detail(request, get_object_or_404(KnowledgeEntry, pk=knowledge_entry_id))
+    entry = get_object_or_404(
+        KnowledgeEntry.objects.select_related("retired_by"), pk=knowledge_entry_id
+    )
+    return _detail(request, entry)
 
 
 def _content(form: KnowledgeEntryForm) -> EntryContent:
@@ -306,6 +321,9 @@ def knowledge_new(request: HttpRequest) -> HttpResponse:
 def knowledge_edit(request: HttpRequest, knowledge_entry_id: int) -> HttpResponse:
     """Edit an entry: the editor starts from its latest version and saves the next one."""
     entry = get_object_or_404(KnowledgeEntry, pk=knowledge_entry_id)
+    if request.method == "GET" and entry.is_retired:
+        messages.error(request, "This entry is retired: it takes no new version.")
+        return redirect("diagnosis:medication-knowledge-entry", entry.pk)
     if request.method == "GET":
         latest = latest_version(entry=entry)
         assert latest is not None, "every entry is created with its first version"
@@ -356,3 +374,25 @@ def knowledge_approve(request: HttpRequest, knowledge_version_id: int) -> HttpRe
 def _int(value: str | None) -> int:
     """A posted id; -1 (no row has it) for anything that is not a whole number."""
     return int(value) if value and value.isdigit() else -1
+
+
+@role_required(LEAD)
+@require_http_methods(["POST"])
+def knowledge_retire(request: HttpRequest, knowledge_entry_id: int) -> HttpResponse:
+    """Retire an entry, with a reason: it checks nothing from now on; its versions, and the
+    overrides that cited them, stay readable. A refusal shows on the entry's page."""
+    entry = get_object_or_404(
+        KnowledgeEntry.objects.select_related("retired_by"), pk=knowledge_entry_id
+    )
+    form = KnowledgeRetireForm(request.POST)
+    if form.is_valid():
+        try:
+            knowledge_entry_retire(
+                entry=entry, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, "Entry retired: it no longer warns about anything.")
+            return redirect("diagnosis:medication-knowledge-entry", entry.pk)
+    return _detail(request, entry, retire_form=form, status=400)

@@ -6,9 +6,12 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.urls import reverse
 
 from diagnosis.encounters.forms import EncounterForm, VitalSignsForm
 from diagnosis.encounters.models import Encounter
+from diagnosis.medication.models import AllergyRecord
+from diagnosis.medication.services import IntakeAllergy, IntakeMedication, intake_rows_check
 from diagnosis.triage.services import complaint_length_error
 
 ESI_CHOICES = [
@@ -40,8 +43,30 @@ def _require_avpu_or_gcs(form: forms.Form, data: dict[str, Any]) -> None:
         form.add_error("mental_status", NO_MENTAL_STATUS)
 
 
+# Blank rows the intake offers for allergies and for current medications; "More rows" adds
+# ROWS_MORE at a time, up to ROWS_MAX (the encounter's medication page takes any more).
+ROWS_START = 3
+ROWS_MORE = 3
+ROWS_MAX = 12
+ALLERGY_FIELDS = ("substance", "reaction", "severity")
+MEDICATION_FIELDS = ("name", "dose", "route", "frequency")
+
+
+def row_count(data: Any, name: str) -> int:
+    """The number of rows the page showed (its hidden ``name`` field), within bounds."""
+    value = str(data.get(name, "") or "")
+    count = int(value) if value.isdigit() else ROWS_START
+    return max(ROWS_START, min(ROWS_MAX, count))
+
+
 class IntakeForm(EncounterForm):
-    """EncounterForm plus what triage needs: age, AVPU or GCS, and how the patient arrived."""
+    """EncounterForm plus what triage needs: age, AVPU or GCS, and how the patient arrived;
+    and the patient's allergies ("no known allergies" or one row each: substance, reaction,
+    severity) and current medications (one row each), all optional.
+
+    ``allergy_rows`` and ``medication_rows`` are how many blank rows to offer (see
+    :func:`row_count`); rows left blank are ignored.
+    """
 
     age_years = forms.DecimalField(
         label="Age (years)",
@@ -67,15 +92,97 @@ class IntakeForm(EncounterForm):
         "temperature", "temperature_unit", "pain", "mental_status", "gcs",
     ]  # fmt: skip
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    no_known_allergies = forms.BooleanField(
+        label="No known allergies (the patient was asked)", required=False
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        allergy_rows: int = ROWS_START,
+        medication_rows: int = ROWS_START,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
         # No maxlength attribute: the browser would cut a pasted note short without a word;
         # the server explains the limit instead (clean_chief_complaint).
         limit = settings.MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS
         self.fields["chief_complaint"].help_text = f"Up to {limit:,} characters."
         _avpu_or_gcs(self)
         # The nurse starts typing the MRN at once; Enter anywhere but the complaint submits.
-        self.fields["mrn"].widget.attrs["autofocus"] = True
+        mrn = self.fields["mrn"].widget.attrs
+        mrn["autofocus"] = True
+        # With JavaScript, leaving the MRN field shows what is recorded for a known patient
+        # (the "Look up" button does the same without it).
+        mrn.update(
+            {
+                "hx-post": reverse("diagnosis:encounter-new"),
+                "hx-trigger": "change",
+                "hx-target": "#known-patient",
+                "hx-swap": "outerHTML",
+                "hx-vals": '{"action": "lookup"}',
+            }
+        )
+        self.allergy_rows = allergy_rows
+        self.medication_rows = medication_rows
+        severities = [("", "—"), *AllergyRecord.AllergySeverity.choices]
+        for row in range(1, allergy_rows + 1):
+            self.fields[f"allergy_{row}_substance"] = forms.CharField(
+                label=f"Allergy {row}: substance", required=False, max_length=100
+            )
+            self.fields[f"allergy_{row}_reaction"] = forms.CharField(
+                label=f"Allergy {row}: reaction", required=False, max_length=200
+            )
+            self.fields[f"allergy_{row}_severity"] = forms.ChoiceField(
+                label=f"Allergy {row}: severity", required=False, choices=severities
+            )
+        for row in range(1, medication_rows + 1):
+            self.fields[f"medication_{row}_name"] = forms.CharField(
+                label=f"Medication {row}", required=False, max_length=100
+            )
+            for part in ("dose", "route", "frequency"):
+                self.fields[f"medication_{row}_{part}"] = forms.CharField(
+                    label=f"Medication {row}: {part}", required=False, max_length=50
+                )
+
+    @property
+    def allergy_rows_full(self) -> bool:
+        return self.allergy_rows >= ROWS_MAX
+
+    @property
+    def medication_rows_full(self) -> bool:
+        return self.medication_rows >= ROWS_MAX
+
+    def allergy_row_fields(self) -> list[list[forms.BoundField]]:
+        return [
+            [self[f"allergy_{row}_{part}"] for part in ALLERGY_FIELDS]
+            for row in range(1, self.allergy_rows + 1)
+        ]
+
+    def medication_row_fields(self) -> list[list[forms.BoundField]]:
+        return [
+            [self[f"medication_{row}_{part}"] for part in MEDICATION_FIELDS]
+            for row in range(1, self.medication_rows + 1)
+        ]
+
+    def _row(self, prefix: str, row: int, parts: tuple[str, ...]) -> dict[str, str]:
+        return {part: self.cleaned_data.get(f"{prefix}_{row}_{part}") or "" for part in parts}
+
+    def allergy_entries(self) -> list[IntakeAllergy]:
+        """The allergy rows with anything typed in them (call after ``is_valid()``)."""
+        rows = (
+            (row, self._row("allergy", row, ALLERGY_FIELDS))
+            for row in range(1, self.allergy_rows + 1)
+        )
+        return [IntakeAllergy(row=row, **values) for row, values in rows if any(values.values())]
+
+    def medication_entries(self) -> list[IntakeMedication]:
+        """The medication rows with anything typed in them (call after ``is_valid()``)."""
+        rows = (
+            (row, self._row("medication", row, MEDICATION_FIELDS))
+            for row in range(1, self.medication_rows + 1)
+        )
+        return [IntakeMedication(row=row, **values) for row, values in rows if any(values.values())]
 
     def clean_chief_complaint(self) -> str:
         complaint: str = self.cleaned_data["chief_complaint"]
@@ -88,6 +195,15 @@ class IntakeForm(EncounterForm):
         data = super().clean()
         _require_avpu_or_gcs(self, data)
         data["arrival_mode"] = data.get("arrival_mode") or Encounter.ArrivalMode.WALK_IN
+        problems = intake_rows_check(
+            allergies=self.allergy_entries(),
+            no_known_allergies=bool(data.get("no_known_allergies")),
+            medications=self.medication_entries(),
+        )
+        for name, messages in problems.items():
+            if name not in self.errors:  # a field's own error (too long) says it first
+                for message in messages:
+                    self.add_error(name, message)
         return data
 
 

@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from django.utils import timezone
 from diagnosis.encounters.models import Encounter, VitalsFields, VitalSigns
 from diagnosis.encounters.selectors import encounter_chain_head, latest_vital_signs
 from diagnosis.encounters.services import encounter_open, vital_signs_record
+from diagnosis.medication.services import IntakeAllergy, IntakeMedication, intake_records_save
 from diagnosis.registry.serving import device_description
 from diagnosis.triage.models import TriageAssessment
 from diagnosis.triage.serving import text_classifier_for, triage_champion, triage_model_served
@@ -401,12 +403,22 @@ def encounter_intake(
     apnoeic: bool = False,
     spo2_unobtainable: bool = False,
     bp_unobtainable: bool = False,
+    allergies: Sequence[IntakeAllergy] = (),
+    no_known_allergies: bool = False,
+    medications: Sequence[IntakeMedication] = (),
 ) -> TriageAssessment:
     """Find or register the patient, open the encounter and suggest its ESI level.
 
-    The patient and the encounter are stored in one transaction that commits before the
-    suggestion is computed (:func:`triage_assess`), so no transaction is open while the
-    model runs. Should the suggestion fail, the encounter stays on record without one.
+    The patient, the encounter and what the nurse recorded of the patient's allergies
+    (``allergies``, or ``no_known_allergies``) and current medications (``medications``) are
+    stored in one transaction that commits before the suggestion is computed
+    (:func:`triage_assess`), so no transaction is open while the model runs. The allergies
+    and medications go through the medication package's services
+    (:func:`diagnosis.medication.services.intake_records_save`): the same checks, insert-only
+    rows and audit events as on the encounter's medication page. Should one of them be
+    refused, nothing is stored and the ValidationError names the intake form's fields
+    (``allergy_<row>_<field>``, ``medication_<row>_<field>``, ``no_known_allergies``).
+    Should the suggestion fail, the encounter stays on record without one.
     A vital ticked as absent (``pulseless``, ``apnoeic``, ``spo2_unobtainable``,
     ``bp_unobtainable``) comes with its value None. Raises ValidationError, by field, for a
     complaint over ``MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS``, no mental status, or a vital
@@ -444,6 +456,15 @@ def encounter_intake(
             spo2_unobtainable=spo2_unobtainable,
             bp_unobtainable=bp_unobtainable,
         )
+        if allergies or no_known_allergies or medications:
+            intake_records_save(
+                patient=patient,
+                encounter=encounter,
+                actor=actor,
+                allergies=allergies,
+                no_known_allergies=no_known_allergies,
+                medications=medications,
+            )
     return triage_assess(encounter=encounter, actor=actor)
 
 

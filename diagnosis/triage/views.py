@@ -7,14 +7,23 @@ import logging
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from diagnosis.encounters.models import Encounter
 from diagnosis.encounters.selectors import vital_signs_of
+from diagnosis.medication.selectors import PatientRecords, patient_records
 from diagnosis.triage import selectors
-from diagnosis.triage.forms import ConfirmForm, IntakeForm, VitalsRetakeForm
+from diagnosis.triage.forms import (
+    ROWS_MAX,
+    ROWS_MORE,
+    ConfirmForm,
+    IntakeForm,
+    VitalsRetakeForm,
+    row_count,
+)
 from diagnosis.triage.models import TriageAssessment
 from diagnosis.triage.services import (
     assessment_words,
@@ -22,6 +31,7 @@ from diagnosis.triage.services import (
     triage_confirm,
     vitals_retake,
 )
+from medassist.models import Patient
 from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
 
@@ -39,49 +49,129 @@ def triage_board(request: HttpRequest) -> HttpResponse:
     return render(request, "diagnosis/triage_board.html", context)
 
 
+# Buttons of the intake form that change the page without opening the encounter.
+LOOKUP, MORE_ALLERGIES, MORE_MEDICATIONS = "lookup", "more_allergies", "more_medications"
+PAGE_ONLY = {LOOKUP, MORE_ALLERGIES, MORE_MEDICATIONS}
+INTAKE_PAGE = "diagnosis/encounter_new.html"
+
+
+def _add_errors(form: Form, exc: ValidationError) -> None:
+    """The service's reasons on the form, each next to its field where it has one."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for message in errors:
+                form.add_error(field if field in form.fields else None, message)
+    else:
+        form.add_error(None, exc)
+
+
+def _known_patient(request: HttpRequest, mrn: str) -> PatientRecords | None:
+    """What is recorded for the patient with this MRN, audited as a view of the patient."""
+    known = patient_records(mrn=mrn[:64])
+    if known is not None:
+        audit_record(
+            actor=request.user,
+            action="patient.view",
+            obj=known.patient,
+            detail={"shown": "allergies and current medications", "page": "intake"},
+            remote_addr=client_ip(request),
+        )
+    return known
+
+
+def _intake_page(
+    request: HttpRequest,
+    form: IntakeForm,
+    *,
+    known: PatientRecords | None = None,
+    looked_up: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = {"form": form, "known": known, "looked_up": looked_up}
+    return render(request, INTAKE_PAGE, context, status=status)
+
+
 @role_required(Role.NURSE)
 @require_http_methods(["GET", "POST"])
 def encounter_new(request: HttpRequest) -> HttpResponse:
-    form = IntakeForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                assessment = encounter_intake(
-                    mrn=data["mrn"],
-                    name=data["name"],
-                    birth_date=data["birth_date"],
-                    sex=data["sex"],
-                    age_years=data.get("age_years"),
-                    chief_complaint=data["chief_complaint"],
-                    heart_rate=data["heart_rate"],
-                    pulseless=data["pulseless"],
-                    respiratory_rate=data["respiratory_rate"],
-                    apnoeic=data["apnoeic"],
-                    spo2=data["spo2"],
-                    spo2_unobtainable=data["spo2_unobtainable"],
-                    systolic_bp=data["systolic_bp"],
-                    diastolic_bp=data["diastolic_bp"],
-                    bp_unobtainable=data["bp_unobtainable"],
-                    temperature_c=data["temperature_c"],
-                    temperature_unit=data["temperature_unit"],
-                    pain=data["pain"],
-                    mental_status=data["mental_status"],
-                    gcs=data.get("gcs"),
-                    arrival_mode=data["arrival_mode"],
-                    actor=request.user,
-                )
-            except ValidationError as exc:
-                form.add_error(None, exc)
-            else:
-                encounter = assessment.encounter
-                messages.success(
-                    request, f"Encounter opened for {encounter.patient}: suggested "
-                    f"{_levels(assessment)}. Confirm or change it below."
-                )  # fmt: skip
-                return redirect("diagnosis:encounter", encounter_id=encounter.pk)
-        return render(request, "diagnosis/encounter_new.html", {"form": form}, status=400)
-    return render(request, "diagnosis/encounter_new.html", {"form": form})
+    """The intake. Besides opening the encounter (the default button, Enter), the form's
+    other buttons only change the page, saving nothing: "Look up" shows what is recorded
+    for the MRN typed, "More rows" adds blank allergy or medication rows; each keeps every
+    value typed. A refused intake is shown again with every value and each reason."""
+    if request.method == "GET":
+        return _intake_page(request, IntakeForm())
+    post = request.POST
+    allergy_rows = row_count(post, "allergy_rows")
+    medication_rows = row_count(post, "medication_rows")
+    action = post.get("action", "")
+    if action in PAGE_ONLY:
+        mrn = post.get("mrn", "").strip()
+        known = _known_patient(request, mrn) if mrn else None
+        if action == LOOKUP and request.htmx:
+            return render(
+                request, f"{INTAKE_PAGE}#known-patient", {"known": known, "looked_up": mrn}
+            )
+        if action == MORE_ALLERGIES:
+            allergy_rows = min(ROWS_MAX, allergy_rows + ROWS_MORE)
+        if action == MORE_MEDICATIONS:
+            medication_rows = min(ROWS_MAX, medication_rows + ROWS_MORE)
+        initial = {k: v for k, v in post.items() if k not in ("csrfmiddlewaretoken", "action")}
+        if known is not None:
+            # A known patient's details fill what the nurse left blank; nothing typed changes.
+            patient = known.patient
+            for field, value in (("name", patient.name), ("birth_date", patient.birth_date)):
+                if value and not initial.get(field):
+                    initial[field] = value
+            unknown = ("", Patient.Sex.UNKNOWN)
+            if patient.sex not in unknown and initial.get("sex", "") in unknown:
+                initial["sex"] = patient.sex
+        form = IntakeForm(
+            initial=initial, allergy_rows=allergy_rows, medication_rows=medication_rows
+        )
+        return _intake_page(request, form, known=known, looked_up=mrn)
+    form = IntakeForm(post, allergy_rows=allergy_rows, medication_rows=medication_rows)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            assessment = encounter_intake(
+                mrn=data["mrn"],
+                name=data["name"],
+                birth_date=data["birth_date"],
+                sex=data["sex"],
+                age_years=data.get("age_years"),
+                chief_complaint=data["chief_complaint"],
+                heart_rate=data["heart_rate"],
+                pulseless=data["pulseless"],
+                respiratory_rate=data["respiratory_rate"],
+                apnoeic=data["apnoeic"],
+                spo2=data["spo2"],
+                spo2_unobtainable=data["spo2_unobtainable"],
+                systolic_bp=data["systolic_bp"],
+                diastolic_bp=data["diastolic_bp"],
+                bp_unobtainable=data["bp_unobtainable"],
+                temperature_c=data["temperature_c"],
+                temperature_unit=data["temperature_unit"],
+                pain=data["pain"],
+                mental_status=data["mental_status"],
+                gcs=data.get("gcs"),
+                arrival_mode=data["arrival_mode"],
+                allergies=form.allergy_entries(),
+                no_known_allergies=data["no_known_allergies"],
+                medications=form.medication_entries(),
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            encounter = assessment.encounter
+            messages.success(
+                request, f"Encounter opened for {encounter.patient}: suggested "
+                f"{_levels(assessment)}. Confirm or change it below."
+            )  # fmt: skip
+            return redirect("diagnosis:encounter", encounter_id=encounter.pk)
+    mrn = post.get("mrn", "").strip()
+    known = _known_patient(request, mrn) if mrn else None
+    return _intake_page(request, form, known=known, looked_up=mrn, status=400)
 
 
 def _levels(assessment: TriageAssessment) -> str:

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from diagnosis.encounters.models import Encounter
+from diagnosis.medication import urls as medication_urls
 from medassist.access import POLICY
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +18,9 @@ NAMES = [name for name in POLICY if name.startswith("diagnosis:medication")]
 
 
 def test_every_medication_url_has_a_policy_entry() -> None:
-    assert len(NAMES) == 9
+    routed = {f"diagnosis:{pattern.name}" for pattern in medication_urls.urlpatterns}
+    assert len(NAMES) == 10
+    assert routed == set(NAMES)
 
 
 def _get(user: User, url: str) -> int:
