@@ -21,6 +21,9 @@ class DiagnosisConfig(AppConfig):
         study_stable.connect(_enqueue_inference, dispatch_uid="diagnosis.enqueue_inference")
         post_migrate.connect(_ensure_vocabulary, sender=self)
         web_process_ready.connect(_preload_triage_model, dispatch_uid="diagnosis.triage_preload")
+        web_process_ready.connect(
+            _preload_encounter_dx_model, dispatch_uid="diagnosis.encounter_dx_preload"
+        )
 
 
 def _enqueue_inference(
@@ -35,6 +38,35 @@ def _preload_triage_model(**kwargs: Any) -> None:
     from diagnosis.triage.serving import triage_model_preload
 
     triage_model_preload()
+
+
+def _preload_encounter_dx_model(**kwargs: Any) -> None:
+    """Load the encounter diagnosis champion into this web process (when it serves the
+    model), so the first doctor to open an encounter does not wait for the load. A missing
+    database or champion is logged, not raised: the page then says there is no model."""
+    import logging
+
+    from django.conf import settings
+    from django.db import DatabaseError
+
+    from diagnosis.registry.models import Task
+    from diagnosis.registry.serving import NoChampionError, champion, encounter_dx_classifier_for
+
+    logger = logging.getLogger(__name__)
+    if not settings.MEDASSIST_WEB_SERVES_ENCOUNTER_DX_MODEL:
+        return
+    try:
+        version = champion(Task.ENCOUNTER_DX)
+    except NoChampionError:
+        logger.info("No encounter diagnosis champion to load yet.")
+        return
+    except DatabaseError as exc:
+        logger.warning(
+            "No encounter diagnosis model loaded: the database cannot be read (%s).", exc
+        )
+        return
+    encounter_dx_classifier_for(version)
+    logger.info("Encounter diagnosis champion %s loaded into this web process.", version)
 
 
 def _ensure_vocabulary(**kwargs: Any) -> None:

@@ -182,3 +182,29 @@ def test_without_a_champion_the_page_says_so_plainly(nurse: User, doctor: User) 
     nurse_client.force_login(nurse)
     response = nurse_client.get(reverse("diagnosis:encounter-dx", args=[encounter.pk]))
     assert response.status_code == 403
+
+
+def test_a_web_process_loads_the_champion_at_start(dx_champion: ModelVersion, settings) -> None:
+    """The first doctor to open an encounter does not wait for the model to load: the web
+    process loads the champion when it starts (medassist.wsgi sends web_process_ready)."""
+    from diagnosis.registry import serving
+    from medassist.signals import web_process_ready
+
+    settings.MEDASSIST_WEB_SERVES_ENCOUNTER_DX_MODEL = True
+    serving._cache.pop("encounter_dx", None)
+    failures = [r for _, r in web_process_ready.send_robust(sender=None) if r is not None]
+    assert failures == []
+    assert serving._cache["encounter_dx"][0] == dx_champion.weights_sha256
+
+
+def test_a_web_process_that_does_not_serve_the_model_leaves_it_unloaded(
+    dx_champion: ModelVersion, settings
+) -> None:
+    from diagnosis.registry import serving
+    from medassist.signals import web_process_ready
+
+    settings.MEDASSIST_WEB_SERVES_ENCOUNTER_DX_MODEL = False
+    settings.MEDASSIST_WEB_SERVES_TRIAGE_MODEL = False
+    serving._cache.pop("encounter_dx", None)
+    web_process_ready.send_robust(sender=None)
+    assert "encounter_dx" not in serving._cache
