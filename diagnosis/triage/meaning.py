@@ -12,6 +12,14 @@ like when that similarity is at least :data:`SIMILARITY_MIN` and beats the neare
 ordinary complaint (:mod:`diagnosis.triage.concepts.ordinary`) by :data:`MARGIN`. The rules
 then fire the concept as if its words had been found, quoting the part.
 
+A learned head reads the same parts too: a logistic regression per concept over the note's
+features (the whole note's embedding, and the element-wise maximum and mean of its parts'),
+fitted on the tuning half of the paraphrase set only
+(``python -m tests.diagnosis.triage.paraphrases.learn``) and kept in
+:data:`LEARNED_PATH` with the hash of the notes it was fitted on. It fires a concept whose
+probability reaches the stored threshold (chosen by cross-validation on the tuning half, for
+few false alarms) and quotes the part most like that concept's weights.
+
 The thresholds were chosen on the tuning half of the paraphrase set; docs/triage.md gives
 what the match adds on the frozen half. Imports torch only when first used.
 """
@@ -19,10 +27,14 @@ what the match adds on the frozen half. Imports torch only when first used.
 from __future__ import annotations
 
 import functools
+import logging
 import re
+from pathlib import Path
 
 from diagnosis.triage.concepts import CONCEPTS
 from diagnosis.triage.concepts.ordinary import ORDINARY_DESCRIPTIONS
+
+logger = logging.getLogger(__name__)
 
 WINDOW_WORDS = 12
 WINDOW_STRIDE = 6
@@ -30,6 +42,9 @@ SIMILARITY_MIN = 0.75
 MARGIN = 0.10
 # A complaint is capped (MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS); this bounds the batch anyway.
 MAX_PARTS = 96
+# The whole note is embedded once more, longer, for the learned head.
+WHOLE_NOTE_TOKENS = 256
+LEARNED_PATH = Path(__file__).resolve().parent / "concepts" / "learned.npz"
 
 _CLAUSE = re.compile(r"[.;!?\n]+|\bbut\b|\bhowever\b", re.IGNORECASE)
 _CUES_OVER_COMMAS = ("denies", "denied", "deny", "negative", "neg")
@@ -73,9 +88,39 @@ def _table():  # type: ignore[no-untyped-def]
     return codes, sentence_embeddings(texts), sentence_embeddings(ORDINARY_DESCRIPTIONS)
 
 
+@functools.cache
+def _learned():  # type: ignore[no-untyped-def]
+    """The learned head (concept codes, weights, biases, threshold), or None without its file."""
+    import numpy as np
+    import torch
+
+    if not LEARNED_PATH.exists():
+        logger.warning("No learned head at %s: the meaning match runs without it.", LEARNED_PATH)
+        return None
+    with np.load(LEARNED_PATH) as data:
+        keys = [str(k) for k in data["keys"]]
+        weights = torch.from_numpy(data["weights"].astype("float32"))
+        bias = torch.from_numpy(data["bias"].astype("float32"))
+        threshold = float(data["threshold"])
+    codes = {c.key: c.code for c in CONCEPTS}
+    return [codes[k] for k in keys], weights, bias, threshold
+
+
+def note_features(complaint: str, parts_embedded):  # type: ignore[no-untyped-def]
+    """The learned head's input: the whole note's embedding, then the element-wise maximum
+    and mean of its parts' embeddings (``parts_embedded``, from :func:`note_parts`)."""
+    import torch
+
+    from medassist.ml.text_model import sentence_embeddings
+
+    whole = sentence_embeddings([complaint], max_length=WHOLE_NOTE_TOKENS)[0]
+    return torch.cat([whole, parts_embedded.max(dim=0).values, parts_embedded.mean(dim=0)])
+
+
 def preload() -> None:
     """Load the encoder and embed the descriptions (the web process does it at start)."""
     _table()
+    _learned()
 
 
 def similar_concepts(complaint: str) -> dict[str, str]:
@@ -99,4 +144,18 @@ def similar_concepts(complaint: str) -> dict[str, str]:
         code = codes[int(rows[i])]
         if code not in found or similarity > found[code][0]:
             found[code] = (similarity, part)
-    return {code: part for code, (_, part) in found.items()}
+    matched = {code: part for code, (_, part) in found.items()}
+    learned = _learned()
+    if learned is not None:
+        import torch
+
+        learned_codes, weights, bias, threshold = learned
+        probabilities = torch.sigmoid(weights @ note_features(complaint, embedded) + bias)
+        width = embedded.shape[1]
+        for k in torch.nonzero(probabilities >= threshold).flatten().tolist():
+            code = learned_codes[k]
+            if code not in matched:
+                # The part most like the concept's weights on the parts' maximum.
+                best_part = int((embedded @ weights[k, width : 2 * width]).argmax())
+                matched[code] = parts[best_part]
+    return matched

@@ -18,6 +18,10 @@ FROZEN_SHA256 = "36bf3b93d8ee9271313767370527dfb1fec3944435eb9dfe5bf71cef26d2202
 RECALL_FLOOR = 0.90
 NONE_SITUATION_BELOW = 0.77
 FALSE_POSITIVES_AT_MOST = 0.13
+# As served (words, meaning and the learned head), measured when the head was last fitted.
+SERVED_RECALL_FLOOR = 0.95
+SERVED_NONE_SITUATION_BELOW = 0.86
+SERVED_FALSE_POSITIVES_AT_MOST = 0.15
 
 
 def test_the_frozen_half_is_the_one_first_committed() -> None:
@@ -64,3 +68,24 @@ def test_the_meaning_match_adds_to_the_words_and_never_takes_away() -> None:
     assert with_meaning.recall >= words.recall >= RECALL_FLOOR
     for key in words.total:
         assert with_meaning.recalled[key] >= words.recalled[key]
+    assert with_meaning.recall >= SERVED_RECALL_FLOOR
+    assert min(with_meaning.recall_of(k) for k in with_meaning.total) >= SERVED_NONE_SITUATION_BELOW
+    assert with_meaning.false_positive_rate <= SERVED_FALSE_POSITIVES_AT_MOST
+
+
+def test_the_learned_head_was_fitted_on_the_tuning_half_alone() -> None:
+    """Its file names the notes it was fitted on: the tuning half as committed, never the
+    frozen half that measures it (refit with ``python -m
+    tests.diagnosis.triage.paraphrases.learn`` when the tuning half changes)."""
+    import numpy as np
+
+    from diagnosis.triage.meaning import LEARNED_PATH
+    from tests.diagnosis.triage.paraphrases.learn import tuning_sha256
+
+    with np.load(LEARNED_PATH) as learned:
+        assert str(learned["tuning_sha256"]) == tuning_sha256()
+        assert str(learned["tuning_sha256"]) != FROZEN_SHA256
+        situations = {str(k) for k in learned["keys"]}
+        assert learned["weights"].shape == (len(situations), 3 * 384)
+        assert 0.5 <= float(learned["threshold"]) < 1
+    assert situations == {row["concept"] for row in notes("frozen")} - {"none"}
