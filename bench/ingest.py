@@ -1,41 +1,45 @@
-"""Ingest throughput: instances/s and MB/s through each way an image reaches MedAssist.
+"""Ingest throughput: instances/s through each way an image reaches MedAssist, side by side
+with Orthanc on the same files, machine and client code.
 
 A benchmark script, not a test: it prints figures. See bench/README.md. In short::
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/ingest.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/ingest.py \\
+        --n 500 --rounds 3 --redis-url redis://127.0.0.1:6379/5
 
-It creates (and afterwards drops) a scratch PostgreSQL database ``medassist_bench`` on the
-server of ``DATABASE_URL``, migrates it, and measures three workloads
+It creates (and afterwards drops) a scratch PostgreSQL database (``--db-name``) on the server
+of ``DATABASE_URL``, migrates it, starts MedAssist in its production shape (gunicorn with
+``--workers`` workers, the C-STORE listener ``manage.py dicom_scp``; no inference worker, so
+inference requests only queue) and, when the ``Orthanc`` binary is installed (Debian packages
+``orthanc`` and ``orthanc-dicomweb``), an Orthanc with a temporary configuration of its own
+(storage and SQLite index in the bench's temporary folder, free ports, the DICOMweb plugin, no
+authentication). Then, for each path, ``--rounds`` times, alternating which server goes first:
 
-- ``ct``:     512 x 512, 16-bit CT, uncompressed (Explicit VR Little Endian, ~0.5 MB)
-- ``ct-rle``: the same image RLE Lossless compressed
-- ``cr``:     2500 x 2000, 16-bit CR, uncompressed (10 MB)
+- ``stow-rs``: ``--clients`` concurrent HTTP clients, ``--batch`` instances per STOW-RS request
+  (MedAssist ``POST /imaging/dicomweb/studies``, Orthanc ``POST /dicom-web/studies``)
+- ``rest``:    ``--clients`` concurrent HTTP clients, one file per request (MedAssist
+  ``POST /imaging/api/instances/`` with a token, Orthanc ``POST /instances``)
+- ``c-store``: one association sending every file (``storescu`` when DCMTK is installed, else
+  pynetdicom), to ``manage.py dicom_scp`` and to Orthanc's DICOM port
+- ``in-process``: ``instance_ingest`` in a loop in this process (MedAssist only)
 
-through three paths
-
-- ``in-process``: ``imaging.ingest.services.instance_ingest`` called in a loop (the baseline)
-- ``stow-rs``:    POST /imaging/dicomweb/studies to gunicorn (``--workers``), ``--clients``
-                  concurrent HTTP clients, one instance per request
-- ``c-store``:    ``manage.py dicom_scp``, ``--clients`` concurrent associations
-
-Every instance has fresh UIDs (a re-sent instance is a cheap no-op and would flatter the
-figures); one workload is one CT/CR series of one patient, as a modality sends it. Inference
-is enqueued on commit as in production: to a Redis DB with ``--redis-url`` (the bench purges
-its queues afterwards, so give it a DB nobody else uses), else to a filesystem broker inside
-the bench's temporary folder. Clients run on the same machine as the servers and share its
-cores, as they would on a one-box install.
+Every run sends fresh files (new Study/Series/SOP Instance UIDs: a re-sent instance is a cheap
+no-op for both servers and would flatter the figures), and both servers get the very same
+files in a round. The figure per path is the median over the rounds, and the ratio
+MedAssist/Orthanc is given from the medians and per round.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import json
 import logging
 import os
 import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,8 +47,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -53,26 +57,10 @@ sys.path.insert(0, str(ROOT))
 
 BENCH_DB = "medassist_bench"
 BENCH_AE = "BENCH_SCU"
-STOW_PATH = "/imaging/dicomweb/studies"
-
-
-@dataclass
-class Result:
-    workload: str
-    path: str
-    n: int
-    ok: int
-    seconds: float
-    megabytes: float
-    note: str = ""
-
-    @property
-    def per_second(self) -> float:
-        return self.ok / self.seconds if self.seconds else 0.0
-
-    @property
-    def mb_per_second(self) -> float:
-        return self.megabytes * self.ok / self.n / self.seconds if self.seconds else 0.0
+MEDASSIST_AE = "MEDASSIST"
+ORTHANC_AE = "ORTHANC"
+ORTHANC_PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc/plugins")
+PATHS = ("stow-rs", "rest", "c-store", "in-process")
 
 
 # --- Workloads ---------------------------------------------------------------------------
@@ -111,27 +99,34 @@ def _base_dataset(kind: str):  # type: ignore[no-untyped-def]
     return ds
 
 
-def series_of(kind: str, n: int, path: str) -> list[bytes]:
-    """``n`` Part 10 files of one series, fresh Study/Series/SOP Instance UIDs."""
+_BASES: dict[str, object] = {}
+
+
+def series_of(kind: str, n: int, tag: str) -> list[bytes]:
+    """``n`` Part 10 files of one series of one patient, fresh Study/Series/SOP UIDs."""
+    import copy
+
     from pydicom.uid import generate_uid
 
     from medassist.ml.synthetic import dicom_bytes
 
-    ds = _base_dataset(kind)
-    ds.PatientID = f"BENCH-{kind}-{path}"
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
+    if kind not in _BASES:
+        _BASES[kind] = _base_dataset(kind)
+    ds = copy.deepcopy(_BASES[kind])
+    ds.PatientID = f"BENCH-{kind}-{tag}"  # type: ignore[attr-defined]
+    ds.StudyInstanceUID = generate_uid()  # type: ignore[attr-defined]
+    ds.SeriesInstanceUID = generate_uid()  # type: ignore[attr-defined]
     files = []
     for number in range(1, n + 1):
         uid = generate_uid()
-        ds.SOPInstanceUID = uid
-        ds.file_meta.MediaStorageSOPInstanceUID = uid
-        ds.InstanceNumber = number
-        files.append(dicom_bytes(ds))
+        ds.SOPInstanceUID = uid  # type: ignore[attr-defined]
+        ds.file_meta.MediaStorageSOPInstanceUID = uid  # type: ignore[attr-defined]
+        ds.InstanceNumber = number  # type: ignore[attr-defined]
+        files.append(dicom_bytes(ds))  # type: ignore[arg-type]
     return files
 
 
-# --- Scratch database and servers --------------------------------------------------------
+# --- Processes ---------------------------------------------------------------------------
 
 
 def _with_db(url: str, name: str) -> str:
@@ -163,9 +158,11 @@ def _wait(predicate: Callable[[], bool], what: str, proc: subprocess.Popen[bytes
 
 
 @contextmanager
-def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _process(
+    args: list[str], env: dict[str, str] | None, log: Path, cwd: Path = ROOT
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield proc
     finally:
@@ -177,7 +174,318 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
             proc.wait()
 
 
-# --- The three paths ---------------------------------------------------------------------
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _echoes(port: int, called: str) -> bool:
+    """C-ECHO, not a bare TCP probe: a connection that never associates holds a thread."""
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+    ae = AE(ae_title=BENCH_AE)
+    ae.add_requested_context(Verification)
+    assoc = ae.associate("127.0.0.1", port, ae_title=called)
+    if not assoc.is_established:
+        return False
+    ok = assoc.send_c_echo().get("Status") == 0
+    assoc.release()
+    return ok
+
+
+# --- Servers -----------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """Where one server takes each path, and how a client authenticates."""
+
+    name: str
+    base: str  # http://127.0.0.1:port
+    stow_path: str
+    rest_path: str
+    rest_ok: tuple[int, ...]
+    dicom_port: int
+    ae_title: str
+    headers: dict[str, str] = field(default_factory=dict)
+    count: Callable[[], int] | None = None
+    listener: subprocess.Popen[bytes] | None = None  # MedAssist's C-STORE listener process
+
+
+def orthanc_binary() -> str | None:
+    return shutil.which("Orthanc") or (
+        "/usr/sbin/Orthanc" if Path("/usr/sbin/Orthanc").exists() else None
+    )
+
+
+def orthanc_dicomweb_plugin() -> str | None:
+    for folder in ORTHANC_PLUGIN_DIRS:
+        found = sorted(Path(folder).glob("libOrthancDicomWeb.so*"))
+        if found:
+            return str(found[0])
+    return None
+
+
+def orthanc_version(binary: str) -> str:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+        return out.stdout.splitlines()[0].strip() if out.stdout else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+@contextmanager
+def orthanc_server(binary: str, folder: Path) -> Iterator[Server]:
+    """Orthanc with its own storage and SQLite index under ``folder``; stopped on exit.
+
+    Its defaults otherwise (fsync of every stored file, ``SyncStorageArea``), as the Debian
+    package runs it; no authentication, so the same client code sends to both servers.
+    """
+    import requests
+
+    folder.mkdir(parents=True, exist_ok=True)
+    http_port, dicom_port = _free_port(), _free_port()
+    plugin = orthanc_dicomweb_plugin()
+    config = {
+        "Name": "medassist-bench",
+        "StorageDirectory": str(folder / "storage"),
+        "IndexDirectory": str(folder / "index"),
+        "HttpPort": http_port,
+        "DicomPort": dicom_port,
+        "DicomAet": ORTHANC_AE,
+        "DicomServerEnabled": True,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "HttpServerEnabled": True,
+        "Plugins": [plugin] if plugin else [],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+    }
+    path = folder / "orthanc.json"
+    path.write_text(json.dumps(config, indent=2))
+    base = f"http://127.0.0.1:{http_port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(base + "/system", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def count() -> int:
+        return int(requests.get(base + "/statistics", timeout=30).json()["CountInstances"])
+
+    with _process([binary, str(path)], None, folder / "orthanc.log", cwd=folder) as proc:
+        _wait(up, "Orthanc", proc)
+        _wait(lambda: _echoes(dicom_port, ORTHANC_AE), "Orthanc's DICOM port", proc)
+        yield Server(
+            name="Orthanc",
+            base=base,
+            stow_path="/dicom-web/studies" if plugin else "",
+            rest_path="/instances",
+            rest_ok=(200,),
+            dicom_port=dicom_port,
+            ae_title=ORTHANC_AE,
+            count=count,
+        )
+
+
+@contextmanager
+def medassist_server(
+    env: dict[str, str], tmp: Path, token: str, workers: int, scp_processes: int
+) -> Iterator[Server]:
+    """gunicorn (``workers``, ``--preload``) and ``manage.py dicom_scp``; stopped on exit."""
+    from imaging.models import Instance
+
+    http_port, dicom_port = _free_port(), _free_port()
+    gunicorn = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "medassist.wsgi",
+        "--bind",
+        f"127.0.0.1:{http_port}",
+        "--workers",
+        str(workers),
+        "--timeout",
+        "300",
+        # Load Django once in the master, so no worker is still importing when the clock
+        # starts; steady state is what is measured.
+        "--preload",
+    ]
+    scp = [
+        sys.executable,
+        "manage.py",
+        "dicom_scp",
+        "--port",
+        str(dicom_port),
+        "--bind",
+        "127.0.0.1",
+        "--allowed-ae-titles",
+        BENCH_AE,
+        "--processes",
+        str(scp_processes),
+    ]
+    with ExitStack() as stack:
+        web = stack.enter_context(_process(gunicorn, env, tmp / "gunicorn.log"))
+        listener = stack.enter_context(_process(scp, env, tmp / "scp.log"))
+        _wait(lambda: _accepts(http_port), "gunicorn", web)
+        _wait(lambda: _echoes(dicom_port, MEDASSIST_AE), "the C-STORE listener", listener)
+        yield Server(
+            name="MedAssist",
+            base=f"http://127.0.0.1:{http_port}",
+            stow_path="/imaging/dicomweb/studies",
+            rest_path="/imaging/api/instances/",
+            rest_ok=(200, 201),
+            dicom_port=dicom_port,
+            ae_title=MEDASSIST_AE,
+            headers={"Authorization": f"Token {token}"},
+            count=lambda: Instance.objects.count(),
+            listener=listener,
+        )
+
+
+# --- Clients (the same code for both servers) --------------------------------------------
+
+
+def _concurrently(items, clients, open_client, send, close=None) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """``clients`` threads, each with one client, take items from a shared queue; returns the
+    number of instances sent successfully (``send`` returns (ok count, error))."""
+    errors: list[str] = []
+    lock = threading.Lock()
+    queue = list(reversed(items))
+
+    def worker() -> int:
+        client = open_client()
+        ok = 0
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        break
+                    item = queue.pop()
+                sent, error = send(item, client)
+                ok += sent
+                if error:
+                    with lock:
+                        errors.append(error)
+        finally:
+            if close is not None:
+                close(client)
+        return ok
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        ok = sum(pool.map(lambda _: worker(), range(clients)))
+    return ok, errors[0][:300] if errors else ""
+
+
+def run_stow(server: Server, files: list[bytes], *, clients: int, batch: int) -> tuple[int, str]:
+    import requests
+
+    requests_ = [files[i : i + batch] for i in range(0, len(files), batch)]
+
+    def post(group: list[bytes], session: requests.Session) -> tuple[int, str]:
+        boundary = uuid.uuid4().hex
+        chunks = []
+        for data in group:
+            chunks.append(f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode())
+            chunks.append(data)
+            chunks.append(b"\r\n")
+        chunks.append(f"--{boundary}--\r\n".encode())
+        response = session.post(
+            server.base + server.stow_path,
+            data=b"".join(chunks),
+            headers={
+                **server.headers,
+                "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
+                "Accept": "application/dicom+json",
+            },
+            timeout=300,
+        )
+        if response.status_code != 200:
+            return 0, f"{response.status_code} {response.text[:300]}"
+        body = response.json()
+        failed = body.get("00081198", {}).get("Value") or []
+        stored = body.get("00081199", {}).get("Value") or []
+        if failed or len(stored) != len(group):
+            return len(stored), f"{len(failed)} of {len(group)} failed: {response.text[:300]}"
+        return len(group), ""
+
+    return _concurrently(requests_, clients, requests.Session, post)
+
+
+def run_rest(server: Server, files: list[bytes], *, clients: int) -> tuple[int, str]:
+    import requests
+
+    def post(data: bytes, session: requests.Session) -> tuple[int, str]:
+        response = session.post(
+            server.base + server.rest_path,
+            data=data,
+            headers={**server.headers, "Content-Type": "application/dicom"},
+            timeout=300,
+        )
+        if response.status_code not in server.rest_ok:
+            return 0, f"{response.status_code} {response.text[:300]}"
+        return 1, ""
+
+    return _concurrently(files, clients, requests.Session, post)
+
+
+def run_c_store(server: Server, paths: list[Path]) -> tuple[int, str]:
+    """One association sending every file, as a modality or PACS pushes a series."""
+    storescu = shutil.which("storescu")
+    if storescu:
+        proc = subprocess.run(
+            [
+                storescu,
+                "-aet",
+                BENCH_AE,
+                "-aec",
+                server.ae_title,
+                "127.0.0.1",
+                str(server.dicom_port),
+                *map(str, paths),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        # storescu logs a refused instance and goes on; what was stored is counted on the
+        # server (see ``timed``).
+        error = f"storescu exited {proc.returncode}: " if proc.returncode else ""
+        if proc.returncode or proc.stderr.strip():
+            error += proc.stderr.strip()[-300:]
+        return len(paths), error
+    return _pynetdicom_store(server, paths)
+
+
+def _pynetdicom_store(server: Server, paths: list[Path]) -> tuple[int, str]:
+    from pydicom import dcmread
+    from pynetdicom import AE, _config
+
+    # Send the files' encoded data sets as they are, as a PACS does, instead of decoding and
+    # re-encoding them in this (client) process.
+    _config.STORE_SEND_CHUNKED_DATASET = True
+    header = dcmread(paths[0], stop_before_pixels=True)
+    ae = AE(ae_title=BENCH_AE)
+    ae.add_requested_context(header.SOPClassUID, header.file_meta.TransferSyntaxUID)
+    assoc = ae.associate("127.0.0.1", server.dicom_port, ae_title=server.ae_title, max_pdu=0)
+    if not assoc.is_established:
+        return 0, "the listener refused the association"
+    ok, errors = 0, []
+    try:
+        for path in paths:
+            status = assoc.send_c_store(path)
+            code = status.get("Status")
+            if code == 0:
+                ok += 1
+            else:
+                errors.append(f"0x{code or 0:04X} {status.get('ErrorComment', '')}")
+    finally:
+        assoc.release()
+    return ok, errors[0] if errors else ""
 
 
 def run_in_process(files: list[bytes]) -> tuple[int, str]:
@@ -194,92 +502,81 @@ def run_in_process(files: list[bytes]) -> tuple[int, str]:
     return ok, errors[0] if errors else ""
 
 
-def run_stow(files: list[bytes], *, base: str, token: str, clients: int) -> tuple[int, str]:
-    import requests
-
-    def post(data: bytes, session: requests.Session) -> str:
-        boundary = uuid.uuid4().hex
-        body = b"".join(
-            (
-                f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode(),
-                data,
-                f"\r\n--{boundary}--\r\n".encode(),
-            )
-        )
-        response = session.post(
-            base + STOW_PATH,
-            data=body,
-            headers={
-                "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
-                "Accept": "application/dicom+json",
-                "Authorization": f"Token {token}",
-            },
-            timeout=300,
-        )
-        return "" if response.status_code == 200 else f"{response.status_code} {response.text}"
-
-    return _concurrently(files, clients, requests.Session, post)
+# --- Runs --------------------------------------------------------------------------------
 
 
-def run_c_store(paths: list[Path], *, port: int, clients: int) -> tuple[int, str]:
-    from pydicom import dcmread
-    from pynetdicom import AE, _config
+@dataclass
+class Run:
+    server: str
+    workload: str
+    path: str
+    round: int
+    n: int
+    ok: int
+    seconds: float
+    megabytes: float
+    error: str = ""
 
-    # Send the files' encoded data sets as they are, as a PACS does, instead of decoding and
-    # re-encoding them in this (client) process.
-    _config.STORE_SEND_CHUNKED_DATASET = True
-    header = dcmread(paths[0], stop_before_pixels=True)
-
-    def connect():  # type: ignore[no-untyped-def]
-        ae = AE(ae_title=BENCH_AE)
-        ae.add_requested_context(header.SOPClassUID, header.file_meta.TransferSyntaxUID)
-        assoc = ae.associate("127.0.0.1", port, ae_title="MEDASSIST", max_pdu=0)
-        if not assoc.is_established:
-            raise RuntimeError("the C-STORE listener refused the association")
-        return assoc
-
-    def send(path: Path, assoc) -> str:  # type: ignore[no-untyped-def]
-        status = assoc.send_c_store(path)
-        code = status.get("Status")
-        return "" if code == 0 else f"0x{code or 0:04X} {status.get('ErrorComment', '')}"
-
-    def release(assoc) -> None:  # type: ignore[no-untyped-def]
-        assoc.release()
-
-    return _concurrently(paths, clients, connect, send, release)
+    @property
+    def per_second(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
 
 
-def _concurrently(items, clients, open_client, send, close=None) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    """Each of ``clients`` threads opens one client and sends its share of ``items``."""
-    shares = [items[i::clients] for i in range(clients)]
-    errors: list[str] = []
-    lock = threading.Lock()
-
-    def worker(share):  # type: ignore[no-untyped-def]
-        client = open_client()
-        ok = 0
+def send(
+    path: str, server: Server | None, files: list[bytes], folder: Path, args
+) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    if path == "in-process":
+        return run_in_process(files)
+    assert server is not None
+    if path == "stow-rs":
+        if not server.stow_path:
+            return 0, "no STOW-RS endpoint (Orthanc's DICOMweb plugin is not installed)"
+        return run_stow(server, files, clients=args.clients, batch=args.batch)
+    if path == "rest":
+        return run_rest(server, files, clients=args.clients)
+    if path == "c-store":
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for i, data in enumerate(files):
+            paths.append(folder / f"{i:05d}.dcm")
+            paths[-1].write_bytes(data)
         try:
-            for item in share:
-                error = send(item, client)
-                if error:
-                    with lock:
-                        errors.append(error)
-                else:
-                    ok += 1
+            return run_c_store(server, paths)
         finally:
-            if close is not None:
-                close(client)
-        return ok
-
-    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        ok = sum(pool.map(worker, shares))
-    return ok, errors[0][:200] if errors else ""
+            shutil.rmtree(folder, ignore_errors=True)
+    raise SystemExit(f"unknown path {path!r}")
 
 
-# --- Main --------------------------------------------------------------------------------
+def timed(
+    path: str, server: Server | None, files: list[bytes], folder: Path, args
+) -> tuple[int, str, float]:  # type: ignore[no-untyped-def]
+    if path == "c-store":
+        # The files go to disk first, outside the clock (storescu reads them from there).
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for i, data in enumerate(files):
+            paths.append(folder / f"{i:05d}.dcm")
+            paths[-1].write_bytes(data)
+        assert server is not None
+        before = server.count() if server.count is not None else None
+        start = time.perf_counter()
+        try:
+            ok, error = run_c_store(server, paths)
+        finally:
+            seconds = time.perf_counter() - start
+            shutil.rmtree(folder, ignore_errors=True)
+        if before is not None and server.count is not None:
+            ok = server.count() - before  # what the server says it stored
+        return ok, error, seconds
+    start = time.perf_counter()
+    ok, error = send(path, server, files, folder, args)
+    return ok, error, time.perf_counter() - start
 
 
-def machine_info(db_url: str) -> list[str]:
+# --- Report ------------------------------------------------------------------------------
+
+
+def machine_info(db_url: str, orthanc: str) -> list[str]:
     import django
     import psycopg
     import pydicom
@@ -305,60 +602,103 @@ def machine_info(db_url: str) -> list[str]:
         f"{len(os.sched_getaffinity(0))}){memory}",
         f"{platform.platform()}, Python {platform.python_version()}, Django {django.__version__}, "
         f"pydicom {pydicom.__version__}, pynetdicom {pynetdicom.__version__}, PostgreSQL {pg}",
+        f"Orthanc: {orthanc}; C-STORE client: "
+        + ("storescu (DCMTK)" if shutil.which("storescu") else "pynetdicom"),
     ]
 
 
-def print_table(results: list[Result], info: list[str], args: argparse.Namespace) -> None:
-    baseline = {r.workload: r.per_second for r in results if r.path == "in-process"}
+def print_report(runs: list[Run], info: list[str], args: argparse.Namespace) -> None:
     print()
-    print("MedAssist ingest benchmark")
+    print(
+        "MedAssist ingest benchmark"
+        + (" against Orthanc" if any(r.server == "Orthanc" for r in runs) else "")
+    )
     for line in info:
         print("  " + line)
     print(
-        f"  gunicorn workers: {args.workers}, concurrent clients: {args.clients}; "
-        "clients share the machine with the servers"
+        f"  MedAssist: gunicorn {args.workers} workers, {args.scp_processes} listener "
+        f"process(es), no inference worker; clients: {args.clients} concurrent "
+        f"({args.batch} instances per STOW-RS request), on the same machine"
     )
     print()
     head = (
-        f"{'workload':<8} {'path':<11} {'n':>5} {'ok':>5} {'s':>7} "
-        f"{'inst/s':>8} {'MB/s':>7} {'x base':>7}"
+        f"{'workload':<8} {'path':<10} {'rounds':>6}  {'MedAssist inst/s':<24} "
+        f"{'Orthanc inst/s':<24} {'ratio':>6}  per-round ratios"
     )
     print(head)
     print("-" * len(head))
-    for r in results:
-        base = baseline.get(r.workload)
-        ratio = f"{r.per_second / base:.2f}" if base else "-"
-        print(
-            f"{r.workload:<8} {r.path:<11} {r.n:>5} {r.ok:>5} {r.seconds:>7.2f} "
-            f"{r.per_second:>8.1f} {r.mb_per_second:>7.1f} {ratio:>7}"
+    keys = sorted({(r.workload, r.path) for r in runs}, key=lambda k: (k[0], PATHS.index(k[1])))
+
+    def cell(rs: list[Run]) -> str:
+        if not rs:
+            return "-"
+        median = statistics.median(r.per_second for r in rs)
+        return f"{median:.1f} ({' / '.join(f'{r.per_second:.0f}' for r in rs)})"
+
+    for workload, path in keys:
+        mine = [r for r in runs if (r.workload, r.path, r.server) == (workload, path, "MedAssist")]
+        theirs = [r for r in runs if (r.workload, r.path, r.server) == (workload, path, "Orthanc")]
+        m = statistics.median(r.per_second for r in mine) if mine else 0.0
+        o = statistics.median(r.per_second for r in theirs) if theirs else 0.0
+        ratio = f"{m / o:.2f}" if o else "-"
+        by_round = {r.round: r for r in theirs}
+        rounds = " ".join(
+            f"{r.per_second / by_round[r.round].per_second:.2f}"
+            for r in mine
+            if r.round in by_round and by_round[r.round].per_second
         )
-    notes = [f"{r.workload}/{r.path}: {r.note}" for r in results if r.note]
-    if notes:
+        print(
+            f"{workload:<8} {path:<10} {len(mine):>6}  {cell(mine):<24} {cell(theirs):<24} "
+            f"{ratio:>6}  {rounds}"
+        )
+    errors = [r for r in runs if r.error or r.ok != r.n]
+    if errors:
         print()
-        for note in notes:
-            print("  note: " + note)
+        for r in errors:
+            print(
+                f"  note: {r.server} {r.workload}/{r.path} round {r.round}: {r.ok} of {r.n} "
+                f"ok; {r.error}"
+            )
+
+
+# --- Main --------------------------------------------------------------------------------
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n-ct", type=int, default=200, help="instances of the CT workloads")
-    parser.add_argument("--n-cr", type=int, default=20, help="instances of the 10 MB CR")
-    parser.add_argument("--clients", type=int, default=5, help="concurrent clients")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (2-4)")
+    parser.add_argument("--n", type=int, default=500, help="instances per run (CT workloads)")
+    parser.add_argument("--n-cr", type=int, default=20, help="instances per run of the 10 MB CR")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per path")
+    parser.add_argument("--clients", type=int, default=5, help="concurrent HTTP clients")
+    parser.add_argument("--batch", type=int, default=10, help="instances per STOW-RS request")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--scp-processes", type=int, default=1, help="C-STORE listener processes")
+    parser.add_argument("--workloads", default="ct", help="comma-separated: ct, ct-rle, cr")
     parser.add_argument(
-        "--workloads", default="ct,ct-rle,cr", help="comma-separated: ct, ct-rle, cr"
+        "--paths", default="stow-rs,rest,c-store", help=f"comma-separated: {', '.join(PATHS)}"
     )
     parser.add_argument(
-        "--paths", default="in-process,stow-rs,c-store", help="comma-separated paths"
+        "--orthanc",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="run Orthanc side by side (auto: when the Orthanc binary is installed)",
     )
-    parser.add_argument("--redis-url", default="", help="broker for the inference jobs")
+    parser.add_argument("--redis-url", default="", help="broker for the inference wake-ups")
+    parser.add_argument("--db-name", default=BENCH_DB, help="scratch database (dropped)")
     parser.add_argument("--keep", action="store_true", help="keep the database and files")
     args = parser.parse_args()
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    for path in paths:
+        if path not in PATHS:
+            raise SystemExit(f"unknown path {path!r}; choose from {', '.join(PATHS)}")
+    binary = orthanc_binary() if args.orthanc != "no" else None
+    if args.orthanc == "yes" and binary is None:
+        raise SystemExit("Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)")
 
     server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    db_url = _with_db(server_url, BENCH_DB)
+    db_name = args.db_name
+    db_url = _with_db(server_url, db_name)
     tmp = Path(tempfile.mkdtemp(prefix="medassist-bench-"))
     env = {
         **os.environ,
@@ -380,10 +720,11 @@ def main() -> int:
     # pynetdicom logs every refused probe while the listener starts, and every association.
     logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     load_before = os.getloadavg()
-    print(f"Creating database {BENCH_DB} and migrating it...", flush=True)
-    _admin(server_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _admin(server_url, f"CREATE DATABASE {BENCH_DB}")
-    results: list[Result] = []
+    print(f"uptime before: {_uptime()}", flush=True)
+    print(f"Creating database {db_name} and migrating it...", flush=True)
+    _admin(server_url, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+    _admin(server_url, f"CREATE DATABASE {db_name}")
+    runs: list[Run] = []
     try:
         import django
 
@@ -399,136 +740,83 @@ def main() -> int:
         user = User.objects.create_user(username="bench", password=uuid.uuid4().hex)
         user.groups.add(Group.objects.get(name=Role.DOCTOR))
         token = Token.objects.create(user=user).key
-        info = machine_info(db_url)
+        info = machine_info(db_url, orthanc_version(binary) if binary else "not installed")
+        connections.close_all()
 
-        for workload in workloads:
-            n = args.n_cr if workload == "cr" else args.n_ct
-            for path in paths:
-                # The first instances of each run are a warm-up outside the clock (worker
-                # processes finishing their imports, decoders loading, connections opening).
-                warm = args.clients
-                files = series_of(workload, n + warm, path)
-                megabytes = sum(len(f) for f in files[warm:]) / 1e6
-                print(f"{workload} via {path}: {n} x {megabytes / n:.2f} MB ...", flush=True)
-                result = _run_path(path, files, warm=warm, env=env, tmp=tmp, token=token, args=args)
-                result.workload, result.megabytes = workload, megabytes
-                results.append(result)
+        with ExitStack() as stack:
+            servers: list[Server | None] = []
+            server_paths = [p for p in paths if p != "in-process"]
+            if server_paths:
+                servers.append(
+                    stack.enter_context(
+                        medassist_server(env, tmp, token, args.workers, args.scp_processes)
+                    )
+                )
+                if binary is not None:
+                    servers.append(stack.enter_context(orthanc_server(binary, tmp / "orthanc")))
+            for workload in workloads:
+                n = args.n_cr if workload == "cr" else args.n
+                for path in paths:
+                    targets = [None] if path == "in-process" else servers
+                    # Warm-up, outside the clock: processes finish their imports, decoders
+                    # load, connections open.
+                    warm = series_of(workload, args.clients * args.batch, f"warm-{path}")
+                    for target in targets:
+                        send(path, target, warm, tmp / "send", args)
+                    for round_ in range(1, args.rounds + 1):
+                        files = series_of(workload, n, f"{path}-{round_}")
+                        megabytes = sum(len(f) for f in files) / 1e6
+                        # Alternate who goes first, so a trend in the machine's load (or in
+                        # a server's growing index) does not favour one side.
+                        order = targets if round_ % 2 else list(reversed(targets))
+                        for target in order:
+                            name = target.name if target is not None else "MedAssist"
+                            ok, error, seconds = timed(path, target, files, tmp / "send", args)
+                            run = Run(
+                                name, workload, path, round_, n, ok, seconds, megabytes, error
+                            )
+                            runs.append(run)
+                            print(
+                                f"{workload} {path} round {round_}: {name} {run.per_second:.1f} "
+                                f"inst/s ({ok}/{n} in {seconds:.2f} s)"
+                                + (f" - {error[:200]}" if error else ""),
+                                flush=True,
+                            )
+            counts = []
+            for target in servers:
+                if target is not None and target.count is not None:
+                    counts.append(f"{target.name} holds {target.count()} instances")
+            connections.close_all()
         load_after = os.getloadavg()
         info.append(
-            f"load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}; "
-            "anything above 0 is other work competing for the same cores"
+            f"load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f} "
+            f"on {os.cpu_count()} cores; uptime after: {_uptime()}"
         )
-        print_table(results, info, args)
+        if counts:
+            info.append("; ".join(counts))
+        print_report(runs, info, args)
         if args.redis_url:
             from medassist.celery import app
 
             app.control.purge()
-        connections.close_all()
     finally:
+        from django.db import connections as conns
+
+        conns.close_all()
         if not args.keep:
-            _admin(server_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            _admin(server_url, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
             shutil.rmtree(tmp, ignore_errors=True)
         else:
-            print(f"Kept database {BENCH_DB} and files under {tmp}")
+            print(f"Kept database {db_name} and files under {tmp}")
     return 0
 
 
-def _run_path(
-    path: str,
-    files: list[bytes],
-    *,
-    warm: int,
-    env: dict[str, str],
-    tmp: Path,
-    token: str,
-    args: argparse.Namespace,
-) -> Result:
-    n = len(files) - warm
-    if path == "in-process":
-        run_in_process(files[:warm])
-        start = time.perf_counter()
-        ok, error = run_in_process(files[warm:])
-        return Result("", path, n, ok, time.perf_counter() - start, 0.0, error)
-
-    if path == "stow-rs":
-        if not (ROOT / "imaging" / "dicomweb" / "views.py").exists():
-            return Result("", path, n, 0, 0.0, 0.0, "no STOW-RS endpoint in this checkout yet")
-        port = _free_port()
-        gunicorn = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "medassist.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--timeout",
-            "300",
-            # Load Django once in the master, so no worker is still importing when the clock
-            # starts; steady state is what is measured.
-            "--preload",
-        ]
-        base = f"http://127.0.0.1:{port}"
-        with _process(gunicorn, env, tmp / "gunicorn.log") as proc:
-            _wait(lambda: _accepts(port), "gunicorn", proc)
-            run_stow(files[:warm], base=base, token=token, clients=args.clients)
-            start = time.perf_counter()
-            ok, error = run_stow(files[warm:], base=base, token=token, clients=args.clients)
-            seconds = time.perf_counter() - start
-        return Result("", path, n, ok, seconds, 0.0, error)
-
-    if path == "c-store":
-        folder = tmp / f"send-{uuid.uuid4().hex}"
-        folder.mkdir()
-        paths = []
-        for i, data in enumerate(files):
-            paths.append(folder / f"{i}.dcm")
-            paths[-1].write_bytes(data)
-        port = _free_port()
-        scp = [
-            sys.executable,
-            "manage.py",
-            "dicom_scp",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--allowed-ae-titles",
-            BENCH_AE,
-        ]
-        with _process(scp, env, tmp / "scp.log") as proc:
-            _wait(lambda: _echoes(port), "the C-STORE listener", proc)
-            run_c_store(paths[:warm], port=port, clients=args.clients)
-            start = time.perf_counter()
-            ok, error = run_c_store(paths[warm:], port=port, clients=args.clients)
-            seconds = time.perf_counter() - start
-        shutil.rmtree(folder, ignore_errors=True)
-        return Result("", path, n, ok, seconds, 0.0, error)
-    raise SystemExit(f"unknown path {path!r}")
-
-
-def _echoes(port: int) -> bool:
-    """C-ECHO, not a bare TCP probe: a connection that never associates holds a thread."""
-    from pynetdicom import AE
-    from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
-
-    ae = AE(ae_title=BENCH_AE)
-    ae.add_requested_context(Verification)
-    assoc = ae.associate("127.0.0.1", port, ae_title="MEDASSIST")
-    if not assoc.is_established:
-        return False
-    ok = assoc.send_c_echo().get("Status") == 0
-    assoc.release()
-    return ok
-
-
-def _accepts(port: int) -> bool:
+def _uptime() -> str:
     try:
-        with socket.create_connection(("127.0.0.1", port), 0.5):
-            return True
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     except OSError:
-        return False
+        load = os.getloadavg()
+        return f"load average: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}"
 
 
 if __name__ == "__main__":

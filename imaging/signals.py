@@ -1,7 +1,8 @@
 """Signals other layers listen to; imaging itself knows nothing of AI.
 
-- ``instance_stored`` (``instance_id``): sent after the transaction that stored a new
-  instance has committed.
+- ``instance_stored`` (``instance_id``; from ingest also ``instance_ids``, ``study_id`` and
+  ``source``): sent after the transaction that stored new instances has committed, once per
+  study and batch (``instance_ids`` lists them all, ``instance_id`` is the first).
 - ``study_stable`` (``study_id``, ``instance_ids``): the listed instances are ready for
   whatever comes next. For a study pushed by a scanner or PACS this is sent once no new
   instance has arrived for ``MEDASSIST_STUDY_QUIET_SECONDS``; for a doctor's own upload it is

@@ -37,11 +37,23 @@ def _pending_key(study_id: int) -> str:
     return f"imaging:stable-check:{study_id}"
 
 
-def instance_stored_receiver(sender: Any, *, instance_id: int, **kwargs: Any) -> None:
-    row = Instance.objects.filter(pk=instance_id).values("source", "series__study_id").get()
-    study_id = row["series__study_id"]
-    if row["source"] in INTERACTIVE_SOURCES or quiet_period().total_seconds() <= 0:
-        study_stable.send(Study, study_id=study_id, instance_ids=[instance_id])
+def instance_stored_receiver(
+    sender: Any,
+    *,
+    instance_id: int,
+    instance_ids: list[int] | None = None,
+    study_id: int | None = None,
+    source: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """One stored image, or (``instance_ids``, ``study_id`` and ``source`` given, as ingest
+    sends them) the images of one study stored together: one check for them all."""
+    if instance_ids is None or study_id is None or source is None:
+        row = Instance.objects.filter(pk=instance_id).values("source", "series__study_id").get()
+        study_id, source = row["series__study_id"], row["source"]
+        instance_ids = [instance_id]
+    if source in INTERACTIVE_SOURCES or quiet_period().total_seconds() <= 0:
+        study_stable.send(Study, study_id=study_id, instance_ids=list(instance_ids))
         return
     # One pending check per study, not one per instance: a 500-slice push publishes one task.
     quiet = quiet_period().total_seconds()

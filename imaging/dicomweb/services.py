@@ -17,7 +17,7 @@ from medassist.services import audit_record
 from ..ingest.errors import IngestError
 from ..ingest.limits import max_upload_bytes, megabytes
 from ..ingest.parsing import parse_header, read_file_meta
-from ..ingest.services import instance_ingest
+from ..ingest.services import IngestResult, Outcome, instances_ingest
 from ..models import StoredInstance
 from .multipart import Part
 
@@ -119,9 +119,19 @@ def _identify(data: bytes, *, need_study: bool) -> tuple[str, str, str] | Ingest
         return "", "", ""
 
 
-def _store_one(
-    part: Part, *, uploaded_by: AbstractBaseUser | None, study_uid: str | None
-) -> StowOutcome:
+# A STOW-RS request is stored in batches of at most this many instances or bytes (the last
+# instance may pass it): one transaction and one flush to disk each, with memory bounded
+# whatever the request's size (MEDASSIST_MAX_STOW_BYTES).
+STOW_BATCH_INSTANCES = 50
+STOW_BATCH_BYTES = 64 * 1024 * 1024
+
+
+def _refused_before_ingest(part: Part, *, study_uid: str | None) -> StowOutcome | None:
+    """The outcome of a part refused before it is stored (not DICOM by its type, over the
+    size limit, of another study than the URL's), or None when it goes to ingest."""
+    wrong_type = bool(part.content_type) and part.content_type != "application/dicom"
+    if not wrong_type and not part.oversize and study_uid is None:
+        return None  # the usual case: ingest reads it, once
     identity = _identify(part.body, need_study=study_uid is not None)
     if isinstance(identity, IngestError):
         return StowOutcome(
@@ -132,7 +142,7 @@ def _store_one(
         )
     sop_class, sop_instance, part_study = identity
     ids = {"sop_class_uid": sop_class, "sop_instance_uid": sop_instance}
-    if part.content_type and part.content_type != "application/dicom":
+    if wrong_type:
         return StowOutcome(
             **ids,
             failure_reason=CANNOT_UNDERSTAND,
@@ -157,27 +167,51 @@ def _store_one(
                 "named in the request URL; nothing was stored."
             ),
         )
-    try:
-        result = instance_ingest(data=part.body, uploaded_by=uploaded_by, source="stow-rs")
-    except IngestError as exc:
-        return StowOutcome(**ids, failure_reason=failure_reason(exc), message=str(exc))
-    except OSError as exc:
-        logger.exception("STOW-RS could not store instance %s", sop_instance or "?")
-        full = exc.errno in {errno.ENOSPC, errno.EDQUOT}
+    return None
+
+
+def _stow_outcome(part: Part, outcome: Outcome) -> StowOutcome:
+    """What ingest did with a part, as STOW-RS reports it."""
+    if isinstance(outcome, IngestResult):
+        instance = outcome.instance
         return StowOutcome(
-            **ids,
-            failure_reason=OUT_OF_RESOURCES if full else PROCESSING_FAILURE,
-            message="The server could not write this instance to storage; "
-            "tell the IT administrator (the server log has the details).",
+            sop_class_uid=instance.sop_class_uid,
+            sop_instance_uid=instance.sop_instance_uid,
+            instance=instance,
+            duplicate=outcome.duplicate,
+            message=DUPLICATE_MESSAGE if outcome.duplicate else "",
         )
-    instance = result.instance
-    return StowOutcome(
-        sop_class_uid=instance.sop_class_uid,
-        sop_instance_uid=instance.sop_instance_uid,
-        instance=instance,
-        duplicate=result.duplicate,
-        message=DUPLICATE_MESSAGE if result.duplicate else "",
+    # Named from its own header where that can be read (a refused part may not be DICOM).
+    identity = _identify(part.body, need_study=False)
+    sop_class, sop_instance = identity[:2] if isinstance(identity, tuple) else ("", "")
+    ids = {"sop_class_uid": sop_class, "sop_instance_uid": sop_instance}
+    if isinstance(outcome, IngestError):
+        return StowOutcome(**ids, failure_reason=failure_reason(outcome), message=str(outcome))
+    logger.error(
+        "STOW-RS could not store instance %s",
+        sop_instance or "?",
+        exc_info=(type(outcome), outcome, outcome.__traceback__),
     )
+    full = isinstance(outcome, OSError) and outcome.errno in {errno.ENOSPC, errno.EDQUOT}
+    return StowOutcome(
+        **ids,
+        failure_reason=OUT_OF_RESOURCES if full else PROCESSING_FAILURE,
+        message="The server could not write this instance to storage; "
+        "tell the IT administrator (the server log has the details).",
+    )
+
+
+def _store_batch(
+    batch: list[tuple[int, Part]],
+    outcomes: list[StowOutcome | None],
+    *,
+    uploaded_by: AbstractBaseUser | None,
+) -> None:
+    results = instances_ingest(
+        files=[part.body for _, part in batch], uploaded_by=uploaded_by, source="stow-rs"
+    )
+    for (index, part), result in zip(batch, results, strict=True):
+        outcomes[index] = _stow_outcome(part, result)
 
 
 def stow_store(
@@ -186,14 +220,30 @@ def stow_store(
     uploaded_by: AbstractBaseUser | None,
     study_uid: str | None = None,
 ) -> list[StowOutcome]:
-    """Store each part through ``instance_ingest``; one outcome per part, in order.
+    """Store the parts through ``instances_ingest``; one outcome per part, in order.
 
-    Each instance is stored (and committed) on its own, so one bad part never undoes the
-    others, as STOW-RS requires. With ``study_uid`` (``POST /studies/{uid}``), instances of
-    any other study are refused. Raises only for a malformed multipart body (MultipartError,
-    from iterating ``parts``).
+    The parts are stored in batches (:data:`STOW_BATCH_INSTANCES`, :data:`STOW_BATCH_BYTES`),
+    each with one transaction: a request of ten instances is one. One bad part never costs
+    the others, as STOW-RS requires: it is refused alone and the rest are stored. With
+    ``study_uid`` (``POST /studies/{uid}``), instances of any other study are refused.
+    Raises only for a malformed multipart body (MultipartError, from iterating ``parts``);
+    the batch being gathered then is not stored.
     """
-    return [_store_one(p, uploaded_by=uploaded_by, study_uid=study_uid) for p in parts]
+    outcomes: list[StowOutcome | None] = []
+    batch: list[tuple[int, Part]] = []
+    size = 0
+    for part in parts:
+        outcomes.append(_refused_before_ingest(part, study_uid=study_uid))
+        if outcomes[-1] is not None:
+            continue
+        batch.append((len(outcomes) - 1, part))
+        size += len(part.body)
+        if len(batch) >= STOW_BATCH_INSTANCES or size >= STOW_BATCH_BYTES:
+            _store_batch(batch, outcomes, uploaded_by=uploaded_by)
+            batch, size = [], 0
+    if batch:
+        _store_batch(batch, outcomes, uploaded_by=uploaded_by)
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def dicomweb_access_record(

@@ -13,6 +13,7 @@ no frames to decode (:attr:`Header.has_pixel_data` is False).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import re
@@ -21,14 +22,14 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any, Protocol
 
 import pydicom
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.encaps import generate_frames
-from pydicom.filereader import _read_file_meta_info, read_partial, read_preamble
+from pydicom.filereader import _read_file_meta_info, read_dataset, read_partial, read_preamble
 from pydicom.pixels import get_decoder, iter_pixels
 from pydicom.tag import BaseTag
 from pydicom.uid import (
@@ -433,6 +434,10 @@ class Header:
     # False for a non-image object (a report, an RT plan, a waveform, a PDF...): then rows,
     # columns, frames and samples are 0 and there is nothing to decode.
     has_pixel_data: bool = True
+    # Where the pixel data element starts in the file (0: unknown, or a Deflated file, whose
+    # inflated data set is read again): :func:`parse_pixels` reads from there on, so the
+    # header is parsed once.
+    pixels_at: int = 0
 
 
 def _positive(ds: pydicom.Dataset, keyword: str, default: int | None = None) -> int:
@@ -778,25 +783,61 @@ def parse_header(data: bytes) -> tuple[Header, pydicom.Dataset, int]:
     """
     with _part10_stream(data) as (fp, stream_length, syntax, dataset_sha256):
         head, has_pixel_data = _read_stream(fp, stop_before_pixels=True)
+        # read_partial stops at the start of the pixel data element: in ``data`` itself,
+        # unless the data set was inflated into a temporary file.
+        pixels_at = fp.tell() if has_pixel_data and syntax != DeflatedExplicitVRLittleEndian else 0
         _check_complete(head, stream_length)
         _convert_all(head)
         _drop_deferred(head)
     header = _read_header(head, syntax, dataset_sha256, has_pixel_data=has_pixel_data)
     if header.has_pixel_data:
         _check_pixel_count(header)
+        header = replace(header, pixels_at=pixels_at)
     return header, head, stream_length
 
 
-def parse_pixels(data: bytes, header: Header, stream_length: int) -> None:
+def parse_pixels(
+    data: bytes, header: Header, stream_length: int, head: pydicom.Dataset | None = None
+) -> None:
     """Decode every frame once; a non-image object has none (it was read whole already).
 
     Each compressed frame's own header must state the image's size before any decoder runs
     (a codestream claiming a bigger image than Rows x Columns is a decompression bomb).
+
+    With ``head`` (what :func:`parse_header` returned for ``data``), only the elements from
+    the pixel data on are read, and added to a copy of it: the header is not parsed again.
+    Without it (or for a Deflated file) the whole data set is read again.
     """
     if not header.has_pixel_data:
+        return
+    if head is not None and header.pixels_at:
+        ds = _with_pixels(data, header, head)
+        _check_complete(ds, stream_length, nested=False)
+        _check_decodes(ds, header)
         return
     with _part10_stream(data, checked=True) as (fp, _length, _syntax, _digest):
         ds, _ = _read_stream(fp, stop_before_pixels=False)
         # The header's sequences were checked already; the pixels follow them.
         _check_complete(ds, stream_length, nested=False)
         _check_decodes(ds, header)
+
+
+def _with_pixels(data: bytes, header: Header, head: pydicom.Dataset) -> pydicom.Dataset:
+    """A copy of ``head`` with the elements of ``data`` from the pixel data on (the pixels and
+    whatever follows them), read in the encoding the header was read in."""
+    implicit, little = head.original_encoding
+    fp = io.BytesIO(data)
+    fp.seek(header.pixels_at)
+    try:
+        rest = read_dataset(fp, bool(implicit), bool(little), defer_size=DEFER_BYTES)
+    except MemoryError:
+        raise
+    except Exception as exc:  # pydicom raises many types on hostile bytes
+        raise _read_failed(exc) from exc
+    ds = copy.copy(head)
+    # A shallow copy shares the element dict: give the copy its own, so the header the
+    # caller files from never holds the pixels.
+    ds._dict = {**head._dict, **rest._dict}
+    # Values left unread (over DEFER_BYTES: the pixels of a big image) are read from here.
+    ds.filename, ds.buffer, ds.fileobj_type = None, fp, io.BytesIO
+    return ds

@@ -329,8 +329,13 @@ def _fail(*args: Any, **kwargs: Any) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["imaging.models.Instance.save", "imaging.ingest.services.audit_record", "os.replace"],
-    ids=["instance-row", "audit-row", "rename"],
+    [
+        "django.db.models.query.QuerySet.bulk_create",
+        "imaging.ingest.services.audit_record_many",
+        "os.replace",
+        "os.fsync",
+    ],
+    ids=["instance-row", "audit-row", "rename", "flush"],
 )
 def test_a_failure_midway_leaves_no_orphan_file_and_no_half_written_rows(
     target: str, monkeypatch: pytest.MonkeyPatch
