@@ -26,7 +26,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis
+from diagnosis.encounters.models import Disposition, Encounter, FinalDiagnosis, VitalsFields
 from diagnosis.encounters.selectors import (
     current_final_diagnoses,
     dx_group_of,
@@ -39,8 +39,8 @@ from diagnosis.review.models import Review
 from diagnosis.triage.models import TriageAssessment
 from diagnosis.triage.selectors import triage_labels
 from diagnosis.triage.services import note_text, vitals_of
-from imaging.models import Instance
 from imaging.selectors import instance_read_dataset
+from medassist.models import Patient
 
 from .gate import Scores, align
 from .models import EncounterTestCase, TestSetCase, TriageNote
@@ -56,9 +56,51 @@ if TYPE_CHECKING:
     from medassist.ml.text_model import TextClassifier
 
 
+@dataclass(frozen=True, slots=True)
+class LabelledImage:
+    """One image of a training or test set: what a run reads of it and of its study and
+    patient (the file and its checksum, the model card's modality, body part and date, the
+    patient for the calibration split and the subgroup figures), read as plain values."""
+
+    pk: int
+    sop_instance_uid: str
+    storage_key: str
+    sha256: str
+    modality: str
+    body_part: str
+    study_date: datetime.date | None
+    is_synthetic: bool
+    patient_id: int
+    sex: str  # as displayed
+    birth_date: datetime.date | None
+
+    def __str__(self) -> str:
+        return f"Instance {self.sop_instance_uid}"
+
+
+# The columns of a LabelledImage, from a row that reaches the image as ``instance``.
+_IMAGE_COLUMNS = (
+    "instance_id",
+    "instance__sop_instance_uid",
+    "instance__storage_key",
+    "instance__sha256",
+    "instance__series__modality",
+    "instance__series__body_part",
+    "instance__series__study__study_date",
+    "instance__series__study__is_synthetic",
+    "instance__series__study__patient_id",
+    "instance__series__study__patient__sex",
+    "instance__series__study__patient__birth_date",
+)
+
+
+def _image(row: Sequence[Any], sexes: dict[str, str]) -> LabelledImage:
+    return LabelledImage(*row[:9], sexes.get(row[9], row[9]), row[10])  # type: ignore[arg-type]
+
+
 @dataclass
 class LabelledSet:
-    instances: list[Instance]
+    instances: list[LabelledImage]
     labels: list[str]  # finding codes
     max_review_id: int
     synthetic: bool
@@ -66,49 +108,58 @@ class LabelledSet:
     # truth as the label); the rest are real. Recorded in the version's training summary.
     n_synthetic: int = 0
 
+    @classmethod
+    def of_rows(
+        cls, rows: list[tuple[Any, ...]], *, max_review_id: int, truth: Callable[[Any], bool]
+    ) -> LabelledSet:
+        """From rows of ``_IMAGE_COLUMNS`` + (finding code, source); ``truth(source)`` says
+        whether the label is the generator's ground truth (synthetic)."""
+        sexes = {str(value): str(label) for value, label in Patient.Sex.choices}
+        images = [_image(row, sexes) for row in rows]
+        truths = [truth(row[-1]) for row in rows]
+        return cls(
+            instances=images,
+            labels=[row[-2] for row in rows],
+            max_review_id=max_review_id,
+            synthetic=any(truths),
+            n_synthetic=sum(t or i.is_synthetic for t, i in zip(truths, images, strict=True)),
+        )
+
 
 def training_set(*, labels: list[str]) -> LabelledSet:
     """The current label of every reviewed instance, minus the test set's patients.
 
     Under double reading that is the agreed or adjudicated read, never a lone first read.
+    Read as plain values, not models: building four model objects per row was 80% of the
+    time at 10^5 labelled cases (bench/scale.py).
     """
     from diagnosis.review.selectors import current_label_reviews
 
     test_patients = TestSetCase.objects.values("instance__series__study__patient")
-    current = (
+    rows = list(
         current_label_reviews()
         .filter(finding__code__in=labels)
         .exclude(instance__series__study__patient__in=test_patients)
-        .select_related("instance__series__study", "finding")
         .order_by("pk")
+        .values_list(*_IMAGE_COLUMNS, "finding__code", "source")
     )
-    reviews = list(current)
-    return LabelledSet(
-        instances=[r.instance for r in reviews],
-        labels=[r.finding.code for r in reviews],
+    truth = Review.Source.SYNTHETIC_TRUTH
+    return LabelledSet.of_rows(
+        rows,
         max_review_id=Review.objects.aggregate(m=Max("pk"))["m"] or 0,
-        synthetic=any(r.source == Review.Source.SYNTHETIC_TRUTH for r in reviews),
-        n_synthetic=sum(
-            r.source == Review.Source.SYNTHETIC_TRUTH or r.instance.series.study.is_synthetic
-            for r in reviews
-        ),
+        truth=lambda source: source == truth,
     )
 
 
 def test_set(*, task: str, labels: list[str]) -> LabelledSet:
-    cases = list(
+    rows = list(
         TestSetCase.objects.filter(task=task, finding__code__in=labels)
-        .select_related("instance__series__study__patient", "finding")
         .order_by("pk")
+        .values_list(*_IMAGE_COLUMNS, "finding__code", "pk")
     )
-    n_synthetic = sum(c.instance.series.study.is_synthetic for c in cases)
-    return LabelledSet(
-        instances=[c.instance for c in cases],
-        labels=[c.finding.code for c in cases],
-        max_review_id=0,
-        synthetic=n_synthetic > 0,
-        n_synthetic=n_synthetic,
-    )
+    data = LabelledSet.of_rows(rows, max_review_id=0, truth=lambda _: False)
+    data.synthetic = data.n_synthetic > 0
+    return data
 
 
 def _held_back(
@@ -136,7 +187,7 @@ def _split_by_patient(
     data: LabelledSet, *, fraction: float, seed: int, min_held: int = 1
 ) -> tuple[LabelledSet, LabelledSet]:
     """(fit, held back) by whole patients, see :func:`_held_back`."""
-    patients = [i.series.study.patient_id for i in data.instances]
+    patients = [i.patient_id for i in data.instances]
     held = _held_back(patients, fraction=fraction, seed=seed, min_held=min_held)
     parts: dict[bool, LabelledSet] = {
         flag: LabelledSet([], [], data.max_review_id, data.synthetic) for flag in (False, True)
@@ -170,7 +221,7 @@ def scope_of(
 
 def _date_range(data: LabelledSet) -> list[str]:
     """[first, last] study date of the cases (ISO), or [] when none has a date."""
-    dates = sorted(i.series.study.study_date for i in data.instances if i.series.study.study_date)
+    dates = sorted(i.study_date for i in data.instances if i.study_date)
     return [dates[0].isoformat(), dates[-1].isoformat()] if dates else []
 
 
@@ -178,13 +229,11 @@ def _model_card(data: LabelledSet, *, synthetic: bool) -> dict[str, Any]:
     """What the model is for, derived from what it was trained on (see :func:`scope_of`)."""
     min_cases = settings.MEDASSIST_SCOPE_MIN_CASES
     modalities = scope_of(
-        [i.series.modality for i in data.instances],
+        [i.modality for i in data.instances],
         min_cases=min_cases,
         families=settings.MEDASSIST_SCOPE_FAMILIES,
     )
-    body_parts = scope_of(
-        [i.series.body_part for i in data.instances], min_cases=min_cases, families=()
-    )
+    body_parts = scope_of([i.body_part for i in data.instances], min_cases=min_cases, families=())
     return {
         "intended_use": "Suggests an image finding for a clinician to confirm or correct. "
         "It does not diagnose.",
@@ -289,19 +338,19 @@ class ImageSet:
     @property
     def real(self) -> list[bool]:
         """Per case: a real patient's study (not synthetic)."""
-        return [not i.series.study.is_synthetic for i in self.data.instances]
+        return [not i.is_synthetic for i in self.data.instances]
 
     def groups(self) -> dict[str, list[str]]:
         """Per case: sex, age band at the study, modality and manufacturer (from the file)."""
         from .selectors import age_band
 
-        studies = [i.series.study for i in self.data.instances]
+        images = self.data.instances
         return {
-            "sex": [s.patient.get_sex_display() for s in studies],
+            "sex": [i.sex for i in images],
             "age band": [
-                age_band(birth_date=s.patient.birth_date, study_date=s.study_date) for s in studies
+                age_band(birth_date=i.birth_date, study_date=i.study_date) for i in images
             ],
-            "modality": [i.series.modality or "unknown" for i in self.data.instances],
+            "modality": [i.modality or "unknown" for i in images],
             # Read with the pixels by :meth:`tensors`, which the evaluation calls first.
             "manufacturer": self._manufacturers or ["unknown"] * self.n,
         }
@@ -548,7 +597,7 @@ class ImageAdapter:
         calibration = calibrate(
             logits,
             targets,
-            groups=[i.series.study.patient_id for i in calibration_part.instances],
+            groups=[i.patient_id for i in calibration_part.instances],
             min_cases=settings.MEDASSIST_CALIBRATION_MIN_CASES,
             seed=settings.MEDASSIST_TRAIN_SEED,
         )
@@ -704,8 +753,15 @@ class TriageAdapter:
         )
         data.max_disposition_id = Disposition.objects.aggregate(m=Max("pk"))["m"] or 0
         labels = triage_labels()
+        # Only what the note and the rules read (vitals_of, note_text): every column of two
+        # models per encounter was half the time at 10^5 encounters (bench/scale.py).
+        columns = ("chief_complaint", "age_years", "patient__is_synthetic")
+        vitals = tuple(field.name for field in VitalsFields._meta.get_fields())
         for encounter in (
-            Encounter.objects.filter(pk__in=labels).select_related("patient").order_by("pk")
+            Encounter.objects.filter(pk__in=labels)
+            .select_related("patient")
+            .only(*columns, *vitals)
+            .order_by("pk")
         ):
             vitals = vitals_of(encounter=encounter)
             data.texts.append(note_text(complaint=encounter.chief_complaint, vitals=vitals))

@@ -113,7 +113,7 @@ def test_frozen_patients_never_reach_training(labelled: list[Instance], ml_admin
         FrozenCase.objects.values_list("instance__series__study__patient", flat=True)
     )
     after = training_set(labels=FINDINGS)
-    trained_patients = {i.series.study.patient_id for i in after.instances}
+    trained_patients = {i.patient_id for i in after.instances}
     assert frozen_patients and not frozen_patients & trained_patients
     # The picked patients' other labelled cases left training with them, and are counted.
     assert len(after.instances) == 24 - plan.cases - plan.withheld_from_training
