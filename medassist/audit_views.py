@@ -154,9 +154,15 @@ def audit_events(
     if object_type:
         qs = qs.filter(object_type=object_type)
     if mrn:
+        # The patient's events are found first, on their own, and the other filters and the
+        # order then apply to those ids. As one query with the order and a page's LIMIT,
+        # PostgreSQL misjudged how many events the patient's OR of lookups matches (thousands
+        # for 49) and walked the whole log backwards by time: 8 s at 10^6 studies, 10^7
+        # events. Alone, the lookups are one bitmap scan of their indexes (see _patient_q).
+        matching = AuditEvent.objects.all()
         if connection.vendor == "postgresql":
-            qs = qs.alias(detail_mrn=KT("detail__mrn"))
-        qs = qs.filter(_patient_q(mrn))
+            matching = matching.alias(detail_mrn=KT("detail__mrn"))
+        qs = qs.filter(pk__in=list(matching.filter(_patient_q(mrn)).values_list("pk", flat=True)))
     if date_from:
         qs = qs.filter(at__gte=_day_start(date_from))
     if date_to:
