@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet, Value
 
-from diagnosis.encounters.selectors import current_final_diagnoses, dx_group_of
+from diagnosis.encounters.selectors import (
+    current_diagnosis_count_rows,
+    current_final_diagnoses,
+    dx_group_of,
+)
 from diagnosis.registry.models import Finding, ModelVersion, Task
 from diagnosis.registry.selectors import (
     NO_LABELS,
@@ -511,17 +515,36 @@ def encounter_test_patient_ids() -> set[int]:
 
 
 def encounter_group_counts() -> dict[str, tuple[int, int]]:
-    """Per diagnosis group (see :func:`diagnosis.encounters.selectors.dx_group_of`): its
-    diagnosed encounters that training would read, and its frozen test encounters."""
-    test_patients = encounter_test_patient_ids()
-    frozen = set(EncounterTestCase.objects.values_list("encounter_id", flat=True))
+    """Per diagnosis group (see :func:`diagnosis.encounters.selectors.dx_group_of`), sorted
+    by group: its diagnosed encounters that training would read, and its frozen test
+    encounters. A group is listed when some encounter's current final diagnosis is in it.
+
+    Training reads every current final diagnosis except those of the test set's patients
+    (:func:`encounter_test_patient_ids`), and every frozen encounter is one of theirs; so
+    both figures come from the counts per code the database keeps
+    (:func:`diagnosis.encounters.selectors.current_diagnosis_count_rows`) and the test
+    patients' own current diagnoses, counted per code. One query (a union, so both parts
+    read the same snapshot) whose cost grows with the codes and the test patients, not
+    with the diagnoses.
+    """
+    test_patients = EncounterTestCase.objects.values("encounter__patient_id")
+    frozen = EncounterTestCase.objects.values("encounter_id")
+    every = current_diagnosis_count_rows().annotate(test=Value(0))
+    theirs = (
+        current_final_diagnoses()
+        .filter(encounter__patient_id__in=test_patients)
+        .order_by()
+        .values("icd10_code")
+        .annotate(
+            n=Value(0) - Count("pk"),
+            test=Count("pk", filter=Q(encounter_id__in=frozen)),
+        )
+    )
     counts: dict[str, list[int]] = {}
-    for encounter_id, patient_id, code in current_final_diagnoses().values_list(
-        "encounter_id", "encounter__patient_id", "icd10_code"
+    for code, train, test in every.values_list("icd10_code", "n", "test").union(
+        theirs.values_list("icd10_code", "n", "test"), all=True
     ):
         row = counts.setdefault(dx_group_of(icd10_code=code), [0, 0])
-        if encounter_id in frozen:
-            row[1] += 1
-        elif patient_id not in test_patients:
-            row[0] += 1
+        row[0] += train
+        row[1] += test
     return {group: (train, test) for group, (train, test) in sorted(counts.items())}

@@ -284,6 +284,30 @@ class FinalDiagnosis(models.Model):
         return f"Final diagnosis {self.pk}: {self.icd10_code} for encounter {self.encounter_id}"
 
 
+class DiagnosisCodeCount(models.Model):
+    """How many encounters have each ICD-10 code as their current final diagnosis.
+
+    The current final diagnosis is the one
+    :func:`diagnosis.encounters.selectors.current_final_diagnoses` returns: a
+    :class:`FinalDiagnosis` no other one supersedes. On PostgreSQL the database keeps these
+    rows, in the transaction of every write to the final diagnoses, whoever makes it (the
+    final-diagnosis service, a bulk load): the statement triggers of migration
+    ``0024_diagnosis_code_counts`` add each new diagnosis nothing supersedes, take out the
+    one it supersedes, and follow an update or a delete (which the service never makes) as
+    exactly. The test-set page then reads one row per code instead of every diagnosis
+    (:func:`diagnosis.encounters.selectors.current_diagnosis_counts`). Nothing in Python
+    writes them, and there is no setting. A code whose last diagnosis was superseded keeps
+    its row at 0. SQLite has no such triggers: there the selector counts live (development
+    data is small).
+    """
+
+    icd10_code = models.CharField("ICD-10 code", max_length=8, primary_key=True)
+    current = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.icd10_code}: {self.current} current final diagnoses"
+
+
 class Disposition(models.Model):
     """Where the patient went at the end of the encounter. Never edited: a new one supersedes.
 

@@ -7,17 +7,18 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models import F, Max, Q, QuerySet, Value
+from django.db import connection, models
+from django.db.models import Count, F, Max, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from diagnosis.encounters.models import (
     ESI_UNASSESSED_ORDER,
+    DiagnosisCodeCount,
     Disposition,
     Encounter,
     EncounterDiagnosisSuggestion,
@@ -174,6 +175,34 @@ def current_final_diagnoses() -> QuerySet[FinalDiagnosis]:
         .select_related("encounter__patient")
         .order_by("encounter__created_at", "encounter_id", "pk")
     )
+
+
+def current_diagnosis_count_rows() -> QuerySet[Any, dict[str, Any]]:
+    """Every ICD-10 code some encounter has as its current final diagnosis (see
+    :func:`current_final_diagnoses`), as ``{"icd10_code": code, "n": encounters}`` rows,
+    unordered: one query whatever the number of diagnoses, to run alone or inside another
+    (a union). On PostgreSQL it reads the
+    :class:`~diagnosis.encounters.models.DiagnosisCodeCount` rows the database keeps (a row
+    per code); elsewhere it counts the current diagnoses with one GROUP BY."""
+    if connection.vendor == "postgresql":
+        return (
+            DiagnosisCodeCount.objects.filter(current__gt=0)
+            .annotate(n=F("current"))
+            .order_by()
+            .values("icd10_code", "n")
+        )
+    return (
+        FinalDiagnosis.objects.filter(superseded_by__isnull=True)
+        .values("icd10_code")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+
+def current_diagnosis_counts() -> dict[str, int]:
+    """How many encounters have each ICD-10 code as their current final diagnosis,
+    ``{code: encounters}`` with counts above 0 (:func:`current_diagnosis_count_rows`)."""
+    return {row["icd10_code"]: row["n"] for row in current_diagnosis_count_rows()}
 
 
 def encounter_studies(*, encounter: Encounter) -> QuerySet[Study]:
