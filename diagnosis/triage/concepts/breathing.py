@@ -44,6 +44,8 @@ _RESUSCITATION = (
     "no pulse",
     "pulseless",
     "bystander",
+    "see pee are",
+    "c p r",
 )
 
 # A seizure by any of its names (used with words that say it is going on or repeating).
@@ -88,6 +90,8 @@ _CONVULSIVE_MOVEMENTS = (
     "goes stiff",
     "going stiff",
     "going rigid",
+    "taking a fit",
+    "having a fit",
 )
 _SHAKING = (
     "move strong",
@@ -225,6 +229,11 @@ _ONGOING = (
     "keeps going",
     "non stop",
     "nonstop",
+    "? status",
+    "likely status",
+    "query status",
+    "possible status",
+    "in status",
 )
 
 # Seizures that repeat without the patient waking between them.
@@ -345,6 +354,9 @@ _REPEATING_OR_NOT_WAKING = (
     "not come to",
     "no recovery between",
     "not recovered between",
+    "without return to baseline",
+    "no wake",
+    "shake again",
 )
 
 # Rescue drugs for a seizure.
@@ -761,6 +773,12 @@ _WORK_OF_BREATHING = (
     "noise every time she breathes in",
     "noise every time he breathes in",
     "noise when breathing in",
+    "every breath is an effort",
+    "every breath an effort",
+    "every breath a huge effort",
+    "every breath is a struggle",
+    "breath finish",
+    "struggling to breed",
 )
 
 # The signs that breathing is failing: cannot speak, blue, exhausted, low saturation.
@@ -1037,6 +1055,12 @@ _FAILING_SIGNS = (
     "o2 sats 7*",
     "saturation 8*",
     "saturations 8*",
+    "too breathless to give",
+    "single syllables",
+    "monosyllab*",
+    "cant say more",
+    "becoming drowsy",
+    "drowsy from the effort",
 )
 
 # Asthma or COPD, or their wheeze, by any name.
@@ -1107,6 +1131,12 @@ _OBSTRUCTIVE_DISEASE = (
     "wheeze",
     "whistl*",
     "bronchospasm",
+    "pipes in her chest",
+    "pipes in his chest",
+    "pipes in my chest",
+    "tubes have shut",
+    "tubes are closing",
+    "pipes are closing",
 )
 
 # The usual treatments of an asthma or COPD attack.
@@ -1315,6 +1345,8 @@ _SHORT_SPEECH = (
     "catch his breath",
     "catch her breath",
     "catch my breath",
+    "cannot talk",
+    "cant talk",
 )
 
 # Lay words for chest compressions.
@@ -1517,6 +1549,8 @@ _BLUE_LIPS = (
     "lips and nails violet",
     "lips violet",
     "violet lips",
+    "grey",
+    "gray",
 )
 
 # A pulse that cannot be found (alone it may be a limb's: it needs a collapse or CPR with it).
@@ -2078,6 +2112,9 @@ CONCEPTS: tuple[Concept, ...] = (
             "start* breathing again",
             "gulp every",
             "breathing slower and slower",
+            "odd gulp*",
+            "occasional gulp*",
+            "only a gulp*",
         ),
         together=(
             (
@@ -2150,6 +2187,11 @@ CONCEPTS: tuple[Concept, ...] = (
                 (
                     "stops breathing",
                     "stop breathing",
+                    "breath went away",
+                    "breathing went away",
+                    "stopped taking air",
+                    "stopped taking in air",
+                    "stopped taking breaths",
                     "breath makes stop",
                     "breathing makes stop",
                     "breath is stopping",
@@ -2168,6 +2210,7 @@ CONCEPTS: tuple[Concept, ...] = (
                     "for ages",
                     "long time",
                     "long long time",
+                    "purple",
                     "big sound",
                     "snort*",
                     "choking sound",
@@ -2619,12 +2662,22 @@ CONCEPTS: tuple[Concept, ...] = (
             "no answer to voice",
             "no answer to pain",
             "no answer to shaking",
+            "nothing to voice or pain",
+            "no response to voice or pain",
+            "unresponsive to pain",
+            "wont come round",
+            "not coming round",
+            "out for the count",
         ),
         together=(
             (
                 (
                     "no reaction",
                     "no response",
+                    "cant get him to wake",
+                    "cant get her to wake",
+                    "cannot get him to wake",
+                    "cannot get her to wake",
                     "not responding",
                     "not reacting",
                     "doesnt react",
@@ -3227,6 +3280,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "nebs back to back",
             "continuous nebs",
             "continuous nebulisers",
+            "b2b nebs",
+            "back to back nebulis*",
         ),
         together=(
             (_OBSTRUCTIVE_DISEASE, _RELIEVER, _NOT_WORKING),

@@ -56,6 +56,7 @@ _CHEST = (
     "place of the heart",
     "place of heart",
     "heart region",
+    "ticker",
 )
 # How heart pain feels ("pain" itself is read by the chest pain rule, which knows the age).
 # The trunk, where an aortic pain is felt.
@@ -119,6 +120,7 @@ _TRUNK_TEAR = (
     "through to the back",
     "flank",
     "inside",
+    "back tear",
 )
 _CHEST_FEELING = (
     "pressure in",
@@ -148,6 +150,11 @@ _CHEST_FEELING = (
     "standing on",
     "sitting on",
     "on my chest",
+    "tight band",
+    "band across",
+    "like a band",
+    "like a belt",
+    "tight like a belt",
 )
 # Where the pain of the heart spreads, and what comes with it.
 _ACS_COMPANION = (
@@ -522,6 +529,8 @@ _CLOT_RISK = (
     "previous pe",
     "prior dvt",
     "prior pe",
+    "hip done",
+    "knee done",
 )
 # Sudden breathlessness, pain on breathing, and the other signs of a clot in the lung.
 _PE_SIGN = (
@@ -689,6 +698,11 @@ _PE_SIGN = (
     "passed out",
     "fainted",
     "collapse*",
+    "every time i breathe",
+    "every time she breathes",
+    "every time he breathes",
+    "hurts to breathe in",
+    "breathing fast",
 )
 _HEADACHE = (
     "headache*",
@@ -1693,6 +1707,12 @@ CONCEPTS: tuple[Concept, ...] = (
             "sagging face",
             "sudden weakness",
             "sudden numbness",
+            "speech sounded drunk",
+            "speech sounds drunk",
+            "not finding his words",
+            "not finding her words",
+            "couldnt find his words",
+            "couldnt find her words",
         ),
         together=(
             (
@@ -2124,6 +2144,14 @@ CONCEPTS: tuple[Concept, ...] = (
                     "teering",
                     "ripping open",
                     "ripped open",
+                    "something tore",
+                    "tore inside",
+                    "tore my back",
+                    "tore my chest",
+                    "chest was splitting",
+                    "chest is splitting",
+                    "chest splitting",
+                    "back splitting",
                 ),
                 _TRUNK_TEAR,
             ),
@@ -2187,6 +2215,10 @@ CONCEPTS: tuple[Concept, ...] = (
                     "chest to the back",
                     "chest to my back",
                     "chest through to",
+                    "chest going to the back",
+                    "chest going to his back",
+                    "chest going to her back",
+                    "chest going through to",
                     "chest into back",
                     "chest into the back",
                     "through to the back",
@@ -2314,6 +2346,7 @@ CONCEPTS: tuple[Concept, ...] = (
                     "never feel",
                     "never felt",
                     "never had",
+                    "instant*",
                 ),
             ),
             # A blood pressure that differs between the two arms.
@@ -2619,6 +2652,9 @@ CONCEPTS: tuple[Concept, ...] = (
             "sudden blur*",
             "suddenly blurred",
             "suddenly blurry",
+            "sudden painless loss",
+            "seen nothing from the",
+            "lights went out in my",
         ),
         together=(
             (_EYE, _CAUSTIC),

@@ -88,6 +88,7 @@ _FEVER = (
     "thermometer 40",
     "reads 39",
     "reading 39",
+    "spiking",
 )
 # The patient is diabetic, or the sugar is the problem.
 _DIABETIC = (
@@ -221,6 +222,9 @@ _HIGH_SUGAR = (
     "meter says 3*",
     "meter says 4*",
     "metre says 3*",
+    "sugars have gone through the roof",
+    "sugar through the roof",
+    "sugars through the roof",
 )
 # Thirst and passing urine all the time: new (or out of control) diabetes.
 _NEW_DIABETES = (
@@ -340,12 +344,19 @@ _DKA_SIGNS = (
     "lethargic",
     "very sleepy",
 )
-# Ten or more tablets ("took 40 paracetamol", "swallowed 12 tabs").
+# Ten or more tablets ("took 40 paracetamol", "swallowed 12 tabs", "about thirty pills").
 _TEN_OR_MORE = tuple(
     f"{n} {what}"
-    for n in range(10, 101)
+    for n in (*range(10, 101), "twenty", "thirty", "forty", "fifty", "sixty", "hundred")
     for what in (
         "tablets",
+        "sertraline",
+        "citalopram",
+        "fluoxetine",
+        "amitriptyline",
+        "mirtazapine",
+        "quetiapine",
+        "propranolol",
         "tabs",
         "pills",
         "paracetamol",
@@ -1078,6 +1089,8 @@ CONCEPTS: tuple[Concept, ...] = (
                     "stif neck",
                     "neck stiff*",
                     "neck is stiff",
+                    "neck has locked",
+                    "neck locked",
                     "neck was stiff",
                     "neck really stiff",
                     "neck very stiff",
@@ -1347,6 +1360,10 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
                 (
                     "not blanch*",
+                    "didnt go when i pressed",
+                    "didnt go when pressed",
+                    "not going away when i press",
+                    "doesnt go away when pressed",
                     "doesnt blanch",
                     "dont blanch",
                     "wont blanch",
@@ -1924,6 +1941,20 @@ CONCEPTS: tuple[Concept, ...] = (
             "intends to end",
             "intent to die",
             "intending to die",
+            "going to hurt herself",
+            "going to hurt himself",
+            "gonna hurt myself",
+            "going to hurt myself",
+            "kms",
+            "belt round his neck",
+            "belt round her neck",
+            "belt around his neck",
+            "belt around her neck",
+            "plan to od",
+            "plan to overdose",
+            "sleep and not wake up",
+            "how many tablets it would take",
+            "how many pills it would take",
         ),
         together=(
             # A weapon and a threat towards someone.
@@ -3738,6 +3769,10 @@ CONCEPTS: tuple[Concept, ...] = (
             "100 tramadol",
             "100 diazepam",
             "100 zopiclone",
+            "took the lot",
+            "taken the lot",
+            "swallowed the lot",
+            "many many pill*",
         ),
         together=(
             # A large amount of a medicine (words that alone are everyday: "a whole box").
@@ -4475,6 +4510,8 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
                 (
                     "cleaner",
+                    "for the toilet",
+                    "under the sink",
                     "weed killer",
                     "weedkiller",
                     "wead killer",
@@ -5149,6 +5186,11 @@ CONCEPTS: tuple[Concept, ...] = (
             "dressed inside out",
             "not like him at all",
             "not like her at all",
+            "away with the fairies",
+            "isnt recognising",
+            "doesnt recognise her",
+            "doesnt recognise him",
+            "keeps asking which",
         ),
         descriptions=(
             "suddenly muddled, does not know where she is",

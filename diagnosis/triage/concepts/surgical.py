@@ -396,6 +396,22 @@ _PREGNANT: tuple[str, ...] = (
     "g5p*",
     "g6p*",
     *_EARLY_GESTATION,
+    "missed 2 periods",
+    "missed two periods",
+    "missed 3 periods",
+    "missed periods",
+    "missed her period",
+    "missed my period",
+    "period did not come",
+    "period didnt come",
+    "period never came",
+    "blood did not come",
+    "blood didnt come",
+    "monthly visitor never came",
+    "monthly never came",
+    "weeks gone",
+    "hcg",
+    "baby test positive",
 )
 # Pain low in the belly or pelvis, bleeding, or the signs of blood loss.
 _ECTOPIC_SIGNS: tuple[str, ...] = (
@@ -546,6 +562,17 @@ _ECTOPIC_SIGNS: tuple[str, ...] = (
     "on her pad",
     "on my pad",
     "soaking pad*",
+    "pain down",
+    "below the navel",
+    "below the belly button",
+    "rif pain",
+    "lif pain",
+    "shoulder tip pain",
+    "shoulder tip*",
+    "cramping on one side",
+    "losing a bit",
+    "pain low on the left",
+    "pain low on the right",
 )
 
 # Late pregnancy (from about 20 weeks).
@@ -633,6 +660,11 @@ _LATE_PREGNANCY: tuple[str, ...] = (
         for n in ("6", "7", "8", "9", "six", "seven", "eight", "nine")
         for month in ("month", "months")
     ),
+    "months in the belly",
+    "eight months pregnant",
+    "8 months pregnant",
+    "seven months pregnant",
+    "7 months pregnant",
 )
 # The emergencies of later pregnancy: bleeding, abruption, pre-eclampsia, fits, labour
 # too early or with complications, a baby that has stopped moving.
@@ -913,6 +945,22 @@ _OBSTETRIC_SIGNS: tuple[str, ...] = (
     "trauma",
     "mvc",
     "car crash",
+    "moving much less",
+    "much quieter than usual",
+    "quieter than usual",
+    "hardly any kicks",
+    "gone quiet",
+    "blurry",
+    "visual disturbance",
+    "protein 3",
+    "protein 2",
+    "went rigid",
+    "shook all over",
+    "waters smell*",
+    "smelly waters",
+    "hard like stone",
+    "hard like a rock",
+    "bleeding a lot",
 )
 
 # Testicle and scrotum, as clinicians and patients name them.
@@ -1119,6 +1167,10 @@ _BLOOD_VOMITED: tuple[str, ...] = (
         for the in ("the ", "much ", "lot of ", "a lot of ", "lots of ", "all ")
         for blood in ("blood", "blod")
     ),
+    "bit of coffee",
+    "looked like coffee",
+    "tea leaves",
+    "used tea leaves",
 )
 # Black stool: from iron, bismuth or black food as well, so with a sign of a bleed.
 _BLACK_STOOL: tuple[str, ...] = (
@@ -1263,6 +1315,9 @@ _LOWER_BLOOD: tuple[str, ...] = (
     "all bloody",
     "mostly blood",
     "clots",
+    "blood is coming",
+    "blood coming",
+    "blood is pouring",
 )
 _LOWER_SITE: tuple[str, ...] = (
     "toilet",
@@ -1293,6 +1348,8 @@ _LOWER_SITE: tuple[str, ...] = (
     "stooled",
     "pooing",
     "pooping",
+    "from behind",
+    "from the back passage",
 )
 _LOWER_SEVERE: tuple[str, ...] = (
     "large amount*",
@@ -1458,6 +1515,8 @@ _ALLERGY_TRIGGER: tuple[str, ...] = (
     "perindopril",
     "ace inhibitor*",
     "acei",
+    "new medicine",
+    "new medication",
 )
 _FACE_AIRWAY = ("lip", "lips", "tongue", "toung", "tounge", "throat", "face", "facial", "mouth")
 _SWELLING = (
@@ -1768,6 +1827,8 @@ _LIMB: tuple[str, ...] = (
     "shin",
     "ankle",
     "wrist",
+    "foots",
+    "hands",
 )
 _COLD_WHITE: tuple[str, ...] = (
     *(
@@ -2129,9 +2190,28 @@ CONCEPTS: tuple[Concept, ...] = (
                     "fertility treatment",
                     "hyperstimulation",
                     "ohss",
+                    "old cyst",
+                    "known cyst",
+                    "my cyst",
                 ),
-                ("sudden*", "abrupt*", "acute onset"),
-                ("vomit*", "threw up", "throwing up", "retch*", "writh*", "pelvic pain", "pelvis"),
+                ("sudden*", "abrupt*", "acute onset", "all at once", "out of nowhere"),
+                (
+                    "vomit*",
+                    "threw up",
+                    "throwing up",
+                    "retch*",
+                    "writh*",
+                    "pelvic pain",
+                    "pelvis",
+                    "cant keep water down",
+                    "cant keep anything down",
+                ),
+            ),
+            # Sudden, very strong pain in the privates on one side, whoever the patient is.
+            (
+                ("private part*", "privates", "down below", "down there"),
+                ("one side", "one sided"),
+                ("very strong", "severe", "sudden*", "agony", "terrible", "excruciating"),
             ),
             # A girl or woman with sudden, severe pain low on one side and vomiting: the
             # ovary may have twisted even when nobody names it.
@@ -2563,6 +2643,11 @@ CONCEPTS: tuple[Concept, ...] = (
                 )
             ),
             "stab wnd*",
+            "horse landed on",
+            "horse fell on",
+            "horse rolled on",
+            "pedestrian hit by",
+            "car hit a pedestrian",
         ),
         together=(
             (_VEHICLE, _HIGH_ENERGY),
