@@ -54,6 +54,12 @@ class Study(models.Model):
                 name="study_worklist_reviewed",
                 condition=models.Q(unread=False, in_adjudication=False),
             ),
+            # ... and the studies in adjudication (few: otherwise a scan of every study).
+            models.Index(
+                fields=["-worklist_priority", "created_at", "id"],
+                name="study_worklist_adjudication",
+                condition=models.Q(in_adjudication=True),
+            ),
             # QIDO-RS searches by accession number and by study date (a range, then by id).
             models.Index(fields=["accession_number"], name="study_accession"),
             models.Index(fields=["study_date", "id"], name="study_date_id"),
