@@ -41,7 +41,10 @@ def test_intake_through_confirmation_in_a_real_browser(page, live_server, nurse:
     sign_in(page, live_server, nurse.username)
     page.goto(live_server.url + reverse("diagnosis:encounter-new"))
 
-    # The MRN has the focus: the nurse types at once, tabs through, and Enter submits.
+    # The MRN has the focus: the nurse types at once, tabs through, and Enter submits. The
+    # browser applies autofocus at its next rendering step after the load, not at the load
+    # itself (the HTML standard's "flush autofocus candidates"): wait for it, briefly.
+    page.wait_for_function("document.activeElement && document.activeElement.id", timeout=2000)
     assert page.evaluate("document.activeElement.id") == "id_mrn"
     page.keyboard.type("MRN-T1")
     page.fill("#id_name", "Ada Test")
