@@ -433,17 +433,26 @@ def worklist_neighbour(
         )
         if anchor is not None:
             p, c, pk = anchor["priority"], anchor["created_at"], anchor["pk"]
+            # The bound on the priority alone comes first: it is what PostgreSQL can start
+            # the index scan at; the OR of the three cases is only a filter there (without
+            # the bound the scan walked from the top: 58 ms deep in 10^6 studies).
             if previous:
                 qs = qs.filter(
-                    Q(priority__gt=p)
-                    | Q(priority=p, created_at__lt=c)
-                    | Q(priority=p, created_at=c, pk__lt=pk)
+                    Q(priority__gte=p)
+                    & (
+                        Q(priority__gt=p)
+                        | Q(priority=p, created_at__lt=c)
+                        | Q(priority=p, created_at=c, pk__lt=pk)
+                    )
                 ).reverse()
             else:
                 qs = qs.filter(
-                    Q(priority__lt=p)
-                    | Q(priority=p, created_at__gt=c)
-                    | Q(priority=p, created_at=c, pk__gt=pk)
+                    Q(priority__lte=p)
+                    & (
+                        Q(priority__lt=p)
+                        | Q(priority=p, created_at__gt=c)
+                        | Q(priority=p, created_at=c, pk__gt=pk)
+                    )
                 )
     row = worklist_rows_annotate(
         Study.objects.filter(pk__in=qs.values("pk")[:1]), user=user
