@@ -1170,6 +1170,9 @@ class Samples:
     day: dt.date
     # The audit log's Older-link cursor half-way down the log (a deep page).
     audit_middle: str = ""
+    # The studies the worklist's Next link names to reach its deep page (awaiting, all).
+    awaiting_middle: int = 0
+    all_middle: int = 0
 
 
 def samples_of(anchor: dt.datetime) -> Samples:
@@ -1202,6 +1205,14 @@ def samples_of(anchor: dt.datetime) -> Samples:
 
     events = AuditEvent.objects.order_by("-at", "-pk").values_list("at", "pk")
     middle = events[AuditEvent.objects.count() // 2]
+    from diagnosis.review.selectors import worklist_page_size
+    from imaging.models import Study
+
+    # The last study of the page before the deep page (see probes): what its Next link names.
+    before_deep = (_deep_page(Study.objects.count()) - 1) * worklist_page_size() - 1
+    in_order = ("-worklist_priority", "created_at", "pk")
+    awaiting = Study.objects.filter(unread=True, in_adjudication=False).order_by(*in_order)
+    every = Study.objects.order_by(*in_order)
     week_to = (anchor - dt.timedelta(days=30)).date()
     return Samples(
         mrn=mrn,
@@ -1215,7 +1226,14 @@ def samples_of(anchor: dt.datetime) -> Samples:
         week_to=week_to,
         day=week_to,
         audit_middle=str(Cursor(*middle)),
+        awaiting_middle=awaiting.values_list("pk", flat=True)[before_deep],
+        all_middle=every.values_list("pk", flat=True)[before_deep],
     )
+
+
+def _deep_page(studies: int) -> int:
+    """The worklist page half-way through ``studies`` studies (25 a page)."""
+    return max(2, studies // 50)
 
 
 @dataclass(frozen=True)
@@ -1236,7 +1254,7 @@ def probes(s: Samples, *, studies: int) -> list[Probe]:
 
     Deep pages are half-way through the list at that size (so they move with it).
     """
-    deep_cases = max(2, studies // 50)
+    deep_cases = _deep_page(studies)
     deep_audit = max(2, studies // 10)
     week = urlencode({"date_from": s.week_from, "date_to": s.week_to})
     study_date = f"{s.week_from:%Y%m%d}-{s.week_to:%Y%m%d}"
@@ -1249,13 +1267,24 @@ def probes(s: Samples, *, studies: int) -> list[Probe]:
 
     return [
         Probe("worklist", "awaiting, page 1", "doctor", "/cases/"),
-        Probe("worklist", "awaiting, deep page", "doctor", f"/cases/?page={deep_cases}"),
+        # Half-way down, as the Next links reach it (they name the study before the page) ...
+        Probe(
+            "worklist",
+            "awaiting, deep page",
+            "doctor",
+            f"/cases/?page={deep_cases}&after={s.awaiting_middle}",
+        ),
+        # ... and as a typed page number, which walks its offset.
+        Probe("worklist", "awaiting, deep page number", "doctor", f"/cases/?page={deep_cases}"),
         Probe("worklist", "awaiting, htmx refresh", "doctor", "/cases/", htmx=True),
         Probe("worklist", "status=reviewed", "doctor", "/cases/?status=reviewed"),
         Probe("worklist", "status=adjudication", "doctor", "/cases/?status=adjudication"),
         Probe("worklist", "status=all", "doctor", "/cases/?status=all"),
         Probe(
-            "worklist", "status=all, deep page", "doctor", f"/cases/?status=all&page={deep_cases}"
+            "worklist",
+            "status=all, deep page",
+            "doctor",
+            f"/cases/?status=all&page={deep_cases}&after={s.all_middle}",
         ),
         Probe("worklist", "modality=CT", "doctor", "/cases/?modality=CT"),
         Probe("worklist", "finding=nodule", "doctor", "/cases/?finding=nodule"),

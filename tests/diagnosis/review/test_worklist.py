@@ -274,3 +274,47 @@ def test_past_the_count_cap_the_worklist_says_more_than_and_pages_go_on(
     # Under the cap the count is exact.
     settings.MEDASSIST_WORKLIST_COUNT_CAP = 100
     assert "Page 1 of 4 (11 studies)" in text_of(doctor_client.get(URL + "?modality=CT"))
+
+
+def _link(response, rel: str) -> str | None:  # type: ignore[no-untyped-def]
+    """The query of the page's Next or Previous link, as the browser follows it."""
+    import html
+    import re
+
+    found = re.search(rf'<a href="(\?[^"]*)" rel="{rel}">', response.content.decode())
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_next_and_previous_name_the_study_beside_the_page_and_show_the_same_rows(
+    doctor_client: Client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDASSIST_WORKLIST_PAGE_SIZE = 4
+    for i in range(15):
+        builders.study(finding=["normal", "nodule", "opacity"][i % 3], waiting_hours=i + 1)
+    by_offset = [_order(doctor_client, f"?page={page}") for page in range(1, 5)]
+
+    # Following Next from the first page: each link carries the last study shown.
+    response, pages, queries = doctor_client.get(URL), [], []
+    while True:
+        pages.append([r.study.description for r in response.context["rows"]])
+        query = _link(response, "next")
+        if query is None:
+            break
+        assert f"page={len(pages) + 1}&after=" in query
+        with CaptureQueriesContext(connection) as ctx:
+            response = doctor_client.get(URL + query)
+        queries.append(len(ctx.captured_queries))
+    assert pages == by_offset
+    assert len(set(queries)) == 1  # page 2 and page 4 cost the same
+    # The refresh of a page reached so keeps showing that page.
+    assert "page=4&amp;after=" in response.content.decode()
+
+    # Previous goes back to the same rows, by the first study shown.
+    back = doctor_client.get(URL + _link(response, "prev"))
+    assert [r.study.description for r in back.context["rows"]] == by_offset[2]
+    first = doctor_client.get(URL + _link(doctor_client.get(URL + "?page=2"), "prev"))
+    assert [r.study.description for r in first.context["rows"]] == by_offset[0]
+
+    # A neighbour that is not a study (gone, or typed by hand) leaves the page number alone.
+    assert _order(doctor_client, "?page=3&after=99999999") == by_offset[2]
+    assert _order(doctor_client, "?page=3&after=abc") == by_offset[2]
