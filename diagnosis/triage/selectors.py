@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from diagnosis.encounters.models import Disposition, Encounter
@@ -16,6 +17,8 @@ from diagnosis.encounters.selectors import encounter_chain, vitals_taken_at
 from diagnosis.triage.models import TriageAssessment
 
 BOARD_HOURS = 24
+# A patient without an assessment yet sorts after ESI 5.
+ESI_UNASSESSED_BOARD = 6
 
 
 def reassess_intervals(text: str | None = None) -> dict[int, int]:
@@ -84,7 +87,18 @@ def assessments_of(*, encounter: Encounter) -> QuerySet[TriageAssessment]:
     )
 
 
-def triage_board(*, now: dt.datetime | None = None, limit: int = 100) -> list[BoardRow]:
+BOARD_LIMIT = 100
+
+
+def _in_department(now: dt.datetime) -> QuerySet[Encounter]:
+    return Encounter.objects.filter(
+        created_at__gte=now - dt.timedelta(hours=BOARD_HOURS), dispositions__isnull=True
+    )
+
+
+def triage_board(
+    *, now: dt.datetime | None = None, limit: int | None = BOARD_LIMIT
+) -> list[BoardRow]:
     """Patients who arrived in the last day and are still in the department (no doctor has
     recorded a disposition), most acute first, then longest waiting; each with the time
     since its vital signs were last taken and whether they are overdue for its level
@@ -92,14 +106,18 @@ def triage_board(*, now: dt.datetime | None = None, limit: int = 100) -> list[Bo
 
     Unconfirmed suggestions sort by the suggested level: a patient the rules put at ESI 1
     must be at the top before anyone has confirmed it. Four queries whatever the number.
+    With more than ``limit`` patients in the department the most acute ``limit`` are shown
+    (the level kept on the encounter row decides who; :func:`triage_board_count` says how
+    many there are): a new ESI 1 arrival is never the one left off.
     """
     now = now or timezone.now()
     intervals = reassess_intervals()
-    encounters = list(
-        Encounter.objects.select_related("patient")
-        .filter(created_at__gte=now - dt.timedelta(hours=BOARD_HOURS), dispositions__isnull=True)
-        .order_by("created_at")[:limit]
+    ordered = (
+        _in_department(now)
+        .select_related("patient")
+        .order_by(Coalesce(F("esi_level"), Value(ESI_UNASSESSED_BOARD)), "created_at", "pk")
     )
+    encounters = list(ordered if limit is None else ordered[:limit])
     latest: dict[int, TriageAssessment] = {}
     for a in TriageAssessment.objects.filter(
         encounter__in=encounters, superseded_by__isnull=True
@@ -133,8 +151,13 @@ def triage_board(*, now: dt.datetime | None = None, limit: int = 100) -> list[Bo
                 overdue_minutes=overdue,
             )
         )
-    rows.sort(key=lambda r: (r.level or 6, r.encounter.created_at))
+    rows.sort(key=lambda r: (r.level or ESI_UNASSESSED_BOARD, r.encounter.created_at))
     return rows
+
+
+def triage_board_count(*, now: dt.datetime | None = None) -> int:
+    """How many patients are in the department (see :func:`triage_board`)."""
+    return _in_department(now or timezone.now()).count()
 
 
 def _board_level(current: TriageAssessment | None, last_decision: int | None) -> int | None:

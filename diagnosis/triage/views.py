@@ -41,7 +41,12 @@ logger = logging.getLogger(__name__)
 @role_required(Role.NURSE)
 def triage_board(request: HttpRequest) -> HttpResponse:
     """Waiting patients by acuity; the table refreshes itself every few seconds."""
-    context = {"rows": selectors.triage_board()}
+    # Everyone on request (?all=1); otherwise the most acute BOARD_LIMIT, saying how many more.
+    everyone = request.GET.get("all") == "1"
+    rows = selectors.triage_board(limit=None if everyone else selectors.BOARD_LIMIT)
+    full = not everyone and len(rows) == selectors.BOARD_LIMIT
+    total = selectors.triage_board_count() if full else len(rows)
+    context = {"rows": rows, "total": total, "everyone": everyone}
     if request.htmx:
         return render(request, "diagnosis/triage_board.html#board", context)
     # The board lists patients: audited once per page load, not on every refresh.

@@ -411,3 +411,26 @@ def test_a_nurse_takes_the_vitals_again_on_a_phone_and_sees_the_new_level(  # ty
     page.wait_for_load_state()
     assert "Nurse's decision: ESI 2" in page.get_by_test_id("confirmed-level").inner_text()
     assert page.evaluate(SCROLL_WIDTH) <= 390
+
+
+def test_a_full_board_shows_the_most_acute_and_says_how_many_more_are_waiting(
+    nurse_client: Client, nurse: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With more patients than the board shows, the newest arrival at ESI 1 is on it (the
+    board used to keep the longest waiting, whatever their level), and the page says how
+    many patients there are, with a link to all of them."""
+    monkeypatch.setattr(selectors, "BOARD_LIMIT", 3)
+    now = timezone.now()
+    for i, level in enumerate((4, 5, 3, 4)):
+        _waiting(nurse, f"SYN-FULL-{i}", level=level, vitals_minutes_ago=120 - i, now=now)
+    newest = _waiting(nurse, "SYN-FULL-NEW", level=1, vitals_minutes_ago=1, now=now)
+
+    page = nurse_client.get(reverse("diagnosis:triage-board"), HTTP_HX_REQUEST="true")
+    shown = [row.encounter for row in page.context["rows"]]
+    assert shown[0] == newest and [r.level for r in page.context["rows"]] == [1, 3, 4]
+    assert "5 patients in the department; the 3 most acute are shown." in text_of(page)
+
+    everyone = nurse_client.get(reverse("diagnosis:triage-board") + "?all=1")
+    assert len(everyone.context["rows"]) == 5
+    assert 'data-testid="board-more"' not in text_of(everyone)
+    assert 'hx-get="/triage/?all=1"' in text_of(everyone)  # the refresh keeps showing all
