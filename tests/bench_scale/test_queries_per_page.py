@@ -1,7 +1,7 @@
 """A page costs the same number of queries however much data there is: every page the scale
-bench times for the audit log, the statistics, QIDO-RS and the ML admin, over the bench's
-own fill at two sizes. A query per row (or per page of an OFFSET walk) would show here long
-before it shows in the timings."""
+bench times (the worklist, the case page, the triage board, the audit log, the statistics,
+QIDO-RS and the ML admin), over the bench's own fill at two sizes. A query per row (or per
+page of an OFFSET walk) would show here long before it shows in the timings."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from diagnosis.registry.models import Finding
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("postgres")]
 
-GROUPS = {"audit", "stats", "qido", "ml admin"}
-# No page of these groups needs more; most need 5 to 10 (session, user, roles, the audit
-# event of the view, then the page's own reads).
-MOST = 12
+GROUPS = {"worklist", "case", "triage", "audit", "stats", "qido", "ml admin"}
+# No page of these groups needs more (the case page, with its images, suggestions, reads
+# and viewer, needs 13); most need 5 to 10 (session, user, roles, the audit event of the
+# view, then the page's own reads).
+MOST = 13
 
 
 def _qido(s: scale.Samples, studies: int) -> list[scale.Probe]:
