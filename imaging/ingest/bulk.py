@@ -1,7 +1,9 @@
-"""Bulk upload: many files and the members of .zip archives, each ingested on its own."""
+"""Bulk upload: many files and the members of .zip archives, filed in batches where each
+file stands or falls on its own."""
 
 from __future__ import annotations
 
+import logging
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -19,7 +21,9 @@ from .limits import (
     megabytes,
 )
 from .parsing import CONTROL_RE, PREAMBLE_LENGTH, read_bounded
-from .services import instance_ingest
+from .services import IngestResult, instances_ingest
+
+logger = logging.getLogger(__name__)
 
 
 class Upload(Protocol):
@@ -252,57 +256,103 @@ def bulk_inputs(uploads: Iterable[Upload]) -> Iterator[Payload]:
         yield name, payload
 
 
+# Files are filed in batches of at most this many files or bytes (the last may go over by
+# one file): one transaction, one lookup of UIDs, patients, studies and series per batch.
+BULK_BATCH_FILES = 50
+BULK_BATCH_BYTES = 64 * 1024 * 1024
+
+
 def instance_ingest_bulk(
     *,
     uploads: Iterable[Upload],
     uploaded_by: AbstractBaseUser | None = None,
     source: str = "upload",
 ) -> BulkIngestSummary:
-    """Ingest many files (and the members of any .zip among them), each on its own.
+    """Ingest many files (and the members of any .zip among them).
 
-    Every file goes through :func:`instance_ingest` in its own transaction, so one refused
-    file never costs the others. Returns what became of each file and the studies that
-    received images or non-image objects. Raises nothing for bad files; they are
-    ``rejected`` items with a reason.
+    The files are filed in batches through :func:`instances_ingest` (one transaction a
+    batch, :data:`BULK_BATCH_FILES`, :data:`BULK_BATCH_BYTES`), where one refused file never
+    costs the others. Returns what became of each file and the studies that received images
+    or non-image objects. Raises nothing for bad files; they are ``rejected`` items with a
+    reason. A file our side could not write (the disk) is rejected with that reason, the
+    error logged; nothing of it is kept.
     """
     summary = BulkIngestSummary()
     studies: dict[str, BulkStudy] = {}
+    batch: list[tuple[str, bytes]] = []
+    size = 0
+
+    def file_batch() -> None:
+        outcomes = instances_ingest(
+            files=[data for _, data in batch], uploaded_by=uploaded_by, source=source
+        )
+        for (name, _), outcome in zip(batch, outcomes, strict=True):
+            _add(summary, studies, name, outcome)
+
     for name, payload in bulk_inputs(uploads):
         if isinstance(payload, IngestError):
-            summary.items.append(
-                BulkItem(name=name, outcome="rejected", reason=str(payload), code=payload.code)
-            )
+            # Said where it stands among the files: the batch before it is filed first.
+            if batch:
+                file_batch()
+                batch, size = [], 0
+            _add(summary, studies, name, payload)
             continue
-        try:
-            result = instance_ingest(data=payload, uploaded_by=uploaded_by, source=source)
-        except IngestError as exc:
-            summary.items.append(
-                BulkItem(name=name, outcome="rejected", reason=str(exc), code=exc.code)
-            )
-            continue
-        instance = result.instance
-        image = result.is_image
-        study = instance.series.study
+        batch.append((name, payload))
+        size += len(payload)
+        if len(batch) >= BULK_BATCH_FILES or size >= BULK_BATCH_BYTES:
+            file_batch()
+            batch, size = [], 0
+    if batch:
+        file_batch()
+    summary.studies = list(studies.values())
+    return summary
+
+
+def _add(
+    summary: BulkIngestSummary,
+    studies: dict[str, BulkStudy],
+    name: str,
+    outcome: IngestResult | Exception,
+) -> None:
+    """One file's outcome into the summary (and its study into ``studies``)."""
+    if isinstance(outcome, IngestError):
+        summary.items.append(
+            BulkItem(name=name, outcome="rejected", reason=str(outcome), code=outcome.code)
+        )
+        return
+    if isinstance(outcome, Exception):
+        logger.error("Could not store %s of a bulk upload", name, exc_info=outcome)
         summary.items.append(
             BulkItem(
                 name=name,
-                outcome="stored" if result.created else "duplicate",
-                instance_id=instance.pk if image else None,
-                study_instance_uid=study.study_instance_uid,
-                non_image=not image,
-                study_id=study.pk,
+                outcome="rejected",
+                reason="The server could not write this file to its storage; nothing of it "
+                "was kept. Try it again, or tell the administrator if it keeps failing.",
+                code="storage",
             )
         )
-        known = studies.get(study.study_instance_uid)
-        first = known.first_instance_id if known else None
-        studies[study.study_instance_uid] = BulkStudy(
+        return
+    instance = outcome.instance
+    image = outcome.is_image
+    study = instance.series.study
+    summary.items.append(
+        BulkItem(
+            name=name,
+            outcome="stored" if outcome.created else "duplicate",
+            instance_id=instance.pk if image else None,
             study_instance_uid=study.study_instance_uid,
-            description=study.description,
-            patient=str(study.patient),
-            first_instance_id=first if first is not None or not image else instance.pk,
-            images=(known.images if known else 0) + int(image),
+            non_image=not image,
             study_id=study.pk,
-            non_images=(known.non_images if known else 0) + int(not image),
         )
-    summary.studies = list(studies.values())
-    return summary
+    )
+    known = studies.get(study.study_instance_uid)
+    first = known.first_instance_id if known else None
+    studies[study.study_instance_uid] = BulkStudy(
+        study_instance_uid=study.study_instance_uid,
+        description=study.description,
+        patient=str(study.patient),
+        first_instance_id=first if first is not None or not image else instance.pk,
+        images=(known.images if known else 0) + int(image),
+        study_id=study.pk,
+        non_images=(known.non_images if known else 0) + int(not image),
+    )
