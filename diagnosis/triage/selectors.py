@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import F, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from diagnosis.encounters.models import Disposition, Encounter
@@ -106,16 +106,27 @@ def triage_board(
 
     Unconfirmed suggestions sort by the suggested level: a patient the rules put at ESI 1
     must be at the top before anyone has confirmed it. Four queries whatever the number.
-    With more than ``limit`` patients in the department the most acute ``limit`` are shown
-    (the level kept on the encounter row decides who; :func:`triage_board_count` says how
-    many there are): a new ESI 1 arrival is never the one left off.
+    With more than ``limit`` patients in the department the most acute ``limit`` are shown,
+    by the level the board shows (:func:`triage_board_count` says how many there are): a new
+    ESI 1 arrival, or a patient the nurse put at ESI 1 whose newer suggestion is less acute,
+    is never the one left off.
     """
     now = now or timezone.now()
     intervals = reassess_intervals()
+    # The level the board shows (see _board_level): the encounter row's level (the newest
+    # suggestion, or the nurse's decision on it), but never less acute than the nurse's last
+    # decision while a newer suggestion awaits her.
+    last_decision = (
+        TriageAssessment.objects.filter(encounter=OuterRef("pk"), confirmed_level__isnull=False)
+        .order_by("-pk")
+        .values("confirmed_level")[:1]
+    )
+    level = Coalesce(F("esi_level"), Value(ESI_UNASSESSED_BOARD))
     ordered = (
         _in_department(now)
         .select_related("patient")
-        .order_by(Coalesce(F("esi_level"), Value(ESI_UNASSESSED_BOARD)), "created_at", "pk")
+        .annotate(board_level=Least(level, Coalesce(Subquery(last_decision), level)))
+        .order_by("board_level", "created_at", "pk")
     )
     encounters = list(ordered if limit is None else ordered[:limit])
     latest: dict[int, TriageAssessment] = {}

@@ -434,3 +434,22 @@ def test_a_full_board_shows_the_most_acute_and_says_how_many_more_are_waiting(
     assert len(everyone.context["rows"]) == 5
     assert 'data-testid="board-more"' not in text_of(everyone)
     assert 'hx-get="/triage/?all=1"' in text_of(everyone)  # the refresh keeps showing all
+
+
+def test_a_full_board_keeps_a_patient_the_nurse_put_at_esi_1_while_a_milder_suggestion_waits(
+    nurse: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The board shows the nurse's ESI 1 until she decides on the newer, milder suggestion;
+    with the board full, that patient is among the most acute it keeps."""
+    monkeypatch.setattr(selectors, "BOARD_LIMIT", 3)
+    now = timezone.now()
+    put_at_1 = _waiting(nurse, "SYN-KEEP-1", level=1, vitals_minutes_ago=5, now=now)
+    milder = {key: SPRAIN[key] for key in WORSE}  # the sprain's normal vitals: about ESI 4
+    vitals_retake(encounter=put_at_1, actor=nurse, **milder)  # a newer, milder suggestion
+    for i in range(3):
+        _waiting(nurse, f"SYN-KEEP-O{i}", level=2, vitals_minutes_ago=60 - i, now=now)
+
+    rows = selectors.triage_board(limit=3)
+
+    assert rows[0].encounter == put_at_1 and rows[0].level == 1
+    assert [r.level for r in rows] == [1, 2, 2]
