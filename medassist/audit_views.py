@@ -136,6 +136,10 @@ def _day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
+# The most events of one patient listed by id (see audit_events).
+PATIENT_EVENTS_LISTED = 5000
+
+
 def audit_events(
     *,
     actor: str = "",
@@ -159,10 +163,19 @@ def audit_events(
         # PostgreSQL misjudged how many events the patient's OR of lookups matches (thousands
         # for 49) and walked the whole log backwards by time: 8 s at 10^6 studies, 10^7
         # events. Alone, the lookups are one bitmap scan of their indexes (see _patient_q).
-        matching = AuditEvent.objects.all()
-        if connection.vendor == "postgresql":
-            matching = matching.alias(detail_mrn=KT("detail__mrn"))
-        qs = qs.filter(pk__in=list(matching.filter(_patient_q(mrn)).values_list("pk", flat=True)))
+        # A patient with more events than PATIENT_EVENTS_LISTED (years of admissions) is
+        # filtered by the lookups themselves instead of a list of ids that every page and
+        # every chunk of an export would carry.
+        pg = connection.vendor == "postgresql"
+        events = AuditEvent.objects.all()
+        if pg:
+            events = events.alias(detail_mrn=KT("detail__mrn"))
+        found = _patient_q(mrn)
+        ids = list(events.filter(found).values_list("pk", flat=True)[: PATIENT_EVENTS_LISTED + 1])
+        if len(ids) <= PATIENT_EVENTS_LISTED:
+            qs = qs.filter(pk__in=ids)
+        else:
+            qs = (qs.alias(detail_mrn=KT("detail__mrn")) if pg else qs).filter(found)
     if date_from:
         qs = qs.filter(at__gte=_day_start(date_from))
     if date_to:

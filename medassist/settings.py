@@ -253,7 +253,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # No JIT compilation: the app's queries are short index lookups, and once a table is
     # large their estimated cost passes PostgreSQL's JIT threshold, so each paid 25-30 ms of
     # compiling for a 5 ms plan (QIDO-RS searches 14 -> 42 ms from 10^5 to 10^6 studies).
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    # Added to any server options DATABASE_URL names (``?options=...``).
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the Celery worker write to the same file: WAL lets readers go on
     # while one writes, and IMMEDIATE transactions wait for the lock instead of failing.

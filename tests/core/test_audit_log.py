@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from medassist import audit_views
 from medassist.models import AuditEvent
 from medassist.services import audit_record
 from tests.conftest import make_user
@@ -91,9 +92,12 @@ def test_filters_by_actor_action_object_type_and_dates(auditor, doctor, nurse) -
     assert actions(date_from="2026-03-02", date_to="2026-03-04") == []
 
 
+@pytest.mark.parametrize("listed", [5000, 1], ids=["by-id-list", "by-lookups"])
 def test_the_patient_mrn_filter_finds_events_about_that_patients_records(
-    auditor, doctor, nurse
+    auditor, doctor, nurse, listed, monkeypatch
 ) -> None:
+    # A patient with more events than are listed by id is filtered by the lookups themselves.
+    monkeypatch.setattr(audit_views, "PATIENT_EVENTS_LISTED", listed)
     mine = encounter_of(nurse, mrn="SYN-AUDIT-A")
     other = encounter_of(nurse, mrn="SYN-AUDIT-B")
     audit_record(actor=doctor, action="encounter.view", obj=mine)
