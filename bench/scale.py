@@ -1170,9 +1170,9 @@ class Samples:
     day: dt.date
     # The audit log's Older-link cursor half-way down the log (a deep page).
     audit_middle: str = ""
-    # The studies the worklist's Next link names to reach its deep page (awaiting, all).
-    awaiting_middle: int = 0
-    all_middle: int = 0
+    # The places the worklist's Next link names to reach its deep page (awaiting, all).
+    awaiting_middle: str = ""
+    all_middle: str = ""
 
 
 def samples_of(anchor: dt.datetime) -> Samples:
@@ -1205,7 +1205,7 @@ def samples_of(anchor: dt.datetime) -> Samples:
 
     events = AuditEvent.objects.order_by("-at", "-pk").values_list("at", "pk")
     middle = events[AuditEvent.objects.count() // 2]
-    from diagnosis.review.selectors import worklist_page_size
+    from diagnosis.review.selectors import WorklistCursor, worklist_page_size
     from imaging.models import Study
 
     # The last study of the page before the deep page (see probes): what its Next link names.
@@ -1226,8 +1226,8 @@ def samples_of(anchor: dt.datetime) -> Samples:
         week_to=week_to,
         day=week_to,
         audit_middle=str(Cursor(*middle)),
-        awaiting_middle=awaiting.values_list("pk", flat=True)[before_deep],
-        all_middle=every.values_list("pk", flat=True)[before_deep],
+        awaiting_middle=str(WorklistCursor.of(awaiting[before_deep])),
+        all_middle=str(WorklistCursor.of(every[before_deep])),
     )
 
 

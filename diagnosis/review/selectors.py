@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -276,8 +277,12 @@ class CappedPage(Page):
     """A page of a :class:`CappedPaginator`; past the cap, Next shows while pages are full."""
 
     rows_on_page: int | None = None
+    # Reached through a Next link: whether a study follows the page (see worklist_page).
+    more: bool | None = None
 
     def has_next(self) -> bool:
+        if self.more is not None:
+            return self.more
         paginator = self.paginator
         if getattr(paginator, "capped", False) and self.rows_on_page is not None:
             return self.rows_on_page >= paginator.per_page
@@ -332,43 +337,74 @@ class CappedPaginator(Paginator):
         return CappedPage(*args, **kwargs)
 
 
-def _beside(
-    ordered: QuerySet[Study], *, study_id: int, previous: bool = False
-) -> QuerySet[Study] | None:
-    """The studies of ``ordered`` after (or, ``previous``, before: nearest first) the study
-    ``study_id`` in worklist order, or None when there is no such study.
+@dataclass(frozen=True)
+class WorklistCursor:
+    """A place in worklist order, (priority, received, id), as a Next or Previous link
+    carries it: ``<priority>_<microseconds since 1970>_<id>``.
 
-    Keyset on (priority, received, id): it costs the same at the top of the list and a
-    million studies down. The bound on the priority alone comes first: it is what PostgreSQL
-    can start the index scan at; the OR of the three cases is only a filter there (without
-    the bound the scan walked from the top: 58 ms deep in 10^6 studies).
+    The link carries the values the study had when the page was shown, not the study's id:
+    a study re-scored meanwhile (a new image, a new champion) moves in the order, and
+    following its id would skip or repeat the studies between its old and new places.
     """
-    anchor = (
-        Study.objects.filter(pk=study_id)
-        .annotate(priority=F("worklist_priority"))
-        .values("priority", "created_at", "pk")
-        .first()
-    )
-    if anchor is None:
-        return None
-    p, c, pk = anchor["priority"], anchor["created_at"], anchor["pk"]
-    if previous:
+
+    priority: float
+    received: dt.datetime
+    pk: int
+
+    @classmethod
+    def of(cls, study: Study) -> WorklistCursor:
+        return cls(study.worklist_priority, study.created_at, study.pk)
+
+    @classmethod
+    def parse(cls, token: str | None) -> WorklistCursor | None:
+        """The cursor a link carried, or None for anything that is not one."""
+        parts = (token or "").split("_")
+        if len(parts) != 3 or len(token or "") > 80:
+            return None
+        priority, micros, pk = parts
+        try:
+            value = float(priority)
+            if not math.isfinite(value) or not micros.isdigit() or not pk.isdigit():
+                return None
+            received = _EPOCH + dt.timedelta(microseconds=int(micros))
+        except (ValueError, OverflowError):
+            return None
+        return cls(value, received, int(pk))
+
+    def __str__(self) -> str:
+        micros = (self.received - _EPOCH) // dt.timedelta(microseconds=1)
+        return f"{self.priority!r}_{micros}_{self.pk}"
+
+    def beside(self, ordered: QuerySet[Study], *, previous: bool = False) -> QuerySet[Study]:
+        """The studies of ``ordered`` after this place in worklist order (``previous``:
+        before it, nearest first).
+
+        Keyset on (priority, received, id): it costs the same at the top of the list and a
+        million studies down. The bound on the priority alone comes first: it is what
+        PostgreSQL can start the index scan at; the OR of the three cases is only a filter
+        there (without the bound the scan walked from the top: 58 ms deep in 10^6 studies).
+        """
+        p, c, pk = self.priority, self.received, self.pk
+        if previous:
+            return ordered.filter(
+                Q(priority__gte=p)
+                & (
+                    Q(priority__gt=p)
+                    | Q(priority=p, created_at__lt=c)
+                    | Q(priority=p, created_at=c, pk__lt=pk)
+                )
+            ).reverse()
         return ordered.filter(
-            Q(priority__gte=p)
+            Q(priority__lte=p)
             & (
-                Q(priority__gt=p)
-                | Q(priority=p, created_at__lt=c)
-                | Q(priority=p, created_at=c, pk__lt=pk)
+                Q(priority__lt=p)
+                | Q(priority=p, created_at__gt=c)
+                | Q(priority=p, created_at=c, pk__gt=pk)
             )
-        ).reverse()
-    return ordered.filter(
-        Q(priority__lte=p)
-        & (
-            Q(priority__lt=p)
-            | Q(priority=p, created_at__gt=c)
-            | Q(priority=p, created_at=c, pk__gt=pk)
         )
-    )
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def worklist_page(
@@ -376,38 +412,47 @@ def worklist_page(
     user: AbstractBaseUser,
     filters: WorklistFilters,
     page: int | str | None = 1,
-    after: int | None = None,
-    before: int | None = None,
+    after: WorklistCursor | None = None,
+    before: WorklistCursor | None = None,
 ) -> tuple[Page[Study], list[WorklistRow]]:
     """One page of the worklist in a constant number of queries (count, rows, suggestions).
 
     The count and the page's ids come from the lean ordered query (index scans); the row
     columns are computed for the page's studies only, also on a deep page, where an OFFSET
     would otherwise compute them for every study it skips. The Next and Previous links carry
-    the study next to the page (``after`` / ``before``, see :func:`_beside`): a page reached
-    through them is an index range at any depth, where ``page`` alone walks its offset
-    (``page`` then only numbers it). A study that left the list falls back to the offset.
+    the place next to the page (``after`` / ``before``, see :class:`WorklistCursor`): a page
+    reached through them is an index range at any depth, where ``page`` alone walks its
+    offset; ``page`` then only numbers it, and whether there is a next page is whether a
+    study follows (not the count, which studies read meanwhile have changed). The page's
+    cursors are ``page.after_cursor`` and ``page.before_cursor``.
     """
     ordered = worklist_queryset(user=user, filters=filters)
     size = worklist_page_size()
     paginator = CappedPaginator(ordered, size, cap=int(settings.MEDASSIST_WORKLIST_COUNT_CAP))
     current = paginator.get_page(page)
-    beside = None
+    ids: list[int] | None = None
     if after is not None:
-        beside = _beside(ordered, study_id=after)
+        ids = list(after.beside(ordered).values_list("pk", flat=True)[: size + 1])
+        current.more = len(ids) > size  # type: ignore[attr-defined]
+        ids = ids[:size]
+        # The number the link gave (the paginator caps it at the pages the count makes).
+        asked = str(page or "")
+        if asked.isdigit() and 1 < int(asked) < 10**9:
+            current.number = int(asked)
     elif before is not None and current.number > 1:
-        beside = _beside(ordered, study_id=before, previous=True)
-    page_ids = (
-        current.object_list.values("pk")  # type: ignore[attr-defined]
-        if beside is None
-        else beside.values("pk")[:size]
-    )
+        ids = list(before.beside(ordered, previous=True).values_list("pk", flat=True)[:size])
+        if len(ids) < size:  # the top of the list: its first page, as it is now
+            current, ids = paginator.get_page(1), None
+    page_ids = current.object_list.values("pk") if ids is None else ids  # type: ignore[attr-defined]
     studies = list(
         worklist_rows_annotate(Study.objects.filter(pk__in=page_ids), user=user).order_by(
             "-worklist_priority", "created_at", "pk"
         )
     )
     current.rows_on_page = len(studies)  # type: ignore[attr-defined]
+    if studies:
+        current.after_cursor = str(WorklistCursor.of(studies[-1]))  # type: ignore[attr-defined]
+        current.before_cursor = str(WorklistCursor.of(studies[0]))  # type: ignore[attr-defined]
     suggestions = Suggestion.objects.select_related("top_finding").in_bulk(
         [s.key_suggestion_id for s in studies if s.key_suggestion_id]  # type: ignore[attr-defined]
     )
@@ -480,9 +525,9 @@ def worklist_neighbour(
             return same
     qs = worklist_queryset(user=user, filters=filters)
     if study_id is not None:
-        beside = _beside(qs, study_id=study_id, previous=previous)
-        if beside is not None:
-            qs = beside
+        anchor = Study.objects.filter(pk=study_id).first()
+        if anchor is not None:
+            qs = WorklistCursor.of(anchor).beside(qs, previous=previous)
     row = worklist_rows_annotate(
         Study.objects.filter(pk__in=qs.values("pk")[:1]), user=user
     ).values("open_instance_id")

@@ -16,6 +16,7 @@ from diagnosis.registry.selectors import active_findings, champion_exists
 from diagnosis.review.forms import ReviewForm
 from diagnosis.review.selectors import (
     Status,
+    WorklistCursor,
     WorklistFilters,
     case_reading,
     multi_label,
@@ -31,20 +32,15 @@ from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
 
 
-def _study_id(value: str | None) -> int | None:
-    """A study id from a Next / Previous link, or None for anything that is not one."""
-    return int(value) if value and value.isdigit() and len(value) < 19 else None
-
-
 @role_required(Role.DOCTOR)
 def worklist(request: HttpRequest) -> HttpResponse:
     """Studies awaiting review, most urgent first; the table partial polls for new ones."""
     filters = WorklistFilters.from_query(request.GET)
-    after, before = (_study_id(request.GET.get(name)) for name in ("after", "before"))
+    after, before = (WorklistCursor.parse(request.GET.get(name)) for name in ("after", "before"))
     page, rows = worklist_page(
         user=request.user, filters=filters, page=request.GET.get("page"), after=after, before=before
     )
-    # The refresh keeps the page where it is: the same number and the same neighbour.
+    # The refresh keeps the page where it is: the same number and the same place.
     cursor = f"&after={after}" if after is not None else ""
     if before is not None and after is None:
         cursor = f"&before={before}"

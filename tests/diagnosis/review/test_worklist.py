@@ -14,6 +14,7 @@ from diagnosis.registry.models import Finding
 from diagnosis.review.services import review_assign, review_submit
 from imaging.ingest.services import instance_ingest
 from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
+from medassist.roles import Role
 from tests.conftest import make_user
 from tests.diagnosis.review import builders
 from tests.web.helpers import text_of
@@ -318,3 +319,43 @@ def test_next_and_previous_name_the_study_beside_the_page_and_show_the_same_rows
     # A neighbour that is not a study (gone, or typed by hand) leaves the page number alone.
     assert _order(doctor_client, "?page=3&after=99999999") == by_offset[2]
     assert _order(doctor_client, "?page=3&after=abc") == by_offset[2]
+
+
+def test_next_goes_on_to_the_end_after_colleagues_read_the_pages_before(
+    doctor_client: Client, doctor: User, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDASSIST_WORKLIST_PAGE_SIZE = 4
+    studies = [builders.study(finding="normal", waiting_hours=40 - i) for i in range(16)]
+    page_2 = doctor_client.get(URL + "?page=2")
+    link = _link(page_2, "next")
+    assert link is not None
+    # Meanwhile a colleague reads the first page's four studies: the list is 12 long now.
+    colleague = make_user("dr-colleague", Role.DOCTOR)
+    for s in studies[:4]:
+        review_submit(
+            instance=builders.first_instance(s),
+            reviewer=colleague,
+            finding=Finding.objects.get(code="normal"),
+        )
+    page_3 = doctor_client.get(URL + link)
+    shown = [r.study.pk for r in page_3.context["rows"]]
+    assert shown == [s.pk for s in studies[8:12]]  # the page after the one on screen
+    page_4 = doctor_client.get(URL + _link(page_3, "next"))
+    assert [r.study.pk for r in page_4.context["rows"]] == [s.pk for s in studies[12:16]]
+    assert _link(page_4, "next") is None
+
+
+def test_next_continues_from_the_page_shown_even_if_its_last_study_was_re_scored(
+    doctor_client: Client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from imaging.models import Study
+
+    settings.MEDASSIST_WORKLIST_PAGE_SIZE = 3
+    studies = [builders.study(finding="normal", waiting_hours=30 - i) for i in range(9)]
+    page_1 = doctor_client.get(URL)
+    link = _link(page_1, "next")
+    # The page's last study gets a new, less urgent score (as a new image would give it).
+    last = page_1.context["rows"][-1].study
+    Study.objects.filter(pk=last.pk).update(worklist_priority=-1.0)
+    page_2 = doctor_client.get(URL + link)
+    assert [r.study.pk for r in page_2.context["rows"]] == [s.pk for s in studies[3:6]]
