@@ -279,6 +279,8 @@ class CappedPage(Page):
     rows_on_page: int | None = None
     # Reached through a Next link: whether a study follows the page (see worklist_page).
     more: bool | None = None
+    # A page number past the numbered pages that was asked for (see worklist_page).
+    asked_number: int | None = None
 
     def has_next(self) -> bool:
         if self.more is not None:
@@ -443,6 +445,14 @@ def worklist_page(
         ids = list(before.beside(ordered, previous=True).values_list("pk", flat=True)[:size])
         if len(ids) < size:  # the top of the list: its first page, as it is now
             current, ids = paginator.get_page(1), None
+    deepest = max(1, paginator.cap // size)
+    if ids is None and paginator.capped and current.number > deepest:
+        # Page numbers past the count cap are served as the deepest numbered page, which says
+        # so; Next goes on from there by its place. An offset that deep would walk the index
+        # as far as the number asks (54 ms for page 20,000 of 10^6 studies, x1.8 for x10).
+        asked = current.number
+        current = paginator.get_page(deepest)
+        current.asked_number = asked  # type: ignore[attr-defined]
     page_ids = current.object_list.values("pk") if ids is None else ids  # type: ignore[attr-defined]
     studies = list(
         worklist_rows_annotate(Study.objects.filter(pk__in=page_ids), user=user).order_by(

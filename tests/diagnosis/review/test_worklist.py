@@ -259,19 +259,29 @@ def test_past_the_count_cap_the_worklist_says_more_than_and_pages_go_on(
     doctor_client: Client, settings
 ) -> None:  # type: ignore[no-untyped-def]
     settings.MEDASSIST_WORKLIST_PAGE_SIZE = 3
-    settings.MEDASSIST_WORKLIST_COUNT_CAP = 5
+    settings.MEDASSIST_WORKLIST_COUNT_CAP = 6
     for i in range(11):
         builders.study(finding="nodule", modality="CT", waiting_hours=i + 1)
     first = doctor_client.get(URL + "?modality=CT")
-    assert "Page 1 (more than 5 studies)" in text_of(first)
+    assert "Page 1 (more than 6 studies)" in text_of(first)
     assert "modality=CT&page=2" in text_of(first)
-    seen = []
-    for page in range(1, 6):
-        response = doctor_client.get(URL + f"?modality=CT&page={page}")
+    # Next goes on past the cap, by the place of each page's last study.
+    seen, response = [], first
+    while True:
         seen += [row.study.pk for row in response.context["rows"]]
+        query = _link(response, "next")
+        if query is None:
+            break
+        response = doctor_client.get(URL + query)
     assert len(seen) == len(set(seen)) == 11  # every study once, past the cap too
-    last = doctor_client.get(URL + "?modality=CT&page=4")
-    assert len(last.context["rows"]) == 2 and 'rel="next"' not in text_of(last)
+    assert len(response.context["rows"]) == 2  # the last page, with no Next
+    # A page number past the numbered pages (6 studies: 2 pages) shows the deepest, says so,
+    # and its Next goes on from there.
+    deep = doctor_client.get(URL + "?modality=CT&page=4")
+    assert deep.context["page"].number == 2
+    assert "Page 4 was asked for: page numbers stop at 2" in text_of(deep)
+    assert [r.study.pk for r in deep.context["rows"]] == seen[3:6]
+    assert "page=3&after=" in _link(deep, "next")
     # Under the cap the count is exact.
     settings.MEDASSIST_WORKLIST_COUNT_CAP = 100
     assert "Page 1 of 4 (11 studies)" in text_of(doctor_client.get(URL + "?modality=CT"))
