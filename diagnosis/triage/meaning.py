@@ -6,11 +6,12 @@ use; this catches a wording no list has ("the words come out all wrong" for a st
 note is cut into its clauses (and long clauses into overlapping windows of
 :data:`WINDOW_WORDS` words), a clause that opens with a negation or history cue ("denies
 ...", "no fever, ...", "hx MI") loses what the cue covers, and each remaining part is
-embedded in one batched pass of the frozen encoder (never fine-tuned, so every triage
-champion reads the same meanings). A part fires the concept whose description it is most
-like when that similarity is at least :data:`SIMILARITY_MIN` and beats the nearest
-ordinary complaint (:mod:`diagnosis.triage.concepts.ordinary`) by :data:`MARGIN`. The rules
-then fire the concept as if its words had been found, quoting the part.
+embedded, with the whole note the learned head reads, in one packed pass of the frozen
+encoder (never fine-tuned, so every triage champion reads the same meanings;
+:func:`medassist.ml.text_model.packed_sentence_embeddings`). A part fires the concept
+whose description it is most like when that similarity is at least :data:`SIMILARITY_MIN`
+and beats the nearest ordinary complaint (:mod:`diagnosis.triage.concepts.ordinary`) by
+:data:`MARGIN`. The rules then fire the concept as if its words had been found, quoting the part.
 
 A learned head reads the same parts too: a logistic regression per concept over the note's
 features (the whole note's embedding, and the element-wise maximum and mean of its parts'),
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 WINDOW_WORDS = 12
 WINDOW_STRIDE = 6
+# Tokens of one part (a window of WINDOW_WORDS words is well under it).
+PART_TOKENS = 64
 SIMILARITY_MIN = 0.75
 MARGIN = 0.10
 # A complaint is capped (MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS); this bounds the batch anyway.
@@ -106,14 +109,16 @@ def _learned():  # type: ignore[no-untyped-def]
     return [codes[k] for k in keys], weights, bias, threshold
 
 
-def note_features(complaint: str, parts_embedded):  # type: ignore[no-untyped-def]
-    """The learned head's input: the whole note's embedding, then the element-wise maximum
-    and mean of its parts' embeddings (``parts_embedded``, from :func:`note_parts`)."""
+def note_features(complaint: str, parts_embedded, whole=None):  # type: ignore[no-untyped-def]
+    """The learned head's input: the whole note's embedding (``whole``, embedded here when
+    not given), then the element-wise maximum and mean of its parts' embeddings
+    (``parts_embedded``, from :func:`note_parts`)."""
     import torch
 
     from medassist.ml.text_model import sentence_embeddings
 
-    whole = sentence_embeddings([complaint], max_length=WHOLE_NOTE_TOKENS)[0]
+    if whole is None:
+        whole = sentence_embeddings([complaint], max_length=WHOLE_NOTE_TOKENS)[0]
     return torch.cat([whole, parts_embedded.max(dim=0).values, parts_embedded.mean(dim=0)])
 
 
@@ -129,10 +134,15 @@ def similar_concepts(complaint: str) -> dict[str, str]:
     parts = note_parts(complaint)
     if not parts:
         return {}
-    from medassist.ml.text_model import sentence_embeddings
+    from medassist.ml.text_model import packed_sentence_embeddings
 
     codes, concepts, ordinary = _table()
-    embedded = sentence_embeddings(parts)
+    learned = _learned()
+    # The parts and, for the learned head, the whole note: one pass of the encoder.
+    texts = [*parts, complaint] if learned is not None else parts
+    lengths = [PART_TOKENS] * len(parts) + [WHOLE_NOTE_TOKENS] * (learned is not None)
+    packed = packed_sentence_embeddings(texts, max_lengths=lengths)
+    embedded = packed[: len(parts)]
     to_concepts = embedded @ concepts.T
     nearest_ordinary = (embedded @ ordinary.T).max(dim=1).values
     best, rows = to_concepts.max(dim=1)
@@ -145,12 +155,12 @@ def similar_concepts(complaint: str) -> dict[str, str]:
         if code not in found or similarity > found[code][0]:
             found[code] = (similarity, part)
     matched = {code: part for code, (_, part) in found.items()}
-    learned = _learned()
     if learned is not None:
         import torch
 
         learned_codes, weights, bias, threshold = learned
-        probabilities = torch.sigmoid(weights @ note_features(complaint, embedded) + bias)
+        features = note_features(complaint, embedded, whole=packed[len(parts)])
+        probabilities = torch.sigmoid(weights @ features + bias)
         width = embedded.shape[1]
         for k in torch.nonzero(probabilities >= threshold).flatten().tolist():
             code = learned_codes[k]

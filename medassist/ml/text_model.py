@@ -158,6 +158,75 @@ def sentence_embeddings(texts: Sequence[str], *, max_length: int = 64) -> torch.
         return F.normalize(pooled, dim=-1)
 
 
+def packed_sentence_embeddings(
+    texts: Sequence[str], *, max_lengths: Sequence[int], row_tokens: int = 256
+) -> torch.Tensor:
+    """What :func:`sentence_embeddings` gives each text (truncated to its own entry of
+    ``max_lengths``), in one pass of the encoder without padding each text to the longest.
+
+    The texts are packed, in order, into rows of about ``row_tokens`` tokens; inside a row
+    each text has its own positions and attends only to itself (a block-diagonal attention
+    mask), so its embedding is the one it has alone, float rounding aside, while the encoder
+    runs once for all of them. A row is never shorter than its longest text, so a row's
+    attention costs at most ``row_tokens`` squared whatever the number of texts.
+
+    Raises:
+        ValueError: no texts, or not one max length per text.
+    """
+    if not texts or len(texts) != len(max_lengths):
+        raise ValueError("packing needs texts and one max length per text")
+    tokenizer = load_tokenizer()
+    encoder = load_sentence_encoder()
+    ids: list[list[int]] = [[] for _ in texts]
+    for length in set(max_lengths):  # one tokenizer call per distinct length
+        chosen = [i for i, m in enumerate(max_lengths) if m == length]
+        encoded = tokenizer([texts[i] for i in chosen], truncation=True, max_length=length)[
+            "input_ids"
+        ]
+        for i, tokens in zip(chosen, encoded, strict=True):
+            ids[i] = tokens
+    rows: list[list[int]] = [[]]  # the texts of each row, by index
+    used = 0
+    for i, tokens in enumerate(ids):
+        if rows[-1] and used + len(tokens) > row_tokens:
+            rows.append([])
+            used = 0
+        rows[-1].append(i)
+        used += len(tokens)
+    width = max(sum(len(ids[i]) for i in row) for row in rows)
+    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id or 0, dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    # Which text each token belongs to; padding tokens get their own negative ids, so each
+    # attends only to itself (a row of the mask with nothing allowed would give NaN).
+    segment = -1 - torch.arange(len(rows) * width).view(len(rows), width)
+    for r, row in enumerate(rows):
+        at = 0
+        for i in row:
+            n = len(ids[i])
+            input_ids[r, at : at + n] = torch.tensor(ids[i])
+            positions[r, at : at + n] = torch.arange(n)
+            segment[r, at : at + n] = i
+            at += n
+    allowed = segment.unsqueeze(2) == segment.unsqueeze(1)
+    mask = torch.zeros(allowed.shape, dtype=torch.float32).masked_fill_(
+        ~allowed, torch.finfo(torch.float32).min
+    )
+    with torch.inference_mode():
+        hidden = encoder(
+            input_ids=input_ids,
+            attention_mask=mask.unsqueeze(1),
+            position_ids=positions,
+            token_type_ids=torch.zeros_like(input_ids),
+        ).last_hidden_state
+        flat = hidden.reshape(-1, hidden.shape[-1])
+        owner = segment.reshape(-1)
+        real = owner >= 0
+        sums = torch.zeros((len(texts), flat.shape[1]), dtype=flat.dtype)
+        sums.index_add_(0, owner[real], flat[real])
+        counts = torch.bincount(owner[real], minlength=len(texts)).clamp(min=1)
+        return F.normalize(sums / counts.unsqueeze(1).to(flat.dtype), dim=-1)
+
+
 class TextClassifier:
     """The triage model plus its labels, tokenizer, calibration and input length.
 

@@ -232,3 +232,29 @@ def test_gradient_weights_cost_one_pass_however_long_the_note(
     assert calls["n"] == 1
     # 240 words, far past the model's 128 tokens: those truncated away weigh exactly 0.
     assert len(weights) == 240 and sum(v == 0 for _, v in weights) >= 120
+
+
+def test_packed_embeddings_equal_each_text_embedded_alone() -> None:
+    """The meaning match embeds a note's parts and the whole note in one packed pass: each
+    text must read as it does alone (the thresholds were chosen on texts embedded alone),
+    whatever its neighbours, its own length limit, or a row boundary between them."""
+    from medassist.ml.text_model import packed_sentence_embeddings, sentence_embeddings
+
+    parts = [
+        "chest pain radiating to the left arm",
+        "sweaty",
+        "short of breath walking to the car " * 3,
+        "took aspirin at home",
+    ]
+    whole = ". ".join(parts) * 4
+    packed = packed_sentence_embeddings([*parts, whole], max_lengths=[64] * 4 + [256])
+    alone = torch.cat(
+        [sentence_embeddings(parts, max_length=64), sentence_embeddings([whole], max_length=256)]
+    )
+    assert packed.shape == (5, 384)
+    assert torch.allclose(packed, alone, atol=1e-5)
+    # Rows of 40 tokens: the texts spread over several rows, padded, and still read the same.
+    rows = packed_sentence_embeddings([*parts, whole], max_lengths=[64] * 4 + [256], row_tokens=40)
+    assert torch.allclose(rows, alone, atol=1e-5)
+    with pytest.raises(ValueError):
+        packed_sentence_embeddings(parts, max_lengths=[64])
