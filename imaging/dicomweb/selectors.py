@@ -220,11 +220,15 @@ class InstanceResults:
         yield from self.non_images
 
 
+# The order of QIDO-RS instance results: by study date, study, series, then arrival.
+INSTANCE_ORDER = ("series__study__study_date", "series__study_id", "series_id", "pk")
+
+
 def instance_search(
     *, query: QidoQuery, study_uid: str | None = None, series_uid: str | None = None
 ) -> InstanceResults:
     """Instances matching ``query`` (within one study and/or series if given): the images,
-    then the non-image objects, each oldest first."""
+    then the non-image objects, each by :data:`INSTANCE_ORDER`."""
 
     def matching(model: Any) -> Any:
         found = model.objects.select_related("series__study__patient").filter(
@@ -234,7 +238,11 @@ def instance_search(
             found = found.filter(series__study__study_instance_uid=study_uid)
         if series_uid is not None:
             found = found.filter(series__series_instance_uid=series_uid)
-        return found.order_by("pk")
+        # By study date, study, series, then arrival: the study date index gives the studies
+        # of a date range in this order, so a page costs its own rows however many images
+        # the range holds (ordered by the image's id alone, every image of the range was
+        # read and sorted to find the first hundred).
+        return found.order_by(*INSTANCE_ORDER)
 
     return InstanceResults(images=matching(Instance), non_images=matching(NonImageInstance))
 
