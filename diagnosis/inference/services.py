@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -194,16 +194,35 @@ def suggestion_record_failure(*, instance_id: int, error: str) -> Suggestion | N
 
 
 def inference_requests_create(*, instance_ids: list[int]) -> list[int]:
-    """Open a pending request for each instance that has none open; returns their ids."""
-    opened = []
-    for instance_id in instance_ids:
-        try:
-            with transaction.atomic():
-                InferenceRequest.objects.create(instance_id=instance_id)
-        except IntegrityError:
-            continue  # already waiting or running
-        opened.append(instance_id)
-    return opened
+    """Open a pending request for each instance that has none open; returns the ids of the
+    instances it opened one for, in the order given.
+
+    One statement for them all (a pushed study's stability check opens hundreds): the
+    database skips an instance whose request is already waiting or running (the partial
+    unique constraint), ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` says which it took.
+    """
+    wanted = list(dict.fromkeys(instance_ids))
+    if not wanted:
+        return []
+    columns = ("instance_id", "status", "attempts", "last_error", "created_at")
+    quote = connection.ops.quote_name
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    opened: set[int] = set()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(wanted), 1000):  # well under any bound on parameters
+            chunk = wanted[start : start + 1000]
+            params: list[Any] = []
+            for instance_id in chunk:
+                params += [instance_id, InferenceRequest.Status.PENDING, 0, "", now]
+            cursor.execute(
+                f"INSERT INTO {quote(InferenceRequest._meta.db_table)} "  # noqa: S608
+                f"({', '.join(map(quote, columns))}) "
+                f"VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(chunk))} "
+                f"ON CONFLICT DO NOTHING RETURNING {quote('instance_id')}",
+                params,
+            )
+            opened.update(row[0] for row in cursor.fetchall())
+    return [pk for pk in wanted if pk in opened]
 
 
 def suggestion_build(
