@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from faults import Redis, Worker  # noqa: E402
+from faults import Redis, Worker, stack_env, tiny_stack_seed  # noqa: E402
 from ingest import (  # noqa: E402
     _admin,
     _with_db,
@@ -138,28 +138,14 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="medassist-arrival-"))
     redis = Redis(tmp)
     redis.start()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "medassist.settings",
-        "DATABASE_URL": _with_db(server_url, ARRIVAL_DB),
-        "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-        "MEDASSIST_VAR_DIR": str(tmp / "var"),
-        "MEDIA_ROOT": str(tmp / "media"),
-        "MEDASSIST_ENV": "development",
-        "DEBUG": "false",
-        "MEDASSIST_IMAGE_SIZE": str(args.image_size),
-        "MEDASSIST_TRAIN_EPOCHS": "1",
-        "MEDASSIST_DEMO_IMAGE_PIXELS": "96",
-        "MEDASSIST_STUDY_QUIET_SECONDS": str(args.quiet),
-        "MEDASSIST_TORCH_THREADS": "1",
-        "MEDASSIST_CALIBRATION_MIN_CASES": "1",
-        # The tiny demo's champion is measured on what there is (a hospital keeps the defaults).
-        "MEDASSIST_GATE_MIN_CASES_PER_FINDING": "1",
-        "MEDASSIST_FINDING_MIN_LABELS": "1",
-        "MEDASSIST_SCOPE_MIN_CASES": "1",
-        "MEDASSIST_WEB_SERVES_TRIAGE_MODEL": "false",
-        "MEDASSIST_WEB_SERVES_ENCOUNTER_DX_MODEL": "false",
-    }
+    env = stack_env(
+        tmp,
+        _with_db(server_url, ARRIVAL_DB),
+        redis.port,
+        MEDASSIST_IMAGE_SIZE=str(args.image_size),
+        MEDASSIST_STUDY_QUIET_SECONDS=str(args.quiet),
+        MEDASSIST_WEB_SERVES_ENCOUNTER_DX_MODEL="false",
+    )
     os.environ.update(env)
     _admin(server_url, f"DROP DATABASE IF EXISTS {ARRIVAL_DB} WITH (FORCE)")
     _admin(server_url, f"CREATE DATABASE {ARRIVAL_DB}")
@@ -168,18 +154,7 @@ def main() -> int:
         import django
 
         django.setup()
-        from django.contrib.auth.models import Group, User
-        from django.core.management import call_command
-        from rest_framework.authtoken.models import Token
-
-        from medassist.roles import Role
-
-        print("# migrating and training a tiny synthetic champion...", flush=True)
-        call_command("migrate", verbosity=0, interactive=False)
-        call_command("demo_seed", patients=4, images_per_patient=3, triage=False, verbosity=0)
-        user = User.objects.create_user(username="arrival", password=uuid.uuid4().hex)
-        user.groups.add(Group.objects.get(name=Role.DOCTOR))
-        token = Token.objects.create(user=user).key
+        token = tiny_stack_seed("arrival")
         celery = [sys.executable, "-m", "celery", "-A", "medassist", "worker", "--concurrency",
                   "1", "--loglevel", "WARNING"]  # fmt: skip
         with medassist_server(env, tmp, token, 2, 1) as server:

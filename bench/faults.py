@@ -59,6 +59,50 @@ TERMINATE_OTHERS = (
 )
 
 
+def stack_env(tmp: Path, database_url: str, redis_port: int, **settings: str) -> dict[str, str]:
+    """The environment of a scratch MedAssist whose demo trains a tiny synthetic image
+    champion in seconds (64-pixel input, one epoch), the triage model off; ``settings``
+    add or replace entries."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "medassist.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "MEDASSIST_VAR_DIR": str(tmp / "var"),
+        "MEDIA_ROOT": str(tmp / "media"),
+        "MEDASSIST_ENV": "development",
+        "DEBUG": "false",
+        "MEDASSIST_IMAGE_SIZE": "64",
+        "MEDASSIST_TRAIN_EPOCHS": "1",
+        "MEDASSIST_DEMO_IMAGE_PIXELS": "96",
+        "MEDASSIST_TORCH_THREADS": "1",
+        "MEDASSIST_CALIBRATION_MIN_CASES": "1",
+        # The tiny demo's champion is measured on what there is (a hospital keeps the defaults).
+        "MEDASSIST_GATE_MIN_CASES_PER_FINDING": "1",
+        "MEDASSIST_FINDING_MIN_LABELS": "1",
+        "MEDASSIST_SCOPE_MIN_CASES": "1",
+        "MEDASSIST_WEB_SERVES_TRIAGE_MODEL": "false",
+        **settings,
+    }
+
+
+def tiny_stack_seed(username: str) -> str:
+    """Migrate the scratch database (Django set up on it), train the tiny synthetic champion
+    (``demo_seed``) and make a doctor ``username``; returns the doctor's API token."""
+    from django.contrib.auth.models import Group, User
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from medassist.roles import Role
+
+    print("# migrating and training a tiny synthetic champion...", flush=True)
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("demo_seed", patients=4, images_per_patient=3, triage=False, verbosity=0)
+    user = User.objects.create_user(username=username, password=uuid.uuid4().hex)
+    user.groups.add(Group.objects.get(name=Role.DOCTOR))
+    return Token.objects.create(user=user).key
+
+
 class Redis:
     """A redis-server of the script's own, killed and restarted (empty) on the same port."""
 
@@ -268,28 +312,13 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="medassist-faults-"))
     redis = Redis(tmp)
     redis.start()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "medassist.settings",
-        "DATABASE_URL": _with_db(server_url, FAULTS_DB),
-        "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-        "MEDASSIST_VAR_DIR": str(tmp / "var"),
-        "MEDIA_ROOT": str(tmp / "media"),
-        "MEDASSIST_ENV": "development",
-        "DEBUG": "false",
-        "MEDASSIST_IMAGE_SIZE": "64",
-        "MEDASSIST_TRAIN_EPOCHS": "1",
-        "MEDASSIST_DEMO_IMAGE_PIXELS": "96",
-        "MEDASSIST_STUDY_QUIET_SECONDS": "1",
-        "MEDASSIST_INFERENCE_STALE_SECONDS": str(args.stale),
-        "MEDASSIST_TORCH_THREADS": "1",
-        "MEDASSIST_CALIBRATION_MIN_CASES": "1",
-        # The tiny demo's champion is measured on what there is (a hospital keeps the defaults).
-        "MEDASSIST_GATE_MIN_CASES_PER_FINDING": "1",
-        "MEDASSIST_FINDING_MIN_LABELS": "1",
-        "MEDASSIST_SCOPE_MIN_CASES": "1",
-        "MEDASSIST_WEB_SERVES_TRIAGE_MODEL": "false",
-    }
+    env = stack_env(
+        tmp,
+        _with_db(server_url, FAULTS_DB),
+        redis.port,
+        MEDASSIST_STUDY_QUIET_SECONDS="1",
+        MEDASSIST_INFERENCE_STALE_SECONDS=str(args.stale),
+    )
     os.environ.update(env)
     _admin(server_url, f"DROP DATABASE IF EXISTS {FAULTS_DB} WITH (FORCE)")
     _admin(server_url, f"CREATE DATABASE {FAULTS_DB}")
@@ -297,20 +326,11 @@ def main() -> int:
         import django
 
         django.setup()
-        from django.contrib.auth.models import Group, User
-        from django.core.management import call_command
         from django.db import connection
-        from rest_framework.authtoken.models import Token
 
         from imaging.models import Instance
-        from medassist.roles import Role
 
-        print("# migrating and training a tiny synthetic champion...", flush=True)
-        call_command("migrate", verbosity=0, interactive=False)
-        call_command("demo_seed", patients=4, images_per_patient=3, triage=False, verbosity=0)
-        user = User.objects.create_user(username="faults", password=uuid.uuid4().hex)
-        user.groups.add(Group.objects.get(name=Role.DOCTOR))
-        token = Token.objects.create(user=user).key
+        token = tiny_stack_seed("faults")
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         gunicorn = [sys.executable, "-m", "gunicorn", "medassist.wsgi", "--bind",

@@ -13,6 +13,7 @@ backoff, then stored as a visible "failed" suggestion; the rest of its batch is 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -142,6 +143,23 @@ def inference_drain() -> BatchOutcome:
         if waiting is not None:
             job_enqueue(services.SUGGESTION_COMPUTE, instance_id=waiting)
     return outcome
+
+
+def saliency_compute_many(*, suggestion_ids: list[int]) -> None:
+    """The heatmaps of one inference batch, suggestions first.
+
+    Before each heatmap, images waiting for their suggestion are run
+    (:func:`inference_drain`): a suggestion ranks the worklist and warns of urgent findings,
+    a heatmap only waits for a doctor to open the case, so a study pushed while the heatmaps
+    of earlier studies are drawn does not wait behind them (at 500 images a study that was
+    half a minute). Without a champion the waiting requests stay for their own wake-up.
+    """
+    for suggestion_id in suggestion_ids:
+        if InferenceRequest.objects.filter(request_claimable(timezone.now())).exists():
+            # No champion (NoChampionError): the requests wait for their own wake-up.
+            with contextlib.suppress(LookupError):
+                inference_drain()
+        services.saliency_compute(suggestion_id=suggestion_id)
 
 
 def inference_batch_run(*, max_batches: int = 1) -> BatchOutcome:

@@ -50,9 +50,9 @@ def saliency_compute(*, suggestion_id: int) -> None:
 
 @shared_task(name="diagnosis.tasks.saliency_compute_many", acks_late=True)
 def saliency_compute_many(*, suggestion_ids: list[int]) -> None:
-    """Heatmaps of one inference batch: one message per batch, not per image."""
-    for suggestion_id in suggestion_ids:
-        services.saliency_compute(suggestion_id=suggestion_id)
+    """Heatmaps of one inference batch: one message per batch, not per image; images waiting
+    for their suggestion go first (see ``batching.saliency_compute_many``)."""
+    batching.saliency_compute_many(suggestion_ids=suggestion_ids)
 
 
 @shared_task(name="diagnosis.tasks.rescore_run", acks_late=True)

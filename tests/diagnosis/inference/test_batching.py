@@ -316,3 +316,32 @@ def test_a_suggestion_another_writer_stored_first_is_kept_as_it_is(
     assert kept.latency_ms == 1.0
     assert sorted(outcome.stored) == sorted(rows.values_list("pk", flat=True))
     assert set(InferenceRequest.objects.values_list("status", flat=True)) == {"done"}
+
+
+@pytest.mark.django_db
+def test_images_waiting_for_a_suggestion_go_before_the_heatmaps_of_earlier_ones(
+    image_champion, settings, media_root
+):
+    """A study pushed while the heatmaps of an earlier one are drawn gets its suggestions
+    first: the heatmap task runs the waiting requests before each heatmap."""
+    from diagnosis.inference.batching import saliency_compute_many
+
+    settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
+    earlier = [_ingest(400 + i, FINDINGS[i % 3]) for i in range(2)]
+    inference_requests_create(instance_ids=[i.pk for i in earlier])
+    inference_batch_run()
+    drawn = list(Suggestion.objects.filter(instance__in=earlier).values_list("pk", flat=True))
+    pushed = [_ingest(500 + i, FINDINGS[i % 3]) for i in range(3)]
+    inference_requests_create(instance_ids=[i.pk for i in pushed])
+
+    saliency_compute_many(suggestion_ids=drawn)
+
+    assert InferenceRequest.objects.filter(instance__in=pushed, status="done").count() == 3
+    heatmaps = [s.saliency_key for s in Suggestion.objects.filter(pk__in=drawn)]
+    assert all(heatmaps)
+    # The pushed study's suggestions were stored before the first of those heatmaps was.
+    last_suggested = max(
+        Suggestion.objects.filter(instance__in=pushed).values_list("created_at", flat=True)
+    )
+    first_drawn = min((media_root / key).stat().st_mtime for key in heatmaps)
+    assert last_suggested.timestamp() <= first_drawn
