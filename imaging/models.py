@@ -69,6 +69,33 @@ class Study(models.Model):
         return f"Study {self.study_instance_uid} ({self.patient.mrn})"
 
 
+# Studies are counted in blocks of 2**STUDY_BLOCK_BITS consecutive ids (see StudyBlockCount);
+# migration 0009's triggers compute the block as ``id >> 12``.
+STUDY_BLOCK_BITS = 12
+
+
+class StudyBlockCount(models.Model):
+    """How many studies have an id in one block of ``2**STUDY_BLOCK_BITS`` consecutive ids.
+
+    A QIDO-RS study search with no filter pages the studies by id with ``offset``: half-way
+    through a million studies PostgreSQL walked half a million index entries to find the page
+    (x2 from 10^5 to 10^6). With these counts the page starts at the block holding the offset
+    (:func:`imaging.dicomweb.selectors.study_search`) and walks at most one block. On
+    PostgreSQL the database keeps the rows, in the transaction of every insert and delete of
+    studies, whoever makes it (the ingest, a bulk load or COPY): the statement triggers of
+    migration ``0009_study_block_counts``. An update that would change a study's id is
+    refused. Nothing in Python writes them; a reader's snapshot sees counts and studies as of
+    the same moment, so the page is exact. SQLite has no such triggers: there the search walks
+    its offset (development data is small).
+    """
+
+    block = models.BigIntegerField(primary_key=True)
+    studies = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Studies with ids {self.block << STUDY_BLOCK_BITS}-: {self.studies}"
+
+
 class Series(models.Model):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="series")
     series_instance_uid = models.CharField(max_length=64, unique=True)

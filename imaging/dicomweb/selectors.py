@@ -1,7 +1,8 @@
 """Reads behind QIDO-RS and WADO-RS.
 
 Searches are one query for the page of rows (related rows joined, counts annotated) plus one
-for the modalities of the studies on the page, whatever the page size.
+for the modalities of the studies on the page, whatever the page size; a study search with
+no filter and an ``offset`` of a block of ids or more adds one, for the block it starts in.
 
 Non-image objects (reports, RT objects, waveforms, PDFs, presentation states) are instances
 like any other here: counted in their series and study, listed by instance searches after
@@ -22,6 +23,7 @@ import numpy as np
 import pydicom
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import (
     CharField,
     Count,
@@ -30,7 +32,9 @@ from django.db.models import (
     OuterRef,
     QuerySet,
     Subquery,
+    Sum,
     Value,
+    Window,
 )
 from django.db.models.functions import Coalesce, Concat
 from PIL import Image
@@ -39,7 +43,15 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from medassist.ml.display import dicom_to_display, display_to_png
 
-from ..models import Instance, NonImageInstance, Series, StoredInstance, Study
+from ..models import (
+    STUDY_BLOCK_BITS,
+    Instance,
+    NonImageInstance,
+    Series,
+    StoredInstance,
+    Study,
+    StudyBlockCount,
+)
 from ..selectors import instance_read_bytes
 from .query import QidoQuery, query_filter
 
@@ -70,12 +82,42 @@ class StudyResults:
     """
 
     matching: QuerySet[Study]
+    # No filter: every study matches, so the counts per block of ids can place an offset.
+    everything: bool = False
 
     def __getitem__(self, page: slice) -> list[Study]:
-        return list(_study_rows(Study.objects.filter(pk__in=self.matching.values("pk")[page])))
+        start, stop = page.start or 0, page.stop
+        matching = self.matching
+        if self.everything and start >= 1 << STUDY_BLOCK_BITS and connection.vendor == "postgresql":
+            place = _study_offset_place(start)
+            if place is None:
+                return []  # past the last study
+            first_id, skipped = place
+            matching = matching.filter(pk__gte=first_id)
+            start, stop = start - skipped, None if stop is None else stop - skipped
+        ids = matching.values("pk")[start:stop]
+        return list(_study_rows(Study.objects.filter(pk__in=ids)))
 
     def __iter__(self) -> Iterator[Study]:
         yield from _study_rows(self.matching)
+
+
+def _study_offset_place(offset: int) -> tuple[int, int] | None:
+    """Where the study at ``offset`` (0-based, in id order) is: the first id of its block of
+    ids and how many studies come before that block, from the
+    :class:`~imaging.models.StudyBlockCount` rows PostgreSQL keeps; None past the last study.
+    One query over the blocks (a thousandth of the studies), not a walk of the offset."""
+    found = (
+        StudyBlockCount.objects.annotate(through=Window(Sum("studies"), order_by=F("block").asc()))
+        .filter(through__gt=offset)
+        .order_by("block")
+        .values_list("block", "through", "studies")
+        .first()
+    )
+    if found is None:
+        return None
+    block, through, studies = found
+    return block << STUDY_BLOCK_BITS, through - studies
 
 
 def _study_rows(studies: QuerySet[Study]) -> QuerySet[Study]:
@@ -170,7 +212,10 @@ def header_values(*, files: list[str | None]) -> dict[str, dict[str, str]]:
 def study_search(*, query: QidoQuery) -> StudyResults:
     """Studies matching ``query``, oldest first, with ``n_series`` and ``n_instances`` (images
     and non-image objects); see :class:`StudyResults`."""
-    return StudyResults(Study.objects.filter(query_filter(query, level="study")).order_by("pk"))
+    return StudyResults(
+        Study.objects.filter(query_filter(query, level="study")).order_by("pk"),
+        everything=not query.filters,
+    )
 
 
 def series_search(*, query: QidoQuery, study_uid: str | None = None) -> QuerySet[Series]:
