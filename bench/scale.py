@@ -6,7 +6,11 @@ SYNTHETIC rows written by ``COPY`` (no image files: storage keys name files that
 exist). Per study: 1-4 series, 1-50 instances (mean ~12), one AI suggestion and one finished
 inference request per instance, 0.7 reviews, 0.5 emergency encounters with a triage
 assessment (most older ones with a disposition and a final diagnosis), 10 audit events, and
-one patient per 3 studies. The rows the services derive are written as the services would
+one patient per 3 studies. The sizes are one large hospital's history at a fixed pace
+(``--studies-per-year``, 10^6 by default): 10^4 studies are its last 3.7 days, 10^5 its last
+five weeks, 10^6 its year, each size growing the one before further back in time, so the
+department now (the triage board, the last day's studies) is the same at every size and only
+the history grows. The rows the services derive are written as the services would
 leave them: each study's urgency (``StudyUrgency``), each reviewed image's reading state and
 label (``ReadingState``), the review findings, and the audit hash chain (``AuditChainLink``).
 The summaries PostgreSQL keeps itself (label counts per finding, the statistics page's weekly
@@ -51,6 +55,8 @@ from urllib.parse import urlencode, urlparse
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "medassist_bench_scale"
 YEAR_S = 365 * 24 * 3600.0
+# A large hospital's pace: 10^6 studies are its year, 10^5 about five weeks, 10^4 3.7 days.
+STUDIES_PER_YEAR = 1_000_000
 UTC = dt.UTC
 # Marks the bench's rows wherever a text field allows.
 SYNTHETIC = "SYNTHETIC bench data"
@@ -230,7 +236,10 @@ class TriageTemplate:
 class Context:
     """What every chunk needs: users, the champion, findings, templates, tables."""
 
-    anchor: float  # epoch seconds: the end of the year the data covers
+    anchor: float  # epoch seconds: the moment the newest data leads up to
+    # The hospital's pace: the studies fill history back from the anchor at this rate, so a
+    # larger size is a longer history of the same hospital, not a busier one.
+    seconds_per_study: float
     seed: int
     doctors: list[int]
     nurses: list[int]
@@ -467,8 +476,12 @@ ORDER = [
 SEQUENCED = [t for t in ORDER if t not in {"urgency", "reading_state", "link"}]
 
 
-def prepare(*, anchor: dt.datetime, seed: int = 1) -> Context:
-    """Users, the image champion, the triage templates: what the fill builds on (idempotent)."""
+def prepare(
+    *, anchor: dt.datetime, seed: int = 1, studies_per_year: float = STUDIES_PER_YEAR
+) -> Context:
+    """Users, the image champion, the triage templates: what the fill builds on (idempotent).
+
+    ``studies_per_year``: the hospital's pace (see :class:`Context`)."""
     from django.conf import settings
 
     from diagnosis.encounters.icd10 import icd10_validate
@@ -509,6 +522,7 @@ def prepare(*, anchor: dt.datetime, seed: int = 1) -> Context:
     rng = random.Random(seed)
     return Context(
         anchor=anchor.timestamp(),
+        seconds_per_study=YEAR_S / studies_per_year,
         seed=seed,
         doctors=doctors,
         nurses=nurses,
@@ -583,11 +597,17 @@ class Generator:
         self.out: dict[str, list[str]] = {name: [] for name in ORDER}
         self.events: list[tuple[float, int | None, str, str, str, dict[str, Any]]] = []
         n = hi - lo
+        # Studies lo..hi-1 are the hospital's history from lo to hi studies back from the
+        # anchor, in any order within the chunk: a larger size reaches further back.
+        self.span = (
+            self.ctx.anchor - hi * self.ctx.seconds_per_study,
+            n * self.ctx.seconds_per_study,
+        )
         patients = self._patients(max(1, round(n / 3)))
         ingests = []
         for _ in range(n):
             pid, mrn = self.rng.choice(patients)
-            t = self.ctx.anchor - self.rng.random() * YEAR_S
+            t = self._moment()
             first, ingest = self._study(pid, t)
             ingests.append(ingest)
             if self.rng.random() < 0.665:
@@ -600,6 +620,11 @@ class Generator:
         used = {t: self.ids[t] - 1 for t in SEQUENCED if self.ids[t] > self.first[t]}
         self.first = dict(self.ids)
         return Chunk(lines=self.out, max_ids=used)
+
+    def _moment(self) -> float:
+        """A moment within the chunk's stretch of history."""
+        oldest, length = self.span
+        return oldest + self.rng.random() * length
 
     def _row(self, table: str, *values: object) -> None:
         self.out[table].append("\t".join(map(str, values)) + self.ctx.tables[table].suffix + "\n")
@@ -618,13 +643,14 @@ class Generator:
         self.events.append((at, actor, action, object_type, str(object_id), detail or {}))
 
     def _patients(self, count: int) -> list[tuple[int, str]]:
-        """Patients registered (by an ingest, so by nobody) before the year began."""
+        """Patients registered (by an ingest, so by nobody) in the year before the chunk's
+        stretch of history."""
         patients = []
         for _ in range(count):
             pid = self._next("patient")
             mrn = f"SYN{pid:09d}"
             born = dt.date(1930, 1, 1) + dt.timedelta(days=self.rng.randint(0, 33000))
-            registered = self.ctx.anchor - YEAR_S - self.rng.random() * YEAR_S
+            registered = self.span[0] - self.rng.random() * YEAR_S
             sex = self.rng.choice("FMFMU")
             self._row(
                 "patient", pid, mrn, f"Synthetic Patient {pid}", born, sex, "t", _iso(registered)
@@ -898,7 +924,7 @@ class Generator:
                 detail = {"source": source}
                 self._event(t, actor, "instance.ingest", "imaging.Instance", iid, detail)
             for j in range(want - len(ingest)):
-                at = self.ctx.anchor - rng.random() * YEAR_S
+                at = self._moment()
                 detail = {"query": "status=all", "page": j + 2}
                 self._event(at, rng.choice(doctors), "worklist.view", detail=detail)
 
@@ -1213,7 +1239,8 @@ def samples_of(anchor: dt.datetime) -> Samples:
     in_order = ("-worklist_priority", "created_at", "pk")
     awaiting = Study.objects.filter(unread=True, in_adjudication=False).order_by(*in_order)
     every = Study.objects.order_by(*in_order)
-    week_to = (anchor - dt.timedelta(days=30)).date()
+    # A week (and its last day) that ended two days ago: inside every size's history.
+    week_to = (anchor - dt.timedelta(days=2)).date()
     return Samples(
         mrn=mrn,
         patient_id=pid,
@@ -1756,6 +1783,12 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1000, help="studies per COPY transaction")
     parser.add_argument("--export-max-rows", type=int, default=0, help="0: the whole export")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--studies-per-year",
+        type=float,
+        default=STUDIES_PER_YEAR,
+        help="the hospital's pace: the sizes are its history back from now at this rate",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep a database left by a run")
     parser.add_argument(
         "--database",
@@ -1779,7 +1812,7 @@ def main() -> None:
         # The bench's own writes need not wait for the disk; nothing else runs on this DB.
         cursor.execute("SET synchronous_commit = off")
     anchor = timezone.now().replace(microsecond=0)
-    ctx = prepare(anchor=anchor, seed=args.seed)
+    ctx = prepare(anchor=anchor, seed=args.seed, studies_per_year=args.studies_per_year)
     done = _existing_studies()
     results: list[tuple[int, list[Measured]]] = []
     for size in [int(s) for s in args.sizes.split(",")]:

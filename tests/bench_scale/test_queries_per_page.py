@@ -70,7 +70,8 @@ def test_every_page_takes_as_many_queries_over_three_times_the_data(settings) ->
     settings.MEDASSIST_FINDING_MIN_LABELS = 1
     settings.MEDASSIST_GATE_MIN_CASES_PER_FINDING = 1
     anchor = timezone.now().replace(microsecond=0)
-    ctx = scale.prepare(anchor=anchor, seed=4)
+    # 60 then 180 studies at a small clinic's pace: 11 then 33 days of the same clinic.
+    ctx = scale.prepare(anchor=anchor, seed=4, studies_per_year=2_000)
     scale.fill(ctx, start=0, stop=60, chunk=30)
     scale.ensure_frozen_test_set(per_finding=5)
     # A finding the champion does not know yet, so the findings page counts its readiness.

@@ -46,7 +46,8 @@ class Filled:
 @pytest.fixture
 def filled() -> Filled:
     anchor = timezone.now().replace(microsecond=0)
-    ctx = scale.prepare(anchor=anchor, seed=3)
+    # 200 studies at a small clinic's pace: five weeks of history, as 10^5 are for the bench.
+    ctx = scale.prepare(anchor=anchor, seed=3, studies_per_year=2_000)
     # Several chunks, so ids, sequences and the audit chain carry over between them.
     report = scale.fill(ctx, start=0, stop=STUDIES, chunk=64)
     return Filled(ctx, report, anchor)
