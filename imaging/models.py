@@ -108,7 +108,12 @@ class Series(models.Model):
         verbose_name_plural = "series"
         # The worklist's modality filter lists the modalities present: a walk of this index,
         # one step per modality, not a scan of every series.
-        indexes = [models.Index(fields=["modality"], name="series_modality")]
+        indexes = [
+            models.Index(fields=["modality"], name="series_modality"),
+            # "Has a series of this modality" (the worklist's modality filter, QIDO's
+            # ModalitiesInStudy) answered from the index alone, without reading each series.
+            models.Index(fields=["study", "modality"], name="series_study_modality"),
+        ]
 
     def __str__(self) -> str:
         return f"Series {self.series_instance_uid} {self.modality}"
