@@ -629,6 +629,9 @@ MEDASSIST_WORKLIST_PAGE_SIZE = env_int("MEDASSIST_WORKLIST_PAGE_SIZE", 25)
 # and pages go on while studies do (counting them all costs what the table holds).
 MEDASSIST_WORKLIST_COUNT_CAP = env_int("MEDASSIST_WORKLIST_COUNT_CAP", 10000)
 MEDASSIST_WORKLIST_POLL_SECONDS = env_int("MEDASSIST_WORKLIST_POLL_SECONDS", 10)
+# The statistics page shows this many weeks by default (the reader can pick 4, 12, 26, 52 or
+# 104): its cost follows the weeks shown, not the years of reviews kept.
+MEDASSIST_STATS_WEEKS = env_int("MEDASSIST_STATS_WEEKS", 12)
 # A suggestion whose top two probabilities are closer than this says "needs attention".
 MEDASSIST_ATTENTION_MARGIN = env_float("MEDASSIST_ATTENTION_MARGIN", 0.2)
 # Share of training patients held back to fit the temperature (calibration).

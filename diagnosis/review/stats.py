@@ -8,7 +8,9 @@ On PostgreSQL triggers keep them as reviews and suggestions are written (migrati
 reviews; whatever the triggers cannot follow exactly marks them stale, and the next page
 view rebuilds them from the reviews under a lock (:func:`summaries_rebuild`; the migration
 built them first). On SQLite the same figures are counted live, in grouped queries. Either way the
-page takes a fixed number of queries. The charts are inline SVG drawn here, with no
+page takes a fixed number of queries. The page shows the weeks from a start (the last
+``MEDASSIST_STATS_WEEKS`` by default, :func:`stats_window_start`), so it reads and draws what
+it shows, not every week since the first review. The charts are inline SVG drawn here, with no
 JavaScript and nothing from a CDN.
 """
 
@@ -129,9 +131,15 @@ def _version_label(task: str, version: int) -> str:
     return f"{task} v{version}"
 
 
-def _live_figures() -> _Figures:
+def _live_figures(since: dt.date | None = None) -> _Figures:
     """The figures counted from the reviews themselves (SQLite, and what a rebuild must
-    match): three grouped queries."""
+    match): three grouped queries; from the week of ``since`` on (a Monday), if given."""
+    reviews, suggestions = _reviews(), Suggestion.objects.filter(status=Suggestion.Status.OK)
+    if since is not None:
+        # Weeks are the server's (TruncWeek): from that Monday's midnight, local time.
+        start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
+        reviews = reviews.filter(created_at__gte=start)
+        suggestions = suggestions.filter(created_at__gte=start)
     agreement = [
         (
             _date(row["week"]),
@@ -140,8 +148,7 @@ def _live_figures() -> _Figures:
             row["n"],
             row["agreed"],
         )
-        for row in _reviews()
-        .annotate(week=TruncWeek("created_at"))
+        for row in reviews.annotate(week=TruncWeek("created_at"))
         .values("week", "suggestion__top_finding_id", "suggestion__model_version_id")
         .annotate(n=Count("pk"), agreed=Count("pk", filter=Q(action=AGREE)))
         .order_by()
@@ -156,8 +163,7 @@ def _live_figures() -> _Figures:
         .values("created_at")[:1]
     )
     waited = (
-        Suggestion.objects.filter(status=Suggestion.Status.OK)
-        .annotate(first_review_at=Subquery(first_review_at))
+        suggestions.annotate(first_review_at=Subquery(first_review_at))
         .filter(first_review_at__isnull=False)
         .annotate(
             week=TruncWeek("created_at"),
@@ -209,22 +215,23 @@ def summaries_rebuild(*, force: bool = False) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _summary_figures() -> _Figures:
+def _summary_figures(since: dt.date | None = None) -> _Figures:
     """The figures from the summaries the triggers keep (PostgreSQL), rebuilt first if
-    stale: three small reads."""
+    stale: three small reads; from the week of ``since`` on, if given."""
     tz = timezone.get_current_timezone_name()
     state = ReviewStatsState.objects.filter(pk=1).first()
     if state is None or not _summary_fresh(state, tz):
         summaries_rebuild()
         state = ReviewStatsState.objects.get(pk=1)
+    weeks = Q(week__gte=since) if since is not None else Q()
     agreement = list(
-        ReviewAgreementWeek.objects.filter(n__gt=0).values_list(
+        ReviewAgreementWeek.objects.filter(weeks, n__gt=0).values_list(
             "week", "finding_key", "version_key", "n", "agreed"
         )
     )
     waits = [
         ReviewWait(week=week, n=n, mean_hours=total / n / 3600, max_hours=longest / 3600)
-        for week, n, total, longest in ReviewWaitWeek.objects.filter(n__gt=0)
+        for week, n, total, longest in ReviewWaitWeek.objects.filter(weeks, n__gt=0)
         .order_by("week")
         .values_list("week", "n", "total_seconds", "longest_seconds")
     ]
@@ -245,9 +252,21 @@ def _rates(
     return [Rate(labels[key], *totals[(key, week)], week) for key, week in ordered]
 
 
-def review_statistics() -> ReviewStatistics:
-    """Agreement, override rate and time to review, in weekly buckets (server time zone)."""
-    figures = _summary_figures() if connection.vendor == "postgresql" else _live_figures()
+# The periods a reader can pick on the statistics page, in weeks.
+STATS_PERIODS = (4, 12, 26, 52, 104)
+
+
+def stats_window_start(*, weeks: int, today: dt.date | None = None) -> dt.date:
+    """The Monday that begins the last ``weeks`` weeks, this week included (server time)."""
+    today = today or timezone.localdate()
+    return today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=weeks - 1)
+
+
+def review_statistics(*, since: dt.date | None = None) -> ReviewStatistics:
+    """Agreement, override rate and time to review, in weekly buckets (server time zone),
+    from the week of ``since`` (a Monday, :func:`stats_window_start`) on; None: every week."""
+    count = _summary_figures if connection.vendor == "postgresql" else _live_figures
+    figures = count(since)
     finding_ids = {f for _, f, _, _, _ in figures.agreement}
     version_ids = {v for _, _, v, _, _ in figures.agreement}
     findings = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,7 +27,7 @@ from diagnosis.review.selectors import (
     worklist_poll_seconds,
 )
 from diagnosis.review.services import ReviewRefused, review_record
-from diagnosis.review.stats import review_statistics
+from diagnosis.review.stats import STATS_PERIODS, review_statistics, stats_window_start
 from imaging.models import Instance
 from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
@@ -181,4 +182,24 @@ def review_view(request: HttpRequest, instance_id: int) -> HttpResponse:
 
 @role_required(Role.DOCTOR, Role.ML_ADMIN)
 def statistics(request: HttpRequest) -> HttpResponse:
-    return render(request, "diagnosis/stats.html", {"stats": review_statistics()})
+    """The last ``MEDASSIST_STATS_WEEKS`` weeks, or the period picked (``?weeks=``)."""
+    asked = request.GET.get("weeks", "")
+    weeks = settings.MEDASSIST_STATS_WEEKS
+    refused = ""
+    if asked:
+        if asked.isdigit() and int(asked) in STATS_PERIODS:
+            weeks = int(asked)
+        else:
+            refused = (
+                f"{asked[:20]!r} is not a period this page offers "
+                f"({', '.join(map(str, STATS_PERIODS))} weeks): the last {weeks} weeks are shown."
+            )
+    since = stats_window_start(weeks=weeks)
+    context = {
+        "stats": review_statistics(since=since),
+        "weeks": weeks,
+        "since": since,
+        "periods": STATS_PERIODS,
+        "refused": refused,
+    }
+    return render(request, "diagnosis/stats.html", context, status=400 if refused else 200)

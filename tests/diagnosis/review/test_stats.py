@@ -13,13 +13,14 @@ from django.utils import timezone
 from diagnosis.inference.models import Suggestion
 from diagnosis.registry.models import Finding, ModelVersion
 from diagnosis.review.models import Review
-from diagnosis.review.stats import review_statistics
+from diagnosis.review.stats import review_statistics, stats_window_start
 from tests.factories import ModelVersionFactory, ingested_instance
 
 pytestmark = pytest.mark.django_db
 
-W1 = dt.date(2026, 11, 2)  # a Monday
-W2 = dt.date(2026, 11, 9)
+# Two weeks (Mondays) within the page's default period, whatever the day the tests run.
+W1 = stats_window_start(weeks=4)
+W2 = W1 + dt.timedelta(weeks=1)
 
 
 def _moment(day: dt.date, hour: float) -> dt.datetime:
@@ -163,3 +164,37 @@ def test_a_finding_name_cannot_inject_markup_into_the_charts(known_reviews, doct
     body = client.get(reverse("diagnosis:stats")).content.decode()
     assert "<script>alert(1)" not in body
     assert "&lt;script&gt;alert(1)" in body
+
+
+def test_the_page_shows_the_last_weeks_and_the_period_picked(known_reviews, doctor) -> None:
+    """Twelve weeks by default: a review of twenty weeks ago is counted only when the reader
+    asks for a longer period; the page reads what it shows, not every week ever reviewed."""
+    nodule = Finding.objects.get(code="nodule")
+    old = W1 - dt.timedelta(weeks=17)
+    _review(_suggest(9, ModelVersionFactory(version=103), nodule, old), doctor, nodule,
+            day=old, hours_after=1)  # fmt: skip
+    client = Client()
+    client.force_login(doctor)
+
+    default = client.get(reverse("diagnosis:stats")).content.decode()
+    assert "The last 12 weeks" in default and "image v103" not in default
+    assert 'data-testid="override-rate">0.250<' in default
+
+    longer = client.get(reverse("diagnosis:stats"), {"weeks": 26}).content.decode()
+    assert "The last 26 weeks" in longer and "image v103" in longer
+    assert 'data-testid="override-rate">0.200<' in longer  # 1 override in 5 reviews
+
+    assert review_statistics(since=stats_window_start(weeks=12)).overall.n == 4
+    assert review_statistics().overall.n == 5
+
+
+def test_a_period_the_page_does_not_offer_is_refused_with_the_default_shown(
+    known_reviews, doctor
+) -> None:
+    client = Client()
+    client.force_login(doctor)
+    answer = client.get(reverse("diagnosis:stats"), {"weeks": "9999"})
+    body = answer.content.decode()
+    assert answer.status_code == 400
+    assert "&#x27;9999&#x27; is not a period this page offers" in body
+    assert "The last 12 weeks" in body and 'data-testid="override-rate">0.250<' in body
