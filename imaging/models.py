@@ -70,12 +70,15 @@ class Study(models.Model):
 
 
 # Studies are counted in blocks of 2**STUDY_BLOCK_BITS consecutive ids (see StudyBlockCount);
-# migration 0009's triggers compute the block as ``id >> 12``.
+# migration 0009's triggers compute the block as ``id >> 12`` and the slot as the writing
+# connection's process id modulo 8.
 STUDY_BLOCK_BITS = 12
+STUDY_BLOCK_SLOTS = 8
 
 
 class StudyBlockCount(models.Model):
-    """How many studies have an id in one block of ``2**STUDY_BLOCK_BITS`` consecutive ids.
+    """How many studies have an id in one block of ``2**STUDY_BLOCK_BITS`` consecutive ids,
+    as counted by the writers of one slot (the block's count is the sum over its slots).
 
     A QIDO-RS study search with no filter pages the studies by id with ``offset``: half-way
     through a million studies PostgreSQL walked half a million index entries to find the page
@@ -85,15 +88,25 @@ class StudyBlockCount(models.Model):
     studies, whoever makes it (the ingest, a bulk load or COPY): the statement triggers of
     migration ``0009_study_block_counts``. An update that would change a study's id is
     refused. Nothing in Python writes them; a reader's snapshot sees counts and studies as of
-    the same moment, so the page is exact. SQLite has no such triggers: there the search walks
-    its offset (development data is small).
+    the same moment, so the page is exact. Each writer adds to its own slot of the block
+    (``STUDY_BLOCK_SLOTS`` by connection), so ingests creating studies at the same time do not
+    queue on one counter row until the first commits. SQLite has no such triggers: there the
+    search walks its offset (development data is small).
     """
 
-    block = models.BigIntegerField(primary_key=True)
+    block = models.BigIntegerField()
+    slot = models.SmallIntegerField()
     studies = models.IntegerField(default=0)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["block", "slot"], name="imaging_study_block_slot")
+        ]
+
     def __str__(self) -> str:
-        return f"Studies with ids {self.block << STUDY_BLOCK_BITS}-: {self.studies}"
+        return (
+            f"Studies with ids {self.block << STUDY_BLOCK_BITS}-, slot {self.slot}: {self.studies}"
+        )
 
 
 class Series(models.Model):

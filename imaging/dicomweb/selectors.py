@@ -32,9 +32,7 @@ from django.db.models import (
     OuterRef,
     QuerySet,
     Subquery,
-    Sum,
     Value,
-    Window,
 )
 from django.db.models.functions import Coalesce, Concat
 from PIL import Image
@@ -50,7 +48,6 @@ from ..models import (
     Series,
     StoredInstance,
     Study,
-    StudyBlockCount,
 )
 from ..selectors import instance_read_bytes
 from .query import QidoQuery, query_filter
@@ -106,18 +103,29 @@ def _study_offset_place(offset: int) -> tuple[int, int] | None:
     """Where the study at ``offset`` (0-based, in id order) is: the first id of its block of
     ids and how many studies come before that block, from the
     :class:`~imaging.models.StudyBlockCount` rows PostgreSQL keeps; None past the last study.
-    One query over the blocks (a thousandth of the studies), not a walk of the offset."""
-    found = (
-        StudyBlockCount.objects.annotate(through=Window(Sum("studies"), order_by=F("block").asc()))
-        .filter(through__gt=offset)
-        .order_by("block")
-        .values_list("block", "through", "studies")
-        .first()
-    )
+    One query over the blocks' counts (a few hundred rows at a million studies), not a walk
+    of the offset."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STUDY_OFFSET_PLACE, [offset])
+        found = cursor.fetchone()
     if found is None:
         return None
-    block, through, studies = found
-    return block << STUDY_BLOCK_BITS, through - studies
+    block, before = found
+    return block << STUDY_BLOCK_BITS, before
+
+
+# The block holding the study at an offset: each block's slots summed, then added up in
+# block order until past the offset (a few hundred rows at a million studies).
+_STUDY_OFFSET_PLACE = """
+SELECT block, through - studies FROM (
+    SELECT block, sum(studies) AS studies, sum(sum(studies)) OVER (ORDER BY block) AS through
+      FROM imaging_studyblockcount
+     GROUP BY block
+) AS blocks
+ WHERE through > %s
+ ORDER BY block
+ LIMIT 1
+"""
 
 
 def _study_rows(studies: QuerySet[Study]) -> QuerySet[Study]:

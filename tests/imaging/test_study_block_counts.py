@@ -6,11 +6,12 @@ deletes alike."""
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -38,7 +39,11 @@ def _studies(ids: list[int]) -> None:
 
 
 def _kept() -> dict[int, int]:
-    return dict(StudyBlockCount.objects.filter(studies__gt=0).values_list("block", "studies"))
+    """Each block's count: the sum of its slots."""
+    kept: Counter[int] = Counter()
+    for block, studies in StudyBlockCount.objects.values_list("block", "studies"):
+        kept[block] += studies
+    return {block: n for block, n in kept.items() if n}
 
 
 def _live() -> dict[int, int]:
@@ -140,3 +145,37 @@ def test_qido_rs_answers_a_deep_offset_with_the_right_studies(
     assert answer.status_code == 200
     uids = [study["0020000D"]["Value"][0] for study in answer.json()]
     assert uids == [f"{UID}.{pk}" for pk in _walked(7000, 3)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingests_creating_studies_at_once_keep_the_counts_exact(postgres: None) -> None:
+    """Four writers, each on its own connection, create studies in the same blocks at the
+    same time, each in transactions of several statements (as an ingest batch is); every
+    block's count is its studies, whatever slots they landed in."""
+    patient = patient_get_or_register(mrn="BLOCKS-2", name="Synthetic Blocks")
+    start = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        try:
+            start.wait()
+            for batch in range(5):
+                with transaction.atomic():
+                    for k in range(3):
+                        pk = BLOCK - 30 + (batch * 3 + k) * 4 + w  # across blocks 0 and 1
+                        Study.objects.create(
+                            pk=pk, patient=patient, study_instance_uid=f"{UID}.c{pk}"
+                        )
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert failures == []
+    assert Study.objects.count() == 60
+    assert _kept() == _live() == {0: 30, 1: 30}
