@@ -628,6 +628,11 @@ MEDASSIST_WORKLIST_PAGE_SIZE = env_int("MEDASSIST_WORKLIST_PAGE_SIZE", 25)
 # The worklist counts matching studies up to this many; past it the page says "more than"
 # and pages go on while studies do (counting them all costs what the table holds).
 MEDASSIST_WORKLIST_COUNT_CAP = env_int("MEDASSIST_WORKLIST_COUNT_CAP", 10000)
+# A worklist narrowed by modality, finding, dates or "mine" counts its studies among this
+# many of its status, in worklist order (each checked one by one); its numbered pages cover
+# them and Next goes on past them. Counting up to the cap instead walked every study of the
+# status when few matched (a rare modality: 500 ms at 10^6 studies).
+MEDASSIST_WORKLIST_COUNT_WINDOW = env_int("MEDASSIST_WORKLIST_COUNT_WINDOW", 2000)
 MEDASSIST_WORKLIST_POLL_SECONDS = env_int("MEDASSIST_WORKLIST_POLL_SECONDS", 10)
 # The statistics page shows this many weeks by default (the reader can pick 4, 12, 26, 52 or
 # 104): its cost follows the weeks shown, not the years of reviews kept.

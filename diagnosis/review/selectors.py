@@ -15,6 +15,7 @@ from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connection, models
 from django.db.models import (
     Case,
+    Count,
     Exists,
     F,
     FloatField,
@@ -179,6 +180,18 @@ def _awaiting_instances(*, user: AbstractBaseUser | None) -> QuerySet[Instance]:
 def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> QuerySet[Study]:
     """Studies in worklist order, most urgent first, then the longest waiting.
 
+    The studies of the status (:func:`worklist_status_queryset`) that pass the other filters
+    (:func:`worklist_row_filter`).
+    """
+    base = worklist_status_queryset(user=user, filters=filters)
+    return base.filter(worklist_row_filter(user=user, filters=filters))
+
+
+def worklist_status_queryset(
+    *, user: AbstractBaseUser, filters: WorklistFilters
+) -> QuerySet[Study]:
+    """The studies of the filters' status alone, in worklist order.
+
     Lean on purpose: the filters and the order only, on the worklist state each study row
     carries (``worklist_priority``, ``unread``, ``second_read_pending``, ``in_adjudication``,
     kept by the review and inference services), so that a page is an index scan of the
@@ -200,26 +213,29 @@ def worklist_queryset(*, user: AbstractBaseUser, filters: WorklistFilters) -> Qu
     elif filters.status == Status.REVIEWED:
         qs = qs.filter(in_adjudication=False)
         qs = qs.filter(~pending | ~awaiting_me) if double else qs.filter(unread=False)
+    return qs.order_by("-worklist_priority", "created_at", "pk")
+
+
+def worklist_row_filter(*, user: AbstractBaseUser, filters: WorklistFilters) -> Q:
+    """The filters other than the status, checked study by study along the status's index
+    (modality, finding, dates, assigned to me); an empty Q when there are none."""
+    q = Q()
     if filters.modality:
-        qs = qs.filter(
-            Exists(Series.objects.filter(study_id=OuterRef("pk"), modality=filters.modality))
-        )
+        q &= Q(Exists(Series.objects.filter(study_id=OuterRef("pk"), modality=filters.modality)))
     if filters.finding:
         # Kept with the urgency whenever suggestions are stored (study_urgency_refresh).
-        qs = qs.filter(
+        q &= Q(
             Exists(
                 StudyFinding.objects.filter(study_id=OuterRef("pk"), finding__code=filters.finding)
             )
         )
     if filters.date_from:
-        qs = qs.filter(created_at__gte=_day_start(filters.date_from))
+        q &= Q(created_at__gte=_day_start(filters.date_from))
     if filters.date_to:
-        qs = qs.filter(created_at__lt=_day_start(filters.date_to + dt.timedelta(days=1)))
+        q &= Q(created_at__lt=_day_start(filters.date_to + dt.timedelta(days=1)))
     if filters.mine:
-        qs = qs.filter(
-            Exists(ReviewAssignment.objects.filter(study_id=OuterRef("pk"), assignee=user))
-        )
-    return qs.order_by("-worklist_priority", "created_at", "pk")
+        q &= Q(Exists(ReviewAssignment.objects.filter(study_id=OuterRef("pk"), assignee=user)))
+    return q
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -297,23 +313,76 @@ class CappedPaginator(Paginator):
     Counting every study a filter matches grows with the table (x2.5 for x10 data with a
     modality filter at 100,000 studies); counting up to the cap does not. Past the cap the
     count is "more than ``cap``" and any page number is served (empty past the end).
+
+    With a ``window`` (the list before ``row_filter``, in the same order) it examines at most
+    the window's first ``window_size`` rows instead: ``count`` is how many of them pass the
+    filter, exact when the window holds no more (else ``windowed``: a lower bound, and the
+    pages it numbers are exact, as the first matches of the list are among those rows).
+    Counting up to ``cap`` matches walked as many rows as it took to find them: every
+    awaiting study of a rare modality, 500 ms at 10^6 studies (8x 10^5).
     """
 
-    def __init__(self, object_list: QuerySet[Study], per_page: int, *, cap: int) -> None:
+    def __init__(
+        self,
+        object_list: QuerySet[Study],
+        per_page: int,
+        *,
+        cap: int,
+        window: QuerySet[Study] | None = None,
+        row_filter: Q | None = None,
+        window_size: int = 0,
+    ) -> None:
         super().__init__(object_list, per_page)
         self.cap = cap
+        self.window = window
+        self.row_filter = row_filter
+        self.window_size = window_size
+
+    @cached_property
+    def _counted(self) -> tuple[int, bool]:
+        """(count, whether there may be more): one query."""
+        if self.window is None or self.row_filter is None:
+            count = self.object_list[: self.cap + 1].count()
+            return count, count > self.cap
+        # The filter on the window's first ids, study by study (as a condition inside the
+        # window's own query, PostgreSQL hashed every series of the modality first: 30 ms
+        # at 10^6 studies, growing with them).
+        first = self.window.values("pk")[: self.window_size]
+        counted = Study.objects.filter(pk__in=first).aggregate(
+            examined=Count("pk"), matched=Count("pk", filter=self.row_filter)
+        )
+        # A full window: more studies of the status may follow it.
+        return counted["matched"], counted["examined"] >= self.window_size
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        return self._counted[0]
 
     @property
     def capped(self) -> bool:
-        return self.count > self.cap
+        return self._counted[1]
+
+    @property
+    def windowed(self) -> bool:
+        """The count is of the window's first ``cap`` studies only (see the class)."""
+        return self.capped and self.window is not None and self.row_filter is not None
+
+    @property
+    def numbered_pages(self) -> int:
+        """How many pages a page number reaches (past the cap, Next goes on)."""
+        if not self.capped:
+            return self.num_pages
+        if self.windowed:
+            return max(1, math.ceil(self.count / self.per_page))
+        return max(1, self.cap // self.per_page)
 
     @property
     def cap_display(self) -> str:
         return f"{self.cap:,}"
+
+    @property
+    def window_display(self) -> str:
+        return f"{self.window_size:,}"
 
     def validate_number(self, number: Any) -> int:
         if not self.capped:
@@ -428,9 +497,18 @@ def worklist_page(
     study follows (not the count, which studies read meanwhile have changed). The page's
     cursors are ``page.after_cursor`` and ``page.before_cursor``.
     """
-    ordered = worklist_queryset(user=user, filters=filters)
+    base = worklist_status_queryset(user=user, filters=filters)
+    row_filter = worklist_row_filter(user=user, filters=filters)
+    ordered = base.filter(row_filter)
     size = worklist_page_size()
-    paginator = CappedPaginator(ordered, size, cap=int(settings.MEDASSIST_WORKLIST_COUNT_CAP))
+    paginator = CappedPaginator(
+        ordered,
+        size,
+        cap=int(settings.MEDASSIST_WORKLIST_COUNT_CAP),
+        window=base if row_filter else None,
+        row_filter=row_filter if row_filter else None,
+        window_size=int(settings.MEDASSIST_WORKLIST_COUNT_WINDOW),
+    )
     current = paginator.get_page(page)
     ids: list[int] | None = None
     if after is not None:
@@ -445,7 +523,7 @@ def worklist_page(
         ids = list(before.beside(ordered, previous=True).values_list("pk", flat=True)[:size])
         if len(ids) < size:  # the top of the list: its first page, as it is now
             current, ids = paginator.get_page(1), None
-    deepest = max(1, paginator.cap // size)
+    deepest = paginator.numbered_pages
     if ids is None and paginator.capped and current.number > deepest:
         # Page numbers past the count cap are served as the deepest numbered page, which says
         # so; Next goes on from there by its place. An offset that deep would walk the index

@@ -262,9 +262,9 @@ def test_past_the_count_cap_the_worklist_says_more_than_and_pages_go_on(
     settings.MEDASSIST_WORKLIST_COUNT_CAP = 6
     for i in range(11):
         builders.study(finding="nodule", modality="CT", waiting_hours=i + 1)
-    first = doctor_client.get(URL + "?modality=CT")
+    first = doctor_client.get(URL + "?status=all")
     assert "Page 1 (more than 6 studies)" in text_of(first)
-    assert "modality=CT&page=2" in text_of(first)
+    assert "status=all&page=2" in text_of(first)
     # Next goes on past the cap, by the place of each page's last study.
     seen, response = [], first
     while True:
@@ -277,14 +277,52 @@ def test_past_the_count_cap_the_worklist_says_more_than_and_pages_go_on(
     assert len(response.context["rows"]) == 2  # the last page, with no Next
     # A page number past the numbered pages (6 studies: 2 pages) shows the deepest, says so,
     # and its Next goes on from there.
-    deep = doctor_client.get(URL + "?modality=CT&page=4")
+    deep = doctor_client.get(URL + "?status=all&page=4")
     assert deep.context["page"].number == 2
     assert "Page 4 was asked for: page numbers stop at 2" in text_of(deep)
     assert [r.study.pk for r in deep.context["rows"]] == seen[3:6]
     assert "page=3&after=" in _link(deep, "next")
     # Under the cap the count is exact.
     settings.MEDASSIST_WORKLIST_COUNT_CAP = 100
-    assert "Page 1 of 4 (11 studies)" in text_of(doctor_client.get(URL + "?modality=CT"))
+    assert "Page 1 of 4 (11 studies)" in text_of(doctor_client.get(URL + "?status=all"))
+
+
+def test_a_narrowed_worklist_counts_among_the_first_studies_of_its_status_and_goes_on(
+    doctor_client: Client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """A modality filter counts its studies among the first COUNT_WINDOW of the status, in
+    order: a rare modality costs no more than a common one. The pages it numbers are exact;
+    Next goes on past the window to every matching study."""
+    settings.MEDASSIST_WORKLIST_PAGE_SIZE = 2
+    settings.MEDASSIST_WORKLIST_COUNT_WINDOW = 6
+    # Same urgency, so the longest waiting first: i = 11, 10, ..., 0; CT when i % 3 == 0.
+    ct = {}
+    for i in range(12):
+        s = builders.study(finding="nodule", modality="CT" if i % 3 == 0 else "MR",
+                           waiting_hours=i + 1)  # fmt: skip
+        if i % 3 == 0:
+            ct[i] = s.pk
+    first = doctor_client.get(URL + "?modality=CT")
+    assert "Page 1 (2 among the first 6 studies of this status; Next goes on past them)" in (
+        text_of(first)
+    )
+    assert [r.study.pk for r in first.context["rows"]] == [ct[9], ct[6]]
+    seen, response = [], first
+    while True:
+        seen += [row.study.pk for row in response.context["rows"]]
+        query = _link(response, "next")
+        if query is None:
+            break
+        response = doctor_client.get(URL + query)
+    assert seen == [ct[9], ct[6], ct[3], ct[0]]  # past the window too, each once, in order
+    deep = doctor_client.get(URL + "?modality=CT&page=3")
+    assert deep.context["page"].number == 1
+    assert "page numbers stop at 1 (numbered pages cover the first 6 studies" in text_of(deep)
+    # The status alone still counts up to the cap; with a window as large as the status, the
+    # filtered count is exact.
+    assert "Page 1 of 6 (12 studies)" in text_of(doctor_client.get(URL))
+    settings.MEDASSIST_WORKLIST_COUNT_WINDOW = 100
+    assert "Page 1 of 2 (4 studies)" in text_of(doctor_client.get(URL + "?modality=CT"))
 
 
 def _link(response, rel: str) -> str | None:  # type: ignore[no-untyped-def]
