@@ -1314,6 +1314,8 @@ def probes(s: Samples, *, studies: int) -> list[Probe]:
             f"/cases/?status=all&page={deep_cases}&after={s.all_middle}",
         ),
         Probe("worklist", "modality=CT", "doctor", "/cases/?modality=CT"),
+        # The rarest modality the fill writes (7% of series): few matches, many to look at.
+        Probe("worklist", "modality=DX (rare)", "doctor", "/cases/?modality=DX"),
         Probe("worklist", "finding=nodule", "doctor", "/cases/?finding=nodule"),
         Probe(
             "worklist",
