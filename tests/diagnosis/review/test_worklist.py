@@ -266,13 +266,7 @@ def test_past_the_count_cap_the_worklist_says_more_than_and_pages_go_on(
     assert "Page 1 (more than 6 studies)" in text_of(first)
     assert "status=all&page=2" in text_of(first)
     # Next goes on past the cap, by the place of each page's last study.
-    seen, response = [], first
-    while True:
-        seen += [row.study.pk for row in response.context["rows"]]
-        query = _link(response, "next")
-        if query is None:
-            break
-        response = doctor_client.get(URL + query)
+    seen, response = _follow_next(doctor_client, first)
     assert len(seen) == len(set(seen)) == 11  # every study once, past the cap too
     assert len(response.context["rows"]) == 2  # the last page, with no Next
     # A page number past the numbered pages (6 studies: 2 pages) shows the deepest, says so,
@@ -307,14 +301,9 @@ def test_a_narrowed_worklist_counts_among_the_first_studies_of_its_status_and_go
         text_of(first)
     )
     assert [r.study.pk for r in first.context["rows"]] == [ct[9], ct[6]]
-    seen, response = [], first
-    while True:
-        seen += [row.study.pk for row in response.context["rows"]]
-        query = _link(response, "next")
-        if query is None:
-            break
-        response = doctor_client.get(URL + query)
+    seen, last = _follow_next(doctor_client, first)
     assert seen == [ct[9], ct[6], ct[3], ct[0]]  # past the window too, each once, in order
+    assert [r.study.pk for r in last.context["rows"]] == [ct[3], ct[0]]
     deep = doctor_client.get(URL + "?modality=CT&page=3")
     assert deep.context["page"].number == 1
     assert "page numbers stop at 1 (numbered pages cover the first 6 studies" in text_of(deep)
@@ -323,6 +312,17 @@ def test_a_narrowed_worklist_counts_among_the_first_studies_of_its_status_and_go
     assert "Page 1 of 6 (12 studies)" in text_of(doctor_client.get(URL))
     settings.MEDASSIST_WORKLIST_COUNT_WINDOW = 100
     assert "Page 1 of 2 (4 studies)" in text_of(doctor_client.get(URL + "?modality=CT"))
+
+
+def _follow_next(client: Client, first):  # type: ignore[no-untyped-def]
+    """The studies of ``first`` and of every page its Next links lead to, and the last page."""
+    seen, response = [], first
+    while True:
+        seen += [row.study.pk for row in response.context["rows"]]
+        query = _link(response, "next")
+        if query is None:
+            return seen, response
+        response = client.get(URL + query)
 
 
 def _link(response, rel: str) -> str | None:  # type: ignore[no-untyped-def]
