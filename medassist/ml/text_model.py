@@ -185,9 +185,15 @@ def packed_sentence_embeddings(
         ]
         for i, tokens in zip(chosen, encoded, strict=True):
             ids[i] = tokens
+    # A text whose tokens another has already (a one-clause note is its own only part) is
+    # encoded once: its embedding is the same.
+    first_of: dict[tuple[int, ...], int] = {}
+    same_as = [first_of.setdefault(tuple(tokens), i) for i, tokens in enumerate(ids)]
     rows: list[list[int]] = [[]]  # the texts of each row, by index
     used = 0
     for i, tokens in enumerate(ids):
+        if same_as[i] != i:
+            continue
         if rows[-1] and used + len(tokens) > row_tokens:
             rows.append([])
             used = 0
@@ -224,7 +230,8 @@ def packed_sentence_embeddings(
         sums = torch.zeros((len(texts), flat.shape[1]), dtype=flat.dtype)
         sums.index_add_(0, owner[real], flat[real])
         counts = torch.bincount(owner[real], minlength=len(texts)).clamp(min=1)
-        return F.normalize(sums / counts.unsqueeze(1).to(flat.dtype), dim=-1)
+        embedded = F.normalize(sums / counts.unsqueeze(1).to(flat.dtype), dim=-1)
+        return embedded[same_as]
 
 
 class TextClassifier:

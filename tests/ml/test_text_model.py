@@ -256,5 +256,11 @@ def test_packed_embeddings_equal_each_text_embedded_alone() -> None:
     # Rows of 40 tokens: the texts spread over several rows, padded, and still read the same.
     rows = packed_sentence_embeddings([*parts, whole], max_lengths=[64] * 4 + [256], row_tokens=40)
     assert torch.allclose(rows, alone, atol=1e-5)
+    # A one-clause note is its own only part: encoded once, both read as alone.
+    note = "sudden weakness of the left arm and slurred speech"
+    twice = packed_sentence_embeddings([note, "sweaty", note], max_lengths=[64, 64, 128])
+    assert torch.allclose(
+        twice, sentence_embeddings([note, "sweaty", note], max_length=64), atol=1e-5
+    )
     with pytest.raises(ValueError):
         packed_sentence_embeddings(parts, max_lengths=[64])
