@@ -364,7 +364,7 @@ class CappedPaginator(Paginator):
 
     @property
     def windowed(self) -> bool:
-        """The count is of the window's first ``cap`` studies only (see the class)."""
+        """The count is of the window's first ``window_size`` studies only (see the class)."""
         return self.capped and self.window is not None and self.row_filter is not None
 
     @property
@@ -373,7 +373,7 @@ class CappedPaginator(Paginator):
         if not self.capped:
             return self.num_pages
         if self.windowed:
-            return max(1, math.ceil(self.count / self.per_page))
+            return max(1, min(math.ceil(self.count / self.per_page), self.cap // self.per_page))
         return max(1, self.cap // self.per_page)
 
     @property
@@ -531,6 +531,13 @@ def worklist_page(
         asked = current.number
         current = paginator.get_page(deepest)
         current.asked_number = asked  # type: ignore[attr-defined]
+    if ids is None and paginator.windowed:
+        # The count is of the window only: whether a study follows the page is asked (one
+        # more id), so the last page has no Next to an empty one.
+        bottom = (current.number - 1) * size
+        ids = list(ordered.values_list("pk", flat=True)[bottom : bottom + size + 1])
+        current.more = len(ids) > size  # type: ignore[attr-defined]
+        ids = ids[:size]
     page_ids = current.object_list.values("pk") if ids is None else ids  # type: ignore[attr-defined]
     studies = list(
         worklist_rows_annotate(Study.objects.filter(pk__in=page_ids), user=user).order_by(

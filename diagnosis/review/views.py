@@ -184,10 +184,10 @@ def review_view(request: HttpRequest, instance_id: int) -> HttpResponse:
 def statistics(request: HttpRequest) -> HttpResponse:
     """The last ``MEDASSIST_STATS_WEEKS`` weeks, or the period picked (``?weeks=``)."""
     asked = request.GET.get("weeks", "")
-    weeks = settings.MEDASSIST_STATS_WEEKS
+    weeks = max(1, settings.MEDASSIST_STATS_WEEKS)
     refused = ""
     if asked:
-        if asked.isdigit() and int(asked) in STATS_PERIODS:
+        if asked in {str(p) for p in STATS_PERIODS}:
             weeks = int(asked)
         else:
             refused = (

@@ -198,3 +198,23 @@ def test_a_period_the_page_does_not_offer_is_refused_with_the_default_shown(
     assert answer.status_code == 400
     assert "&#x27;9999&#x27; is not a period this page offers" in body
     assert "The last 12 weeks" in body and 'data-testid="override-rate">0.250<' in body
+    # Digits Python reads as digits but not as a number, and a number too long to convert.
+    for weeks in ("\u00b2", "1" * 5000, "12 ", "-4"):
+        assert client.get(reverse("diagnosis:stats"), {"weeks": weeks}).status_code == 400
+
+
+def test_agreement_counts_the_reviews_of_the_period_and_waits_its_suggestions(doctor) -> None:
+    """A review written this week of a suggestion made long before: its agreement is this
+    week's, its time to review belongs to the suggestion's week, outside the period."""
+    nodule, _ = Finding.objects.get_or_create(code="nodule", defaults={"name": "Nodule"})
+    old = stats_window_start(weeks=4) - dt.timedelta(weeks=20)
+    recent = stats_window_start(weeks=4) + dt.timedelta(days=1)
+    _review(_suggest(1, ModelVersionFactory(version=104), nodule, old), doctor, nodule,
+            day=recent, hours_after=1)  # fmt: skip
+    stats = review_statistics(since=stats_window_start(weeks=4))
+    assert (stats.overall.n, stats.overall.agreed) == (1, 1)
+    assert stats.waits == []
+    client = Client()
+    client.force_login(doctor)
+    body = client.get(reverse("diagnosis:stats"), {"weeks": 4}).content.decode()
+    assert "agreement and overrides count the reviews made since then" in body

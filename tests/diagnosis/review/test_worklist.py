@@ -13,6 +13,7 @@ from django.urls import reverse
 from diagnosis.registry.models import Finding
 from diagnosis.review.services import review_assign, review_submit
 from imaging.ingest.services import instance_ingest
+from imaging.models import Series
 from medassist.ml.synthetic import dicom_bytes, synthetic_dicom
 from medassist.roles import Role
 from tests.conftest import make_user
@@ -297,9 +298,7 @@ def test_a_narrowed_worklist_counts_among_the_first_studies_of_its_status_and_go
         if i % 3 == 0:
             ct[i] = s.pk
     first = doctor_client.get(URL + "?modality=CT")
-    assert "Page 1 (2 among the first 6 studies of this status; Next goes on past them)" in (
-        text_of(first)
-    )
+    assert "Page 1 (2 among the first 6 studies of this status; Next goes on)" in text_of(first)
     assert [r.study.pk for r in first.context["rows"]] == [ct[9], ct[6]]
     seen, last = _follow_next(doctor_client, first)
     assert seen == [ct[9], ct[6], ct[3], ct[0]]  # past the window too, each once, in order
@@ -407,3 +406,32 @@ def test_next_continues_from_the_page_shown_even_if_its_last_study_was_re_scored
     Study.objects.filter(pk=last.pk).update(worklist_priority=-1.0)
     page_2 = doctor_client.get(URL + link)
     assert [r.study.pk for r in page_2.context["rows"]] == [s.pk for s in studies[3:6]]
+
+
+def test_a_narrowed_worklist_whose_matches_fill_its_last_page_has_no_next(
+    doctor_client: Client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """Past the window the count is a lower bound, so whether a study follows is asked: the
+    last page has no Next to an empty one, within the window or beyond it."""
+    settings.MEDASSIST_WORKLIST_PAGE_SIZE = 2
+    settings.MEDASSIST_WORKLIST_COUNT_WINDOW = 6
+    # Longest waiting first: i = 11 ... 0; two CT studies at the top, two far below.
+    ct = []
+    for i in range(12):
+        s = builders.study(finding="nodule", modality="CT" if i in (11, 10) else "MR",
+                           waiting_hours=i + 1)  # fmt: skip
+        if i in (11, 10):
+            ct.append(s.pk)
+    only = doctor_client.get(URL + "?modality=CT")
+    assert [r.study.pk for r in only.context["rows"]] == ct[::-1]  # i = 11 waited longest
+    assert _link(only, "next") is None
+    assert "Page 1 (2 among the first 6 studies of this status)" in text_of(only)
+    # None within the window: page 1 lists the first ones after it, and says so.
+    Series.objects.filter(study_id__in=ct).update(modality="MR")
+    late = [builders.study(finding="nodule", modality="US", waiting_hours=0.5).pk]
+    beyond = doctor_client.get(URL + "?modality=US")
+    assert [r.study.pk for r in beyond.context["rows"]] == late
+    assert "none among the first 6 studies of this status: these come after them" in (
+        text_of(beyond)
+    )
+    assert _link(beyond, "next") is None
