@@ -87,11 +87,14 @@ class StudyBlockCount(models.Model):
     PostgreSQL the database keeps the rows, in the transaction of every insert and delete of
     studies, whoever makes it (the ingest, a bulk load or COPY): the statement triggers of
     migration ``0009_study_block_counts``. An update that would change a study's id is
-    refused. Nothing in Python writes them; a reader's snapshot sees counts and studies as of
-    the same moment, so the page is exact. Each writer adds to its own slot of the block
-    (``STUDY_BLOCK_SLOTS`` by connection), so ingests creating studies at the same time do not
-    queue on one counter row until the first commits. SQLite has no such triggers: there the
-    search walks its offset (development data is small).
+    refused. Nothing in Python writes them but the rebuild
+    (:func:`imaging.dicomweb.services.study_block_counts_rebuild`, ``manage.py
+    study_block_counts_rebuild``: after a restore of data only, say). The block is found in
+    one statement and the page in the next: a study committed between them moves the page as
+    it would move the next page of any offset paging. Each writer adds to its own slot of the
+    block (``STUDY_BLOCK_SLOTS`` by connection), so ingests creating studies at the same time
+    do not queue on one counter row until the first commits. SQLite has no such triggers:
+    there the search walks its offset (development data is small).
     """
 
     block = models.BigIntegerField()

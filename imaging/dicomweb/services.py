@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pydicom
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from medassist.services import audit_record
@@ -256,3 +257,22 @@ def dicomweb_access_record(
         detail={"path": path[:500], "query": query[:500]},
         remote_addr=remote_addr,
     )
+
+
+def study_block_counts_rebuild() -> int:
+    """Count the studies of every block of ids again, from the studies themselves, and
+    return how many were counted (PostgreSQL; the triggers of migration imaging 0009 keep the
+    counts otherwise). Inserts and deletes of studies wait for it (a lock for the moment of
+    one GROUP BY over the primary key index). For counts lost or doubled by a restore of data
+    only, or emptied by hand."""
+    if connection.vendor != "postgresql":
+        return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE imaging_study IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute("DELETE FROM imaging_studyblockcount")
+        cursor.execute(
+            "INSERT INTO imaging_studyblockcount (block, slot, studies) "
+            "SELECT id >> 12, 0, count(*) FROM imaging_study GROUP BY 1"
+        )
+        cursor.execute("SELECT coalesce(sum(studies), 0) FROM imaging_studyblockcount")
+        return int(cursor.fetchone()[0])

@@ -18,8 +18,10 @@ or COPY):
 - TRUNCATE empties the counts.
 
 Each statement's moves are applied in block order, and a transaction writes one slot. Ids
-grow, so writers sharing a slot take its rows in increasing order and never wait on each
-other in a cycle. The counts are filled from
+grow, so writers that only insert take their slot's rows in increasing order and never wait
+on each other in a cycle. A transaction that deletes old studies and inserts new ones can
+deadlock with another doing the same in the same slot (PostgreSQL then cancels one); nothing
+in MedAssist deletes studies. The counts are filled from
 the existing rows here, under the SHARE ROW EXCLUSIVE lock that creating the triggers takes
 on the studies, so no write is missed or counted twice.
 
