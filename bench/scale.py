@@ -1202,12 +1202,12 @@ class Samples:
 
 
 def samples_of(anchor: dt.datetime) -> Samples:
-    """Identifiers for the probes: the biggest recently filled reviewed study, its patient."""
+    """Identifiers for the probes: the biggest recent reviewed study, its patient."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT max(id) FROM imaging_study WHERE is_synthetic")
-        top = cursor.fetchone()[0] or 0
+        # Among the 3,000 newest studies (history grows back in time: the highest ids are
+        # the oldest), so the sample is as recent at every size.
         cursor.execute(
             """
             SELECT st.id, st.study_instance_uid, st.accession_number, p.mrn, p.id,
@@ -1218,12 +1218,14 @@ def samples_of(anchor: dt.datetime) -> Samples:
             JOIN imaging_series se ON se.study_id = st.id
             JOIN imaging_instance i ON i.series_id = se.id
             LEFT JOIN diagnosis_readingstate rs ON rs.instance_id = i.id
-            WHERE st.id > %s AND st.is_synthetic
+            WHERE st.id IN (
+                SELECT id FROM imaging_study WHERE is_synthetic
+                ORDER BY created_at DESC LIMIT 3000
+            )
             GROUP BY st.id, p.id
             HAVING min(rs.instance_id) IS NOT NULL
             ORDER BY n DESC, st.id LIMIT 1
-            """,
-            [top - 3000],
+            """
         )
         sid, uid, accession, mrn, pid, series_uid, _, instance = cursor.fetchone()
     from medassist.audit_views import Cursor
@@ -1239,7 +1241,8 @@ def samples_of(anchor: dt.datetime) -> Samples:
     in_order = ("-worklist_priority", "created_at", "pk")
     awaiting = Study.objects.filter(unread=True, in_adjudication=False).order_by(*in_order)
     every = Study.objects.order_by(*in_order)
-    # A week (and its last day) that ended two days ago: inside every size's history.
+    # A week (and its last day) that ended two days ago: inside the history from 10^5 on
+    # (10^4 studies, 3.7 days at the default pace, hold its last 1.7 days).
     week_to = (anchor - dt.timedelta(days=2)).date()
     return Samples(
         mrn=mrn,
@@ -1762,6 +1765,16 @@ def ensure_frozen_test_set(*, per_finding: int = 200) -> str:
     )
 
 
+def _newest_study() -> dt.datetime | None:
+    """When the newest synthetic study of a kept database arrived (None: none yet)."""
+    from django.db.models import Max
+
+    from imaging.models import Study
+
+    newest = Study.objects.filter(is_synthetic=True).aggregate(at=Max("created_at"))["at"]
+    return None if newest is None else newest.replace(microsecond=0) + dt.timedelta(seconds=1)
+
+
 def _existing_studies() -> int:
     from imaging.models import Study
 
@@ -1813,7 +1826,11 @@ def main() -> None:
     with connection.cursor() as cursor:
         # The bench's own writes need not wait for the disk; nothing else runs on this DB.
         cursor.execute("SET synchronous_commit = off")
-    anchor = timezone.now().replace(microsecond=0)
+    # A kept database goes on from where its history ends (its newest study), so growing it
+    # extends the same history and the samples fall in it; a new one ends now. (The pages
+    # themselves ask about now: the triage board's department is the last day before the
+    # request, so measure a kept database soon after its fill.)
+    anchor = _newest_study() or timezone.now().replace(microsecond=0)
     ctx = prepare(anchor=anchor, seed=args.seed, studies_per_year=args.studies_per_year)
     done = _existing_studies()
     results: list[tuple[int, list[Measured]]] = []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Min
 from django.test.utils import override_settings
 from django.utils import timezone
 
@@ -51,6 +51,23 @@ def filled() -> Filled:
     # Several chunks, so ids, sequences and the audit chain carry over between them.
     report = scale.fill(ctx, start=0, stop=STUDIES, chunk=64)
     return Filled(ctx, report, anchor)
+
+
+def test_the_history_runs_back_from_the_anchor_at_the_hospitals_pace(filled: Filled) -> None:
+    """200 studies at 2,000 a year: the 36.5 days before the anchor, none after it; each
+    patient registered before their first study; every visit and review before the anchor."""
+    span = dt.timedelta(seconds=STUDIES * filled.ctx.seconds_per_study)
+    assert span == dt.timedelta(days=36.5)
+    studies = Study.objects.filter(is_synthetic=True)
+    times = list(studies.values_list("created_at", flat=True))
+    assert filled.anchor - span <= min(times) and max(times) <= filled.anchor
+    # Spread over the whole span, not bunched at one end.
+    assert max(times) - min(times) > span * 0.8
+    registered = dict(Patient.objects.values_list("pk", "created_at"))
+    for patient_id, first in studies.values_list("patient_id").annotate(first=Min("created_at")):
+        assert registered[patient_id] < first
+    assert not Encounter.objects.filter(created_at__gt=filled.anchor).exists()
+    assert not Review.objects.filter(created_at__gt=filled.anchor).exists()
 
 
 def test_the_fill_writes_a_hospital_year_in_the_promised_proportions(filled: Filled) -> None:
