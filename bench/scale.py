@@ -1598,6 +1598,9 @@ def measure(
     from medassist.services import audit_chain_extend
 
     slow: list[SlowQuery] = []
+    from medassist.process import startup_objects_freeze
+
+    startup_objects_freeze()  # what medassist.wsgi does before a web process serves
     by_role = clients()
     out = []
     for probe in probes(samples, studies=studies):

@@ -115,6 +115,9 @@ def main() -> None:
         reason="bench",
     )  # fmt: skip
     triage_model_preload()  # what the web process does when it starts
+    from medassist.process import startup_objects_freeze
+
+    startup_objects_freeze()  # as medassist.wsgi does next
     nurse = User.objects.create_user(f"bench-nurse-{os.getpid()}")
     nurse.groups.add(Group.objects.get_or_create(name=Role.NURSE)[0])
     client = Client(HTTP_HOST="localhost")

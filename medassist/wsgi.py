@@ -8,6 +8,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 from django.db import connections
 
+from medassist.process import startup_objects_freeze
 from medassist.signals import web_process_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medassist.settings")
@@ -33,3 +34,4 @@ def _web_process_ready() -> None:
 
 
 _web_process_ready()
+startup_objects_freeze()
