@@ -36,3 +36,21 @@ def write_atomically(payload: dict[str, Any], path: Path) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return sha256_file(path)
+
+
+def read_checked(path: Path, *, expected_sha256: str | None = None) -> Any:
+    """The payload of the checkpoint at ``path`` (tensors and plain values only, on the CPU),
+    after checking its SHA-256 against ``expected_sha256`` when given (before unpickling).
+
+    Raises:
+        ValueError: the SHA-256 differs.
+        FileNotFoundError: no file at ``path``.
+    """
+    path = Path(path)
+    if expected_sha256 is not None:
+        actual = sha256_file(path)
+        if actual.lower() != expected_sha256.lower():
+            raise ValueError(
+                f"checkpoint {path.name} has SHA-256 {actual}, expected {expected_sha256}"
+            )
+    return torch.load(path, map_location="cpu", weights_only=True)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedTokenizerBase
 
-from medassist.ml.checkpoints import sha256_file, write_atomically
+from medassist.ml.checkpoints import read_checked, write_atomically
 from medassist.ml.device import inference_context
 from medassist.ml.encounter_inputs import (
     KINDS,
@@ -332,13 +332,7 @@ def load_encounter_checkpoint(
         FileNotFoundError: no file at ``path``.
     """
     path = Path(path)
-    if expected_sha256 is not None:
-        actual = sha256_file(path)
-        if actual.lower() != expected_sha256.lower():
-            raise ValueError(
-                f"checkpoint {path.name} has SHA-256 {actual}, expected {expected_sha256}"
-            )
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = read_checked(path, expected_sha256=expected_sha256)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path.name} is not a MedAssist encounter diagnosis checkpoint")
     if payload["tokenizer_sha256"] != tokenizer_sha256():

