@@ -26,6 +26,7 @@ Notes are SYNTHETIC; their length is that of the generator's (median ~60 charact
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -53,6 +54,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--database-url", default="", help="default: SQLite in a scratch folder")
     parser.add_argument("--long", action="store_true", help="complaints padded to 2,000 characters")
+    parser.add_argument(
+        "--model",
+        choices=["frozen-encoder", "fine-tuned"],
+        default="",
+        help="the champion's kind (MEDASSIST_TRIAGE_MODEL; default: the setting's)",
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="medassist-bench-triage-"))
@@ -64,6 +71,8 @@ def main() -> None:
     os.environ.setdefault("DEBUG", "false")  # as deployed: templates without debug tracking
     if args.threads:
         os.environ["MEDASSIST_TORCH_THREADS"] = str(args.threads)
+    if args.model:
+        os.environ["MEDASSIST_TRIAGE_MODEL"] = args.model
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medassist.settings")
     sys.path.insert(0, str(ROOT))
 
@@ -77,21 +86,14 @@ def main() -> None:
     from django.urls import reverse
 
     from diagnosis.registry.services import model_version_promote, model_version_register
-    from diagnosis.triage.meaning import similar_concepts
+    from diagnosis.triage.meaning import read_note
     from diagnosis.triage.models import TriageAssessment
     from diagnosis.triage.rules import esi_rules
-    from diagnosis.triage.services import note_units, vitals_of
+    from diagnosis.triage.services import assessment_words, note_units, vitals_of
     from diagnosis.triage.serving import text_classifier_for, triage_model_preload
     from diagnosis.triage.synthetic import generate_notes
-    from finetune.adapters import TRIAGE_PREPROCESS_VERSION
-    from medassist.ml.text_model import (
-        TRIAGE_LABELS,
-        TextClassifier,
-        build_text_model,
-        save_text_checkpoint,
-        word_gradients,
-        word_importance,
-    )
+    from finetune.adapters import TriageAdapter
+    from medassist.ml.text_model import word_importance
     from medassist.roles import Role
 
     call_command("migrate", verbosity=0)
@@ -99,14 +101,15 @@ def main() -> None:
 
     torch.manual_seed(0)
     key = "models/triage/bench.pt"
-    sha = save_text_checkpoint(
-        TextClassifier(build_text_model(len(TRIAGE_LABELS)), TRIAGE_LABELS),
-        Path(settings.MEDIA_ROOT) / key,
-    )
+    adapter = TriageAdapter()  # builds the kind MEDASSIST_TRIAGE_MODEL names
+    built = adapter.build_new()
+    frozen = getattr(built, "kind", "") == "frozen-encoder"
+    sha = adapter.save(built, Path(settings.MEDIA_ROOT) / key)
+    fields = adapter.version_fields(built, adapter.test_data())
     version = model_version_promote(
         version=model_version_register(
-            task="triage", weights_key=key, weights_sha256=sha, labels=list(TRIAGE_LABELS),
-            image_size=0, preprocess_version=TRIAGE_PREPROCESS_VERSION, parent=None,
+            task="triage", weights_key=key, weights_sha256=sha, labels=fields["labels"],
+            image_size=0, preprocess_version=fields["preprocess_version"], parent=None,
             model_card={"intended_use": "bench"}, metrics={"n": 0},
             training_summary={"n_train": 0}, trained_through_review_id=0,
             trained_on_synthetic_data=True,
@@ -180,15 +183,19 @@ def main() -> None:
         esi_rules(complaint=encounter.chief_complaint, vitals=vitals)
         rules.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        similar_concepts(encounter.chief_complaint)
+        reading = read_note(encounter.chief_complaint, whole=frozen)
         meaning.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        clf.classify([text])
+        if frozen:
+            clf.classify_embedded(reading.whole, dataclasses.asdict(vitals))
+        else:
+            clf.classify([text])
         forward.append((time.perf_counter() - started) * 1000)
+        assessment.top_words = []
         started = time.perf_counter()
-        word_gradients(clf, text, units=units)
+        assessment_words(assessment=assessment)
         gradients.append((time.perf_counter() - started) * 1000)
-        if not args.long:  # one forward per unit: minutes for long notes
+        if not args.long and not frozen:  # one forward per unit: minutes for long notes
             started = time.perf_counter()
             word_importance(clf, text, units=units)
             occlusion.append((time.perf_counter() - started) * 1000)
@@ -198,7 +205,7 @@ def main() -> None:
     print(
         f"# {args.notes} SYNTHETIC notes (complaint median {lengths[len(lengths) // 2]} chars"
         f"{', padded to 2,000' if args.long else ''}), torch threads {torch.get_num_threads()},"
-        f" CPU, {database}"
+        f" CPU, {database}, champion: {'head on the frozen encoder' if frozen else 'fine-tuned'}"
     )
     report("nurse waits: submit + suggestion page", nurse_waits)
     report("  intake POST (rules + model + store)", submit)
@@ -206,7 +213,10 @@ def main() -> None:
     report("words that weighed (HTMX fragment)", fragment)
     report("  ESI rules", rules)
     report("  concepts by meaning (pretrained MiniLM)", meaning)
-    report("  triage model forward (1 note)", forward)
+    report(
+        "  triage head (on the meaning's pass)" if frozen else "  triage model forward (1 note)",
+        forward,
+    )
     report("  word weights (gradient x input)", gradients)
     if occlusion:
         report("  (occlusion by unit, for comparison)", occlusion)

@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     from medassist.ml.encounter_model import EncounterClassifier
     from medassist.ml.image_model import ImageClassifier
     from medassist.ml.text_model import TextClassifier
+    from medassist.ml.triage_head import TriageHeadClassifier
+
+    TriageModel = TextClassifier | TriageHeadClassifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -666,6 +669,17 @@ class ImageAdapter:
 
 
 TRIAGE_PREPROCESS_VERSION = "triage-text-v1"  # diagnosis.triage.services.note_text
+# The complaint as the frozen encoder embeds it, the vital signs as numbers
+# (medassist.ml.triage_head.vitals_features).
+TRIAGE_HEAD_PREPROCESS_VERSION = "triage-head-v1"
+# The two kinds of triage model (MEDASSIST_TRIAGE_MODEL).
+TRIAGE_FROZEN_ENCODER = "frozen-encoder"
+TRIAGE_FINE_TUNED = "fine-tuned"
+TRIAGE_MODELS = (TRIAGE_FROZEN_ENCODER, TRIAGE_FINE_TUNED)
+
+
+def _kind_of(clf: TriageModel) -> str:
+    return getattr(clf, "kind", TRIAGE_FINE_TUNED)
 
 
 def triage_metrics(
@@ -710,33 +724,60 @@ def _triage_case(complaint: str, vitals: dict[str, Any]) -> tuple[str, tuple[str
     return note_text(complaint=complaint, vitals=v), (complaint, v)
 
 
-class TriageAdapter:
-    """all-MiniLM-L6-v2 over ESI 1-5; labels are the doctors' ESI levels in hindsight, else
-    the nurses' confirmed levels, plus the synthetic training notes."""
+def _triage_inputs(clf: TriageModel, data: TriageSet) -> list[Any]:
+    """What ``clf`` reads of each case: the note as text for the fine-tuned text model, the
+    complaint and the vital signs for the head on the frozen encoder."""
+    if getattr(clf, "kind", "") == TRIAGE_FROZEN_ENCODER:
+        return [(complaint, dataclasses.asdict(vitals)) for complaint, vitals in data.cases]
+    return list(data.texts)
 
-    def build_new(self, labels: list[str] | None = None) -> TextClassifier:
+
+class TriageAdapter:
+    """ESI 1-5 from the triage note; labels are the doctors' ESI levels in hindsight, else
+    the nurses' confirmed levels, plus the synthetic training notes.
+
+    Two kinds of model (MEDASSIST_TRIAGE_MODEL): ``frozen-encoder``, a head on the frozen
+    all-MiniLM-L6-v2 embedding of the complaint and the vital signs as numbers
+    (:mod:`medassist.ml.triage_head`, served from the meaning match's own encoder pass), or
+    ``fine-tuned``, the whole encoder fine-tuned on the note with its vitals written as text
+    (:mod:`medassist.ml.text_model`)."""
+
+    @staticmethod
+    def kind() -> str:
+        return settings.MEDASSIST_TRIAGE_MODEL
+
+    def build_new(self, labels: list[str] | None = None) -> TriageModel:
         import torch
 
         from medassist.ml.text_model import TRIAGE_LABELS, TextClassifier, build_text_model
 
         torch.manual_seed(settings.MEDASSIST_TRAIN_SEED)
+        if self.kind() == TRIAGE_FROZEN_ENCODER:
+            from medassist.ml.triage_head import build_triage_head
+
+            return build_triage_head(len(TRIAGE_LABELS))
         return TextClassifier(build_text_model(len(TRIAGE_LABELS)), TRIAGE_LABELS)
 
-    def load_base(self, base: ModelVersion) -> TextClassifier:
-        from medassist.ml.text_model import load_text_checkpoint
+    def load_base(self, base: ModelVersion) -> TriageModel:
+        from medassist.ml.triage_head import load_triage_checkpoint
 
-        return load_text_checkpoint(
+        return load_triage_checkpoint(
             Path(settings.MEDIA_ROOT) / base.weights_key, expected_sha256=base.weights_sha256
         )
 
-    def offered_labels(self, base: TextClassifier | None) -> list[str]:
+    def offered_labels(self, base: TriageModel | None) -> list[str]:
         from medassist.ml.text_model import TRIAGE_LABELS
 
         return list(TRIAGE_LABELS)
 
-    def prepare(self, base: TextClassifier | None, labels: list[str]) -> TextClassifier:
-        """A new model, or the base itself (it is trained in place once it has been measured)."""
-        return self.build_new(labels) if base is None else base
+    def prepare(self, base: TriageModel | None, labels: list[str]) -> TriageModel:
+        """A new model, or the base itself (it is trained in place once it has been measured).
+
+        A base of the other kind than MEDASSIST_TRIAGE_MODEL names is not continued: the
+        new model is built afresh (the gate still compares it with that champion)."""
+        if base is None or _kind_of(base) != self.kind():
+            return self.build_new(labels)
+        return base
 
     def training_data(self, labels: list[str] | None = None) -> TriageSet:
         """Every labelled encounter (see :func:`diagnosis.triage.selectors.triage_labels`), then
@@ -795,15 +836,17 @@ class TriageAdapter:
         return data
 
     def epochs(self) -> int:
+        if self.kind() == TRIAGE_FROZEN_ENCODER:
+            return settings.MEDASSIST_TRIAGE_HEAD_EPOCHS
         return settings.MEDASSIST_TRIAGE_EPOCHS
 
     # A triage run takes minutes: one whose worker is lost starts again from the champion.
     resumable = False
 
-    def load_file(self, path: Path) -> TextClassifier:
-        from medassist.ml.text_model import load_text_checkpoint
+    def load_file(self, path: Path) -> TriageModel:
+        from medassist.ml.triage_head import load_triage_checkpoint
 
-        return load_text_checkpoint(path)
+        return load_triage_checkpoint(path)
 
     def fingerprint(self, data: TriageSet) -> str:
         digest = hashlib.sha256()
@@ -813,7 +856,7 @@ class TriageAdapter:
 
     def train(
         self,
-        clf: TextClassifier,
+        clf: TriageModel,
         data: TriageSet,
         *,
         on_epoch: Callable[[int, float], None],
@@ -827,30 +870,42 @@ class TriageAdapter:
         from medassist.ml.text_model import train_text_classifier
 
         batch_size = settings.MEDASSIST_TRIAGE_BATCH_SIZE
-        lr = settings.MEDASSIST_TRIAGE_LR
+        frozen = _kind_of(clf) == TRIAGE_FROZEN_ENCODER
+        lr = settings.MEDASSIST_TRIAGE_HEAD_LR if frozen else settings.MEDASSIST_TRIAGE_LR
         fit_part, calibration_part = data.split(
             fraction=settings.MEDASSIST_CALIBRATION_FRACTION,
             seed=settings.MEDASSIST_TRAIN_SEED,
             min_held=settings.MEDASSIST_CALIBRATION_MIN_CASES,
         )
         clf.temperature = 1.0
-        train_text_classifier(
-            clf,
-            fit_part.texts,
-            fit_part.labels,
-            epochs=self.epochs(),
-            batch_size=batch_size,
-            lr=lr,
-            seed=settings.MEDASSIST_TRAIN_SEED,
-            on_epoch=on_epoch,
-        )
+        schedule = {
+            "epochs": self.epochs(),
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": settings.MEDASSIST_TRAIN_SEED,
+            "on_epoch": on_epoch,
+        }
+        if frozen:
+            from medassist.ml.triage_head import train_triage_head, vitals_features
+
+            progress(0.1, f"Reading {fit_part.n} notes with the frozen encoder")
+            features = [vitals_features(dataclasses.asdict(v)) for _, v in fit_part.cases]
+            train_triage_head(
+                clf,  # type: ignore[arg-type]
+                clf.embed([complaint for complaint, _ in fit_part.cases]),  # type: ignore[union-attr]
+                torch.tensor(features, dtype=torch.float32),
+                fit_part.labels,
+                **schedule,
+            )
+        else:
+            train_text_classifier(clf, fit_part.texts, fit_part.labels, **schedule)  # type: ignore[arg-type]
         if calibration_part.n:
             progress(0.9, f"Calibrating on {calibration_part.n} held-back notes")
         targets = torch.tensor(
             [clf.labels.index(label) for label in calibration_part.labels], dtype=torch.long
         )
         calibration = calibrate(
-            clf.logits(calibration_part.texts, batch_size=64)
+            clf.logits(_triage_inputs(clf, calibration_part), batch_size=64)
             if calibration_part.n
             else torch.empty((0, len(clf.labels))),
             targets,
@@ -874,12 +929,12 @@ class TriageAdapter:
             "lr": lr,
         }
 
-    def evaluate(self, clf: TextClassifier, data: TriageSet, labels: list[str]) -> Evaluation:
+    def evaluate(self, clf: TriageModel, data: TriageSet, labels: list[str]) -> Evaluation:
         """The model's calibrated probabilities over the ESI levels, and the suggestion a
         nurse would see (the model's level after combine()) for under- and over-triage."""
         from diagnosis.triage.rules import combine, esi_rules
 
-        probabilities = clf.classify(data.texts, batch_size=64)
+        probabilities = clf.classify(_triage_inputs(clf, data), batch_size=64)
         model_levels = [int(max(p, key=lambda k: p[k])) for p in probabilities]
         suggested = [
             combine(rules=esi_rules(complaint=complaint, vitals=vitals), model_level=level)[0]
@@ -905,21 +960,32 @@ class TriageAdapter:
             ),
         )
 
-    def save(self, clf: TextClassifier, path: Path) -> str:
+    def save(self, clf: TriageModel, path: Path) -> str:
+        if _kind_of(clf) == TRIAGE_FROZEN_ENCODER:
+            from medassist.ml.triage_head import save_triage_head
+
+            return save_triage_head(clf, path)  # type: ignore[arg-type]
         from medassist.ml.text_model import save_text_checkpoint
 
-        return save_text_checkpoint(clf, path)
+        return save_text_checkpoint(clf, path)  # type: ignore[arg-type]
 
-    def version_fields(self, clf: TextClassifier, data: TriageSet) -> dict[str, Any]:
+    def version_fields(self, clf: TriageModel, data: TriageSet) -> dict[str, Any]:
+        frozen = _kind_of(clf) == TRIAGE_FROZEN_ENCODER
         return {
             "labels": list(clf.labels),
             "image_size": 0,
-            "preprocess_version": TRIAGE_PREPROCESS_VERSION,
+            "preprocess_version": TRIAGE_HEAD_PREPROCESS_VERSION
+            if frozen
+            else TRIAGE_PREPROCESS_VERSION,
             "temperature": clf.temperature,
             "trained_through_disposition_id": data.max_disposition_id,
             "model_card": {
                 "intended_use": "Suggests an ESI level from the triage note for the nurse to "
                 "confirm or change; the ESI rules can only raise its acuity. It does not triage.",
+                "model": "a head on the frozen all-MiniLM-L6-v2 embedding of the complaint, "
+                "with the vital signs as numbers"
+                if frozen
+                else "all-MiniLM-L6-v2 fine-tuned on the complaint with the vital signs as text",
                 "training_data": "synthetic triage notes (demo)"
                 if data.synthetic
                 else "doctors' ESI levels in hindsight and nurse-confirmed triage levels",

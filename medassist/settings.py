@@ -571,6 +571,21 @@ MEDASSIST_TRIAGE_TRAIN_NOTES = env_int("MEDASSIST_TRIAGE_TRAIN_NOTES", 600)
 MEDASSIST_TRIAGE_EPOCHS = env_int("MEDASSIST_TRIAGE_EPOCHS", 2)
 MEDASSIST_TRIAGE_BATCH_SIZE = env_int("MEDASSIST_TRIAGE_BATCH_SIZE", 16)
 MEDASSIST_TRIAGE_LR = env_float("MEDASSIST_TRIAGE_LR", 5e-5)
+# Which triage model training builds: "frozen-encoder" (a head on the frozen all-MiniLM-L6-v2
+# embedding of the complaint and the vital signs as numbers; served from the meaning match's
+# own encoder pass, so a suggestion costs no second pass; trained in seconds) or "fine-tuned"
+# (the whole encoder fine-tuned on the note with its vitals as text, with the EPOCHS and LR
+# above; minutes to train and a second encoder pass per suggestion). docs/triage.md compares
+# them. A champion of the other kind is not continued: the next model starts afresh.
+MEDASSIST_TRIAGE_MODEL = env("MEDASSIST_TRIAGE_MODEL", "frozen-encoder")
+if MEDASSIST_TRIAGE_MODEL not in ("frozen-encoder", "fine-tuned"):
+    raise ImproperlyConfigured(
+        f"MEDASSIST_TRIAGE_MODEL must be frozen-encoder or fine-tuned, got "
+        f"{MEDASSIST_TRIAGE_MODEL!r}."
+    )
+# The frozen-encoder head's training: epochs over the notes' embeddings, and AdamW's rate.
+MEDASSIST_TRIAGE_HEAD_EPOCHS = env_int("MEDASSIST_TRIAGE_HEAD_EPOCHS", 100)
+MEDASSIST_TRIAGE_HEAD_LR = env_float("MEDASSIST_TRIAGE_HEAD_LR", 3e-3)
 # The longest chief complaint the intake form accepts (characters): a complaint is what brought
 # the patient in, and the rules and the text model read all of it within the request.
 MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS = env_int("MEDASSIST_TRIAGE_MAX_COMPLAINT_CHARS", 2000)

@@ -27,13 +27,18 @@ what the match adds on the frozen half. Imports torch only when first used.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from diagnosis.triage.concepts import CONCEPTS
 from diagnosis.triage.concepts.ordinary import ORDINARY_DESCRIPTIONS
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -128,20 +133,42 @@ def preload() -> None:
     _learned()
 
 
+@dataclasses.dataclass(frozen=True)
+class NoteReading:
+    """What one pass of the frozen encoder read in a complaint."""
+
+    # Concept code -> the part of the complaint that reads like it.
+    similar: dict[str, str]
+    # The whole complaint's unit-length embedding (up to WHOLE_NOTE_TOKENS tokens), when it
+    # was asked for or the learned head needed it; None otherwise.
+    whole: torch.Tensor | None = None
+
+
 def similar_concepts(complaint: str) -> dict[str, str]:
     """Concept code -> the part of ``complaint`` that reads like it, for each concept the
     note is like by meaning (see the module's docstring). Empty for an empty note."""
+    return read_note(complaint).similar
+
+
+def read_note(complaint: str, *, whole: bool = False) -> NoteReading:
+    """:func:`similar_concepts` and, with ``whole``, the whole complaint's embedding from
+    the same pass of the encoder: what the triage head on the frozen encoder reads
+    (``medassist.ml.triage_head``), so the suggestion costs no second pass."""
     parts = note_parts(complaint)
-    if not parts:
-        return {}
+    if not parts and not whole:
+        return NoteReading({})
     from medassist.ml.text_model import packed_sentence_embeddings
 
-    codes, concepts, ordinary = _table()
-    learned = _learned()
-    # The parts and, for the learned head, the whole note: one pass of the encoder.
-    texts = [*parts, complaint] if learned is not None else parts
-    lengths = [PART_TOKENS] * len(parts) + [WHOLE_NOTE_TOKENS] * (learned is not None)
+    learned = _learned() if parts else None
+    # The parts and, for the learned head or the triage head, the whole note: one pass.
+    with_whole = whole or learned is not None
+    texts = [*parts, complaint] if with_whole else parts
+    lengths = [PART_TOKENS] * len(parts) + [WHOLE_NOTE_TOKENS] * with_whole
     packed = packed_sentence_embeddings(texts, max_lengths=lengths)
+    embedded_whole = packed[len(parts)] if with_whole else None
+    if not parts:
+        return NoteReading({}, embedded_whole)
+    codes, concepts, ordinary = _table()
     embedded = packed[: len(parts)]
     to_concepts = embedded @ concepts.T
     nearest_ordinary = (embedded @ ordinary.T).max(dim=1).values
@@ -159,7 +186,7 @@ def similar_concepts(complaint: str) -> dict[str, str]:
         import torch
 
         learned_codes, weights, bias, threshold = learned
-        features = note_features(complaint, embedded, whole=packed[len(parts)])
+        features = note_features(complaint, embedded, whole=embedded_whole)
         probabilities = torch.sigmoid(weights @ features + bias)
         width = embedded.shape[1]
         for k in torch.nonzero(probabilities >= threshold).flatten().tolist():
@@ -168,4 +195,4 @@ def similar_concepts(complaint: str) -> dict[str, str]:
                 # The part most like the concept's weights on the parts' maximum.
                 best_part = int((embedded @ weights[k, width : 2 * width]).argmax())
                 matched[code] = parts[best_part]
-    return matched
+    return NoteReading(matched, embedded_whole)

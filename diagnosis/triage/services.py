@@ -41,8 +41,11 @@ from medassist.services import audit_record, patient_get_or_register
 from medassist.version import code_version
 
 if TYPE_CHECKING:
+    import torch
+
     from diagnosis.registry.models import ModelVersion
     from diagnosis.triage.rules import Vitals
+    from medassist.ml.triage_head import TriageHeadClassifier
 
 # Without an age the adult thresholds apply; the explanation says so.
 ADULT_AGE_YEARS = 30.0
@@ -147,10 +150,30 @@ class ModelOpinion:
     level: int
 
 
-def model_opinion(*, text: str, version: ModelVersion) -> ModelOpinion:
-    """The champion's probabilities and its level for the note ``text`` (one forward pass)."""
+def model_opinion(
+    *,
+    text: str,
+    version: ModelVersion,
+    complaint: str,
+    vitals: Vitals,
+    whole: torch.Tensor | None = None,
+) -> ModelOpinion:
+    """The champion's probabilities and its level for the note.
+
+    The fine-tuned text model reads the note ``text`` (one forward pass of its encoder); the
+    head on the frozen encoder reads ``complaint`` and ``vitals``, and with ``whole`` (the
+    complaint's embedding from the meaning match's pass) runs nothing but the head.
+    """
     clf = text_classifier_for(version)
-    probabilities = clf.classify([text])[0]
+    if getattr(clf, "kind", "") == "frozen-encoder":
+        signs = dataclasses.asdict(vitals)
+        probabilities = (
+            clf.classify_embedded(whole, signs)  # type: ignore[union-attr]
+            if whole is not None
+            else clf.classify([(complaint, signs)])[0]  # type: ignore[list-item]
+        )
+    else:
+        probabilities = clf.classify([text])[0]  # type: ignore[list-item]
     top = max(probabilities, key=lambda label: probabilities[label])
     return ModelOpinion(
         probabilities={k: round(float(p), 6) for k, p in probabilities.items()},
@@ -176,13 +199,16 @@ def assessment_words(*, assessment: TriageAssessment) -> list[tuple[str, float]]
 
     clf = text_classifier_for(assessment.model_version)
     vitals = vitals_of(encounter=assessment.encounter, measurement=assessment.vitals)
-    units = note_units(complaint=assessment.encounter.chief_complaint, vitals=vitals)
+    complaint = assessment.encounter.chief_complaint
+    units = note_units(complaint=complaint, vitals=vitals)
     text = assessment.input_text
-    if " ".join(units) != text:  # written by an earlier code version: weigh its words
-        units = text.split()
-    weights = word_gradients(
-        clf, text, target=clf.labels.index(str(assessment.model_level)), units=units
-    )
+    target = clf.labels.index(str(assessment.model_level))
+    if getattr(clf, "kind", "") == "frozen-encoder":
+        weights = _head_unit_weights(clf, complaint=complaint, vitals=vitals, target=target)
+    else:
+        if " ".join(units) != text:  # written by an earlier code version: weigh its words
+            units = text.split()
+        weights = word_gradients(clf, text, target=target, units=units)  # type: ignore[arg-type]
     strongest = sorted(weights, key=lambda wv: abs(wv[1]), reverse=True)[:TOP_WORDS]
     words = [(w, round(float(v), 4)) for w, v in strongest]
     TriageAssessment.objects.filter(pk=assessment.pk, top_words=[]).update(
@@ -190,6 +216,39 @@ def assessment_words(*, assessment: TriageAssessment) -> list[tuple[str, float]]
     )
     assessment.top_words = [list(wv) for wv in words]
     return words
+
+
+# The vital sign each clause of the note's text (medassist.ml.vitals_text) shows, by its
+# first word; "BP" shows both pressures.
+_CLAUSE_SIGNS = {
+    "HR": ("heart_rate",),
+    "RR": ("respiratory_rate",),
+    "SpO2": ("spo2",),
+    "BP": ("systolic_bp", "diastolic_bp"),
+    "T": ("temperature_c",),
+    "pain": ("pain",),
+    "AVPU": ("avpu",),
+    "age": ("age_years",),
+    "GCS": ("gcs",),
+}
+
+
+def _head_unit_weights(
+    clf: TriageHeadClassifier, *, complaint: str, vitals: Vitals, target: int
+) -> list[tuple[str, float]]:
+    """The head's weights as the units the nurse reads (:func:`note_units`): each word of
+    the complaint, then each vital sign with its value (gradient x input through the frozen
+    encoder, and x the difference from a resting adult's value)."""
+    from medassist.ml.triage_head import head_word_gradients
+
+    words, signs = head_word_gradients(clf, complaint, dataclasses.asdict(vitals), target=target)
+    units = note_units(complaint=complaint, vitals=vitals)
+    clauses = units[len(words) :]
+    weighed = [
+        (clause, sum(signs.get(sign, 0.0) for sign in _CLAUSE_SIGNS.get(clause.split()[0], ())))
+        for clause in clauses
+    ]
+    return sorted([*words, *weighed], key=lambda wv: wv[1], reverse=True)
 
 
 def _attention(probabilities: dict[str, float]) -> str:
@@ -220,33 +279,42 @@ def triage_assess(
     model run before the write transaction opens: it holds the encounter's lock only to
     store the assessment and its audit record. Call it outside any transaction.
     """
-    from diagnosis.triage.meaning import similar_concepts
+    from diagnosis.triage.meaning import read_note
     from diagnosis.triage.rules import combine, esi_rules, rules_level
 
     started = time.perf_counter()
     measurement = vitals if vitals is not None else latest_vital_signs(encounter=encounter)
     vitals_read = vitals_of(encounter=encounter, measurement=measurement)
     served = triage_model_served()
+    version = triage_champion() if served else None
     rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals_read)
+    whole = None
     # The high-risk situations by meaning as well as by their words, where this process
     # runs the encoder (the same switch as the model: it loaded both when it started).
-    # Nothing can be more acute than a floor of 1 already found.
+    # Nothing can be more acute than a floor of 1 already found. The same pass embeds the
+    # whole complaint, which a champion on the frozen encoder reads.
     if served and rules.floor != 1:
-        similar = similar_concepts(encounter.chief_complaint)
-        if similar:
+        reading = read_note(encounter.chief_complaint, whole=version is not None)
+        whole = reading.whole
+        if reading.similar:
             rules = esi_rules(
-                complaint=encounter.chief_complaint, vitals=vitals_read, similar=similar
+                complaint=encounter.chief_complaint, vitals=vitals_read, similar=reading.similar
             )
     rules_own = rules_level(rules)
     units = note_units(complaint=encounter.chief_complaint, vitals=vitals_read)
     text = " ".join(units)
-    version = triage_champion() if served else None
     notes: list[str] = []
     if encounter.age_years is None:
         notes.append("Age unknown: adult danger-zone thresholds were used.")
     opinion: ModelOpinion | None = None
     if version is not None:
-        opinion = model_opinion(text=text, version=version)
+        opinion = model_opinion(
+            text=text,
+            version=version,
+            complaint=encounter.chief_complaint,
+            vitals=vitals_read,
+            whole=whole,
+        )
         level, explanation = combine(rules=rules, model_level=opinion.level)
         attention = _attention(opinion.probabilities)
     else:

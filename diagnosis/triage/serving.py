@@ -21,6 +21,7 @@ from diagnosis.registry.serving import loaded_classifier
 
 if TYPE_CHECKING:
     from medassist.ml.text_model import TextClassifier
+    from medassist.ml.triage_head import TriageHeadClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +38,12 @@ def triage_champion() -> ModelVersion | None:
     ).first()
 
 
-def text_classifier_for(version: ModelVersion) -> TextClassifier:
-    """The loaded triage classifier of ``version``, once per process (by its weights' SHA-256)."""
-    from medassist.ml.text_model import load_text_checkpoint
+def text_classifier_for(version: ModelVersion) -> TextClassifier | TriageHeadClassifier:
+    """The loaded triage classifier of ``version``, once per process (by its weights' SHA-256):
+    the fine-tuned text model or the head on the frozen encoder, as the file says."""
+    from medassist.ml.triage_head import load_triage_checkpoint
 
-    return loaded_classifier(version, load_text_checkpoint)
+    return loaded_classifier(version, load_triage_checkpoint)
 
 
 def triage_model_preload() -> None:

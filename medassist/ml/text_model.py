@@ -26,8 +26,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
-from medassist.ml.checkpoints import sha256_file as _sha256_file
-from medassist.ml.checkpoints import write_atomically
+from medassist.ml.checkpoints import read_checked, write_atomically
 from medassist.ml.device import inference_context
 
 ARCH = "all-MiniLM-L6-v2"
@@ -364,18 +363,21 @@ def load_text_checkpoint(path: Path, *, expected_sha256: str | None = None) -> T
         FileNotFoundError: no file at ``path``.
     """
     path = Path(path)
-    if expected_sha256 is not None:
-        actual = _sha256_file(path)
-        if actual.lower() != expected_sha256.lower():
-            raise ValueError(
-                f"checkpoint {path.name} has SHA-256 {actual}, expected {expected_sha256}"
-            )
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = read_checked(path, expected_sha256=expected_sha256)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path.name} is not a MedAssist text classifier checkpoint")
+    return text_classifier_from(payload, name=path.name)
+
+
+def text_classifier_from(payload: Mapping[str, Any], *, name: str) -> TextClassifier:
+    """The classifier of a loaded :func:`save_text_checkpoint` payload (``name`` for messages).
+
+    Raises:
+        ValueError: the installed tokenizer is not the one the model was trained with.
+    """
     if payload["tokenizer_sha256"] != tokenizer_sha256():
         raise ValueError(
-            f"{path.name} was trained with a different tokenizer than the installed "
+            f"{name} was trained with a different tokenizer than the installed "
             f"{ARCH} package provides"
         )
     labels = list(payload["labels"])

@@ -40,3 +40,11 @@ def test_the_known_non_production_names_start(name: str) -> None:
     done = _check(MEDASSIST_ENV=name)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "System check identified no issues" in done.stdout
+
+
+@pytest.mark.parametrize("kind", ["fine_tuned", "Frozen-Encoder", "frozen"])
+def test_an_unknown_triage_model_kind_refuses_to_start_and_says_which(kind: str) -> None:
+    done = _check(MEDASSIST_TRIAGE_MODEL=kind)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert f"MEDASSIST_TRIAGE_MODEL must be frozen-encoder or fine-tuned, got {kind!r}" in last

@@ -16,30 +16,46 @@ from medassist.ml.text_model import (
     build_text_model,
     save_text_checkpoint,
 )
+from medassist.ml.triage_head import build_triage_head, save_triage_head
 
 
-def triage_champion_answering(level: int, *, strength: float = 6.0) -> ModelVersion:
-    """Register and promote the pretrained encoder with a head biased towards ``level``.
+def triage_champion_answering(
+    level: int, *, strength: float = 6.0, kind: str = "fine-tuned"
+) -> ModelVersion:
+    """Register and promote a real triage model biased towards ``level``.
 
-    The head keeps its small random weights, so the words still weigh a little; the bias
-    makes the model answer ``level`` for any note (a real model, not a mock).
+    ``kind`` "fine-tuned": the pretrained encoder with a head of small random weights;
+    "frozen-encoder": the head on the frozen encoder (medassist.ml.triage_head) with small
+    random weights. Either way the words still weigh a little and the bias makes the model
+    answer ``level`` for any note (a real model, not a mock).
     """
     torch.manual_seed(0)
-    model = build_text_model(len(TRIAGE_LABELS), pretrained=True)
-    with torch.no_grad():
-        model.head.bias.zero_()
-        model.head.bias[level - 1] = strength
-    key = f"models/triage/test-{uuid.uuid4().hex}.pt"
-    sha = save_text_checkpoint(
-        TextClassifier(model, TRIAGE_LABELS), Path(settings.MEDIA_ROOT) / key
-    )
+    if kind == "frozen-encoder":
+        clf = build_triage_head(len(TRIAGE_LABELS))
+        last = clf.model.layers[-1]
+        with torch.no_grad():
+            last.bias.zero_()
+            last.bias[level - 1] = strength
+        key = f"models/triage/test-{uuid.uuid4().hex}.pt"
+        sha = save_triage_head(clf, Path(settings.MEDIA_ROOT) / key)
+        preprocess_version = "triage-head-v1"
+    else:
+        model = build_text_model(len(TRIAGE_LABELS), pretrained=True)
+        with torch.no_grad():
+            model.head.bias.zero_()
+            model.head.bias[level - 1] = strength
+        key = f"models/triage/test-{uuid.uuid4().hex}.pt"
+        sha = save_text_checkpoint(
+            TextClassifier(model, TRIAGE_LABELS), Path(settings.MEDIA_ROOT) / key
+        )
+        preprocess_version = "triage-text-v1"
     version = model_version_register(
         task="triage",
         weights_key=key,
         weights_sha256=sha,
         labels=list(TRIAGE_LABELS),
         image_size=0,
-        preprocess_version="triage-text-v1",
+        preprocess_version=preprocess_version,
         parent=None,
         model_card={"intended_use": "tests"},
         metrics={"n": 0},

@@ -51,6 +51,11 @@ def _intake(nurse: User, **changes: object) -> TriageAssessment:
     return encounter_intake(**fields, actor=nurse)  # type: ignore[arg-type]
 
 
+# Both kinds of triage model (MEDASSIST_TRIAGE_MODEL).
+KINDS = ["fine-tuned", "frozen-encoder"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("model_level", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize(
     ("complaint", "changes", "floor"),
@@ -66,8 +71,9 @@ def test_no_model_answer_makes_a_rule_mandated_level_less_acute(
     complaint: str,
     changes: dict[str, object],
     floor: int,
+    kind: str,
 ) -> None:
-    triage_champion_answering(model_level)
+    triage_champion_answering(model_level, kind=kind)
 
     assessment = _intake(nurse, chief_complaint=complaint, **changes)
 
@@ -88,8 +94,11 @@ def test_without_a_triage_model_the_rules_still_suggest_and_say_so(nurse: User) 
     assert assessment.model_probabilities == {}
 
 
-def test_the_assessment_records_what_produced_it(nurse: User, tiny: dict[str, int]) -> None:
-    version = triage_champion_answering(4)
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_assessment_records_what_produced_it(
+    nurse: User, tiny: dict[str, int], kind: str
+) -> None:
+    version = triage_champion_answering(4, kind=kind)
 
     assessment = _intake(nurse, chief_complaint="ankle sprain, walking")
 
@@ -103,10 +112,11 @@ def test_the_assessment_records_what_produced_it(nurse: User, tiny: dict[str, in
     assert AuditEvent.objects.filter(action="triage.assess", object_id=str(assessment.pk)).exists()
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_the_words_that_weighed_come_after_the_suggestion_and_stay_the_same(
-    nurse: User, tiny: dict[str, int]
+    nurse: User, tiny: dict[str, int], kind: str
 ) -> None:
-    triage_champion_answering(4)
+    triage_champion_answering(4, kind=kind)
     assessment = _intake(nurse, chief_complaint="ankle sprain, walking")
     # The suggestion is stored without them: the nurse's request does not wait for them.
     assert assessment.top_words == []
