@@ -6,19 +6,22 @@
 Prints p50/p95 per note of the server time of:
   1. the nurse's submit until she sees the suggested level: the intake POST (form, patient
      and encounter stored, ESI rules with the concepts by their words and by meaning (a pass
-     of the pretrained MiniLM over the note's clauses), the triage model's forward pass, the
-     assessment with its provenance)
+     of the pretrained MiniLM over the note's clauses and the whole complaint), the triage
+     model (the head on that pass's embedding, or the fine-tuned model's own pass: --model),
+     the assessment with its provenance)
      plus the GET of the encounter page it redirects to, through Django's whole request
      path (middleware, sessions, audit, templates) in a warm process (the model loaded by
      the web process's start-up hook, as ``medassist.wsgi`` does);
   2. the words that weighed, the HTMX fragment the page asks for after it is shown
      (gradient x input: one forward and one backward pass);
-  3. their parts measured alone: the rules, the meaning match, the model's forward pass,
-     the word weights, and
+  3. their parts measured alone: the rules, the meaning match, the model (its forward
+     pass, or the head alone), the word weights as the fragment's service computes and
+     stores them, and
      for comparison the occlusion explanation (one forward per unit) it replaced.
 
-Runs in a scratch folder (SQLite unless --database-url) with a champion whose weights are
-the pretrained encoder and an untrained head: latency does not depend on the head's values.
+Runs in a scratch folder (SQLite unless --database-url) with a champion of the kind
+MEDASSIST_TRIAGE_MODEL (or --model) names, as training builds it, untrained: latency does
+not depend on the head's values.
 Notes are SYNTHETIC; their length is that of the generator's (median ~60 characters), and
 --long adds one of 2,000 characters (the complaint cap) to each note.
 """
@@ -217,7 +220,7 @@ def main() -> None:
         "  triage head (on the meaning's pass)" if frozen else "  triage model forward (1 note)",
         forward,
     )
-    report("  word weights (gradient x input)", gradients)
+    report("  word weights (gradient x input, stored)", gradients)
     if occlusion:
         report("  (occlusion by unit, for comparison)", occlusion)
 

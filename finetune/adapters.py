@@ -447,6 +447,7 @@ class TaskAdapter(Protocol):
     def load_base(self, base: ModelVersion) -> Any: ...
     def offered_labels(self, base: Any) -> list[str]: ...
     def prepare(self, base: Any, labels: list[str]) -> Any: ...
+    def starts_afresh(self, base: Any) -> bool: ...
     def training_data(self, labels: list[str]) -> Any: ...
     def test_data(self, labels: list[str]) -> Any: ...
     def epochs(self) -> int: ...
@@ -512,6 +513,10 @@ class ImageAdapter:
         kept = [c for c in base.labels if c in offered] if base is not None else []
         ready = {r.code for r in finding_readiness() if r.ready}
         return kept + [c for c in offered if c not in kept and c in ready]
+
+    def starts_afresh(self, base: ImageClassifier | None) -> bool:
+        """Whether :meth:`prepare` leaves ``base`` behind (never: it grows its head)."""
+        return base is None
 
     def prepare(self, base: ImageClassifier | None, labels: list[str]) -> ImageClassifier:
         """The model to train: a new one, or a copy of the base with its head fitted to
@@ -770,12 +775,17 @@ class TriageAdapter:
 
         return list(TRIAGE_LABELS)
 
+    def starts_afresh(self, base: TriageModel | None) -> bool:
+        """Whether :meth:`prepare` builds a new model rather than continue ``base``: without
+        one, or when it is of the other kind than MEDASSIST_TRIAGE_MODEL names."""
+        return base is None or _kind_of(base) != self.kind()
+
     def prepare(self, base: TriageModel | None, labels: list[str]) -> TriageModel:
         """A new model, or the base itself (it is trained in place once it has been measured).
 
         A base of the other kind than MEDASSIST_TRIAGE_MODEL names is not continued: the
         new model is built afresh (the gate still compares it with that champion)."""
-        if base is None or _kind_of(base) != self.kind():
+        if self.starts_afresh(base):
             return self.build_new(labels)
         return base
 
@@ -1136,6 +1146,10 @@ class EncounterDiagnosisAdapter:
         if enough(sum(n[0] for n in pooled), sum(n[1] for n in pooled)):
             labels.append(OTHER_GROUP)
         return labels
+
+    def starts_afresh(self, base: EncounterClassifier | None) -> bool:
+        """Whether :meth:`prepare` leaves ``base`` behind (never: it adapts a copy of it)."""
+        return base is None
 
     def prepare(self, base: EncounterClassifier | None, labels: list[str]) -> EncounterClassifier:
         """A new model; the base itself when its groups and findings are unchanged (it is

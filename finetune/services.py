@@ -315,16 +315,19 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
         ):
             weights_path.unlink(missing_ok=True)
             raise TrainingRunCancelled(f"Training run {run.pk} is no longer running.")
+        # A model built afresh (a triage champion of the other kind) descends from nothing,
+        # though the gate compared it with the champion.
+        continued = base if base is not None and not adapter.starts_afresh(base_clf) else None
         candidate = model_version_register(
             task=run.task,
             weights_key=weights_key,
             weights_sha256=sha,
-            parent=base,
+            parent=continued,
             metrics=candidate_metrics,
             training_summary={**summary, "loss_per_epoch": losses, "run": run.pk},
             trained_through_review_id=train.max_review_id,
             trained_on_synthetic_data=train.synthetic
-            or (base is not None and base.trained_on_synthetic_data),
+            or (continued is not None and continued.trained_on_synthetic_data),
             **adapter.version_fields(clf, train),
         )
         current = (

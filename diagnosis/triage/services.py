@@ -111,13 +111,16 @@ def vitals_of(*, encounter: Encounter, measurement: VitalsFields | None = None) 
     )
 
 
-def note_units(*, complaint: str, vitals: Vitals) -> list[str]:
+def note_units(*, complaint: str, vitals: Vitals, absent_named: bool = False) -> list[str]:
     """The note the text model reads, as the parts its explanation weighs: each word of the
     complaint, then each vital sign with its value (``"SpO2 91%"``, ``"GCS 14"``).
 
     No pulse and not breathing read ``HR 0`` and ``RR 0``; an SpO2 or a blood pressure that
-    cannot be measured is left out. That is how the SYNTHETIC arrest notes the model was
-    trained on are written, so the model reads these patients as it learnt them.
+    cannot be measured is left out. That is how the SYNTHETIC arrest notes the fine-tuned
+    model was trained on are written, so it reads these patients as it learnt them. With
+    ``absent_named`` (the head on the frozen encoder, which reads them as findings of their
+    own) they end the note as ``"SpO2 unobtainable"`` and ``"BP unobtainable"``, so the
+    stored input names everything the model read and its explanation can weigh them.
     """
     measured_bp = bool(vitals.systolic_bp)
     clauses = vitals_clauses(
@@ -133,6 +136,9 @@ def note_units(*, complaint: str, vitals: Vitals) -> list[str]:
     )
     if vitals.gcs is not None:
         clauses.append(f"GCS {vitals.gcs}")
+    if absent_named:
+        clauses += ["SpO2 unobtainable"] * (vitals.spo2 == 0)
+        clauses += ["BP unobtainable"] * (vitals.systolic_bp == 0)
     return complaint.split() + clauses
 
 
@@ -142,6 +148,12 @@ def note_text(*, complaint: str, vitals: Vitals) -> str:
     Training (finetune) and serving both build their input here, so they cannot drift apart.
     """
     return " ".join(note_units(complaint=complaint, vitals=vitals))
+
+
+def _reads_embedding(clf: object) -> bool:
+    """Whether a loaded triage model is the head on the frozen encoder (it reads the
+    complaint's embedding and the vital signs) rather than the fine-tuned text model."""
+    return getattr(clf, "kind", "") == "frozen-encoder"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +177,7 @@ def model_opinion(
     complaint's embedding from the meaning match's pass) runs nothing but the head.
     """
     clf = text_classifier_for(version)
-    if getattr(clf, "kind", "") == "frozen-encoder":
+    if _reads_embedding(clf):
         signs = dataclasses.asdict(vitals)
         probabilities = (
             clf.classify_embedded(whole, signs)  # type: ignore[union-attr]
@@ -200,12 +212,12 @@ def assessment_words(*, assessment: TriageAssessment) -> list[tuple[str, float]]
     clf = text_classifier_for(assessment.model_version)
     vitals = vitals_of(encounter=assessment.encounter, measurement=assessment.vitals)
     complaint = assessment.encounter.chief_complaint
-    units = note_units(complaint=complaint, vitals=vitals)
     text = assessment.input_text
     target = clf.labels.index(str(assessment.model_level))
-    if getattr(clf, "kind", "") == "frozen-encoder":
-        weights = _head_unit_weights(clf, complaint=complaint, vitals=vitals, target=target)
+    if _reads_embedding(clf):
+        weights = _head_unit_weights(clf, complaint=complaint, vitals=vitals, target=target)  # type: ignore[arg-type]
     else:
+        units = note_units(complaint=complaint, vitals=vitals)
         if " ".join(units) != text:  # written by an earlier code version: weigh its words
             units = text.split()
         weights = word_gradients(clf, text, target=target, units=units)  # type: ignore[arg-type]
@@ -242,7 +254,7 @@ def _head_unit_weights(
     from medassist.ml.triage_head import head_word_gradients
 
     words, signs = head_word_gradients(clf, complaint, dataclasses.asdict(vitals), target=target)
-    units = note_units(complaint=complaint, vitals=vitals)
+    units = note_units(complaint=complaint, vitals=vitals, absent_named=True)
     clauses = units[len(words) :]
     weighed = [
         (clause, sum(signs.get(sign, 0.0) for sign in _CLAUSE_SIGNS.get(clause.split()[0], ())))
@@ -287,6 +299,7 @@ def triage_assess(
     vitals_read = vitals_of(encounter=encounter, measurement=measurement)
     served = triage_model_served()
     version = triage_champion() if served else None
+    reads_embedding = version is not None and _reads_embedding(text_classifier_for(version))
     rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals_read)
     whole = None
     # The high-risk situations by meaning as well as by their words, where this process
@@ -294,14 +307,16 @@ def triage_assess(
     # Nothing can be more acute than a floor of 1 already found. The same pass embeds the
     # whole complaint, which a champion on the frozen encoder reads.
     if served and rules.floor != 1:
-        reading = read_note(encounter.chief_complaint, whole=version is not None)
+        reading = read_note(encounter.chief_complaint, whole=reads_embedding)
         whole = reading.whole
         if reading.similar:
             rules = esi_rules(
                 complaint=encounter.chief_complaint, vitals=vitals_read, similar=reading.similar
             )
     rules_own = rules_level(rules)
-    units = note_units(complaint=encounter.chief_complaint, vitals=vitals_read)
+    units = note_units(
+        complaint=encounter.chief_complaint, vitals=vitals_read, absent_named=reads_embedding
+    )
     text = " ".join(units)
     notes: list[str] = []
     if encounter.age_years is None:

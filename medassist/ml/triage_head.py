@@ -113,7 +113,10 @@ def vitals_features(vitals: Mapping[str, Any]) -> list[float]:
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
             out += [(value - low) / (high - low), 0.0]
         if name in _ABSENT_FLAG:
-            out.append(float(value is not None and float(value) == 0.0))
+            absent = value is not None and float(value) == 0.0
+            if absent:  # a finding of its own, not a value far below the range
+                out[-2] = 0.0
+            out.append(float(absent))
     avpu = (vitals.get("avpu") or "").upper()
     out += [float(avpu == level) for level in _AVPU] + [float(not avpu)]
     return out
@@ -325,10 +328,13 @@ def triage_head_from(payload: Mapping[str, Any], *, name: str) -> TriageHeadClas
         or int(payload.get("complaint_tokens", -1)) != COMPLAINT_TOKENS
     ):
         raise ValueError(f"{name} reads its inputs another way than this code version")
-    labels = list(payload["labels"])
-    model = TriageHead(len(labels), hidden=int(payload["hidden"]))
-    model.load_state_dict(payload["state_dict"], strict=True)
-    return TriageHeadClassifier(model.eval(), labels, temperature=float(payload["temperature"]))
+    try:
+        labels = list(payload["labels"])
+        model = TriageHead(len(labels), hidden=int(payload["hidden"]))
+        model.load_state_dict(payload["state_dict"], strict=True)
+        return TriageHeadClassifier(model.eval(), labels, temperature=float(payload["temperature"]))
+    except (KeyError, TypeError, RuntimeError) as exc:  # a missing key, wrong shapes
+        raise ValueError(f"{name} is not a complete triage head checkpoint: {exc}") from exc
 
 
 def head_word_gradients(
@@ -385,6 +391,7 @@ def head_word_gradients(
     baseline["age_years"] = REFERENCE_VITALS["age_years"]
     reference = torch.tensor([vitals_features(baseline)], dtype=torch.float32)
     clf.model.eval()
+    device = next(clf.model.parameters()).device
     with torch.enable_grad():
         hidden = encoder(
             inputs_embeds=embeddings,
@@ -393,13 +400,15 @@ def head_word_gradients(
         ).last_hidden_state
         mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = F.normalize((hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9), dim=-1)
-        logits = clf.model(pooled, features).double()[0] / clf.temperature
+        # The encoder is on the CPU; the head wherever the web process put it.
+        logits = clf.model(pooled.to(device), features.to(device)).double()[0].cpu()
+        logits = logits / clf.temperature
         t = int(logits.argmax()) if target is None else int(target)
         log_p = torch.log_softmax(logits, dim=0)
         others = torch.cat([log_p[:t], log_p[t + 1 :]]).logsumexp(dim=0)
-        (log_p[t] - others).backward()
-    assert embeddings.grad is not None and features.grad is not None
-    per_token = (embeddings.grad * embeddings).sum(dim=-1)[0].detach().double().tolist()
+        # Gradients of the inputs only: nothing accumulates on the served model's weights.
+        token_grad, feature_grad = torch.autograd.grad(log_p[t] - others, [embeddings, features])
+    per_token = (token_grad * embeddings).sum(dim=-1)[0].detach().double().tolist()
     word_raw = [0.0] * len(words)
     for (a, b), value in zip(offsets, per_token, strict=True):
         if a == b:  # [CLS], [SEP]
@@ -408,7 +417,7 @@ def head_word_gradients(
             if start_ <= a < end:
                 word_raw[i] += value
                 break
-    per_feature = (features.grad * (features.detach() - reference))[0].double().tolist()
+    per_feature = (feature_grad * (features.detach() - reference))[0].double().tolist()
     vital_raw: dict[str, float] = {}
     at = 0
     for name, width in VITAL_GROUPS:

@@ -38,17 +38,22 @@ CALM_VITALS = {
 def tiny_triage_worker_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny triage knobs for the worker process (it reads them from its environment)."""
     monkeypatch.setenv("MEDASSIST_TRIAGE_EPOCHS", "1")
+    monkeypatch.setenv("MEDASSIST_TRIAGE_HEAD_EPOCHS", "3")
     monkeypatch.setenv("MEDASSIST_TRIAGE_BATCH_SIZE", "8")
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("champion_kind", ["frozen-encoder", "fine-tuned"])
 def test_a_triage_run_on_a_real_worker_measures_under_triage_and_the_gate_uses_it(
     tiny_triage_worker_env: None,
     celery_worker: None,
     ml_admin: User,
     settings: Settings,
+    champion_kind: str,
 ) -> None:
-    champion = triage_champion_answering(4, strength=3.0)
+    """The worker builds the default kind (frozen-encoder): it continues a champion of that
+    kind, and starts afresh from a fine-tuned one, which the gate still compares it with."""
+    champion = triage_champion_answering(4, strength=3.0, kind=champion_kind)
     triage_notes_freeze(notes=generate_notes(12, seed=3), split=TriageNote.Split.TRAIN)
     test_notes = held_out_test_set()[:8]
     triage_notes_freeze(notes=test_notes, split=TriageNote.Split.TEST)
@@ -73,7 +78,10 @@ def test_a_triage_run_on_a_real_worker_measures_under_triage_and_the_gate_uses_i
     assert run.base_version == champion
     assert run.n_test == len(test_notes) + len(UNDER_TRIAGE_TRAPS)
     candidate = run.candidate
-    assert candidate.task == "triage" and candidate.parent == champion
+    continued = champion_kind == "frozen-encoder"
+    assert candidate.task == "triage"
+    assert candidate.parent == (champion if continued else None)
+    assert candidate.preprocess_version == "triage-head-v1"
     assert candidate.trained_on_synthetic_data
     # Two notes are held back from the 12 (whole patients, here one note each): too few to
     # measure calibration, so no temperature is claimed and the version says why.

@@ -145,6 +145,8 @@ def test_a_checkpoint_reads_back_the_same_and_either_kind_loads(
         ("tokenizer_sha256", "0" * 64, "another tokenizer"),
         ("vitals_version", "vitals-v0", "another way"),
         ("complaint_tokens", 128, "another way"),
+        ("hidden", None, "not a complete triage head"),
+        ("labels", ["1", "2"], "not a complete triage head"),
     ],
 )
 def test_a_head_trained_on_other_inputs_is_refused(

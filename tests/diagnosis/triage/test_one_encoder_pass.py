@@ -13,13 +13,13 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 
-from diagnosis.triage.meaning import preload
+from diagnosis.triage.meaning import WHOLE_NOTE_TOKENS, preload
 from diagnosis.triage.rules import Vitals
 from diagnosis.triage.services import assessment_words, encounter_intake, note_text
 from diagnosis.triage.serving import text_classifier_for
 from finetune.adapters import TriageAdapter, TriageSet
 from medassist.ml.text_model import TRIAGE_LABELS, TextClassifier, load_sentence_encoder
-from medassist.ml.triage_head import TriageHeadClassifier
+from medassist.ml.triage_head import COMPLAINT_TOKENS, TriageHeadClassifier
 from tests.diagnosis.triage.helpers import triage_champion_answering
 
 pytestmark = pytest.mark.django_db
@@ -30,8 +30,16 @@ NOTE = {
     "systolic_bp": 96, "diastolic_bp": 60, "temperature_c": Decimal("38.4"),
     "temperature_unit": "C", "pain": 6, "mental_status": "A", "gcs": None,
     "arrival_mode": "walk_in",
-    "chief_complaint": "short of breath since last night, coughing green phlegm",
+    "chief_complaint": "short of breath since last night. coughing green phlegm, feels hot",
 }  # fmt: skip
+VITALS = Vitals(
+    age_years=58.0, heart_rate=124, respiratory_rate=26, spo2=91, systolic_bp=96,
+    diastolic_bp=60, temperature_c=38.4, pain=6, avpu="A",
+)  # fmt: skip
+
+
+def test_the_head_reads_the_complaint_as_long_as_the_meaning_match_embeds_it() -> None:
+    assert WHOLE_NOTE_TOKENS == COMPLAINT_TOKENS
 
 
 def test_a_suggestion_runs_the_encoder_once_for_the_concepts_and_the_model(
@@ -51,11 +59,25 @@ def test_a_suggestion_runs_the_encoder_once_for_the_concepts_and_the_model(
     assert len(passes) == 1
     assert assessment.model_level == 3
     # What the head read from the shared pass is what it reads on its own.
-    vitals = Vitals(
-        age_years=58.0, heart_rate=124, respiratory_rate=26, spo2=91, systolic_bp=96,
-        diastolic_bp=60, temperature_c=38.4, pain=6, avpu="A",
-    )  # fmt: skip
-    alone = clf.classify([(NOTE["chief_complaint"], dataclasses.asdict(vitals))])[0]
+    alone = clf.classify([(NOTE["chief_complaint"], dataclasses.asdict(VITALS))])[0]
+    for level, p in alone.items():
+        assert assessment.model_probabilities[level] == pytest.approx(p, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "complaint",
+    ["denies chest pain", "no fever, no cough", "unresponsive, not breathing", "ok"],
+)
+def test_every_branch_gives_the_head_what_it_reads_alone(
+    nurse: User, tiny: dict[str, int], complaint: str
+) -> None:
+    """A complaint whose clauses are all negated (no parts to compare), one the rules put at
+    ESI 1 (no meaning pass at all) and a one-word note: the probabilities stored are the
+    head's own for that complaint and those vital signs."""
+    version = triage_champion_answering(2, kind="frozen-encoder")
+    assessment = encounter_intake(**{**NOTE, "chief_complaint": complaint}, actor=nurse)  # type: ignore[arg-type]
+
+    alone = text_classifier_for(version).classify([(complaint, dataclasses.asdict(VITALS))])[0]
     for level, p in alone.items():
         assert assessment.model_probabilities[level] == pytest.approx(p, abs=1e-5)
 
@@ -73,6 +95,23 @@ def test_the_words_that_weighed_for_the_head_include_the_vital_signs_it_read(
     clauses = [unit for unit, _ in words if unit.split()[0] in {"HR", "RR", "SpO2", "BP", "T"}]
     assert clauses, words  # the abnormal vital signs are weighed, as units of the note
     assert not any(unit.startswith("GCS") for unit, _ in words)  # not recorded: not weighed
+
+
+def test_an_unobtainable_saturation_or_pressure_is_in_the_stored_input_and_weighed(
+    nurse: User, tiny: dict[str, int]
+) -> None:
+    """The head reads "could not be measured" as a finding of its own: the stored input
+    names it (two assessments that read differently never share an input hash) and the
+    explanation can show it."""
+    triage_champion_answering(1, kind="frozen-encoder")
+    unmeasurable = {**NOTE, "spo2": None, "spo2_unobtainable": True}
+    unmeasurable.update(systolic_bp=None, diastolic_bp=None, bp_unobtainable=True)
+    assessment = encounter_intake(**unmeasurable, actor=nurse)  # type: ignore[arg-type]
+
+    assert assessment.input_text.endswith("SpO2 unobtainable BP unobtainable")
+    units = {unit for unit, _ in assessment_words(assessment=assessment)}
+    shown = {"SpO2 unobtainable", "BP unobtainable"} & units
+    assert shown, units
 
 
 @pytest.mark.parametrize(
