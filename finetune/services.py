@@ -260,12 +260,15 @@ def _execute(run: TrainingRun, run_dir: Path) -> None:
         losses.append(round(float(loss), 6))
         # A checkpoint per epoch (losses so far, training state, then the weights, whose
         # file marks the epoch complete), so a run whose worker is lost goes on from here
-        # (see training_runs_sweep); the previous epoch's files go.
+        # (see training_runs_sweep); the previous epoch's files go. A task that cannot
+        # resume (triage, encounter diagnosis: minutes, started again from the champion)
+        # writes none: its 100 head epochs or its encoder's 90 MB were written for nothing.
         (run_dir / "losses.json.tmp").write_text(json.dumps(losses))
         os.replace(run_dir / "losses.json.tmp", run_dir / "losses.json")
-        adapter.save(clf, run_dir / f"epoch-{epoch}.pt")
-        for old in (f"epoch-{epoch - 1}.pt", f"state-{epoch - 1}.pt"):
-            (run_dir / old).unlink(missing_ok=True)
+        if adapter.resumable:
+            adapter.save(clf, run_dir / f"epoch-{epoch}.pt")
+            for old in (f"epoch-{epoch - 1}.pt", f"state-{epoch - 1}.pt"):
+                (run_dir / old).unlink(missing_ok=True)
         _progress(
             run,
             0.1 + 0.8 * epoch / epochs,
