@@ -107,6 +107,26 @@ def test_a_missing_heatmap_is_queued_again_a_bounded_number_of_times(
     assert heatmaps == [{"suggestion_ids": [suggestion.pk]}] * services.SALIENCY_SWEEPS
 
 
+# Whether the worker has a live pool child, holds no task (running or prefetched) and no
+# wake-up waits in the broker's queues.
+IDLE_SCRIPT = """
+import json
+import django
+django.setup()
+from django.conf import settings
+from redis import Redis
+from medassist.celery import app
+inspect = app.control.inspect(timeout=3)
+held = [inspect.active(), inspect.reserved()]
+stats = inspect.stats() or {}
+alive = all(len(s.get("pool", {}).get("processes", [])) > 0 for s in stats.values()) and stats
+queued = sum(Redis.from_url(settings.REDIS_URL).llen(q) for q in ("default", "inference"))
+busy = sum(len(tasks) for replies in held for tasks in (replies or {}).values())
+answered = all(replies is not None for replies in held)
+print(json.dumps({"idle": bool(alive) and answered and not busy and not queued}))
+"""
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -136,6 +156,14 @@ def test_after_a_worker_is_killed_mid_request_the_sweep_gets_the_image_answered(
         # Kill the pool child as it would die mid-batch: its request is left held.
         for child in _children(worker.pid):
             os.kill(child, signal.SIGKILL)
+        # A wake-up sent before the kill (the request's own, beside the sweep's) would reach
+        # the restarted child and take the held request itself: wait until the worker has
+        # nothing queued or running, so that only the sweep can wake it.
+        wait_for(
+            lambda: json.loads(run_script(IDLE_SCRIPT, env=env))["idle"],
+            timeout=90,
+            what="the worker idle again after its pool child was killed",
+        )
         Suggestion.objects.filter(instance=instance).delete()
         stale = timezone.now() - dt.timedelta(
             seconds=settings.MEDASSIST_INFERENCE_STALE_SECONDS + 5
