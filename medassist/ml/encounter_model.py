@@ -35,6 +35,7 @@ from medassist.ml.encounter_inputs import (
     image_vector,
     render_text,
 )
+from medassist.ml.labels import class_targets
 from medassist.ml.text_model import (
     ARCH,
     build_text_model,
@@ -381,19 +382,12 @@ def train_encounter_classifier(
         raise ValueError("items and labels must have the same length, at least 2")
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch_size must be at least 1")
-    unknown = sorted(set(names) - set(clf.labels))
-    if unknown:
-        raise ValueError(f"unknown labels {unknown}; expected names from {clf.labels}")
-    y = torch.tensor([clf.labels.index(n) for n in names])
+    y, weights = class_targets(names, clf.labels)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     device = clf.device
     model = clf.model
-    counts = torch.bincount(y, minlength=len(clf.labels)).double()
-    present = counts > 0
-    weights = torch.ones(len(clf.labels), dtype=torch.float64)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    weights = weights.float().to(device)
+    weights = weights.to(device)
 
     new_layers = ("image_proj.", "fusion.", "head.", "image_head.")
     fresh = [p for n, p in model.named_parameters() if n.startswith(new_layers)]

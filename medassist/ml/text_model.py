@@ -28,6 +28,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokeniz
 
 from medassist.ml.checkpoints import read_checked, write_atomically
 from medassist.ml.device import inference_context
+from medassist.ml.labels import class_targets
 
 ARCH = "all-MiniLM-L6-v2"
 CHECKPOINT_FORMAT = "medassist.text_classifier.v1"
@@ -434,21 +435,13 @@ def train_text_classifier(
         raise ValueError("texts and labels must have the same length, at least 2")
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch_size must be at least 1")
-    unknown = sorted(set(names) - set(clf.labels))
-    if unknown:
-        raise ValueError(f"unknown labels {unknown}; expected names from {clf.labels}")
-    index = {name: i for i, name in enumerate(clf.labels)}
-    y = torch.tensor([index[n] for n in names])
+    y, weights = class_targets(names, clf.labels)
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     device = clf.device
     model = clf.model
-    counts = torch.bincount(y, minlength=len(clf.labels)).double()
-    present = counts > 0
-    weights = torch.ones(len(clf.labels), dtype=torch.float64)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    weights = weights.float().to(device)
+    weights = weights.to(device)
 
     head = [p for n, p in model.named_parameters() if n.startswith("head.")]
     body = [

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from medassist.ml.checkpoints import read_checked, write_atomically
 from medassist.ml.checkpoints import sha256_file as _sha256_file
+from medassist.ml.labels import class_targets
 from medassist.ml.text_model import ARCH as ENCODER_ARCH
 from medassist.ml.text_model import CHECKPOINT_FORMAT as TEXT_CHECKPOINT_FORMAT
 from medassist.ml.text_model import (
@@ -264,15 +265,7 @@ def train_triage_head(
         raise ValueError("embeddings, vitals and labels must have the same length, at least 2")
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch_size must be at least 1")
-    unknown = sorted(set(names) - set(clf.labels))
-    if unknown:
-        raise ValueError(f"unknown labels {unknown}; expected names from {clf.labels}")
-    index = {name: i for i, name in enumerate(clf.labels)}
-    y = torch.tensor([index[name] for name in names])
-    counts = torch.bincount(y, minlength=len(clf.labels)).double()
-    present = counts > 0
-    weights = torch.ones(len(clf.labels), dtype=torch.float64)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
+    y, weights = class_targets(names, clf.labels)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = clf.model
@@ -289,9 +282,7 @@ def train_triage_head(
                 shown = x_vitals[idx].clone()
                 calm = torch.rand(len(idx), generator=generator) < resting_fraction
                 shown[calm] = resting
-                loss = F.cross_entropy(
-                    model(x_embedding[idx], shown), y[idx], weight=weights.float()
-                )
+                loss = F.cross_entropy(model(x_embedding[idx], shown), y[idx], weight=weights)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
