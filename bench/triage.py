@@ -8,10 +8,11 @@ Prints p50/p95 per note of the server time of:
      and encounter stored, ESI rules with the concepts by their words and by meaning (a pass
      of the pretrained MiniLM over the note's clauses and the whole complaint), the triage
      model (the head on that pass's embedding, or the fine-tuned model's own pass: --model),
-     the assessment with its provenance)
-     plus the GET of the encounter page it redirects to, through Django's whole request
+     the assessment with its provenance) with the encounter's page in its answer, as the
+     browser sends it (htmx boosts the form: one request), through Django's whole request
      path (middleware, sessions, audit, templates) in a warm process (the model loaded by
-     the web process's start-up hook, as ``medassist.wsgi`` does);
+     the web process's start-up hook, as ``medassist.wsgi`` does); and, for a browser
+     without JavaScript, the POST and the GET of the page it redirects to;
   2. the words that weighed, the HTMX fragment the page asks for after it is shown
      (gradient x input: one forward and one backward pass);
   3. their parts measured alone: the rules, the meaning match, the model (its forward
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -151,18 +153,33 @@ def main() -> None:
         }  # fmt: skip
         return form
 
+    def post(form: dict[str, str], **headers: str):  # type: ignore[no-untyped-def]
+        # URL-encoded, as a browser and htmx send a form without a file in it.
+        return client.post(
+            reverse("diagnosis:encounter-new"), urlencode(form),
+            content_type="application/x-www-form-urlencoded", **headers,
+        )  # fmt: skip
+
     notes = list(generate_notes(args.notes + 1, seed=7))
     # Warm-up: the first request's allocations and template loading.
-    warm = client.post(reverse("diagnosis:encounter-new"), form_of(-1, notes[0]))
+    warm = post(form_of(-1, notes[0]))
     assert warm.status_code == 302, warm.content.decode()[:2000]
     client.get(warm["Location"])
 
-    submit, page, nurse_waits, fragment = [], [], [], []
-    rules, meaning, forward, gradients, occlusion = [], [], [], [], []
-    clf = text_classifier_for(version)
-    for i, note in enumerate(notes[1:]):
+    boosted = {"HTTP_HX_REQUEST": "true", "HTTP_HX_BOOSTED": "true"}
+    warm = post(form_of(-2, notes[0]), **boosted)
+    assert warm.status_code == 200, warm.content.decode()[:2000]
+
+    def with_javascript(i: int, note) -> None:  # type: ignore[no-untyped-def]
         started = time.perf_counter()
-        response = client.post(reverse("diagnosis:encounter-new"), form_of(i, note))
+        response = post(form_of(i, note), **boosted)
+        nurse_waits.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200 and b"suggested-level" in response.content
+        assert response["HX-Push-Url"].startswith("/triage/encounters/")
+
+    def without_javascript(i: int, note) -> None:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = post(form_of(i, note))
         posted = time.perf_counter()
         assert response.status_code == 302, response.content.decode()[:2000]
         shown = client.get(response["Location"])
@@ -170,7 +187,17 @@ def main() -> None:
         assert shown.status_code == 200 and b"suggested-level" in shown.content
         submit.append((posted - started) * 1000)
         page.append((done - posted) * 1000)
-        nurse_waits.append((done - started) * 1000)
+        plain_waits.append((done - started) * 1000)
+
+    submit, page, nurse_waits, plain_waits, fragment = [], [], [], [], []
+    rules, meaning, forward, gradients, occlusion = [], [], [], [], []
+    clf = text_classifier_for(version)
+    for i, note in enumerate(notes[1:]):
+        # Both ways for every note, in alternating order; the patient of the JavaScript
+        # way (MRN ...-i) is the one measured further below.
+        ways = [(with_javascript, i), (without_javascript, -i - 10)]
+        for way, number in ways if i % 2 == 0 else reversed(ways):
+            way(number, note)
         mrn = f"BENCH-{os.getpid()}-{i}"
         assessment = TriageAssessment.objects.get(encounter__patient__mrn=mrn)
         started = time.perf_counter()
@@ -210,7 +237,8 @@ def main() -> None:
         f"{', padded to 2,000' if args.long else ''}), torch threads {torch.get_num_threads()},"
         f" CPU, {database}, champion: {'head on the frozen encoder' if frozen else 'fine-tuned'}"
     )
-    report("nurse waits: submit + suggestion page", nurse_waits)
+    report("nurse waits: intake, page in its answer", nurse_waits)
+    report("without JavaScript: POST + redirect", plain_waits)
     report("  intake POST (rules + model + store)", submit)
     report("  encounter page GET", page)
     report("words that weighed (HTMX fragment)", fragment)

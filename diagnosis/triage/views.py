@@ -12,6 +12,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -115,7 +116,7 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
     if action in PAGE_ONLY:
         mrn = post.get("mrn", "").strip()
         known = _known_patient(request, mrn) if mrn else None
-        if action == LOOKUP and request.htmx:
+        if action == LOOKUP and request.htmx and not request.htmx.boosted:
             return render(
                 request, f"{INTAKE_PAGE}#known-patient", {"known": known, "looked_up": mrn}
             )
@@ -176,10 +177,20 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
                 request, f"Encounter opened for {encounter.patient}: suggested "
                 f"{_levels(assessment)}. Confirm or change it below."
             )  # fmt: skip
+            if request.htmx.boosted:
+                # The page itself in the answer, its address pushed into the browser's
+                # history: the nurse waits for one request, not a redirect and a second one,
+                # and reloading it shows the encounter (a GET), never a second intake.
+                response = _encounter_page(request, encounter)
+                response["HX-Push-Url"] = reverse("diagnosis:encounter", args=[encounter.pk])
+                return response
             return redirect("diagnosis:encounter", encounter_id=encounter.pk)
     mrn = post.get("mrn", "").strip()
     known = _known_patient(request, mrn) if mrn else None
-    return _intake_page(request, form, known=known, looked_up=mrn, status=400)
+    response = _intake_page(request, form, known=known, looked_up=mrn, status=400)
+    if request.htmx.boosted:
+        response["HX-Push-Url"] = "false"  # still the intake: nothing to go back to
+    return response
 
 
 def _levels(assessment: TriageAssessment) -> str:
@@ -228,15 +239,20 @@ def _blank_retake_fields() -> str:
     return mark_safe(html)  # noqa: S308 - our own template's output, rendered once
 
 
+def _encounter_page(request: HttpRequest, encounter: Encounter) -> HttpResponse:
+    """The encounter's page, audited as a view of the encounter."""
+    audit_record(
+        actor=request.user, action="encounter.view", obj=encounter, remote_addr=client_ip(request)
+    )
+    return render(request, "diagnosis/encounter_detail.html", _detail_context(encounter))
+
+
 @role_required(Role.NURSE, Role.DOCTOR)
 def encounter_detail(request: HttpRequest, encounter_id: int) -> HttpResponse:
     encounter = get_object_or_404(
         Encounter.objects.select_related("patient", "opened_by"), pk=encounter_id
     )
-    audit_record(
-        actor=request.user, action="encounter.view", obj=encounter, remote_addr=client_ip(request)
-    )
-    return render(request, "diagnosis/encounter_detail.html", _detail_context(encounter))
+    return _encounter_page(request, encounter)
 
 
 @role_required(Role.NURSE, Role.DOCTOR)

@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from diagnosis.triage.models import TriageAssessment
+from medassist.models import AuditEvent
 from tests.conftest import sign_in
 from tests.diagnosis.triage.helpers import triage_champion_answering
 from tests.web.helpers import field_errors, text_of
@@ -59,8 +60,24 @@ def test_intake_through_confirmation_in_a_real_browser(page, live_server, nurse:
     page.select_option("#id_temperature_unit", "F")
     page.select_option("#id_mental_status", "A")
     page.fill("#id_pain", "5")
+    # One request from Enter to the suggestion: the page comes back in the intake's answer.
+    pages_asked: list[str] = []
+    page.on(
+        "request",
+        lambda r: pages_asked.append(f"{r.method} {r.url}") if "/triage/" in r.url else None,
+    )
     page.press("#id_pain", "Enter")
     page.wait_for_url("**/triage/encounters/*/")
+    page.get_by_test_id("suggested-level").wait_for()
+    encounter_url = page.url
+    assert [p for p in pages_asked if "/words/" not in p] == [
+        "POST " + live_server.url + reverse("diagnosis:encounter-new")
+    ]
+    # Reloading shows the same encounter (its own address, a GET): no second intake.
+    page.reload()
+    assert page.url == encounter_url
+    assert page.get_by_test_id("suggested-level").inner_text().split()[:2] == ["ESI", "2"]
+    assert TriageAssessment.objects.count() == 1
 
     # The model said 4; the chest-pain rule makes it 2, and the page says why.
     assert page.get_by_test_id("suggested-level").inner_text().split() == ["ESI", "2", "Emergent"]
@@ -128,6 +145,38 @@ def test_intake_needs_avpu_or_gcs_and_accepts_gcs_alone(client: Client, nurse: U
     assessment = TriageAssessment.objects.get()
     assert assessment.encounter.gcs == 7
     assert assessment.suggested_level == 1  # GCS 8 or less: immediate intervention
+
+
+BOOSTED = {"HTTP_HX_REQUEST": "true", "HTTP_HX_BOOSTED": "true"}
+
+
+def test_the_intake_answers_with_the_encounter_page_itself_when_sent_by_htmx(
+    client: Client, nurse: User
+) -> None:
+    """With JavaScript the form is boosted: the answer to the submit is the encounter's page,
+    with its address for the browser's history and the view audited as a page load is;
+    without, the usual redirect. A refused intake stays where it is, every value kept."""
+    client.force_login(nurse)
+    boosted = client.post(reverse("diagnosis:encounter-new"), INTAKE, **BOOSTED)
+    plain = client.post(reverse("diagnosis:encounter-new"), {**INTAKE, "mrn": "MRN-T2"})
+    refused = client.post(
+        reverse("diagnosis:encounter-new"), {**INTAKE, "mental_status": "", "mrn": "X"}, **BOOSTED
+    )
+
+    first, second = TriageAssessment.objects.order_by("pk")
+    first_url = reverse("diagnosis:encounter", args=[first.encounter_id])
+    assert boosted.status_code == 200 and boosted["HX-Push-Url"] == first_url
+    page = text_of(boosted)
+    assert 'data-testid="suggested-level"' in page and "Encounter opened for" in page
+    assert AuditEvent.objects.filter(
+        action="encounter.view", object_id=str(first.encounter_id), actor=nurse
+    ).exists()
+    assert plain.status_code == 302
+    assert plain["Location"] == reverse("diagnosis:encounter", args=[second.encounter_id])
+    assert refused.status_code == 400 and refused["HX-Push-Url"] == "false"
+    assert "AVPU or GCS" in field_errors(refused)["mental_status"][0]
+    assert 'value="X"' in text_of(refused)
+    assert TriageAssessment.objects.count() == 2
 
 
 def test_the_encounter_page_without_a_model_says_the_rules_suggest_alone(
