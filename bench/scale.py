@@ -350,7 +350,7 @@ def _triage_templates(
         )
         for i in range(n):
             sick = rng.random() < 0.3
-            encounter = encounter_open(
+            encounter, _ = encounter_open(
                 patient=patient,
                 opened_by=nurse,
                 chief_complaint=f"{COMPLAINTS[i % len(COMPLAINTS)]} ({SYNTHETIC})",

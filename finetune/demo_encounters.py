@@ -257,7 +257,7 @@ def demo_encounters_write(
                 visits, draws, strict=True
             ):
                 when = now - dt.timedelta(days=days_ago)
-                encounter = encounter_open(
+                encounter, _ = encounter_open(
                     patient=patient,
                     opened_by=nurse,
                     chief_complaint=complaint,

@@ -58,8 +58,9 @@ def encounter_open(
     apnoeic: bool = False,
     spo2_unobtainable: bool = False,
     bp_unobtainable: bool = False,
-) -> Encounter:
-    """Store a new encounter as the nurse recorded it (validated, audited).
+) -> tuple[Encounter, VitalSigns]:
+    """Store a new encounter as the nurse recorded it (validated, audited); returns it with
+    its first measurement of the vital signs.
 
     A vital sign that was looked for and is absent (no pulse, not breathing, an SpO2 or a
     blood pressure that cannot be measured) is passed as its tick with the value None.
@@ -106,7 +107,7 @@ def encounter_open(
     audit_record(
         actor=opened_by, action="encounter.open", obj=encounter, detail={"vitals": first.pk}
     )
-    return encounter
+    return encounter, first
 
 
 @transaction.atomic

@@ -291,44 +291,58 @@ def triage_assess(
     model run before the write transaction opens: it holds the encounter's lock only to
     store the assessment and its audit record. Call it outside any transaction.
     """
+    measurement = vitals if vitals is not None else latest_vital_signs(encounter=encounter)
+    assessment = _assessment_compute(
+        complaint=encounter.chief_complaint,
+        vitals=vitals_of(encounter=encounter, measurement=measurement),
+        age_known=encounter.age_years is not None,
+    )
+    with transaction.atomic():
+        # The related rows were just read or written; the chain head is locked (a second
+        # successor would break the database's one-to-one constraint all the same).
+        supersedes = encounter_chain_head(TriageAssessment, encounter_id=encounter.pk)
+        _assessment_store(
+            assessment,
+            encounter=encounter,
+            measurement=measurement,
+            supersedes=supersedes,
+            actor=actor,
+        )
+    return assessment
+
+
+def _assessment_compute(*, complaint: str, vitals: Vitals, age_known: bool) -> TriageAssessment:
+    """The suggestion for a complaint and its vital signs: the rules, the meaning match and
+    the triage champion, as an unsaved assessment (no encounter, measurement or author yet).
+    Reads the database (the champion) and writes nothing: call it outside any transaction."""
     from diagnosis.triage.meaning import read_note
     from diagnosis.triage.rules import combine, esi_rules, rules_level
 
     started = time.perf_counter()
-    measurement = vitals if vitals is not None else latest_vital_signs(encounter=encounter)
-    vitals_read = vitals_of(encounter=encounter, measurement=measurement)
     served = triage_model_served()
     version = triage_champion() if served else None
     reads_embedding = version is not None and _reads_embedding(text_classifier_for(version))
-    rules = esi_rules(complaint=encounter.chief_complaint, vitals=vitals_read)
+    rules = esi_rules(complaint=complaint, vitals=vitals)
     whole = None
     # The high-risk situations by meaning as well as by their words, where this process
     # runs the encoder (the same switch as the model: it loaded both when it started).
     # Nothing can be more acute than a floor of 1 already found. The same pass embeds the
     # whole complaint, which a champion on the frozen encoder reads.
     if served and rules.floor != 1:
-        reading = read_note(encounter.chief_complaint, whole=reads_embedding)
+        reading = read_note(complaint, whole=reads_embedding)
         whole = reading.whole
         if reading.similar:
-            rules = esi_rules(
-                complaint=encounter.chief_complaint, vitals=vitals_read, similar=reading.similar
-            )
+            rules = esi_rules(complaint=complaint, vitals=vitals, similar=reading.similar)
     rules_own = rules_level(rules)
-    units = note_units(
-        complaint=encounter.chief_complaint, vitals=vitals_read, absent_named=reads_embedding
-    )
+    units = note_units(complaint=complaint, vitals=vitals, absent_named=reads_embedding)
     text = " ".join(units)
     notes: list[str] = []
-    if encounter.age_years is None:
+    if not age_known:
         notes.append("Age unknown: adult danger-zone thresholds were used.")
     opinion: ModelOpinion | None = None
     if version is not None:
         opinion = model_opinion(
-            text=text,
-            version=version,
-            complaint=encounter.chief_complaint,
-            vitals=vitals_read,
-            whole=whole,
+            text=text, version=version, complaint=complaint, vitals=vitals, whole=whole
         )
         level, explanation = combine(rules=rules, model_level=opinion.level)
         attention = _attention(opinion.probabilities)
@@ -342,14 +356,12 @@ def triage_assess(
             if served
             else "Triage model switched off: the suggestion is the rules' alone."
         )
-    assessment = TriageAssessment(
-        encounter=encounter,
+    return TriageAssessment(
         rules_fired=[dataclasses.asdict(rule) for rule in rules.fired],
         rules_floor=rules.floor,
         resources_level=rules.resources_level,
         shock_index=rules.shock_index,
         rules_level=rules_own,
-        vitals=measurement,
         model_version=version,
         model_probabilities=opinion.probabilities if opinion else {},
         model_level=opinion.level if opinion else None,
@@ -364,32 +376,44 @@ def triage_assess(
         code_version=code_version(),
         device=device_description() if version else "",
         latency_ms=(time.perf_counter() - started) * 1000.0,
-        assessed_by=actor if actor is not None and actor.is_authenticated else None,
     )
-    with transaction.atomic():
-        assessment.supersedes = encounter_chain_head(TriageAssessment, encounter_id=encounter.pk)
-        # The related rows were just read or written; the chain head is locked (a second
-        # successor would break the database's one-to-one constraint all the same).
-        assessment.full_clean(
-            exclude=["encounter", "vitals", "model_version", "assessed_by", "supersedes"]
-        )
-        assessment.save()
-        encounter_esi_store(assessment=assessment)
-        audit_record(
-            actor=actor,
-            action="triage.assess",
-            obj=assessment,
-            detail={
-                "encounter": encounter.pk,
-                "suggested_level": level,
-                "rules_floor": rules.floor,
-                "model_version": version.pk if version else None,
-                "model_level": opinion.level if opinion else None,
-                "rules_level": rules_own,
-                "vitals": measurement.pk if measurement else None,
-            },
-        )
-    return assessment
+
+
+def _assessment_store(
+    assessment: TriageAssessment,
+    *,
+    encounter: Encounter,
+    measurement: VitalSigns | None,
+    supersedes: TriageAssessment | None,
+    actor: AbstractBaseUser | None,
+) -> None:
+    """Store a computed assessment of ``encounter`` read on ``measurement``, after
+    ``supersedes`` (the current one, locked by the caller, or None for the first), with the
+    encounter's current ESI and the ``triage.assess`` audit event. Call it in a transaction."""
+    assessment.encounter = encounter
+    assessment.vitals = measurement
+    assessment.supersedes = supersedes
+    assessment.assessed_by = actor if actor is not None and actor.is_authenticated else None
+    # The related rows were just read or written.
+    assessment.full_clean(
+        exclude=["encounter", "vitals", "model_version", "assessed_by", "supersedes"]
+    )
+    assessment.save()
+    encounter_esi_store(assessment=assessment)
+    audit_record(
+        actor=actor,
+        action="triage.assess",
+        obj=assessment,
+        detail={
+            "encounter": encounter.pk,
+            "suggested_level": assessment.suggested_level,
+            "rules_floor": assessment.rules_floor,
+            "model_version": assessment.model_version_id,
+            "model_level": assessment.model_level,
+            "rules_level": assessment.rules_level,
+            "vitals": measurement.pk if measurement else None,
+        },
+    )
 
 
 def encounter_esi_store(*, assessment: TriageAssessment) -> None:
@@ -492,10 +516,11 @@ def encounter_intake(
 ) -> TriageAssessment:
     """Find or register the patient, open the encounter and suggest its ESI level.
 
-    The patient, the encounter and what the nurse recorded of the patient's allergies
-    (``allergies``, or ``no_known_allergies``) and current medications (``medications``) are
-    stored in one transaction that commits before the suggestion is computed
-    (:func:`triage_assess`), so no transaction is open while the model runs. The allergies
+    The suggestion is computed first, outside any transaction (the rules and the model read
+    the complaint, the vital signs and the age, not the rows); then the patient, the
+    encounter, what the nurse recorded of the patient's allergies (``allergies``, or
+    ``no_known_allergies``) and current medications (``medications``) and the suggestion are
+    stored in one transaction, so none is open while the model runs. The allergies
     and medications go through the medication package's services
     (:func:`diagnosis.medication.services.intake_records_save`): the same checks, insert-only
     rows and audit events as on the encounter's medication page. Should one of them be
@@ -512,43 +537,87 @@ def encounter_intake(
         raise ValidationError({"chief_complaint": too_long})
     if not mental_status and gcs is None:
         raise ValidationError({"mental_status": "Record the mental status: AVPU or GCS."})
-    with transaction.atomic():
-        patient: Patient = patient_get_or_register(
-            mrn=mrn, name=name, birth_date=birth_date, sex=sex, actor=actor
+    today = timezone.localdate()
+    vital_values = {
+        "heart_rate": heart_rate,
+        "pulseless": pulseless,
+        "respiratory_rate": respiratory_rate,
+        "apnoeic": apnoeic,
+        "spo2": spo2,
+        "spo2_unobtainable": spo2_unobtainable,
+        "systolic_bp": systolic_bp,
+        "diastolic_bp": diastolic_bp,
+        "bp_unobtainable": bp_unobtainable,
+        "temperature_c": temperature_c,
+        "temperature_unit": temperature_unit,
+        "pain": pain,
+        "mental_status": mental_status,
+        "gcs": gcs,
+    }
+    # The suggestion is computed first, on what the encounter will hold, outside any
+    # transaction; then one transaction stores the patient, the encounter and the
+    # suggestion together. No one can see the encounter before it commits, so its first
+    # assessment supersedes nothing and needs no lock. The age is the one the encounter
+    # will hold: the nurse's, or from the recorded birth date (the form's if none is).
+    age_read = age_years
+    if age_read is None:
+        recorded_birth_date = (
+            Patient.objects.filter(mrn=mrn.strip()).values_list("birth_date", flat=True).first()
         )
-        if age_years is None:
-            age_years = age_on(birth_date=patient.birth_date, on=timezone.localdate())
-        encounter = encounter_open(
-            patient=patient,
-            opened_by=actor,
-            chief_complaint=chief_complaint,
-            heart_rate=heart_rate,
-            respiratory_rate=respiratory_rate,
-            spo2=spo2,
-            systolic_bp=systolic_bp,
-            diastolic_bp=diastolic_bp,
-            temperature_c=temperature_c,
-            temperature_unit=temperature_unit,
-            pain=pain,
-            mental_status=mental_status,
-            gcs=gcs,
-            arrival_mode=arrival_mode,
-            age_years=age_years,
-            pulseless=pulseless,
-            apnoeic=apnoeic,
-            spo2_unobtainable=spo2_unobtainable,
-            bp_unobtainable=bp_unobtainable,
-        )
-        if allergies or no_known_allergies or medications:
-            intake_records_save(
-                patient=patient,
-                encounter=encounter,
-                actor=actor,
-                allergies=allergies,
-                no_known_allergies=no_known_allergies,
-                medications=medications,
+        age_read = age_on(birth_date=recorded_birth_date or birth_date, on=today)
+    at_intake = Encounter(
+        chief_complaint=chief_complaint.strip(), age_years=age_read, **vital_values
+    )
+    # The checks encounter_open makes, before the rules read the values.
+    at_intake.full_clean(exclude=["patient", "opened_by"], validate_constraints=False)
+
+    def store(computed: TriageAssessment | None) -> tuple[Encounter, TriageAssessment | None]:
+        with transaction.atomic():
+            patient: Patient = patient_get_or_register(
+                mrn=mrn, name=name, birth_date=birth_date, sex=sex, actor=actor
             )
-    return triage_assess(encounter=encounter, actor=actor)
+            age = age_years
+            if age is None:
+                age = age_on(birth_date=patient.birth_date, on=today)
+            encounter, first = encounter_open(
+                patient=patient,
+                opened_by=actor,
+                chief_complaint=chief_complaint,
+                arrival_mode=arrival_mode,
+                age_years=age,
+                **vital_values,
+            )
+            if allergies or no_known_allergies or medications:
+                intake_records_save(
+                    patient=patient,
+                    encounter=encounter,
+                    actor=actor,
+                    allergies=allergies,
+                    no_known_allergies=no_known_allergies,
+                    medications=medications,
+                )
+            if computed is None or age != age_read:
+                return encounter, None
+            _assessment_store(
+                computed, encounter=encounter, measurement=first, supersedes=None, actor=actor
+            )
+            return encounter, computed
+
+    try:
+        computed = _assessment_compute(
+            complaint=at_intake.chief_complaint,
+            vitals=vitals_of(encounter=at_intake),
+            age_known=age_read is not None,
+        )
+    except Exception:
+        store(None)  # the encounter stays on record without a suggestion
+        raise
+    encounter, assessment = store(computed)
+    if assessment is None:
+        # The patient's birth date was recorded meanwhile, by another intake: assess again
+        # on the age the encounter holds.
+        return triage_assess(encounter=encounter, actor=actor)
+    return assessment
 
 
 def vitals_retake(

@@ -31,11 +31,12 @@ PNEUMONIA, ASTHMA, INFARCT, UTI, APPENDICITIS = "J18.9", "J45.9", "I21.9", "N39.
 
 def _encounter(nurse: User, mrn: str) -> Encounter:
     patient = patient_get_or_register(mrn=mrn, name="Synthetic Counts")
-    return encounter_open(
+    encounter, _ = encounter_open(
         patient=patient, opened_by=nurse, chief_complaint="Cough and fever",
         heart_rate=96, respiratory_rate=20, spo2=95, systolic_bp=120, diastolic_bp=75,
         temperature_c=Decimal("38.2"), pain=3, mental_status="A",
     )  # fmt: skip
+    return encounter
 
 
 def _diagnosed(nurse: User, doctor: User, mrn: str, *codes: str) -> Encounter:

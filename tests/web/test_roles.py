@@ -57,7 +57,7 @@ def url_of(users: dict[str, User]) -> Callable[[str], str]:
             return reverse(name, kwargs={"instance_id": instance.pk})
         if name == "diagnosis:encounter":
             patient = patient_get_or_register(mrn="ROLE-1", name="Role Test")
-            encounter = encounter_open(
+            encounter, _ = encounter_open(
                 patient=patient, opened_by=users[NURSE], chief_complaint="Cough",
                 heart_rate=80, respiratory_rate=16, spo2=97, systolic_bp=120, diastolic_bp=80,
                 temperature_c=37, pain=2, mental_status="A",

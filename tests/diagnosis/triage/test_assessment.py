@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from diagnosis.encounters.models import Encounter
 from diagnosis.triage.models import TriageAssessment
@@ -254,3 +255,88 @@ def test_a_situation_only_its_meaning_reveals_raises_the_suggestion(
     assert assessment.suggested_level == 2
     fired = next(r for r in assessment.rules_fired if r["code"] == concept.code)
     assert "reads like it" in fired["reason"]
+
+
+# --- The intake: the suggestion first, then one transaction ----------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_intake_suggests_before_writing_and_stores_everything_together(
+    nurse: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model runs outside any transaction, before a row is written; the patient, the
+    encounter, its first vital signs and the suggestion on them are then stored together."""
+    from diagnosis.triage import services
+
+    triage_champion_answering(4)
+    seen: list[tuple[bool, int]] = []
+    real_opinion = services.model_opinion
+
+    def watched(**kwargs: object) -> services.ModelOpinion:
+        seen.append((connection.in_atomic_block, Encounter.objects.count()))
+        return real_opinion(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services, "model_opinion", watched)
+
+    assessment = _intake(nurse, chief_complaint="ankle sprain, walking")
+
+    assert seen == [(False, 0)], "the model ran before anything was written, in no transaction"
+    encounter = Encounter.objects.get()
+    assert assessment.vitals == encounter.vital_signs.get(), "read on the first measurement"
+    assert assessment.supersedes is None and assessment.model_level == 4
+    assert encounter.esi_level == assessment.suggested_level
+    assert AuditEvent.objects.filter(action="triage.assess", object_id=str(assessment.pk)).exists()
+
+
+def test_a_suggestion_that_fails_leaves_the_encounter_on_record(
+    nurse: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A model that fails on a note cannot be made to order with real weights: its answer is
+    # replaced by an error here (a mock), and the intake's own rows are real.
+    from diagnosis.triage import services
+
+    triage_champion_answering(4)
+
+    def fails(**kwargs: object) -> None:
+        raise RuntimeError("the model's weights could not be read")
+
+    monkeypatch.setattr(services, "model_opinion", fails)
+
+    with pytest.raises(RuntimeError, match="weights"):
+        _intake(nurse, chief_complaint="ankle sprain, walking")
+
+    encounter = Encounter.objects.get()
+    assert encounter.patient.mrn == NOTE["mrn"] and encounter.vital_signs.count() == 1
+    assert not TriageAssessment.objects.exists()
+
+
+def test_a_birth_date_recorded_while_the_suggestion_ran_is_the_age_assessed(
+    nurse: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another intake registers the patient with a birth date while this one's suggestion
+    is computed (on an unknown age): the encounter holds the recorded age, and the stored
+    suggestion is the one on that age, not the adult thresholds."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from diagnosis.triage import services
+    from medassist.services import patient_get_or_register
+
+    birth = timezone.localdate() - dt.timedelta(days=300)  # about 10 months
+    real_compute = services._assessment_compute
+
+    def meanwhile(**kwargs: object) -> TriageAssessment:
+        computed = real_compute(**kwargs)  # type: ignore[arg-type]
+        if not Encounter.objects.exists():  # the other intake, once
+            patient_get_or_register(mrn=NOTE["mrn"], birth_date=birth, actor=nurse)
+        return computed
+
+    monkeypatch.setattr(services, "_assessment_compute", meanwhile)
+
+    assessment = _intake(nurse, age_years=None, heart_rate=170, chief_complaint="fussy")
+
+    assert Decimal("0.7") < assessment.encounter.age_years < Decimal("0.9")
+    assert "Age unknown" not in assessment.explanation
+    assert assessment.suggested_level == 2  # HR 170: the infant danger zone
+    assert TriageAssessment.objects.count() == 1
