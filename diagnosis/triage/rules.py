@@ -259,6 +259,12 @@ _HISTORY_CUES = frozenset(
 # "Chest pain? No - ...", "scrotal pain denied": a finding negated by what follows it.
 _NEGATED_AFTER = frozenset({"denied", "negative", "neg", "nil", "absent"})
 _ANSWER_NO = frozenset({"no", "nope", "not", "negative"})
+# What may stand between a question and its answer in a transcript: "? A: No".
+_ANSWER_MARK = frozenset({"a", ":", "answer"})
+# Whom or when a question about a finding asks, between the finding and its "?".
+_ASKED_OF = frozenset(
+    {"yourself", "himself", "herself", "themselves", "others", "anyone", "now", "today"}
+)
 # "DKA in her teens", "seizures in childhood": told as history.
 _LIFE_STAGES = {
     "in": frozenset({"childhood", "infancy", "youth"}),
@@ -414,8 +420,17 @@ class _Note:
         tokens = self.tokens
         if end < len(tokens) and tokens[end] in _NEGATED_AFTER:
             return True
-        if end + 1 < len(tokens) and tokens[end] == "?" and tokens[end + 1] in _ANSWER_NO:
-            return True
+        question = end
+        while question < len(tokens) and question < end + 2 and tokens[question] in _ASKED_OF:
+            question += 1  # "thoughts of harming yourself? No"
+        if question < len(tokens) and tokens[question] == "?":
+            # "CP? No", and the answer of a question-and-answer note: "...? A: No".
+            answer = question + 1
+            last = min(len(tokens), question + 3)
+            while answer < last and tokens[answer] in _ANSWER_MARK:
+                answer += 1
+            if answer < len(tokens) and tokens[answer] in _ANSWER_NO:
+                return True
         if history_counts:
             return False
         this_year = datetime.date.today().year

@@ -596,12 +596,29 @@ def test_a_situation_named_past_the_models_128_tokens_still_fires() -> None:
         "Had a stroke in 2015, fully recovered, here for a wound check",
         "Meningitis as a baby, no after-effects, sprained wrist today",
         "FHx MI, wants cholesterol checked, no symptoms",
+        "Q: Any thoughts of harming yourself? A: No. Q: What is wrong? A: Stressed, no sleep.",
     ],
 )
 def test_a_finding_negated_after_it_or_told_as_history_does_not_fire(note: str) -> None:
     result = esi_rules(complaint=note, vitals=ADULT)
 
     assert result.floor is None, [r.reason for r in result.fired]
+
+
+def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
+    """In a question-and-answer note the answer says what is there: "breathing? - no" is
+    a patient not breathing, and "...? A: yes" leaves the finding in."""
+    arrest = esi_rules(
+        complaint="Is he breathing? - no, nothing. Can you feel a pulse? - I can't find a "
+        "pulse. OK, I'll tell you how to push on his chest.",
+        vitals=ADULT,
+    )
+    asked = esi_rules(
+        complaint="Q: Any thoughts of harming yourself? A: Yes, I have a plan.", vitals=ADULT
+    )
+
+    assert {"A_ARREST", "A_APNOEA"} <= codes(arrest)
+    assert "B_PSYCH" in codes(asked)
 
 
 def test_a_tia_last_month_is_not_history() -> None:
