@@ -219,7 +219,9 @@ def patient_get_or_register(
         defaults={"name": name, "birth_date": birth_date, "sex": sex, "is_synthetic": is_synthetic},
     )
     if created:
-        patient.full_clean()
+        # The row is in (the database held its unique MRN): the fields' own checks only, no
+        # second look-up of the MRN.
+        patient.full_clean(validate_unique=False, validate_constraints=False)
         audit_record(actor=actor, action="patient.register", obj=patient)
         return patient
     changed = []

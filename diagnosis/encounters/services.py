@@ -36,7 +36,9 @@ from medassist.services import audit_record
 logger = logging.getLogger(__name__)
 
 
-@transaction.atomic
+# No savepoint of its own: a refusal (ValidationError) ends the caller's transaction too, as it
+# ends the intake; two round trips fewer for the nurse.
+@transaction.atomic(savepoint=False)
 def encounter_open(
     *,
     patient: Patient,

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from diagnosis.encounters.models import Encounter
+from diagnosis.encounters.models import Encounter, VitalSigns
 from diagnosis.encounters.selectors import vital_signs_of
 from diagnosis.medication.selectors import PatientRecords, patient_records
 from diagnosis.triage import selectors
@@ -180,8 +180,15 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
             if request.htmx.boosted:
                 # The page itself in the answer, its address pushed into the browser's
                 # history: the nurse waits for one request, not a redirect and a second one,
-                # and reloading it shows the encounter (a GET), never a second intake.
-                response = _encounter_page(request, encounter)
+                # and reloading it shows the encounter (a GET), never a second intake. A new
+                # encounter has this one assessment, on its one measurement: no need to
+                # read them back.
+                response = _encounter_page(
+                    request,
+                    encounter,
+                    assessments=[assessment],
+                    measurements=[assessment.vitals] if assessment.vitals else [],
+                )
                 response["HX-Push-Url"] = reverse("diagnosis:encounter", args=[encounter.pk])
                 return response
             return redirect("diagnosis:encounter", encounter_id=encounter.pk)
@@ -204,14 +211,21 @@ def _detail_context(
     encounter: Encounter,
     form: ConfirmForm | None = None,
     retake_form: VitalsRetakeForm | None = None,
+    *,
+    assessments: list[TriageAssessment] | None = None,
+    measurements: list[VitalSigns] | None = None,
 ) -> dict[str, object]:
+    """The encounter page's context. ``assessments`` and ``measurements`` (newest first) are
+    read from the database unless the caller has them all already."""
     # Newest first: the first is the current one (one query for both).
-    assessments = list(selectors.assessments_of(encounter=encounter))
+    if assessments is None:
+        assessments = list(selectors.assessments_of(encounter=encounter))
     assessment = assessments[0] if assessments else None
     if form is None and assessment is not None:
         level = assessment.confirmed_level or assessment.suggested_level
         form = ConfirmForm(initial={"level": level})
-    measurements = list(vital_signs_of(encounter=encounter))
+    if measurements is None:
+        measurements = list(vital_signs_of(encounter=encounter))
     return {
         "encounter": encounter,
         "assessment": assessment,
@@ -239,12 +253,19 @@ def _blank_retake_fields() -> str:
     return mark_safe(html)  # noqa: S308 - our own template's output, rendered once
 
 
-def _encounter_page(request: HttpRequest, encounter: Encounter) -> HttpResponse:
+def _encounter_page(
+    request: HttpRequest,
+    encounter: Encounter,
+    *,
+    assessments: list[TriageAssessment] | None = None,
+    measurements: list[VitalSigns] | None = None,
+) -> HttpResponse:
     """The encounter's page, audited as a view of the encounter."""
     audit_record(
         actor=request.user, action="encounter.view", obj=encounter, remote_addr=client_ip(request)
     )
-    return render(request, "diagnosis/encounter_detail.html", _detail_context(encounter))
+    context = _detail_context(encounter, assessments=assessments, measurements=measurements)
+    return render(request, "diagnosis/encounter_detail.html", context)
 
 
 @role_required(Role.NURSE, Role.DOCTOR)
