@@ -346,6 +346,29 @@ def _first_read(request: HttpRequest, subject: Subject, pk: int) -> bool:
         return True
 
 
+def _remember(request: HttpRequest, rule: Rule, kwargs: dict[str, Any]) -> None:
+    """The view recorded this page: its subject counts as recorded for this session."""
+    scope = _seen_scope(request)
+    if scope is None or rule.subject is None:
+        return
+    pk = rule.subject.resolve(kwargs)
+    if pk is not None:
+        try:
+            cache.set(_seen_key(scope, rule.subject, pk), 1, settings.SESSION_COOKIE_AGE)
+        except Exception:
+            # Then the page's fragments are recorded once more: harmless.
+            logger.exception("Could not remember an audited page in the cache.")
+
+
+def page_audited_by_view(request: HttpRequest, url_name: str, **kwargs: Any) -> None:
+    """A view answered another request with the page ``url_name`` (``kwargs`` its URL's) and
+    audited it, as that page's own GET does (the intake answers with the encounter's page):
+    the page's fragments then count as read in this session, as after the GET."""
+    rule = rule_for(url_name)
+    if rule is not None:
+        _remember(request, rule, kwargs)
+
+
 class AccessAuditMiddleware:
     """Audits reads of patient data the views leave unrecorded (see the module docstring).
 
@@ -409,17 +432,7 @@ class AccessAuditMiddleware:
         self._write(request, name, action=action, obj=obj)
 
     def _remember_page(self, request: HttpRequest, rule: Rule, kwargs: dict[str, Any]) -> None:
-        """The view recorded this page: its study counts as recorded for this session."""
-        scope = _seen_scope(request)
-        if scope is None or rule.subject is None:
-            return
-        pk = rule.subject.resolve(kwargs)
-        if pk is not None:
-            try:
-                cache.set(_seen_key(scope, rule.subject, pk), 1, settings.SESSION_COOKIE_AGE)
-            except Exception:
-                # Then the page's frames are recorded once more: harmless.
-                logger.exception("Could not remember an audited page in the cache.")
+        _remember(request, rule, kwargs)
 
     def _write(self, request: HttpRequest, name: str, *, action: str, obj: Any = None) -> None:
         audit_record(

@@ -262,9 +262,9 @@ _ANSWER_NO = frozenset({"no", "nope", "not", "negative"})
 # What may stand between a question and its answer in a transcript: "? A: No".
 _ANSWER_MARK = frozenset({"a", ":", "answer"})
 # Whom or when a question about a finding asks, between the finding and its "?".
-_ASKED_OF = frozenset(
-    {"yourself", "himself", "herself", "themselves", "others", "anyone", "now", "today"}
-)
+_ASKED_OF = frozenset({"yourself", "himself", "herself", "themselves", "others", "anyone"})
+_PLAIN_NO = frozenset({"no", "nope"})
+_ANSWER_END = frozenset({".", ",", ";", ":", "?", "!"})
 # "DKA in her teens", "seizures in childhood": told as history.
 _LIFE_STAGES = {
     "in": frozenset({"childhood", "infancy", "youth"}),
@@ -429,7 +429,16 @@ class _Note:
             last = min(len(tokens), question + 3)
             while answer < last and tokens[answer] in _ANSWER_MARK:
                 answer += 1
-            if answer < len(tokens) and tokens[answer] in _ANSWER_NO:
+            if answer == question + 1 and question == end:
+                if answer < len(tokens) and tokens[answer] in _ANSWER_NO:
+                    return True
+            # Past a skipped word or an answer mark, only a plain "no" that ends its clause
+            # answers the question ("harming others? Not taking his meds" is no answer).
+            elif (
+                answer < len(tokens)
+                and tokens[answer] in _PLAIN_NO
+                and (answer + 1 == len(tokens) or tokens[answer + 1] in _ANSWER_END)
+            ):
                 return True
         if history_counts:
             return False

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import logging
 import time
 from collections.abc import Sequence
 from decimal import Decimal
@@ -39,6 +40,8 @@ from medassist.ml.vitals_text import vitals_clauses
 from medassist.models import Patient
 from medassist.services import audit_record, patient_get_or_register
 from medassist.version import code_version
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import torch
@@ -559,7 +562,9 @@ def encounter_intake(
     # suggestion together. No one can see the encounter before it commits, so its first
     # assessment supersedes nothing and needs no lock. The age is the one the encounter
     # will hold: the nurse's, or from the recorded birth date (the form's if none is).
-    age_read = age_years
+    # As the encounter stores it (two decimals), so the page shows the same age before and
+    # after a reload.
+    age_read = age_years.quantize(Decimal("0.01")) if age_years is not None else None
     if age_read is None:
         recorded_birth_date = (
             Patient.objects.filter(mrn=mrn.strip()).values_list("birth_date", flat=True).first()
@@ -576,7 +581,7 @@ def encounter_intake(
             patient: Patient = patient_get_or_register(
                 mrn=mrn, name=name, birth_date=birth_date, sex=sex, actor=actor
             )
-            age = age_years
+            age = age_read if age_years is not None else None
             if age is None:
                 age = age_on(birth_date=patient.birth_date, on=today)
             encounter, first = encounter_open(
@@ -610,6 +615,7 @@ def encounter_intake(
             age_known=age_read is not None,
         )
     except Exception:
+        logger.exception("The ESI suggestion failed; the encounter is stored without one.")
         store(None)  # the encounter stays on record without a suggestion
         raise
     encounter, assessment = store(computed)

@@ -35,6 +35,7 @@ from diagnosis.triage.services import (
     triage_confirm,
     vitals_retake,
 )
+from medassist.access import page_audited_by_view
 from medassist.models import Patient
 from medassist.roles import Role, role_required
 from medassist.services import audit_record, client_ip
@@ -137,7 +138,10 @@ def encounter_new(request: HttpRequest) -> HttpResponse:
         form = IntakeForm(
             initial=initial, allergy_rows=allergy_rows, medication_rows=medication_rows
         )
-        return _intake_page(request, form, known=known, looked_up=mrn)
+        response = _intake_page(request, form, known=known, looked_up=mrn)
+        if request.htmx.boosted:
+            response["HX-Push-Url"] = "false"  # the same page, changed: no new history entry
+        return response
     form = IntakeForm(post, allergy_rows=allergy_rows, medication_rows=medication_rows)
     if form.is_valid():
         data = form.cleaned_data
@@ -260,10 +264,12 @@ def _encounter_page(
     assessments: list[TriageAssessment] | None = None,
     measurements: list[VitalSigns] | None = None,
 ) -> HttpResponse:
-    """The encounter's page, audited as a view of the encounter."""
+    """The encounter's page, audited as a view of the encounter (also when it answers the
+    intake's POST: its fragments then count as read, as after the page's own GET)."""
     audit_record(
         actor=request.user, action="encounter.view", obj=encounter, remote_addr=client_ip(request)
     )
+    page_audited_by_view(request, "diagnosis:encounter", encounter_id=encounter.pk)
     context = _detail_context(encounter, assessments=assessments, measurements=measurements)
     return render(request, "diagnosis/encounter_detail.html", context)
 

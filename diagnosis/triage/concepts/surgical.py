@@ -2063,7 +2063,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "r/o ectopic",
             "ruptured ectopic",
             "tubal pregnancy",
-            "?ectopic",
         ),
         together=(
             ((*_PREGNANT, "ivf", "preg"), ("adnexal*",)),
@@ -2165,30 +2164,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "bell clapper",
         ),
         together=(
-            (
-                ("sudden severe", "sudden", "suddenly"),
-                (
-                    "abdo/pelvic pain",
-                    "abdo/pelvic",
-                    "pelvic pain",
-                    "lower abdo pain",
-                    "lower abdominal pain",
-                ),
-                ("vomiting", "comes in waves", "upt neg", "periods started"),
-            ),
-            (
-                ("sudden severe", "sudden", "suddenly"),
-                (
-                    "pelvic pain",
-                    "lower abdo",
-                    "lower abdominal",
-                    "r lower abdo",
-                    "l lower abdo",
-                    "ovary",
-                    "ovarian",
-                ),
-                ("vomiting", "comes in waves", "severe", "uph neg", "upt neg", "periods started"),
-            ),
             (
                 (
                     "left nut",
@@ -2375,7 +2350,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "looked like coffee",
             "like old coffee",
             "coffee grounds",
-            "coffee-grounds",
             "gi bleed",
             "gib",
             "ugib",
@@ -2537,7 +2511,7 @@ CONCEPTS: tuple[Concept, ...] = (
                     "ceftriaxone",
                     "antibiotic",
                     "penicillin",
-                    "co-amoxiclav",
+                    "co amoxiclav",
                     "stung",
                     "sting",
                     "peanut*",
@@ -3161,7 +3135,6 @@ CONCEPTS: tuple[Concept, ...] = (
                     "stump",
                     "amputat*",
                     "in bag",
-                    "bag w/ ice",
                     "bag with ice",
                     "plastic with ice",
                     "in plastic",

@@ -20,11 +20,11 @@ pytestmark = pytest.mark.database_free
 
 FROZEN_SHA256 = "36bf3b93d8ee9271313767370527dfb1fec3944435eb9dfe5bf71cef26d22029"
 # Measured on the frozen half with the lists of this commit (docs/triage.md).
-RECALL_FLOOR = 0.914
+RECALL_FLOOR = 0.910
 NONE_SITUATION_BELOW = 0.77
 FALSE_POSITIVES_AT_MOST = 0.13
 # As served (words, meaning and the learned head), measured with the lists of this commit.
-SERVED_RECALL_FLOOR = 0.958
+SERVED_RECALL_FLOOR = 0.954
 SERVED_NONE_SITUATION_BELOW = 0.86
 SERVED_FALSE_POSITIVES_AT_MOST = 0.15
 

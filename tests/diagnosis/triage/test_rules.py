@@ -6,6 +6,7 @@ Pure Python, no database: the cases are the kind the ESI v4 handbook teaches wit
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -16,7 +17,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from diagnosis.triage.concepts import CONCEPTS
 from diagnosis.triage.rules import (
+    _TOKEN,
     AVPU,
     FiredRule,
     RulesResult,
@@ -619,6 +622,67 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
 
     assert {"A_ARREST", "A_APNOEA"} <= codes(arrest)
     assert "B_PSYCH" in codes(asked)
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Usually fit and well, still has ankle pain",
+        "Fit and well, second episode of tonsillitis",
+        "Second fit this year, known epileptic, back to normal",
+        "Had a fit this morning, buccal midazolam given by carer, back to baseline",
+        "Fever and flu, shaking all over",
+        "Lymph nodes: none palpable",
+        "Knee locked and he stopped dead while jogging",
+        "Migraine, lying with eyes shut, photophobia",
+        "Fingers blue in the cold, known Raynauds",
+        "Laceration to left hand since this morning",
+        "Positional vertigo with nystagmus, known BPPV",
+        "Hand numb for 10 minutes after leaning on it, fine now",
+        "Out of the blue got a sore wrist",
+        "Catheter blocked, urine brown and stinks",
+        "Took some pills for his headache",
+        "temp 38, neck pain from sleeping awkwardly",
+        "Sudden lower abdominal pain, period started, comes in waves",
+        "RTC on the M4, head injury, talking, GCS 15",
+    ],
+)
+def test_ordinary_complaints_in_the_words_of_high_risk_phrases_fire_nothing(note: str) -> None:
+    """Everyday uses of words the lists hold ("fit and well", "second episode", "none
+    palpable"): a phrase must say the situation, not merely share a word with it."""
+    result = esi_rules(complaint=note, vitals=ADULT)
+
+    assert not [r.code for r in result.fired if r.code[:2] in ("A_", "B_")], note
+
+
+@pytest.mark.parametrize(
+    ("note", "code"),
+    [
+        ("Actively seizing now ? not stopped with buccal midazolam", "A_SEIZING"),
+        ("Vomiting blood today? no anticoagulants", "B_BLEEDING"),
+        ("Thoughts of harming others? Not currently taking his meds, threatening staff", "B_PSYCH"),
+        ("Q: Is he breathing? A: No.", "A_APNOEA"),
+    ],
+)
+def test_a_question_mark_in_shorthand_does_not_take_a_finding_away(note: str, code: str) -> None:
+    """'?' also means 'query' in nurses' shorthand: only a plain "no" that answers the
+    question about the finding itself takes it away."""
+    assert code in codes(esi_rules(complaint=note, vitals=ADULT))
+
+
+def test_every_word_of_every_phrase_can_be_found_in_a_note() -> None:
+    """A phrase word the note reader can never produce as a token ("co-amoxiclav", "? - no":
+    the hyphen is dropped) is a phrase that silently never fires."""
+    stem = re.compile(r"[a-z0-9]+(?:/[a-z0-9]*)*")
+    dead = [
+        (concept.code, phrase)
+        for concept in CONCEPTS
+        for phrase in concept.all_phrases()
+        for word in phrase.split()
+        if not (stem.fullmatch(word[:-1]) if word.endswith("*") else _TOKEN.fullmatch(word))
+    ]
+
+    assert dead == []
 
 
 def test_a_tia_last_month_is_not_history() -> None:

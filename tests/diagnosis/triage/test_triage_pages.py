@@ -73,6 +73,8 @@ def test_intake_through_confirmation_in_a_real_browser(page, live_server, nurse:
     assert [p for p in pages_asked if "/words/" not in p] == [
         "POST " + live_server.url + reverse("diagnosis:encounter-new")
     ]
+    # No copy of a page (patient data, the filled-in intake) kept in the browser's storage.
+    assert page.evaluate("sessionStorage.getItem('htmx-history-cache')") is None
     # Reloading shows the same encounter (its own address, a GET): no second intake.
     page.reload()
     assert page.url == encounter_url
@@ -156,11 +158,19 @@ def test_the_intake_answers_with_the_encounter_page_itself_when_sent_by_htmx(
     """With JavaScript the form is boosted: the answer to the submit is the encounter's page,
     with its address for the browser's history and the view audited as a page load is;
     without, the usual redirect. A refused intake stays where it is, every value kept."""
+    triage_champion_answering(4)
     client.force_login(nurse)
     boosted = client.post(reverse("diagnosis:encounter-new"), INTAKE, **BOOSTED)
+    words = client.get(
+        reverse("diagnosis:triage-words", args=[TriageAssessment.objects.get().pk]),
+        HTTP_HX_REQUEST="true",
+    )
     plain = client.post(reverse("diagnosis:encounter-new"), {**INTAKE, "mrn": "MRN-T2"})
     refused = client.post(
         reverse("diagnosis:encounter-new"), {**INTAKE, "mental_status": "", "mrn": "X"}, **BOOSTED
+    )
+    looked_up = client.post(
+        reverse("diagnosis:encounter-new"), {"mrn": "MRN-T1", "action": "lookup"}, **BOOSTED
     )
 
     first, second = TriageAssessment.objects.order_by("pk")
@@ -171,6 +181,12 @@ def test_the_intake_answers_with_the_encounter_page_itself_when_sent_by_htmx(
     assert AuditEvent.objects.filter(
         action="encounter.view", object_id=str(first.encounter_id), actor=nurse
     ).exists()
+    # The page's fragment is part of the page already audited, as after a GET of it.
+    assert words.status_code == 200
+    assert not AuditEvent.objects.filter(action="encounter.read").exists()
+    # Looking up an MRN changes the page in place: no new entry in the browser's history.
+    assert looked_up.status_code == 200 and looked_up["HX-Push-Url"] == "false"
+    assert "Known patient" in text_of(looked_up)
     assert plain.status_code == 302
     assert plain["Location"] == reverse("diagnosis:encounter", args=[second.encounter_id])
     assert refused.status_code == 400 and refused["HX-Push-Url"] == "false"
