@@ -309,8 +309,15 @@ _NOT_BEFORE = {"si": frozenset({"joint", "joints"})}
 _FUZZY_MIN_LEN = 6
 
 
+# A tick-box form pasted as text: "[ ] chest pain [x] SOB". An empty box says the finding
+# is absent, a ticked one that it is there; each box starts a clause of its own.
+_EMPTY_BOX = re.compile(r"\[\s*\]")
+_TICKED_BOX = re.compile(r"\[\s*[x\u2713\u2714\u2717]\s*\]")
+
+
 def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
+    text = _TICKED_BOX.sub(" . ", _EMPTY_BOX.sub(" . no ", text))
     # "can't" -> "cant", "pt's" -> "pts": apostrophes never separate words in notes.
     return text.replace("'", "")
 
@@ -419,6 +426,11 @@ class _Note:
         dates it years back ("in 2016", "5 yrs ago", "as a teenager", "last year")."""
         tokens = self.tokens
         if end < len(tokens) and tokens[end] in _NEGATED_AFTER:
+            return True
+        # A form's answer: "SOB: N", "Chest pain? N" (a bare "n" is often "and": "lips n
+        # throat").
+        after = tokens[end + 1] if end + 1 < len(tokens) else ""
+        if end < len(tokens) and tokens[end] in (":", "?") and after == "n":
             return True
         question = end
         while question < len(tokens) and question < end + 2 and tokens[question] in _ASKED_OF:

@@ -645,6 +645,14 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
         "temp 38, neck pain from sleeping awkwardly",
         "Sudden lower abdominal pain, period started, comes in waves",
         "RTC on the M4, head injury, talking, GCS 15",
+        "The lights went out and I tripped on the stairs",
+        "Back pain worse than ever this week",
+        "Cough that wont stop at night, it wont stop",
+        "Wife says his breathing stops for a few seconds at night, snores",
+        "Asked which train line goes to the hospital",
+        "[ ] chest pain [ ] SOB [x] sore throat",
+        "Chest pain? N  Cough? Y  Fever? Y 38.1",
+        "lips n throat fine, itchy rash on arms after new soap",
     ],
 )
 def test_ordinary_complaints_in_the_words_of_high_risk_phrases_fire_nothing(note: str) -> None:
@@ -662,6 +670,8 @@ def test_ordinary_complaints_in_the_words_of_high_risk_phrases_fire_nothing(note
         ("Vomiting blood today? no anticoagulants", "B_BLEEDING"),
         ("Thoughts of harming others? Not currently taking his meds, threatening staff", "B_PSYCH"),
         ("Q: Is he breathing? A: No.", "A_APNOEA"),
+        ("[ ] fever [x] chest pain radiating to the jaw, sweaty", "B_ACS"),
+        ("Responds to voice: N  Responds to pain: N  Breathing: Y", "A_UNRESPONSIVE"),
     ],
 )
 def test_a_question_mark_in_shorthand_does_not_take_a_finding_away(note: str, code: str) -> None:
