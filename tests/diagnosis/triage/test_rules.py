@@ -652,6 +652,8 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
         "Asked which train line goes to the hospital",
         "[ ] chest pain [ ] SOB [x] sore throat",
         "Chest pain? N  Cough? Y  Fever? Y 38.1",
+        "Difficulty breathing: N  Chest pain: N. Sprained ankle playing football",
+        "Migraine as usual, neck hurts, light hurts. Temp 36.8",
         "lips n throat fine, itchy rash on arms after new soap",
     ],
 )
@@ -671,12 +673,17 @@ def test_ordinary_complaints_in_the_words_of_high_risk_phrases_fire_nothing(note
         ("Thoughts of harming others? Not currently taking his meds, threatening staff", "B_PSYCH"),
         ("Q: Is he breathing? A: No.", "A_APNOEA"),
         ("[ ] fever [x] chest pain radiating to the jaw, sweaty", "B_ACS"),
-        ("Responds to voice: N  Responds to pain: N  Breathing: Y", "A_UNRESPONSIVE"),
+        ("Fitting [ ] Unresponsive [x] Breathing [x]", "A_UNRESPONSIVE"),
+        ("Brought in by [ ] after being found unresponsive in the street", "A_UNRESPONSIVE"),
+        ("Chest pain: n+v since 6am", "B_ACS"),
+        ("Vomiting blood: N x 2 today, large amounts", "B_BLEEDING"),
     ],
 )
 def test_a_question_mark_in_shorthand_does_not_take_a_finding_away(note: str, code: str) -> None:
     """'?' also means 'query' in nurses' shorthand: only a plain "no" that answers the
-    question about the finding itself takes it away."""
+    question about the finding itself takes it away. A form's boxes and "N" answers take a
+    finding away only where the note is plainly a form (boxes before their items, an "N"
+    that ends its item)."""
     assert code in codes(esi_rules(complaint=note, vitals=ADULT))
 
 
