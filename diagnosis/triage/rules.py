@@ -309,26 +309,8 @@ _NOT_BEFORE = {"si": frozenset({"joint", "joints"})}
 _FUZZY_MIN_LEN = 6
 
 
-# A tick-box form pasted as text: "AIRWAY: [ ] patent [x] compromised", "[ ] chest pain [x]
-# SOB". Read as a form only when its first box opens the note or follows a label's colon and
-# the note has two boxes or more, and the box comes before its item: then an empty box says
-# its item is absent and a ticked one starts a clause of its own. Any other "[ ]" (a blank
-# template field, a redaction, "Unresponsive [x]" with the box after the label) is left as
-# it is, as is a cross ("[✗]"), which some forms use for "no".
-_BOX = re.compile(r"\[\s*(?:x|\u2713|\u2714)?\s*\]")
-_FORM_START = re.compile(r"(?:^|:)\s*\[\s*(?:x|\u2713|\u2714)?\s*\]")
-# A form's answer: "SOB: N" or "Chest pain? N" where the "N" ends its item (before the next
-# item, a stop, or the end), not "Chest pain: n+v" (nausea and vomiting).
-_FORM_NO = re.compile(r"([:?])\s*n(?=\s{2,}|\s*$|\s*[.,;|])")
-
-
 def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
-    boxes = _BOX.findall(text)
-    first = _BOX.search(text)
-    if len(boxes) >= 2 and first is not None and _FORM_START.search(text[: first.end()]):
-        text = _BOX.sub(lambda m: " . no " if m.group().strip("[] ") == "" else " . ", text)
-    text = _FORM_NO.sub(r"\1 n .", text)
     # "can't" -> "cant", "pt's" -> "pts": apostrophes never separate words in notes.
     return text.replace("'", "")
 
@@ -437,12 +419,6 @@ class _Note:
         dates it years back ("in 2016", "5 yrs ago", "as a teenager", "last year")."""
         tokens = self.tokens
         if end < len(tokens) and tokens[end] in _NEGATED_AFTER:
-            return True
-        # A form's answer that ends its item ("SOB: N  Cough: Y", marked by _normalise):
-        # not "Chest pain: n+v", nor a bare "n", which is often "and" ("lips n throat").
-        after = tokens[end + 1] if end + 1 < len(tokens) else ""
-        closes = tokens[end + 2] if end + 2 < len(tokens) else "."
-        if end < len(tokens) and tokens[end] in (":", "?") and after == "n" and closes == ".":
             return True
         question = end
         while question < len(tokens) and question < end + 2 and tokens[question] in _ASKED_OF:
