@@ -12,7 +12,7 @@ page and signed-in users of another role get 403, so a wrong role never sees pat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -87,12 +87,19 @@ def ensure_role_groups(**kwargs: Any) -> None:
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
     if not user.is_authenticated:
         return set()
-    # Asked several times per request (the view's check, the navigation): one query.
+    # Asked several times per request (the view's check, the navigation): one query, or
+    # none when the query that loaded the user read them too (user_roles_remember).
     cached = getattr(user, "_medassist_roles", None)
     if cached is None:
         cached = frozenset(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
         user._medassist_roles = cached  # type: ignore[union-attr]
     return set(cached)
+
+
+def user_roles_remember(user: AbstractBaseUser, names: Iterable[str]) -> None:
+    """Keep ``names``, every group of ``user`` as read with the user itself, as its roles:
+    :func:`user_roles` then asks the database nothing more for it."""
+    user._medassist_roles = frozenset(names)  # type: ignore[attr-defined]
 
 
 View = Callable[..., HttpResponse]

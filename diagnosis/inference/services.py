@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,17 +53,14 @@ def suggestions_enqueue_missing(*, instance_ids: list[int]) -> list[int]:
     Runs once the current transaction commits; returns the ids it queued. A study that
     becomes stable again after a late instance re-queues only that instance.
     """
-    version = ModelVersion.objects.filter(
-        task=Task.IMAGE, status=ModelVersion.Status.CHAMPION
-    ).first()
-    done = (
-        set(
-            Suggestion.objects.filter(
-                instance_id__in=instance_ids, model_version=version
-            ).values_list("instance_id", flat=True)
-        )
-        if version is not None
-        else set()
+    # The champion's answers in one query, joined through its version: without a champion
+    # nothing is answered yet.
+    done = set(
+        Suggestion.objects.filter(
+            instance_id__in=instance_ids,
+            model_version__task=Task.IMAGE,
+            model_version__status=ModelVersion.Status.CHAMPION,
+        ).values_list("instance_id", flat=True)
     )
     todo = inference_requests_create(instance_ids=[pk for pk in instance_ids if pk not in done])
     if todo:
@@ -207,10 +205,15 @@ def inference_requests_create(*, instance_ids: list[int]) -> list[int]:
     columns = ("instance_id", "status", "attempts", "last_error", "created_at")
     quote = connection.ops.quote_name
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    chunks = [wanted[start : start + 1000] for start in range(0, len(wanted), 1000)]
     opened: set[int] = set()
-    with transaction.atomic(), connection.cursor() as cursor:
-        for start in range(0, len(wanted), 1000):  # well under any bound on parameters
-            chunk = wanted[start : start + 1000]
+    # One statement is atomic on its own: a transaction (or, inside the caller's, a
+    # savepoint) is only needed to keep several chunks all or nothing.
+    with (
+        transaction.atomic() if len(chunks) > 1 else nullcontext(),
+        connection.cursor() as cursor,
+    ):
+        for chunk in chunks:  # well under any bound on parameters
             params: list[Any] = []
             for instance_id in chunk:
                 params += [instance_id, InferenceRequest.Status.PENDING, 0, "", now]

@@ -8,16 +8,27 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+from kombu.exceptions import OperationalError
 from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
 from pytest_django.fixtures import Settings
 from rest_framework.authtoken.models import Token
 
+from diagnosis.inference import services as inference_services
+from diagnosis.inference.models import InferenceRequest
 from imaging.models import Instance
-from tests.factories import synthetic_file
+from medassist.celery import app as celery_app
+from medassist.ml.synthetic import dicom_bytes
+from medassist.models import AuditEvent
+from medassist.roles import Role
+from tests.factories import synthetic_dataset, synthetic_file
 
 pytestmark = pytest.mark.django_db
 
@@ -181,3 +192,128 @@ def test_a_raw_body_just_over_the_limit_is_refused_while_it_is_read(
         "detail": "This file is over the 1 MB limit; it was refused unread.",
         "code": "too_large",
     }
+
+
+def test_a_signed_in_doctor_uploads_without_a_token(doctor: User) -> None:
+    browser = Client()
+    browser.force_login(doctor)
+
+    response = browser.post(URL, data=synthetic_file(19), content_type="application/dicom")
+
+    assert response.status_code == 201, response.content
+    assert Instance.objects.get().uploaded_by == doctor
+
+
+def test_a_doctor_holding_other_roles_and_groups_uploads_with_a_token(doctor: User) -> None:
+    doctor.groups.add(Group.objects.get_or_create(name=Role.NURSE)[0])
+    doctor.groups.add(Group.objects.create(name="radiology-night-shift"))
+    client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=doctor).key}")
+
+    response = client.post(URL, data=synthetic_file(20), content_type="application/dicom")
+
+    assert response.status_code == 201, response.content
+
+
+def test_a_token_of_a_user_without_the_doctor_role_stores_nothing(nurse: User) -> None:
+    nurse.groups.add(Group.objects.create(name="doctor-in-training"))
+    client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=nurse).key}")
+
+    response = client.post(URL, data=synthetic_file(21), content_type="application/dicom")
+
+    assert response.status_code == 403
+    assert "doctor role" in response.json()["detail"]
+    assert not Instance.objects.exists()
+
+
+def test_an_unknown_token_or_a_deactivated_doctors_token_stores_nothing(
+    doctor: User, token: str
+) -> None:
+    unknown = Client(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    assert unknown.post(URL, data=synthetic_file(22), content_type="application/dicom").json() == {
+        "detail": "Invalid token."
+    }
+    doctor.is_active = False
+    doctor.save()
+
+    response = Client(HTTP_AUTHORIZATION=f"Token {token}").post(
+        URL, data=synthetic_file(23), content_type="application/dicom"
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "User inactive or deleted."}
+    assert not Instance.objects.exists()
+
+
+def _one_series(n: int) -> list[bytes]:
+    study, series = generate_uid(), generate_uid()
+    files = []
+    for i in range(n):
+        ds = synthetic_dataset(30 + i, patient_id="API-SERIES-1")
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.InstanceNumber = study, series, i + 1
+        files.append(dicom_bytes(ds))
+    return files
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_into_a_known_series_costs_the_statements_its_work_needs(
+    api: Client, sent: list[str]
+) -> None:
+    first, *rest = _one_series(3)
+    assert api.post(URL, data=first, content_type="application/dicom").status_code == 201
+
+    for data in rest:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.post(URL, data=data, content_type="application/dicom")
+        assert response.status_code == 201, response.content
+        # The token with its user and roles; the stored copies of the UID; in one
+        # transaction (BEGIN and COMMIT): the series with its study and patient, the row's
+        # INSERT in its savepoint (a racing upload of the same UID is answered as a duplicate
+        # or a conflict), the worklist flag, the audit event; after the commit, the
+        # champion's answers, the inference request, and the two reads that say whether a
+        # wake-up is on its way already.
+        assert len(queries) <= 14, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+
+    assert InferenceRequest.objects.filter(status="pending").count() == 3
+    assert AuditEvent.objects.filter(action="instance.ingest").count() == 3
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The wake-ups inference sends, recorded instead of published."""
+    names: list[str] = []
+
+    def record(name: str, **kwargs: object) -> bool:
+        names.append(name)
+        return True
+
+    monkeypatch.setattr(inference_services, "job_enqueue", record)
+    return names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_while_the_broker_is_down_is_stored_with_its_waiting_request(
+    api: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(celery_app, "send_task", refused)
+    data = synthetic_file(24)
+
+    response = api.post(URL, data=data, content_type="application/dicom")
+
+    # The uploader is told the file is stored, and it is, with its work waiting.
+    assert response.status_code == 201, response.content
+    instance = Instance.objects.get()
+    assert _stored(instance) == _as_stored(data)
+    assert InferenceRequest.objects.filter(
+        instance=instance, status=InferenceRequest.Status.PENDING
+    ).exists()
+    assert "Connection refused" in caplog.text
+    # The minute sweep sends the wake-up the outage swallowed.
+    woken: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(
+        inference_services, "job_enqueue", lambda name, **kw: woken.append((name, kw)) or True
+    )
+    inference_services.inference_sweep(now=timezone.now() + inference_services.SETTLE * 2)
+    assert (inference_services.SUGGESTION_COMPUTE, {"instance_id": instance.pk}) in woken
