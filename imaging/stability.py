@@ -52,13 +52,25 @@ def instance_stored_receiver(
         row = Instance.objects.filter(pk=instance_id).values("source", "series__study_id").get()
         study_id, source = row["series__study_id"], row["source"]
         instance_ids = [instance_id]
-    if source in INTERACTIVE_SOURCES or quiet_period().total_seconds() <= 0:
+    if source in INTERACTIVE_SOURCES:
+        return  # declared stable inside the transaction that stored them (below)
+    if quiet_period().total_seconds() <= 0:
         study_stable.send(Study, study_id=study_id, instance_ids=list(instance_ids))
         return
     # One pending check per study, not one per instance: a 500-slice push publishes one task.
     quiet = quiet_period().total_seconds()
     if cache.add(_pending_key(study_id), 1, timeout=quiet * 2 + 60):
         _schedule(study_id, quiet)
+
+
+def instances_filed_receiver(
+    sender: Any, *, instance_ids: list[int], study_id: int, source: str, **kwargs: Any
+) -> None:
+    """A doctor's own upload is stable at once, declared inside the transaction that stores
+    it: what listeners open for it (an inference request) commits with the image, in one
+    commit, and only their wake-ups wait for it."""
+    if source in INTERACTIVE_SOURCES:
+        study_stable.send(Study, study_id=study_id, instance_ids=list(instance_ids))
 
 
 def _schedule(study_id: int, countdown: float) -> None:

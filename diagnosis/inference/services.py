@@ -50,8 +50,9 @@ logger = logging.getLogger(__name__)
 def suggestions_enqueue_missing(*, instance_ids: list[int]) -> list[int]:
     """Queue inference for those instances the current champion has not answered yet.
 
-    Runs once the current transaction commits; returns the ids it queued. A study that
-    becomes stable again after a late instance re-queues only that instance.
+    Opens the requests in the current transaction (an upload's commit with its images) and
+    sends the wake-up once it commits; returns the ids it queued. A study that becomes
+    stable again after a late instance re-queues only that instance.
     """
     # The champion's answers in one query, joined through its version: without a champion
     # nothing is answered yet.

@@ -28,7 +28,7 @@ from medassist.models import Patient
 from medassist.services import audit_record, audit_record_many, patient_get_or_register
 
 from ..models import Instance, NonImageInstance, Series, StoredInstance, Study
-from ..signals import instance_stored
+from ..signals import instance_stored, instances_filed
 from .errors import IngestError
 from .identity import same_dataset, same_image
 from .limits import max_upload_bytes, megabytes
@@ -512,6 +512,7 @@ def _file_rows(
         for item in images:
             by_study.setdefault(item.row.series.study_id, []).append(item.row.pk)  # type: ignore[union-attr]
         for study_id, ids in by_study.items():
+            _filed_signal(instance_ids=ids, study_id=study_id, source=source[:32])
             transaction.on_commit(
                 partial(
                     instance_stored.send,
@@ -524,6 +525,24 @@ def _file_rows(
                 robust=True,
             )
     return filed, raced
+
+
+def _filed_signal(*, instance_ids: list[int], study_id: int, source: str) -> None:
+    """``instances_filed`` in a savepoint: a receiver's error is logged and its writes undone,
+    and the images are filed all the same (the sweep queues what it failed to open)."""
+    try:
+        with transaction.atomic():
+            for _receiver, result in instances_filed.send_robust(
+                Instance, instance_ids=instance_ids, study_id=study_id, source=source
+            ):
+                if isinstance(result, Exception):
+                    raise result
+    except Exception:
+        logger.exception(
+            "A listener failed on the images %s of study %s; they are stored.",
+            instance_ids,
+            study_id,
+        )
 
 
 def _insert(model: type[StoredInstance], batch: list[_Item]) -> tuple[list[_Item], list[_Item]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from rest_framework.authtoken.models import Token
 from diagnosis.inference import services as inference_services
 from diagnosis.inference.models import InferenceRequest
 from imaging.models import Instance
+from imaging.signals import instances_filed
 from medassist.celery import app as celery_app
 from medassist.ml.synthetic import dicom_bytes
 from medassist.models import AuditEvent
@@ -268,10 +270,10 @@ def test_an_upload_into_a_known_series_costs_the_statements_its_work_needs(
         # The token with its user and roles; the stored copies of the UID; in one
         # transaction (BEGIN and COMMIT): the series with its study and patient, the row's
         # INSERT in its savepoint (a racing upload of the same UID is answered as a duplicate
-        # or a conflict), the worklist flag, the audit event; after the commit, the
-        # champion's answers, the inference request, and the two reads that say whether a
-        # wake-up is on its way already.
-        assert len(queries) <= 14, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+        # or a conflict), the worklist flag, the audit event, and in a savepoint the
+        # champion's answers and the inference request; after the commit, the two reads that
+        # say whether a wake-up is on its way already.
+        assert len(queries) <= 16, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
     assert InferenceRequest.objects.filter(status="pending").count() == 3
     assert AuditEvent.objects.filter(action="instance.ingest").count() == 3
@@ -317,3 +319,53 @@ def test_an_upload_while_the_broker_is_down_is_stored_with_its_waiting_request(
     )
     inference_services.inference_sweep(now=timezone.now() + inference_services.SETTLE * 2)
     assert (inference_services.SUGGESTION_COMPUTE, {"instance_id": instance.pk}) in woken
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_uploads_inference_request_commits_with_the_image_in_one_transaction(
+    api: Client, sent: list[str]
+) -> None:
+    filed_in_transaction: list[bool] = []
+
+    def receiver(sender: object, **kwargs: object) -> None:
+        filed_in_transaction.append(connection.in_atomic_block)
+
+    instances_filed.connect(receiver, dispatch_uid="test-filed")
+    try:
+        response = api.post(URL, data=synthetic_file(25), content_type="application/dicom")
+    finally:
+        instances_filed.disconnect(dispatch_uid="test-filed")
+
+    assert response.status_code == 201, response.content
+    assert filed_in_transaction == [True]
+    instance = Instance.objects.get()
+    assert InferenceRequest.objects.filter(instance=instance, status="pending").exists()
+    # The wake-up goes after the commit, once.
+    assert sent == [inference_services.SUGGESTION_COMPUTE]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_whose_inference_request_cannot_be_written_is_stored_and_swept_later(
+    api: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(**kwargs: object) -> list[int]:
+        raise RuntimeError("injected: the request table is unwritable")
+
+    monkeypatch.setattr(inference_services, "inference_requests_create", broken)
+
+    response = api.post(URL, data=synthetic_file(26), content_type="application/dicom")
+
+    assert response.status_code == 201, response.content
+    instance = Instance.objects.get()
+    assert AuditEvent.objects.filter(action="instance.ingest", object_id=str(instance.pk)).exists()
+    assert not InferenceRequest.objects.exists()
+    assert "injected" in caplog.text
+    monkeypatch.undo()
+    # The minute sweep finds the image without a request once its study is quiet.
+    woken: list[str] = []
+    monkeypatch.setattr(inference_services, "job_enqueue", lambda name, **kw: woken.append(name))
+    Instance.objects.filter(pk=instance.pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+    assert inference_services.inference_sweep()["lost"] == 1
+    assert InferenceRequest.objects.filter(instance=instance, status="pending").exists()

@@ -44,8 +44,9 @@ def test_an_image_whose_request_was_lost_after_its_commit_is_queued_and_answered
 ):
     settings.MEDASSIST_INFERENCE_MAX_WAIT_MS = 0
     instance = ingested_instance(901)
-    # What a dropped database connection or a crashed listener left: rows, file, no request
-    # (in this test's transaction the on-commit listeners never run, as after such a crash).
+    # What a crashed listener or a lost pushed study's check leaves: rows, file, no request
+    # (an upload's request commits with its image; it is removed here to make the loss).
+    InferenceRequest.objects.filter(instance=instance).delete()
     assert not InferenceRequest.objects.filter(instance=instance).exists()
 
     _age(instance, 0.1)
