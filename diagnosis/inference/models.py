@@ -90,7 +90,15 @@ class InferenceRequest(models.Model):
                 name="one_open_inference_request_per_instance",
             ),
         ]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            # "Is an older request still waiting?", asked after every upload's commit
+            # (services.inference_wake): the oldest waiting request is the first entry, however
+            # long the queue and whatever the table's statistics say.
+            models.Index(
+                fields=["id"], condition=Q(status="pending"), name="inference_request_waiting"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Inference request {self.pk} for {self.instance_id} ({self.status})"

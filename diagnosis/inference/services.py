@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from diagnosis.inference.models import InferenceRequest, RescoreJob, Suggestion
@@ -89,8 +89,11 @@ def inference_wake(*, instance_ids: list[int]) -> bool:
     oldest = mine.order_by("pk").values_list("pk", flat=True).first()
     if oldest is None:
         return False  # a worker has taken them already
+    # The waiting half of request_claimable, written so that the partial index on waiting
+    # requests answers it from its first entries (a stale request "running" is not waiting).
+    now = timezone.now()
     waiting = InferenceRequest.objects.filter(
-        request_claimable(timezone.now()),
+        Q(not_before__isnull=True) | Q(not_before__lte=now),
         status=InferenceRequest.Status.PENDING,
         pk__lt=oldest,
     )
