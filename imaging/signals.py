@@ -19,6 +19,10 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
+# Sources where a person is waiting for the result of this very file: only they send
+# ``instances_filed``.
+INTERACTIVE_SOURCES = frozenset({"upload", "api"})
+
 instance_stored = Signal()
 instances_filed = Signal()
 study_stable = Signal()

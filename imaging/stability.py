@@ -21,12 +21,9 @@ from django.utils import timezone
 from medassist.jobs import job_enqueue
 
 from .models import Instance, Study
-from .signals import study_stable
+from .signals import INTERACTIVE_SOURCES, study_stable
 
 logger = logging.getLogger(__name__)
-
-# Sources where a person is waiting for the result of this very file.
-INTERACTIVE_SOURCES = {"upload", "api"}
 
 
 def quiet_period() -> timedelta:

@@ -66,7 +66,10 @@ def suggestions_enqueue_missing(*, instance_ids: list[int]) -> list[int]:
     todo = inference_requests_create(instance_ids=[pk for pk in instance_ids if pk not in done])
     if todo:
         # One wake-up for the whole batch: a woken worker drains every waiting request.
-        transaction.on_commit(lambda: inference_wake(instance_ids=todo))
+        # Robust: the requests are committed and a sweep wakes a worker for them, so a
+        # failure here (the database gone just after the commit) is logged, never the
+        # uploader's error, and the other studies' wake-ups still run.
+        transaction.on_commit(lambda: inference_wake(instance_ids=todo), robust=True)
     return todo
 
 

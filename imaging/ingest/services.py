@@ -28,7 +28,7 @@ from medassist.models import Patient
 from medassist.services import audit_record, audit_record_many, patient_get_or_register
 
 from ..models import Instance, NonImageInstance, Series, StoredInstance, Study
-from ..signals import instance_stored, instances_filed
+from ..signals import INTERACTIVE_SOURCES, instance_stored, instances_filed
 from .errors import IngestError
 from .identity import same_dataset, same_image
 from .limits import max_upload_bytes, megabytes
@@ -512,7 +512,8 @@ def _file_rows(
         for item in images:
             by_study.setdefault(item.row.series.study_id, []).append(item.row.pk)  # type: ignore[union-attr]
         for study_id, ids in by_study.items():
-            _filed_signal(instance_ids=ids, study_id=study_id, source=source[:32])
+            if source in INTERACTIVE_SOURCES:  # a pushed study waits for its quiet period
+                _filed_signal(instance_ids=ids, study_id=study_id, source=source)
             transaction.on_commit(
                 partial(
                     instance_stored.send,
@@ -532,11 +533,9 @@ def _filed_signal(*, instance_ids: list[int], study_id: int, source: str) -> Non
     and the images are filed all the same (the sweep queues what it failed to open)."""
     try:
         with transaction.atomic():
-            for _receiver, result in instances_filed.send_robust(
+            instances_filed.send(
                 Instance, instance_ids=instance_ids, study_id=study_id, source=source
-            ):
-                if isinstance(result, Exception):
-                    raise result
+            )
     except Exception:
         logger.exception(
             "A listener failed on the images %s of study %s; they are stored.",

@@ -11,7 +11,7 @@ import requests
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -24,6 +24,7 @@ from rest_framework.authtoken.models import Token
 
 from diagnosis.inference import services as inference_services
 from diagnosis.inference.models import InferenceRequest
+from imaging.ingest.services import instance_ingest
 from imaging.models import Instance
 from imaging.signals import instances_filed
 from medassist.celery import app as celery_app
@@ -369,3 +370,44 @@ def test_an_upload_whose_inference_request_cannot_be_written_is_stored_and_swept
     )
     assert inference_services.inference_sweep()["lost"] == 1
     assert InferenceRequest.objects.filter(instance=instance, status="pending").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_whose_wake_up_fails_after_the_commit_is_answered_as_stored(
+    api: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Mocked: a database lost in the instant between the commit and the wake-up's reads
+    # cannot be timed with the real server; the wake-up raising what psycopg would is.
+    def lost(**kwargs: object) -> bool:
+        raise DatabaseError("injected: the connection dropped after the commit")
+
+    monkeypatch.setattr(inference_services, "inference_wake", lost)
+
+    response = api.post(URL, data=synthetic_file(27), content_type="application/dicom")
+
+    assert response.status_code == 201, response.content
+    instance = Instance.objects.get()
+    # The request committed with the image; the minute sweep wakes a worker for it.
+    assert InferenceRequest.objects.filter(instance=instance, status="pending").exists()
+    assert "injected" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pushed_image_is_not_declared_stable_inside_its_transaction(
+    sent: list[str],
+) -> None:
+    filed: list[str] = []
+
+    def receiver(sender: object, *, source: str, **kwargs: object) -> None:
+        filed.append(source)
+
+    instances_filed.connect(receiver, dispatch_uid="test-filed-pushed")
+    try:
+        instance_ingest(data=synthetic_file(28), source="c-store")
+    finally:
+        instances_filed.disconnect(dispatch_uid="test-filed-pushed")
+
+    # A modality's study waits for its quiet period: no request yet, nothing woken.
+    assert filed == []
+    assert not InferenceRequest.objects.exists()
+    assert sent == []
