@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -295,6 +296,22 @@ def doctor(db) -> User:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def nurse(db) -> User:  # type: ignore[no-untyped-def]
     return make_user("nurse-test", Role.NURSE)
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """The inference wake-ups sent, (task name, arguments), recorded instead of published
+    (as if the broker accepted them)."""
+    from diagnosis.inference import services
+
+    messages: list[tuple[str, dict[str, Any]]] = []
+
+    def record(name: str, **kwargs: Any) -> bool:
+        messages.append((name, kwargs))
+        return True
+
+    monkeypatch.setattr(services, "job_enqueue", record)
+    return messages
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -259,7 +260,7 @@ def _one_series(n: int) -> list[bytes]:
 
 @pytest.mark.django_db(transaction=True)
 def test_an_upload_into_a_known_series_costs_the_statements_its_work_needs(
-    api: Client, sent: list[str]
+    api: Client, sent: list[tuple[str, dict[str, Any]]]
 ) -> None:
     first, *rest = _one_series(3)
     assert api.post(URL, data=first, content_type="application/dicom").status_code == 201
@@ -278,19 +279,6 @@ def test_an_upload_into_a_known_series_costs_the_statements_its_work_needs(
 
     assert InferenceRequest.objects.filter(status="pending").count() == 3
     assert AuditEvent.objects.filter(action="instance.ingest").count() == 3
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The wake-ups inference sends, recorded instead of published."""
-    names: list[str] = []
-
-    def record(name: str, **kwargs: object) -> bool:
-        names.append(name)
-        return True
-
-    monkeypatch.setattr(inference_services, "job_enqueue", record)
-    return names
 
 
 @pytest.mark.django_db(transaction=True)
@@ -324,7 +312,7 @@ def test_an_upload_while_the_broker_is_down_is_stored_with_its_waiting_request(
 
 @pytest.mark.django_db(transaction=True)
 def test_an_uploads_inference_request_commits_with_the_image_in_one_transaction(
-    api: Client, sent: list[str]
+    api: Client, sent: list[tuple[str, dict[str, Any]]]
 ) -> None:
     filed_in_transaction: list[bool] = []
 
@@ -342,7 +330,7 @@ def test_an_uploads_inference_request_commits_with_the_image_in_one_transaction(
     instance = Instance.objects.get()
     assert InferenceRequest.objects.filter(instance=instance, status="pending").exists()
     # The wake-up goes after the commit, once.
-    assert sent == [inference_services.SUGGESTION_COMPUTE]
+    assert [name for name, _ in sent] == [inference_services.SUGGESTION_COMPUTE]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -394,7 +382,7 @@ def test_an_upload_whose_wake_up_fails_after_the_commit_is_answered_as_stored(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_pushed_image_is_not_declared_stable_inside_its_transaction(
-    sent: list[str],
+    sent: list[tuple[str, dict[str, Any]]],
 ) -> None:
     filed: list[str] = []
 

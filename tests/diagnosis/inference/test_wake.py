@@ -7,7 +7,6 @@ tests say which messages a worker would receive.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -18,18 +17,6 @@ from imaging.ingest.services import instance_ingest
 from tests.factories import synthetic_file
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    messages: list[tuple[str, dict[str, Any]]] = []
-
-    def record(name: str, **kwargs: Any) -> bool:
-        messages.append((name, kwargs))
-        return True
-
-    monkeypatch.setattr(services, "job_enqueue", record)
-    return messages
 
 
 def _pushed(seed: int) -> int:

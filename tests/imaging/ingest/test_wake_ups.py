@@ -27,19 +27,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    """The wake-ups inference sends, recorded instead of published (the broker accepts)."""
-    messages: list[tuple[str, dict[str, Any]]] = []
-
-    def record(name: str, **kwargs: Any) -> bool:
-        messages.append((name, kwargs))
-        return True
-
-    monkeypatch.setattr(services, "job_enqueue", record)
-    return messages
-
-
-@pytest.fixture
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The study stability checks scheduled (recorded, not published)."""
     scheduled: list[dict[str, Any]] = []
