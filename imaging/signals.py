@@ -4,7 +4,9 @@
   ``source``): sent after the transaction that stored new instances has committed, once per
   study and batch (``instance_ids`` lists them all, ``instance_id`` is the first).
 - ``instances_filed`` (``instance_ids``, ``study_id``, ``source``): sent by ingest *inside* the
-  transaction that files new images, once per study and batch, before ``instance_stored``.
+  transaction that files new images from a doctor's own upload (:data:`INTERACTIVE_SOURCES`;
+  a pushed study waits for its quiet period), once per study and batch, before
+  ``instance_stored``.
   Receivers may write rows that must commit with the images; anything else (a broker, a
   cache) waits for ``transaction.on_commit``. An error a receiver raises is logged and undone
   (a savepoint), never the upload's: the images commit all the same.
