@@ -350,13 +350,32 @@ def _phrase_words(phrase: str) -> tuple[str, ...]:
     return tuple(phrase.split())
 
 
+_FirstWordIndex = dict[str, list[tuple[int, str, tuple[str, ...]]]]
+
+
 @functools.lru_cache(maxsize=4096)
-def _by_first_word(phrases: tuple[str, ...]) -> dict[str, list[tuple[int, str, tuple[str, ...]]]]:
-    """A table's phrases by their first word, each with its place in the table."""
-    index: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
+def _by_first_word_built(phrases: tuple[str, ...]) -> _FirstWordIndex:
+    index: _FirstWordIndex = {}
     for place, phrase in enumerate(phrases):
         words = _phrase_words(phrase)
         index.setdefault(words[0], []).append((place, phrase, words))
+    return index
+
+
+# The tables are module constants, asked for hundreds of times per note: found by identity
+# first, since hashing a tuple of hundreds of phrases for the cache cost more than the
+# matching. Each entry keeps its tuple alive, so its id is never another's.
+_BY_IDENTITY: dict[int, tuple[tuple[str, ...], _FirstWordIndex]] = {}
+
+
+def _by_first_word(phrases: tuple[str, ...]) -> _FirstWordIndex:
+    """A table's phrases by their first word, each with its place in the table."""
+    known = _BY_IDENTITY.get(id(phrases))
+    if known is not None and known[0] is phrases:
+        return known[1]
+    index = _by_first_word_built(phrases)
+    if len(_BY_IDENTITY) < 4096:
+        _BY_IDENTITY[id(phrases)] = (phrases, index)
     return index
 
 
@@ -476,12 +495,14 @@ class _Note:
             for i in self.positions[words[0]]:
                 if i + n > len(self.tokens):
                     continue
-                rest = all(words[k] in self.words[i + k] for k in range(1, n))
+                if not all(words[k] in self.words[i + k] for k in range(1, n)):
+                    continue
                 after = self.tokens[i + n] if i + n < len(self.tokens) else ""
                 if after in _NOT_BEFORE.get(phrase, ()):
                     continue
-                current = not self._negated(i, history_counts=history_counts)
-                if rest and current and not self._past(i + n, history_counts=history_counts):
+                if self._negated(i, history_counts=history_counts):
+                    continue
+                if not self._past(i + n, history_counts=history_counts):
                     found.append(phrase)
                     self.surface[phrase] = " ".join(self.tokens[i : i + n])
                     break
@@ -928,8 +949,13 @@ def _concept_found(concept: Concept, note: _Note) -> list[str]:
     for combination in concept.together:
         # A combination joins a finding with its context, and context is often history
         # (a transplant, a previous clot, known diabetes): told as history, it counts.
-        parts = [note.find(group, history_counts=True) for group in combination]
-        if all(parts):
+        parts: list[list[str]] = []
+        for group in combination:  # the first group not found settles it
+            part = note.find(group, history_counts=True)
+            if not part:
+                break
+            parts.append(part)
+        else:
             found.extend(p for part in parts for p in part if p not in found)
     return found
 
