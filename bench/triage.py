@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/triage.py                 # 50 SYNTHETIC notes, torch's threads
     .venv/bin/python bench/triage.py --notes 100 --threads 2
+    .venv/bin/python bench/triage.py --notes 100 --threads 2 \
+        --database-url postgres://postgres@127.0.0.1:5432/medassist_bt \
+        --redis-url redis://127.0.0.1:6379/7   # as deployed (create the database first)
 
 Prints p50/p95 per note of the server time of:
   1. the nurse's submit until she sees the suggested level: the intake POST (form, patient
@@ -58,6 +61,12 @@ def main() -> None:
     parser.add_argument("--notes", type=int, default=50)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--database-url", default="", help="default: SQLite in a scratch folder")
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="the cache (as deployed: Redis; default: files in the scratch folder); use a "
+        "database number nothing else uses",
+    )
     parser.add_argument("--long", action="store_true", help="complaints padded to 2,000 characters")
     parser.add_argument(
         "--model",
@@ -71,6 +80,7 @@ def main() -> None:
     os.environ["MEDASSIST_VAR_DIR"] = str(scratch)
     os.environ["MEDIA_ROOT"] = str(scratch / "media")
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{scratch / 'bench.sqlite3'}"
+    os.environ["REDIS_URL"] = args.redis_url
     os.environ["MEDASSIST_INFERENCE_DEVICE"] = "cpu"
     os.environ["MEDASSIST_WEB_SERVES_TRIAGE_MODEL"] = "true"
     os.environ.setdefault("DEBUG", "false")  # as deployed: templates without debug tracking
@@ -87,6 +97,8 @@ def main() -> None:
     from django.conf import settings
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
     from django.test import Client
     from django.urls import reverse
 
@@ -189,6 +201,11 @@ def main() -> None:
         page.append((done - posted) * 1000)
         plain_waits.append((done - started) * 1000)
 
+    # The SQL statements of one such request (counted apart: counting costs time).
+    with CaptureQueriesContext(connection) as queries:
+        warm = post(form_of(-3, notes[0]), **boosted)
+    statements = len(queries.captured_queries)
+
     submit, page, nurse_waits, plain_waits, fragment = [], [], [], [], []
     rules, meaning, forward, gradients, occlusion = [], [], [], [], []
     clf = text_classifier_for(version)
@@ -231,6 +248,7 @@ def main() -> None:
             occlusion.append((time.perf_counter() - started) * 1000)
 
     database = "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite"
+    database += ", Redis cache" if args.redis_url else ", file cache"
     lengths = sorted(len(n.complaint) for n in notes[1:])
     print(
         f"# {args.notes} SYNTHETIC notes (complaint median {lengths[len(lengths) // 2]} chars"
@@ -238,6 +256,7 @@ def main() -> None:
         f" CPU, {database}, champion: {'head on the frozen encoder' if frozen else 'fine-tuned'}"
     )
     report("nurse waits: intake, page in its answer", nurse_waits)
+    print(f"  SQL statements in that request: {statements}")
     report("without JavaScript: POST + redirect", plain_waits)
     report("  intake POST (rules + model + store)", submit)
     report("  encounter page GET", page)

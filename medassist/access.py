@@ -64,10 +64,14 @@ class Subject:
     lookup: str = "pk"
     to: str = ""
 
-    def resolve(self, kwargs: dict[str, Any]) -> int | None:
-        """The subject's primary key, or None when no such row exists (the view said 404)."""
+    def resolve(self, kwargs: dict[str, Any], *, exists: bool = False) -> int | None:
+        """The subject's primary key, or None when no such row exists (the view said 404).
+        With ``exists`` (the caller has the row) a URL that names the subject by its own
+        primary key is not looked up."""
         if self.kwarg not in kwargs:
             return None
+        if exists and not self.to and self.lookup == "pk":
+            return int(kwargs[self.kwarg])
         manager = apps.get_model(self.model)._default_manager
         return (
             manager.filter(**{self.lookup: kwargs[self.kwarg]})
@@ -346,12 +350,15 @@ def _first_read(request: HttpRequest, subject: Subject, pk: int) -> bool:
         return True
 
 
-def _remember(request: HttpRequest, rule: Rule, kwargs: dict[str, Any]) -> None:
-    """The view recorded this page: its subject counts as recorded for this session."""
+def _remember(
+    request: HttpRequest, rule: Rule, kwargs: dict[str, Any], *, exists: bool = False
+) -> None:
+    """The view recorded this page: its subject counts as recorded for this session
+    (``exists``: the view has the subject's row)."""
     scope = _seen_scope(request)
     if scope is None or rule.subject is None:
         return
-    pk = rule.subject.resolve(kwargs)
+    pk = rule.subject.resolve(kwargs, exists=exists)
     if pk is not None:
         try:
             cache.set(_seen_key(scope, rule.subject, pk), 1, settings.SESSION_COOKIE_AGE)
@@ -363,10 +370,11 @@ def _remember(request: HttpRequest, rule: Rule, kwargs: dict[str, Any]) -> None:
 def page_audited_by_view(request: HttpRequest, url_name: str, **kwargs: Any) -> None:
     """A view answered another request with the page ``url_name`` (``kwargs`` its URL's) and
     audited it, as that page's own GET does (the intake answers with the encounter's page):
-    the page's fragments then count as read in this session, as after the GET."""
+    the page's fragments then count as read in this session, as after the GET. The view
+    has the page's subject (its row exists)."""
     rule = rule_for(url_name)
     if rule is not None:
-        _remember(request, rule, kwargs)
+        _remember(request, rule, kwargs, exists=True)
 
 
 class AccessAuditMiddleware:

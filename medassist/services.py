@@ -51,6 +51,33 @@ def audit_origin(*, remote_addr: str | None, **detail: Any) -> Iterator[None]:
         _origin.reset(token)
 
 
+_batch: ContextVar[list[AuditEvent] | None] = ContextVar("medassist_audit_batch", default=None)
+
+
+@contextmanager
+def audit_batch() -> Iterator[None]:
+    """Within this block, the events :func:`audit_record` makes are written together, in
+    one INSERT, when the block ends without an exception (and not at all when it raises).
+
+    Use it inside the transaction whose rows the events record, around writes that each
+    audit themselves (the nurse's intake registers a patient, opens an encounter and
+    stores its assessment: one INSERT for three events). An event recorded in the block
+    has no primary key until the block ends. Nothing in the block may catch a database
+    error and go on past writes it audited: their events would be written all the same.
+    """
+    if _batch.get() is not None:  # already inside one: its end writes these too
+        yield
+        return
+    events: list[AuditEvent] = []
+    token = _batch.set(events)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if events:
+        AuditEvent.objects.bulk_create(events)
+
+
 def audit_record(
     *,
     actor: AbstractBaseUser | None,
@@ -62,7 +89,8 @@ def audit_record(
     """Append one audit event; ``obj`` is any model instance (its type and pk are kept).
 
     The event is written unchained, without waiting on any lock; :func:`audit_chain_extend`
-    links it into the hash chain within the minute.
+    links it into the hash chain within the minute. Inside :func:`audit_batch` it is
+    written when the batch ends.
     """
     origin = _origin.get()
     detail = dict(detail or {})
@@ -70,7 +98,7 @@ def audit_record(
         remote_addr = remote_addr if remote_addr is not None else origin.remote_addr
         for key, value in origin.detail.items():
             detail.setdefault(key, value)
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
         object_type=obj._meta.label if obj is not None else "",
@@ -78,6 +106,12 @@ def audit_record(
         detail=detail,
         remote_addr=remote_addr,
     )
+    batch = _batch.get()
+    if batch is not None:
+        batch.append(event)
+    else:
+        event.save(force_insert=True)
+    return event
 
 
 def audit_record_many(
@@ -200,7 +234,9 @@ def audit_chain_verify() -> ChainReport:
     return ChainReport(links=expected - 1, head=previous, unchained=unchained)
 
 
-@transaction.atomic
+# No savepoint of its own: get_or_create has one for the insert's race, and an error here
+# undoes the caller's block anyway (the intake's, an ingested file's).
+@transaction.atomic(savepoint=False)
 def patient_get_or_register(
     *,
     mrn: str,

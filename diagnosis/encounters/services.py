@@ -60,9 +60,11 @@ def encounter_open(
     apnoeic: bool = False,
     spo2_unobtainable: bool = False,
     bp_unobtainable: bool = False,
+    esi_level: int | None = None,
 ) -> tuple[Encounter, VitalSigns]:
     """Store a new encounter as the nurse recorded it (validated, audited); returns it with
-    its first measurement of the vital signs.
+    its first measurement of the vital signs. ``esi_level`` is the level of the suggestion
+    the caller stores with it in the same transaction (unconfirmed), if any.
 
     A vital sign that was looked for and is absent (no pulse, not breathing, an SpO2 or a
     blood pressure that cannot be measured) is passed as its tick with the value None.
@@ -90,6 +92,7 @@ def encounter_open(
         mental_status=mental_status,
         gcs=gcs,
         age_years=age_years,
+        esi_level=esi_level,
     )
     if arrival_mode:
         encounter.arrival_mode = arrival_mode

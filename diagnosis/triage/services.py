@@ -38,7 +38,7 @@ from diagnosis.triage.models import TriageAssessment
 from diagnosis.triage.serving import text_classifier_for, triage_champion, triage_model_served
 from medassist.ml.vitals_text import vitals_clauses
 from medassist.models import Patient
-from medassist.services import audit_record, patient_get_or_register
+from medassist.services import audit_batch, audit_record, patient_get_or_register
 from medassist.version import code_version
 
 logger = logging.getLogger(__name__)
@@ -389,10 +389,12 @@ def _assessment_store(
     measurement: VitalSigns | None,
     supersedes: TriageAssessment | None,
     actor: AbstractBaseUser | None,
+    esi_stored: bool = False,
 ) -> None:
     """Store a computed assessment of ``encounter`` read on ``measurement``, after
     ``supersedes`` (the current one, locked by the caller, or None for the first), with the
-    encounter's current ESI and the ``triage.assess`` audit event. Call it in a transaction."""
+    encounter's current ESI (unless ``esi_stored``: the encounter was inserted with this
+    suggestion's level) and the ``triage.assess`` audit event. Call it in a transaction."""
     assessment.encounter = encounter
     assessment.vitals = measurement
     assessment.supersedes = supersedes
@@ -402,7 +404,8 @@ def _assessment_store(
         exclude=["encounter", "vitals", "model_version", "assessed_by", "supersedes"]
     )
     assessment.save()
-    encounter_esi_store(assessment=assessment)
+    if not esi_stored:
+        encounter_esi_store(assessment=assessment)
     audit_record(
         actor=actor,
         action="triage.assess",
@@ -577,19 +580,24 @@ def encounter_intake(
     at_intake.full_clean(exclude=["patient", "opened_by"], validate_constraints=False)
 
     def store(computed: TriageAssessment | None) -> tuple[Encounter, TriageAssessment | None]:
-        with transaction.atomic():
+        # One transaction; the patient's, the encounter's and the assessment's audit events
+        # in one INSERT at its end.
+        with transaction.atomic(), audit_batch():
             patient: Patient = patient_get_or_register(
                 mrn=mrn, name=name, birth_date=birth_date, sex=sex, actor=actor
             )
             age = age_read if age_years is not None else None
             if age is None:
                 age = age_on(birth_date=patient.birth_date, on=today)
+            assessed = computed is not None and age == age_read
             encounter, first = encounter_open(
                 patient=patient,
                 opened_by=actor,
                 chief_complaint=chief_complaint,
                 arrival_mode=arrival_mode,
                 age_years=age,
+                # The suggestion's level, in the encounter's own INSERT.
+                esi_level=computed.suggested_level if computed is not None and assessed else None,
                 **vital_values,
             )
             if allergies or no_known_allergies or medications:
@@ -601,10 +609,15 @@ def encounter_intake(
                     no_known_allergies=no_known_allergies,
                     medications=medications,
                 )
-            if computed is None or age != age_read:
+            if computed is None or not assessed:
                 return encounter, None
             _assessment_store(
-                computed, encounter=encounter, measurement=first, supersedes=None, actor=actor
+                computed,
+                encounter=encounter,
+                measurement=first,
+                supersedes=None,
+                actor=actor,
+                esi_stored=True,
             )
             return encounter, computed
 

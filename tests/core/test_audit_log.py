@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from medassist import audit_views
 from medassist.models import AuditEvent
-from medassist.services import audit_record
+from medassist.services import audit_batch, audit_record
 from tests.conftest import make_user
 from tests.diagnosis.encounters.helpers import encounter_of
 
@@ -162,3 +162,25 @@ def test_audit_events_still_cannot_be_changed_or_deleted(doctor) -> None:
         AuditEvent.objects.filter(pk=event.pk).update(action="nothing")
     with pytest.raises(ValueError):
         event.delete()
+
+
+def test_a_batch_of_audit_events_is_written_together_at_its_end(doctor) -> None:
+    with audit_batch():
+        first = audit_record(actor=doctor, action="case.view", detail={"n": 1})
+        with audit_batch():  # a batch inside a batch: written at the outer one's end
+            second = audit_record(actor=doctor, action="case.view", detail={"n": 2})
+        assert not AuditEvent.objects.exists(), "nothing is written before the batch ends"
+        assert first.pk is None and second.pk is None
+    events = list(AuditEvent.objects.order_by("pk"))
+    assert [e.detail["n"] for e in events] == [1, 2]
+    assert [e.pk for e in events] == [first.pk, second.pk], "the events as returned"
+    assert all(e.actor == doctor for e in events)
+
+
+def test_a_batch_that_raises_writes_none_of_its_events(doctor) -> None:
+    with pytest.raises(RuntimeError), audit_batch():
+        audit_record(actor=doctor, action="case.view")
+        raise RuntimeError("the work the events record failed")
+    assert not AuditEvent.objects.exists()
+    audit_record(actor=doctor, action="case.view")  # and the next event is written at once
+    assert AuditEvent.objects.count() == 1

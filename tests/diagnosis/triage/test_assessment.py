@@ -288,6 +288,40 @@ def test_the_intake_suggests_before_writing_and_stores_everything_together(
     assert AuditEvent.objects.filter(action="triage.assess", object_id=str(assessment.pk)).exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_intake_writes_each_row_once_and_its_audit_events_in_one_insert(
+    nurse: User,
+) -> None:
+    """What the nurse waits for past the model is round trips: the encounter is inserted
+    with its suggested level (no UPDATE after), and the patient's, the encounter's and the
+    assessment's audit events go in one INSERT, inside the transaction that stores them."""
+    from django.test.utils import CaptureQueriesContext
+
+    triage_champion_answering(4)
+    before = AuditEvent.objects.count()  # the champion's promotion
+    with CaptureQueriesContext(connection) as queries:
+        assessment = _intake(nurse, chief_complaint="ankle sprain, walking")
+
+    sql = [q["sql"] for q in queries.captured_queries]
+    writes = [s.split("(")[0].strip() for s in sql if s.startswith(("INSERT", "UPDATE"))]
+    assert writes == [
+        'INSERT INTO "medassist_patient"',
+        'INSERT INTO "diagnosis_encounter"',
+        'INSERT INTO "diagnosis_vitalsigns"',
+        'INSERT INTO "diagnosis_triageassessment"',
+        'INSERT INTO "medassist_auditevent"',
+    ], writes
+    if connection.vendor == "postgresql":  # SQLite's driver shows no BEGIN/COMMIT
+        audit_at = next(i for i, s in enumerate(sql) if "medassist_auditevent" in s)
+        assert sql.index("BEGIN") < audit_at < sql.index("COMMIT")
+    encounter = Encounter.objects.get()
+    assert encounter.esi_level == assessment.suggested_level and not encounter.esi_confirmed
+    events = AuditEvent.objects.order_by("pk")[before:]
+    assert [e.action for e in events] == ["patient.register", "encounter.open", "triage.assess"]
+    assert events[2].object_id == str(assessment.pk)
+    assert events[1].detail["vitals"] == assessment.vitals_id
+
+
 def test_a_suggestion_that_fails_leaves_the_encounter_on_record(
     nurse: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
