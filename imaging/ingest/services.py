@@ -14,7 +14,6 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -514,34 +513,46 @@ def _file_rows(
         for study_id, ids in by_study.items():
             if source in INTERACTIVE_SOURCES:  # a pushed study waits for its quiet period
                 _filed_signal(instance_ids=ids, study_id=study_id, source=source)
-            transaction.on_commit(
-                partial(
-                    instance_stored.send,
-                    Instance,
-                    instance_id=ids[0],
-                    instance_ids=ids,
-                    study_id=study_id,
-                    source=source[:32],
-                ),
-                robust=True,
-            )
+            _stored_signal_on_commit(instance_ids=ids, study_id=study_id, source=source[:32])
     return filed, raced
+
+
+def _stored_signal_on_commit(*, instance_ids: list[int], study_id: int, source: str) -> None:
+    # A function of its own, not a partial: Django names a robust callback that fails by its
+    # __qualname__, which a partial lacks (the log line itself would raise, a 500).
+    def instance_stored_send() -> None:
+        instance_stored.send(
+            Instance,
+            instance_id=instance_ids[0],
+            instance_ids=instance_ids,
+            study_id=study_id,
+            source=source,
+        )
+
+    transaction.on_commit(instance_stored_send, robust=True)
 
 
 def _filed_signal(*, instance_ids: list[int], study_id: int, source: str) -> None:
     """``instances_filed`` in a savepoint: a receiver's error is logged and its writes undone,
-    and the images are filed all the same (the sweep queues what it failed to open)."""
+    and the images are filed all the same. The signal is then sent once more after the
+    commit, outside the transaction (a lock or a serialization failure is often gone by
+    then), so the doctor does not wait for the sweep; should that fail too, it is logged
+    and the sweep queues what the listeners could not open."""
+
+    def send() -> None:  # named: see _stored_signal_on_commit
+        instances_filed.send(Instance, instance_ids=instance_ids, study_id=study_id, source=source)
+
     try:
         with transaction.atomic():
-            instances_filed.send(
-                Instance, instance_ids=instance_ids, study_id=study_id, source=source
-            )
+            send()
     except Exception:
         logger.exception(
-            "A listener failed on the images %s of study %s; they are stored.",
+            "A listener failed on the images %s of study %s; they are stored, and the "
+            "listeners are called again after the commit.",
             instance_ids,
             study_id,
         )
+        transaction.on_commit(send, robust=True)
 
 
 def _insert(model: type[StoredInstance], batch: list[_Item]) -> tuple[list[_Item], list[_Item]]:

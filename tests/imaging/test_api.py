@@ -361,6 +361,38 @@ def test_an_upload_whose_inference_request_cannot_be_written_is_stored_and_swept
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_upload_whose_inference_request_fails_once_gets_it_right_after_the_commit(
+    api: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    sent: list[tuple[str, dict[str, Any]]],
+) -> None:
+    # Mocked: a lock timeout or a serialization failure of the request table inside the
+    # upload's transaction cannot be timed with the real server; the first write raising
+    # what psycopg would is. The second, after the commit, is the real one.
+    real = inference_services.inference_requests_create
+    calls: list[bool] = []
+
+    def fails_in_the_transaction(**kwargs: Any) -> list[int]:
+        calls.append(connection.in_atomic_block)
+        if len(calls) == 1:
+            raise DatabaseError("injected: lock timeout on the request table")
+        return real(**kwargs)
+
+    monkeypatch.setattr(inference_services, "inference_requests_create", fails_in_the_transaction)
+
+    response = api.post(URL, data=synthetic_file(29), content_type="application/dicom")
+
+    assert response.status_code == 201, response.content
+    assert calls == [True, False], "tried in the upload's transaction, then after its commit"
+    instance = Instance.objects.get()
+    # No wait for the sweep: the request is open and a worker woken when the doctor is answered.
+    assert InferenceRequest.objects.filter(instance=instance, status="pending").exists()
+    assert [name for name, _ in sent] == [inference_services.SUGGESTION_COMPUTE]
+    assert "injected" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_upload_whose_wake_up_fails_after_the_commit_is_answered_as_stored(
     api: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -377,6 +409,28 @@ def test_an_upload_whose_wake_up_fails_after_the_commit_is_answered_as_stored(
     instance = Instance.objects.get()
     # The request committed with the image; the minute sweep wakes a worker for it.
     assert InferenceRequest.objects.filter(instance=instance, status="pending").exists()
+    assert "injected" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pushed_image_whose_stability_check_fails_after_the_commit_is_stored(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Mocked: the cache and broker lost in the instant after the commit cannot be timed
+    # with the real Redis; the stability check's scheduling raising what redis-py would is.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from imaging import stability
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise RedisConnectionError("injected: Redis went away after the commit")
+
+    monkeypatch.setattr(stability, "_schedule", lost)
+
+    result = instance_ingest(data=synthetic_file(30), source="c-store")
+
+    # The modality is told the image is stored (it is): the sweep finds its study later.
+    assert result.created and Instance.objects.filter(pk=result.instance.pk).exists()
     assert "injected" in caplog.text
 
 
