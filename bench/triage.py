@@ -64,8 +64,8 @@ def main() -> None:
     parser.add_argument(
         "--redis-url",
         default="",
-        help="the cache (as deployed: Redis; default: files in the scratch folder); use a "
-        "database number nothing else uses",
+        help="the cache (as deployed: Redis; default: files in the scratch folder, whatever "
+        "REDIS_URL says); use a database number nothing else uses",
     )
     parser.add_argument("--long", action="store_true", help="complaints padded to 2,000 characters")
     parser.add_argument(
@@ -98,8 +98,8 @@ def main() -> None:
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
     from diagnosis.registry.services import model_version_promote, model_version_register
@@ -204,6 +204,7 @@ def main() -> None:
     # The SQL statements of one such request (counted apart: counting costs time).
     with CaptureQueriesContext(connection) as queries:
         warm = post(form_of(-3, notes[0]), **boosted)
+    assert warm.status_code == 200, warm.content.decode()[:2000]
     statements = len(queries.captured_queries)
 
     submit, page, nurse_waits, plain_waits, fragment = [], [], [], [], []

@@ -9,8 +9,9 @@
   ``instance_stored``.
   Receivers may write rows that must commit with the images; anything else (a broker, a
   cache) waits for ``transaction.on_commit``. An error a receiver raises is logged and undone
-  (a savepoint), never the upload's: the images commit all the same, and the signal is sent
-  once more after the commit, outside any transaction (receivers must be idempotent).
+  (a savepoint), never the upload's: the images commit all the same, and after an
+  OperationalError (a lock timeout ...) the signal is sent once more after the commit,
+  outside any transaction (receivers must be idempotent).
 - ``study_stable`` (``study_id``, ``instance_ids``): the listed instances are ready for
   whatever comes next. For a study pushed by a scanner or PACS this is sent once no new
   instance has arrived for ``MEDASSIST_STUDY_QUIET_SECONDS``; for a doctor's own upload it is

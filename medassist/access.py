@@ -66,8 +66,8 @@ class Subject:
 
     def resolve(self, kwargs: dict[str, Any], *, exists: bool = False) -> int | None:
         """The subject's primary key, or None when no such row exists (the view said 404).
-        With ``exists`` (the caller has the row) a URL that names the subject by its own
-        primary key is not looked up."""
+        With ``exists`` (the caller has the row, as its view shows it) a URL that names the
+        subject by its own primary key is not looked up."""
         if self.kwarg not in kwargs:
             return None
         if exists and not self.to and self.lookup == "pk":

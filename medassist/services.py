@@ -56,19 +56,31 @@ _batch: ContextVar[list[AuditEvent] | None] = ContextVar("medassist_audit_batch"
 
 @contextmanager
 def audit_batch() -> Iterator[None]:
-    """Within this block, the events :func:`audit_record` makes are written together, in
-    one INSERT, when the block ends without an exception (and not at all when it raises).
+    """Within this block, the events :func:`audit_record` and :func:`audit_record_many`
+    make are written together, in one INSERT, in the order they were made, when the block
+    ends without an exception (and not at all when it raises: a batch inside a batch drops
+    its own events when it raises, and the outer one writes the rest at its end).
 
-    Use it inside the transaction whose rows the events record, around writes that each
-    audit themselves (the nurse's intake registers a patient, opens an encounter and
-    stores its assessment: one INSERT for three events). An event recorded in the block
-    has no primary key until the block ends. Nothing in the block may catch a database
-    error and go on past writes it audited: their events would be written all the same.
+    Use it inside the transaction whose rows the events record (it refuses to start outside
+    one: the rows would commit before their events), around writes that each audit
+    themselves (the nurse's intake registers a patient, opens an encounter and stores its
+    assessment: one INSERT for three events). An event recorded in the block has no primary
+    key until the block ends, and its time is the block's end (the same transaction).
+    Nothing in the block may catch a database error and go on past writes it audited
+    outside a batch of their own: their events would be written all the same.
     """
-    if _batch.get() is not None:  # already inside one: its end writes these too
-        yield
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_batch() belongs inside the transaction of what it records.")
+    events = _batch.get()
+    if events is not None:  # inside another batch: its end writes these too
+        start = len(events)
+        try:
+            yield
+        except BaseException:
+            del events[start:]
+            raise
         return
-    events: list[AuditEvent] = []
+    events = []
     token = _batch.set(events)
     try:
         yield
@@ -122,7 +134,8 @@ def audit_record_many(
     detail: dict[str, Any] | None = None,
 ) -> list[AuditEvent]:
     """One audit event per object of ``objs`` (the same action and detail), in one INSERT:
-    what :func:`audit_record` would write for each, for a batch (an ingest of many files)."""
+    what :func:`audit_record` would write for each, for a batch (an ingest of many files).
+    Inside :func:`audit_batch` they are written when the batch ends."""
     origin = _origin.get()
     detail = dict(detail or {})
     remote_addr = None
@@ -131,19 +144,22 @@ def audit_record_many(
         for key, value in origin.detail.items():
             detail.setdefault(key, value)
     who = actor if actor is not None and actor.is_authenticated else None
-    return AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                actor=who,
-                action=action,
-                object_type=obj._meta.label,
-                object_id=str(obj.pk),
-                detail=detail,
-                remote_addr=remote_addr,
-            )
-            for obj in objs
-        ]
-    )
+    events = [
+        AuditEvent(
+            actor=who,
+            action=action,
+            object_type=obj._meta.label,
+            object_id=str(obj.pk),
+            detail=detail,
+            remote_addr=remote_addr,
+        )
+        for obj in objs
+    ]
+    batch = _batch.get()
+    if batch is not None:  # written, in order, when the batch ends
+        batch.extend(events)
+        return events
+    return AuditEvent.objects.bulk_create(events)
 
 
 # One chaining step at a time, across every process: a PostgreSQL advisory lock, taken only
@@ -234,8 +250,7 @@ def audit_chain_verify() -> ChainReport:
     return ChainReport(links=expected - 1, head=previous, unchained=unchained)
 
 
-# No savepoint of its own: get_or_create has one for the insert's race, and an error here
-# undoes the caller's block anyway (the intake's, an ingested file's).
+# No savepoint of its own (two round trips): get_or_create has one for the insert's race.
 @transaction.atomic(savepoint=False)
 def patient_get_or_register(
     *,
@@ -249,6 +264,10 @@ def patient_get_or_register(
     """Return the patient with this MRN, registering them first if they are new.
 
     Details of an existing patient are filled in where they were blank, never overwritten.
+    Inside a caller's transaction it takes no savepoint: any error it raises (a
+    ValidationError of the details too) leaves the caller's atomic block to be rolled back,
+    so a caller must not catch it inside that block and go on (the intake does not catch
+    it; ingest calls it in a per-file atomic block and catches outside it).
     """
     patient, created = Patient.objects.select_for_update().get_or_create(
         mrn=mrn.strip(),

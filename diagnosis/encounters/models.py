@@ -206,7 +206,8 @@ class Encounter(VitalsFields):
     # Where the encounter stands for the doctors' list of encounters awaiting a diagnosis,
     # kept on the row so that list is one index scan however many encounters there are:
     # the current ESI level (the nurse's confirmed level, else the latest suggestion) written
-    # by the triage services with each assessment or decision, under the encounter's lock;
+    # by the triage services with each assessment or decision, under the encounter's lock
+    # (the intake's first suggestion in the encounter's own INSERT, in its transaction);
     # ``awaiting_diagnosis`` cleared by the final-diagnosis service (a final diagnosis is only
     # ever superseded, never removed).
     esi_level = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -63,8 +63,10 @@ def encounter_open(
     esi_level: int | None = None,
 ) -> tuple[Encounter, VitalSigns]:
     """Store a new encounter as the nurse recorded it (validated, audited); returns it with
-    its first measurement of the vital signs. ``esi_level`` is the level of the suggestion
-    the caller stores with it in the same transaction (unconfirmed), if any.
+    its first measurement of the vital signs. ``esi_level`` is for the triage intake alone:
+    the level of the suggestion it stores with the encounter in the same transaction
+    (unconfirmed); any other caller leaves it None and the triage services write it with
+    the first assessment.
 
     A vital sign that was looked for and is absent (no pulse, not breathing, an SpO2 or a
     blood pressure that cannot be measured) is passed as its tick with the value None.

@@ -362,14 +362,17 @@ def _by_first_word_built(phrases: tuple[str, ...]) -> _FirstWordIndex:
     return index
 
 
-# The tables are module constants, asked for hundreds of times per note: found by identity
-# first, since hashing a tuple of hundreds of phrases for the cache cost more than the
-# matching. Each entry keeps its tuple alive, so its id is never another's.
+# The tables are module-level tuples, asked for hundreds of times per note: found by
+# identity first, since hashing a tuple of hundreds of phrases for the cache cost more than
+# the matching. Each entry keeps its tuple alive, so its id is never another's. Only tuples
+# the caller passes are kept: a tuple made for one call would never be asked for again.
 _BY_IDENTITY: dict[int, tuple[tuple[str, ...], _FirstWordIndex]] = {}
 
 
-def _by_first_word(phrases: tuple[str, ...]) -> _FirstWordIndex:
+def _by_first_word(phrases: Iterable[str]) -> _FirstWordIndex:
     """A table's phrases by their first word, each with its place in the table."""
+    if not isinstance(phrases, tuple):
+        return _by_first_word_built(tuple(phrases))
     known = _BY_IDENTITY.get(id(phrases))
     if known is not None and known[0] is phrases:
         return known[1]
@@ -403,6 +406,7 @@ class _Note:
         self.words: list[frozenset[str]] = [_token_words(t) for t in self.tokens]
         # What the nurse actually wrote for each table phrase found, for the reasons.
         self.surface: dict[str, str] = {}
+        self._current: set[str] = set()  # phrases whose surface is a current mention
         self.positions: dict[str, list[int]] = {}
         for i, words in enumerate(self.words):
             for word in words:
@@ -485,7 +489,7 @@ class _Note:
         in the table's order. Only the phrases whose first word the note has are tried.
         With ``history_counts`` a phrase told as history counts too (a risk factor: "hx
         transplant", "previous DVT"); one negated ("no", "denies") still does not."""
-        by_first = _by_first_word(phrases if isinstance(phrases, tuple) else tuple(phrases))
+        by_first = _by_first_word(phrases)
         candidates = sorted(
             (entry for word in self.positions.keys() & by_first.keys() for entry in by_first[word]),
         )
@@ -504,7 +508,13 @@ class _Note:
                     continue
                 if not self._past(i + n, history_counts=history_counts):
                     found.append(phrase)
-                    self.surface[phrase] = " ".join(self.tokens[i : i + n])
+                    # The words as written where the phrase is current: a mention told as
+                    # history (found for a combination) never replaces a current one.
+                    if not history_counts:
+                        self.surface[phrase] = " ".join(self.tokens[i : i + n])
+                        self._current.add(phrase)
+                    elif phrase not in self._current:
+                        self.surface[phrase] = " ".join(self.tokens[i : i + n])
                     break
         return found
 
@@ -840,8 +850,11 @@ def _vocabulary() -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
     return exact, {letter: tuple(ws) for letter, ws in loose.items()}
 
 
+_RESOURCE_PHRASE_KEYS = tuple(RESOURCE_PHRASES)
+
+
 def _resources_for(note: _Note) -> tuple[int | None, str | None]:
-    matched = note.find(RESOURCE_PHRASES)
+    matched = note.find(_RESOURCE_PHRASE_KEYS)
     if matched:
         resources: set[str] = set()
         for phrase in matched:

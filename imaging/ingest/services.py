@@ -20,7 +20,7 @@ from typing import Any
 import pydicom
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import BooleanField, Value
 
 from medassist.models import Patient
@@ -534,10 +534,11 @@ def _stored_signal_on_commit(*, instance_ids: list[int], study_id: int, source: 
 
 def _filed_signal(*, instance_ids: list[int], study_id: int, source: str) -> None:
     """``instances_filed`` in a savepoint: a receiver's error is logged and its writes undone,
-    and the images are filed all the same. The signal is then sent once more after the
-    commit, outside the transaction (a lock or a serialization failure is often gone by
-    then), so the doctor does not wait for the sweep; should that fail too, it is logged
-    and the sweep queues what the listeners could not open."""
+    and the images are filed all the same. After an OperationalError (a lock timeout, a
+    serialization failure: often gone a moment later) the signal is sent once more after
+    the commit, outside the transaction, so the doctor does not wait for the sweep; should
+    that fail too, or any other error have been raised, it is logged and the sweep queues
+    what the listeners could not open."""
 
     def send() -> None:  # named: see _stored_signal_on_commit
         instances_filed.send(Instance, instance_ids=instance_ids, study_id=study_id, source=source)
@@ -545,7 +546,7 @@ def _filed_signal(*, instance_ids: list[int], study_id: int, source: str) -> Non
     try:
         with transaction.atomic():
             send()
-    except Exception:
+    except OperationalError:
         logger.exception(
             "A listener failed on the images %s of study %s; they are stored, and the "
             "listeners are called again after the commit.",
@@ -553,6 +554,12 @@ def _filed_signal(*, instance_ids: list[int], study_id: int, source: str) -> Non
             study_id,
         )
         transaction.on_commit(send, robust=True)
+    except Exception:
+        logger.exception(
+            "A listener failed on the images %s of study %s; they are stored.",
+            instance_ids,
+            study_id,
+        )
 
 
 def _insert(model: type[StoredInstance], batch: list[_Item]) -> tuple[list[_Item], list[_Item]]:

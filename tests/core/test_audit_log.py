@@ -184,3 +184,20 @@ def test_a_batch_that_raises_writes_none_of_its_events(doctor) -> None:
     assert not AuditEvent.objects.exists()
     audit_record(actor=doctor, action="case.view")  # and the next event is written at once
     assert AuditEvent.objects.count() == 1
+
+
+def test_a_batch_inside_a_batch_that_raises_drops_only_its_own_events(doctor) -> None:
+    with audit_batch():
+        audit_record(actor=doctor, action="case.view", detail={"n": 1})
+        with pytest.raises(RuntimeError), audit_batch():
+            audit_record(actor=doctor, action="case.view", detail={"n": 2})
+            raise RuntimeError("the inner work failed and was undone")
+        audit_record(actor=doctor, action="case.view", detail={"n": 3})
+    assert [e.detail["n"] for e in AuditEvent.objects.order_by("pk")] == [1, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_outside_a_transaction_is_refused(doctor) -> None:
+    # Its rows would commit before their events, which a failure could then lose.
+    with pytest.raises(RuntimeError, match="transaction"), audit_batch():
+        pass

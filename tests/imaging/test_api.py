@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection
+from django.db import OperationalError as DatabaseOperationalError
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -376,7 +377,7 @@ def test_an_upload_whose_inference_request_fails_once_gets_it_right_after_the_co
     def fails_in_the_transaction(**kwargs: Any) -> list[int]:
         calls.append(connection.in_atomic_block)
         if len(calls) == 1:
-            raise DatabaseError("injected: lock timeout on the request table")
+            raise DatabaseOperationalError("injected: lock timeout on the request table")
         return real(**kwargs)
 
     monkeypatch.setattr(inference_services, "inference_requests_create", fails_in_the_transaction)
@@ -390,6 +391,27 @@ def test_an_upload_whose_inference_request_fails_once_gets_it_right_after_the_co
     assert InferenceRequest.objects.filter(instance=instance, status="pending").exists()
     assert [name for name, _ in sent] == [inference_services.SUGGESTION_COMPUTE]
     assert "injected" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_whose_inference_request_fails_again_after_the_commit_is_left_to_the_sweep(
+    api: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Mocked, as above: the lock that does not go away.
+    calls: list[bool] = []
+
+    def keeps_failing(**kwargs: Any) -> list[int]:
+        calls.append(connection.in_atomic_block)
+        raise DatabaseOperationalError("injected: lock timeout on the request table")
+
+    monkeypatch.setattr(inference_services, "inference_requests_create", keeps_failing)
+
+    response = api.post(URL, data=synthetic_file(31), content_type="application/dicom")
+
+    assert response.status_code == 201, response.content
+    assert calls == [True, False], "one more try after the commit, no more"
+    assert Instance.objects.exists() and not InferenceRequest.objects.exists()
+    assert caplog.text.count("injected") >= 2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -374,3 +374,6 @@ def test_a_birth_date_recorded_while_the_suggestion_ran_is_the_age_assessed(
     assert "Age unknown" not in assessment.explanation
     assert assessment.suggested_level == 2  # HR 170: the infant danger zone
     assert TriageAssessment.objects.count() == 1
+    # The encounter sorts by the assessment stored, not the one computed on no age.
+    encounter = Encounter.objects.get()
+    assert encounter.esi_level == 2 and not encounter.esi_confirmed

@@ -733,3 +733,12 @@ def test_a_risk_factor_told_as_history_still_completes_a_combination() -> None:
 
     assert "B_SEPSIS" in codes(febrile)
     assert "B_SEPSIS" not in codes(afebrile)
+
+
+def test_the_reason_quotes_the_current_mention_not_one_told_as_history() -> None:
+    """A finding mentioned twice, once as history and once as now: the reason quotes the
+    current words, also when a combination looked for the history too."""
+    result = esi_rules(complaint="hx cant breath. today cant breathe", vitals=ADULT)
+    distress = next(r for r in result.fired if r.code == "B_DISTRESS")
+    assert "'cant breathe'" in distress.reason
+    assert "'cant breath'" not in distress.reason
