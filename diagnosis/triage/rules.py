@@ -382,12 +382,49 @@ def _by_first_word(phrases: Iterable[str]) -> _FirstWordIndex:
     return index
 
 
+def _deletions(word: str) -> set[str]:
+    """The word, and each string made by dropping one of its letters."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+@functools.cache
+def _slip_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], int]:
+    """The loose words of _vocabulary found by what they share with a token: (each word's
+    deletions -> the words, stems by first letter, the longest word's length). A token one
+    slip away from a word (a letter dropped, added, changed or two swapped) shares one of
+    its own deletions with the word's, so only those words are compared with it, not every
+    word of its first letter: a note of words no table has is read in a few milliseconds."""
+    _, loose = _vocabulary()
+    by_deletion: dict[str, set[str]] = {}
+    stems: dict[str, list[str]] = {}
+    longest = 0
+    for letter, words in loose.items():
+        for word in words:
+            if word.endswith("*"):
+                stems.setdefault(letter, []).append(word)
+                continue
+            longest = max(longest, len(word))
+            for key in _deletions(word):
+                by_deletion.setdefault(key, set()).add(word)
+    return (
+        {key: tuple(sorted(words)) for key, words in by_deletion.items()},
+        {letter: tuple(words) for letter, words in stems.items()},
+        longest,
+    )
+
+
 @functools.lru_cache(maxsize=65536)
 def _token_words(token: str) -> frozenset[str]:
     """The table words (see _vocabulary) that this token spells, slips and stems included."""
-    exact, loose = _vocabulary()
+    exact, _ = _vocabulary()
+    by_deletion, stems, longest = _slip_index()
     hits = {token} if token in exact else set()
-    for word in loose.get(token[:1], ()):
+    if len(token) <= longest + 1:  # longer, it is no slip of any word
+        for key in _deletions(token):
+            for word in by_deletion.get(key, ()):
+                if _word_matches(token, word):
+                    hits.add(word)
+    for word in stems.get(token[:1], ()):
         if _word_matches(token, word):
             hits.add(word)
     return frozenset(hits)
