@@ -66,8 +66,9 @@ def audit_batch() -> Iterator[None]:
     themselves (the nurse's intake registers a patient, opens an encounter and stores its
     assessment: one INSERT for three events). An event recorded in the block has no primary
     key until the block ends, and its time is the block's end (the same transaction).
-    Nothing in the block may catch a database error and go on past writes it audited
-    outside a batch of their own: their events would be written all the same.
+    A block that raises takes its writes with it: a batch inside a batch is a savepoint, and
+    the outermost marks the caller's transaction for rollback, so no write of it commits
+    without its events.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_batch() belongs inside the transaction of what it records.")
@@ -75,7 +76,9 @@ def audit_batch() -> Iterator[None]:
     if events is not None:  # inside another batch: its end writes these too
         start = len(events)
         try:
-            yield
+            # A savepoint: the block's writes are undone with its events.
+            with transaction.atomic():
+                yield
         except BaseException:
             del events[start:]
             raise
@@ -83,11 +86,14 @@ def audit_batch() -> Iterator[None]:
     events = []
     token = _batch.set(events)
     try:
-        yield
+        # No savepoint (no round trip): an error marks the caller's transaction for
+        # rollback, so no write of the block can commit without its events.
+        with transaction.atomic(savepoint=False):
+            yield
+            if events:
+                AuditEvent.objects.bulk_create(events)
     finally:
         _batch.reset(token)
-    if events:
-        AuditEvent.objects.bulk_create(events)
 
 
 def audit_record(
@@ -267,7 +273,7 @@ def patient_get_or_register(
     Inside a caller's transaction it takes no savepoint: any error it raises (a
     ValidationError of the details too) leaves the caller's atomic block to be rolled back,
     so a caller must not catch it inside that block and go on (the intake does not catch
-    it; ingest calls it in a per-file atomic block and catches outside it).
+    it; ingest calls it in a per-file atomic block and catches an IngestError outside it).
     """
     patient, created = Patient.objects.select_for_update().get_or_create(
         mrn=mrn.strip(),

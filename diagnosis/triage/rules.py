@@ -434,7 +434,7 @@ class _Note:
     """A tokenised complaint that answers "which of these phrases occur, not negated?".
 
     Matching goes through an index from table words to token positions, so a note is
-    checked against every table in well under a millisecond.
+    checked against every table in a few milliseconds (docs/triage.md gives the figures).
     """
 
     def __init__(self, complaint: str) -> None:

@@ -2,8 +2,8 @@
 and reassessment on vital signs taken again.
 
 The suggestion is computed synchronously while the nurse submits the encounter: the rules
-take well under a millisecond and the MiniLM forward pass ~20 ms on 2 CPU cores, cheaper for
-the nurse than a Celery round trip plus polling. The words that weighed for the model's
+take a few milliseconds and the MiniLM pass 20-50 ms on 2 CPU cores (bench/README.md),
+cheaper for the nurse than a Celery round trip plus polling. The words that weighed for the model's
 level (gradient x input: one forward and one backward pass) are not on that path: the
 encounter page fetches them as an HTMX fragment after it has shown the level
 (:func:`assessment_words`). See bench/triage.py. The model runs before the write

@@ -178,7 +178,9 @@ def test_a_batch_of_audit_events_is_written_together_at_its_end(doctor) -> None:
 
 
 def test_a_batch_that_raises_writes_none_of_its_events(doctor) -> None:
-    with pytest.raises(RuntimeError), audit_batch():
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic(), audit_batch():
         audit_record(actor=doctor, action="case.view")
         raise RuntimeError("the work the events record failed")
     assert not AuditEvent.objects.exists()
@@ -186,14 +188,18 @@ def test_a_batch_that_raises_writes_none_of_its_events(doctor) -> None:
     assert AuditEvent.objects.count() == 1
 
 
-def test_a_batch_inside_a_batch_that_raises_drops_only_its_own_events(doctor) -> None:
+def test_a_batch_inside_a_batch_that_raises_drops_its_writes_with_its_events(doctor) -> None:
+    from medassist.models import Patient
+
     with audit_batch():
         audit_record(actor=doctor, action="case.view", detail={"n": 1})
         with pytest.raises(RuntimeError), audit_batch():
-            audit_record(actor=doctor, action="case.view", detail={"n": 2})
-            raise RuntimeError("the inner work failed and was undone")
+            patient = Patient.objects.create(mrn="UNDONE-1")
+            audit_record(actor=doctor, action="patient.register", obj=patient, detail={"n": 2})
+            raise RuntimeError("the inner work failed")
         audit_record(actor=doctor, action="case.view", detail={"n": 3})
     assert [e.detail["n"] for e in AuditEvent.objects.order_by("pk")] == [1, 3]
+    assert not Patient.objects.filter(mrn="UNDONE-1").exists(), "its write undone too"
 
 
 @pytest.mark.django_db(transaction=True)
