@@ -264,3 +264,72 @@ def test_packed_embeddings_equal_each_text_embedded_alone() -> None:
     )
     with pytest.raises(ValueError):
         packed_sentence_embeddings(parts, max_lengths=[64])
+
+
+def test_the_inference_encoder_computes_what_the_transformers_module_computes() -> None:
+    """The sentence embeddings come from plain tensor operations on the encoder's weights
+    (:class:`InferenceEncoder`, faster); the hidden states must be transformers' own
+    ``BertModel`` forward, float rounding aside (the meaning match's thresholds were chosen
+    on those), padded or packed, and the weights themselves must not change."""
+    from transformers import AutoModel
+
+    from medassist.ml.text_model import (
+        load_inference_encoder,
+        load_sentence_encoder,
+        load_tokenizer,
+    )
+
+    fast = load_inference_encoder()
+    module = load_sentence_encoder()
+    assert fast.plain and fast.encoder is module
+    shipped = AutoModel.from_pretrained(str(model_path()), local_files_only=True).state_dict()
+    for name, value in module.state_dict().items():
+        assert torch.equal(value, shipped[name]), name
+
+    texts = [
+        "chest pain radiating to the left arm, sweaty",
+        "SOB",
+        "pt c/o N/V x2d, denies LOC, took paracetamol at home " * 8,
+    ]
+    batch = load_tokenizer()(texts, padding=True, truncation=True, max_length=256,
+                             return_tensors="pt")  # fmt: skip
+    real = batch["attention_mask"].bool()
+    with torch.inference_mode():
+        expected = module(**batch).last_hidden_state
+        got = fast(batch["input_ids"], batch["attention_mask"])
+    assert got.shape == expected.shape
+    assert torch.allclose(got[real], expected[real], atol=1e-5)
+
+    # Packed: two texts in one row, each with its own positions, a block-diagonal mask.
+    ids = batch["input_ids"][:2, :12].reshape(1, 24)
+    positions = torch.arange(12).repeat(2).unsqueeze(0)
+    owner = torch.arange(24) // 12
+    mask = torch.zeros((1, 1, 24, 24)).masked_fill_(
+        (owner[:, None] != owner[None, :]), torch.finfo(torch.float32).min
+    )
+    with torch.inference_mode():
+        expected = module(
+            input_ids=ids, attention_mask=mask, position_ids=positions,
+            token_type_ids=torch.zeros_like(ids),
+        ).last_hidden_state  # fmt: skip
+        got = fast(ids, mask, positions)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_an_encoder_that_is_not_a_plain_bert_runs_its_own_forward() -> None:
+    """Another activation (or relative positions, a decoder): the module's own forward,
+    never a different computation."""
+    import copy
+
+    from medassist.ml.text_model import InferenceEncoder, load_sentence_encoder, load_tokenizer
+
+    module = copy.deepcopy(load_sentence_encoder())
+    module.config.hidden_act = "gelu_new"
+    fast = InferenceEncoder(module)
+    assert not fast.plain
+    batch = load_tokenizer()(["chest pain", "fell off a ladder, hit head"], padding=True,
+                             return_tensors="pt")  # fmt: skip
+    with torch.inference_mode():
+        expected = module(**batch).last_hidden_state
+        got = fast(batch["input_ids"], batch["attention_mask"])
+    assert torch.equal(got, expected)

@@ -18,7 +18,12 @@ from diagnosis.triage.rules import Vitals
 from diagnosis.triage.services import assessment_words, encounter_intake, note_text
 from diagnosis.triage.serving import text_classifier_for
 from finetune.adapters import TriageAdapter, TriageSet
-from medassist.ml.text_model import TRIAGE_LABELS, TextClassifier, load_sentence_encoder
+from medassist.ml.text_model import (
+    TRIAGE_LABELS,
+    TextClassifier,
+    load_inference_encoder,
+    load_sentence_encoder,
+)
 from medassist.ml.triage_head import COMPLAINT_TOKENS, TriageHeadClassifier
 from tests.diagnosis.triage.helpers import triage_champion_answering
 
@@ -50,13 +55,18 @@ def test_a_suggestion_runs_the_encoder_once_for_the_concepts_and_the_model(
     clf = text_classifier_for(version)
     assert isinstance(clf, TriageHeadClassifier)
     passes: list[int] = []
-    hook = load_sentence_encoder().register_forward_hook(lambda *_: passes.append(1))
+    module_passes: list[int] = []
+    hook = load_inference_encoder().register_forward_hook(lambda *_: passes.append(1))
+    # The transformers module serves gradients only (the words that weighed, later).
+    module_hook = load_sentence_encoder().register_forward_hook(lambda *_: module_passes.append(1))
     try:
         assessment = encounter_intake(**NOTE, actor=nurse)  # type: ignore[arg-type]
     finally:
         hook.remove()
+        module_hook.remove()
 
     assert len(passes) == 1
+    assert not module_passes
     assert assessment.model_level == 3
     # What the head read from the shared pass is what it reads on its own.
     alone = clf.classify([(NOTE["chief_complaint"], dataclasses.asdict(VITALS))])[0]
