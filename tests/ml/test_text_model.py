@@ -316,20 +316,74 @@ def test_the_inference_encoder_computes_what_the_transformers_module_computes() 
     assert torch.allclose(got, expected, atol=1e-5)
 
 
-def test_an_encoder_that_is_not_a_plain_bert_runs_its_own_forward() -> None:
-    """Another activation (or relative positions, a decoder): the module's own forward,
-    never a different computation."""
-    import copy
+@pytest.mark.parametrize(
+    ("change", "plain"),
+    [
+        ({}, True),
+        ({"hidden_act": "gelu_new"}, False),
+        ({"is_decoder": True}, False),
+        ({"position_embedding_type": "relative_key"}, False),
+    ],
+)
+def test_an_encoder_that_is_not_a_plain_bert_runs_its_own_forward(
+    change: dict[str, object], plain: bool
+) -> None:
+    """A small BERT built from its configuration, changed: a plain one runs the plain
+    operations, anything else (another activation, a decoder's causal mask, relative
+    positions) its own forward with the mask as given; either way, its own numbers."""
+    from transformers import BertConfig, BertModel
 
-    from medassist.ml.text_model import InferenceEncoder, load_sentence_encoder, load_tokenizer
+    from medassist.ml.text_model import InferenceEncoder
 
-    module = copy.deepcopy(load_sentence_encoder())
-    module.config.hidden_act = "gelu_new"
-    fast = InferenceEncoder(module)
-    assert not fast.plain
-    batch = load_tokenizer()(["chest pain", "fell off a ladder, hit head"], padding=True,
-                             return_tensors="pt")  # fmt: skip
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=40, **change,
+    )  # fmt: skip
+    module = BertModel(config, add_pooling_layer=False).eval()
+    ids = torch.randint(1, 50, (3, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 7:] = 0
     with torch.inference_mode():
-        expected = module(**batch).last_hidden_state
-        got = fast(batch["input_ids"], batch["attention_mask"])
-    assert torch.equal(got, expected)
+        expected = module(input_ids=ids, attention_mask=mask).last_hidden_state
+        fast = InferenceEncoder(module)
+        got = fast(ids, mask)
+    assert fast.plain is plain
+    real = mask.bool()
+    assert torch.allclose(got[real], expected[real], atol=1e-5)
+    with pytest.raises(ValueError):
+        fast(ids, mask[:, None, :])
+
+
+def test_the_embeddings_are_those_of_the_transformers_module() -> None:
+    """What the meaning match and the triage head read, end to end: the pooled, unit-length
+    embeddings at the clause length (64 tokens) and the whole note's (256, a note longer than
+    that truncated), packed or not, against the transformers module's own."""
+    import torch.nn.functional as F
+    from transformers import AutoModel
+
+    from medassist.ml.text_model import (
+        load_tokenizer,
+        packed_sentence_embeddings,
+        sentence_embeddings,
+    )
+
+    shipped = AutoModel.from_pretrained(str(model_path()), local_files_only=True).eval()
+    note = "sudden weakness of the right arm, words come out wrong, " * 30  # > 256 tokens
+    texts = ["chest pain radiating to the left arm", "SOB", note]
+
+    def reference(max_length: int) -> torch.Tensor:
+        batch = load_tokenizer()(texts, padding=True, truncation=True, max_length=max_length,
+                                 return_tensors="pt")  # fmt: skip
+        assert batch["attention_mask"].sum(dim=1).max() == max_length
+        with torch.inference_mode():
+            hidden = shipped(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        return F.normalize((hidden * mask).sum(dim=1) / mask.sum(dim=1), dim=-1)
+
+    for max_length in (64, 256):
+        assert torch.allclose(sentence_embeddings(texts, max_length=max_length),
+                              reference(max_length), atol=1e-5)  # fmt: skip
+    packed = packed_sentence_embeddings(texts, max_lengths=[64, 64, 256])
+    expected = torch.cat([reference(64)[:2], reference(256)[2:]])
+    assert torch.allclose(packed, expected, atol=1e-5)
