@@ -387,3 +387,24 @@ def test_the_embeddings_are_those_of_the_transformers_module() -> None:
     packed = packed_sentence_embeddings(texts, max_lengths=[64, 64, 256])
     expected = torch.cat([reference(64)[:2], reference(256)[2:]])
     assert torch.allclose(packed, expected, atol=1e-5)
+
+
+def test_an_encoder_built_inside_inference_mode_still_gives_gradients() -> None:
+    """The transformers module's weights become views of the transposes: built inside an
+    inference-mode block they must still be ordinary tensors, or the words that weighed
+    (gradient x input through that module) could not be computed."""
+    from transformers import BertConfig, BertModel
+
+    from medassist.ml.text_model import InferenceEncoder
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=64)  # fmt: skip
+    module = BertModel(config, add_pooling_layer=False).eval()
+    with torch.inference_mode():
+        InferenceEncoder(module)
+    embeddings = module.get_input_embeddings()(torch.randint(1, 50, (1, 6))).detach()
+    embeddings.requires_grad_(True)
+    hidden = module(inputs_embeds=embeddings).last_hidden_state
+    (gradient,) = torch.autograd.grad(hidden.sum(), [embeddings])
+    assert gradient.abs().sum() > 0
