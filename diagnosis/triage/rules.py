@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
+from diagnosis.triage.concepts.medical import HYPO_PHRASES
 
 AVPU = ("A", "V", "P", "U")
 AGE_BANDS = ("<3m", "3m-3y", "3-8y", ">8y")
@@ -716,6 +717,39 @@ ACS_FEATURE_PHRASES: tuple[str, ...] = (
     "substernal",
 )
 FEVER_PHRASES: tuple[str, ...] = ("fever", "febrile", "fevers")
+# A change in mental status, read only together with a low blood glucose (alone, confusion
+# may be old, as in dementia: the new-confusion concept decides that).
+HYPO_MENTAL_CHANGE_PHRASES: tuple[str, ...] = (
+    "confused",
+    "confusion",
+    "disoriented",
+    "disorientated",
+    "not making sense",
+    "making no sense",
+    "talking nonsense",
+    "mumbling",
+    "incoherent",
+    "slurring",
+    "slurred",
+    "drowsy",
+    "sleepy",
+    "hard to wake",
+    "wont follow commands",
+    "not following commands",
+    "not obeying commands",
+    "agitated",
+    "combative",
+    "aggressive",
+    "acting strange*",
+    "acting weird",
+    "acting odd",
+    "not himself",
+    "not herself",
+    "not acting right",
+    "altered",
+    "ams",
+    "vague",
+)
 SEVERE_PAIN_PHRASES: tuple[str, ...] = (
     "severe pain",
     "writhing",
@@ -867,6 +901,7 @@ def _all_phrases() -> Iterable[str]:
         CHEST_PAIN_PHRASES,
         ACS_FEATURE_PHRASES,
         FEVER_PHRASES,
+        HYPO_MENTAL_CHANGE_PHRASES,
         SEVERE_PAIN_PHRASES,
         tuple(RESOURCE_PHRASES),
         NO_RESOURCE_PHRASES,
@@ -1108,6 +1143,39 @@ def esi_rules(
     for concept in CONCEPTS:
         if concept.level == 1:
             _add_concept(concept, note, similar, add)
+    # New confusion or lethargy (B below), and, with a low blood glucose, decision point A:
+    # IV dextrose is a life-saving intervention; the ESI v4 handbook's examples of ESI 1
+    # include "hypoglycemia with a change in mental status".
+    altered_words = _concept_found(BY_CODE["B_ALTERED"], note)
+    altered_signs: list[str] = []
+    if vitals.avpu in ("V", "P"):
+        altered_signs.append(f"AVPU {vitals.avpu}")
+    if vitals.gcs is not None and 9 <= vitals.gcs <= 14:
+        altered_signs.append(f"GCS {vitals.gcs}")
+    if altered_words:
+        altered_signs.append(f"complaint says {note.quote(altered_words)}")
+    elif "B_ALTERED" in similar:
+        altered_signs.append(f"the complaint reads like it: '{similar['B_ALTERED']}'")
+    hypo = note.find(HYPO_PHRASES)
+    if hypo:
+        # With a low glucose, any change of mind counts (confusion alone may be old).
+        changed = note.find(HYPO_MENTAL_CHANGE_PHRASES)
+        signs = (
+            [*altered_signs]
+            if altered_words or not changed
+            else [
+                *altered_signs,
+                f"complaint says {note.quote(changed)}",
+            ]
+        )
+        if signs:
+            add(
+                "A_HYPOGLYCAEMIA",
+                "A",
+                1,
+                f"Low blood glucose ({note.quote(hypo)}) with a change in mental status "
+                f"({'; '.join(signs)}): IV dextrose is a life-saving intervention, ESI 1.",
+            )
 
     # --- B: high-risk situation, new confusion/lethargy, severe pain or distress ---------
     chest_pain = note.find(CHEST_PAIN_PHRASES)
@@ -1134,16 +1202,6 @@ def esi_rules(
             f"Temperature {vitals.temperature_c:.1f} C in a baby under 28 days old is a "
             "high-risk situation, ESI 2.",
         )
-    altered_words = _concept_found(BY_CODE["B_ALTERED"], note)
-    altered_signs: list[str] = []
-    if vitals.avpu in ("V", "P"):
-        altered_signs.append(f"AVPU {vitals.avpu}")
-    if vitals.gcs is not None and 9 <= vitals.gcs <= 14:
-        altered_signs.append(f"GCS {vitals.gcs}")
-    if altered_words:
-        altered_signs.append(f"complaint says {note.quote(altered_words)}")
-    elif "B_ALTERED" in similar:
-        altered_signs.append(f"the complaint reads like it: '{similar['B_ALTERED']}'")
     if altered_signs:
         add(
             "B_ALTERED",

@@ -373,7 +373,10 @@ _TEN_OR_MORE = tuple(
         "of her",
     )
 )
-_HYPO = (
+# A low blood glucose, as nurses write it (read by the DKA concept's "hypo that does not
+# recover" and by the rules' hypoglycaemia with a change in mental status, ESI 1). A
+# glucometer below its range shows "LO".
+HYPO_PHRASES = (
     "hypo",
     "hypos",
     "hypoglyc*",
@@ -463,6 +466,20 @@ _HYPO = (
     "bm two point",
     "bm was one",
     "bm was two",
+    "reads lo",
+    "read lo",
+    "reading lo",
+    "says lo",
+    "showing lo",
+    "shows lo",
+    "meter lo",
+    "glucometer lo",
+    "sugar lo",
+    "glucose lo",
+    "bm lo",
+    "bg lo",
+    "cbg lo",
+    "bs lo",
 )
 _HYPO_NOT_RECOVERING = (
     "not recovering",
@@ -5733,7 +5750,7 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
             ),
             # A hypo that does not recover.
-            (_HYPO, _HYPO_NOT_RECOVERING),
+            (HYPO_PHRASES, _HYPO_NOT_RECOVERING),
         ),
         descriptions=(
             "diabetic, sugar very high, vomiting, breathing deep and fast",

@@ -742,3 +742,71 @@ def test_the_reason_quotes_the_current_mention_not_one_told_as_history() -> None
     distress = next(r for r in result.fired if r.code == "B_DISTRESS")
     assert "'cant breathe'" in distress.reason
     assert "'cant breath'" not in distress.reason
+
+
+@pytest.mark.parametrize(
+    ("complaint", "vitals_", "fires"),
+    [
+        ("wife found him sweaty, meter reads LO, on insulin", vitals(avpu="V"), True),
+        ("sugar 1.9 and not making sense", vitals(), True),
+        ("known diabetic, hypo, confused, wont follow commands", vitals(), True),
+        ("low blood sugar at home", vitals(gcs=13), True),
+        # No change in mental status, or the low glucose is history or over.
+        ("hypo at home, had juice, alert and chatty, wants a sandwich", vitals(), False),
+        ("hx hypos, confused since this morning", vitals(age_years=84), False),
+        ("sugar low earlier, not confused, fine now", vitals(), False),
+        ("confused since this morning", vitals(age_years=84), False),
+    ],
+)
+def test_a_low_glucose_with_a_change_in_mental_status_is_esi_1(
+    complaint: str, vitals_: Vitals, fires: bool
+) -> None:
+    """IV dextrose is a life-saving intervention (decision point A): the ESI v4 handbook's
+    examples of ESI 1 include hypoglycaemia with a change in mental status."""
+    result = esi_rules(complaint=complaint, vitals=vitals_)
+
+    assert ("A_HYPOGLYCAEMIA" in codes(result)) is fires
+    if fires:
+        (rule,) = [r for r in result.fired if r.code == "A_HYPOGLYCAEMIA"]
+        assert result.floor == 1 and rule.mandatory
+        assert "dextrose" in rule.reason
+
+
+@pytest.mark.parametrize(
+    ("complaint", "fires"),
+    [
+        ("choking on steak at dinner, can't talk or cough, grabbing his throat", True),
+        ("choked on a grape, cant breathe, going blue", True),
+        ("food stuck in her throat, no air, husband did back blows", True),
+        ("choked on water earlier, coughing a bit, talking fine now", False),
+        ("denies choking, sore throat x2 days", False),
+    ],
+)
+def test_a_choking_patient_whose_air_does_not_get_through_is_esi_1(
+    complaint: str, fires: bool
+) -> None:
+    """A blocked airway (cannot talk, cough or breathe, turning blue) needs an immediate
+    life-saving intervention; a choking episode that has passed does not."""
+    result = esi_rules(complaint=complaint, vitals=ADULT)
+
+    assert ("A_RESP_DISTRESS" in codes(result)) is fires
+    assert (result.floor == 1) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "fires"),
+    [
+        ("feels off, jaw and L shoulder achy on and off, winded walking to the bathroom", True),
+        ("left arm heavy, short of breath since lunch, no real chest pain", True),
+        ("jaw pain after a punch at the pub", False),
+        ("sore L shoulder after lifting boxes, no SOB", False),
+    ],
+)
+def test_an_anginal_equivalent_without_chest_pain_is_possible_acs(
+    complaint: str, fires: bool
+) -> None:
+    """Older women and diabetics often have no chest pain: the jaw, left shoulder or an arm
+    aching with breathlessness is a possible heart attack (ESI 2)."""
+    result = esi_rules(complaint=complaint, vitals=vitals(age_years=79))
+
+    assert ("B_ACS" in codes(result)) is fires

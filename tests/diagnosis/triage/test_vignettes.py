@@ -1,0 +1,56 @@
+"""Hand-written ESI vignettes through the rules: no ESI 1-2 situation is suggested less
+acute than its level (see vignettes/README.md: a tuning set, not an independent measure)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from diagnosis.triage.rules import Vitals, esi_rules, rules_level
+
+# The rules only: the same on every database (CI's SQLite job leaves it out).
+pytestmark = pytest.mark.database_free
+
+HERE = Path(__file__).resolve().parent / "vignettes"
+VIGNETTES = [
+    json.loads(line)
+    for line in (HERE / "vignettes.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
+
+
+def vitals_of(vignette: dict) -> Vitals:
+    """The vignette's vital signs as the intake page records them (a tick is a 0)."""
+    v = vignette["vitals"]
+    return Vitals(
+        age_years=float(vignette["age_years"]),
+        heart_rate=0 if v["pulseless"] else v["heart_rate"],
+        respiratory_rate=0 if v["apnoeic"] else v["respiratory_rate"],
+        spo2=0 if v["spo2_unobtainable"] else v["spo2"],
+        systolic_bp=0 if v["bp_unobtainable"] else v["systolic_bp"],
+        diastolic_bp=None if v["bp_unobtainable"] else v["diastolic_bp"],
+        temperature_c=v["temperature_c"],
+        pain=v["pain"],
+        avpu=v["avpu"],
+    )
+
+
+def test_the_set_is_the_one_described() -> None:
+    levels = [v["expected_esi"] for v in VIGNETTES]
+    assert len(VIGNETTES) == 70
+    assert (levels.count(1), levels.count(2)) == (16, 24)
+
+
+@pytest.mark.parametrize(
+    "vignette", [v for v in VIGNETTES if v["expected_esi"] <= 2], ids=lambda v: v["id"]
+)
+def test_no_esi_1_or_2_vignette_is_suggested_less_acute_by_the_rules(vignette: dict) -> None:
+    result = esi_rules(complaint=vignette["complaint"], vitals=vitals_of(vignette))
+
+    level = rules_level(result)
+    assert level <= vignette["expected_esi"], (
+        f"{vignette['id']} ({vignette['situation']}): ESI {level}, expected "
+        f"{vignette['expected_esi']}; fired {[r.code for r in result.fired]}"
+    )
