@@ -306,6 +306,29 @@ _NEGATION_WINDOW = 6
 # Abbreviations that mean something else before these words ("SI joint pain" is not
 # suicidal ideation).
 _NOT_BEFORE = {"si": frozenset({"joint", "joints"})}
+# "I just want to go to sleep and not wake up": a wish (suicidal thoughts, which the
+# psychiatric concept reads), not a patient who cannot be woken. A phrase about not waking
+# is skipped when its clause says, before it, a wish and sleep.
+_WISH_CUES = frozenset(
+    {"want", "wants", "wanted", "wanna", "wish", "wishes", "wished", "hope", "hoping", "rather"}
+)
+_WISH_WINDOW = 10
+
+
+@functools.cache
+def _wish_skipped() -> frozenset[str]:
+    """The unresponsive concept's phrases about not waking that the psychiatric concept
+    does not share: after a wish for sleep they are skipped."""
+    psych = set(BY_CODE["B_PSYCH"].all_phrases())
+    return frozenset(
+        phrase
+        for phrase in BY_CODE["A_UNRESPONSIVE"].all_phrases()
+        if _phrase_words(phrase)[0] in ("not", "never", "no", "wont", "wouldnt")
+        and any(word.startswith("wak") for word in _phrase_words(phrase))
+        and phrase not in psych
+    )
+
+
 # One-letter slips are forgiven only in words this long, where they rarely make another word.
 _FUZZY_MIN_LEN = 6
 
@@ -475,6 +498,18 @@ class _Note:
                 return False
         return False
 
+    def _wished_sleep(self, start: int) -> bool:
+        """Whether the words before ``start``, up to a comma, wish for sleep ("want to go
+        to sleep and ..."): what follows is a wish, not a finding."""
+        wish = sleep = False
+        for j in range(start - 1, max(-1, start - 1 - _WISH_WINDOW), -1):
+            token = self.tokens[j]
+            if token in _SCOPE_END or token == ",":  # noqa: S105 - a comma token
+                break
+            wish = wish or token in _WISH_CUES
+            sleep = sleep or token.startswith("sleep")
+        return wish and sleep
+
     def _past(self, end: int, *, history_counts: bool = False) -> bool:
         """Whether what follows a finding negates it ("CP? No", "scrotal pain denied") or
         dates it years back ("in 2016", "5 yrs ago", "as a teenager", "last year")."""
@@ -541,6 +576,8 @@ class _Note:
                     continue
                 after = self.tokens[i + n] if i + n < len(self.tokens) else ""
                 if after in _NOT_BEFORE.get(phrase, ()):
+                    continue
+                if phrase in _wish_skipped() and self._wished_sleep(i):
                     continue
                 if self._negated(i, history_counts=history_counts):
                     continue

@@ -810,3 +810,21 @@ def test_an_anginal_equivalent_without_chest_pain_is_possible_acs(
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=79))
 
     assert ("B_ACS" in codes(result)) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "unresponsive", "psych"),
+    [
+        ("pt states 'I just want to go to sleep and not wake up'", False, True),
+        ("wish i could sleep and never wake up", False, True),
+        ("wants to sleep, wont wake up now, mum shaking him", True, False),
+        ("wife wants to know why he will not wake up", True, False),
+    ],
+)
+def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsiveness(
+    complaint: str, unresponsive: bool, psych: bool
+) -> None:
+    result = esi_rules(complaint=complaint, vitals=ADULT)
+
+    assert ("A_UNRESPONSIVE" in codes(result)) is unresponsive
+    assert ("B_PSYCH" in codes(result)) is psych
