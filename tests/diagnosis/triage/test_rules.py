@@ -828,3 +828,25 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
 
     assert ("A_UNRESPONSIVE" in codes(result)) is unresponsive
     assert ("B_PSYCH" in codes(result)) is psych
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
+        ("fell in kitchen, hit forehead on the table, on apixaban for AF", "B_TRAUMA", True),
+        ("banged her head on a cupboard door, takes warfarin", "B_TRAUMA", True),
+        ("hit head on a cupboard door, no blood thinners", "B_TRAUMA", False),
+        ("states she was sexually assaulted at a party last night", "B_SEXUAL_ASSAULT", True),
+        ("denies sexual assault, burning when passing urine", "B_SEXUAL_ASSAULT", False),
+        ("a flat round battery is missing from the remote, he swallowed it", "B_OVERDOSE", True),
+        ("swallowed 2 magnets from a toy", "B_OVERDOSE", True),
+    ],
+)
+def test_high_risk_situations_the_second_vignettes_taught(
+    complaint: str, code: str, fires: bool
+) -> None:
+    """A head struck on a blood thinner, a sexual assault and a swallowed button battery or
+    magnets are high-risk situations (ESI 2)."""
+    result = esi_rules(complaint=complaint, vitals=vitals(age_years=70))
+
+    assert (code in codes(result)) is fires

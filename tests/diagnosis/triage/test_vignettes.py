@@ -16,7 +16,8 @@ pytestmark = pytest.mark.database_free
 HERE = Path(__file__).resolve().parent / "vignettes"
 VIGNETTES = [
     json.loads(line)
-    for line in (HERE / "vignettes.jsonl").read_text(encoding="utf-8").splitlines()
+    for name in ("vignettes.jsonl", "vignettes_2.jsonl")
+    for line in (HERE / name).read_text(encoding="utf-8").splitlines()
     if line.strip()
 ]
 
@@ -37,10 +38,11 @@ def vitals_of(vignette: dict) -> Vitals:
     )
 
 
-def test_the_set_is_the_one_described() -> None:
+def test_the_sets_are_the_ones_described() -> None:
     levels = [v["expected_esi"] for v in VIGNETTES]
-    assert len(VIGNETTES) == 70
-    assert (levels.count(1), levels.count(2)) == (16, 24)
+    assert len(VIGNETTES) == 70 + 60
+    assert (levels.count(1), levels.count(2)) == (16 + 14, 24 + 22)
+    assert len({v["id"] for v in VIGNETTES}) == len(VIGNETTES)
 
 
 @pytest.mark.parametrize(
