@@ -3366,7 +3366,7 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     Concept(
         code="B_SEXUAL_ASSAULT",
-        key="sexual_assault",
+        key="",
         reason="A patient who has been sexually assaulted is a high-risk situation "
         "(privacy, evidence and prophylaxis within hours)",
         phrases=(
