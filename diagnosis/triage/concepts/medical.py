@@ -371,6 +371,12 @@ _TEN_OR_MORE = tuple(
         "of my",
         "of his",
         "of her",
+        "of mums",
+        "of moms",
+        "of mams",
+        "of dads",
+        "of nans",
+        "of grans",
     )
 )
 # A low blood glucose, as nurses write it (read by the DKA concept's "hypo that does not

@@ -850,3 +850,12 @@ def test_high_risk_situations_the_second_vignettes_taught(
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=70))
 
     assert (code in codes(result)) is fires
+
+
+def test_ten_or_more_of_a_relatives_tablets_is_an_overdose() -> None:
+    result = esi_rules(
+        complaint="took about 30 of mums paracetamol approx 2h ago, says she feels fine",
+        vitals=vitals(age_years=16),
+    )
+
+    assert "B_OVERDOSE" in codes(result)
