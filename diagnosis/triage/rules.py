@@ -35,7 +35,6 @@ from dataclasses import dataclass
 
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
-from diagnosis.triage.concepts.medical import HYPO_PHRASES
 
 AVPU = ("A", "V", "P", "U")
 AGE_BANDS = ("<3m", "3m-3y", "3-8y", ">8y")
@@ -305,13 +304,50 @@ _SCOPE_END = frozenset(
 _NEGATION_WINDOW = 6
 # Abbreviations that mean something else before these words ("SI joint pain" is not
 # suicidal ideation).
-_NOT_BEFORE = {"si": frozenset({"joint", "joints"})}
+_NOT_BEFORE = {
+    "si": frozenset({"joint", "joints"}),
+    # "Hypo" written apart from the rest of another word, and a diet low in sugar.
+    **dict.fromkeys(
+        ("hypo", "hypos"),
+        frozenset(
+            {
+                "thyroid",
+                "thyroidism",
+                "tensive",
+                "tension",
+                "tense",
+                "natraemia",
+                "natremia",
+                "natraemic",
+                "natremic",
+                "kalaemia",
+                "kalemia",
+                "volaemia",
+                "volemia",
+                "volaemic",
+                "volemic",
+                "xia",
+                "xic",
+                "thermia",
+                "thermic",
+                "perfusion",
+                "perfused",
+                "plasia",
+                "spadias",
+            }
+        ),
+    ),
+    **dict.fromkeys(("low sugar", "low sugars"), frozenset({"diet", "drink", "drinks", "food"})),
+}
 # "I just want to go to sleep and not wake up": a wish (suicidal thoughts, which the
 # psychiatric concept reads), not a patient who cannot be woken. A phrase about not waking
 # is skipped when its clause says, before it, a wish and sleep.
 _WISH_CUES = frozenset(
-    {"want", "wants", "wanted", "wanna", "wish", "wishes", "wished", "hope", "hoping", "rather"}
+    {"want", "wants", "wanted", "wanting", "wanna", "wish", "wishes", "wished", "hope", "hoping"}
 )
+# Whose wish: the patient's own ("I just want", "pt states ... wants"), not a relative's
+# ("mum wanted to let her sleep in and she won't wake up").
+_OWN_WISH = frozenset({"i", "im", "ive", "pt", "patient", "states", "stated", "says", "said"})
 _WISH_WINDOW = 10
 
 
@@ -499,16 +535,25 @@ class _Note:
         return False
 
     def _wished_sleep(self, start: int) -> bool:
-        """Whether the words before ``start``, up to a comma, wish for sleep ("want to go
-        to sleep and ..."): what follows is a wish, not a finding."""
-        wish = sleep = False
+        """Whether the words before ``start``, up to a comma, are the patient's own wish for
+        sleep ("I just want to go to sleep and ..."), or a wish just before ("hoping to not
+        wake up"): what follows is a wish, not a finding."""
+        sleep = False
         for j in range(start - 1, max(-1, start - 1 - _WISH_WINDOW), -1):
             token = self.tokens[j]
             if token in _SCOPE_END or token == ",":  # noqa: S105 - a comma token
-                break
-            wish = wish or token in _WISH_CUES
-            sleep = sleep or token.startswith("sleep")
-        return wish and sleep
+                return False
+            sleep = sleep or token == "sleep"  # noqa: S105 - a word, not a password
+            if token in _WISH_CUES:
+                near = start - j <= 4
+                before = self.tokens[max(0, j - 3) : j]
+                # A wish with no one named before it opens its clause: the patient's.
+                previous = self.tokens[j - 1] if j else "."
+                opens = previous in _SCOPE_END or previous == ","
+                follows_i = j + 1 < len(self.tokens) and self.tokens[j + 1] == "i"
+                own = opens or follows_i or bool(_OWN_WISH & set(before))
+                return own and (sleep or near)
+        return False
 
     def _past(self, end: int, *, history_counts: bool = False) -> bool:
         """Whether what follows a finding negates it ("CP? No", "scrotal pain denied") or
@@ -754,6 +799,129 @@ ACS_FEATURE_PHRASES: tuple[str, ...] = (
     "substernal",
 )
 FEVER_PHRASES: tuple[str, ...] = ("fever", "febrile", "fevers")
+# An anginal equivalent without chest pain (older women, diabetics), from _ACS_AGE: the jaw,
+# the left shoulder or an arm aching, with breathlessness, and no injury or local cause.
+ANGINAL_SITE_PHRASES: tuple[str, ...] = (
+    "jaw",
+    "l shoulder",
+    "left shoulder",
+    "l arm",
+    "left arm",
+    "both arms",
+    "arms",
+)
+ANGINAL_ACHE_PHRASES: tuple[str, ...] = (
+    "ach*",
+    "pain",
+    "painful",
+    "heavy",
+    "heaviness",
+    "discomfort",
+    "pressure",
+    "tight*",
+)
+ANGINAL_BREATHLESS_PHRASES: tuple[str, ...] = (
+    "sob",
+    "short of breath",
+    "shortness of breath",
+    "breathless*",
+    "out of breath",
+    "cant catch* breath",
+    "winded walking",
+    "winded on exertion",
+    "winded going",
+    "winded climbing",
+    "gets winded",
+    "got winded",
+)
+ANGINAL_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
+    "fell",
+    "fall",
+    "fallen",
+    "hit",
+    "punch*",
+    "kicked",
+    "assault*",
+    "injur*",
+    "fractur*",
+    "broken",
+    "dislocat*",
+    "trauma",
+    "sprain*",
+    "abscess",
+    "cellulitis",
+    "dental",
+    "tooth",
+    "teeth",
+    "toothache",
+    "eczema",
+    "rash",
+    "wound",
+    "lifting",
+)
+# A low blood glucose now, in words (a reading in numbers: _low_glucose_readings). "Hypo"
+# alone is read only where it is not the start of another word written apart ("hypo
+# thyroid", "hypo-tensive"); a glucometer below its range shows "LO".
+HYPOGLYCAEMIA_PHRASES: tuple[str, ...] = (
+    "hypo",
+    "hypos",
+    "hypoglyc*",
+    "low sugar",
+    "low sugars",
+    "low blood sugar*",
+    "low blood glucose",
+    "low glucose",
+    "low bm",
+    "low bg",
+    "low bgl",
+    "sugar low",
+    "sugars low",
+    "sugar is low",
+    "sugar very low",
+    "sugar too low",
+    "sugar really low",
+    "sugar dropped",
+    "glucose low",
+    "bm low",
+    "bg low",
+    "cbg low",
+    "reads lo",
+    "read lo",
+    "reading lo",
+    "says lo",
+    "shows lo",
+    "showing lo",
+    "meter lo",
+    "glucometer lo",
+    "lo on glucometer",
+    "lo on the glucometer",
+    "lo on meter",
+    "lo on the meter",
+    "reads low",
+    "glucometer reads low",
+    "too low to read",
+    "bm unrecordable",
+    "sugar unrecordable",
+    "glucose unrecordable",
+)
+# The hypo is over: no life-saving intervention is needed now.
+HYPO_RESOLVED_PHRASES: tuple[str, ...] = (
+    "now fine",
+    "fine now",
+    "resolved",
+    "recovered",
+    "back to normal",
+    "now alert",
+    "alert and orientated",
+    "alert and oriented",
+    "now orientated",
+    "now oriented",
+    "now talking normally",
+    "back to himself",
+    "back to herself",
+    "came round",
+    "came around",
+)
 # A change in mental status, read only together with a low blood glucose (alone, confusion
 # may be old, as in dementia: the new-confusion concept decides that).
 HYPO_MENTAL_CHANGE_PHRASES: tuple[str, ...] = (
@@ -769,24 +937,47 @@ HYPO_MENTAL_CHANGE_PHRASES: tuple[str, ...] = (
     "slurring",
     "slurred",
     "drowsy",
-    "sleepy",
     "hard to wake",
     "wont follow commands",
     "not following commands",
     "not obeying commands",
-    "agitated",
     "combative",
-    "aggressive",
     "acting strange*",
     "acting weird",
-    "acting odd",
     "not himself",
     "not herself",
     "not acting right",
-    "altered",
+    "altered mental*",
+    "altered conscious*",
+    "altered level",
     "ams",
-    "vague",
 )
+# A glucose reading in numbers: a glucose word, then a value with a decimal point or a unit.
+_GLUCOSE_READING = re.compile(
+    r"\b(?:bm|bg|bgl|cbg|fsbs|glucose|sugar|sugars|blood sugar|finger ?stick)"
+    r"\s*(?:of|is|was|at|now|reading|:)?\s*(\d{1,3}(?:\.\d)?)\s*(mmol|mg)?"
+)
+
+
+def _low_glucose_readings(text: str) -> list[str]:
+    """Glucose readings below 4.0 mmol/L (a decimal value, or "mmol" after it) or 70 mg/dL
+    ("mg" after it), as written: a bare integer ("BM 2 hours ago", "sugar 2 spoons") is
+    not a reading."""
+    found = []
+    for match in _GLUCOSE_READING.finditer(text):
+        value, unit = match.group(1), match.group(2)
+        number = float(value)
+        if unit == "mg":
+            low = number < 70
+        elif "." in value or unit == "mmol":
+            low = number < 4.0
+        else:
+            low = False
+        if low:
+            found.append(match.group(0).strip())
+    return found
+
+
 SEVERE_PAIN_PHRASES: tuple[str, ...] = (
     "severe pain",
     "writhing",
@@ -938,6 +1129,12 @@ def _all_phrases() -> Iterable[str]:
         CHEST_PAIN_PHRASES,
         ACS_FEATURE_PHRASES,
         FEVER_PHRASES,
+        ANGINAL_SITE_PHRASES,
+        ANGINAL_ACHE_PHRASES,
+        ANGINAL_BREATHLESS_PHRASES,
+        ANGINAL_OTHER_CAUSE_PHRASES,
+        HYPOGLYCAEMIA_PHRASES,
+        HYPO_RESOLVED_PHRASES,
         HYPO_MENTAL_CHANGE_PHRASES,
         SEVERE_PAIN_PHRASES,
         tuple(RESOURCE_PHRASES),
@@ -1193,18 +1390,14 @@ def esi_rules(
         altered_signs.append(f"complaint says {note.quote(altered_words)}")
     elif "B_ALTERED" in similar:
         altered_signs.append(f"the complaint reads like it: '{similar['B_ALTERED']}'")
-    hypo = note.find(HYPO_PHRASES)
-    if hypo:
-        # With a low glucose, any change of mind counts (confusion alone may be old).
+    hypo = note.find(HYPOGLYCAEMIA_PHRASES) + _low_glucose_readings(note.text)
+    if hypo and not note.find(HYPO_RESOLVED_PHRASES):
+        # With a low glucose, any change of mind counts (confusion alone may be old); a
+        # change read by meaning alone does not make ESI 1.
         changed = note.find(HYPO_MENTAL_CHANGE_PHRASES)
-        signs = (
-            [*altered_signs]
-            if altered_words or not changed
-            else [
-                *altered_signs,
-                f"complaint says {note.quote(changed)}",
-            ]
-        )
+        signs = [s for s in altered_signs if not s.startswith("the complaint reads")]
+        if changed and not altered_words:
+            signs.append(f"complaint says {note.quote(changed)}")
         if signs:
             add(
                 "A_HYPOGLYCAEMIA",
@@ -1225,6 +1418,19 @@ def esi_rules(
                 2,
                 f"{BY_CODE['B_ACS'].reason} "
                 f"(complaint says {note.quote(chest_pain + features)}): ESI 2.",
+            )
+    elif age >= _ACS_AGE:
+        site = note.find(ANGINAL_SITE_PHRASES)
+        ache = note.find(ANGINAL_ACHE_PHRASES) if site else []
+        breathless = note.find(ANGINAL_BREATHLESS_PHRASES) if ache else []
+        if breathless and not note.find(ANGINAL_OTHER_CAUSE_PHRASES):
+            add(
+                "B_ACS",
+                "B",
+                2,
+                "An ache of the jaw, left shoulder or arm with breathlessness may be a heart "
+                f"attack without chest pain (complaint says "
+                f"{note.quote(site + ache + breathless)}): ESI 2.",
             )
     for concept in CONCEPTS:
         fired_already = any(r.code == concept.code for r in fired)

@@ -1292,31 +1292,6 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
             ),
             (_ACS_EQUIVALENT, _SWEATING),
-            # An anginal equivalent without chest pain (older women, diabetics): the jaw,
-            # the left shoulder or an arm aching with breathlessness on effort.
-            (
-                (
-                    "jaw",
-                    "l shoulder",
-                    "left shoulder",
-                    "l arm",
-                    "left arm",
-                    "both arms",
-                    "arm heavy",
-                    "arm heaviness",
-                    "arms heavy",
-                ),
-                (
-                    "winded",
-                    "sob",
-                    "short of breath",
-                    "shortness of breath",
-                    "breathless*",
-                    "out of breath",
-                    "puffed",
-                    "cant catch* breath",
-                ),
-            ),
             (_CHEST, _CHEST_FEELING, _ACS_COMPANION),
             (
                 (

@@ -749,13 +749,26 @@ def test_the_reason_quotes_the_current_mention_not_one_told_as_history() -> None
     [
         ("wife found him sweaty, meter reads LO, on insulin", vitals(avpu="V"), True),
         ("sugar 1.9 and not making sense", vitals(), True),
+        ("BG 38 mg/dL, confused", vitals(), True),
+        ("blood sugar 2.8 mmol, slurred speech", vitals(), True),
+        ("low blood glucose, confused", vitals(), True),
         ("known diabetic, hypo, confused, wont follow commands", vitals(), True),
         ("low blood sugar at home", vitals(gcs=13), True),
         # No change in mental status, or the low glucose is history or over.
         ("hypo at home, had juice, alert and chatty, wants a sandwich", vitals(), False),
         ("hx hypos, confused since this morning", vitals(age_years=84), False),
         ("sugar low earlier, not confused, fine now", vitals(), False),
+        ("had a hypo last night, was confused, now fine", vitals(), False),
         ("confused since this morning", vitals(age_years=84), False),
+        # Numbers that are no glucose reading, "hypo" starting another word, a vague word.
+        ("pain down to 2 after morphine, now drowsy", vitals(), False),
+        ("repeat 1 hr troponin, pt confused overnight", vitals(), False),
+        ("bg 2 hours ago was 14, confused", vitals(), False),
+        ("sugar 2 spoons in tea, dementia, confused", vitals(), False),
+        ("low sugar diet, confused", vitals(), False),
+        ("hypo thyroid, more confused than usual", vitals(), False),
+        ("hypo-tensive and drowsy", vitals(), False),
+        ("hypo at home treated with juice, vague abdominal pain", vitals(), False),
     ],
 )
 def test_a_low_glucose_with_a_change_in_mental_status_is_esi_1(
@@ -776,10 +789,16 @@ def test_a_low_glucose_with_a_change_in_mental_status_is_esi_1(
     ("complaint", "fires"),
     [
         ("choking on steak at dinner, can't talk or cough, grabbing his throat", True),
-        ("choked on a grape, cant breathe, going blue", True),
+        ("choking, clutching throat, turning dusky", True),
         ("food stuck in her throat, no air, husband did back blows", True),
         ("choked on water earlier, coughing a bit, talking fine now", False),
         ("denies choking, sore throat x2 days", False),
+        # "Cooking" is no slip of "choking"; a sign absent, a colour of something else, an
+        # episode that has passed.
+        ("sudden slurred speech while cooking, cant speak properly", False),
+        ("choked on a fishbone at lunch, no cough, no fever, talking normally", False),
+        ("choked on food at lunch, back blows dislodged it, now talking normally", False),
+        ("fish bone stuck in throat, blue shirt", False),
     ],
 )
 def test_a_choking_patient_whose_air_does_not_get_through_is_esi_1(
@@ -794,22 +813,32 @@ def test_a_choking_patient_whose_air_does_not_get_through_is_esi_1(
 
 
 @pytest.mark.parametrize(
-    ("complaint", "fires"),
+    ("complaint", "age", "fires"),
     [
-        ("feels off, jaw and L shoulder achy on and off, winded walking to the bathroom", True),
-        ("left arm heavy, short of breath since lunch, no real chest pain", True),
-        ("jaw pain after a punch at the pub", False),
-        ("sore L shoulder after lifting boxes, no SOB", False),
+        ("feels off, jaw and L shoulder achy on and off, winded walking to the bathroom", 79, True),
+        ("left arm heavy, short of breath since lunch, no real chest pain", 66, True),
+        ("jaw pain after a punch at the pub", 79, False),
+        ("sore L shoulder after lifting boxes, no SOB", 79, False),
+        # An injury or a local cause, "winded" by a blow, "puffed" for swollen, a child.
+        ("fell off bike onto left shoulder, painful, winded", 79, False),
+        ("fell onto left arm, pain, short of breath", 79, False),
+        ("cellulitis left arm, painful, breathless", 79, False),
+        ("tooth abscess, jaw aching, puffed up face", 79, False),
+        ("jaw aching and short of breath walking", 9, False),
     ],
 )
 def test_an_anginal_equivalent_without_chest_pain_is_possible_acs(
-    complaint: str, fires: bool
+    complaint: str, age: float, fires: bool
 ) -> None:
     """Older women and diabetics often have no chest pain: the jaw, left shoulder or an arm
-    aching with breathlessness is a possible heart attack (ESI 2)."""
-    result = esi_rules(complaint=complaint, vitals=vitals(age_years=79))
+    aching with breathlessness is a possible heart attack (ESI 2), from the age at which
+    chest pain is (30), and not where an injury or a local cause explains the ache."""
+    result = esi_rules(complaint=complaint, vitals=vitals(age_years=age))
 
-    assert ("B_ACS" in codes(result)) is fires
+    acs = [r for r in result.fired if r.code == "B_ACS"]
+    assert bool(acs) is fires
+    if fires:
+        assert acs[0].level == 2 and acs[0].mandatory and "without chest pain" in acs[0].reason
 
 
 @pytest.mark.parametrize(
@@ -819,6 +848,11 @@ def test_an_anginal_equivalent_without_chest_pain_is_possible_acs(
         ("wish i could sleep and never wake up", False, True),
         ("wants to sleep, wont wake up now, mum shaking him", True, False),
         ("wife wants to know why he will not wake up", True, False),
+        # Someone else's wish, or "sleepy": the patient cannot be woken.
+        ("family hoping he would sleep it off and he is not waking up", True, False),
+        ("mum wanted to let her sleep in and she wont wake up", True, False),
+        ("rather sleepy and not waking up for feeds", True, False),
+        ("low mood, wanting to sleep and not wake up", False, True),
     ],
 )
 def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsiveness(
@@ -837,7 +871,13 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("banged her head on a cupboard door, takes warfarin", "B_TRAUMA", True),
         ("hit head on a cupboard door, no blood thinners", "B_TRAUMA", False),
         ("states she was sexually assaulted at a party last night", "B_SEXUAL_ASSAULT", True),
+        ("had sex without her consent last night", "B_SEXUAL_ASSAULT", True),
         ("denies sexual assault, burning when passing urine", "B_SEXUAL_ASSAULT", False),
+        (
+            "lacks capacity, bloods taken without consent in best interests",
+            "B_SEXUAL_ASSAULT",
+            False,
+        ),
         ("a flat round battery is missing from the remote, he swallowed it", "B_OVERDOSE", True),
         ("swallowed 2 magnets from a toy", "B_OVERDOSE", True),
     ],
