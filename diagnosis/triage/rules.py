@@ -341,7 +341,8 @@ _NOT_BEFORE = {
 }
 # "I just want to go to sleep and not wake up": a wish (suicidal thoughts, which the
 # psychiatric concept reads), not a patient who cannot be woken. A phrase about not waking
-# is skipped when its clause says, before it, a wish and sleep.
+# is skipped after the patient's own wish, with sleep between or the wish just before it
+# (_Note._wished_sleep).
 _WISH_CUES = frozenset(
     {"want", "wants", "wanted", "wanting", "wanna", "wish", "wishes", "wished", "hope", "hoping"}
 )
