@@ -828,6 +828,9 @@ ANGINAL_BREATHLESS_PHRASES: tuple[str, ...] = (
     "breathless*",
     "out of breath",
     "cant catch* breath",
+    "puffed out",
+    "gets puffed",
+    "out of puff",
     "winded walking",
     "winded on exertion",
     "winded going",
@@ -955,8 +958,10 @@ HYPO_MENTAL_CHANGE_PHRASES: tuple[str, ...] = (
 )
 # A glucose reading in numbers: a glucose word, then a value with a decimal point or a unit.
 _GLUCOSE_READING = re.compile(
-    r"\b(?:bm|bg|bgl|cbg|fsbs|glucose|sugar|sugars|blood sugar|finger ?stick)"
-    r"\s*(?:of|is|was|at|now|reading|:)?\s*(\d{1,3}(?:\.\d)?)\s*(mmol|mg)?"
+    r"\b(?:bm|bg|bgl|bsl|cbg|fsbs|glucose|glucometer|meter|sugar|sugars|sugar level"
+    r"|blood sugar|finger ?stick|finger ?prick)"
+    r"\s*(?:of|is|was|at|now|reading|read|reads|showed|shows|said|says|:)?"
+    r"\s*(?:of|at|as|:)?\s*(\d{1,3}(?:\.\d)?)\s*(mmol|mg)?"
 )
 
 

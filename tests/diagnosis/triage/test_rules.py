@@ -899,3 +899,26 @@ def test_ten_or_more_of_a_relatives_tablets_is_an_overdose() -> None:
     )
 
     assert "B_OVERDOSE" in codes(result)
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
+        (
+            "eating steak, suddenly grabbed his throat, cant get any words out, lips going dusky",
+            "A_RESP_DISTRESS",
+            True,
+        ),
+        ("glucometer read 1.9 at home, talking nonsense", "A_HYPOGLYCAEMIA", True),
+        ("meter 2 hours ago said 9, now drowsy after sedation", "A_HYPOGLYCAEMIA", False),
+        ("jaw aching on and off, gets puffed out walking to the loo", "B_ACS", True),
+        ("bumped back of head on the sink, takes warfarin for AF", "B_TRAUMA", True),
+        ("touched a live wire at a substation, thrown back", "B_TRAUMA", True),
+        ("power line worker, here for a sore ankle", "B_TRAUMA", False),
+    ],
+)
+def test_the_fourth_vignettes_wordings(complaint: str, code: str, fires: bool) -> None:
+    """The situations of the earlier rounds, worded otherwise by the fourth set."""
+    result = esi_rules(complaint=complaint, vitals=vitals(age_years=74))
+
+    assert (code in codes(result)) is fires
