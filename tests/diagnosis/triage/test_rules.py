@@ -867,6 +867,7 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
 @pytest.mark.parametrize(
     ("complaint", "code", "fires"),
     [
+        # The second set of vignettes.
         ("fell in kitchen, hit forehead on the table, on apixaban for AF", "B_TRAUMA", True),
         ("banged her head on a cupboard door, takes warfarin", "B_TRAUMA", True),
         ("hit head on a cupboard door, no blood thinners", "B_TRAUMA", False),
@@ -880,30 +881,9 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ),
         ("a flat round battery is missing from the remote, he swallowed it", "B_OVERDOSE", True),
         ("swallowed 2 magnets from a toy", "B_OVERDOSE", True),
-    ],
-)
-def test_high_risk_situations_the_second_vignettes_taught(
-    complaint: str, code: str, fires: bool
-) -> None:
-    """A head struck on a blood thinner, a sexual assault and a swallowed button battery or
-    magnets are high-risk situations (ESI 2)."""
-    result = esi_rules(complaint=complaint, vitals=vitals(age_years=70))
-
-    assert (code in codes(result)) is fires
-
-
-def test_ten_or_more_of_a_relatives_tablets_is_an_overdose() -> None:
-    result = esi_rules(
-        complaint="took about 30 of mums paracetamol approx 2h ago, says she feels fine",
-        vitals=vitals(age_years=16),
-    )
-
-    assert "B_OVERDOSE" in codes(result)
-
-
-@pytest.mark.parametrize(
-    ("complaint", "code", "fires"),
-    [
+        # The third: ten or more of a relative's tablets.
+        ("took about 30 of mums paracetamol approx 2h ago, feels fine", "B_OVERDOSE", True),
+        # The fourth: the earlier situations worded otherwise, and a high-voltage injury.
         (
             "eating steak, suddenly grabbed his throat, cant get any words out, lips going dusky",
             "A_RESP_DISTRESS",
@@ -917,8 +897,10 @@ def test_ten_or_more_of_a_relatives_tablets_is_an_overdose() -> None:
         ("power line worker, here for a sore ankle", "B_TRAUMA", False),
     ],
 )
-def test_the_fourth_vignettes_wordings(complaint: str, code: str, fires: bool) -> None:
-    """The situations of the earlier rounds, worded otherwise by the fourth set."""
+def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fires: bool) -> None:
+    """A head struck on a blood thinner, a sexual assault, a swallowed button battery or
+    magnets, ten or more of a relative's tablets, a high-voltage injury (ESI 2), and the
+    earlier situations in other words."""
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=74))
 
     assert (code in codes(result)) is fires
