@@ -996,26 +996,78 @@ _GLUCOSE_READING = re.compile(
     r"\b(?:bm|bg|bgl|bsl|cbg|fsbs|glucose|glucometer|meter|sugar|sugars|sugar level"
     r"|blood sugar|finger ?stick|finger ?prick)"
     r"\s*(?:of|is|was|at|now|reading|read|reads|showed|shows|said|says|:)?"
-    r"\s*(?:of|at|as|:)?\s*(\d{1,3}(?:\.\d)?)\s*(mmol|mg)?"
+    r"\s*(?:of|at|as|:)?\s*(\d{1,3}(?:\.\d)?)\s*(mmol|mg)?(?:\s*([a-z]+))?"
+)
+# A whole number this low can only be mg/dL (in mmol/L it would be past what a meter reads);
+# below it a bare number may be either unit ("BM 25" is high in mmol/L, low in mg/dL).
+_MG_DL_ONLY = range(34, 70)
+# What a number before them counts: not a glucose reading ("BM 45 mins ago").
+_NOT_A_READING_AFTER = frozenset(
+    {
+        "s",
+        "sec",
+        "secs",
+        "seconds",
+        "m",
+        "min",
+        "mins",
+        "minute",
+        "minutes",
+        "h",
+        "hr",
+        "hrs",
+        "hour",
+        "hours",
+        "d",
+        "day",
+        "days",
+        "wk",
+        "wks",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "y",
+        "yr",
+        "yrs",
+        "year",
+        "years",
+        "yo",
+        "ago",
+        "units",
+        "u",
+        "iu",
+        "g",
+        "grams",
+        "kg",
+        "ml",
+        "percent",
+        "spoons",
+        "spoonfuls",
+        "tablets",
+        "tabs",
+    }
 )
 
 
 def _low_glucose_readings(text: str) -> list[str]:
     """Glucose readings below 4.0 mmol/L (a decimal value, or "mmol" after it) or 70 mg/dL
-    ("mg" after it), as written: a bare integer ("BM 2 hours ago", "sugar 2 spoons") is
-    not a reading."""
+    ("mg" after it, or a whole number from 34 to 69, which no meter reads in mmol/L), as
+    written: a smaller bare integer ("BM 2 hours ago", "sugar 2 spoons") is not a reading,
+    nor a number followed by a unit of time or quantity ("BM 45 mins ago")."""
     found = []
     for match in _GLUCOSE_READING.finditer(text):
-        value, unit = match.group(1), match.group(2)
+        value, unit, after = match.group(1), match.group(2), match.group(3)
         number = float(value)
         if unit == "mg":
             low = number < 70
         elif "." in value or unit == "mmol":
             low = number < 4.0
         else:
-            low = False
+            percent = text[match.end(1) :].lstrip().startswith("%")  # "glucose 50%" given
+            low = int(value) in _MG_DL_ONLY and after not in _NOT_A_READING_AFTER and not percent
         if low:
-            found.append(match.group(0).strip())
+            found.append(text[match.start() : match.end(2) if unit else match.end(1)].strip())
     return found
 
 

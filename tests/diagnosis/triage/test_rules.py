@@ -753,6 +753,9 @@ def test_the_reason_quotes_the_current_mention_not_one_told_as_history() -> None
         ("wife found him sweaty, meter reads LO, on insulin", vitals(avpu="V"), True),
         ("sugar 1.9 and not making sense", vitals(), True),
         ("BG 38 mg/dL, confused", vitals(), True),
+        # A whole number only mg/dL can mean (US meters), without the unit.
+        ("BG 45, confused and sweaty", vitals(), True),
+        ("sugar 52 at home, not making sense", vitals(), True),
         ("blood sugar 2.8 mmol, slurred speech", vitals(), True),
         ("low blood glucose, confused", vitals(), True),
         ("known diabetic, hypo, confused, wont follow commands", vitals(), True),
@@ -768,6 +771,10 @@ def test_the_reason_quotes_the_current_mention_not_one_told_as_history() -> None
         ("repeat 1 hr troponin, pt confused overnight", vitals(), False),
         ("bg 2 hours ago was 14, confused", vitals(), False),
         ("sugar 2 spoons in tea, dementia, confused", vitals(), False),
+        ("BM 45 mins ago was fine, now confused after a fall", vitals(), False),
+        ("glucose 50% given by crew, now alert and talking", vitals(), False),
+        # Either unit: 25 is high in mmol/L.
+        ("BM 25, drowsy, vomiting", vitals(), False),
         ("low sugar diet, confused", vitals(), False),
         ("hypo thyroid, more confused than usual", vitals(), False),
         ("hypo-tensive and drowsy", vitals(), False),
