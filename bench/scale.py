@@ -1710,6 +1710,9 @@ def _print_growth(results: list[tuple[int, list[Measured]]]) -> None:
         print(f"{key[0]:<9} {key[1][:46]:<46}{''.join(cells)}  {_verdict(last, growth)}")
 
 
+_PLAN_TIMES = ("Planning Time", "Execution Time")
+
+
 def _print_slowest(studies: int, slow: list[SlowQuery], *, top: int = 3) -> None:
     """The ``top`` slowest SELECTs (one per page) with their plans. A captured statement that
     cannot be explained as captured is named and passed over, so the ranks all have plans."""
@@ -1729,7 +1732,11 @@ def _print_slowest(studies: int, slow: list[SlowQuery], *, top: int = 3) -> None
         limit = 70 if rank == 1 else 35
         print("\n".join(plan[:limit]))
         if len(plan) > limit:
-            print(f"   ... ({len(plan) - limit} more plan lines)")
+            # A long plan is cut, but its planning and execution times (its last lines) are
+            # always shown: they are what the rank is about.
+            times = [line for line in plan[limit:] if line.lstrip().startswith(_PLAN_TIMES)]
+            print(f"   ... ({len(plan) - limit - len(times)} more plan lines)")
+            print("\n".join(times))
         if rank == top:
             break
 
