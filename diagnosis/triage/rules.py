@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
+from diagnosis.triage.concepts.surgical import INJURY_MARKS
 
 AVPU = ("A", "V", "P", "U")
 AGE_BANDS = ("<3m", "3m-3y", "3-8y", ">8y")
@@ -283,6 +284,8 @@ _PAST_WINDOW = 6
 # "no improvement in CP" still has chest pain: these words after a cue cancel it.
 _PSEUDO_NEGATION = frozenset(
     {"improvement", "improving", "improved", "relief", "relieved", "better", "change", "help"}
+    # "no energy and vomiting", "no appetite, vomiting": the vomiting is there.
+    | {"energy", "appetite"}
 )
 # A new clause or a new complaint ends a cue's scope.
 _SCOPE_END = frozenset(
@@ -895,58 +898,69 @@ _SILENT_ACS_AGE = 65
 DIABETES_PHRASES: tuple[str, ...] = (
     "diabetic",
     "diabetes",
-    "dm",
     "t2dm",
     "t1dm",
+    "dm2",
     "iddm",
     "niddm",
     "t2 diabetic",
-    "type 2",
-    "type 1",
+    "t1 diabetic",
+    "type 2 diabetic",
+    "type 1 diabetic",
+    "type 2 diabetes",
+    "type 1 diabetes",
     "on insulin",
     "metformin",
     "gliclazide",
 )
+# Nausea in its own words: a bare "sick" is too often another sense ("sick and tired of",
+# "off sick", "car sick").
 SICK_PHRASES: tuple[str, ...] = (
-    "sick",
     "nausea",
     "nauseous",
     "nauseated",
     "queasy",
     "vomit*",
     "throwing up",
+    "retching",
+    "being sick",
+    "been sick",
+    "just sick",
     "n/v",
 )
 DRAINED_PHRASES: tuple[str, ...] = (
     "no energy",
-    "tired",
     "exhausted",
     "fatigue*",
-    "weak",
     "weakness",
     "washed out",
-    "drained",
-    "not right",
-    "not herself",
-    "not himself",
-    "cant even",
-    "no strength",
     "wiped out",
+    "no strength",
+    "shattered",
+    "knackered",
+    "cant even",
 )
 SILENT_ACS_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "diarrh*",
-    "d&v",
+    "diarhoea",
+    "diarrea",
+    "d v",
+    "d and v",
+    "gastro*",
     "food poisoning",
-    "gastro",
+    "stomach bug",
+    "tummy bug",
+    "norovirus",
     "fell",
     "fall",
     "injur*",
     "uti",
     "urine",
     "cough",
-    "cold",
     "flu",
     "chemo*",
+    "hangover",
+    "non diabetic",
 )
 # A low blood glucose now, in words (a reading in numbers: _low_glucose_readings). "Hypo"
 # alone is read only where it is not the start of another word written apart ("hypo
@@ -1051,51 +1065,58 @@ _GLUCOSE_READING = re.compile(
 # A whole number this low can only be mg/dL (in mmol/L it would be past what a meter reads);
 # below it a bare number may be either unit ("BM 25" is high in mmol/L, low in mg/dL).
 _MG_DL_ONLY = range(34, 70)
-# What a number before them counts: not a glucose reading ("BM 45 mins ago").
-_NOT_A_READING_AFTER = frozenset(
+
+
+# Words after which a bare whole number is a glucose reading (not "meter": a peak flow meter
+# reads 60 too); a unit or a decimal point is needed after any other.
+_BARE_READING_WORDS = frozenset(
+    {"bm", "bg", "bgl", "bsl", "cbg", "fsbs", "glucose", "glucometer", "sugar", "blood", "finger"}
+)
+
+
+def _ends_a_reading(text: str, end: int, after: str | None) -> bool:
+    """Whether the number that ends at ``end`` stands alone: at the end of the note, before
+    a comma, a full stop or "and", or before a word that is no unit ("BG 45 at home" is a
+    reading, "sugar 45 lbs", "BM 45-50 mins", "glucose 50%" are not)."""
+    rest = text[end:].lstrip()
+    if not rest:
+        return True
+    if rest[0] in ",.;)!?":
+        return True
+    if not rest[0].isalpha():  # a hyphen, a slash, a percent sign: part of something else
+        return False
+    return after in _READING_FOLLOWED_BY
+
+
+# What may follow a reading in a note ("sugar 45 at home, confused").
+_READING_FOLLOWED_BY = frozenset(
     {
-        "s",
-        "sec",
-        "secs",
-        "seconds",
-        "m",
-        "min",
-        "mins",
-        "minute",
-        "minutes",
-        "h",
-        "hr",
-        "hrs",
-        "hour",
-        "hours",
-        "d",
-        "day",
-        "days",
-        "wk",
-        "wks",
-        "week",
-        "weeks",
-        "month",
-        "months",
-        "y",
-        "yr",
-        "yrs",
-        "year",
-        "years",
-        "yo",
-        "ago",
-        "units",
-        "u",
-        "iu",
-        "g",
-        "grams",
-        "kg",
-        "ml",
-        "percent",
-        "spoons",
-        "spoonfuls",
-        "tablets",
-        "tabs",
+        "at",
+        "on",
+        "and",
+        "earlier",
+        "now",
+        "this",
+        "today",
+        "tonight",
+        "when",
+        "then",
+        "by",
+        "but",
+        "so",
+        "with",
+        "pt",
+        "patient",
+        "he",
+        "she",
+        "confused",
+        "drowsy",
+        "sweaty",
+        "clammy",
+        "shaky",
+        "not",
+        "unresponsive",
+        "slurring",
     }
 )
 
@@ -1114,8 +1135,11 @@ def _low_glucose_readings(text: str) -> list[str]:
         elif "." in value or unit == "mmol":
             low = number < 4.0
         else:
-            percent = text[match.end(1) :].lstrip().startswith("%")  # "glucose 50%" given
-            low = int(value) in _MG_DL_ONLY and after not in _NOT_A_READING_AFTER and not percent
+            low = (
+                int(value) in _MG_DL_ONLY
+                and match.group(0).split()[0].rstrip(":=") in _BARE_READING_WORDS
+                and _ends_a_reading(text, match.end(1), after)
+            )
         if low:
             found.append(text[match.start() : match.end(2) if unit else match.end(1)].strip())
     return found
@@ -1225,6 +1249,10 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "sprain*": frozenset({XRAY}),
     "wrist injury": frozenset({XRAY}),
     "knee injury": frozenset({XRAY}),
+    "crush injury": frozenset({XRAY}),
+    "crushed": frozenset({XRAY}),
+    "slammed": frozenset({XRAY}),
+    "jammed": frozenset({XRAY}),
     "fell": frozenset({XRAY}),
     "fall": frozenset({XRAY}),
     "rolled off": frozenset({XRAY}),
@@ -1235,6 +1263,16 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "abscess": frozenset({PROCEDURE}),
     "foreign body": frozenset({PROCEDURE}),
     "dysuria": frozenset({LABS}),
+    "burning when peeing": frozenset({LABS}),
+    "burning w peeing": frozenset({LABS}),
+    "burning when pee*": frozenset({LABS}),
+    "burning when i pee": frozenset({LABS}),
+    "burning on peeing": frozenset({LABS}),
+    "burning when wee*": frozenset({LABS}),
+    "stinging when peeing": frozenset({LABS}),
+    "stinging when passing urine": frozenset({LABS}),
+    "burning when passing urine": frozenset({LABS}),
+    "pain when peeing": frozenset({LABS}),
     "burning w urination": frozenset({LABS}),
     "burning with urination": frozenset({LABS}),
     "painful urination": frozenset({LABS}),
@@ -1316,6 +1354,17 @@ NO_RESOURCE_PHRASES: tuple[str, ...] = (
     "poison ivy",
     "splinter",
     "back pain",
+    "low back",
+    "back strain",
+    "tooth",
+    "teeth",
+    "molar",
+    "dental",
+    "panic attack*",
+    "sick note",
+    "fit note",
+    "work note",
+    "hangover",
 )
 
 
@@ -1341,7 +1390,8 @@ def _all_phrases() -> Iterable[str]:
         HYPO_RESOLVED_PHRASES,
         HYPO_MENTAL_CHANGE_PHRASES,
         CHILD_INJURY_PHRASES,
-        CHILD_BRUISE_CONCERN_PHRASES,
+        CHILD_BRUISE_SITE_PHRASES,
+        CHILD_INJURY_LOOKALIKE_PHRASES,
         SEVERE_PAIN_PHRASES,
         tuple(RESOURCE_PHRASES),
         NO_RESOURCE_PHRASES,
@@ -1366,35 +1416,53 @@ _RESOURCE_PHRASE_KEYS = tuple(RESOURCE_PHRASES)
 # Injuries of a young child that are signs of abuse by their age or place (_child_injury_signs).
 _NOT_YET_MOBILE_YEARS = 0.5
 _ABUSE_SITES_YEARS = 4.0
-CHILD_INJURY_PHRASES: tuple[str, ...] = (
-    "bruise",
-    "bruises",
-    "bruising",
-    "bruised",
-    "fracture*",
-    "fx",
-    "broken bone",
-    "burn",
-    "burns",
-    "burnt",
-    "scald*",
+CHILD_INJURY_PHRASES: tuple[str, ...] = INJURY_MARKS
+# A bruise at a TEN-4 site, said as one ("bruise on his back", "bruising behind the ear").
+CHILD_BRUISE_SITE_PHRASES: tuple[str, ...] = tuple(
+    f"{bruise} {where}{whose}{site}"
+    for bruise in ("bruise", "bruises", "bruising", "bruised")
+    for where in ("on ", "to ", "behind ", "over ", "around ", "across ", "")
+    for whose in ("", "his ", "her ", "the ", "both ")
+    for site in (
+        "ear",
+        "ears",
+        "neck",
+        "torso",
+        "trunk",
+        "chest",
+        "abdomen",
+        "tummy",
+        "belly",
+        "back",
+        "buttock",
+        "buttocks",
+        "bottom",
+        "genitals",
+        "frenulum",
+    )
+    if where or not whose
 )
-CHILD_BRUISE_CONCERN_PHRASES: tuple[str, ...] = (
-    "ear",
-    "ears",
-    "behind ear",
-    "neck",
-    "torso",
-    "chest",
-    "abdomen",
-    "tummy",
-    "belly",
-    "stomach",
-    "back",
-    "buttock*",
-    "bottom",
-    "genital*",
-    "frenulum",
+# What looks like a bruise or burn in a baby and is not one, or says the baby is unhurt.
+CHILD_INJURY_LOOKALIKE_PHRASES: tuple[str, ...] = (
+    "unhurt",
+    "uninjured",
+    "not injured",
+    "not hurt",
+    "birthmark*",
+    "birth mark*",
+    "mongolian",
+    "blue spot*",
+    "slate grey",
+    "vaccination*",
+    "vaccine*",
+    "jab*",
+    "injection site",
+    "heel prick",
+    "nappy rash",
+    "diaper rash",
+    "eczema",
+    "looks like a",
+    "thought it was",
 )
 
 
@@ -1402,17 +1470,18 @@ def _child_injury_signs(note: _Note, age: float) -> str:
     """Where an injury in a young child is a sign of abuse until shown otherwise (NICE
     CG89; the TEN-4 rule): a bruise, fracture or burn in a baby under 6 months, who cannot
     yet move about alone, or, under 4 years, a bruise of the ears, neck, trunk, buttocks or
-    genitals (not the shins and forehead a toddler bumps). The words found, quoted; "" when none."""
-    if age >= _ABUSE_SITES_YEARS:
+    genitals (not the shins and forehead a toddler bumps), unless the note names something
+    that looks like one (a birthmark, eczema, a vaccination). The words found, quoted; ""
+    when none."""
+    if age >= _ABUSE_SITES_YEARS or note.find(CHILD_INJURY_LOOKALIKE_PHRASES):
         return ""
-    injury = note.find(CHILD_INJURY_PHRASES)
-    if not injury:
-        return ""
+    sites = note.find(CHILD_BRUISE_SITE_PHRASES)
+    if sites:
+        return f"a child under 4, complaint says {note.quote(sites)}"
     if age < _NOT_YET_MOBILE_YEARS:
-        return f"a baby under 6 months, complaint says {note.quote(injury)}"
-    concerning = note.find(CHILD_BRUISE_CONCERN_PHRASES)
-    if concerning and any(p.startswith("brui") for p in injury):
-        return f"a child under 4, complaint says {note.quote(injury + concerning)}"
+        injury = note.find(CHILD_INJURY_PHRASES)
+        if injury:
+            return f"a baby under 6 months, complaint says {note.quote(injury)}"
     return ""
 
 
@@ -1522,12 +1591,15 @@ def _concept_found(concept: Concept, note: _Note) -> list[str]:
     """The phrases of ``concept`` found in the note (not negated): its own, then those of
     each combination all of whose groups were found."""
     found = note.find(concept.phrases)
-    for combination in concept.together:
-        # A combination joins a finding with its context, and context is often history
-        # (a transplant, a previous clot, known diabetes): told as history, it counts.
+    # A combination joins a finding with its context, and context is often history (a
+    # transplant, a previous clot, known diabetes): told as history, it counts; in those of
+    # ``together_now`` the first finding must be current.
+    combinations = [(c, False) for c in concept.together]
+    combinations += [(c, True) for c in concept.together_now]
+    for combination, first_now in combinations:
         parts: list[list[str]] = []
-        for group in combination:  # the first group not found settles it
-            part = note.find(group, history_counts=True)
+        for place, group in enumerate(combination):  # the first group not found settles it
+            part = note.find(group, history_counts=not (first_now and place == 0))
             if not part:
                 break
             parts.append(part)
@@ -1690,7 +1762,7 @@ def esi_rules(
                 f"{note.quote(site + ache + breathless)}): ESI 2.",
             )
     if age >= _SILENT_ACS_AGE and not any(r.code == "B_ACS" for r in fired):
-        diabetic = note.find(DIABETES_PHRASES, history_counts=True)
+        diabetic = note.find(DIABETES_PHRASES)
         sick = note.find(SICK_PHRASES) if diabetic else []
         drained = note.find(DRAINED_PHRASES) if sick else []
         if drained and not note.find(SILENT_ACS_OTHER_CAUSE_PHRASES):

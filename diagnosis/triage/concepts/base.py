@@ -16,6 +16,9 @@ class Concept:
     - ``phrases``: any one of them, found in the note and not negated, fires the concept.
     - ``together``: combinations: a phrase of *each* group of one combination, found
       anywhere in the note and not negated, fires it ("pregnant" + "lower abdominal pain").
+    - ``together_now``: combinations as ``together`` whose first finding must be current
+      (told as history, "previous house fire 2019", "hx head injury 2015", it does not
+      count); the others are its context, which may be history ("PMH AF on warfarin").
     - ``descriptions``: short sentences saying the situation in other words, for the
       meaning-based match.
     """
@@ -25,6 +28,7 @@ class Concept:
     reason: str
     phrases: tuple[str, ...] = ()
     together: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    together_now: tuple[tuple[tuple[str, ...], ...], ...] = ()
     descriptions: tuple[str, ...] = ()
 
     @property
@@ -37,5 +41,10 @@ class Concept:
 
     def all_phrases(self) -> tuple[str, ...]:
         """Every phrase the concept may look for (its own and those of its combinations)."""
-        grouped = (p for combination in self.together for group in combination for p in group)
+        grouped = (
+            p
+            for combination in (*self.together, *self.together_now)
+            for group in combination
+            for p in group
+        )
         return (*self.phrases, *grouped)

@@ -1653,12 +1653,17 @@ SMOKE_EXPOSURE = (
     "house fire",
     "flat fire",
     "kitchen fire",
+    "bedroom fire",
     "building fire",
     "car fire",
     "in a fire",
     "from a fire",
     "from the fire",
     "in the fire",
+    "escaped a fire",
+    "escaped the fire",
+    "rescued from a fire",
+    "rescued from the fire",
     "burning house",
     "burning building",
     "burning flat",
@@ -1672,10 +1677,6 @@ SMOKE_EXPOSURE = (
     "full of smoke",
     "in the smoke",
     "from the smoke",
-    "smoke alarm",
-    "smoke detector",
-    "flames",
-    "blaze",
 )
 
 CONCEPTS: tuple[Concept, ...] = (
@@ -3443,30 +3444,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "cant breathe and cant speak",
         ),
         together=(
-            # Smoke breathed in with a voice or airway that is swelling shut (an inhalation
-            # burn: the airway is secured before it closes).
-            (
-                SMOKE_EXPOSURE,
-                (
-                    "hoarse*",
-                    "croaky",
-                    "voice going",
-                    "voice has gone",
-                    "stridor",
-                    "noisy breathing in",
-                    "noise breathing in",
-                    "noise when breathing in",
-                    "whistly",
-                    "whistling",
-                    "throat tight*",
-                    "tight throat",
-                    "throat is tight",
-                    "throat closing",
-                    "throat is closing",
-                    "cant swallow",
-                    "drooling",
-                ),
-            ),
             (
                 (
                     "cant talk",
@@ -3684,6 +3661,32 @@ CONCEPTS: tuple[Concept, ...] = (
                     "chin forward",
                     "sniffing position",
                     "tripod*",
+                ),
+            ),
+        ),
+        together_now=(
+            # Smoke breathed in with a voice or airway that is swelling shut (an inhalation
+            # burn: the airway is secured before it closes).
+            (
+                SMOKE_EXPOSURE,
+                (
+                    "hoarse*",
+                    "croaky",
+                    "voice going",
+                    "voice has gone",
+                    "stridor",
+                    "noisy breathing in",
+                    "noise breathing in",
+                    "noise when breathing in",
+                    "voice changed",
+                    "voice change*",
+                    "throat tight*",
+                    "tight throat",
+                    "throat is tight",
+                    "throat closing",
+                    "throat is closing",
+                    "cant swallow",
+                    "drooling",
                 ),
             ),
         ),

@@ -1106,6 +1106,29 @@ _DIPLOPIA = (
     "seeing things double",
     "everything is double",
 )
+_RECENT_ONSET = (
+    "sudden*",
+    "suddenly",
+    "woke up with",
+    "woke with",
+    "since waking",
+    "since this morning",
+    "since last night",
+    "since yesterday",
+    "since lunchtime",
+    "since lunch",
+    "this morning",
+    "today",
+    "tonight",
+    "hour",
+    "hours",
+    "hr",
+    "hrs",
+    "minutes",
+    "mins",
+    "new onset",
+    "acute onset",
+)
 _ATAXIA = (
     "walking like drunk",
     "walking like hes drunk",
@@ -1429,8 +1452,7 @@ CONCEPTS: tuple[Concept, ...] = (
         key="stroke",
         reason="Signs of a stroke are a high-risk, time-critical situation",
         phrases=(
-            # Double vision, or half the field of vision gone, that is new.
-            *_DIPLOPIA,
+            # Half the field of vision gone, in the words of the patient or a relative.
             "not seeing on the left",
             "not seeing on the right",
             "cant see on the left",
@@ -1448,9 +1470,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "half her vision",
             "half my vision",
             "half of the vision",
-            "hemianopia",
-            "visual field loss",
-            "field defect",
             "mouth isnt moving",
             "the left one just drops",
             "the right one just drops",
@@ -2172,9 +2191,15 @@ CONCEPTS: tuple[Concept, ...] = (
                 ("loss of balance", "lost balance", "lost his balance", "lost her balance"),
                 ("double vision", "double vison", "diplopia", "slur*", "cant stand", "vomit*"),
             ),
-            # The back of the brain: vertigo with a drunken gait (a cerebellar or brainstem
-            # stroke rarely weakens a limb or the face; double vision is a phrase alone).
+        ),
+        together_now=(
+            # The back of the brain (a cerebellar or brainstem stroke rarely weakens a limb
+            # or the face): vertigo with a drunken gait, double vision with either, or double
+            # vision that began within hours.
             (_VERTIGO, _ATAXIA),
+            (_DIPLOPIA, _VERTIGO),
+            (_DIPLOPIA, _ATAXIA),
+            (_DIPLOPIA, _RECENT_ONSET),
         ),
         descriptions=(
             "face dropped one side, cant grip with the left hand, talks like he had drink taken",

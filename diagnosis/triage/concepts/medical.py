@@ -580,6 +580,8 @@ _PASSIVE_WISH = (
             "does not care",
             "wouldnt mind",
             "would not mind",
+            "wouldnt be bothered",
+            "would not be bothered",
         )
         for tail in (
             "if i died",
@@ -626,7 +628,7 @@ _MEANS_SAVED = tuple(
         "stockpiled",
         "stashing",
         "stashed",
-        "collecting up",
+        "stash of",
     )
     for whose in ("", "his ", "her ", "my ", "mums ", "dads ", "his mums ", "her mums ", "nans ")
     for what in (
@@ -641,6 +643,13 @@ _MEANS_SAVED = tuple(
         "sleeping tablets",
         "paracetamol",
         "antidepressants",
+        "zopiclone",
+        "co codamol",
+        "cocodamol",
+        "codeine",
+        "tramadol",
+        "diazepam",
+        "sleepers",
     )
 )
 
@@ -2242,11 +2251,14 @@ CONCEPTS: tuple[Concept, ...] = (
             "sorted out her affairs",
             "sorting out his affairs",
             "sorting out her affairs",
-            "affairs in order",
-            "gave away the dog",
+            "put his affairs in order",
+            "put her affairs in order",
+            "putting his affairs in order",
+            "putting her affairs in order",
+            "got his affairs in order",
+            "got her affairs in order",
             "gave away his dog",
             "gave away her dog",
-            "gave away the cat",
             "gave away his cat",
             "gave away her cat",
             "gave away his things",
@@ -2257,8 +2269,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "giving away her things",
             "giving away his belongings",
             "giving away her belongings",
-            "giving his things away",
-            "giving her things away",
             "gave his dog away",
             "gave her dog away",
             "wont be a problem much longer",
@@ -4120,29 +4130,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "many many pill*",
         ),
         together=(
-            # Smoke breathed in, with soot in the airway or singed nostrils: carbon monoxide
-            # and cyanide until shown otherwise.
-            (
-                SMOKE_EXPOSURE,
-                (
-                    "soot*",
-                    "sooty",
-                    "singed",
-                    "nose hairs burnt",
-                    "nose hair burnt",
-                    "nasal hairs burnt",
-                    "burnt nose hair*",
-                    "burnt nasal hair*",
-                    "spitting black",
-                    "coughing black",
-                    "coughing up black",
-                    "black spit",
-                    "black sputum",
-                    "black phlegm",
-                    "black mucus",
-                    "black snot",
-                ),
-            ),
             (
                 ("festival", "mdma", "ecstasy", "molly", "pills at a party", "pills at the party"),
                 (
@@ -5010,6 +4997,34 @@ CONCEPTS: tuple[Concept, ...] = (
                     "bug killer",
                     "the poison",
                     "fly spray",
+                ),
+            ),
+        ),
+        together_now=(
+            # Smoke breathed in, with soot in the airway or singed nostrils: carbon monoxide
+            # and cyanide until shown otherwise.
+            (
+                SMOKE_EXPOSURE,
+                (
+                    "soot",
+                    "sooty",
+                    "carbonaceous",
+                    "singed nose hair*",
+                    "singed nasal hair*",
+                    "singed nostril*",
+                    "nose hairs burnt",
+                    "nose hair burnt",
+                    "nasal hairs burnt",
+                    "burnt nose hair*",
+                    "burnt nasal hair*",
+                    "spitting black",
+                    "coughing black",
+                    "coughing up black",
+                    "black spit",
+                    "black sputum",
+                    "black phlegm",
+                    "black mucus",
+                    "black snot",
                 ),
             ),
         ),

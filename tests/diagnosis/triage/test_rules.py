@@ -937,7 +937,20 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ),
         ("from a house fire, voice hoarse, throat is tight", "A_RESP_DISTRESS", True),
         ("smoker, hoarse voice for 3 weeks", "A_RESP_DISTRESS", False),
-        ("smoke alarm went off, cough, soot around his nose", "B_OVERDOSE", True),
+        ("rescued from a house fire, cough, soot around his nose", "B_OVERDOSE", True),
+        ("escaped a bedroom fire, carbonaceous sputum, voice changed", "A_RESP_DISTRESS", True),
+        ("previous house fire 2019, now hoarse with a cold", "A_RESP_DISTRESS", False),
+        ("asthma flares in winter, hoarse voice", "A_RESP_DISTRESS", False),
+        ("smoke alarm went off while cooking, hoarse from a cold", "A_RESP_DISTRESS", False),
+        ("double vision for 2 hours, headache", "B_STROKE", True),
+        ("double vision since new glasses prescription", "B_STROKE", False),
+        ("longstanding squint, double vision when tired", "B_STROKE", False),
+        ("hx head injury 2015, on warfarin, sore knee", "B_TRAUMA", False),
+        ("PMH AF on warfarin, fell and hit head", "B_TRAUMA", True),
+        ("shaving cut on face, on warfarin", "B_TRAUMA", False),
+        ("gave away the cat because of allergies", "B_PSYCH", False),
+        ("likes to have her affairs in order", "B_PSYCH", False),
+        ("dad hits him at tennis", "B_ABUSE", False),
         ("fell again, bump on forehead, on apixaban for AF", "B_TRAUMA", True),
         ("laceration to eyebrow, fell at home, takes apixaban", "B_TRAUMA", True),
         ("fell, hurt her hip, no head injury, on apixaban", "B_TRAUMA", False),
@@ -980,6 +993,44 @@ def test_the_reason_quotes_each_wording_once() -> None:
     assert "'like hes drunk'" not in stroke.reason
 
 
+def test_an_older_diabetic_who_is_sick_and_drained_may_be_a_silent_heart_attack() -> None:
+    older = vitals(age_years=71)
+
+    def acs(complaint: str) -> bool:
+        return "B_ACS" in codes(esi_rules(complaint=complaint, vitals=older))
+
+    assert acs("not right for 2 days, just sick n no energy, says no pain. T2 diabetic")
+    assert acs("diabetic, no energy and vomiting since yesterday")
+    # Another cause, another sense of "sick", or not diabetic.
+    assert not acs("diabetic, D&V since yesterday, exhausted, vomiting")
+    assert not acs("diabetic, feeling sick and tired of her knee pain")
+    assert not acs("type 2 respiratory failure, nauseated and fatigued")
+    assert not acs("no diabetes, nausea, exhausted since norovirus")
+    assert "B_ACS" not in codes(
+        esi_rules(complaint="diabetic, vomiting, no energy", vitals=vitals(age_years=40))
+    )
+
+
+@pytest.mark.parametrize(
+    ("complaint", "fires"),
+    [
+        ("BG 45, confused and sweaty", True),
+        ("sugar 52 at home, not making sense", True),
+        ("Bg: 40 cigs a day, COPD, confused", False),
+        ("peak flow meter showed 60, confused", False),
+        ("sugars 40 gms carbs, confused", False),
+        ("BG: 45-year-old, confused", False),
+        ("glucose 50 per cent given, confused", False),
+    ],
+)
+def test_a_bare_number_is_a_glucose_reading_only_when_it_stands_alone(
+    complaint: str, fires: bool
+) -> None:
+    result = esi_rules(complaint=complaint, vitals=ADULT)
+
+    assert ("A_HYPOGLYCAEMIA" in codes(result)) is fires
+
+
 @pytest.mark.parametrize(
     ("age", "complaint", "fires"),
     [
@@ -987,7 +1038,11 @@ def test_the_reason_quotes_each_wording_once() -> None:
         (0.25, "bruising to face, mum says he rolled off the sofa", True),
         (2, "bruises on her back, well otherwise", True),
         (3, "active toddler, bruises on both shins, climbing furniture", False),
+        (2, "ear infection, small bruise on shin", False),
         (0.2, "no bruises seen, feeding well, snuffly", False),
+        (0.3, "birthmark on back, parents thought it was a bruise", False),
+        (0.3, "bruise at vaccination site", False),
+        (0.3, "mum burnt her hand on the kettle, baby unhurt, here with a cough", False),
         (30, "bruise on his back from a fall at work", False),
     ],
 )
