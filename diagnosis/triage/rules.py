@@ -490,6 +490,10 @@ def _slip_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]
 _NOT_SLIPS: dict[str, frozenset[str]] = {
     "gaping": frozenset({"gasping"}),
     "gapping": frozenset({"gasping"}),
+    "flares": frozenset({"flames"}),
+    "frames": frozenset({"flames"}),
+    "thinner": frozenset({"thinners"}),
+    "stuck": frozenset({"struck"}),
 }
 
 
@@ -546,7 +550,12 @@ class _Note:
             if token in ("ago",) and j > 0 and self.tokens[j - 1] in _YEARS_AGO:
                 return not history_counts
             cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA
-            if cue and not (j + 1 < start and self.tokens[j + 1] in _PSEUDO_NEGATION):
+            if cue and not (
+                j + 1 < start
+                and self.tokens[j + 1] in _PSEUDO_NEGATION
+                # "no appetite or chest pain": the cue still covers what follows "or".
+                and not (j + 2 < start and self.tokens[j + 2] in ("or", "nor"))
+            ):
                 if history_counts and token in _HISTORY_CUES:
                     return False
                 return not (comma_seen and token in _CUES_TO_COMMA)
@@ -623,11 +632,17 @@ class _Note:
                 return True
         return False
 
-    def find(self, phrases: Iterable[str], *, history_counts: bool = False) -> list[str]:
+    def find(
+        self, phrases: Iterable[str], *, history_counts: bool = False, now: bool = False
+    ) -> list[str]:
         """The phrases (as written in the table) that occur in the note and are not negated,
         in the table's order. Only the phrases whose first word the note has are tried.
         With ``history_counts`` a phrase told as history counts too (a risk factor: "hx
-        transplant", "previous DVT"); one negated ("no", "denies") still does not."""
+        transplant", "previous DVT"); one negated ("no", "denies") still does not. With
+        ``now`` (and ``history_counts``) a phrase right after a history cue ("hx head
+        injury", "previous house fire") or dated years back ("in 2019") does not count,
+        though a cue earlier in its clause does not reach it ("PMH AF on warfarin, fell and
+        hit head")."""
         by_first = _by_first_word(phrases)
         candidates = sorted(
             (entry for word in self.positions.keys() & by_first.keys() for entry in by_first[word]),
@@ -646,6 +661,11 @@ class _Note:
                 if phrase in _wish_skipped() and self._wished_sleep(i):
                     continue
                 if self._negated(i, history_counts=history_counts):
+                    continue
+                if now and (
+                    _HISTORY_CUES & set(self.tokens[max(0, i - 2) : i])
+                    or self._past(i + n, history_counts=False)
+                ):
                     continue
                 if not self._past(i + n, history_counts=history_counts):
                     found.append(phrase)
@@ -898,6 +918,7 @@ _SILENT_ACS_AGE = 65
 DIABETES_PHRASES: tuple[str, ...] = (
     "diabetic",
     "diabetes",
+    "dm",
     "t2dm",
     "t1dm",
     "dm2",
@@ -926,10 +947,14 @@ SICK_PHRASES: tuple[str, ...] = (
     "being sick",
     "been sick",
     "just sick",
+    "feeling sick",
+    "feels sick",
+    "felt sick",
     "n/v",
 )
 DRAINED_PHRASES: tuple[str, ...] = (
     "no energy",
+    "weak",
     "exhausted",
     "fatigue*",
     "weakness",
@@ -945,6 +970,7 @@ SILENT_ACS_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "diarhoea",
     "diarrea",
     "d v",
+    "d/v",
     "d and v",
     "gastro*",
     "food poisoning",
@@ -1057,66 +1083,39 @@ HYPO_MENTAL_CHANGE_PHRASES: tuple[str, ...] = (
 )
 # A glucose reading in numbers: a glucose word, then a value with a decimal point or a unit.
 _GLUCOSE_READING = re.compile(
-    r"\b(?:bm|bg|bgl|bsl|cbg|fsbs|glucose|glucometer|meter|sugar|sugars|sugar level"
+    r"\b(bm|bg|bgl|bsl|cbg|fsbs|glucose|glucometer|meter|sugar|sugars|sugar level"
     r"|blood sugar|finger ?stick|finger ?prick)"
-    r"\s*(?:of|is|was|at|now|reading|read|reads|showed|shows|said|says|:)?"
-    r"\s*(?:of|at|as|:)?\s*(\d{1,3}(?:\.\d)?)\s*(mmol|mg)?(?:\s*([a-z]+))?"
+    r"\s*(?:of|is|was|at|now|reading|read|reads|showed|shows|said|says|:|=)?"
+    r"\s*(?:of|at|as|:|=)?\s*(\d{1,3}(?:\.\d)?)\s*(mmol|mg)?(?:\s*([a-z]+))?"
 )
 # A whole number this low can only be mg/dL (in mmol/L it would be past what a meter reads);
 # below it a bare number may be either unit ("BM 25" is high in mmol/L, low in mg/dL).
 _MG_DL_ONLY = range(34, 70)
 
 
-# Words after which a bare whole number is a glucose reading (not "meter": a peak flow meter
-# reads 60 too); a unit or a decimal point is needed after any other.
-_BARE_READING_WORDS = frozenset(
-    {"bm", "bg", "bgl", "bsl", "cbg", "fsbs", "glucose", "glucometer", "sugar", "blood", "finger"}
-)
-
-
 def _ends_a_reading(text: str, end: int, after: str | None) -> bool:
-    """Whether the number that ends at ``end`` stands alone: at the end of the note, before
-    a comma, a full stop or "and", or before a word that is no unit ("BG 45 at home" is a
-    reading, "sugar 45 lbs", "BM 45-50 mins", "glucose 50%" are not)."""
-    rest = text[end:].lstrip()
-    if not rest:
-        return True
-    if rest[0] in ",.;)!?":
-        return True
-    if not rest[0].isalpha():  # a hyphen, a slash, a percent sign: part of something else
+    """Whether the whole number that ends at ``end`` is a reading of its own, not part of
+    something else: no hyphen, slash or percent sign attached ("45-year-old", "45-50 mins",
+    "50%"), and no unit of time, quantity or age after it ("40 cigs", "45 lbs", "50 per
+    cent"); "BG 45, confused", "BM 45 - drowsy", "BM 45 per paramedics" are readings."""
+    rest = text[end:]
+    if rest[:1] in ("-", "/", "%", "\u2013") or rest.lstrip()[:1] == "%":
         return False
-    return after in _READING_FOLLOWED_BY
+    if after == "per":
+        return not rest.lstrip()[3:].lstrip().startswith("cent")
+    return after not in _NOT_A_READING_AFTER
 
 
-# What may follow a reading in a note ("sugar 45 at home, confused").
-_READING_FOLLOWED_BY = frozenset(
+# What a whole number before them counts: no glucose reading ("BM 45 mins ago").
+_NOT_A_READING_AFTER = frozenset(
     {
-        "at",
-        "on",
-        "and",
-        "earlier",
-        "now",
-        "this",
-        "today",
-        "tonight",
-        "when",
-        "then",
-        "by",
-        "but",
-        "so",
-        "with",
-        "pt",
-        "patient",
-        "he",
-        "she",
-        "confused",
-        "drowsy",
-        "sweaty",
-        "clammy",
-        "shaky",
-        "not",
-        "unresponsive",
-        "slurring",
+        *("s", "sec", "secs", "second", "seconds", "m", "min", "mins", "minute", "minutes"),
+        *("h", "hr", "hrs", "hour", "hours", "d", "day", "days", "wk", "wks", "week", "weeks"),
+        *("month", "months", "mo", "mth", "mths", "y", "yr", "yrs", "year", "years", "yo"),
+        *("ago", "old", "units", "unit", "u", "iu", "g", "gm", "gms", "gram", "grams"),
+        *("grammes", "kg", "kgs", "lb", "lbs", "ml", "mls", "l", "litres", "liters", "meq"),
+        *("cigs", "cigarettes", "pack", "packs", "teaspoons", "teaspoon", "spoons", "spoon"),
+        *("spoonfuls", "tablets", "tabs", "percent", "pc", "x", "times", "cubes", "sachets"),
     }
 )
 
@@ -1128,7 +1127,7 @@ def _low_glucose_readings(text: str) -> list[str]:
     nor a number followed by a unit of time or quantity ("BM 45 mins ago")."""
     found = []
     for match in _GLUCOSE_READING.finditer(text):
-        value, unit, after = match.group(1), match.group(2), match.group(3)
+        word, value, unit, after = match.group(1), match.group(2), match.group(3), match.group(4)
         number = float(value)
         if unit == "mg":
             low = number < 70
@@ -1137,11 +1136,11 @@ def _low_glucose_readings(text: str) -> list[str]:
         else:
             low = (
                 int(value) in _MG_DL_ONLY
-                and match.group(0).split()[0].rstrip(":=") in _BARE_READING_WORDS
-                and _ends_a_reading(text, match.end(1), after)
+                and word != "meter"  # a peak flow meter reads 60 too
+                and _ends_a_reading(text, match.end(2), after)
             )
         if low:
-            found.append(text[match.start() : match.end(2) if unit else match.end(1)].strip())
+            found.append(text[match.start() : match.end(3) if unit else match.end(2)].strip())
     return found
 
 
@@ -1390,7 +1389,6 @@ def _all_phrases() -> Iterable[str]:
         HYPO_RESOLVED_PHRASES,
         HYPO_MENTAL_CHANGE_PHRASES,
         CHILD_INJURY_PHRASES,
-        CHILD_BRUISE_SITE_PHRASES,
         CHILD_INJURY_LOOKALIKE_PHRASES,
         SEVERE_PAIN_PHRASES,
         tuple(RESOURCE_PHRASES),
@@ -1417,37 +1415,30 @@ _RESOURCE_PHRASE_KEYS = tuple(RESOURCE_PHRASES)
 _NOT_YET_MOBILE_YEARS = 0.5
 _ABUSE_SITES_YEARS = 4.0
 CHILD_INJURY_PHRASES: tuple[str, ...] = INJURY_MARKS
-# A bruise at a TEN-4 site, said as one ("bruise on his back", "bruising behind the ear").
-CHILD_BRUISE_SITE_PHRASES: tuple[str, ...] = tuple(
-    f"{bruise} {where}{whose}{site}"
-    for bruise in ("bruise", "bruises", "bruising", "bruised")
-    for where in ("on ", "to ", "behind ", "over ", "around ", "across ", "")
-    for whose in ("", "his ", "her ", "the ", "both ")
-    for site in (
-        "ear",
-        "ears",
-        "neck",
-        "torso",
-        "trunk",
-        "chest",
-        "abdomen",
-        "tummy",
-        "belly",
-        "back",
-        "buttock",
-        "buttocks",
-        "bottom",
-        "genitals",
-        "frenulum",
-    )
-    if where or not whose
+# The TEN-4 sites of a bruise in a child under 4 (_bruise_site reads them near the bruise).
+CHILD_BRUISE_SITES = frozenset(
+    {
+        *("ear", "ears", "neck", "torso", "trunk", "chest", "abdomen", "tummy", "belly"),
+        *("stomach", "back", "buttock", "buttocks", "bottom", "genitals", "frenulum"),
+    }
 )
-# What looks like a bruise or burn in a baby and is not one, or says the baby is unhurt.
+# What looks like a bruise in a baby and is not one, said in the bruise's clause.
+_LOOKALIKE_STEMS = (
+    "birthmark",
+    "birth",
+    "mongolian",
+    "slate",
+    "vaccin",
+    "immunis",
+    "immuniz",
+    "jab",
+    "injection",
+    "heel",
+    "nappy",
+    "diaper",
+    "eczema",
+)
 CHILD_INJURY_LOOKALIKE_PHRASES: tuple[str, ...] = (
-    "unhurt",
-    "uninjured",
-    "not injured",
-    "not hurt",
     "birthmark*",
     "birth mark*",
     "mongolian",
@@ -1461,27 +1452,65 @@ CHILD_INJURY_LOOKALIKE_PHRASES: tuple[str, ...] = (
     "nappy rash",
     "diaper rash",
     "eczema",
-    "looks like a",
-    "thought it was",
 )
 
 
 def _child_injury_signs(note: _Note, age: float) -> str:
     """Where an injury in a young child is a sign of abuse until shown otherwise (NICE
     CG89; the TEN-4 rule): a bruise, fracture or burn in a baby under 6 months, who cannot
-    yet move about alone, or, under 4 years, a bruise of the ears, neck, trunk, buttocks or
-    genitals (not the shins and forehead a toddler bumps), unless the note names something
-    that looks like one (a birthmark, eczema, a vaccination). The words found, quoted; ""
-    when none."""
-    if age >= _ABUSE_SITES_YEARS or note.find(CHILD_INJURY_LOOKALIKE_PHRASES):
+    yet move about alone, or, under 4 years, a bruise on the ears, neck, trunk, buttocks or
+    genitals (the site within a few words of the bruise: "bruise to left ear", "ear
+    bruising"; not the shins and forehead a toddler bumps). A bruise is not counted where
+    the note names a look-alike (a birthmark, a blue spot, a vaccination, eczema, nappy
+    rash); a fracture or a burn always is. The words found, quoted; "" when none."""
+    if age >= _ABUSE_SITES_YEARS:
         return ""
-    sites = note.find(CHILD_BRUISE_SITE_PHRASES)
-    if sites:
-        return f"a child under 4, complaint says {note.quote(sites)}"
-    if age < _NOT_YET_MOBILE_YEARS:
-        injury = note.find(CHILD_INJURY_PHRASES)
-        if injury:
-            return f"a baby under 6 months, complaint says {note.quote(injury)}"
+    marks = note.find(CHILD_INJURY_PHRASES)
+    bruises = [p for p in marks if p.startswith("brui")]
+    if bruises and _every_bruise_a_lookalike(note):
+        marks = [p for p in marks if p not in bruises]
+        bruises = []
+    if age < _NOT_YET_MOBILE_YEARS and marks:
+        return f"a baby under 6 months, complaint says {note.quote(marks)}"
+    site = _bruise_site(note) if bruises else ""
+    if site:
+        return f"a child under 4, complaint says {note.quote(bruises)} on the {site}"
+    return ""
+
+
+def _clause(tokens: list[str], i: int) -> list[str]:
+    """The tokens of the clause (between commas or clause ends) that holds token ``i``."""
+    start, end = i, i + 1
+    while start > 0 and not (tokens[start - 1] in _SCOPE_END or tokens[start - 1] == ","):
+        start -= 1
+    while end < len(tokens) and not (tokens[end] in _SCOPE_END or tokens[end] == ","):
+        end += 1
+    return tokens[start:end]
+
+
+def _every_bruise_a_lookalike(note: _Note) -> bool:
+    """Whether every bruise word shares its clause with a look-alike ("bruise at
+    vaccination site", "birthmark on back, parents thought it was a bruise" is not one:
+    other clause) - then the marks are no bruises."""
+    tokens = note.tokens
+    places = [i for i, t in enumerate(tokens) if t.startswith("brui")]
+    return bool(places) and all(
+        any(t.startswith(_LOOKALIKE_STEMS) for t in _clause(tokens, i)) for i in places
+    )
+
+
+def _bruise_site(note: _Note) -> str:
+    """A TEN-4 site within 4 words after a bruise word, or 2 before it, in its clause."""
+    tokens = note.tokens
+    for i, token in enumerate(tokens):
+        if not token.startswith("brui"):
+            continue
+        for j in range(max(0, i - 2), min(len(tokens), i + 5)):
+            between = tokens[min(i, j) : max(i, j)]
+            if any(t in _SCOPE_END or t == "," for t in between):
+                continue
+            if tokens[j] in CHILD_BRUISE_SITES:
+                return tokens[j]
     return ""
 
 
@@ -1599,7 +1628,7 @@ def _concept_found(concept: Concept, note: _Note) -> list[str]:
     for combination, first_now in combinations:
         parts: list[list[str]] = []
         for place, group in enumerate(combination):  # the first group not found settles it
-            part = note.find(group, history_counts=not (first_now and place == 0))
+            part = note.find(group, history_counts=True, now=first_now and place == 0)
             if not part:
                 break
             parts.append(part)
@@ -1762,7 +1791,7 @@ def esi_rules(
                 f"{note.quote(site + ache + breathless)}): ESI 2.",
             )
     if age >= _SILENT_ACS_AGE and not any(r.code == "B_ACS" for r in fired):
-        diabetic = note.find(DIABETES_PHRASES)
+        diabetic = note.find(DIABETES_PHRASES, history_counts=True)
         sick = note.find(SICK_PHRASES) if diabetic else []
         drained = note.find(DRAINED_PHRASES) if sick else []
         if drained and not note.find(SILENT_ACS_OTHER_CAUSE_PHRASES):

@@ -1453,6 +1453,18 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Signs of a stroke are a high-risk, time-critical situation",
         phrases=(
             # Half the field of vision gone, in the words of the patient or a relative.
+            "hemianopia",
+            "new field defect",
+            "field defect on the left",
+            "field defect on the right",
+            "field loss on the left",
+            "field loss on the right",
+            # New double vision said as new.
+            "new double vision",
+            "new onset double vision",
+            "new diplopia",
+            "double vision started",
+            "diplopia started",
             "not seeing on the left",
             "not seeing on the right",
             "cant see on the left",
@@ -2200,6 +2212,19 @@ CONCEPTS: tuple[Concept, ...] = (
             (_DIPLOPIA, _VERTIGO),
             (_DIPLOPIA, _ATAXIA),
             (_DIPLOPIA, _RECENT_ONSET),
+            # Double vision with a drooping eyelid: a third nerve palsy (an aneurysm).
+            (
+                _DIPLOPIA,
+                (
+                    "drooping eyelid",
+                    "droopy eyelid",
+                    "eyelid drooping",
+                    "eyelid droopy",
+                    "ptosis",
+                    "droopy eye",
+                    "eye drooping",
+                ),
+            ),
         ),
         descriptions=(
             "face dropped one side, cant grip with the left hand, talks like he had drink taken",

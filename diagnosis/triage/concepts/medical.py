@@ -5009,6 +5009,7 @@ CONCEPTS: tuple[Concept, ...] = (
                     "soot",
                     "sooty",
                     "carbonaceous",
+                    "singed",
                     "singed nose hair*",
                     "singed nasal hair*",
                     "singed nostril*",
