@@ -13,13 +13,13 @@ whose description it is most like when that similarity is at least :data:`SIMILA
 and beats the nearest ordinary complaint (:mod:`diagnosis.triage.concepts.ordinary`) by
 :data:`MARGIN`. The rules then fire the concept as if its words had been found, quoting the part.
 
-A learned head reads the same parts too: a logistic regression per concept over the note's
+A learned head reads the same parts too: a small network (one hidden layer) over the note's
 features (the whole note's embedding, and the element-wise maximum and mean of its parts'),
-fitted on the tuning half of the paraphrase set only
-(``python -m tests.diagnosis.triage.paraphrases.learn``) and kept in
-:data:`LEARNED_PATH` with the hash of the notes it was fitted on. It fires a concept whose
-probability reaches the stored threshold (chosen by cross-validation on the tuning half, for
-few false alarms) and quotes the part most like that concept's weights.
+trained on the tuning half of the paraphrase set only
+(``python -m tests.diagnosis.triage.paraphrases.learn``) and kept in :data:`LEARNED_PATH`
+with the hash of the notes it was trained on. It fires a concept whose probability reaches
+the stored threshold (chosen by cross-validation on the tuning half, for few false alarms)
+and quotes the part that, read alone, is most like that concept.
 
 The thresholds were chosen on the tuning half of the paraphrase set; docs/triage.md gives
 what the match adds on the frozen half. Imports torch only when first used.
@@ -98,7 +98,7 @@ def _table():  # type: ignore[no-untyped-def]
 
 @functools.cache
 def _learned():  # type: ignore[no-untyped-def]
-    """The learned head (concept codes, weights, biases, threshold), or None without its file."""
+    """The learned head (concept codes, weights, threshold), or None without its file."""
     import numpy as np
     import torch
 
@@ -107,11 +107,22 @@ def _learned():  # type: ignore[no-untyped-def]
         return None
     with np.load(LEARNED_PATH) as data:
         keys = [str(k) for k in data["keys"]]
-        weights = torch.from_numpy(data["weights"].astype("float32"))
-        bias = torch.from_numpy(data["bias"].astype("float32"))
+        weights = {
+            name: torch.from_numpy(data[name].astype("float32"))
+            for name in ("w1", "b1", "w2", "b2")
+        }
         threshold = float(data["threshold"])
     codes = {c.key: c.code for c in CONCEPTS}
-    return [codes[k] for k in keys], weights, bias, threshold
+    return [codes[k] for k in keys], weights, threshold
+
+
+def head_probabilities(features, weights):  # type: ignore[no-untyped-def]
+    """The learned head's probability of each concept, for one note's features or a batch
+    of them (the last dimension): sigmoid(w2 . gelu(w1 . x + b1) + b2)."""
+    import torch
+
+    hidden = torch.nn.functional.gelu(features @ weights["w1"].T + weights["b1"])
+    return torch.sigmoid(hidden @ weights["w2"].T + weights["b2"])
 
 
 def note_features(complaint: str, parts_embedded, whole=None):  # type: ignore[no-untyped-def]
@@ -185,14 +196,14 @@ def read_note(complaint: str, *, whole: bool = False) -> NoteReading:
     if learned is not None:
         import torch
 
-        learned_codes, weights, bias, threshold = learned
+        learned_codes, weights, threshold = learned
         features = note_features(complaint, embedded, whole=embedded_whole)
-        probabilities = torch.sigmoid(weights @ features + bias)
-        width = embedded.shape[1]
-        for k in torch.nonzero(probabilities >= threshold).flatten().tolist():
-            code = learned_codes[k]
-            if code not in matched:
-                # The part most like the concept's weights on the parts' maximum.
-                best_part = int((embedded @ weights[k, width : 2 * width]).argmax())
-                matched[code] = parts[best_part]
+        fired = torch.nonzero(head_probabilities(features, weights) >= threshold).flatten()
+        if len(fired):
+            # Each part read alone (as the whole note, its parts' maximum and mean).
+            alone = head_probabilities(torch.cat([embedded] * 3, dim=1), weights)
+            for k in fired.tolist():
+                code = learned_codes[k]
+                if code not in matched:
+                    matched[code] = parts[int(alone[:, k].argmax())]
     return NoteReading(matched, embedded_whole)

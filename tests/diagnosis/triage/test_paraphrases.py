@@ -24,9 +24,9 @@ RECALL_FLOOR = 0.910
 NONE_SITUATION_BELOW = 0.77
 FALSE_POSITIVES_AT_MOST = 0.13
 # As served (words, meaning and the learned head), measured with the lists of this commit.
-SERVED_RECALL_FLOOR = 0.954
+SERVED_RECALL_FLOOR = 0.969
 SERVED_NONE_SITUATION_BELOW = 0.86
-SERVED_FALSE_POSITIVES_AT_MOST = 0.15
+SERVED_FALSE_POSITIVES_AT_MOST = 0.145
 
 
 def test_the_frozen_half_is_the_one_first_committed() -> None:
@@ -96,6 +96,10 @@ def test_the_learned_head_was_fitted_on_the_tuning_half_alone() -> None:
         assert str(learned["tuning_sha256"]) in prefixes
         assert str(learned["tuning_sha256"]) != FROZEN_SHA256
         situations = {str(k) for k in learned["keys"]}
-        assert learned["weights"].shape == (len(situations), 3 * 384)
+        hidden = learned["w1"].shape[0]
+        assert learned["w1"].shape == (hidden, 3 * 384)
+        assert learned["b1"].shape == (hidden,)
+        assert learned["w2"].shape == (len(situations), hidden)
+        assert learned["b2"].shape == (len(situations),)
         assert 0.5 <= float(learned["threshold"]) < 1
     assert situations == {row["concept"] for row in notes("frozen")} - {"none"}

@@ -3,6 +3,8 @@
     .venv/bin/python -m tests.diagnosis.triage.paraphrases.evaluate frozen
     .venv/bin/python -m tests.diagnosis.triage.paraphrases.evaluate tuning --misses [--key pe]
     .venv/bin/python -m tests.diagnosis.triage.paraphrases.evaluate frozen --meaning
+    .venv/bin/python -m tests.diagnosis.triage.paraphrases.evaluate tuning --lines 6750: \
+        --meaning --head /tmp/head.npz
 
 A note describing situation X is *recalled* when X's concept fires (its rule code); it is
 *raised enough* when the rules' floor is at least as acute as X's level (another situation of
@@ -10,7 +12,9 @@ the same level may have fired instead). A ``none`` note is a *false positive* wh
 concept fires. Every note is read with the same unremarkable adult vital signs, so only the
 words decide. ``--misses`` lists the notes missed and the false positives; it refuses the
 frozen half, which no list may be tuned on. ``--meaning`` adds the meaning-based match (loads
-the MiniLM encoder).
+the MiniLM encoder); ``--head`` reads with another learned head than the served one (a head
+fitted by ``learn --first N --out PATH``), ``--lines A:B`` only the lines A to B of the half
+(a round of notes that head never saw).
 """
 
 from __future__ import annotations
@@ -41,11 +45,11 @@ VITALS = Vitals(
 CONCEPT_CODES = frozenset(c.code for c in CONCEPTS)
 
 
-def notes(half: str) -> list[dict[str, str]]:
+def notes(half: str, lines: slice = slice(None)) -> list[dict[str, str]]:
     if half not in HALVES:
         raise ValueError(f"half must be one of {HALVES}, got {half!r}")
     with open(HERE / f"{half}.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return [json.loads(line) for line in f if line.strip()][lines]
 
 
 @dataclass
@@ -74,11 +78,16 @@ class Report:
         return self.false_positives / max(1, self.none_total)
 
 
-def evaluate(half: str, *, similar: Callable[[str], Mapping[str, str]] | None = None) -> Report:
-    """Read every note of ``half`` through the ESI rules (and ``similar``, the meaning-based
-    match, when given)."""
+def evaluate(
+    half: str,
+    *,
+    similar: Callable[[str], Mapping[str, str]] | None = None,
+    lines: slice = slice(None),
+) -> Report:
+    """Read every note of ``half`` (its ``lines``) through the ESI rules (and ``similar``,
+    the meaning-based match, when given)."""
     report = Report()
-    for row in notes(half):
+    for row in notes(half, lines):
         note = row["note"]
         result = esi_rules(
             complaint=note, vitals=VITALS, similar=similar(note) if similar else None
@@ -107,15 +116,26 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true")
     parser.add_argument("--key", default="", help="only this situation's misses")
     parser.add_argument("--meaning", action="store_true")
+    parser.add_argument("--head", type=Path, help="another learned head (with --meaning)")
+    parser.add_argument("--lines", default=":", help="A:B, only these lines of the half")
     args = parser.parse_args()
     if args.misses and args.half == "frozen":
         parser.error("the frozen half is held out: list the tuning half's misses only")
+    try:
+        start, _, stop = args.lines.partition(":")
+        lines = slice(int(start) if start else None, int(stop) if stop else None)
+    except ValueError:
+        parser.error("--lines takes A:B (either may be left out)")
     similar = None
     if args.meaning:
-        from diagnosis.triage.meaning import similar_concepts  # torch, the encoder
+        from diagnosis.triage import meaning  # torch, the encoder
 
-        similar = similar_concepts
-    report = evaluate(args.half, similar=similar)
+        if args.head:
+            meaning.LEARNED_PATH = args.head
+        similar = meaning.similar_concepts
+    elif args.head:
+        parser.error("--head needs --meaning")
+    report = evaluate(args.half, similar=similar, lines=lines)
     print(
         f"{args.half}: recall {report.recall:.3f} "
         f"({sum(report.recalled.values())}/{sum(report.total.values())}), "
