@@ -78,6 +78,29 @@ def test_the_meaning_match_adds_to_the_words_and_never_takes_away() -> None:
     assert with_meaning.false_positive_rate <= SERVED_FALSE_POSITIVES_AT_MOST
 
 
+# The fresh round (fresh.jsonl), read as written: the lists and the head never saw it.
+FRESH_RECALL_FLOOR = 0.781
+FRESH_FALSE_POSITIVES_AT_MOST = 0.05
+FRESH_SERVED_RECALL_FLOOR = 0.890
+FRESH_SERVED_FALSE_POSITIVES_AT_MOST = 0.085
+
+
+def test_the_fresh_round_is_recognised_as_first_read() -> None:
+    """A second measure on notes nothing was fitted to: a change to the lists or the head
+    that reads them worse is a regression, as on the frozen half."""
+    from diagnosis.triage.meaning import similar_concepts
+
+    rows = notes("fresh")
+    assert len(rows) == 750 and sum(row["concept"] == "none" for row in rows) == 200
+    words = evaluate("fresh")
+    served = evaluate("fresh", similar=similar_concepts)
+
+    assert words.recall >= FRESH_RECALL_FLOOR
+    assert words.false_positive_rate <= FRESH_FALSE_POSITIVES_AT_MOST
+    assert served.recall >= FRESH_SERVED_RECALL_FLOOR
+    assert served.false_positive_rate <= FRESH_SERVED_FALSE_POSITIVES_AT_MOST
+
+
 def test_the_learned_head_was_fitted_on_the_tuning_half_alone() -> None:
     """Its file names the notes it was fitted on: the tuning half as committed, or its first
     lines (rounds of notes are added at its end; see docs/triage.md for the round the served

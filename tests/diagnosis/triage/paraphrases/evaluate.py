@@ -3,6 +3,7 @@
     .venv/bin/python -m tests.diagnosis.triage.paraphrases.evaluate frozen
     .venv/bin/python -m tests.diagnosis.triage.paraphrases.evaluate tuning --misses [--key pe]
     .venv/bin/python -m tests.diagnosis.triage.paraphrases.evaluate frozen --meaning
+    .venv/bin/python -m tests.diagnosis.triage.paraphrases.evaluate fresh --meaning
     .venv/bin/python -m tests.diagnosis.triage.paraphrases.evaluate tuning --lines 6750: \
         --meaning --head /tmp/head.npz
 
@@ -30,7 +31,8 @@ from diagnosis.triage.concepts import BY_KEY, CONCEPTS
 from diagnosis.triage.rules import Vitals, esi_rules
 
 HERE = Path(__file__).resolve().parent
-HALVES = ("frozen", "tuning")
+# "fresh": the newest round of notes, read as written and not tuned on yet (README.md).
+HALVES = ("frozen", "tuning", "fresh")
 VITALS = Vitals(
     age_years=40,
     heart_rate=80,
