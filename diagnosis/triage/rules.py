@@ -380,8 +380,19 @@ def _wish_skipped() -> frozenset[str]:
 _FUZZY_MIN_LEN = 6
 
 
+# A "?" glued to the front of a word is clinical shorthand for "query" ("?CVA", "?PE"); after
+# a word ("CP?") it stays a question, which an answer may follow.
+_QUERY_MARK = re.compile(r"(?<![a-z0-9?])\?(?=[a-z])")
+# "+ve" and "-ve" are "positive" and "negative" ("FAST +ve", "preg test +ve", "Kernig -ve").
+_POSITIVE_MARK = re.compile(r"\+\s?ve\b")
+_NEGATIVE_MARK = re.compile(r"-\s?ve\b")
+
+
 def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
+    text = _QUERY_MARK.sub("query ", text)
+    text = _POSITIVE_MARK.sub(" positive", text)
+    text = _NEGATIVE_MARK.sub(" negative", text)
     # "can't" -> "cant", "pt's" -> "pts": apostrophes never separate words in notes.
     return text.replace("'", "")
 

@@ -79,9 +79,9 @@ def test_the_meaning_match_adds_to_the_words_and_never_takes_away() -> None:
 
 
 # The fresh round (fresh.jsonl), read as written: the lists and the head never saw it.
-FRESH_RECALL_FLOOR = 0.781
+FRESH_RECALL_FLOOR = 0.787
 FRESH_FALSE_POSITIVES_AT_MOST = 0.05
-FRESH_SERVED_RECALL_FLOOR = 0.890
+FRESH_SERVED_RECALL_FLOOR = 0.896
 FRESH_SERVED_FALSE_POSITIVES_AT_MOST = 0.085
 
 

@@ -693,6 +693,26 @@ def test_a_question_mark_in_shorthand_does_not_take_a_finding_away(note: str, co
     assert code in codes(esi_rules(complaint=note, vitals=ADULT))
 
 
+@pytest.mark.parametrize(
+    ("note", "code", "fires"),
+    [
+        ("R droop + R arm 2/5, 40 min, ?CVA, BM 6.1", "B_STROKE", True),
+        ("?stroke, came in by ambulance", "B_STROKE", True),
+        ("R facial droop, FAST +ve", "B_STROKE", True),
+        ("FAST+ve at scene", "B_STROKE", True),
+        ("FAST -ve, ?migraine, photophobia settled", "B_STROKE", False),
+        ("Dizzy on standing, FAST-ve", "B_STROKE", False),
+        ("Headache. Stroke? No - FAST negative", "B_STROKE", False),
+    ],
+)
+def test_a_query_mark_before_a_word_and_ve_after_a_test_are_read(
+    note: str, code: str, fires: bool
+) -> None:
+    """'?CVA' is shorthand for 'query CVA'; '+ve' and '-ve' are 'positive' and 'negative'
+    (a '-ve' after a finding takes it away, as 'negative' does)."""
+    assert (code in codes(esi_rules(complaint=note, vitals=ADULT))) is fires
+
+
 def test_every_word_of_every_phrase_can_be_found_in_a_note() -> None:
     """A phrase word the note reader can never produce as a token ("co-amoxiclav", "? - no":
     the hyphen is dropped) is a phrase that silently never fires."""
