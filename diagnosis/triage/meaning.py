@@ -105,15 +105,27 @@ def _learned():  # type: ignore[no-untyped-def]
     if not LEARNED_PATH.exists():
         logger.warning("No learned head at %s: the meaning match runs without it.", LEARNED_PATH)
         return None
-    with np.load(LEARNED_PATH) as data:
-        keys = [str(k) for k in data["keys"]]
-        weights = {
-            name: torch.from_numpy(data[name].astype("float32"))
-            for name in ("w1", "b1", "w2", "b2")
-        }
-        threshold = float(data["threshold"])
     codes = {c.key: c.code for c in CONCEPTS}
-    return [codes[k] for k in keys], weights, threshold
+    try:
+        with np.load(LEARNED_PATH) as data:
+            keys = [str(k) for k in data["keys"]]
+            weights = {
+                name: torch.from_numpy(data[name].astype("float32"))
+                for name in ("w1", "b1", "w2", "b2")
+            }
+            threshold = float(data["threshold"])
+        learned_codes = [codes[k] for k in keys]
+    except (KeyError, ValueError, OSError) as exc:
+        # A head of another format (the logistic regression of before 2026-12-01) or of
+        # situations this version does not know: the match runs without it, never fails.
+        logger.warning(
+            "The learned head at %s cannot be read (%s): the meaning match runs without it. "
+            "Refit it with python -m tests.diagnosis.triage.paraphrases.learn.",
+            LEARNED_PATH,
+            exc,
+        )
+        return None
+    return learned_codes, weights, threshold
 
 
 def head_probabilities(features, weights):  # type: ignore[no-untyped-def]

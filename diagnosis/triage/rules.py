@@ -231,6 +231,8 @@ _PAIN_SCORE = re.compile(r"\b(10|[0-9])\s*/\s*10\b")
 # Cues marked comma-sensitive stop at a comma ("no LOC, CP" still has CP); "denies" lists
 # run over commas ("denies CP, SOB, N/V").
 _CUES_OVER_COMMAS = frozenset({"denies", "denied", "deny", "negative", "neg", "nil"})
+# Cues that are also a test's result: after a test's name they negate nothing that follows.
+_RESULT_WORDS = frozenset({"negative", "neg"})
 _CUES_TO_COMMA = frozenset(
     {
         "no",
@@ -258,8 +260,10 @@ _HISTORY_CUES = frozenset(
     | {"fhx", "fh"}
 )
 # "Chest pain? No - ...", "scrotal pain denied": a finding negated by what follows it.
-_NEGATED_AFTER = frozenset({"denied", "negative", "neg", "nil", "absent"})
-_ANSWER_NO = frozenset({"no", "nope", "not", "negative"})
+# What the reader writes for "-ve" ("COVID -ve"): it negates the finding before it only.
+_NEGATIVE_AFTER_WORD = "negve"
+_NEGATED_AFTER = frozenset({"denied", "negative", "neg", "nil", "absent", _NEGATIVE_AFTER_WORD})
+_ANSWER_NO = frozenset({"no", "nope", "not", "negative", _NEGATIVE_AFTER_WORD})
 # What may stand between a question and its answer in a transcript: "? A: No".
 _ANSWER_MARK = frozenset({"a", ":", "answer"})
 # Whom or when a question about a finding asks, between the finding and its "?".
@@ -380,19 +384,21 @@ def _wish_skipped() -> frozenset[str]:
 _FUZZY_MIN_LEN = 6
 
 
-# A "?" glued to the front of a word is clinical shorthand for "query" ("?CVA", "?PE"); after
-# a word ("CP?") it stays a question, which an answer may follow.
-_QUERY_MARK = re.compile(r"(?<![a-z0-9?])\?(?=[a-z])")
-# "+ve" and "-ve" are "positive" and "negative" ("FAST +ve", "preg test +ve", "Kernig -ve").
+# A "?" glued to the front of a word is clinical shorthand for "query" ("?CVA", "?PE"), unless
+# the word answers a question ("SI ?no"); the "?" stays, so it still ends the scope of a cue
+# before it ("Denies CP ?ACS"). After a word ("CP?") it stays a question an answer may follow.
+_QUERY_MARK = re.compile(r"(?<![a-z0-9?])\?(?=[a-z])(?!(?:no|nope|not|nil|neg)\b)")
+# "+ve" is "positive" ("FAST +ve"); "-ve" negates only the finding before it ("Kernig -ve"),
+# never what follows ("COVID -ve, chest pain" keeps the chest pain): a word of its own.
 _POSITIVE_MARK = re.compile(r"\+\s?ve\b")
 _NEGATIVE_MARK = re.compile(r"-\s?ve\b")
 
 
 def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
-    text = _QUERY_MARK.sub("query ", text)
+    text = _QUERY_MARK.sub("? query ", text)
     text = _POSITIVE_MARK.sub(" positive", text)
-    text = _NEGATIVE_MARK.sub(" negative", text)
+    text = _NEGATIVE_MARK.sub(f" {_NEGATIVE_AFTER_WORD}", text)
     # "can't" -> "cant", "pt's" -> "pts": apostrophes never separate words in notes.
     return text.replace("'", "")
 
@@ -561,6 +567,8 @@ class _Note:
             if token in ("ago",) and j > 0 and self.tokens[j - 1] in _YEARS_AGO:
                 return not history_counts
             cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA
+            if cue and token in _RESULT_WORDS and not self._opens_negation(j):
+                cue = False  # "COVID negative, chest pain": a result of what precedes it
             if cue and not (
                 j + 1 < start
                 and self.tokens[j + 1] in _PSEUDO_NEGATION
@@ -574,6 +582,14 @@ class _Note:
             if words > _NEGATION_WINDOW:
                 return False
         return False
+
+    def _opens_negation(self, j: int) -> bool:
+        """Whether the result word at ``j`` ("negative", "neg") opens a negation ("negative
+        for chest pain", a clause or a list item that starts with it: "neg CP, SOB") rather
+        than gives the result of the test before it ("COVID negative, chest pain")."""
+        follows = self.tokens[j + 1] if j + 1 < len(self.tokens) else ""
+        previous = self.tokens[j - 1] if j else "."
+        return follows == "for" or previous in _SCOPE_END or previous == ","
 
     def _wished_sleep(self, start: int) -> bool:
         """Whether the words before ``start``, up to a comma, are the patient's own wish for

@@ -703,13 +703,34 @@ def test_a_question_mark_in_shorthand_does_not_take_a_finding_away(note: str, co
         ("FAST -ve, ?migraine, photophobia settled", "B_STROKE", False),
         ("Dizzy on standing, FAST-ve", "B_STROKE", False),
         ("Headache. Stroke? No - FAST negative", "B_STROKE", False),
+        # A "-ve" takes away the finding before it, never what follows it.
+        ("COVID -ve, chest pain radiating to jaw", "B_ACS", True),
+        ("Strep -ve, drooling, cant swallow, stridor", "A_RESP_DISTRESS", True),
+        ("Rh -ve, 8/40 pregnant, PV bleeding, shoulder tip pain", "B_ECTOPIC", True),
+        ("Kernig -ve, fever, neck stiffness, purpuric rash", "B_MENINGITIS", True),
+        ("FAST -ve, R arm weakness and facial droop 30 min", "B_STROKE", True),
+        ("chest pain -ve", "B_ACS", False),
+        # "negative" after a test's name is its result, not a negation of what follows.
+        ("COVID negative, chest pain radiating to jaw", "B_ACS", True),
+        ("Troponin neg, ongoing chest pain radiating to left arm", "B_ACS", True),
+        ("Flu negative, struggling to breathe, cant finish sentences", "B_DISTRESS", True),
+        ("negative for chest pain, SOB", "B_ACS", False),
+        ("fever, negative CP or SOB", "B_ACS", False),
+        ("neg CP", "B_ACS", False),
+        # The "?" still ends what a negation before it covers; "?no" is an answer.
+        ("Denies SI ?OD took 20 paracetamol", "B_OVERDOSE", True),
+        ("No fever ?SAH thunderclap headache", "B_HEADACHE", True),
+        ("Denies CP ?ACS", "B_ACS", True),
+        ("No rash ?meningitis", "B_MENINGITIS", True),
+        ("SI ?no", "B_PSYCH", False),
+        ("chest pain ?no", "B_ACS", False),
     ],
 )
 def test_a_query_mark_before_a_word_and_ve_after_a_test_are_read(
     note: str, code: str, fires: bool
 ) -> None:
-    """'?CVA' is shorthand for 'query CVA'; '+ve' and '-ve' are 'positive' and 'negative'
-    (a '-ve' after a finding takes it away, as 'negative' does)."""
+    """'?CVA' is shorthand for 'query CVA' ('?no' is an answer); '+ve' is 'positive', and a
+    '-ve' takes away the finding it follows, never what comes after it."""
     assert (code in codes(esi_rules(complaint=note, vitals=ADULT))) is fires
 
 

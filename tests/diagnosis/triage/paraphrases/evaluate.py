@@ -12,7 +12,8 @@ A note describing situation X is *recalled* when X's concept fires (its rule cod
 the same level may have fired instead). A ``none`` note is a *false positive* when any
 concept fires. Every note is read with the same unremarkable adult vital signs, so only the
 words decide. ``--misses`` lists the notes missed and the false positives; it refuses the
-frozen half, which no list may be tuned on. ``--meaning`` adds the meaning-based match (loads
+frozen half, which no list may be tuned on, and the fresh round, which is read as it was
+written until it joins the tuning half. ``--meaning`` adds the meaning-based match (loads
 the MiniLM encoder); ``--head`` reads with another learned head than the served one (a head
 fitted by ``learn --first N --out PATH``), ``--lines A:B`` only the lines A to B of the half
 (a round of notes that head never saw).
@@ -123,6 +124,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.misses and args.half == "frozen":
         parser.error("the frozen half is held out: list the tuning half's misses only")
+    if args.misses and args.half == "fresh":
+        parser.error(
+            "the fresh round is read, not tuned on: join it to the tuning half (README.md) "
+            "before listing its misses"
+        )
     try:
         start, _, stop = args.lines.partition(":")
         lines = slice(int(start) if start else None, int(stop) if stop else None)
