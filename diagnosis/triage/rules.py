@@ -1755,6 +1755,20 @@ def esi_rules(
             f"{what} {why}: severe respiratory distress needs immediate oxygen and airway "
             "support, ESI 1.",
         )
+    lowered = vitals.avpu in ("V", "P") or (vitals.gcs is not None and 9 <= vitals.gcs <= 14)
+    hypoxic = spo2 is not None and 0 < spo2 < CRITICAL_SPO2
+    if hypoxic and lowered and not any(r.code == "A_HYPOXIA_DISTRESS" for r in fired):
+        # A brain short of oxygen, or a patient too drowsy to protect the airway: the
+        # handbook's examples of ESI 1 include SpO2 < 90; with a lowered level of
+        # consciousness it is never a stable baseline (a COPD patient at 88 % is alert).
+        state = f"AVPU {vitals.avpu}" if vitals.avpu in ("V", "P") else f"GCS {vitals.gcs}"
+        add(
+            "A_HYPOXIA_ALTERED",
+            "A",
+            1,
+            f"SpO2 {spo2}% with a lowered level of consciousness ({state}): needs immediate "
+            "oxygen and airway support, ESI 1.",
+        )
     index = shock_index(vitals)
     shock = _shock_rule(note=note, vitals=vitals, zone=zone, index=index)
     if shock is not None and shock[1] == "A":

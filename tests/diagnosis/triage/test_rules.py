@@ -64,6 +64,9 @@ HANDBOOK_CASES = [
     ("heroin use", vitals(respiratory_rate=5, avpu="P"), "A_BRADYPNOEA", 1, None),
     ("gasping, can't breathe", vitals(spo2=85, respiratory_rate=34), "A_HYPOXIA_DISTRESS", 1, 2),
     ("cough x3 days", vitals(spo2=86, respiratory_rate=34), "A_HYPOXIA_DISTRESS", 1, 2),
+    # Hypoxia with a lowered level of consciousness (an organophosphate, CO2 narcosis).
+    ("sprayed crops, drooling, wheezy", vitals(spo2=85, avpu="V"), "A_HYPOXIA_ALTERED", 1, 2),
+    ("COPD, more drowsy today", vitals(spo2=88, gcs=12), "A_HYPOXIA_ALTERED", 1, 2),
     (
         "vomiting blood, pale and clammy",
         vitals(systolic_bp=78, diastolic_bp=40, heart_rate=128),
@@ -1117,3 +1120,13 @@ def test_an_injury_in_a_young_child_is_suspected_abuse_by_its_age_or_place(
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=age))
 
     assert ("B_ABUSE" in codes(result)) is fires
+
+
+def test_a_low_spo2_in_an_alert_patient_is_a_danger_zone_vital_not_esi_1() -> None:
+    """A COPD patient at 88 % who is alert and talking may be at their baseline: decision
+    point D (consider ESI 2), not A; drowsy at the same SpO2 is ESI 1."""
+    alert = esi_rules(complaint="COPD, usual sats 88-90%, cough", vitals=vitals(spo2=88))
+    drowsy = esi_rules(complaint="COPD, usual sats 88-90%, cough", vitals=vitals(spo2=88, avpu="V"))
+
+    assert "A_HYPOXIA_ALTERED" not in codes(alert) and alert.floor != 1
+    assert "A_HYPOXIA_ALTERED" in codes(drowsy) and drowsy.floor == 1
