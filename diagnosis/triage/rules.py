@@ -568,7 +568,7 @@ class _Note:
                 return not history_counts
             cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA
             if cue and token in _RESULT_WORDS and not self._opens_negation(j):
-                cue = False  # "COVID negative, chest pain": a result of what precedes it
+                cue = False  # "COVID negative, chest pain": the result of what precedes it
             if cue and not (
                 j + 1 < start
                 and self.tokens[j + 1] in _PSEUDO_NEGATION
@@ -584,12 +584,12 @@ class _Note:
         return False
 
     def _opens_negation(self, j: int) -> bool:
-        """Whether the result word at ``j`` ("negative", "neg") opens a negation ("negative
-        for chest pain", a clause or a list item that starts with it: "neg CP, SOB") rather
-        than gives the result of the test before it ("COVID negative, chest pain")."""
-        follows = self.tokens[j + 1] if j + 1 < len(self.tokens) else ""
-        previous = self.tokens[j - 1] if j else "."
-        return follows == "for" or previous in _SCOPE_END or previous == ","
+        """Whether the result word at ``j`` ("negative", "neg") negates what follows it
+        ("negative for chest pain", "neg CP, SOB", "urine neg ketones") rather than ends the
+        result of the test before it ("COVID negative, chest pain"): a result is followed
+        by a comma or the end of its clause."""
+        follows = self.tokens[j + 1] if j + 1 < len(self.tokens) else "."
+        return not (follows == "," or follows in _SCOPE_END)
 
     def _wished_sleep(self, start: int) -> bool:
         """Whether the words before ``start``, up to a comma, are the patient's own wish for

@@ -720,6 +720,7 @@ def test_a_question_mark_in_shorthand_does_not_take_a_finding_away(note: str, co
         ("negative for chest pain, SOB", "B_ACS", False),
         ("fever, negative CP or SOB", "B_ACS", False),
         ("neg CP", "B_ACS", False),
+        ("BM 25.2 neg ketones, well, eating and drinking", "B_DKA", False),
         # The "?" still ends what a negation before it covers; "?no" is an answer.
         ("Denies SI ?OD took 20 paracetamol", "B_OVERDOSE", True),
         ("No fever ?SAH thunderclap headache", "B_HEADACHE", True),
