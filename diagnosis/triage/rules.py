@@ -777,6 +777,28 @@ HYPOPERFUSION_PHRASES: tuple[str, ...] = (
     "weak pulse*",
     "thready",
 )
+# What a heart too slow to perfuse the brain does (with a severely slow rate: the handbook's
+# "weak and dizzy, heart rate = 30" is ESI 1).
+LOW_OUTPUT_SYMPTOM_PHRASES: tuple[str, ...] = (
+    "dizzy",
+    "dizziness",
+    "lightheaded",
+    "light headed",
+    "faint",
+    "fainted",
+    "fainting",
+    "feels faint",
+    "near syncope",
+    "presyncope",
+    "pre syncope",
+    "syncope",
+    "syncopal",
+    "passed out",
+    "blacked out",
+    "collapsed",
+    "collapse",
+    "keeps falling",
+)
 # What can cause shock, written in the complaint: with a low blood pressure these make it
 # shock (A) whatever the heart rate, because beta-blockers and other rate-control drugs
 # hide the tachycardia that would otherwise show it.
@@ -1400,6 +1422,7 @@ def _all_phrases() -> Iterable[str]:
     for table in (
         DISTRESS_PHRASES,
         HYPOPERFUSION_PHRASES,
+        LOW_OUTPUT_SYMPTOM_PHRASES,
         *SHOCK_MECHANISM_PHRASES.values(),
         CHEST_PAIN_PHRASES,
         ACS_FEATURE_PHRASES,
@@ -1567,6 +1590,55 @@ def _resources_for(note: _Note) -> tuple[int | None, str | None]:
 
 # A heart rate under this (with a low blood pressure) is a sign of poor perfusion.
 _SHOCK_BRADYCARDIA = 50
+
+
+def _rate_limits(age: float) -> tuple[int, int]:
+    """(severe bradycardia below, severe tachycardia from) for the age: over 8 years an
+    adult's rate under 40 or from 150 (ACLS), a younger child's under 60 (PALS: with poor
+    perfusion, CPR) or from 180 (220 under a year)."""
+    band = age_band(age)
+    if band == AGE_BANDS[-1]:
+        return 40, 150
+    return 60, 220 if age < 1 else 180
+
+
+def _unstable_rate_rule(*, note: _Note, vitals: Vitals) -> tuple[str, str, int, str] | None:
+    """A severely slow or fast heart with signs that it does not perfuse: ESI 1 (the
+    handbook's examples of ESI 1: "severe bradycardia or tachycardia with signs of
+    hypoperfusion", "weak and dizzy, heart rate = 30"). Signs: pale, clammy, grey, mottled,
+    cold skin or a delayed capillary refill in the complaint, AVPU V/P/U or GCS 14 or less;
+    with a slow rate also dizziness, fainting or a collapse. (A low SpO2 is the lungs', not
+    the heart's: a febrile child at 160/min and 90% is decision point D.)"""
+    hr = vitals.heart_rate
+    if hr is None or hr == 0:
+        return None
+    slow_below, fast_from = _rate_limits(vitals.age_years)
+    if slow_below <= hr < fast_from:
+        return None
+    slow = hr < slow_below
+    signs: list[str] = []
+    if vitals.avpu in ("V", "P", "U"):
+        signs.append(f"AVPU {vitals.avpu}")
+    elif vitals.gcs is not None and vitals.gcs <= 14:
+        signs.append(f"GCS {vitals.gcs}")
+    skin = note.find(HYPOPERFUSION_PHRASES)
+    if skin:
+        signs.append(note.quote(skin))
+    if slow:
+        symptoms = note.find(LOW_OUTPUT_SYMPTOM_PHRASES)
+        if symptoms:
+            signs.append(note.quote(symptoms))
+    if not signs:
+        return None
+    what = "slow" if slow else "fast"
+    return (
+        "A_UNSTABLE_RATE",
+        "A",
+        1,
+        f"Heart rate {hr}/min, severely {what} for the age, with signs it does not perfuse "
+        f"({', '.join(signs)}): needs immediate treatment (pacing, atropine, cardioversion), "
+        "ESI 1.",
+    )
 
 
 def _shock_rule(
@@ -1773,6 +1845,10 @@ def esi_rules(
     shock = _shock_rule(note=note, vitals=vitals, zone=zone, index=index)
     if shock is not None and shock[1] == "A":
         add(*shock)
+    else:
+        unstable = _unstable_rate_rule(note=note, vitals=vitals)
+        if unstable is not None:
+            add(*unstable)
     for concept in CONCEPTS:
         if concept.level == 1:
             _add_concept(concept, note, similar, add)

@@ -64,6 +64,11 @@ HANDBOOK_CASES = [
     ("heroin use", vitals(respiratory_rate=5, avpu="P"), "A_BRADYPNOEA", 1, None),
     ("gasping, can't breathe", vitals(spo2=85, respiratory_rate=34), "A_HYPOXIA_DISTRESS", 1, 2),
     ("cough x3 days", vitals(spo2=86, respiratory_rate=34), "A_HYPOXIA_DISTRESS", 1, 2),
+    # A severely slow or fast heart that does not perfuse (the handbook's "weak and dizzy,
+    # heart rate = 30").
+    ("weak and dizzy", vitals(heart_rate=30), "A_UNSTABLE_RATE", 1, None),
+    ("palpitations, grey and clammy", vitals(heart_rate=190), "A_UNSTABLE_RATE", 1, 2),
+    ("floppy baby, mottled", vitals(age_years=0.3, heart_rate=50), "A_UNSTABLE_RATE", 1, None),
     # Hypoxia with a lowered level of consciousness (an organophosphate, CO2 narcosis).
     ("sprayed crops, drooling, wheezy", vitals(spo2=85, avpu="V"), "A_HYPOXIA_ALTERED", 1, 2),
     ("COPD, more drowsy today", vitals(spo2=88, gcs=12), "A_HYPOXIA_ALTERED", 1, 2),
@@ -1131,3 +1136,23 @@ def test_a_low_spo2_in_an_alert_patient_is_a_danger_zone_vital_not_esi_1() -> No
 
     assert "A_HYPOXIA_ALTERED" not in codes(alert) and alert.floor != 1
     assert "A_HYPOXIA_ALTERED" in codes(drowsy) and drowsy.floor == 1
+
+
+@pytest.mark.parametrize(
+    ("complaint", "changes"),
+    [
+        ("here for a sprained ankle, runs marathons", {"heart_rate": 38}),
+        ("palpitations since an hour, feels faint", {"heart_rate": 190}),
+        ("fever and cough, breathing fast", {"age_years": 5, "heart_rate": 160, "spo2": 90}),
+        ("feeling dizzy on standing", {"heart_rate": 52}),
+    ],
+)
+def test_a_fast_or_slow_heart_alone_or_with_only_a_symptom_is_not_esi_1(
+    complaint: str, changes: dict
+) -> None:
+    """A fit athlete's slow heart, a fast one with no sign it fails to perfuse (a faint
+    feeling is a sign only with a severely slow rate), a febrile child's fast heart with a
+    low SpO2 (the lungs'), a rate that is slow but not severely."""
+    result = esi_rules(complaint=complaint, vitals=vitals(**changes))
+
+    assert "A_UNSTABLE_RATE" not in codes(result)
