@@ -231,8 +231,13 @@ _PAIN_SCORE = re.compile(r"\b(10|[0-9])\s*/\s*10\b")
 # Cues marked comma-sensitive stop at a comma ("no LOC, CP" still has CP); "denies" lists
 # run over commas ("denies CP, SOB, N/V").
 _CUES_OVER_COMMAS = frozenset({"denies", "denied", "deny", "negative", "neg", "nil"})
-# Cues that are also a test's result: after a test's name they negate nothing that follows.
+# Cues that are also a test's result: after a test's name they negate nothing that follows,
+# but the analyte named right after them ("urine neg ketones").
 _RESULT_WORDS = frozenset({"negative", "neg"})
+_ANALYTES = frozenset(
+    {"ketones", "ketone", "nitrites", "nitrite", "leucocytes", "leukocytes", "blood"}
+    | {"protein", "glucose", "hcg", "bhcg"}
+)
 _CUES_TO_COMMA = frozenset(
     {
         "no",
@@ -567,7 +572,7 @@ class _Note:
             if token in ("ago",) and j > 0 and self.tokens[j - 1] in _YEARS_AGO:
                 return not history_counts
             cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA
-            if cue and token in _RESULT_WORDS and not self._opens_negation(j):
+            if cue and token in _RESULT_WORDS and not self._opens_negation(j, start):
                 cue = False  # "COVID negative, chest pain": the result of what precedes it
             if cue and not (
                 j + 1 < start
@@ -583,13 +588,18 @@ class _Note:
                 return False
         return False
 
-    def _opens_negation(self, j: int) -> bool:
-        """Whether the result word at ``j`` ("negative", "neg") negates what follows it
-        ("negative for chest pain", "neg CP, SOB", "urine neg ketones") rather than ends the
-        result of the test before it ("COVID negative, chest pain"): a result is followed
-        by a comma or the end of its clause."""
+    def _opens_negation(self, j: int, start: int) -> bool:
+        """Whether the result word at ``j`` ("negative", "neg") negates the finding at
+        ``start``: where it opens a negation ("negative for chest pain", a clause or a list
+        item that starts with it: "neg CP, SOB", "fever, negative CP"), or names the one
+        analyte right after it ("urine neg ketones"). After a test's name it is that test's
+        result and negates nothing that follows ("COVID negative chest pain", "trop neg x2
+        chest pain ongoing": nurses leave the comma out)."""
         follows = self.tokens[j + 1] if j + 1 < len(self.tokens) else "."
-        return not (follows == "," or follows in _SCOPE_END)
+        previous = self.tokens[j - 1] if j else "."
+        if follows == "for" or previous in _SCOPE_END or previous == ",":
+            return True
+        return start == j + 1 and follows in _ANALYTES
 
     def _wished_sleep(self, start: int) -> bool:
         """Whether the words before ``start``, up to a comma, are the patient's own wish for
@@ -798,6 +808,25 @@ LOW_OUTPUT_SYMPTOM_PHRASES: tuple[str, ...] = (
     "collapsed",
     "collapse",
     "keeps falling",
+)
+# Signs of poor perfusion firm enough to call a severely slow or fast heart unstable on their
+# own: not "pale", "grey" or "sweaty" (a pale stool, grey hair, a run), nor cold hands or feet.
+SHOCK_SKIN_PHRASES: tuple[str, ...] = (
+    "clammy",
+    "mottled",
+    "mottling",
+    "ashen",
+    "cool extremities",
+    "cold extremities",
+    "cool peripheries",
+    "cold peripheries",
+    "delayed cap refill",
+    "delayed capillary refill",
+    "prolonged cap refill",
+    "prolonged capillary refill",
+    "sluggish cap refill",
+    "weak pulse*",
+    "thready",
 )
 # What can cause shock, written in the complaint: with a low blood pressure these make it
 # shock (A) whatever the heart rate, because beta-blockers and other rate-control drugs
@@ -1423,6 +1452,7 @@ def _all_phrases() -> Iterable[str]:
         DISTRESS_PHRASES,
         HYPOPERFUSION_PHRASES,
         LOW_OUTPUT_SYMPTOM_PHRASES,
+        SHOCK_SKIN_PHRASES,
         *SHOCK_MECHANISM_PHRASES.values(),
         CHEST_PAIN_PHRASES,
         ACS_FEATURE_PHRASES,
@@ -1593,52 +1623,58 @@ _SHOCK_BRADYCARDIA = 50
 
 
 def _rate_limits(age: float) -> tuple[int, int]:
-    """(severe bradycardia below, severe tachycardia from) for the age: over 8 years an
-    adult's rate under 40 or from 150 (ACLS), a younger child's under 60 (PALS: with poor
-    perfusion, CPR) or from 180 (220 under a year)."""
-    band = age_band(age)
-    if band == AGE_BANDS[-1]:
+    """(severe bradycardia below, severe tachycardia above) for the age: over 8 years an
+    adult's rate under 40 or over 150 (ACLS), a younger child's under 60 (PALS: with poor
+    perfusion, CPR) or over 180 (220 under a year)."""
+    if age_band(age) == AGE_BANDS[-1]:
         return 40, 150
     return 60, 220 if age < 1 else 180
 
 
+# An adult's slow rate that, with dizziness or a faint, is symptomatic bradycardia (ESI 2).
+_SYMPTOMATIC_BRADYCARDIA_BELOW = 50
+
+
 def _unstable_rate_rule(*, note: _Note, vitals: Vitals) -> tuple[str, str, int, str] | None:
-    """A severely slow or fast heart with signs that it does not perfuse: ESI 1 (the
-    handbook's examples of ESI 1: "severe bradycardia or tachycardia with signs of
-    hypoperfusion", "weak and dizzy, heart rate = 30"). Signs: pale, clammy, grey, mottled,
-    cold skin or a delayed capillary refill in the complaint, AVPU V/P/U or GCS 14 or less;
-    with a slow rate also dizziness, fainting or a collapse. (A low SpO2 is the lungs', not
-    the heart's: a febrile child at 160/min and 90% is decision point D.)"""
+    """A severely slow or fast heart that does not perfuse: ESI 1 (the handbook's "severe
+    bradycardia or tachycardia with signs of hypoperfusion"), on firm signs only: clammy,
+    mottled or ashen skin, cool peripheries, a delayed capillary refill or a weak pulse in
+    the complaint, or AVPU P. A slow heart with dizziness, a faint or a collapse is
+    symptomatic bradycardia: ESI 2 (over 8 years under 50/min; the handbook's "weak and
+    dizzy, heart rate = 30" is ESI 1 there, but the reader cannot tell a faint today from
+    one yesterday)."""
     hr = vitals.heart_rate
     if hr is None or hr == 0:
         return None
-    slow_below, fast_from = _rate_limits(vitals.age_years)
-    if slow_below <= hr < fast_from:
-        return None
-    slow = hr < slow_below
+    slow_below, fast_above = _rate_limits(vitals.age_years)
     signs: list[str] = []
-    if vitals.avpu in ("V", "P", "U"):
-        signs.append(f"AVPU {vitals.avpu}")
-    elif vitals.gcs is not None and vitals.gcs <= 14:
-        signs.append(f"GCS {vitals.gcs}")
-    skin = note.find(HYPOPERFUSION_PHRASES)
+    if vitals.avpu == "P":
+        signs.append("AVPU P")
+    skin = note.find(SHOCK_SKIN_PHRASES)
     if skin:
         signs.append(note.quote(skin))
-    if slow:
-        symptoms = note.find(LOW_OUTPUT_SYMPTOM_PHRASES)
-        if symptoms:
-            signs.append(note.quote(symptoms))
-    if not signs:
-        return None
-    what = "slow" if slow else "fast"
-    return (
-        "A_UNSTABLE_RATE",
-        "A",
-        1,
-        f"Heart rate {hr}/min, severely {what} for the age, with signs it does not perfuse "
-        f"({', '.join(signs)}): needs immediate treatment (pacing, atropine, cardioversion), "
-        "ESI 1.",
-    )
+    if signs and (hr < slow_below or hr > fast_above):
+        what = "slow" if hr < slow_below else "fast"
+        return (
+            "A_UNSTABLE_RATE",
+            "A",
+            1,
+            f"Heart rate {hr}/min, severely {what} for the age, with signs it does not "
+            f"perfuse ({', '.join(signs)}): needs immediate treatment (pacing, atropine, "
+            "cardioversion), ESI 1.",
+        )
+    adult = age_band(vitals.age_years) == AGE_BANDS[-1]
+    slow = hr < (_SYMPTOMATIC_BRADYCARDIA_BELOW if adult else slow_below)
+    symptoms = note.find(LOW_OUTPUT_SYMPTOM_PHRASES) if slow else []
+    if symptoms:
+        return (
+            "B_SYMPTOMATIC_BRADYCARDIA",
+            "B",
+            2,
+            f"Heart rate {hr}/min with {note.quote(symptoms)}: a slow heart that may not "
+            "perfuse the brain is a high-risk situation, ESI 2.",
+        )
+    return None
 
 
 def _shock_rule(
@@ -1827,7 +1863,8 @@ def esi_rules(
             f"{what} {why}: severe respiratory distress needs immediate oxygen and airway "
             "support, ESI 1.",
         )
-    lowered = vitals.avpu in ("V", "P") or (vitals.gcs is not None and 9 <= vitals.gcs <= 14)
+    # GCS 14 is often a baseline (dementia); 13 or less is not.
+    lowered = vitals.avpu in ("V", "P") or (vitals.gcs is not None and 9 <= vitals.gcs <= 13)
     hypoxic = spo2 is not None and 0 < spo2 < CRITICAL_SPO2
     if hypoxic and lowered and not any(r.code == "A_HYPOXIA_DISTRESS" for r in fired):
         # A brain short of oxygen, or a patient too drowsy to protect the airway: the

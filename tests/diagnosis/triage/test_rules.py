@@ -66,7 +66,9 @@ HANDBOOK_CASES = [
     ("cough x3 days", vitals(spo2=86, respiratory_rate=34), "A_HYPOXIA_DISTRESS", 1, 2),
     # A severely slow or fast heart that does not perfuse (the handbook's "weak and dizzy,
     # heart rate = 30").
-    ("weak and dizzy", vitals(heart_rate=30), "A_UNSTABLE_RATE", 1, None),
+    ("weak and dizzy", vitals(heart_rate=30), "B_SYMPTOMATIC_BRADYCARDIA", 2, None),
+    ("complete heart block, dizzy", vitals(heart_rate=42), "B_SYMPTOMATIC_BRADYCARDIA", 2, None),
+    ("dizzy, clammy", vitals(heart_rate=34), "A_UNSTABLE_RATE", 1, None),
     ("palpitations, grey and clammy", vitals(heart_rate=190), "A_UNSTABLE_RATE", 1, 2),
     ("floppy baby, mottled", vitals(age_years=0.3, heart_rate=50), "A_UNSTABLE_RATE", 1, None),
     # Hypoxia with a lowered level of consciousness (an organophosphate, CO2 narcosis).
@@ -726,6 +728,9 @@ def test_a_question_mark_in_shorthand_does_not_take_a_finding_away(note: str, co
         ("fever, negative CP or SOB", "B_ACS", False),
         ("neg CP", "B_ACS", False),
         ("BM 25.2 neg ketones, well, eating and drinking", "B_DKA", False),
+        ("COVID negative chest pain radiating to jaw", "B_ACS", True),
+        ("trop neg x2 chest pain ongoing", "B_ACS", True),
+        ("lateral flow neg chest pain since 0600, sweaty", "B_ACS", True),
         # The "?" still ends what a negation before it covers; "?no" is an answer.
         ("Denies SI ?OD took 20 paracetamol", "B_OVERDOSE", True),
         ("No fever ?SAH thunderclap headache", "B_HEADACHE", True),
@@ -1145,14 +1150,21 @@ def test_a_low_spo2_in_an_alert_patient_is_a_danger_zone_vital_not_esi_1() -> No
         ("palpitations since an hour, feels faint", {"heart_rate": 190}),
         ("fever and cough, breathing fast", {"age_years": 5, "heart_rate": 160, "spo2": 90}),
         ("feeling dizzy on standing", {"heart_rate": 52}),
+        ("pale stools and dark urine for 3 days", {"heart_rate": 38}),
+        ("elderly man, grey hair, cut on hand", {"heart_rate": 38}),
+        ("cold symptoms, runny nose, pale", {"heart_rate": 155}),
+        ("fever, rigors, pale, UTI", {"heart_rate": 155}),
+        ("just finished a run, diaphoretic, ankle sprain", {"heart_rate": 155}),
+        ("witnessed seizure, postictal, drowsy", {"heart_rate": 152, "avpu": "V"}),
+        ("fever 39.8, crying, pale", {"age_years": 2, "heart_rate": 185}),
     ],
 )
 def test_a_fast_or_slow_heart_alone_or_with_only_a_symptom_is_not_esi_1(
     complaint: str, changes: dict
 ) -> None:
-    """A fit athlete's slow heart, a fast one with no sign it fails to perfuse (a faint
-    feeling is a sign only with a severely slow rate), a febrile child's fast heart with a
-    low SpO2 (the lungs'), a rate that is slow but not severely."""
+    """A fit athlete's slow heart, a fast one with no firm sign it fails to perfuse ("pale",
+    "grey" or "diaphoretic" are not: a pale stool, grey hair, a run; a post-ictal patient is
+    drowsy from the seizure), a febrile child's fast heart, a rate slow but not severely."""
     result = esi_rules(complaint=complaint, vitals=vitals(**changes))
 
     assert "A_UNSTABLE_RATE" not in codes(result)
