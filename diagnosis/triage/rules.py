@@ -234,6 +234,13 @@ _CUES_OVER_COMMAS = frozenset({"denies", "denied", "deny", "negative", "neg", "n
 # Cues that are also a test's result: after a test's name they negate nothing that follows,
 # but the analyte named right after them ("urine neg ketones").
 _RESULT_WORDS = frozenset({"negative", "neg"})
+# Tests whose result "negative" gives: "negative troponin x2, chest pain" negates the test only.
+_TEST_NAMES = frozenset(
+    {"covid", "flu", "rat", "pcr", "swab", "lateral", "trop", "troponin", "troponins", "ct"}
+    | {"cta", "ctpa", "ecg", "ekg", "xr", "xray", "cxr", "ddimer", "dimer", "bhcg", "hcg"}
+    | {"upt", "urine", "dip", "dipstick", "test", "tests", "bloods", "culture", "cultures"}
+    | {"mri", "scan", "strep", "monospot", "screen", "result", "results"}
+)
 _ANALYTES = frozenset(
     {"ketones", "ketone", "nitrites", "nitrite", "leucocytes", "leukocytes", "blood"}
     | {"protein", "glucose", "hcg", "bhcg"}
@@ -511,6 +518,7 @@ def _slip_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]
 # ("stoke", "intend", "lighting", "grasping") is still read as the table word it slips from.
 _NOT_SLIPS: dict[str, frozenset[str]] = {
     "gaping": frozenset({"gasping"}),
+    "thread": frozenset({"thready"}),
     "gapping": frozenset({"gasping"}),
     "flares": frozenset({"flames"}),
     "frames": frozenset({"flames"}),
@@ -582,7 +590,10 @@ class _Note:
             ):
                 if history_counts and token in _HISTORY_CUES:
                     return False
-                return not (comma_seen and token in _CUES_TO_COMMA)
+                to_comma = token in _CUES_TO_COMMA or (
+                    token in _RESULT_WORDS and self._names_a_test(j)
+                )
+                return not (comma_seen and to_comma)
             words += 1
             if words > _NEGATION_WINDOW:
                 return False
@@ -591,15 +602,22 @@ class _Note:
     def _opens_negation(self, j: int, start: int) -> bool:
         """Whether the result word at ``j`` ("negative", "neg") negates the finding at
         ``start``: where it opens a negation ("negative for chest pain", a clause or a list
-        item that starts with it: "neg CP, SOB", "fever, negative CP"), or names the one
-        analyte right after it ("urine neg ketones"). After a test's name it is that test's
-        result and negates nothing that follows ("COVID negative chest pain", "trop neg x2
-        chest pain ongoing": nurses leave the comma out)."""
+        item that starts with it: "neg CP, SOB", "fever, negative CP"; not after a colon:
+        "COVID: negative, SOB" is a result), or names the one analyte right after it
+        ("urine neg ketones"). After a test's name it is that test's result and negates
+        nothing that follows ("COVID negative chest pain", "trop neg x2 chest pain ongoing":
+        nurses leave the comma out)."""
         follows = self.tokens[j + 1] if j + 1 < len(self.tokens) else "."
         previous = self.tokens[j - 1] if j else "."
-        if follows == "for" or previous in _SCOPE_END or previous == ",":
+        if follows == "for" or (previous in _SCOPE_END and previous != ":") or previous == ",":
             return True
         return start == j + 1 and follows in _ANALYTES
+
+    def _names_a_test(self, j: int) -> bool:
+        """Whether the result word at ``j`` is about a test ("negative troponin x2",
+        "CT head negative for bleed"): then its negation ends at the next comma."""
+        near = self.tokens[max(0, j - 2) : j + 2]
+        return bool(_TEST_NAMES.intersection(near))
 
     def _wished_sleep(self, start: int) -> bool:
         """Whether the words before ``start``, up to a comma, are the patient's own wish for
@@ -787,27 +805,30 @@ HYPOPERFUSION_PHRASES: tuple[str, ...] = (
     "weak pulse*",
     "thready",
 )
-# What a heart too slow to perfuse the brain does (with a severely slow rate: the handbook's
-# "weak and dizzy, heart rate = 30" is ESI 1).
+# What a heart too slow to perfuse the brain does now (with a severely slow rate: the
+# handbook's "weak and dizzy, heart rate = 30" is ESI 1)...
 LOW_OUTPUT_SYMPTOM_PHRASES: tuple[str, ...] = (
     "dizzy",
     "dizziness",
     "lightheaded",
     "light headed",
-    "faint",
-    "fainted",
-    "fainting",
     "feels faint",
+    "feel faint",
+    "feeling faint",
     "near syncope",
     "presyncope",
     "pre syncope",
+)
+# ...and what it did (a faint may be over: with a slow heart, ESI 2).
+LOW_OUTPUT_EVENT_PHRASES: tuple[str, ...] = (
+    "fainted",
+    "fainting",
+    "felt faint",
     "syncope",
     "syncopal",
     "passed out",
     "blacked out",
     "collapsed",
-    "collapse",
-    "keeps falling",
 )
 # Signs of poor perfusion firm enough to call a severely slow or fast heart unstable on their
 # own: not "pale", "grey" or "sweaty" (a pale stool, grey hair, a run), nor cold hands or feet.
@@ -825,8 +846,12 @@ SHOCK_SKIN_PHRASES: tuple[str, ...] = (
     "prolonged cap refill",
     "prolonged capillary refill",
     "sluggish cap refill",
-    "weak pulse*",
-    "thready",
+    "pulse weak",
+    "pulses weak",
+    "weak radial pulse*",
+    "weak peripheral pulse*",
+    "thready pulse*",
+    "pulse thready",
 )
 # What can cause shock, written in the complaint: with a low blood pressure these make it
 # shock (A) whatever the heart rate, because beta-blockers and other rate-control drugs
@@ -1452,6 +1477,7 @@ def _all_phrases() -> Iterable[str]:
         DISTRESS_PHRASES,
         HYPOPERFUSION_PHRASES,
         LOW_OUTPUT_SYMPTOM_PHRASES,
+        LOW_OUTPUT_EVENT_PHRASES,
         SHOCK_SKIN_PHRASES,
         *SHOCK_MECHANISM_PHRASES.values(),
         CHEST_PAIN_PHRASES,
@@ -1637,24 +1663,27 @@ _SYMPTOMATIC_BRADYCARDIA_BELOW = 50
 
 def _unstable_rate_rule(*, note: _Note, vitals: Vitals) -> tuple[str, str, int, str] | None:
     """A severely slow or fast heart that does not perfuse: ESI 1 (the handbook's "severe
-    bradycardia or tachycardia with signs of hypoperfusion"), on firm signs only: clammy,
-    mottled or ashen skin, cool peripheries, a delayed capillary refill or a weak pulse in
-    the complaint, or AVPU P. A slow heart with dizziness, a faint or a collapse is
-    symptomatic bradycardia: ESI 2 (over 8 years under 50/min; the handbook's "weak and
-    dizzy, heart rate = 30" is ESI 1 there, but the reader cannot tell a faint today from
-    one yesterday)."""
+    bradycardia or tachycardia with signs of hypoperfusion", "weak and dizzy, heart rate =
+    30"), on firm signs only: clammy, mottled or ashen skin, cool peripheries, a delayed
+    capillary refill or a weak pulse in the complaint, AVPU P, or, with a severely slow
+    rate, dizziness or a faint feeling now. A slow heart (over 8 years under 50/min) with
+    dizziness, a faint or a collapse that may be over is ESI 2."""
     hr = vitals.heart_rate
     if hr is None or hr == 0:
         return None
     slow_below, fast_above = _rate_limits(vitals.age_years)
+    severely_slow = hr < slow_below
     signs: list[str] = []
     if vitals.avpu == "P":
         signs.append("AVPU P")
     skin = note.find(SHOCK_SKIN_PHRASES)
     if skin:
         signs.append(note.quote(skin))
-    if signs and (hr < slow_below or hr > fast_above):
-        what = "slow" if hr < slow_below else "fast"
+    now = note.find(LOW_OUTPUT_SYMPTOM_PHRASES)
+    if severely_slow and now:
+        signs.append(note.quote(now))
+    if signs and (severely_slow or hr > fast_above):
+        what = "slow" if severely_slow else "fast"
         return (
             "A_UNSTABLE_RATE",
             "A",
@@ -1664,8 +1693,9 @@ def _unstable_rate_rule(*, note: _Note, vitals: Vitals) -> tuple[str, str, int, 
             "cardioversion), ESI 1.",
         )
     adult = age_band(vitals.age_years) == AGE_BANDS[-1]
-    slow = hr < (_SYMPTOMATIC_BRADYCARDIA_BELOW if adult else slow_below)
-    symptoms = note.find(LOW_OUTPUT_SYMPTOM_PHRASES) if slow else []
+    if hr >= (_SYMPTOMATIC_BRADYCARDIA_BELOW if adult else slow_below):
+        return None
+    symptoms = now + note.find(LOW_OUTPUT_EVENT_PHRASES)
     if symptoms:
         return (
             "B_SYMPTOMATIC_BRADYCARDIA",

@@ -66,7 +66,8 @@ HANDBOOK_CASES = [
     ("cough x3 days", vitals(spo2=86, respiratory_rate=34), "A_HYPOXIA_DISTRESS", 1, 2),
     # A severely slow or fast heart that does not perfuse (the handbook's "weak and dizzy,
     # heart rate = 30").
-    ("weak and dizzy", vitals(heart_rate=30), "B_SYMPTOMATIC_BRADYCARDIA", 2, None),
+    ("weak and dizzy", vitals(heart_rate=30), "A_UNSTABLE_RATE", 1, None),
+    ("fainted this morning, fine now", vitals(heart_rate=36), "B_SYMPTOMATIC_BRADYCARDIA", 2, None),
     ("complete heart block, dizzy", vitals(heart_rate=42), "B_SYMPTOMATIC_BRADYCARDIA", 2, None),
     ("dizzy, clammy", vitals(heart_rate=34), "A_UNSTABLE_RATE", 1, None),
     ("palpitations, grey and clammy", vitals(heart_rate=190), "A_UNSTABLE_RATE", 1, 2),
@@ -731,6 +732,10 @@ def test_a_question_mark_in_shorthand_does_not_take_a_finding_away(note: str, co
         ("COVID negative chest pain radiating to jaw", "B_ACS", True),
         ("trop neg x2 chest pain ongoing", "B_ACS", True),
         ("lateral flow neg chest pain since 0600, sweaty", "B_ACS", True),
+        ("COVID: negative, SOB at rest", "B_SOB", True),
+        ("Negative troponin x2, ongoing crushing chest pain radiating to jaw", "B_ACS", True),
+        ("CT head negative for bleed, worst headache of my life", "B_HEADACHE", True),
+        ("denies CP, neg SOB", "B_SOB", False),
         # The "?" still ends what a negation before it covers; "?no" is an answer.
         ("Denies SI ?OD took 20 paracetamol", "B_OVERDOSE", True),
         ("No fever ?SAH thunderclap headache", "B_HEADACHE", True),
@@ -1157,6 +1162,9 @@ def test_a_low_spo2_in_an_alert_patient_is_a_danger_zone_vital_not_esi_1() -> No
         ("just finished a run, diaphoretic, ankle sprain", {"heart_rate": 155}),
         ("witnessed seizure, postictal, drowsy", {"heart_rate": 152, "avpu": "V"}),
         ("fever 39.8, crying, pale", {"age_years": 2, "heart_rate": 185}),
+        ("thread stuck in finger", {"heart_rate": 160}),
+        ("palpitations, feels weak pulse racing", {"heart_rate": 160}),
+        ("faint rash on arms", {"heart_rate": 36}),
     ],
 )
 def test_a_fast_or_slow_heart_alone_or_with_only_a_symptom_is_not_esi_1(
