@@ -364,6 +364,10 @@ _NOT_BEFORE = {
         ("no breath", "no breaths", "no breathe", "no breathing"),
         frozenset({"sounds", "sound"}),
     ),
+    # A blotchy rash is a rash, not mottled skin.
+    "blotchy": frozenset(
+        {"rash", "rashes", "itchy", "itching", "red", "raised", "hives", "wheals", "welts"}
+    ),
 }
 # "I just want to go to sleep and not wake up": a wish (suicidal thoughts, which the
 # psychiatric concept reads), not a patient who cannot be woken. A phrase about not waking
@@ -1362,6 +1366,11 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "lac": frozenset({PROCEDURE}),
     "laceration": frozenset({PROCEDURE}),
     "needs stitches": frozenset({PROCEDURE}),
+    "gash*": frozenset({PROCEDURE}),
+    "deep cut": frozenset({PROCEDURE}),
+    "cut on": frozenset({PROCEDURE}),
+    # A swallowed coin: an x-ray to see where it sits.
+    "coin": frozenset({XRAY}),
     "abscess": frozenset({PROCEDURE}),
     "foreign body": frozenset({PROCEDURE}),
     "dysuria": frozenset({LABS}),
@@ -1651,10 +1660,15 @@ _SHOCK_BRADYCARDIA = 50
 def _rate_limits(age: float) -> tuple[int, int]:
     """(severe bradycardia below, severe tachycardia above) for the age: over 8 years an
     adult's rate under 40 or over 150 (ACLS), a younger child's under 60 (PALS: with poor
-    perfusion, CPR) or over 180 (220 under a year)."""
+    perfusion, CPR) or over 180; under a year over 220, and under 80 (a baby's heart at
+    rest beats 100-160); a neonate's under 100 (the newborn resuscitation threshold)."""
     if age_band(age) == AGE_BANDS[-1]:
         return 40, 150
-    return 60, 220 if age < 1 else 180
+    if age < _NEONATE_YEARS:
+        return 100, 220
+    if age < 1:
+        return 80, 220
+    return 60, 180
 
 
 # An adult's slow rate that, with dizziness or a faint, is symptomatic bradycardia (ESI 2).

@@ -72,6 +72,16 @@ HANDBOOK_CASES = [
     ("dizzy, clammy", vitals(heart_rate=34), "A_UNSTABLE_RATE", 1, None),
     ("palpitations, grey and clammy", vitals(heart_rate=190), "A_UNSTABLE_RATE", 1, 2),
     ("floppy baby, mottled", vitals(age_years=0.3, heart_rate=50), "A_UNSTABLE_RATE", 1, None),
+    # A baby's heart at rest beats 100-160: under 80 in an infant, under 100 in a neonate,
+    # with poor perfusion, is severe bradycardia.
+    ("grey, mottled, CRT 4s", vitals(age_years=0.4, heart_rate=72), "A_UNSTABLE_RATE", 1, None),
+    (
+        "8 days old, cold and mottled",
+        vitals(age_years=8 / 365.25, heart_rate=88),
+        "A_UNSTABLE_RATE",
+        1,
+        None,
+    ),
     # Hypoxia with a lowered level of consciousness (an organophosphate, CO2 narcosis).
     ("sprayed crops, drooling, wheezy", vitals(spo2=85, avpu="V"), "A_HYPOXIA_ALTERED", 1, 2),
     ("COPD, more drowsy today", vitals(spo2=88, gcs=12), "A_HYPOXIA_ALTERED", 1, 2),
@@ -135,6 +145,8 @@ RESOURCE_CASES = [
     ("syncopal episode at work", 3),
     ("ankle sprain, walking", 4),
     ("2 cm lac to chin, bleeding controlled", 4),
+    ("~6cm cut on L forearm, bleeding stopped", 4),
+    ("swallowed a coin an hour ago, playing, no drooling", 4),
     ("burning w/ urination x2 days", 4),
     ("sore throat x2 days", 5),
     ("here for suture removal", 5),
@@ -175,6 +187,18 @@ WORDING_CASES = [
     ("intubated in the field", 50, "A_INTUBATED", True),
     ("SI joint pain after lifting", 45, "B_PSYCH", False),
     ("SI, plan to overdose", 45, "B_PSYCH", True),
+    # Means and a note got ready are a plan, however calmly told.
+    (
+        "wants to talk to someone, has a rope in his car, wrote a note to his mum",
+        23,
+        "B_PSYCH",
+        True,
+    ),
+    ("skipping rope injury to ankle, came by car", 23, "B_PSYCH", False),
+    ("GP wrote a note to the clinic re knee pain", 23, "B_PSYCH", False),
+    # A blotchy rash is a rash, not mottled skin.
+    ("on amoxicillin for chest infection, blotchy itchy rash", 31, "B_SEPSIS", False),
+    ("chest infection, now blotchy and cold hands", 31, "B_SEPSIS", True),
 ]
 
 
@@ -1165,6 +1189,8 @@ def test_a_low_spo2_in_an_alert_patient_is_a_danger_zone_vital_not_esi_1() -> No
         ("thread stuck in finger", {"heart_rate": 160}),
         ("palpitations, feels weak pulse racing", {"heart_rate": 160}),
         ("faint rash on arms", {"heart_rate": 36}),
+        # A well baby's heart rate at rest, pale from a cold.
+        ("3 months, runny nose, pale", {"age_years": 0.25, "heart_rate": 95}),
     ],
 )
 def test_a_fast_or_slow_heart_alone_or_with_only_a_symptom_is_not_esi_1(
