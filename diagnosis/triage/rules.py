@@ -364,9 +364,13 @@ _NOT_BEFORE = {
         ("no breath", "no breaths", "no breathe", "no breathing"),
         frozenset({"sounds", "sound"}),
     ),
+    # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
+    "coin": frozenset(
+        {"sized", "size", "shaped", "shape", "like", "lesion", "lesions", "battery", "cell"}
+    ),
     # A blotchy rash is a rash, not mottled skin.
     "blotchy": frozenset(
-        {"rash", "rashes", "itchy", "itching", "red", "raised", "hives", "wheals", "welts"}
+        {"rash", "rashes", "itchy", "itching", "raised", "hives", "wheals", "welts"}
     ),
 }
 # "I just want to go to sleep and not wake up": a wish (suicidal thoughts, which the
@@ -806,6 +810,17 @@ HYPOPERFUSION_PHRASES: tuple[str, ...] = (
     "prolonged cap refill",
     "prolonged capillary refill",
     "sluggish cap refill",
+    "crt 4*",
+    "crt 5*",
+    "crt 6*",
+    "crt 7*",
+    "crt 8*",
+    "cap refill 4*",
+    "cap refill 5*",
+    "cap refill 6*",
+    "capillary refill 4*",
+    "capillary refill 5*",
+    "capillary refill 6*",
     "weak pulse*",
     "thready",
 )
@@ -850,6 +865,17 @@ SHOCK_SKIN_PHRASES: tuple[str, ...] = (
     "prolonged cap refill",
     "prolonged capillary refill",
     "sluggish cap refill",
+    "crt 4*",
+    "crt 5*",
+    "crt 6*",
+    "crt 7*",
+    "crt 8*",
+    "cap refill 4*",
+    "cap refill 5*",
+    "cap refill 6*",
+    "capillary refill 4*",
+    "capillary refill 5*",
+    "capillary refill 6*",
     "pulse weak",
     "pulses weak",
     "weak radial pulse*",
@@ -1366,11 +1392,13 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "lac": frozenset({PROCEDURE}),
     "laceration": frozenset({PROCEDURE}),
     "needs stitches": frozenset({PROCEDURE}),
-    "gash*": frozenset({PROCEDURE}),
-    "deep cut": frozenset({PROCEDURE}),
-    "cut on": frozenset({PROCEDURE}),
-    # A swallowed coin: an x-ray to see where it sits.
+    # A swallowed coin: an x-ray to see where it sits (not a coin-sized lump, _NOT_BEFORE).
     "coin": frozenset({XRAY}),
+    # Drooling or unable to swallow (a stuck foreign body, a throat abscess): x-ray and a
+    # specialist to take it out, two resources at least.
+    "drooling": frozenset({XRAY, CONSULT}),
+    "cant swallow": frozenset({XRAY, CONSULT}),
+    "unable to swallow": frozenset({XRAY, CONSULT}),
     "abscess": frozenset({PROCEDURE}),
     "foreign body": frozenset({PROCEDURE}),
     "dysuria": frozenset({LABS}),
@@ -1661,11 +1689,11 @@ def _rate_limits(age: float) -> tuple[int, int]:
     """(severe bradycardia below, severe tachycardia above) for the age: over 8 years an
     adult's rate under 40 or over 150 (ACLS), a younger child's under 60 (PALS: with poor
     perfusion, CPR) or over 180; under a year over 220, and under 80 (a baby's heart at
-    rest beats 100-160); a neonate's under 100 (the newborn resuscitation threshold)."""
+    rest beats 100-160, asleep down to about 90); a neonate's under 90."""
     if age_band(age) == AGE_BANDS[-1]:
         return 40, 150
     if age < _NEONATE_YEARS:
-        return 100, 220
+        return 90, 220
     if age < 1:
         return 80, 220
     return 60, 180

@@ -653,6 +653,45 @@ _MEANS_SAVED = tuple(
     )
 )
 
+# Where a rope may be kept ready, a note or letter written to the family, and the low mood
+# or wish to talk that makes either a plan (B_PSYCH's combinations).
+_ROPE_KEPT = tuple(
+    f"in {whose} {place}"
+    for whose in ("his", "her", "my", "the")
+    for place in ("car", "van", "truck", "ute", "boot", "trunk", "bag", "backpack", "rucksack")
+)
+_NOTE_TO_FAMILY = tuple(
+    f"{wrote} {what} {to} {whose}"
+    for wrote in ("wrote", "written", "left", "writing")
+    for what in ("a note", "a letter", "notes", "letters")
+    for to in ("to", "for")
+    for whose in ("his", "her", "my")
+)
+_LOW_MOOD = (
+    "low mood",
+    "mood low",
+    "low in mood",
+    "depressed",
+    "depression",
+    "hopeless",
+    "worthless",
+    "talk to someone",
+    "need to talk",
+    "needs to talk",
+    "flat affect",
+    "poor eye contact",
+    "tearful",
+    "not coping",
+    "cant cope",
+    "cannot cope",
+    "given up",
+    "no future",
+    "a burden",
+    "broke up",
+    "split up",
+    "bereaved",
+)
+
 CONCEPTS: tuple[Concept, ...] = (
     Concept(
         code="B_SEPSIS",
@@ -1925,23 +1964,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "dont want to be alive",
             "dont want to wake up",
             "suicide note",
-            "wrote a note to his",
-            "wrote a note to her",
-            "wrote a note to my",
-            "wrote a note for his",
-            "wrote a note for her",
-            "written a note to his",
-            "written a note to her",
-            "written a note for his",
-            "written a note for her",
-            "left a note for his",
-            "left a note for her",
-            "left a note to his",
-            "left a note to her",
-            "wrote notes to his",
-            "wrote notes to her",
-            "wrote letters to his",
-            "wrote letters to her",
             "goodbye letter*",
             "goodbye note*",
             "farewell letter*",
@@ -2373,18 +2395,13 @@ CONCEPTS: tuple[Concept, ...] = (
                     "found a",
                     "loft",
                     "beam",
-                    "in his car",
-                    "in her car",
-                    "in my car",
-                    "in the car",
-                    "in his boot",
-                    "in her boot",
-                    "in his trunk",
-                    "in her trunk",
-                    "in his bag",
-                    "in her bag",
                 ),
             ),
+            # A rope kept at hand, or a note written to family, with a low mood or a wish
+            # to talk ("has a rope in his car and wrote a note to his mum"; not a tow rope in
+            # the car, nor the GP's note to an employer).
+            (("rope",), _ROPE_KEPT, (*_LOW_MOOD, *_NOTE_TO_FAMILY)),
+            (_NOTE_TO_FAMILY, (*_LOW_MOOD, "rope", "pills", "tablets", "gun", "shotgun")),
             # A high place and a plan to jump.
             (
                 (
