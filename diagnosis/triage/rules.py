@@ -364,6 +364,17 @@ _NOT_BEFORE = {
         ("no breath", "no breaths", "no breathe", "no breathing"),
         frozenset({"sounds", "sound"}),
     ),
+    # Unable to swallow tablets or food is no airway sign.
+    **dict.fromkeys(
+        ("cant swallow", "unable to swallow"),
+        frozenset({"tablets", "tablet", "pills", "pill", "capsules", "meds", "food", "solids"}),
+    ),
+    # A depressed skull or tibial plateau fracture, a depressed level of consciousness: no
+    # low mood.
+    **dict.fromkeys(
+        ("depressed", "depression"),
+        frozenset({"skull", "fracture", "fractures", "fx", "plateau", "level", "conscious"}),
+    ),
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
     "coin": frozenset(
         {"sized", "size", "shaped", "shape", "like", "lesion", "lesions", "battery", "cell"}
@@ -411,11 +422,16 @@ _QUERY_MARK = re.compile(r"(?<![a-z0-9?])\?(?=[a-z])(?!(?:no|nope|not|nil|neg)\b
 # "+ve" is "positive" ("FAST +ve"); "-ve" negates only the finding before it ("Kernig -ve"),
 # never what follows ("COVID -ve, chest pain" keeps the chest pain): a word of its own.
 _POSITIVE_MARK = re.compile(r"\+\s?ve\b")
+# "CRT <2s" is a normal refill, "CRT >4s" a slow one: the sign is kept as a word.
+_REFILL_UNDER = re.compile(r"\b(crt|refill)\s*<\s*")
+_REFILL_OVER = re.compile(r"\b(crt|refill)\s*>\s*")
 _NEGATIVE_MARK = re.compile(r"-\s?ve\b")
 
 
 def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
+    text = _REFILL_UNDER.sub(r"\1 under ", text)
+    text = _REFILL_OVER.sub(r"\1 over ", text)
     text = _QUERY_MARK.sub("? query ", text)
     text = _POSITIVE_MARK.sub(" positive", text)
     text = _NEGATIVE_MARK.sub(f" {_NEGATIVE_AFTER_WORD}", text)
@@ -784,6 +800,15 @@ DISTRESS_PHRASES: tuple[str, ...] = (
     "lips blue",
     "blue lips",
 )
+# A capillary refill of 4 seconds or more, with its unit ("CRT 4 s", "cap refill 5sec",
+# "CRT >4s"; not "CRT <4s", which _normalise writes "crt under 4s", nor "CRT 4 limbs").
+_SLOW_REFILL = tuple(
+    f"{name} {over}{n}{unit}"
+    for name in ("crt", "cap refill", "capillary refill", "crt of", "cap refill of")
+    for over, least in (("", 4), ("over ", 3))
+    for n in range(least, 9)
+    for unit in ("s", " s", "sec*", " sec*", " second*")
+)
 # Signs of poor perfusion written in the complaint (A: shock, with a low blood pressure).
 HYPOPERFUSION_PHRASES: tuple[str, ...] = (
     "clammy",
@@ -810,17 +835,7 @@ HYPOPERFUSION_PHRASES: tuple[str, ...] = (
     "prolonged cap refill",
     "prolonged capillary refill",
     "sluggish cap refill",
-    "crt 4*",
-    "crt 5*",
-    "crt 6*",
-    "crt 7*",
-    "crt 8*",
-    "cap refill 4*",
-    "cap refill 5*",
-    "cap refill 6*",
-    "capillary refill 4*",
-    "capillary refill 5*",
-    "capillary refill 6*",
+    *_SLOW_REFILL,
     "weak pulse*",
     "thready",
 )
@@ -865,17 +880,7 @@ SHOCK_SKIN_PHRASES: tuple[str, ...] = (
     "prolonged cap refill",
     "prolonged capillary refill",
     "sluggish cap refill",
-    "crt 4*",
-    "crt 5*",
-    "crt 6*",
-    "crt 7*",
-    "crt 8*",
-    "cap refill 4*",
-    "cap refill 5*",
-    "cap refill 6*",
-    "capillary refill 4*",
-    "capillary refill 5*",
-    "capillary refill 6*",
+    *_SLOW_REFILL,
     "pulse weak",
     "pulses weak",
     "weak radial pulse*",
@@ -1699,8 +1704,10 @@ def _rate_limits(age: float) -> tuple[int, int]:
     return 60, 180
 
 
-# An adult's slow rate that, with dizziness or a faint, is symptomatic bradycardia (ESI 2).
+# An adult's slow rate that, with dizziness or a faint, is symptomatic bradycardia (ESI 2);
+# a neonate's, with those or a sign of poor perfusion.
 _SYMPTOMATIC_BRADYCARDIA_BELOW = 50
+_NEONATE_SLOW_BELOW = 100
 
 
 def _unstable_rate_rule(*, note: _Note, vitals: Vitals) -> tuple[str, str, int, str] | None:
@@ -1735,16 +1742,23 @@ def _unstable_rate_rule(*, note: _Note, vitals: Vitals) -> tuple[str, str, int, 
             "cardioversion), ESI 1.",
         )
     adult = age_band(vitals.age_years) == AGE_BANDS[-1]
-    if hr >= (_SYMPTOMATIC_BRADYCARDIA_BELOW if adult else slow_below):
+    neonate = vitals.age_years < _NEONATE_YEARS
+    if adult:
+        slow = _SYMPTOMATIC_BRADYCARDIA_BELOW
+    else:
+        slow = _NEONATE_SLOW_BELOW if neonate else slow_below
+    if hr >= slow:
         return None
-    symptoms = now + note.find(LOW_OUTPUT_EVENT_PHRASES)
+    # A neonate's heart under 100 with a sign of poor perfusion: not severe, still a sick
+    # baby (ESI 2).
+    symptoms = now + note.find(LOW_OUTPUT_EVENT_PHRASES) + (skin if neonate else [])
     if symptoms:
         return (
             "B_SYMPTOMATIC_BRADYCARDIA",
             "B",
             2,
             f"Heart rate {hr}/min with {note.quote(symptoms)}: a slow heart that may not "
-            "perfuse the brain is a high-risk situation, ESI 2.",
+            "perfuse is a high-risk situation, ESI 2.",
         )
     return None
 

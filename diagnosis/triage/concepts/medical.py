@@ -653,25 +653,56 @@ _MEANS_SAVED = tuple(
     )
 )
 
-# Where a rope may be kept ready, a note or letter written to the family, and the low mood
-# or wish to talk that makes either a plan (B_PSYCH's combinations).
-_ROPE_KEPT = tuple(
-    f"in {whose} {place}"
-    for whose in ("his", "her", "my", "the")
-    for place in ("car", "van", "truck", "ute", "boot", "trunk", "bag", "backpack", "rucksack")
+# Where a rope may be kept ready, a note or letter written, a member of the family, and the
+# low mood or wish to talk that makes them a plan (B_PSYCH's combinations: each needs three).
+_ROPE_KEPT = (
+    "car",
+    "van",
+    "truck",
+    "ute",
+    "boot",
+    "trunk",
+    "bag",
+    "backpack",
+    "rucksack",
+    "shed",
 )
-_NOTE_TO_FAMILY = tuple(
-    f"{wrote} {what} {to} {whose}"
+_NOTE_WRITTEN = tuple(
+    f"{wrote} {what}"
     for wrote in ("wrote", "written", "left", "writing")
     for what in ("a note", "a letter", "notes", "letters")
-    for to in ("to", "for")
-    for whose in ("his", "her", "my")
+)
+_FAMILY = (
+    "mum",
+    "mom",
+    "mother",
+    "dad",
+    "father",
+    "wife",
+    "husband",
+    "partner",
+    "kids",
+    "children",
+    "son",
+    "daughter",
+    "family",
+    "parents",
+    "sister",
+    "brother",
+    "girlfriend",
+    "boyfriend",
 )
 _LOW_MOOD = (
     "low mood",
     "mood low",
     "low in mood",
     "depressed",
+    "feeling depressed",
+    "feels depressed",
+    "felt depressed",
+    "been depressed",
+    "very depressed",
+    "depressed mood",
     "depression",
     "hopeless",
     "worthless",
@@ -680,15 +711,12 @@ _LOW_MOOD = (
     "needs to talk",
     "flat affect",
     "poor eye contact",
-    "tearful",
     "not coping",
     "cant cope",
     "cannot cope",
     "given up",
     "no future",
     "a burden",
-    "broke up",
-    "split up",
     "bereaved",
 )
 
@@ -2399,9 +2427,9 @@ CONCEPTS: tuple[Concept, ...] = (
             ),
             # A rope kept at hand, or a note written to family, with a low mood or a wish
             # to talk ("has a rope in his car and wrote a note to his mum"; not a tow rope in
-            # the car, nor the GP's note to an employer).
-            (("rope",), _ROPE_KEPT, (*_LOW_MOOD, *_NOTE_TO_FAMILY)),
-            (_NOTE_TO_FAMILY, (*_LOW_MOOD, "rope", "pills", "tablets", "gun", "shotgun")),
+            # the car, nor a note to the GP or the boss).
+            (("rope",), _ROPE_KEPT, (*_LOW_MOOD, *_NOTE_WRITTEN)),
+            (_NOTE_WRITTEN, _FAMILY, (*_LOW_MOOD, "rope")),
             # A high place and a plan to jump.
             (
                 (

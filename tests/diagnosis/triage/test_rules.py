@@ -68,6 +68,14 @@ HANDBOOK_CASES = [
     # heart rate = 30").
     ("weak and dizzy", vitals(heart_rate=30), "A_UNSTABLE_RATE", 1, None),
     ("fainted this morning, fine now", vitals(heart_rate=36), "B_SYMPTOMATIC_BRADYCARDIA", 2, None),
+    # A neonate's heart under 100 with poor perfusion: a sick baby, if not severe.
+    (
+        "10 day old, pale, mottled, poor feeding",
+        vitals(age_years=10 / 365.25, heart_rate=95),
+        "B_SYMPTOMATIC_BRADYCARDIA",
+        2,
+        None,
+    ),
     ("complete heart block, dizzy", vitals(heart_rate=42), "B_SYMPTOMATIC_BRADYCARDIA", 2, None),
     ("dizzy, clammy", vitals(heart_rate=34), "A_UNSTABLE_RATE", 1, None),
     ("palpitations, grey and clammy", vitals(heart_rate=190), "A_UNSTABLE_RATE", 1, 2),
@@ -156,6 +164,7 @@ RESOURCE_CASES = [
     # Drooling round a stuck coin: an x-ray and a specialist at least.
     ("swallowed a coin, drooling, cant swallow", 3),
     ("coin sized lump in breast", None),
+    ("sore throat, cant swallow tablets", 5),
     ("burning w/ urination x2 days", 4),
     ("sore throat x2 days", 5),
     ("here for suture removal", 5),
@@ -208,6 +217,10 @@ WORDING_CASES = [
     ("tow rope in the car snapped and hit his hand", 23, "B_PSYCH", False),
     ("climbing rope in his bag, fell 2m bouldering, wrist pain", 23, "B_PSYCH", False),
     ("GP wrote a note to his employer, back pain", 23, "B_PSYCH", False),
+    ("wrote a letter to her MP, hopeless housing, cough", 23, "B_PSYCH", False),
+    ("depressed skull fracture, climbing rope in his bag", 23, "B_PSYCH", False),
+    ("rope in the shed, low mood", 23, "B_PSYCH", True),
+    ("wrote a note to mum, low mood, rope in car", 23, "B_PSYCH", True),
     ("teacher wrote a note to her parents, headaches at school", 12, "B_PSYCH", False),
     # A blotchy rash is a rash, not mottled skin.
     ("on amoxicillin for chest infection, blotchy itchy rash", 31, "B_SEPSIS", False),
@@ -1207,6 +1220,9 @@ def test_a_low_spo2_in_an_alert_patient_is_a_danger_zone_vital_not_esi_1() -> No
         ("3 months, runny nose, pale", {"age_years": 0.25, "heart_rate": 95}),
         # A neonate asleep beats down to about 90; newborn skin is often mottled.
         ("3 week old, asleep in car seat, mottled feet", {"age_years": 0.06, "heart_rate": 96}),
+        # A normal refill ("<4s"), a refill of four limbs, a rate not severely fast.
+        ("palpitations, CRT <4s", {"heart_rate": 190}),
+        ("3 month old, cold, CRT 4 limbs <2s", {"age_years": 0.25, "heart_rate": 75}),
     ],
 )
 def test_a_fast_or_slow_heart_alone_or_with_only_a_symptom_is_not_esi_1(
