@@ -389,7 +389,20 @@ _NOT_BEFORE = {
 # is skipped after the patient's own wish, with sleep between or the wish just before it
 # (_Note._wished_sleep).
 _WISH_CUES = frozenset(
-    {"want", "wants", "wanted", "wanting", "wanna", "wish", "wishes", "wished", "hope", "hoping"}
+    {
+        "want",
+        "wants",
+        "wanted",
+        "wanting",
+        "wanna",
+        "wish",
+        "wishes",
+        "wished",
+        "hope",
+        "hoping",
+        # "wouldn't mind not waking up"
+        "mind",
+    }
 )
 # Whose wish: the patient's own ("I just want", "pt states ... wants"), not a relative's
 # ("mum wanted to let her sleep in and she won't wake up").
@@ -1050,6 +1063,71 @@ ANGINAL_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "wound",
     "lifting",
 )
+# The heart attack told as sweating with an upper-abdominal heaviness or "gas", or with
+# breathlessness, from _SWEATING_ACS_AGE (women, diabetics and older patients often have no
+# chest pain), with no other cause for the sweat in the note (a fever, heat, exercise,
+# a low sugar, withdrawal, panic).
+_SWEATING_ACS_AGE = 45
+ACS_SWEAT_PHRASES: tuple[str, ...] = (
+    "sweating",
+    "sweaty",
+    "sweats",
+    "diaphoretic",
+    "diaphoresis",
+    "clammy",
+    "cold sweat",
+    "drenched",
+    "perspiring",
+)
+ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
+    "upper abdomen",
+    "upper abdominal",
+    "upper stomach",
+    "upper belly",
+    "upper tummy",
+    "top of her stomach",
+    "top of his stomach",
+    "top of stomach",
+    "epigastric",
+    "epigastrium",
+    "indigestion",
+    "heartburn",
+    "gas trouble",
+    "gas pain",
+    "acidity",
+    *ANGINAL_BREATHLESS_PHRASES,
+    "short breath",
+)
+ACS_SWEAT_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
+    "fever*",
+    "febrile",
+    "temp*",
+    "hot",
+    "heat*",
+    "sun",
+    "exercis*",
+    "gym",
+    "run",
+    "running",
+    "ran",
+    "hypo",
+    "hypos",
+    "low sugar*",
+    "sugar* low",
+    "withdraw*",
+    "detox",
+    "panic*",
+    "anxiety",
+    "anxious",
+    "night sweats",
+    "menopaus*",
+    "hot flush*",
+    "hot flash*",
+    "vomit*",
+    "diarrh*",
+    "loose motions",
+    "pregnan*",
+)
 # The quiet heart attack of an older diabetic, from _SILENT_ACS_AGE: a diabetic who is
 # sick and drained, with no other cause (diarrhoea, an injury) in the note.
 _SILENT_ACS_AGE = 65
@@ -1533,6 +1611,9 @@ def _all_phrases() -> Iterable[str]:
         SICK_PHRASES,
         DRAINED_PHRASES,
         SILENT_ACS_OTHER_CAUSE_PHRASES,
+        ACS_SWEAT_PHRASES,
+        ACS_UPPER_ABDOMEN_PHRASES,
+        ACS_SWEAT_OTHER_CAUSE_PHRASES,
         HYPOGLYCAEMIA_PHRASES,
         HYPO_RESOLVED_PHRASES,
         HYPO_MENTAL_CHANGE_PHRASES,
@@ -1908,8 +1989,10 @@ def esi_rules(
     # --- A: immediate life-saving intervention -----------------------------------------
     distress = note.find(DISTRESS_PHRASES)
     severe_tachypnoea = rr is not None and rr > zone["respiratory_rate"] + _SEVERE_TACHYPNOEA_MARGIN
-    if vitals.avpu == "U" or (vitals.gcs is not None and vitals.gcs <= 8):
-        status = "AVPU U" if vitals.avpu == "U" else f"GCS {vitals.gcs}"
+    # The handbook's "unresponsive": responds only to a painful stimulus (AVPU P) or not at
+    # all (U), or GCS 8 or less.
+    if vitals.avpu in ("P", "U") or (vitals.gcs is not None and vitals.gcs <= 8):
+        status = f"AVPU {vitals.avpu}" if vitals.avpu in ("P", "U") else f"GCS {vitals.gcs}"
         add(
             "A_UNRESPONSIVE_VITALS",
             "A",
@@ -2029,6 +2112,18 @@ def esi_rules(
                 "An ache of the jaw, left shoulder or arm with breathlessness may be a heart "
                 f"attack without chest pain (complaint says "
                 f"{note.quote(site + ache + breathless)}): ESI 2.",
+            )
+    if age >= _SWEATING_ACS_AGE and not any(r.code == "B_ACS" for r in fired):
+        sweat = note.find(ACS_SWEAT_PHRASES)
+        upper = note.find(ACS_UPPER_ABDOMEN_PHRASES) if sweat else []
+        if upper and not note.find(ACS_SWEAT_OTHER_CAUSE_PHRASES):
+            add(
+                "B_ACS",
+                "B",
+                2,
+                "Sweating with an upper-abdominal heaviness or breathlessness may be a heart "
+                f"attack without chest pain (complaint says {note.quote(sweat + upper)}): "
+                "ESI 2.",
             )
     if age >= _SILENT_ACS_AGE and not any(r.code == "B_ACS" for r in fired):
         diabetic = note.find(DIABETES_PHRASES, history_counts=True)

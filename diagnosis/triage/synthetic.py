@@ -644,13 +644,16 @@ def handbook_level(template: _Template, vitals: Vitals) -> int:
     """The ESI level of a drawn case by the handbook, from what the generator knows it drew.
 
     The template is the situation (its level was set from the ESI v4 handbook when it was
-    written, with a vitals profile that fits it); the one thing a draw can add is a fever
-    (>= 38.0 C) in a baby under 28 days, which is ESI 2 whatever the complaint.
+    written, with a vitals profile that fits it); what a draw can add is a fever (>= 38.0 C)
+    in a baby under 28 days, which is ESI 2 whatever the complaint, and a patient who
+    answers only to pain (AVPU P: the handbook's "unresponsive", ESI 1).
     """
     level = template.level
     neonate = vitals.age_years < 28 / 365.25
     if neonate and vitals.temperature_c is not None and vitals.temperature_c >= 38.0:
         level = min(level, 2)
+    if vitals.avpu in ("P", "U"):
+        level = 1
     return level
 
 

@@ -80,6 +80,8 @@ HANDBOOK_CASES = [
     ("dizzy, clammy", vitals(heart_rate=34), "A_UNSTABLE_RATE", 1, None),
     ("palpitations, grey and clammy", vitals(heart_rate=190), "A_UNSTABLE_RATE", 1, 2),
     ("floppy baby, mottled", vitals(age_years=0.3, heart_rate=50), "A_UNSTABLE_RATE", 1, None),
+    # The handbook's "unresponsive" includes one who answers only to pain (AVPU P).
+    ("fasting, took her insulin, only moans", vitals(avpu="P"), "A_UNRESPONSIVE_VITALS", 1, None),
     # A baby's heart at rest beats 100-160 (asleep down to about 90): under 80 in an infant,
     # under 90 in a neonate, with poor perfusion, is severe bradycardia.
     ("grey, mottled, CRT 4s", vitals(age_years=0.4, heart_rate=72), "A_UNSTABLE_RATE", 1, None),
@@ -974,6 +976,7 @@ def test_an_anginal_equivalent_without_chest_pain_is_possible_acs(
         ("mum wanted to let her sleep in and she wont wake up", True, False),
         ("rather sleepy and not waking up for feeds", True, False),
         ("low mood, wanting to sleep and not wake up", False, True),
+        ("cant sleep, said honestly wouldnt mind not waking up lol", False, True),
     ],
 )
 def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsiveness(
@@ -1082,6 +1085,23 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("delayed presentation of an ankle injury 3 days ago", "B_ABUSE", False),
         ("survivor of child abuse, anxious, panic attack", "B_ABUSE", False),
         ("not mobile since a fall this morning, bruised hip", "B_ABUSE", False),
+        # The twelfth: a cauda equina told in passing, a missed dialysis, a head scraped on
+        # warfarin, a dementia's sudden change, a paracetamol overdose by its brand, a heart
+        # attack told as sweating with "gas".
+        (
+            "back pain, now down both legs, trouble getting the flow going, numb when wiping",
+            "B_CAUDA_EQUINA",
+            True,
+        ),
+        ("back pain after lifting, no numbness, passing urine normally", "B_CAUDA_EQUINA", False),
+        ("dialysis MWF, missed Friday run, legs heavy and tingly", "B_DIALYSIS", True),
+        ("dialysis patient, fistula check, feels well", "B_DIALYSIS", False),
+        ("unwitnessed fall, small scrape L forehead, on warfarin", "B_TRAUMA", True),
+        ("she always knows me, today called me by my sisters name", "B_ALTERED", True),
+        ("took like 20 tylenol over the night for a headache", "B_OVERDOSE", True),
+        ("k/c/o DM, sweating since morning, uneasiness upper abdomen, ?gas", "B_ACS", True),
+        ("sweaty after the gym, short of breath", "B_ACS", False),
+        ("hot day in the garden, sweating, upper stomach cramps", "B_ACS", False),
     ],
 )
 def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fires: bool) -> None:
