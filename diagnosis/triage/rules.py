@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
+from diagnosis.triage.concepts.medical import TEN_OR_MORE
 from diagnosis.triage.concepts.surgical import INJURY_MARKS
 
 AVPU = ("A", "V", "P", "U")
@@ -375,6 +376,12 @@ _NOT_BEFORE = {
         ("depressed", "depression"),
         frozenset({"skull", "fracture", "fractures", "fx", "plateau", "level", "conscious"}),
     ),
+    # "Head fine", "face OK": a part found unhurt.
+    **dict.fromkeys(
+        ("head", "face", "forehead", "scalp"),
+        frozenset({"fine", "ok", "okay", "normal", "unhurt", "uninjured", "nad"}),
+    ),
+    "called me by my": frozenset({"name"}),
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
     "coin": frozenset(
         {"sized", "size", "shaped", "shape", "like", "lesion", "lesions", "battery", "cell"}
@@ -404,6 +411,11 @@ _WISH_CUES = frozenset(
         "mind",
     }
 )
+# A tablet count after these is a clock time ("motrin at 10 tylenol at 2"): _Note.find.
+_TIME_BEFORE = frozenset({"at", "since", "until", "till"})
+_TABLET_COUNTS = frozenset(TEN_OR_MORE)
+# "Mind" is a wish only as "wouldn't mind" ("mind you, he won't wake up" is no wish).
+_MIND_NEGATORS = frozenset({"wouldnt", "dont", "doesnt", "didnt", "not"})
 # Whose wish: the patient's own ("I just want", "pt states ... wants"), not a relative's
 # ("mum wanted to let her sleep in and she won't wake up").
 _OWN_WISH = frozenset({"i", "im", "ive", "pt", "patient", "states", "stated", "says", "said"})
@@ -667,6 +679,8 @@ class _Note:
                 return False
             sleep = sleep or token == "sleep"  # noqa: S105 - a word, not a password
             if token in _WISH_CUES:
+                if token == "mind" and (j == 0 or self.tokens[j - 1] not in _MIND_NEGATORS):  # noqa: S105
+                    continue
                 near = start - j <= 4
                 before = self.tokens[max(0, j - 3) : j]
                 # A wish with no one named before it opens its clause: the patient's.
@@ -749,6 +763,8 @@ class _Note:
                     continue
                 after = self.tokens[i + n] if i + n < len(self.tokens) else ""
                 if after in _NOT_BEFORE.get(phrase, ()):
+                    continue
+                if phrase in _TABLET_COUNTS and i and self.tokens[i - 1] in _TIME_BEFORE:
                     continue
                 if phrase in _wish_skipped() and self._wished_sleep(i):
                     continue
@@ -1095,6 +1111,19 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "gas trouble",
     "gas pain",
     "acidity",
+    "acid reflux",
+    "reflux",
+    "gas",
+    "gassy",
+    "stomach pressure",
+    "pressure in stomach",
+    "pressure in his stomach",
+    "pressure in her stomach",
+    "pressure in my stomach",
+    "burning in stomach",
+    "burning in his stomach",
+    "burning in her stomach",
+    "burning in my stomach",
     *ANGINAL_BREATHLESS_PHRASES,
     "short breath",
 )
@@ -1107,9 +1136,20 @@ ACS_SWEAT_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "sun",
     "exercis*",
     "gym",
-    "run",
     "running",
-    "ran",
+    "jog*",
+    "went for a run",
+    "after a run",
+    "after his run",
+    "after her run",
+    "at night",
+    "weight loss",
+    "wheez*",
+    "asthma*",
+    "copd",
+    "pneumonia",
+    "cough*",
+    "chest infection",
     "hypo",
     "hypos",
     "low sugar*",
@@ -2113,7 +2153,8 @@ def esi_rules(
                 f"attack without chest pain (complaint says "
                 f"{note.quote(site + ache + breathless)}): ESI 2.",
             )
-    if age >= _SWEATING_ACS_AGE and not any(r.code == "B_ACS" for r in fired):
+    feverish = vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C
+    if age >= _SWEATING_ACS_AGE and not feverish and not any(r.code == "B_ACS" for r in fired):
         sweat = note.find(ACS_SWEAT_PHRASES)
         upper = note.find(ACS_UPPER_ABDOMEN_PHRASES) if sweat else []
         if upper and not note.find(ACS_SWEAT_OTHER_CAUSE_PHRASES):

@@ -346,7 +346,7 @@ _DKA_SIGNS = (
     "very sleepy",
 )
 # Ten or more tablets ("took 40 paracetamol", "swallowed 12 tabs", "about thirty pills").
-_TEN_OR_MORE = tuple(
+TEN_OR_MORE = tuple(
     f"{n} {what}"
     for n in (*range(10, 101), "twenty", "thirty", "forty", "fifty", "sixty", "hundred")
     for what in (
@@ -2682,7 +2682,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "pupils are pinpoint",
             "pupils were pinpoint",
             "pinned pupils",
-            *_TEN_OR_MORE,
+            *TEN_OR_MORE,
             "pinpoint pupils",
             "pin point pupils",
             "carbon monoxide",
@@ -5155,19 +5155,18 @@ CONCEPTS: tuple[Concept, ...] = (
         key="new_confusion",
         reason="New confusion, lethargy or disorientation is a high-risk situation",
         phrases=(
-            # A change a relative sees in someone with a memory problem ("she always knows
-            # me", "called me by my sister's name", "couldn't find her own room").
-            "always knows me",
-            "usually knows me",
-            "normally knows me",
+            # A change a relative sees in someone with a memory problem ("called me by my
+            # sister's name", "couldn't find her own room").
             "didnt know me",
             "didnt recognise me",
             "didnt recognize me",
             "called me by my",
-            "couldnt find her own",
-            "couldnt find his own",
-            "got lost in her own",
-            "got lost in his own",
+            *(
+                f"{lost} {whose} own {place}"
+                for lost in ("couldnt find", "could not find", "got lost in")
+                for whose in ("her", "his")
+                for place in ("room", "bed", "house", "home", "flat", "street")
+            ),
             "couldnt find the bathroom",
             "couldnt find the toilet",
             "couldnt find her way",
@@ -6062,15 +6061,50 @@ CONCEPTS: tuple[Concept, ...] = (
         "a high-risk situation",
         together=(
             (
-                ("dialysis", "haemodialysis", "hemodialysis", "renal unit"),
                 (
-                    "missed",
-                    "skipped",
-                    "didnt go",
-                    "did not go",
-                    "couldnt go",
-                    "not been to",
+                    "dialysis",
+                    "haemodialysis",
+                    "hemodialysis",
+                    "renal unit",
+                    "hd pt",
+                    "hd patient",
+                    "on hd",
+                ),
+                (
+                    *(
+                        f"{missed} {what}"
+                        for missed in ("missed", "skipped", "missing")
+                        for what in (
+                            "dialysis",
+                            "his dialysis",
+                            "her dialysis",
+                            "my dialysis",
+                            "a session",
+                            "session",
+                            "last session",
+                            "his session",
+                            "her session",
+                            "run",
+                            "a run",
+                            "the run",
+                            "his run",
+                            "her run",
+                            "hd",
+                            "monday",
+                            "tuesday",
+                            "wednesday",
+                            "thursday",
+                            "friday",
+                            "saturday",
+                            "x2",
+                            "twice",
+                        )
+                    ),
                     "no dialysis",
+                    "didnt go to dialysis",
+                    "did not go to dialysis",
+                    "couldnt get to dialysis",
+                    "not been to dialysis",
                     "no transport",
                 ),
                 (
@@ -6091,6 +6125,13 @@ CONCEPTS: tuple[Concept, ...] = (
                     "chest pain",
                     "swollen",
                     "fluid",
+                    "unwell",
+                    "cramps",
+                    "nausea",
+                    "potassium",
+                    "k 6*",
+                    "k 7*",
+                    "k 8*",
                 ),
             ),
         ),

@@ -977,6 +977,7 @@ def test_an_anginal_equivalent_without_chest_pain_is_possible_acs(
         ("rather sleepy and not waking up for feeds", True, False),
         ("low mood, wanting to sleep and not wake up", False, True),
         ("cant sleep, said honestly wouldnt mind not waking up lol", False, True),
+        ("mind you he wont wake up now", True, False),
     ],
 )
 def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsiveness(
@@ -1101,6 +1102,19 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("took like 20 tylenol over the night for a headache", "B_OVERDOSE", True),
         ("k/c/o DM, sweating since morning, uneasiness upper abdomen, ?gas", "B_ACS", True),
         ("sweaty after the gym, short of breath", "B_ACS", False),
+        ("cold sweat, heartburn, ran out of omeprazole", "B_ACS", True),
+        ("sweating at night, weight loss, upper stomach heavy for 2 months", "B_ACS", False),
+        ("chronic incontinence, low back pain for years", "B_CAUDA_EQUINA", False),
+        ("catheter blocked, urinary retention, back pain", "B_CAUDA_EQUINA", False),
+        ("bad back, now peeing herself", "B_CAUDA_EQUINA", True),
+        ("on dialysis, missed appointment at diabetes clinic, weak", "B_DIALYSIS", False),
+        ("HD pt, missed session, feels unwell", "B_DIALYSIS", True),
+        ("tripped, skin tear R forearm, on warfarin, head fine", "B_TRAUMA", False),
+        ("on apixaban, fatty lump on scalp noticed, no injury", "B_TRAUMA", False),
+        ("called me by my name, knows me, normal self", "B_ALTERED", False),
+        ("motrin at 10 tylenol at 2, fever", "B_OVERDOSE", False),
+        ("tylenol at 10, motrin at 12, still febrile", "B_OVERDOSE", False),
+        ("took 30 tablets OD", "B_OVERDOSE", True),
         ("hot day in the garden, sweating, upper stomach cramps", "B_ACS", False),
     ],
 )
