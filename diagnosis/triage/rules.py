@@ -573,6 +573,8 @@ _NOT_SLIPS: dict[str, frozenset[str]] = {
     "frames": frozenset({"flames"}),
     "thinner": frozenset({"thinners"}),
     "stuck": frozenset({"struck"}),
+    "tipped": frozenset({"tapped"}),
+    "tipping": frozenset({"tapping"}),
 }
 
 

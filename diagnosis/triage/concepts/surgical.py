@@ -2736,6 +2736,11 @@ CONCEPTS: tuple[Concept, ...] = (
             "hit by lightning",
             "lightning strike",
             "electrocut*",
+            # Industrial voltages (480 V and more) and kilovolts.
+            *(f"{v} {unit}" for v in (480, 500, 575, 600, 1000) for unit in ("v", "volt*")),
+            *(f"{v}v" for v in (480, 500, 575, 600, 1000)),
+            "kv",
+            *(f"{v}kv" for v in (3, 6, 11, 22, 33, 66, 110, 132)),
             "shot , lower back",
             "shot in the back",
             "shot in the chest",
@@ -3167,6 +3172,35 @@ CONCEPTS: tuple[Concept, ...] = (
             # thinner; the head's blow now ("hx head injury 2015" is not), the blood thinner
             # perhaps told as history ("PMH AF on warfarin").
             (_HEAD_OR_FACE, _BLOW_OR_FALL, _BLOOD_THINNERS),
+            # An electric shock with a loss of consciousness, a fall, burns or a heart
+            # symptom (an arrhythmia or deep injury may follow).
+            (
+                (
+                    "electric shock",
+                    "electrical shock",
+                    "electrical injury",
+                    "got a shock",
+                    "got a hit off",
+                    "shock off",
+                    "shocked by",
+                    "live wire",
+                ),
+                (
+                    "out for",
+                    "passed out",
+                    "knocked out",
+                    "blacked out",
+                    "loc",
+                    "unconscious",
+                    "thrown",
+                    "burn*",
+                    "entry",
+                    "exit",
+                    "palpitations",
+                    "chest pain",
+                    "numb*",
+                ),
+            ),
         ),
         descriptions=(
             "hit by a car at speed",
@@ -3710,6 +3744,43 @@ CONCEPTS: tuple[Concept, ...] = (
                     "legs giving way",
                     "both legs weak",
                     "weakness in both legs",
+                ),
+            ),
+        ),
+    ),
+    Concept(
+        code="B_TONSIL_BLEED",
+        key="",
+        reason="Bleeding after a tonsillectomy, even a little that has stopped, may herald a "
+        "sudden heavy bleed into the airway: a high-risk situation",
+        phrases=(
+            "post tonsillectomy bleed*",
+            "post tonsillectomy haemorrhage",
+            "post tonsillectomy hemorrhage",
+            "tonsil bleed*",
+            "tonsillar bleed*",
+        ),
+        together=(
+            (
+                (
+                    "tonsillectomy",
+                    "tonsillectomies",
+                    "adenotonsillectomy",
+                    "tonsils out",
+                    "tonsils removed",
+                    "tonsils taken out",
+                    "tonsil operation",
+                    "tonsil surgery",
+                ),
+                (
+                    "blood",
+                    "bleed*",
+                    "bloody",
+                    "clot*",
+                    "spat",
+                    "spitting",
+                    "haemorrhage",
+                    "hemorrhage",
                 ),
             ),
         ),

@@ -978,6 +978,7 @@ def test_an_anginal_equivalent_without_chest_pain_is_possible_acs(
         ("low mood, wanting to sleep and not wake up", False, True),
         ("cant sleep, said honestly wouldnt mind not waking up lol", False, True),
         ("mind you he wont wake up now", True, False),
+        ("tipped her snowmobile on a slow turn, nothing else hurts", False, False),
     ],
 )
 def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsiveness(
@@ -1115,6 +1116,12 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("motrin at 10 tylenol at 2, fever", "B_OVERDOSE", False),
         ("tylenol at 10, motrin at 12, still febrile", "B_OVERDOSE", False),
         ("took 30 tablets OD", "B_OVERDOSE", True),
+        # The thirteenth: sickle cell with a fever, a 600 V shock, a tonsillectomy bleed.
+        ("HbSS, fever 38.9 at home, playing fine", "B_SEPSIS", True),
+        ("got a hit off a 600 V panel, thrown back, out for a few seconds", "B_TRAUMA", True),
+        ("electric shock from a toaster, tingly finger, no LOC, no burn", "B_TRAUMA", False),
+        ("tonsillectomy 6 days ago, spat fresh blood twice, stopped now", "B_TONSIL_BLEED", True),
+        ("tonsillectomy last year, sore throat now", "B_TONSIL_BLEED", False),
         ("hot day in the garden, sweating, upper stomach cramps", "B_ACS", False),
     ],
 )
