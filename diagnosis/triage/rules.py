@@ -382,6 +382,8 @@ _NOT_BEFORE = {
         frozenset({"fine", "ok", "okay", "normal", "unhurt", "uninjured", "nad"}),
     ),
     "called me by my": frozenset({"name"}),
+    # Sickle cell trait, or a negative screen, is no sickle cell disease.
+    "sickle cell": frozenset({"trait", "negative", "screen", "carrier"}),
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
     "coin": frozenset(
         {"sized", "size", "shaped", "shape", "like", "lesion", "lesions", "battery", "cell"}
@@ -574,6 +576,7 @@ _NOT_SLIPS: dict[str, frozenset[str]] = {
     "thinner": frozenset({"thinners"}),
     "stuck": frozenset({"struck"}),
     "tipped": frozenset({"tapped"}),
+    "sickle": frozenset({"sickler"}),
     "tipping": frozenset({"tapping"}),
 }
 

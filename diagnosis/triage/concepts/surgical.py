@@ -2143,6 +2143,9 @@ INJURY_MARKS = (
     "scald*",
 )
 
+# Industrial and distribution voltages (480 V and more): deep injury and arrhythmia.
+_INDUSTRIAL_VOLTS = (480, 500, 575, 600, 690, 1000, 2000, 3300, 4160, 6600, 7200, 11000, 13800)
+
 CONCEPTS: tuple[Concept, ...] = (
     Concept(
         code="B_ECTOPIC",
@@ -2737,10 +2740,12 @@ CONCEPTS: tuple[Concept, ...] = (
             "lightning strike",
             "electrocut*",
             # Industrial voltages (480 V and more) and kilovolts.
-            *(f"{v} {unit}" for v in (480, 500, 575, 600, 1000) for unit in ("v", "volt*")),
-            *(f"{v}v" for v in (480, 500, 575, 600, 1000)),
-            "kv",
-            *(f"{v}kv" for v in (3, 6, 11, 22, 33, 66, 110, 132)),
+            *(f"{v} {unit}" for v in _INDUSTRIAL_VOLTS for unit in ("v", "volt*")),
+            *(f"{v}v" for v in _INDUSTRIAL_VOLTS),
+            *(f"{v}{unit}" for v in (3, 6, 11, 22, 33, 66, 110, 132) for unit in ("kv", " kv")),
+            "overhead power line*",
+            "overhead line*",
+            "high tension",
             "shot , lower back",
             "shot in the back",
             "shot in the chest",
@@ -3182,7 +3187,7 @@ CONCEPTS: tuple[Concept, ...] = (
                     "got a shock",
                     "got a hit off",
                     "shock off",
-                    "shocked by",
+                    "shock from",
                     "live wire",
                 ),
                 (
@@ -3192,13 +3197,14 @@ CONCEPTS: tuple[Concept, ...] = (
                     "blacked out",
                     "loc",
                     "unconscious",
+                    "collapsed",
                     "thrown",
-                    "burn*",
                     "entry",
                     "exit",
                     "palpitations",
+                    "heart racing",
+                    "irregular",
                     "chest pain",
-                    "numb*",
                 ),
             ),
         ),
@@ -3681,6 +3687,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "cant feel when i wipe",
             "cant feel wiping",
             "saddle area",
+            "numb saddle",
             "numb down below",
             "numb between legs",
             "numb between her legs",
@@ -3721,7 +3728,13 @@ CONCEPTS: tuple[Concept, ...] = (
                     "cant empty his bladder",
                     "cant empty my bladder",
                     "new incontinence",
+                    "new urinary incontinence",
                     "newly incontinent",
+                    "now incontinent",
+                    "incontinent since",
+                    "incontinent of urine since",
+                    "urinary retention",
+                    "retention of urine",
                     "wet himself",
                     "wet herself",
                     "peeing himself",
@@ -3760,7 +3773,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "tonsil bleed*",
             "tonsillar bleed*",
         ),
-        together=(
+        # The operation recent, not "tonsillectomy 10 years ago".
+        together_now=(
             (
                 (
                     "tonsillectomy",
@@ -3769,16 +3783,18 @@ CONCEPTS: tuple[Concept, ...] = (
                     "tonsils out",
                     "tonsils removed",
                     "tonsils taken out",
+                    "tonsil removal",
                     "tonsil operation",
                     "tonsil surgery",
+                    "post op tonsils",
+                    "postop tonsils",
                 ),
                 (
                     "blood",
                     "bleed*",
                     "bloody",
                     "clot*",
-                    "spat",
-                    "spitting",
+                    "red streaks",
                     "haemorrhage",
                     "hemorrhage",
                 ),

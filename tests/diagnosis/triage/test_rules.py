@@ -1106,7 +1106,10 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("cold sweat, heartburn, ran out of omeprazole", "B_ACS", True),
         ("sweating at night, weight loss, upper stomach heavy for 2 months", "B_ACS", False),
         ("chronic incontinence, low back pain for years", "B_CAUDA_EQUINA", False),
-        ("catheter blocked, urinary retention, back pain", "B_CAUDA_EQUINA", False),
+        # Retention with back pain reads as a cauda equina, a blocked catheter or not (by
+        # choice: the sign is too dangerous to explain away from the words).
+        ("catheter blocked, urinary retention, back pain", "B_CAUDA_EQUINA", True),
+        ("lower back pain, uses pads for stress incontinence", "B_CAUDA_EQUINA", False),
         ("bad back, now peeing herself", "B_CAUDA_EQUINA", True),
         ("on dialysis, missed appointment at diabetes clinic, weak", "B_DIALYSIS", False),
         ("HD pt, missed session, feels unwell", "B_DIALYSIS", True),
@@ -1122,6 +1125,13 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("electric shock from a toaster, tingly finger, no LOC, no burn", "B_TRAUMA", False),
         ("tonsillectomy 6 days ago, spat fresh blood twice, stopped now", "B_TONSIL_BLEED", True),
         ("tonsillectomy last year, sore throat now", "B_TONSIL_BLEED", False),
+        ("tonsillectomy 10 years ago, now coughing blood clots", "B_TONSIL_BLEED", False),
+        ("got a shock off the toaster, finger numb since", "B_TRAUMA", False),
+        ("i was shocked by the news, passed out", "B_TRAUMA", False),
+        ("shock from 415v supply, collapsed", "B_TRAUMA", True),
+        ("fever 38.5, sickle cell trait", "B_SEPSIS", False),
+        ("chronic back pain, now urinary retention", "B_CAUDA_EQUINA", True),
+        ("dialysis missed on monday, potassium 6.8", "B_DIALYSIS", True),
         ("hot day in the garden, sweating, upper stomach cramps", "B_ACS", False),
     ],
 )
