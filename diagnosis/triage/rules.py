@@ -382,6 +382,77 @@ _NOT_BEFORE = {
         frozenset({"fine", "ok", "okay", "normal", "unhurt", "uninjured", "nad"}),
     ),
     "called me by my": frozenset({"name"}),
+    # "Mi" is "my" or "me" in Jamaican Patois ("mi belly a hurt mi"), not a heart attack.
+    "mi": frozenset(
+        {
+            "belly",
+            "yeye",
+            "eye",
+            "eyes",
+            "head",
+            "chest",
+            "foot",
+            "feet",
+            "han",
+            "hand",
+            "back",
+            "pickney",
+            "baby",
+            "did",
+            "nah",
+            "cyaan",
+            "cant",
+            "wake",
+            "fraid",
+            "tink",
+            "seh",
+            "feel",
+            "vomit",
+            "just",
+            "deh",
+            "mek",
+            "nuh",
+            "waan",
+            "want",
+            "know",
+            "heart",
+            "pressure",
+            "sugar",
+            "skin",
+            "body",
+            "bredda",
+            "sista",
+            "madda",
+            "mada",
+            "son",
+            "daughter",
+            "granny",
+            "own",
+            "self",
+            "likkle",
+            "leg",
+            "stomach",
+            "side",
+            "rib",
+            "neck",
+            "throat",
+            "mout",
+            "mouth",
+            "nose",
+            "ear",
+            "teeth",
+            "tooth",
+            "fi",
+            "haffi",
+            "never",
+            "affi",
+            "eat",
+            "drink",
+            "sleep",
+            "pee",
+            "wee",
+        }
+    ),
     # Sickle cell trait, or a negative screen, is no sickle cell disease.
     "sickle cell": frozenset({"trait", "negative", "screen", "carrier"}),
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
@@ -449,6 +520,8 @@ _QUERY_MARK = re.compile(r"(?<![a-z0-9?])\?(?=[a-z])(?!(?:no|nope|not|nil|neg)\b
 # "+ve" is "positive" ("FAST +ve"); "-ve" negates only the finding before it ("Kernig -ve"),
 # never what follows ("COVID -ve, chest pain" keeps the chest pain): a word of its own.
 _POSITIVE_MARK = re.compile(r"\+\s?ve\b")
+# A calibre written with its dot (".45", ".22") is a number, not the end of a sentence.
+_CALIBRE = re.compile(r"(?<![0-9.])\.(?=\d)")
 # "CRT <2s" is a normal refill, "CRT >4s" a slow one: the sign is kept as a word.
 _REFILL_UNDER = re.compile(r"\b(crt|refill)\s*<\s*")
 _REFILL_OVER = re.compile(r"\b(crt|refill)\s*>\s*")
@@ -457,6 +530,7 @@ _NEGATIVE_MARK = re.compile(r"-\s?ve\b")
 
 def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
+    text = _CALIBRE.sub("", text)
     text = _REFILL_UNDER.sub(r"\1 under ", text)
     text = _REFILL_OVER.sub(r"\1 over ", text)
     text = _QUERY_MARK.sub("? query ", text)
@@ -630,8 +704,12 @@ class _Note:
             if token == ",":  # noqa: S105 - a comma token, not a password
                 comma_seen = True
                 continue
-            # "Many years ago I took an overdose": dated years back before the finding.
+            # "Many years ago I took an overdose": dated years back before the finding; not
+            # a date that belongs to a history item before a comma ("hx MI a few years ago,
+            # chest pain").
             if token in ("ago",) and j > 0 and self.tokens[j - 1] in _YEARS_AGO:
+                if comma_seen and self._dates_history(j):
+                    return False
                 return not history_counts
             cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA
             if cue and token in _RESULT_WORDS and not self._opens_negation(j, start):
@@ -651,6 +729,17 @@ class _Note:
             words += 1
             if words > _NEGATION_WINDOW:
                 return False
+        return False
+
+    def _dates_history(self, ago: int) -> bool:
+        """Whether the "years ago" ending at ``ago`` dates a history item of its own clause
+        ("hx MI a few years ago", "previous DVT 3 yrs ago")."""
+        for k in range(ago - 1, max(-1, ago - 1 - _PAST_WINDOW), -1):
+            token = self.tokens[k]
+            if token in _SCOPE_END or token == ",":  # noqa: S105 - a comma token
+                return False
+            if token in _HISTORY_CUES:
+                return True
         return False
 
     def _opens_negation(self, j: int, start: int) -> bool:
@@ -728,6 +817,9 @@ class _Note:
         for j in range(end, min(len(tokens), end + _PAST_WINDOW)):
             token = tokens[j]
             if token in _SCOPE_END:
+                return False
+            # "chest pain, hx MI 3 years ago": the date is the history item's.
+            if token in _HISTORY_CUES and j > end and tokens[j - 1] == ",":
                 return False
             if token.isdigit() and len(token) == 4 and 1900 <= int(token) < this_year:
                 return True
@@ -1564,6 +1656,17 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "phlegm": frozenset({XRAY}),
     "sputum": frozenset({XRAY}),
     "pneumonia": frozenset({LABS, XRAY}),
+    # Heart failure filling up: labs, a chest film, IV diuretics.
+    "heart failure": frozenset({LABS, XRAY, IV_MEDS}),
+    "chf": frozenset({LABS, XRAY, IV_MEDS}),
+    "ccf": frozenset({LABS, XRAY, IV_MEDS}),
+    "orthopnoea": frozenset({LABS, XRAY, IV_MEDS}),
+    "orthopnea": frozenset({LABS, XRAY, IV_MEDS}),
+    "pillows to sleep": frozenset({LABS, XRAY, IV_MEDS}),
+    "water pill*": frozenset({LABS, XRAY, IV_MEDS}),
+    "water tablet*": frozenset({LABS, XRAY, IV_MEDS}),
+    "ankles swollen": frozenset({LABS, XRAY}),
+    "swollen ankles": frozenset({LABS, XRAY}),
     "wheez*": frozenset({NEB}),
     "asthma": frozenset({NEB}),
     "allergic reaction": frozenset({IV_MEDS}),

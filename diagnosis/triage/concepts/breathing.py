@@ -3457,6 +3457,30 @@ CONCEPTS: tuple[Concept, ...] = (
             "cant breathe and cant speak",
         ),
         together=(
+            # A weak-muscle crisis (myasthenia, Guillain-Barre) reaching the throat or the
+            # breath: the airway and breathing may fail within hours.
+            (
+                ("myasthenia*", "myasthenic", "guillain*", "gbs"),
+                (
+                    "struggling to swallow",
+                    "cant swallow",
+                    "cannot swallow",
+                    "choking on her own",
+                    "choking on his own",
+                    "choking on spit",
+                    "choking on saliva",
+                    "voice gone",
+                    "voice nasal",
+                    "nasal voice",
+                    "count to",
+                    "short of breath",
+                    "breathless*",
+                    "cant breathe",
+                    "cannot breathe",
+                    "struggling to breathe",
+                    "weak breath*",
+                ),
+            ),
             (
                 (
                     "cant talk",

@@ -2351,6 +2351,16 @@ CONCEPTS: tuple[Concept, ...] = (
             *_PASSIVE_WISH,
             *_MEANS_SAVED,
             # Affairs put in order, things given away, a goodbye in other words.
+            "paperwork squared away",
+            "affairs squared away",
+            "got everything squared away",
+            "wont need them much longer",
+            "wont need em much longer",
+            "wont need it much longer",
+            "wont need them for long",
+            "wont be needing them",
+            "so the wife gets the pension",
+            "so she gets the pension",
             "sorted his affairs",
             "sorted her affairs",
             "sorted all his affairs",
@@ -2470,6 +2480,25 @@ CONCEPTS: tuple[Concept, ...] = (
             # to talk ("has a rope in his car and wrote a note to his mum"; not a tow rope in
             # the car, nor a note to the GP or the boss).
             (("rope",), _ROPE_KEPT, (*_LOW_MOOD, *_NOTE_WRITTEN)),
+            # A gun kept close at night, on an anniversary, with a low mood ("sitting in the
+            # truck with his .45 at night", the anniversary of a friend's death).
+            (
+                (
+                    "gun",
+                    "pistol",
+                    "revolver",
+                    "handgun",
+                    "firearm",
+                    "rifle",
+                    "shotgun",
+                    "glock",
+                    "his 45",
+                    "her 45",
+                    "his 9mm",
+                    "his 38",
+                ),
+                ("anniversary", "at night", "sitting in", *_LOW_MOOD),
+            ),
             (_NOTE_WRITTEN, _FAMILY, (*_LOW_MOOD, "rope")),
             # A high place and a plan to jump.
             (

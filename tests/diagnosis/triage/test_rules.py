@@ -167,6 +167,7 @@ RESOURCE_CASES = [
     ("swallowed a coin, drooling, cant swallow", 3),
     ("coin sized lump in breast", None),
     ("sore throat, cant swallow tablets", 5),
+    ("CHF, ran out of his water pill, ankles swollen, 3 pillows to sleep", 3),
     ("burning w/ urination x2 days", 4),
     ("sore throat x2 days", 5),
     ("here for suture removal", 5),
@@ -1132,6 +1133,27 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("fever 38.5, sickle cell trait", "B_SEPSIS", False),
         ("chronic back pain, now urinary retention", "B_CAUDA_EQUINA", True),
         ("dialysis missed on monday, potassium 6.8", "B_DIALYSIS", True),
+        # The fourteenth: a myasthenic crisis, a veiled farewell with a gun, a long lie, a
+        # head knock in haemophilia, a history item's date, Patois "mi".
+        ("myasthenia, voice gone nasal, choking on her own spit", "A_RESP_DISTRESS", True),
+        ("myasthenia gravis, here for a repeat prescription", "A_RESP_DISTRESS", False),
+        ("wont need em much longer, got my paperwork squared away", "B_PSYCH", True),
+        (
+            "sitting in the truck with his .45 at night, anniversary of buddys death",
+            "B_PSYCH",
+            True,
+        ),
+        ("hunting rifle in the truck, sprained ankle on the hill", "B_PSYCH", False),
+        (
+            "found on floor by carer, last seen 7pm, cold to touch, lying in urine",
+            "B_LONG_LIE",
+            True,
+        ),
+        ("slid off armchair onto her bottom 40 min ago, carer with her", "B_LONG_LIE", False),
+        ("severe haemophilia A, hit his forehead on the kerb, small bump", "B_TRAUMA", True),
+        ("chest pain, hx MI a few years ago", "B_ACS", True),
+        ("hx MI a few years ago, chest pain", "B_ACS", True),
+        ("mi wake up an mi yeye full a blood", "B_ACS", False),
         ("hot day in the garden, sweating, upper stomach cramps", "B_ACS", False),
     ],
 )
