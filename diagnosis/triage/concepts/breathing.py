@@ -3460,25 +3460,20 @@ CONCEPTS: tuple[Concept, ...] = (
             # A weak-muscle crisis (myasthenia, Guillain-Barre) reaching the throat or the
             # breath: the airway and breathing may fail within hours.
             (
-                ("myasthenia*", "myasthenic", "guillain*", "gbs"),
+                ("myasthenia*", "myasthenic", "guillain*"),
                 (
-                    "struggling to swallow",
-                    "cant swallow",
-                    "cannot swallow",
                     "choking on her own",
                     "choking on his own",
                     "choking on spit",
                     "choking on saliva",
+                    "cant swallow her spit",
+                    "cant swallow his spit",
+                    "cant swallow saliva",
                     "voice gone",
-                    "voice nasal",
-                    "nasal voice",
                     "count to",
-                    "short of breath",
-                    "breathless*",
                     "cant breathe",
                     "cannot breathe",
                     "struggling to breathe",
-                    "weak breath*",
                 ),
             ),
             (

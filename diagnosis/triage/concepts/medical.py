@@ -643,6 +643,12 @@ _PASSIVE_WISH = (
     "better if i wasnt here",
     "better if i was gone",
     "better off if i was gone",
+    "easier if i just wasnt here",
+    "better if i just wasnt here",
+    "wasnt here anymore",
+    "wasnt here any more",
+    "wasnt around anymore",
+    "wasnt around any more",
 )
 # The means kept ready: tablets saved up, hoarded or stockpiled ("been saving his mum's
 # pills"), the verb next to the tablets.
@@ -2480,8 +2486,8 @@ CONCEPTS: tuple[Concept, ...] = (
             # to talk ("has a rope in his car and wrote a note to his mum"; not a tow rope in
             # the car, nor a note to the GP or the boss).
             (("rope",), _ROPE_KEPT, (*_LOW_MOOD, *_NOTE_WRITTEN)),
-            # A gun kept close at night, on an anniversary, with a low mood ("sitting in the
-            # truck with his .45 at night", the anniversary of a friend's death).
+            # A gun kept close on an anniversary or with a low mood ("sitting in the truck
+            # with his .45 at night", the anniversary of a friend's death).
             (
                 (
                     "gun",
@@ -2497,7 +2503,7 @@ CONCEPTS: tuple[Concept, ...] = (
                     "his 9mm",
                     "his 38",
                 ),
-                ("anniversary", "at night", "sitting in", *_LOW_MOOD),
+                ("anniversary", *_LOW_MOOD),
             ),
             (_NOTE_WRITTEN, _FAMILY, (*_LOW_MOOD, "rope")),
             # A high place and a plan to jump.

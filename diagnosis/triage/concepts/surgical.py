@@ -3822,10 +3822,11 @@ CONCEPTS: tuple[Concept, ...] = (
             (
                 (
                     "long lie",
-                    "couldnt get up",
-                    "could not get up",
-                    "unable to get up",
-                    "cant get up",
+                    "couldnt get up off the floor",
+                    "could not get up off the floor",
+                    "unable to get up off the floor",
+                    "couldnt get up from the floor",
+                    "on the floor for",
                     "on the floor all night",
                     "on the floor overnight",
                     "found on the floor",
@@ -3834,7 +3835,6 @@ CONCEPTS: tuple[Concept, ...] = (
                     "found on her floor",
                     "found on his floor",
                     "found on floor",
-                    "last seen",
                 ),
                 (
                     "cold to touch",

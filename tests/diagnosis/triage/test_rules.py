@@ -1136,6 +1136,15 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         # The fourteenth: a myasthenic crisis, a veiled farewell with a gun, a long lie, a
         # head knock in haemophilia, a history item's date, Patois "mi".
         ("myasthenia, voice gone nasal, choking on her own spit", "A_RESP_DISTRESS", True),
+        ("myasthenia, voice nasal for years, stable, med refill", "A_RESP_DISTRESS", False),
+        ("group B strep (GBS) positive, short of breath", "A_RESP_DISTRESS", False),
+        ("security guard works at night, has a gun, cut finger", "B_PSYCH", False),
+        ("unable to get up from chair, back pain since last night", "B_LONG_LIE", False),
+        (
+            "cannot hold spoon with right hand, mouth a bit senget, talking not clear",
+            "B_STROKE",
+            True,
+        ),
         ("myasthenia gravis, here for a repeat prescription", "A_RESP_DISTRESS", False),
         ("wont need em much longer, got my paperwork squared away", "B_PSYCH", True),
         (

@@ -33,6 +33,7 @@ VIGNETTES = [
         "vignettes_12.jsonl",
         "vignettes_13.jsonl",
         "vignettes_14.jsonl",
+        "vignettes_15.jsonl",
     )
     for line in (HERE / name).read_text(encoding="utf-8").splitlines()
     if line.strip()
@@ -57,10 +58,12 @@ def vitals_of(vignette: dict) -> Vitals:
 
 def test_the_sets_are_the_ones_described() -> None:
     levels = [v["expected_esi"] for v in VIGNETTES]
-    assert len(VIGNETTES) == 70 + 60 + 60 + 50 + 50 + 60 + 60 + 60 + 50 + 50 + 50 + 50 + 50 + 50
+    assert len(VIGNETTES) == (
+        70 + 60 + 60 + 50 + 50 + 60 + 60 + 60 + 50 + 50 + 50 + 50 + 50 + 50 + 50
+    )
     assert (levels.count(1), levels.count(2)) == (
-        16 + 14 + 14 + 12 + 12 + 14 + 12 + 12 + 12 + 12 + 12 + 11 + 11 + 13,
-        24 + 22 + 24 + 22 + 22 + 24 + 26 + 24 + 22 + 22 + 23 + 24 + 24 + 22,
+        16 + 14 + 14 + 12 + 12 + 14 + 12 + 12 + 12 + 12 + 12 + 11 + 11 + 13 + 11,
+        24 + 22 + 24 + 22 + 22 + 24 + 26 + 24 + 22 + 22 + 23 + 24 + 24 + 22 + 24,
     )
     assert len({v["id"] for v in VIGNETTES}) == len(VIGNETTES)
 
