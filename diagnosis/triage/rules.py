@@ -30,6 +30,7 @@ import datetime
 import functools
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -231,7 +232,7 @@ _PAIN_SCORE = re.compile(r"\b(10|[0-9])\s*/\s*10\b")
 # Negation and history cues: a finding after them (within a few words) is not current.
 # Cues marked comma-sensitive stop at a comma ("no LOC, CP" still has CP); "denies" lists
 # run over commas ("denies CP, SOB, N/V").
-_CUES_OVER_COMMAS = frozenset({"denies", "denied", "deny", "negative", "neg", "nil"})
+_CUES_OVER_COMMAS = frozenset({"denies", "denied", "deny", "negative", "neg", "nil", "niega"})
 # Cues that are also a test's result: after a test's name they negate nothing that follows,
 # but the analyte named right after them ("urine neg ketones").
 _RESULT_WORDS = frozenset({"negative", "neg"})
@@ -264,6 +265,10 @@ _CUES_TO_COMMA = frozenset(
         "remote",
         "fhx",
         "fh",
+        # Tagalog "walang"/"wala" (no, none) and Spanish "sin" (without), in mixed notes.
+        "walang",
+        "wala",
+        "sin",
     }
 )
 # Of the cues, those that say "in the past", not "absent": a risk factor told as history
@@ -487,6 +492,19 @@ _WISH_CUES = frozenset(
 # A tablet count after these is a clock time ("motrin at 10 tylenol at 2"): _Note.find.
 _TIME_BEFORE = frozenset({"at", "since", "until", "till"})
 _TABLET_COUNTS = frozenset(TEN_OR_MORE)
+# "Hurt the baby" whose subject is a thing, not a person: a pregnant woman's worry that
+# something will hurt the baby ("panicking it'll hurt the baby", "worried the fall hurt the
+# baby", "will the medicine harm the baby"), no thought of harming it ("thoughts that she
+# will hurt the baby" still counts).
+_THINGS_THAT_HURT = frozenset(
+    {"it", "itll", "that", "thatll", "this", "fall", "cut", "bump", "crash", "accident"}
+    | {"medicine", "medication", "meds", "tablets", "pills", "xray", "ray", "scan"}
+    | {"smoking", "drinking", "bleeding", "infection", "fever"}
+)
+_MODALS = frozenset({"will", "would", "could", "might", "may", "can", "did", "does", "is"})
+_HARM_OF_A_THING = frozenset({"hurt the baby", "harm the baby", "hurt my baby", "harm my baby"})
+# A unit after a number ("drove 40 mi"): miles, not a myocardial infarction.
+_UNITS_AFTER_A_NUMBER = frozenset({"mi"})
 # "Mind" is a wish only as "wouldn't mind" ("mind you, he won't wake up" is no wish).
 _MIND_NEGATORS = frozenset({"wouldnt", "dont", "doesnt", "didnt", "not"})
 # Whose wish: the patient's own ("I just want", "pt states ... wants"), not a relative's
@@ -530,6 +548,8 @@ _NEGATIVE_MARK = re.compile(r"-\s?ve\b")
 
 def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
+    # Accents dropped ("presión" -> "presion"): the tables and the tokens are plain letters.
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     text = _CALIBRE.sub("", text)
     text = _REFILL_UNDER.sub(r"\1 under ", text)
     text = _REFILL_OVER.sub(r"\1 over ", text)
@@ -652,6 +672,9 @@ _NOT_SLIPS: dict[str, frozenset[str]] = {
     "tipped": frozenset({"tapped"}),
     "sickle": frozenset({"sickler"}),
     "tipping": frozenset({"tapping"}),
+    # Tagalog: "nasusuka" is nauseous, "nagsusuka" vomiting.
+    "nasusuka": frozenset({"nagsusuka"}),
+    "nagsusuka": frozenset({"nasusuka"}),
 }
 
 
@@ -730,6 +753,14 @@ class _Note:
             if words > _NEGATION_WINDOW:
                 return False
         return False
+
+    def _a_things_harm(self, start: int) -> bool:
+        """Whether the subject of the harm at ``start`` is a thing ("it'll hurt the baby",
+        "the fall hurt the baby", "the medicine could harm the baby")."""
+        before = self.tokens[max(0, start - 2) : start]
+        if before and before[-1] in _THINGS_THAT_HURT:
+            return True
+        return len(before) == 2 and before[1] in _MODALS and before[0] in _THINGS_THAT_HURT
 
     def _dates_history(self, ago: int) -> bool:
         """Whether the "years ago" ending at ``ago`` dates a history item of its own clause
@@ -862,6 +893,15 @@ class _Note:
                 if after in _NOT_BEFORE.get(phrase, ()):
                     continue
                 if phrase in _TABLET_COUNTS and i and self.tokens[i - 1] in _TIME_BEFORE:
+                    continue
+                if phrase in _HARM_OF_A_THING and self._a_things_harm(i):
+                    continue
+                if (
+                    phrase in _UNITS_AFTER_A_NUMBER
+                    and i
+                    and self.tokens[i - 1].isdigit()
+                    and len(self.tokens[i - 1]) <= 3  # not a time: "ECG at 1400 MI changes"
+                ):
                     continue
                 if phrase in _wish_skipped() and self._wished_sleep(i):
                     continue
@@ -1097,6 +1137,20 @@ CHEST_PAIN_PHRASES: tuple[str, ...] = (
     "mi",
     "stemi",
     "nstemi",
+    # The same words in the languages notes are most often mixed with here (Spanish,
+    # Tagalog): pain, pressure or tightness of the chest.
+    "dolor de pecho",
+    "dolor en el pecho",
+    "duele el pecho",
+    "duele mucho el pecho",
+    "presion en el pecho",
+    "opresion en el pecho",
+    "masakit ang dibdib",
+    "sumasakit ang dibdib",
+    "sakit sa dibdib",
+    "naninikip ang dibdib",
+    "paninikip ng dibdib",
+    "nakadagan sa dibdib",
 )
 ACS_FEATURE_PHRASES: tuple[str, ...] = (
     "radiat*",
@@ -1177,7 +1231,7 @@ ANGINAL_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "lifting",
 )
 # The heart attack told as sweating with an upper-abdominal heaviness or "gas", or with
-# breathlessness, from _SWEATING_ACS_AGE (women, diabetics and older patients often have no
+# breathlessness or nausea, from _SWEATING_ACS_AGE (women, diabetics and older patients have no
 # chest pain), with no other cause for the sweat in the note (a fever, heat, exercise,
 # a low sugar, withdrawal, panic).
 _SWEATING_ACS_AGE = 45
@@ -1191,6 +1245,12 @@ ACS_SWEAT_PHRASES: tuple[str, ...] = (
     "cold sweat",
     "drenched",
     "perspiring",
+    # Tagalog (Taglish notes): sweating, a cold sweat.
+    "pinagpapawisan",
+    "pinapawisan",
+    "pawisan",
+    "pawis na pawis",
+    "malamig na pawis",
 )
 ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "upper abdomen",
@@ -1210,6 +1270,13 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "acidity",
     "acid reflux",
     "reflux",
+    # "Hyperacidity" is the Philippine word for dyspepsia; Tagalog "sikmura" is the pit of
+    # the stomach, "kabag" wind, "hirap huminga" hard to breathe, "hinihingal" out of breath.
+    "hyperacidity",
+    "sikmura",
+    "kabag",
+    "hirap huminga",
+    "hinihingal",
     "gas",
     "gassy",
     "stomach pressure",
@@ -1223,10 +1290,22 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "burning in my stomach",
     *ANGINAL_BREATHLESS_PHRASES,
     "short breath",
+    # Nausea (not vomiting, which is another cause of the sweat).
+    "nausea",
+    "nauseous",
+    "nauseated",
+    "queasy",
+    "sick to my stomach",
+    "sick to her stomach",
+    "sick to his stomach",
+    "sick to the stomach",
+    "nasusuka",
 )
 ACS_SWEAT_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "fever*",
     "febrile",
+    "lagnat",
+    "nilalagnat",
     "temp*",
     "hot",
     "heat*",
@@ -1264,6 +1343,39 @@ ACS_SWEAT_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "diarrh*",
     "loose motions",
     "pregnan*",
+    # Vomiting in other words, and the everyday causes of sweating with nausea.
+    "threw up",
+    "throwing up",
+    "puking",
+    "puked",
+    "being sick",
+    "emesis",
+    "nagsusuka",
+    "lbm",
+    "vasovagal",
+    "needle",
+    "blood draw",
+    "blood test",
+    "vertigo",
+    "room spinning",
+    "motion sick*",
+    "car sick*",
+    "sea sick*",
+    "seasick",
+    "carsick",
+    "migraine*",
+    "hangover",
+    "hungover",
+    "kidney stone*",
+    "renal colic",
+    "gallstone*",
+    "biliary",
+    "chemo*",
+    "morphine",
+    "post op",
+    "postop",
+    "dialysis",
+    "cramps",
 )
 # The quiet heart attack of an older diabetic, from _SILENT_ACS_AGE: a diabetic who is
 # sick and drained, with no other cause (diarrhoea, an injury) in the note.
@@ -1531,6 +1643,10 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "nausea": frozenset({LABS, IV_FLUIDS}),
     "vomit*": frozenset({LABS, IV_FLUIDS}),
     "throwing up": frozenset({LABS, IV_FLUIDS}),
+    "threw up": frozenset({LABS, IV_FLUIDS}),
+    "throw up": frozenset({LABS, IV_FLUIDS}),
+    "puking": frozenset({LABS, IV_FLUIDS}),
+    "puked": frozenset({LABS, IV_FLUIDS}),
     "diarrhea": frozenset({LABS, IV_FLUIDS}),
     "diarrhoea": frozenset({LABS, IV_FLUIDS}),
     "dehydrat*": frozenset({LABS, IV_FLUIDS}),
@@ -1698,6 +1814,13 @@ NO_RESOURCE_PHRASES: tuple[str, ...] = (
     "bee sting",
     "refill",
     "ran out",
+    "prescription only",
+    "wants prescription",
+    "wants a prescription",
+    "needs a prescription",
+    "repeat prescription",
+    "morning after pill",
+    "emergency contraception",
     "suture removal",
     "stitches out",
     "staple removal",
@@ -2075,6 +2198,9 @@ def _concept_found(concept: Concept, note: _Note) -> list[str]:
     # ``together_now`` the first finding must be current.
     combinations = [(c, False) for c in concept.together]
     combinations += [(c, True) for c in concept.together_now]
+    # A combination of ``together_unless`` does not count where one of its own phrases is
+    # found: the blood is another organ's.
+    combinations += [(c, False) for c, unless in concept.together_unless if not note.find(unless)]
     for combination, first_now in combinations:
         parts: list[list[str]] = []
         for place, group in enumerate(combination):  # the first group not found settles it
@@ -2270,9 +2396,9 @@ def esi_rules(
                 "B_ACS",
                 "B",
                 2,
-                "Sweating with an upper-abdominal heaviness or breathlessness may be a heart "
-                f"attack without chest pain (complaint says {note.quote(sweat + upper)}): "
-                "ESI 2.",
+                "Sweating with an upper-abdominal heaviness, nausea or breathlessness may be a "
+                "heart attack without chest pain (complaint says "
+                f"{note.quote(sweat + upper)}): ESI 2.",
             )
     if age >= _SILENT_ACS_AGE and not any(r.code == "B_ACS" for r in fired):
         diabetic = note.find(DIABETES_PHRASES, history_counts=True)

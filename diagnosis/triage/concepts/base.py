@@ -19,6 +19,9 @@ class Concept:
     - ``together_now``: combinations as ``together`` whose first finding must be current
       (told as history, "previous house fire 2019", "hx head injury 2015", it does not
       count); the others are its context, which may be history ("PMH AF on warfarin").
+    - ``together_unless``: combinations as ``together``, each paired with phrases that
+      cancel it where one is found in the note (not negated): the "blood" and "bright red"
+      of a vomiting patient's eye are no GI bleed.
     - ``descriptions``: short sentences saying the situation in other words, for the
       meaning-based match.
     """
@@ -29,6 +32,10 @@ class Concept:
     phrases: tuple[str, ...] = ()
     together: tuple[tuple[tuple[str, ...], ...], ...] = ()
     together_now: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    together_unless: tuple[
+        tuple[tuple[tuple[str, ...], ...], tuple[str, ...]],
+        ...,
+    ] = ()
     descriptions: tuple[str, ...] = ()
 
     @property
@@ -41,10 +48,12 @@ class Concept:
 
     def all_phrases(self) -> tuple[str, ...]:
         """Every phrase the concept may look for (its own and those of its combinations)."""
+        cancelled = tuple(combination for combination, _ in self.together_unless)
         grouped = (
             p
-            for combination in (*self.together, *self.together_now)
+            for combination in (*self.together, *self.together_now, *cancelled)
             for group in combination
             for p in group
         )
-        return (*self.phrases, *grouped)
+        unless = (p for _, phrases in self.together_unless for p in phrases)
+        return (*self.phrases, *grouped, *unless)

@@ -1092,6 +1092,37 @@ _TESTICLE_PAIN: tuple[str, ...] = (
 )
 
 # Vomit and what brings up blood.
+# Blood seen in the eye (a bleed under the conjunctiva after coughing or vomiting): the
+# "blood" and "bright red" of the note are the eye's, not the vomit's.
+_BLOOD_IN_THE_EYE: tuple[str, ...] = (
+    "eye red",
+    "eye is red",
+    "eye was red",
+    "eyes red",
+    "eyes are red",
+    "eye bright red",
+    "eye is bright red",
+    "eye blood red",
+    "eye full of blood",
+    "eye is full of blood",
+    "eyes full of blood",
+    "patch over the white",
+    "over the white of",
+    "eye bleeding",
+    "eyes bleeding",
+    "eye is bleeding",
+    "bleeding eye",
+    "blood in the eye",
+    "blood in her eye",
+    "blood in his eye",
+    "blood in my eye",
+    "blood in eye",
+    "blood spot in",
+    "burst blood vessel in",
+    "subconjunctival",
+    "ojo lleno de sangre",
+    "gilid ng mata",
+)
 _VOMIT: tuple[str, ...] = (
     "vomit*",
     "vommit*",
@@ -2483,6 +2514,12 @@ CONCEPTS: tuple[Concept, ...] = (
             "pooping blood",
             "shitting blood",
             "vomiting fresh blood",
+            "vomit* fresh blood",
+            "vomit* red blood",
+            "vomit* bright red",
+            "threw up bright red",
+            "threw up red blood",
+            "threw up fresh blood",
             "melena",
             "melaena",
             "melanotic",
@@ -2502,8 +2539,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "diarrhoea has turned into mostly blood",
             "variceal bleed*",
         ),
+        together_unless=(((_VOMIT, _BLOOD_VOMITED), _BLOOD_IN_THE_EYE),),
         together=(
-            (_VOMIT, _BLOOD_VOMITED),
             (_BLACK_STOOL, _BLEED_SIGNS),
             (
                 ("black", "blackish", "blak", "jet black", "very dark"),

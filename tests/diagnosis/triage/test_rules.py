@@ -172,6 +172,8 @@ RESOURCE_CASES = [
     ("sore throat x2 days", 5),
     ("here for suture removal", 5),
     ("needs refill of BP meds", 5),
+    ("condom split last night, needs the morning-after pill", 5),
+    ("UTI for 4 days, now right back hurts, chills, threw up once", 3),
     ("", None),
     ("here with mom", None),
 ]
@@ -1164,6 +1166,51 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("hx MI a few years ago, chest pain", "B_ACS", True),
         ("mi wake up an mi yeye full a blood", "B_ACS", False),
         ("hot day in the garden, sweating, upper stomach cramps", "B_ACS", False),
+        # The sixteenth: a heart attack told in Tagalog (the pit of the stomach to the back,
+        # a weight pressing, sweating), and chest pain in the words mixed into notes here.
+        ("masakit ang sikmura hanggang likod, pinagpapawisan at nasusuka", "B_ACS", True),
+        ("akala niya hyperacidity lang, pinapawisan", "B_ACS", True),
+        ("nilalagnat, pinagpapawisan, masakit ang sikmura", "B_ACS", False),
+        ("masakit ang sikmura pagkatapos kumain, walang pawis", "B_ACS", False),
+        ("sabi niya naninikip ang dibdib since kaninang umaga", "B_ACS", True),
+        ("me duele el pecho desde anoche", "B_ACS", True),
+        # The seventeenth: carbon monoxide from a furnace, a heart attack told as sweaty and
+        # sick to the stomach, and look-alikes: miles, a bleed in the white of the eye
+        # after vomiting, a pregnant woman's worry that a cut will hurt the baby.
+        ("woke with headache, vomited, old gas furnace, roommates the same", "B_OVERDOSE", True),
+        ("headache, better since out in the cold air, the cat was sleepy", "B_OVERDOSE", True),
+        ("got all sweaty doing the dishes, felt sick to my stomache", "B_ACS", True),
+        ("sweaty and queasy after a run", "B_ACS", False),
+        ("husband drove her 40 mi, eye red", "B_ACS", False),
+        ("white of her right eye bright red after vomiting, vision fine", "B_BLEEDING", False),
+        ("vomiting since last night, now bright red blood in it", "B_BLEEDING", True),
+        ("vomited, eye full of blood, black tarry stools", "B_BLEEDING", True),
+        ("24 wks pregnant, cut finger, panicking it'll hurt the baby", "B_PSYCH", False),
+        ("2 weeks postpartum, scared she might hurt the baby", "B_PSYCH", True),
+        # After review: the eye cancels only vomiting with blood, and only blood in the eye;
+        # a thought of harming the baby whose subject is the mother still counts.
+        (
+            "cirrhotic, whites of his eyes yellow, vomited x2 with bright red blood",
+            "B_BLEEDING",
+            True,
+        ),
+        ("etoh, vomited x3 with bright red blood, bloodshot eyes", "B_BLEEDING", True),
+        ("on warfarin, subconjunctival haemorrhage R eye, black stools x2", "B_BLEEDING", True),
+        ("intrusive thoughts that she will hurt the baby", "B_PSYCH", True),
+        ("states she did hurt the baby last night, shook him", "B_PSYCH", True),
+        ("hearing voices that say hurt the baby", "B_PSYCH", True),
+        ("will the medicine harm the baby", "B_PSYCH", False),
+        ("walang lagnat, pinagpapawisan, nasusuka", "B_ACS", True),
+        ("nagsusuka, pinagpapawisan", "B_ACS", False),
+        ("sweaty and nauseous, felt faint", "B_ACS", True),
+        ("nauseous and sweaty after a blood draw", "B_ACS", False),
+        ("car sick, nauseous, sweaty, better in the fresh air", "B_ACS", False),
+        ("car sick, nauseous, better in the fresh air", "B_OVERDOSE", False),
+        ("paraffin gauze dressing both legs, feels sick", "B_OVERDOSE", False),
+        ("niega dolor de pecho, tos", "B_ACS", False),
+        ("walang sakit sa dibdib, ubo lang", "B_ACS", False),
+        ("opresión en el pecho desde anoche", "B_ACS", True),
+        ("ECG at 1400 MI changes", "B_ACS", True),
     ],
 )
 def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fires: bool) -> None:
