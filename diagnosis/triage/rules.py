@@ -503,6 +503,9 @@ _THINGS_THAT_HURT = frozenset(
 )
 _MODALS = frozenset({"will", "would", "could", "might", "may", "can", "did", "does", "is"})
 _HARM_OF_A_THING = frozenset({"hurt the baby", "harm the baby", "hurt my baby", "harm my baby"})
+# Words that are another thing right after these ("cap refill under 2 sec" is no
+# prescription refill).
+_NOT_RIGHT_AFTER = {"refill": frozenset({"cap", "capillary"})}
 # A unit after a number ("drove 40 mi"): miles, not a myocardial infarction.
 _UNITS_AFTER_A_NUMBER = frozenset({"mi"})
 # "Mind" is a wish only as "wouldn't mind" ("mind you, he won't wake up" is no wish).
@@ -896,6 +899,8 @@ class _Note:
                     continue
                 if phrase in _HARM_OF_A_THING and self._a_things_harm(i):
                     continue
+                if i and self.tokens[i - 1] in _NOT_RIGHT_AFTER.get(phrase, ()):
+                    continue
                 if (
                     phrase in _UNITS_AFTER_A_NUMBER
                     and i
@@ -1275,8 +1280,6 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "hyperacidity",
     "sikmura",
     "kabag",
-    "hirap huminga",
-    "hinihingal",
     "gas",
     "gassy",
     "stomach pressure",
@@ -1288,9 +1291,7 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "burning in his stomach",
     "burning in her stomach",
     "burning in my stomach",
-    *ANGINAL_BREATHLESS_PHRASES,
-    "short breath",
-    # Nausea (not vomiting, which is another cause of the sweat).
+    # Breathlessness (ACS_SWEAT_BREATHLESS_PHRASES, below) and nausea.
     "nausea",
     "nauseous",
     "nauseated",
@@ -1300,6 +1301,12 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "sick to his stomach",
     "sick to the stomach",
     "nasusuka",
+)
+ACS_SWEAT_BREATHLESS_PHRASES: tuple[str, ...] = (
+    *ANGINAL_BREATHLESS_PHRASES,
+    "short breath",
+    "hirap huminga",
+    "hinihingal",
 )
 ACS_SWEAT_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "fever*",
@@ -1339,13 +1346,25 @@ ACS_SWEAT_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "menopaus*",
     "hot flush*",
     "hot flash*",
+    "pregnan*",
+)
+# What explains a sweat with an upper-abdominal ache or nausea, though not with breathlessness
+# (a grey, sweaty, breathless diabetic who vomited once is still a possible heart attack):
+# vomiting and diarrhoea in any words, and the everyday causes of sweating with nausea.
+ACS_SWEAT_GUT_CAUSE_PHRASES: tuple[str, ...] = (
     "vomit*",
     "diarrh*",
     "loose motions",
-    "pregnan*",
-    # Vomiting in other words, and the everyday causes of sweating with nausea.
+    "gastro",
+    "gastroenteritis",
+    "stomach bug",
+    "tummy bug",
+    "food poisoning",
+    "norovirus",
     "threw up",
     "throwing up",
+    "chucked up",
+    "chucking up",
     "puking",
     "puked",
     "being sick",
@@ -1644,6 +1663,8 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "vomit*": frozenset({LABS, IV_FLUIDS}),
     "throwing up": frozenset({LABS, IV_FLUIDS}),
     "threw up": frozenset({LABS, IV_FLUIDS}),
+    "chucked up": frozenset({LABS, IV_FLUIDS}),
+    "chucking up": frozenset({LABS, IV_FLUIDS}),
     "throw up": frozenset({LABS, IV_FLUIDS}),
     "puking": frozenset({LABS, IV_FLUIDS}),
     "puked": frozenset({LABS, IV_FLUIDS}),
@@ -1884,7 +1905,9 @@ def _all_phrases() -> Iterable[str]:
         SILENT_ACS_OTHER_CAUSE_PHRASES,
         ACS_SWEAT_PHRASES,
         ACS_UPPER_ABDOMEN_PHRASES,
+        ACS_SWEAT_BREATHLESS_PHRASES,
         ACS_SWEAT_OTHER_CAUSE_PHRASES,
+        ACS_SWEAT_GUT_CAUSE_PHRASES,
         HYPOGLYCAEMIA_PHRASES,
         HYPO_RESOLVED_PHRASES,
         HYPO_MENTAL_CHANGE_PHRASES,
@@ -2391,14 +2414,18 @@ def esi_rules(
     if age >= _SWEATING_ACS_AGE and not feverish and not any(r.code == "B_ACS" for r in fired):
         sweat = note.find(ACS_SWEAT_PHRASES)
         upper = note.find(ACS_UPPER_ABDOMEN_PHRASES) if sweat else []
-        if upper and not note.find(ACS_SWEAT_OTHER_CAUSE_PHRASES):
+        breathless = note.find(ACS_SWEAT_BREATHLESS_PHRASES) if sweat else []
+        explained = note.find(ACS_SWEAT_OTHER_CAUSE_PHRASES) or (
+            not breathless and note.find(ACS_SWEAT_GUT_CAUSE_PHRASES)
+        )
+        if (upper or breathless) and not explained:
             add(
                 "B_ACS",
                 "B",
                 2,
                 "Sweating with an upper-abdominal heaviness, nausea or breathlessness may be a "
                 "heart attack without chest pain (complaint says "
-                f"{note.quote(sweat + upper)}): ESI 2.",
+                f"{note.quote(sweat + upper + breathless)}): ESI 2.",
             )
     if age >= _SILENT_ACS_AGE and not any(r.code == "B_ACS" for r in fired):
         diabetic = note.find(DIABETES_PHRASES, history_counts=True)

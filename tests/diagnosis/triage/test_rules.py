@@ -174,6 +174,8 @@ RESOURCE_CASES = [
     ("needs refill of BP meds", 5),
     ("condom split last night, needs the morning-after pill", 5),
     ("UTI for 4 days, now right back hurts, chills, threw up once", 3),
+    ("burning passing water, sore back, fevers, chucked up once", 3),
+    ("wrist sore after handcuffs, cap refill under 2 sec", None),
     ("", None),
     ("here with mom", None),
 ]
@@ -1211,6 +1213,20 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("walang sakit sa dibdib, ubo lang", "B_ACS", False),
         ("opresión en el pecho desde anoche", "B_ACS", True),
         ("ECG at 1400 MI changes", "B_ACS", True),
+        # The eighteenth: a spinal cord pressed by cancer in the bone, a body stuffer, a
+        # sweaty breathless diabetic who vomited once.
+        (
+            "prostate Ca with bony mets, back pain between shoulder blades, legs like jelly",
+            "B_CAUDA_EQUINA",
+            True,
+        ),
+        ("known myeloma, new back pain, not PU'd since last night", "B_CAUDA_EQUINA", True),
+        ("breast cancer 10 yrs ago, low back pain after gardening", "B_CAUDA_EQUINA", False),
+        ("seen swallowing something as police approached, wraps in cling film", "B_OVERDOSE", True),
+        ("swallowed a bag of weed crisps at a party, feels sick", "B_OVERDOSE", False),
+        ("diabetic, puffed out walking, chucked up once, grey and sweaty", "B_ACS", True),
+        ("gastro since yesterday, sweaty and nauseous", "B_ACS", False),
+        ("vomiting and diarrhoea for 2 days, sweaty, crampy upper tummy", "B_ACS", False),
     ],
 )
 def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fires: bool) -> None:
