@@ -280,7 +280,10 @@ _HISTORY_CUES = frozenset(
 # "Chest pain? No - ...", "scrotal pain denied": a finding negated by what follows it.
 # What the reader writes for "-ve" ("COVID -ve"): it negates the finding before it only.
 _NEGATIVE_AFTER_WORD = "negve"
-_NEGATED_AFTER = frozenset({"denied", "negative", "neg", "nil", "absent", _NEGATIVE_AFTER_WORD})
+# Hindi "nahi"/"nahin" (not) follows what it negates ("koi extra tablet nahi").
+_NEGATED_AFTER = frozenset(
+    {"denied", "negative", "neg", "nil", "absent", "nahi", "nahin", _NEGATIVE_AFTER_WORD}
+)
 _ANSWER_NO = frozenset({"no", "nope", "not", "negative", _NEGATIVE_AFTER_WORD})
 # What may stand between a question and its answer in a transcript: "? A: No".
 _ANSWER_MARK = frozenset({"a", ":", "answer"})
@@ -330,7 +333,13 @@ _NEGATION_WINDOW = 6
 # Abbreviations that mean something else before these words ("SI joint pain" is not
 # suicidal ideation).
 _NOT_BEFORE = {
-    "si": frozenset({"joint", "joints"}),
+    # "Refill time 3 sec", "refill under 2 s": the skin's refill, not a prescription's.
+    "refill": frozenset({"time", "under", "over", "sec", "secs", "seconds", "normal", "brisk"}),
+    # ... nor the Tagalog article before a person ("malikot si baby").
+    "si": frozenset(
+        {"joint", "joints", "baby", "tatay", "nanay", "lola", "lolo", "kuya", "ate", "bunso"}
+        | {"mama", "papa", "mommy", "daddy", "inay", "itay"}
+    ),
     # "Hypo" written apart from the rest of another word, and a diet low in sugar.
     **dict.fromkeys(
         ("hypo", "hypos"),
@@ -505,9 +514,10 @@ _MODALS = frozenset({"will", "would", "could", "might", "may", "can", "did", "do
 _HARM_OF_A_THING = frozenset({"hurt the baby", "harm the baby", "hurt my baby", "harm my baby"})
 # Words that are another thing right after these ("cap refill under 2 sec" is no
 # prescription refill).
-_NOT_RIGHT_AFTER = {"refill": frozenset({"cap", "capillary"})}
+_NOT_RIGHT_AFTER = {"refill": frozenset({"cap", "capillary", "peripheral", "central", "crt"})}
 # A unit after a number ("drove 40 mi"): miles, not a myocardial infarction.
-_UNITS_AFTER_A_NUMBER = frozenset({"mi"})
+# So is "4 METs" an exercise capacity, not cancer spread.
+_UNITS_AFTER_A_NUMBER = frozenset({"mi", "mets"})
 # "Mind" is a wish only as "wouldn't mind" ("mind you, he won't wake up" is no wish).
 _MIND_NEGATORS = frozenset({"wouldnt", "dont", "doesnt", "didnt", "not"})
 # Whose wish: the patient's own ("I just want", "pt states ... wants"), not a relative's
@@ -549,10 +559,15 @@ _REFILL_OVER = re.compile(r"\b(crt|refill)\s*>\s*")
 _NEGATIVE_MARK = re.compile(r"-\s?ve\b")
 
 
+# Letters that carry no accent to drop but are written so in plain letters (Polish "ł").
+_UNDECOMPOSED = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "đ": "d", "æ": "ae"})
+
+
 def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
     # Accents dropped ("presión" -> "presion"): the tables and the tokens are plain letters.
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = text.translate(_UNDECOMPOSED)
     text = _CALIBRE.sub("", text)
     text = _REFILL_UNDER.sub(r"\1 under ", text)
     text = _REFILL_OVER.sub(r"\1 over ", text)
@@ -675,6 +690,9 @@ _NOT_SLIPS: dict[str, frozenset[str]] = {
     "tipped": frozenset({"tapped"}),
     "sickle": frozenset({"sickler"}),
     "tipping": frozenset({"tapping"}),
+    # A bruise (contusion) is no confusion.
+    "contusion": frozenset({"confusion"}),
+    "contusions": frozenset({"confusion"}),
     # Tagalog: "nasusuka" is nauseous, "nagsusuka" vomiting.
     "nasusuka": frozenset({"nagsusuka"}),
     "nagsusuka": frozenset({"nasusuka"}),
@@ -1355,12 +1373,6 @@ ACS_SWEAT_GUT_CAUSE_PHRASES: tuple[str, ...] = (
     "vomit*",
     "diarrh*",
     "loose motions",
-    "gastro",
-    "gastroenteritis",
-    "stomach bug",
-    "tummy bug",
-    "food poisoning",
-    "norovirus",
     "threw up",
     "throwing up",
     "chucked up",

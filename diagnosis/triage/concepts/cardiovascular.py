@@ -262,6 +262,16 @@ _SWEATING = (
 )
 # What puts a clot in the legs or lungs.
 _CLOT_RISK = (
+    # The eleventh paraphrase round: an operation said as "op", a leg in a cast.
+    "had op",
+    "had an op",
+    "had her op",
+    "had his op",
+    "hip op",
+    "knee op",
+    "since the cast",
+    "in a cast",
+    "plaster cast",
     "dvt",
     "deep vein",
     "clot in leg",
@@ -534,6 +544,7 @@ _CLOT_RISK = (
 )
 # Sudden breathlessness, pain on breathing, and the other signs of a clot in the lung.
 _PE_SIGN = (
+    "puffing",
     "sob",
     "short of breath",
     "short of breathe",
@@ -1170,6 +1181,23 @@ CONCEPTS: tuple[Concept, ...] = (
         key="acs",
         reason="Chest pain that may be a heart attack (ACS) is a high-risk situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: a fist pressed to the sternum (Levine's
+            # sign).
+            "fist pressed to sternum",
+            "fist pressed to his sternum",
+            "fist pressed to her sternum",
+            "fist on her chest",
+            "fist pressed to chest",
+            "clenched fist over chest",
+            "clenched fist over his chest",
+            # The eleventh paraphrase round: chest pain in Hindi, a squeezing.
+            "seene mein dard",
+            "seene me dard",
+            "seene mein pressure",
+            "seene mein bahut pressure",
+            "chhati mein dard",
+            "chhati me dard",
+            "dil mein dard",
             "chest is being crushed",
             "chest being crushed",
             "chest is crushed",
@@ -1452,6 +1480,31 @@ CONCEPTS: tuple[Concept, ...] = (
         key="stroke",
         reason="Signs of a stroke are a high-risk, time-critical situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: words that won't come out, veering, past-
+            # pointing.
+            "words wont come out right",
+            "words wont come out",
+            "veering to one side",
+            "unable to walk without veering",
+            "past pointing",
+            "suddenly cant lift",
+            "suddenly cannot lift",
+            # The eleventh paraphrase round: an arm that cannot lift, jumbled words, a dead side;
+            # Spanish and Polish.
+            "words coming out jumbo",
+            "words coming out jumbled",
+            "words all jumbled",
+            "right side feels dead",
+            "left side feels dead",
+            "side feels dead and heavy",
+            "no puede mover el brazo",
+            "boca chueca",
+            "boca torcida",
+            "habla raro",
+            "cara caida",
+            "opadniety kacik ust",
+            "belkot",
+            "niedowlad",
             # Half the field of vision gone, in the words of the patient or a relative.
             "hemianopia",
             "new field defect",
@@ -2261,6 +2314,14 @@ CONCEPTS: tuple[Concept, ...] = (
         key="pe",
         reason="A possible pulmonary embolism is a high-risk situation",
         phrases=(
+            # The eleventh paraphrase round: sudden breathlessness in Tagalog and Polish.
+            "hinihingal bigla",
+            "nagle brak tchu",
+            "brak tchu",
+            "pierna izquierda hinchada",
+            "pierna derecha hinchada",
+            "winces each inhalation",
+            "winces on each breath",
             "pulmonary embolism",
             "pulmonary embolus",
             "pulmonary emboli",
@@ -2447,6 +2508,22 @@ CONCEPTS: tuple[Concept, ...] = (
         key="aortic",
         reason="A possible aortic dissection or ruptured aneurysm is a high-risk situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: a tearing feeling (Spanish too), a
+            # pulsating abdomen.
+            "dolor desgarrador",
+            "something ripping",
+            "tearing feeling",
+            "pulsation visible above umbilicus",
+            "pulsating mass in",
+            "pulsating lump in",
+            # The eleventh paraphrase round: a pulse or pressure that differs between the arms.
+            "radial weaker",
+            "weaker radial",
+            "radial pulses unequal",
+            "unequal radial pulses",
+            "pulse weaker in one arm",
+            "bp different in each arm",
+            "bp differs between arms",
             "aortic dissection",
             "dissection",
             "dissecting",
@@ -2810,6 +2887,27 @@ CONCEPTS: tuple[Concept, ...] = (
         key="thunderclap_headache",
         reason="A sudden 'worst headache' may be a brain bleed: a high-risk situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: explosive, never one like it, from
+            # nowhere.
+            "explosive head*",
+            "explosive heed",
+            "never had one like it",
+            "came from nowhere in",
+            "maxed out within a minute",
+            "head was splitting",
+            # The eleventh paraphrase round: autocorrect ('hedge ache'), Spanish and Hindi, a head
+            # grabbed.
+            "hedge ache during sex",
+            "wrist ever headache",
+            "peak in secs",
+            "peaked in secs",
+            "peak in seconds",
+            "peaked in seconds",
+            "el peor de mi vida",
+            "dolor de cabeza subito",
+            "dolor de cabeza repentino",
+            "achanak sir mein",
+            "struck instantly",
             "like a switch",
             "one second fine",
             "head suddenly split",
@@ -2959,6 +3057,11 @@ CONCEPTS: tuple[Concept, ...] = (
         key="vision_loss",
         reason="Sudden loss of vision or an eye emergency is a high-risk situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: vision down to light only.
+            "light only",
+            "light perception only",
+            "only sees light",
+            "can only see light",
             "see anything out of",
             "count fingers",
             "suddenly dim",

@@ -9,6 +9,12 @@ from diagnosis.triage.concepts.breathing import SMOKE_EXPOSURE
 # Words for a fever or feeling hot, shared by sepsis and meningitis (with numbers as nurses
 # type them: "T 38.4" reads as the tokens "t", "38").
 _FEVER = (
+    # In the languages mixed into notes here: Spanish, Hindi, Tagalog.
+    "fiebre",
+    "calentura",
+    "bukhar",
+    "lagnat",
+    "nilalagnat",
     "fever",
     "fevers",
     "feaver",
@@ -763,6 +769,16 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Possible sepsis (an infection with signs of systemic illness, or fever in a "
         "patient with weak immunity) is a high-risk situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: autocorrect's 'keno' for chemo.
+            "on keno",
+            "red hot swollen shivering",
+            # The eleventh paraphrase round: a toxic look, mottled knees, cold hands and feet
+            # (Hindi).
+            "looks toxic",
+            "toxic looking",
+            "toxic appearing",
+            "mottled knees",
+            "haath pair thande",
             "sepsis",
             "septic shock",
             "looks septic",
@@ -1318,6 +1334,20 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Possible meningitis (fever with a stiff neck or light sensitivity, or a rash "
         "that does not blanch) is a high-risk situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: a rash that does not fade under a glass,
+            # a stiff neck.
+            "dont fad under",
+            "dont fade under",
+            "doesnt fade under",
+            "doesnt go w glass",
+            "doesnt go with glass",
+            "doesnt go with a glass",
+            "dont go when i press",
+            "dont fade when pressed",
+            "stiff nick",
+            "cant bare light*",
+            "cant bear light*",
+            "neck too stiff",
             "dont go when i press a glass",
             "dont fade when i press",
             "do not fade under a glass",
@@ -1837,6 +1867,23 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Suicidal or homicidal thoughts (or self-harm with intent) are a high-risk "
         "situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: HI +ve, a father's gun fetched to shoot.
+            "hi positive",
+            "homicidal ideation positive",
+            "getting his dads gun",
+            "get his dads gun",
+            "shooting the lads",
+            "shoot them all",
+            "kill them all",
+            # The eleventh paraphrase round: 'dye' for 'die', a belt tied for a ligature, to finish
+            # things.
+            "wanting to dye",
+            "wants to dye",
+            "want to dye",
+            "tying a belt to",
+            "tied a belt to",
+            "goodbye on hand",
+            "goodbye written on",
             "hell stab",
             "shell stab",
             "going to stab",
@@ -2609,6 +2656,29 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="An overdose or a poisoning (too many tablets, a toxic substance swallowed or "
         "breathed in, drugs with symptoms) is a high-risk situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: a load of pills.
+            "load of xanax",
+            "load of pills",
+            "load of tablets",
+            "bunch of pills",
+            "took 10 of a",
+            "took 10 of his",
+            "took 10 of her",
+            "took hole box of",
+            "took a hole box of",
+            "took a whole box of",
+            "took whole box of",
+            # The eleventh paraphrase round: a whole box (or 'hole'), tablets taken in Spanish, all
+            # of a lithium.
+            "se tomo las pastillas",
+            "se tomo todas las pastillas",
+            "tomo muchas pastillas",
+            "took all her lithium",
+            "took all his lithium",
+            "took all my lithium",
+            "drug mule",
+            "concealed drugs internally",
+            "internal concealment",
             "body packer",
             "body packing",
             "body stuffer",
@@ -5094,44 +5164,32 @@ CONCEPTS: tuple[Concept, ...] = (
                     "cant stand",
                 ),
             ),
-            # Drugs swallowed to hide them from the police (a body stuffer: a wrap can burst).
+            # Drugs swallowed to hide them (a body stuffer: a wrap can burst).
+            (
+                ("swallowed", "swallowing", "swallow", "seen swallowing", "seen to swallow"),
+                (
+                    "wraps",
+                    "wrap of",
+                    "baggie*",
+                    "stash",
+                    "his drugs",
+                    "her drugs",
+                    "the drugs",
+                    "crack",
+                    "heroin",
+                    "cocaine",
+                    "meth",
+                ),
+            ),
             (
                 (
                     "seen swallowing",
                     "seen to swallow",
                     "saw him swallow",
                     "saw her swallow",
-                    "swallowed his stash",
-                    "swallowed her stash",
-                    "swallowed wraps",
-                    "swallowed the wraps",
-                    "swallowed packets",
-                    "swallowed the drugs",
-                    "swallowed drugs",
-                    "swallowed evidence",
+                    "swallowed something",
                 ),
-                (
-                    "wrap",
-                    "wraps",
-                    "bag",
-                    "bags",
-                    "baggie*",
-                    "packet*",
-                    "package*",
-                    "cling film",
-                    "clingfilm",
-                    "stash",
-                    "drugs",
-                    "crack",
-                    "heroin",
-                    "cocaine",
-                    "coke",
-                    "meth",
-                    "pills",
-                    "police",
-                    "officer*",
-                    "arrest*",
-                ),
+                ("cling film", "clingfilm", "drugs"),
             ),
             # A household chemical or poison swallowed.
             (
@@ -5260,6 +5318,22 @@ CONCEPTS: tuple[Concept, ...] = (
         key="new_confusion",
         reason="New confusion, lethargy or disorientation is a high-risk situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: unsure where they are.
+            "unsure where he is",
+            "unsure where she is",
+            "not sure where he is",
+            "not sure where she is",
+            # The eleventh paraphrase round: confusion in Spanish, muddled, not knowing where they
+            # live.
+            "muy confundido",
+            "muy confundida",
+            "confundido",
+            "confundida",
+            "desorientado",
+            "desorientada",
+            "no sabe que dia es",
+            "cant say where he lives",
+            "cant say where she lives",
             # A change a relative sees in someone with a memory problem ("called me by my
             # sister's name", "couldn't find her own room").
             "didnt know me",
@@ -5940,6 +6014,9 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="A diabetic emergency (ketoacidosis or a hypo that does not recover) is a "
         "high-risk situation",
         phrases=(
+            # The eleventh paraphrase round, by the words: high ketones on the stick.
+            "ketones are high",
+            "ketones big",
             "meter over 30",
             "over 30 on the meter",
             "sugar off the chart",

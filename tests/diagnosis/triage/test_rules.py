@@ -176,6 +176,8 @@ RESOURCE_CASES = [
     ("UTI for 4 days, now right back hurts, chills, threw up once", 3),
     ("burning passing water, sore back, fevers, chucked up once", 3),
     ("wrist sore after handcuffs, cap refill under 2 sec", None),
+    ("handcuff wrist, peripheral refill 4 sec", None),
+    ("handcuff wrist, refill time 3 sec", None),
     ("", None),
     ("here with mom", None),
 ]
@@ -1225,7 +1227,26 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("seen swallowing something as police approached, wraps in cling film", "B_OVERDOSE", True),
         ("swallowed a bag of weed crisps at a party, feels sick", "B_OVERDOSE", False),
         ("diabetic, puffed out walking, chucked up once, grey and sweaty", "B_ACS", True),
-        ("gastro since yesterday, sweaty and nauseous", "B_ACS", False),
+        # After review: a nurse's "?gastro" explains no sweat; the cord's signs must be now
+        # and the cancer one that spreads; a toddler's swallowed packet is no body stuffer.
+        ("clammy, queasy, heartburn, ?gastro ?cardiac", "B_ACS", True),
+        ("known bone mets, legs weak, cant walk", "B_CAUDA_EQUINA", True),
+        ("bowel ca, back hurts, legs keep buckling", "B_CAUDA_EQUINA", True),
+        (
+            "fhx cancer, back pain after gardening, cant walk due to twisted ankle",
+            "B_CAUDA_EQUINA",
+            False,
+        ),
+        ("mum has cancer, legs like jelly after leg day", "B_CAUDA_EQUINA", False),
+        ("lung ca, fluid retention, back pain", "B_CAUDA_EQUINA", False),
+        (
+            "exercise tolerance <4 mets, back pain, not walking since stroke 2 yrs ago",
+            "B_CAUDA_EQUINA",
+            False,
+        ),
+        ("swallowed 5 wraps of crack before arrest", "B_OVERDOSE", True),
+        ("toddler seen swallowing silica gel packet from mums bag", "B_OVERDOSE", False),
+        ("chucked up blood, dizzy", "B_BLEEDING", True),
         ("vomiting and diarrhoea for 2 days, sweaty, crampy upper tummy", "B_ACS", False),
     ],
 )
