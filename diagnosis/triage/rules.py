@@ -333,6 +333,26 @@ _NEGATION_WINDOW = 6
 # Abbreviations that mean something else before these words ("SI joint pain" is not
 # suicidal ideation).
 _NOT_BEFORE = {
+    # "Not breathing properly", "not breathing through his nose": a breath that is poor, not
+    # absent.
+    "not breathing": frozenset(
+        {"properly", "well", "good", "right", "normally", "normal", "through", "easily"}
+        | {"easy", "very", "too", "great", "deeply", "as", "so", "quite", "like", "in", "out"}
+        | {"fully", "enough", "comfortably", "regularly", "fast", "quickly", "slowly", "hard"}
+    ),
+    # "Unconscious for 10 seconds", "not conscious of the time": a moment past, or awareness.
+    **dict.fromkeys(
+        (
+            "pt unconscious",
+            "patient unconscious",
+            "he is unconscious",
+            "she is unconscious",
+            "hes unconscious",
+            "shes unconscious",
+            "not conscious",
+        ),
+        frozenset({"for", "briefly", "momentarily", "of", "that"}),
+    ),
     # "Refill time 3 sec", "refill under 2 s": the skin's refill, not a prescription's.
     "refill": frozenset({"time", "under", "over", "sec", "secs", "seconds", "normal", "brisk"}),
     # ... nor the Tagalog article before a person ("malikot si baby").

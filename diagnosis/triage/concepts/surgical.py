@@ -1102,6 +1102,11 @@ _SPREAD_CANCER: tuple[str, ...] = (
     "secondaries",
     "myeloma",
     "lymphoma",
+    "carcinoma",
+    "pancreatic cancer",
+    "palliative",
+    "chemo",
+    "having chemo",
     "leukaemia",
     "leukemia",
     "melanoma",
@@ -1158,6 +1163,12 @@ _BACK_PAIN: tuple[str, ...] = (
     "between his shoulder blades",
     "between her shoulder blades",
     "spinal pain",
+    "pain in spine",
+    "pain in the spine",
+    "pain in his spine",
+    "pain in her spine",
+    "spine pain",
+    "spine hurts",
     "thoracic pain",
     "neck pain",
     "lower back",
@@ -2746,9 +2757,8 @@ CONCEPTS: tuple[Concept, ...] = (
         key="anaphylaxis",
         reason="A severe allergic reaction is a high-risk situation",
         phrases=(
-            # The eleventh paraphrase round, by the words: autocorrect: 'bee sing', 'breeding'.
+            # The eleventh paraphrase round, by the words: autocorrect's 'bee sing'.
             "bee sing on",
-            # The eleventh paraphrase round.
             "lips r massive",
             "lips are massive",
             "lips massive",
@@ -2918,12 +2928,9 @@ CONCEPTS: tuple[Concept, ...] = (
         key="high_risk_trauma",
         reason="A high-risk injury mechanism is a high-risk situation",
         phrases=(
-            # The eleventh paraphrase round, by the words: a fall from scaffolding (Polish), thrown
-            # over the bars, a knife slit.
+            # The eleventh paraphrase round, by the words: a fall from scaffolding (Polish), a quad
+            # bike, a knife slit.
             "z rusztowania",
-            "spadl z",
-            "flew over the bars",
-            "flew over the handlebars",
             "came off his quad",
             "came off her quad",
             "knife slit in",
@@ -2932,7 +2939,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "fell through the ceiling",
             "fell through the roof",
             "fell through a roof",
-            "fell through the floor",
             "loft hatch onto",
             # A high-voltage or lightning injury (cardiac arrhythmia, deep burns).
             "high voltage",
@@ -3435,6 +3441,63 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="A threatened limb (open fracture, no pulse, compartment syndrome) is a "
         "high-risk situation",
         phrases=(
+            # A pulse absent in a named limb (the 'no' would take the limb away in a combination), a
+            # limb white and cold, numb and pale, or dusky: from the project's own probes.
+            "no pulse in foot",
+            "no pulse in leg",
+            "no pulse in arm",
+            "no pulse in hand",
+            "no pulse in the foot",
+            "no pulse in the leg",
+            "no pulse in the arm",
+            "no pulse in the hand",
+            "no pulse in his foot",
+            "no pulse in his leg",
+            "no pulse in his arm",
+            "no pulse in his hand",
+            "no pulse in her foot",
+            "no pulse in her leg",
+            "no pulse in her arm",
+            "no pulse in her hand",
+            "no pulse in my foot",
+            "no pulse in my leg",
+            "no pulse in my arm",
+            "no pulse in my hand",
+            "no pulses in foot",
+            "no pulses in leg",
+            "no pulses in arm",
+            "no pulses in hand",
+            "no pulses in the foot",
+            "no pulses in the leg",
+            "no pulses in the arm",
+            "no pulses in the hand",
+            "no pulses in his foot",
+            "no pulses in his leg",
+            "no pulses in his arm",
+            "no pulses in his hand",
+            "no pulses in her foot",
+            "no pulses in her leg",
+            "no pulses in her arm",
+            "no pulses in her hand",
+            "no pulses in my foot",
+            "no pulses in my leg",
+            "no pulses in my arm",
+            "no pulses in my hand",
+            "fingers white and cold",
+            "fingers cold and white",
+            "hand white and cold",
+            "foot white and cold",
+            "leg white and cold",
+            "leg numb and pale",
+            "leg pale and numb",
+            "foot numb and pale",
+            "foot pale and numb",
+            "toes dusky",
+            "dusky toes",
+            "foot dusky",
+            "dusky foot",
+            "fingers dusky",
+            "dusky fingers",
             # The eleventh paraphrase round, by the words: a bone poking through, a part brought in
             # ice.
             "bone poking",
@@ -3449,7 +3512,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "cant feel pulses",
             "cannot feel pulses",
             "colt and pale",
-            "fully detached",
             "hanging on by a skin flap",
             "hanging by a skin flap",
             "hanging on by a flap",
@@ -3627,19 +3689,18 @@ CONCEPTS: tuple[Concept, ...] = (
         key="obstetric",
         reason="An emergency in later pregnancy is a high-risk situation",
         phrases=(
-            # The eleventh paraphrase round, by the words: a baby not moving (autocorrect, Polish),
-            # a foot at the perineum.
+            # A baby's head seen: from the project's own probes.
+            "can see the babys head",
+            "babys head is visible",
+            "head is crowning",
+            "head crowning",
+            # The eleventh paraphrase round, by the words: a baby not moving (autocorrect), a foot
+            # at the perineum.
             "baby hasnt mooed",
-            "nie rusza sie",
             "foot at the perineum",
             "foot visible at",
-            # The eleventh paraphrase round: late pregnancy in Spanish, lights seen, bearing down.
-            "de 8 meses",
-            "de 7 meses",
-            "de 9 meses",
-            "ve lucecitas",
+            # The eleventh paraphrase round: waters pooled on the seat.
             "waters pooled",
-            "bearing down in",
             "baby stopped moving",
             "no kicks",
             "not even after cold water",

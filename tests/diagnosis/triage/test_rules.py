@@ -1259,6 +1259,43 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
     assert (code in codes(result)) is fires
 
 
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
+        # The eleventh paraphrase round: other languages, the autocorrect's words, signs.
+        ("Si Tatay walang malay since this morning, hindi magising", "A_UNRESPONSIVE", True),
+        ("No puede respirar ni hablar, labios morados", "A_RESP_DISTRESS", True),
+        ("Uncle ko seene mein bahut pressure, left arm tak ja raha", "B_ACS", True),
+        ("Tata: opadnięty kącik ust, L arm weak, bełkot", "B_STROKE", True),
+        ("Niño, fiebre 39.5, cuello rígido", "B_MENINGITIS", True),
+        ("Vomiting blond x3 this am", "B_BLEEDING", True),
+        ("Pale, diaphoretic, fist pressed to sternum", "B_ACS", True),
+        ("mum had hip op last wk, now suddenly breathless", "B_PE", True),
+        # ... and what it showed must not fire.
+        ("Buntis 26 weeks, sipon at ubo lang, malikot si baby", "B_PSYCH", False),
+        ("Dawai time pe li, koi extra tablet nahi, just wants BP check", "B_OVERDOSE", False),
+        ("chest wall pain after walking into a door ?contusion", "B_ALTERED", False),
+        ("painless scrotal swelling over four months, transilluminates", "B_TORSION", False),
+        ("known dementia, pleasantly muddled at baseline, skin tear", "B_ALTERED", False),
+        ("cut my finger, stoped bleeding with a plaster", "A_APNOEA", False),
+        # The project's own probes: no response to a sternal rub, "not conscious", a bare
+        # "not breathing", breaths far apart, a pulse absent in a named limb.
+        ("no response to sternal rub", "A_UNRESPONSIVE", True),
+        ("not conscious, breathing", "A_UNRESPONSIVE", True),
+        ("not conscious of the time, here for a rash", "A_UNRESPONSIVE", False),
+        ("pt unconscious for 10 sec after the fall, now GCS 15", "A_UNRESPONSIVE", False),
+        ("not breathing", "A_APNOEA", True),
+        ("not breathing through her nose, snuffly", "A_APNOEA", False),
+        ("not breathing properly since the cold", "A_APNOEA", False),
+        ("breaths are few and far between, pinpoint pupils", "A_APNOEA", True),
+        ("no pulse in foot after knee dislocated", "B_LIMB", True),
+        ("can see the babys head, 39 weeks", "B_OBSTETRIC", True),
+    ],
+)
+def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
+    assert (code in codes(esi_rules(complaint=complaint, vitals=ADULT))) is fires
+
+
 def test_a_slip_is_forgiven_unless_the_word_is_one_it_never_means() -> None:
     """A misspelling that spells another word is still read as the table's word ("stoke",
     "grasping"); a wound's "gaping" is no slip of "gasping"."""
