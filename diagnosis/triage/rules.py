@@ -333,25 +333,18 @@ _NEGATION_WINDOW = 6
 # Abbreviations that mean something else before these words ("SI joint pain" is not
 # suicidal ideation).
 _NOT_BEFORE = {
+    # "Can't breathe through her nose": a blocked nose, no distress.
+    **dict.fromkeys(
+        ("cant breathe", "cannot breathe", "can not breathe", "unable to breathe"),
+        frozenset({"through", "thru"}),
+    ),
     # "Not breathing properly", "not breathing through his nose": a breath that is poor, not
     # absent.
     "not breathing": frozenset(
         {"properly", "well", "good", "right", "normally", "normal", "through", "easily"}
-        | {"easy", "very", "too", "great", "deeply", "as", "so", "quite", "like", "in", "out"}
+        | {"easy", "very", "too", "great", "deeply", "deep", "as", "so", "quite", "like", "any"}
         | {"fully", "enough", "comfortably", "regularly", "fast", "quickly", "slowly", "hard"}
-    ),
-    # "Unconscious for 10 seconds", "not conscious of the time": a moment past, or awareness.
-    **dict.fromkeys(
-        (
-            "pt unconscious",
-            "patient unconscious",
-            "he is unconscious",
-            "she is unconscious",
-            "hes unconscious",
-            "shes unconscious",
-            "not conscious",
-        ),
-        frozenset({"for", "briefly", "momentarily", "of", "that"}),
+        | {"much", "with", "nicely", "heavy", "heavily", "for", "better", "thru"}
     ),
     # "Refill time 3 sec", "refill under 2 s": the skin's refill, not a prescription's.
     "refill": frozenset({"time", "under", "over", "sec", "secs", "seconds", "normal", "brisk"}),
@@ -359,6 +352,14 @@ _NOT_BEFORE = {
     "si": frozenset(
         {"joint", "joints", "baby", "tatay", "nanay", "lola", "lolo", "kuya", "ate", "bunso"}
         | {"mama", "papa", "mommy", "daddy", "inay", "itay"}
+        # ... nor Spanish "si" (if) before a verb or a pronoun ("le duele si camina").
+        | {"camina", "come", "respira", "tose", "se", "le", "me", "te", "puede", "hay"}
+        | {"tiene", "esta", "hace", "mueve", "toca", "aprieta"}
+    ),
+    # Polish "od" (since) before a time ("ból kolana od wczoraj"): no overdose.
+    "od": frozenset(
+        {"wczoraj", "rana", "tygodnia", "miesiaca", "roku", "dwoch", "trzech", "kilku"}
+        | {"wieczora", "nocy", "dawna", "zawsze", "urodzenia", "poniedzialku", "niedzieli"}
     ),
     # "Hypo" written apart from the rest of another word, and a diet low in sugar.
     **dict.fromkeys(
@@ -534,7 +535,16 @@ _MODALS = frozenset({"will", "would", "could", "might", "may", "can", "did", "do
 _HARM_OF_A_THING = frozenset({"hurt the baby", "harm the baby", "hurt my baby", "harm my baby"})
 # Words that are another thing right after these ("cap refill under 2 sec" is no
 # prescription refill).
-_NOT_RIGHT_AFTER = {"refill": frozenset({"cap", "capillary", "peripheral", "central", "crt"})}
+_NOT_RIGHT_AFTER = {
+    "refill": frozenset({"cap", "capillary", "peripheral", "central", "crt"}),
+    # Tablets lost, left behind or needed ("lost all her tablets in the flood") were not taken.
+    **dict.fromkeys(
+        tuple(
+            f"all {whose} {what}" for whose in ("her", "his", "my") for what in ("pills", "tablets")
+        ),
+        frozenset({"lost", "left", "forgot", "need", "needs", "needed", "brought", "bring", "of"}),
+    ),
+}
 # A unit after a number ("drove 40 mi"): miles, not a myocardial infarction.
 # So is "4 METs" an exercise capacity, not cancer spread.
 _UNITS_AFTER_A_NUMBER = frozenset({"mi", "mets"})

@@ -420,7 +420,6 @@ _CLOT_RISK = (
     "op last week",
     "operated on",
     "on chemo",
-    "having chemo",
     "hip replacement",
     "tkr",
     "thr",
@@ -1478,6 +1477,18 @@ CONCEPTS: tuple[Concept, ...] = (
         key="stroke",
         reason="Signs of a stroke are a high-risk, time-critical situation",
         phrases=(
+            # The nineteenth vignette set: a stroke told in Nigerian Pidgin (a mouth turned to one
+            # side, a hand that 'no fit hold cup').
+            "mouth don turn",
+            "mouth turn to one side",
+            "mouth turned to one side",
+            "mouth has turned to one side",
+            "mouth don turn to one side",
+            "face don turn",
+            "hand no fit hold",
+            "no fit hold cup",
+            "no fit lift",
+            "no dey talk well",
             # The eleventh paraphrase round, by the words: past-pointing.
             "past pointing",
             # The eleventh paraphrase round: jumbled words; a drooping mouth in Spanish and Polish.

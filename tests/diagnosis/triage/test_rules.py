@@ -1281,15 +1281,46 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         # The project's own probes: no response to a sternal rub, "not conscious", a bare
         # "not breathing", breaths far apart, a pulse absent in a named limb.
         ("no response to sternal rub", "A_UNRESPONSIVE", True),
-        ("not conscious, breathing", "A_UNRESPONSIVE", True),
+        ("totally out of breath after running", "A_UNRESPONSIVE", False),
+        ("just moans when moved, hip shortened and rotated", "A_UNRESPONSIVE", False),
         ("not conscious of the time, here for a rash", "A_UNRESPONSIVE", False),
         ("pt unconscious for 10 sec after the fall, now GCS 15", "A_UNRESPONSIVE", False),
         ("not breathing", "A_APNOEA", True),
         ("not breathing through her nose, snuffly", "A_APNOEA", False),
         ("not breathing properly since the cold", "A_APNOEA", False),
         ("breaths are few and far between, pinpoint pupils", "A_APNOEA", True),
+        ("resp rate 6/min, heroin", "A_APNOEA", True),
+        ("ectopics 4 per min on the monitor", "A_APNOEA", False),
+        ("asthma, not breathing much better after nebs, full sentences", "A_APNOEA", False),
+        ("no pulse in left foot, cold, sudden pain", "B_LIMB", True),
+        ("Raynaud's, fingers white and cold in the snow", "B_LIMB", False),
+        (
+            "basal cell carcinoma on nose, back pain after lifting, cant walk far",
+            "B_CAUDA_EQUINA",
+            False,
+        ),
+        (
+            "wife having chemo, his back pain after lifting, difficulty walking",
+            "B_CAUDA_EQUINA",
+            False,
+        ),
         ("no pulse in foot after knee dislocated", "B_LIMB", True),
         ("can see the babys head, 39 weeks", "B_OBSTETRIC", True),
+        # Words of other languages that spelled an abbreviation: Polish "od" (since), Spanish
+        # "si" (if).
+        ("bol kolana od wczoraj", "B_OVERDOSE", False),
+        ("took an OD last night", "B_OVERDOSE", True),
+        ("le duele si camina", "B_PSYCH", False),
+        ("SI with plan", "B_PSYCH", True),
+        # The nineteenth vignette set: a stroke in Nigerian Pidgin; a blocked nose; lost tablets.
+        (
+            "papa no dey talk well, mouth don turn to one side, hand no fit hold cup",
+            "B_STROKE",
+            True,
+        ),
+        ("5 month old, snuffly, cant breathe through her nose at night", "B_DISTRESS", False),
+        ("flood evacuee, lost all her tablets, needs amlodipine", "B_OVERDOSE", False),
+        ("took all her tablets last night", "B_OVERDOSE", True),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
