@@ -333,18 +333,12 @@ _NEGATION_WINDOW = 6
 # Abbreviations that mean something else before these words ("SI joint pain" is not
 # suicidal ideation).
 _NOT_BEFORE = {
-    # "Can't breathe through her nose": a blocked nose, no distress.
-    **dict.fromkeys(
-        ("cant breathe", "cannot breathe", "can not breathe", "unable to breathe"),
-        frozenset({"through", "thru"}),
-    ),
-    # "Not breathing properly", "not breathing through his nose": a breath that is poor, not
-    # absent.
+    # "Not breathing properly", "not breathing through his nose", "not breathing very well":
+    # a breath that is poor, not absent (in every table that has the words).
     "not breathing": frozenset(
-        {"properly", "well", "good", "right", "normally", "normal", "through", "easily"}
-        | {"easy", "very", "too", "great", "deeply", "deep", "as", "so", "quite", "like", "any"}
-        | {"fully", "enough", "comfortably", "regularly", "fast", "quickly", "slowly", "hard"}
-        | {"much", "with", "nicely", "heavy", "heavily", "for", "better", "thru"}
+        {"properly", "well", "good", "right", "normally", "normal", "through", "thru"}
+        | {"easily", "easy", "great", "deeply", "deep", "comfortably", "fully", "enough"}
+        | {"better", "very"}
     ),
     # "Refill time 3 sec", "refill under 2 s": the skin's refill, not a prescription's.
     "refill": frozenset({"time", "under", "over", "sec", "secs", "seconds", "normal", "brisk"}),
@@ -352,9 +346,8 @@ _NOT_BEFORE = {
     "si": frozenset(
         {"joint", "joints", "baby", "tatay", "nanay", "lola", "lolo", "kuya", "ate", "bunso"}
         | {"mama", "papa", "mommy", "daddy", "inay", "itay"}
-        # ... nor Spanish "si" (if) before a verb or a pronoun ("le duele si camina").
-        | {"camina", "come", "respira", "tose", "se", "le", "me", "te", "puede", "hay"}
-        | {"tiene", "esta", "hace", "mueve", "toca", "aprieta"}
+        # ... nor Spanish "si" (if) before a verb ("le duele si camina").
+        | {"camina", "come", "respira", "tose", "mueve", "toca", "aprieta", "camino", "como"}
     ),
     # Polish "od" (since) before a time ("ból kolana od wczoraj"): no overdose.
     "od": frozenset(
@@ -542,8 +535,14 @@ _NOT_RIGHT_AFTER = {
         tuple(
             f"all {whose} {what}" for whose in ("her", "his", "my") for what in ("pills", "tablets")
         ),
-        frozenset({"lost", "left", "forgot", "need", "needs", "needed", "brought", "bring", "of"}),
+        frozenset({"lost", "left", "forgot", "need", "needs", "needed", "brought", "bring"}),
     ),
+}
+# Two words after a phrase that make it another thing ("not breathing any better").
+_NOT_BEFORE_PAIRS = {
+    "not breathing": frozenset(
+        {("any", "better"), ("much", "better"), ("any", "easier"), ("much", "easier")}
+    )
 }
 # A unit after a number ("drove 40 mi"): miles, not a myocardial infarction.
 # So is "4 METs" an exercise capacity, not cancer spread.
@@ -943,6 +942,10 @@ class _Note:
                 after = self.tokens[i + n] if i + n < len(self.tokens) else ""
                 if after in _NOT_BEFORE.get(phrase, ()):
                     continue
+                if phrase in _NOT_BEFORE_PAIRS:
+                    then = self.tokens[i + n + 1] if i + n + 1 < len(self.tokens) else ""
+                    if (after, then) in _NOT_BEFORE_PAIRS[phrase]:
+                        continue
                 if phrase in _TABLET_COUNTS and i and self.tokens[i - 1] in _TIME_BEFORE:
                     continue
                 if phrase in _HARM_OF_A_THING and self._a_things_harm(i):

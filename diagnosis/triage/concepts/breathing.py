@@ -2016,6 +2016,8 @@ CONCEPTS: tuple[Concept, ...] = (
         key="apnoea",
         reason="A patient who is not breathing needs immediate airway support",
         phrases=(
+            # A bare 'not breathing' (not 'properly', 'well', 'through', 'any better': _NOT_BEFORE).
+            "not breathing",
             "rr 2/min",
             "rr 3/min",
             "rr 4/min",
@@ -2036,8 +2038,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "respiratory rate 4/min",
             "respiratory rate 5/min",
             "respiratory rate 6/min",
-            # Bare 'not breathing' (not 'not breathing properly', 'well', 'through': _NOT_BEFORE).
-            "not breathing",
             # Breaths far apart, a rate of 6 or less written in the note: from the project's own
             # probes.
             "breaths are few and far between",

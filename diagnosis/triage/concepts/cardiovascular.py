@@ -1484,11 +1484,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "mouth turned to one side",
             "mouth has turned to one side",
             "mouth don turn to one side",
-            "face don turn",
-            "hand no fit hold",
             "no fit hold cup",
-            "no fit lift",
-            "no dey talk well",
             # The eleventh paraphrase round, by the words: past-pointing.
             "past pointing",
             # The eleventh paraphrase round: jumbled words; a drooping mouth in Spanish and Polish.

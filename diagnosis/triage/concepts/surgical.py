@@ -3837,6 +3837,8 @@ CONCEPTS: tuple[Concept, ...] = (
         key="obstetric",
         reason="An emergency in later pregnancy is a high-risk situation",
         phrases=(
+            "babys head crowning",
+            "baby head crowning",
             # A baby's head seen: from the project's own probes.
             "can see the babys head",
             "babys head is visible",

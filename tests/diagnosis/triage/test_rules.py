@@ -1278,16 +1278,18 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("painless scrotal swelling over four months, transilluminates", "B_TORSION", False),
         ("known dementia, pleasantly muddled at baseline, skin tear", "B_ALTERED", False),
         ("cut my finger, stoped bleeding with a plaster", "A_APNOEA", False),
-        # The project's own probes: no response to a sternal rub, "not conscious", a bare
-        # "not breathing", breaths far apart, a pulse absent in a named limb.
+        # The project's own probes: no response to a sternal rub, breaths far apart, a pulse
+        # absent in a named limb (and what the review found they must not read).
         ("no response to sternal rub", "A_UNRESPONSIVE", True),
         ("totally out of breath after running", "A_UNRESPONSIVE", False),
         ("just moans when moved, hip shortened and rotated", "A_UNRESPONSIVE", False),
         ("not conscious of the time, here for a rash", "A_UNRESPONSIVE", False),
         ("pt unconscious for 10 sec after the fall, now GCS 15", "A_UNRESPONSIVE", False),
-        ("not breathing", "A_APNOEA", True),
         ("not breathing through her nose, snuffly", "A_APNOEA", False),
         ("not breathing properly since the cold", "A_APNOEA", False),
+        ("not breathing", "A_APNOEA", True),
+        ("not breathing any more, lips blue", "A_APNOEA", True),
+        ("asthma, not breathing any better after nebs, full sentences", "A_APNOEA", False),
         ("breaths are few and far between, pinpoint pupils", "A_APNOEA", True),
         ("resp rate 6/min, heroin", "A_APNOEA", True),
         ("ectopics 4 per min on the monitor", "A_APNOEA", False),
@@ -1312,15 +1314,17 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("took an OD last night", "B_OVERDOSE", True),
         ("le duele si camina", "B_PSYCH", False),
         ("SI with plan", "B_PSYCH", True),
-        # The nineteenth vignette set: a stroke in Nigerian Pidgin; a blocked nose; lost tablets.
+        # The nineteenth vignette set: a stroke in Nigerian Pidgin; lost tablets.
         (
             "papa no dey talk well, mouth don turn to one side, hand no fit hold cup",
             "B_STROKE",
             True,
         ),
-        ("5 month old, snuffly, cant breathe through her nose at night", "B_DISTRESS", False),
         ("flood evacuee, lost all her tablets, needs amlodipine", "B_OVERDOSE", False),
         ("took all her tablets last night", "B_OVERDOSE", True),
+        ("took the rest of all her tablets", "B_OVERDOSE", True),
+        ("paciente tiene SI esta semana, plan de ahorcarse", "B_PSYCH", True),
+        ("pikin no dey talk well, e dey cough", "B_STROKE", False),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
