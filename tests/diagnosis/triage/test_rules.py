@@ -1323,6 +1323,17 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("flood evacuee, lost all her tablets, needs amlodipine", "B_OVERDOSE", False),
         ("took all her tablets last night", "B_OVERDOSE", True),
         ("took the rest of all her tablets", "B_OVERDOSE", True),
+        # The twentieth: decompression sickness after diving then flying.
+        (
+            "did 3 dives the day before he flew, aching shoulders, pins and needles",
+            "B_DIVING",
+            True,
+        ),
+        ("scuba diving this morning, now short of breath", "B_DIVING", True),
+        ("the bends? surfaced too fast", "B_DIVING", True),
+        ("scuba diving in 2019, now numb fingers from carpal tunnel", "B_DIVING", False),
+        ("diving catch in cricket, shoulder pain", "B_DIVING", False),
+        ("went diving last week, ear pain", "B_DIVING", False),
         ("paciente tiene SI esta semana, plan de ahorcarse", "B_PSYCH", True),
         ("pikin no dey talk well, e dey cough", "B_STROKE", False),
     ],

@@ -37,6 +37,7 @@ SETS = [
     ("vignettes_17.jsonl", 50, 12, 23),
     ("vignettes_18.jsonl", 50, 11, 24),
     ("vignettes_19.jsonl", 50, 11, 24),
+    ("vignettes_20.jsonl", 50, 13, 22),
 ]
 VIGNETTES = [
     json.loads(line)
