@@ -915,6 +915,20 @@ CONCEPTS: tuple[Concept, ...] = (
                     "hot",
                 ),
             ),
+            # Cancer, by its name or a folk one ("the bad disease", "the big C"), under
+            # treatment now, and a fever: the treatment may have taken the white cells.
+            (
+                ("cancer", "the bad disease", "the big c", "tumour", "tumor", "malignan*"),
+                (
+                    "treatments",
+                    "his treatment",
+                    "her treatment",
+                    "my treatment",
+                    "last treatment",
+                    "infusion*",
+                ),
+                (*_FEVER, "a temp", "a temperature", "temp high", "temperature high"),
+            ),
             # A wound or other infection, now a fever with rigors or feeling very ill.
             (
                 (
@@ -1566,7 +1580,17 @@ CONCEPTS: tuple[Concept, ...] = (
                     "neck hurts when",
                     "neck hurts to",
                     "hurts to look down",
-                    "hurts to bend",
+                    # Only the neck or the head: "hurts to bend" a forearm is no stiff neck.
+                    "hurts to bend his neck",
+                    "hurts to bend her neck",
+                    "hurts to bend my neck",
+                    "hurts to bend neck",
+                    "hurts to bend the neck",
+                    "hurts to bend his head",
+                    "hurts to bend her head",
+                    "hurts to bend my head",
+                    "hurts to bend head",
+                    "hurts to bend forward",
                     "try to look down",
                     "when i look down",
                     "lihgt",
@@ -1863,6 +1887,9 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Suicidal or homicidal thoughts (or self-harm with intent) are a high-risk "
         "situation",
         phrases=(
+            # The twenty-first vignette set: "buy a big bag of fent and just not wake up this time".
+            "just not wake up",
+            "not wake up this time",
             # The eleventh paraphrase round, by the words: a father's gun fetched to shoot.
             "homicidal ideation positive",
             "getting his dads gun",
@@ -5301,6 +5328,34 @@ CONCEPTS: tuple[Concept, ...] = (
         key="new_confusion",
         reason="New confusion, lethargy or disorientation is a high-risk situation",
         phrases=(
+            # The twenty-first vignette set: not knowing what town he is in, calling his wife
+            # by his dead sister's name.
+            "dont know what town",
+            "dont know what city",
+            "dont know what state",
+            "doesnt know what town",
+            "doesnt know what city",
+            "doesnt know what state",
+            "didnt know what town",
+            "didnt know what city",
+            "didnt know what state",
+            "not know what town",
+            "not know what city",
+            "not know what state",
+            "cant say what town",
+            "cant say what city",
+            "cant say what state",
+            "no idea what town",
+            "no idea what city",
+            "no idea what state",
+            "called her by his",
+            "calls her by his",
+            "calling her by his",
+            "called him by her",
+            "calls him by her",
+            "calling him by her",
+            "called his wife by",
+            "called her husband by",
             # The eleventh paraphrase round, by the words: unsure where they are.
             "unsure where he is",
             "unsure where she is",

@@ -2924,6 +2924,28 @@ CONCEPTS: tuple[Concept, ...] = (
         key="high_risk_trauma",
         reason="A high-risk injury mechanism is a high-risk situation",
         phrases=(
+            # The twenty-first vignette set: buried to the armpits in a grain bin (a crushed chest
+            # that cannot draw a full breath); a trench, snow or sand burial is the same.
+            "buried up to",
+            "buried to his",
+            "buried to her",
+            "buried to the",
+            "buried under",
+            "buried in grain",
+            "buried in corn",
+            "buried in the grain",
+            "buried in the corn",
+            "buried in sand",
+            "buried in snow",
+            "buried in the snow",
+            "buried by an avalanche",
+            "engulfed",
+            "engulfment",
+            "trench collapse",
+            "trench collapsed",
+            "trench caved",
+            "caved in on him",
+            "caved in on her",
             # The eleventh paraphrase round, by the words: a fall from scaffolding (Polish), a quad
             # bike, a knife slit.
             "z rusztowania",

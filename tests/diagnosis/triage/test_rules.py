@@ -1336,6 +1336,23 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("went diving last week, ear pain", "B_DIVING", False),
         ("paciente tiene SI esta semana, plan de ahorcarse", "B_PSYCH", True),
         ("pikin no dey talk well, e dey cough", "B_STROKE", False),
+        # The twenty-first: a grain-bin burial; folk words for cancer and its treatment with a
+        # fever; disorientation in place; an illness's threat is no homicidal thought.
+        ("walked down the corn, buried up to his armpits, chest tight", "B_TRAUMA", True),
+        ("trench collapsed on him at work, legs pinned", "B_TRAUMA", True),
+        ("buried his dog yesterday, now chest pain", "B_TRAUMA", False),
+        ("has the bad disease, last treatment a week ago, runnin a fever", "B_SEPSIS", True),
+        ("breast cancer, radiotherapy finished in 2019, fever with a cold", "B_SEPSIS", False),
+        ("today he dont know what town were in, usually sharp", "B_ALTERED", True),
+        ("called her by his dead sisters name this morning", "B_ALTERED", True),
+        ("alert, knows what town he is in, ankle sprain", "B_ALTERED", False),
+        ("family worried his sugar is gonna kill him, ran out of pills", "B_PSYCH", False),
+        ("scared his pressure will shoot up and he'll go, no symptoms", "B_PSYCH", False),
+        ("says he is gonna kill him when he gets out", "B_PSYCH", True),
+        ("says he will shoot his neighbour tonight", "B_PSYCH", True),
+        ("gonna buy a big bag and just not wake up this time", "B_PSYCH", True),
+        ("abscess on forearm, hurts to bend, feverish", "B_MENINGITIS", False),
+        ("fever, neck hurts to bend, cant look at the light", "B_MENINGITIS", True),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:

@@ -38,6 +38,7 @@ SETS = [
     ("vignettes_18.jsonl", 50, 11, 24),
     ("vignettes_19.jsonl", 50, 11, 24),
     ("vignettes_20.jsonl", 50, 13, 22),
+    ("vignettes_21.jsonl", 50, 11, 24),
 ]
 VIGNETTES = [
     json.loads(line)
