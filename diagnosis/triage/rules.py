@@ -518,24 +518,28 @@ _TABLET_COUNTS = frozenset(TEN_OR_MORE)
 # "Hurt the baby" whose subject is a thing, not a person: a pregnant woman's worry that
 # something will hurt the baby ("panicking it'll hurt the baby", "worried the fall hurt the
 # baby", "will the medicine harm the baby"), no thought of harming it ("thoughts that she
-# will hurt the baby" still counts). So is a threat whose subject is an illness: "his sugar
-# is gonna kill him", "pressure will shoot up and he'll go" (a family's fear, no homicidal
-# thought; "he's gonna kill him" still counts).
+# will hurt the baby" still counts).
 _THINGS_THAT_HURT = frozenset(
     {"it", "itll", "that", "thatll", "this", "fall", "cut", "bump", "crash", "accident"}
     | {"medicine", "medication", "meds", "tablets", "pills", "xray", "ray", "scan"}
     | {"smoking", "drinking", "bleeding", "infection", "fever"}
-    | {"sugar", "sugars", "pressure", "bp", "diabetes", "cancer", "disease", "heart"}
-    | {"stress", "worry", "worrying", "cholesterol", "glucose"}
 )
 _MODALS = frozenset({"will", "would", "could", "might", "may", "can", "did", "does", "is"})
-# Between a thing and its harm ("sugar is gonna kill him", "the fall is going to hurt").
-_HARM_AUXILIARIES = _MODALS | {"gonna", "gunna", "going", "to", "be", "sure", "just"}
-_HARM_OF_A_THING = frozenset(
-    {"hurt the baby", "harm the baby", "hurt my baby", "harm my baby"}
-    | {"kill him", "kill her", "gonna kill", "going to kill", "will kill"}
+_HARM_OF_A_THING = frozenset({"hurt the baby", "harm the baby", "hurt my baby", "harm my baby"})
+# So is a threat whose subject is an illness: a family's fear ("his sugar is gonna kill him",
+# "his pressure will shoot up and he'll go"), no homicidal thought. Only an illness: "it",
+# "that", "the pills" or "the drinking" may stand for a plan or a weapon ("this time the
+# pills will kill me", "says it will kill him, has a knife") and still count.
+_ILLNESSES_THAT_KILL = frozenset(
+    {"sugar", "sugars", "pressure", "bp", "diabetes", "cancer", "disease", "heart"}
+    | {"cholesterol", "glucose", "stress", "worry", "worrying", "nerves", "asthma"}
+)
+_KILLING_OF_AN_ILLNESS = frozenset(
+    {"kill him", "kill her", "to kill him", "to kill her", "gonna kill", "going to kill"}
     | {"will shoot", "gonna shoot", "going to shoot"}
 )
+# Between an illness and its threat ("sugar is gonna kill him", "sugars are going to").
+_HARM_AUXILIARIES = _MODALS | {"are", "gonna", "gunna", "going", "to", "be", "just"}
 # Words that are another thing right after these ("cap refill under 2 sec" is no
 # prescription refill).
 _NOT_RIGHT_AFTER = {
@@ -816,12 +820,20 @@ class _Note:
 
     def _a_things_harm(self, start: int) -> bool:
         """Whether the subject of the harm at ``start`` is a thing ("it'll hurt the baby",
-        "the fall hurt the baby", "the medicine could harm the baby", "his sugar is gonna
-        kill him"): the word before it, past up to three auxiliaries."""
+        "the fall hurt the baby", "the medicine could harm the baby")."""
+        before = self.tokens[max(0, start - 2) : start]
+        if before and before[-1] in _THINGS_THAT_HURT:
+            return True
+        return len(before) == 2 and before[1] in _MODALS and before[0] in _THINGS_THAT_HURT
+
+    def _an_illness_kills(self, start: int) -> bool:
+        """Whether the subject of the threat at ``start`` is an illness ("his sugar is gonna
+        kill him", "pressure will shoot up"): the word before it, past up to three
+        auxiliaries."""
         j = start - 1
         while j >= 0 and start - j <= 3 and self.tokens[j] in _HARM_AUXILIARIES:
             j -= 1
-        return j >= 0 and self.tokens[j] in _THINGS_THAT_HURT
+        return j >= 0 and self.tokens[j] in _ILLNESSES_THAT_KILL
 
     def _dates_history(self, ago: int) -> bool:
         """Whether the "years ago" ending at ``ago`` dates a history item of its own clause
@@ -960,6 +972,8 @@ class _Note:
                 if phrase in _TABLET_COUNTS and i and self.tokens[i - 1] in _TIME_BEFORE:
                     continue
                 if phrase in _HARM_OF_A_THING and self._a_things_harm(i):
+                    continue
+                if phrase in _KILLING_OF_AN_ILLNESS and self._an_illness_kills(i):
                     continue
                 if i and self.tokens[i - 1] in _NOT_RIGHT_AFTER.get(phrase, ()):
                     continue

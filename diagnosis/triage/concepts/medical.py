@@ -920,12 +920,13 @@ CONCEPTS: tuple[Concept, ...] = (
             (
                 ("cancer", "the bad disease", "the big c", "tumour", "tumor", "malignan*"),
                 (
-                    "treatments",
-                    "his treatment",
-                    "her treatment",
-                    "my treatment",
+                    "takes treatments",
+                    "getting treatments",
+                    "having treatments",
                     "last treatment",
-                    "infusion*",
+                    "treatment last week",
+                    "treatment this week",
+                    "treatment yesterday",
                 ),
                 (*_FEVER, "a temp", "a temperature", "temp high", "temperature high"),
             ),
@@ -1590,7 +1591,6 @@ CONCEPTS: tuple[Concept, ...] = (
                     "hurts to bend her head",
                     "hurts to bend my head",
                     "hurts to bend head",
-                    "hurts to bend forward",
                     "try to look down",
                     "when i look down",
                     "lihgt",
@@ -1887,9 +1887,6 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Suicidal or homicidal thoughts (or self-harm with intent) are a high-risk "
         "situation",
         phrases=(
-            # The twenty-first vignette set: "buy a big bag of fent and just not wake up this time".
-            "just not wake up",
-            "not wake up this time",
             # The eleventh paraphrase round, by the words: a father's gun fetched to shoot.
             "homicidal ideation positive",
             "getting his dads gun",
@@ -5331,31 +5328,15 @@ CONCEPTS: tuple[Concept, ...] = (
             # The twenty-first vignette set: not knowing what town he is in, calling his wife
             # by his dead sister's name.
             "dont know what town",
-            "dont know what city",
-            "dont know what state",
             "doesnt know what town",
-            "doesnt know what city",
-            "doesnt know what state",
             "didnt know what town",
-            "didnt know what city",
-            "didnt know what state",
             "not know what town",
-            "not know what city",
-            "not know what state",
-            "cant say what town",
-            "cant say what city",
-            "cant say what state",
             "no idea what town",
-            "no idea what city",
-            "no idea what state",
-            "called her by his",
-            "calls her by his",
-            "calling her by his",
-            "called him by her",
-            "calls him by her",
-            "calling him by her",
-            "called his wife by",
-            "called her husband by",
+            *(
+                f"{verb} {whom} by {whose} dead"
+                for verb in ("called", "calls", "calling", "keeps calling")
+                for whom, whose in (("her", "his"), ("him", "her"), ("me", "my"))
+            ),
             # The eleventh paraphrase round, by the words: unsure where they are.
             "unsure where he is",
             "unsure where she is",

@@ -2925,21 +2925,24 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="A high-risk injury mechanism is a high-risk situation",
         phrases=(
             # The twenty-first vignette set: buried to the armpits in a grain bin (a crushed chest
-            # that cannot draw a full breath); a trench, snow or sand burial is the same.
-            "buried up to",
-            "buried to his",
-            "buried to her",
-            "buried to the",
-            "buried under",
-            "buried in grain",
-            "buried in corn",
-            "buried in the grain",
-            "buried in the corn",
-            "buried in sand",
-            "buried in snow",
-            "buried in the snow",
+            # that cannot draw a full breath); a trench, snow, sand or rubble burial is the same
+            # (not a splinter "buried under the nail", nor "buried under paperwork").
+            *(
+                f"buried {how} {where}"
+                for how in ("up to his", "up to her", "to his", "to her")
+                for where in ("armpits", "chest", "waist", "neck", "shoulders", "hips", "knees")
+            ),
+            *(
+                f"buried {how} {what}"
+                for how in ("in", "in the", "under", "under the", "by")
+                for what in ("grain", "corn", "sand", "snow", "soil", "dirt", "earth", "mud")
+            ),
+            *(f"buried {how} {what}" for how in ("under", "in") for what in ("rubble", "debris")),
             "buried by an avalanche",
-            "engulfed",
+            "buried alive",
+            "engulfed in grain",
+            "engulfed in corn",
+            "engulfed in flames",
             "engulfment",
             "trench collapse",
             "trench collapsed",
