@@ -556,7 +556,27 @@ _NOT_RIGHT_AFTER = {
 _NOT_BEFORE_PAIRS = {
     "not breathing": frozenset(
         {("any", "better"), ("much", "better"), ("any", "easier"), ("much", "easier")}
-    )
+    ),
+}
+# ... and two or three words ("unresponsive to texts", "unresponsive to her calls" per a worried
+# mother; "unresponsive to antibiotics": no one unresponsive in front of the nurse).
+_UNANSWERED = ("text", "texts", "message", "messages", "call", "calls", "email", "emails", "phone")
+_TREATED = ("antibiotics", "treatment", "steroids", "painkillers", "analgesia", "medication")
+_NOT_BEFORE_WORDS = {
+    "unresponsive": frozenset(
+        {("to", what) for what in _UNANSWERED + _TREATED}
+        | {("to", whose, what) for whose in ("her", "his", "my", "our") for what in _UNANSWERED}
+    ),
+    # "Took a load of my tablets with me on holiday": carried, not swallowed.
+    **dict.fromkeys(
+        ("took a load of my tablets", "took a load of her tablets", "took a load of his tablets"),
+        frozenset({("with",), ("on",), ("away",), ("abroad",)}),
+    ),
+    # "Nobody will miss me at work, so a sick day".
+    **dict.fromkeys(
+        ("nobody will miss me", "nobody would miss me", "no one will miss me", "nobodyll miss me"),
+        frozenset({("at",)}),
+    ),
 }
 # A unit after a number ("drove 40 mi"): miles, not a myocardial infarction.
 # So is "4 METs" an exercise capacity, not cancer spread.
@@ -968,6 +988,10 @@ class _Note:
                 if phrase in _NOT_BEFORE_PAIRS:
                     then = self.tokens[i + n + 1] if i + n + 1 < len(self.tokens) else ""
                     if (after, then) in _NOT_BEFORE_PAIRS[phrase]:
+                        continue
+                if phrase in _NOT_BEFORE_WORDS:
+                    following = tuple(self.tokens[i + n : i + n + 3])
+                    if any(following[: len(w)] == w for w in _NOT_BEFORE_WORDS[phrase]):
                         continue
                 if phrase in _TABLET_COUNTS and i and self.tokens[i - 1] in _TIME_BEFORE:
                     continue

@@ -112,6 +112,11 @@ _SHAKING = (
 
 # The signs that shaking is a seizure.
 _SEIZURE_SIGNS = (
+    # The twelfth paraphrase round: eyes that "are rolled up".
+    "eyes are rolled",
+    "eyes are rolling",
+    "eyes are rolled up",
+    "eyes are rolled back",
     "eyes flick*",
     "eyes keep flick*",
     "eyes flickering",
@@ -200,6 +205,9 @@ _SEIZURE_SIGNS = (
 
 # The signs that a convulsion is going on now.
 _ONGOING = (
+    # The twelfth paraphrase round: "he's been like this over five minutes now".
+    "over five minutes now",
+    "over 5 minutes now",
     "ongoing now",
     "now ongoing",
     "going on now",
@@ -2016,6 +2024,20 @@ CONCEPTS: tuple[Concept, ...] = (
         key="apnoea",
         reason="A patient who is not breathing needs immediate airway support",
         phrases=(
+            # The twelfth paraphrase round: a chest not going up and down, effort absent, bagged.
+            "chest isnt going up and down",
+            "chest is not going up and down",
+            "chest not going up and down",
+            "chest isnt moving up and down",
+            "chest not moving up and down",
+            "resp effort absent",
+            "respiratory effort absent",
+            "no resp effort",
+            "no respiratory effort",
+            "bagged by ems",
+            "bagged by the crew",
+            "bagged by paramedics",
+            "being bagged",
             # A bare 'not breathing' (not 'properly', 'well', 'through', 'any better': _NOT_BEFORE).
             "not breathing",
             "rr 2/min",
@@ -2504,6 +2526,13 @@ CONCEPTS: tuple[Concept, ...] = (
         key="unresponsive",
         reason="An unresponsive patient needs an immediate life-saving intervention",
         phrases=(
+            # The twelfth paraphrase round, by the words: nothing gets a reaction, not a pinch.
+            "nothing gets a reaction",
+            "no reaction when pinched",
+            "no reaction to a pinch",
+            "wouldnt answer or move",
+            "wont answer or move",
+            "didnt answer or move",
             # Unresponsiveness said in ways the lists missed on the project's own probes: a sternal
             # rub with no response, a moan or groan to pain.
             "no response to sternal rub",
@@ -3501,6 +3530,8 @@ CONCEPTS: tuple[Concept, ...] = (
         key="severe_respiratory_distress",
         reason="Severe respiratory distress needs immediate airway and breathing support",
         phrases=(
+            # The twelfth paraphrase round, by the words: "sucking air so hard".
+            "sucking air so hard",
             # The eleventh paraphrase round, by the words: blue lips, heaving for every breath.
             "blue round the lips",
             "blue around the lips",
@@ -3852,6 +3883,16 @@ CONCEPTS: tuple[Concept, ...] = (
         key="severe_asthma",
         reason="A severe asthma or COPD attack is a high-risk situation",
         phrases=(
+            # The twelfth paraphrase round, by the words: two words at a time.
+            "only get like 2 words out",
+            "can only get 2 words out",
+            # The twelfth paraphrase round: a puffer that is useless.
+            "puffer useless",
+            "puffer is useless",
+            "inhaler useless",
+            "inhaler is useless",
+            "puffer not touching it",
+            "inhaler not touching it",
             # The eleventh paraphrase round, by the words: wheezing that an inhaler used over and
             # over does not help.
             "inhaler 8x",

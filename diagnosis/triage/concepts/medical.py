@@ -525,6 +525,8 @@ HYPO_PHRASES = (
     "bs lo",
 )
 _HYPO_NOT_RECOVERING = (
+    # The twelfth paraphrase round: "sugar low, 3 juices, still glassy and sweaty".
+    "still glassy",
     "not recovering",
     "not recovered",
     "not coming round",
@@ -771,6 +773,9 @@ CONCEPTS: tuple[Concept, ...] = (
         phrases=(
             # The eleventh paraphrase round, by the words: autocorrect's 'keno' for chemo.
             "on keno",
+            # The twelfth paraphrase round: speech-to-text's "key mo" for chemo.
+            "on key mo",
+            "on keemo",
             "red hot swollen shivering",
             # The eleventh paraphrase round: a toxic look, cold hands and feet (Hindi).
             "looks toxic",
@@ -1568,6 +1573,9 @@ CONCEPTS: tuple[Concept, ...] = (
                     "light is painful",
                     "light painful",
                     "light bothers",
+                    "hides from light",
+                    "hides from the light",
+                    "hiding from the light",
                     "light bothering",
                     "bright light*",
                     "stiff nck",
@@ -1887,6 +1895,20 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Suicidal or homicidal thoughts (or self-harm with intent) are a high-risk "
         "situation",
         phrases=(
+            # The twelfth paraphrase round, by the words: "wants to be dead", "tired of livin",
+            # "threatening to stab".
+            "wants to be dead",
+            "threatening to stab",
+            "tired of livin",
+            "shotgun to herself",
+            "shotgun to himself",
+            # The twelfth paraphrase round: "nobody'll miss me".
+            "nobodyll miss me",
+            "nobody will miss me",
+            "nobody would miss me",
+            "no one will miss me",
+            "no one would miss me",
+            "noone will miss me",
             # The eleventh paraphrase round, by the words: a father's gun fetched to shoot.
             "homicidal ideation positive",
             "getting his dads gun",
@@ -2669,6 +2691,12 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="An overdose or a poisoning (too many tablets, a toxic substance swallowed or "
         "breathed in, drugs with symptoms) is a high-risk situation",
         phrases=(
+            # The twelfth paraphrase round, by the words: "took a load of my tablets", "the whole
+            # week's box".
+            "took a load of my tablets",
+            "took a load of her tablets",
+            "took a load of his tablets",
+            "whole weeks box",
             # The eleventh paraphrase round, by the words: a load of Xanax, ten of someone's
             # tablets.
             "load of xanax",
@@ -5325,6 +5353,19 @@ CONCEPTS: tuple[Concept, ...] = (
         key="new_confusion",
         reason="New confusion, lethargy or disorientation is a high-risk situation",
         phrases=(
+            # The twelfth paraphrase round: folk words ("talkin out of her head", "ain't actin
+            # right"), not knowing her own grandchildren.
+            "aint acting right",
+            "aint actin right",
+            "not actin right",
+            "talkin out of her head",
+            "talkin out of his head",
+            "talking out of her head",
+            "talking out of his head",
+            "dont know her own",
+            "dont know his own",
+            "doesnt know her own",
+            "doesnt know his own",
             # The twenty-first vignette set: not knowing what town he is in, calling his wife
             # by his dead sister's name.
             "dont know what town",
@@ -6032,6 +6073,17 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="A diabetic emergency (ketoacidosis or a hypo that does not recover) is a "
         "high-risk situation",
         phrases=(
+            # The twelfth paraphrase round, by the words: sugars "off the scale".
+            "sugars off the scale",
+            "sugar off the scale",
+            "sugar is off the scale",
+            # The twelfth paraphrase round: a meter that reads "HI".
+            "meter hi",
+            "meter says hi",
+            "meter reads hi",
+            "meter just says hi",
+            "meter said hi",
+            "glucometer hi",
             # The eleventh paraphrase round, by the words: high ketones on the stick.
             "ketones are high",
             "ketones big",

@@ -209,6 +209,10 @@ _AMPUTATED: tuple[str, ...] = (
 
 # Pregnancy, known or likely (positive test, late or missed period).
 _PREGNANT: tuple[str, ...] = (
+    # The twelfth paraphrase round: "menses late".
+    "menses late",
+    "menses is late",
+    "menses overdue",
     "ectopic",
     "pregnant",
     "pregnent",
@@ -415,6 +419,8 @@ _PREGNANT: tuple[str, ...] = (
 )
 # Pain low in the belly or pelvis, bleeding, or the signs of blood loss.
 _ECTOPIC_SIGNS: tuple[str, ...] = (
+    # The twelfth paraphrase round: "positive test last wk, now my side is killing me".
+    "side is killing",
     "abd pain",
     "abdo pain",
     "abdominal pain",
@@ -2405,6 +2411,9 @@ CONCEPTS: tuple[Concept, ...] = (
         key="torsion",
         reason="Possible testicular torsion is a high-risk, time-critical situation",
         phrases=(
+            # The twelfth paraphrase round, by the words: folk and speech-to-text words for the
+            # testicle.
+            "seed sack",
             # The eleventh paraphrase round: a boy holding his scrotum.
             "holding scrotum",
             "holding his balls",
@@ -2753,6 +2762,14 @@ CONCEPTS: tuple[Concept, ...] = (
         key="anaphylaxis",
         reason="A severe allergic reaction is a high-risk situation",
         phrases=(
+            # The twelfth paraphrase round: lips and tongue that "swole up" or are "blowing up".
+            "lips and tongue swole",
+            "tongue swole",
+            "lips swole",
+            "lips are blowing up",
+            "lips blowing up",
+            "face and lips are blowing up",
+            "tongue blowing up",
             # The eleventh paraphrase round, by the words: autocorrect's 'bee sing'.
             "bee sing on",
             "lips r massive",
@@ -2924,6 +2941,15 @@ CONCEPTS: tuple[Concept, ...] = (
         key="high_risk_trauma",
         reason="A high-risk injury mechanism is a high-risk situation",
         phrases=(
+            # The twelfth paraphrase round, by the words: "hit by a fast car", "knifed in the
+            # belly",
+            # a four-wheeler that came to rest on top of him.
+            "hit by a fast car",
+            "knifed in the belly",
+            "knifed in the chest",
+            "knifed in the back",
+            "come to rest on top of him",
+            "came to rest on top of him",
             # The twenty-first vignette set: buried to the armpits in a grain bin (a crushed chest
             # that cannot draw a full breath); a trench, snow, sand or rubble burial is the same
             # (not a splinter "buried under the nail", nor "buried under paperwork").
@@ -3862,6 +3888,13 @@ CONCEPTS: tuple[Concept, ...] = (
         key="obstetric",
         reason="An emergency in later pregnancy is a high-risk situation",
         phrases=(
+            # The twelfth paraphrase round, by the words: "baby hasn't kicked since yesterday
+            # morning".
+            "no kicks since",
+            "baby hasnt kicked",
+            "baby has not kicked",
+            "baby not kicked",
+            "baby hasnt moved since",
             "babys head crowning",
             "baby head crowning",
             # A baby's head seen: from the project's own probes.

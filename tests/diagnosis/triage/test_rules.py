@@ -726,6 +726,18 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
         # A wound's "gaping" is no slip of "gasping"; absent breath sounds are no apnoea.
         "2cm gaping cut on finger from broken glass, bleeding stopped",
         "Decreased air entry, no breath sounds left base, chest infection",
+        # The twelfth paraphrase round's phrases, each against its look-alike.
+        "unresponsive to her texts, found fine, cut finger",
+        "unresponsive to antibiotics, cellulitis",
+        "took a load of my tablets with me on holiday, ran out",
+        "sore throat, nobody will miss me at work so taking a sick day",
+        "hides from light, migraine usual",
+        "feels like smothering, panic attack, anxious, sats 99",
+        "epileptic, seizures controlled on keppra, been like this for years, wants refill",
+        "face blowing up on one side from tooth abscess, toothache",
+        "used his epipen for a bee sting yesterday, fine now, wants a new one",
+        "footballer hasnt kicked since he hurt his knee",
+        "hx hypos, still out of it after wisdom tooth sedation",
     ],
 )
 def test_ordinary_complaints_in_the_words_of_high_risk_phrases_fire_nothing(note: str) -> None:
@@ -1358,6 +1370,15 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("says that will shoot him", "B_PSYCH", True),
         ("his sugars are gonna kill him, no symptoms", "B_PSYCH", False),
         ("says the cancer is going to kill her, wants pain relief", "B_PSYCH", False),
+        # The twelfth paraphrase round.
+        ("unresponsive to voice, pupils pinpoint", "A_UNRESPONSIVE", True),
+        ("found unresponsive to her name, not rousing", "A_UNRESPONSIVE", True),
+        ("my son took a load of my tablets an hour ago hes being sick", "B_OVERDOSE", True),
+        ("nobody will miss me if im gone", "B_PSYCH", True),
+        ("fever, headache, hides from light", "B_MENINGITIS", True),
+        ("im 36 weeks, baby hasnt kicked since yesterday morning", "B_OBSTETRIC", True),
+        ("type 1, meter says HI, vomiting", "B_DKA", True),
+        ("his chest isn't going up and down at all", "A_APNOEA", True),
         ("abscess on forearm, hurts to bend, feverish", "B_MENINGITIS", False),
         ("fever and flank pain, hurts to bend forward, dysuria", "B_MENINGITIS", False),
         ("fever, neck hurts to bend, cant look at the light", "B_MENINGITIS", True),
