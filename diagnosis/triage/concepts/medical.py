@@ -9,6 +9,13 @@ from diagnosis.triage.concepts.breathing import SMOKE_EXPOSURE
 # Words for a fever or feeling hot, shared by sepsis and meningitis (with numbers as nurses
 # type them: "T 38.4" reads as the tokens "t", "38").
 _FEVER = (
+    # A temperature that "spiked 38.6" (not a blood pressure or a sugar that spiked).
+    "spiked 3*",
+    "spiked to 3*",
+    "spiked 10*",
+    "spiked to 10*",
+    "spiked a temp*",
+    "spiked a fever",
     # In the languages mixed into notes here: Spanish, Hindi, Tagalog.
     "fiebre",
     "calentura",
