@@ -18,6 +18,9 @@ authentication). Then, for each path, ``--rounds`` times, alternating which serv
   (MedAssist ``POST /imaging/dicomweb/studies``, Orthanc ``POST /dicom-web/studies``)
 - ``rest``:    ``--clients`` concurrent HTTP clients, one file per request (MedAssist
   ``POST /imaging/api/instances/`` with a token, Orthanc ``POST /instances``)
+- ``rest-floor``: the same requests with a 200-byte body that is no DICOM file, which each
+  server refuses at once: refused requests/s, the cost of each stack's own request handling
+  (for MedAssist gunicorn, Django's middleware and DRF's token check) before any ingest work
 - ``c-store``: one association sending every file (``storescu`` when DCMTK is installed, else
   pynetdicom), to ``manage.py dicom_scp`` and to Orthanc's DICOM port
 - ``in-process``: ``instance_ingest`` in a loop in this process (MedAssist only)
@@ -60,7 +63,7 @@ BENCH_AE = "BENCH_SCU"
 MEDASSIST_AE = "MEDASSIST"
 ORTHANC_AE = "ORTHANC"
 ORTHANC_PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc/plugins")
-PATHS = ("stow-rs", "rest", "c-store", "in-process")
+PATHS = ("stow-rs", "rest", "rest-floor", "c-store", "in-process")
 
 
 # --- Workloads ---------------------------------------------------------------------------
@@ -433,6 +436,29 @@ def run_rest(server: Server, files: list[bytes], *, clients: int) -> tuple[int, 
     return _concurrently(files, clients, requests.Session, post)
 
 
+def run_rest_floor(server: Server, n: int, *, clients: int) -> tuple[int, str]:
+    """The REST path's floor: ``n`` requests whose 200-byte body is no DICOM file, refused by
+    the server as soon as it looks (a 4xx answer is the success counted). What a request costs
+    in the server's own stack (HTTP, sign-in, routing; for MedAssist gunicorn, Django's
+    middleware and DRF's token check) before any ingest work."""
+    import requests
+
+    junk = b"not a DICOM file " * 12
+
+    def post(_: int, session: requests.Session) -> tuple[int, str]:
+        response = session.post(
+            server.base + server.rest_path,
+            data=junk,
+            headers={**server.headers, "Content-Type": "application/dicom"},
+            timeout=300,
+        )
+        if not 400 <= response.status_code < 500:
+            return 0, f"{response.status_code} {response.text[:300]}"
+        return 1, ""
+
+    return _concurrently(list(range(n)), clients, requests.Session, post)
+
+
 def run_c_store(server: Server, paths: list[Path]) -> tuple[int, str]:
     """One association sending every file, as a modality or PACS pushes a series."""
     storescu = shutil.which("storescu")
@@ -534,6 +560,8 @@ def send(
         return run_stow(server, files, clients=args.clients, batch=args.batch)
     if path == "rest":
         return run_rest(server, files, clients=args.clients)
+    if path == "rest-floor":
+        return run_rest_floor(server, len(files), clients=args.clients)
     if path == "c-store":
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
