@@ -533,13 +533,24 @@ _HARM_OF_A_THING = frozenset({"hurt the baby", "harm the baby", "hurt my baby", 
 _ILLNESSES_THAT_KILL = frozenset(
     {"sugar", "sugars", "pressure", "bp", "diabetes", "cancer", "disease", "heart"}
     | {"cholesterol", "glucose", "stress", "worry", "worrying", "nerves", "asthma"}
+    # ... or what hurt on the way: "every bump in the Humvee killed her" is a pain, not a
+    # homicide.
+    | {"pain", "bump", "bumps", "pothole", "potholes", "ride", "drive", "journey", "stairs"}
+    | {"cough", "coughing", "headache", "hike", "run", "workout", "heat"}
 )
 _KILLING_OF_AN_ILLNESS = frozenset(
     {"kill him", "kill her", "to kill him", "to kill her", "gonna kill", "going to kill"}
-    | {"will shoot", "gonna shoot", "going to shoot"}
+    | {"killed him", "killed her", "will shoot", "gonna shoot", "going to shoot"}
 )
-# Between an illness and its threat ("sugar is gonna kill him", "sugars are going to").
-_HARM_AUXILIARIES = _MODALS | {"are", "gonna", "gunna", "going", "to", "be", "just"}
+# Who may be the subject of a threat: a person, whatever else the clause holds ("says he
+# killed her", "his son is gonna kill him").
+_PEOPLE = frozenset(
+    {"he", "hes", "she", "shes", "i", "im", "they", "theyre", "we", "you", "someone"}
+    | {"somebody", "man", "woman", "guy", "husband", "wife", "partner", "boyfriend"}
+    | {"girlfriend", "son", "daughter", "brother", "sister", "father", "mother", "dad", "mum"}
+    | {"mom", "neighbour", "neighbor", "pt", "patient", "who", "ex"}
+)
+_THREAT_WINDOW = 8
 # Words that are another thing right after these ("cap refill under 2 sec" is no
 # prescription refill).
 _NOT_RIGHT_AFTER = {
@@ -561,6 +572,7 @@ _NOT_BEFORE_PAIRS = {
 # ... and two or three words ("unresponsive to texts", "unresponsive to her calls" per a worried
 # mother; "unresponsive to antibiotics": no one unresponsive in front of the nurse).
 _UNANSWERED = ("text", "texts", "message", "messages", "call", "calls", "email", "emails", "phone")
+_BODY_FLUIDS = ("phlegm", "sputum", "spit", "tissue", "mucus", "snot", "stool", "urine", "vomit")
 _TREATED = ("antibiotics", "treatment", "steroids", "painkillers", "analgesia", "medication")
 _NOT_BEFORE_WORDS = {
     "unresponsive": frozenset(
@@ -571,6 +583,18 @@ _NOT_BEFORE_WORDS = {
     **dict.fromkeys(
         ("took a load of my tablets", "took a load of her tablets", "took a load of his tablets"),
         frozenset({("with",), ("on",), ("away",), ("abroad",)}),
+    ),
+    # "Small red lines in the phlegm": blood in the sputum, not a red line up a limb.
+    **dict.fromkeys(
+        ("red line*", "red streak*"),
+        frozenset(
+            {("in", what) for what in _BODY_FLUIDS}
+            | {
+                ("in", whose, what)
+                for whose in ("the", "his", "her", "my")
+                for what in _BODY_FLUIDS
+            }
+        ),
     ),
     # "Nobody will miss me at work, so a sick day".
     **dict.fromkeys(
@@ -847,13 +871,19 @@ class _Note:
         return len(before) == 2 and before[1] in _MODALS and before[0] in _THINGS_THAT_HURT
 
     def _an_illness_kills(self, start: int) -> bool:
-        """Whether the subject of the threat at ``start`` is an illness ("his sugar is gonna
-        kill him", "pressure will shoot up"): the word before it, past up to three
-        auxiliaries."""
-        j = start - 1
-        while j >= 0 and start - j <= 3 and self.tokens[j] in _HARM_AUXILIARIES:
-            j -= 1
-        return j >= 0 and self.tokens[j] in _ILLNESSES_THAT_KILL
+        """Whether the subject of the threat at ``start`` is an illness or what hurt ("his
+        sugar is gonna kill him", "every bump in the Humvee killed her"): the nearest of an
+        illness and a person within its clause, up to eight words before it, is the illness
+        ("says he killed her" still counts)."""
+        for j in range(start - 1, max(-1, start - 1 - _THREAT_WINDOW), -1):
+            token = self.tokens[j]
+            if token in _SCOPE_END or token == ",":  # noqa: S105 - a comma token
+                return False
+            if token in _PEOPLE:
+                return False
+            if token in _ILLNESSES_THAT_KILL:
+                return True
+        return False
 
     def _dates_history(self, ago: int) -> bool:
         """Whether the "years ago" ending at ``ago`` dates a history item of its own clause
@@ -2345,7 +2375,9 @@ def _add_concept(
             level,
             f"{concept.reason} (complaint says {note.quote(found)}): ESI {level}.",
         )
-    elif concept.code in similar:
+    elif concept.code in similar and not (
+        concept.meaning_unless and note.find(concept.meaning_unless)
+    ):
         add(
             concept.code,
             concept.decision_point,

@@ -24,6 +24,10 @@ class Concept:
       of a vomiting patient's eye are no GI bleed.
     - ``descriptions``: short sentences saying the situation in other words, for the
       meaning-based match.
+    - ``meaning_unless``: phrases of a known look-alike that, found in the note (not
+      negated), keep the meaning-based match from firing the concept on its own: a painless
+      red patch on the white of the eye reads like an eye emergency, and is none. The
+      concept's own phrases and combinations still fire it.
     """
 
     code: str
@@ -37,6 +41,7 @@ class Concept:
         ...,
     ] = ()
     descriptions: tuple[str, ...] = ()
+    meaning_unless: tuple[str, ...] = ()
 
     @property
     def level(self) -> int:
@@ -56,4 +61,4 @@ class Concept:
             for p in group
         )
         unless = (p for _, phrases in self.together_unless for p in phrases)
-        return (*self.phrases, *grouped, *unless)
+        return (*self.phrases, *grouped, *unless, *self.meaning_unless)

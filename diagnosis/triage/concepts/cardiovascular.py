@@ -3285,6 +3285,26 @@ CONCEPTS: tuple[Concept, ...] = (
                 ("vomit*", "nause*", "feel sick", "felt sick", "throwing up"),
             ),
         ),
+        # A bleed under the white of the eye (a subconjunctival haemorrhage, after coughing
+        # or straining) reads like an eye emergency by meaning: painless, with normal vision,
+        # it is none (ESI 4-5, the vignette sets 20-22). Its words keep the meaning match
+        # from firing alone; a lost vision or a splash in the same note still fires.
+        meaning_unless=(
+            "red patch",
+            "patch of red",
+            "red blotch",
+            "blood spot",
+            "red spot on the white",
+            "blood in the white",
+            "bleed in the white",
+            "bleeding in the white",
+            "blood on the white",
+            "burst blood vessel",
+            "burst a blood vessel",
+            "broken blood vessel",
+            "popped a blood vessel",
+            "subconjunctival",
+        ),
         descriptions=(
             "suddenly cannot see out of one eye",
             "a black curtain came down over the vision of the left eye",

@@ -1387,6 +1387,14 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("withdrawing from pain meds, sweaty, yawning", "A_UNRESPONSIVE", False),
         ("on chemo for leukaemia, she's spiked 38.6", "B_SEPSIS", True),
         ("on chemo, BP spiked after the infusion, no fever", "B_SEPSIS", False),
+        # The twenty-second vignette set: "every bump in the Humvee killed her" is a pain;
+        # "red lines in the phlegm" are no red line up a limb.
+        ("every bump in the Humvee on the way over killed her", "B_PSYCH", False),
+        ("says he killed her last night, blood on his hands", "B_PSYCH", True),
+        ("he says the stress is gonna kill him", "B_PSYCH", False),
+        ("his son is gonna kill him over the money", "B_PSYCH", True),
+        ("cough 5 days, small red lines in the phlegm, fever last night", "B_SEPSIS", False),
+        ("cut on hand, now red line going up his arm, fever, shivers", "B_SEPSIS", True),
         ("abscess on forearm, hurts to bend, feverish", "B_MENINGITIS", False),
         ("fever and flank pain, hurts to bend forward, dysuria", "B_MENINGITIS", False),
         ("fever, neck hurts to bend, cant look at the light", "B_MENINGITIS", True),
@@ -1407,6 +1415,20 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
     assert (code in codes(esi_rules(complaint=complaint, vitals=ADULT))) is fires
+
+
+def test_a_known_look_alike_keeps_the_meaning_match_from_firing_alone() -> None:
+    """A painless red patch on the white of the eye reads like an eye emergency by meaning
+    (the vignette sets 20-22); its words veto the meaning match, never the concept's own."""
+    patch = "woke up with a bright red patch on the white of L eye after coughing, vision fine"
+    lost = "bright red patch on the white of the eye, sudden loss of vision in that eye"
+    similar = {"B_EYE": "bright red patch on the white of L eye"}
+
+    assert "B_EYE" not in codes(esi_rules(complaint=patch, vitals=ADULT, similar=similar))
+    assert "B_EYE" in codes(esi_rules(complaint=lost, vitals=ADULT, similar=similar))
+    assert "B_EYE" in codes(
+        esi_rules(complaint="eye went red and painful, halos", vitals=ADULT, similar=similar)
+    )
 
 
 def test_a_slip_is_forgiven_unless_the_word_is_one_it_never_means() -> None:

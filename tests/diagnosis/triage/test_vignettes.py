@@ -39,6 +39,7 @@ SETS = [
     ("vignettes_19.jsonl", 50, 11, 24),
     ("vignettes_20.jsonl", 50, 13, 22),
     ("vignettes_21.jsonl", 50, 11, 24),
+    ("vignettes_22.jsonl", 50, 14, 21),
 ]
 VIGNETTES = [
     json.loads(line)
