@@ -533,10 +533,10 @@ _HARM_OF_A_THING = frozenset({"hurt the baby", "harm the baby", "hurt my baby", 
 _ILLNESSES_THAT_KILL = frozenset(
     {"sugar", "sugars", "pressure", "bp", "diabetes", "cancer", "disease", "heart"}
     | {"cholesterol", "glucose", "stress", "worry", "worrying", "nerves", "asthma"}
-    # ... or what hurt on the way: "every bump in the Humvee killed her" is a pain, not a
-    # homicide.
-    | {"pain", "bump", "bumps", "pothole", "potholes", "ride", "drive", "journey", "stairs"}
-    | {"cough", "coughing", "headache", "hike", "run", "workout", "heat"}
+    # ... or what hurt: "every bump in the Humvee killed her" is a pain, not a homicide (not
+    # a drive, a run or the stairs, which may be the way of a threat: "drive round and kill
+    # him").
+    | {"pain", "bump", "bumps", "pothole", "potholes", "cough", "coughing", "headache"}
 )
 _KILLING_OF_AN_ILLNESS = frozenset(
     {"kill him", "kill her", "to kill him", "to kill her", "gonna kill", "going to kill"}
@@ -548,7 +548,8 @@ _PEOPLE = frozenset(
     {"he", "hes", "she", "shes", "i", "im", "they", "theyre", "we", "you", "someone"}
     | {"somebody", "man", "woman", "guy", "husband", "wife", "partner", "boyfriend"}
     | {"girlfriend", "son", "daughter", "brother", "sister", "father", "mother", "dad", "mum"}
-    | {"mom", "neighbour", "neighbor", "pt", "patient", "who", "ex"}
+    | {"mom", "neighbour", "neighbor", "pt", "patient", "who", "ex", "him", "her", "his"}
+    | {"hell", "shell", "theyll"}
 )
 _THREAT_WINDOW = 8
 # Words that are another thing right after these ("cap refill under 2 sec" is no
@@ -572,7 +573,8 @@ _NOT_BEFORE_PAIRS = {
 # ... and two or three words ("unresponsive to texts", "unresponsive to her calls" per a worried
 # mother; "unresponsive to antibiotics": no one unresponsive in front of the nurse).
 _UNANSWERED = ("text", "texts", "message", "messages", "call", "calls", "email", "emails", "phone")
-_BODY_FLUIDS = ("phlegm", "sputum", "spit", "tissue", "mucus", "snot", "stool", "urine", "vomit")
+# (Not "tissue": "red lines in the tissue up his leg" is the limb's.)
+_BODY_FLUIDS = ("phlegm", "sputum", "spit", "mucus", "snot", "stool", "urine", "vomit")
 _TREATED = ("antibiotics", "treatment", "steroids", "painkillers", "analgesia", "medication")
 _NOT_BEFORE_WORDS = {
     "unresponsive": frozenset(
@@ -2376,7 +2378,7 @@ def _add_concept(
             f"{concept.reason} (complaint says {note.quote(found)}): ESI {level}.",
         )
     elif concept.code in similar and not (
-        concept.meaning_unless and note.find(concept.meaning_unless)
+        concept.meaning_unless and all(note.find(group) for group in concept.meaning_unless)
     ):
         add(
             concept.code,

@@ -24,10 +24,11 @@ class Concept:
       of a vomiting patient's eye are no GI bleed.
     - ``descriptions``: short sentences saying the situation in other words, for the
       meaning-based match.
-    - ``meaning_unless``: phrases of a known look-alike that, found in the note (not
-      negated), keep the meaning-based match from firing the concept on its own: a painless
-      red patch on the white of the eye reads like an eye emergency, and is none. The
-      concept's own phrases and combinations still fire it.
+    - ``meaning_unless``: a known look-alike as groups of phrases (as one combination of
+      ``together``): a phrase of each group found in the note (not negated) keeps the
+      meaning-based match from firing the concept on its own: a red patch on the white of
+      the eye with normal vision after coughing reads like an eye emergency, and is none.
+      The concept's own phrases and combinations still fire it.
     """
 
     code: str
@@ -41,7 +42,7 @@ class Concept:
         ...,
     ] = ()
     descriptions: tuple[str, ...] = ()
-    meaning_unless: tuple[str, ...] = ()
+    meaning_unless: tuple[tuple[str, ...], ...] = ()
 
     @property
     def level(self) -> int:
@@ -61,4 +62,5 @@ class Concept:
             for p in group
         )
         unless = (p for _, phrases in self.together_unless for p in phrases)
-        return (*self.phrases, *grouped, *unless, *self.meaning_unless)
+        look_alike = (p for group in self.meaning_unless for p in group)
+        return (*self.phrases, *grouped, *unless, *look_alike)

@@ -1393,6 +1393,9 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("says he killed her last night, blood on his hands", "B_PSYCH", True),
         ("he says the stress is gonna kill him", "B_PSYCH", False),
         ("his son is gonna kill him over the money", "B_PSYCH", True),
+        ("toothache, threatens to drive round and kill him", "B_PSYCH", True),
+        ("took her for a drive and killed her last night", "B_PSYCH", True),
+        ("red line in the tissue running up his leg from the wound, temp 39", "B_SEPSIS", True),
         ("cough 5 days, small red lines in the phlegm, fever last night", "B_SEPSIS", False),
         ("cut on hand, now red line going up his arm, fever, shivers", "B_SEPSIS", True),
         ("abscess on forearm, hurts to bend, feverish", "B_MENINGITIS", False),
@@ -1429,6 +1432,9 @@ def test_a_known_look_alike_keeps_the_meaning_match_from_firing_alone() -> None:
     assert "B_EYE" in codes(
         esi_rules(complaint="eye went red and painful, halos", vitals=ADULT, similar=similar)
     )
+    # A blow with blurred vision has no normal vision to veto it.
+    blow = "punched in the eye, blood in the white of the eye, vision blurry"
+    assert "B_EYE" in codes(esi_rules(complaint=blow, vitals=ADULT, similar=similar))
 
 
 def test_a_slip_is_forgiven_unless_the_word_is_one_it_never_means() -> None:
