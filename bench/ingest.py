@@ -419,16 +419,21 @@ def run_stow(server: Server, files: list[bytes], *, clients: int, batch: int) ->
     return _concurrently(requests_, clients, requests.Session, post)
 
 
+def _rest_post(server: Server, session, data: bytes):  # type: ignore[no-untyped-def]
+    """One raw ``application/dicom`` body to the server's REST upload."""
+    return session.post(
+        server.base + server.rest_path,
+        data=data,
+        headers={**server.headers, "Content-Type": "application/dicom"},
+        timeout=300,
+    )
+
+
 def run_rest(server: Server, files: list[bytes], *, clients: int) -> tuple[int, str]:
     import requests
 
     def post(data: bytes, session: requests.Session) -> tuple[int, str]:
-        response = session.post(
-            server.base + server.rest_path,
-            data=data,
-            headers={**server.headers, "Content-Type": "application/dicom"},
-            timeout=300,
-        )
+        response = _rest_post(server, session, data)
         if response.status_code not in server.rest_ok:
             return 0, f"{response.status_code} {response.text[:300]}"
         return 1, ""
@@ -446,12 +451,7 @@ def run_rest_floor(server: Server, n: int, *, clients: int) -> tuple[int, str]:
     junk = b"not a DICOM file " * 12
 
     def post(_: int, session: requests.Session) -> tuple[int, str]:
-        response = session.post(
-            server.base + server.rest_path,
-            data=junk,
-            headers={**server.headers, "Content-Type": "application/dicom"},
-            timeout=300,
-        )
+        response = _rest_post(server, session, junk)
         if not 400 <= response.status_code < 500:
             return 0, f"{response.status_code} {response.text[:300]}"
         return 1, ""

@@ -31,7 +31,7 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
@@ -877,26 +877,26 @@ class _Note:
         sugar is gonna kill him", "every bump in the Humvee killed her"): the nearest of an
         illness and a person within its clause, up to eight words before it, is the illness
         ("says he killed her" still counts)."""
-        for j in range(start - 1, max(-1, start - 1 - _THREAT_WINDOW), -1):
-            token = self.tokens[j]
-            if token in _SCOPE_END or token == ",":  # noqa: S105 - a comma token
-                return False
+        for token in self._clause_before(start, _THREAT_WINDOW):
             if token in _PEOPLE:
                 return False
             if token in _ILLNESSES_THAT_KILL:
                 return True
         return False
 
+    def _clause_before(self, start: int, window: int) -> Iterator[str]:
+        """The words before ``start``, nearest first, at most ``window`` of them, up to the
+        end of the clause before (a comma, a full stop, a semicolon ...)."""
+        for j in range(start - 1, max(-1, start - 1 - window), -1):
+            token = self.tokens[j]
+            if token in _SCOPE_END or token == ",":  # noqa: S105 - a comma token
+                return
+            yield token
+
     def _dates_history(self, ago: int) -> bool:
         """Whether the "years ago" ending at ``ago`` dates a history item of its own clause
         ("hx MI a few years ago", "previous DVT 3 yrs ago")."""
-        for k in range(ago - 1, max(-1, ago - 1 - _PAST_WINDOW), -1):
-            token = self.tokens[k]
-            if token in _SCOPE_END or token == ",":  # noqa: S105 - a comma token
-                return False
-            if token in _HISTORY_CUES:
-                return True
-        return False
+        return any(token in _HISTORY_CUES for token in self._clause_before(ago, _PAST_WINDOW))
 
     def _opens_negation(self, j: int, start: int) -> bool:
         """Whether the result word at ``j`` ("negative", "neg") negates the finding at
