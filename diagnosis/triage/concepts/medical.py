@@ -1335,6 +1335,40 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
             ),
         ),
+        together_now=(
+            # A fever now (not "a temperature of 36.9", not "a fever last month") with a central
+            # line (a Hickman, a PICC, a port; parenteral nutrition through it): a line
+            # infection seeds the blood (the twenty-third vignette set: rigors 20 minutes after
+            # connecting her PN).
+            (
+                (
+                    "fever*",
+                    "febrile",
+                    "pyrexi*",
+                    "rigors",
+                    "rigours",
+                    "shaking chills",
+                    "teeth chattering",
+                    "temp 38*",
+                    "temp 39*",
+                    "temp 40*",
+                    "temperature 38*",
+                    "temperature 39*",
+                    "temperature 40*",
+                ),
+                (
+                    "hickman",
+                    "central line",
+                    "picc",
+                    "portacath",
+                    "port a cath",
+                    "portocath",
+                    "tunnelled line",
+                    "tunneled line",
+                    "parenteral nutrition",
+                ),
+            ),
+        ),
         descriptions=(
             "fever and rigors, very unwell, on chemotherapy",
             "infection with fever, low blood pressure and a racing heart",
@@ -1902,6 +1936,13 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Suicidal or homicidal thoughts (or self-harm with intent) are a high-risk "
         "situation",
         phrases=(
+            # The twenty-third vignette set: "tonight said he doesn't want to wake up anymore"
+            # (not "doesn't want to wake up early for school", nor "the baby").
+            *(
+                f"{neg} want to wake up {when}"
+                for neg in ("doesnt", "does not", "dont", "do not", "didnt")
+                for when in ("anymore", "any more", "again", "ever again")
+            ),
             # The twelfth paraphrase round, by the words: "wants to be dead", "tired of livin",
             # "threatening to stab".
             "wants to be dead",
@@ -5360,6 +5401,8 @@ CONCEPTS: tuple[Concept, ...] = (
         key="new_confusion",
         reason="New confusion, lethargy or disorientation is a high-risk situation",
         phrases=(
+            # The twenty-third vignette set: "ne v sebe" (Russian: not herself).
+            "ne v sebe",
             # The twelfth paraphrase round: folk words ("talkin out of her head", "ain't actin
             # right"), not knowing her own grandchildren.
             "aint acting right",

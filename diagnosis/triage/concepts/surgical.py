@@ -2216,6 +2216,11 @@ _COMPARTMENT_SIGNS: tuple[str, ...] = (
 
 # A blood thinner, with a blow to the head (the high-risk trauma concept).
 _BLOOD_THINNERS = (
+    # Warfarin as Russian, Ukrainian, Portuguese or Spanish speakers write it (the twenty-third
+    # vignette set: "takes varfarin").
+    "varfarin",
+    "varfarina",
+    "warfarina",
     "warfarin",
     "coumadin",
     "anticoag*",

@@ -1398,6 +1398,18 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("red line in the tissue running up his leg from the wound, temp 39", "B_SEPSIS", True),
         ("cough 5 days, small red lines in the phlegm, fever last night", "B_SEPSIS", False),
         ("cut on hand, now red line going up his arm, fever, shivers", "B_SEPSIS", True),
+        # The twenty-third: warfarin as a Russian family writes it; confusion in Russian;
+        # "doesn't want to wake up anymore"; a central line and a fever now.
+        ("slipped, hit back of head on sink, takes varfarin, vomited x2", "B_TRAUMA", True),
+        ("mama ne v sebe since yesterday, normally sharp", "B_ALTERED", True),
+        ("said he doesnt want to wake up anymore, pills in his jacket", "B_PSYCH", True),
+        ("doesnt want to wake up early for school, sore throat", "B_PSYCH", False),
+        ("didnt want to wake up her parents, came by taxi, ankle sprain", "B_PSYCH", False),
+        ("Hickman line for PN, rigors after connecting, temp 38.7", "B_SEPSIS", True),
+        ("PICC line blocked, no fever, wants it flushed", "B_SEPSIS", False),
+        ("TPN patient, temperature of 36.9, routine line check", "B_SEPSIS", False),
+        ("known HPN, fever and cough 2 days", "B_SEPSIS", False),
+        ("brought empty packet of amitriptyline, took them all", "B_OVERDOSE", True),
         ("abscess on forearm, hurts to bend, feverish", "B_MENINGITIS", False),
         ("fever and flank pain, hurts to bend forward, dysuria", "B_MENINGITIS", False),
         ("fever, neck hurts to bend, cant look at the light", "B_MENINGITIS", True),

@@ -40,6 +40,7 @@ SETS = [
     ("vignettes_20.jsonl", 50, 13, 22),
     ("vignettes_21.jsonl", 50, 11, 24),
     ("vignettes_22.jsonl", 50, 14, 21),
+    ("vignettes_23.jsonl", 50, 14, 21),
 ]
 VIGNETTES = [
     json.loads(line)
