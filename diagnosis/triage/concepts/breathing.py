@@ -4121,6 +4121,14 @@ CONCEPTS: tuple[Concept, ...] = (
         key="",
         reason="Shortness of breath is a high-risk situation",
         phrases=(
+            # Pink frothy sputum: fluid in the lungs (the twenty-fourth vignette set: after a
+            # cold open-water swim).
+            "pink frothy sputum",
+            "pink frothy spit",
+            "pink frothy phlegm",
+            "frothy pink sputum",
+            "coughing pink froth",
+            "coughing up pink froth",
             "sob",
             "shortness of breath",
             "short of breath",

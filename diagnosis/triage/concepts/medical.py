@@ -374,6 +374,8 @@ TEN_OR_MORE = tuple(
         "tabs",
         "pills",
         "paracetamol",
+        # Paracetamol as Norway's brand names it (the twenty-fourth vignette set).
+        "paracet",
         "capsules",
         "co codamol",
         "cocodamol",
@@ -5401,6 +5403,12 @@ CONCEPTS: tuple[Concept, ...] = (
         key="new_confusion",
         reason="New confusion, lethargy or disorientation is a high-risk situation",
         phrases=(
+            # The twenty-fourth vignette set: an elder who "doesn't know us" since yesterday
+            # (a person's, not "the dog doesn't know us", nor "didn't know us at first").
+            "he doesnt know us",
+            "she doesnt know us",
+            "he does not know us",
+            "she does not know us",
             # The twenty-third vignette set: "ne v sebe" (Russian: not herself).
             "ne v sebe",
             # The twelfth paraphrase round: folk words ("talkin out of her head", "ain't actin

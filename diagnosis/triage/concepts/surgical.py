@@ -4419,4 +4419,70 @@ CONCEPTS: tuple[Concept, ...] = (
             ),
         ),
     ),
+    Concept(
+        code="B_OBSTRUCTION",
+        key="",
+        reason="A swollen tight belly with vomiting that smells of faeces, or a bowel that has "
+        "stopped on clozapine, may be a bowel obstruction: a high-risk situation",
+        phrases=(
+            "faeculent",
+            "feculent",
+            "fecal vomit*",
+            "faecal vomit*",
+            "vomiting faeces",
+            "vomiting feces",
+            "small bowel obstruction",
+            "bowel obstruction",
+        ),
+        together_now=(
+            # Vomit that smells of faeces (not a stool or a nappy that does).
+            (
+                ("vomit*", "threw up", "throwing up", "being sick"),
+                (
+                    "smells like poo",
+                    "smells of poo",
+                    "smelling of poo",
+                    "smells like poop",
+                    "smells like faeces",
+                    "smells of faeces",
+                    "smells like feces",
+                ),
+            ),
+            # Clozapine slows the gut to a stop (a known killer on psychiatric wards): a tight
+            # swollen belly (the twenty-fourth set).
+            (
+                (
+                    "belly is blown up",
+                    "belly blown up",
+                    "swollen belly",
+                    "belly swollen",
+                    "tummy swollen",
+                    "swollen tummy",
+                    "distended abdomen",
+                    "abdomen distended",
+                    "belly distended",
+                    "tummy distended",
+                ),
+                ("clozapine", "clozaril"),
+            ),
+        ),
+    ),
+    Concept(
+        code="B_SYNCOPE",
+        key="",
+        reason="Collapse during exercise without warning may be a heart rhythm or structural "
+        "heart disease that kills young athletes: a high-risk situation",
+        phrases=(
+            "exertional syncope",
+            "syncope on exertion",
+            "syncope during exercise",
+            "dropped mid stride",
+            "collapsed mid stride",
+            "went down mid stride",
+            "collapsed during the race",
+            "passed out during exercise",
+            "fainted during exercise",
+            "blacked out during exercise",
+        ),
+    ),
 )

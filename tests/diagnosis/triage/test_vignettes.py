@@ -41,6 +41,7 @@ SETS = [
     ("vignettes_21.jsonl", 50, 11, 24),
     ("vignettes_22.jsonl", 50, 14, 21),
     ("vignettes_23.jsonl", 50, 14, 21),
+    ("vignettes_24.jsonl", 50, 12, 23),
 ]
 VIGNETTES = [
     json.loads(line)
