@@ -512,8 +512,13 @@ _WISH_CUES = frozenset(
         "mind",
     }
 )
-# A tablet count after these is a clock time ("motrin at 10 tylenol at 2"): _Note.find.
-_TIME_BEFORE = frozenset({"at", "since", "until", "till"})
+# "I just wanted to go asleep and not wake up" (the twenty-fifth vignette set): "asleep" is
+# a wish's sleep after these, not "fell asleep and not waking up now".
+_WISHED_ASLEEP_AFTER = frozenset({"go", "be", "fall", "get", "stay"})
+_SLEEP, _ASLEEP = frozenset({"sleep"}), frozenset({"asleep"})
+# A tablet count after these is a clock time ("motrin at 10 tylenol at 2") or a day's number
+# ("sore throat day 10 panadol not helping"): _Note.find.
+_TIME_BEFORE = frozenset({"at", "since", "until", "till", "day"})
 _TABLET_COUNTS = frozenset(TEN_OR_MORE)
 # "Hurt the baby" whose subject is a thing, not a person: a pregnant woman's worry that
 # something will hurt the baby ("panicking it'll hurt the baby", "worried the fall hurt the
@@ -918,6 +923,10 @@ class _Note:
         near = self.tokens[max(0, j - 2) : j + 2]
         return bool(_TEST_NAMES.intersection(near))
 
+    def _wished_asleep(self, j: int) -> bool:
+        """Whether "asleep" at ``j`` is a wished state ("to go asleep"), not a past one."""
+        return j > 0 and self.tokens[j - 1] in _WISHED_ASLEEP_AFTER
+
     def _wished_sleep(self, start: int) -> bool:
         """Whether the words before ``start``, up to a comma, are the patient's own wish for
         sleep ("I just want to go to sleep and ..."), or a wish just before ("hoping to not
@@ -927,7 +936,7 @@ class _Note:
             token = self.tokens[j]
             if token in _SCOPE_END or token == ",":  # noqa: S105 - a comma token
                 return False
-            sleep = sleep or token == "sleep"  # noqa: S105 - a word, not a password
+            sleep = sleep or token in _SLEEP or (token in _ASLEEP and self._wished_asleep(j))
             if token in _WISH_CUES:
                 if token == "mind" and (j == 0 or self.tokens[j - 1] not in _MIND_NEGATORS):  # noqa: S105
                     continue
@@ -1701,6 +1710,8 @@ _GLUCOSE_READING = re.compile(
 # A whole number this low can only be mg/dL (in mmol/L it would be past what a meter reads);
 # below it a bare number may be either unit ("BM 25" is high in mmol/L, low in mg/dL).
 _MG_DL_ONLY = range(34, 70)
+# The highest a meter reads in mg/dL (above it, "HI").
+_MG_DL_READS = 600
 
 
 def _ends_a_reading(text: str, end: int, after: str | None) -> bool:
@@ -1730,11 +1741,13 @@ _NOT_A_READING_AFTER = frozenset(
 )
 
 
-def _low_glucose_readings(text: str) -> list[str]:
-    """Glucose readings below 4.0 mmol/L (a decimal value, or "mmol" after it) or 70 mg/dL
-    ("mg" after it, or a whole number from 34 to 69, which no meter reads in mmol/L), as
-    written: a smaller bare integer ("BM 2 hours ago", "sugar 2 spoons") is not a reading,
-    nor a number followed by a unit of time or quantity ("BM 45 mins ago")."""
+def _glucose_readings(text: str) -> list[tuple[str, bool, int, int]]:
+    """Each glucose reading of the note in order: as written, whether it is low, and where
+    it starts and ends. Low: below 4.0 mmol/L (a decimal value, or "mmol" after it) or 70
+    mg/dL ("mg" after it, or a whole number from 34 to 69, which no meter reads in mmol/L).
+    A whole number from 70 to 600 is a reading in mg/dL that is not low. A smaller bare
+    integer ("BM 2 hours ago", "sugar 2 spoons") is no reading, nor a number followed by a
+    unit of time or quantity ("BM 45 mins ago")."""
     found = []
     for match in _GLUCOSE_READING.finditer(text):
         word, value, unit, after = match.group(1), match.group(2), match.group(3), match.group(4)
@@ -1743,15 +1756,57 @@ def _low_glucose_readings(text: str) -> list[str]:
             low = number < 70
         elif "." in value or unit == "mmol":
             low = number < 4.0
+        elif (
+            word == "meter"  # a peak flow meter reads 60 too
+            or not _ends_a_reading(text, match.end(2), after)
+            or not _MG_DL_ONLY.start <= int(value) <= _MG_DL_READS
+        ):
+            continue
         else:
-            low = (
-                int(value) in _MG_DL_ONLY
-                and word != "meter"  # a peak flow meter reads 60 too
-                and _ends_a_reading(text, match.end(2), after)
-            )
-        if low:
-            found.append(text[match.start() : match.end(3) if unit else match.end(2)].strip())
+            low = int(value) in _MG_DL_ONLY
+        end = match.end(3) if unit else match.end(2)
+        found.append((text[match.start() : end].strip(), low, match.start(), end))
     return found
+
+
+def _low_glucose_readings(text: str) -> list[str]:
+    """The low glucose readings of the note (_glucose_readings)."""
+    return [reading for reading, low, _, _ in _glucose_readings(text) if low]
+
+
+# A reading told as the glucose now, or after a treatment ("BM now 4.6", "repeat BG 112")...
+_GLUCOSE_NOW = frozenset(
+    {"now", "repeat", "rpt", "recheck", "rechecked", "post", "after", "improved", "rose"}
+    | {"up", "corrected", "currently", "on", "arrival"}
+)
+# ... and not as a past, usual or target value ("was 8.4 this morning", "target 5.0-7.0",
+# "4.5 in the ambulance then dropped again").
+_GLUCOSE_NOT_NOW = frozenset(
+    {"was", "were", "yesterday", "morning", "night", "earlier", "before", "ago", "last"}
+    | {"usual", "usually", "normally", "normal", "baseline", "target", "aim", "threshold"}
+    | {"range", "between", "dropped", "fell", "falling", "then", "breakfast", "lunch"}
+    | {"dinner", "tea", "supper", "hba1c", "a1c", "ketones", "if", "below", "above"}
+)
+_GLUCOSE_CONTEXT = re.compile(r"[a-z0-9]+")
+
+
+def _glucose_recovered(text: str) -> bool:
+    """Whether a low reading was followed by one that is not, told as now or after a
+    treatment: a hypo already treated ("BM 2.1, glucagon 1mg IM at 1305, BM now 4.6", "BG
+    45, D50 given, BG 112 now") needs no dextrose now, whatever confusion remains (that is
+    new confusion, ESI 2: the twenty-fifth vignette set). A later number that is a past,
+    usual or target value ("BM was 8.4 this morning", "target BM 5.0-7.0", "4.5 in the
+    ambulance then dropped again") is not the glucose now."""
+    readings = _glucose_readings(text)
+    if not readings or readings[-1][1] or not any(low for _, low, _, _ in readings):
+        return False
+    reading, _, start, end = readings[-1]
+    words = (
+        set(_GLUCOSE_CONTEXT.findall(text[max(0, start - 30) : start])[-3:])
+        | set(_GLUCOSE_CONTEXT.findall(reading))
+        | set(_GLUCOSE_CONTEXT.findall(text[end : end + 30])[:3])
+    )
+    return bool(words & _GLUCOSE_NOW) and not words & _GLUCOSE_NOT_NOW
 
 
 SEVERE_PAIN_PHRASES: tuple[str, ...] = (
@@ -2504,7 +2559,17 @@ def esi_rules(
         signs = [s for s in altered_signs if not s.startswith("the complaint reads")]
         if changed and not altered_words:
             signs.append(f"complaint says {note.quote(changed)}")
-        if signs:
+        if signs and _glucose_recovered(note.text):
+            # Treated already, the mind not back: a hypo that does not recover (ESI 2).
+            add(
+                "B_DKA",
+                "B",
+                2,
+                f"Low blood glucose ({note.quote(hypo)}) treated, with a change in mental "
+                f"status still ({'; '.join(signs)}): a hypo that does not recover is a "
+                "high-risk situation, ESI 2.",
+            )
+        elif signs:
             add(
                 "A_HYPOGLYCAEMIA",
                 "A",

@@ -376,6 +376,11 @@ TEN_OR_MORE = tuple(
         "paracetamol",
         # Paracetamol as Norway's brand names it (the twenty-fourth vignette set).
         "paracet",
+        # Paracetamol and ibuprofen as Ireland, Britain and Australia name them (the
+        # twenty-fifth vignette set: "a rake of Panadol").
+        "panadol",
+        "panadeine",
+        "nurofen",
         "capsules",
         "co codamol",
         "cocodamol",
@@ -2486,6 +2491,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "plan to od",
             "plan to overdose",
             "sleep and not wake up",
+            # "I just wanted to go asleep and not wake up" (the twenty-fifth vignette set).
+            "asleep and not wake up",
             *_PASSIVE_WISH,
             *_MEANS_SAVED,
             # Affairs put in order, things given away, a goodbye in other words.
@@ -4526,6 +4533,12 @@ CONCEPTS: tuple[Concept, ...] = (
             # A large amount of a medicine (words that alone are everyday: "a whole box").
             (
                 (
+                    # "A rake of": a lot of, in Ireland (the twenty-fifth vignette set), taken
+                    # (not "on a rake of meds": many regular medicines).
+                    "taking a rake of",
+                    "took a rake of",
+                    "taken a rake of",
+                    "swallowed a rake of",
                     "empty bottle*",
                     "whole box of",
                     "the whole box",
@@ -4598,6 +4611,8 @@ CONCEPTS: tuple[Concept, ...] = (
                     "paracetamol",
                     "ibuprofen",
                     "aspirin",
+                    "panadol",
+                    "nurofen",
                     "painkiller*",
                     "sleeping",
                     "insulin",

@@ -738,6 +738,12 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
         "used his epipen for a bee sting yesterday, fine now, wants a new one",
         "footballer hasnt kicked since he hurt his knee",
         "hx hypos, still out of it after wisdom tooth sedation",
+        # The twenty-fifth vignette set's words, each against its look-alike.
+        "took 2 Panadol for a headache this morning, wants a sick note",
+        "sore throat day 10 panadol not helping",
+        "84F, on a rake of meds, fall at home, hip pain",
+        "on a rake of tablets for her blood pressure, dizzy today",
+        "kept getting hypos last week, BM 2.8 then 6.4, alert, wants a review",
     ],
 )
 def test_ordinary_complaints_in_the_words_of_high_risk_phrases_fire_nothing(note: str) -> None:
@@ -911,6 +917,20 @@ def test_the_reason_quotes_the_current_mention_not_one_told_as_history() -> None
         ("hypo thyroid, more confused than usual", vitals(), False),
         ("hypo-tensive and drowsy", vitals(), False),
         ("hypo at home treated with juice, vague abdominal pain", vitals(), False),
+        # The last reading counts: a hypo treated before arrival needs no dextrose now (the
+        # confusion left is new confusion, ESI 2); a low one after a normal one still does.
+        ("BM 2.1, glucagon 1mg IM at 1305, BM now 4.6, still muddled", vitals(), False),
+        ("BG 45, D50 given by EMS, BG 112 now, still confused", vitals(), False),
+        ("BM 6.1 at breakfast, now BM 2.3 and drowsy", vitals(), True),
+        ("BM 1.8, 5.6 after glucose gel, now BM 2.4 again, confused", vitals(), True),
+        ("sugar 58 at home, 40 here, not making sense", vitals(), True),
+        # A later number that is a past, usual or target value is not the glucose now.
+        ("BM 2.1, BM was 8.4 this morning, confused", vitals(), True),
+        ("BM 2.1 confused, target BM 5.0-7.0", vitals(), True),
+        ("BG 45, confused, baseline BG 120", vitals(), True),
+        ("BM 2.1 confused, sugar 4.5 in ambulance then dropped again", vitals(), True),
+        ("BM 2.0 on arrival, BM 11.2 yesterday", vitals(avpu="V"), True),
+        ("BM 2.2 slurring words, had BM 15.4 before tea and gave 20 units", vitals(), True),
     ],
 )
 def test_a_low_glucose_with_a_change_in_mental_status_is_esi_1(
@@ -1442,6 +1462,21 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
             "B_SEPSIS",
             False,
         ),
+        # The twenty-fifth: "a rake of Panadol" (Ireland's "a lot of"); going asleep and not
+        # waking up as a wish; a treated hypo with the confusion left.
+        ("she's after taking a rake of Panadol last night", "B_OVERDOSE", True),
+        ("took 20 Nurofen at lunch after a row", "B_OVERDOSE", True),
+        ("a rake of pints last night, fell, cut on his chin", "B_OVERDOSE", False),
+        ("I just wanted to go asleep and not wake up", "B_PSYCH", True),
+        ("I just wanted to go asleep and not wake up", "A_UNRESPONSIVE", False),
+        ("fell asleep on the couch and would not wake up, mum shaking him", "A_UNRESPONSIVE", True),
+        ("BM 2.1, glucagon IM, BM now 4.6, still muddled, thinks its 1990", "B_ALTERED", True),
+        # Treated, the mind not back: a hypo that does not recover, ESI 2 (not ESI 1).
+        ("BG 45, D50 given by EMS, BG 112 now, still confused", "B_DKA", True),
+        ("BG 45, D50 given by EMS, BG 112 now, still confused", "A_HYPOGLYCAEMIA", False),
+        ("BG 45, D50 given by EMS, BG 112 now, alert and chatty", "B_DKA", False),
+        ("pt wanted a nap after lunch, fell asleep and not waking up now", "A_UNRESPONSIVE", True),
+        ("wanted a rest, went asleep on the couch and not waking up since", "A_UNRESPONSIVE", True),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
