@@ -306,6 +306,10 @@ _AS_A_CHILD = frozenset(
 # history, not the complaint. Weeks and months are not: a TIA last month is still high risk.
 _YEARS_AGO = frozenset({"year", "years", "yr", "yrs", "decade", "decades"})
 _PAST_WINDOW = 6
+# Weeks and months back ("last month", "3 wks ago"), unless lasting until now ("since last
+# week", "for the last month"): _Note._weeks_back.
+_WEEKS = frozenset({"week", "weeks", "wk", "wks", "month", "months", "mth", "mths", "fortnight"})
+_UNTIL_NOW = frozenset({"since", "from", "for", "over", "the", "this", "through", "all"})
 # "no improvement in CP" still has chest pain: these words after a cue cancel it.
 _PSEUDO_NEGATION = frozenset(
     {"improvement", "improving", "improved", "relief", "relieved", "better", "change", "help"}
@@ -581,6 +585,9 @@ _UNANSWERED = ("text", "texts", "message", "messages", "call", "calls", "email",
 # (Not "tissue": "red lines in the tissue up his leg" is the limb's.)
 _BODY_FLUIDS = ("phlegm", "sputum", "spit", "mucus", "snot", "stool", "urine", "vomit")
 _TREATED = ("antibiotics", "treatment", "steroids", "painkillers", "analgesia", "medication")
+_JOINTS = ("wrist", "elbow", "knee", "finger", "fingers", "thumb", "toe", "toes", "hip", "ankle")
+_JOINTS += ("joint", "shoulder", "digit", "dip", "pip", "mcp")
+_WHOSE = ("the", "his", "her", "my", "l", "r", "left", "right")
 _NOT_BEFORE_WORDS = {
     "unresponsive": frozenset(
         {("to", what) for what in _UNANSWERED + _TREATED}
@@ -603,6 +610,11 @@ _NOT_BEFORE_WORDS = {
             }
         ),
     ),
+    # "Abnormal flexion of the wrist" after a fall: a deformity, not a response to pain.
+    "abnormal flexion": frozenset(
+        {(at, joint) for at in ("of", "at") for joint in _JOINTS}
+        | {(at, whose, joint) for at in ("of", "at") for whose in _WHOSE for joint in _JOINTS}
+    ),
     # "Nobody will miss me at work, so a sick day".
     **dict.fromkeys(
         ("nobody will miss me", "nobody would miss me", "no one will miss me", "nobodyll miss me"),
@@ -618,6 +630,7 @@ _MIND_NEGATORS = frozenset({"wouldnt", "dont", "doesnt", "didnt", "not"})
 # ("mum wanted to let her sleep in and she won't wake up").
 _OWN_WISH = frozenset({"i", "im", "ive", "pt", "patient", "states", "stated", "says", "said"})
 _WISH_WINDOW = 10
+_WISH_WORDS = frozenset({"wish", "wishes", "wished"})
 
 
 @functools.cache
@@ -946,8 +959,27 @@ class _Note:
                 previous = self.tokens[j - 1] if j else "."
                 opens = previous in _SCOPE_END or previous == ","
                 follows_i = j + 1 < len(self.tokens) and self.tokens[j + 1] == "i"
-                own = opens or follows_i or bool(_OWN_WISH & set(before))
+                # "(She) wishes she could just not wake up": a wish is rarely a relative's.
+                own = opens or follows_i or token in _WISH_WORDS or bool(_OWN_WISH & set(before))
                 return own and (sleep or near)
+        return False
+
+    def _weeks_back(self, end: int) -> bool:
+        """Whether what follows a finding, in its clause, dates it weeks or months back ("had
+        a fever last month", "fever 3 weeks ago"): not history for a risk (a TIA last month
+        is still high risk), but not the finding now that a combination needs ("PICC line,
+        had a fever last month"). "Since last week", "for the last month" are current."""
+        tokens = self.tokens
+        for j in range(end, min(len(tokens), end + _PAST_WINDOW)):
+            token = tokens[j]
+            if token in _SCOPE_END:
+                return False
+            following = tokens[j + 1] if j + 1 < len(tokens) else ""
+            after = tokens[j + 2] if j + 2 < len(tokens) else ""
+            if token == "last" and following in _WEEKS and tokens[j - 1] not in _UNTIL_NOW:  # noqa: S105
+                return True
+            if following in _WEEKS and after == "ago":
+                return True
         return False
 
     def _past(self, end: int, *, history_counts: bool = False) -> bool:
@@ -1056,6 +1088,7 @@ class _Note:
                 if now and (
                     _HISTORY_CUES & set(self.tokens[max(0, i - 2) : i])
                     or self._past(i + n, history_counts=False)
+                    or self._weeks_back(i + n)
                 ):
                     continue
                 if not self._past(i + n, history_counts=history_counts):

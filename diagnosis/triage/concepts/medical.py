@@ -2493,6 +2493,29 @@ CONCEPTS: tuple[Concept, ...] = (
             "sleep and not wake up",
             # "I just wanted to go asleep and not wake up" (the twenty-fifth vignette set).
             "asleep and not wake up",
+            # A passive wish not to wake, in the patient's words.
+            *(
+                f"{wish} {how}not wake up"
+                for wish in ("want to", "wants to", "wanted to", "wanting to")
+                for how in ("", "just ")
+            ),
+            *(
+                f"{wish} could {how}not wake up"
+                for wish in ("wish i", "wish she", "wish he", "wishes she", "wishes he")
+                for how in ("", "just ")
+            ),
+            "wish i didnt wake up",
+            "wish i wouldnt wake up",
+            "hope i dont wake up",
+            "hoping i dont wake up",
+            "hoping not to wake up",
+            "hopes she doesnt wake up",
+            "hopes he doesnt wake up",
+            "sleep forever and not wake",
+            "want to sleep forever",
+            "wants to sleep forever",
+            "wish i could sleep forever",
+            "go to sleep forever",
             *_PASSIVE_WISH,
             *_MEANS_SAVED,
             # Affairs put in order, things given away, a goodbye in other words.

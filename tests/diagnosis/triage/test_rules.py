@@ -742,6 +742,8 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
         "took 2 Panadol for a headache this morning, wants a sick note",
         "sore throat day 10 panadol not helping",
         "84F, on a rake of meds, fall at home, hip pain",
+        "wrist deformity, abnormal flexion at the wrist joint after fall",
+        "the baby could sleep forever, feeding fine, mum wants weight check",
         "on a rake of tablets for her blood pressure, dizzy today",
         "kept getting hypos last week, BM 2.8 then 6.4, alert, wants a review",
     ],
@@ -1477,6 +1479,20 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("BG 45, D50 given by EMS, BG 112 now, alert and chatty", "B_DKA", False),
         ("pt wanted a nap after lunch, fell asleep and not waking up now", "A_UNRESPONSIVE", True),
         ("wanted a rest, went asleep on the couch and not waking up since", "A_UNRESPONSIVE", True),
+        # A passive wish not to wake is the patient's own thought, not an unresponsive patient.
+        ("i just want to not wake up", "B_PSYCH", True),
+        ("sometimes wishes she could just not wake up, no plan", "B_PSYCH", True),
+        ("sometimes wishes she could just not wake up, no plan", "A_UNRESPONSIVE", False),
+        ("i want to sleep forever and not wake up", "B_PSYCH", True),
+        ("mum wished him goodnight and now he will not wake up", "A_UNRESPONSIVE", True),
+        ("he would just not wake up this morning, mum shaking him", "A_UNRESPONSIVE", True),
+        # A fever weeks back is no fever now beside a central line; one lasting until now is.
+        ("PICC line, fever since last week, rigors today", "B_SEPSIS", True),
+        ("Hickman line, temp 38.9 now, had a fever 3 weeks ago too", "B_SEPSIS", True),
+        ("PICC line, had a fever last month, here for line flush", "B_SEPSIS", False),
+        # Abnormal flexion to pain is posturing; of a joint, a deformity.
+        ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
+        ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
