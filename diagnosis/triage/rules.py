@@ -61,6 +61,9 @@ _BRADYPNOEA_MAX = 6
 SEVERE_PAIN = 7
 # Fever in a neonate (<28 days) is a high-risk situation (B); at 28 days to 3 months, consider 2.
 FEVER_C = 38.0
+# Below this a body is hypothermic (the twenty-sixth vignette set: an elderly woman found
+# outdoors at night at 34.1 C, disoriented): it needs active rewarming and a monitor.
+HYPOTHERMIA_C = 35.0
 _NEONATE_YEARS = 28 / 365.25
 # Chest pain is treated as suspicious of ACS from this age, or at any age with ACS features.
 _ACS_AGE = 30
@@ -269,6 +272,12 @@ _CUES_TO_COMMA = frozenset(
         "walang",
         "wala",
         "sin",
+        # French "pas" (not: "pas SOB au repos", "pas de fièvre"), "aucun(e)" (none) and
+        # "sans" (without), in the mixed notes of Quebec (the twenty-sixth vignette set).
+        "pas",
+        "aucun",
+        "aucune",
+        "sans",
     }
 )
 # Of the cues, those that say "in the past", not "absent": a risk factor told as history
@@ -337,6 +346,9 @@ _NEGATION_WINDOW = 6
 # Abbreviations that mean something else before these words ("SI joint pain" is not
 # suicidal ideation).
 _NOT_BEFORE = {
+    # French "trop" before what there is too much of ("trop mal", "trop de douleur").
+    "trop": frozenset({"de", "mal", "chaud", "froid", "fatigue", "fatiguee", "fort", "vite"})
+    | frozenset({"tard", "longtemps", "loin", "peur", "bu", "mange", "pris", "souvent"}),
     # "Not breathing properly", "not breathing through his nose", "not breathing very well":
     # a breath that is poor, not absent (in every table that has the words).
     "not breathing": frozenset(
@@ -564,6 +576,10 @@ _THREAT_WINDOW = 8
 # Words that are another thing right after these ("cap refill under 2 sec" is no
 # prescription refill).
 _NOT_RIGHT_AFTER = {
+    # French "trop" (too much) in a mixed note ("s'en souvient pas trop", "a trop bu"), not
+    # a troponin (the twenty-sixth vignette set).
+    "trop": frozenset({"pas", "peu", "un", "beaucoup", "cest", "ca", "est", "bien", "mange"})
+    | frozenset({"bu", "pris", "fume", "dort", "travaille", "a", "vraiment", "souvient"}),
     "refill": frozenset({"cap", "capillary", "peripheral", "central", "crt"}),
     # Tablets lost, left behind or needed ("lost all her tablets in the flood") were not taken.
     **dict.fromkeys(
@@ -2678,6 +2694,14 @@ def esi_rules(
             2,
             f"Temperature {vitals.temperature_c:.1f} C in a baby under 28 days old is a "
             "high-risk situation, ESI 2.",
+        )
+    if vitals.temperature_c is not None and vitals.temperature_c < HYPOTHERMIA_C:
+        add(
+            "B_HYPOTHERMIA",
+            "B",
+            2,
+            f"Temperature {vitals.temperature_c:.1f} C is hypothermia (below "
+            f"{HYPOTHERMIA_C:.0f} C), a high-risk situation: ESI 2.",
         )
     abuse_signs = _child_injury_signs(note, age)
     if abuse_signs and not any(r.code == "B_ABUSE" for r in fired):

@@ -2491,6 +2491,23 @@ CONCEPTS: tuple[Concept, ...] = (
             "plan to od",
             "plan to overdose",
             "sleep and not wake up",
+            # The twenty-sixth vignette set: suicidal thoughts in (Quebec) French ("je
+            # voulais juste dormir pis pu me réveiller"); not "ça va me tuer" of a pain.
+            "pu me reveiller",
+            "plus me reveiller",
+            "jamais me reveiller",
+            "pas me reveiller",
+            "veux mourir",
+            "veut mourir",
+            "voulait mourir",
+            "voulais mourir",
+            "veux me tuer",
+            "veut se tuer",
+            "voulait se tuer",
+            "me suicider",
+            "se suicider",
+            "idees suicidaires",
+            "idees noires",
             # "I just wanted to go asleep and not wake up" (the twenty-fifth vignette set).
             "asleep and not wake up",
             # A passive wish not to wake, in the patient's words.
@@ -4556,6 +4573,8 @@ CONCEPTS: tuple[Concept, ...] = (
             # A large amount of a medicine (words that alone are everyday: "a whole box").
             (
                 (
+                    # "Une poignée de Tylenol": a handful, in French (the twenty-sixth set).
+                    "poignee de",
                     # "A rake of": a lot of, in Ireland (the twenty-fifth vignette set), taken
                     # (not "on a rake of meds": many regular medicines).
                     "taking a rake of",
@@ -4636,6 +4655,10 @@ CONCEPTS: tuple[Concept, ...] = (
                     "aspirin",
                     "panadol",
                     "nurofen",
+                    "tylenol",
+                    "acetaminophen",
+                    "advil",
+                    "motrin",
                     "painkiller*",
                     "sleeping",
                     "insulin",
@@ -5486,6 +5509,20 @@ CONCEPTS: tuple[Concept, ...] = (
             "confundida",
             "desorientado",
             "desorientada",
+            # The twenty-sixth vignette set: new confusion in Quebec French ("il dit des
+            # affaires qui ont pas rapport", "il sait pu qu'on est chez nous", "désorienté").
+            "desoriente",
+            "desorientee",
+            "confus depuis",
+            "confuse depuis",
+            "affaires qui ont pas rapport",
+            "choses qui ont pas rapport",
+            "sait pu qu",
+            "sait plus qu",
+            "sait pu ou",
+            "sait plus ou",
+            "il est tout mele",
+            "elle est toute melee",
             "no sabe que dia es",
             "cant say where he lives",
             "cant say where she lives",

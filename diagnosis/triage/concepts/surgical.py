@@ -2266,6 +2266,9 @@ _HEAD_OR_FACE = (
     "above my eye",
     "above the eye",
     "skull",
+    # In French ("s'est cognée la tête", "bosse frontale": the twenty-sixth vignette set).
+    "tete",
+    "frontale",
 )
 _BLOW_OR_FALL = (
     "hit",
@@ -2303,6 +2306,13 @@ _BLOW_OR_FALL = (
     "slid off",
     "slipped",
     "tripped",
+    # In French: a fall, a knock, a bump.
+    "chute",
+    "tombe",
+    "tombee",
+    "cogne",
+    "cognee",
+    "bosse",
 )
 
 # The marks an injury leaves: with a story that does not hold (B_ABUSE), or on a baby who
