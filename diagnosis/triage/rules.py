@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
-from diagnosis.triage.concepts.medical import TEN_OR_MORE
+from diagnosis.triage.concepts.medical import FEVER_NOW, PASSIVE_WISH_NOT_TO_WAKE, TEN_OR_MORE
 from diagnosis.triage.concepts.surgical import INJURY_MARKS
 
 AVPU = ("A", "V", "P", "U")
@@ -64,6 +64,9 @@ FEVER_C = 38.0
 # Below this a body is hypothermic (the twenty-sixth vignette set: an elderly woman found
 # outdoors at night at 34.1 C, disoriented): it needs active rewarming and a monitor.
 HYPOTHERMIA_C = 35.0
+# A baby under 28 days is cold below this: in a neonate a low temperature, like a fever, may
+# be the only sign of sepsis.
+NEONATE_HYPOTHERMIA_C = 36.0
 _NEONATE_YEARS = 28 / 365.25
 # Chest pain is treated as suspicious of ACS from this age, or at any age with ACS features.
 _ACS_AGE = 30
@@ -236,6 +239,21 @@ _PAIN_SCORE = re.compile(r"\b(10|[0-9])\s*/\s*10\b")
 # Cues marked comma-sensitive stop at a comma ("no LOC, CP" still has CP); "denies" lists
 # run over commas ("denies CP, SOB, N/V").
 _CUES_OVER_COMMAS = frozenset({"denies", "denied", "deny", "negative", "neg", "nil", "niega"})
+# French "pas" (not: "pas SOB au repos", "pas de fièvre"), "aucun(e)" (none), "sans"
+# (without) and "nie" (denies), cues up to a comma in a note written in French (the
+# twenty-sixth vignette set): _Note._french_cue. Not in an English note ("sent by PAs for
+# chest pain", "Mr Sans"), nor a Polish one ("nie chcę żyć": does not want to live).
+_FRENCH_CUES = frozenset({"pas", "aucun", "aucune", "sans", "nie"})
+# Words of a note in French (two of them make one): not "pas" nor "de" ("de novo").
+_FRENCH_WORDS = frozenset(
+    {"le", "la", "les", "du", "des", "au", "aux", "avec", "pour", "est", "une", "dans", "sur"}
+    | {"pis", "elle", "il", "depuis", "hier", "mais", "sa", "son", "ses", "qui", "que", "et"}
+)
+# "Pas capable" is "unable"; "sans arrêt" is "non-stop"; "sans prodrome" says what was not.
+_NOT_AFTER_FRENCH_CUE = {
+    "pas": frozenset({"capable", "capables", "bien", "mal"}),
+    "sans": frozenset({"arret", "cesse", "interruption", "prodrome", "avertissement", "warning"}),
+}
 # Cues that are also a test's result: after a test's name they negate nothing that follows,
 # but the analyte named right after them ("urine neg ketones").
 _RESULT_WORDS = frozenset({"negative", "neg"})
@@ -272,12 +290,6 @@ _CUES_TO_COMMA = frozenset(
         "walang",
         "wala",
         "sin",
-        # French "pas" (not: "pas SOB au repos", "pas de fièvre"), "aucun(e)" (none) and
-        # "sans" (without), in the mixed notes of Quebec (the twenty-sixth vignette set).
-        "pas",
-        "aucun",
-        "aucune",
-        "sans",
     }
 )
 # Of the cues, those that say "in the past", not "absent": a risk factor told as history
@@ -319,9 +331,15 @@ _PAST_WINDOW = 6
 # week", "for the last month"): _Note._weeks_back.
 _WEEKS = frozenset({"week", "weeks", "wk", "wks", "month", "months", "mth", "mths", "fortnight"})
 _UNTIL_NOW = frozenset({"since", "from", "for", "over", "the", "this", "through", "all"})
+# A fever that began weeks ago and goes on is current ("fevers began 2 weeks ago, ongoing").
+_GOES_ON = frozenset({"began", "started", "start", "ongoing", "still", "again", "continuing"})
+_GOES_ON |= frozenset({"persisting", "persistent", "worse", "worsening", "since", "every"})
+_FEVER_NOW = frozenset(FEVER_NOW)
 # "no improvement in CP" still has chest pain: these words after a cue cancel it.
 _PSEUDO_NEGATION = frozenset(
     {"improvement", "improving", "improved", "relief", "relieved", "better", "change", "help"}
+    # and in French ("aucun soulagement", "pas d'amélioration").
+    | {"soulagement", "amelioration", "changement"}
     # "no energy and vomiting", "no appetite, vomiting": the vomiting is there.
     | {"energy", "appetite"}
 )
@@ -576,10 +594,12 @@ _THREAT_WINDOW = 8
 # Words that are another thing right after these ("cap refill under 2 sec" is no
 # prescription refill).
 _NOT_RIGHT_AFTER = {
+    # "Mal de tête" (a headache): no head struck.
+    "tete": frozenset({"de"}),
     # French "trop" (too much) in a mixed note ("s'en souvient pas trop", "a trop bu"), not
     # a troponin (the twenty-sixth vignette set).
     "trop": frozenset({"pas", "peu", "un", "beaucoup", "cest", "ca", "est", "bien", "mange"})
-    | frozenset({"bu", "pris", "fume", "dort", "travaille", "a", "vraiment", "souvient"}),
+    | frozenset({"bu", "pris", "fume", "dort", "travaille", "vraiment", "souvient"}),
     "refill": frozenset({"cap", "capillary", "peripheral", "central", "crt"}),
     # Tablets lost, left behind or needed ("lost all her tablets in the flood") were not taken.
     **dict.fromkeys(
@@ -601,6 +621,8 @@ _UNANSWERED = ("text", "texts", "message", "messages", "call", "calls", "email",
 # (Not "tissue": "red lines in the tissue up his leg" is the limb's.)
 _BODY_FLUIDS = ("phlegm", "sputum", "spit", "mucus", "snot", "stool", "urine", "vomit")
 _TREATED = ("antibiotics", "treatment", "steroids", "painkillers", "analgesia", "medication")
+_TO_PAIN_ALL_THE_SAME = frozenset({"abnormal flexion"})
+_TO_PAIN = frozenset({"pain", "painful", "stimuli", "stimulus", "sternal", "trapezius"})
 _JOINTS = ("wrist", "elbow", "knee", "finger", "fingers", "thumb", "toe", "toes", "hip", "ankle")
 _JOINTS += ("joint", "shoulder", "digit", "dip", "pip", "mcp")
 _WHOSE = ("the", "his", "her", "my", "l", "r", "left", "right")
@@ -631,6 +653,18 @@ _NOT_BEFORE_WORDS = {
         {(at, joint) for at in ("of", "at") for joint in _JOINTS}
         | {(at, whose, joint) for at in ("of", "at") for whose in _WHOSE for joint in _JOINTS}
     ),
+    # "Chute de cheveux" (hair loss), "chute de pression" (a drop in pressure): no fall.
+    "chute": frozenset(
+        {(de, what) for de in ("de", "des") for what in ("cheveux", "pression", "tension")}
+        | {("de", "la", what) for what in ("pression", "tension")}
+    ),
+    # "Poignée de porte" (a door handle), "poignée de main" (a handshake).
+    "poignee de": frozenset({("porte",), ("main",), ("mains",)}),
+    # "Wants to not wake up so often to pee", "hope I don't wake up with one tomorrow".
+    **dict.fromkeys(
+        PASSIVE_WISH_NOT_TO_WAKE,
+        frozenset({("so",), ("with",), ("at",), ("every",), ("to", "pee"), ("in", "the", "night")}),
+    ),
     # "Nobody will miss me at work, so a sick day".
     **dict.fromkeys(
         ("nobody will miss me", "nobody would miss me", "no one will miss me", "nobodyll miss me"),
@@ -647,6 +681,11 @@ _MIND_NEGATORS = frozenset({"wouldnt", "dont", "doesnt", "didnt", "not"})
 _OWN_WISH = frozenset({"i", "im", "ive", "pt", "patient", "states", "stated", "says", "said"})
 _WISH_WINDOW = 10
 _WISH_WORDS = frozenset({"wish", "wishes", "wished"})
+_RELATIVES = frozenset(
+    {"wife", "husband", "partner", "mum", "mom", "mam", "mother", "dad", "father", "son"}
+    | {"daughter", "sister", "brother", "family", "carer", "friend", "girlfriend", "boyfriend"}
+    | {"parents", "staff", "nurse", "he", "she", "they"}
+)
 
 
 @functools.cache
@@ -858,6 +897,23 @@ class _Note:
         for i, words in enumerate(self.words):
             for word in words:
                 self.positions.setdefault(word, []).append(i)
+        self.french = len(_FRENCH_WORDS & set(self.tokens)) >= 2
+
+    def _french_cue(self, j: int) -> bool:
+        """Whether the French word at ``j`` negates what follows it: in a note in French,
+        "pas" opening its clause or before "de" ("Pas SOB au repos", "pas de fièvre"; after a
+        verb it negates the verb: "se réveille pas"), not before a number ("PAS 40"), nor
+        "pas capable" (unable), "sans arrêt" (non-stop)."""
+        if not self.french:
+            return False
+        token = self.tokens[j]
+        following = self.tokens[j + 1] if j + 1 < len(self.tokens) else ""
+        if following in _NOT_AFTER_FRENCH_CUE.get(token, ()) or following.isdigit():
+            return False
+        if token == "pas":  # noqa: S105 - a word, not a password
+            opens = j == 0 or self.tokens[j - 1] in _SCOPE_END or self.tokens[j - 1] == ","
+            return opens or following in ("de", "d")
+        return True
 
     def _negated(self, start: int, *, history_counts: bool = False) -> bool:
         """Whether a cue before ``start`` takes the finding out of the complaint. With
@@ -878,7 +934,8 @@ class _Note:
                 if comma_seen and self._dates_history(j):
                     return False
                 return not history_counts
-            cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA
+            french = token in _FRENCH_CUES and self._french_cue(j)
+            cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA or french
             if cue and token in _RESULT_WORDS and not self._opens_negation(j, start):
                 cue = False  # "COVID negative, chest pain": the result of what precedes it
             if cue and not (
@@ -889,8 +946,10 @@ class _Note:
             ):
                 if history_counts and token in _HISTORY_CUES:
                     return False
-                to_comma = token in _CUES_TO_COMMA or (
-                    token in _RESULT_WORDS and self._names_a_test(j)
+                to_comma = (
+                    token in _CUES_TO_COMMA
+                    or french
+                    or (token in _RESULT_WORDS and self._names_a_test(j))
                 )
                 return not (comma_seen and to_comma)
             words += 1
@@ -975,8 +1034,10 @@ class _Note:
                 previous = self.tokens[j - 1] if j else "."
                 opens = previous in _SCOPE_END or previous == ","
                 follows_i = j + 1 < len(self.tokens) and self.tokens[j + 1] == "i"
-                # "(She) wishes she could just not wake up": a wish is rarely a relative's.
-                own = opens or follows_i or token in _WISH_WORDS or bool(_OWN_WISH & set(before))
+                # "(She) wishes she could just not wake up": the patient's, unless a relative
+                # is named before it ("wife wished to let him sleep off the drink").
+                wished = token in _WISH_WORDS and not _RELATIVES & set(before)
+                own = opens or follows_i or wished or bool(_OWN_WISH & set(before))
                 return own and (sleep or near)
         return False
 
@@ -986,6 +1047,13 @@ class _Note:
         is still high risk), but not the finding now that a combination needs ("PICC line,
         had a fever last month"). "Since last week", "for the last month" are current."""
         tokens = self.tokens
+        clause = list(self._clause_before(end, _PAST_WINDOW))
+        for j in range(end, min(len(tokens), end + _PAST_WINDOW)):
+            if tokens[j] in _SCOPE_END:
+                break
+            clause.append(tokens[j])
+        if _GOES_ON & set(clause):
+            return False
         for j in range(end, min(len(tokens), end + _PAST_WINDOW)):
             token = tokens[j]
             if token in _SCOPE_END:
@@ -1080,7 +1148,11 @@ class _Note:
                         continue
                 if phrase in _NOT_BEFORE_WORDS:
                     following = tuple(self.tokens[i + n : i + n + 3])
-                    if any(following[: len(w)] == w for w in _NOT_BEFORE_WORDS[phrase]):
+                    if any(following[: len(w)] == w for w in _NOT_BEFORE_WORDS[phrase]) and not (
+                        # "abnormal flexion of the wrist to pain": posturing all the same.
+                        phrase in _TO_PAIN_ALL_THE_SAME
+                        and _TO_PAIN & set(self.tokens[i + n : i + n + 8])
+                    ):
                         continue
                 if phrase in _TABLET_COUNTS and i and self.tokens[i - 1] in _TIME_BEFORE:
                     continue
@@ -1104,7 +1176,7 @@ class _Note:
                 if now and (
                     _HISTORY_CUES & set(self.tokens[max(0, i - 2) : i])
                     or self._past(i + n, history_counts=False)
-                    or self._weeks_back(i + n)
+                    or (phrase in _FEVER_NOW and self._weeks_back(i + n))
                 ):
                     continue
                 if not self._past(i + n, history_counts=history_counts):
@@ -2695,13 +2767,15 @@ def esi_rules(
             f"Temperature {vitals.temperature_c:.1f} C in a baby under 28 days old is a "
             "high-risk situation, ESI 2.",
         )
-    if vitals.temperature_c is not None and vitals.temperature_c < HYPOTHERMIA_C:
+    cold = NEONATE_HYPOTHERMIA_C if age < _NEONATE_YEARS else HYPOTHERMIA_C
+    if vitals.temperature_c is not None and vitals.temperature_c < cold:
+        whose = " in a baby under 28 days old" if age < _NEONATE_YEARS else ""
         add(
             "B_HYPOTHERMIA",
             "B",
             2,
-            f"Temperature {vitals.temperature_c:.1f} C is hypothermia (below "
-            f"{HYPOTHERMIA_C:.0f} C), a high-risk situation: ESI 2.",
+            f"Temperature {vitals.temperature_c:.1f} C is hypothermia (below {cold:.0f} C"
+            f"{whose}), a high-risk situation: ESI 2.",
         )
     abuse_signs = _child_injury_signs(note, age)
     if abuse_signs and not any(r.code == "B_ABUSE" for r in fired):

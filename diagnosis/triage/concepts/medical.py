@@ -358,6 +358,49 @@ _DKA_SIGNS = (
     "lethargic",
     "very sleepy",
 )
+# A fever or rigors, as a finding that must be current beside a central line (B_SEPSIS): one
+# dated weeks or months back ("had a fever last month") is not (rules: _Note._weeks_back).
+FEVER_NOW = (
+    "fever*",
+    "febrile",
+    "pyrexi*",
+    "rigors",
+    "rigours",
+    "shaking chills",
+    "teeth chattering",
+    "temp 38*",
+    "temp 39*",
+    "temp 40*",
+    "temperature 38*",
+    "temperature 39*",
+    "temperature 40*",
+)
+# A passive wish not to wake, in the patient's words (B_PSYCH; rules: not before "so often
+# to pee", "with one tomorrow").
+PASSIVE_WISH_NOT_TO_WAKE = (
+    *(
+        f"{wish} {how}not wake up"
+        for wish in ("want to", "wants to", "wanted to", "wanting to")
+        for how in ("", "just ")
+    ),
+    *(
+        f"{wish} could {how}not wake up"
+        for wish in ("wish i", "wish she", "wish he", "wishes she", "wishes he")
+        for how in ("", "just ")
+    ),
+    "wish i didnt wake up",
+    "wish i wouldnt wake up",
+    "hope i dont wake up",
+    "hoping i dont wake up",
+    "hoping not to wake up",
+    "hopes she doesnt wake up",
+    "hopes he doesnt wake up",
+    "sleep forever and not wake",
+    "want to sleep forever",
+    "wants to sleep forever",
+    "wish i could sleep forever",
+    "go to sleep forever",
+)
 # Ten or more tablets ("took 40 paracetamol", "swallowed 12 tabs", "about thirty pills").
 TEN_OR_MORE = tuple(
     f"{n} {what}"
@@ -1348,21 +1391,7 @@ CONCEPTS: tuple[Concept, ...] = (
             # infection seeds the blood (the twenty-third vignette set: rigors 20 minutes after
             # connecting her PN).
             (
-                (
-                    "fever*",
-                    "febrile",
-                    "pyrexi*",
-                    "rigors",
-                    "rigours",
-                    "shaking chills",
-                    "teeth chattering",
-                    "temp 38*",
-                    "temp 39*",
-                    "temp 40*",
-                    "temperature 38*",
-                    "temperature 39*",
-                    "temperature 40*",
-                ),
+                FEVER_NOW,
                 (
                     "hickman",
                     "central line",
@@ -2510,29 +2539,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "idees noires",
             # "I just wanted to go asleep and not wake up" (the twenty-fifth vignette set).
             "asleep and not wake up",
-            # A passive wish not to wake, in the patient's words.
-            *(
-                f"{wish} {how}not wake up"
-                for wish in ("want to", "wants to", "wanted to", "wanting to")
-                for how in ("", "just ")
-            ),
-            *(
-                f"{wish} could {how}not wake up"
-                for wish in ("wish i", "wish she", "wish he", "wishes she", "wishes he")
-                for how in ("", "just ")
-            ),
-            "wish i didnt wake up",
-            "wish i wouldnt wake up",
-            "hope i dont wake up",
-            "hoping i dont wake up",
-            "hoping not to wake up",
-            "hopes she doesnt wake up",
-            "hopes he doesnt wake up",
-            "sleep forever and not wake",
-            "want to sleep forever",
-            "wants to sleep forever",
-            "wish i could sleep forever",
-            "go to sleep forever",
+            *PASSIVE_WISH_NOT_TO_WAKE,
             *_PASSIVE_WISH,
             *_MEANS_SAVED,
             # Affairs put in order, things given away, a goodbye in other words.

@@ -2266,9 +2266,10 @@ _HEAD_OR_FACE = (
     "above my eye",
     "above the eye",
     "skull",
-    # In French ("s'est cognée la tête", "bosse frontale": the twenty-sixth vignette set).
+    # In French ("s'est cognée la tête", "bosse frontale": the twenty-sixth vignette set;
+    # not "frontale" alone, a slip of the English "frontal": frontal sinusitis).
     "tete",
-    "frontale",
+    "bosse frontale",
 )
 _BLOW_OR_FALL = (
     "hit",
