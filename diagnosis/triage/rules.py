@@ -445,6 +445,12 @@ _NOT_BEFORE = {
     ),
     "called me by my": frozenset({"name"}),
     # "Mi" is "my" or "me" in Jamaican Patois ("mi belly a hurt mi"), not a heart attack.
+    # "Says lo zucchero was fine" (Italian: the sugar; the twenty-seventh vignette set): no
+    # glucometer's "LO".
+    **dict.fromkeys(
+        ("reads lo", "says lo"),
+        frozenset({"zucchero", "stomaco", "que", "so", "sa", "dice", "ha", "sento", "siento"}),
+    ),
     "mi": frozenset(
         {
             "belly",
@@ -594,6 +600,12 @@ _THREAT_WINDOW = 8
 # Words that are another thing right after these ("cap refill under 2 sec" is no
 # prescription refill).
 _NOT_RIGHT_AFTER = {
+    # "Tip of toe gone black" (gangrene; the twenty-seventh vignette set): no black stool.
+    **dict.fromkeys(
+        ("gone black", "turned black"),
+        frozenset({"toe", "toes", "finger", "fingers", "fingertip", "foot", "feet", "nail"})
+        | frozenset({"toenail", "skin", "wound", "tip", "leg", "ulcer", "tooth", "heel"}),
+    ),
     # "Mal de tête" (a headache): no head struck.
     "tete": frozenset({"de"}),
     # French "trop" (too much) in a mixed note ("s'en souvient pas trop", "a trop bu"), not
@@ -838,10 +850,24 @@ def _slip_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]
     )
 
 
+# Turkish "mi" asks a question after a verb or "var"/"yok"/"iyi" ("ayagini kesecekler mi?":
+# will they cut his foot?, the twenty-seventh vignette set): no myocardial infarction.
+_TURKISH_VERB_ENDINGS = ("ecekler", "acaklar", "ecek", "acak", "iyor", "uyor", "iyorlar")
+_TURKISH_BEFORE_MI = frozenset({"var", "yok", "iyi", "olur", "geldi", "oldu"})
+
+
+def _turkish_question(previous: str) -> bool:
+    return previous in _TURKISH_BEFORE_MI or (
+        len(previous) >= 6 and previous.endswith(_TURKISH_VERB_ENDINGS)
+    )
+
+
 # Words of their own that are one slip from a table word they never mean ("2cm gaping" is
 # a wound, not gasping). Only these: a misspelt word that happens to spell another word
 # ("stoke", "intend", "lighting", "grasping") is still read as the table word it slips from.
 _NOT_SLIPS: dict[str, frozenset[str]] = {
+    # "Bus from Spain 14 hour" (the twenty-seventh vignette set): no sprain.
+    "spain": frozenset({"sprain", "sprain*"}),
     "gaping": frozenset({"gasping"}),
     "thread": frozenset({"thready"}),
     "gapping": frozenset({"gasping"}),
@@ -1162,6 +1188,8 @@ class _Note:
                     continue
                 if i and self.tokens[i - 1] in _NOT_RIGHT_AFTER.get(phrase, ()):
                     continue
+                if phrase == "mi" and i and _turkish_question(self.tokens[i - 1]):
+                    continue
                 if (
                     phrase in _UNITS_AFTER_A_NUMBER
                     and i
@@ -1418,6 +1446,14 @@ CHEST_PAIN_PHRASES: tuple[str, ...] = (
     "naninikip ang dibdib",
     "paninikip ng dibdib",
     "nakadagan sa dibdib",
+    # And in Nepali ("chhati ali ali dukhyo": the chest hurt a little; the twenty-seventh
+    # vignette set).
+    *(
+        f"{chest} {how}{hurts}"
+        for chest in ("chhati", "chati", "chhati ma", "chati ma")
+        for how in ("", "ali ", "ali ali ", "dherai ")
+        for hurts in ("dukhyo", "dukhcha", "dukhchha", "dukheko", "dukhne", "dukhera")
+    ),
 )
 ACS_FEATURE_PHRASES: tuple[str, ...] = (
     "radiat*",

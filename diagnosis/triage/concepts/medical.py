@@ -2948,6 +2948,9 @@ CONCEPTS: tuple[Concept, ...] = (
             "pin point pupils",
             "carbon monoxide",
             "monoxide",
+            "silo gas",
+            "silo filler*",
+            "nitrogen dioxide",
             "co alarm",
             "co levels",
             "button battery",
@@ -4493,6 +4496,26 @@ CONCEPTS: tuple[Concept, ...] = (
             "many many pill*",
         ),
         together=(
+            # Silo gas (nitrogen dioxide the days after filling): a cough or a tight chest
+            # after going up a silo may be lung injury that swells hours later (the
+            # twenty-seventh vignette set). Not a fall from its ladder.
+            (
+                ("silo", "silos"),
+                (
+                    "cough*",
+                    "chest tight*",
+                    "chest feels tight",
+                    "tight chest",
+                    "haze",
+                    "fumes",
+                    "gas",
+                    "bleach",
+                    "wheez*",
+                    "short of breath",
+                    "sob",
+                    "breathless*",
+                ),
+            ),
             (
                 ("festival", "mdma", "ecstasy", "molly", "pills at a party", "pills at the party"),
                 (

@@ -765,6 +765,7 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
         "nie idées suicidaires, anxieuse depuis hier et pleure",
         "wants to not wake up so often to pee, prostate",
         "hope i dont wake up with one tomorrow, migraine",
+        "Daughter-in-law says lo zucchero was fine this morning, sore knee",
         "temperature 36.9 after a swim in the cold lake, feels fine",
         "the baby could sleep forever, feeding fine, mum wants weight check",
         "on a rake of tablets for her blood pressure, dizzy today",
@@ -1547,6 +1548,16 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("Hickman line, fevers began 2 weeks ago and ongoing", "B_SEPSIS", True),
         ("abnormal flexion of the wrist to pain, groaning only", "A_UNRESPONSIVE", True),
         ("sent by GP with a trop of 450, indigestion", "B_ACS", True),
+        # The twenty-seventh: silo gas; chest pain in Nepali; look-alikes in Turkish ("mi?"),
+        # Italian ("lo zucchero"), a place ("Spain") and a toe "gone black".
+        ("Went up in the silo, smelled like bleach, came down coughing", "B_OVERDOSE", True),
+        ("fell off the silo ladder, ankle swollen", "B_OVERDOSE", False),
+        ("58yo chhati ali ali dukhyo since 6am, sweaty", "B_ACS", True),
+        ("'ayagini kesecekler mi?' son asks, toe black", "B_ACS", False),
+        ("possible MI? chest pain 2 hrs", "B_ACS", True),
+        ("stools gone black, smells awful, dizzy", "B_BLEEDING", True),
+        ("toe gone black and smells, diabetic", "B_BLEEDING", False),
+        ("meter says LO, sweaty and confused", "A_HYPOGLYCAEMIA", True),
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),
@@ -1581,6 +1592,9 @@ def test_a_slip_is_forgiven_unless_the_word_is_one_it_never_means() -> None:
     assert "B_STROKE" in codes(esi_rules(complaint="suspected stoke, FAST +ve", vitals=ADULT))
     assert "B_DISTRESS" not in codes(esi_rules(complaint="2cm gaping wound", vitals=ADULT))
     assert "B_DISTRESS" not in codes(esi_rules(complaint="gapping wound to shin", vitals=ADULT))
+    # "Bus from Spain": a place, no sprain (an x-ray, ESI 4, for a swollen calf).
+    travel = esi_rules(complaint="bus from Spain 14 hours, calf swollen", vitals=ADULT)
+    assert all("spain" not in r.reason.lower() for r in travel.fired)
 
 
 def test_the_reason_quotes_each_wording_once() -> None:

@@ -44,6 +44,7 @@ SETS = [
     ("vignettes_24.jsonl", 50, 12, 23),
     ("vignettes_25.jsonl", 50, 10, 25),
     ("vignettes_26.jsonl", 50, 10, 25),
+    ("vignettes_27.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
