@@ -363,6 +363,14 @@ _SCOPE_END = frozenset(
 _NEGATION_WINDOW = 6
 # Abbreviations that mean something else before these words ("SI joint pain" is not
 # suicidal ideation).
+# Chest pain in Nepali ("chhati ali ali dukhyo": the chest hurt a little; the twenty-seventh
+# vignette set), for CHEST_PAIN_PHRASES; not "chhati dukheko chaina" (does not hurt).
+CHEST_PAIN_NEPALI = tuple(
+    f"{chest} {how}{hurts}"
+    for chest in ("chhati", "chati", "chhati ma", "chati ma")
+    for how in ("", "ali ", "ali ali ", "dherai ")
+    for hurts in ("dukhyo", "dukhcha", "dukhchha", "dukheko", "dukhne", "dukhera")
+)
 _NOT_BEFORE = {
     # French "trop" before what there is too much of ("trop mal", "trop de douleur").
     "trop": frozenset({"de", "mal", "chaud", "froid", "fatigue", "fatiguee", "fort", "vite"})
@@ -445,11 +453,16 @@ _NOT_BEFORE = {
     ),
     "called me by my": frozenset({"name"}),
     # "Mi" is "my" or "me" in Jamaican Patois ("mi belly a hurt mi"), not a heart attack.
+    # "Chhati dukheko chaina" (Nepali: the chest does not hurt).
+    **dict.fromkeys(
+        CHEST_PAIN_NEPALI,
+        frozenset({"chaina", "chhaina", "hoina", "chhain", "chain"}),
+    ),
     # "Says lo zucchero was fine" (Italian: the sugar; the twenty-seventh vignette set): no
     # glucometer's "LO".
     **dict.fromkeys(
         ("reads lo", "says lo"),
-        frozenset({"zucchero", "stomaco", "que", "so", "sa", "dice", "ha", "sento", "siento"}),
+        frozenset({"zucchero", "stomaco", "que", "dice", "sento", "siento"}),
     ),
     "mi": frozenset(
         {
@@ -604,7 +617,7 @@ _NOT_RIGHT_AFTER = {
     **dict.fromkeys(
         ("gone black", "turned black"),
         frozenset({"toe", "toes", "finger", "fingers", "fingertip", "foot", "feet", "nail"})
-        | frozenset({"toenail", "skin", "wound", "tip", "leg", "ulcer", "tooth", "heel"}),
+        | frozenset({"toenail", "skin", "wound", "leg", "ulcer", "tooth", "heel"}),
     ),
     # "Mal de tête" (a headache): no head struck.
     "tete": frozenset({"de"}),
@@ -850,15 +863,18 @@ def _slip_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]
     )
 
 
-# Turkish "mi" asks a question after a verb or "var"/"yok"/"iyi" ("ayagini kesecekler mi?":
-# will they cut his foot?, the twenty-seventh vignette set): no myocardial infarction.
+# Turkish "mi" asks a question after a verb ("ayagini kesecekler mi?": will they cut his
+# foot?, the twenty-seventh vignette set): no myocardial infarction. Only a long verb form
+# and a question mark after it ("ECG: Vanecek MI" is a name's).
 _TURKISH_VERB_ENDINGS = ("ecekler", "acaklar", "ecek", "acak", "iyor", "uyor", "iyorlar")
-_TURKISH_BEFORE_MI = frozenset({"var", "yok", "iyi", "olur", "geldi", "oldu"})
+_TURKISH_VERB_MIN = 8
 
 
-def _turkish_question(previous: str) -> bool:
-    return previous in _TURKISH_BEFORE_MI or (
-        len(previous) >= 6 and previous.endswith(_TURKISH_VERB_ENDINGS)
+def _turkish_question(previous: str, following: str) -> bool:
+    return (
+        following == "?"
+        and len(previous) >= _TURKISH_VERB_MIN
+        and previous.endswith(_TURKISH_VERB_ENDINGS)
     )
 
 
@@ -1188,7 +1204,7 @@ class _Note:
                     continue
                 if i and self.tokens[i - 1] in _NOT_RIGHT_AFTER.get(phrase, ()):
                     continue
-                if phrase == "mi" and i and _turkish_question(self.tokens[i - 1]):
+                if phrase == "mi" and i and _turkish_question(self.tokens[i - 1], after):
                     continue
                 if (
                     phrase in _UNITS_AFTER_A_NUMBER
@@ -1448,12 +1464,7 @@ CHEST_PAIN_PHRASES: tuple[str, ...] = (
     "nakadagan sa dibdib",
     # And in Nepali ("chhati ali ali dukhyo": the chest hurt a little; the twenty-seventh
     # vignette set).
-    *(
-        f"{chest} {how}{hurts}"
-        for chest in ("chhati", "chati", "chhati ma", "chati ma")
-        for how in ("", "ali ", "ali ali ", "dherai ")
-        for hurts in ("dukhyo", "dukhcha", "dukhchha", "dukheko", "dukhne", "dukhera")
-    ),
+    *CHEST_PAIN_NEPALI,
 )
 ACS_FEATURE_PHRASES: tuple[str, ...] = (
     "radiat*",

@@ -3504,6 +3504,13 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="A threatened limb (open fracture, no pulse, compartment syndrome) is a "
         "high-risk situation",
         phrases=(
+            # A foot, leg or hand gone black (gangrene: a review of the twenty-seventh
+            # vignette set's changes; a toe or fingertip alone may be old and dry).
+            *(
+                f"{part} {went} black"
+                for part in ("foot", "leg", "hand")
+                for went in ("gone", "turned", "going", "turning")
+            ),
             "no pulse in left foot",
             "no pulse in left leg",
             "no pulse in left arm",

@@ -1558,6 +1558,12 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("stools gone black, smells awful, dizzy", "B_BLEEDING", True),
         ("toe gone black and smells, diabetic", "B_BLEEDING", False),
         ("meter says LO, sweaty and confused", "A_HYPOGLYCAEMIA", True),
+        ("glucometer reads LO so gave glucagon, GCS 14", "A_HYPOGLYCAEMIA", True),
+        ("farmer, works at the grain silo, cough and runny nose for 3 days", "B_OVERDOSE", False),
+        ("works at silo, bloated with gas and belching", "B_OVERDOSE", False),
+        ("pet dukhyo, chhati dukheko chaina, age 50", "B_ACS", False),
+        ("diabetic, foot gone black and smelly, feverish", "B_LIMB", True),
+        ("ECG: Vanecek MI", "B_ACS", True),
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),
