@@ -2938,6 +2938,16 @@ CONCEPTS: tuple[Concept, ...] = (
             "not sure how many",
             "unsure how many",
             "dont know how many",
+            # A child at a grandparent's tablets (the twenty-eighth vignette set: "blister pack
+            # pushed out", "doesn't know how many were left").
+            "how many were left",
+            "how many was left",
+            "how many tablets were left",
+            "how many pills were left",
+            "blister pack pushed out",
+            "blisters pushed out",
+            "pushed out of the blister*",
+            "popped out of the blister*",
             "no idea how many",
             "pupils pinpoint",
             "pupils are pinpoint",

@@ -45,6 +45,7 @@ SETS = [
     ("vignettes_25.jsonl", 50, 10, 25),
     ("vignettes_26.jsonl", 50, 10, 25),
     ("vignettes_27.jsonl", 50, 10, 25),
+    ("vignettes_28.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
