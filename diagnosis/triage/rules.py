@@ -613,6 +613,11 @@ _THREAT_WINDOW = 8
 # Words that are another thing right after these ("cap refill under 2 sec" is no
 # prescription refill).
 _NOT_RIGHT_AFTER = {
+    # "15 relatives in the waiting room with child": a child with them, no pregnancy (the
+    # twenty-eighth vignette set); "28F with child, 8 weeks" still is one.
+    "with child": frozenset({"room", "relatives", "family", "people", "arrived", "came"})
+    | frozenset({"here", "attends", "attended", "parent", "parents", "mum", "mother", "dad"})
+    | frozenset({"father", "carer", "seen", "sitting", "waiting", "grandmother", "grandma"}),
     # "Tip of toe gone black" (gangrene; the twenty-seventh vignette set): no black stool.
     **dict.fromkeys(
         ("gone black", "turned black"),
@@ -863,17 +868,6 @@ def _slip_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]
     )
 
 
-# "With child" is pregnant only after these ("she is with child"): not "15 relatives in the
-# waiting room with child" (the twenty-eighth vignette set).
-_ONLY_RIGHT_AFTER = {
-    "with child": frozenset({"is", "shes", "she", "was", "being", "be", "woman", "lady", "heavy"})
-    | frozenset({"weeks", "wks", "months", "mths", "currently", "now", "also"}),
-}
-# A patient's or relative's fear, not a finding: "worried it's a bleed in the brain" of a red
-# patch on the eye (the twenty-eighth vignette set). Only these phrases: a fear of a heart
-# attack or a stroke may be all the note says of one.
-_FEARED = frozenset({"bleed in the brain", "brain bleed"})
-_FEARS = frozenset({"worried", "worry", "worries", "scared", "afraid", "fears", "frightened"})
 # Turkish "mi" asks a question after a verb ("ayagini kesecekler mi?": will they cut his
 # foot?, the twenty-seventh vignette set): no myocardial infarction. Only a long verb form
 # and a question mark after it ("ECG: Vanecek MI" is a name's).
@@ -1217,12 +1211,7 @@ class _Note:
                     continue
                 if phrase == "mi" and i and _turkish_question(self.tokens[i - 1], after):
                     continue
-                if phrase in _ONLY_RIGHT_AFTER and (
-                    not i or self.tokens[i - 1] not in _ONLY_RIGHT_AFTER[phrase]
-                ):
-                    continue
-                if phrase in _FEARED and _FEARS & set(self._clause_before(i, 5)):
-                    continue
+
                 if (
                     phrase in _UNITS_AFTER_A_NUMBER
                     and i

@@ -2938,16 +2938,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "not sure how many",
             "unsure how many",
             "dont know how many",
-            # A child at a grandparent's tablets (the twenty-eighth vignette set: "blister pack
-            # pushed out", "doesn't know how many were left").
-            "how many were left",
-            "how many was left",
-            "how many tablets were left",
-            "how many pills were left",
-            "blister pack pushed out",
-            "blisters pushed out",
-            "pushed out of the blister*",
-            "popped out of the blister*",
             "no idea how many",
             "pupils pinpoint",
             "pupils are pinpoint",
@@ -4506,6 +4496,34 @@ CONCEPTS: tuple[Concept, ...] = (
             "many many pill*",
         ),
         together=(
+            # A child at someone's tablets (the twenty-eighth vignette set: "found him on the
+            # floor with his grandmother's box, blister pack pushed out", "doesn't know how
+            # many were left"), not a refill's count or a tablet dropped in the sink.
+            (
+                (
+                    "how many were left",
+                    "how many was left",
+                    "how many tablets were left",
+                    "how many pills were left",
+                    "blister pack pushed out",
+                    "blisters pushed out",
+                    "pushed out of the blister*",
+                    "popped out of the blister*",
+                ),
+                (
+                    "found him",
+                    "found her",
+                    "found with",
+                    "got into",
+                    "got hold of",
+                    "swallowed",
+                    "chewed",
+                    "chewing",
+                    "toddler",
+                    "grandson",
+                    "granddaughter",
+                ),
+            ),
             # Silo gas (nitrogen dioxide the days after filling): a cough or a tight chest
             # after going up a silo may be lung injury that swells hours later (the
             # twenty-seventh vignette set). Not a fall from its ladder.

@@ -1564,19 +1564,21 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("pet dukhyo, chhati dukheko chaina, age 50", "B_ACS", False),
         ("diabetic, foot gone black and smelly, feverish", "B_LIMB", True),
         ("ECG: Vanecek MI", "B_ACS", True),
-        # The twenty-eighth: a child at a grandparent's blister pack; "with child" of a
-        # family in the waiting room; a fear of a brain bleed.
+        # The twenty-eighth: a child at a grandparent's blister pack (not a refill's count);
+        # "with child" of a family in the waiting room.
         ("found with grandad's tablets, blister pack pushed out", "B_OVERDOSE", True),
-        ("bunica doesnt know how many were left, amlodipine", "B_OVERDOSE", True),
+        ("found him at nan's box, doesnt know how many were left", "B_OVERDOSE", True),
+        ("asking for refill of BP tablets, counted how many were left", "B_OVERDOSE", False),
+        ("tablet popped out of the blister into the sink", "B_OVERDOSE", False),
         ("she is with child, 30 weeks, bleeding heavily", "B_OBSTETRIC", True),
         ("32 weeks with child, bleeding and cramping", "B_OBSTETRIC", True),
+        ("28F with child, 8 weeks, severe RIF pain and PV bleeding, dizzy", "B_ECTOPIC", True),
         (
             "relatives in waiting room with child, nosebleed started bleeding again",
             "B_ECTOPIC",
             False,
         ),
-        ("worried its a bleed in the brain, red patch on the eye", "B_HEADACHE", False),
-        ("sudden worst headache, CT shows bleed in the brain", "B_HEADACHE", True),
+        ("pt very scared as CT shows brain bleed, for neurosurgical review", "B_HEADACHE", True),
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),
