@@ -372,6 +372,11 @@ CHEST_PAIN_NEPALI = tuple(
     for hurts in ("dukhyo", "dukhcha", "dukhchha", "dukheko", "dukhne", "dukhera")
 )
 _NOT_BEFORE = {
+    # A port (a central line) is no port wine stain, port of call or port city.
+    **dict.fromkeys(
+        ("has a port", "her port", "his port"),
+        frozenset({"wine", "of", "city", "town", "authority"}),
+    ),
     # French "trop" before what there is too much of ("trop mal", "trop de douleur").
     "trop": frozenset({"de", "mal", "chaud", "froid", "fatigue", "fatiguee", "fort", "vite"})
     | frozenset({"tard", "longtemps", "loin", "peur", "bu", "mange", "pris", "souvent"}),
@@ -2104,6 +2109,23 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "lac": frozenset({PROCEDURE}),
     "laceration": frozenset({PROCEDURE}),
     "needs stitches": frozenset({PROCEDURE}),
+    # A face punched or kicked: a scan for the facial bones; a split lip, a repair (the
+    # twenty-ninth vignette set: ESI 3, not the ESI 5 of "teeth" alone). Not "gaping" alone:
+    # a gaping cut's other needs (a dog's rabies cover, glass left in it) go unnamed.
+    **dict.fromkeys(
+        (
+            "punched in face",
+            "punched in the face",
+            "punched in his face",
+            "punched in her face",
+            "kicked in face",
+            "kicked in the face",
+            "kicked in his face",
+            "kicked in her face",
+        ),
+        frozenset({IMAGING}),
+    ),
+    **dict.fromkeys(("split lip", "split upper lip", "split lower lip"), frozenset({PROCEDURE})),
     # A swallowed coin: an x-ray to see where it sits (not a coin-sized lump, _NOT_BEFORE).
     "coin": frozenset({XRAY}),
     # Drooling or unable to swallow (a stuck foreign body, a throat abscess): x-ray and a

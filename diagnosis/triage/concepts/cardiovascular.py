@@ -142,6 +142,12 @@ _CHEST_FEELING = (
     "crushing",
     "discomfort",
     "burning",
+    # "kulayl (heat) in his chest and stomach", sweating (the twenty-ninth vignette set).
+    "heat in chest",
+    "heat in his chest",
+    "heat in her chest",
+    "heat in my chest",
+    "heat in the chest",
     "weight on",
     "elephant",
     "vice",

@@ -2270,6 +2270,8 @@ _HEAD_OR_FACE = (
     # not "frontale" alone, a slip of the English "frontal": frontal sinusitis).
     "tete",
     "bosse frontale",
+    # Samoan and Tongan ("hit back of ulu on concrete": the twenty-ninth vignette set).
+    "ulu",
 )
 _BLOW_OR_FALL = (
     "hit",
@@ -3449,6 +3451,22 @@ CONCEPTS: tuple[Concept, ...] = (
             # thinner; the head's blow now ("hx head injury 2015" is not), the blood thinner
             # perhaps told as history ("PMH AF on warfarin").
             (_HEAD_OR_FACE, _BLOW_OR_FALL, _BLOOD_THINNERS),
+            # A fall or a blow that knocked the patient out, on a blood thinner: the head took
+            # it, however the note words the head ("fell ~2m off ladder ... ?brief LOC", the
+            # twenty-ninth vignette set).
+            (
+                (
+                    "loc",
+                    "lost consciousness",
+                    "loss of consciousness",
+                    "knocked out",
+                    "knocked unconscious",
+                    "blacked out",
+                    "out cold",
+                ),
+                ("fell", "fall", "fallen", "hit", "banged", "struck", "knocked"),
+                _BLOOD_THINNERS,
+            ),
             # An electric shock with a loss of consciousness, a fall, burns or a heart
             # symptom (an arrhythmia or deep injury may follow).
             (

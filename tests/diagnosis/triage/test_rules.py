@@ -193,6 +193,10 @@ RESOURCE_CASES = [
     ("wrist sore after handcuffs, cap refill under 2 sec", None),
     ("handcuff wrist, peripheral refill 4 sec", None),
     ("handcuff wrist, refill time 3 sec", None),
+    # A face punched and a split lip: a scan and a repair, not the ESI 5 of "teeth"; a gaping
+    # cut alone names no other need (a dog's rabies cover, glass in it) and stays unknown.
+    ("punched + kicked in face, split upper lip gaping 2cm, teeth don't meet right", 3),
+    ("3cm gaping cut on cheek from a dog, nobody knows its shots", None),
     ("", None),
     ("here with mom", None),
 ]
@@ -770,6 +774,10 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
         "the baby could sleep forever, feeding fine, mum wants weight check",
         "on a rake of tablets for her blood pressure, dizzy today",
         "kept getting hypos last week, BM 2.8 then 6.4, alert, wants a review",
+        # The twenty-ninth set's words, each against its look-alike.
+        "works at the port, fever and cough today",
+        "his port of call was Dover, fever today",
+        "old gas heater at home, windows shut, sore knee",
     ],
 )
 def test_ordinary_complaints_in_the_words_of_high_risk_phrases_fire_nothing(note: str) -> None:
@@ -1579,6 +1587,18 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
             False,
         ),
         ("pt very scared as CT shows brain bleed, for neurosurgical review", "B_HEADACHE", True),
+        # The twenty-ninth: a fall that knocked a patient on warfarin out, the head told in
+        # Samoan; chest "heat" with sweating; a family's headaches by a gas heater with the
+        # windows shut; a port told without its brand.
+        ("fell ~2m off ladder this arvo, ?brief LOC per son. Dad on warfarin", "B_TRAUMA", True),
+        ("hit back of ulu on concrete, on the blood thinner", "B_TRAUMA", True),
+        ("no LOC, fell off chair, on warfarin, hurt wrist", "B_TRAUMA", False),
+        ("kulayl (heat) in his chest and stomach, sweating a lot", "B_ACS", True),
+        ("heat in the house went off, chest cold, sweating", "B_ACS", False),
+        ("all woke up w/ bad headache, old gas heater, windows shut", "B_OVERDOSE", True),
+        ("has a port, fever for a week", "B_SEPSIS", True),
+        ("her port site is red, fever since last night", "B_SEPSIS", True),
+        ("his port wine stain is itchy, fever today", "B_SEPSIS", False),
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),

@@ -46,6 +46,7 @@ SETS = [
     ("vignettes_26.jsonl", 50, 10, 25),
     ("vignettes_27.jsonl", 50, 10, 25),
     ("vignettes_28.jsonl", 50, 10, 25),
+    ("vignettes_29.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
