@@ -371,12 +371,24 @@ CHEST_PAIN_NEPALI = tuple(
     for how in ("", "ali ", "ali ali ", "dherai ")
     for hurts in ("dukhyo", "dukhcha", "dukhchha", "dukheko", "dukhne", "dukhera")
 )
+# Chest pain in Vietnamese, its accents dropped ("tức ngực", a tight chest; "đau ngực",
+# chest pain; the thirtieth vignette set), for CHEST_PAIN_PHRASES; not after "không" (no).
+CHEST_PAIN_VIETNAMESE = ("tuc nguc", "dau nguc", "nang nguc", "dau that nguc", "nguc dau")
 _NOT_BEFORE = {
-    # A port (a central line) is no port wine stain, port of call or port city.
+    # "Took all of Jay's pills" is someone's; "took all of her tablets this week as told" is
+    # her own, as prescribed (the thirtieth vignette set).
+    **dict.fromkeys(
+        ("took all of", "taken all of", "swallowed all of"),
+        frozenset({"her", "his", "my", "the", "their", "them", "it", "its", "your", "our"}),
+    ),
+    # A port (a central line) is no port wine stain, port of call or port city, nor one taken
+    # out.
     **dict.fromkeys(
         ("has a port", "her port", "his port"),
-        frozenset({"wine", "of", "city", "town", "authority"}),
+        frozenset({"wine", "of", "city", "town", "authority", "removed"}),
     ),
+    # "LOC normal", "LOC: alert": a level of consciousness, not its loss.
+    "loc": frozenset({"normal", "alert", "intact", "good", "appropriate", "unchanged", "wnl"}),
     # French "trop" before what there is too much of ("trop mal", "trop de douleur").
     "trop": frozenset({"de", "mal", "chaud", "froid", "fatigue", "fatiguee", "fort", "vite"})
     | frozenset({"tard", "longtemps", "loin", "peur", "bu", "mange", "pris", "souvent"}),
@@ -636,6 +648,10 @@ _NOT_RIGHT_AFTER = {
     "trop": frozenset({"pas", "peu", "un", "beaucoup", "cest", "ca", "est", "bien", "mange"})
     | frozenset({"bu", "pris", "fume", "dort", "travaille", "vraiment", "souvient"}),
     "refill": frozenset({"cap", "capillary", "peripheral", "central", "crt"}),
+    # An electric heater makes no carbon monoxide.
+    "heater": frozenset({"electric", "electrical", "oil"}),
+    # "Không đau ngực" (Vietnamese: no chest pain).
+    **dict.fromkeys(CHEST_PAIN_VIETNAMESE, frozenset({"khong", "ko", "k"})),
     # Tablets lost, left behind or needed ("lost all her tablets in the flood") were not taken.
     **dict.fromkeys(
         tuple(
@@ -646,6 +662,14 @@ _NOT_RIGHT_AFTER = {
 }
 # Two words after a phrase that make it another thing ("not breathing any better").
 _NOT_BEFORE_PAIRS = {
+    **dict.fromkeys(
+        ("has a port", "her port", "his port"),
+        frozenset({("was", "removed"), ("was", "taken"), ("taken", "out"), ("came", "out")}),
+    ),
+    "loc": frozenset(
+        {(":", "alert"), (":", "normal"), (":", "gcs"), (":", "awake"), (":", "a")}
+        | {(":", "intact"), (":", "ao"), (":", "aox3"), (":", "orientated"), (":", "oriented")}
+    ),
     "not breathing": frozenset(
         {("any", "better"), ("much", "better"), ("any", "easier"), ("much", "easier")}
     ),
@@ -1476,6 +1500,9 @@ CHEST_PAIN_PHRASES: tuple[str, ...] = (
     # And in Nepali ("chhati ali ali dukhyo": the chest hurt a little; the twenty-seventh
     # vignette set).
     *CHEST_PAIN_NEPALI,
+    # And in Vietnamese, its accents dropped ("tức ngực": a tight chest; "đau ngực": chest
+    # pain; the thirtieth vignette set).
+    *CHEST_PAIN_VIETNAMESE,
 )
 ACS_FEATURE_PHRASES: tuple[str, ...] = (
     "radiat*",
@@ -2109,23 +2136,23 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "lac": frozenset({PROCEDURE}),
     "laceration": frozenset({PROCEDURE}),
     "needs stitches": frozenset({PROCEDURE}),
-    # A face punched or kicked: a scan for the facial bones; a split lip, a repair (the
-    # twenty-ninth vignette set: ESI 3, not the ESI 5 of "teeth" alone). Not "gaping" alone:
-    # a gaping cut's other needs (a dog's rabies cover, glass left in it) go unnamed.
+    # Teeth that no longer meet after a blow: a broken jaw, a scan and a specialist (the
+    # twenty-ninth vignette set: ESI 3, not the ESI 5 of "teeth").
     **dict.fromkeys(
         (
-            "punched in face",
-            "punched in the face",
-            "punched in his face",
-            "punched in her face",
-            "kicked in face",
-            "kicked in the face",
-            "kicked in his face",
-            "kicked in her face",
+            "teeth dont meet",
+            "teeth not meeting",
+            "teeth dont line up",
+            "jaw wont close",
+            "bite feels off",
+            "bite is off",
+            "bite feels wrong",
+            "cant close his jaw",
+            "cant close her jaw",
+            "cant close my jaw",
         ),
-        frozenset({IMAGING}),
+        frozenset({IMAGING, CONSULT}),
     ),
-    **dict.fromkeys(("split lip", "split upper lip", "split lower lip"), frozenset({PROCEDURE})),
     # A swallowed coin: an x-ray to see where it sits (not a coin-sized lump, _NOT_BEFORE).
     "coin": frozenset({XRAY}),
     # Drooling or unable to swallow (a stuck foreign body, a throat abscess): x-ray and a

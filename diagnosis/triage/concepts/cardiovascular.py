@@ -142,12 +142,6 @@ _CHEST_FEELING = (
     "crushing",
     "discomfort",
     "burning",
-    # "kulayl (heat) in his chest and stomach", sweating (the twenty-ninth vignette set).
-    "heat in chest",
-    "heat in his chest",
-    "heat in her chest",
-    "heat in my chest",
-    "heat in the chest",
     "weight on",
     "elephant",
     "vice",
@@ -1411,6 +1405,30 @@ CONCEPTS: tuple[Concept, ...] = (
             ),
             (_ACS_EQUIVALENT, _SWEATING),
             (_CHEST, _CHEST_FEELING, _ACS_COMPANION),
+            # "Kulayl (heat) in his chest and stomach", sweating, had to sit down on the stairs,
+            # a diabetic smoker (the twenty-ninth vignette set): heat, with sweating and an
+            # effort or a heart's risk (not a sunburn's or a hot drink's heat, nor a flush).
+            (
+                (
+                    "heat in chest",
+                    "heat in his chest",
+                    "heat in her chest",
+                    "heat in my chest",
+                    "heat in the chest",
+                ),
+                _SWEATING,
+                (
+                    "stairs",
+                    "walking",
+                    "exertion",
+                    "sit down",
+                    "diabetic",
+                    "dm",
+                    "smoker",
+                    "htn",
+                    "cholesterol",
+                ),
+            ),
             (
                 (
                     "tight chest",

@@ -1403,13 +1403,15 @@ CONCEPTS: tuple[Concept, ...] = (
                     "tunneled line",
                     "parenteral nutrition",
                     # A port told without its brand ("has a port, fever for a week"); not a
-                    # bare "port" (a harbour, port wine).
+                    # bare "port" (a harbour, port wine), nor a laparoscopy's "port site".
                     "has a port",
                     "her port",
                     "his port",
                     "chemo port",
-                    "port site",
+                    "implanted port",
+                    "port flush",
                     "port in situ",
+                    "tpn",
                     "port access*",
                     "accessed port",
                     "through the port",
@@ -2275,6 +2277,17 @@ CONCEPTS: tuple[Concept, ...] = (
             "standing on a bridge",
             "stood on the bridge",
             "on the bridge over",
+            # Found at the edge of a bridge (the thirtieth vignette set: "sitting alone on the
+            # edge of the footbridge over the river").
+            "on the edge of the bridge",
+            "on the edge of a bridge",
+            "on the edge of the footbridge",
+            "on the edge of a footbridge",
+            "on the footbridge over",
+            "wrong side of the railing",
+            "wrong side of the barrier",
+            "wrong side of the fence on the bridge",
+            "other side of the railing",
             "using it on himself",
             "using it on herself",
             "using it on myself",
@@ -4726,6 +4739,19 @@ CONCEPTS: tuple[Concept, ...] = (
                     "pills missing",
                     "are missing from",
                     "missing from the",
+                    # "Found empty paracetamol blister packs in her room", "took all of
+                    # Jay's pills" (the thirtieth vignette set).
+                    "empty paracetamol",
+                    "empty acetaminophen",
+                    "empty tylenol",
+                    "empty panadol",
+                    "empty ibuprofen",
+                    "empty medicine",
+                    "empty medication",
+                    "empty tablet",
+                    "took all of",
+                    "taken all of",
+                    "swallowed all of",
                 ),
                 (
                     "pills",
@@ -5260,8 +5286,6 @@ CONCEPTS: tuple[Concept, ...] = (
                     # "wife + 2 kids ... all woke up w/ bad headache ... old gas heater,
                     # windows shut" (the twenty-ninth vignette set).
                     "all woke up",
-                    "all woke",
-                    "all of them",
                     "windows shut",
                     "windows closed",
                     "windows were shut",
@@ -5504,6 +5528,12 @@ CONCEPTS: tuple[Concept, ...] = (
                     "bug killer",
                     "the poison",
                     "fly spray",
+                    # A nail salon's glue remover (acetonitrile turns into cyanide hours
+                    # later: the thirtieth vignette set).
+                    "glue remover",
+                    "nail glue",
+                    "acetonitrile",
+                    "acetone",
                 ),
             ),
         ),

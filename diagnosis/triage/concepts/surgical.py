@@ -2297,6 +2297,10 @@ _BLOW_OR_FALL = (
     "fallen",
     "faceplant*",
     "face plant*",
+    # An assault's blows (the twenty-ninth set's review: "punched in the face, on warfarin").
+    "punched",
+    "kicked",
+    "hitting",
     "face first",
     "scrape*",
     "scraped",
@@ -3453,18 +3457,35 @@ CONCEPTS: tuple[Concept, ...] = (
             (_HEAD_OR_FACE, _BLOW_OR_FALL, _BLOOD_THINNERS),
             # A fall or a blow that knocked the patient out, on a blood thinner: the head took
             # it, however the note words the head ("fell ~2m off ladder ... ?brief LOC", the
-            # twenty-ninth vignette set).
+            # twenty-ninth vignette set). Not "knocked out" (a tooth's), nor "LOC" followed by
+            # a level of consciousness ("LOC normal", _NOT_BEFORE).
             (
                 (
                     "loc",
                     "lost consciousness",
                     "loss of consciousness",
-                    "knocked out",
                     "knocked unconscious",
                     "blacked out",
+                    "passed out",
                     "out cold",
+                    "kod",
                 ),
-                ("fell", "fall", "fallen", "hit", "banged", "struck", "knocked"),
+                (
+                    "fell",
+                    "fall",
+                    "fallen",
+                    "tripped",
+                    "slipped",
+                    "came off",
+                    "found on floor",
+                    "found on the floor",
+                    "hit",
+                    "banged",
+                    "struck",
+                    "tackle*",
+                    "punched",
+                    "kicked",
+                ),
                 _BLOOD_THINNERS,
             ),
             # An electric shock with a loss of consciousness, a fall, burns or a heart

@@ -193,9 +193,11 @@ RESOURCE_CASES = [
     ("wrist sore after handcuffs, cap refill under 2 sec", None),
     ("handcuff wrist, peripheral refill 4 sec", None),
     ("handcuff wrist, refill time 3 sec", None),
-    # A face punched and a split lip: a scan and a repair, not the ESI 5 of "teeth"; a gaping
+    # Teeth that no longer meet after a blow: a broken jaw, not the ESI 5 of "teeth"; a gaping
     # cut alone names no other need (a dog's rabies cover, glass in it) and stays unknown.
     ("punched + kicked in face, split upper lip gaping 2cm, teeth don't meet right", 3),
+    ("dry cracked split lip from the cold", None),
+    ("punched in the face, swollen cheek, numb upper lip, pain on biting", None),
     ("3cm gaping cut on cheek from a dog, nobody knows its shots", None),
     ("", None),
     ("here with mom", None),
@@ -778,6 +780,8 @@ def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
         "works at the port, fever and cough today",
         "his port of call was Dover, fever today",
         "old gas heater at home, windows shut, sore knee",
+        "acetone on her nails, smells, wants cream",
+        "kicked the ball, knee pain, on apixaban",
     ],
 )
 def test_ordinary_complaints_in_the_words_of_high_risk_phrases_fire_nothing(note: str) -> None:
@@ -1593,12 +1597,41 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("fell ~2m off ladder this arvo, ?brief LOC per son. Dad on warfarin", "B_TRAUMA", True),
         ("hit back of ulu on concrete, on the blood thinner", "B_TRAUMA", True),
         ("no LOC, fell off chair, on warfarin, hurt wrist", "B_TRAUMA", False),
-        ("kulayl (heat) in his chest and stomach, sweating a lot", "B_ACS", True),
+        (
+            "kulayl (heat) in his chest and stomach, sweating, had to sit down on the stairs",
+            "B_ACS",
+            True,
+        ),
         ("heat in the house went off, chest cold, sweating", "B_ACS", False),
         ("all woke up w/ bad headache, old gas heater, windows shut", "B_OVERDOSE", True),
         ("has a port, fever for a week", "B_SEPSIS", True),
-        ("her port site is red, fever since last night", "B_SEPSIS", True),
         ("his port wine stain is itchy, fever today", "B_SEPSIS", False),
+        # ... and after its review: a tooth knocked out, a level of consciousness ("LOC
+        # normal"), a laparoscopy's port site, a port removed, an electric heater; falls,
+        # blows and lines in more words.
+        ("Front tooth knocked out playing rugby, on warfarin for AF", "B_TRAUMA", False),
+        ("Fell, LOC normal, GCS 15, on apixaban, skin tear to forearm", "B_TRAUMA", False),
+        ("Fell, LOC: alert and oriented, on apixaban, skin tear", "B_TRAUMA", False),
+        ("Slipped in shower, brief LOC, on rivaroxaban", "B_TRAUMA", True),
+        ("Football tackle, got KO'd, on rivaroxaban", "B_TRAUMA", True),
+        ("Assaulted, kicked in the head, on apixaban", "B_TRAUMA", True),
+        ("Sunburnt at the beach, heat in his chest and back, nauseous", "B_ACS", False),
+        ("3 kids with the flue, all of them vomiting and headache", "B_OVERDOSE", False),
+        ("Electric heater in bedroom, windows closed, headache and nausea", "B_OVERDOSE", False),
+        ("Lap chole 5 days ago, port site red and oozing, fever 38.4", "B_SEPSIS", False),
+        ("Fever 38.2, his port was removed last year", "B_SEPSIS", False),
+        ("Fever 38.7, on home TPN via central access", "B_SEPSIS", True),
+        ("Fever and rigors after port flush today", "B_SEPSIS", True),
+        # The thirtieth: empty blister packs found; all of someone's pills; the edge of a
+        # footbridge; nail glue remover; a tight chest in Vietnamese.
+        ("Mom found empty paracetamol blister packs in her room, ? how many", "B_OVERDOSE", True),
+        ("says nada importa, I took all of Jay's pills", "B_OVERDOSE", True),
+        ("needs refill, took all of her tablets this week as told", "B_OVERDOSE", False),
+        ("sitting alone on the edge of the footbridge over the river", "B_PSYCH", True),
+        ("fell off the edge of the bridge while cycling, leg pain", "B_PSYCH", False),
+        ("toddler drank a mouthful of nail glue remover", "B_OVERDOSE", True),
+        ("tức ngực since unloading catch, sweaty, smoker", "B_ACS", True),
+        ("không đau ngực, ho 3 ngày, sweaty after fever", "B_ACS", False),
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),

@@ -47,6 +47,7 @@ SETS = [
     ("vignettes_27.jsonl", 50, 10, 25),
     ("vignettes_28.jsonl", 50, 10, 25),
     ("vignettes_29.jsonl", 50, 10, 25),
+    ("vignettes_30.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
