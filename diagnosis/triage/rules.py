@@ -290,6 +290,10 @@ _CUES_TO_COMMA = frozenset(
         "walang",
         "wala",
         "sin",
+        # Vietnamese "không" (no, not), "chưa" (not yet), "hết" (gone), accents dropped.
+        "khong",
+        "chua",
+        "het",
     }
 )
 # Of the cues, those that say "in the past", not "absent": a risk factor told as history
@@ -303,7 +307,7 @@ _HISTORY_CUES = frozenset(
 _NEGATIVE_AFTER_WORD = "negve"
 # Hindi "nahi"/"nahin" (not) follows what it negates ("koi extra tablet nahi").
 _NEGATED_AFTER = frozenset(
-    {"denied", "negative", "neg", "nil", "absent", "nahi", "nahin", _NEGATIVE_AFTER_WORD}
+    {"denied", "negative", "neg", "nil", "absent", "nahi", "nahin", "khong", _NEGATIVE_AFTER_WORD}
 )
 _ANSWER_NO = frozenset({"no", "nope", "not", "negative", _NEGATIVE_AFTER_WORD})
 # What may stand between a question and its answer in a transcript: "? A: No".
@@ -374,13 +378,8 @@ CHEST_PAIN_NEPALI = tuple(
 # Chest pain in Vietnamese, its accents dropped ("tức ngực", a tight chest; "đau ngực",
 # chest pain; the thirtieth vignette set), for CHEST_PAIN_PHRASES; not after "không" (no).
 CHEST_PAIN_VIETNAMESE = ("tuc nguc", "dau nguc", "nang nguc", "dau that nguc", "nguc dau")
+CHEST_PAIN_VIETNAMESE += ("dau o nguc", "tuc o nguc", "dau nhoi o nguc", "dau nhoi nguc")
 _NOT_BEFORE = {
-    # "Took all of Jay's pills" is someone's; "took all of her tablets this week as told" is
-    # her own, as prescribed (the thirtieth vignette set).
-    **dict.fromkeys(
-        ("took all of", "taken all of", "swallowed all of"),
-        frozenset({"her", "his", "my", "the", "their", "them", "it", "its", "your", "our"}),
-    ),
     # A port (a central line) is no port wine stain, port of call or port city, nor one taken
     # out.
     **dict.fromkeys(
@@ -388,7 +387,8 @@ _NOT_BEFORE = {
         frozenset({"wine", "of", "city", "town", "authority", "removed"}),
     ),
     # "LOC normal", "LOC: alert": a level of consciousness, not its loss.
-    "loc": frozenset({"normal", "alert", "intact", "good", "appropriate", "unchanged", "wnl"}),
+    "loc": frozenset({"normal", "alert", "intact", "good", "appropriate", "unchanged", "wnl"})
+    | frozenset({"unremarkable", "15", "gcs"}),
     # French "trop" before what there is too much of ("trop mal", "trop de douleur").
     "trop": frozenset({"de", "mal", "chaud", "froid", "fatigue", "fatiguee", "fort", "vite"})
     | frozenset({"tard", "longtemps", "loin", "peur", "bu", "mange", "pris", "souvent"}),
@@ -652,6 +652,8 @@ _NOT_RIGHT_AFTER = {
     "heater": frozenset({"electric", "electrical", "oil"}),
     # "Không đau ngực" (Vietnamese: no chest pain).
     **dict.fromkeys(CHEST_PAIN_VIETNAMESE, frozenset({"khong", "ko", "k"})),
+    # A tooth knocked out is no loss of consciousness.
+    "knocked out": frozenset({"tooth", "teeth", "incisor", "incisors", "molar", "crown"}),
     # Tablets lost, left behind or needed ("lost all her tablets in the flood") were not taken.
     **dict.fromkeys(
         tuple(
@@ -669,6 +671,7 @@ _NOT_BEFORE_PAIRS = {
     "loc": frozenset(
         {(":", "alert"), (":", "normal"), (":", "gcs"), (":", "awake"), (":", "a")}
         | {(":", "intact"), (":", "ao"), (":", "aox3"), (":", "orientated"), (":", "oriented")}
+        | {(":", "none"), (":", "nil"), (":", "no"), (":", "0"), (":", "15")}
     ),
     "not breathing": frozenset(
         {("any", "better"), ("much", "better"), ("any", "easier"), ("much", "easier")}
@@ -2143,6 +2146,8 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
             "teeth dont meet",
             "teeth not meeting",
             "teeth dont line up",
+            "teeth not lining up",
+            "teeth dont fit together",
             "jaw wont close",
             "bite feels off",
             "bite is off",

@@ -2419,6 +2419,10 @@ CONCEPTS: tuple[Concept, ...] = (
                     "breathless",
                     "breathlessness",
                     "short of breath",
+                    # Portuguese and Spanish (the thirty-first vignette set: "ela tá com falta
+                    # de ar", a swollen calf after a long flight).
+                    "falta de ar",
+                    "falta de aire",
                     "winded",
                     "pain when she breathes",
                     "pain when he breathes",

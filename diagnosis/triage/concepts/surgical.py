@@ -2300,7 +2300,6 @@ _BLOW_OR_FALL = (
     # An assault's blows (the twenty-ninth set's review: "punched in the face, on warfarin").
     "punched",
     "kicked",
-    "hitting",
     "face first",
     "scrape*",
     "scraped",
@@ -3396,6 +3395,9 @@ CONCEPTS: tuple[Concept, ...] = (
                     "struck head",
                     "struck his head",
                     "struck her head",
+                    "hitting head",
+                    "hitting his head",
+                    "hitting her head",
                     "head strike",
                     "head struck",
                     "head injury",
@@ -3488,6 +3490,9 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
                 _BLOOD_THINNERS,
             ),
+            # Knocked out on a blood thinner: a blow to the head ("knocked out in a fight"; not
+            # a tooth knocked out, _NOT_RIGHT_AFTER).
+            (("knocked out", "knocked unconscious", "kod"), _BLOOD_THINNERS),
             # An electric shock with a loss of consciousness, a fall, burns or a heart
             # symptom (an arrhythmia or deep injury may follow).
             (

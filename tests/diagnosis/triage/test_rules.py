@@ -1625,13 +1625,49 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         # The thirtieth: empty blister packs found; all of someone's pills; the edge of a
         # footbridge; nail glue remover; a tight chest in Vietnamese.
         ("Mom found empty paracetamol blister packs in her room, ? how many", "B_OVERDOSE", True),
-        ("says nada importa, I took all of Jay's pills", "B_OVERDOSE", True),
-        ("needs refill, took all of her tablets this week as told", "B_OVERDOSE", False),
-        ("sitting alone on the edge of the footbridge over the river", "B_PSYCH", True),
+        ("reports took all of todays meds this morning, dizzy on standing", "B_OVERDOSE", False),
+        (
+            "security found him sitting alone on the edge of the footbridge over the river",
+            "B_PSYCH",
+            True,
+        ),
         ("fell off the edge of the bridge while cycling, leg pain", "B_PSYCH", False),
+        ("sitting on the edge of the bridge fishing, stung by a wasp", "B_PSYCH", False),
+        ("cyclist fell on the footbridge over the canal, grazed knee", "B_PSYCH", False),
         ("toddler drank a mouthful of nail glue remover", "B_OVERDOSE", True),
         ("tức ngực since unloading catch, sweaty, smoker", "B_ACS", True),
         ("không đau ngực, ho 3 ngày, sweaty after fever", "B_ACS", False),
+        ("bn khong co dau nguc, dau bung, sweaty", "B_ACS", False),
+        ("dau o nguc, va mo hoi", "B_ACS", True),
+        (
+            "nail salon worker, uses acetone and nail glue daily, ate lunch, rash",
+            "B_OVERDOSE",
+            False,
+        ),
+        ("slipped, LOC: none, on apixaban, sore wrist", "B_TRAUMA", False),
+        ("on apixaban, got knocked out in a fight", "B_TRAUMA", True),
+        ("on apixaban, hot flushes hitting her face all day", "B_TRAUMA", False),
+        ("we all woke with headaches and vomiting, old gas heater", "B_OVERDOSE", True),
+        ("Ate chicken at a bbq, all of them vomiting now", "B_OVERDOSE", False),
+        # The thirty-first: a Portuguese breathlessness after a long flight with a swollen
+        # calf; "um monte de Tylenol"; a plan to walk in front of the light rail; a ship's
+        # rail with a note; a refill's empty box and "2 days of" a holiday.
+        (
+            "ela ta com falta de ar since this AM, L calf swollen and sore, long flight",
+            "B_PE",
+            True,
+        ),
+        ("took um monte de Tylenol, 5 hrs ago", "B_OVERDOSE", True),
+        ("Eu só queria dormir e não acordar", "B_PSYCH", True),
+        ("I'm going to walk in front of the light rail tonight", "B_PSYCH", True),
+        ("found sitting on the rail Deck 12 at 0300, a note for his mother", "B_PSYCH", True),
+        (
+            "Ran out of his blood pressure tablets, 2 days of Yom Tov, needs the prescription,"
+            " brought the empty box (amlodipine 5mg)",
+            "B_OVERDOSE",
+            False,
+        ),
+        ("ran out of his sertraline, took the whole box last night, drowsy", "B_OVERDOSE", True),
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),

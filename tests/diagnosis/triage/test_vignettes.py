@@ -48,6 +48,7 @@ SETS = [
     ("vignettes_28.jsonl", 50, 10, 25),
     ("vignettes_29.jsonl", 50, 10, 25),
     ("vignettes_30.jsonl", 50, 10, 25),
+    ("vignettes_31.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
