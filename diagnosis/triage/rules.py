@@ -365,6 +365,8 @@ _SCOPE_END = frozenset(
     }
 )
 _NEGATION_WINDOW = 6
+# The most words of one item of a list of negatives ("no fever, shortness of breath or ...").
+_LIST_ITEM_WORDS = 4
 # Abbreviations that mean something else before these words ("SI joint pain" is not
 # suicidal ideation).
 # Chest pain in Nepali ("chhati ali ali dukhyo": the chest hurt a little; the twenty-seventh
@@ -385,6 +387,23 @@ _NOT_BEFORE = {
     **dict.fromkeys(
         ("has a port", "her port", "his port"),
         frozenset({"wine", "of", "city", "town", "authority", "removed"}),
+    ),
+    # "So she can finish her roster": a task to finish, not a threat to someone (the
+    # thirty-second vignette set).
+    **dict.fromkeys(
+        ("finish him", "finish her", "finish them"),
+        frozenset({"roster", "shift", "shifts", "swing", "rotation", "work", "job", "jobs"})
+        | frozenset({"homework", "course", "degree", "exams", "exam", "training", "studies"})
+        | frozenset({"meal", "dinner", "lunch", "breakfast", "food", "plate", "drink", "feed"})
+        | frozenset({"bottle", "tea", "shower", "bath", "chores", "paperwork", "project"})
+        | frozenset({"run", "game", "set", "round", "placement", "school", "antibiotics"})
+        | frozenset({"tablets", "course", "medicine", "medication", "treatment", "chemo"}),
+    ),
+    # "Not rousing like usual", "won't wake properly": woken, less than usual (drowsy: the
+    # new-confusion concept reads these), not unresponsive (the thirty-second vignette set).
+    **dict.fromkeys(
+        ("not rousing", "wont wake", "wont wake up", "not waking up", "will not wake"),
+        frozenset({"properly", "fully", "like"}),
     ),
     # "LOC normal", "LOC: alert": a level of consciousness, not its loss.
     "loc": frozenset({"normal", "alert", "intact", "good", "appropriate", "unchanged", "wnl"})
@@ -641,6 +660,11 @@ _NOT_RIGHT_AFTER = {
         frozenset({"toe", "toes", "finger", "fingers", "fingertip", "foot", "feet", "nail"})
         | frozenset({"toenail", "skin", "wound", "leg", "ulcer", "tooth", "heel"}),
     ),
+    # "Didn't fall or bang her tummy" (the thirty-second vignette set): no fall.
+    **dict.fromkeys(
+        ("fall", "fell", "fallen"),
+        frozenset({"didnt", "never", "hasnt", "havent", "wasnt", "dont", "doesnt", "not"}),
+    ),
     # "Mal de tête" (a headache): no head struck.
     "tete": frozenset({"de"}),
     # French "trop" (too much) in a mixed note ("s'en souvient pas trop", "a trop bu"), not
@@ -675,6 +699,10 @@ _NOT_BEFORE_PAIRS = {
     ),
     "not breathing": frozenset(
         {("any", "better"), ("much", "better"), ("any", "easier"), ("much", "easier")}
+    ),
+    **dict.fromkeys(
+        ("not rousing", "wont wake", "wont wake up", "not waking up", "will not wake"),
+        frozenset({("as", "usual"), ("as", "normal"), ("as", "well")}),
     ),
 }
 # ... and two or three words ("unresponsive to texts", "unresponsive to her calls" per a worried
@@ -1030,11 +1058,55 @@ class _Note:
                     or french
                     or (token in _RESULT_WORDS and self._names_a_test(j))
                 )
+                if comma_seen and to_comma and token not in _HISTORY_CUES:
+                    return self._listed(j, start)
                 return not (comma_seen and to_comma)
             words += 1
             if words > _NEGATION_WINDOW:
                 return False
         return False
+
+    def _listed(self, cue: int, start: int) -> bool:
+        """Whether the finding at ``start``, past a comma after the cue at ``cue``, is an item
+        of the cue's list of short items that ends in "or" ("No headache, chest pain, vision
+        change or swelling": the thirty-second vignette set's pertinent negatives), not a
+        new finding after one ("no fever, chest pain since this morning", "No SOB, chest
+        pain 8/10 radiating to arm or jaw")."""
+        tokens = self.tokens
+        words = 0
+        saw_or = False
+        for k in range(cue + 1, start):
+            if saw_or:
+                return False  # the list ended before the finding's item
+            if tokens[k] == ",":
+                if not 0 < words <= _LIST_ITEM_WORDS:
+                    return False
+                words = 0
+            elif tokens[k] in ("or", "nor"):
+                # "No headache, vision change or chest pain": the finding ends the list.
+                saw_or = 0 < words <= _LIST_ITEM_WORDS or tokens[k - 1] == ","
+                if not saw_or:
+                    return False
+                words = 0
+            else:
+                words += 1
+        k = start
+        while True:
+            while k < len(tokens) and tokens[k] not in (",", "or", "nor", *_SCOPE_END):
+                words += 1
+                k += 1
+            # The last item is short ("or swelling"; not "or tightness since 2 hours").
+            longest = _LIST_ITEM_WORDS - 1 if saw_or else _LIST_ITEM_WORDS
+            if not 0 < words <= longest:
+                return False
+            if saw_or or k == len(tokens) or tokens[k] in _SCOPE_END:
+                return saw_or
+            saw_or = tokens[k] in ("or", "nor")
+            if tokens[k] == "," and k + 1 < len(tokens) and tokens[k + 1] in ("or", "nor"):
+                k += 1  # "chest pain, or SOB"
+                saw_or = True
+            k += 1
+            words = 0
 
     def _a_things_harm(self, start: int) -> bool:
         """Whether the subject of the harm at ``start`` is a thing ("it'll hurt the baby",
@@ -2096,6 +2168,15 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "dinner fork": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "misshapen": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "angulated": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "visibly bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    "obviously bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    # A gastrostomy out: the tube put back before the tract closes (one procedure).
+    "gastrostomy": frozenset({PROCEDURE}),
+    "g tube": frozenset({PROCEDURE}),
+    "peg tube": frozenset({PROCEDURE}),
+    "mic key": frozenset({PROCEDURE}),
+    "mickey button": frozenset({PROCEDURE}),
+    "feeding tube": frozenset({PROCEDURE}),
     # A limb that cannot bear weight: an x-ray (an ankle, ESI 4); a shortened or rotated leg
     # is a broken hip: x-ray, IV analgesia, labs.
     "cant weight bear": frozenset({XRAY}),
@@ -2132,6 +2213,10 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "crushed": frozenset({XRAY}),
     "slammed": frozenset({XRAY}),
     "jammed": frozenset({XRAY}),
+    # A hammer's blow to a finger or a thumb (the thirty-first vignette set, once "didn't
+    # fall" no longer read as a fall): an x-ray.
+    "with hammer": frozenset({XRAY}),
+    "with a hammer": frozenset({XRAY}),
     "fell": frozenset({XRAY}),
     "fall": frozenset({XRAY}),
     "rolled off": frozenset({XRAY}),
@@ -2167,6 +2252,18 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "unable to swallow": frozenset({XRAY, CONSULT}),
     "abscess": frozenset({PROCEDURE}),
     "foreign body": frozenset({PROCEDURE}),
+    **dict.fromkeys(
+        (
+            "grit in",
+            "grit go in",
+            "grit went in",
+            "speck in",
+            "something in my eye",
+            "something in her eye",
+            "something in his eye",
+        ),
+        frozenset({PROCEDURE}),
+    ),
     "dysuria": frozenset({LABS}),
     "burning when peeing": frozenset({LABS}),
     "burning w peeing": frozenset({LABS}),
@@ -2274,6 +2371,17 @@ NO_RESOURCE_PHRASES: tuple[str, ...] = (
     "abrasion",
     "wound check",
     "dressing change",
+    # A dressing to redo, an itch (a ringworm, healing stitches): the thirty-second set.
+    "dressing lifted",
+    "dressing has lifted",
+    "dressing redone",
+    "redo the dressing",
+    "dressing came off",
+    "dressing peeling",
+    "itchy",
+    "itching",
+    "ringworm",
+    "ring shaped",
     "poison ivy",
     "splinter",
     "back pain",

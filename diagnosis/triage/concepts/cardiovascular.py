@@ -3334,6 +3334,17 @@ CONCEPTS: tuple[Concept, ...] = (
                 "broken blood vessel",
                 "popped a blood vessel",
                 "subconjunctival",
+                # ... and grit in the eye that has left the sight alone (the thirty-second
+                # vignette set: "felt a bit of grit go in ... says she can see fine").
+                "bit of grit",
+                "grit in",
+                "grit go in",
+                "grit went in",
+                "speck in",
+                "something in my eye",
+                "something in her eye",
+                "something in his eye",
+                "eyelash in",
             ),
             (
                 "vision fine",
@@ -3346,6 +3357,8 @@ CONCEPTS: tuple[Concept, ...] = (
                 "normal vision",
                 "sees fine",
                 "seeing fine",
+                "can see fine",
+                "see fine",
                 "vision 20/20",
                 "20/20",
                 "after coughing",

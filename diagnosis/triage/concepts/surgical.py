@@ -672,6 +672,41 @@ _LATE_PREGNANCY: tuple[str, ...] = (
     "seven months pregnant",
     "7 months pregnant",
 )
+# A birth in the last weeks (with a sign, postpartum pre-eclampsia: B_OBSTETRIC).
+_AFTER_BIRTH: tuple[str, ...] = (
+    "delivered baby",
+    "delivered her baby",
+    "delivered a baby",
+    "delivered the baby",
+    "delivered my baby",
+    "gave birth",
+    "given birth",
+    "had her baby",
+    "had my baby",
+    "had the baby",
+    "had a baby",
+    "had baby",
+    "postpartum",
+    "post partum",
+    "postnatal",
+    "post natal",
+    "after delivery",
+    "since delivery",
+    "since the birth",
+    "since the baby was born",
+    "c section",
+    "caesarean",
+    "cesarean",
+)
+# A pregnancy said to be 20 weeks or more along, in weeks, months or trimesters (not "due
+# in", "antenatal" or a bare "39 4": early pregnancies say them too, or they are not weeks).
+_LATE_STATED: tuple[str, ...] = (
+    *_LATE_GESTATION,
+    *(phrase for phrase in _LATE_PREGNANCY if "month" in phrase),
+    "third trimester",
+    "3rd trimester",
+    "heavily pregnant",
+)
 # The emergencies of later pregnancy: bleeding, abruption, pre-eclampsia, fits, labour
 # too early or with complications, a baby that has stopped moving.
 _OBSTETRIC_SIGNS: tuple[str, ...] = (
@@ -2370,7 +2405,6 @@ CONCEPTS: tuple[Concept, ...] = (
                 ("down low", "low down", "lower", "pelvi*", "one side", "right side", "left side"),
                 ("spotting", "bleeding", "pv bleed*", "blood"),
             ),
-            (_PREGNANT, _ECTOPIC_SIGNS),
             (
                 ("last period", "lmp", "last menstrual period", "last menses"),
                 (
@@ -2410,6 +2444,10 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
             ),
         ),
+        # Pregnant with pain low on one side, but not 20 weeks or more along: a tube cannot
+        # hold a pregnancy that far (the thirty-second vignette set: "28 wks pregnant ...
+        # pain in my right side round my back", a kidney infection).
+        together_unless=(((_PREGNANT, _ECTOPIC_SIGNS), _LATE_STATED),),
         descriptions=(
             "missed period, one-sided lower belly pain and spotting",
             "positive pregnancy test with sharp pain low on one side",
@@ -3953,7 +3991,9 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         code="B_OBSTETRIC",
         key="obstetric",
-        reason="An emergency in later pregnancy is a high-risk situation",
+        reason=(
+            "An emergency in later pregnancy or in the weeks after a birth is a high-risk situation"
+        ),
         phrases=(
             # The twelfth paraphrase round, by the words: "baby hasn't kicked since yesterday
             # morning".
@@ -4079,6 +4119,54 @@ CONCEPTS: tuple[Concept, ...] = (
             ),
             (_PREGNANT, ("bearing down", "crowning", "foot visible", "babys foot")),
             (_LATE_PREGNANCY, _OBSTETRIC_SIGNS),
+            # Pre-eclampsia can start after the birth, up to six weeks (the thirty-second
+            # vignette set: "delivered baby 6 days ago ... my head dey bang me ... I dey see
+            # star star", feet and face more swollen): a headache with the eyes, a swelling,
+            # the pressure or the pain under the right ribs.
+            (
+                _AFTER_BIRTH,
+                (
+                    "headache",
+                    "hedache",
+                    "head pain",
+                    "head pounding",
+                    "head banging",
+                    "head is banging",
+                    "head dey bang",
+                    "head dey pain",
+                    "head de bang",
+                    "head de pain",
+                ),
+                (
+                    "blurred vision",
+                    "blurry vision",
+                    "vision",
+                    "seeing stars",
+                    "see stars",
+                    "see star",
+                    "star star",
+                    "seeing spots",
+                    "see spots",
+                    "sparkles",
+                    "flashing lights",
+                    "face swell*",
+                    "swollen face",
+                    "face swollen",
+                    "more swollen",
+                    "high bp",
+                    "bp high",
+                    "bp is high",
+                    "raised bp",
+                    "high blood pressure",
+                    "blood pressure high",
+                    "blood pressure is high",
+                    "ruq pain",
+                    "under the right ribs",
+                    "under her right ribs",
+                    "under my right ribs",
+                    "epigastric",
+                ),
+            ),
         ),
         descriptions=(
             "pregnant 34 weeks, bleeding and tummy pain",

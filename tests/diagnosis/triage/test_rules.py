@@ -199,6 +199,13 @@ RESOURCE_CASES = [
     ("dry cracked split lip from the cold", None),
     ("punched in the face, swollen cheek, numb upper lip, pain on biting", None),
     ("3cm gaping cut on cheek from a dog, nobody knows its shots", None),
+    # The thirty-second vignette set: an arm visibly bent needs a reduction; a gastrostomy
+    # put back; grit in the eye taken out; a dressing, an itch need nothing.
+    ("fell from the monkey bars, forearm swollen and visibly bent", 3),
+    ("mic-key gastrostomy button came out an hour ago, stoma clean", 4),
+    ("felt a bit of grit go in her L eye, watery, can see fine", 4),
+    ("PICC dressing lifted at the edge in the shower, wants it redone", 5),
+    ("itchy ring-shaped patches on the arm for 2 weeks", 5),
     ("", None),
     ("here with mom", None),
 ]
@@ -698,6 +705,30 @@ def test_a_finding_negated_after_it_or_told_as_history_does_not_fire(note: str) 
     result = esi_rules(complaint=note, vitals=ADULT)
 
     assert result.floor is None, [r.reason for r in result.fired]
+
+
+@pytest.mark.parametrize(
+    ("note", "present"),
+    [
+        # A list of pertinent negatives that ends in "or" negates each of its items (the
+        # thirty-second vignette set, a refill: "No headache, chest pain, vision change or
+        # swelling") ...
+        ("Ran out of BP tablets. No headache, chest pain, vision change or swelling.", False),
+        ("No headache, vision change or chest pain, wants a script", False),
+        ("no cough, no fever, chest pain, or SOB", False),
+        # ... not a finding told after a negative ...
+        ("no fever, chest pain since this morning", True),
+        ("No SOB, chest pain 8/10 radiating to arm or jaw", True),
+        ("no meds taken, chest pain or tightness since 2 hours", True),
+        ("No headache, chest pain and sweating", True),
+        # ... nor a history ("hx" lists what was, not what is absent).
+        ("hx asthma, chest pain or SOB", True),
+    ],
+)
+def test_a_list_of_negatives_negates_each_item(note: str, present: bool) -> None:
+    older = vitals(age_years=60)
+
+    assert ("B_ACS" in codes(esi_rules(complaint=note, vitals=older))) is present
 
 
 def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
@@ -1668,6 +1699,40 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
             False,
         ),
         ("ran out of his sertraline, took the whole box last night, drowsy", "B_OVERDOSE", True),
+        # The thirty-second: a sour-gas knockdown; postpartum pre-eclampsia in Pidgin; a
+        # late pregnancy's flank pain is no ectopic; "finish her roster"; "not rousing like
+        # usual" is drowsy, not unresponsive; "didn't fall".
+        (
+            "monitor alarmed for sour gas, he dropped like a sack for 30 sec, now awake",
+            "B_OVERDOSE",
+            True,
+        ),
+        ("works at a sour gas plant, twisted his ankle on the stairs", "B_OVERDOSE", False),
+        ("collapsed in a confined space at the tank, now awake", "B_OVERDOSE", True),
+        ("gave birth 6 days ago, my head dey bang me, I dey see star star", "B_OBSTETRIC", True),
+        (
+            "had a baby 2 weeks ago, no headache or vision problems, wound check",
+            "B_OBSTETRIC",
+            False,
+        ),
+        ("28 wks pregnant, pain in my right side round my back, shivery", "B_ECTOPIC", False),
+        ("7 wks pregnant, pain in my right side, spotting", "B_ECTOPIC", True),
+        (
+            "grinder, grit in her eye, wants it sorted so she can finish her roster",
+            "B_PSYCH",
+            False,
+        ),
+        ("says he is going to finish her off tonight, has a knife", "B_PSYCH", True),
+        ("not rousing like usual, keeps calling me by his sister's name", "A_UNRESPONSIVE", False),
+        ("not rousing like usual, keeps calling me by his sister's name", "B_ALTERED", True),
+        ("febrile baby, won't wake properly", "B_ALTERED", True),
+        ("won't wake up, snoring, empty pill bottle", "A_UNRESPONSIVE", True),
+        (
+            "22 wks pregnant, went over on her ankle, didn't fall or bang her tummy",
+            "B_OBSTETRIC",
+            False,
+        ),
+        ("30 wks pregnant, fell down the stairs", "B_OBSTETRIC", True),
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),

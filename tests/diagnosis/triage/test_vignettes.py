@@ -49,6 +49,7 @@ SETS = [
     ("vignettes_29.jsonl", 50, 10, 25),
     ("vignettes_30.jsonl", 50, 10, 25),
     ("vignettes_31.jsonl", 50, 10, 25),
+    ("vignettes_32.jsonl", 50, 11, 23),
 ]
 VIGNETTES = [
     json.loads(line)
