@@ -296,6 +296,13 @@ _CUES_TO_COMMA = frozenset(
         "het",
     }
 )
+# Of them, those that are also names ("Mr Chua", the thirty-first set's review): cues only in a
+# note with a Vietnamese word besides them.
+_VIETNAMESE_ONLY_CUES = frozenset({"chua", "het"})
+_VIETNAMESE_WORDS = frozenset(
+    {"khong", "dau", "nguc", "tuc", "kho", "tho", "roi", "lam", "qua", "nhieu", "duoc", "cua"}
+    | {"ong", "gio", "hom", "nay", "mot", "chut", "bung", "sot", "ho"}
+)
 # Of the cues, those that say "in the past", not "absent": a risk factor told as history
 # ("hx renal transplant", "previous DVT") still counts in a combination of findings.
 _HISTORY_CUES = frozenset(
@@ -365,8 +372,14 @@ _SCOPE_END = frozenset(
     }
 )
 _NEGATION_WINDOW = 6
-# The most words of one item of a list of negatives ("no fever, shortness of breath or ...").
-_LIST_ITEM_WORDS = 4
+# The most words of another item of a list of negatives than the finding's ("no fever,
+# vision change or ..."), and the record's fields a list never starts with ("No allergies,
+# SOB at rest ...": what follows is the complaint).
+_LIST_ITEM_WORDS = 2
+_FIELD_NEGATIVES = frozenset(
+    {"allergies", "allergy", "known", "nkda", "kda", "meds", "medications", "medication"}
+    | {"pmh", "pmhx", "hx", "history", "regular", "significant", "previous", "drug", "drugs"}
+)
 # Abbreviations that mean something else before these words ("SI joint pain" is not
 # suicidal ideation).
 # Chest pain in Nepali ("chhati ali ali dukhyo": the chest hurt a little; the twenty-seventh
@@ -397,13 +410,26 @@ _NOT_BEFORE = {
         | frozenset({"meal", "dinner", "lunch", "breakfast", "food", "plate", "drink", "feed"})
         | frozenset({"bottle", "tea", "shower", "bath", "chores", "paperwork", "project"})
         | frozenset({"run", "game", "set", "round", "placement", "school", "antibiotics"})
-        | frozenset({"tablets", "course", "medicine", "medication", "treatment", "chemo"}),
+        | frozenset({"tablets", "course", "medicine", "medication", "treatment", "chemo"})
+        | frozenset({"essay", "assignment", "thesis", "dissertation", "coursework", "report"})
+        | frozenset({"book", "knitting", "puzzle", "painting", "work", "sentence", "story"}),
     ),
-    # "Not rousing like usual", "won't wake properly": woken, less than usual (drowsy: the
-    # new-confusion concept reads these), not unresponsive (the thirty-second vignette set).
+    # "Knocked out his front tooth" (the thirty-first set's review): a tooth, no loss of
+    # consciousness ("knocked out for 2 minutes" still is one).
+    "knocked out": frozenset({"his", "her", "my", "a", "the", "two", "three", "both", "front"})
+    | frozenset({"some", "one", "their", "tooth", "teeth", "an"}),
+    # "Walked in visibly bent over": a posture, no deformed limb.
+    **dict.fromkeys(
+        ("visibly bent", "obviously bent"), frozenset({"over", "double", "forward", "down"})
+    ),
+    # "Ran out on her", "ran out the door crying": a person running, no refill.
+    "ran out": frozenset({"on", "into", "onto", "after", "crying", "screaming", "the", "to"}),
+    # "Not rousing like usual": woken, less than usual (drowsy: the new-confusion concept
+    # reads it), not unresponsive (the thirty-second vignette set). Not "properly" or
+    # "fully": "not rousing properly, limp, breathing slow" is a child who cannot be woken.
     **dict.fromkeys(
         ("not rousing", "wont wake", "wont wake up", "not waking up", "will not wake"),
-        frozenset({"properly", "fully", "like"}),
+        frozenset({"like"}),
     ),
     # "LOC normal", "LOC: alert": a level of consciousness, not its loss.
     "loc": frozenset({"normal", "alert", "intact", "good", "appropriate", "unchanged", "wnl"})
@@ -704,6 +730,8 @@ _NOT_BEFORE_PAIRS = {
         ("not rousing", "wont wake", "wont wake up", "not waking up", "will not wake"),
         frozenset({("as", "usual"), ("as", "normal"), ("as", "well")}),
     ),
+    # "Took the whole box of antibiotics as prescribed": a course finished.
+    "took the whole box": frozenset({("of", "antibiotics"), ("as", "prescribed")}),
 }
 # ... and two or three words ("unresponsive to texts", "unresponsive to her calls" per a worried
 # mother; "unresponsive to antibiotics": no one unresponsive in front of the nurse).
@@ -1005,6 +1033,8 @@ class _Note:
             for word in words:
                 self.positions.setdefault(word, []).append(i)
         self.french = len(_FRENCH_WORDS & set(self.tokens)) >= 2
+        # "Chưa", "hết" negate in a note with Vietnamese in it, not "Mr Chua" (a surname).
+        self.vietnamese = bool(_VIETNAMESE_WORDS & set(self.tokens))
 
     def _french_cue(self, j: int) -> bool:
         """Whether the French word at ``j`` negates what follows it: in a note in French,
@@ -1043,6 +1073,8 @@ class _Note:
                 return not history_counts
             french = token in _FRENCH_CUES and self._french_cue(j)
             cue = token in _CUES_OVER_COMMAS or token in _CUES_TO_COMMA or french
+            if token in _VIETNAMESE_ONLY_CUES and not self.vietnamese:
+                cue = False
             if cue and token in _RESULT_WORDS and not self._opens_negation(j, start):
                 cue = False  # "COVID negative, chest pain": the result of what precedes it
             if cue and not (
@@ -1071,18 +1103,25 @@ class _Note:
         of the cue's list of short items that ends in "or" ("No headache, chest pain, vision
         change or swelling": the thirty-second vignette set's pertinent negatives), not a
         new finding after one ("no fever, chest pain since this morning", "No SOB, chest
-        pain 8/10 radiating to arm or jaw")."""
+        pain 8/10 radiating to arm or jaw", "No fever, vomiting blood x3, dizzy or faint"),
+        nor after a record's field ("No allergies, SOB at rest, lips blue or grey"). The
+        other items have at most two words, the finding's at most three, and no number."""
         tokens = self.tokens
+        if cue + 1 < len(tokens) and tokens[cue + 1] in _FIELD_NEGATIVES:
+            return False
         words = 0
         saw_or = False
         for k in range(cue + 1, start):
+            token = tokens[k]
             if saw_or:
                 return False  # the list ended before the finding's item
-            if tokens[k] == ",":
+            if any(c.isdigit() for c in token):
+                return False
+            if token == ",":  # noqa: S105 - a comma token
                 if not 0 < words <= _LIST_ITEM_WORDS:
                     return False
                 words = 0
-            elif tokens[k] in ("or", "nor"):
+            elif token in ("or", "nor"):
                 # "No headache, vision change or chest pain": the finding ends the list.
                 saw_or = 0 < words <= _LIST_ITEM_WORDS or tokens[k - 1] == ","
                 if not saw_or:
@@ -1091,12 +1130,13 @@ class _Note:
             else:
                 words += 1
         k = start
+        longest = _LIST_ITEM_WORDS + 1  # the finding's own item
         while True:
             while k < len(tokens) and tokens[k] not in (",", "or", "nor", *_SCOPE_END):
+                if any(c.isdigit() for c in tokens[k]):
+                    return False
                 words += 1
                 k += 1
-            # The last item is short ("or swelling"; not "or tightness since 2 hours").
-            longest = _LIST_ITEM_WORDS - 1 if saw_or else _LIST_ITEM_WORDS
             if not 0 < words <= longest:
                 return False
             if saw_or or k == len(tokens) or tokens[k] in _SCOPE_END:
@@ -1107,6 +1147,7 @@ class _Note:
                 saw_or = True
             k += 1
             words = 0
+            longest = _LIST_ITEM_WORDS
 
     def _a_things_harm(self, start: int) -> bool:
         """Whether the subject of the harm at ``start`` is a thing ("it'll hurt the baby",
@@ -1605,6 +1646,8 @@ ANGINAL_SITE_PHRASES: tuple[str, ...] = (
     "both arms",
     "arms",
 )
+# ... the same places but one arm (not "both arms", "arms": a heartburn and sore arms).
+_ANGINAL_ONE_SIDE = ("jaw", "l shoulder", "left shoulder", "l arm", "left arm")
 ANGINAL_ACHE_PHRASES: tuple[str, ...] = (
     "ach*",
     "pain",
@@ -1713,6 +1756,12 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "burning in his stomach",
     "burning in her stomach",
     "burning in my stomach",
+    "pit of her stomach",
+    "pit of his stomach",
+    "pit of my stomach",
+    "pit of the stomach",
+    # Polish "zgaga" (heartburn; the thirty-third vignette set).
+    "zgaga",
     # Breathlessness (ACS_SWEAT_BREATHLESS_PHRASES, below) and nausea.
     "nausea",
     "nauseous",
@@ -1723,6 +1772,14 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "sick to his stomach",
     "sick to the stomach",
     "nasusuka",
+)
+# Of them, a burning or heaviness of the upper stomach (not wind nor nausea alone).
+_UPPER_BURNING = tuple(
+    phrase
+    for phrase in ACS_UPPER_ABDOMEN_PHRASES
+    if phrase not in ("gas", "gassy", "kabag", "nausea", "nauseous", "nauseated", "queasy")
+    and phrase != "nasusuka"
+    and not phrase.startswith("sick to")
 )
 ACS_SWEAT_BREATHLESS_PHRASES: tuple[str, ...] = (
     *ANGINAL_BREATHLESS_PHRASES,
@@ -2170,6 +2227,20 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "angulated": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "visibly bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "obviously bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    # An itch with a yellow skin, a heavy bleed, a wound open to the bowel need more than
+    # nothing (the thirty-second set's review: "itchy skin and yellow eyes, dark urine").
+    **dict.fromkeys(
+        ("yellow eyes", "yellow skin", "jaundice*", "dark urine", "pale stools", "pale poo"),
+        frozenset({LABS, IMAGING}),
+    ),
+    **dict.fromkeys(
+        ("bleeding heavily", "heavy bleeding", "bleeding a lot"),
+        frozenset({LABS, PROCEDURE}),
+    ),
+    **dict.fromkeys(
+        ("bowel visible", "see his bowel", "see her bowel", "see the bowel", "bowel showing"),
+        frozenset({LABS, IMAGING, CONSULT}),
+    ),
     # A gastrostomy out: the tube put back before the tract closes (one procedure).
     "gastrostomy": frozenset({PROCEDURE}),
     "g tube": frozenset({PROCEDURE}),
@@ -2224,6 +2295,22 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "lac": frozenset({PROCEDURE}),
     "laceration": frozenset({PROCEDURE}),
     "needs stitches": frozenset({PROCEDURE}),
+    # A gaping cut is stitched (the thirty-third vignette set: four "gaping" cuts, ESI 4); a
+    # bite's, or one with glass in it, needs more (rabies cover, an x-ray).
+    "gaping cut": frozenset({PROCEDURE}),
+    "gaping wound": frozenset({PROCEDURE}),
+    "gaping laceration": frozenset({PROCEDURE}),
+    "wants it stitched": frozenset({PROCEDURE}),
+    "needs it stitched": frozenset({PROCEDURE}),
+    "needs stitching": frozenset({PROCEDURE}),
+    **dict.fromkeys(
+        ("from a dog", "dog bite", "bitten by", "dog attack", "dogs got", "attacked by a dog"),
+        frozenset({PROCEDURE, IV_MEDS}),
+    ),
+    # A fall onto an outstretched hand: an x-ray of the wrist.
+    "outstretched": frozenset({XRAY}),
+    "foosh": frozenset({XRAY}),
+    "glass in": frozenset({XRAY}),
     # Teeth that no longer meet after a blow: a broken jaw, a scan and a specialist (the
     # twenty-ninth vignette set: ESI 3, not the ESI 5 of "teeth").
     **dict.fromkeys(
@@ -2394,6 +2481,20 @@ NO_RESOURCE_PHRASES: tuple[str, ...] = (
     "panic attack*",
     "sick note",
     "fit note",
+    # A cough and a runny nose in Hindi ("naak beh raha hai, thodi khansi"); a forgotten
+    # medicine asked for through a translation app ("please give paper for medicine").
+    "khansi",
+    "naak beh",
+    "paper for medicine",
+    "paper for the medicine",
+    "medicine was forgotten",
+    "forgot my tablets",
+    "forgot his tablets",
+    "forgot her tablets",
+    "forgot my medicine",
+    "left my tablets",
+    "left his tablets",
+    "left her tablets",
     "work note",
     "hangover",
 )
@@ -2938,6 +3039,20 @@ def esi_rules(
                 "An ache of the jaw, left shoulder or arm with breathlessness may be a heart "
                 f"attack without chest pain (complaint says "
                 f"{note.quote(site + ache + breathless)}): ESI 2.",
+            )
+        # A heartburn that goes to the jaw, the left arm or shoulder (the thirty-third
+        # vignette set: "zgaga, very bad heartburn", "boli tu" pointing at the upper stomach
+        # and the jaw; "a burning in the pit of her stomach that goes up into her jaw").
+        heart_site = note.find(_ANGINAL_ONE_SIDE) if age >= _SWEATING_ACS_AGE else []
+        burning = note.find(_UPPER_BURNING) if heart_site else []
+        if not breathless and burning and not note.find(ANGINAL_OTHER_CAUSE_PHRASES):
+            add(
+                "B_ACS",
+                "B",
+                2,
+                "An upper-stomach burning or heaviness with the jaw, the left shoulder or arm "
+                f"may be a heart attack without chest pain (complaint says "
+                f"{note.quote(burning + heart_site)}): ESI 2.",
             )
     feverish = vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C
     if age >= _SWEATING_ACS_AGE and not feverish and not any(r.code == "B_ACS" for r in fired):

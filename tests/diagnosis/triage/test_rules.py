@@ -194,11 +194,14 @@ RESOURCE_CASES = [
     ("handcuff wrist, peripheral refill 4 sec", None),
     ("handcuff wrist, refill time 3 sec", None),
     # Teeth that no longer meet after a blow: a broken jaw, not the ESI 5 of "teeth"; a gaping
-    # cut alone names no other need (a dog's rabies cover, glass in it) and stays unknown.
+    # cut from a dog needs its stitches and the rabies cover (two resources).
     ("punched + kicked in face, split upper lip gaping 2cm, teeth don't meet right", 3),
     ("dry cracked split lip from the cold", None),
     ("punched in the face, swollen cheek, numb upper lip, pain on biting", None),
-    ("3cm gaping cut on cheek from a dog, nobody knows its shots", None),
+    ("3cm gaping cut on cheek from a dog, nobody knows its shots", 3),
+    # A gaping cut alone is stitched (the thirty-third vignette set).
+    ("4 cm gaping cut on the forearm from a knife, bleeding stopped", 4),
+    ("2 cm cut through L eyebrow, wants it stitched quick", 4),
     # The thirty-second vignette set: an arm visibly bent needs a reduction; a gastrostomy
     # put back; grit in the eye taken out; a dressing, an itch need nothing.
     ("fell from the monkey bars, forearm swollen and visibly bent", 3),
@@ -206,6 +209,12 @@ RESOURCE_CASES = [
     ("felt a bit of grit go in her L eye, watery, can see fine", 4),
     ("PICC dressing lifted at the edge in the shower, wants it redone", 5),
     ("itchy ring-shaped patches on the arm for 2 weeks", 5),
+    # ... not an itch with a yellow skin, nor a bent back; a cold in Hindi, a forgotten
+    # medicine through a translation app.
+    ("Itchy skin and yellow eyes, dark urine, pale stools for a week", 3),
+    ("Walked in visibly bent over with back pain after lifting boxes", 5),
+    ("naak beh raha hai, thodi khansi, playing and eating", 5),
+    ("my medicine for pressure of blood was forgotten, please give paper for medicine", 5),
     ("", None),
     ("here with mom", None),
 ]
@@ -721,14 +730,32 @@ def test_a_finding_negated_after_it_or_told_as_history_does_not_fire(note: str) 
         ("No SOB, chest pain 8/10 radiating to arm or jaw", True),
         ("no meds taken, chest pain or tightness since 2 hours", True),
         ("No headache, chest pain and sweating", True),
-        # ... nor a history ("hx" lists what was, not what is absent).
+        # ... nor a history ("hx" lists what was, not what is absent), nor after a record's
+        # field, nor an item with a number or of more words.
         ("hx asthma, chest pain or SOB", True),
+        ("No allergies, chest pain or SOB", True),
+        ("No fever, chest pain x2 today or sob", True),
+        ("no cough, shortness of breath or chest pain", True),
     ],
 )
 def test_a_list_of_negatives_negates_each_item(note: str, present: bool) -> None:
     older = vitals(age_years=60)
 
     assert ("B_ACS" in codes(esi_rules(complaint=note, vitals=older))) is present
+
+
+def test_a_heartburn_to_the_jaw_is_a_heart_attack_without_chest_pain() -> None:
+    """The thirty-third vignette set: "zgaga, very bad heartburn" with pain to the jaw in a
+    57-year-old diabetic smoker; not wind with a sore jaw, nor a dental jaw."""
+    older = vitals(age_years=57)
+
+    def acs(note: str) -> bool:
+        return "B_ACS" in codes(esi_rules(complaint=note, vitals=older))
+
+    assert acs("zgaga, very bad heartburn since 4am, boli tu pointing at upper stomach and jaw")
+    assert acs("a burning in the pit of her stomach that goes up into her jaw")
+    assert not acs("gas, bloated, sore jaw")
+    assert not acs("heartburn after curry, jaw sore from a dental filling yesterday")
 
 
 def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
@@ -1733,6 +1760,82 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
             False,
         ),
         ("30 wks pregnant, fell down the stairs", "B_OBSTETRIC", True),
+        # The review of the thirty-first and thirty-second sets' changes: each new phrase
+        # against its everyday use, and what the narrowing must still find.
+        (
+            "H2S training at work this morning, rolled ankle when he went down the stairs",
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Confined space rescue drill, dragged her out of the tank as practice, back pain",
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Hydrogen sulphide smell from drains at home, mild nausea, no collapse",
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Stuck in lift, confined space, panic attack, went down to ground floor",
+            "B_OVERDOSE",
+            False,
+        ),
+        ("Headache after a night out, had a baby 4 years ago, vision fine", "B_OBSTETRIC", False),
+        (
+            "Grandmother, gave birth to 4 children, high blood pressure, mild headache",
+            "B_OBSTETRIC",
+            False,
+        ),
+        ("Mum says not rousing properly, limp, breathing slow", "A_UNRESPONSIVE", True),
+        ("Waiting in front of the tram stop when she tripped, grazed knee", "B_PSYCH", False),
+        ("Toddler tried to walk out into traffic, dad grabbed his arm", "B_PSYCH", False),
+        ("says she will walk into traffic if we send her home", "B_PSYCH", True),
+        (
+            "Painter standing on the railing of the balcony, fell 1 m onto the deck",
+            "B_PSYCH",
+            False,
+        ),
+        ("Police found him on the footbridge over the river at 3am, tearful", "B_PSYCH", True),
+        ("Found on the other side of the railing on the bridge, crying", "B_PSYCH", True),
+        (
+            "Took the whole box of antibiotics as prescribed, still has ear pain",
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Husband has the same tummy bug, vomiting since BBQ chicken last night",
+            "B_OVERDOSE",
+            False,
+        ),
+        ("On rivaroxaban, knocked out his front tooth playing hockey", "B_TRAUMA", False),
+        ("on apixaban, knocked out for 2 minutes after a fall", "B_TRAUMA", True),
+        ("On apixaban, partner hitting him over the head with a bottle", "B_TRAUMA", True),
+        (
+            "Boyfriend ran out on her last week, took a handful of her antidepressants",
+            "B_OVERDOSE",
+            True,
+        ),
+        ("Ran out of tramadol, took too many codeine with vodka tonight", "B_OVERDOSE", True),
+        (
+            "Refill of diazepam needed, admits taking a handful of diazepam with wine",
+            "B_OVERDOSE",
+            True,
+        ),
+        ("Took all of Jays pills after an argument, friend brought her in", "B_OVERDOSE", True),
+        ("Mr Chua chest pain 2 hrs, sweaty", "B_ACS", True),
+        ("Wants to finish her essay tonight, sore throat", "B_PSYCH", False),
+        ("No allergies, SOB at rest, lips blue or grey", "A_RESP_DISTRESS", True),
+        ("No fever, vomiting blood x3, dizzy or faint", "B_BLEEDING", True),
+        # The thirty-third set: a head knock with repeated vomiting or questions; both arms
+        # after a tackle (not one arm's "stinger", nor a carpal tunnel).
+        ("HIA fail, took a knee to the head, keeps asking what the score is", "B_TRAUMA", True),
+        ("hit his head playing rugby, vomited twice since", "B_TRAUMA", True),
+        ("head injury 2 days ago, keeps asking for painkillers", "B_TRAUMA", False),
+        ("stinger after a tackle, pins and needles down both arms, grip weak", "B_TRAUMA", True),
+        ("burning down one arm after a tackle, settled", "B_TRAUMA", False),
+        ("neck pain for weeks, both hands numb at night, carpal tunnel", "B_TRAUMA", False),
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),

@@ -50,6 +50,7 @@ SETS = [
     ("vignettes_30.jsonl", 50, 10, 25),
     ("vignettes_31.jsonl", 50, 10, 25),
     ("vignettes_32.jsonl", 50, 11, 23),
+    ("vignettes_33.jsonl", 50, 11, 24),
 ]
 VIGNETTES = [
     json.loads(line)
