@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
 from diagnosis.triage.concepts.medical import FEVER_NOW, PASSIVE_WISH_NOT_TO_WAKE, TEN_OR_MORE
-from diagnosis.triage.concepts.surgical import INJURY_MARKS
+from diagnosis.triage.concepts.surgical import HEAD_KNOCKS, INJURY_MARKS
 
 AVPU = ("A", "V", "P", "U")
 AGE_BANDS = ("<3m", "3m-3y", "3-8y", ">8y")
@@ -346,6 +346,9 @@ _UNTIL_NOW = frozenset({"since", "from", "for", "over", "the", "this", "through"
 _GOES_ON = frozenset({"began", "started", "start", "ongoing", "still", "again", "continuing"})
 _GOES_ON |= frozenset({"persisting", "persistent", "worse", "worsening", "since", "every"})
 _FEVER_NOW = frozenset(FEVER_NOW)
+# Findings a combination needs now that a date weeks back takes out (a fever; a knock to the
+# head: "head injury 3 weeks ago ... now vomited x2 after a dodgy takeaway").
+_DATED_NOW = _FEVER_NOW | frozenset(HEAD_KNOCKS)
 # "no improvement in CP" still has chest pain: these words after a cue cancel it.
 _PSEUDO_NEGATION = frozenset(
     {"improvement", "improving", "improved", "relief", "relieved", "better", "change", "help"}
@@ -372,10 +375,16 @@ _SCOPE_END = frozenset(
     }
 )
 _NEGATION_WINDOW = 6
+# Words around a nurse's "MI" in a note quoting Patois (_Note._mi_framed).
+_MI_FRAMED_BEFORE = frozenset(
+    {"?", "query", "likely", "possible", "probable", "suspected", "hx", "previous", "old"}
+    | {"inferior", "anterior", "lateral", "posterior", "acute", "ecg", "stemi", "nstemi"}
+)
+_MI_FRAMED_AFTER = frozenset({"on", "changes", "ecg", "per", "?"})
 # The most words of another item of a list of negatives than the finding's ("no fever,
 # vision change or ..."), and the record's fields a list never starts with ("No allergies,
 # SOB at rest ...": what follows is the complaint).
-_LIST_ITEM_WORDS = 2
+_LIST_ITEM_WORDS = 3
 _FIELD_NEGATIVES = frozenset(
     {"allergies", "allergy", "known", "nkda", "kda", "meds", "medications", "medication"}
     | {"pmh", "pmhx", "hx", "history", "regular", "significant", "previous", "drug", "drugs"}
@@ -416,8 +425,7 @@ _NOT_BEFORE = {
     ),
     # "Knocked out his front tooth" (the thirty-first set's review): a tooth, no loss of
     # consciousness ("knocked out for 2 minutes" still is one).
-    "knocked out": frozenset({"his", "her", "my", "a", "the", "two", "three", "both", "front"})
-    | frozenset({"some", "one", "their", "tooth", "teeth", "an"}),
+    "knocked out": frozenset({"his", "her", "my", "their", "front", "tooth", "teeth"}),
     # "Walked in visibly bent over": a posture, no deformed limb.
     **dict.fromkeys(
         ("visibly bent", "obviously bent"), frozenset({"over", "double", "forward", "down"})
@@ -596,6 +604,9 @@ _NOT_BEFORE = {
             "wee",
         }
     ),
+    # "Nai nai" is a grandmother in Mandarin (the thirty-fourth vignette set), no
+    # non-accidental injury.
+    "nai": frozenset({"nai"}),
     # Sickle cell trait, or a negative screen, is no sickle cell disease.
     "sickle cell": frozenset({"trait", "negative", "screen", "carrier"}),
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
@@ -691,6 +702,11 @@ _NOT_RIGHT_AFTER = {
         ("fall", "fell", "fallen"),
         frozenset({"didnt", "never", "hasnt", "havent", "wasnt", "dont", "doesnt", "not"}),
     ),
+    "nai": frozenset({"nai"}),
+    # Fishing tackle is no tackle in a game (the thirty-third set's review).
+    "tackle*": frozenset({"fishing"}),
+    # "Feel fi vomit", "feel like vomiting": a nausea, not a vomit that explains a sweat.
+    **dict.fromkeys(("vomit*", "vomit", "vomiting"), frozenset({"fi", "like"})),
     # "Mal de tête" (a headache): no head struck.
     "tete": frozenset({"de"}),
     # French "trop" (too much) in a mixed note ("s'en souvient pas trop", "a trop bu"), not
@@ -729,6 +745,26 @@ _NOT_BEFORE_PAIRS = {
     **dict.fromkeys(
         ("not rousing", "wont wake", "wont wake up", "not waking up", "will not wake"),
         frozenset({("as", "usual"), ("as", "normal"), ("as", "well")}),
+    ),
+    # "Knocked out a tooth", "knocked out two front teeth" ("knocked out some seconds",
+    # "both times she fell" are still a loss of consciousness: the same review).
+    "knocked out": frozenset(
+        (count, what)
+        for count in ("a", "the", "one", "two", "three", "some", "both", "an")
+        for what in (
+            "tooth",
+            "teeth",
+            "front",
+            "incisor",
+            "incisors",
+            "molar",
+            "crown",
+            "filling",
+            "veneer",
+            "cap",
+            "bridge",
+            "implant",
+        )
     ),
     # "Took the whole box of antibiotics as prescribed": a course finished.
     "took the whole box": frozenset({("of", "antibiotics"), ("as", "prescribed")}),
@@ -1033,6 +1069,14 @@ class _Note:
             for word in words:
                 self.positions.setdefault(word, []).append(i)
         self.french = len(_FRENCH_WORDS & set(self.tokens)) >= 2
+        # A note in Jamaican Patois ("mi belly a hurt mi down a di right side": the
+        # thirty-fourth vignette set): its "mi" is "my" or "me", not a heart attack, unless
+        # the nurse's words frame it ("?MI", "likely MI on ECG": _MI_FRAMED).
+        patois = _NOT_BEFORE["mi"]
+        self.patois = any(
+            token == "mi" and following in patois  # noqa: S105 - a word, not a password
+            for token, following in zip(self.tokens, self.tokens[1:], strict=False)
+        )
         # "Chưa", "hết" negate in a note with Vietnamese in it, not "Mr Chua" (a surname).
         self.vietnamese = bool(_VIETNAMESE_WORDS & set(self.tokens))
 
@@ -1098,6 +1142,13 @@ class _Note:
                 return False
         return False
 
+    def _mi_framed(self, i: int) -> bool:
+        """Whether the "mi" at ``i`` is framed as the nurse's myocardial infarction ("?MI",
+        "likely MI on ECG", "hx MI,"), in a note that also quotes Patois."""
+        before = self.tokens[i - 1] if i else ""
+        after = self.tokens[i + 1] if i + 1 < len(self.tokens) else "."
+        return before in _MI_FRAMED_BEFORE or after in _MI_FRAMED_AFTER
+
     def _listed(self, cue: int, start: int) -> bool:
         """Whether the finding at ``start``, past a comma after the cue at ``cue``, is an item
         of the cue's list of short items that ends in "or" ("No headache, chest pain, vision
@@ -1105,7 +1156,8 @@ class _Note:
         new finding after one ("no fever, chest pain since this morning", "No SOB, chest
         pain 8/10 radiating to arm or jaw", "No fever, vomiting blood x3, dizzy or faint"),
         nor after a record's field ("No allergies, SOB at rest, lips blue or grey"). The
-        other items have at most two words, the finding's at most three, and no number."""
+        other items have at most three words ("shortness of breath"), the finding's at most
+        four, and no number."""
         tokens = self.tokens
         if cue + 1 < len(tokens) and tokens[cue + 1] in _FIELD_NEGATIVES:
             return False
@@ -1356,6 +1408,8 @@ class _Note:
                     continue
                 if phrase == "mi" and i and _turkish_question(self.tokens[i - 1], after):
                     continue
+                if phrase == "mi" and self.patois and not self._mi_framed(i):
+                    continue
 
                 if (
                     phrase in _UNITS_AFTER_A_NUMBER
@@ -1371,7 +1425,7 @@ class _Note:
                 if now and (
                     _HISTORY_CUES & set(self.tokens[max(0, i - 2) : i])
                     or self._past(i + n, history_counts=False)
-                    or (phrase in _FEVER_NOW and self._weeks_back(i + n))
+                    or (phrase in _DATED_NOW and self._weeks_back(i + n))
                 ):
                     continue
                 if not self._past(i + n, history_counts=history_counts):
@@ -1762,6 +1816,11 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "pit of the stomach",
     # Polish "zgaga" (heartburn; the thirty-third vignette set).
     "zgaga",
+    # Patois "mi belly a hurt mi ... an mi feel fi vomit" (feel like vomiting; the
+    # thirty-fourth vignette set).
+    "feel fi vomit",
+    "feel like vomiting",
+    "feels like vomiting",
     # Breathlessness (ACS_SWEAT_BREATHLESS_PHRASES, below) and nausea.
     "nausea",
     "nauseous",
@@ -1853,6 +1912,14 @@ ACS_SWEAT_GUT_CAUSE_PHRASES: tuple[str, ...] = (
     "motion sick*",
     "car sick*",
     "sea sick*",
+    # A stomach bug, or the sight of blood (the thirty-fourth set's review: "feel like
+    # vomiting, loose stools x6, sweaty, partner has same bug").
+    "loose stools",
+    "bug",
+    "gastroenteritis",
+    "sees blood",
+    "sight of blood",
+    "seeing blood",
     "seasick",
     "carsick",
     "migraine*",
@@ -2241,6 +2308,9 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
         ("bowel visible", "see his bowel", "see her bowel", "see the bowel", "bowel showing"),
         frozenset({LABS, IMAGING, CONSULT}),
     ),
+    # A cough for weeks with night sweats or blood streaks (tuberculosis to rule out: the
+    # thirty-fourth vignette set): labs and a chest film.
+    **dict.fromkeys(("night sweats", "blood streaks", "streaks of blood"), frozenset({LABS, XRAY})),
     # A gastrostomy out: the tube put back before the tract closes (one procedure).
     "gastrostomy": frozenset({PROCEDURE}),
     "g tube": frozenset({PROCEDURE}),
@@ -2304,7 +2374,18 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "needs it stitched": frozenset({PROCEDURE}),
     "needs stitching": frozenset({PROCEDURE}),
     **dict.fromkeys(
-        ("from a dog", "dog bite", "bitten by", "dog attack", "dogs got", "attacked by a dog"),
+        (
+            "from a dog",
+            "dog bite",
+            "dog attack",
+            "dogs got",
+            "attacked by a dog",
+            "cat bite",
+            "bitten by a dog",
+            "bitten by the dog",
+            "bitten by a cat",
+            "bitten by the cat",
+        ),
         frozenset({PROCEDURE, IV_MEDS}),
     ),
     # A fall onto an outstretched hand: an x-ray of the wrist.
@@ -2467,6 +2548,9 @@ NO_RESOURCE_PHRASES: tuple[str, ...] = (
     "dressing peeling",
     "itchy",
     "itching",
+    # A red eye with crusts in Spanish ("ojo rojo ... lagañas": the thirty-fourth set).
+    "ojo rojo",
+    "laganas",
     "ringworm",
     "ring shaped",
     "poison ivy",

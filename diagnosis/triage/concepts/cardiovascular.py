@@ -3345,6 +3345,9 @@ CONCEPTS: tuple[Concept, ...] = (
                 "something in her eye",
                 "something in his eye",
                 "eyelash in",
+                # ... and eye drops run out with the sight as usual (the thirty-fourth set).
+                "eye drops",
+                "glaucoma drops",
             ),
             (
                 "vision fine",
@@ -3359,6 +3362,12 @@ CONCEPTS: tuple[Concept, ...] = (
                 "seeing fine",
                 "can see fine",
                 "see fine",
+                "eyes are fine",
+                "eyes fine",
+                "sight same",
+                "sight is fine",
+                "sight fine",
+                "sight as usual",
                 "vision 20/20",
                 "20/20",
                 "after coughing",

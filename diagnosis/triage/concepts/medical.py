@@ -661,10 +661,9 @@ _HYPO_NOT_RECOVERING = (
     "slow to respond",
 )
 
-# Words of a large amount taken that a refill never uses ("a handful of", "um monte de": the
-# thirty-first set's review: "boyfriend ran out on her, took a handful of her
-# antidepressants"), with a medicine (B_OVERDOSE).
-_A_LOT_TAKEN: tuple[str, ...] = (
+# Words of a large amount of a medicine (B_OVERDOSE: not in a note asking for a refill, which
+# says them too: "only has a handful of tablets left", "ran out of many of my meds").
+_A_LOT_OF: tuple[str, ...] = (
     # "Une poignée de Tylenol": a handful, in French (the twenty-sixth set); "um monte de
     # Tylenol": a lot of, in Portuguese (the thirty-first).
     "poignee de",
@@ -686,9 +685,9 @@ _A_LOT_TAKEN: tuple[str, ...] = (
     "not wake up",
 )
 
-# ... and of a painkiller taken to excess ("took too many codeine with vodka" whatever ran
-# out: the same review).
-_TAKEN_TO_EXCESS: tuple[str, ...] = (
+# ... and of a painkiller taken to excess (not in a refill's note either: "was taking the
+# maximum dose, needs prescription", "asks if tramadol is ok with alcohol").
+_TO_EXCESS: tuple[str, ...] = (
     "over the limit",
     "maximum",
     "max dose",
@@ -726,6 +725,41 @@ _TAKEN_TO_EXCESS: tuple[str, ...] = (
     "double dose",
 )
 
+# A large amount told with its taking ("took a handful of", "took too many codeine with
+# vodka"): an overdose whatever else the note says of a refill (the thirty-first set's
+# review: "ran out of tramadol, took too many codeine with vodka tonight", "refill of
+# diazepam needed, admits taking handful of diazepam with wine").
+_A_LOT_TAKEN: tuple[str, ...] = (
+    *(
+        f"{verb} {amount}"
+        for verb in ("took", "taken", "swallowed", "downed")
+        for amount in (
+            "a handful",
+            "handful",
+            "too many",
+            "too much",
+            "loads of",
+            "a lot of",
+            "lots of",
+            "double the",
+            "twice the",
+            "more than the",
+            "a rake of",
+            "um monte de",
+        )
+    ),
+    # "Taking" too (not "taking lots of fluids and paracetamol": a sore throat's care).
+    *(
+        f"taking {amount}"
+        for amount in ("a handful", "handful", "too many", "too much", "double the", "twice the")
+    ),
+    # Never a refill's words: a painkiller all at once or staggered ("ran out of her
+    # prescription, took paracetamol all at once tonight": the thirty-third set's review).
+    "staggered",
+    "more than 8",
+    "more than eight",
+    "in one go",
+)
 # What a large amount is of (B_OVERDOSE: with _A_LOT_TAKEN, and with the words a refill shares).
 _WHAT_A_LOT_OF: tuple[str, ...] = (
     "pills",
@@ -2930,11 +2964,8 @@ CONCEPTS: tuple[Concept, ...] = (
                     "other side of the railing",
                     "wrong side of the railing",
                     "outside the railing",
-                    "other side of the barrier",
-                    "wrong side of the barrier",
                 ),
                 (
-                    "found",
                     "security",
                     "police",
                     "alone",
@@ -3060,16 +3091,14 @@ CONCEPTS: tuple[Concept, ...] = (
                     "toddler",
                     "child",
                     "kid",
+                    "baby",
                     "boy",
                     "girl",
-                    "son",
-                    "daughter",
+                    "ball",
                     "dog",
                     "tripped",
                     "tram stop",
                     "waiting in front",
-                    "standing in front",
-                    "stood in front",
                 ),
             ),
         ),
@@ -4812,9 +4841,11 @@ CONCEPTS: tuple[Concept, ...] = (
             "many many pill*",
         ),
         together=(
-            # A large amount taken, a painkiller to excess, in words no refill uses.
+            # A large amount taken, a painkiller to excess, told with the taking: whatever
+            # else the note says of a refill.
             (_A_LOT_TAKEN, _WHAT_A_LOT_OF),
-            (_PAINKILLERS, _TAKEN_TO_EXCESS),
+            (_PAINKILLERS, _A_LOT_TAKEN),
+            (("took", "taken", "swallowed"), _PAINKILLERS, ("all at once", "at once")),
             # A child at someone's tablets (the twenty-eighth vignette set: "found him on the
             # floor with his grandmother's box, blister pack pushed out", "doesn't know how
             # many were left"), not a refill's count or a tablet dropped in the sink.
@@ -5633,6 +5664,7 @@ CONCEPTS: tuple[Concept, ...] = (
                         "h2s",
                         "hydrogen sulphide",
                         "hydrogen sulfide",
+                        "rotten egg*",
                         "gas monitor*",
                         "gas alarm*",
                         "gas detector*",
@@ -5654,9 +5686,23 @@ CONCEPTS: tuple[Concept, ...] = (
                         "unconscious",
                         "out cold",
                         "loc",
+                        "went down and",
+                        "dragged out",
+                        "was dragged",
                     ),
                 ),
-                ("drill", "training", "practice", "exercise", "course", "panic"),
+                (
+                    "rescue drill",
+                    "fire drill",
+                    "evacuation drill",
+                    "as practice",
+                    "practice drill",
+                    "training exercise",
+                    "exercise scenario",
+                    "awareness training",
+                    "training course",
+                    "no gas",
+                ),
             ),
             # All of someone's pills taken (the thirtieth vignette set: "took all of Jay's
             # pills"), not all of today's, as prescribed or a course's.
@@ -5684,6 +5730,7 @@ CONCEPTS: tuple[Concept, ...] = (
             (
                 (
                     (
+                        *_A_LOT_OF,
                         "empty bottle*",
                         "whole box of",
                         "the whole box",
@@ -5758,6 +5805,7 @@ CONCEPTS: tuple[Concept, ...] = (
                 (
                     _PAINKILLERS,
                     (
+                        *_TO_EXCESS,
                         "the limit",
                         "a bottle",
                         "the bottle",
@@ -6370,6 +6418,16 @@ CONCEPTS: tuple[Concept, ...] = (
             "hard to wake",
             "hard to rouse",
             "hard to arouse",
+            # The thirty-fourth vignette set: "hu tu" (Mandarin: muddled), "picking at the
+            # covers and talking to her mam", "keeps asking me the same thing ower and ower"
+            # (Scots); not "proper dozy" after gaming, "awful sleepy" on new tablets, "asking
+            # the same thing" of an anxious patient, a wife who "doesn't know he's in".
+            "hu tu",
+            "picking at the covers",
+            "picking at the sheets",
+            "picking at the bedclothes",
+            "picking at the air",
+            "same thing ower and ower",
             # Woken, but not as well as usual (the thirty-second vignette set: "not rousing
             # like usual", AVPU V; a febrile baby who "won't wake properly"): drowsy, not
             # unresponsive (the unresponsive concept leaves these words).

@@ -214,6 +214,8 @@ RESOURCE_CASES = [
     ("Itchy skin and yellow eyes, dark urine, pale stools for a week", 3),
     ("Walked in visibly bent over with back pain after lifting boxes", 5),
     ("naak beh raha hai, thodi khansi, playing and eating", 5),
+    ("tiene el ojo rojo y amanecio con laganas pegadas", 5),
+    ("cough x6 wks, a few blood streaks, night sweats soak the bed", 3),
     ("my medicine for pressure of blood was forgotten, please give paper for medicine", 5),
     ("", None),
     ("here with mom", None),
@@ -735,7 +737,9 @@ def test_a_finding_negated_after_it_or_told_as_history_does_not_fire(note: str) 
         ("hx asthma, chest pain or SOB", True),
         ("No allergies, chest pain or SOB", True),
         ("No fever, chest pain x2 today or sob", True),
-        ("no cough, shortness of breath or chest pain", True),
+        # Items of three words are items still ("shortness of breath").
+        ("No fever, shortness of breath, chest pain or leg swelling. Sore ankle.", False),
+        ("Rolled ankle. No loss of consciousness, chest pain or palpitations.", False),
     ],
 )
 def test_a_list_of_negatives_negates_each_item(note: str, present: bool) -> None:
@@ -756,6 +760,12 @@ def test_a_heartburn_to_the_jaw_is_a_heart_attack_without_chest_pain() -> None:
     assert acs("a burning in the pit of her stomach that goes up into her jaw")
     assert not acs("gas, bloated, sore jaw")
     assert not acs("heartburn after curry, jaw sore from a dental filling yesterday")
+    # The thirty-fourth set: in Patois, an upper belly ache, "feel fi vomit" (a nausea, not
+    # a vomit that explains the sweat), grey and sweaty.
+    assert acs("mi belly a hurt mi from last night, an mi feel fi vomit. Grey and sweaty")
+    assert not acs("sweaty, vomiting and diarrhoea since the barbecue")
+    assert not acs("Gastro: feel like vomiting, loose stools x6, sweaty, partner has same bug")
+    assert not acs("Sweaty, pain up top of his head after bumping it")
 
 
 def test_a_call_takers_transcript_is_read_by_its_answers() -> None:
@@ -1836,6 +1846,89 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("stinger after a tackle, pins and needles down both arms, grip weak", "B_TRAUMA", True),
         ("burning down one arm after a tackle, settled", "B_TRAUMA", False),
         ("neck pain for weeks, both hands numb at night, carpal tunnel", "B_TRAUMA", False),
+        # The thirty-fourth: a head bumped in Scots on a thinner; delirium in Mandarin,
+        # Yorkshire and Scots words; Patois "mi" is no MI; "nai nai" a grandmother.
+        ("fell yesterday and bumped his heid, on apixaban", "B_TRAUMA", True),
+        # The review of the thirty-third set's changes.
+        ("Needs repeat prescription, only has a handful of tablets left", "B_OVERDOSE", False),
+        (
+            "Back pain, ran out of paracetamol, was taking the maximum dose, needs prescription",
+            "B_OVERDOSE",
+            False,
+        ),
+        ("Head injury 3 weeks ago, now vomited x2 after a dodgy takeaway", "B_TRAUMA", False),
+        (
+            "Anxious, keeps asking what her blood results mean, hit her head last week",
+            "B_TRAUMA",
+            False,
+        ),
+        ("Jellyfish sting, stinger marks on both legs, burning pain", "B_TRAUMA", False),
+        ("Scalded both hands on the gas burner", "B_TRAUMA", False),
+        (
+            "Sore shoulder reaching over the head with a paint roller, on rivaroxaban",
+            "B_TRAUMA",
+            False,
+        ),
+        ("Fell off bike, found on the bridge by a passer-by, grazed elbow", "B_PSYCH", False),
+        ("Roughneck on the drill floor, H2S alarm went off and he collapsed", "B_OVERDOSE", True),
+        ("Smelled rotten eggs in the manhole then dropped to the ground", "B_OVERDOSE", True),
+        ("Tried to walk out into traffic, daughter grabbed him back, quiet", "B_PSYCH", True),
+        (
+            "Had baby 2 weeks ago, headache and blurry vision; had migraines months ago",
+            "B_OBSTETRIC",
+            True,
+        ),
+        ("Delivered 8 days ago, bad headache, blurred vision", "B_OBSTETRIC", True),
+        ("Hit by cricket ball, knocked out some seconds, on rivaroxaban", "B_TRAUMA", True),
+        ("On rivaroxaban, knocked out two front teeth playing hockey", "B_TRAUMA", False),
+        ("since this morning he is hu tu, doesn't know he's in Vancouver", "B_ALTERED", True),
+        ("proper dozy, picking at the covers and talking to her mam", "B_ALTERED", True),
+        ("awfy sleepy and keeps asking me the same thing ower and ower", "B_ALTERED", True),
+        ("mi belly a hurt mi down a di right side, it did start round mi navel", "B_ACS", False),
+        ("hx MI 2015, chest pain now", "B_ACS", True),
+        ("Rolled R ankle at soccer, nai nai rubbed die da jiu on it", "B_ABUSE", False),
+        ("?NAI, bruises of different ages on a 4 month old", "B_ABUSE", True),
+        # The review of the thirty-fourth set's changes.
+        ("Paramedic ECG ?MI. Pt says mi belly a hurt mi and mi feel weak", "B_ACS", True),
+        ("Likely MI on ECG per paramedics, mi daughter call ambulance", "B_ACS", True),
+        (
+            "Courier, delivered parcels all day in the heat, headache and blurred vision",
+            "B_OBSTETRIC",
+            False,
+        ),
+        ("Wife doesn't know he's in hospital, wants to call her, sore knee", "B_ALTERED", False),
+        (
+            "Anxious, keeps asking the same thing over and over about her scan results",
+            "B_ALTERED",
+            False,
+        ),
+        ("Teen proper dozy after gaming all night, ankle sprain", "B_ALTERED", False),
+        ("Sore throat, taking lots of fluids and paracetamol", "B_OVERDOSE", False),
+        ("Ran out of her prescription, took paracetamol all at once tonight", "B_OVERDOSE", True),
+        (
+            "Ran out of tramadol, taking paracetamol staggered, more than 8 a day",
+            "B_OVERDOSE",
+            True,
+        ),
+        (
+            "Offensive discharge smelling of rotten eggs, pulled out a retained tampon",
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "H2S awareness training course, trainee had a panic attack and collapsed, no gas",
+            "B_OVERDOSE",
+            False,
+        ),
+        ("Brought in by police, found on the bridge at 3am, tearful", "B_PSYCH", True),
+        ("Boy ran to walk out into traffic after his football", "B_PSYCH", False),
+        ("On apixaban, beaten over the head with a walking stick", "B_TRAUMA", True),
+        ("On warfarin, knocked out a filling eating toffee", "B_TRAUMA", False),
+        (
+            "Fell and hit her head this morning, vomited twice since. Hip replacement 6 weeks ago",
+            "B_TRAUMA",
+            True,
+        ),
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),
