@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
+from diagnosis.triage.concepts.cardiovascular import GRIT_IN_THE_EYE
 from diagnosis.triage.concepts.medical import FEVER_NOW, PASSIVE_WISH_NOT_TO_WAKE, TEN_OR_MORE
 from diagnosis.triage.concepts.surgical import HEAD_KNOCKS, INJURY_MARKS
 
@@ -2420,18 +2421,7 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "unable to swallow": frozenset({XRAY, CONSULT}),
     "abscess": frozenset({PROCEDURE}),
     "foreign body": frozenset({PROCEDURE}),
-    **dict.fromkeys(
-        (
-            "grit in",
-            "grit go in",
-            "grit went in",
-            "speck in",
-            "something in my eye",
-            "something in her eye",
-            "something in his eye",
-        ),
-        frozenset({PROCEDURE}),
-    ),
+    **dict.fromkeys(GRIT_IN_THE_EYE, frozenset({PROCEDURE})),
     "dysuria": frozenset({LABS}),
     "burning when peeing": frozenset({LABS}),
     "burning w peeing": frozenset({LABS}),

@@ -5,6 +5,19 @@ from __future__ import annotations
 
 from diagnosis.triage.concepts.base import Concept
 
+# Grit or a speck in the eye (the thirty-second vignette set): with the sight fine no eye
+# emergency by meaning (B_EYE's look-alike); its removal is one procedure (the rules'
+# resources).
+GRIT_IN_THE_EYE: tuple[str, ...] = (
+    "grit in",
+    "grit go in",
+    "grit went in",
+    "speck in",
+    "something in my eye",
+    "something in her eye",
+    "something in his eye",
+)
+
 # Where pain or pressure is felt when the heart is short of blood.
 _CHEST = (
     "chest",
@@ -3337,13 +3350,7 @@ CONCEPTS: tuple[Concept, ...] = (
                 # ... and grit in the eye that has left the sight alone (the thirty-second
                 # vignette set: "felt a bit of grit go in ... says she can see fine").
                 "bit of grit",
-                "grit in",
-                "grit go in",
-                "grit went in",
-                "speck in",
-                "something in my eye",
-                "something in her eye",
-                "something in his eye",
+                *GRIT_IN_THE_EYE,
                 "eyelash in",
                 # ... and eye drops run out with the sight as usual (the thirty-fourth set).
                 "eye drops",
