@@ -36,9 +36,13 @@ from dataclasses import dataclass
 
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
-from diagnosis.triage.concepts.cardiovascular import GRIT_IN_THE_EYE
+from diagnosis.triage.concepts.cardiovascular import (
+    GRIT_IN_THE_EYE,
+    RED_PATCH_ON_THE_WHITE,
+    SIGHT_AS_USUAL,
+)
 from diagnosis.triage.concepts.medical import FEVER_NOW, PASSIVE_WISH_NOT_TO_WAKE, TEN_OR_MORE
-from diagnosis.triage.concepts.surgical import HEAD_KNOCKS, INJURY_MARKS
+from diagnosis.triage.concepts.surgical import BLOOD_THINNERS, HEAD_KNOCKS, INJURY_MARKS
 
 AVPU = ("A", "V", "P", "U")
 AGE_BANDS = ("<3m", "3m-3y", "3-8y", ">8y")
@@ -339,6 +343,8 @@ _AS_A_CHILD = frozenset(
 # history, not the complaint. Weeks and months are not: a TIA last month is still high risk.
 _YEARS_AGO = frozenset({"year", "years", "yr", "yrs", "decade", "decades"})
 _PAST_WINDOW = 6
+# The words a date may open with after a comma ("in 2019", "a few years ago").
+_DATE_OPENERS = frozenset({"in", "a", "few", "several", "many", "some", "two", "three", "ten"})
 # Weeks and months back ("last month", "3 wks ago"), unless lasting until now ("since last
 # week", "for the last month"): _Note._weeks_back.
 _WEEKS = frozenset({"week", "weeks", "wk", "wks", "month", "months", "mth", "mths", "fortnight"})
@@ -382,6 +388,7 @@ _MI_FRAMED_BEFORE = frozenset(
     | {"inferior", "anterior", "lateral", "posterior", "acute", "ecg", "stemi", "nstemi"}
 )
 _MI_FRAMED_AFTER = frozenset({"on", "changes", "ecg", "per", "?"})
+_MI_IN_CAPITALS = re.compile(r"(?<![A-Za-z])(?:N?STE)?MI(?![A-Za-z])")
 # The most words of another item of a list of negatives than the finding's ("no fever,
 # vision change or ..."), and the record's fields a list never starts with ("No allergies,
 # SOB at rest ...": what follows is the complaint).
@@ -603,8 +610,28 @@ _NOT_BEFORE = {
             "sleep",
             "pee",
             "wee",
+            # ... and in Bislama and Tok Pisin ("mi fraet tumas", "mi luk klia nomo", "mi
+            # harem nogud", "mi wantem slip": the thirty-fifth vignette set).
+            "fraet",
+            "luk",
+            "harem",
+            "wantem",
+            "ting",
+            "pilim",
+            "laik",
+            "stap",
+            "kam",
         }
     ),
+    # German "ich bin nur umgeknickt" (I only twisted it: the thirty-fifth vignette set),
+    # no intracerebral haemorrhage ("ICH").
+    "ich": frozenset(
+        {"bin", "habe", "hab", "hatte", "kann", "konnte", "muss", "war", "weiss"}
+        | {"nicht", "glaube", "dachte", "fuhle", "fuehle", "brauche", "bekomme", "sehe"}
+    ),
+    # "Blood in eye means brain bleed" (what friends told a man with a bleed on the white of
+    # his eye): a saying, no eye emergency nor a brain bleed.
+    **dict.fromkeys(("blood in eye", "blood in the eye"), frozenset({"means"})),
     # "Nai nai" is a grandmother in Mandarin (the thirty-fourth vignette set), no
     # non-accidental injury.
     "nai": frozenset({"nai"}),
@@ -704,6 +731,11 @@ _NOT_RIGHT_AFTER = {
         frozenset({"didnt", "never", "hasnt", "havent", "wasnt", "dont", "doesnt", "not"}),
     ),
     "nai": frozenset({"nai"}),
+    # "Nosebleed stopped, none running down back of throat" (the thirty-fifth vignette set).
+    **dict.fromkeys(
+        ("running down back of", "running down the back of", "trickling down"),
+        frozenset({"none", "nothing"}),
+    ),
     # Fishing tackle is no tackle in a game (the thirty-third set's review).
     "tackle*": frozenset({"fishing"}),
     # "Feel fi vomit", "feel like vomiting": a nausea, not a vomit that explains a sweat.
@@ -826,6 +858,20 @@ _NOT_BEFORE_WORDS = {
         frozenset({("at",)}),
     ),
 }
+# The two words before a phrase that make it something else: "blood in eye means brain
+# bleed" (what friends told a man with a bleed on the white of his eye: the thirty-fifth
+# vignette set) is a saying; "worried it means brain bleed" is still a worry.
+_NOT_RIGHT_AFTER_PAIRS = {
+    "brain bleed": frozenset({("eye", "means"), ("eyes", "means")}),
+}
+# "Aunt packed the wound with coffee grounds" (a home remedy on a cut: the thirty-fifth
+# vignette set): no vomit like coffee grounds, when its clause puts them on the skin.
+_PUT_ON_A_WOUND = frozenset({"coffee grounds", "coffee ground*", "ground coffee"})
+_PUT_ON = frozenset(
+    {"packed", "put", "applied", "rubbed", "sprinkled", "poured", "stuffed", "smeared"}
+    | {"dressed", "bandaged", "wrapped"}
+)
+_WOUNDS = frozenset({"wound", "wounds", "cut", "cuts", "laceration", "lac", "burn", "bite"})
 # A unit after a number ("drove 40 mi"): miles, not a myocardial infarction.
 # So is "4 METs" an exercise capacity, not cancer spread.
 _UNITS_AFTER_A_NUMBER = frozenset({"mi", "mets"})
@@ -1015,6 +1061,8 @@ _NOT_SLIPS: dict[str, frozenset[str]] = {
     # "Bus from Spain 14 hour" (the twenty-seventh vignette set): no sprain.
     "spain": frozenset({"sprain", "sprain*"}),
     "gaping": frozenset({"gasping"}),
+    # Straining with a cough or at stool (the thirty-fifth vignette set): no sprain.
+    "straining": frozenset({"sprain*"}),
     "thread": frozenset({"thready"}),
     "gapping": frozenset({"gasping"}),
     "flares": frozenset({"flames"}),
@@ -1078,6 +1126,11 @@ class _Note:
             token == "mi" and following in patois  # noqa: S105 - a word, not a password
             for token, following in zip(self.tokens, self.tokens[1:], strict=False)
         )
+        # ... nor when the nurse writes it in capitals in a note that is not all capitals
+        # ("Bislama speaker, mi harem nogud. ECG shows MI": the thirty-fifth set's review).
+        self.mi_in_capitals = bool(_MI_IN_CAPITALS.search(complaint)) and sum(
+            c.islower() for c in complaint
+        ) > sum(c.isupper() for c in complaint)
         # "Chưa", "hết" negate in a note with Vietnamese in it, not "Mr Chua" (a surname).
         self.vietnamese = bool(_VIETNAMESE_WORDS & set(self.tokens))
 
@@ -1222,6 +1275,14 @@ class _Note:
                 return True
         return False
 
+    def _on_a_wound(self, start: int, end: int) -> bool:
+        """Whether the clause of what spans ``start``-``end`` puts it on a wound ("packed the
+        wound with coffee grounds", "put coffee grounds on the cut"): a verb of putting
+        before it, a wound before it or just after."""
+        before = set(self._clause_before(start, _PAST_WINDOW))
+        after = set(self.tokens[end : end + 4])
+        return bool(_PUT_ON & before) and bool(_WOUNDS & (before | after))
+
     def _clause_before(self, start: int, window: int) -> Iterator[str]:
         """The words before ``start``, nearest first, at most ``window`` of them, up to the
         end of the clause before (a comma, a full stop, a semicolon ...)."""
@@ -1340,12 +1401,22 @@ class _Note:
         if history_counts:
             return False
         this_year = datetime.date.today().year
+        comma = None
         for j in range(end, min(len(tokens), end + _PAST_WINDOW)):
             token = tokens[j]
             if token in _SCOPE_END:
                 return False
             # "chest pain, hx MI 3 years ago": the date is the history item's.
             if token in _HISTORY_CUES and j > end and tokens[j - 1] == ",":
+                return False
+            if token == ",":  # noqa: S105 - a comma token
+                comma = j
+            # "chest pain and sweating, appendix out last year", "..., MI last year": a date
+            # past a comma and another word is another item's ("chest pain, last year",
+            # "..., 3 years ago", "..., in 2019" are still the finding's).
+            if comma is not None and not all(
+                t.isdigit() or t in _DATE_OPENERS for t in tokens[comma + 1 : j]
+            ):
                 return False
             if token.isdigit() and len(token) == 4 and 1900 <= int(token) < this_year:
                 return True
@@ -1407,9 +1478,21 @@ class _Note:
                     continue
                 if i and self.tokens[i - 1] in _NOT_RIGHT_AFTER.get(phrase, ()):
                     continue
+                if (
+                    phrase in _NOT_RIGHT_AFTER_PAIRS
+                    and tuple(self.tokens[max(0, i - 2) : i]) in _NOT_RIGHT_AFTER_PAIRS[phrase]
+                ):
+                    continue
+                if phrase in _PUT_ON_A_WOUND and self._on_a_wound(i, i + n):
+                    continue
                 if phrase == "mi" and i and _turkish_question(self.tokens[i - 1], after):
                     continue
-                if phrase == "mi" and self.patois and not self._mi_framed(i):
+                if (
+                    phrase == "mi"
+                    and self.patois
+                    and not self.mi_in_capitals
+                    and not self._mi_framed(i)
+                ):
                     continue
 
                 if (
@@ -1662,6 +1745,15 @@ CHEST_PAIN_PHRASES: tuple[str, ...] = (
     "duele mucho el pecho",
     "presion en el pecho",
     "opresion en el pecho",
+    # Bislama and Tok Pisin: a pain in the chest ("pen long jes", "bros i pen": the
+    # thirty-fifth set's review).
+    "pen long jes",
+    "pen long bros",
+    "jes i pen",
+    "bros i pen",
+    "soa long jes",
+    "jes i soa",
+    "bros i soa",
     "masakit ang dibdib",
     "sumasakit ang dibdib",
     "sakit sa dibdib",
@@ -1776,6 +1868,13 @@ ACS_SWEAT_PHRASES: tuple[str, ...] = (
     "pawisan",
     "pawis na pawis",
     "malamig na pawis",
+    # A sweat running or pouring, as Bislama says it ("swet i ron": the thirty-fifth set).
+    "swet i ron",
+    "sweat running",
+    "sweat pouring",
+    "pouring with sweat",
+    "dripping with sweat",
+    "dripping sweat",
 )
 ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "upper abdomen",
@@ -1844,6 +1943,8 @@ _UPPER_BURNING = tuple(
 ACS_SWEAT_BREATHLESS_PHRASES: tuple[str, ...] = (
     *ANGINAL_BREATHLESS_PHRASES,
     "short breath",
+    # Bislama and Tok Pisin "sot win" (short wind).
+    "sot win",
     "hirap huminga",
     "hinihingal",
 )
@@ -2229,6 +2330,144 @@ SEVERE_PAIN_PHRASES: tuple[str, ...] = (
 LABS, ECG, XRAY, IMAGING = "labs", "ECG", "x-ray", "CT/ultrasound"
 IV_FLUIDS, IV_MEDS, NEB = "IV fluids", "IV/IM medication", "nebulised medication"
 CONSULT, PROCEDURE, COMPLEX_PROCEDURE = "specialty consult", "simple procedure", "complex procedure"
+# What the note's own words say needs nothing after all (the thirty-fifth vignette set): a
+# nosebleed that has stopped (and the "bleeding heavily" it was called in as) in someone off
+# blood thinners and bleeding from nowhere else, and a dizzy turn at the sight of blood.
+_NOSEBLEED_PHRASES: tuple[str, ...] = (
+    "nosebleed*",
+    "nose bleed*",
+    "epistaxis",
+    "nose bleeding",
+    "nose bled",
+    "nose started bleeding",
+    "nose was bleeding",
+    "nose is bleeding",
+    "bleeding nose",
+    "bloody nose",
+    "bleeding from nose",
+    "bleeding from the nose",
+    "bleeding from his nose",
+    "bleeding from her nose",
+    "blood from nose",
+    "blood from the nose",
+    "blood from his nose",
+    "blood from her nose",
+)
+_BLEED_STOPPED_PHRASES: tuple[str, ...] = (
+    "no bleeding now",
+    "not bleeding now",
+    "no active bleeding",
+    "no further bleeding",
+    "stopped with",
+    "stopped by itself",
+    "stopped on its own",
+    "bleeding stopped",
+    "bleeding has stopped",
+    "stopped before",
+    "stopped in the",
+    "stopped approx",
+    "stopped about",
+    "stopped around",
+    "stopped after",
+    "now stopped",
+    "has stopped",
+    "had stopped",
+    "since stopped",
+    "stopped now",
+    "stopped min ago",
+    "stopped mins ago",
+    "stopped minutes ago",
+)
+# ... unless it has started again, runs down the throat, or never stopped.
+_BLEEDING_AGAIN_PHRASES: tuple[str, ...] = (
+    "hasnt stopped",
+    "has not stopped",
+    "havent stopped",
+    "not stopped",
+    "never stopped",
+    "didnt stop",
+    "wouldnt stop",
+    "get it stopped",
+    "still bleeding",
+    "still oozing",
+    "oozing",
+    "dripping",
+    "started again",
+    "then started",
+    "and started",
+    "came back",
+    "bleeding again",
+    "restarted",
+    "keeps bleeding",
+    "keeps starting",
+    "wont stop",
+    "not stopping",
+    "through packing",
+    "running down back of",
+    "running down the back of",
+    "trickling down",
+    "going down the back of",
+    "blood down the back of",
+    "down his throat",
+    "down her throat",
+    "blood in the back of",
+    "blood at the back of",
+)
+# ... nor bleeding from anywhere else (gums, bruises, a period, the bowel: labs at least).
+_OTHER_BLEEDING_PHRASES: tuple[str, ...] = (
+    "gums",
+    "gum bleed*",
+    "bruis*",
+    "petechia*",
+    "pv",
+    "vaginal",
+    "pads",
+    "period",
+    "rectal",
+    "stool*",
+    "melaena",
+    "melena",
+    "urine",
+    "vomit*",
+    "coughing blood",
+    "coughing up blood",
+    "inr",
+)
+# A bleed on the white of the eye with the sight as usual (three in the thirty-fifth set)
+# needs nothing, unless the eye hurts, the light does, or the sight is not as usual.
+_EYE_TROUBLE_PHRASES: tuple[str, ...] = (
+    "pain*",
+    "painful",
+    "hurts",
+    "sore",
+    "photophobia",
+    "light sensitiv*",
+    "sensitive to light",
+    "blurr*",
+    "double vision",
+    "warfarin",
+    "inr",
+    "punched",
+    "hit",
+    "struck",
+    "blow",
+)
+_DIZZY_PHRASES = ("dizzy", "dizziness")
+_SIGHT_OF_BLOOD_PHRASES: tuple[str, ...] = (
+    "sight of blood",
+    "sight of the blood",
+    "sight of his blood",
+    "sight of her blood",
+    "when he saw the blood",
+    "when she saw the blood",
+    "when they saw the blood",
+    "when i saw the blood",
+    "when he saw his blood",
+    "when she saw her blood",
+)
+
+
+_HEAVY_BLEEDING = ("bleeding heavily", "heavy bleeding", "bleeding a lot")
 RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "chest pain": frozenset({LABS, ECG, XRAY}),
     "cp": frozenset({LABS, ECG, XRAY}),
@@ -2301,10 +2540,9 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
         ("yellow eyes", "yellow skin", "jaundice*", "dark urine", "pale stools", "pale poo"),
         frozenset({LABS, IMAGING}),
     ),
-    **dict.fromkeys(
-        ("bleeding heavily", "heavy bleeding", "bleeding a lot"),
-        frozenset({LABS, PROCEDURE}),
-    ),
+    **dict.fromkeys(_HEAVY_BLEEDING, frozenset({LABS, PROCEDURE})),
+    # A nosebleed still running: pressure, then packing or cautery (one procedure).
+    **dict.fromkeys(_NOSEBLEED_PHRASES, frozenset({PROCEDURE})),
     **dict.fromkeys(
         ("bowel visible", "see his bowel", "see her bowel", "see the bowel", "bowel showing"),
         frozenset({LABS, IMAGING, CONSULT}),
@@ -2608,6 +2846,14 @@ def _all_phrases() -> Iterable[str]:
         SEVERE_PAIN_PHRASES,
         tuple(RESOURCE_PHRASES),
         NO_RESOURCE_PHRASES,
+        _BLEED_STOPPED_PHRASES,
+        _BLEEDING_AGAIN_PHRASES,
+        _SIGHT_OF_BLOOD_PHRASES,
+        _OTHER_BLEEDING_PHRASES,
+        _EYE_TROUBLE_PHRASES,
+        RED_PATCH_ON_THE_WHITE,
+        SIGHT_AS_USUAL,
+        BLOOD_THINNERS,
     ):
         yield from table
 
@@ -2729,8 +2975,37 @@ def _bruise_site(note: _Note) -> str:
     return ""
 
 
+def _needing_nothing(note: _Note, matched: list[str]) -> list[str]:
+    """The resource phrases of ``matched`` that the note's own words settle, with the words
+    that settle them (see _NOSEBLEED_PHRASES)."""
+    settled: list[str] = []
+    if (
+        note.find(_NOSEBLEED_PHRASES)
+        and (stopped := note.find(_BLEED_STOPPED_PHRASES))
+        and not note.find(_BLEEDING_AGAIN_PHRASES)
+        and not note.find(_OTHER_BLEEDING_PHRASES)
+        and not note.find(BLOOD_THINNERS, history_counts=True)
+    ):
+        bleeds = [p for p in matched if p in _NOSEBLEED_PHRASES or p in _HEAVY_BLEEDING]
+        settled += [*bleeds, *stopped]
+    if (
+        not matched
+        and (patch := note.find(RED_PATCH_ON_THE_WHITE))
+        and (sight := note.find(SIGHT_AS_USUAL))
+        and not note.find(_EYE_TROUBLE_PHRASES)
+    ):
+        settled += [*patch, *sight]
+    if (dizzy := [p for p in matched if p in _DIZZY_PHRASES]) and (
+        sight := note.find(_SIGHT_OF_BLOOD_PHRASES)
+    ):
+        settled += [*dizzy, *sight]
+    return settled
+
+
 def _resources_for(note: _Note) -> tuple[int | None, str | None]:
-    matched = note.find(_RESOURCE_PHRASE_KEYS)
+    found = note.find(_RESOURCE_PHRASE_KEYS)
+    settled = _needing_nothing(note, found)
+    matched = [p for p in found if p not in settled]
     if matched:
         resources: set[str] = set()
         for phrase in matched:
@@ -2743,7 +3018,7 @@ def _resources_for(note: _Note) -> tuple[int | None, str | None]:
             f"{need}, ESI {level}."
         )
         return level, reason
-    none_needed = note.find(NO_RESOURCE_PHRASES)
+    none_needed = [*settled, *note.find(NO_RESOURCE_PHRASES)]
     if none_needed:
         reason = (
             f"The complaint ({note.quote(none_needed)}) usually needs no ED resources "

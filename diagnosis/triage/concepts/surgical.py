@@ -2253,7 +2253,7 @@ _COMPARTMENT_SIGNS: tuple[str, ...] = (
 )
 
 # A blood thinner, with a blow to the head (the high-risk trauma concept).
-_BLOOD_THINNERS = (
+BLOOD_THINNERS = (
     # Warfarin as Russian, Ukrainian, Portuguese or Spanish speakers write it (the twenty-third
     # vignette set: "takes varfarin").
     "varfarin",
@@ -3540,12 +3540,12 @@ CONCEPTS: tuple[Concept, ...] = (
                     "cut on her forehead",
                     "cut on his forehead",
                 ),
-                _BLOOD_THINNERS,
+                BLOOD_THINNERS,
             ),
             # The head strike in other words: the head or face, a blow or a fall, a blood
             # thinner; the head's blow now ("hx head injury 2015" is not), the blood thinner
             # perhaps told as history ("PMH AF on warfarin").
-            (_HEAD_OR_FACE, _BLOW_OR_FALL, _BLOOD_THINNERS),
+            (_HEAD_OR_FACE, _BLOW_OR_FALL, BLOOD_THINNERS),
             # A fall or a blow that knocked the patient out, on a blood thinner: the head took
             # it, however the note words the head ("fell ~2m off ladder ... ?brief LOC", the
             # twenty-ninth vignette set). Not "knocked out" (a tooth's), nor "LOC" followed by
@@ -3577,11 +3577,11 @@ CONCEPTS: tuple[Concept, ...] = (
                     "punched",
                     "kicked",
                 ),
-                _BLOOD_THINNERS,
+                BLOOD_THINNERS,
             ),
             # Knocked out on a blood thinner: a blow to the head ("knocked out in a fight"; not
             # a tooth knocked out, _NOT_RIGHT_AFTER).
-            (("knocked out", "knocked unconscious", "kod"), _BLOOD_THINNERS),
+            (("knocked out", "knocked unconscious", "kod"), BLOOD_THINNERS),
             # A blow to the neck with both arms (or all four limbs) numb, tingling or weak:
             # the spinal cord, not a "stinger" (one arm; the thirty-third vignette set: "calls
             # it a stinger but burning and pins and needles down BOTH arms, grip weak").

@@ -217,6 +217,30 @@ RESOURCE_CASES = [
     ("tiene el ojo rojo y amanecio con laganas pegadas", 5),
     ("cough x6 wks, a few blood streaks, night sweats soak the bed", 3),
     ("my medicine for pressure of blood was forgotten, please give paper for medicine", 5),
+    # The thirty-fifth vignette set: a nosebleed that has stopped, a bleed on the white of the
+    # eye after a cough with the sight clear, a dizzy turn at the sight of blood need nothing
+    # more than what the cut needs; a nosebleed still running is packed or cauterised; a
+    # cough's straining is no sprain. Its review: not one that has not stopped, runs on a
+    # thinner or with another bleed, nor a red patch elsewhere or on a painful eye.
+    ("nosebleed at school, pinched, stopped in the car 20 min ago, no bleeding now", 5),
+    ("crew called: passenger bleeding heavily. Nosebleed, stopped before landing", 5),
+    ("nose started bleeding playing, mum pinched it, stopped approx 20 min ago", 5),
+    ("nosebleed for 40 minutes, still bleeding through the tissues", 4),
+    ("nose bleeding, stopped then started again, on aspirin", 4),
+    ("bright red flat patch on the white of the L eye after coughing, sees clearly", 5),
+    ("bad cough for four days with straining", 5),
+    ("3 cm lac palm, got dizzy when he saw the blood, did not pass out", 4),
+    ("dizzy since this morning", 3),
+    ("nosebleed hasn't stopped with pressure", 4),
+    ("nosebleed stopped for 5 min then came back", 4),
+    ("nosebleed, stopped with pinching, none running down back of throat", 5),
+    ("nosebleed, front stopped but blood running down back of throat", 4),
+    ("nosebleed 2 hours, soaked 3 towels, stopped his warfarin last week", 4),
+    ("nosebleed stopped, bruises all over legs, gums bleeding", 4),
+    ("heavy bleeding PV soaking pads hourly, had a nosebleed last week that stopped", 3),
+    ("red patch on calf, swollen calf, recent long flight", None),
+    ("red patch over white of eye, very painful, light sensitive, blurred vision", None),
+    ("sees blood when coughing, dizzy, weight loss", 3),
     ("", None),
     ("here with mom", None),
 ]
@@ -1929,6 +1953,38 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
             "B_TRAUMA",
             True,
         ),
+        # The thirty-fifth vignette set: "mi" in Bislama is "I" or "me"; a heaviness of the
+        # upper stomach with a sweat running ("swet i ron") and "sot win" (short wind) is a
+        # heart attack told in Bislama (below); German "ich" is "I", no brain bleed; coffee grounds
+        # packed in a cut are a home remedy; "blood in eye means brain bleed" is a saying.
+        ("Ae blong mi i red olsem blad, mi fraet tumas! mi luk klia nomo", "B_ACS", False),
+        ("Mi harem nogud, mi wantem slip nomo", "B_ACS", False),
+        ("?MI, mi harem nogud", "B_ACS", True),
+        ("Ich bin nur umgeknickt, swelling lateral R ankle", "B_HEADACHE", False),
+        ("?ICH, sudden headache then collapsed", "B_HEADACHE", True),
+        ("Aunt packed the wound with coffee grounds, 3 cm cut to palm", "B_BLEEDING", False),
+        ("vomiting with coffee grounds x2 today, dizzy", "B_BLEEDING", True),
+        ("vomited, looked like coffee grounds, on aspirin", "B_BLEEDING", True),
+        ('Friends told him "blood in eye means brain bleed"; vision normal', "B_EYE", False),
+        ('Friends told him "blood in eye means brain bleed"; vision normal', "B_HEADACHE", False),
+        ("punched in the eye, blood in the eye, cant see", "B_EYE", True),
+        ("worried about a brain bleed, worst headache of her life", "B_HEADACHE", True),
+        # ... and its review: a nurse's "ICH will need", a worry that "it means brain bleed",
+        # coffee grounds brought up by a "20 pack year" smoker or on the sheets, a chest pain
+        # in Bislama, the nurse's "MI" in capitals, a level of blood in front of the iris.
+        ("CT at outside hospital shows ICH will need neurosurgery", "B_HEADACHE", True),
+        ("on warfarin fell, daughter worried it means brain bleed", "B_HEADACHE", True),
+        ("20 pack year smoker brought up coffee grounds twice", "B_BLEEDING", True),
+        ("woke with sheets covered in coffee grounds, retching all night", "B_BLEEDING", True),
+        ("put coffee grounds on the cut to stop the bleeding", "B_BLEEDING", False),
+        ("mi harem pen long jes", "B_ACS", True),
+        ("Bislama speaker, mi harem nogud. ECG shows MI", "B_ACS", True),
+        ("punched in eye, blood level in front of the coloured part, sees clearly", "B_EYE", True),
+        # A date past a comma and another item is that item's: "MI last year", "appendix
+        # out last year" do not date the chest pain before them.
+        ("chest pain and sweating, appendix out last year", "B_ACS", True),
+        ("mi kam from Tanna, chest pain and sweating, MI last year", "B_ACS", True),
+        ("chest pain, last year", "B_ACS", False),
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),
@@ -1953,6 +2009,22 @@ def test_a_known_look_alike_keeps_the_meaning_match_from_firing_alone() -> None:
     # A blow with blurred vision has no normal vision to veto it.
     blow = "punched in the eye, blood in the white of the eye, vision blurry"
     assert "B_EYE" in codes(esi_rules(complaint=blow, vitals=ADULT, similar=similar))
+    # Told as a flat patch with the sight clear (the thirty-fifth vignette set).
+    clear = "eye full of blood after coughing; flat patch over the white of eye, sees clearly"
+    badge = {"B_EYE": "Reads name badge with each eye covered in turn"}
+    assert "B_EYE" not in codes(esi_rules(complaint=clear, vitals=ADULT, similar=badge))
+
+
+def test_a_heart_attack_told_in_bislama_is_read_by_its_sweat_and_short_wind() -> None:
+    """The thirty-fifth vignette set: a 58-year-old diabetic's "bel antap i hevi" (upper
+    stomach heavy), "swet i ron" (sweat running), "sot win smol" (a little short of breath),
+    found once only by misreading his "mi" as a heart attack."""
+    note = "'Mi ting se hemi gas nomo.' Epigastric heaviness 3 hrs, 'swet i ron', 'sot win smol'"
+
+    assert "B_ACS" in codes(esi_rules(complaint=note, vitals=vitals(age_years=58)))
+    assert "B_ACS" not in codes(
+        esi_rules(complaint="'Mi ting se hemi gas nomo.'", vitals=vitals(age_years=58))
+    )
 
 
 def test_a_slip_is_forgiven_unless_the_word_is_one_it_never_means() -> None:
@@ -1966,6 +2038,9 @@ def test_a_slip_is_forgiven_unless_the_word_is_one_it_never_means() -> None:
     # "Bus from Spain": a place, no sprain (an x-ray, ESI 4, for a swollen calf).
     travel = esi_rules(complaint="bus from Spain 14 hours, calf swollen", vitals=ADULT)
     assert all("spain" not in r.reason.lower() for r in travel.fired)
+    # Straining with a cough is no sprain (an x-ray); a strained ankle still is one.
+    assert esi_rules(complaint="cough with straining", vitals=ADULT).resources_level == 5
+    assert esi_rules(complaint="strained L wrist", vitals=ADULT).resources_level == 4
 
 
 def test_the_reason_quotes_each_wording_once() -> None:

@@ -52,6 +52,7 @@ SETS = [
     ("vignettes_32.jsonl", 50, 11, 23),
     ("vignettes_33.jsonl", 50, 11, 24),
     ("vignettes_34.jsonl", 50, 10, 25),
+    ("vignettes_35.jsonl", 50, 10, 24),
 ]
 VIGNETTES = [
     json.loads(line)
