@@ -2342,6 +2342,15 @@ HEAD_KNOCKS: tuple[str, ...] = (
     "hit my head",
     "banged his head",
     "banged her head",
+    "bumped his head",
+    "bumped her head",
+    # ... in Scots ("banged his heid": the thirty-fourth set's leftovers).
+    "banged his heid",
+    "banged her heid",
+    "bumped his heid",
+    "bumped her heid",
+    "hit his heid",
+    "hit her heid",
     "head injury",
     "head knock",
 )
@@ -4782,6 +4791,36 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
                 ("clozapine", "clozaril"),
             ),
+        ),
+    ),
+    # Bowel out through a wound: a burst surgical wound or an injury (known leftovers of the
+    # vignette sets: "bowel hanging out of the wound after surgery" was read as nothing).
+    Concept(
+        code="B_EVISCERATION",
+        key="",
+        reason="Bowel out through a wound (an evisceration, a burst surgical wound) needs a "
+        "surgeon now: a high-risk situation",
+        phrases=(
+            "evisceration",
+            "eviscerated",
+            "bowel hanging out",
+            "bowels hanging out",
+            "bowel coming out",
+            "bowel is out",
+            "bowel poking out",
+            "bowel sticking out",
+            "bowel protruding",
+            "bowel visible",
+            "bowel showing",
+            "see his bowel",
+            "see her bowel",
+            "see the bowel",
+            "guts hanging out",
+            "guts coming out",
+            "intestine coming out",
+            "intestines coming out",
+            "intestines hanging out",
+            "loops of bowel",
         ),
     ),
     Concept(

@@ -1567,6 +1567,13 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("on clozapine, belly blown up tight, no BO since Thursday", "B_OBSTRUCTION", True),
         ("vomited twice, brown stuff that smells like poo", "B_OBSTRUCTION", True),
         ("on clozapine, vomited once after a takeaway, belly fine", "B_OBSTRUCTION", False),
+        # Bowel out through a wound; a wound gaping without it is no evisceration.
+        ("bowel hanging out of the wound after surgery", "B_EVISCERATION", True),
+        ("coughed, felt a pop, loops of bowel in the wound", "B_EVISCERATION", True),
+        ("wound edges gaping at the bottom, no bowel visible", "B_EVISCERATION", False),
+        # A knock to the head in Scots with a memory that does not hold.
+        ("banged his heid on the door, keeps asking what happened", "B_TRAUMA", True),
+        ("bumped her head on the cupboard, fine, no vomiting", "B_TRAUMA", False),
         ("diarrhoea, stool smells like poo", "B_OBSTRUCTION", False),
         ("distended bladder, on clozapine", "B_OBSTRUCTION", False),
         ("has taken 20 Paracet 500 mg 3 hours ago", "B_OVERDOSE", True),
