@@ -308,6 +308,17 @@ _VIETNAMESE_WORDS = frozenset(
     {"khong", "dau", "nguc", "tuc", "kho", "tho", "roi", "lam", "qua", "nhieu", "duoc", "cua"}
     | {"ong", "gio", "hom", "nay", "mot", "chut", "bung", "sot", "ho"}
 )
+# Words of romanized Japanese ("shokuyoku nai": no appetite) and of Thai or Lao ("nai": in),
+# where a lowercase "nai" is a word of the language, not a non-accidental injury ("NAI" in
+# capitals still is one: the thirty-sixth vignette set).
+_NAI_IN_ITS_LANGUAGE = frozenset(
+    {"desu", "masu", "mashita", "itai", "kurushii", "ikigurushii", "daijoubu", "daijobu"}
+    | {"chotto", "guttari", "zenzen", "onaka", "atama", "mune", "gaman", "dekiru", "dekinai"}
+    | {"shokuyoku", "wakaranai", "sukoshi", "dake", "kusuri", "netsu", "kimochi", "warui"}
+    | {"hakike", "memai", "shibire", "jeb", "jep", "khood", "nuat", "sabai", "khrap", "krub"}
+    | {"puat", "lom"}
+)
+_NAI_IN_CAPITALS = re.compile(r"(?<![A-Za-z])NAI(?![A-Za-z])")
 # Of the cues, those that say "in the past", not "absent": a risk factor told as history
 # ("hx renal transplant", "previous DVT") still counts in a combination of findings.
 _HISTORY_CUES = frozenset(
@@ -731,6 +742,8 @@ _NOT_RIGHT_AFTER = {
         frozenset({"didnt", "never", "hasnt", "havent", "wasnt", "dont", "doesnt", "not"}),
     ),
     "nai": frozenset({"nai"}),
+    # French "ses cp" (her tablets, "comprimés": the thirty-sixth vignette set), no chest pain.
+    "cp": frozenset({"ses", "les", "des", "mes", "ces", "leurs", "vos", "nos"}),
     # "Nosebleed stopped, none running down back of throat" (the thirty-fifth vignette set).
     **dict.fromkeys(
         ("running down back of", "running down the back of", "trickling down"),
@@ -1133,6 +1146,9 @@ class _Note:
         ) > sum(c.isupper() for c in complaint)
         # "Chưa", "hết" negate in a note with Vietnamese in it, not "Mr Chua" (a surname).
         self.vietnamese = bool(_VIETNAMESE_WORDS & set(self.tokens))
+        self.nai_a_word = bool(_NAI_IN_ITS_LANGUAGE & set(self.tokens)) and not (
+            _NAI_IN_CAPITALS.search(complaint)
+        )
 
     def _french_cue(self, j: int) -> bool:
         """Whether the French word at ``j`` negates what follows it: in a note in French,
@@ -1486,6 +1502,8 @@ class _Note:
                 if phrase in _PUT_ON_A_WOUND and self._on_a_wound(i, i + n):
                     continue
                 if phrase == "mi" and i and _turkish_question(self.tokens[i - 1], after):
+                    continue
+                if phrase == "nai" and self.nai_a_word:
                     continue
                 if (
                     phrase == "mi"
@@ -1853,6 +1871,10 @@ ANGINAL_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
 # a low sugar, withdrawal, panic).
 _SWEATING_ACS_AGE = 45
 ACS_SWEAT_PHRASES: tuple[str, ...] = (
+    # French: sweats on the forehead, in a sweat (the thirty-sixth vignette set).
+    "sueurs",
+    "en sueur",
+    "transpire",
     "sweating",
     "sweaty",
     "sweats",
@@ -1916,6 +1938,12 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "pit of the stomach",
     # Polish "zgaga" (heartburn; the thirty-third vignette set).
     "zgaga",
+    # French: the top of the belly, its pit, heartburn, nausea (the thirty-sixth set).
+    "haut du ventre",
+    "creux de lestomac",
+    "brulures destomac",
+    "nausee",
+    "nausees",
     # Patois "mi belly a hurt mi ... an mi feel fi vomit" (feel like vomiting; the
     # thirty-fourth vignette set).
     "feel fi vomit",
@@ -1937,7 +1965,7 @@ _UPPER_BURNING = tuple(
     phrase
     for phrase in ACS_UPPER_ABDOMEN_PHRASES
     if phrase not in ("gas", "gassy", "kabag", "nausea", "nauseous", "nauseated", "queasy")
-    and phrase != "nasusuka"
+    and phrase not in ("nasusuka", "nausee", "nausees")
     and not phrase.startswith("sick to")
 )
 ACS_SWEAT_BREATHLESS_PHRASES: tuple[str, ...] = (
@@ -1951,6 +1979,10 @@ ACS_SWEAT_BREATHLESS_PHRASES: tuple[str, ...] = (
 ACS_SWEAT_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "fever*",
     "febrile",
+    # A fever in French, Spanish or Portuguese.
+    "fievre",
+    "fiebre",
+    "febre",
     "lagnat",
     "nilalagnat",
     "temp*",
@@ -2467,6 +2499,19 @@ _SIGHT_OF_BLOOD_PHRASES: tuple[str, ...] = (
 )
 
 
+# A coin rubbed on the skin (coining: "khood lom" in Thai, "cao gio" in Vietnamese, "gua sha"
+# in Chinese), no coin swallowed (the thirty-sixth vignette set).
+_COINING_PHRASES: tuple[str, ...] = (
+    "khood lom",
+    "cao gio",
+    "gua sha",
+    "coin rubbing",
+    "coining",
+    "rubbed with a coin",
+    "rubbing with a coin",
+    "scraped with a coin",
+    "scraping with a coin",
+)
 _HEAVY_BLEEDING = ("bleeding heavily", "heavy bleeding", "bleeding a lot")
 RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "chest pain": frozenset({LABS, ECG, XRAY}),
@@ -2659,6 +2704,9 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "unable to swallow": frozenset({XRAY, CONSULT}),
     "abscess": frozenset({PROCEDURE}),
     "foreign body": frozenset({PROCEDURE}),
+    # Sea urchin spines in a foot: taken out (the thirty-sixth vignette set).
+    "sea urchin": frozenset({PROCEDURE}),
+    "urchin spine*": frozenset({PROCEDURE}),
     **dict.fromkeys(GRIT_IN_THE_EYE, frozenset({PROCEDURE})),
     "dysuria": frozenset({LABS}),
     "burning when peeing": frozenset({LABS}),
@@ -2735,6 +2783,20 @@ NO_RESOURCE_PHRASES: tuple[str, ...] = (
     "insect bite",
     "bug bite",
     "bee sting",
+    # A sting's local reaction: a wasp's, a jellyfish's (the thirty-sixth vignette set).
+    "stung by a bee",
+    "stung by bee",
+    "wasp sting",
+    "stung by a wasp",
+    "stung by wasp",
+    "jellyfish sting",
+    "stung by a jellyfish",
+    "stung by jellyfish",
+    # A baby tooth come out ("dent de lait tombée"), the marks of coining or cupping on the
+    # skin ("khood lom", "cao gio", "gua sha": the same set).
+    "dent de lait",
+    *_COINING_PHRASES,
+    "cupping marks",
     "refill",
     "ran out",
     "prescription only",
@@ -2995,6 +3057,8 @@ def _needing_nothing(note: _Note, matched: list[str]) -> list[str]:
         and not note.find(_EYE_TROUBLE_PHRASES)
     ):
         settled += [*patch, *sight]
+    if "coin" in matched and (coining := note.find(_COINING_PHRASES)):
+        settled += ["coin", *coining]
     if (dizzy := [p for p in matched if p in _DIZZY_PHRASES]) and (
         sight := note.find(_SIGHT_OF_BLOOD_PHRASES)
     ):
@@ -3002,19 +3066,56 @@ def _needing_nothing(note: _Note, matched: list[str]) -> list[str]:
     return settled
 
 
+# A cut told by its length ("3 cm cut", "wound about 2cm" of a cut finger, "plaie ~2,5 cm":
+# the thirty-fifth and thirty-sixth vignette sets) is closed by stitches, glue or staples: a
+# procedure. Not a burn's, a graze's or an ulcer's size, nor a wound's in a note with no cut.
+_CUT_WORDS = frozenset({"cut", "cuts", "gash", "lac", "laceration", "coupure", "plaie", "corte"})
+_SIZED_CUT_WORDS = _CUT_WORDS | {"wound"}
+_CENTIMETRES = re.compile(r"(\d+)(?:cm|cms)")
+
+
+def _sized_cut(note: _Note) -> str:
+    """A cut of at least a centimetre told by its length, within three words of the cut
+    (its wound in a note that says it is a cut), as the nurse wrote it; "" if none."""
+    tokens = note.tokens
+    if not _CUT_WORDS & set(tokens):
+        return ""
+    for i, token in enumerate(tokens):
+        # The number's first token: "3 cm", "4cm", "2,5 cm", "0.5cm".
+        if (size := _CENTIMETRES.fullmatch(token)) is not None:
+            first, end = i, i + 1
+        elif token in ("cm", "cms") and i and tokens[i - 1].isdigit():
+            first, end = i - 1, i + 1
+        else:
+            continue
+        if first >= 2 and tokens[first - 1] in (".", ",") and tokens[first - 2].isdigit():
+            first -= 2
+        whole = tokens[first] if first != i or size is None else size.group(1)
+        if not whole.isdigit() or int(whole) < 1:
+            continue
+        near = range(max(0, first - 3), min(len(tokens), end + 3))
+        if any(tokens[j] in _SIZED_CUT_WORDS for j in near):
+            return " ".join(tokens[near.start : near.stop])
+    return ""
+
+
 def _resources_for(note: _Note) -> tuple[int | None, str | None]:
     found = note.find(_RESOURCE_PHRASE_KEYS)
     settled = _needing_nothing(note, found)
     matched = [p for p in found if p not in settled]
-    if matched:
+    sized_cut = _sized_cut(note)
+    if matched or sized_cut:
         resources: set[str] = set()
         for phrase in matched:
             resources |= RESOURCE_PHRASES[phrase]
+        if sized_cut:
+            resources.add(PROCEDURE)
         count = len(resources) + (1 if COMPLEX_PROCEDURE in resources else 0)
         level = 3 if count >= 2 else 4 if count == 1 else 5
         need = "two or more resources" if level == 3 else "one resource"
+        words = ", ".join(filter(None, (note.quote(matched), sized_cut and f"'{sized_cut}'")))
         reason = (
-            f"The complaint ({note.quote(matched)}) usually needs {', '.join(sorted(resources))}: "
+            f"The complaint ({words}) usually needs {', '.join(sorted(resources))}: "
             f"{need}, ESI {level}."
         )
         return level, reason

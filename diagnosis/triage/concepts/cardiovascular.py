@@ -1561,6 +1561,27 @@ CONCEPTS: tuple[Concept, ...] = (
         key="stroke",
         reason="Signs of a stroke are a high-risk, time-critical situation",
         phrases=(
+            # French (the thirty-sixth vignette set: "la bouche est tombée à dr", "parle
+            # comme s'il avait bu", "cherche ses mots", "bras dr retombe"), and its
+            # abbreviation for a stroke ("AVC": accident vasculaire cérébral).
+            "avc",
+            "bouche est tombee",
+            "bouche tombee",
+            "bouche de travers",
+            "bouche deviee",
+            "bouche tordue",
+            "visage tombe",
+            "parole pateuse",
+            "parle comme sil avait bu",
+            "cherche ses mots",
+            "trouve pas ses mots",
+            "trouve plus ses mots",
+            "bras retombe",
+            "bras dr retombe",
+            "bras g retombe",
+            "bras droit retombe",
+            "bras gauche retombe",
+            "bras qui retombe",
             # The nineteenth vignette set: a stroke told in Nigerian Pidgin (a mouth turned to one
             # side, a hand that 'no fit hold cup').
             "mouth don turn",

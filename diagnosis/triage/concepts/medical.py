@@ -5830,9 +5830,10 @@ CONCEPTS: tuple[Concept, ...] = (
                         "a day for a week",
                         "a day for days",
                         "a day for the last",
-                        "days of",
-                        "whole week",
-                        "week of",
+                        # A week's tablets, a week's worth ("days of", "week of", "whole
+                        # week" were any note's: "3 days of sore throat, taking
+                        # paracetamol" read as an overdose; the thirty-sixth set).
+                        "whole weeks",
                         "weeks worth",
                         "packets a day",
                         "two packets",

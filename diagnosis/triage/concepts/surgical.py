@@ -3054,6 +3054,28 @@ CONCEPTS: tuple[Concept, ...] = (
             "facial angioedema and wheeze after food",
             "covered in red lumps after eating nuts, coughing and wheezing",
         ),
+        # A sting with a local reaction told as such (an anxious porter whose mother "nearly
+        # died from a bee sting": the thirty-sixth vignette set) reads like anaphylaxis to
+        # the meaning match; the phrases above still fire on the signs of one.
+        meaning_unless=(
+            ("sting", "stung", "stinger"),
+            (
+                "local reaction",
+                "localised reaction",
+                "localized reaction",
+                "local swelling",
+                "localised swelling",
+                "localized swelling",
+                "punctum",
+                "at the sting site",
+                "around the sting",
+                "sting scraped out",
+                "sting already scraped",
+                "stinger out",
+                "stinger removed",
+                "sting removed",
+            ),
+        ),
     ),
     Concept(
         code="B_TRAUMA",

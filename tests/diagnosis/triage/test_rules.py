@@ -241,6 +241,21 @@ RESOURCE_CASES = [
     ("red patch on calf, swollen calf, recent long flight", None),
     ("red patch over white of eye, very painful, light sensitive, blurred vision", None),
     ("sees blood when coughing, dizzy, weight loss", 3),
+    # The thirty-sixth vignette set: a cut told by its length is closed (a procedure), not
+    # a graze's or a burn's size, nor one under a centimetre; a wasp's or a jellyfish's
+    # local sting, a baby tooth come out, coining marks need nothing; sea urchin spines in
+    # a foot are taken out; a coin rubbed on the skin is no coin swallowed.
+    ("Cut L index finger with kitchen knife. Wound about 2cm, edges clean", 4),
+    ("Coupure paume main g. Plaie ~2,5 cm, bords nets, saignement arrete", 4),
+    ("3 cm cut on the shin from a shopping trolley", 4),
+    ("cut to chin, 0.5cm, stopped bleeding", None),
+    ("graze to knee about 4 cm, cleaned at school", None),
+    ("stung by wasp R forearm, red raised area approx 3cm", 5),
+    ("kurage ni sasareta (stung by jellyfish), red lines on calf", 5),
+    ("dent de lait tombee ce matin, petit suintement de la gencive", 5),
+    ("grandma did khood lom with a coin and balm for his runny nose", 5),
+    ("swallowed a coin an hour ago, no drooling", 4),
+    ("sea urchin spines in sole of L foot, 2 look deep", 4),
     ("", None),
     ("here with mom", None),
 ]
@@ -1995,6 +2010,24 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         # Abnormal flexion to pain is posturing; of a joint, a deformity.
         ("abnormal flexion of both arms to pain, not opening eyes", "A_UNRESPONSIVE", True),
         ("fell on outstretched hand, abnormal flexion of the wrist", "A_UNRESPONSIVE", False),
+        # The thirty-sixth vignette set: Japanese "nai" (not) and Thai or Lao "nai" (in) are
+        # no non-accidental injury, "NAI" in capitals still is; French "ses cp" are tablets,
+        # no chest pain; a stroke and a heart attack told in French; a stomach ache on
+        # ibuprofen for days is no overdose.
+        ("heso no mawari itai, 'shokuyoku nai' (no appetite)", "B_ABUSE", False),
+        ("'atama wa utte nai' - no head strike per mom", "B_ABUSE", False),
+        ("?NAI, bruises of different ages, mune ga itai", "B_ABUSE", True),
+        ("toddler spiral fracture, ?nai", "B_ABUSE", True),
+        ("ATCD HTA, ne prend plus ses cp depuis un mois", "B_ACS", False),
+        ("CP since this morning, radiating to L arm", "B_ACS", True),
+        ("'la bouche est tombee' a dr, parole pateuse, cherche ses mots", "B_STROKE", True),
+        ("bras dr retombe quand il le leve", "B_STROKE", True),
+        ("?AVC, debut 9h30", "B_STROKE", True),
+        ("3 days of sore throat, taking paracetamol", "B_OVERDOSE", False),
+        ("2 days of headache, took ibuprofen, no better", "B_OVERDOSE", False),
+        ("a week of cough, taking paracetamol", "B_OVERDOSE", False),
+        ("took her whole week's tablets at once", "B_OVERDOSE", True),
+        ("paracetamol 8 a day for 4 days for toothache", "B_OVERDOSE", True),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
@@ -2020,6 +2053,19 @@ def test_a_known_look_alike_keeps_the_meaning_match_from_firing_alone() -> None:
     clear = "eye full of blood after coughing; flat patch over the white of eye, sees clearly"
     badge = {"B_EYE": "Reads name badge with each eye covered in turn"}
     assert "B_EYE" not in codes(esi_rules(complaint=clear, vitals=ADULT, similar=badge))
+    # A sting's local reaction, told as such, with a worry that reads like anaphylaxis (the
+    # thirty-sixth vignette set); the signs of one still fire it.
+    worry = {"B_ANAPHYLAXIS": "my mum nearly died from a bee sting, am I gonna go into shock"}
+    local = (
+        "stung by wasp R forearm, red raised area 3cm with central punctum. "
+        + worry["B_ANAPHYLAXIS"]
+    )
+    assert "B_ANAPHYLAXIS" not in codes(esi_rules(complaint=local, vitals=ADULT, similar=worry))
+    spreading = "stung by a wasp, central punctum, now hives all over and wheezy"
+    assert "B_ANAPHYLAXIS" in codes(esi_rules(complaint=spreading, vitals=ADULT, similar=worry))
+    assert "B_ANAPHYLAXIS" in codes(
+        esi_rules(complaint="stung by a bee, feels faint and odd", vitals=ADULT, similar=worry)
+    )
 
 
 def test_a_heart_attack_told_in_bislama_is_read_by_its_sweat_and_short_wind() -> None:
@@ -2059,6 +2105,17 @@ def test_the_reason_quotes_each_wording_once() -> None:
     assert stroke.reason.count("'room spinning'") == 1
     # A wording inside a longer one is not quoted again.
     assert "'like hes drunk'" not in stroke.reason
+
+
+def test_a_heart_attack_told_in_french_is_read_by_its_sweat_and_upper_stomach() -> None:
+    """The thirty-sixth vignette set: a 61-year-old diabetic's "mal à l'estomac ... comme un
+    poids", nausea and sweats on the forehead, no chest pain; a fever explains a sweat."""
+    note = "Nausées, a vomi 1x. Sueurs au front, se frotte le haut du ventre. Pas mal a la poitrine"
+
+    assert "B_ACS" in codes(esi_rules(complaint=note, vitals=vitals(age_years=61)))
+    assert "B_ACS" not in codes(
+        esi_rules(complaint=f"{note}. Fièvre 39 depuis hier", vitals=vitals(age_years=61))
+    )
 
 
 def test_an_older_diabetic_who_is_sick_and_drained_may_be_a_silent_heart_attack() -> None:

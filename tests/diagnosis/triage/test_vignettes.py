@@ -53,6 +53,7 @@ SETS = [
     ("vignettes_33.jsonl", 50, 11, 24),
     ("vignettes_34.jsonl", 50, 10, 25),
     ("vignettes_35.jsonl", 50, 10, 24),
+    ("vignettes_36.jsonl", 50, 11, 20),
 ]
 VIGNETTES = [
     json.loads(line)
