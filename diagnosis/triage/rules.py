@@ -318,6 +318,10 @@ _NAI_IN_ITS_LANGUAGE = frozenset(
     | {"hakike", "memai", "shibire", "jeb", "jep", "khood", "nuat", "sabai", "khrap", "krub"}
     | {"puat", "lom"}
 )
+# Endings of a Japanese word that "nai" negates ("utte", "yoku", "wakara", "ugoka"), and
+# Thai or Lao body parts after "nai" (in): "jeb nai ok" (pain in the chest).
+_JAPANESE_BEFORE_NAI = ("te", "de", "ku", "ra", "ka", "ma", "wa", "ga", "sa", "ta", "na")
+_THAI_BODY_PARTS = frozenset({"ok", "aok", "thong", "tong", "hua", "khor", "tua", "jai", "ta"})
 _NAI_IN_CAPITALS = re.compile(r"(?<![A-Za-z])NAI(?![A-Za-z])")
 # Of the cues, those that say "in the past", not "absent": a risk factor told as history
 # ("hx renal transplant", "previous DVT") still counts in a combination of findings.
@@ -645,6 +649,8 @@ _NOT_BEFORE = {
     **dict.fromkeys(("blood in eye", "blood in the eye"), frozenset({"means"})),
     # "Nai nai" is a grandmother in Mandarin (the thirty-fourth vignette set), no
     # non-accidental injury.
+    # An AV canal defect ("s/p AVC defect repair": the thirty-sixth set's review), no stroke.
+    "avc": frozenset({"defect", "repair", "repaired"}),
     "nai": frozenset({"nai"}),
     # Sickle cell trait, or a negative screen, is no sickle cell disease.
     "sickle cell": frozenset({"trait", "negative", "screen", "carrier"}),
@@ -742,6 +748,8 @@ _NOT_RIGHT_AFTER = {
         frozenset({"didnt", "never", "hasnt", "havent", "wasnt", "dont", "doesnt", "not"}),
     ),
     "nai": frozenset({"nai"}),
+    # "Post-AVC" (after a stroke, French) is history (the thirty-sixth set's review).
+    "avc": frozenset({"post", "atcd", "ancien", "hx", "previous", "prior", "old"}),
     # French "ses cp" (her tablets, "comprimés": the thirty-sixth vignette set), no chest pain.
     "cp": frozenset({"ses", "les", "des", "mes", "ces", "leurs", "vos", "nos"}),
     # "Nosebleed stopped, none running down back of throat" (the thirty-fifth vignette set).
@@ -923,6 +931,18 @@ _FUZZY_MIN_LEN = 6
 # A "?" glued to the front of a word is clinical shorthand for "query" ("?CVA", "?PE"), unless
 # the word answers a question ("SI ?no"); the "?" stays, so it still ends the scope of a cue
 # before it ("Denies CP ?ACS"). After a word ("CP?") it stays a question an answer may follow.
+# A date in French or Spanish ("AVC il y a 2 ans", "infarto hace 3 años": the thirty-sixth
+# set's review), said as in English ("2 years ago") for the history and date readers.
+_AGO_FOREIGN = re.compile(
+    r"\b(?:il y a|hace) (\d+|un|une|deux|trois|quelques|plusieurs|dos|tres|unos|unas|varios)"
+    r" (ans|an|annees|annee|anos|ano|mois|meses|mes|semaines|semaine|semanas|jours|dias)\b"
+)
+_AGO_UNITS = {
+    **dict.fromkeys(("ans", "an", "annees", "annee", "anos", "ano"), "years"),
+    **dict.fromkeys(("mois", "meses", "mes"), "months"),
+    **dict.fromkeys(("semaines", "semaine", "semanas"), "weeks"),
+    **dict.fromkeys(("jours", "dias"), "days"),
+}
 _QUERY_MARK = re.compile(r"(?<![a-z0-9?])\?(?=[a-z])(?!(?:no|nope|not|nil|neg)\b)")
 # "+ve" is "positive" ("FAST +ve"); "-ve" negates only the finding before it ("Kernig -ve"),
 # never what follows ("COVID -ve, chest pain" keeps the chest pain): a word of its own.
@@ -947,6 +967,7 @@ def _normalise(text: str) -> str:
     text = _CALIBRE.sub("", text)
     text = _REFILL_UNDER.sub(r"\1 under ", text)
     text = _REFILL_OVER.sub(r"\1 over ", text)
+    text = _AGO_FOREIGN.sub(lambda m: f"{m[1]} {_AGO_UNITS[m[2]]} ago", text)
     text = _QUERY_MARK.sub("? query ", text)
     text = _POSITIVE_MARK.sub(" positive", text)
     text = _NEGATIVE_MARK.sub(f" {_NEGATIVE_AFTER_WORD}", text)
@@ -1120,6 +1141,7 @@ class _Note:
     """
 
     def __init__(self, complaint: str) -> None:
+        self.complaint = complaint
         self.text = _normalise(complaint)
         self.tokens: list[str] = _TOKEN.findall(self.text)
         self.words: list[frozenset[str]] = [_token_words(t) for t in self.tokens]
@@ -1146,8 +1168,21 @@ class _Note:
         ) > sum(c.isupper() for c in complaint)
         # "Chưa", "hết" negate in a note with Vietnamese in it, not "Mr Chua" (a surname).
         self.vietnamese = bool(_VIETNAMESE_WORDS & set(self.tokens))
-        self.nai_a_word = bool(_NAI_IN_ITS_LANGUAGE & set(self.tokens)) and not (
+        self.nai_language = bool(_NAI_IN_ITS_LANGUAGE & set(self.tokens)) and not (
             _NAI_IN_CAPITALS.search(complaint)
+        )
+
+    def _nai_a_word(self, i: int) -> bool:
+        """Whether the "nai" at ``i`` is said in the language the note quotes: Japanese "not"
+        after a verb or a noun ("utte nai", "shokuyoku nai", "wakara nai"), Thai or Lao "in"
+        before a body part ("jeb nai ok"), not the nurse's "concern for nai"."""
+        before = self.tokens[i - 1] if i else ""
+        after = self.tokens[i + 1] if i + 1 < len(self.tokens) else ""
+        return (
+            before in _NAI_IN_ITS_LANGUAGE
+            or after in _NAI_IN_ITS_LANGUAGE
+            or after in _THAI_BODY_PARTS
+            or (len(before) > 3 and before.endswith(_JAPANESE_BEFORE_NAI))
         )
 
     def _french_cue(self, j: int) -> bool:
@@ -1155,10 +1190,12 @@ class _Note:
         "pas" opening its clause or before "de" ("Pas SOB au repos", "pas de fièvre"; after a
         verb it negates the verb: "se réveille pas"), not before a number ("PAS 40"), nor
         "pas capable" (unable), "sans arrêt" (non-stop)."""
-        if not self.french:
-            return False
         token = self.tokens[j]
         following = self.tokens[j + 1] if j + 1 < len(self.tokens) else ""
+        # "Pas de fièvre" negates in a note of few French words too ("64M sweaty, nausea, pas
+        # de fievre": the thirty-sixth set's review).
+        if not self.french and not (token == "pas" and following == "de"):  # noqa: S105
+            return False
         if following in _NOT_AFTER_FRENCH_CUE.get(token, ()) or following.isdigit():
             return False
         if token == "pas":  # noqa: S105 - a word, not a password
@@ -1503,7 +1540,7 @@ class _Note:
                     continue
                 if phrase == "mi" and i and _turkish_question(self.tokens[i - 1], after):
                     continue
-                if phrase == "nai" and self.nai_a_word:
+                if phrase == "nai" and self.nai_language and self._nai_a_word(i):
                     continue
                 if (
                     phrase == "mi"
@@ -1757,6 +1794,18 @@ CHEST_PAIN_PHRASES: tuple[str, ...] = (
     "nstemi",
     # The same words in the languages notes are most often mixed with here (Spanish,
     # Tagalog): pain, pressure or tightness of the chest.
+    # French (the thirty-sixth set's review: "douleur thoracique ce matin, a pris ses cp de
+    # nitro").
+    "douleur thoracique",
+    "douleurs thoraciques",
+    "dlr thoracique",
+    "douleur a la poitrine",
+    "douleur dans la poitrine",
+    "mal a la poitrine",
+    "mal dans la poitrine",
+    "oppression thoracique",
+    "serrement dans la poitrine",
+    "douleur retrosternale",
     "dolor de pecho",
     "dolor en el pecho",
     "duele el pecho",
@@ -1874,7 +1923,6 @@ ACS_SWEAT_PHRASES: tuple[str, ...] = (
     # French: sweats on the forehead, in a sweat (the thirty-sixth vignette set).
     "sueurs",
     "en sueur",
-    "transpire",
     "sweating",
     "sweaty",
     "sweats",
@@ -2015,6 +2063,8 @@ ACS_SWEAT_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "anxiety",
     "anxious",
     "night sweats",
+    "sueurs nocturnes",
+    "sudores nocturnos",
     "menopaus*",
     "hot flush*",
     "hot flash*",
@@ -2499,6 +2549,50 @@ _SIGHT_OF_BLOOD_PHRASES: tuple[str, ...] = (
 )
 
 
+# A sting on the skin needs nothing (NO_RESOURCE_PHRASES), unless it is in the eye, the
+# mouth or the throat, or more than the skin reacts (the thirty-sixth set's review: "wasp
+# sting on eyeball, can't open eye").
+_STINGS: tuple[str, ...] = (
+    "bee sting",
+    "stung by a bee",
+    "stung by bee",
+    "wasp sting",
+    "stung by a wasp",
+    "stung by wasp",
+    "jellyfish sting",
+    "stung by a jellyfish",
+    "stung by jellyfish",
+)
+_NOT_A_SKIN_STING: tuple[str, ...] = (
+    "eye*",
+    "eyeball",
+    "mouth",
+    "tongue",
+    "throat",
+    "lip*",
+    "swallow*",
+    "breath*",
+    "wheez*",
+    "sob",
+    "faint*",
+    "dizz*",
+    "vomit*",
+    "hives",
+    "all over",
+)
+# A coin swallowed or stuck is no coining mark.
+_COIN_SWALLOWED: tuple[str, ...] = (
+    "swallow*",
+    "ingest*",
+    "gagg*",
+    "chok*",
+    "drool*",
+    "stuck",
+    "in her throat",
+    "in his throat",
+    "in her mouth",
+    "in his mouth",
+)
 # A coin rubbed on the skin (coining: "khood lom" in Thai, "cao gio" in Vietnamese, "gua sha"
 # in Chinese), no coin swallowed (the thirty-sixth vignette set).
 _COINING_PHRASES: tuple[str, ...] = (
@@ -2704,6 +2798,11 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "unable to swallow": frozenset({XRAY, CONSULT}),
     "abscess": frozenset({PROCEDURE}),
     "foreign body": frozenset({PROCEDURE}),
+    # A split lip or eyebrow in French is closed, a fall ("chute de vélo") x-rayed (the
+    # thirty-sixth set's review).
+    "levre fendue": frozenset({PROCEDURE}),
+    "arcade ouverte": frozenset({PROCEDURE}),
+    "chute de": frozenset({XRAY}),
     # Sea urchin spines in a foot: taken out (the thirty-sixth vignette set).
     "sea urchin": frozenset({PROCEDURE}),
     "urchin spine*": frozenset({PROCEDURE}),
@@ -2782,16 +2881,8 @@ NO_RESOURCE_PHRASES: tuple[str, ...] = (
     "hives",
     "insect bite",
     "bug bite",
-    "bee sting",
-    # A sting's local reaction: a wasp's, a jellyfish's (the thirty-sixth vignette set).
-    "stung by a bee",
-    "stung by bee",
-    "wasp sting",
-    "stung by a wasp",
-    "stung by wasp",
-    "jellyfish sting",
-    "stung by a jellyfish",
-    "stung by jellyfish",
+    # A sting's local reaction: a bee's, a wasp's, a jellyfish's (the thirty-sixth set).
+    *_STINGS,
     # A baby tooth come out ("dent de lait tombée"), the marks of coining or cupping on the
     # skin ("khood lom", "cao gio", "gua sha": the same set).
     "dent de lait",
@@ -2916,6 +3007,11 @@ def _all_phrases() -> Iterable[str]:
         RED_PATCH_ON_THE_WHITE,
         SIGHT_AS_USUAL,
         BLOOD_THINNERS,
+        _CUT_PHRASES,
+        _NOT_A_FRESH_CUT,
+        _TENDON_OR_NERVE_PHRASES,
+        _NOT_A_SKIN_STING,
+        _COIN_SWALLOWED,
     ):
         yield from table
 
@@ -3057,7 +3153,11 @@ def _needing_nothing(note: _Note, matched: list[str]) -> list[str]:
         and not note.find(_EYE_TROUBLE_PHRASES)
     ):
         settled += [*patch, *sight]
-    if "coin" in matched and (coining := note.find(_COINING_PHRASES)):
+    if (
+        "coin" in matched
+        and (coining := note.find(_COINING_PHRASES))
+        and not note.find(_COIN_SWALLOWED)
+    ):
         settled += ["coin", *coining]
     if (dizzy := [p for p in matched if p in _DIZZY_PHRASES]) and (
         sight := note.find(_SIGHT_OF_BLOOD_PHRASES)
@@ -3066,36 +3166,120 @@ def _needing_nothing(note: _Note, matched: list[str]) -> list[str]:
     return settled
 
 
-# A cut told by its length ("3 cm cut", "wound about 2cm" of a cut finger, "plaie ~2,5 cm":
-# the thirty-fifth and thirty-sixth vignette sets) is closed by stitches, glue or staples: a
-# procedure. Not a burn's, a graze's or an ulcer's size, nor a wound's in a note with no cut.
-_CUT_WORDS = frozenset({"cut", "cuts", "gash", "lac", "laceration", "coupure", "plaie", "corte"})
+# A cut told by its length ("3 cm cut", "wound about 2cm" of a cut finger, "plaie ~2,5 cm",
+# "lac 15mm", "2-3cm": the thirty-fifth and thirty-sixth vignette sets) is closed by
+# stitches, glue or staples: a procedure. Only a fresh cut of a centimetre or more, in the
+# clause that tells its length, and never a place ("1 cm above the eyebrow") nor, in a note
+# that also tells one, a burn's, a graze's, an ulcer's or a scar's size, nor a cut already
+# closed or healed (its check or its stitches out need nothing).
+_CUT_WORDS = frozenset(
+    {"cut", "cuts", "gash", "gashes", "lac", "lacs", "laceration", "lacerations"}
+    | {"coupure", "plaie", "corte", "herida"}
+)
 _SIZED_CUT_WORDS = _CUT_WORDS | {"wound"}
-_CENTIMETRES = re.compile(r"(\d+)(?:cm|cms)")
+_CUT_PHRASES = tuple(sorted(_CUT_WORDS))
+# A cut with a finger that no longer bends or feels (a tendon or a nerve cut): a hand
+# surgeon (the thirty-sixth set's review: "cut 3cm to wrist on glass, numb fingers, can't
+# bend thumb").
+_TENDON_OR_NERVE_PHRASES: tuple[str, ...] = (
+    "cant bend",
+    "unable to bend",
+    "cant straighten",
+    "unable to straighten",
+    "cant flex",
+    "unable to flex",
+    "cant extend",
+    "numb finger*",
+    "numb thumb",
+    "fingers numb",
+    "finger numb",
+    "thumb numb",
+    "numbness",
+    "no feeling",
+    "cant feel",
+    "tendon",
+)
+_LENGTH = re.compile(
+    r"(?<![\w.,])(\d+(?:[.,]\d+)?)(?:\s*(?:-|to)\s*(\d+(?:[.,]\d+)?))?\s*(cms?|mm)\b"
+)
+_A_PLACE_AFTER = frozenset(
+    {"above", "below", "from", "away", "proximal", "distal", "lateral", "medial", "off"}
+    | {"shorter", "longer"}
+)
+_NOT_CUT_AFTER = frozenset({"down", "back"})  # "cut down on smoking 5 cm lump"
+_HAIR_AND_NAILS = frozenset({"hair", "hairs", "nail", "nails", "fringe"})
+_NOT_A_FRESH_CUT: tuple[str, ...] = (
+    "ulcer*",
+    "pressure sore",
+    "bed sore",
+    "escarre",
+    "burn",
+    "burns",
+    "burnt",
+    "burned",
+    "scald*",
+    "graze*",
+    "abrasion*",
+    "scar",
+    "healed",
+    "healing",
+    "already sutured",
+    "already stitched",
+    "already glued",
+    "sutured at",
+    "stitched at",
+    "stitched by",
+    "glued at",
+    "glued by",
+    "stitches in",
+    "suture removal",
+    "stitches out",
+    "staples out",
+    "wound check",
+    "dressing change",
+    "pansement a refaire",
+)
+
+
+def _clause_edge(text: str, k: int, step: int, *, sentence: bool = False) -> int:
+    """Where the clause (or with ``sentence`` the sentence) holding ``text[k]`` ends,
+    walking by ``step`` (a comma or a dot between digits is a decimal, not an end)."""
+    ends = ".;:!?()\n" if sentence else ",.;:!?()\n"
+    while 0 <= k < len(text):
+        between_digits = 0 < k < len(text) - 1 and text[k - 1].isdigit() and text[k + 1].isdigit()
+        if text[k] in ends and not between_digits:
+            return k
+        k += step
+    return k
 
 
 def _sized_cut(note: _Note) -> str:
-    """A cut of at least a centimetre told by its length, within three words of the cut
-    (its wound in a note that says it is a cut), as the nurse wrote it; "" if none."""
-    tokens = note.tokens
-    if not _CUT_WORDS & set(tokens):
+    """A fresh cut of a centimetre or more told by its length, as the nurse wrote it (the
+    clause's words around the length); "" if none."""
+    if not note.find(_CUT_PHRASES) or note.find(_NOT_A_FRESH_CUT):
         return ""
-    for i, token in enumerate(tokens):
-        # The number's first token: "3 cm", "4cm", "2,5 cm", "0.5cm".
-        if (size := _CENTIMETRES.fullmatch(token)) is not None:
-            first, end = i, i + 1
-        elif token in ("cm", "cms") and i and tokens[i - 1].isdigit():
-            first, end = i - 1, i + 1
-        else:
+    text = note.complaint.lower()  # as written: ".5cm" is no 5 cm (_CALIBRE drops its dot)
+    for length in _LENGTH.finditer(text):
+        numbers = [float(n.replace(",", ".")) for n in length.group(1, 2) if n]
+        centimetres = max(numbers) / (10 if length[3] == "mm" else 1)
+        if centimetres < 1:
             continue
-        if first >= 2 and tokens[first - 1] in (".", ",") and tokens[first - 2].isdigit():
-            first -= 2
-        whole = tokens[first] if first != i or size is None else size.group(1)
-        if not whole.isdigit() or int(whole) < 1:
+        # Back to the sentence's start ("cut to forehead, 2-3cm, gaping"), on to its
+        # clause's end ("burn 3cm, also cut finger" is no cut of 3 cm).
+        start = _clause_edge(text, length.start() - 1, -1, sentence=True) + 1
+        end = _clause_edge(text, length.end(), 1)
+        before = re.findall(r"[a-z]+", text[start : length.start()])[-4:]
+        after = re.findall(r"[a-z]+", text[length.end() : end])[:4]
+        if after and after[0] in _A_PLACE_AFTER:
             continue
-        near = range(max(0, first - 3), min(len(tokens), end + 3))
-        if any(tokens[j] in _SIZED_CUT_WORDS for j in near):
-            return " ".join(tokens[near.start : near.stop])
+        words = [*before, *after]
+        if _HAIR_AND_NAILS & set(words):
+            continue
+        if any(
+            word in _SIZED_CUT_WORDS and (k + 1 == len(words) or words[k + 1] not in _NOT_CUT_AFTER)
+            for k, word in enumerate(words)
+        ):
+            return text[start:end].strip()
     return ""
 
 
@@ -3104,12 +3288,16 @@ def _resources_for(note: _Note) -> tuple[int | None, str | None]:
     settled = _needing_nothing(note, found)
     matched = [p for p in found if p not in settled]
     sized_cut = _sized_cut(note)
-    if matched or sized_cut:
+    tendon = note.find(_TENDON_OR_NERVE_PHRASES) if note.find(_CUT_PHRASES) else []
+    if matched or sized_cut or tendon:
         resources: set[str] = set()
         for phrase in matched:
             resources |= RESOURCE_PHRASES[phrase]
         if sized_cut:
             resources.add(PROCEDURE)
+        if tendon:
+            resources |= {PROCEDURE, CONSULT}
+            matched = [*matched, *tendon]
         count = len(resources) + (1 if COMPLEX_PROCEDURE in resources else 0)
         level = 3 if count >= 2 else 4 if count == 1 else 5
         need = "two or more resources" if level == 3 else "one resource"
@@ -3120,6 +3308,8 @@ def _resources_for(note: _Note) -> tuple[int | None, str | None]:
         )
         return level, reason
     none_needed = [*settled, *note.find(NO_RESOURCE_PHRASES)]
+    if set(none_needed) & set(_STINGS) and note.find(_NOT_A_SKIN_STING):
+        none_needed = [p for p in none_needed if p not in _STINGS]
     if none_needed:
         reason = (
             f"The complaint ({note.quote(none_needed)}) usually needs no ED resources "
@@ -3320,7 +3510,9 @@ def _add_concept(
             f"{concept.reason} (complaint says {note.quote(found)}): ESI {level}.",
         )
     elif concept.code in similar and not (
-        concept.meaning_unless and all(note.find(group) for group in concept.meaning_unless)
+        concept.meaning_unless
+        and all(note.find(group) for group in concept.meaning_unless)
+        and not (concept.meaning_unless_not and note.find(concept.meaning_unless_not))
     ):
         add(
             concept.code,

@@ -29,6 +29,9 @@ class Concept:
       meaning-based match from firing the concept on its own: a red patch on the white of
       the eye with normal vision after coughing reads like an eye emergency, and is none.
       The concept's own phrases and combinations still fire it.
+    - ``meaning_unless_not``: phrases any one of which, found (not negated), keeps the
+      look-alike from vetoing: a sting with a local reaction, unless the lips, the throat,
+      the voice or a faint are told too.
     """
 
     code: str
@@ -43,6 +46,7 @@ class Concept:
     ] = ()
     descriptions: tuple[str, ...] = ()
     meaning_unless: tuple[tuple[str, ...], ...] = ()
+    meaning_unless_not: tuple[str, ...] = ()
 
     @property
     def level(self) -> int:
@@ -63,4 +67,4 @@ class Concept:
         )
         unless = (p for _, phrases in self.together_unless for p in phrases)
         look_alike = (p for group in self.meaning_unless for p in group)
-        return (*self.phrases, *grouped, *unless, *look_alike)
+        return (*self.phrases, *grouped, *unless, *look_alike, *self.meaning_unless_not)

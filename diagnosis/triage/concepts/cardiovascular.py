@@ -1562,8 +1562,9 @@ CONCEPTS: tuple[Concept, ...] = (
         reason="Signs of a stroke are a high-risk, time-critical situation",
         phrases=(
             # French (the thirty-sixth vignette set: "la bouche est tombée à dr", "parle
-            # comme s'il avait bu", "cherche ses mots", "bras dr retombe"), and its
-            # abbreviation for a stroke ("AVC": accident vasculaire cérébral).
+            # comme s'il avait bu", "bras dr retombe"; not "cherche ses mots", which a
+            # speaker of another language does), and its abbreviation for a stroke ("AVC":
+            # accident vasculaire cérébral; not an AV canal defect, nor "post-AVC").
             "avc",
             "bouche est tombee",
             "bouche tombee",
@@ -1573,8 +1574,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "visage tombe",
             "parole pateuse",
             "parle comme sil avait bu",
-            "cherche ses mots",
-            "trouve pas ses mots",
             "trouve plus ses mots",
             "bras retombe",
             "bras dr retombe",

@@ -723,6 +723,19 @@ _TO_EXCESS: tuple[str, ...] = (
     "twice the dose",
     "double the dose",
     "double dose",
+    # Taken too often, or uncounted (the thirty-sixth set's review: "paracetamol every 2 hrs
+    # for 3 days", "paracetamol + cold and flu tabs, lost count").
+    "lost count",
+    "every hour",
+    "every 1 hour",
+    "every 2 hours",
+    "every 2 hrs",
+    "every 2h",
+    "every two hours",
+    "every 3 hours",
+    "every 3 hrs",
+    "every 3h",
+    "every three hours",
 )
 
 # A large amount told with its taking ("took a handful of", "took too many codeine with

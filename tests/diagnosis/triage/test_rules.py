@@ -256,6 +256,29 @@ RESOURCE_CASES = [
     ("grandma did khood lom with a coin and balm for his runny nose", 5),
     ("swallowed a coin an hour ago, no drooling", 4),
     ("sea urchin spines in sole of L foot, 2 look deep", 4),
+    # ... and its review: a cut not a cut, under a centimetre, a place, another thing's
+    # size, one already closed or healed need no procedure for a length; a range and
+    # millimetres count, and a cut under the chin; a cut that no longer bends or feels sees
+    # a hand surgeon; a sting in the eye is no simple sting; a coin swallowed after coining
+    # is still x-rayed; a split lip in French is closed.
+    ("skin not cut, 4 cm haematoma over eyebrow", None),
+    ("cut to chin .5cm, stopped bleeding", None),
+    ("cut 1 cm above eyebrow, clean edges", None),
+    ("burn to forearm from oven 3cm, also cut finger yesterday", None),
+    ("leg ulcer, wound 5cm, has cut down smoking, wants dressing", None),
+    ("he cut his hair 2cm shorter and now itchy scalp rash", 5),
+    ("healed cut on palm 3cm, here for suture removal", 5),
+    ("cut 2cm on finger, already sutured at urgent care, wound check only", 5),
+    ("cut to forehead, 2-3cm, gaping", 4),
+    ("lac to scalp 15mm", 4),
+    ("cut 3cm to wrist on glass, numb fingers, can't bend thumb", 3),
+    ("cut 3cm to neck from glass, bleeding", 4),
+    ("cut 3 cm under chin, gaping, bleeding stopped", 4),
+    ("Plaie ~2,5 cm, saignement arrete sous le pansement", 4),
+    ("escarre sacree, plaie 5 cm, pansement a refaire", None),
+    ("wasp sting on eyeball, can't open eye, blurred vision", None),
+    ("swallowed 20p coin 1hr ago, mum had been doing gua sha on her back, no drooling", 4),
+    ("chute de velo, dent de lait cassee, levre fendue 2cm", 3),
     ("", None),
     ("here with mom", None),
 ]
@@ -2028,6 +2051,36 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("a week of cough, taking paracetamol", "B_OVERDOSE", False),
         ("took her whole week's tablets at once", "B_OVERDOSE", True),
         ("paracetamol 8 a day for 4 days for toothache", "B_OVERDOSE", True),
+        # ... and its review: the nurse's "nai" in a note quoting Japanese or Thai words, a
+        # chest pain in French, "pas de fièvre" in a note of few French words, a
+        # painkiller taken every two hours or uncounted; not "post-AVC", an AV canal
+        # defect, "AVC il y a 2 ans", "cherche ses mots" of a speaker of another language,
+        # "it transpired", French night sweats.
+        (
+            "toddler w/ burns to soles, family Thai speakers, 'jep', concern for nai",
+            "B_ABUSE",
+            True,
+        ),
+        ("3yo, grandma says 'atama', bruises different ages, nai", "B_ABUSE", True),
+        ("Nai: bruises of different ages, mum says 'mune' when asked", "B_ABUSE", True),
+        ("'jeb nai ok' since this morning", "B_ABUSE", False),
+        ("Mme 66a, douleur thoracique ce matin, a pris ses cp de nitro", "B_ACS", True),
+        (
+            "toothache - paracetamol every 2 hrs for 3 days, now nauseous, RUQ pain",
+            "B_OVERDOSE",
+            True,
+        ),
+        ("whole week taking paracetamol + cold and flu tabs, lost count", "B_OVERDOSE", True),
+        ("Mr, 68, post-AVC, vient pour renouvellement ordonnance", "B_STROKE", False),
+        ("Trisomy 21, s/p AVC defect repair, here for ear pain", "B_STROKE", False),
+        ("AVC il y a 2 ans, chute ce matin, douleur poignet g", "B_STROKE", False),
+        ("cherche ses mots pour expliquer, parle peu anglais, mal au dos", "B_STROKE", False),
+        (
+            "It transpired he was drinking at the weekend, now epigastric pain, nausea",
+            "B_ACS",
+            False,
+        ),
+        ("sueurs nocturnes depuis 3 semaines, nausees, fatigue", "B_ACS", False),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
@@ -2061,6 +2114,11 @@ def test_a_known_look_alike_keeps_the_meaning_match_from_firing_alone() -> None:
         + worry["B_ANAPHYLAXIS"]
     )
     assert "B_ANAPHYLAXIS" not in codes(esi_rules(complaint=local, vitals=ADULT, similar=worry))
+    # ... nor when a sign beyond the skin is told in words the phrases miss (its review).
+    hoarse = (
+        "bee sting to neck, stinger removed by husband, now voice hoarse, feels like passing out"
+    )
+    assert "B_ANAPHYLAXIS" in codes(esi_rules(complaint=hoarse, vitals=ADULT, similar=worry))
     spreading = "stung by a wasp, central punctum, now hives all over and wheezy"
     assert "B_ANAPHYLAXIS" in codes(esi_rules(complaint=spreading, vitals=ADULT, similar=worry))
     assert "B_ANAPHYLAXIS" in codes(
@@ -2110,11 +2168,16 @@ def test_the_reason_quotes_each_wording_once() -> None:
 def test_a_heart_attack_told_in_french_is_read_by_its_sweat_and_upper_stomach() -> None:
     """The thirty-sixth vignette set: a 61-year-old diabetic's "mal à l'estomac ... comme un
     poids", nausea and sweats on the forehead, no chest pain; a fever explains a sweat."""
-    note = "Nausées, a vomi 1x. Sueurs au front, se frotte le haut du ventre. Pas mal a la poitrine"
+    note = "Nausées, a vomi 1x. Sueurs au front, se frotte le haut du ventre. Pas de dlr thoracique"
 
     assert "B_ACS" in codes(esi_rules(complaint=note, vitals=vitals(age_years=61)))
     assert "B_ACS" not in codes(
         esi_rules(complaint=f"{note}. Fièvre 39 depuis hier", vitals=vitals(age_years=61))
+    )
+    # "Pas de fièvre" negates in a note of few French words (the same set's review).
+    sixty_four = vitals(age_years=64)
+    assert "B_ACS" in codes(
+        esi_rules(complaint="64M sweaty, nausea, pas de fievre", vitals=sixty_four)
     )
 
 
