@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 import math
 import re
 import unicodedata
@@ -647,11 +648,17 @@ _NOT_BEFORE = {
     # "Blood in eye means brain bleed" (what friends told a man with a bleed on the white of
     # his eye): a saying, no eye emergency nor a brain bleed.
     **dict.fromkeys(("blood in eye", "blood in the eye"), frozenset({"means"})),
-    # "Nai nai" is a grandmother in Mandarin (the thirty-fourth vignette set), no
-    # non-accidental injury.
     # An AV canal defect ("s/p AVC defect repair": the thirty-sixth set's review), no stroke.
     "avc": frozenset({"defect", "repair", "repaired"}),
+    # "Nai nai" is a grandmother in Mandarin (the thirty-fourth vignette set), no
+    # non-accidental injury.
     "nai": frozenset({"nai"}),
+    # Irish "slicing the hand off himself" (a deep cut, told big: the thirty-seventh vignette
+    # set) is no hand cut off.
+    **dict.fromkeys(
+        ("hand off", "foot off"),
+        frozenset({"himself", "herself", "myself", "yourself", "themselves", "meself"}),
+    ),
     # Sickle cell trait, or a negative screen, is no sickle cell disease.
     "sickle cell": frozenset({"trait", "negative", "screen", "carrier"}),
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
@@ -1112,6 +1119,9 @@ _NOT_SLIPS: dict[str, frozenset[str]] = {
     # Tagalog: "nasusuka" is nauseous, "nagsusuka" vomiting.
     "nasusuka": frozenset({"nagsusuka"}),
     "nagsusuka": frozenset({"nasusuka"}),
+    # Malay and Indonesian "masuk angin" (a chill, "wind entering"; "minyak angin" a
+    # rubbing oil: the thirty-seventh vignette set): no angina.
+    "angin": frozenset({"angina", "anginal"}),
 }
 
 
@@ -2605,6 +2615,14 @@ _COINING_PHRASES: tuple[str, ...] = (
     "rubbing with a coin",
     "scraped with a coin",
     "scraping with a coin",
+    # Indonesian and Malay "kerokan" (Javanese "kerikan": the thirty-seventh vignette set).
+    "kerokan",
+    "kerikan",
+    "kerok",
+    "dikerok",
+    "rubbed with coin",
+    "scraped with coin",
+    "coin and oil",
 )
 _HEAVY_BLEEDING = ("bleeding heavily", "heavy bleeding", "bleeding a lot")
 RESOURCE_PHRASES: dict[str, frozenset[str]] = {
@@ -2673,6 +2691,20 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "angulated": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "visibly bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
     "obviously bent": frozenset({XRAY, COMPLEX_PROCEDURE}),
+    # "R forearm has an obvious bend midshaft" (the thirty-seventh vignette set).
+    **dict.fromkeys(
+        (
+            "obvious bend",
+            "visible bend",
+            "clear bend",
+            *(
+                f"bend in {whose} {limb}"
+                for whose in ("the", "his", "her", "my", "their")
+                for limb in ("arm", "forearm", "wrist", "leg", "shin", "lower leg")
+            ),
+        ),
+        frozenset({XRAY, COMPLEX_PROCEDURE}),
+    ),
     # An itch with a yellow skin, a heavy bleed, a wound open to the bowel need more than
     # nothing (the thirty-second set's review: "itchy skin and yellow eyes, dark urine").
     **dict.fromkeys(
@@ -2835,6 +2867,15 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "past the pen": frozenset({LABS, IV_MEDS}),
     "pen line": frozenset({LABS, IV_MEDS}),
     "red hot swollen": frozenset({LABS, IV_MEDS}),
+    # "R lower leg red, hot, swollen 3 days" (the thirty-seventh vignette set), in any order.
+    **dict.fromkeys(
+        (
+            f"{one}{sep}{two}{last}{three}"
+            for one, two, three in itertools.permutations(("red", "hot", "swollen"))
+            for sep, last in ((" , ", " , "), (" , ", " and "), (" ", " and "))
+        ),
+        frozenset({LABS, IV_MEDS}),
+    ),
     "breathless": frozenset({LABS, XRAY}),
     "breathlessness": frozenset({LABS, XRAY}),
     "loin pain": frozenset({LABS, IMAGING}),
@@ -3480,8 +3521,13 @@ def _concept_found(concept: Concept, note: _Note) -> list[str]:
     combinations = [(c, False) for c in concept.together]
     combinations += [(c, True) for c in concept.together_now]
     # A combination of ``together_unless`` does not count where one of its own phrases is
-    # found: the blood is another organ's.
-    combinations += [(c, False) for c, unless in concept.together_unless if not note.find(unless)]
+    # found, told as history too (not negated): the blood is another organ's, the legs a
+    # paraplegic's since a date.
+    combinations += [
+        (c, False)
+        for c, unless in concept.together_unless
+        if not note.find(unless, history_counts=True)
+    ]
     for combination, first_now in combinations:
         parts: list[list[str]] = []
         for place, group in enumerate(combination):  # the first group not found settles it

@@ -63,6 +63,19 @@ SIGHT_AS_USUAL: tuple[str, ...] = (
     "seeing clearly",
     "vision clear",
     "vision equal",
+    # "No vision change, reads the chart the same both eyes" (the thirty-seventh vignette
+    # set).
+    "vision unchanged",
+    "vision not affected",
+    "no vision change*",
+    "no visual change*",
+    "no change in vision",
+    "no change in his vision",
+    "no change in her vision",
+    "no change in my vision",
+    "chart the same",
+    "acuity normal",
+    "acuity unchanged",
 )
 
 # Where pain or pressure is felt when the heart is short of blood.

@@ -302,6 +302,15 @@ _NEW_DIABETES = (
     "drinking from the",
 )
 # What makes a high sugar an emergency.
+# The sickness of pregnancy: hyperemesis, or a pregnancy said with its weeks.
+_SICK_IN_PREGNANCY = (
+    "hyperemesis*",
+    "morning sickness",
+    "pregnant",
+    "pregnancy",
+    "by dates",
+    "weeks gestation",
+)
 _DKA_SIGNS = (
     "cant keep food down",
     "couldnt keep food down",
@@ -6852,8 +6861,8 @@ CONCEPTS: tuple[Concept, ...] = (
             ),
             # A very high sugar with vomiting, fast/deep breathing, drowsiness, dryness.
             (_HIGH_SUGAR, (*_DKA_SIGNS, "ketones")),
-            # A diabetic (or ketones) with vomiting, deep fast breathing or drowsiness.
-            ((*_DIABETIC, "ketones"), _DKA_SIGNS),
+            # A diabetic with vomiting, deep fast breathing or drowsiness.
+            (_DIABETIC, _DKA_SIGNS),
             # Thirst and weeing (new diabetes) now vomiting or breathing deep.
             (_NEW_DIABETES, _DKA_SIGNS),
             # Ketosis in a diabetic or with its signs (alone it is also a diet's word).
@@ -6873,6 +6882,14 @@ CONCEPTS: tuple[Concept, ...] = (
             # A hypo that does not recover.
             (HYPO_PHRASES, _HYPO_NOT_RECOVERING),
         ),
+        # Ketones with vomiting, unless in the sickness of pregnancy (hyperemesis: the
+        # thirty-seventh vignette set), which makes them without diabetes; a diabetic who is
+        # pregnant and vomiting is read above.
+        together_unless=(((("ketones",), _DKA_SIGNS), _SICK_IN_PREGNANCY),),
+        # Nor is the sickness of pregnancy read as this by meaning, unless a diabetes, a high
+        # sugar or its thirst is told.
+        meaning_unless=(_SICK_IN_PREGNANCY,),
+        meaning_unless_not=(*_DIABETIC, *_HIGH_SUGAR, *_NEW_DIABETES),
         descriptions=(
             "diabetic, sugar very high, vomiting, breathing deep and fast",
             "sugar meter just says HI, vomiting all night, breath smells fruity",

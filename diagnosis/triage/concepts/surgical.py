@@ -4191,6 +4191,74 @@ CONCEPTS: tuple[Concept, ...] = (
             "kicked on the shin, calf hard like wood, pain when toes are pulled back",
         ),
     ),
+    # A cord out before the baby: the presenting part is held off it by hand, the mother on
+    # hands and knees, until a caesarean (the thirty-seventh vignette set: "me salio algo,
+    # como una tripa ... esta latiendo", told in Spanish, after her waters went, breech).
+    Concept(
+        code="A_CORD_PROLAPSE",
+        key="",
+        reason="A prolapsed umbilical cord needs immediate intervention (the presenting part "
+        "held off the cord)",
+        phrases=(
+            "cord prolapse",
+            "prolapsed cord",
+            "cord prolapsed",
+            "cord has prolapsed",
+            "cord presentation",
+            "cord is out",
+            "cord came out",
+            "cord coming out",
+            "cord hanging out",
+            "cord visible",
+            "cord is visible",
+            "visible cord",
+            "cord at the vulva",
+            "cord at vulva",
+            "cord at the introitus",
+            "cord in the vagina",
+            "cord felt in the vagina",
+            "cord palpable",
+            "palpable cord",
+            "pulsating cord",
+            "pulsing cord",
+            "cordon umbilical",
+            "salio el cordon",
+            "se salio el cordon",
+            "prolapsus du cordon",
+            "procidence du cordon",
+        ),
+        together=(
+            (
+                (
+                    *_LATE_PREGNANCY,
+                    "waters broke*",
+                    "water broke*",
+                    "waters went",
+                    "waters broken",
+                    "waters have gone",
+                    "srom",
+                    "in labour",
+                    "breech",
+                    "de nalgas",
+                ),
+                (
+                    "something came out",
+                    "something coming out",
+                    "something hanging",
+                    "something between her legs",
+                    "something between my legs",
+                    "between her legs",
+                    "between my legs",
+                    "me salio algo",
+                    "salio algo",
+                    "loop of",
+                    "at the vulva",
+                    "at the introitus",
+                ),
+                ("pulsing", "pulsating", "pulsates", "beating", "latiendo", "has a pulse"),
+            ),
+        ),
+    ),
     Concept(
         code="B_OBSTETRIC",
         key="obstetric",
@@ -4246,8 +4314,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "placental abruption",
             "placenta previa",
             "placenta praevia",
-            "cord prolapse",
-            "prolapsed cord",
             "postpartum haemorrhage",
             "postpartum hemorrhage",
             "pph",
@@ -4581,6 +4647,36 @@ CONCEPTS: tuple[Concept, ...] = (
             "numb between legs",
             "numb between her legs",
             "numb between his legs",
+            # A spinal cord hurt or pressed on, or both legs that will not move (the
+            # thirty-seventh set's review).
+            "spinal cord injury",
+            "spinal cord compression",
+            "cord compression",
+            "mscc",
+        ),
+        # Both legs that will not move, unless they never have (a paraplegic's).
+        together_unless=(
+            (
+                (
+                    tuple(
+                        f"{cant} move {whose}legs"
+                        for cant in ("cant", "cannot", "unable to", "can not", "couldnt")
+                        for whose in ("", "his ", "her ", "my ", "both ", "either ")
+                    ),
+                ),
+                (
+                    "paraplegi*",
+                    "tetraplegi*",
+                    "quadriplegi*",
+                    "paralysed since",
+                    "paralyzed since",
+                    "wheelchair user",
+                    "spina bifida",
+                    "cerebral palsy",
+                    "baseline",
+                    "usual",
+                ),
+            ),
         ),
         together=(
             (

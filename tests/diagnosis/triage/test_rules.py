@@ -279,6 +279,17 @@ RESOURCE_CASES = [
     ("wasp sting on eyeball, can't open eye, blurred vision", None),
     ("swallowed 20p coin 1hr ago, mum had been doing gua sha on her back, no drooling", 4),
     ("chute de velo, dent de lait cassee, levre fendue 2cm", 3),
+    # The thirty-seventh vignette set: a leg red, hot and swollen told with commas needs labs
+    # and IV antibiotics, a forearm with an obvious bend a reduction, a red patch on the
+    # white of the eye with no change in vision nothing, and kerokan (coin rubbing) no
+    # x-ray for a coin.
+    ("R lower leg red, hot, swollen 3 days, started from a blister", 3),
+    ("knee hot, swollen and red, can't bend it", 3),
+    ("no red, hot, swollen joints, aches all over", None),
+    ("R forearm has an obvious bend midshaft, fingers pink", 3),
+    ("bright red patch on the white of the eye, no vision change, no eye pain", 5),
+    ("red patch on the white of the eye, no vision change, but very painful", None),
+    ("saya masuk angin, did kerokan last night with coin + minyak kayu putih", 5),
     ("", None),
     ("here with mom", None),
 ]
@@ -2081,6 +2092,36 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
             False,
         ),
         ("sueurs nocturnes depuis 3 semaines, nausees, fatigue", "B_ACS", False),
+        # The thirty-seventh vignette set: Malay "masuk angin" (a chill) and "minyak angin" (a
+        # rubbing oil) are no angina; Irish "slicing the hand off himself" is a cut told big;
+        # ketones with the vomiting of pregnancy are hyperemesis; a cord out before the baby,
+        # told as "something came out ... it's beating", is read; both legs that will not
+        # move are a cord pressed on, unless a paraplegic's.
+        ("saya masuk angin, dada sesak sikit, badan pegal", "B_ACS", False),
+        ("chest tight with minyak angin rubbed on, worse walking up stairs", "B_ACS", True),
+        ("he's after slicing the hand off himself on a pint glass, 3cm lac", "B_LIMB", False),
+        ("chainsaw slipped, hand off at the wrist, bleeding heavily", "B_LIMB", True),
+        (
+            "hyperemesis, 11/40, vomiting 10x a day, can't keep fluids down, ketones 3+",
+            "B_DKA",
+            False,
+        ),
+        ("ketones 3+ on the stick, vomiting all day, 9 year old", "B_DKA", True),
+        (
+            "type 1 diabetic, 10 weeks pregnant, vomiting all night, can't keep anything down",
+            "B_DKA",
+            True,
+        ),
+        (
+            "G3P2 36+2, waters went 20 min ago, 'me salio algo, como una tripa', esta latiendo",
+            "A_CORD_PROLAPSE",
+            True,
+        ),
+        ("38/40 in labour, cord visible at the vulva", "A_CORD_PROLAPSE", True),
+        ("spinal cord injury C5 in 2010, here with a UTI", "A_CORD_PROLAPSE", False),
+        ("39 weeks, waters broke, headache pulsing, BP 150/100", "A_CORD_PROLAPSE", False),
+        ("cannot move legs since this morning", "B_CAUDA_EQUINA", True),
+        ("T6 paraplegia after MVC 2015, can't move legs, here with a UTI", "B_CAUDA_EQUINA", False),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:

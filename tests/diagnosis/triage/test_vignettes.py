@@ -54,6 +54,7 @@ SETS = [
     ("vignettes_34.jsonl", 50, 10, 25),
     ("vignettes_35.jsonl", 50, 10, 24),
     ("vignettes_36.jsonl", 50, 11, 20),
+    ("vignettes_37.jsonl", 50, 11, 22),
 ]
 VIGNETTES = [
     json.loads(line)
