@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(VENV)/bin/lint-imports
 	# medassist.ml is tested without Django at all.
 	$(VENV)/bin/pytest tests/ml -p no:django --confcutdir=tests/ml -q
-	$(VENV)/bin/pytest tests --ignore=tests/ml -q -n auto --maxprocesses 4
+	$(VENV)/bin/pytest tests --ignore=tests/ml -q -n auto --maxprocesses 4 --dist worksteal
 
 clean-data:
 	rm -rf var

@@ -653,12 +653,6 @@ _NOT_BEFORE = {
     # "Nai nai" is a grandmother in Mandarin (the thirty-fourth vignette set), no
     # non-accidental injury.
     "nai": frozenset({"nai"}),
-    # Irish "slicing the hand off himself" (a deep cut, told big: the thirty-seventh vignette
-    # set) is no hand cut off.
-    **dict.fromkeys(
-        ("hand off", "foot off"),
-        frozenset({"himself", "herself", "myself", "yourself", "themselves", "meself"}),
-    ),
     # Sickle cell trait, or a negative screen, is no sickle cell disease.
     "sickle cell": frozenset({"trait", "negative", "screen", "carrier"}),
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
@@ -755,6 +749,18 @@ _NOT_RIGHT_AFTER = {
         frozenset({"didnt", "never", "hasnt", "havent", "wasnt", "dont", "doesnt", "not"}),
     ),
     "nai": frozenset({"nai"}),
+    # "Ate too much makloubeh", "one stubbie too many" (the thirty-eighth vignette set): a
+    # meal or a drink, no overdose beside a medicine.
+    **dict.fromkeys(
+        ("too much", "too many"),
+        frozenset({"ate", "eaten", "eating", "eat", "eats", "drank", "drinking", "drink"})
+        | frozenset({"drinks", "one", "stubbie", "stubbies", "beer", "beers", "pint", "pints"})
+        | frozenset({"wine", "food", "sugar", "sweets", "candy", "worrying", "talking"})
+        | frozenset({"walking", "working", "sun", "exercise", "partying", "coffee", "caffeine"}),
+    ),
+    # "It's roasting on the wing" (a hot prison wing: the thirty-eighth vignette set): the
+    # place, no fever.
+    "roasting": frozenset({"its", "it", "weather", "room", "cell", "wing", "house", "car"}),
     # "Post-AVC" (after a stroke, French) is history (the thirty-sixth set's review).
     "avc": frozenset({"post", "atcd", "ancien", "hx", "previous", "prior", "old"}),
     # French "ses cp" (her tablets, "comprimés": the thirty-sixth vignette set), no chest pain.
@@ -842,6 +848,21 @@ _JOINTS = ("wrist", "elbow", "knee", "finger", "fingers", "thumb", "toe", "toes"
 _JOINTS += ("joint", "shoulder", "digit", "dip", "pip", "mcp")
 _WHOSE = ("the", "his", "her", "my", "l", "r", "left", "right")
 _NOT_BEFORE_WORDS = {
+    # "Can't breathe thru nose" (Arabic "ma fi nafas" for a blocked nose: the thirty-eighth
+    # vignette set): a cold, not a breath that fails.
+    **dict.fromkeys(
+        ("cant breathe", "cannot breathe", "unable to breathe", "can not breathe"),
+        frozenset(
+            {(through, "nose") for through in ("thru", "through", "out", "via")}
+            | {(through, "nostril") for through in ("thru", "through", "out")}
+            | {
+                (through, whose, what)
+                for through in ("thru", "through", "out", "via")
+                for whose in ("her", "his", "my", "the", "their", "your", "one", "either")
+                for what in ("nose", "nostril", "nostrils")
+            }
+        ),
+    ),
     "unresponsive": frozenset(
         {("to", what) for what in _UNANSWERED + _TREATED}
         | {("to", whose, what) for whose in ("her", "his", "my", "our") for what in _UNANSWERED}
@@ -2304,6 +2325,8 @@ _GLUCOSE_READING = re.compile(
     r"\b(bm|bg|bgl|bsl|cbg|fsbs|glucose|glucometer|meter|sugar|sugars|sugar level"
     r"|blood sugar|finger ?stick|finger ?prick)"
     r"\s*(?:of|is|was|at|now|reading|read|reads|showed|shows|said|says|:|=)?"
+    # "CBG at desk 7.8", "BM on arrival 3.1".
+    r"(?:\s*(?:the\s+)?(?:desk|triage|bedside|arrival|door))?"
     r"\s*(?:of|at|as|:|=)?\s*(\d{1,3}(?:\.\d)?)\s*(mmol|mg)?(?:\s*([a-z]+))?"
 )
 # A whole number this low can only be mg/dL (in mmol/L it would be past what a meter reads);
@@ -2406,6 +2429,22 @@ def _glucose_recovered(text: str) -> bool:
         | set(_GLUCOSE_CONTEXT.findall(text[end : end + 30])[:3])
     )
     return bool(words & _GLUCOSE_NOW) and not words & _GLUCOSE_NOT_NOW
+
+
+def _glucose_normal_now(text: str) -> bool:
+    """Whether the note's glucose readings are none of them low and the last is not a past,
+    usual or target value: a measured glucose that answers a guess of a low sugar ("maybe
+    sugar low ... CBG at desk 7.8": the thirty-eighth vignette set)."""
+    readings = _glucose_readings(text)
+    if not readings or any(low for _, low, _, _ in readings):
+        return False
+    reading, _, start, end = readings[-1]
+    words = (
+        set(_GLUCOSE_CONTEXT.findall(text[max(0, start - 30) : start])[-3:])
+        | set(_GLUCOSE_CONTEXT.findall(reading))
+        | set(_GLUCOSE_CONTEXT.findall(text[end : end + 30])[:3])
+    )
+    return not words & _GLUCOSE_NOT_NOW
 
 
 SEVERE_PAIN_PHRASES: tuple[str, ...] = (
@@ -2625,6 +2664,31 @@ _COINING_PHRASES: tuple[str, ...] = (
     "coin and oil",
 )
 _HEAVY_BLEEDING = ("bleeding heavily", "heavy bleeding", "bleeding a lot")
+# A limb "red, hot, swollen" told with commas or "and", in any order (the thirty-seventh
+# vignette set), with a fever, shivers or an infection's name: labs and IV antibiotics. Not
+# alone: a bite, a sting, a sunburn or a sprain is red, hot and swollen too (its review).
+_RED_HOT_SWOLLEN = tuple(
+    f"{one}{sep}{two}{last}{three}"
+    for one, two, three in itertools.permutations(("red", "hot", "swollen"))
+    for sep, last in ((" , ", " , "), (" , ", " and "), (" ", " and "))
+)
+_INFECTION_SIGNS: tuple[str, ...] = (
+    "fever*",
+    "febrile",
+    "feverish",
+    "temp*",
+    "shiver*",
+    "shakes",
+    "shaking",
+    "chills",
+    "rigors",
+    "sweats",
+    "cellulitis",
+    "erysipelas",
+    "infect*",
+    "pus",
+    "spreading",
+)
 RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "chest pain": frozenset({LABS, ECG, XRAY}),
     "cp": frozenset({LABS, ECG, XRAY}),
@@ -2867,19 +2931,32 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "past the pen": frozenset({LABS, IV_MEDS}),
     "pen line": frozenset({LABS, IV_MEDS}),
     "red hot swollen": frozenset({LABS, IV_MEDS}),
-    # "R lower leg red, hot, swollen 3 days" (the thirty-seventh vignette set), in any order.
-    **dict.fromkeys(
-        (
-            f"{one}{sep}{two}{last}{three}"
-            for one, two, three in itertools.permutations(("red", "hot", "swollen"))
-            for sep, last in ((" , ", " , "), (" , ", " and "), (" ", " and "))
-        ),
-        frozenset({LABS, IV_MEDS}),
-    ),
     "breathless": frozenset({LABS, XRAY}),
     "breathlessness": frozenset({LABS, XRAY}),
     "loin pain": frozenset({LABS, IMAGING}),
     "productive cough": frozenset({XRAY}),
+    # A cough bringing up green, crackles at a base (the thirty-eighth vignette set: a
+    # pneumonia): a chest x-ray.
+    **dict.fromkeys(
+        (
+            "green phlegm",
+            "green sputum",
+            "green spit",
+            "green muck",
+            "green mucus",
+            "yellow green phlegm",
+            "coughing up green",
+            "bringing up green",
+            "coughing up yellow",
+            "bringing up yellow",
+            "rusty sputum",
+            "crackles",
+            "crepitations",
+            "creps",
+            "bronchial breathing",
+        ),
+        frozenset({XRAY}),
+    ),
     "phlegm": frozenset({XRAY}),
     "sputum": frozenset({XRAY}),
     "pneumonia": frozenset({LABS, XRAY}),
@@ -3053,6 +3130,8 @@ def _all_phrases() -> Iterable[str]:
         _TENDON_OR_NERVE_PHRASES,
         _NOT_A_SKIN_STING,
         _COIN_SWALLOWED,
+        _RED_HOT_SWOLLEN,
+        _INFECTION_SIGNS,
     ):
         yield from table
 
@@ -3330,7 +3409,11 @@ def _resources_for(note: _Note) -> tuple[int | None, str | None]:
     matched = [p for p in found if p not in settled]
     sized_cut = _sized_cut(note)
     tendon = note.find(_TENDON_OR_NERVE_PHRASES) if note.find(_CUT_PHRASES) else []
-    if matched or sized_cut or tendon:
+    infected = note.find(_RED_HOT_SWOLLEN)
+    infected = infected + note.find(_INFECTION_SIGNS) if infected else []
+    if len(infected) < 2:
+        infected = []
+    if matched or sized_cut or tendon or infected:
         resources: set[str] = set()
         for phrase in matched:
             resources |= RESOURCE_PHRASES[phrase]
@@ -3339,6 +3422,9 @@ def _resources_for(note: _Note) -> tuple[int | None, str | None]:
         if tendon:
             resources |= {PROCEDURE, CONSULT}
             matched = [*matched, *tendon]
+        if infected:
+            resources |= {LABS, IV_MEDS}
+            matched = [*matched, *infected]
         count = len(resources) + (1 if COMPLEX_PROCEDURE in resources else 0)
         level = 3 if count >= 2 else 4 if count == 1 else 5
         need = "two or more resources" if level == 3 else "one resource"
@@ -3521,13 +3607,8 @@ def _concept_found(concept: Concept, note: _Note) -> list[str]:
     combinations = [(c, False) for c in concept.together]
     combinations += [(c, True) for c in concept.together_now]
     # A combination of ``together_unless`` does not count where one of its own phrases is
-    # found, told as history too (not negated): the blood is another organ's, the legs a
-    # paraplegic's since a date.
-    combinations += [
-        (c, False)
-        for c, unless in concept.together_unless
-        if not note.find(unless, history_counts=True)
-    ]
+    # found: the blood is another organ's.
+    combinations += [(c, False) for c, unless in concept.together_unless if not note.find(unless)]
     for combination, first_now in combinations:
         parts: list[list[str]] = []
         for place, group in enumerate(combination):  # the first group not found settles it
@@ -3677,7 +3758,7 @@ def esi_rules(
     elif "B_ALTERED" in similar:
         altered_signs.append(f"the complaint reads like it: '{similar['B_ALTERED']}'")
     hypo = note.find(HYPOGLYCAEMIA_PHRASES) + _low_glucose_readings(note.text)
-    if hypo and not note.find(HYPO_RESOLVED_PHRASES):
+    if hypo and not note.find(HYPO_RESOLVED_PHRASES) and not _glucose_normal_now(note.text):
         # With a low glucose, any change of mind counts (confusion alone may be old); a
         # change read by meaning alone does not make ESI 1.
         changed = note.find(HYPO_MENTAL_CHANGE_PHRASES)

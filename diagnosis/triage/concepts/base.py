@@ -20,9 +20,8 @@ class Concept:
       (told as history, "previous house fire 2019", "hx head injury 2015", it does not
       count); the others are its context, which may be history ("PMH AF on warfarin").
     - ``together_unless``: combinations as ``together``, each paired with phrases that
-      cancel it where one is found in the note (not negated; told as history it counts): the
-      "blood" and "bright red" of a vomiting patient's eye are no GI bleed, the legs that
-      will not move of a paraplegic since 2015 no new cord compression.
+      cancel it where one is found in the note (not negated): the "blood" and "bright red"
+      of a vomiting patient's eye are no GI bleed.
     - ``descriptions``: short sentences saying the situation in other words, for the
       meaning-based match.
     - ``meaning_unless``: a known look-alike as groups of phrases (as one combination of

@@ -76,6 +76,15 @@ SIGHT_AS_USUAL: tuple[str, ...] = (
     "chart the same",
     "acuity normal",
     "acuity unchanged",
+    # "Vision same as always, reads the wall sign fine w/ each eye" (the thirty-eighth set).
+    "vision same",
+    "vision the same",
+    "vision as always",
+    "vision as usual",
+    "sight the same",
+    "reads the wall sign",
+    "reads the sign",
+    "reads fine",
 )
 
 # Where pain or pressure is felt when the heart is short of blood.

@@ -302,14 +302,90 @@ _NEW_DIABETES = (
     "drinking from the",
 )
 # What makes a high sugar an emergency.
-# The sickness of pregnancy: hyperemesis, or a pregnancy said with its weeks.
+_BITTEN = ("bitten", "bite", "bit him", "bit her", "bit me", "bit his", "bit my")
+_VENOMOUS_SNAKES = (
+    "brown snake",
+    "tiger snake",
+    "taipan",
+    "death adder",
+    "black snake",
+    "red bellied",
+    "rattlesnake",
+    "rattler",
+    "copperhead",
+    "cottonmouth",
+    "water moccasin",
+    "pit viper",
+    "cobra",
+    "mamba",
+    "krait",
+    "sea snake",
+    "russells viper",
+    "saw scaled viper",
+)
+# The sickness of pregnancy: hyperemesis, or a pregnancy now ("3 months post pregnancy"
+# is none).
 _SICK_IN_PREGNANCY = (
     "hyperemesis*",
     "morning sickness",
     "pregnant",
-    "pregnancy",
+    "this pregnancy",
+    "early pregnancy",
+    "in pregnancy",
+    "pregnancy sickness",
+    "sickness of pregnancy",
     "by dates",
     "weeks gestation",
+)
+# The signs of ketoacidosis beyond what the sickness of pregnancy brings (vomiting, a sore
+# belly, dryness): the breathing, the drowsiness.
+_DKA_GRAVE_SIGNS = (
+    "breathing fast",
+    "breathing really fast",
+    "breathe fast",
+    "breathe very deep",
+    "breathing deep",
+    "breathin deep",
+    "deep breathing",
+    "deep rapid breathing",
+    "deep and fast",
+    "kussmaul*",
+    "sighing*",
+    "air hunger",
+    "drowsy",
+    "drowsiness",
+    "confused",
+    "breathing heavily",
+    "breathing heavy",
+    "heavy breathing",
+    "deep and heavy",
+    "breathing hard",
+    "breathe deep",
+    "breathe very fast",
+    "smell* like fruit",
+    "smell* of fruit",
+    "pear drop*",
+    "panting",
+    "floppy",
+    "lethargic",
+    "very sleepy",
+)
+# The diabetes tablets (SGLT2 inhibitors) that bring a ketoacidosis with a sugar that is not
+# high (euglycaemic: the thirty-seventh set's review).
+_SGLT2 = (
+    "dapagliflozin",
+    "empagliflozin",
+    "canagliflozin",
+    "ertugliflozin",
+    "sotagliflozin",
+    "forxiga",
+    "farxiga",
+    "jardiance",
+    "invokana",
+    "steglatro",
+    "sglt2*",
+    "sglt 2",
+    "gliflozin",
 )
 _DKA_SIGNS = (
     "cant keep food down",
@@ -6863,6 +6939,10 @@ CONCEPTS: tuple[Concept, ...] = (
             (_HIGH_SUGAR, (*_DKA_SIGNS, "ketones")),
             # A diabetic with vomiting, deep fast breathing or drowsiness.
             (_DIABETIC, _DKA_SIGNS),
+            # Ketones with the breathing or drowsiness of an acidosis, pregnant or not.
+            (("ketones",), _DKA_GRAVE_SIGNS),
+            # A gliflozin with ketones or the signs (a ketoacidosis with a normal sugar).
+            (_SGLT2, ("ketones", "ketosis", "ketotic", *_DKA_GRAVE_SIGNS)),
             # Thirst and weeing (new diabetes) now vomiting or breathing deep.
             (_NEW_DIABETES, _DKA_SIGNS),
             # Ketosis in a diabetic or with its signs (alone it is also a diet's word).
@@ -6884,12 +6964,13 @@ CONCEPTS: tuple[Concept, ...] = (
         ),
         # Ketones with vomiting, unless in the sickness of pregnancy (hyperemesis: the
         # thirty-seventh vignette set), which makes them without diabetes; a diabetic who is
-        # pregnant and vomiting is read above.
+        # pregnant and vomiting, and ketones with the breathing or drowsiness of an acidosis,
+        # are read above.
         together_unless=(((("ketones",), _DKA_SIGNS), _SICK_IN_PREGNANCY),),
         # Nor is the sickness of pregnancy read as this by meaning, unless a diabetes, a high
-        # sugar or its thirst is told.
+        # sugar, its thirst, a gliflozin or an acidosis's breathing is told.
         meaning_unless=(_SICK_IN_PREGNANCY,),
-        meaning_unless_not=(*_DIABETIC, *_HIGH_SUGAR, *_NEW_DIABETES),
+        meaning_unless_not=(*_DIABETIC, *_HIGH_SUGAR, *_NEW_DIABETES, *_SGLT2, *_DKA_GRAVE_SIGNS),
         descriptions=(
             "diabetic, sugar very high, vomiting, breathing deep and fast",
             "sugar meter just says HI, vomiting all night, breath smells fruity",
@@ -6994,6 +7075,73 @@ CONCEPTS: tuple[Concept, ...] = (
                     "k 6*",
                     "k 7*",
                     "k 8*",
+                ),
+            ),
+        ),
+    ),
+    # A snake's bite, or a bite or sting of another animal whose venom can kill within hours
+    # (the thirty-eighth vignette set: a brown snake's bite in a child who "is right", a
+    # pressure bandage on): observed with bloods, antivenom at hand, however well the
+    # patient looks. Not a python, a pet corn snake, a garter snake.
+    Concept(
+        code="B_ENVENOMATION",
+        key="",
+        reason="A bite by a snake or another animal whose venom can kill (funnel-web spider, "
+        "box jellyfish, blue-ringed octopus, cone snail) may poison within hours even when "
+        "the patient looks well: a high-risk situation",
+        phrases=(
+            "snake bite*",
+            "snakebite*",
+            "snake envenomation",
+            "envenomation",
+            "envenomed",
+            "funnel web",
+            "funnelweb",
+            "box jellyfish",
+            "irukandji",
+            "blue ringed octopus",
+            "cone snail",
+            "cone shell",
+        ),
+        # A bite by a snake that is venomous by its name, whatever else the note says ...
+        together=((_BITTEN, _VENOMOUS_SNAKES),),
+        # ... or by a snake unnamed, unless a harmless one or another animal's bite is told.
+        together_unless=(
+            (
+                (_BITTEN, ("snake", "snakes", "viper", "adder")),
+                (
+                    "python",
+                    "corn snake",
+                    "garter snake",
+                    "pet snake",
+                    "toy snake",
+                    "non venomous",
+                    "nonvenomous",
+                    "not venomous",
+                    "harmless",
+                    "green tree snake",
+                    "king snake",
+                    "grass snake",
+                    # Another animal's bite, the snake only seen.
+                    "dog",
+                    "dogs",
+                    "cat",
+                    "cats",
+                    "rat",
+                    "mouse",
+                    "hamster",
+                    "ferret",
+                    "horse",
+                    "monkey",
+                    "human bite",
+                    "fight bite",
+                    "tick",
+                    "mosquito*",
+                    "insect bite*",
+                    "bed bug*",
+                    "flea*",
+                    "tongue",
+                    "lip",
                 ),
             ),
         ),

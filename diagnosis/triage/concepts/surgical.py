@@ -4202,31 +4202,62 @@ CONCEPTS: tuple[Concept, ...] = (
         phrases=(
             "cord prolapse",
             "prolapsed cord",
-            "cord prolapsed",
-            "cord has prolapsed",
             "cord presentation",
-            "cord is out",
-            "cord came out",
-            "cord coming out",
-            "cord hanging out",
-            "cord visible",
-            "cord is visible",
             "visible cord",
-            "cord at the vulva",
-            "cord at vulva",
-            "cord at the introitus",
-            "cord in the vagina",
-            "cord felt in the vagina",
-            "cord palpable",
             "palpable cord",
             "pulsating cord",
+            "pulsatile cord",
             "pulsing cord",
+            "loop of cord",
+            "see the cord",
+            "can see the cord",
             "cordon umbilical",
             "salio el cordon",
-            "se salio el cordon",
             "prolapsus du cordon",
             "procidence du cordon",
+            # "Cord in her vagina", "umbilical cord protruding from vagina" (the thirty-seventh
+            # set's review); not a spinal cord "seen" on a scan.
+            *(
+                f"cord {where}"
+                for where in (
+                    "prolapsed",
+                    "has prolapsed",
+                    "is out",
+                    "came out",
+                    "coming out",
+                    "is coming out",
+                    "hanging",
+                    "is hanging",
+                    "protruding",
+                    "is protruding",
+                    "visible",
+                    "is visible",
+                    "palpable",
+                    "is palpable",
+                    "pulsating",
+                    "pulsatile",
+                    "seen at",
+                    "seen in",
+                    "felt at",
+                    "felt in",
+                    "felt on",
+                    "in the vagina",
+                    "in her vagina",
+                    "in vagina",
+                    "at the vulva",
+                    "at vulva",
+                    "at the introitus",
+                    "at introitus",
+                    "out of the vagina",
+                    "out of her vagina",
+                    "from the vagina",
+                    "from her vagina",
+                    "from vagina",
+                )
+            ),
         ),
+        # Something come out after the waters, late in pregnancy, that pulses: "me salió algo,
+        # como una tripa ... está latiendo".
         together=(
             (
                 (
@@ -4244,18 +4275,13 @@ CONCEPTS: tuple[Concept, ...] = (
                 (
                     "something came out",
                     "something coming out",
-                    "something hanging",
-                    "something between her legs",
-                    "something between my legs",
-                    "between her legs",
-                    "between my legs",
+                    "something is coming out",
+                    "something hanging out",
                     "me salio algo",
                     "salio algo",
-                    "loop of",
-                    "at the vulva",
-                    "at the introitus",
+                    "se salio algo",
                 ),
-                ("pulsing", "pulsating", "pulsates", "beating", "latiendo", "has a pulse"),
+                ("pulsing", "pulsating", "pulsates", "latiendo", "has a pulse"),
             ),
         ),
     ),
@@ -4647,36 +4673,6 @@ CONCEPTS: tuple[Concept, ...] = (
             "numb between legs",
             "numb between her legs",
             "numb between his legs",
-            # A spinal cord hurt or pressed on, or both legs that will not move (the
-            # thirty-seventh set's review).
-            "spinal cord injury",
-            "spinal cord compression",
-            "cord compression",
-            "mscc",
-        ),
-        # Both legs that will not move, unless they never have (a paraplegic's).
-        together_unless=(
-            (
-                (
-                    tuple(
-                        f"{cant} move {whose}legs"
-                        for cant in ("cant", "cannot", "unable to", "can not", "couldnt")
-                        for whose in ("", "his ", "her ", "my ", "both ", "either ")
-                    ),
-                ),
-                (
-                    "paraplegi*",
-                    "tetraplegi*",
-                    "quadriplegi*",
-                    "paralysed since",
-                    "paralyzed since",
-                    "wheelchair user",
-                    "spina bifida",
-                    "cerebral palsy",
-                    "baseline",
-                    "usual",
-                ),
-            ),
         ),
         together=(
             (

@@ -283,13 +283,22 @@ RESOURCE_CASES = [
     # and IV antibiotics, a forearm with an obvious bend a reduction, a red patch on the
     # white of the eye with no change in vision nothing, and kerokan (coin rubbing) no
     # x-ray for a coin.
-    ("R lower leg red, hot, swollen 3 days, started from a blister", 3),
-    ("knee hot, swollen and red, can't bend it", 3),
+    ("R lower leg red, hot, swollen 3 days, from a blister, shivers last night", 3),
+    ("knee hot, swollen and red, can't bend it, fever 38.5", 3),
+    # ... and its review: not a bite, a sting, a sunburn or a sprain without an infection's
+    # sign.
+    ("mosquito bite on the arm, red, hot and swollen", None),
+    ("sprained ankle, red, hot and swollen, walking", 4),
     ("no red, hot, swollen joints, aches all over", None),
     ("R forearm has an obvious bend midshaft, fingers pink", 3),
     ("bright red patch on the white of the eye, no vision change, no eye pain", 5),
     ("red patch on the white of the eye, no vision change, but very painful", None),
     ("saya masuk angin, did kerokan last night with coin + minyak kayu putih", 5),
+    # The thirty-eighth vignette set: a cough bringing up green with crackles needs a chest
+    # x-ray beside its fever's labs; a red patch on the white of the eye with the "vision
+    # same as always" needs nothing.
+    ("Cough x5 days bringing up green muck, fevers, few crackles R base", 3),
+    ("flat bright red patch on white of eye, vision same as always, no eye pain", 5),
     ("", None),
     ("here with mom", None),
 ]
@@ -1110,6 +1119,15 @@ def test_the_reason_quotes_the_current_mention_not_one_told_as_history() -> None
         ("BM 2.1 confused, sugar 4.5 in ambulance then dropped again", vitals(), True),
         ("BM 2.0 on arrival, BM 11.2 yesterday", vitals(avpu="V"), True),
         ("BM 2.2 slurring words, had BM 15.4 before tea and gave 20 units", vitals(), True),
+        # A family's guess of a low sugar that the desk's reading answers (the thirty-eighth
+        # vignette set: a stroke), not one the reading confirms.
+        (
+            "daughter: maybe sugar low, not talking right since lunch. CBG at desk 7.8",
+            vitals(),
+            False,
+        ),
+        ("daughter: maybe sugar low, confused. CBG at desk 2.9", vitals(), True),
+        ("hypo this morning, muddled, BM 6.5 was at breakfast", vitals(), True),
     ],
 )
 def test_a_low_glucose_with_a_change_in_mental_status_is_esi_1(
@@ -2093,14 +2111,10 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ),
         ("sueurs nocturnes depuis 3 semaines, nausees, fatigue", "B_ACS", False),
         # The thirty-seventh vignette set: Malay "masuk angin" (a chill) and "minyak angin" (a
-        # rubbing oil) are no angina; Irish "slicing the hand off himself" is a cut told big;
-        # ketones with the vomiting of pregnancy are hyperemesis; a cord out before the baby,
-        # told as "something came out ... it's beating", is read; both legs that will not
-        # move are a cord pressed on, unless a paraplegic's.
+        # rubbing oil) are no angina; ketones with the vomiting of pregnancy are hyperemesis;
+        # a cord out before the baby, told as "something came out ... it's beating", is read.
         ("saya masuk angin, dada sesak sikit, badan pegal", "B_ACS", False),
         ("chest tight with minyak angin rubbed on, worse walking up stairs", "B_ACS", True),
-        ("he's after slicing the hand off himself on a pint glass, 3cm lac", "B_LIMB", False),
-        ("chainsaw slipped, hand off at the wrist, bleeding heavily", "B_LIMB", True),
         (
             "hyperemesis, 11/40, vomiting 10x a day, can't keep fluids down, ketones 3+",
             "B_DKA",
@@ -2120,8 +2134,63 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("38/40 in labour, cord visible at the vulva", "A_CORD_PROLAPSE", True),
         ("spinal cord injury C5 in 2010, here with a UTI", "A_CORD_PROLAPSE", False),
         ("39 weeks, waters broke, headache pulsing, BP 150/100", "A_CORD_PROLAPSE", False),
-        ("cannot move legs since this morning", "B_CAUDA_EQUINA", True),
-        ("T6 paraplegia after MVC 2015, can't move legs, here with a UTI", "B_CAUDA_EQUINA", False),
+        # ... and its review: a cord told in other words; nothing else beating or between her
+        # legs is one; ketones with an acidosis's breathing in pregnancy, or with a gliflozin
+        # after one, are still read; a machine that "took the hand off himself" is still an
+        # amputation (the idiom's bad cut is left read as one).
+        ("umbilical cord protruding from vagina", "A_CORD_PROLAPSE", True),
+        ("loop of cord felt on VE, pulsatile", "A_CORD_PROLAPSE", True),
+        ("cord is coming out, waters broke", "A_CORD_PROLAPSE", True),
+        (
+            "38 weeks pregnant, rash between her legs, itching, heart beating fast",
+            "A_CORD_PROLAPSE",
+            False,
+        ),
+        (
+            "Waters broke 38 weeks, feels something between my legs, fetal heart beating 140",
+            "A_CORD_PROLAPSE",
+            False,
+        ),
+        ("spinal cord seen on MRI to be intact, back pain", "A_CORD_PROLAPSE", False),
+        (
+            "Pregnant 20 weeks, vomiting, blood ketones 5.1, breathing deep and fast, glucose 11",
+            "B_DKA",
+            True,
+        ),
+        ("3 months post pregnancy, on dapagliflozin, vomiting, ketones 5", "B_DKA", True),
+        (
+            "heart failure on dapagliflozin, ankles swollen, more breathless on stairs",
+            "B_DKA",
+            False,
+        ),
+        ("Farmer caught in the baler, took the hand off himself, bleeding", "B_LIMB", True),
+        # The thirty-eighth vignette set: a venomous snake's bite is high-risk however well
+        # the patient looks (not a python's, nor a dog's bite where a snake was only seen);
+        # "can't breathe thru nose" is a cold; "ate too much" and "one stubbie too many" are
+        # no overdose beside a medicine; "it's roasting on the wing" is no fever.
+        (
+            "bitten on R ankle by a brown snake 1 hr ago, pressure bandage on, I'm right",
+            "B_ENVENOMATION",
+            True,
+        ),
+        ("bitten by a snake in the long grass, 2 fang marks, feels fine", "B_ENVENOMATION", True),
+        ("funnel web spider bite on the foot", "B_ENVENOMATION", True),
+        ("bitten by his pet python on the finger, small puncture wounds", "B_ENVENOMATION", False),
+        ("dog bite to hand, saw a snake in the yard earlier", "B_ENVENOMATION", False),
+        (
+            "ma fi nafas, means her nose is blocked, can't breathe thru nose at night",
+            "B_DISTRESS",
+            False,
+        ),
+        ("can't breathe, lips going blue", "B_DISTRESS", True),
+        (
+            "58M, I ate too much makloubeh, burning upper stomach, DM2 on metformin",
+            "B_OVERDOSE",
+            False,
+        ),
+        ("took too many of her metformin tablets on purpose", "B_OVERDOSE", True),
+        ("on warfarin, had one stubbie too many, speech jumbled", "B_OVERDOSE", False),
+        ("it's roasting on the wing, bit sweaty, on chemo", "B_SEPSIS", False),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:

@@ -55,6 +55,7 @@ SETS = [
     ("vignettes_35.jsonl", 50, 10, 24),
     ("vignettes_36.jsonl", 50, 11, 20),
     ("vignettes_37.jsonl", 50, 11, 22),
+    ("vignettes_38.jsonl", 50, 10, 21),
 ]
 VIGNETTES = [
     json.loads(line)
