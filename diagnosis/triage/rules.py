@@ -42,8 +42,20 @@ from diagnosis.triage.concepts.cardiovascular import (
     RED_PATCH_ON_THE_WHITE,
     SIGHT_AS_USUAL,
 )
-from diagnosis.triage.concepts.medical import FEVER_NOW, PASSIVE_WISH_NOT_TO_WAKE, TEN_OR_MORE
-from diagnosis.triage.concepts.surgical import BLOOD_THINNERS, HEAD_KNOCKS, INJURY_MARKS
+from diagnosis.triage.concepts.medical import (
+    FEVER_NOW,
+    MEDICINES_TAKEN,
+    PASSIVE_WISH_NOT_TO_WAKE,
+    TEN_OR_MORE,
+)
+from diagnosis.triage.concepts.surgical import (
+    AFTER_BIRTH,
+    BIRTH_YEARS_AGO,
+    BLOOD_THINNERS,
+    HEAD_KNOCKS,
+    INJURY_MARKS,
+    LATE_PREGNANCY,
+)
 
 AVPU = ("A", "V", "P", "U")
 AGE_BANDS = ("<3m", "3m-3y", "3-8y", ">8y")
@@ -65,6 +77,17 @@ _SEVERE_TACHYPNOEA_MARGIN = 10
 # A breathing patient this slow needs ventilation or an antidote now (A).
 _BRADYPNOEA_MAX = 6
 SEVERE_PAIN = 7
+# A blood pressure in pregnancy's severe range (160 systolic or 110 diastolic), between the
+# ages a pregnancy is told at.
+_SEVERE_SYSTOLIC = 160
+_SEVERE_DIASTOLIC = 110
+_CHILDBEARING_YEARS = (10, 60)
+_A_MANS_NOTE = re.compile(r"^\W*(?:\d+\s*(?:yo|y/o|y)?\s*m\b|\d+m\b)|\b(?:male|gentleman)\b")
+_SOMEONE_ELSES = re.compile(
+    r"\b(?:wife|daughter|sister|girlfriend|niece|granddaughter|cousin|friend|colleague)"
+    r"(?:\s+in\s+law)?(?:\s+\w+){0,3}\s+(?:pregnant|gave\s+birth|delivered|had\s+(?:a|her|the)"
+    r"\s+baby|is\s+\d+\s+weeks)"
+)
 # Fever in a neonate (<28 days) is a high-risk situation (B); at 28 days to 3 months, consider 2.
 FEVER_C = 38.0
 # Below this a body is hypothermic (the twenty-sixth vignette set: an elderly woman found
@@ -239,6 +262,8 @@ _BAND_WORDS = {
 # Tokens keep internal slashes ("c/o", "n/v", "si/hi") because nurses' abbreviations use them;
 # punctuation that ends a clause is kept as its own token for the negation scope.
 _TOKEN = re.compile(r"[a-z0-9]+(?:/[a-z0-9]+)*|[.;:,?]")
+# Words joined by a slash are read apart from this many letters each (_split_slashes).
+_SLASHED_WORD = 4
 _PAIN_SCORE = re.compile(r"\b(10|[0-9])\s*/\s*10\b")
 
 # Negation and history cues: a finding after them (within a few words) is not current.
@@ -427,6 +452,46 @@ CHEST_PAIN_NEPALI = tuple(
 # chest pain; the thirtieth vignette set), for CHEST_PAIN_PHRASES; not after "không" (no).
 CHEST_PAIN_VIETNAMESE = ("tuc nguc", "dau nguc", "nang nguc", "dau that nguc", "nguc dau")
 CHEST_PAIN_VIETNAMESE += ("dau o nguc", "tuc o nguc", "dau nhoi o nguc", "dau nhoi nguc")
+# ... in Portuguese, Italian and German (the thirty-ninth vignette set: a heart attack at a
+# mountain hut told in Italian), accents dropped ("ß" as "ss", "ü" as "u").
+CHEST_PAIN_EUROPEAN = (
+    "dor no peito",
+    "dores no peito",
+    "dor toracica",
+    "aperto no peito",
+    "pressao no peito",
+    "peso no peito",
+    "dolore al petto",
+    "dolore toracico",
+    "dolore retrosternale",
+    "peso al petto",
+    "peso sul petto",
+    "pesantezza al petto",
+    "pesantezza sul petto",
+    "oppressione al petto",
+    "oppressione toracica",
+    "brustschmerz",
+    "brustschmerzen",
+    "schmerzen in der brust",
+    "schmerz in der brust",
+    "druck auf der brust",
+    "engegefuhl in der brust",
+    "enge in der brust",
+)
+# Counts in words before a unit ("x three mo SI": months, no Cantonese).
+_NUMBER_WORDS = frozenset(
+    {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "few"}
+    | {"several", "many", "some", "x", "for", "last", "past"}
+)
+# Their negations, up to three words before ("sem dor no peito", "não tem dor no peito",
+# "non ha dolore al petto", "keine Brustschmerzen") or as the answer after ("Brustschmerzen:
+# keine", "dolore al petto: no"): _Note._european_negation.
+_EUROPEAN_NEGATIONS = frozenset(
+    {"sem", "nega", "negou", "nao", "senza", "nessun", "nessuna", "non", "keine", "kein"}
+    | {"keinen", "ohne", "nie", "niega", "nunca", "mai"}
+)
+_EUROPEAN_ANSWERS = frozenset({"no", "nein", "keine", "nao", "nessuno", "negativo", "assente"})
+_EUROPEAN_CHEST_PAIN = frozenset(CHEST_PAIN_EUROPEAN)
 _NOT_BEFORE = {
     # A port (a central line) is no port wine stain, port of call or port city, nor one taken
     # out.
@@ -445,7 +510,10 @@ _NOT_BEFORE = {
         | frozenset({"run", "game", "set", "round", "placement", "school", "antibiotics"})
         | frozenset({"tablets", "course", "medicine", "medication", "treatment", "chemo"})
         | frozenset({"essay", "assignment", "thesis", "dissertation", "coursework", "report"})
-        | frozenset({"book", "knitting", "puzzle", "painting", "work", "sentence", "story"}),
+        | frozenset({"book", "knitting", "puzzle", "painting", "work", "sentence", "story"})
+        # "She will finish her blood!" (a mother of a child's nosebleed: the thirty-ninth
+        # vignette set): a fear of bleeding out, no threat.
+        | frozenset({"blood"}),
     ),
     # "Knocked out his front tooth" (the thirty-first set's review): a tooth, no loss of
     # consciousness ("knocked out for 2 minutes" still is one).
@@ -731,6 +799,11 @@ _PEOPLE = frozenset(
 _THREAT_WINDOW = 8
 # Words that are another thing right after these ("cap refill under 2 sec" is no
 # prescription refill).
+# Joints that crack or grate (crepitus), no chest's crackles.
+_CRACKING_JOINTS = frozenset(
+    {"knee", "knees", "neck", "joint", "joints", "shoulder", "shoulders", "jaw", "ankle"}
+    | {"ankles", "hip", "hips", "wrist", "wrists", "back", "spine", "elbow", "fingers"}
+)
 _NOT_RIGHT_AFTER = {
     # "15 relatives in the waiting room with child": a child with them, no pregnancy (the
     # twenty-eighth vignette set); "28F with child, 8 weeks" still is one.
@@ -760,7 +833,9 @@ _NOT_RIGHT_AFTER = {
     ),
     # "It's roasting on the wing" (a hot prison wing: the thirty-eighth vignette set): the
     # place, no fever.
-    "roasting": frozenset({"its", "it", "weather", "room", "cell", "wing", "house", "car"}),
+    "roasting": frozenset({"weather", "room", "cell", "wing", "house", "car", "kitchen"}),
+    # "Neck crackles when turning head", "knee creps" (the thirty-eighth set's review).
+    **dict.fromkeys(("crackles", "crepitations", "creps"), _CRACKING_JOINTS),
     # "Post-AVC" (after a stroke, French) is history (the thirty-sixth set's review).
     "avc": frozenset({"post", "atcd", "ancien", "hx", "previous", "prior", "old"}),
     # French "ses cp" (her tablets, "comprimés": the thirty-sixth vignette set), no chest pain.
@@ -848,6 +923,18 @@ _JOINTS = ("wrist", "elbow", "knee", "finger", "fingers", "thumb", "toe", "toes"
 _JOINTS += ("joint", "shoulder", "digit", "dip", "pip", "mcp")
 _WHOSE = ("the", "his", "her", "my", "l", "r", "left", "right")
 _NOT_BEFORE_WORDS = {
+    # "Crackles in the knee when climbing stairs" (the thirty-eighth set's review): a joint.
+    **dict.fromkeys(
+        ("crackles", "crepitations", "creps"),
+        frozenset(
+            {("in", joint) for joint in _CRACKING_JOINTS}
+            | {
+                ("in", whose, joint)
+                for whose in ("the", "his", "her", "my", "both", "l", "r", "left", "right")
+                for joint in _CRACKING_JOINTS
+            }
+        ),
+    ),
     # "Can't breathe thru nose" (Arabic "ma fi nafas" for a blocked nose: the thirty-eighth
     # vignette set): a cold, not a breath that fails.
     **dict.fromkeys(
@@ -921,6 +1008,8 @@ _PUT_ON = frozenset(
     | {"dressed", "bandaged", "wrapped"}
 )
 _WOUNDS = frozenset({"wound", "wounds", "cut", "cuts", "laceration", "lac", "burn", "bite"})
+_WOUND_BEFORE_WINDOW = 8
+_VOMIT_STEMS = ("vomit", "vommit", "emesis", "threw", "throw", "puk", "spew", "sick", "stool")
 # A unit after a number ("drove 40 mi"): miles, not a myocardial infarction.
 # So is "4 METs" an exercise capacity, not cancer spread.
 _UNITS_AFTER_A_NUMBER = frozenset({"mi", "mets"})
@@ -936,6 +1025,17 @@ _RELATIVES = frozenset(
     | {"daughter", "sister", "brother", "family", "carer", "friend", "girlfriend", "boyfriend"}
     | {"parents", "staff", "nurse", "he", "she", "they"}
 )
+
+
+# An amount too great, which a meal or a drink before it makes none, unless a medicine
+# follows it (_NOT_RIGHT_AFTER, _Note._a_medicine_at).
+_AN_AMOUNT = frozenset({"too much", "too many"})
+
+
+@functools.cache
+def _medicine_words() -> frozenset[str]:
+    """The first words of the medicines a large amount is told of (MEDICINES_TAKEN)."""
+    return frozenset(phrase.split()[0] for phrase in MEDICINES_TAKEN if " " not in phrase)
 
 
 @functools.cache
@@ -981,6 +1081,15 @@ _CALIBRE = re.compile(r"(?<![0-9.])\.(?=\d)")
 _REFILL_UNDER = re.compile(r"\b(crt|refill)\s*<\s*")
 _REFILL_OVER = re.compile(r"\b(crt|refill)\s*>\s*")
 _NEGATIVE_MARK = re.compile(r"-\s?ve\b")
+# A pain scored 0 ("Pain 0.", "pain score 0/10"; the thirty-ninth vignette set: a red eye
+# with "no pain ... Pain 0" read as a painful red eye) is no pain: "pain" opening its clause
+# only (not "chest pain 0/10 on arrival, 8/10 at home": that chest pain was told), not a
+# time ("pain 0900") nor a score that rose ("pain 0 -> 8", "pain 0 to 6", "pain 0 now").
+_PAIN_NONE = re.compile(
+    r"(?:^|(?<=[.,;:(])|(?<=[.,;:(] ))"
+    r"pain(?:\s+(?:score|scale|level))?\s*[:=]?\s*0(?:\s*/\s*10)?(?![\d/]|[.:]\d)"
+    r"(?!\s*(?:-|to\b|>|\u2192|now\b|then\b|up\b|went\b|rising\b|rose\b))"
+)
 
 
 # Letters that carry no accent to drop but are written so in plain letters (Polish "ł").
@@ -999,6 +1108,7 @@ def _normalise(text: str) -> str:
     text = _QUERY_MARK.sub("? query ", text)
     text = _POSITIVE_MARK.sub(" positive", text)
     text = _NEGATIVE_MARK.sub(f" {_NEGATIVE_AFTER_WORD}", text)
+    text = _PAIN_NONE.sub(f"pain {_NEGATIVE_AFTER_WORD}", text)
     # "can't" -> "cant", "pt's" -> "pts": apostrophes never separate words in notes.
     return text.replace("'", "")
 
@@ -1164,6 +1274,25 @@ def _token_words(token: str) -> frozenset[str]:
     return frozenset(hits - _NOT_SLIPS.get(token, frozenset()))
 
 
+def _split_slashes(tokens: list[str]) -> list[str]:
+    """The tokens with two or more whole words joined by slashes written apart
+    ("sternum/upper belly", "nausea/vomiting": the thirty-ninth vignette set's "pesantezza
+    under sternum/upper belly"), unless the tables know the joined form ("fever/chills",
+    "si/hi") or a part is short enough to be an abbreviation ("c/o", "n/v", "h/a")."""
+    split: list[str] = []
+    for token in tokens:
+        parts = token.split("/")
+        if (
+            len(parts) > 1
+            and all(len(part) >= _SLASHED_WORD and part.isalpha() for part in parts)
+            and not _token_words(token)
+        ):
+            split.extend(parts)
+        else:
+            split.append(token)
+    return split
+
+
 class _Note:
     """A tokenised complaint that answers "which of these phrases occur, not negated?".
 
@@ -1174,7 +1303,7 @@ class _Note:
     def __init__(self, complaint: str) -> None:
         self.complaint = complaint
         self.text = _normalise(complaint)
-        self.tokens: list[str] = _TOKEN.findall(self.text)
+        self.tokens: list[str] = _split_slashes(_TOKEN.findall(self.text))
         self.words: list[frozenset[str]] = [_token_words(t) for t in self.tokens]
         # What the nurse actually wrote for each table phrase found, for the reasons.
         self.surface: dict[str, str] = {}
@@ -1359,13 +1488,70 @@ class _Note:
                 return True
         return False
 
+    def _no_matter(self, start: int) -> bool:
+        """Whether the "si" at ``start`` is Cantonese "mo si" (no matter, it's nothing: the
+        thirty-ninth vignette set), not suicidal ideation after months ("depressed x 3 mo
+        SI with plan")."""
+        if start < 1 or self.tokens[start - 1] not in ("mo", "mou", "mouh"):
+            return False
+        before = self.tokens[start - 2] if start >= 2 else ""
+        return not before.isdigit() and before not in _NUMBER_WORDS
+
+    def _european_negation(self, start: int, end: int) -> bool:
+        """Whether the Portuguese, Italian or German chest pain at ``start``-``end`` is
+        negated in its own language: a negation up to three words before it in its clause,
+        or a "no" answering it after."""
+        if _EUROPEAN_NEGATIONS & set(self._clause_before(start, 3)):
+            return True
+        after = self.tokens[end : end + 2]
+        if after[:1] == [":"]:
+            after = after[1:]
+        return bool(after) and after[0] in _EUROPEAN_ANSWERS
+
+    def _hot_place(self, start: int, end: int) -> bool:
+        """Whether "it's roasting" at ``start``-``end`` is said of a place ("it's roasting
+        in here", "it's roasting on the wing"), not of a child's head ("mum says his head,
+        it's roasting": the thirty-eighth set's review)."""
+        if not start or self.tokens[start - 1] not in ("its", "it"):
+            return False
+        following = tuple(self.tokens[end : end + 2])
+        return following[:1] in (("outside",), ("today",), ("out",)) or following in (
+            ("in", "here"),
+            ("in", "there"),
+            ("on", "the"),
+            ("in", "the"),
+        )
+
+    def _a_medicine_at(self, start: int) -> bool:
+        """Whether a medicine is named at ``start`` or just after an "of" ("too many
+        tramadol", "too much of the paracetamol")."""
+        medicines = _medicine_words()
+        for j in range(start, min(len(self.tokens), start + 3)):
+            if self.words[j] & medicines:
+                return True
+            if self.tokens[j] not in ("of", "the", "her", "his", "my"):
+                return False
+        return False
+
     def _on_a_wound(self, start: int, end: int) -> bool:
         """Whether the clause of what spans ``start``-``end`` puts it on a wound ("packed the
         wound with coffee grounds", "put coffee grounds on the cut"): a verb of putting
         before it, a wound before it or just after."""
         before = set(self._clause_before(start, _PAST_WINDOW))
         after = set(self.tokens[end : end + 4])
-        return bool(_PUT_ON & before) and bool(_WOUNDS & (before | after))
+        if _PUT_ON & before and _WOUNDS & (before | after):
+            return True
+        # "Lac ~3 cm, gaping, coffee grounds in it" (the thirty-ninth vignette set): in or
+        # on a wound told just before in the same sentence, no vomit between.
+        if self.tokens[end : end + 1] not in (["in"], ["on"], ["inside"]):
+            return False
+        for j in range(start - 1, max(-1, start - 1 - _WOUND_BEFORE_WINDOW), -1):
+            token = self.tokens[j]
+            if token in _SCOPE_END or token.startswith(_VOMIT_STEMS):
+                return False
+            if token in _WOUNDS:
+                return True
+        return False
 
     def _clause_before(self, start: int, window: int) -> Iterator[str]:
         """The words before ``start``, nearest first, at most ``window`` of them, up to the
@@ -1560,7 +1746,17 @@ class _Note:
                     continue
                 if phrase in _KILLING_OF_AN_ILLNESS and self._an_illness_kills(i):
                     continue
-                if i and self.tokens[i - 1] in _NOT_RIGHT_AFTER.get(phrase, ()):
+                if phrase == "roasting" and self._hot_place(i, i + n):
+                    continue
+                if phrase == "si" and self._no_matter(i):
+                    continue
+                if phrase in _EUROPEAN_CHEST_PAIN and self._european_negation(i, i + n):
+                    continue
+                if (
+                    i
+                    and self.tokens[i - 1] in _NOT_RIGHT_AFTER.get(phrase, ())
+                    and not (phrase in _AN_AMOUNT and self._a_medicine_at(i + n))
+                ):
                     continue
                 if (
                     phrase in _NOT_RIGHT_AFTER_PAIRS
@@ -1864,6 +2060,7 @@ CHEST_PAIN_PHRASES: tuple[str, ...] = (
     # And in Vietnamese, its accents dropped ("tức ngực": a tight chest; "đau ngực": chest
     # pain; the thirtieth vignette set).
     *CHEST_PAIN_VIETNAMESE,
+    *CHEST_PAIN_EUROPEAN,
 )
 ACS_FEATURE_PHRASES: tuple[str, ...] = (
     "radiat*",
@@ -1976,6 +2173,25 @@ ACS_SWEAT_PHRASES: tuple[str, ...] = (
     "pouring with sweat",
     "dripping with sweat",
     "dripping sweat",
+    # Italian, Portuguese, Spanish and German ("grigio e sudato": the thirty-ninth vignette
+    # set; "kaltschweißig": in a cold sweat).
+    "sudato",
+    "sudata",
+    "sudore freddo",
+    "sudorazione",
+    "suado",
+    "suada",
+    "suando",
+    "suor frio",
+    "sudando",
+    "sudoroso",
+    "sudorosa",
+    "sudor frio",
+    "schweissig",
+    "kaltschweissig",
+    "verschwitzt",
+    "schwitzt",
+    "schweissgebadet",
 )
 ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "upper abdomen",
@@ -2062,6 +2278,8 @@ ACS_SWEAT_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "fievre",
     "fiebre",
     "febre",
+    "febbre",
+    "fieber",
     "lagnat",
     "nilalagnat",
     "temp*",
@@ -2410,6 +2628,17 @@ _GLUCOSE_NOT_NOW = frozenset(
     | {"dinner", "tea", "supper", "hba1c", "a1c", "ketones", "if", "below", "above"}
 )
 _GLUCOSE_CONTEXT = re.compile(r"[a-z0-9]+")
+# A clock time ("at 0700", "07:00"), a reading taken here, and a value told again later.
+_CLOCK_TIME = re.compile(r"(?:^|[\s@])(?:[01]\d|2[0-3]):?[0-5]\d\b")
+_GLUCOSE_HERE = frozenset({"triage", "desk", "arrival", "door", "bedside", "here", "now"})
+_GLUCOSE_HERE |= {"waiting", "department", "ed", "er", "ae", "resus", "cubicle"}
+# A value told again after a recheck, not a heart rate's ("HR recheck 58", "HR now 62").
+_LATER_VALUE = re.compile(
+    r"(?<!hr )(?<!pulse )(?<!rr )(?<!sats )(?<!bp )(?<!temp )"
+    r"\b(?:recheck(?:ed)?|repeat|rpt)\s*(?:of\s*|is\s*|was\s*|[:=]\s*)?"
+    r"(\d{1,2}(?:\.\d)?)(?![\d.])(?!\s*(?:min|hr|hour|day|week|am\b|pm\b|/|%|x\b))"
+)
+_LOW_MMOL = 4.0
 
 
 def _glucose_recovered(text: str) -> bool:
@@ -2439,12 +2668,29 @@ def _glucose_normal_now(text: str) -> bool:
     if not readings or any(low for _, low, _, _ in readings):
         return False
     reading, _, start, end = readings[-1]
+    # Its clause after it, to a comma or a full stop ("BSL 5.9 by husband's meter 2 hrs
+    # ago": the thirty-eighth set's review).
+    clause = re.split(r"[.,;]", text[end : end + 60], maxsplit=1)[0]
     words = (
         set(_GLUCOSE_CONTEXT.findall(text[max(0, start - 30) : start])[-3:])
         | set(_GLUCOSE_CONTEXT.findall(reading))
-        | set(_GLUCOSE_CONTEXT.findall(text[end : end + 30])[:3])
+        | set(_GLUCOSE_CONTEXT.findall(clause))
     )
-    return not words & _GLUCOSE_NOT_NOW
+    if words & _GLUCOSE_NOT_NOW:
+        return False
+    # Dated by a clock time, unless taken here ("BSL 6.2 at 0700, now sweaty ... confused").
+    if _CLOCK_TIME.search(clause) and not words & _GLUCOSE_HERE:
+        return False
+    # A low value told later without a glucose word ("?hypo, recheck 2.9").
+    return not any(_low_bare_value(match.group(1)) for match in _LATER_VALUE.finditer(text, end))
+
+
+def _low_bare_value(value: str) -> bool:
+    """Whether a number told as a glucose without its name is a low one (below 4.0 mmol/L,
+    or 34 to 69 mg/dL)."""
+    if "." in value:
+        return float(value) < _LOW_MMOL
+    return int(value) in _MG_DL_ONLY
 
 
 SEVERE_PAIN_PHRASES: tuple[str, ...] = (
@@ -2943,7 +3189,6 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
             "green sputum",
             "green spit",
             "green muck",
-            "green mucus",
             "yellow green phlegm",
             "coughing up green",
             "bringing up green",
@@ -3621,6 +3866,34 @@ def _concept_found(concept: Concept, note: _Note) -> list[str]:
     return found
 
 
+def _severe_pressure_in_pregnancy(note: _Note, vitals: Vitals) -> str | None:
+    """Why a blood pressure in the severe range late in a pregnancy or in the weeks after a
+    birth is pre-eclampsia until proven otherwise (a high-risk situation), or None: its
+    pressure is itself a severe feature, with or without a headache (the thirty-ninth
+    vignette set: 172/112 six days after a birth, told as "only madax xanuun")."""
+    sbp, dbp = vitals.systolic_bp, vitals.diastolic_bp
+    severe = (sbp is not None and sbp >= _SEVERE_SYSTOLIC) or (
+        dbp is not None and dbp >= _SEVERE_DIASTOLIC
+    )
+    if not severe or not _CHILDBEARING_YEARS[0] <= vitals.age_years <= _CHILDBEARING_YEARS[1]:
+        return None
+    # Not a man's note, nor a wife's or a daughter's pregnancy or birth told by another
+    # patient (the thirty-ninth set's review: "52M here with wife who gave birth
+    # yesterday", "her daughter had a baby last week").
+    if _A_MANS_NOTE.search(note.text) or _SOMEONE_ELSES.search(note.text):
+        return None
+    when = note.find(LATE_PREGNANCY)
+    if not when and not note.find(BIRTH_YEARS_AGO):
+        when = note.find(AFTER_BIRTH)
+    if not when:
+        return None
+    return (
+        f"Blood pressure {sbp}/{dbp if dbp is not None else '?'} is in the severe range "
+        f"(complaint says {note.quote(when)}): pre-eclampsia until proven otherwise, a "
+        "high-risk situation, ESI 2."
+    )
+
+
 def _add_concept(
     concept: Concept,
     note: _Note,
@@ -3857,6 +4130,10 @@ def esi_rules(
         fired_already = any(r.code == concept.code for r in fired)
         if concept.level == 2 and concept.code != "B_ALTERED" and not fired_already:
             _add_concept(concept, note, similar, add)
+    if not any(r.code == "B_OBSTETRIC" for r in fired) and (
+        pressure := _severe_pressure_in_pregnancy(note, vitals)
+    ):
+        add("B_OBSTETRIC", "B", 2, pressure)
     febrile = vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C
     if febrile and age < _NEONATE_YEARS:
         add(

@@ -85,6 +85,13 @@ SIGHT_AS_USUAL: tuple[str, ...] = (
     "reads the wall sign",
     "reads the sign",
     "reads fine",
+    # "Vision 'nòmal', reads wall chart fine both eyes" (Haitian Creole "nòmal": the
+    # thirty-ninth vignette set).
+    "vision nomal",
+    "reads wall chart",
+    "reads the wall chart",
+    "reads the chart",
+    "reads chart",
 )
 
 # Where pain or pressure is felt when the heart is short of blood.

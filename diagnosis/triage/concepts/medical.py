@@ -302,9 +302,30 @@ _NEW_DIABETES = (
     "drinking from the",
 )
 # What makes a high sugar an emergency.
-_BITTEN = ("bitten", "bite", "bit him", "bit her", "bit me", "bit his", "bit my")
+_BITTEN = ("bitten", "bite", "bit him", "bit her", "bit me", "bit his", "bit my", "bit by")
+_BITTEN += ("got bit", "was bit", "bit on", "fang marks", "fang mark", "struck by", "bites")
 _VENOMOUS_SNAKES = (
     "brown snake",
+    "eastern brown",
+    "western brown",
+    "king brown",
+    "dugite",
+    "gwardar",
+    "mulga",
+    "coastal taipan",
+    "inland taipan",
+    "puff adder",
+    "boomslang",
+    "bushmaster",
+    "fer de lance",
+    "lancehead",
+    "jararaca",
+    "habu",
+    "mamushi",
+    "coral snake",
+    "banded krait",
+    "green pit viper",
+    "malayan pit viper",
     "tiger snake",
     "taipan",
     "death adder",
@@ -323,6 +344,82 @@ _VENOMOUS_SNAKES = (
     "russells viper",
     "saw scaled viper",
 )
+# What makes a snake's "bite" none now: a harmless snake, another animal's or a child's
+# bite (the snake only seen), a drink, a piercing, a tattoo, a game, a bite years ago.
+_OTHER_BITERS = ("dog", "dogs", "cat", "rat", "mouse", "hamster", "ferret", "horse", "monkey")
+_OTHER_BITERS += ("friend", "brother", "sister", "child", "kid", "boy", "girl", "toddler")
+_NO_SNAKE_BITE_NOW = (
+    "pet python",
+    "carpet python",
+    "python bite*",
+    *(
+        f"{by} {whose} python"
+        for by in ("bitten by", "bit by", "from")
+        for whose in ("a", "the", "his", "her", "my", "their", "pet")
+    ),
+    "corn snake",
+    "garter snake",
+    "pet snake",
+    "toy snake",
+    "rubber snake",
+    "non venomous",
+    "nonvenomous",
+    "not venomous",
+    "harmless",
+    "green tree snake",
+    "king snake",
+    "grass snake",
+    *(f"{biter} {bite}" for biter in _OTHER_BITERS for bite in ("bite", "bites")),
+    *(
+        f"{biter} bit {whom}"
+        for biter in _OTHER_BITERS
+        for whom in ("him", "her", "me", "his", "my", "them")
+    ),
+    *(f"{by} {biter}" for by in ("bitten by", "bit by") for biter in _OTHER_BITERS),
+    *(
+        f"{by} {whose} {biter}"
+        for by in ("bitten by", "bit by")
+        for whose in ("a", "the", "his", "her", "their", "our", "my", "another", "neighbours")
+        for biter in _OTHER_BITERS
+    ),
+    "human bite",
+    "fight bite",
+    "tick bite*",
+    "mosquito bite*",
+    "insect bite*",
+    "spider bite*",
+    "ant bite*",
+    "bitten by a spider",
+    "bed bug*",
+    "flea bite*",
+    "bit his tongue",
+    "bit her tongue",
+    "bit my tongue",
+    "bit his lip",
+    "bit her lip",
+    "bit my lip",
+    # Snakebite the drink, the piercing, a tattoo, the board game.
+    "pints of snakebite",
+    "pint of snakebite",
+    "snakebite and black",
+    "snakebites at",
+    "drinking snakebite",
+    "drank snakebite",
+    "snake bite piercing*",
+    "snakebite piercing*",
+    "snake bites piercing*",
+    "snake tattoo*",
+    "tattoo of a snake",
+    "snakes and ladders",
+    # A bite years ago ("bitten by a snake 2 years ago, anxious about the scar").
+    *(
+        f"{snake} {count} {unit} ago"
+        for snake in ("snake", "snakebite", "snake bite")
+        for count in (*map(str, range(1, 31)), "a", "a few", "two", "three", "several", "many")
+        for unit in ("years", "yrs", "year", "yr")
+    ),
+    "as a child",
+)
 # The sickness of pregnancy: hyperemesis, or a pregnancy now ("3 months post pregnancy"
 # is none).
 _SICK_IN_PREGNANCY = (
@@ -336,6 +433,21 @@ _SICK_IN_PREGNANCY = (
     "sickness of pregnancy",
     "by dates",
     "weeks gestation",
+    # A pregnancy known or tested (the thirty-eighth set's review: "known pregnancy 8
+    # weeks", "pregnancy test positive last week"; not "pregnancy test negative").
+    "known pregnancy",
+    "pregnancy confirmed",
+    "confirmed pregnancy",
+    "pregnancy test positive",
+    "pregnancy test pos",
+    "positive pregnancy test",
+    "pregnancy positive",
+    "upt positive",
+    "upt pos",
+    "hcg positive",
+    "weeks pregnant",
+    "wks pregnant",
+    *(f"pregnancy {n} {unit}" for n in range(4, 21) for unit in ("weeks", "wks")),
 )
 # The signs of ketoacidosis beyond what the sickness of pregnancy brings (vomiting, a sore
 # belly, dryness): the breathing, the drowsiness.
@@ -951,6 +1063,9 @@ _PAINKILLERS: tuple[str, ...] = (
     "pills for pain",
     "the pills",
 )
+# What a large amount taken is of: a medicine ("one too many tramadol", "ate too much
+# paracetamol": an overdose, though a meal or a drink "too much" is none).
+MEDICINES_TAKEN: tuple[str, ...] = (*_PAINKILLERS, *_WHAT_A_LOT_OF)
 
 # A refill or a prescription asked for: an empty box or "2 days of" a holiday is no overdose
 # ("took the whole box" still is one, whatever ran out).
@@ -7090,60 +7205,30 @@ CONCEPTS: tuple[Concept, ...] = (
         "box jellyfish, blue-ringed octopus, cone snail) may poison within hours even when "
         "the patient looks well: a high-risk situation",
         phrases=(
-            "snake bite*",
-            "snakebite*",
             "snake envenomation",
             "envenomation",
             "envenomed",
             "funnel web",
             "funnelweb",
             "box jellyfish",
+            "box jelly fish",
+            "box jelly",
+            "chironex",
             "irukandji",
             "blue ringed octopus",
+            "blue ring octopus",
+            "blue ringed",
             "cone snail",
             "cone shell",
         ),
-        # A bite by a snake that is venomous by its name, whatever else the note says ...
-        together=((_BITTEN, _VENOMOUS_SNAKES),),
-        # ... or by a snake unnamed, unless a harmless one or another animal's bite is told.
+        # A snake's bite, named venomous or not, unless the snake is a harmless one, another
+        # animal or a child did the biting, or the "snake bite" is a drink, a piercing, a
+        # tattoo, a game or years ago (the thirty-eighth set's review: "pints of snakebite",
+        # "snake bite piercings", "playing snakes and ladders").
         together_unless=(
-            (
-                (_BITTEN, ("snake", "snakes", "viper", "adder")),
-                (
-                    "python",
-                    "corn snake",
-                    "garter snake",
-                    "pet snake",
-                    "toy snake",
-                    "non venomous",
-                    "nonvenomous",
-                    "not venomous",
-                    "harmless",
-                    "green tree snake",
-                    "king snake",
-                    "grass snake",
-                    # Another animal's bite, the snake only seen.
-                    "dog",
-                    "dogs",
-                    "cat",
-                    "cats",
-                    "rat",
-                    "mouse",
-                    "hamster",
-                    "ferret",
-                    "horse",
-                    "monkey",
-                    "human bite",
-                    "fight bite",
-                    "tick",
-                    "mosquito*",
-                    "insect bite*",
-                    "bed bug*",
-                    "flea*",
-                    "tongue",
-                    "lip",
-                ),
-            ),
+            ((("snake bite*", "snakebite*"),), _NO_SNAKE_BITE_NOW),
+            ((_BITTEN, _VENOMOUS_SNAKES), _NO_SNAKE_BITE_NOW),
+            ((_BITTEN, ("snake", "snakes", "viper", "vipers", "adder")), _NO_SNAKE_BITE_NOW),
         ),
     ),
 )

@@ -710,6 +710,24 @@ _LATE_STATED: tuple[str, ...] = (
     "3rd trimester",
     "heavily pregnant",
 )
+# A birth long ago, or a headache of her own (the thirty-second set's review: "had a baby
+# 4 years ago", "gave birth to 4 children").
+BIRTH_YEARS_AGO: tuple[str, ...] = ("years ago", "year ago", "yrs ago", "yr ago")
+BIRTH_LONG_AGO: tuple[str, ...] = (
+    *BIRTH_YEARS_AGO,
+    "children",
+    "kids",
+    "usual headache*",
+    "her usual",
+    "my usual",
+    "known migraine*",
+    "grandmother",
+    "grandma",
+)
+# Late in a pregnancy or just after a birth: where a blood pressure in the severe range is
+# pre-eclampsia until proven otherwise (the rules' pressure check).
+LATE_PREGNANCY = _LATE_PREGNANCY
+AFTER_BIRTH = _AFTER_BIRTH
 # The emergencies of later pregnancy: bleeding, abruption, pre-eclampsia, fits, labour
 # too early or with complications, a baby that has stopped moving.
 _OBSTETRIC_SIGNS: tuple[str, ...] = (
@@ -1185,6 +1203,11 @@ _CANCER_IN_THE_SPINE: tuple[str, ...] = (
     "tumor on spine",
     "spinal tumour",
     "spinal tumor",
+    # A compression of the cord named (the thirty-eighth set's review: "?MSCC").
+    "mscc",
+    "spinal cord compression",
+    "malignant cord compression",
+    "metastatic cord compression",
 )
 _BACK_PAIN: tuple[str, ...] = (
     "back pain",
@@ -1236,6 +1259,22 @@ _CORD_SIGNS: tuple[str, ...] = (
     "weakness in his legs",
     "weakness in her legs",
     "weak in both legs",
+    "weakness both legs",
+    "weakness of both legs",
+    "weakness of legs",
+    "weakness of his legs",
+    "weakness of her legs",
+    "weakness in the legs",
+    "cant move legs",
+    "cant move her legs",
+    "cant move his legs",
+    "cant move my legs",
+    "cannot move legs",
+    "cannot move her legs",
+    "cannot move his legs",
+    "unable to move legs",
+    "unable to move her legs",
+    "unable to move his legs",
     "both legs weak",
     "legs numb",
     "numb legs",
@@ -1288,6 +1327,22 @@ _BLOOD_IN_THE_EYE: tuple[str, ...] = (
     "subconjunctival",
     "ojo lleno de sangre",
     "gilid ng mata",
+    # A red patch on the white of the eye, and Haitian Creole "je m plen san" (my eye is full
+    # of blood: the thirty-ninth vignette set, a bleed after vomiting and coughing).
+    "red patch",
+    "patch of red",
+    "red blotch",
+    "sclera",
+    "scleral",
+    "white of the eye",
+    "white of her eye",
+    "white of his eye",
+    "white of my eye",
+    "white of the l eye",
+    "white of the r eye",
+    "je m plen san",
+    "je li plen san",
+    "je plen san",
 )
 _VOMIT: tuple[str, ...] = (
     "chucked up",
@@ -4209,6 +4264,9 @@ CONCEPTS: tuple[Concept, ...] = (
             "pulsatile cord",
             "pulsing cord",
             "loop of cord",
+            "loop of the cord",
+            "cord loop",
+            "cord loops",
             "see the cord",
             "can see the cord",
             "cordon umbilical",
@@ -4238,6 +4296,9 @@ CONCEPTS: tuple[Concept, ...] = (
                     "pulsatile",
                     "seen at",
                     "seen in",
+                    "seen hanging",
+                    "seen coming",
+                    "seen protruding",
                     "felt at",
                     "felt in",
                     "felt on",
@@ -4277,11 +4338,34 @@ CONCEPTS: tuple[Concept, ...] = (
                     "something coming out",
                     "something is coming out",
                     "something hanging out",
+                    # "Something hanging between her legs, it is pulsing", "loop of
+                    # something at the vulva, pulsating" (the thirty-eighth set's review).
+                    "something hanging",
+                    "something between her legs",
+                    "something between my legs",
+                    "something sticking out",
+                    "something poking out",
+                    "something protruding",
+                    "loop of something",
+                    "something at the vulva",
                     "me salio algo",
                     "salio algo",
                     "se salio algo",
                 ),
-                ("pulsing", "pulsating", "pulsates", "latiendo", "has a pulse"),
+                (
+                    "pulsing",
+                    "pulsating",
+                    "pulsates",
+                    "pulsatile",
+                    "latiendo",
+                    "has a pulse",
+                    # Not a baby's heart "beating" on the monitor: the thing itself.
+                    "that is beating",
+                    "it is beating",
+                    "its beating",
+                    "which is beating",
+                    "thats beating",
+                ),
             ),
         ),
     ),
@@ -4440,6 +4524,15 @@ CONCEPTS: tuple[Concept, ...] = (
                         "sakit ng ulo",
                         "masakit ang ulo",
                         "sumasakit ang ulo",
+                        # Somali "madax xanuun", Swahili "kichwa inagonga" (the head is
+                        # pounding: the thirty-ninth set, six days after).
+                        "madax xanuun",
+                        "madaxa xanuun",
+                        "kichwa inagonga",
+                        "kichwa kinagonga",
+                        "kichwa kinauma",
+                        "kichwa inauma",
+                        "maumivu ya kichwa",
                     ),
                     (
                         "blurred vision",
@@ -4457,10 +4550,19 @@ CONCEPTS: tuple[Concept, ...] = (
                         "see spots",
                         "sparkles",
                         "flashing lights",
+                        # Swahili "nyota" (stars), and a puffy face or hands.
+                        "nyota",
                         "face swell*",
                         "swollen face",
                         "face swollen",
                         "more swollen",
+                        "face puffy",
+                        "puffy face",
+                        "hands puffy",
+                        "puffy hands",
+                        "hands swollen",
+                        "swollen hands",
+                        "hands swell*",
                         "high bp",
                         "bp high",
                         "bp is high",
@@ -4475,20 +4577,7 @@ CONCEPTS: tuple[Concept, ...] = (
                         "epigastric",
                     ),
                 ),
-                (
-                    "years ago",
-                    "year ago",
-                    "yrs ago",
-                    "yr ago",
-                    "children",
-                    "kids",
-                    "usual headache*",
-                    "her usual",
-                    "my usual",
-                    "known migraine*",
-                    "grandmother",
-                    "grandma",
-                ),
+                BIRTH_LONG_AGO,
             ),
         ),
         descriptions=(
@@ -4659,6 +4748,11 @@ CONCEPTS: tuple[Concept, ...] = (
         "(treatment within hours saves the bladder and legs): a high-risk situation",
         phrases=(
             "cauda equina",
+            "mscc",
+            "malignant cord compression",
+            "metastatic cord compression",
+            "malignant spinal cord compression",
+            "metastatic spinal cord compression",
             "saddle anaesthesia",
             "saddle anesthesia",
             "saddle numbness",

@@ -1128,6 +1128,18 @@ def test_the_reason_quotes_the_current_mention_not_one_told_as_history() -> None
         ),
         ("daughter: maybe sugar low, confused. CBG at desk 2.9", vitals(), True),
         ("hypo this morning, muddled, BM 6.5 was at breakfast", vitals(), True),
+        # A normal reading dated by a clock or hours ago, or a low one told later without
+        # its name, answers nothing (the thirty-eighth set's review).
+        ("T1DM, BSL 6.2 at 0700, now sweaty, shaky, confused, ?hypo, recheck 2.9", vitals(), True),
+        ("wife says hypo, confused and aggressive, BSL 5.9 by his meter 2 hrs ago", vitals(), True),
+        # ... but a heart rate told "now" is no glucose, and a reading timed in the waiting
+        # room is one taken here (this change's review).
+        (
+            "hypo at home, was confused, gel given, BSL 7.4 on arrival, HR now 62, muddled",
+            vitals(),
+            False,
+        ),
+        ("felt hypo, muddled, BGL 6.3 at 1040 in the waiting room, still muddled", vitals(), False),
     ],
 )
 def test_a_low_glucose_with_a_change_in_mental_status_is_esi_1(
@@ -2191,6 +2203,83 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("took too many of her metformin tablets on purpose", "B_OVERDOSE", True),
         ("on warfarin, had one stubbie too many, speech jumbled", "B_OVERDOSE", False),
         ("it's roasting on the wing, bit sweaty, on chemo", "B_SEPSIS", False),
+        # Their review: a snake's "bite" that is a drink, a piercing, a game, a pet python's
+        # or years ago is none; a snake's bite told otherwise, or named by its kind, and a
+        # box jellyfish's or blue-ringed octopus's sting are.
+        ("Snake bite from his pet python, superficial scratches on hand", "B_ENVENOMATION", False),
+        ("Drank 6 pints of snakebite at the student union, vomiting", "B_ENVENOMATION", False),
+        ("Snake bite piercings in lower lip done 3 days ago, red", "B_ENVENOMATION", False),
+        ("Bitten by a snake 2 years ago, anxious about the scar", "B_ENVENOMATION", False),
+        ("bitten by a friend on the arm, playing snakes and ladders", "B_ENVENOMATION", False),
+        ("black snake tattoo on arm, mosquito bite itchy", "B_ENVENOMATION", False),
+        ("Bit by snake on R foot 30 min ago, pressure bandage on", "B_ENVENOMATION", True),
+        ("Bitten by a snake while moving the cat food bowl", "B_ENVENOMATION", True),
+        ("Bitten by an unknown snake, dog also there but was not bitten", "B_ENVENOMATION", True),
+        ("Farmer bitten by a dugite on the hand, nausea", "B_ENVENOMATION", True),
+        ("bitten on the foot by an eastern brown while bushwalking", "B_ENVENOMATION", True),
+        ("Child stung by box jelly fish at beach, whip marks on legs", "B_ENVENOMATION", True),
+        ("Stung by a blue ring octopus in rockpool, numb lips", "B_ENVENOMATION", True),
+        # ... a medicine "too much" or "one too many" is still an overdose ...
+        ("had one too many tramadol last night, now a bit vague", "B_OVERDOSE", True),
+        ("Eaten too much paracetamol over the weekend for flu", "B_OVERDOSE", True),
+        # ... a cord told as "something" that pulses or beats, a cord loop, a cord seen ...
+        (
+            "38 weeks, waters broke, something hanging between her legs, it is pulsing",
+            "A_CORD_PROLAPSE",
+            True,
+        ),
+        ("Breech, waters gone, loop of something at the vulva, pulsating", "A_CORD_PROLAPSE", True),
+        ("In labour, waters broken, cord seen hanging out of vagina", "A_CORD_PROLAPSE", True),
+        ("Pregnant 40/40, SROM, cord loop visible at introitus", "A_CORD_PROLAPSE", True),
+        # ... a cancer's cord compressed in other words ...
+        ("Known lung cancer, back pain, new weakness both legs, ?MSCC", "B_CAUDA_EQUINA", True),
+        ("Cant move her legs since this morning, back pain, breast cancer", "B_CAUDA_EQUINA", True),
+        (
+            "Spinal cord compression known, prostate cancer, cant walk since this morning",
+            "B_CAUDA_EQUINA",
+            True,
+        ),
+        # ... ketones in a known pregnancy are its sickness, not a DKA (in a diabetic whose
+        # pregnancy test was negative they are one) ...
+        ("Known pregnancy 8 weeks, vomiting, ketones 4+, cant keep fluids down", "B_DKA", False),
+        ("Pregnancy test positive last week, vomiting all day, ketones 2+", "B_DKA", False),
+        ("T1DM, pregnancy test negative, vomiting, ketones 4+, abdo pain", "B_DKA", True),
+        # The thirty-ninth vignette set: Cantonese "mo si" (no matter) is no suicidal
+        # ideation, a mother's "she will finish her blood" (a nosebleed) no threat; coffee
+        # grounds packed in a cut no bleeding stomach (a vomit with them in it still is).
+        ("cut finger w/ cleaver, pt calm, says 'mo si, sew and go back work'", "B_PSYCH", False),
+        ("Mom: blood everywhere, she will finish her blood! nosebleed stopped", "B_PSYCH", False),
+        ("Lac ~3 cm, gaping, coffee grounds in it, no active bleeding", "B_BLEEDING", False),
+        ("cut finger yesterday, vomited with coffee grounds in it", "B_BLEEDING", True),
+        # A bleed on the white of the eye after vomiting, its vision normal and its pain 0,
+        # is no eye emergency nor bleeding stomach.
+        (
+            'Bright red patch L lateral sclera, vision "nomal", reads wall chart fine both eyes. '
+            "Vomited + coughed a lot last night. Pain 0.",
+            "B_EYE",
+            False,
+        ),
+        (
+            "Bright red patch L lateral sclera, vision normal. Vomited + coughed a lot last night",
+            "B_BLEEDING",
+            False,
+        ),
+        ("woke with L eye red, vomited overnight. Pain 0/10.", "B_EYE", False),
+        ("woke with L eye red and painful, vomited overnight, halos", "B_EYE", True),
+        # The snake's bite with a pint, a tick, a tattoo or a python elsewhere in the note is
+        # still one; another animal's bite where a snake is only around, and an antivenom
+        # given days ago for a spider, are none.
+        ("Snake bite to ankle 20 min ago, had 4 pints earlier", "B_ENVENOMATION", True),
+        ("Snake bite to hand 1 hr ago, also had a tick removed", "B_ENVENOMATION", True),
+        ("keeper bitten on hand by a taipan, keeps pythons at home", "B_ENVENOMATION", True),
+        ("Bitten by snake 10 min ago, had a tattoo done on that leg", "B_ENVENOMATION", True),
+        ("Kid bit by snake at school camp, pressure bandage on", "B_ENVENOMATION", True),
+        ("Bit by a dog while hiking, dog was chasing a snake", "B_ENVENOMATION", False),
+        ("Bitten by cat on hand, owner has a snake tank too", "B_ENVENOMATION", False),
+        ("Spider bites on legs, lots of snakes round the farm", "B_ENVENOMATION", False),
+        ("Redback spider bite 2 days ago, antivenom given, itchy rash", "B_ENVENOMATION", False),
+        # "3 mo" is three months: its SI is suicidal ideation.
+        ("Depressed x 3 mo SI with plan, lives alone", "B_PSYCH", True),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
@@ -2411,3 +2500,90 @@ def test_a_fast_or_slow_heart_alone_or_with_only_a_symptom_is_not_esi_1(
     result = esi_rules(complaint=complaint, vitals=vitals(**changes))
 
     assert "A_UNSTABLE_RATE" not in codes(result)
+
+
+@pytest.mark.parametrize(
+    ("complaint", "pressure", "fires"),
+    [
+        # The thirty-ninth vignette set: 172/112 six days after a birth, "only madax xanuun".
+        ("gave birth 6 days ago, only madax xanuun, the chemist said panadol", (172, 112), True),
+        ("34 weeks pregnant, came for a cough", (165, 100), True),
+        ("34 weeks pregnant, came for a cough", (150, 100), False),
+        ("gave birth 4 years ago, headache", (170, 112), False),
+        ("headache since yesterday", (172, 112), False),
+        # Her own birth however "her usual" is told; not a husband's nor a mother's note
+        # (this change's review).
+        (
+            "delivered 8 days ago, midwife found BP high, her usual meds are labetalol",
+            (170, 110),
+            True,
+        ),
+        ("post c section day 4, BP high on recheck, her usual self", (170, 112), True),
+        ("52M here with wife who gave birth yesterday, feels dizzy", (165, 100), False),
+        ("48F dizzy, her daughter had a baby last week, stressed", (170, 105), False),
+    ],
+)
+def test_a_severe_pressure_late_in_pregnancy_or_after_a_birth_is_high_risk(
+    complaint: str, pressure: tuple[int, int], fires: bool
+) -> None:
+    """160 systolic or 110 diastolic late in a pregnancy or in the weeks after a birth is
+    pre-eclampsia until proven otherwise, with or without a headache told."""
+    systolic, diastolic = pressure
+    result = esi_rules(
+        complaint=complaint,
+        vitals=vitals(age_years=28, systolic_bp=systolic, diastolic_bp=diastolic),
+    )
+
+    assert ("B_OBSTETRIC" in codes(result)) is fires
+
+
+def test_words_joined_by_a_slash_are_read_apart_unless_a_table_knows_them_joined() -> None:
+    """A "sternum/upper belly" is two places; "fever/chills", "si/hi", "n/v" stay whole."""
+    from diagnosis.triage.rules import _split_slashes
+
+    assert _split_slashes(["under", "sternum/upper", "belly"]) == [
+        "under",
+        "sternum",
+        "upper",
+        "belly",
+    ]
+    assert _split_slashes(["fever/chills", "si/hi", "n/v", "c/o"]) == [
+        "fever/chills",
+        "si/hi",
+        "n/v",
+        "c/o",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("complaint", "fires"),
+    [
+        # The thirty-ninth vignette set: a heart attack at a mountain hut told in Italian
+        # ("pesantezza" under the sternum and the upper belly, "grigio e sudato").
+        ("felt pesantezza under sternum/upper belly, came back grigio e sudato", True),
+        ("dolore al petto da un'ora, sudato, diabetico", True),
+        ("dor no peito desde ontem, suado", True),
+        ("Brustschmerzen seit einer Stunde, kaltschweißig", True),
+        # ... negated in their own words (this change's review).
+        ("keine Brustschmerzen, Knie verletzt beim Skifahren", False),
+        ("twisted ankle, non ha dolore al petto, sudato from the walk", False),
+        ("cough 3 days, nao tem dor no peito, suado", False),
+        ("ankle sprain, Brustschmerzen: keine, verschwitzt", False),
+        ("cut hand, dolore al petto: no, sudato", False),
+    ],
+)
+def test_a_heart_attack_told_in_portuguese_italian_or_german(complaint: str, fires: bool) -> None:
+    result = esi_rules(complaint=complaint, vitals=vitals(age_years=71))
+
+    assert ("B_ACS" in codes(result)) is fires
+
+
+def test_a_hot_head_is_a_fever_where_a_hot_place_is_none() -> None:
+    """ "It's roasting" of a baby's head is a fever (this change's review); of a prison wing
+    it is the weather (the thirty-eighth vignette set)."""
+    baby = vitals(age_years=0.1, heart_rate=150, respiratory_rate=40)
+    head = "6 week old, mum says his head, its roasting, poor feeding since last night"
+    wing = "its roasting on the wing, bit sweaty, on chemo"
+
+    assert "B_SEPSIS" in codes(esi_rules(complaint=head, vitals=baby))
+    assert "B_SEPSIS" not in codes(esi_rules(complaint=wing, vitals=ADULT))

@@ -56,6 +56,7 @@ SETS = [
     ("vignettes_36.jsonl", 50, 11, 20),
     ("vignettes_37.jsonl", 50, 11, 22),
     ("vignettes_38.jsonl", 50, 10, 21),
+    ("vignettes_39.jsonl", 50, 10, 24),
 ]
 VIGNETTES = [
     json.loads(line)
