@@ -50,11 +50,11 @@ from diagnosis.triage.concepts.medical import (
 )
 from diagnosis.triage.concepts.surgical import (
     AFTER_BIRTH,
-    BIRTH_YEARS_AGO,
     BLOOD_THINNERS,
+    FAMILY_SUDDEN_DEATH,
     HEAD_KNOCKS,
     INJURY_MARKS,
-    LATE_PREGNANCY,
+    LATE_PREGNANCY_STATED,
 )
 
 AVPU = ("A", "V", "P", "U")
@@ -82,12 +82,29 @@ SEVERE_PAIN = 7
 _SEVERE_SYSTOLIC = 160
 _SEVERE_DIASTOLIC = 110
 _CHILDBEARING_YEARS = (10, 60)
-_A_MANS_NOTE = re.compile(r"^\W*(?:\d+\s*(?:yo|y/o|y)?\s*m\b|\d+m\b)|\b(?:male|gentleman)\b")
+_A_MANS_NOTE = re.compile(r"^\W*(?:\d+\s*(?:yo|y/o|y)?\s*m\b|\d+m\b)|\bgentleman\b")
 _SOMEONE_ELSES = re.compile(
     r"\b(?:wife|daughter|sister|girlfriend|niece|granddaughter|cousin|friend|colleague)"
     r"(?:\s+in\s+law)?(?:\s+\w+){0,3}\s+(?:pregnant|gave\s+birth|delivered|had\s+(?:a|her|the)"
-    r"\s+baby|is\s+\d+\s+weeks)"
+    r"\s+baby)|\bwife\s+(?:is\s+)?\d+\s*(?:weeks|wks|/40)"
 )
+_NO_PREGNANCY = re.compile(
+    r"\bnever\s+(?:given\s+birth|had\s+(?:a\s+)?bab(?:y|ies))\b|\bnot\s+pregnant\b"
+    r"|\bno\s+pregnancy\s*(?:[,.;]|$)"
+)
+_BIRTH_WORDS = re.compile(
+    r"\b(?:gave birth|given birth|delivered|had (?:the|a|her|my) baby|baby (?:was )?born"
+    r"|c ?section|caesarean|cesarean|post ?partum|post ?natal|since delivery|after delivery)\b"
+)
+_SAYS_JUST_NOW = re.compile(r"post ?partum|post ?natal|since delivery|after delivery")
+_COUNT = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|few)"
+_BIRTH_TIME = re.compile(
+    rf"(?P<recent>\b{_COUNT}\s*(?:days?|d|weeks?|wks?|w)\b|\b\d/52\b|\bday\s+\d+\b"
+    r"|\byesterday\b|\blast\s+(?:week|night)\b|\bthis\s+week\b|\bfortnight\b|\bweekend\b"
+    r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\brecently\b)"
+    rf"|(?P<long>\b{_COUNT}\s*(?:months?|mths?|mo|years?|yrs?)\b|\byears?\s+ago\b)"
+)
+_AT_TERM = ("at term", "term pregnancy", "full term", "overdue", "post dates", "postdates")
 # Fever in a neonate (<28 days) is a high-risk situation (B); at 28 days to 3 months, consider 2.
 FEVER_C = 38.0
 # Below this a body is hypothermic (the twenty-sixth vignette set: an elderly woman found
@@ -492,7 +509,10 @@ _EUROPEAN_NEGATIONS = frozenset(
 )
 _EUROPEAN_ANSWERS = frozenset({"no", "nein", "keine", "nao", "nessuno", "negativo", "assente"})
 _EUROPEAN_CHEST_PAIN = frozenset(CHEST_PAIN_EUROPEAN)
+_NONE_ANSWERS = ("none", "nil", "no", "negative", "neg")
 _NOT_BEFORE = {
+    # "Family history of sudden death none" (the fortieth set's review).
+    **dict.fromkeys(FAMILY_SUDDEN_DEATH, frozenset(_NONE_ANSWERS)),
     # A port (a central line) is no port wine stain, port of call or port city, nor one taken
     # out.
     **dict.fromkeys(
@@ -872,6 +892,11 @@ _NOT_RIGHT_AFTER = {
 }
 # Two words after a phrase that make it another thing ("not breathing any better").
 _NOT_BEFORE_PAIRS = {
+    # "Family history of sudden death: none" (the fortieth set's review).
+    **dict.fromkeys(
+        FAMILY_SUDDEN_DEATH,
+        frozenset({(":", answer) for answer in _NONE_ANSWERS}),
+    ),
     **dict.fromkeys(
         ("has a port", "her port", "his port"),
         frozenset({("was", "removed"), ("was", "taken"), ("taken", "out"), ("came", "out")}),
@@ -1230,6 +1255,11 @@ def _turkish_question(previous: str, following: str) -> bool:
 # a wound, not gasping). Only these: a misspelt word that happens to spell another word
 # ("stoke", "intend", "lighting", "grasping") is still read as the table word it slips from.
 _NOT_SLIPS: dict[str, frozenset[str]] = {
+    # A grandmother at the desk is no grandmother's pills (the fortieth vignette set: a
+    # toddler who "ate" red dragon fruit, "grandma very upset").
+    "grandma": frozenset({"grandmas"}),
+    "grandad": frozenset({"grandads"}),
+    "nan": frozenset({"nans"}),
     # "Bus from Spain 14 hour" (the twenty-seventh vignette set): no sprain.
     "spain": frozenset({"sprain", "sprain*"}),
     "gaping": frozenset({"gasping"}),
@@ -1278,14 +1308,19 @@ def _split_slashes(tokens: list[str]) -> list[str]:
     """The tokens with two or more whole words joined by slashes written apart
     ("sternum/upper belly", "nausea/vomiting": the thirty-ninth vignette set's "pesantezza
     under sternum/upper belly"), unless the tables know the joined form ("fever/chills",
-    "si/hi") or a part is short enough to be an abbreviation ("c/o", "n/v", "h/a")."""
+    "si/hi"), a part is short enough to be an abbreviation ("c/o", "n/v", "h/a"), or a
+    negation that follows what it negates comes next ("suicidal/homicidal ideation
+    denied")."""
     split: list[str] = []
-    for token in tokens:
+    for i, token in enumerate(tokens):
         parts = token.split("/")
         if (
             len(parts) > 1
             and all(len(part) >= _SLASHED_WORD and part.isalpha() for part in parts)
             and not _token_words(token)
+            # Not before a negation that follows what it negates ("suicidal/homicidal
+            # ideation denied": the halves would not both be in its reach).
+            and not _NEGATED_AFTER & set(tokens[i + 1 : i + 4])
         ):
             split.extend(parts)
         else:
@@ -2639,6 +2674,13 @@ _LATER_VALUE = re.compile(
     r"(\d{1,2}(?:\.\d)?)(?![\d.])(?!\s*(?:min|hr|hour|day|week|am\b|pm\b|/|%|x\b))"
 )
 _LOW_MMOL = 4.0
+# Tests and signs whose values a recheck repeats that are no glucose.
+_OTHER_MEASURES = frozenset(
+    {"lactate", "lac", "potassium", "k", "sodium", "na", "hb", "haemoglobin", "trop", "inr"}
+    | {"troponin", "crp", "wcc", "ph", "ketones", "creatinine", "cr", "magnesium", "mg"}
+    | {"phosphate", "calcium", "ca", "bicarb", "hco3", "be", "gas", "vbg", "abg", "co2", "pco2"}
+    | {"hr", "pulse", "rr", "sats", "spo2", "bp", "temp", "gcs", "ecg", "urea"}
+)
 
 
 def _glucose_recovered(text: str) -> bool:
@@ -2674,6 +2716,7 @@ def _glucose_normal_now(text: str) -> bool:
     words = (
         set(_GLUCOSE_CONTEXT.findall(text[max(0, start - 30) : start])[-3:])
         | set(_GLUCOSE_CONTEXT.findall(reading))
+        | set(_GLUCOSE_CONTEXT.findall(text[end : end + 30])[:3])
         | set(_GLUCOSE_CONTEXT.findall(clause))
     )
     if words & _GLUCOSE_NOT_NOW:
@@ -2681,8 +2724,14 @@ def _glucose_normal_now(text: str) -> bool:
     # Dated by a clock time, unless taken here ("BSL 6.2 at 0700, now sweaty ... confused").
     if _CLOCK_TIME.search(clause) and not words & _GLUCOSE_HERE:
         return False
-    # A low value told later without a glucose word ("?hypo, recheck 2.9").
-    return not any(_low_bare_value(match.group(1)) for match in _LATER_VALUE.finditer(text, end))
+    # A low value told later without a glucose word ("?hypo, recheck 2.9"), not another
+    # test's ("lactate repeat 2.1", "potassium repeat 3.2").
+    return not any(
+        _low_bare_value(match.group(1))
+        and not set(_GLUCOSE_CONTEXT.findall(text[max(0, match.start() - 12) : match.start()]))
+        & _OTHER_MEASURES
+        for match in _LATER_VALUE.finditer(text, end)
+    )
 
 
 def _low_bare_value(value: str) -> bool:
@@ -3879,12 +3928,14 @@ def _severe_pressure_in_pregnancy(note: _Note, vitals: Vitals) -> str | None:
         return None
     # Not a man's note, nor a wife's or a daughter's pregnancy or birth told by another
     # patient (the thirty-ninth set's review: "52M here with wife who gave birth
-    # yesterday", "her daughter had a baby last week").
-    if _A_MANS_NOTE.search(note.text) or _SOMEONE_ELSES.search(note.text):
+    # yesterday", "her daughter had a baby last week"), nor a pregnancy denied.
+    text = note.text
+    if _A_MANS_NOTE.search(text) or _SOMEONE_ELSES.search(text) or _NO_PREGNANCY.search(text):
         return None
-    when = note.find(LATE_PREGNANCY)
-    if not when and not note.find(BIRTH_YEARS_AGO):
-        when = note.find(AFTER_BIRTH)
+    when = note.find(LATE_PREGNANCY_STATED) or note.find(_AT_TERM)
+    # A birth days or weeks ago (_birth_of_days_or_weeks).
+    if not when and note.find(AFTER_BIRTH) and (birth := _birth_of_days_or_weeks(text)):
+        when = [birth]
     if not when:
         return None
     return (
@@ -3892,6 +3943,26 @@ def _severe_pressure_in_pregnancy(note: _Note, vitals: Vitals) -> str | None:
         f"(complaint says {note.quote(when)}): pre-eclampsia until proven otherwise, a "
         "high-risk situation, ESI 2."
     )
+
+
+def _birth_of_days_or_weeks(text: str) -> str | None:
+    """The words of a birth the note tells as days or weeks ago, or None: the time nearest
+    to it in its own clause, after it ("gave birth 6 days ago", "had c section last week")
+    or before it ("2/52 postpartum", "day 4 post c section"), is days or weeks, not months
+    or years ("had a baby 10 months ago", "postpartum 8 months"); without a time, only words
+    that say so by themselves ("postpartum", "since delivery") count ("2 children both by
+    caesarean" is none)."""
+    for birth in _BIRTH_WORDS.finditer(text):
+        after = re.split(r"[.,;]", text[birth.end() : birth.end() + 40], maxsplit=1)[0]
+        before = re.split(r"[.,;]", text[max(0, birth.start() - 25) : birth.start()])[-1]
+        times = list(_BIRTH_TIME.finditer(after))[:1] or list(_BIRTH_TIME.finditer(before))[-1:]
+        if times:
+            if times[0].group("recent"):
+                return birth.group()
+            continue
+        if _SAYS_JUST_NOW.match(birth.group()):
+            return birth.group()
+    return None
 
 
 def _add_concept(

@@ -6,6 +6,34 @@ from diagnosis.triage.concepts.base import Concept
 
 # --- Shared word groups for the combinations ----------------------------------------------
 
+# Found down or pulled out (with a sign of an arrest: A_ARREST), and awake now.
+_FOUND_DOWN = (
+    "out of the pool",
+    "out of the water",
+    "from the pool",
+    "from the water",
+    "pulled out of",
+    "fished out",
+    "went down",
+    "slumped",
+    "collapsed",
+    "keeled over",
+    "dropped",
+)
+_AWAKE_NOW = (
+    "sitting up",
+    "sat up",
+    "talking",
+    "chatting",
+    "alert",
+    "awake",
+    "gcs 15",
+    "wants to go",
+    "wants his medal",
+    "wants her medal",
+    "walking",
+    "conversing",
+)
 # The signs that CPR or defibrillation is under way.
 _RESUSCITATION = (
     "shocking him",
@@ -1973,19 +2001,7 @@ CONCEPTS: tuple[Concept, ...] = (
             (("heart not working", "heart is not working", "heart no working"), _NOT_ALIVE),
             (_SHOCKS_GIVEN, _NOT_ALIVE),
             (
-                (
-                    "out of the pool",
-                    "out of the water",
-                    "from the pool",
-                    "from the water",
-                    "pulled out of",
-                    "fished out",
-                    "went down",
-                    "slumped",
-                    "collapsed",
-                    "keeled over",
-                    "dropped",
-                ),
+                _FOUND_DOWN,
                 (
                     "been pumping",
                     "kept pumping",
@@ -1996,12 +2012,28 @@ CONCEPTS: tuple[Concept, ...] = (
                     "compressions",
                     "shocked",
                     "defib*",
-                    "aed",
                     "lifeless",
                     "no pulse",
                     "not moving at all",
                 ),
             ),
+        ),
+        # A collapse with a defibrillator's pads on, unless the patient sits up or talks now
+        # (the fortieth vignette set: a runner who "went down", "AED pads on, no shock
+        # advised", sitting up wanting his medal); pumping, shocks, no pulse still fire.
+        together_unless=(((_FOUND_DOWN, ("aed",)), _AWAKE_NOW),),
+        # ... nor reads like one by meaning when the defibrillator advised no shock and the
+        # patient sits up or talks now.
+        meaning_unless=(
+            (
+                "no shock advised",
+                "no shock given",
+                "no shock delivered",
+                "no shocks advised",
+                "no shocks given",
+                "nsa",
+            ),
+            _AWAKE_NOW,
         ),
         descriptions=(
             "no pulse, CPR in progress",

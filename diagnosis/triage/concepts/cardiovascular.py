@@ -92,6 +92,9 @@ SIGHT_AS_USUAL: tuple[str, ...] = (
     "reads the wall chart",
     "reads the chart",
     "reads chart",
+    "reading the chart",
+    "reading the chart fine",
+    "reads the name badge",
 )
 
 # Where pain or pressure is felt when the heart is short of blood.

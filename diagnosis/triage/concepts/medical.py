@@ -303,7 +303,7 @@ _NEW_DIABETES = (
 )
 # What makes a high sugar an emergency.
 _BITTEN = ("bitten", "bite", "bit him", "bit her", "bit me", "bit his", "bit my", "bit by")
-_BITTEN += ("got bit", "was bit", "bit on", "fang marks", "fang mark", "struck by", "bites")
+_BITTEN += ("got bit", "was bit", "fang marks", "fang mark", "struck by")
 _VENOMOUS_SNAKES = (
     "brown snake",
     "eastern brown",
@@ -348,7 +348,7 @@ _VENOMOUS_SNAKES = (
 # bite (the snake only seen), a drink, a piercing, a tattoo, a game, a bite years ago.
 _OTHER_BITERS = ("dog", "dogs", "cat", "rat", "mouse", "hamster", "ferret", "horse", "monkey")
 _OTHER_BITERS += ("friend", "brother", "sister", "child", "kid", "boy", "girl", "toddler")
-_NO_SNAKE_BITE_NOW = (
+_NOT_A_SNAKES_BITE = (
     "pet python",
     "carpet python",
     "python bite*",
@@ -369,6 +369,37 @@ _NO_SNAKE_BITE_NOW = (
     "green tree snake",
     "king snake",
     "grass snake",
+    # Snakebite the drink, the piercing, a kit, a tattoo, the board game.
+    "pints of snakebite",
+    "pint of snakebite",
+    "snakebite and black",
+    "snakebites at",
+    "drinking snakebite",
+    "drank snakebite",
+    "snake bite piercing*",
+    "snakebite piercing*",
+    "snake bites piercing*",
+    "snake bite lip piercing*",
+    # A kit kept somewhere (not one's bandage applied to a bite).
+    "snake bite kit in",
+    "snakebite kit in",
+    "snake tattoo*",
+    "tattoo of a snake",
+    "snakes and ladders",
+    # A bite long ago ("bitten by a snake 2 years ago, anxious about the scar").
+    *(
+        f"{snake} {count} {unit} ago"
+        for snake in ("snake", "snakebite", "snake bite")
+        for count in (*map(str, range(1, 31)), "a", "a few", "two", "three", "several", "many")
+        for unit in ("years", "yrs", "year", "yr", "months", "month", "mths")
+    ),
+    *(f"{snake} years ago" for snake in ("snake", "snakebite", "snake bite")),
+    *(f"{snake} as a teenager" for snake in ("snake", "snakes", "snakebite", "snake bite")),
+)
+# ... and what makes an unnamed snake's bite another's: another animal's or a child's bite
+# or an insect's (the snake only seen: "dog bite to hand, saw a snake in the yard").
+_NO_SNAKE_BITE_NOW = (
+    *_NOT_A_SNAKES_BITE,
     *(f"{biter} {bite}" for biter in _OTHER_BITERS for bite in ("bite", "bites")),
     *(
         f"{biter} bit {whom}"
@@ -392,33 +423,6 @@ _NO_SNAKE_BITE_NOW = (
     "bitten by a spider",
     "bed bug*",
     "flea bite*",
-    "bit his tongue",
-    "bit her tongue",
-    "bit my tongue",
-    "bit his lip",
-    "bit her lip",
-    "bit my lip",
-    # Snakebite the drink, the piercing, a tattoo, the board game.
-    "pints of snakebite",
-    "pint of snakebite",
-    "snakebite and black",
-    "snakebites at",
-    "drinking snakebite",
-    "drank snakebite",
-    "snake bite piercing*",
-    "snakebite piercing*",
-    "snake bites piercing*",
-    "snake tattoo*",
-    "tattoo of a snake",
-    "snakes and ladders",
-    # A bite years ago ("bitten by a snake 2 years ago, anxious about the scar").
-    *(
-        f"{snake} {count} {unit} ago"
-        for snake in ("snake", "snakebite", "snake bite")
-        for count in (*map(str, range(1, 31)), "a", "a few", "two", "three", "several", "many")
-        for unit in ("years", "yrs", "year", "yr")
-    ),
-    "as a child",
 )
 # The sickness of pregnancy: hyperemesis, or a pregnancy now ("3 months post pregnancy"
 # is none).
@@ -1132,6 +1136,17 @@ _PASSIVE_WISH = (
     "better if i wasnt here",
     "better if i was gone",
     "better off if i was gone",
+    # "Everyone will be better off if I'm gone" (the fortieth vignette set, told in Korean).
+    "better off if im gone",
+    "better off if i am gone",
+    "better off when im gone",
+    "better off once im gone",
+    "better off if im not here",
+    "better if im gone",
+    "better off if i was dead",
+    "better off if i were dead",
+    "better off if i disappeared",
+    "better off if i died",
     "easier if i just wasnt here",
     "better if i just wasnt here",
     "wasnt here anymore",
@@ -3133,6 +3148,20 @@ CONCEPTS: tuple[Concept, ...] = (
             # to talk ("has a rope in his car and wrote a note to his mum"; not a tow rope in
             # the car, nor a note to the GP or the boss).
             (("rope",), _ROPE_KEPT, (*_LOW_MOOD, *_NOTE_WRITTEN)),
+            # Charcoal burnt in a sealed room or a car (the fortieth set's review: "burning
+            # charcoal in his bedroom with the windows sealed").
+            (
+                (
+                    "burning charcoal",
+                    "burnt charcoal",
+                    "lit charcoal",
+                    "charcoal burning",
+                    "burning briquettes",
+                    "lit briquettes",
+                    "burning yeontan",
+                ),
+                ("sealed", "bedroom", "in the car", "in his car", "in her car", "taped"),
+            ),
             # A gun kept close on an anniversary or with a low mood ("sitting in the truck
             # with his .45 at night", the anniversary of a friend's death).
             (
@@ -7226,8 +7255,8 @@ CONCEPTS: tuple[Concept, ...] = (
         # tattoo, a game or years ago (the thirty-eighth set's review: "pints of snakebite",
         # "snake bite piercings", "playing snakes and ladders").
         together_unless=(
-            ((("snake bite*", "snakebite*"),), _NO_SNAKE_BITE_NOW),
-            ((_BITTEN, _VENOMOUS_SNAKES), _NO_SNAKE_BITE_NOW),
+            ((("snake bite*", "snakebite*"),), _NOT_A_SNAKES_BITE),
+            ((_BITTEN, _VENOMOUS_SNAKES), _NOT_A_SNAKES_BITE),
             ((_BITTEN, ("snake", "snakes", "viper", "vipers", "adder")), _NO_SNAKE_BITE_NOW),
         ),
     ),

@@ -672,6 +672,17 @@ _LATE_PREGNANCY: tuple[str, ...] = (
     "seven months pregnant",
     "7 months pregnant",
 )
+# A family history of sudden death (B_SYNCOPE; "...: none" answers it: the rules'
+# _NOT_BEFORE).
+FAMILY_SUDDEN_DEATH = tuple(
+    f"{history} {of}sudden {death}"
+    for history in ("family history", "family hx", "fh", "fhx")
+    for of in ("of ", "")
+    for death in ("death", "cardiac death", "unexplained death")
+)
+# Relatives whose sudden death young is a family's warning (B_SYNCOPE).
+_BLOOD_RELATIVES = ("brother", "sister", "father", "dad", "mother", "mum", "mom", "cousin")
+_BLOOD_RELATIVES += ("uncle", "aunt", "aunty", "auntie", "twin")
 # A birth in the last weeks (with a sign, postpartum pre-eclampsia: B_OBSTETRIC).
 _AFTER_BIRTH: tuple[str, ...] = (
     "delivered baby",
@@ -680,6 +691,11 @@ _AFTER_BIRTH: tuple[str, ...] = (
     "delivered the baby",
     "delivered my baby",
     "delivered at home",
+    "delivered a male",
+    "delivered a female",
+    "delivered a boy",
+    "delivered a girl",
+    "delivered twins",
     "post delivery",
     *(f"delivered {n} {unit}" for n in range(1, 43) for unit in ("days", "day", "weeks", "wks")),
     "gave birth",
@@ -713,6 +729,7 @@ _LATE_STATED: tuple[str, ...] = (
 # A birth long ago, or a headache of her own (the thirty-second set's review: "had a baby
 # 4 years ago", "gave birth to 4 children").
 BIRTH_YEARS_AGO: tuple[str, ...] = ("years ago", "year ago", "yrs ago", "yr ago")
+LATE_PREGNANCY_STATED = _LATE_STATED
 BIRTH_LONG_AGO: tuple[str, ...] = (
     *BIRTH_YEARS_AGO,
     "children",
@@ -726,7 +743,6 @@ BIRTH_LONG_AGO: tuple[str, ...] = (
 )
 # Late in a pregnancy or just after a birth: where a blood pressure in the severe range is
 # pre-eclampsia until proven otherwise (the rules' pressure check).
-LATE_PREGNANCY = _LATE_PREGNANCY
 AFTER_BIRTH = _AFTER_BIRTH
 # The emergencies of later pregnancy: bleeding, abruption, pre-eclampsia, fits, labour
 # too early or with complications, a baby that has stopped moving.
@@ -5080,6 +5096,64 @@ CONCEPTS: tuple[Concept, ...] = (
             "passed out during exercise",
             "fainted during exercise",
             "blacked out during exercise",
+            # A runner down mid-race (the fortieth set's review).
+            "collapsed at mile",
+            "went down at mile",
+            "collapsed during the marathon",
+            "collapsed during the run",
+            "collapsed at the finish",
+            "collapsed near the finish",
+        ),
+        # A blackout or a spell unrousable, choking or gasping in the night, with a blood
+        # relative's sudden death (the fortieth vignette set: a Hmong man who "don't wake up
+        # maybe 1 min", his brother "died in sleep" at 34: a Brugada syndrome's warning);
+        # not in old age, nor a family history denied.
+        together_unless=(
+            (
+                (
+                    (
+                        "passed out",
+                        "blacked out",
+                        "fainted",
+                        "collapsed",
+                        "dont wake up",
+                        "didnt wake up",
+                        "wouldnt wake",
+                        "couldnt wake",
+                        "could not wake",
+                        "not rousable",
+                        "unrousable",
+                        "choking noise*",
+                        "noise like choking",
+                        "gasping in his sleep",
+                        "gasping in her sleep",
+                        "gasping in sleep",
+                    ),
+                    (
+                        *(
+                            f"{relative} {died}"
+                            for relative in _BLOOD_RELATIVES
+                            for died in (
+                                "died in sleep",
+                                "died in his sleep",
+                                "died in her sleep",
+                                "died suddenly",
+                                "dropped dead",
+                                "died of sudden",
+                            )
+                        ),
+                        *FAMILY_SUDDEN_DEATH,
+                        "brugada",
+                        "long qt",
+                    ),
+                ),
+                (
+                    "old age",
+                    *(f"aged {n}" for n in range(60, 106)),
+                    *(f"age {n}" for n in range(60, 106)),
+                    *(f"at {n}" for n in range(60, 106)),
+                ),
+            ),
         ),
     ),
 )

@@ -1140,6 +1140,10 @@ def test_the_reason_quotes_the_current_mention_not_one_told_as_history() -> None
             False,
         ),
         ("felt hypo, muddled, BGL 6.3 at 1040 in the waiting room, still muddled", vitals(), False),
+        # Its second review: a normal reading that then dropped, and another test's repeat.
+        ("?hypo, confused, BGL 5.1 at home, dropped to 2.9 in ambulance", vitals(), True),
+        ("?hypo, confused, BSL 6.4 by ambulance, then 2.8 on arrival", vitals(), True),
+        ("?hypo, confused, BM 6.8 at bedside, lactate repeat 2.1", vitals(), False),
     ],
 )
 def test_a_low_glucose_with_a_change_in_mental_status_is_esi_1(
@@ -2278,8 +2282,48 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("Bitten by cat on hand, owner has a snake tank too", "B_ENVENOMATION", False),
         ("Spider bites on legs, lots of snakes round the farm", "B_ENVENOMATION", False),
         ("Redback spider bite 2 days ago, antivenom given, itchy rash", "B_ENVENOMATION", False),
+        # Its second review: a named snake's bite whatever lip was bitten, a "snake bite"
+        # whatever flea bites, no bite in "bites her nails", "a bit on edge", a kit.
+        ("bitten by a death adder on the foot, bit his lip when he fell", "B_ENVENOMATION", True),
+        ("snake bite to ankle 1 hr ago, also covered in flea bites", "B_ENVENOMATION", True),
+        ("anxious, bites her nails, phobia of snakes", "B_ENVENOMATION", False),
+        ("feeling a bit on edge after seeing a snake in the shed", "B_ENVENOMATION", False),
+        ("snake bite kit in car, bee sting to hand", "B_ENVENOMATION", False),
+        ("snake bite to ankle, applied snake bite kit bandage", "B_ENVENOMATION", True),
+        ("snake bite 6 months ago, wound check", "B_ENVENOMATION", False),
+        # A slash list negated after it is negated whole.
+        ("low mood, suicidal/homicidal ideation denied, sleeping poorly", "B_PSYCH", False),
         # "3 mo" is three months: its SI is suicidal ideation.
         ("Depressed x 3 mo SI with plan, lives alone", "B_PSYCH", True),
+        # The fortieth vignette set: "everyone will be better off if I'm gone"; a night-time
+        # spell unrousable with a brother's death in his sleep at 34 (not a grandfather's at
+        # 90); a runner's collapse with "no shock advised", sitting up now, is no arrest; a
+        # grandmother at the desk is no
+        # grandmother's pills.
+        ("says everyone will be better off if im gone, not sleeping", "B_PSYCH", True),
+        ("bought charcoal for the bbq, burnt hand on the grill", "B_PSYCH", False),
+        (
+            "wife: he make noise like choking, he don't wake up maybe 1 min. brother died in "
+            "sleep age 34",
+            "B_SYNCOPE",
+            True,
+        ),
+        ("collapsed at home, grandfather died in his sleep aged 90", "B_SYNCOPE", False),
+        # Its review: a blood relative's death young, named so, whoever else is named; not a
+        # husband's or a son's in a crash, a documentary, or a family history answered none.
+        ("fainted at home, father died suddenly at 39, lives with grandma", "B_SYNCOPE", True),
+        ("passed out, FH: brother died suddenly at 28, no FH of diabetes", "B_SYNCOPE", True),
+        ("fainted at the funeral of her husband who died suddenly", "B_SYNCOPE", False),
+        ("fainted watching a documentary about sudden death in athletes", "B_SYNCOPE", False),
+        ("blacked out, family history of sudden death: none", "B_SYNCOPE", False),
+        ("collapsed at mile 20 of marathon, AED pads on, now sitting up", "B_SYNCOPE", True),
+        ("burning charcoal in his bedroom with the windows sealed", "B_PSYCH", True),
+        ("bought bbq charcoal, burnt hand on the grill, taped a dressing on", "B_PSYCH", False),
+        ("says work is easier if im gone for a week, needs sick note", "B_PSYCH", False),
+        ("thirsty and peeing a lot, vomiting, thrush, stinging down below", "B_DKA", True),
+        ("toddler ate lots of red dragon fruit, red stool, grandma upset", "B_OVERDOSE", False),
+        ("toddler ate grandma's pills, unsure how many", "B_OVERDOSE", True),
+        ("thirsty, weeing all the time for 2 weeks, now vomiting, breathing deep", "B_DKA", True),
     ],
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
@@ -2521,6 +2565,27 @@ def test_a_fast_or_slow_heart_alone_or_with_only_a_symptom_is_not_esi_1(
         ("post c section day 4, BP high on recheck, her usual self", (170, 112), True),
         ("52M here with wife who gave birth yesterday, feels dizzy", (165, 100), False),
         ("48F dizzy, her daughter had a baby last week, stressed", (170, 105), False),
+        # Its second review: a birth of days or weeks whatever else is dated or whoever
+        # else is named; none months ago, denied, or a due date that is no pregnancy's.
+        ("delivered a male baby 5 days ago, feels unwell", (172, 112), True),
+        ("gave birth 2 weeks ago, daughter is 2 weeks old and well", (172, 112), True),
+        ("c section 5 days ago, knee arthroscopy 2 years ago, unwell", (172, 112), True),
+        ("32 yrs old, postpartum, headache and seeing spots", (172, 112), True),
+        ("sutures due in 5 days, feels unwell", (172, 112), False),
+        ("no pregnancy, never given birth, feels unwell", (172, 112), False),
+        ("had a baby 10 months ago, feels unwell", (172, 112), False),
+        ("postpartum 8 months, breastfeeding", (172, 112), False),
+        ("2 children both by caesarean, feels unwell", (172, 112), False),
+        # Its third review: a birth of days told in other words, a pregnancy at term, and
+        # no man's wife's weeks.
+        ("gave birth a fortnight ago, feels unwell", (172, 112), True),
+        ("had the baby on the weekend, feels unwell", (172, 112), True),
+        ("2/52 postpartum, feels unwell, migraines for 5 yrs", (172, 112), True),
+        ("postpartum, smoker 10 yrs, feels unwell", (172, 112), True),
+        ("pregnant at term, feels unwell", (172, 112), True),
+        ("34 weeks pregnant, no pregnancy complications so far, cough", (172, 112), True),
+        ("had a baby 10 months ago, cough started 2 weeks ago", (172, 112), False),
+        ("Gentleman, wife is 36 wks, came with her, back pain", (172, 112), False),
     ],
 )
 def test_a_severe_pressure_late_in_pregnancy_or_after_a_birth_is_high_risk(
@@ -2587,3 +2652,21 @@ def test_a_hot_head_is_a_fever_where_a_hot_place_is_none() -> None:
 
     assert "B_SEPSIS" in codes(esi_rules(complaint=head, vitals=baby))
     assert "B_SEPSIS" not in codes(esi_rules(complaint=wing, vitals=ADULT))
+
+
+def test_a_collapse_whose_defibrillator_advised_no_shock_and_who_sits_up_is_no_arrest() -> None:
+    """The fortieth vignette set: a marathon runner who "went down", "AED pads on, no shock
+    advised", sitting up wanting his medal, reads like an arrest by meaning and is none; with
+    CPR, or unresponsive now, it still is one."""
+    similar = {"A_ARREST": "went down at mile 24, AED pads on, no shock advised"}
+    sitting = "52M went down at mile 24, AED pads on, no shock advised, now sitting up"
+    cpr = "collapsed in the street, bystander CPR, AED no shock advised, now GCS 8"
+
+    assert "A_ARREST" not in codes(esi_rules(complaint=sitting, vitals=ADULT, similar=similar))
+    assert "A_ARREST" not in codes(esi_rules(complaint=sitting, vitals=ADULT))
+    assert "A_ARREST" in codes(esi_rules(complaint=cpr, vitals=ADULT, similar=similar))
+    # "No shock advised" is also a rhythm no shock helps (its review): lifeless, pumped.
+    lifeless = "went down at the pool, pulled out lifeless, AED no shock advised"
+    pumped = "collapsed, received compressions, AED no shock advised, now alert"
+    assert "A_ARREST" in codes(esi_rules(complaint=lifeless, vitals=ADULT))
+    assert "A_ARREST" in codes(esi_rules(complaint=pumped, vitals=ADULT))

@@ -57,6 +57,7 @@ SETS = [
     ("vignettes_37.jsonl", 50, 11, 22),
     ("vignettes_38.jsonl", 50, 10, 21),
     ("vignettes_39.jsonl", 50, 10, 24),
+    ("vignettes_40.jsonl", 50, 10, 20),
 ]
 VIGNETTES = [
     json.loads(line)
