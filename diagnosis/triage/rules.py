@@ -2068,6 +2068,16 @@ CHEST_PAIN_PHRASES: tuple[str, ...] = (
     "oppression thoracique",
     "serrement dans la poitrine",
     "douleur retrosternale",
+    # A weight or an unease in the middle of the chest (the forty-first vignette set: "gêne
+    # « comme un poids » au milieu de la poitrine", to the jaw, a diabetic taxi driver).
+    "poids au milieu de la poitrine",
+    "poids sur la poitrine",
+    "poids dans la poitrine",
+    "douleur au milieu de la poitrine",
+    "gene au milieu de la poitrine",
+    "gene thoracique",
+    "gene dans la poitrine",
+    "gene a la poitrine",
     "dolor de pecho",
     "dolor en el pecho",
     "duele el pecho",

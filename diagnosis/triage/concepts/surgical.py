@@ -667,6 +667,18 @@ _LATE_PREGNANCY: tuple[str, ...] = (
         for month in ("month", "months")
     ),
     "months in the belly",
+    # Spanish months and the moons of K'iche' and other Mayan speakers told in Spanish (the
+    # forty-first vignette set: "como siete lunas" pregnant, a pre-eclampsia).
+    *(
+        phrase
+        for n in ("5", "6", "7", "8", "9", "cinco", "seis", "siete", "ocho", "nueve")
+        for phrase in (
+            f"{n} lunas",
+            f"embarazada de {n} meses",
+            f"{n} meses de embarazo",
+            f"{n} meses embarazada",
+        )
+    ),
     "eight months pregnant",
     "8 months pregnant",
     "seven months pregnant",
@@ -747,6 +759,19 @@ AFTER_BIRTH = _AFTER_BIRTH
 # The emergencies of later pregnancy: bleeding, abruption, pre-eclampsia, fits, labour
 # too early or with complications, a baby that has stopped moving.
 _OBSTETRIC_SIGNS: tuple[str, ...] = (
+    # Spanish (the forty-first vignette set): bleeding, a headache, sparks or lights before
+    # the eyes, blurred sight, a swelling, a fit.
+    "sangrado*",
+    "sangrando",
+    "dolor de cabeza",
+    "duele la cabeza",
+    "chispitas",
+    "lucecitas",
+    "vision borrosa",
+    "veo borroso",
+    "hinchada",
+    "hinchazon",
+    "convulsion*",
     "bleed*",
     "bleading",
     "bleding",
@@ -1356,6 +1381,12 @@ _BLOOD_IN_THE_EYE: tuple[str, ...] = (
     "white of my eye",
     "white of the l eye",
     "white of the r eye",
+    "white of l eye",
+    "white of r eye",
+    "white of left eye",
+    "white of right eye",
+    "flat patch",
+    "red flat patch",
     "je m plen san",
     "je li plen san",
     "je plen san",

@@ -2293,6 +2293,17 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("snake bite 6 months ago, wound check", "B_ENVENOMATION", False),
         # A slash list negated after it is negated whole.
         ("low mood, suicidal/homicidal ideation denied, sleeping poorly", "B_PSYCH", False),
+        # The forty-first vignette set: a pregnancy told in Spanish months or Mayan moons
+        # with its signs in Spanish (a baby of 7 months is no pregnancy), a bleed on the
+        # white of the left eye after vomiting.
+        ("como siete lunas pregnant, veo chispitas, face and hands puffy", "B_OBSTETRIC", True),
+        ("embarazada de 8 meses, sangrado vaginal", "B_OBSTETRIC", True),
+        ("bebe de 7 meses con sangrado de nariz", "B_OBSTETRIC", False),
+        (
+            "Bright red flat patch lateral white of L eye. Vomited hard in the bus last night",
+            "B_BLEEDING",
+            False,
+        ),
         # "3 mo" is three months: its SI is suicidal ideation.
         ("Depressed x 3 mo SI with plan, lives alone", "B_PSYCH", True),
         # The fortieth vignette set: "everyone will be better off if I'm gone"; a night-time
@@ -2635,9 +2646,14 @@ def test_words_joined_by_a_slash_are_read_apart_unless_a_table_knows_them_joined
         ("cough 3 days, nao tem dor no peito, suado", False),
         ("ankle sprain, Brustschmerzen: keine, verschwitzt", False),
         ("cut hand, dolore al petto: no, sudato", False),
+        # ... and in French (the forty-first vignette set).
+        ("Gêne comme un poids au milieu de la poitrine depuis 40 min, vers la mâchoire", True),
+        ("pas de gêne thoracique, entorse cheville", False),
     ],
 )
-def test_a_heart_attack_told_in_portuguese_italian_or_german(complaint: str, fires: bool) -> None:
+def test_a_heart_attack_told_in_portuguese_italian_german_or_french(
+    complaint: str, fires: bool
+) -> None:
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=71))
 
     assert ("B_ACS" in codes(result)) is fires

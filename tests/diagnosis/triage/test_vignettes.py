@@ -58,6 +58,7 @@ SETS = [
     ("vignettes_38.jsonl", 50, 10, 21),
     ("vignettes_39.jsonl", 50, 10, 24),
     ("vignettes_40.jsonl", 50, 10, 20),
+    ("vignettes_41.jsonl", 50, 11, 20),
 ]
 VIGNETTES = [
     json.loads(line)
