@@ -741,6 +741,15 @@ _NOT_BEFORE = {
     # "Nai nai" is a grandmother in Mandarin (the thirty-fourth vignette set), no
     # non-accidental injury.
     "nai": frozenset({"nai"}),
+    # "Doesn't need stitches", "won't need any": no stitches.
+    **dict.fromkeys(
+        (
+            f"{need} {few}stitches"
+            for need in ("need", "needs", "needing")
+            for few in ("", "a few ", "few ", "some ", "a couple of ", "a couple ", "couple ")
+        ),
+        frozenset({"didnt", "doesnt", "dont", "wont", "wouldnt", "not", "never", "hasnt"}),
+    ),
     # Sickle cell trait, or a negative screen, is no sickle cell disease.
     "sickle cell": frozenset({"trait", "negative", "screen", "carrier"}),
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
@@ -842,6 +851,15 @@ _NOT_RIGHT_AFTER = {
         frozenset({"didnt", "never", "hasnt", "havent", "wasnt", "dont", "doesnt", "not"}),
     ),
     "nai": frozenset({"nai"}),
+    # "Doesn't need stitches", "won't need any": no stitches.
+    **dict.fromkeys(
+        (
+            f"{need} {few}stitches"
+            for need in ("need", "needs", "needing")
+            for few in ("", "a few ", "few ", "some ", "a couple of ", "a couple ", "couple ")
+        ),
+        frozenset({"didnt", "doesnt", "dont", "wont", "wouldnt", "not", "never", "hasnt"}),
+    ),
     # "Ate too much makloubeh", "one stubbie too many" (the thirty-eighth vignette set): a
     # meal or a drink, no overdose beside a medicine.
     **dict.fromkeys(
@@ -3144,6 +3162,16 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "lac": frozenset({PROCEDURE}),
     "laceration": frozenset({PROCEDURE}),
     "needs stitches": frozenset({PROCEDURE}),
+    # "only need few stitches" (the forty-second vignette set).
+    **dict.fromkeys(
+        (
+            f"{need} {few}stitches"
+            for need in ("need", "needs", "needing")
+            for few in ("", "a few ", "few ", "some ", "a couple of ", "a couple ", "couple ")
+            if f"{need} {few}" != "needs "
+        ),
+        frozenset({PROCEDURE}),
+    ),
     # A gaping cut is stitched (the thirty-third vignette set: four "gaping" cuts, ESI 4); a
     # bite's, or one with glass in it, needs more (rabies cover, an x-ray).
     "gaping cut": frozenset({PROCEDURE}),
@@ -3692,7 +3720,9 @@ def _sized_cut(note: _Note) -> str:
         # clause's end ("burn 3cm, also cut finger" is no cut of 3 cm).
         start = _clause_edge(text, length.start() - 1, -1, sentence=True) + 1
         end = _clause_edge(text, length.end(), 1)
-        before = re.findall(r"[a-z]+", text[start : length.start()])[-4:]
+        # "cut L index finger pad ~2 cm" (the forty-second set): the cut word may lead a
+        # finger's or a limb's place of up to five words.
+        before = re.findall(r"[a-z]+", text[start : length.start()])[-6:]
         after = re.findall(r"[a-z]+", text[length.end() : end])[:4]
         if after and after[0] in _A_PLACE_AFTER:
             continue

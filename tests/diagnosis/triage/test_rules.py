@@ -299,6 +299,11 @@ RESOURCE_CASES = [
     # same as always" needs nothing.
     ("Cough x5 days bringing up green muck, fevers, few crackles R base", 3),
     ("flat bright red patch on white of eye, vision same as always, no eye pain", 5),
+    # The forty-second vignette set: a cut told five words before its length, a few
+    # stitches needed; none when they are not.
+    ("Knife slipped, cut L index finger pad ~2 cm approx 1 hr ago", 4),
+    ("is nothing, only need few stitches, supervisor send me", 4),
+    ("scraped knee, doesn't need stitches", None),
     ("", None),
     ("here with mom", None),
 ]
@@ -2293,6 +2298,19 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("snake bite 6 months ago, wound check", "B_ENVENOMATION", False),
         # A slash list negated after it is negated whole.
         ("low mood, suicidal/homicidal ideation denied, sleeping poorly", "B_PSYCH", False),
+        # The forty-second vignette set: trampled, gored or crushed by a large animal, or its
+        # kick to the trunk or the head; not its kick to a shin nor its weight on a foot.
+        (
+            "knocked down + trampled in the cattle yards ~1hr ago, 'bull got me in the guts'",
+            "B_TRAUMA",
+            True,
+        ),
+        ("horse kicked him in the chest at the stables", "B_TRAUMA", True),
+        ("gored by a bull in the thigh at the rodeo", "B_TRAUMA", True),
+        ("trampled in the crowd at the concert gates", "B_TRAUMA", True),
+        ("horse kicked my shin, bruised, walking", "B_TRAUMA", False),
+        ("cow stood on my foot in the milking shed, toe swollen", "B_TRAUMA", False),
+        ("horse trampled his foot, can weight bear", "B_TRAUMA", False),
         # The forty-first vignette set: a pregnancy told in Spanish months or Mayan moons
         # with its signs in Spanish (a baby of 7 months is no pregnancy), a bleed on the
         # white of the left eye after vomiting.

@@ -59,6 +59,7 @@ SETS = [
     ("vignettes_39.jsonl", 50, 10, 24),
     ("vignettes_40.jsonl", 50, 10, 20),
     ("vignettes_41.jsonl", 50, 11, 20),
+    ("vignettes_42.jsonl", 50, 10, 24),
 ]
 VIGNETTES = [
     json.loads(line)
