@@ -511,6 +511,18 @@ _EUROPEAN_ANSWERS = frozenset({"no", "nein", "keine", "nao", "nessuno", "negativ
 _EUROPEAN_CHEST_PAIN = frozenset(CHEST_PAIN_EUROPEAN)
 _NONE_ANSWERS = ("none", "nil", "no", "negative", "neg")
 _NOT_BEFORE = {
+    # Stitches to take out: no procedure (the forty-second set's review).
+    **dict.fromkeys(
+        (
+            "needs stitches",
+            *(
+                f"{need} {few}stitches"
+                for need in ("need", "needs", "needing")
+                for few in ("a few ", "few ", "some ", "a couple of ", "a couple ", "couple ")
+            ),
+        ),
+        frozenset({"out", "removed", "removing", "taken", "off"}),
+    ),
     # "Family history of sudden death none" (the fortieth set's review).
     **dict.fromkeys(FAMILY_SUDDEN_DEATH, frozenset(_NONE_ANSWERS)),
     # A port (a central line) is no port wine stain, port of call or port city, nor one taken
@@ -741,15 +753,6 @@ _NOT_BEFORE = {
     # "Nai nai" is a grandmother in Mandarin (the thirty-fourth vignette set), no
     # non-accidental injury.
     "nai": frozenset({"nai"}),
-    # "Doesn't need stitches", "won't need any": no stitches.
-    **dict.fromkeys(
-        (
-            f"{need} {few}stitches"
-            for need in ("need", "needs", "needing")
-            for few in ("", "a few ", "few ", "some ", "a couple of ", "a couple ", "couple ")
-        ),
-        frozenset({"didnt", "doesnt", "dont", "wont", "wouldnt", "not", "never", "hasnt"}),
-    ),
     # Sickle cell trait, or a negative screen, is no sickle cell disease.
     "sickle cell": frozenset({"trait", "negative", "screen", "carrier"}),
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
@@ -856,7 +859,7 @@ _NOT_RIGHT_AFTER = {
         (
             f"{need} {few}stitches"
             for need in ("need", "needs", "needing")
-            for few in ("", "a few ", "few ", "some ", "a couple of ", "a couple ", "couple ")
+            for few in ("a few ", "few ", "some ", "a couple of ", "a couple ", "couple ")
         ),
         frozenset({"didnt", "doesnt", "dont", "wont", "wouldnt", "not", "never", "hasnt"}),
     ),
@@ -1289,6 +1292,8 @@ _NOT_SLIPS: dict[str, frozenset[str]] = {
     "frames": frozenset({"flames"}),
     "thinner": frozenset({"thinners"}),
     "stuck": frozenset({"struck"}),
+    # Tossed by a bull (the forty-second set's review): no torsion.
+    "tossed": frozenset({"torsed"}),
     "tipped": frozenset({"tapped"}),
     "sickle": frozenset({"sickler"}),
     "tipping": frozenset({"tapping"}),
@@ -3167,8 +3172,7 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
         (
             f"{need} {few}stitches"
             for need in ("need", "needs", "needing")
-            for few in ("", "a few ", "few ", "some ", "a couple of ", "a couple ", "couple ")
-            if f"{need} {few}" != "needs "
+            for few in ("a few ", "few ", "some ", "a couple of ", "a couple ", "couple ")
         ),
         frozenset({PROCEDURE}),
     ),
@@ -3464,6 +3468,12 @@ def _all_phrases() -> Iterable[str]:
         _COIN_SWALLOWED,
         _RED_HOT_SWOLLEN,
         _INFECTION_SIGNS,
+        _WHOLE_BODY_BLOWS,
+        _SITED_BLOWS,
+        _LARGE_ANIMALS,
+        _CROWDS,
+        _TRUNK_OR_HEAD,
+        _HAND_OR_FOOT,
     ):
         yield from table
 
@@ -3985,6 +3995,155 @@ def _severe_pressure_in_pregnancy(note: _Note, vitals: Vitals) -> str | None:
     )
 
 
+# A large animal's weight or blow (the forty-second vignette set: a stockman "knocked down +
+# trampled in the cattle yards", "bull got me in the guts then stood on me"; its review):
+# trampled, gored, tossed or crushed by one, or rolled, fallen or stood on by one, is a
+# high-energy blow unless it took only a hand or a foot; its kick, butt or weight on a part
+# counts on the trunk, the neck or the head. A crowd's trampling too.
+_WHOLE_BODY_BLOWS: tuple[str, ...] = (
+    "trampled",
+    "trampling",
+    "gored",
+    "goring",
+    "horned",
+    "tossed",
+    "crushed against",
+    "crushed between",
+    "crushed by",
+    "crushed under",
+    "squashed against",
+    "squashed between",
+    "pinned against",
+    "pinned under",
+    "rolled on top of",
+    "fell on top of",
+    "landed on top of",
+    "crowd crush",
+    "crushed in the crowd",
+    "crushed in a crowd",
+)
+_SITED_BLOWS: tuple[str, ...] = (
+    "kicked",
+    "kick",
+    "kicks",
+    "butted",
+    "headbutted",
+    "head butted",
+    *(f"{got} {whom} in the" for got in ("got", "caught") for whom in ("him", "her", "me")),
+    *(
+        f"{verb} on"
+        for verb in (
+            *("stood", "knelt", "kneeled", "stomped", "stamped", "rolled", "fell"),
+            *("landed", "sat", "jumped", "trod", "stepped"),
+        )
+    ),
+    "came down on",
+)
+_LARGE_ANIMALS = frozenset(
+    {"horse", "horses", "pony", "ponies", "mare", "stallion", "colt", "donkey", "camel"}
+    | {"bull", "bulls", "bullock", "bullocks", "steer", "steers", "cow", "cows", "cattle"}
+    | {"heifer", "ox", "oxen", "buffalo", "bison", "elephant", "moose", "elk", "yak", "camels"}
+)
+# "Horse riding", "cows milk", "bull bar", "cattle crush" (a stall), "Red Bull", "pit bull":
+# no animal at the scene.
+_NOT_AN_ANIMAL_AFTER = frozenset(
+    {"riding", "ride", "rides", "lesson", "lessons", "show", "racing", "race", "races"}
+    | {"milk", "formula", "bar", "bars", "eye", "shit", "float", "trailer", "crush", "terrier"}
+)
+_NOT_AN_ANIMAL_BEFORE = frozenset({"red", "pit", "sitting", "raging"})
+_CROWDS = frozenset({"crowd", "crowds", "stampede", "mosh"})
+_TRUNK_OR_HEAD = frozenset(
+    {"chest", "abdo", "abdomen", "abd", "abdominal", "belly", "guts", "gut", "stomach"}
+    | {"tummy", "ribs", "rib", "flank", "pelvis", "pelvic", "hip", "hips", "spine", "neck"}
+    | {"head", "face", "skull", "sternum", "epigastrium", "torso", "luq", "ruq"}
+)
+_BACK_OF = frozenset({"his", "her", "my", "the", "lower", "upper", "low", "mid"})
+_HAND_OR_FOOT = frozenset(
+    {"foot", "feet", "toe", "toes", "hand", "hands", "finger", "fingers", "fingertip"}
+    | {"thumb", "thumbs", "ankle", "ankles", "wrist", "wrists", "shin", "shins", "heel"}
+)
+_PERSONS = frozenset({"him", "me", "them", "us", "her", "top"})
+# "Chest clear", "abdo soft": an examination, not the blow's site.
+_EXAMINED_AFTER = frozenset(
+    {"clear", "soft", "nad", "normal", "fine", "ok", "okay", "nt", "non", "unremarkable"}
+    | {"intact", "atraumatic"}
+)
+_DID_NOT = frozenset({"didnt", "not", "never", "wasnt", "no", "nil", "denies", "without"})
+_SENTENCE_ENDS = frozenset({".", ";", "?", ":"})
+
+
+def _large_animal_blow(note: _Note) -> str:
+    """The words of a large animal's (or a crowd's) high-energy blow, current and not
+    negated, or "" (see _WHOLE_BODY_BLOWS)."""
+    tokens = note.tokens
+
+    def bounds(i: int, ends: frozenset[str] | set[str]) -> tuple[int, int]:
+        start = i
+        while start > 0 and tokens[start - 1] not in ends:
+            start -= 1
+        end = i
+        while end < len(tokens) and tokens[end] not in ends:
+            end += 1
+        return start, end
+
+    def an_animal(start: int, end: int) -> bool:
+        return any(
+            tokens[j] in _LARGE_ANIMALS
+            and (j + 1 >= len(tokens) or tokens[j + 1] not in _NOT_AN_ANIMAL_AFTER)
+            and (j == 0 or tokens[j - 1] not in _NOT_AN_ANIMAL_BEFORE)
+            for j in range(start, end)
+        )
+
+    def a_site(j: int) -> bool:
+        if tokens[j] == "back":
+            return j > 0 and tokens[j - 1] in _BACK_OF
+        if tokens[j] not in _TRUNK_OR_HEAD or note._negated(j):
+            return False
+        if j + 1 < len(tokens) and tokens[j + 1] in _EXAMINED_AFTER:
+            return False
+        clause_start, _ = bounds(j, _SENTENCE_ENDS | {","})
+        return not _DID_NOT & set(tokens[clause_start:j])
+
+    for phrase in (*_WHOLE_BODY_BLOWS, *_SITED_BLOWS):
+        words = _phrase_words(phrase)
+        n = len(words)
+        for i in note.positions.get(words[0], ()):
+            if i + n > len(tokens) or not all(words[k] in note.words[i + k] for k in range(n)):
+                continue
+            if (
+                note._negated(i)
+                or note._past(i + n)
+                or _HISTORY_CUES & set(tokens[max(0, i - 2) : i])
+            ):
+                continue
+            start, end = bounds(i, _SENTENCE_ENDS)
+            clause_start, clause_end = bounds(i, _SENTENCE_ENDS | {","})
+            clause = set(tokens[clause_start:clause_end])
+            whole = phrase in _WHOLE_BODY_BLOWS
+            if not whole and words[-1] == "on" and i + n < len(tokens):
+                # Stood or rolled on the person, not on one part: the whole body.
+                then = tokens[i + n]
+                after = tokens[i + n + 1] if i + n + 1 < len(tokens) else ""
+                whole = then in _PERSONS and not (
+                    then == "her" and (after in _HAND_OR_FOOT or after in _TRUNK_OR_HEAD)
+                )
+            animal = an_animal(start, end)
+            crowd = phrase in _WHOLE_BODY_BLOWS and (
+                bool(_CROWDS & set(tokens[start:end])) or "crowd" in words
+            )
+            if whole:
+                if not (animal or crowd):
+                    continue
+                if clause & _HAND_OR_FOOT and not clause & _TRUNK_OR_HEAD:
+                    continue
+            elif not animal or not any(
+                a_site(j) for j in (*range(i + n, end), *range(clause_start, i))
+            ):
+                continue
+            return " ".join(tokens[start:end])
+    return ""
+
+
 def _birth_of_days_or_weeks(text: str) -> str | None:
     """The words of a birth the note tells as days or weeks ago, or None: the time nearest
     to it in its own clause, after it ("gave birth 6 days ago", "had c section last week")
@@ -4245,6 +4404,14 @@ def esi_rules(
         pressure := _severe_pressure_in_pregnancy(note, vitals)
     ):
         add("B_OBSTETRIC", "B", 2, pressure)
+    if not any(r.code == "B_TRAUMA" for r in fired) and (blow := _large_animal_blow(note)):
+        add(
+            "B_TRAUMA",
+            "B",
+            2,
+            "A large animal's weight or kick on the trunk or the head (or a crowd's "
+            f"trampling) is a high-risk injury mechanism (complaint says '{blow}'): ESI 2.",
+        )
     febrile = vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C
     if febrile and age < _NEONATE_YEARS:
         add(

@@ -304,6 +304,7 @@ RESOURCE_CASES = [
     ("Knife slipped, cut L index finger pad ~2 cm approx 1 hr ago", 4),
     ("is nothing, only need few stitches, supervisor send me", 4),
     ("scraped knee, doesn't need stitches", None),
+    ("needing a few stitches removed from forehead", None),
     ("", None),
     ("here with mom", None),
 ]
@@ -2311,6 +2312,30 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("horse kicked my shin, bruised, walking", "B_TRAUMA", False),
         ("cow stood on my foot in the milking shed, toe swollen", "B_TRAUMA", False),
         ("horse trampled his foot, can weight bear", "B_TRAUMA", False),
+        # ... and its review: its weight on the trunk or on the person, a crowd's trampling,
+        # whatever else the note tells; not its weight on a hand or a foot, a kick whose
+        # trunk is only examined or denied, a horse of a riding lesson or a head collar, a
+        # can of Red Bull, cow's milk, a mosh pit's fall, an old goring.
+        ("cow stood on his chest in the yard, sore ribs", "B_TRAUMA", True),
+        ("bull trampled him, bruised abdomen, also stood on his foot", "B_TRAUMA", True),
+        ("stampede at stadium, trampled, abdo pain, LUQ tender", "B_TRAUMA", True),
+        ("camel fell on him at the farm", "B_TRAUMA", True),
+        ("bull knocked her down and knelt on her chest", "B_TRAUMA", True),
+        ("pony stood on her L foot, swollen, weight bearing", "B_TRAUMA", False),
+        ("horse stood on her hand while picking hoof, swollen fingers", "B_TRAUMA", False),
+        ("horse riding lesson, rolled on her ankle dismounting", "B_TRAUMA", False),
+        ("kicked by cow to L thigh. chest clear, abdo soft", "B_TRAUMA", False),
+        ("kicked by horse to thigh, didnt hit head, denies chest pain", "B_TRAUMA", False),
+        ("horse head collar slipped, kicked him in the thigh", "B_TRAUMA", False),
+        (
+            "palpitations after 4 red bulls, chest fluttery, waiting for it to kick in",
+            "B_TRAUMA",
+            False,
+        ),
+        ("4mo, cows milk protein allergy, kicked legs, tummy pain, crying", "B_TRAUMA", False),
+        ("in mosh pit at gig, someone fell on him, sore ankle", "B_TRAUMA", False),
+        ("old injury: gored by cow 10 yrs ago, today cough", "B_TRAUMA", False),
+        ("bull tossed him over the fence, neck pain", "B_TORSION", False),
         # The forty-first vignette set: a pregnancy told in Spanish months or Mayan moons
         # with its signs in Spanish (a baby of 7 months is no pregnancy), a bleed on the
         # white of the left eye after vomiting.
@@ -2675,6 +2700,17 @@ def test_a_heart_attack_told_in_portuguese_italian_german_or_french(
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=71))
 
     assert ("B_ACS" in codes(result)) is fires
+
+
+def test_a_cut_or_crushed_finger_told_briefly_is_no_threatened_limb() -> None:
+    """The forty-second set's review: "cut finger 2cm" reads like a severed finger to the
+    meaning match, and is none; a finger off, or on ice, still is one."""
+    for note in ("cut finger 2cm", "thumb crushed between cattle crush and gate"):
+        similar = {"B_LIMB": note}
+        assert "B_LIMB" not in codes(esi_rules(complaint=note, vitals=ADULT, similar=similar))
+    for note in ("finger cut off by a machine, brought in on ice", "cut finger, tip hanging"):
+        similar = {"B_LIMB": note}
+        assert "B_LIMB" in codes(esi_rules(complaint=note, vitals=ADULT, similar=similar))
 
 
 def test_a_hot_head_is_a_fever_where_a_hot_place_is_none() -> None:
