@@ -447,6 +447,28 @@ _MI_FRAMED_BEFORE = frozenset(
 )
 _MI_FRAMED_AFTER = frozenset({"on", "changes", "ecg", "per", "?"})
 _MI_IN_CAPITALS = re.compile(r"(?<![A-Za-z])(?:N?STE)?MI(?![A-Za-z])")
+# A note in German, or in Italian or Spanish (two of these words make one; none is also a
+# common English word or abbreviation): its lowercase "ich" is "I", its "mi" "me" or "my"
+# and its "si" "yes" or "if", not an intracranial haemorrhage, a heart attack or suicidal
+# ideation (the forty-third vignette set: "ich" in a paraglider's "morgen hab ich 6 Tandems
+# gebucht", "mi" and "si" in an ultra-runner's "mi fate una flebo"), unless written in
+# capitals (_Note._abbreviation_in_capitals) or, for "mi", framed as the nurse's (_MI_FRAMED).
+_GERMAN_WORDS = frozenset(
+    {"und", "nicht", "mit", "der", "das", "ist", "seit", "bei", "kein", "keine", "mir"}
+    | {"mein", "meine", "habe", "hab", "ein", "eine", "auch", "nur", "schon", "noch"}
+    | {"wegen", "beim", "vom", "zum", "zur", "sehr", "wenn", "aber", "oder", "nix"}
+    | {"gestern", "heute", "jetzt", "morgen", "rechts", "immer", "ganz", "wieder"}
+)
+_ITALIAN_OR_SPANISH_WORDS = frozenset(
+    # Italian
+    {"ho", "ieri", "tutto", "anche", "quando", "che", "il", "della", "nelle", "alla"}
+    | {"questa", "oggi", "molto", "poi", "dopo", "gli", "una", "uno", "sta", "stato"}
+    | {"gamba", "pancia", "testa", "sempre", "del"}
+    # Spanish
+    | {"el", "los", "las", "que", "muy", "hace", "desde", "ayer", "hoy", "dolor", "tiene"}
+    | {"esta", "pero", "por", "duele", "tengo", "estoy", "siento", "mucho", "cuando"}
+)
+_ABBREVIATIONS_OF_A_LANGUAGE = frozenset({"ich", "mi", "si"})
 # The most words of another item of a list of negatives than the finding's ("no fever,
 # vision change or ..."), and the record's fields a list never starts with ("No allergies,
 # SOB at rest ...": what follows is the complaint).
@@ -494,6 +516,28 @@ CHEST_PAIN_EUROPEAN = (
     "druck auf der brust",
     "engegefuhl in der brust",
     "enge in der brust",
+    # A pressure or a weight in the middle of the chest or behind the breastbone told in
+    # German shorthand (the forty-third vignette set: "'Druck' Brustmitte, zieht in li
+    # Kiefer"), and the chest's own words for it.
+    *(
+        f"{what} {where}"
+        for what in ("druck", "druckgefuhl", "schmerz", "schmerzen", "enge", "brennen")
+        for where in (
+            "brustmitte",
+            "mitte brust",
+            "in der brustmitte",
+            "hinter dem brustbein",
+            "hinterm brustbein",
+            "retrosternal",
+            "auf der brust",
+            "in der brust",
+            "brust",
+        )
+    ),
+    "brustdruck",
+    "brustenge",
+    "thoraxschmerz",
+    "thoraxschmerzen",
 )
 # Counts in words before a unit ("x three mo SI": months, no Cantonese).
 _NUMBER_WORDS = frozenset(
@@ -848,9 +892,20 @@ _NOT_RIGHT_AFTER = {
         frozenset({"toe", "toes", "finger", "fingers", "fingertip", "foot", "feet", "nail"})
         | frozenset({"toenail", "skin", "wound", "leg", "ulcer", "tooth", "heel"}),
     ),
-    # "Didn't fall or bang her tummy" (the thirty-second vignette set): no fall.
+    # "Didn't fall or bang her tummy" (the thirty-second vignette set): no fall; "didn't hit
+    # head" (the forty-third): no blow to the head.
     **dict.fromkeys(
-        ("fall", "fell", "fallen"),
+        (
+            "fall",
+            "fell",
+            "fallen",
+            *(
+                f"{hit} {whose}{head}"
+                for hit in ("hit", "banged", "bumped", "knocked", "struck")
+                for whose in ("", "his ", "her ", "my ", "the ")
+                for head in ("head", "forehead")
+            ),
+        ),
         frozenset({"didnt", "never", "hasnt", "havent", "wasnt", "dont", "doesnt", "not"}),
     ),
     "nai": frozenset({"nai"}),
@@ -903,12 +958,15 @@ _NOT_RIGHT_AFTER = {
     **dict.fromkeys(CHEST_PAIN_VIETNAMESE, frozenset({"khong", "ko", "k"})),
     # A tooth knocked out is no loss of consciousness.
     "knocked out": frozenset({"tooth", "teeth", "incisor", "incisors", "molar", "crown"}),
-    # Tablets lost, left behind or needed ("lost all her tablets in the flood") were not taken.
+    # Tablets lost, left behind or needed ("lost all her tablets in the flood") were not taken;
+    # nor were those stolen or run out of ("somebody stole my bag with all my pills": the
+    # forty-third vignette set).
     **dict.fromkeys(
         tuple(
             f"all {whose} {what}" for whose in ("her", "his", "my") for what in ("pills", "tablets")
         ),
-        frozenset({"lost", "left", "forgot", "need", "needs", "needed", "brought", "bring"}),
+        frozenset({"lost", "left", "forgot", "need", "needs", "needed", "brought", "bring"})
+        | frozenset({"with", "stole", "stolen", "forgotten", "refill", "renew", "has"}),
     ),
 }
 # Two words after a phrase that make it another thing ("not breathing any better").
@@ -1045,6 +1103,14 @@ _NOT_BEFORE_WORDS = {
 # vignette set) is a saying; "worried it means brain bleed" is still a worry.
 _NOT_RIGHT_AFTER_PAIRS = {
     "brain bleed": frozenset({("eye", "means"), ("eyes", "means")}),
+    # "Ran out of all her tablets" (the forty-third vignette set's neighbour of a stolen bag
+    # "with all my pills"): none taken.
+    **dict.fromkeys(
+        tuple(
+            f"all {whose} {what}" for whose in ("her", "his", "my") for what in ("pills", "tablets")
+        ),
+        frozenset({("out", "of")}),
+    ),
 }
 # "Aunt packed the wound with coffee grounds" (a home remedy on a cut: the thirty-fifth
 # vignette set): no vomit like coffee grounds, when its clause puts them on the skin.
@@ -1384,6 +1450,9 @@ class _Note:
         self.mi_in_capitals = bool(_MI_IN_CAPITALS.search(complaint)) and sum(
             c.islower() for c in complaint
         ) > sum(c.isupper() for c in complaint)
+        words = set(self.tokens)
+        self.german = len(_GERMAN_WORDS & words) >= 2
+        self.italian_or_spanish = len(_ITALIAN_OR_SPANISH_WORDS & words) >= 2
         # "Chưa", "hết" negate in a note with Vietnamese in it, not "Mr Chua" (a surname).
         self.vietnamese = bool(_VIETNAMESE_WORDS & set(self.tokens))
         self.nai_language = bool(_NAI_IN_ITS_LANGUAGE & set(self.tokens)) and not (
@@ -1466,6 +1535,23 @@ class _Note:
             if words > _NEGATION_WINDOW:
                 return False
         return False
+
+    def _a_word_of_its_language(self, phrase: str, i: int) -> bool:
+        """Whether the "ich", "mi" or "si" at ``i`` is a word of the note's German, Italian
+        or Spanish (see _GERMAN_WORDS), not the nurse's abbreviation."""
+        language = self.german if phrase == "ich" else self.italian_or_spanish
+        if not language or self._abbreviation_in_capitals(phrase):
+            return False
+        return not (phrase == "mi" and self._mi_framed(i))
+
+    def _abbreviation_in_capitals(self, phrase: str) -> bool:
+        """Whether the note writes ``phrase`` in capitals somewhere ("ICH", "SI") and is not
+        all capitals."""
+        capitals = re.search(rf"(?<![A-Za-z]){phrase.upper()}(?![A-Za-z])", self.complaint)
+        complaint = self.complaint
+        return bool(capitals) and sum(c.islower() for c in complaint) > sum(
+            c.isupper() for c in complaint
+        )
 
     def _mi_framed(self, i: int) -> bool:
         """Whether the "mi" at ``i`` is framed as the nurse's myocardial infarction ("?MI",
@@ -1807,6 +1893,10 @@ class _Note:
                 if phrase == "roasting" and self._hot_place(i, i + n):
                     continue
                 if phrase == "si" and self._no_matter(i):
+                    continue
+                if phrase in _ABBREVIATIONS_OF_A_LANGUAGE and self._a_word_of_its_language(
+                    phrase, i
+                ):
                     continue
                 if phrase in _EUROPEAN_CHEST_PAIN and self._european_negation(i, i + n):
                     continue
@@ -3148,6 +3238,16 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "leg is short*": frozenset({XRAY, IV_MEDS, LABS}),
     "shortened and rotated": frozenset({XRAY, IV_MEDS, LABS}),
     "externally rotated": frozenset({XRAY, IV_MEDS, LABS}),
+    # "R leg short and turned out" (a broken hip that had counted a head scan until "didn't
+    # hit head" was read as no blow: the forty-third set's changes).
+    **dict.fromkeys(
+        (
+            f"{leg}short and {turned}"
+            for leg in ("leg ", "leg is ", "leg looks ", "")
+            for turned in ("turned out", "rotated", "externally rotated", "rotated out")
+        ),
+        frozenset({XRAY, IV_MEDS, LABS}),
+    ),
     "ankle": frozenset({XRAY}),
     "sprain*": frozenset({XRAY}),
     "wrist injury": frozenset({XRAY}),

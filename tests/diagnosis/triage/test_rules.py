@@ -305,6 +305,9 @@ RESOURCE_CASES = [
     ("is nothing, only need few stitches, supervisor send me", 4),
     ("scraped knee, doesn't need stitches", None),
     ("needing a few stitches removed from forehead", None),
+    # The forty-third: "didn't hit head" is no head scan.
+    ("Twisted L ankle playing football. No other injury, didn't hit head.", 4),
+    ("Tripped on rug, didn't hit head, can't weight bear, R leg short and turned out", 3),
     ("", None),
     ("here with mom", None),
 ]
@@ -2299,6 +2302,27 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("snake bite 6 months ago, wound check", "B_ENVENOMATION", False),
         # A slash list negated after it is negated whole.
         ("low mood, suicidal/homicidal ideation denied, sleeping poorly", "B_PSYCH", False),
+        # The forty-third vignette set: German "ich" (I), Italian or Spanish "mi" and "si" in
+        # a note in that language are words, unless written in capitals or framed as the
+        # nurse's; a heart attack told in German shorthand; pills stolen, not taken.
+        (
+            "li Sprunggelenk umgeknickt. 'Morgen hab ich 6 Tandems gebucht, mach mir n Tape'",
+            "B_HEADACHE",
+            False,
+        ),
+        (
+            "sudden worst headache, CT shows ICH, Sohn sagt 'er ist seit heute so'",
+            "B_HEADACHE",
+            True,
+        ),
+        ("'ho la diarrea da ieri, vomito tutto.' 'mi fate una flebo, ok?' si", "B_ACS", False),
+        ("'ho la diarrea da ieri, vomito tutto.' 'mi fate una flebo, ok?' si", "B_PSYCH", False),
+        ("'tengo dolor aqui', pain in chest radiating to L arm, ?MI", "B_ACS", True),
+        ("depressed, SI with plan, 'no quiero vivir', dice que tiene pastillas", "B_PSYCH", True),
+        ("seit ca 30 min 'Druck' Brustmitte, zieht in li Kiefer. Schwitzt kalt", "B_ACS", True),
+        ("kein Druck Brustmitte, Husten seit gestern", "B_ACS", False),
+        ("Somebody stole my bag with all my pills, I need my pressure pills", "B_OVERDOSE", False),
+        ("took all her pills this morning after a fight", "B_OVERDOSE", True),
         # The forty-second vignette set: trampled, gored or crushed by a large animal, or its
         # kick to the trunk or the head; not its kick to a shin nor its weight on a foot.
         (

@@ -60,6 +60,7 @@ SETS = [
     ("vignettes_40.jsonl", 50, 10, 20),
     ("vignettes_41.jsonl", 50, 11, 20),
     ("vignettes_42.jsonl", 50, 10, 24),
+    ("vignettes_43.jsonl", 50, 10, 23),
 ]
 VIGNETTES = [
     json.loads(line)
