@@ -446,6 +446,17 @@ _MI_FRAMED_BEFORE = frozenset(
     | {"inferior", "anterior", "lateral", "posterior", "acute", "ecg", "stemi", "nstemi"}
 )
 _MI_FRAMED_AFTER = frozenset({"on", "changes", "ecg", "per", "?"})
+# ... and, in a note in German, Italian or Spanish, its "ich", "mi" or "si" framed as the
+# nurse's by the words around it ("outside CT: small ich", "recent mi 2 weeks ago",
+# "endorses si", "pt reports active si": the forty-third set's review).
+_ABBREVIATION_FRAMED_BEFORE = _MI_FRAMED_BEFORE | frozenset(
+    {"ct", "small", "large", "recent", "prior", "s/p", "known", "post", "r/o", "sah"}
+    | {"endorses", "endorsing", "endorsed", "reports", "reporting", "reported", "has", "had"}
+    | {"active", "passive", "with", "denies", "admits", "expresses", "voices", "and", "or"}
+)
+_ABBREVIATION_FRAMED_AFTER = _MI_FRAMED_AFTER | frozenset(
+    {"seen", "with", "without", "plan", "ideation", "thoughts", "and", "or", "sah", "bleed"}
+)
 _MI_IN_CAPITALS = re.compile(r"(?<![A-Za-z])(?:N?STE)?MI(?![A-Za-z])")
 # A note in German, or in Italian or Spanish (two of these words make one; none is also a
 # common English word or abbreviation): its lowercase "ich" is "I", its "mi" "me" or "my"
@@ -465,7 +476,7 @@ _ITALIAN_OR_SPANISH_WORDS = frozenset(
     | {"questa", "oggi", "molto", "poi", "dopo", "gli", "una", "uno", "sta", "stato"}
     | {"gamba", "pancia", "testa", "sempre", "del"}
     # Spanish
-    | {"el", "los", "las", "que", "muy", "hace", "desde", "ayer", "hoy", "dolor", "tiene"}
+    | {"que", "muy", "hace", "desde", "ayer", "hoy", "dolor", "tiene"}
     | {"esta", "pero", "por", "duele", "tengo", "estoy", "siento", "mucho", "cuando"}
 )
 _ABBREVIATIONS_OF_A_LANGUAGE = frozenset({"ich", "mi", "si"})
@@ -521,7 +532,7 @@ CHEST_PAIN_EUROPEAN = (
     # Kiefer"), and the chest's own words for it.
     *(
         f"{what} {where}"
-        for what in ("druck", "druckgefuhl", "schmerz", "schmerzen", "enge", "brennen")
+        for what in ("druck", "druckgefuhl", "schmerz", "schmerzen", "enge")
         for where in (
             "brustmitte",
             "mitte brust",
@@ -529,9 +540,6 @@ CHEST_PAIN_EUROPEAN = (
             "hinter dem brustbein",
             "hinterm brustbein",
             "retrosternal",
-            "auf der brust",
-            "in der brust",
-            "brust",
         )
     ),
     "brustdruck",
@@ -966,7 +974,7 @@ _NOT_RIGHT_AFTER = {
             f"all {whose} {what}" for whose in ("her", "his", "my") for what in ("pills", "tablets")
         ),
         frozenset({"lost", "left", "forgot", "need", "needs", "needed", "brought", "bring"})
-        | frozenset({"with", "stole", "stolen", "forgotten", "refill", "renew", "has"}),
+        | frozenset({"stole", "stolen", "forgotten", "refill", "renew"}),
     ),
 }
 # Two words after a phrase that make it another thing ("not breathing any better").
@@ -1101,6 +1109,14 @@ _NOT_BEFORE_WORDS = {
 # The two words before a phrase that make it something else: "blood in eye means brain
 # bleed" (what friends told a man with a bleed on the white of his eye: the thirty-fifth
 # vignette set) is a saying; "worried it means brain bleed" is still a worry.
+# All one's pills in a bag stolen, lost or left behind (_Note._pills_gone_missing).
+_ALL_ONES_PILLS = frozenset(
+    f"all {whose} {what}" for whose in ("her", "his", "my") for what in ("pills", "tablets")
+)
+_GONE_MISSING = frozenset(
+    {"stolen", "stole", "lost", "left", "forgot", "forgotten", "missing", "robbed", "nicked"}
+    | {"snatched", "taken", "swiped", "misplaced"}
+)
 _NOT_RIGHT_AFTER_PAIRS = {
     "brain bleed": frozenset({("eye", "means"), ("eyes", "means")}),
     # "Ran out of all her tablets" (the forty-third vignette set's neighbour of a stolen bag
@@ -1109,7 +1125,7 @@ _NOT_RIGHT_AFTER_PAIRS = {
         tuple(
             f"all {whose} {what}" for whose in ("her", "his", "my") for what in ("pills", "tablets")
         ),
-        frozenset({("out", "of")}),
+        frozenset({("out", "of"), ("refill", "of"), ("refills", "of"), ("supply", "of")}),
     ),
 }
 # "Aunt packed the wound with coffee grounds" (a home remedy on a cut: the thirty-fifth
@@ -1537,20 +1553,26 @@ class _Note:
         return False
 
     def _a_word_of_its_language(self, phrase: str, i: int) -> bool:
-        """Whether the "ich", "mi" or "si" at ``i`` is a word of the note's German, Italian
-        or Spanish (see _GERMAN_WORDS), not the nurse's abbreviation."""
-        language = self.german if phrase == "ich" else self.italian_or_spanish
-        if not language or self._abbreviation_in_capitals(phrase):
-            return False
-        return not (phrase == "mi" and self._mi_framed(i))
-
-    def _abbreviation_in_capitals(self, phrase: str) -> bool:
-        """Whether the note writes ``phrase`` in capitals somewhere ("ICH", "SI") and is not
-        all capitals."""
-        capitals = re.search(rf"(?<![A-Za-z]){phrase.upper()}(?![A-Za-z])", self.complaint)
+        """Whether the "ich", "mi" or "si" at ``i`` is a word of the note's German, Italian,
+        Spanish (or, for "si", French), not the nurse's abbreviation: not in capitals, not
+        in a note all in capitals, not framed by the words around it."""
+        if phrase == "ich":
+            language = self.german
+        elif phrase == "mi":
+            language = self.italian_or_spanish
+        else:
+            language = self.italian_or_spanish or self.french
         complaint = self.complaint
-        return bool(capitals) and sum(c.islower() for c in complaint) > sum(
+        if not language or sum(c.islower() for c in complaint) <= sum(
             c.isupper() for c in complaint
+        ):
+            return False
+        if re.search(rf"(?<![A-Za-z]){phrase.upper()}(?![A-Za-z])", complaint):
+            return False
+        before = self.tokens[i - 1] if i else ""
+        after = self.tokens[i + 1] if i + 1 < len(self.tokens) else ""
+        return before not in _ABBREVIATION_FRAMED_BEFORE and after not in (
+            _ABBREVIATION_FRAMED_AFTER
         )
 
     def _mi_framed(self, i: int) -> bool:
@@ -1696,6 +1718,14 @@ class _Note:
             if token in _WOUNDS:
                 return True
         return False
+
+    def _pills_gone_missing(self, start: int) -> bool:
+        """Whether "with all my pills" at ``start`` tells a bag (or the pills) stolen, lost or
+        left behind in its clause ("handbag stolen in terminal with all her tablets in it":
+        the forty-third set's changes), not a person found with them."""
+        if not start or self.tokens[start - 1] != "with":
+            return False
+        return bool(_GONE_MISSING & set(self._clause_before(start - 1, 8)))
 
     def _clause_before(self, start: int, window: int) -> Iterator[str]:
         """The words before ``start``, nearest first, at most ``window`` of them, up to the
@@ -1912,6 +1942,8 @@ class _Note:
                 ):
                     continue
                 if phrase in _PUT_ON_A_WOUND and self._on_a_wound(i, i + n):
+                    continue
+                if phrase in _ALL_ONES_PILLS and self._pills_gone_missing(i):
                     continue
                 if phrase == "mi" and i and _turkish_question(self.tokens[i - 1], after):
                     continue
@@ -3243,7 +3275,7 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     **dict.fromkeys(
         (
             f"{leg}short and {turned}"
-            for leg in ("leg ", "leg is ", "leg looks ", "")
+            for leg in ("leg ", "leg is ", "leg looks ")
             for turned in ("turned out", "rotated", "externally rotated", "rotated out")
         ),
         frozenset({XRAY, IV_MEDS, LABS}),

@@ -3058,6 +3058,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "intracranial haemorrhage",
             "intracranial bleed",
             "ich",
+            "sah/ich",
+            "ich/sah",
             "ruptured aneurysm",
             "sentinel headache",
         ),

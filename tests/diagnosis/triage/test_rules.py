@@ -308,6 +308,7 @@ RESOURCE_CASES = [
     # The forty-third: "didn't hit head" is no head scan.
     ("Twisted L ankle playing football. No other injury, didn't hit head.", 4),
     ("Tripped on rug, didn't hit head, can't weight bear, R leg short and turned out", 3),
+    ("Boxer's fx? 5th finger looks short and rotated after punch", 4),
     ("", None),
     ("here with mom", None),
 ]
@@ -2315,8 +2316,40 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
             "B_HEADACHE",
             True,
         ),
-        ("'ho la diarrea da ieri, vomito tutto.' 'mi fate una flebo, ok?' si", "B_ACS", False),
-        ("'ho la diarrea da ieri, vomito tutto.' 'mi fate una flebo, ok?' si", "B_PSYCH", False),
+        (
+            "'ho la diarrea da ieri', le gira la testa quando si alza, 'mi fate una flebo'",
+            "B_ACS",
+            False,
+        ),
+        (
+            "'ho la diarrea da ieri', le gira la testa quando si alza, 'mi fate una flebo'",
+            "B_PSYCH",
+            False,
+        ),
+        # ... and its review: framed as the nurse's, in a note all in capitals, or after a
+        # place name, they are still the abbreviations; a breast is no chest, a heartburn
+        # behind the breastbone no chest pain, a teenager found with all her pills still an
+        # overdose.
+        (
+            'Tochter: "er hat seit heute Kopfschmerzen und erbricht", outside CT: small ich',
+            "B_HEADACHE",
+            True,
+        ),
+        (
+            'FAMILY SAYS "ER HAT SEIT GESTERN KOPFWEH UND IST MUDE". CT: SMALL ICH',
+            "B_HEADACHE",
+            True,
+        ),
+        ("PT FROM EL PASO, LAS CRUCES RESIDENT, ENDORSES SI WITH PLAN", "B_PSYCH", True),
+        ('Spanish-speaking pt, "me siento muy mal desde hace dias", endorses si', "B_PSYCH", True),
+        ('Italian family "sta male da ieri", recent mi 2 weeks ago, now unwell', "B_ACS", True),
+        ("French pt \"j'ai mal au dos depuis hier, si je me penche c'est pire\"", "B_PSYCH", False),
+        ('Sohn sagt "mein Vater ist heute gestürzt", ?SAH/ICH, on apixaban', "B_HEADACHE", True),
+        ('breastfeeding mom, "Schmerz Brust rechts beim Stillen", nipple cracked', "B_ACS", False),
+        ('Sodbrennen seit Wochen, "brennen hinter dem Brustbein nach Essen"', "B_ACS", False),
+        ("mum found her with all her pills, 15yo, crying", "B_OVERDOSE", True),
+        ("needs refill of all his pills, pharmacy closed", "B_OVERDOSE", False),
+        ("handbag stolen in terminal with all her tablets in it", "B_OVERDOSE", False),
         ("'tengo dolor aqui', pain in chest radiating to L arm, ?MI", "B_ACS", True),
         ("depressed, SI with plan, 'no quiero vivir', dice que tiene pastillas", "B_PSYCH", True),
         ("seit ca 30 min 'Druck' Brustmitte, zieht in li Kiefer. Schwitzt kalt", "B_ACS", True),
