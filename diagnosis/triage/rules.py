@@ -43,6 +43,7 @@ from diagnosis.triage.concepts.cardiovascular import (
     SIGHT_AS_USUAL,
 )
 from diagnosis.triage.concepts.medical import (
+    CANT_SAY_WHERE,
     FEVER_NOW,
     MEDICINES_TAKEN,
     PASSIVE_WISH_NOT_TO_WAKE,
@@ -563,6 +564,11 @@ _EUROPEAN_ANSWERS = frozenset({"no", "nein", "keine", "nao", "nessuno", "negativ
 _EUROPEAN_CHEST_PAIN = frozenset(CHEST_PAIN_EUROPEAN)
 _NONE_ANSWERS = ("none", "nil", "no", "negative", "neg")
 _NOT_BEFORE = {
+    # Where one is going, staying or living (the forty-fourth set's changes): no confusion.
+    **dict.fromkeys(
+        CANT_SAY_WHERE,
+        frozenset({"going", "staying", "living", "sleeping", "headed", "heading", "moving"}),
+    ),
     # Stitches to take out: no procedure (the forty-second set's review).
     **dict.fromkeys(
         (
@@ -810,6 +816,8 @@ _NOT_BEFORE = {
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
     "coin": frozenset(
         {"sized", "size", "shaped", "shape", "like", "lesion", "lesions", "battery", "cell"}
+        # French "coin de la bouche" (the corner of the mouth: the forty-fourth set).
+        | {"de", "des", "du"}
     ),
     # A blotchy rash is a rash, not mottled skin.
     "blotchy": frozenset(
@@ -3281,6 +3289,9 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
         frozenset({XRAY, IV_MEDS, LABS}),
     ),
     "ankle": frozenset({XRAY}),
+    # ... in Spanish, French, Portuguese and German (the forty-fourth vignette set: "me doblé
+    # el tobillo").
+    **dict.fromkeys(("tobillo", "cheville", "tornozelo", "sprunggelenk"), frozenset({XRAY})),
     "sprain*": frozenset({XRAY}),
     "wrist injury": frozenset({XRAY}),
     "knee injury": frozenset({XRAY}),
@@ -3299,6 +3310,11 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "lac": frozenset({PROCEDURE}),
     "laceration": frozenset({PROCEDURE}),
     "needs stitches": frozenset({PROCEDURE}),
+    # "~3 cm, edges gape", "come get it sewn" (the forty-fourth vignette set).
+    **dict.fromkeys(
+        ("edges gape", "edges gaping", "gaping edges", "wound gapes", "get it sewn", "sewn up"),
+        frozenset({PROCEDURE}),
+    ),
     # "only need few stitches" (the forty-second vignette set).
     **dict.fromkeys(
         (
@@ -3792,6 +3808,13 @@ _TENDON_OR_NERVE_PHRASES: tuple[str, ...] = (
     "no feeling",
     "cant feel",
     "tendon",
+    # ... in Spanish (the forty-fourth vignette set: "no puedo levantar el dedo gordo").
+    *(
+        f"no {can} {move} el dedo"
+        for can in ("puedo", "puede")
+        for move in ("levantar", "mover", "doblar", "estirar")
+    ),
+    "no siente el dedo",
 )
 _LENGTH = re.compile(
     r"(?<![\w.,])(\d+(?:[.,]\d+)?)(?:\s*(?:-|to)\s*(\d+(?:[.,]\d+)?))?\s*(cms?|mm)\b"

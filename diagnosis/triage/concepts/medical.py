@@ -561,6 +561,17 @@ _DKA_SIGNS = (
 )
 # A fever or rigors, as a finding that must be current beside a central line (B_SEPSIS): one
 # dated weeks or months back ("had a fever last month") is not (rules: _Note._weeks_back).
+
+# Unable to say where one is (the forty-fourth vignette set: "can't tell me where she is or
+# the day"), for B_ALTERED; not where one is going or staying (rules._NOT_BEFORE).
+CANT_SAY_WHERE: tuple[str, ...] = tuple(
+    f"{cant} {tell} where {who} {be}"
+    for cant, tell in (
+        *((c, t) for c in ("cant", "cannot", "unable to", "couldnt") for t in ("tell me", "say")),
+        *((c, "know") for c in ("doesnt", "didnt", "dont")),
+    )
+    for who, be in (("she", "is"), ("he", "is"), ("they", "are"))
+)
 FEVER_NOW = (
     "fever*",
     "febrile",
@@ -6152,6 +6163,9 @@ CONCEPTS: tuple[Concept, ...] = (
                 for verb in ("called", "calls", "calling", "keeps calling")
                 for whom, whose in (("her", "his"), ("him", "her"), ("me", "my"))
             ),
+            # "Can't tell me where she is or the day" (the forty-fourth vignette set: a stroke
+            # told in Quebec French, its disorientation in English).
+            *CANT_SAY_WHERE,
             # The eleventh paraphrase round, by the words: unsure where they are.
             "unsure where he is",
             "unsure where she is",

@@ -309,6 +309,12 @@ RESOURCE_CASES = [
     ("Twisted L ankle playing football. No other injury, didn't hit head.", 4),
     ("Tripped on rug, didn't hit head, can't weight bear, R leg short and turned out", 3),
     ("Boxer's fx? 5th finger looks short and rotated after punch", 4),
+    # The forty-fourth: a gaping cut told by its edges, a sprained ankle in Spanish, a cut
+    # tendon in Spanish; a corner of the mouth in French is no coin.
+    ("Cut L palm w/ skinning knife. ~3 cm, edges gape. Come get it sewn", 4),
+    ("Me doblé el tobillo en el fútbol, inflamado", 4),
+    ("Herida ~6 cm profunda en el pie. 'No puedo levantar el dedo gordo'", 3),
+    ("coin de la bouche un peu sec, lèvres gercées", None),
     ("", None),
     ("here with mom", None),
 ]
@@ -2303,6 +2309,15 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("snake bite 6 months ago, wound check", "B_ENVENOMATION", False),
         # A slash list negated after it is negated whole.
         ("low mood, suicidal/homicidal ideation denied, sleeping poorly", "B_PSYCH", False),
+        # The forty-fourth vignette set: a stroke told in Quebec French, its disorientation in
+        # English; the corner of a mouth is no coin; where one is going is no confusion.
+        (
+            '"A parle toute croche depuis à matin", coin de la bouche droit qui tombe',
+            "B_STROKE",
+            True,
+        ),
+        ("78F, can't tell me where she is or the day", "B_ALTERED", True),
+        ("cant say where he is going to live, homeless, wants a bed", "B_ALTERED", False),
         # The forty-third vignette set: German "ich" (I), Italian or Spanish "mi" and "si" in
         # a note in that language are words, unless written in capitals or framed as the
         # nurse's; a heart attack told in German shorthand; pills stolen, not taken.

@@ -61,6 +61,7 @@ SETS = [
     ("vignettes_41.jsonl", 50, 11, 20),
     ("vignettes_42.jsonl", 50, 10, 24),
     ("vignettes_43.jsonl", 50, 10, 23),
+    ("vignettes_44.jsonl", 50, 11, 23),
 ]
 VIGNETTES = [
     json.loads(line)
