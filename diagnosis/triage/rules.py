@@ -567,7 +567,10 @@ _NOT_BEFORE = {
     # Where one is going, staying or living (the forty-fourth set's changes): no confusion.
     **dict.fromkeys(
         CANT_SAY_WHERE,
-        frozenset({"going", "staying", "living", "sleeping", "headed", "heading", "moving"}),
+        frozenset({"going", "staying", "living", "sleeping", "headed", "heading", "moving"})
+        # "Can't tell me where she is hurting" (the forty-fourth set's review): a pain's place.
+        | frozenset({"hurting", "hurt", "sore", "itching", "itchy", "painful", "tender", "from"})
+        | frozenset({"bleeding", "injured", "stung", "bitten"}),
     ),
     # Stitches to take out: no procedure (the forty-second set's review).
     **dict.fromkeys(
@@ -1127,6 +1130,12 @@ _GONE_MISSING = frozenset(
 )
 _NOT_RIGHT_AFTER_PAIRS = {
     "brain bleed": frozenset({("eye", "means"), ("eyes", "means")}),
+    # A foot "red + swollen up to cheville" (the forty-fourth set's changes): how far the
+    # swelling goes, no twisted ankle.
+    **dict.fromkeys(
+        ("tobillo", "cheville", "tornozelo", "sprunggelenk"),
+        frozenset({("up", "to"), ("hasta", "el"), ("jusqua", "la"), ("ate", "o"), ("bis", "zum")}),
+    ),
     # "Ran out of all her tablets" (the forty-third vignette set's neighbour of a stolen bag
     # "with all my pills"): none taken.
     **dict.fromkeys(
@@ -3312,7 +3321,7 @@ RESOURCE_PHRASES: dict[str, frozenset[str]] = {
     "needs stitches": frozenset({PROCEDURE}),
     # "~3 cm, edges gape", "come get it sewn" (the forty-fourth vignette set).
     **dict.fromkeys(
-        ("edges gape", "edges gaping", "gaping edges", "wound gapes", "get it sewn", "sewn up"),
+        ("edges gape", "edges gaping", "gaping edges", "wound gapes", "get it sewn"),
         frozenset({PROCEDURE}),
     ),
     # "only need few stitches" (the forty-second vignette set).
@@ -3810,9 +3819,10 @@ _TENDON_OR_NERVE_PHRASES: tuple[str, ...] = (
     "tendon",
     # ... in Spanish (the forty-fourth vignette set: "no puedo levantar el dedo gordo").
     *(
-        f"no {can} {move} el dedo"
+        f"no {can} {move} {finger}"
         for can in ("puedo", "puede")
         for move in ("levantar", "mover", "doblar", "estirar")
+        for finger in ("el dedo", "los dedos", "el pulgar")
     ),
     "no siente el dedo",
 )

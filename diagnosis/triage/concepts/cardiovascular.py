@@ -1608,18 +1608,18 @@ CONCEPTS: tuple[Concept, ...] = (
             "parle comme sil avait bu",
             "trouve plus ses mots",
             # Quebec French (the forty-fourth vignette set: "a parle toute croche", "coin de la
-            # bouche droit qui tombe"); "cherchait ses mots" only beside them.
+            # bouche droit qui tombe"); not a mouth or a face "croche" (crooked) alone, which
+            # a Bell's palsy years ago or a dentist's numbing leaves (its review).
             "parle toute croche",
             "parle tout croche",
+            "parle croche",
             "parlait toute croche",
             "parlait tout croche",
-            "bouche croche",
+            "parlait croche",
             "bouche qui tombe",
             "bouche droit qui tombe",
             "bouche gauche qui tombe",
             "la bouche tombe",
-            "visage croche",
-            "face croche",
             "bras retombe",
             "bras dr retombe",
             "bras g retombe",

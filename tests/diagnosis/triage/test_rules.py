@@ -315,6 +315,9 @@ RESOURCE_CASES = [
     ("Me doblé el tobillo en el fútbol, inflamado", 4),
     ("Herida ~6 cm profunda en el pie. 'No puedo levantar el dedo gordo'", 3),
     ("coin de la bouche un peu sec, lèvres gercées", None),
+    ("Sewn up at clinic 3 days ago, wants dressing change", 5),
+    ("Corte profundo en la palma con vidrio, no puedo mover los dedos", 3),
+    ("R foot red + swollen up to cheville, plantar ulcer ~2 cm, pus", None),
     ("", None),
     ("here with mom", None),
 ]
@@ -2318,6 +2321,20 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ),
         ("78F, can't tell me where she is or the day", "B_ALTERED", True),
         ("cant say where he is going to live, homeless, wants a bed", "B_ALTERED", False),
+        # ... and its review: a face crooked for years or by a dentist's numbing is none, nor
+        # where a child is hurting.
+        (
+            "Visage croche depuis sa paralysie de Bell il y a 10 ans, vient pour un rhume",
+            "B_STROKE",
+            False,
+        ),
+        (
+            "Bouche croche depuis la gelée chez le dentiste il y a 1 heure, sinon bien",
+            "B_STROKE",
+            False,
+        ),
+        ("Elle parle croche depuis 30 minutes", "B_STROKE", True),
+        ("Can't tell me where she is hurting, toddler fussy with runny nose", "B_ALTERED", False),
         # The forty-third vignette set: German "ich" (I), Italian or Spanish "mi" and "si" in
         # a note in that language are words, unless written in capitals or framed as the
         # nurse's; a heart attack told in German shorthand; pills stolen, not taken.
