@@ -48,6 +48,7 @@ from diagnosis.triage.concepts.medical import (
     MEDICINES_TAKEN,
     PASSIVE_WISH_NOT_TO_WAKE,
     TEN_OR_MORE,
+    TURKISH_SUICIDE,
 )
 from diagnosis.triage.concepts.surgical import (
     AFTER_BIRTH,
@@ -503,6 +504,51 @@ CHEST_PAIN_NEPALI = tuple(
 # chest pain; the thirtieth vignette set), for CHEST_PAIN_PHRASES; not after "không" (no).
 CHEST_PAIN_VIETNAMESE = ("tuc nguc", "dau nguc", "nang nguc", "dau that nguc", "nguc dau")
 CHEST_PAIN_VIETNAMESE += ("dau o nguc", "tuc o nguc", "dau nhoi o nguc", "dau nhoi nguc")
+# ... and in Turkish, its letters plain (the forty-fifth vignette set: "gogus ortasinda
+# baski, sol kola vuruyor": a pressure in the middle of the chest, into the left arm); not
+# with a denial after it (_TURKISH_DENIALS) nor of a breast that feeds (_TURKISH_BREAST).
+CHEST_PAIN_TURKISH = (
+    *(
+        f"{chest} {what}"
+        for chest in (
+            "gogus",
+            "gogsu",
+            "gogsum",
+            "gogsumde",
+            "gogsunde",
+            "goguste",
+            "gogus ortasinda",
+            "gogsun ortasinda",
+            "gogsumun ortasinda",
+            "gogsunun ortasinda",
+            "gogus kemiginin arkasinda",
+            "gogus bolgesinde",
+            "gogus kafesinde",
+            "gogsumun sol tarafinda",
+            "gogsunun sol tarafinda",
+            "gogsun sol tarafinda",
+        )
+        for what in (
+            "agri",
+            "agrisi",
+            "agrim",
+            "agriyor",
+            "agrilari",
+            "agrisiyla",
+            "agrilariyla",
+            "baski",
+            "baskisi",
+            "sikisma",
+            "sikismasi",
+            "sikisiyor",
+            "agirlik",
+            "agirligi",
+            "ezilme",
+        )
+    ),
+    "kalbim sikisiyor",
+    "kalbi sikisiyor",
+)
 # ... in Portuguese, Italian and German (the thirty-ninth vignette set: a heart attack at a
 # mountain hut told in Italian), accents dropped ("ß" as "ss", "ü" as "u").
 CHEST_PAIN_EUROPEAN = (
@@ -547,6 +593,7 @@ CHEST_PAIN_EUROPEAN = (
     "brustenge",
     "thoraxschmerz",
     "thoraxschmerzen",
+    *CHEST_PAIN_TURKISH,
 )
 # Counts in words before a unit ("x three mo SI": months, no Cantonese).
 _NUMBER_WORDS = frozenset(
@@ -555,12 +602,35 @@ _NUMBER_WORDS = frozenset(
 )
 # Their negations, up to three words before ("sem dor no peito", "não tem dor no peito",
 # "non ha dolore al petto", "keine Brustschmerzen") or as the answer after ("Brustschmerzen:
-# keine", "dolore al petto: no"): _Note._european_negation.
+# keine", "dolore al petto: no", "gogus agrisi yok"): _Note._european_negation.
 _EUROPEAN_NEGATIONS = frozenset(
     {"sem", "nega", "negou", "nao", "senza", "nessun", "nessuna", "non", "keine", "kein"}
     | {"keinen", "ohne", "nie", "niega", "nunca", "mai"}
 )
 _EUROPEAN_ANSWERS = frozenset({"no", "nein", "keine", "nao", "nessuno", "negativo", "assente"})
+# Turkish denies after what it denies, and a list before one denial ("gogus agrisi, nefes
+# darligi yok": no chest pain nor breathlessness; "intihar dusuncesi: yok"), up to a "var"
+# (there is) or the sentence's end: _Note._turkish_denial.
+_TURKISH_DENIALS = frozenset({"yok", "yoktu", "olmadi", "olmamis", "degil", "etmiyor"}) | {
+    "etmedi",
+    "etmedigini",
+    "olmadan",
+    "olmadigini",
+    "reddediyor",
+    "istemiyor",
+    "istemiyorum",
+    "istemedigini",
+    "dusunmuyor",
+    "tanimlamiyor",
+    "oykusu",
+    "hikayesi",
+}
+_TURKISH_AFFIRMED = frozenset({"var", "vardi", "mevcut", ".", ";", "?", "!"})
+_TURKISH_DENIAL_REACH = 7
+_TURKISH_CHEST_PAIN = frozenset(CHEST_PAIN_TURKISH)
+_TURKISH_DENIED = _TURKISH_CHEST_PAIN | frozenset(TURKISH_SUICIDE)
+# A breast that feeds ("emziriyor, sol gogsunde agri": Turkish "gogus" is both).
+_TURKISH_BREAST = ("emzir", "meme", "lohusa")
 _EUROPEAN_CHEST_PAIN = frozenset(CHEST_PAIN_EUROPEAN)
 _NONE_ANSWERS = ("none", "nil", "no", "negative", "neg")
 _NOT_BEFORE = {
@@ -900,6 +970,18 @@ _CRACKING_JOINTS = frozenset(
     | {"ankles", "hip", "hips", "wrist", "wrists", "back", "spine", "elbow", "fingers"}
 )
 _NOT_RIGHT_AFTER = {
+    # A suicide attempt in Turkish that is history ("geçmişte intihar girişimi": in the past).
+    **dict.fromkeys(
+        (
+            "intihar girisimi",
+            "intihar girisiminde",
+            "intihar etmeye",
+            "intihara kalkis*",
+            "intihara tesebbus*",
+        ),
+        frozenset({"gecmiste", "eskiden", "onceki", "onceden", "yillar", "yil", "yillarca"})
+        | frozenset({"once", "eski", "eskisi"}),
+    ),
     # "15 relatives in the waiting room with child": a child with them, no pregnancy (the
     # twenty-eighth vignette set); "28F with child, 8 weeks" still is one.
     "with child": frozenset({"room", "relatives", "family", "people", "arrived", "came"})
@@ -1237,15 +1319,19 @@ _PAIN_NONE = re.compile(
 )
 
 
-# Letters that carry no accent to drop but are written so in plain letters (Polish "ł").
-_UNDECOMPOSED = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "đ": "d", "æ": "ae"})
+# Letters that carry no accent to drop but are written so in plain letters (Polish "ł"),
+# Turkish's dotless i among them ("agrisi" for the Turkish "pain" written with it).
+# ... but not Turkish's question "mi" written with it ("ates var mi?": is there a fever?),
+# which is no MI (read as "mu", another form of it).
+_TURKISH_MI = re.compile(r"\bm\u0131\b")
+_UNDECOMPOSED = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "đ": "d", "æ": "ae", "\u0131": "i"})
 
 
 def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
     # Accents dropped ("presión" -> "presion"): the tables and the tokens are plain letters.
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    text = text.translate(_UNDECOMPOSED)
+    text = _TURKISH_MI.sub("mu", text).translate(_UNDECOMPOSED)
     text = _CALIBRE.sub("", text)
     text = _REFILL_UNDER.sub(r"\1 under ", text)
     text = _REFILL_OVER.sub(r"\1 over ", text)
@@ -1680,6 +1766,23 @@ class _Note:
         before = self.tokens[start - 2] if start >= 2 else ""
         return not before.isdigit() and before not in _NUMBER_WORDS
 
+    def _turkish_denial(self, end: int) -> bool:
+        """Whether what the Turkish phrase ending at ``end`` tells is denied after it ("yok",
+        "olmadi", "istemiyor"), over a list of others ("gogus agrisi, nefes darligi yok")
+        and before a "var" (there is) or the sentence's end."""
+        following = self.tokens[end : end + _TURKISH_DENIAL_REACH]
+        for k, word in enumerate(following):
+            if word in _TURKISH_DENIALS:
+                return True
+            # "gogus agrisi var mi? yok": asked, and answered after the question.
+            if word in ("mu", "mi", "?") and following[k - 1 : k] in (["var"], ["mu"], ["mi"]):
+                continue
+            if word == "var" and following[k + 1 : k + 2] in (["mu"], ["mi"]):
+                continue
+            if word in _TURKISH_AFFIRMED:
+                return False
+        return False
+
     def _european_negation(self, start: int, end: int) -> bool:
         """Whether the Portuguese, Italian or German chest pain at ``start``-``end`` is
         negated in its own language: a negation up to three words before it in its clause,
@@ -1946,6 +2049,14 @@ class _Note:
                 ):
                     continue
                 if phrase in _EUROPEAN_CHEST_PAIN and self._european_negation(i, i + n):
+                    continue
+                if phrase in _TURKISH_DENIED and (
+                    self._turkish_denial(i + n)
+                    or (
+                        phrase in _TURKISH_CHEST_PAIN
+                        and any(t.startswith(_TURKISH_BREAST) for t in self.tokens)
+                    )
+                ):
                     continue
                 if (
                     i

@@ -1683,13 +1683,31 @@ _ASTHMA_NOW = (
     "chest very tight",
 )
 
+# Where a fire fills the air someone breathes.
+_PLACES_ON_FIRE = (
+    "stove",
+    "cooker",
+    "kitchen",
+    "house",
+    "home",
+    "flat",
+    "apartment",
+    "room",
+    "bedroom",
+    "caravan",
+    "trailer",
+    "tent",
+    "shack",
+    "hut",
+    "cabin",
+    "factory",
+    "warehouse",
+    "basement",
+)
+
 # Smoke breathed in: a fire, or smoke named (with the airway signs above, or soot in the
 # airway: decision point B's poisoning, carbon monoxide and cyanide, in medical.py).
 SMOKE_EXPOSURE = (
-    "house fire",
-    "flat fire",
-    "kitchen fire",
-    "bedroom fire",
     "building fire",
     "car fire",
     "in a fire",
@@ -1726,6 +1744,31 @@ SMOKE_EXPOSURE = (
     "in a blaze",
     "trapped in a fire",
     "trapped in the fire",
+    # A stove, a kitchen or a home that caught fire or was on fire (the forty-fifth vignette
+    # set: "gas cylinder stove caught fire in closed kitchen, she was inside ~10 min"), not
+    # a thing that did (toast, a bin, a sleeve, hair).
+    *(
+        f"{place} {caught}"
+        for place in _PLACES_ON_FIRE
+        for caught in (
+            "caught fire",
+            "caught on fire",
+            "went up in flames",
+            "burst into flames",
+            "on fire",
+            "was on fire",
+            "fire",
+        )
+    ),
+    *(
+        f"fire in {whose} {place}"
+        for whose in ("the", "a", "her", "his", "their", "our", "my")
+        for place in _PLACES_ON_FIRE
+    ),
+    "fire broke out",
+    "fire in a closed",
+    "fire in the closed",
+    "structure fire",
 )
 
 CONCEPTS: tuple[Concept, ...] = (
@@ -3904,6 +3947,9 @@ CONCEPTS: tuple[Concept, ...] = (
                 SMOKE_EXPOSURE,
                 (
                     "hoarse*",
+                    "raspy",
+                    "husky voice",
+                    "voice husky",
                     "croaky",
                     "voice going",
                     "voice has gone",

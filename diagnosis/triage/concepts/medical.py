@@ -1271,6 +1271,49 @@ _LOW_MOOD = (
     "bereaved",
 )
 
+# Suicide told in Turkish, its letters plain: a wish to die or not to live, to kill or hang
+# oneself, a plan, a rope made ready, a jump to come (not "balkondan atladi", a child's jump
+# at play).
+TURKISH_SUICIDE = (
+    "intihar dusuncesi",
+    "intihar dusunceleri",
+    "intihar plani",
+    "intihar planlari",
+    "intihar etmek",
+    "intihar ede*",
+    "intihar etmeye",
+    "intihar girisimi",
+    "intihar girisiminde",
+    "intihara kalkis*",
+    "intihara tesebbus*",
+    "kendimi oldurecegim",
+    "kendini oldurecek*",
+    "kendini oldurecegini",
+    "kendimi oldurmek",
+    "kendini oldurmek",
+    "kendini oldurmeyi",
+    "kendimi asacagim",
+    "kendini asacak*",
+    "kendini asmak",
+    "kendini asmaya",
+    "canina kiy*",
+    "canima kiy*",
+    "olmek istiyorum",
+    "olmek istiyor",
+    "olmek istedi*",
+    "yasamak istemiyorum",
+    "yasamak istemiyor",
+    "yasamak istemedi*",
+    "ip hazirla*",
+    *(
+        f"{where} {jump}"
+        for where in ("catidan", "kopruden", "balkondan", "pencereden")
+        for jump in ("atlayacag*", "atlamak", "atlamayi")
+    ),
+    "kendimi atacagim",
+    "kendini atacag*",
+)
+
 CONCEPTS: tuple[Concept, ...] = (
     Concept(
         code="B_SEPSIS",
@@ -2772,6 +2815,10 @@ CONCEPTS: tuple[Concept, ...] = (
             "quero morrer",
             "queria morrer",
             "vontade de morrer",
+            # Turkish, its letters plain (the forty-fifth vignette set: "evde ip hazirlamis",
+            # a rope got ready at home, after a night on the roof), not with a denial after
+            # it (rules.py's _TURKISH_DENIALS) nor an attempt in the past.
+            *TURKISH_SUICIDE,
             "under a train",
             "walk* into the river",
             "walk* into the sea",

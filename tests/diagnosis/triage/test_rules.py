@@ -2312,6 +2312,46 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("snake bite 6 months ago, wound check", "B_ENVENOMATION", False),
         # A slash list negated after it is negated whole.
         ("low mood, suicidal/homicidal ideation denied, sleeping poorly", "B_PSYCH", False),
+        # The forty-fifth vignette set: a heart attack and a suicidal plan told in Turkish
+        # (the dotless "\u0131" read as "i"), none when "yok" (none) or history follows; a
+        # stove that caught fire with a hoarse voice after it is an airway burn.
+        (
+            "1 saattir göğüs ortas\u0131nda bask\u0131, sol kola vuruyor, terlemiş",
+            "B_ACS",
+            True,
+        ),
+        ("göğüs ağr\u0131s\u0131 yok, kar\u0131n ağr\u0131s\u0131 var", "B_ACS", False),
+        ("Sorunca: evde ip haz\u0131rlam\u0131ş, kardeşi bulmuş", "B_PSYCH", True),
+        ("'ölmek istiyorum' diyor, uyuyam\u0131yor", "B_PSYCH", True),
+        ("intihar düşüncesi yok, uyku bozukluğu", "B_PSYCH", False),
+        ("geçmişte intihar girişimi var, bugün ayak bileği burkulmas\u0131", "B_PSYCH", False),
+        (
+            "gas stove caught fire in closed kitchen, she was inside 10 min, voice hoarse",
+            "A_RESP_DISTRESS",
+            True,
+        ),
+        ("the pan caught fire, small burn on the back of her hand", "A_RESP_DISTRESS", False),
+        # ... and its review: Turkish's question "m\u0131" is no MI; a denial after a list
+        # or a question denies; a breast that feeds is no chest; a relative's suicide, a
+        # child's jump at play, an attempt years ago are none; a thing that caught fire
+        # (toast, hair) is no smoke breathed in; a home on fire and a raspy voice are.
+        ("ateşi var m\u0131 diye soruldu, 3 gündür boğaz ağr\u0131s\u0131", "B_ACS", False),
+        ("göğüs ağr\u0131s\u0131 var m\u0131? yok. sadece öksürük", "B_ACS", False),
+        ("göğüs ağr\u0131s\u0131 var m\u0131? var, sol kola vuruyor", "B_ACS", True),
+        ("göğüs ağr\u0131s\u0131, nefes darl\u0131ğ\u0131 yok, öksürük", "B_ACS", False),
+        ("emziriyor, sol göğsünde ağr\u0131 ve k\u0131zar\u0131kl\u0131k", "B_ACS", False),
+        ("kalbim s\u0131k\u0131ş\u0131yor, sol kolum uyuşuyor", "B_ACS", True),
+        ("intihar düşüncesi veya plan\u0131 yok", "B_PSYCH", False),
+        ("intihar düşüncesi: yok.", "B_PSYCH", False),
+        ("5 y\u0131l önce intihar girişimi, bugün öksürük", "B_PSYCH", False),
+        ("annesi geçen y\u0131l intihar etti, yas, uyuyam\u0131yor", "B_PSYCH", False),
+        ("çocuk balkondan atlad\u0131 oynarken, birinci kattan", "B_PSYCH", False),
+        ("intihar plan\u0131 var, ilaçlar\u0131 biriktirmiş", "B_PSYCH", True),
+        ("can\u0131na k\u0131ymak istiyor", "B_PSYCH", True),
+        ("toast caught fire this morning; 3 days hoarse, runny nose", "A_RESP_DISTRESS", False),
+        ("hair caught fire on a birthday candle, singed fringe", "B_OVERDOSE", False),
+        ("kitchen was on fire, she was inside, voice hoarse now", "A_RESP_DISTRESS", True),
+        ("apartment fire, voice raspy", "A_RESP_DISTRESS", True),
         # The forty-fourth vignette set: a stroke told in Quebec French, its disorientation in
         # English; the corner of a mouth is no coin; where one is going is no confusion.
         (

@@ -62,6 +62,7 @@ SETS = [
     ("vignettes_42.jsonl", 50, 10, 24),
     ("vignettes_43.jsonl", 50, 10, 23),
     ("vignettes_44.jsonl", 50, 11, 23),
+    ("vignettes_45.jsonl", 50, 11, 23),
 ]
 VIGNETTES = [
     json.loads(line)
