@@ -46,6 +46,7 @@ from diagnosis.triage.concepts.medical import (
     CANT_SAY_WHERE,
     FEVER_NOW,
     MEDICINES_TAKEN,
+    NEPALI_SUICIDE,
     PASSIVE_WISH_NOT_TO_WAKE,
     TEN_OR_MORE,
     TURKISH_SUICIDE,
@@ -629,11 +630,51 @@ _TURKISH_AFFIRMED = frozenset({"var", "vardi", "mevcut", ".", ";", "?", "!"})
 _TURKISH_DENIAL_REACH = 7
 _TURKISH_CHEST_PAIN = frozenset(CHEST_PAIN_TURKISH)
 _TURKISH_DENIED = _TURKISH_CHEST_PAIN | frozenset(TURKISH_SUICIDE)
+# Nepali, too, denies after ("marna man lagdaina", it does not feel like dying;
+# "aatmahatya ko bichar chaina", no thought of suicide) and tells the past there ("gareko
+# thiyo", had done; "2 barsa agadi", two years ago), up to the sentence's end or a word that
+# says it is so now ("lagcha"); a relative's ("mama le aatmahatya gareko") is no patient's:
+# _Note._nepali_denial.
+_NEPALI_DENIALS = frozenset({"chaina", "chhaina", "chainan", "chhainan", "lagdaina", "lagena"}) | {
+    "lagdain",
+    "hoina",
+    "haina",
+    "gardaina",
+    "gardina",
+    "garena",
+    "thiyo",
+    "thiye",
+    "agadi",
+    "pahile",
+}
+_NEPALI_AFFIRMED = frozenset({"cha", "chha", "lagcha", "lagchha", "lagyo", ".", ";", "?", "!"})
+_NEPALI_REACH = 6
+_NEPALI_DENIED = frozenset(NEPALI_SUICIDE)
+_NEPALI_RELATIVES = frozenset({"mama", "buwa", "baba", "aama", "ama", "dai", "didi", "bhai"}) | {
+    "bahini",
+    "sathi",
+    "kaka",
+    "kaki",
+    "hajurbuwa",
+    "hajuraama",
+    "chora",
+    "chori",
+    "srimati",
+    "shrimati",
+    "shriman",
+    "logne",
+    "swasni",
+}
 # A breast that feeds ("emziriyor, sol gogsunde agri": Turkish "gogus" is both).
 _TURKISH_BREAST = ("emzir", "meme", "lohusa")
 _EUROPEAN_CHEST_PAIN = frozenset(CHEST_PAIN_EUROPEAN)
 _NONE_ANSWERS = ("none", "nil", "no", "negative", "neg")
 _NOT_BEFORE = {
+    # Paper towels or a dressing soaked (with blood: the forty-sixth vignette set's "dad
+    # holding soaked paper towels" for a chin cut) are no sweat.
+    "soaked": frozenset({"paper", "towels", "towel", "gauze", "dressing", "dressings", "pad"})
+    | frozenset({"pads", "bandage", "bandages", "cloth", "cloths", "rag", "rags"})
+    | frozenset({"tissue", "tissues", "napkin", "napkins", "compress", "sheet"}),
     # Where one is going, staying or living (the forty-fourth set's changes): no confusion.
     **dict.fromkeys(
         CANT_SAY_WHERE,
@@ -1026,7 +1067,12 @@ _NOT_RIGHT_AFTER = {
         frozenset({"ate", "eaten", "eating", "eat", "eats", "drank", "drinking", "drink"})
         | frozenset({"drinks", "one", "stubbie", "stubbies", "beer", "beers", "pint", "pints"})
         | frozenset({"wine", "food", "sugar", "sweets", "candy", "worrying", "talking"})
-        | frozenset({"walking", "working", "sun", "exercise", "partying", "coffee", "caffeine"}),
+        | frozenset({"walking", "working", "sun", "exercise", "partying", "coffee", "caffeine"})
+        # "My kids too much, I only came so they stop" (the forty-sixth vignette set, Hawaiian
+        # Pidgin: they fuss too much): people, no overdose.
+        | frozenset({"kids", "children", "family", "husband", "wife", "son", "daughter", "kid"})
+        | frozenset({"mum", "mom", "dad", "grandkids", "relatives", "worry", "worries", "fuss"})
+        | frozenset({"fussing", "stress", "noise", "crying", "talk", "talks", "worried"}),
     ),
     # "It's roasting on the wing" (a hot prison wing: the thirty-eighth vignette set): the
     # place, no fever.
@@ -1072,6 +1118,7 @@ _NOT_RIGHT_AFTER = {
 }
 # Two words after a phrase that make it another thing ("not breathing any better").
 _NOT_BEFORE_PAIRS = {
+    "soaked": frozenset({("in", "blood"), ("with", "blood"), ("in", "urine"), ("in", "rain")}),
     # "Family history of sudden death: none" (the fortieth set's review).
     **dict.fromkeys(
         FAMILY_SUDDEN_DEATH,
@@ -1783,6 +1830,20 @@ class _Note:
                 return False
         return False
 
+    def _nepali_denial(self, start: int, end: int) -> bool:
+        """Whether the Nepali phrase at ``start``-``end`` is denied after it ("lagdaina",
+        "chaina"), told in the past ("thiyo", "agadi") or of a relative ("mama le ...")
+        before a word saying it is so now or the sentence's end."""
+        before = self.tokens[max(0, start - 2) : start]
+        if any(word in _NEPALI_RELATIVES for word in before):
+            return True
+        for word in self.tokens[end : end + _NEPALI_REACH]:
+            if word in _NEPALI_DENIALS:
+                return True
+            if word in _NEPALI_AFFIRMED:
+                return False
+        return False
+
     def _european_negation(self, start: int, end: int) -> bool:
         """Whether the Portuguese, Italian or German chest pain at ``start``-``end`` is
         negated in its own language: a negation up to three words before it in its clause,
@@ -1815,7 +1876,7 @@ class _Note:
         for j in range(start, min(len(self.tokens), start + 3)):
             if self.words[j] & medicines:
                 return True
-            if self.tokens[j] not in ("of", "the", "her", "his", "my"):
+            if self.tokens[j] not in ("of", "the", "her", "his", "my", ","):
                 return False
         return False
 
@@ -2057,6 +2118,8 @@ class _Note:
                         and any(t.startswith(_TURKISH_BREAST) for t in self.tokens)
                     )
                 ):
+                    continue
+                if phrase in _NEPALI_DENIED and self._nepali_denial(i, i + n):
                     continue
                 if (
                     i

@@ -1271,6 +1271,29 @@ _LOW_MOOD = (
     "bereaved",
 )
 
+# Suicide told in Nepali, its letters plain: suicide, a wish to die ("marna man lagcha", it
+# feels like dying) or not to live, to jump (not "dukhera mari jau jasto", a pain that feels
+# like dying).
+NEPALI_SUICIDE = (
+    "aatmahatya",
+    "atmahatya",
+    "aatma hatya",
+    "atma hatya",
+    *(
+        f"{die} {mind} {feels}"
+        for die in ("marna", "marne")
+        for mind in ("man", "mann")
+        for feels in ("lagcha", "lagchha", "lagyo", "lageko", "lagirahancha", "lagirahanchha")
+    ),
+    "bachna man chaina",
+    "bachna mann chaina",
+    "bachna man chhaina",
+    "bachna mann chhaina",
+    "hamfalu jasto",
+    "hamfalne jasto",
+    "hamfaldinchu",
+)
+
 # Suicide told in Turkish, its letters plain: a wish to die or not to live, to kill or hang
 # oneself, a plan, a rope made ready, a jump to come (not "balkondan atladi", a child's jump
 # at play).
@@ -2819,6 +2842,10 @@ CONCEPTS: tuple[Concept, ...] = (
             # a rope got ready at home, after a night on the roof), not with a denial after
             # it (rules.py's _TURKISH_DENIALS) nor an attempt in the past.
             *TURKISH_SUICIDE,
+            # Nepali, as a worker says it (the forty-sixth vignette set: "camp ko chhat bata
+            # hamfalu jasto lagcha", it feels like jumping from the camp roof), not with a
+            # denial after it (rules.py's _NEPALI_DENIALS), in the past nor a relative's.
+            *NEPALI_SUICIDE,
             "under a train",
             "walk* into the river",
             "walk* into the sea",
@@ -3314,6 +3341,25 @@ CONCEPTS: tuple[Concept, ...] = (
                     "to jump",
                     "will jump",
                     "jumping off",
+                    # "Sometimes feels like jumping from camp roof" (the forty-sixth vignette
+                    # set), not a child "jumping from the shed roof".
+                    # Off or from a place, not a heart or an eyelid that "feels like
+                    # jumping" (the set's review).
+                    *(
+                        f"{wish} jumping {where}"
+                        for wish in (
+                            "feels like",
+                            "feel like",
+                            "felt like",
+                            "thinks of",
+                            "thinking of",
+                            "thinking about",
+                            "thoughts of",
+                            "thought of",
+                            "thought about",
+                        )
+                        for where in ("off", "from")
+                    ),
                     "waiting the train",
                     "waiting for the train",
                     "waiting for a train",

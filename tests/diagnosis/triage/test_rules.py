@@ -2312,6 +2312,35 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("snake bite 6 months ago, wound check", "B_ENVENOMATION", False),
         # A slash list negated after it is negated whole.
         ("low mood, suicidal/homicidal ideation denied, sleeping poorly", "B_PSYCH", False),
+        # The forty-sixth vignette set: a wish to jump told in Nepali or as a feeling, not a
+        # child jumping from a shed; paper towels soaked with a cut's blood are no sweat; a
+        # Pidgin "my kids too much" is no overdose.
+        ("sometimes feels like jumping from camp roof, no sleep 2 months", "B_PSYCH", True),
+        ("'camp ko chhat bata hamfalu jasto lagcha', sleep chaina", "B_PSYCH", True),
+        ("'marna man lagcha', loan back home, no salary", "B_PSYCH", True),
+        ("kid jumping from the shed roof, hurt ankle", "B_PSYCH", False),
+        (
+            "dad holding soaked paper towels, 2 cm gaping lac under chin, jaw opens fine",
+            "B_ACS",
+            False,
+        ),
+        (
+            "diabetic on insulin, leg red and hot. 'My kids too much, I only came so they stop'",
+            "B_OVERDOSE",
+            False,
+        ),
+        ("took too much insulin by mistake, shaky", "B_OVERDOSE", True),
+        # Its review: denied in Nepali after the words, in the past or a relative's; a pain
+        # that "feels like dying"; a heart that feels like jumping; sweat soaked through.
+        ("'marna man lagdaina', just tired from work", "B_PSYCH", False),
+        ("aatmahatya ko bichar chaina, sleeping ok", "B_PSYCH", False),
+        ("mama le aatmahatya gareko thiyo 2 barsa agadi, anxious", "B_PSYCH", False),
+        ("dukhera mari jau jasto, belly pain", "B_PSYCH", False),
+        ("marne man lagcha, no sleep", "B_PSYCH", True),
+        ("aatma hatya garchu bhancha", "B_PSYCH", True),
+        ("heart feels like jumping, lives on the roof floor", "B_PSYCH", False),
+        ("chest tight, soaked through with sweat, pain to left arm", "B_ACS", True),
+        ("she gave her son too much, the paracetamol syrup", "B_OVERDOSE", True),
         # The forty-fifth vignette set: a heart attack and a suicidal plan told in Turkish
         # (the dotless "\u0131" read as "i"), none when "yok" (none) or history follows; a
         # stove that caught fire with a hoarse voice after it is an airway burn.

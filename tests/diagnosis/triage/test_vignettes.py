@@ -63,6 +63,7 @@ SETS = [
     ("vignettes_43.jsonl", 50, 10, 23),
     ("vignettes_44.jsonl", 50, 11, 23),
     ("vignettes_45.jsonl", 50, 11, 23),
+    ("vignettes_46.jsonl", 50, 10, 24),
 ]
 VIGNETTES = [
     json.loads(line)
