@@ -45,6 +45,7 @@ from diagnosis.triage.concepts.cardiovascular import (
 from diagnosis.triage.concepts.medical import (
     CANT_SAY_WHERE,
     FEVER_NOW,
+    IBERIAN_SUICIDE,
     MEDICINES_TAKEN,
     NEPALI_SUICIDE,
     PASSIVE_WISH_NOT_TO_WAKE,
@@ -54,6 +55,7 @@ from diagnosis.triage.concepts.medical import (
 from diagnosis.triage.concepts.surgical import (
     AFTER_BIRTH,
     BLOOD_THINNERS,
+    BONE_WOUND_WORDS,
     FAMILY_SUDDEN_DEATH,
     HEAD_KNOCKS,
     INJURY_MARKS,
@@ -341,6 +343,8 @@ _CUES_TO_COMMA = frozenset(
         "walang",
         "wala",
         "sin",
+        # Portuguese "nega" (denies: "nega tabagismo, refere dor no peito"), to its comma.
+        "nega",
         # Vietnamese "không" (no, not), "chưa" (not yet), "hết" (gone), accents dropped.
         "khong",
         "chua",
@@ -550,6 +554,23 @@ CHEST_PAIN_TURKISH = (
     "kalbim sikisiyor",
     "kalbi sikisiyor",
 )
+# ... in Indonesian and Malay (the forty-seventh vignette set's Bali and Jakarta notes: "nyeri
+# dada (+)"): a pain, a weight or a pressing in the chest (not "dada sesak", a chest a bit
+# tight with "masuk angin", a chill); denied just before it ("tidak ada nyeri dada", "tanpa
+# nyeri dada"; not "tanpa sebab", without a cause) or "(-)" after: _Note._indonesian_negation.
+CHEST_PAIN_INDONESIAN = (
+    "nyeri dada",
+    "sakit dada",
+    "sakit di dada",
+    "dada sakit",
+    "dada nyeri",
+    "dada berat",
+    "dada terasa berat",
+    "dada rasa berat",
+    "dada tertekan",
+    "dada seperti ditekan",
+    "dada rasa ditekan",
+)
 # ... in Portuguese, Italian and German (the thirty-ninth vignette set: a heart attack at a
 # mountain hut told in Italian), accents dropped ("ß" as "ss", "ü" as "u").
 CHEST_PAIN_EUROPEAN = (
@@ -647,6 +668,15 @@ _NEPALI_DENIALS = frozenset({"chaina", "chhaina", "chainan", "chhainan", "lagdai
     "agadi",
     "pahile",
 }
+# A bone "come out" as the patient tells it, not where the nurse saw none ("the bone come
+# out!!" of a jammed finger, then "skin intact, no bone visible": the forty-seventh vignette
+# set): _Note._no_bone_seen.
+_BONE_OUT_TOLD = frozenset(
+    {"bone sticking out", "bone poking out", "bone poking through", "bone come out"}
+    | {"bone came out", "bone coming out", "bone comes out", "bone out", "bone through"}
+    | {"bone is out", "bone is poking", "bone is sticking"}
+)
+_BONE_SEEN = frozenset({"visible", "seen", "showing", "exposed", "protruding", "sticking"})
 _NEPALI_AFFIRMED = frozenset({"cha", "chha", "lagcha", "lagchha", "lagyo", ".", ";", "?", "!"})
 _NEPALI_REACH = 6
 _NEPALI_DENIED = frozenset(NEPALI_SUICIDE)
@@ -668,8 +698,23 @@ _NEPALI_RELATIVES = frozenset({"mama", "buwa", "baba", "aama", "ama", "dai", "di
 # A breast that feeds ("emziriyor, sol gogsunde agri": Turkish "gogus" is both).
 _TURKISH_BREAST = ("emzir", "meme", "lohusa")
 _EUROPEAN_CHEST_PAIN = frozenset(CHEST_PAIN_EUROPEAN)
+# Suicide told in Spanish or Portuguese is denied by a word up to three before it in its
+# clause ("niega ideas suicidas", "sem ideação suicida"; not "nao aguento mais, quero
+# morrer", I can't take it any more) or a "no" answering its question ("quiere morir? no"):
+# _Note._iberian_denial.
+_IBERIAN_SUICIDE = frozenset(IBERIAN_SUICIDE)
+_IBERIAN_DENIALS = frozenset({"niega", "niego", "nega", "negou", "nego", "sin", "sem", "nunca"})
+_INDONESIAN_CHEST_PAIN = frozenset(CHEST_PAIN_INDONESIAN)
+_INDONESIAN_NEGATIONS = frozenset({"tidak", "tdk", "tak", "gak", "nggak", "enggak", "tanpa"}) | {
+    "tiada",
+    "bukan",
+}
 _NONE_ANSWERS = ("none", "nil", "no", "negative", "neg")
 _NOT_BEFORE = {
+    # "Mejor muerto que sencillo" (better dead than single: a joke; the forty-seventh set's
+    # review).
+    "mejor muerto": frozenset({"que"}),
+    "mejor muerta": frozenset({"que"}),
     # Paper towels or a dressing soaked (with blood: the forty-sixth vignette set's "dad
     # holding soaked paper towels" for a chin cut) are no sweat.
     "soaked": frozenset({"paper", "towels", "towel", "gauze", "dressing", "dressings", "pad"})
@@ -1118,6 +1163,23 @@ _NOT_RIGHT_AFTER = {
 }
 # Two words after a phrase that make it another thing ("not breathing any better").
 _NOT_BEFORE_PAIRS = {
+    # "Me quiero morir del dolor" (I could die of the pain), "quero morrer de dor": a pain.
+    **dict.fromkeys(
+        (
+            "quiero morir",
+            "quiero morirme",
+            "quisiera morir",
+            "quisiera morirme",
+            "ganas de morir",
+            "ganas de morirme",
+            "mejor me muero",
+            "quero morrer",
+            "vontade de morrer",
+        ),
+        frozenset({("del", "dolor"), ("de", "dolor"), ("de", "tanto"), ("de", "tanta")})
+        | frozenset({("del", "susto"), ("de", "verguenza"), ("de", "risa"), ("de", "dor")})
+        | frozenset({("da", "dor")}),
+    ),
     "soaked": frozenset({("in", "blood"), ("with", "blood"), ("in", "urine"), ("in", "rain")}),
     # "Family history of sudden death: none" (the fortieth set's review).
     **dict.fromkeys(
@@ -1355,6 +1417,9 @@ _CALIBRE = re.compile(r"(?<![0-9.])\.(?=\d)")
 _REFILL_UNDER = re.compile(r"\b(crt|refill)\s*<\s*")
 _REFILL_OVER = re.compile(r"\b(crt|refill)\s*>\s*")
 _NEGATIVE_MARK = re.compile(r"-\s?ve\b")
+# "SOB (-), CP (-), throat tight (-)": a finding marked absent after it, as charts in
+# Indonesia, Malaysia or Latin America write it (the forty-seventh vignette set).
+_NEGATIVE_PAREN = re.compile(r"\(\s*[-\u2212]\s*\)")
 # A pain scored 0 ("Pain 0.", "pain score 0/10"; the thirty-ninth vignette set: a red eye
 # with "no pain ... Pain 0" read as a painful red eye) is no pain: "pain" opening its clause
 # only (not "chest pain 0/10 on arrival, 8/10 at home": that chest pain was told), not a
@@ -1386,6 +1451,7 @@ def _normalise(text: str) -> str:
     text = _QUERY_MARK.sub("? query ", text)
     text = _POSITIVE_MARK.sub(" positive", text)
     text = _NEGATIVE_MARK.sub(f" {_NEGATIVE_AFTER_WORD}", text)
+    text = _NEGATIVE_PAREN.sub(f" {_NEGATIVE_AFTER_WORD}", text)
     text = _PAIN_NONE.sub(f"pain {_NEGATIVE_AFTER_WORD}", text)
     # "can't" -> "cant", "pt's" -> "pts": apostrophes never separate words in notes.
     return text.replace("'", "")
@@ -1538,6 +1604,11 @@ _NOT_SLIPS: dict[str, frozenset[str]] = {
     # Malay and Indonesian "masuk angin" (a chill, "wind entering"; "minyak angin" a
     # rubbing oil: the thirty-seventh vignette set): no angina.
     "angin": frozenset({"angina", "anginal"}),
+    # Indonesian "keringat" (sweat: the forty-seventh vignette set) is no Kernig's sign;
+    # Spanish and Portuguese "suicida" is a phrase of its own (denied in its language).
+    "keringat": frozenset({"kernig*"}),
+    "suicida": frozenset({"suicidal", "suicide"}),
+    "suicidas": frozenset({"suicidal", "suicide"}),
 }
 
 
@@ -1830,6 +1901,40 @@ class _Note:
                 return False
         return False
 
+    def _iberian_denial(self, start: int, end: int) -> bool:
+        """Whether the Spanish or Portuguese suicide at ``start``-``end`` is denied: a
+        denial up to three words before it in its clause, or a "no" answering its question
+        after it."""
+        if _IBERIAN_DENIALS & set(self._clause_before(start, 3)):
+            return True
+        after = self.tokens[end : end + 2]
+        return after[:1] in ([":"], ["?"]) and after[1:] != [] and after[1] in _EUROPEAN_ANSWERS
+
+    def _indonesian_negation(self, start: int) -> bool:
+        """Whether the Indonesian chest pain at ``start`` is denied just before it ("tidak
+        nyeri dada", "tanpa nyeri dada", "tidak ada nyeri dada")."""
+        before = self.tokens[max(0, start - 2) : start]
+        return bool(before) and (
+            before[-1] in _INDONESIAN_NEGATIONS
+            or (before[-1] == "ada" and len(before) == 2 and before[0] in _INDONESIAN_NEGATIONS)
+        )
+
+    def _no_bone_seen(self) -> bool:
+        """Whether the note says no bone was seen ("no bone visible", "no visible bone",
+        "no bone seen", "bone not visible")."""
+        for j, word in enumerate(self.tokens):
+            if word not in ("bone", "bones"):
+                continue
+            before = self.tokens[max(0, j - 2) : j]
+            after = self.tokens[j + 1 : j + 3]
+            if "no" in before and (
+                (after[:1] and after[0] in _BONE_SEEN) or before[-1] in _BONE_SEEN
+            ):
+                return not self.find(BONE_WOUND_WORDS)
+            if after[:1] == ["not"] and after[1:] and after[1] in _BONE_SEEN:
+                return not self.find(BONE_WOUND_WORDS)
+        return False
+
     def _nepali_denial(self, start: int, end: int) -> bool:
         """Whether the Nepali phrase at ``start``-``end`` is denied after it ("lagdaina",
         "chaina"), told in the past ("thiyo", "agadi") or of a relative ("mama le ...")
@@ -2120,6 +2225,12 @@ class _Note:
                 ):
                     continue
                 if phrase in _NEPALI_DENIED and self._nepali_denial(i, i + n):
+                    continue
+                if phrase in _IBERIAN_SUICIDE and self._iberian_denial(i, i + n):
+                    continue
+                if phrase in _INDONESIAN_CHEST_PAIN and self._indonesian_negation(i):
+                    continue
+                if phrase in _BONE_OUT_TOLD and self._no_bone_seen():
                     continue
                 if (
                     i
@@ -2435,6 +2546,7 @@ CHEST_PAIN_PHRASES: tuple[str, ...] = (
     "naninikip ang dibdib",
     "paninikip ng dibdib",
     "nakadagan sa dibdib",
+    *CHEST_PAIN_INDONESIAN,
     # And in Nepali ("chhati ali ali dukhyo": the chest hurt a little; the twenty-seventh
     # vignette set).
     *CHEST_PAIN_NEPALI,
@@ -2573,6 +2685,11 @@ ACS_SWEAT_PHRASES: tuple[str, ...] = (
     "verschwitzt",
     "schwitzt",
     "schweissgebadet",
+    # Indonesian and Malay: a cold sweat, sweating ("keringat dingin": the forty-seventh
+    # vignette set; no Kernig's sign).
+    "keringat dingin",
+    "berkeringat",
+    "berpeluh",
 )
 ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "upper abdomen",
@@ -4518,10 +4635,18 @@ def _add_concept(
             level,
             f"{concept.reason} (complaint says {note.quote(found)}): ESI {level}.",
         )
-    elif concept.code in similar and not (
-        concept.meaning_unless
-        and all(note.find(group) for group in concept.meaning_unless)
-        and not (concept.meaning_unless_not and note.find(concept.meaning_unless_not))
+    elif (
+        concept.code in similar
+        and not (
+            concept.meaning_unless
+            and all(note.find(group) for group in concept.meaning_unless)
+            and not (concept.meaning_unless_not and note.find(concept.meaning_unless_not))
+        )
+        and not (
+            concept.meaning_ruled_out
+            and note.find(concept.meaning_ruled_out)
+            and not (concept.meaning_ruled_out_not and note.find(concept.meaning_ruled_out_not))
+        )
     ):
         add(
             concept.code,

@@ -32,6 +32,11 @@ class Concept:
     - ``meaning_unless_not``: phrases any one of which, found (not negated), keeps the
       look-alike from vetoing: a sting with a local reaction, unless the lips, the throat,
       the voice or a faint are told too.
+    - ``meaning_ruled_out``: what the nurse saw that rules the situation out, phrases any
+      one of which, found, keeps the meaning-based match from firing the concept on its
+      own: "no bone visible" after a teenager's "the bone come out!!" of a jammed finger.
+    - ``meaning_ruled_out_not``: phrases any one of which, found, keeps what the nurse saw
+      from ruling it out: a wound, torn skin, a bone that "went back in".
     """
 
     code: str
@@ -47,6 +52,8 @@ class Concept:
     descriptions: tuple[str, ...] = ()
     meaning_unless: tuple[tuple[str, ...], ...] = ()
     meaning_unless_not: tuple[str, ...] = ()
+    meaning_ruled_out: tuple[str, ...] = ()
+    meaning_ruled_out_not: tuple[str, ...] = ()
 
     @property
     def level(self) -> int:
@@ -67,4 +74,12 @@ class Concept:
         )
         unless = (p for _, phrases in self.together_unless for p in phrases)
         look_alike = (p for group in self.meaning_unless for p in group)
-        return (*self.phrases, *grouped, *unless, *look_alike, *self.meaning_unless_not)
+        return (
+            *self.phrases,
+            *grouped,
+            *unless,
+            *look_alike,
+            *self.meaning_unless_not,
+            *self.meaning_ruled_out,
+            *self.meaning_ruled_out_not,
+        )

@@ -1271,6 +1271,106 @@ _LOW_MOOD = (
     "bereaved",
 )
 
+# Suicide told in Spanish or Portuguese, accents dropped: a wish to die or not to go on, to
+# kill, hang or throw oneself off a bridge (the forty-seventh vignette set: "mejor me aviento
+# del puente", better I throw myself off the bridge), not a pain one "wants to die of" ("me
+# quiero morir del dolor") nor a denial before it ("niega ideas suicidas", "sem ideacao
+# suicida": rules.py's _EUROPEAN_NEGATIONS).
+IBERIAN_SUICIDE = (
+    "quiero morir",
+    "quiero morirme",
+    "quisiera morir",
+    "quisiera morirme",
+    "ganas de morir",
+    "ganas de morirme",
+    "ya no quiero vivir",
+    "no quiero seguir viviendo",
+    "me quiero matar",
+    "me voy a matar",
+    "quiero matarme",
+    "voy a matarme",
+    "pienso matarme",
+    "pensando en matarme",
+    "pensado en matarme",
+    "quitarme la vida",
+    "quitarse la vida",
+    "suicidarme",
+    "suicidarse",
+    "ideas suicidas",
+    "ideacion suicida",
+    "pensamientos suicidas",
+    "quiero colgarme",
+    "voy a colgarme",
+    "me voy a colgar",
+    # Off a bridge, a building, a roof or a window, under a train (not "me tiró del
+    # caballo", the horse threw me; "me tiro al mar", a dive; "me jogar do sofá").
+    *(
+        f"{throw} {off}"
+        for throw in (
+            "me aviento",
+            "aventarme",
+            "me voy a aventar",
+            "tirarme",
+            "me voy a tirar",
+            "lanzarme",
+            "me voy a lanzar",
+        )
+        for off in (
+            "del puente",
+            "de un puente",
+            "desde el puente",
+            "del edificio",
+            "de un edificio",
+            "del techo",
+            "de la azotea",
+            "desde la azotea",
+            "de la ventana",
+            "por la ventana",
+            "del segundo piso",
+            "al tren",
+            "al metro",
+            "a las vias",
+            "a la via",
+            "debajo del tren",
+            "al rio",
+        )
+    ),
+    *(
+        f"{throw} {off}"
+        for throw in ("me jogar", "vou me jogar", "jogar me")
+        for off in (
+            "da ponte",
+            "do predio",
+            "da janela",
+            "do viaduto",
+            "do telhado",
+            "na frente do",
+            "na frente de",
+            "debaixo do",
+        )
+    ),
+    "suicida",
+    "suicidas",
+    "mejor me muero",
+    "mejor muerto",
+    "mejor muerta",
+    "para que sigo aqui",
+    "pa que sigo aqui",
+    "para que sigo vivo",
+    "para que sigo viva",
+    "no vale la pena vivir",
+    "quero morrer",
+    "vontade de morrer",
+    "quero me matar",
+    "vou me matar",
+    "penso em me matar",
+    "tirar minha vida",
+    "tirar a propria vida",
+    "ideacao suicida",
+    "me suicidar",
+    "nao quero mais viver",
+)
+
 # Suicide told in Nepali, its letters plain: suicide, a wish to die ("marna man lagcha", it
 # feels like dying) or not to live, to jump (not "dukhera mari jau jasto", a pain that feels
 # like dying).
@@ -2846,6 +2946,7 @@ CONCEPTS: tuple[Concept, ...] = (
             # hamfalu jasto lagcha", it feels like jumping from the camp roof), not with a
             # denial after it (rules.py's _NEPALI_DENIALS), in the past nor a relative's.
             *NEPALI_SUICIDE,
+            *IBERIAN_SUICIDE,
             "under a train",
             "walk* into the river",
             "walk* into the sea",

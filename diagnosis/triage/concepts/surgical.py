@@ -2537,6 +2537,24 @@ INJURY_MARKS = (
 # Industrial and distribution voltages (480 V and more): deep injury and arrhythmia.
 _INDUSTRIAL_VOLTS = (480, 500, 575, 600, 690, 1000, 2000, 3300, 4160, 6600, 7200, 11000, 13800)
 
+# A bone seen by none is no open fracture (rules.py's _Note._no_bone_seen), unless a wound
+# is told over it (a bone that "went back in" through torn skin is still an open fracture:
+# the forty-seventh set's review).
+BONE_WOUND_WORDS = (
+    "wound",
+    "torn",
+    "tear",
+    "laceration",
+    "lac",
+    "gash",
+    "puncture",
+    "open",
+    "went back in",
+    "gone back in",
+    "broken skin",
+    "skin broken",
+)
+
 CONCEPTS: tuple[Concept, ...] = (
     Concept(
         code="B_ECTOPIC",
@@ -4320,6 +4338,19 @@ CONCEPTS: tuple[Concept, ...] = (
             "deglov*",
             "tense",
             "compartment",
+        ),
+        # The nurse saw no bone (the forty-seventh vignette set: a jammed finger, "the bone
+        # come out!!", then "skin intact, no bone visible").
+        meaning_ruled_out_not=BONE_WOUND_WORDS,
+        meaning_ruled_out=(
+            "no bone visible",
+            "no visible bone",
+            "no bone seen",
+            "no bone showing",
+            "no bone exposed",
+            "no exposed bone",
+            "no bone protruding",
+            "bone not visible",
         ),
     ),
     # A cord out before the baby: the presenting part is held off it by hand, the mother on

@@ -2312,6 +2312,54 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("snake bite 6 months ago, wound check", "B_ENVENOMATION", False),
         # A slash list negated after it is negated whole.
         ("low mood, suicidal/homicidal ideation denied, sleeping poorly", "B_PSYCH", False),
+        # The forty-seventh vignette set: a plan to jump off a bridge told in Spanish, a wish
+        # to die in Spanish or Portuguese, not denied before it nor a pain one could die of;
+        # chest pain and a cold sweat told in Indonesian ("keringat" is no Kernig's sign);
+        # findings marked "(-)" are absent; a bone "come out" where the nurse saw none.
+        ("'pa que sigo aqui, mejor me aviento del puente y ya'", "B_PSYCH", True),
+        ("'me quiero morir', llora mucho, no duerme", "B_PSYCH", True),
+        ("ya no quiero vivir dice la paciente", "B_PSYCH", True),
+        ("nao quero mais viver, chora muito", "B_PSYCH", True),
+        ("quiere tirarse de un puente", "B_PSYCH", True),
+        ("niega ideas suicidas, dolor de cabeza", "B_PSYCH", False),
+        ("sin ideas suicidas, insomnio", "B_PSYCH", False),
+        ("paciente nega ideacao suicida, insonia", "B_PSYCH", False),
+        ("me quiero morir del dolor, colico renal", "B_PSYCH", False),
+        ("se cayo, me tiro de la cama", "B_PSYCH", False),
+        ("me aviento a trabajar manana", "B_PSYCH", False),
+        ("este dolor va a matarme", "B_PSYCH", False),
+        ("nyeri dada (+) sejak 1 jam, keringat dingin", "B_ACS", True),
+        ("tidak ada nyeri dada, batuk pilek", "B_ACS", False),
+        ("keringat dingin, pusing", "B_MENINGITIS", False),
+        ("stung by jellyfish, welts. SOB (-), throat tight (-), CP (-)", "B_ACS", False),
+        ("stung by jellyfish, welts. SOB (-), throat tight (-), CP (-)", "B_SOB", False),
+        ("chest pain (+), SOB (-), sweaty", "B_ACS", True),
+        ("'the bone come out!!' - PIP swollen, skin intact, no bone visible", "B_LIMB", False),
+        ("fell off ladder, bone sticking out of shin, bleeding", "B_LIMB", True),
+        # Its review: "nao aguento mais" (I can't take it any more) is no denial, nor a "no"
+        # after; "nega" stops at its comma; "SEM" is a murmur; "tanpa sebab" is "without a
+        # cause"; a horse that threw him, a dive, a sofa and a joke are no suicide; a bone
+        # that went back in through torn skin is an open fracture.
+        ("nao aguento mais quero morrer", "B_PSYCH", True),
+        ("quero morrer nao aguento mais", "B_PSYCH", True),
+        ("me quiero matar no vale la pena nada", "B_PSYCH", True),
+        ("quero morrer com essa depressao", "B_PSYCH", True),
+        ("quiere morir? no", "B_PSYCH", False),
+        ("sem ideacao suicida, insonia", "B_PSYCH", False),
+        ("HAS, DM, nega tabagismo, refere dor no peito em aperto", "B_ACS", True),
+        ("nega alergias, refere chest pain irradiando para braco esquerdo", "B_ACS", True),
+        ("tidak bisa tidur karena chest pain radiating to L arm", "B_ACS", True),
+        ("tanpa sebab nyeri dada tiba2, keringat dingin", "B_ACS", True),
+        ("GP letter: loud SEM with exertional chest pain", "B_ACS", True),
+        ("el caballo me tiro del lomo, dolor de cadera", "B_PSYCH", False),
+        ("me tiro al mar de clavado, dolor de cuello", "B_PSYCH", False),
+        ("cai do sofa, quero me jogar do sofa rs", "B_PSYCH", False),
+        ("jaja mejor muerto que sencillo, dolor de muela", "B_PSYCH", False),
+        (
+            "'the bone come out!!' skin torn over wrist, no bone visible now, went back in",
+            "B_LIMB",
+            True,
+        ),
         # The forty-sixth vignette set: a wish to jump told in Nepali or as a feeling, not a
         # child jumping from a shed; paper towels soaked with a cut's blood are no sweat; a
         # Pidgin "my kids too much" is no overdose.
@@ -2540,6 +2588,18 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
 )
 def test_situations_in_words_the_lists_had_missed(complaint: str, code: str, fires: bool) -> None:
     assert (code in codes(esi_rules(complaint=complaint, vitals=ADULT))) is fires
+
+
+def test_what_the_nurse_saw_keeps_the_meaning_match_from_firing_alone() -> None:
+    """A teenager's "the bone come out!!" reads like an open fracture by meaning; the
+    nurse's "no bone visible" rules it out (the forty-seventh vignette set), a bone seen
+    does not."""
+    told = "jammed finger, crying 'the bone come out!!', skin intact, no bone visible"
+    seen = "jammed finger, crying 'the bone come out!!', bone visible at the PIP"
+    similar = {"B_LIMB": "the bone come out"}
+
+    assert "B_LIMB" not in codes(esi_rules(complaint=told, vitals=ADULT, similar=similar))
+    assert "B_LIMB" in codes(esi_rules(complaint=seen, vitals=ADULT, similar=similar))
 
 
 def test_a_known_look_alike_keeps_the_meaning_match_from_firing_alone() -> None:
