@@ -49,6 +49,7 @@ from diagnosis.triage.concepts.medical import (
     MEDICINES_TAKEN,
     NEPALI_SUICIDE,
     PASSIVE_WISH_NOT_TO_WAKE,
+    SCANDINAVIAN_SUICIDE,
     TEN_OR_MORE,
     TURKISH_SUICIDE,
 )
@@ -345,6 +346,10 @@ _CUES_TO_COMMA = frozenset(
         "sin",
         # Portuguese "nega" (denies: "nega tabagismo, refere dor no peito"), to its comma.
         "nega",
+        # Dutch "geen" (no), "ontkent" (denies), to their comma or a "maar" (but); not
+        # "niet" (not), which follows what it negates as often ("kon niet slapen door ...").
+        "geen",
+        "ontkent",
         # Vietnamese "không" (no, not), "chưa" (not yet), "hết" (gone), accents dropped.
         "khong",
         "chua",
@@ -444,6 +449,9 @@ _SCOPE_END = frozenset(
         "reports",
         "presents",
         "states",
+        # Dutch "maar" (but), "wel" (yes, though): "geen koorts maar wel pijn op de borst".
+        "maar",
+        "wel",
     }
 )
 _NEGATION_WINDOW = 6
@@ -574,6 +582,17 @@ CHEST_PAIN_INDONESIAN = (
 # ... in Portuguese, Italian and German (the thirty-ninth vignette set: a heart attack at a
 # mountain hut told in Italian), accents dropped ("ß" as "ss", "ü" as "u").
 CHEST_PAIN_EUROPEAN = (
+    # Dutch and Flemish (the forty-eighth vignette set: "ontkent pijn op de borst", denied
+    # before it, as "geen" does).
+    "pijn op de borst",
+    "pijn op borst",
+    "druk op de borst",
+    "drukkend gevoel op de borst",
+    "beklemmend gevoel op de borst",
+    "beklemming op de borst",
+    "borstpijn",
+    "thoracale pijn",
+    "retrosternale pijn",
     "dor no peito",
     "dores no peito",
     "dor toracica",
@@ -627,9 +646,15 @@ _NUMBER_WORDS = frozenset(
 # keine", "dolore al petto: no", "gogus agrisi yok"): _Note._european_negation.
 _EUROPEAN_NEGATIONS = frozenset(
     {"sem", "nega", "negou", "nao", "senza", "nessun", "nessuna", "non", "keine", "kein"}
-    | {"keinen", "ohne", "nie", "niega", "nunca", "mai"}
+    | {"keinen", "ohne", "nie", "niega", "nunca", "mai", "geen", "ontkent", "zonder", "ikke"}
+    | {"avkrefter", "benekter", "nekter", "neker", "nekar", "inga"}
 )
 _EUROPEAN_ANSWERS = frozenset({"no", "nein", "keine", "nao", "nessuno", "negativo", "assente"})
+# ... and those that answer only after a colon or a question mark ("borstpijn: nee"; not
+# "borstpijn geen koorts", chest pain, no fever; the forty-eighth set's review), as does
+# Norwegian and Swedish "ingen" (none), before only right before ("ingen selvmordstanker";
+# not "ingen bryr seg, vil ikke leve", nobody cares).
+_EUROPEAN_MARKED_ANSWERS = frozenset({"nee", "geen", "nei", "nej", "ingen"})
 # Turkish denies after what it denies, and a list before one denial ("gogus agrisi, nefes
 # darligi yok": no chest pain nor breathlessness; "intihar dusuncesi: yok"), up to a "var"
 # (there is) or the sentence's end: _Note._turkish_denial.
@@ -676,6 +701,11 @@ _BONE_OUT_TOLD = frozenset(
     | {"bone came out", "bone coming out", "bone comes out", "bone out", "bone through"}
     | {"bone is out", "bone is poking", "bone is sticking"}
 )
+# A little battery found again or changed in its clause ("het batterijke later gevonden",
+# "batterijtje van zijn hoorapparaat vervangen"; not "niet meer teruggevonden", not found
+# again: the forty-eighth vignette set and its review): _Note._battery_found.
+_DUTCH_BATTERY = frozenset({"knoopcel*", "knoopbatterij*", "batterijke", "batterijtje"})
+_BATTERY_FOUND = frozenset({"teruggevonden", "gevonden", "vervangen", "verwisseld"})
 _BONE_SEEN = frozenset({"visible", "seen", "showing", "exposed", "protruding", "sticking"})
 _NEPALI_AFFIRMED = frozenset({"cha", "chha", "lagcha", "lagchha", "lagyo", ".", ";", "?", "!"})
 _NEPALI_REACH = 6
@@ -698,6 +728,9 @@ _NEPALI_RELATIVES = frozenset({"mama", "buwa", "baba", "aama", "ama", "dai", "di
 # A breast that feeds ("emziriyor, sol gogsunde agri": Turkish "gogus" is both).
 _TURKISH_BREAST = ("emzir", "meme", "lohusa")
 _EUROPEAN_CHEST_PAIN = frozenset(CHEST_PAIN_EUROPEAN)
+# Negated in their language as the chest pain is: suicide told in Norwegian, Swedish or
+# Danish ("ingen selvmordstanker"; "selvmordstanker: nei").
+_EUROPEAN_NEGATED = _EUROPEAN_CHEST_PAIN | frozenset(SCANDINAVIAN_SUICIDE)
 # Suicide told in Spanish or Portuguese is denied by a word up to three before it in its
 # clause ("niega ideas suicidas", "sem ideação suicida"; not "nao aguento mais, quero
 # morrer", I can't take it any more) or a "no" answering its question ("quiere morir? no"):
@@ -1056,6 +1089,12 @@ _CRACKING_JOINTS = frozenset(
     | {"ankles", "hip", "hips", "wrist", "wrists", "back", "spine", "elbow", "fingers"}
 )
 _NOT_RIGHT_AFTER = {
+    # "I dont want to die like my uncle" (of rabies: the forty-eighth vignette set): fear.
+    "want to die": frozenset({"dont", "doesnt", "didnt", "not", "never", "wouldnt"}),
+    # "(doesnt hurt but im scared)" of a red patch on the white of the eye (the same set).
+    "hurt*": frozenset({"dont", "doesnt", "didnt", "not", "never", "wont", "nothing"}),
+    # "Niet verward" (not confused: Dutch "niet" negates the word right after it only).
+    **dict.fromkeys(("verward", "gedesorienteerd"), frozenset({"niet", "nooit"})),
     # A suicide attempt in Turkish that is history ("geçmişte intihar girişimi": in the past).
     **dict.fromkeys(
         (
@@ -1919,6 +1958,19 @@ class _Note:
             or (before[-1] == "ada" and len(before) == 2 and before[0] in _INDONESIAN_NEGATIONS)
         )
 
+    def _battery_found(self, start: int, end: int) -> bool:
+        """Whether the little battery at ``start``-``end`` is found again or changed in its
+        clause, without a "niet" (not) just before that word."""
+        clause = [*reversed(list(self._clause_before(start, 8)))]
+        for word in self.tokens[end : end + 8]:
+            if word in _SCOPE_END or word == ",":
+                break
+            clause.append(word)
+        return any(
+            word in _BATTERY_FOUND and "niet" not in clause[max(0, k - 2) : k]
+            for k, word in enumerate(clause)
+        )
+
     def _no_bone_seen(self) -> bool:
         """Whether the note says no bone was seen ("no bone visible", "no visible bone",
         "no bone seen", "bone not visible")."""
@@ -1955,9 +2007,11 @@ class _Note:
         or a "no" answering it after."""
         if _EUROPEAN_NEGATIONS & set(self._clause_before(start, 3)):
             return True
+        if start and self.tokens[start - 1] == "ingen":
+            return True
         after = self.tokens[end : end + 2]
-        if after[:1] == [":"]:
-            after = after[1:]
+        if after[:1] in ([":"], ["?"]):
+            return after[1:] != [] and after[1] in _EUROPEAN_ANSWERS | _EUROPEAN_MARKED_ANSWERS
         return bool(after) and after[0] in _EUROPEAN_ANSWERS
 
     def _hot_place(self, start: int, end: int) -> bool:
@@ -2214,7 +2268,7 @@ class _Note:
                     phrase, i
                 ):
                     continue
-                if phrase in _EUROPEAN_CHEST_PAIN and self._european_negation(i, i + n):
+                if phrase in _EUROPEAN_NEGATED and self._european_negation(i, i + n):
                     continue
                 if phrase in _TURKISH_DENIED and (
                     self._turkish_denial(i + n)
@@ -2231,6 +2285,8 @@ class _Note:
                 if phrase in _INDONESIAN_CHEST_PAIN and self._indonesian_negation(i):
                     continue
                 if phrase in _BONE_OUT_TOLD and self._no_bone_seen():
+                    continue
+                if phrase in _DUTCH_BATTERY and self._battery_found(i, i + n):
                     continue
                 if (
                     i
@@ -2685,6 +2741,14 @@ ACS_SWEAT_PHRASES: tuple[str, ...] = (
     "verschwitzt",
     "schwitzt",
     "schweissgebadet",
+    # Dutch and Flemish: clammy, sweaty, in a cold sweat ("klam en zweterig": the
+    # forty-eighth vignette set).
+    "zweterig",
+    "bezweet",
+    "klam",
+    "klamme",
+    "koud zweet",
+    "transpireert",
     # Indonesian and Malay: a cold sweat, sweating ("keringat dingin": the forty-seventh
     # vignette set; no Kernig's sign).
     "keringat dingin",
@@ -2712,6 +2776,14 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     # "Hyperacidity" is the Philippine word for dyspepsia; Tagalog "sikmura" is the pit of
     # the stomach, "kabag" wind, "hirap huminga" hard to breathe, "hinihingal" out of breath.
     "hyperacidity",
+    # Dutch and Flemish: a pain high in the belly, a stone on the stomach (the forty-eighth
+    # vignette set: "buikpijn bovenin", "gelijk een steen op mijn maag").
+    "bovenbuik",
+    "buikpijn bovenin",
+    "bovenin de buik",
+    "steen op mijn maag",
+    "steen op de maag",
+    "maagstreek",
     "sikmura",
     "kabag",
     "gas",

@@ -1371,6 +1371,39 @@ IBERIAN_SUICIDE = (
     "nao quero mais viver",
 )
 
+# Suicide told in Norwegian, Swedish or Danish, letters plain ("ø" as "o", "æ" as "ae"):
+# thoughts or plans of it, a wish not to live, "as well if the sea took me" (the
+# forty-eighth vignette set: a fisherman who had written letters to his children), not a
+# denial before it ("ingen selvmordstanker": rules.py's _EUROPEAN_NEGATIONS).
+SCANDINAVIAN_SUICIDE = (
+    "selvmordstank*",
+    "selvmordsplan*",
+    "sjalvmordstank*",
+    "sjalvmordsplan*",
+    "ta livet av meg",
+    "ta livet av mae",
+    "ta livet av mig",
+    "ta livet mitt",
+    "ta mitt liv",
+    "vil ikke leve",
+    "vil ikkje leve",
+    "vill inte leva",
+    "orker ikke leve",
+    "orkar inte leva",
+    "like greit om havet tok",
+    "like greit om jeg dode",
+    "like greit om eg dode",
+    "like greit om ae dode",
+    "like greit om ae dodde",
+    "like greit om jeg dor",
+    "lika bra om jag dog",
+    "lika bra om jag dor",
+    "bedre om jeg var dod",
+    "skulle onske jeg var dod",
+    "avskjedsbrev",
+    "avskedsbrev",
+)
+
 # Suicide told in Nepali, its letters plain: suicide, a wish to die ("marna man lagcha", it
 # feels like dying) or not to live, to jump (not "dukhera mari jau jasto", a pain that feels
 # like dying).
@@ -2947,6 +2980,7 @@ CONCEPTS: tuple[Concept, ...] = (
             # denial after it (rules.py's _NEPALI_DENIALS), in the past nor a relative's.
             *NEPALI_SUICIDE,
             *IBERIAN_SUICIDE,
+            *SCANDINAVIAN_SUICIDE,
             "under a train",
             "walk* into the river",
             "walk* into the sea",
@@ -3747,6 +3781,13 @@ CONCEPTS: tuple[Concept, ...] = (
             "co levels",
             "button battery",
             "button batteries",
+            # Dutch and Flemish: a button cell, a little battery gone missing (the
+            # forty-eighth vignette set: "ik heb het batterijke niet meer teruggevonden",
+            # a toddler drooling after the remote's lid came off).
+            "knoopcel*",
+            "knoopbatterij*",
+            "batterijke",
+            "batterijtje",
             "coin battery",
             "coin cell*",
             "liquitab*",
@@ -6697,6 +6738,30 @@ CONCEPTS: tuple[Concept, ...] = (
             "acting strange*",
             "acting odd*",
             "acting weird",
+            # Dutch and Flemish (the forty-eighth vignette set: "ze doet gewoon raar", she is
+            # just acting strange, after ecstasy and litres of water).
+            *(
+                f"{who} doet {how}"
+                for who in (
+                    "ze",
+                    "zij",
+                    "hij",
+                    "pt",
+                    "pte",
+                    "patient",
+                    "patiente",
+                    "mama",
+                    "papa",
+                    "moeder",
+                    "vader",
+                    "oma",
+                    "opa",
+                    "ie",
+                )
+                for how in ("raar", "gewoon raar", "zo raar", "heel raar", "vreemd", "zo vreemd")
+            ),
+            "verward",
+            "gedesorienteerd",
             "behaving strange*",
             "behaving odd*",
             "not himself",

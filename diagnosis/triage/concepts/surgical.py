@@ -2378,6 +2378,17 @@ BLOOD_THINNERS = (
     "pradaxa",
     "doac",
     "noac",
+    # Brand names of Northern and Western Europe (the forty-eighth vignette set: a herder
+    # "on Marevan" who struck his head on the ice).
+    "marevan",
+    "marcoumar",
+    "marcumar",
+    "sintrom",
+    "acenocoumarol",
+    "fenprocoumon",
+    "phenprocoumon",
+    "previscan",
+    "fluindione",
     "enoxaparin",
     "clexane",
     "lovenox",

@@ -2312,6 +2312,39 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("snake bite 6 months ago, wound check", "B_ENVENOMATION", False),
         # A slash list negated after it is negated whole.
         ("low mood, suicidal/homicidal ideation denied, sleeping poorly", "B_PSYCH", False),
+        # The forty-eighth vignette set: a heart attack, a button battery and a confusion told
+        # in Dutch or Flemish, denied by "ontkent", "geen" or "niet"; a head struck on
+        # Marevan (warfarin); a wish to die told in Norwegian; "I dont want to die" is fear.
+        ("pijn op de borst sinds 1 uur, klam en zweterig", "B_ACS", True),
+        ("drukkend gevoel op de borst, straalt uit naar kaak", "B_ACS", True),
+        ("ontkent pijn op de borst, niet kortademig", "B_ACS", False),
+        ("'ik heb het batterijke niet meer teruggevonden', kwijlt, 2 jaar", "B_OVERDOSE", True),
+        ("we hebben het batterijke teruggevonden, hij is ok", "B_OVERDOSE", False),
+        ("'ze doet gewoon raar', vroeg 3x welke dag het is", "B_ALTERED", True),
+        ("pt is niet verward, wel moe", "B_ALTERED", False),
+        ("on Marevan, hit head on ice, small hematoma", "B_TRAUMA", True),
+        ("'det hadde vaert like greit om havet tok mae', brev til ungan", "B_PSYCH", True),
+        ("selvmordstanker med plan, hagle hjemme", "B_PSYCH", True),
+        ("ingen selvmordstanker, sover darlig", "B_PSYCH", False),
+        ("bit by dog, 'I dont want to die like my uncle' (rabies)", "B_PSYCH", False),
+        ("L eye red after vomiting on the bus, bright red patch, doesnt hurt", "B_EYE", False),
+        # Its review: a Dutch negation ends at "maar" or "wel" (but), "niet" negates only the
+        # word after it, "geen" after a chest pain answers it only after a colon; Norwegian
+        # denials, not "ingen" (nobody) further back; a knee that "doet raar"; a battery
+        # found again or changed.
+        ("geen koorts maar wel chest pain", "B_ACS", True),
+        ("kon niet slapen door pijn op de borst sinds 3 uur", "B_ACS", True),
+        ("borstpijn geen koorts", "B_ACS", True),
+        ("borstpijn: nee", "B_ACS", False),
+        ("herkent zijn vrouw niet meer en is verward", "B_ALTERED", True),
+        ("fell hit head, niet bewusteloos geweest maar wel on warfarin", "B_TRAUMA", True),
+        ("har ikke selvmordstanker, sover darlig", "B_PSYCH", False),
+        ("benekter selvmordstanker", "B_PSYCH", False),
+        ("foler at ingen bryr seg vil ikke leve lenger", "B_PSYCH", True),
+        ("mijn knie doet raar sinds de val", "B_ALTERED", False),
+        ("batterijke is teruggevonden onder de zetel, kind ok", "B_OVERDOSE", False),
+        ("ik heb het batterijtje van zijn hoorapparaat vervangen, oorpijn", "B_OVERDOSE", False),
+        ("L eye red and hurts, vomiting, halos round lights", "B_EYE", True),
         # The forty-seventh vignette set: a plan to jump off a bridge told in Spanish, a wish
         # to die in Spanish or Portuguese, not denied before it nor a pain one could die of;
         # chest pain and a cold sweat told in Indonesian ("keringat" is no Kernig's sign);

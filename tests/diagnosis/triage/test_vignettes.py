@@ -65,6 +65,7 @@ SETS = [
     ("vignettes_45.jsonl", 50, 11, 23),
     ("vignettes_46.jsonl", 50, 10, 24),
     ("vignettes_47.jsonl", 50, 10, 25),
+    ("vignettes_48.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
