@@ -41,6 +41,7 @@ from diagnosis.triage.concepts.cardiovascular import (
     GRIT_IN_THE_EYE,
     RED_PATCH_ON_THE_WHITE,
     SIGHT_AS_USUAL,
+    STROKE_IN_OTHER_LANGUAGES,
 )
 from diagnosis.triage.concepts.medical import (
     CANT_SAY_WHERE,
@@ -50,6 +51,7 @@ from diagnosis.triage.concepts.medical import (
     NEPALI_SUICIDE,
     PASSIVE_WISH_NOT_TO_WAKE,
     SCANDINAVIAN_SUICIDE,
+    SUICIDE_ELSEWHERE,
     TEN_OR_MORE,
     TURKISH_SUICIDE,
 )
@@ -350,6 +352,13 @@ _CUES_TO_COMMA = frozenset(
         # "niet" (not), which follows what it negates as often ("kon niet slapen door ...").
         "geen",
         "ontkent",
+        # German "kein(e)" (no) and Italian "senza" (without), to their comma ("kein Fieber,
+        # keine Dysurie": the forty-ninth vignette set); never English words.
+        "kein",
+        "keine",
+        "keinen",
+        "keinerlei",
+        "senza",
         # Vietnamese "không" (no, not), "chưa" (not yet), "hết" (gone), accents dropped.
         "khong",
         "chua",
@@ -648,6 +657,8 @@ _EUROPEAN_NEGATIONS = frozenset(
     {"sem", "nega", "negou", "nao", "senza", "nessun", "nessuna", "non", "keine", "kein"}
     | {"keinen", "ohne", "nie", "niega", "nunca", "mai", "geen", "ontkent", "zonder", "ikke"}
     | {"avkrefter", "benekter", "nekter", "neker", "nekar", "inga"}
+    # Russian "otritsaet" (denies), "net" (no, none): "otritsaet suitsidalnye mysli".
+    | {"otritsaet", "otricaet", "net"}
 )
 _EUROPEAN_ANSWERS = frozenset({"no", "nein", "keine", "nao", "nessuno", "negativo", "assente"})
 # ... and those that answer only after a colon or a question mark ("borstpijn: nee"; not
@@ -710,6 +721,11 @@ _BONE_SEEN = frozenset({"visible", "seen", "showing", "exposed", "protruding", "
 _NEPALI_AFFIRMED = frozenset({"cha", "chha", "lagcha", "lagchha", "lagyo", ".", ";", "?", "!"})
 _NEPALI_REACH = 6
 _NEPALI_DENIED = frozenset(NEPALI_SUICIDE)
+# Suicide told in Urdu or Hindi is denied by a "nahi" after it in its clause ("khudkushi ka
+# koi irada nahi": no thought of suicide; the forty-ninth set): _Note._denied_after.
+_SUICIDE_ELSEWHERE = frozenset(SUICIDE_ELSEWHERE)
+_URDU_DENIALS = frozenset({"nahi", "nahin", "nai"})
+_URDU_REACH = 4
 _NEPALI_RELATIVES = frozenset({"mama", "buwa", "baba", "aama", "ama", "dai", "didi", "bhai"}) | {
     "bahini",
     "sathi",
@@ -729,8 +745,14 @@ _NEPALI_RELATIVES = frozenset({"mama", "buwa", "baba", "aama", "ama", "dai", "di
 _TURKISH_BREAST = ("emzir", "meme", "lohusa")
 _EUROPEAN_CHEST_PAIN = frozenset(CHEST_PAIN_EUROPEAN)
 # Negated in their language as the chest pain is: suicide told in Norwegian, Swedish or
-# Danish ("ingen selvmordstanker"; "selvmordstanker: nei").
-_EUROPEAN_NEGATED = _EUROPEAN_CHEST_PAIN | frozenset(SCANDINAVIAN_SUICIDE)
+# Danish ("ingen selvmordstanker"; "selvmordstanker: nei"), a stroke told in Italian, German
+# or French ("keine Sprachstörung", "nega disartria").
+_EUROPEAN_NEGATED = (
+    _EUROPEAN_CHEST_PAIN
+    | frozenset(SCANDINAVIAN_SUICIDE)
+    | frozenset(STROKE_IN_OTHER_LANGUAGES)
+    | frozenset(SUICIDE_ELSEWHERE)
+)
 # Suicide told in Spanish or Portuguese is denied by a word up to three before it in its
 # clause ("niega ideas suicidas", "sem ideação suicida"; not "nao aguento mais, quero
 # morrer", I can't take it any more) or a "no" answering its question ("quiere morir? no"):
@@ -827,7 +849,9 @@ _NOT_BEFORE = {
         | {"better", "very"}
     ),
     # "Refill time 3 sec", "refill under 2 s": the skin's refill, not a prescription's.
-    "refill": frozenset({"time", "under", "over", "sec", "secs", "seconds", "normal", "brisk"}),
+    "refill": frozenset({"time", "under", "over", "sec", "secs", "seconds", "normal", "brisk"})
+    # ... "refill ok", "refill intact" (the forty-ninth vignette set's cut palm).
+    | frozenset({"ok", "okay", "good", "intact", "prompt", "conservato", "normale"}),
     # ... nor the Tagalog article before a person ("malikot si baby").
     "si": frozenset(
         {"joint", "joints", "baby", "tatay", "nanay", "lola", "lolo", "kuya", "ate", "bunso"}
@@ -1089,6 +1113,10 @@ _CRACKING_JOINTS = frozenset(
     | {"ankles", "hip", "hips", "wrist", "wrists", "back", "spine", "elbow", "fingers"}
 )
 _NOT_RIGHT_AFTER = {
+    # A speed under 25 km/h or 15 mph is no high-energy mechanism ("glissé sur le sable à
+    # petite vitesse (~20 km/h)": the forty-ninth vignette set).
+    **dict.fromkeys(("km/h", "kmh", "kph"), frozenset(str(n) for n in range(25))),
+    "mph": frozenset(str(n) for n in range(15)),
     # "I dont want to die like my uncle" (of rabies: the forty-eighth vignette set): fear.
     "want to die": frozenset({"dont", "doesnt", "didnt", "not", "never", "wouldnt"}),
     # "(doesnt hurt but im scared)" of a red patch on the white of the eye (the same set).
@@ -2001,6 +2029,16 @@ class _Note:
                 return False
         return False
 
+    def _denied_after(self, end: int) -> bool:
+        """Whether a "nahi" (not) follows the phrase ending at ``end`` in its clause, within
+        _URDU_REACH words."""
+        for word in self.tokens[end : end + _URDU_REACH]:
+            if word in _ANSWER_END:
+                return False
+            if word in _URDU_DENIALS:
+                return True
+        return False
+
     def _european_negation(self, start: int, end: int) -> bool:
         """Whether the Portuguese, Italian or German chest pain at ``start``-``end`` is
         negated in its own language: a negation up to three words before it in its clause,
@@ -2279,6 +2317,8 @@ class _Note:
                 ):
                     continue
                 if phrase in _NEPALI_DENIED and self._nepali_denial(i, i + n):
+                    continue
+                if phrase in _SUICIDE_ELSEWHERE and self._denied_after(i + n):
                     continue
                 if phrase in _IBERIAN_SUICIDE and self._iberian_denial(i, i + n):
                     continue
@@ -2696,6 +2736,8 @@ ANGINAL_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
 # chest pain), with no other cause for the sweat in the note (a fever, heat, exercise,
 # a low sugar, withdrawal, panic).
 _SWEATING_ACS_AGE = 45
+# Nausea in German, Urdu and Russian (Italian says "nausea"; French "nausée" is below).
+_NAUSEA_ELSEWHERE = ("ubelkeit", "ji matla", "jee matla", "ji machla", "toshnota", "toshnit")
 ACS_SWEAT_PHRASES: tuple[str, ...] = (
     # French: sweats on the forehead, in a sweat (the thirty-sixth vignette set).
     "sueurs",
@@ -2754,6 +2796,30 @@ ACS_SWEAT_PHRASES: tuple[str, ...] = (
     "keringat dingin",
     "berkeringat",
     "berpeluh",
+    # Italian and Neapolitan ("'nu poco 'e sudore fridd'"), French ("a transpiré bcp dans
+    # le taxi"), German, Urdu and Russian, transliterated (the forty-ninth vignette set).
+    "sudore",
+    "sudori",
+    "sudore fridd",
+    "a transpire",
+    "transpire beaucoup",
+    "transpire bcp",
+    "transpirait",
+    "transpiration",
+    "sueur froide",
+    "sueurs froides",
+    "kalter schweiss",
+    "schweiss auf der stirn",
+    "paseena",
+    "pasina",
+    "paseene",
+    "thanda paseena",
+    "kholodnyy pot",
+    "kholodnyi pot",
+    "kholodnom potu",
+    "v potu",
+    "vspotel",
+    "vspotela",
 )
 ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "upper abdomen",
@@ -2784,6 +2850,37 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "steen op mijn maag",
     "steen op de maag",
     "maagstreek",
+    # Italian, French, German, Urdu and Russian: a burning or a weight high in the belly,
+    # "the digestion" ("è 'a digestione, aggio mangiato pesante"; "brûlure estomac": the
+    # forty-ninth vignette set), and nausea.
+    "bruciore di stomaco",
+    "bruciore allo stomaco",
+    "bocca dello stomaco",
+    "dolore epigastrico",
+    "epigastralgia",
+    "digestione",
+    "cattiva digestione",
+    "indigestione",
+    "brulure estomac",
+    "brulure destomac",
+    "brulure a lestomac",
+    "brulures estomac",
+    "douleur epigastrique",
+    "epigastralgie",
+    "oberbauch",
+    "oberbauchschmerz*",
+    "druck im oberbauch",
+    "magendruck",
+    "druck im magen",
+    "sodbrennen",
+    "magenbrennen",
+    "tezabiat",
+    "maiday mein jalan",
+    "meday mein jalan",
+    "izzhoga",
+    "pod lozhechkoy",
+    "zhzhenie v zheludke",
+    *_NAUSEA_ELSEWHERE,
     "sikmura",
     "kabag",
     "gas",
@@ -2830,7 +2927,7 @@ _UPPER_BURNING = tuple(
     phrase
     for phrase in ACS_UPPER_ABDOMEN_PHRASES
     if phrase not in ("gas", "gassy", "kabag", "nausea", "nauseous", "nauseated", "queasy")
-    and phrase not in ("nasusuka", "nausee", "nausees")
+    and phrase not in ("nasusuka", "nausee", "nausees", *_NAUSEA_ELSEWHERE)
     and not phrase.startswith("sick to")
 )
 ACS_SWEAT_BREATHLESS_PHRASES: tuple[str, ...] = (
@@ -4157,6 +4254,9 @@ def _needing_nothing(note: _Note, matched: list[str]) -> list[str]:
 _CUT_WORDS = frozenset(
     {"cut", "cuts", "gash", "gashes", "lac", "lacs", "laceration", "lacerations"}
     | {"coupure", "plaie", "corte", "herida"}
+    # ... in Italian, German, Russian and Urdu ("ferita lineare ca 3 cm", "Wunde ca. 2 cm,
+    # klaffend": the forty-ninth vignette set).
+    | {"ferita", "taglio", "wunde", "schnittwunde", "platzwunde", "porez", "zakhm"}
 )
 _SIZED_CUT_WORDS = _CUT_WORDS | {"wound"}
 _CUT_PHRASES = tuple(sorted(_CUT_WORDS))
@@ -4192,6 +4292,7 @@ _TENDON_OR_NERVE_PHRASES: tuple[str, ...] = (
 _LENGTH = re.compile(
     r"(?<![\w.,])(\d+(?:[.,]\d+)?)(?:\s*(?:-|to)\s*(\d+(?:[.,]\d+)?))?\s*(cms?|mm)\b"
 )
+_ABOUT_DOT = re.compile(r"\b(?:ca|approx|appr|env|etwa|circa)\.")
 _A_PLACE_AFTER = frozenset(
     {"above", "below", "from", "away", "proximal", "distal", "lateral", "medial", "off"}
     | {"shorter", "longer"}
@@ -4249,6 +4350,8 @@ def _sized_cut(note: _Note) -> str:
     if not note.find(_CUT_PHRASES) or note.find(_NOT_A_FRESH_CUT):
         return ""
     text = note.complaint.lower()  # as written: ".5cm" is no 5 cm (_CALIBRE drops its dot)
+    # "Wunde ca. 2 cm": the dot of an "about" ends no sentence (the forty-ninth set).
+    text = _ABOUT_DOT.sub(lambda m: m[0][:-1] + " ", text)
     for length in _LENGTH.finditer(text):
         numbers = [float(n.replace(",", ".")) for n in length.group(1, 2) if n]
         centimetres = max(numbers) / (10 if length[3] == "mm" else 1)

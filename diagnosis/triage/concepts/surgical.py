@@ -51,6 +51,29 @@ _EARLY_WEEKS: tuple[str, ...] = (
     "start of last month",
     "beginning of last month",
 )
+# ... and in Italian, German and French, each with its own words for the last period ("UM
+# ca 6-7 sett fa", "LMP ca. 7 Wo", "retard ~6 sem": the forty-ninth vignette set), so that
+# an English "um" or a bare "retard" reads nothing.
+_EARLY_WEEKS_ELSEWHERE: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
+    (
+        last_period,
+        tuple(f"{n} {unit}" for n in range(4, 14) for unit in units),
+    )
+    for last_period, units in (
+        (
+            ("um", "ultima mestruazione", "ultime mestruazioni", "ultimo ciclo", "ritardo"),
+            ("sett", "settimane"),
+        ),
+        (
+            ("lmp", "letzte periode", "letzte regel", "letzte menstruation", "regel seit"),
+            ("wo", "woche", "wochen"),
+        ),
+        (
+            ("ddr", "dernieres regles", "retard", "regles depuis", "amenorrhee"),
+            ("sem", "semaines", "sa"),
+        ),
+    )
+)
 # Speeds written as one token ("50mph", "80kph").
 # (Not "100mph": one slip from "10mph".)
 _SPEEDS: tuple[str, ...] = tuple(
@@ -419,6 +442,29 @@ _PREGNANT: tuple[str, ...] = (
 )
 # Pain low in the belly or pelvis, bleeding, or the signs of blood loss.
 _ECTOPIC_SIGNS: tuple[str, ...] = (
+    # Italian, German and French (the forty-ninth vignette set: "dolore basso ventre dx ...
+    # perdite scure ... dolore spalla dx"; "Bauchweh links unten ... Schmierblutung"; "mal
+    # de ventre bas côté D ... pertes marron ... dlr épaule D").
+    "basso ventre",
+    "fossa iliaca",
+    "perdite",
+    "dolore spalla",
+    "dolore alla spalla",
+    "unterbauch*",
+    "unterleib*",
+    "links unten",
+    "rechts unten",
+    "schmierblutung",
+    "schulterschmerz*",
+    "schulter weh",
+    "bas ventre",
+    "bas du ventre",
+    "fosse iliaque",
+    "pertes",
+    "metrorragie*",
+    "dlr epaule",
+    "douleur epaule",
+    "douleur a lepaule",
     # The twelfth paraphrase round: "positive test last wk, now my side is killing me".
     "side is killing",
     "abd pain",
@@ -2425,6 +2471,17 @@ _HEAD_OR_FACE = (
     # Scots ("bumped his heid": the thirty-fourth).
     "ulu",
     "heid",
+    # Italian, German and Russian (the forty-ninth vignette set: "battuto la testa sul
+    # lavandino" on Coumadin, "Kopf am Lavabo angeschlagen" on Xarelto).
+    "testa",
+    "nuca",
+    "kopf",
+    "hinterkopf",
+    "stirn",
+    "schadel",
+    "golova",
+    "golovoy",
+    "golovu",
 )
 # A knock to the head told in the words of a game or a fall (B_TRAUMA with repeated vomiting
 # or questions; the rules date it: not weeks back).
@@ -2509,6 +2566,27 @@ _BLOW_OR_FALL = (
     "bashed over",
     "bottle over",
     "face first",
+    # ... in Italian, German, French and Russian (the forty-ninth vignette set).
+    "battuto",
+    "sbattuto",
+    "caduta",
+    "caduto",
+    "scivolata",
+    "scivolato",
+    "bernoccolo",
+    "angeschlagen",
+    "angestossen",
+    "gesturzt",
+    "sturz",
+    "ausgerutscht",
+    "hingefallen",
+    "beule",
+    "cogne*",
+    "chute",
+    "udarilas",
+    "udarilsya",
+    "upala",
+    "upal",
     "scrape*",
     "scraped",
     "abrasion*",
@@ -2597,7 +2675,12 @@ CONCEPTS: tuple[Concept, ...] = (
                 ("spotting", "bleeding", "pv bleed*", "blood"),
             ),
             (
-                ("last period", "lmp", "last menstrual period", "last menses"),
+                (
+                    "last period",
+                    "lmp",
+                    "last menstrual period",
+                    "last menses",
+                ),
                 (
                     "2 months",
                     "two months",
@@ -2609,6 +2692,10 @@ CONCEPTS: tuple[Concept, ...] = (
                     *_EARLY_WEEKS,
                 ),
                 _ECTOPIC_SIGNS,
+            ),
+            *(
+                (last_period, weeks, _ECTOPIC_SIGNS)
+                for last_period, weeks in _EARLY_WEEKS_ELSEWHERE
             ),
             (
                 ("late", "overdue"),

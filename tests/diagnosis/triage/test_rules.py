@@ -318,6 +318,18 @@ RESOURCE_CASES = [
     ("Sewn up at clinic 3 days ago, wants dressing change", 5),
     ("Corte profundo en la palma con vidrio, no puedo mover los dedos", 3),
     ("R foot red + swollen up to cheville, plantar ulcer ~2 cm, pus", None),
+    # The forty-ninth: a cut told in Italian or German by its length ("Wunde ca. 2 cm": the
+    # dot of "about" ends no sentence), a skin's "refill ok" is no prescription; a red patch
+    # on the white of the eye told in German, French, Urdu or Russian with the sight as
+    # usual needs nothing; "keine Dysurie" is none.
+    ("ferita lineare ca 3 cm palmo mano sx, refill ok", 4),
+    ("Wunde ca. 2 cm, klaffend, Sensibilität intakt", 4),
+    ("handcuff wrist sore, cap refill ok", None),
+    ("Auge voller Blut nach Husten, scharf begrenzt hellrot, kein Sehverlust", 5),
+    ("mon oeil est rempli de sang depuis ce matin, voit bien, lit l'affiche", 5),
+    ("ankh mein khoon aa gaya, flat patch, vision grossly normal both eyes", 5),
+    ("u mamy krov v glazu, no blurred vision, reads my name badge fine", 5),
+    ("Kein Durchfall, keine Dysurie, kein Fieber", None),
     ("", None),
     ("here with mom", None),
 ]
@@ -2345,6 +2357,49 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("batterijke is teruggevonden onder de zetel, kind ok", "B_OVERDOSE", False),
         ("ik heb het batterijtje van zijn hoorapparaat vervangen, oorpijn", "B_OVERDOSE", False),
         ("L eye red and hurts, vomiting, halos round lights", "B_EYE", True),
+        # The forty-ninth vignette set: heart attacks, strokes, ruptured ectopic pregnancies
+        # and heads struck on blood thinners told in Italian (and Neapolitan or Sicilian),
+        # German or French (and Wolof); a child's spots that do not fade under a glass told in
+        # Bavarian; a weedkiller drunk in French; suicide told in Urdu or Russian; each denied
+        # in its language ("nega", "kein", "senza", "otritsaet", a "nahi" after); a slow
+        # speed is no high-energy crash.
+        ("tengo 'na pressione ccà (indica sterno), fastidio al braccio sx", "B_ACS", True),
+        ("Druck auf der Brust seit 1h, zieht in den Kiefer", "B_ACS", True),
+        ("Brust gerötet und geschwollen, stillt, Fieber 38.5", "B_ACS", False),
+        ("'avi 'a vucca storta e parra comu 'n 'mbriacu', deriva arto sup dx", "B_STROKE", True),
+        ("Mundwinkel hängt, verwaschene Sprache seit 8 Uhr", "B_STROKE", True),
+        ("'Làmmiñam dafa diis' (sa langue est lourde), sa main n'a pas de force", "B_STROKE", True),
+        ("beta ka munh tedha ho gaya, zaban larkhara rahi hai", "B_STROKE", True),
+        ("rot perekosilo, ruka ne slushaetsya", "B_STROKE", True),
+        ("Keine Sprachstörung, kein hängender Mundwinkel, Kopfweh", "B_STROKE", False),
+        ("nega disartria, cefalea", "B_STROKE", False),
+        ("paura di un ictus all'occhio, ho letto su internet", "B_STROKE", False),
+        ("UM ca 6-7 sett fa, dolore basso ventre dx, perdite scure", "B_ECTOPIC", True),
+        ("LMP ca. 7 Wo, Bauchweh links unten, Schmierblutung", "B_ECTOPIC", True),
+        ("retard ~6 sem, mal de ventre bas côté D, pertes marron", "B_ECTOPIC", True),
+        ("pt says um, cough 6 wks, abd pain", "B_ECTOPIC", False),
+        ("battuto la testa sul lavandino, in tp con coumadin", "B_TRAUMA", True),
+        ("Kopf am Lavabo angeschlagen, Xarelto 20 mg wg. VHF", "B_TRAUMA", True),
+        (
+            "Fieber, 'kloane rote Pünktal an de Füß, die gehn beim Glas ned weg'",
+            "B_MENINGITIS",
+            True,
+        ),
+        ("Fieber, kein Ausschlag", "B_MENINGITIS", False),
+        ("a bu 'un peu' de Gramoxone (herbicide) il y a 1h", "B_OVERDOSE", True),
+        ("'tum log mere baghair behtar raho ge', found standing by the nehar", "B_PSYCH", True),
+        ("khudkushi ka koi irada nahi, tension hai", "B_PSYCH", False),
+        ("ona razdala svoi veshchi, telefon mne otdala", "B_PSYCH", True),
+        ("otritsaet suitsidalnye mysli, ne spit", "B_PSYCH", False),
+        ("voglio farla finita, non dormo", "B_PSYCH", True),
+        ("Keine Suizidgedanken, schläft schlecht", "B_PSYCH", False),
+        ("sensation de poids sur la poitrine, irradie dans le bras gauche", "B_ACS", True),
+        (
+            "passager moto, glissé à petite vitesse (~20 km/h), accident, plaie avant-bras",
+            "B_TRAUMA",
+            False,
+        ),
+        ("motorbike accident at 60 km/h, thrown off", "B_TRAUMA", True),
         # The forty-seventh vignette set: a plan to jump off a bridge told in Spanish, a wish
         # to die in Spanish or Portuguese, not denied before it nor a pain one could die of;
         # chest pain and a cold sweat told in Indonesian ("keringat" is no Kernig's sign);

@@ -66,6 +66,7 @@ SETS = [
     ("vignettes_46.jsonl", 50, 10, 24),
     ("vignettes_47.jsonl", 50, 10, 25),
     ("vignettes_48.jsonl", 50, 10, 25),
+    ("vignettes_49.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
