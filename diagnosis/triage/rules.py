@@ -381,6 +381,8 @@ _NAI_IN_ITS_LANGUAGE = frozenset(
     | {"shokuyoku", "wakaranai", "sukoshi", "dake", "kusuri", "netsu", "kimochi", "warui"}
     | {"hakike", "memai", "shibire", "jeb", "jep", "khood", "nuat", "sabai", "khrap", "krub"}
     | {"puat", "lom"}
+    # Burmese ("ma sar nai bu": cannot eat; the fiftieth vignette set).
+    | {"sar", "bu"}
 )
 # Endings of a Japanese word that "nai" negates ("utte", "yoku", "wakara", "ugoka"), and
 # Thai or Lao body parts after "nai" (in): "jeb nai ok" (pain in the chest).
@@ -504,6 +506,13 @@ _ITALIAN_OR_SPANISH_WORDS = frozenset(
     | {"esta", "pero", "por", "duele", "tengo", "estoy", "siento", "mucho", "cuando"}
 )
 _ABBREVIATIONS_OF_A_LANGUAGE = frozenset({"ich", "mi", "si"})
+# A note quoting Burmese, romanized (two of these words make one): its "si" is a word of the
+# language ("myet si ka thway htwet nay de": blood comes from the eye; the fiftieth vignette
+# set), not suicidal ideation.
+_BURMESE_WORDS = frozenset(
+    {"myet", "nay", "thway", "htwet", "kwe", "thwar", "mha", "kyi", "hpyar", "sar", "bu"}
+    | {"kaung", "khaung", "kyauk", "lar", "tae", "shi", "de", "ma"}
+)
 # The most words of another item of a list of negatives than the finding's ("no fever,
 # vision change or ..."), and the record's fields a list never starts with ("No allergies,
 # SOB at rest ...": what follows is the complaint).
@@ -1757,6 +1766,7 @@ class _Note:
         words = set(self.tokens)
         self.german = len(_GERMAN_WORDS & words) >= 2
         self.italian_or_spanish = len(_ITALIAN_OR_SPANISH_WORDS & words) >= 2
+        self.burmese = len(_BURMESE_WORDS & words) >= 2
         # "Chưa", "hết" negate in a note with Vietnamese in it, not "Mr Chua" (a surname).
         self.vietnamese = bool(_VIETNAMESE_WORDS & set(self.tokens))
         self.nai_language = bool(_NAI_IN_ITS_LANGUAGE & set(self.tokens)) and not (
@@ -1842,14 +1852,14 @@ class _Note:
 
     def _a_word_of_its_language(self, phrase: str, i: int) -> bool:
         """Whether the "ich", "mi" or "si" at ``i`` is a word of the note's German, Italian,
-        Spanish (or, for "si", French), not the nurse's abbreviation: not in capitals, not
-        in a note all in capitals, not framed by the words around it."""
+        Spanish (or, for "si", French or Burmese), not the nurse's abbreviation: not in
+        capitals, not in a note all in capitals, not framed by the words around it."""
         if phrase == "ich":
             language = self.german
         elif phrase == "mi":
             language = self.italian_or_spanish
         else:
-            language = self.italian_or_spanish or self.french
+            language = self.italian_or_spanish or self.french or self.burmese
         complaint = self.complaint
         if not language or sum(c.islower() for c in complaint) <= sum(
             c.isupper() for c in complaint
@@ -2764,6 +2774,18 @@ ACS_SWEAT_PHRASES: tuple[str, ...] = (
     "pouring with sweat",
     "dripping with sweat",
     "dripping sweat",
+    # A forehead or skin damp or moist to the touch ("Looks pale, damp forehead": the
+    # fiftieth vignette set).
+    "damp forehead",
+    "forehead damp",
+    "forehead is damp",
+    "damp skin",
+    "skin damp",
+    "skin is damp",
+    "moist skin",
+    "skin moist",
+    "skin is moist",
+    "beads of sweat",
     # Italian, Portuguese, Spanish and German ("grigio e sudato": the thirty-ninth vignette
     # set; "kaltschweißig": in a cold sweat).
     "sudato",

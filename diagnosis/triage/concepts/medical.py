@@ -1444,6 +1444,19 @@ SUICIDE_ELSEWHERE = (
     "mar jana chahti",
     "jeena nahi chahta",
     "jeena nahi chahti",
+    # ... and as Fiji Hindi says it ("hum jiye nahi mangta": I don't want to live; the
+    # fiftieth vignette set).
+    "jiye nahi mangta",
+    "jiye nahi mangti",
+    "jeena nahi mangta",
+    "jeena nahi mangti",
+    "jina nahi mangta",
+    "jina nahi chahta",
+    "jina nahi chahti",
+    "jeene ka mann nahi",
+    "jeene ka man nahi",
+    "jine ka mann nahi",
+    "jine ka man nahi",
     "apni jaan le*",
     "jaan de doon",
     "jaan de dunga",
@@ -5585,6 +5598,8 @@ CONCEPTS: tuple[Concept, ...] = (
                     "erbicida",
                     "unkrautvernichter",
                     "unkrautvertilger",
+                    # ... and as South Asia and the Pacific say it (the fiftieth vignette set).
+                    "weedicide",
                 ),
                 (
                     "drank",

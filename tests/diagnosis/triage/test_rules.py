@@ -1483,6 +1483,9 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("walang lagnat, pinagpapawisan, nasusuka", "B_ACS", True),
         ("nagsusuka, pinagpapawisan", "B_ACS", False),
         ("sweaty and nauseous, felt faint", "B_ACS", True),
+        # The fiftieth vignette set: a forehead damp, told so.
+        ("DM2, nauseated, looks pale, damp forehead, heavy in the upper belly", "B_ACS", True),
+        ("hot day in the garden, damp forehead, upper stomach cramps", "B_ACS", False),
         ("nauseous and sweaty after a blood draw", "B_ACS", False),
         ("car sick, nauseous, sweaty, better in the fresh air", "B_ACS", False),
         ("car sick, nauseous, better in the fresh air", "B_OVERDOSE", False),
@@ -2357,6 +2360,16 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
         ("batterijke is teruggevonden onder de zetel, kind ok", "B_OVERDOSE", False),
         ("ik heb het batterijtje van zijn hoorapparaat vervangen, oorpijn", "B_OVERDOSE", False),
         ("L eye red and hurts, vomiting, halos round lights", "B_EYE", True),
+        # The fiftieth vignette set: a wish not to live told in Fiji Hindi; a Burmese "si"
+        # and "nai" are words of the language, not suicidal ideation or a non-accidental
+        # injury (as the nurse's own abbreviations they still are).
+        ("'hum jiye nahi mangta', weedicide ke bottle ghar me", "B_PSYCH", True),
+        ("'jeene ka mann nahi', no sleep since the wedding talk", "B_PSYCH", True),
+        ("drank weedicide from the shed an hour ago, vomiting", "B_OVERDOSE", True),
+        ("wife: 'myet si ka thway htwet nay de', red patch white of L eye", "B_PSYCH", False),
+        ("pt endorses si with plan, low mood", "B_PSYCH", True),
+        ("wife: 'ma sar nai bu', fever 5 days, cough", "B_ABUSE", False),
+        ("concern for NAI, bruises of different ages", "B_ABUSE", True),
         # The forty-ninth vignette set: heart attacks, strokes, ruptured ectopic pregnancies
         # and heads struck on blood thinners told in Italian (and Neapolitan or Sicilian),
         # German or French (and Wolof); a child's spots that do not fade under a glass told in

@@ -67,6 +67,7 @@ SETS = [
     ("vignettes_47.jsonl", 50, 10, 25),
     ("vignettes_48.jsonl", 50, 10, 25),
     ("vignettes_49.jsonl", 50, 10, 25),
+    ("vignettes_50.jsonl", 30, 6, 15),
 ]
 VIGNETTES = [
     json.loads(line)
