@@ -511,7 +511,7 @@ _ABBREVIATIONS_OF_A_LANGUAGE = frozenset({"ich", "mi", "si"})
 # set), not suicidal ideation.
 _BURMESE_WORDS = frozenset(
     {"myet", "nay", "thway", "htwet", "kwe", "thwar", "mha", "kyi", "hpyar", "sar", "bu"}
-    | {"kaung", "khaung", "kyauk", "lar", "tae", "shi", "de", "ma"}
+    | {"kaung", "khaung", "kyauk"}
 )
 # The most words of another item of a list of negatives than the finding's ("no fever,
 # vision change or ..."), and the record's fields a list never starts with ("No allergies,
