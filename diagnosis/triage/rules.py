@@ -2943,6 +2943,12 @@ ACS_UPPER_ABDOMEN_PHRASES: tuple[str, ...] = (
     "sick to his stomach",
     "sick to the stomach",
     "nasusuka",
+    # Nausea as British English says it ("gone grey and a bit clammy, said she felt sick":
+    # the fifty-first vignette set, an 86-year-old diabetic with no chest pain).
+    "felt sick",
+    "feels sick",
+    "feeling sick",
+    "feel sick",
 )
 # Of them, a burning or heaviness of the upper stomach (not wind nor nausea alone).
 _UPPER_BURNING = tuple(
@@ -2950,6 +2956,7 @@ _UPPER_BURNING = tuple(
     for phrase in ACS_UPPER_ABDOMEN_PHRASES
     if phrase not in ("gas", "gassy", "kabag", "nausea", "nauseous", "nauseated", "queasy")
     and phrase not in ("nasusuka", "nausee", "nausees", *_NAUSEA_ELSEWHERE)
+    and phrase not in ("felt sick", "feels sick", "feeling sick", "feel sick")
     and not phrase.startswith("sick to")
 )
 ACS_SWEAT_BREATHLESS_PHRASES: tuple[str, ...] = (
@@ -3134,6 +3141,165 @@ SILENT_ACS_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "hangover",
     "non diabetic",
 )
+# A leaking abdominal aortic aneurysm told as a first kidney stone or a bad back, from
+# _AORTIC_LEAK_AGE (a first "renal colic" after 60 is an aneurysm until shown otherwise): a
+# sudden or never-before pain of the back, the flank, the loin or the belly with a sign of
+# blood lost (a sweat, a dizziness or faint, pallor, a pressure well below the patient's
+# usual), and no other cause told (stones known before, an injury, a fever). The
+# fifty-first vignette set: "sudden L back/flank pain ... 'like someone stuck a knife in me
+# and twisted, I've never had owt like it'. Carer thought kidney stone. Sweaty ... 'Felt
+# woozy when I stood'. Usual BP 150s per folder" in a 79-year-old on bisoprolol.
+_AORTIC_LEAK_AGE = 60
+AORTIC_LEAK_SITE_PHRASES: tuple[str, ...] = (
+    # A pain of the back (not "came back", "back home"), the flank or the loin...
+    "back pain",
+    "backpain",
+    "backache",
+    "back ache",
+    "back hurts",
+    "back hurting",
+    "sore back",
+    "pain in back",
+    "pain in the back",
+    "pain in his back",
+    "pain in her back",
+    "pain in my back",
+    "pain in me back",
+    "lower back",
+    "low back",
+    "lumbar",
+    "flank*",
+    "loin*",
+    "kidney stone*",
+    "kidney pain",
+    "renal colic",
+    "renal pain",
+    # ... or of the belly.
+    "abdo pain",
+    "abdominal pain",
+    "abd pain",
+    "belly pain",
+    "tummy pain",
+    "stomach pain",
+    "stomach ache",
+    "tummy ache",
+    "bellyache",
+    "belly ache",
+    "pain in belly",
+    "pain in the belly",
+    "pain in his belly",
+    "pain in her belly",
+    "pain in my belly",
+    "pain in stomach",
+    "pain in the stomach",
+    "pain in his stomach",
+    "pain in her stomach",
+    "pain in my stomach",
+    "pain in tummy",
+    "pain in the tummy",
+    "pain in abdomen",
+    "pain in the abdomen",
+)
+AORTIC_LEAK_ONSET_PHRASES: tuple[str, ...] = (
+    "sudden*",
+    "all of a sudden",
+    "out of nowhere",
+    "out of the blue",
+    "abrupt*",
+    "came on at once",
+    "all at once",
+    "knife",
+    "excruciat*",
+    "worst pain",
+    "worst ever",
+    "10/10",
+    "doubled over",
+    "never had owt like",
+    "never had anything like",
+    "never had pain like",
+    "never had a pain like",
+    "never felt anything like",
+    "never felt pain like",
+    "never had this before",
+    "first time",
+    "first ever",
+)
+AORTIC_LEAK_BLOOD_LOST_PHRASES: tuple[str, ...] = (
+    *HYPOPERFUSION_PHRASES,
+    *LOW_OUTPUT_SYMPTOM_PHRASES,
+    *LOW_OUTPUT_EVENT_PHRASES,
+    "sweaty",
+    "sweating",
+    "sweats",
+    "woozy",
+    "wobbly when",
+    "went white",
+    "gone white",
+    "white as a sheet",
+    "nearly fainted",
+    "nearly passed out",
+    "almost passed out",
+    "almost fainted",
+    "hypotensive",
+    "hypotension",
+)
+AORTIC_LEAK_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
+    "known stone*",
+    "known renal stone*",
+    "known kidney stone*",
+    "previous stone*",
+    "prev stone*",
+    "previous renal colic",
+    "previous kidney stone*",
+    "hx stone*",
+    "hx renal colic",
+    "hx kidney stone*",
+    "recurrent stone*",
+    "recurrent renal colic",
+    "stones before",
+    "had stones",
+    "same as last time",
+    "same as before",
+    "same as his last",
+    "same as her last",
+    "same as my last",
+    "like his last stone",
+    "like her last stone",
+    "like my last stone",
+    "fell",
+    "fall",
+    "fallen",
+    "lifting",
+    "lifted",
+    "injur*",
+    "trauma",
+    "stab wound",
+    "stabbed",
+    "shingles",
+    "zoster",
+    "chronic back pain",
+    "chronic backache",
+    "chronic low back",
+    "chronic lower back",
+    "chronic pain",
+    "for years",
+    "longstanding",
+    "long standing",
+    "sciatica",
+    "usual back pain",
+    "usual pain",
+    "aaa repair",
+    "evar",
+)
+# "Usual BP 150s", "BP normally 160": the patient's own pressure, for a fall from it.
+_USUAL_PRESSURE = re.compile(
+    r"(?:usual(?:ly)?|normal(?:ly)?|baseline)\s+(?:sbp|bp|blood pressure)\s*"
+    r"(?:is\s+|of\s+|about\s+|around\s+|~\s*)?(\d{2,3})"
+    r"|(?:sbp|bp|blood pressure)\s+(?:is\s+)?(?:usual(?:ly)?|normal(?:ly)?)"
+    r"\s*(?:about\s+|around\s+|~\s*)?(\d{2,3})"
+)
+# A systolic pressure this far below the patient's usual is a pressure fallen.
+_PRESSURE_FALL = 30
 # A low blood glucose now, in words (a reading in numbers: _low_glucose_readings). "Hypo"
 # alone is read only where it is not the start of another word written apart ("hypo
 # thyroid", "hypo-tensive"); a glucometer below its range shows "LO".
@@ -4079,6 +4245,10 @@ def _all_phrases() -> Iterable[str]:
         SICK_PHRASES,
         DRAINED_PHRASES,
         SILENT_ACS_OTHER_CAUSE_PHRASES,
+        AORTIC_LEAK_SITE_PHRASES,
+        AORTIC_LEAK_ONSET_PHRASES,
+        AORTIC_LEAK_BLOOD_LOST_PHRASES,
+        AORTIC_LEAK_OTHER_CAUSE_PHRASES,
         ACS_SWEAT_PHRASES,
         ACS_UPPER_ABDOMEN_PHRASES,
         ACS_SWEAT_BREATHLESS_PHRASES,
@@ -4594,6 +4764,34 @@ def _shock_rule(
     )
 
 
+def _aortic_leak(note: _Note, vitals: Vitals) -> str | None:
+    """What says a leaking aortic aneurysm in an older patient whose pain reads as a first
+    kidney stone or a bad back (see _AORTIC_LEAK_AGE), or None."""
+    if vitals.age_years < _AORTIC_LEAK_AGE:
+        return None
+    if vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C:
+        return None
+    site = note.find(AORTIC_LEAK_SITE_PHRASES)
+    onset = note.find(AORTIC_LEAK_ONSET_PHRASES) if site else []
+    if not onset or note.find(AORTIC_LEAK_OTHER_CAUSE_PHRASES, history_counts=True):
+        return None
+    signs = [note.quote(found)] if (found := note.find(AORTIC_LEAK_BLOOD_LOST_PHRASES)) else []
+    sbp = vitals.systolic_bp
+    for match in _USUAL_PRESSURE.finditer(note.text):
+        usual = int(match[1] or match[2])
+        if sbp and sbp <= usual - _PRESSURE_FALL:
+            signs.append(f"systolic BP {sbp} where the usual is {usual}")
+            break
+    if not signs:
+        return None
+    return (
+        "A sudden or never-before pain of the back, the flank or the belly after 60 with a "
+        "sign of blood lost may be a leaking aortic aneurysm, whatever it is taken for (a "
+        f"first kidney stone after 60 is one until shown otherwise: complaint says "
+        f"{note.quote(site + onset)}; {'; '.join(signs)}): ESI 2."
+    )
+
+
 def _concept_found(concept: Concept, note: _Note) -> list[str]:
     """The phrases of ``concept`` found in the note (not negated): its own, then those of
     each combination all of whose groups were found."""
@@ -5061,6 +5259,8 @@ def esi_rules(
         fired_already = any(r.code == concept.code for r in fired)
         if concept.level == 2 and concept.code != "B_ALTERED" and not fired_already:
             _add_concept(concept, note, similar, add)
+    if not any(r.code == "B_AORTIC" for r in fired) and (leak := _aortic_leak(note, vitals)):
+        add("B_AORTIC", "B", 2, leak)
     if not any(r.code == "B_OBSTETRIC" for r in fired) and (
         pressure := _severe_pressure_in_pregnancy(note, vitals)
     ):

@@ -1486,6 +1486,20 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         # The fiftieth vignette set: a forehead damp, told so.
         ("DM2, nauseated, looks pale, damp forehead, heavy in the upper belly", "B_ACS", True),
         ("hot day in the garden, damp forehead, upper stomach cramps", "B_ACS", False),
+        # The fifty-first: a leaking aneurysm taken for a first kidney stone; nausea as
+        # "felt sick" with a cold sweat and no chest pain.
+        (
+            "sudden L back/flank pain, 'like someone stuck a knife in me and twisted, never "
+            "had owt like it'. Carer thought kidney stone. Sweaty",
+            "B_AORTIC",
+            True,
+        ),
+        ("sudden severe low back pain on the toilet, felt woozy when he stood", "B_AORTIC", True),
+        ("known kidney stones, sudden L flank pain, sweaty, same as last time", "B_AORTIC", False),
+        ("sudden back pain after lifting a box, sweaty", "B_AORTIC", False),
+        ("sudden dizziness, came back from holiday yesterday, pale", "B_AORTIC", False),
+        ("gone grey and a bit clammy, said she felt sick", "B_ACS", True),
+        ("felt sick, clammy, diarrhoea x4 since last night", "B_ACS", False),
         ("nauseous and sweaty after a blood draw", "B_ACS", False),
         ("car sick, nauseous, sweaty, better in the fresh air", "B_ACS", False),
         ("car sick, nauseous, better in the fresh air", "B_OVERDOSE", False),
@@ -1536,6 +1550,24 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=74))
 
     assert (code in codes(result)) is fires
+
+
+@pytest.mark.parametrize(
+    ("age", "systolic", "fires"),
+    [(79, 108, True), (79, 140, False), (52, 108, False)],
+)
+def test_a_first_kidney_stone_after_60_with_a_pressure_fallen_is_an_aneurysm(
+    age: int, systolic: int, fires: bool
+) -> None:
+    """The fifty-first vignette set: after 60, a sudden flank pain taken for a stone with a
+    systolic pressure 30 or more below the one the folder gives is a possible leaking
+    aneurysm (ESI 2); at 52, or with the pressure as usual, it is no such sign."""
+    result = esi_rules(
+        complaint="sudden L flank pain, never had owt like it, ?kidney stone. Usual BP 150s",
+        vitals=vitals(age_years=age, systolic_bp=systolic, diastolic_bp=66),
+    )
+
+    assert ("B_AORTIC" in codes(result)) is fires
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,7 @@ SETS = [
     ("vignettes_48.jsonl", 50, 10, 25),
     ("vignettes_49.jsonl", 50, 10, 25),
     ("vignettes_50.jsonl", 30, 6, 15),
+    ("vignettes_51.jsonl", 10, 2, 5),
 ]
 VIGNETTES = [
     json.loads(line)
