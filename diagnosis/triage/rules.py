@@ -907,6 +907,8 @@ _NOT_BEFORE = {
     **dict.fromkeys(("low sugar", "low sugars"), frozenset({"diet", "drink", "drinks", "food"})),
     # A sick note or sick leave is no nausea.
     "sick": frozenset({"note", "notes", "leave", "cert", "certificate", "pay", "of"}),
+    # "Feel sick of this back pain": fed up, no nausea.
+    **dict.fromkeys(("felt sick", "feel sick", "feels sick", "feeling sick"), frozenset({"of"})),
     # Absent breath sounds over a lung (heard with a stethoscope) are no apnoea.
     **dict.fromkeys(
         ("no breath", "no breaths", "no breathe", "no breathing"),
@@ -3019,6 +3021,22 @@ ACS_SWEAT_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
 # (a grey, sweaty, breathless diabetic who vomited once is still a possible heart attack):
 # vomiting and diarrhoea in any words, and the everyday causes of sweating with nausea.
 ACS_SWEAT_GUT_CAUSE_PHRASES: tuple[str, ...] = (
+    # An injury, a wound, a toothache, a sore throat or an abscess, and its pain, explain
+    # a sweat with nausea ("FOOSH, wrist deformity, felt sick and clammy": the fifty-first
+    # set's review), not a sweat with breathlessness.
+    "injur*",
+    "fractur*",
+    "deformity",
+    "deformed",
+    "foosh",
+    "lacerat*",
+    "sprain*",
+    "toothache",
+    "tooth",
+    "teeth",
+    "dental",
+    "sore throat",
+    "abscess",
     "vomit*",
     "diarrh*",
     "loose motions",
@@ -3141,17 +3159,89 @@ SILENT_ACS_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "hangover",
     "non diabetic",
 )
+# A confusion told as the patient's usual state ("oriented to self only - facility sheet
+# says this is baseline ... 'she's always like this, that's her normal'": the fifty-first
+# vignette set, a wrist broken in advanced dementia), with nothing in the note that says it
+# changed (CONFUSION_CHANGED_PHRASES: "more muddled than her baseline", "since this
+# morning", "not her usual self", "now"): no new confusion.
+CONFUSION_AT_BASELINE_PHRASES: tuple[str, ...] = (
+    "at baseline",
+    "at her baseline",
+    "at his baseline",
+    "is baseline",
+    "is her baseline",
+    "is his baseline",
+    "her baseline",
+    "his baseline",
+    "per baseline",
+    "her normal",
+    "his normal",
+    "normal for her",
+    "normal for him",
+    "usual for her",
+    "usual for him",
+    "always like this",
+    "always like that",
+    "always confused",
+    "always muddled",
+    "her usual self",
+    "his usual self",
+    "same as always",
+    "unchanged from baseline",
+    "no change from baseline",
+)
+CONFUSION_CHANGED_PHRASES: tuple[str, ...] = (
+    "new",
+    "newly",
+    "worse",
+    "worsen*",
+    "more",
+    "acute*",
+    "sudden*",
+    "since",
+    "today",
+    "tonight",
+    "this morning",
+    "this am",
+    "this afternoon",
+    "this evening",
+    "overnight",
+    "now",
+    "than usual",
+    "than normal",
+    "than her",
+    "than his",
+    "change",
+    "changed",
+    "changes",
+    "deteriorat*",
+    "different",
+    "declin*",
+    "increas*",
+    "drowsy",
+    "drowsier",
+    "sleepy",
+    "hallucinat*",
+    "delirium",
+    "delirious",
+    "not herself",
+    "not himself",
+)
 # A leaking abdominal aortic aneurysm told as a first kidney stone or a bad back, from
 # _AORTIC_LEAK_AGE (a first "renal colic" after 60 is an aneurysm until shown otherwise): a
-# sudden or never-before pain of the back, the flank, the loin or the belly with a sign of
-# blood lost (a sweat, a dizziness or faint, pallor, a pressure well below the patient's
-# usual), and no other cause told (stones known before, an injury, a fever). The
-# fifty-first vignette set: "sudden L back/flank pain ... 'like someone stuck a knife in me
-# and twisted, I've never had owt like it'. Carer thought kidney stone. Sweaty ... 'Felt
-# woozy when I stood'. Usual BP 150s per folder" in a 79-year-old on bisoprolol.
+# pain of the back, the flank, the loin, the groin or the belly, sudden or never had before
+# in its own sentence (or with a clammy, ashen or mottled skin, or a collapse), with a sign
+# of blood lost (a sweat, a dizziness or faint, pallor, a pressure well below the
+# patient's usual), unless another cause is told: stones known before (unless this pain is
+# "different"), an injury, lifting or a fall (not a fall in a collapse), a chronic back
+# pain, shingles, a urine infection or a fever; a stomach bug, a lumbar puncture or a new
+# blood-pressure tablet explain a dizziness or pallor, not a clammy skin or a collapse. The
+# fifty-first vignette set: "Sudden L back/flank pain ... 'like someone stuck a knife in
+# me and twisted, I've never had owt like it'. Carer thought kidney stone. Sweaty ...
+# 'Felt woozy when I stood'. Usual BP 150s per folder" in a 79-year-old on bisoprolol.
 _AORTIC_LEAK_AGE = 60
 AORTIC_LEAK_SITE_PHRASES: tuple[str, ...] = (
-    # A pain of the back (not "came back", "back home"), the flank or the loin...
+    # A pain of the back (not "came back", "back home"), the flank, the loin, the groin...
     "back pain",
     "backpain",
     "backache",
@@ -3167,13 +3257,18 @@ AORTIC_LEAK_SITE_PHRASES: tuple[str, ...] = (
     "pain in me back",
     "lower back",
     "low back",
-    "lumbar",
     "flank*",
     "loin*",
     "kidney stone*",
     "kidney pain",
     "renal colic",
     "renal pain",
+    "groin pain",
+    "pain in groin",
+    "pain in the groin",
+    "pain in his groin",
+    "pain in her groin",
+    "pain in my groin",
     # ... or of the belly.
     "abdo pain",
     "abdominal pain",
@@ -3207,8 +3302,11 @@ AORTIC_LEAK_ONSET_PHRASES: tuple[str, ...] = (
     "out of the blue",
     "abrupt*",
     "came on at once",
+    "came on quickly",
     "all at once",
     "knife",
+    "tearing",
+    "ripping",
     "excruciat*",
     "worst pain",
     "worst ever",
@@ -3221,21 +3319,21 @@ AORTIC_LEAK_ONSET_PHRASES: tuple[str, ...] = (
     "never felt anything like",
     "never felt pain like",
     "never had this before",
-    "first time",
-    "first ever",
+    "first kidney stone",
+    "first ever kidney stone",
+    "never had a kidney stone",
+    "never had kidney stones",
+    "never had stones",
 )
-AORTIC_LEAK_BLOOD_LOST_PHRASES: tuple[str, ...] = (
-    *HYPOPERFUSION_PHRASES,
-    *LOW_OUTPUT_SYMPTOM_PHRASES,
+# Signs of blood lost that stand on their own: a clammy, ashen or mottled skin, a collapse.
+AORTIC_LEAK_FIRM_SIGN_PHRASES: tuple[str, ...] = (
+    *SHOCK_SKIN_PHRASES,
     *LOW_OUTPUT_EVENT_PHRASES,
+    "diaphoretic",
+    "diaphoresis",
     "sweaty",
     "sweating",
     "sweats",
-    "woozy",
-    "wobbly when",
-    "went white",
-    "gone white",
-    "white as a sheet",
     "nearly fainted",
     "nearly passed out",
     "almost passed out",
@@ -3243,7 +3341,22 @@ AORTIC_LEAK_BLOOD_LOST_PHRASES: tuple[str, ...] = (
     "hypotensive",
     "hypotension",
 )
-AORTIC_LEAK_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
+# ... and those another cause may explain (a stomach bug, a new tablet, grey hair).
+AORTIC_LEAK_SOFT_SIGN_PHRASES: tuple[str, ...] = (
+    *LOW_OUTPUT_SYMPTOM_PHRASES,
+    "pale",
+    "pallor",
+    "grey",
+    "gray",
+    "woozy",
+    "wobbly when",
+    "went white",
+    "gone white",
+    "white as a sheet",
+)
+_COLLAPSE_WORDS = ("collaps*", "passed out", "fainted", "syncop*", "gave way", "legs went")
+# Stones known before explain the pain, unless this one is different.
+AORTIC_LEAK_STONES_BEFORE_PHRASES: tuple[str, ...] = (
     "known stone*",
     "known renal stone*",
     "known kidney stone*",
@@ -3266,40 +3379,76 @@ AORTIC_LEAK_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "like his last stone",
     "like her last stone",
     "like my last stone",
+    "usual back pain",
+    "chronic back pain",
+    "chronic backache",
+    "chronic low back",
+    "chronic lower back",
+    "sciatica",
+)
+AORTIC_LEAK_DIFFERENT_PHRASES: tuple[str, ...] = (
+    "different",
+    "unlike",
+    "not like",
+    "not the same",
+    "never had",
+    "never felt",
+    "worse than",
+)
+# An injury in the pain's own sentence (not as history: "no hx of trauma" is no injury).
+AORTIC_LEAK_INJURY_PHRASES: tuple[str, ...] = (
     "fell",
     "fall",
-    "fallen",
     "lifting",
     "lifted",
     "injur*",
     "trauma",
     "stab wound",
     "stabbed",
+)
+# A rash of shingles or an infection of the urine anywhere in the note.
+AORTIC_LEAK_INFECTION_PHRASES: tuple[str, ...] = (
     "shingles",
     "zoster",
-    "chronic back pain",
-    "chronic backache",
-    "chronic low back",
-    "chronic lower back",
-    "chronic pain",
-    "for years",
-    "longstanding",
-    "long standing",
-    "sciatica",
-    "usual back pain",
-    "usual pain",
-    "aaa repair",
-    "evar",
+    "rigors",
+    "dysuria",
+    "burning when passing urine",
+    "uti",
+    "urine infection",
+    *FEVER_PHRASES,
 )
-# "Usual BP 150s", "BP normally 160": the patient's own pressure, for a fall from it.
+AORTIC_LEAK_SOFT_CAUSE_PHRASES: tuple[str, ...] = (
+    "d v",
+    "d and v",
+    "d/v",
+    "diarrh*",
+    "vomiting and diarrh*",
+    "gastro*",
+    "stomach bug",
+    "tummy bug",
+    "constipat*",
+    "lumbar puncture",
+    "lp",
+    "new bp",
+    "bp tablets",
+    "bp meds",
+    "started amlodipine",
+    "started ramipril",
+    "started bisoprolol",
+    "grey hair",
+    "gray hair",
+)
+# "Usual BP 150s", "BP normally 160", "BP 105 (usually 160)", "usual BP in the 150s": the
+# patient's own pressure, for a fall from it.
 _USUAL_PRESSURE = re.compile(
     r"(?:usual(?:ly)?|normal(?:ly)?|baseline)\s+(?:sbp|bp|blood pressure)\s*"
-    r"(?:is\s+|of\s+|about\s+|around\s+|~\s*)?(\d{2,3})"
-    r"|(?:sbp|bp|blood pressure)\s+(?:is\s+)?(?:usual(?:ly)?|normal(?:ly)?)"
-    r"\s*(?:about\s+|around\s+|~\s*)?(\d{2,3})"
+    r"(?:(?:is|of|about|around|in the|in)\s+|~\s*)*(\d{2,3})"
+    r"|(?:sbp|bp|blood pressure)\b[^.;]{0,15}?\b(?:usual(?:ly)?|normal(?:ly)?|baseline)\s*"
+    r"(?:(?:is|of|about|around|in the|in)\s+|~\s*)*(\d{2,3})"
 )
 # A systolic pressure this far below the patient's usual is a pressure fallen.
 _PRESSURE_FALL = 30
+_SENTENCE_END = re.compile(r"[.;!\n]+")
 # A low blood glucose now, in words (a reading in numbers: _low_glucose_readings). "Hypo"
 # alone is read only where it is not the start of another word written apart ("hypo
 # thyroid", "hypo-tensive"); a glucometer below its range shows "LO".
@@ -4245,10 +4394,18 @@ def _all_phrases() -> Iterable[str]:
         SICK_PHRASES,
         DRAINED_PHRASES,
         SILENT_ACS_OTHER_CAUSE_PHRASES,
+        CONFUSION_AT_BASELINE_PHRASES,
+        CONFUSION_CHANGED_PHRASES,
         AORTIC_LEAK_SITE_PHRASES,
         AORTIC_LEAK_ONSET_PHRASES,
-        AORTIC_LEAK_BLOOD_LOST_PHRASES,
-        AORTIC_LEAK_OTHER_CAUSE_PHRASES,
+        AORTIC_LEAK_FIRM_SIGN_PHRASES,
+        AORTIC_LEAK_SOFT_SIGN_PHRASES,
+        _COLLAPSE_WORDS,
+        AORTIC_LEAK_STONES_BEFORE_PHRASES,
+        AORTIC_LEAK_DIFFERENT_PHRASES,
+        AORTIC_LEAK_INJURY_PHRASES,
+        AORTIC_LEAK_INFECTION_PHRASES,
+        AORTIC_LEAK_SOFT_CAUSE_PHRASES,
         ACS_SWEAT_PHRASES,
         ACS_UPPER_ABDOMEN_PHRASES,
         ACS_SWEAT_BREATHLESS_PHRASES,
@@ -4772,10 +4929,34 @@ def _aortic_leak(note: _Note, vitals: Vitals) -> str | None:
     if vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C:
         return None
     site = note.find(AORTIC_LEAK_SITE_PHRASES)
-    onset = note.find(AORTIC_LEAK_ONSET_PHRASES) if site else []
-    if not onset or note.find(AORTIC_LEAK_OTHER_CAUSE_PHRASES, history_counts=True):
+    if not site:
         return None
-    signs = [note.quote(found)] if (found := note.find(AORTIC_LEAK_BLOOD_LOST_PHRASES)) else []
+    # The pain's own sentences: "sudden dizziness. Back pain for a week" is no sudden back
+    # pain, "had a fall last month. Today sudden back pain" no injury now.
+    sentences = [
+        part
+        for sentence in _SENTENCE_END.split(note.complaint)
+        if (part := _Note(sentence)).find(AORTIC_LEAK_SITE_PHRASES)
+    ]
+    onset = [phrase for part in sentences for phrase in part.find(AORTIC_LEAK_ONSET_PHRASES)]
+    firm = note.find(AORTIC_LEAK_FIRM_SIGN_PHRASES)
+    skin_or_collapse = [p for p in firm if p not in ("sweaty", "sweating", "sweats")]
+    if not onset and not skin_or_collapse:
+        return None
+    stones = note.find(AORTIC_LEAK_STONES_BEFORE_PHRASES, history_counts=True)
+    if stones and not note.find(AORTIC_LEAK_DIFFERENT_PHRASES):
+        return None
+    injury = [phrase for part in sentences for phrase in part.find(AORTIC_LEAK_INJURY_PHRASES)]
+    if injury and not (set(injury) <= {"fell", "fall"} and note.find(_COLLAPSE_WORDS)):
+        return None
+    if note.find(AORTIC_LEAK_INFECTION_PHRASES):
+        return None
+    soft = (
+        []
+        if note.find(AORTIC_LEAK_SOFT_CAUSE_PHRASES)
+        else note.find(AORTIC_LEAK_SOFT_SIGN_PHRASES)
+    )
+    signs = [note.quote(firm + soft)] if firm or soft else []
     sbp = vitals.systolic_bp
     for match in _USUAL_PRESSURE.finditer(note.text):
         usual = int(match[1] or match[2])
@@ -5300,6 +5481,10 @@ def esi_rules(
             2,
             f"{BY_CODE['B_ABUSE'].reason} ({abuse_signs}): ESI 2.",
         )
+    if note.find(CONFUSION_AT_BASELINE_PHRASES) and not note.find(CONFUSION_CHANGED_PHRASES):
+        # Told as the patient's usual state, and nothing in the note says it changed: the
+        # words are no new confusion (a lowered AVPU or GCS still is).
+        altered_signs = [s for s in altered_signs if s.startswith(("AVPU", "GCS"))]
     if altered_signs:
         add(
             "B_ALTERED",

@@ -1500,6 +1500,21 @@ def test_a_wish_to_sleep_and_not_wake_up_is_suicidal_thinking_not_unresponsivene
         ("sudden dizziness, came back from holiday yesterday, pale", "B_AORTIC", False),
         ("gone grey and a bit clammy, said she felt sick", "B_ACS", True),
         ("felt sick, clammy, diarrhoea x4 since last night", "B_ACS", False),
+        ("FOOSH, wrist deformity, felt sick and clammy", "B_ACS", False),
+        ("Toothache, felt sick, sweaty", "B_ACS", False),
+        ("Abscess on buttock, sweats, feels sick", "B_ACS", False),
+        ("Feel sick of this back pain, sweating with pain", "B_ACS", False),
+        # ... and a confusion told as the patient's usual state is no new confusion, unless
+        # the note says it changed.
+        (
+            "advanced dementia, oriented to self only - facility sheet says this is baseline. "
+            "Staff: 'she's always like this, don't know where she is'. R wrist deformed",
+            "B_ALTERED",
+            False,
+        ),
+        ("dementia, doesn't know where she is, more confused than her baseline", "B_ALTERED", True),
+        ("dementia, at baseline per daughter, but confused since this morning", "B_ALTERED", True),
+        ("confused, not at her baseline", "B_ALTERED", True),
         ("nauseous and sweaty after a blood draw", "B_ACS", False),
         ("car sick, nauseous, sweaty, better in the fresh air", "B_ACS", False),
         ("car sick, nauseous, better in the fresh air", "B_OVERDOSE", False),
@@ -1550,6 +1565,68 @@ def test_high_risk_situations_the_vignettes_taught(complaint: str, code: str, fi
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=74))
 
     assert (code in codes(result)) is fires
+
+
+def test_a_baseline_confusion_still_counts_with_a_lowered_level_of_consciousness() -> None:
+    """The words of a usual confusion are no new one; a patient who answers only to the
+    voice is, whatever the note says of the baseline."""
+    complaint = "dementia, disorientated, always like this per carer"
+
+    assert "B_ALTERED" not in codes(esi_rules(complaint=complaint, vitals=vitals(age_years=88)))
+    assert "B_ALTERED" in codes(
+        esi_rules(complaint=complaint, vitals=vitals(age_years=88, avpu="V"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("complaint", "systolic", "fires"),
+    [
+        # The fifty-first set's review: a leak in the words that come with it...
+        ("Sudden severe back pain, pale and sweaty. Hypertensive for years, ex-smoker", 130, True),
+        ("Sudden back pain, sweaty, no history of injury", 130, True),
+        ("Sudden back pain, no hx of trauma, sweaty", 130, True),
+        (
+            "Care home resident, had a fall last month (no injury). Today sudden severe back "
+            "pain, grey and clammy",
+            130,
+            True,
+        ),
+        ("Collapsed and fell in kitchen, sudden severe back pain, pale and sweaty", 130, True),
+        (
+            "Had stones 20 yrs ago but this is different, sudden L flank pain, never had pain "
+            "like this, sweaty",
+            130,
+            True,
+        ),
+        ("Severe abdominal pain, grey, clammy, started 1hr ago", 130, True),
+        ("Back pain came on quickly while on the toilet, felt lightheaded", 130, True),
+        ("Sudden L flank pain, ?stone. BP 105 (usually 160)", 105, True),
+        ("Sudden L flank pain, ?stone. Usual BP in the 150s", 105, True),
+        ("Left groin pain came on suddenly, sweaty", 130, True),
+        ("BP has fallen from 160 to 110, sudden back pain, dizzy", 110, True),
+        # ... and what another cause explains.
+        ("D&V since last night, sudden onset, tummy ache, feels dizzy when standing", 130, False),
+        (
+            "Started amlodipine last week, first time on BP tablets, dizzy, mild back ache",
+            130,
+            False,
+        ),
+        ("Lumbar puncture yesterday, headache, dizzy, sudden onset", 130, False),
+        ("Sudden loin pain. Rigors, dysuria, sweats", 130, False),
+        ("Constipated 5 days, abdo pain, first time, pale", 130, False),
+        ("Grey hair, sudden abdominal pain after eating, never had this before", 130, False),
+        ("Sudden dizziness. Back pain for a week after gardening", 130, False),
+        ("Sudden L flank pain, ?stone. BP 125 (usually 140)", 125, False),
+    ],
+)
+def test_a_leaking_aneurysm_taken_for_something_else_after_60(
+    complaint: str, systolic: int, fires: bool
+) -> None:
+    result = esi_rules(
+        complaint=complaint, vitals=vitals(age_years=75, systolic_bp=systolic, diastolic_bp=70)
+    )
+
+    assert ("B_AORTIC" in codes(result)) is fires
 
 
 @pytest.mark.parametrize(
