@@ -668,6 +668,11 @@ _EUROPEAN_NEGATIONS = frozenset(
     | {"avkrefter", "benekter", "nekter", "neker", "nekar", "inga"}
     # Russian "otritsaet" (denies), "net" (no, none): "otritsaet suitsidalnye mysli".
     | {"otritsaet", "otricaet", "net"}
+    # Icelandic, Finnish, Hungarian, Albanian, Czech, Maltese and Afrikaans denials and
+    # "none", "without" (the fifty-second set's languages: "neitar sjálfsvígshugsunum",
+    # "ei itsemurha-ajatuksia", "nincs öngyilkossági gondolata", "bez sebevražedných").
+    | {"neitar", "engar", "engin", "kieltaa", "ei", "tagadja", "nincs", "nincsenek", "nem"}
+    | {"mohon", "popira", "neguje", "bez", "ichad", "ontken"}
 )
 _EUROPEAN_ANSWERS = frozenset({"no", "nein", "keine", "nao", "nessuno", "negativo", "assente"})
 # ... and those that answer only after a colon or a question mark ("borstpijn: nee"; not
@@ -1067,8 +1072,10 @@ _WISH_CUES = frozenset(
         "wished",
         "hope",
         "hoping",
-        # "wouldn't mind not waking up"
+        # "wouldn't mind not waking up", "wouldn't bother me if I didn't wake up" (the
+        # fifty-second vignette set)
         "mind",
+        "bother",
     }
 )
 # "I just wanted to go asleep and not wake up" (the twenty-fifth vignette set): "asleep" is
@@ -1514,7 +1521,10 @@ _PAIN_NONE = re.compile(
 # ... but not Turkish's question "mi" written with it ("ates var mi?": is there a fever?),
 # which is no MI (read as "mu", another form of it).
 _TURKISH_MI = re.compile(r"\bm\u0131\b")
-_UNDECOMPOSED = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "đ": "d", "æ": "ae", "\u0131": "i"})
+# Icelandic and Faroese "ð" and "þ" as their sounds ("ákveða" -> "akveda").
+_UNDECOMPOSED = str.maketrans(
+    {"ł": "l", "ø": "o", "ß": "ss", "đ": "d", "æ": "ae", "\u0131": "i", "ð": "d", "þ": "th"}
+)
 
 
 def _normalise(text: str) -> str:
@@ -2166,7 +2176,9 @@ class _Note:
                 return False
             sleep = sleep or token in _SLEEP or (token in _ASLEEP and self._wished_asleep(j))
             if token in _WISH_CUES:
-                if token == "mind" and (j == 0 or self.tokens[j - 1] not in _MIND_NEGATORS):  # noqa: S105
+                if token in ("mind", "bother") and (
+                    j == 0 or self.tokens[j - 1] not in _MIND_NEGATORS
+                ):
                     continue
                 near = start - j <= 4
                 before = self.tokens[max(0, j - 3) : j]

@@ -3265,6 +3265,23 @@ CONCEPTS: tuple[Concept, ...] = (
             "slumped in the chair, does not respond to a firm pinch",
             "can't get a flicker out of him, not even to a hard press on the nail bed",
         ),
+        # A wish not to wake ("wouldn't bother me if I didn't wake up": the fifty-second
+        # vignette set) reads like it by meaning, and is a suicide risk (B_PSYCH), told by
+        # someone awake.
+        meaning_ruled_out=(
+            "wouldnt bother me if",
+            "would not bother me if",
+            "wouldnt mind if",
+            "would not mind if",
+            "wouldnt care if",
+            "would not care if",
+            "dont care if",
+            "wish i could",
+            "wish i didnt",
+            "wish i wouldnt",
+            "hope i dont",
+            "hoping i dont",
+        ),
     ),
     Concept(
         code="A_SEIZING",

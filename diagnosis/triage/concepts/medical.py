@@ -1114,6 +1114,9 @@ _PASSIVE_WISH = (
             "does not care",
             "wouldnt mind",
             "would not mind",
+            # "Wouldn't bother me if I didn't wake up" (the fifty-second vignette set).
+            "wouldnt bother me",
+            "would not bother me",
             "wouldnt be bothered",
             "would not be bothered",
         )
@@ -1487,6 +1490,55 @@ SUICIDE_ELSEWHERE = (
     "predsmertnuyu zapisku",
     "predsmertnaya zapiska",
     "suitsidalnye mysli",
+    # ... and in the languages of the fifty-second vignette set: Icelandic ("Ég vil ekki
+    # vera til lengur", I don't want to exist any more; "ég er búin að ákveða hvernig", I
+    # have decided how), Finnish, Hungarian, Albanian, Czech, Maltese, isiZulu and
+    # isiXhosa, Shona and Afrikaans: a wish to die or not to live, to kill oneself, suicide.
+    "vil ekki vera til",
+    "vil ekki lifa",
+    "langar ad deyja",
+    "vil deyja",
+    "drepa mig",
+    "taka mitt eigid lif",
+    "sjalfsvig*",
+    "buin ad akveda hvernig",
+    "buinn ad akveda hvernig",
+    "en halua elaa",
+    "haluan kuolla",
+    "tappaa itseni",
+    "tapan itseni",
+    "itsemurha*",
+    "nem akarok elni",
+    "meg akarok halni",
+    "megolom magam",
+    "megolni magam",
+    "ongyilkos*",
+    "bucsulevel*",
+    "dua te vdes",
+    "nuk dua te jetoj",
+    "nuk dua me jetu",
+    "vras veten",
+    "vetevras*",
+    "nechci zit",
+    "nechci uz zit",
+    "chci umrit",
+    "zabiju se",
+    "sebevrazd*",
+    "irrid immut",
+    "nixtieq immut",
+    "noqtol lili nnifsi",
+    "suwicidju",
+    "ngifuna ukufa",
+    "ndifuna ukufa",
+    "ukuzibulala",
+    "ngizozibulala",
+    "ndizozibulala",
+    "ndinoda kufa",
+    "kuzviuraya",
+    "ndichazviuraya",
+    "ek wil dood",
+    "wil nie meer lewe nie",
+    "selfmoord*",
 )
 
 # Suicide told in Nepali, its letters plain: suicide, a wish to die ("marna man lagcha", it
@@ -3546,6 +3598,40 @@ CONCEPTS: tuple[Concept, ...] = (
                 ("anniversary", *_LOW_MOOD),
             ),
             (_NOTE_WRITTEN, _FAMILY, (*_LOW_MOOD, "rope")),
+            # Tablets kept by the drawerful, thought about ("got a drawer full of her old
+            # tablets, been thinking about it": the fifty-second vignette set), or with a
+            # low mood.
+            (
+                (
+                    "drawer full of",
+                    "drawerful of",
+                    "box full of",
+                    "bag full of",
+                    "cupboard full of",
+                    "tin full of",
+                ),
+                (
+                    "pills",
+                    "tablets",
+                    "tabs",
+                    "meds",
+                    "medication",
+                    "medicines",
+                    "painkillers",
+                    "sleeping tablets",
+                    "sleeping pills",
+                ),
+                (
+                    "thinking about it",
+                    "thought about it",
+                    "thinking about taking",
+                    "thought about taking",
+                    "thinking of taking",
+                    "take them all",
+                    "take the lot",
+                    *_LOW_MOOD,
+                ),
+            ),
             # Found at the edge of a bridge, alone or with the police (the thirtieth vignette set:
             # "security found him sitting alone on the edge of the footbridge over the river";
             # not an angler fishing from it).

@@ -2469,6 +2469,24 @@ def test_a_first_kidney_stone_after_60_with_a_pressure_fallen_is_an_aneurysm(
         ("batterijke is teruggevonden onder de zetel, kind ok", "B_OVERDOSE", False),
         ("ik heb het batterijtje van zijn hoorapparaat vervangen, oorpijn", "B_OVERDOSE", False),
         ("L eye red and hurts, vomiting, halos round lights", "B_EYE", True),
+        # The fifty-second vignette set: a wish not to wake told in passing, tablets kept by
+        # the drawerful and thought about, a wish not to exist told in Icelandic (its "ð"
+        # read as "d"), and in Finnish, Hungarian, Albanian, Czech, isiZulu, Shona and
+        # Afrikaans; each denied in its language.
+        ("when asked re: sleep 'wouldn't bother me if I didn't wake up'", "B_PSYCH", True),
+        ("'got a drawer full of her old tablets, been thinking about it'", "B_PSYCH", True),
+        ("'Ég vil ekki vera til lengur' and 'ég er búin að ákveða hvernig'", "B_PSYCH", True),
+        ("'en halua elää enää', isä löysi viestin", "B_PSYCH", True),
+        ("'nem akarok élni', said in Hungarian", "B_PSYCH", True),
+        ("'nuk dua të jetoj më'", "B_PSYCH", True),
+        ("'nechci žít', cut wrists superficial", "B_PSYCH", True),
+        ("'Ngifuna ukufa' said in isiZulu", "B_PSYCH", True),
+        ("'ndinoda kufa', mother says", "B_PSYCH", True),
+        ("'ek wil dood', Afrikaans", "B_PSYCH", True),
+        ("neitar sjálfsvígshugsunum, handleggsbrot", "B_PSYCH", False),
+        ("ei itsemurha-ajatuksia, nilkka kipeä", "B_PSYCH", False),
+        ("nincs öngyilkossági gondolata, láz", "B_PSYCH", False),
+        ("bez sebevražedných myšlenek, kašel", "B_PSYCH", False),
         # The fiftieth vignette set: a wish not to live told in Fiji Hindi; a Burmese "si"
         # and "nai" are words of the language, not suicidal ideation or a non-accidental
         # injury (as the nurse's own abbreviations they still are).
@@ -2810,6 +2828,21 @@ def test_what_the_nurse_saw_keeps_the_meaning_match_from_firing_alone() -> None:
 
     assert "B_LIMB" not in codes(esi_rules(complaint=told, vitals=ADULT, similar=similar))
     assert "B_LIMB" in codes(esi_rules(complaint=seen, vitals=ADULT, similar=similar))
+
+
+def test_a_wish_not_to_wake_keeps_the_meaning_match_of_unresponsive_from_firing() -> None:
+    """ "Wouldn't bother me if I didn't wake up" reads like an unresponsive patient by
+    meaning (the fifty-second vignette set); it is a suicide risk told by someone awake. A
+    patient who did not wake is still unresponsive."""
+    wish = "wouldn't bother me if I didn't wake up, to be honest"
+    found = "found by mum, didn't wake up when she shook him"
+
+    wished = esi_rules(complaint=wish, vitals=ADULT, similar={"A_UNRESPONSIVE": wish})
+    assert "A_UNRESPONSIVE" not in codes(wished)
+    assert "B_PSYCH" in codes(wished)
+    assert "A_UNRESPONSIVE" in codes(
+        esi_rules(complaint=found, vitals=ADULT, similar={"A_UNRESPONSIVE": found})
+    )
 
 
 def test_a_known_look_alike_keeps_the_meaning_match_from_firing_alone() -> None:

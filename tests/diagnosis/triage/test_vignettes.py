@@ -69,6 +69,7 @@ SETS = [
     ("vignettes_49.jsonl", 50, 10, 25),
     ("vignettes_50.jsonl", 30, 6, 15),
     ("vignettes_51.jsonl", 10, 2, 5),
+    ("vignettes_52.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
