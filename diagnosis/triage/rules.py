@@ -671,9 +671,14 @@ _EUROPEAN_NEGATIONS = frozenset(
     # Icelandic, Finnish, Hungarian, Albanian, Czech, Maltese and Afrikaans denials and
     # "none", "without" (the fifty-second set's languages: "neitar sjálfsvígshugsunum",
     # "ei itsemurha-ajatuksia", "nincs öngyilkossági gondolata", "bez sebevražedných").
-    | {"neitar", "engar", "engin", "kieltaa", "ei", "tagadja", "nincs", "nincsenek", "nem"}
-    | {"mohon", "popira", "neguje", "bez", "ichad", "ontken"}
+    | {"neitar", "engar", "engin", "kieltaa", "tagadja", "nincs", "nincsenek", "mohon"}
+    | {"popira", "neguje", "jichad", "cahad", "ontken", "uyaphika", "akafuni", "haana"}
 )
+# ... and those that deny only right before what they deny, being also "nor", "not" or
+# "without" in a sentence that goes on to say it ("ei itsemurha-ajatuksia", no suicidal
+# thoughts; not "não dorme nem come com dor no peito", neither sleeps nor eats, with chest
+# pain; not "bez něj nechci žít", I don't want to live without him).
+_EUROPEAN_NEGATIONS_RIGHT_BEFORE = frozenset({"ingen", "ei", "nem", "bez"})
 _EUROPEAN_ANSWERS = frozenset({"no", "nein", "keine", "nao", "nessuno", "negativo", "assente"})
 # ... and those that answer only after a colon or a question mark ("borstpijn: nee"; not
 # "borstpijn geen koorts", chest pain, no fever; the forty-eighth set's review), as does
@@ -1521,9 +1526,11 @@ _PAIN_NONE = re.compile(
 # ... but not Turkish's question "mi" written with it ("ates var mi?": is there a fever?),
 # which is no MI (read as "mu", another form of it).
 _TURKISH_MI = re.compile(r"\bm\u0131\b")
-# Icelandic and Faroese "ð" and "þ" as their sounds ("ákveða" -> "akveda").
+# Icelandic and Faroese "ð" and "þ" as their sounds ("ákveða" -> "akveda"), Maltese "ħ"
+# as "h" ("jiċħad" -> "jichad", denies).
 _UNDECOMPOSED = str.maketrans(
     {"ł": "l", "ø": "o", "ß": "ss", "đ": "d", "æ": "ae", "\u0131": "i", "ð": "d", "þ": "th"}
+    | {"ħ": "h"}
 )
 
 
@@ -2067,7 +2074,7 @@ class _Note:
         or a "no" answering it after."""
         if _EUROPEAN_NEGATIONS & set(self._clause_before(start, 3)):
             return True
-        if start and self.tokens[start - 1] == "ingen":
+        if start and self.tokens[start - 1] in _EUROPEAN_NEGATIONS_RIGHT_BEFORE:
             return True
         after = self.tokens[end : end + 2]
         if after[:1] in ([":"], ["?"]):

@@ -1504,6 +1504,8 @@ SUICIDE_ELSEWHERE = (
     "buin ad akveda hvernig",
     "buinn ad akveda hvernig",
     "en halua elaa",
+    "ei halua elaa",
+    "halua enaa elaa",
     "haluan kuolla",
     "tappaa itseni",
     "tapan itseni",
@@ -3599,8 +3601,8 @@ CONCEPTS: tuple[Concept, ...] = (
             ),
             (_NOTE_WRITTEN, _FAMILY, (*_LOW_MOOD, "rope")),
             # Tablets kept by the drawerful, thought about ("got a drawer full of her old
-            # tablets, been thinking about it": the fifty-second vignette set), or with a
-            # low mood.
+            # tablets, been thinking about it": the fifty-second vignette set; not a bag of
+            # them brought for a medicines review with a depression in the history).
             (
                 (
                     "drawer full of",
@@ -3629,7 +3631,6 @@ CONCEPTS: tuple[Concept, ...] = (
                     "thinking of taking",
                     "take them all",
                     "take the lot",
-                    *_LOW_MOOD,
                 ),
             ),
             # Found at the edge of a bridge, alone or with the police (the thirtieth vignette set:

@@ -2487,6 +2487,17 @@ def test_a_first_kidney_stone_after_60_with_a_pressure_fallen_is_an_aneurysm(
         ("ei itsemurha-ajatuksia, nilkka kipeä", "B_PSYCH", False),
         ("nincs öngyilkossági gondolata, láz", "B_PSYCH", False),
         ("bez sebevražedných myšlenek, kašel", "B_PSYCH", False),
+        # After review: "nem", "ei", "bez" deny only right before what they deny (they are
+        # also "nor", "not", "without"); Maltese and isiZulu denials; a bag of medicines
+        # brought for a review with a depression in the history is no plan.
+        ("não dorme nem come com dor no peito desde ontem", "B_ACS", True),
+        ("azt mondja nem bírja tovább, meg akarok halni", "B_PSYCH", True),
+        ("bez něj nechci žít, rozchod s přítelem", "B_PSYCH", True),
+        ("hän sanoo ei jaksa enää, haluan kuolla", "B_PSYCH", True),
+        ("ei halua elää enää", "B_PSYCH", True),
+        ("jiċħad ħsibijiet ta' suwiċidju", "B_PSYCH", False),
+        ("uyaphika ukuzibulala, ankle", "B_PSYCH", False),
+        ("brought in a bag full of meds for med rec, hx depression, hip pain", "B_PSYCH", False),
         # The fiftieth vignette set: a wish not to live told in Fiji Hindi; a Burmese "si"
         # and "nai" are words of the language, not suicidal ideation or a non-accidental
         # injury (as the nurse's own abbreviations they still are).
