@@ -505,7 +505,20 @@ _ITALIAN_OR_SPANISH_WORDS = frozenset(
     | {"que", "muy", "hace", "desde", "ayer", "hoy", "dolor", "tiene"}
     | {"esta", "pero", "por", "duele", "tengo", "estoy", "siento", "mucho", "cuando"}
 )
-_ABBREVIATIONS_OF_A_LANGUAGE = frozenset({"ich", "mi", "si"})
+_ABBREVIATIONS_OF_A_LANGUAGE = frozenset({"ich", "mi", "si", "od"})
+# A note quoting Bosnian, Croatian, Serbian, Slovene, Czech, Slovak or Polish (two of these
+# words make one; none an English, Spanish or Italian word): its "od" is "from", "of" or
+# "since" ("otac umro od srca": his father died of his heart; "čaj od kamilice": camomile tea;
+# the fifty-third vignette set), not an overdose.
+_SLAVIC_WORDS = frozenset(
+    {"samo", "nije", "nisam", "nema", "jako", "sve", "kad", "kada", "jutros", "sinoc"}
+    | {"jucer", "juce", "danas", "boli", "bolovao", "bolovala", "srca", "srce", "glava"}
+    | {"glave", "toplo", "slabije", "prehlada", "baka", "deda", "djed", "mokar", "mokra"}
+    | {"zgaravica", "zelucu", "kasalj", "kamilice", "caj", "vcera", "dnes", "moj", "moja"}
+    | {"mene", "nista", "jos", "vec", "puno", "mozda", "kako", "zasto", "dobro", "jer"}
+    | {"ali", "ovo", "bilo", "mogu", "moze", "jsem", "neni", "bolest", "hlava", "trochu"}
+    | {"jeste", "bardzo", "wczoraj", "juz", "tylko", "jest", "sarme", "umro", "umrla"}
+)
 # A note quoting Burmese, romanized (two of these words make one): its "si" is a word of the
 # language ("myet si ka thway htwet nay de": blood comes from the eye; the fiftieth vignette
 # set), not suicidal ideation.
@@ -878,6 +891,10 @@ _NOT_BEFORE = {
         # ... nor Spanish "si" (if) before a verb ("le duele si camina").
         | {"camina", "come", "respira", "tose", "mueve", "toca", "aprieta", "camino", "como"}
     ),
+    # "Stopped her Clexane, 'too many needles'" (the fifty-third vignette set): injections,
+    # people or times, no overdose beside a painkiller.
+    "too many": frozenset({"needles", "injections", "jabs", "questions", "people", "times"})
+    | frozenset({"things", "stairs", "steps", "appointments", "doctors", "tests", "problems"}),
     # Polish "od" (since) before a time ("ból kolana od wczoraj"): no overdose.
     "od": frozenset(
         {"wczoraj", "rana", "tygodnia", "miesiaca", "roku", "dwoch", "trzech", "kilku"}
@@ -1453,6 +1470,32 @@ _RELATIVES = frozenset(
 )
 
 
+# A relative's heart attack, stroke or bleed told as the family's history ("his uncle had a
+# heart attack at sixty", "father died of a stroke": the fifty-third vignette set), not the
+# patient's: the event's words right after a relative and "had" or "died", with only these
+# between, and a death or an age after it ("at sixty", "aged 50") saying it was long ago.
+# "Mum had a stroke this morning", "my uncle had a heart attack" may be the patient's own,
+# told by a relative: they count.
+_FAMILY_EVENTS = frozenset(
+    {"heart attack", "heart attacks", "mi", "stemi", "nstemi", "myocardial infarct*"}
+    | {"stroke", "strokes", "brain bleed", "brain aneurysm", "ruptured aneurysm", "aneurysm"}
+    | {"sah", "subarachnoid", "pe", "pulmonary embol*", "infarkt", "infarct"}
+)
+_FAMILY_KIN = frozenset(
+    {"uncle", "uncles", "aunt", "aunts", "auntie", "aunty", "cousin", "cousins", "grandfather"}
+    | {"grandad", "granddad", "grandpa", "grandmother", "grandma", "granny", "nan", "nana"}
+    | {"father", "dad", "mother", "mum", "mom", "brother", "sister", "brothers", "sisters"}
+    | {"parents", "parent", "sibling", "siblings", "family", "relatives", "relative"}
+)
+_KIN_EVENT_VERBS = frozenset({"had", "has", "died", "passed", "dying"})
+_KIN_EVENT_FILLERS = frozenset(
+    {"a", "an", "the", "of", "from", "away", "massive", "big", "bad", "fatal", "sudden"}
+    | {"also", "too", "with", "both", "young", "early", "huge", "major"}
+)
+_AGE_WORDS = frozenset({"thirty", "forty", "fifty", "sixty", "seventy", "eighty", "age"})
+_CLOCK_AFTER = frozenset({":", "am", "pm", "this", "today", "tonight", "last", "oclock", "hrs"})
+
+
 # An amount too great, which a meal or a drink before it makes none, unless a medicine
 # follows it (_NOT_RIGHT_AFTER, _Note._a_medicine_at).
 _AN_AMOUNT = frozenset({"too much", "too many"})
@@ -1526,6 +1569,34 @@ _PAIN_NONE = re.compile(
 # ... but not Turkish's question "mi" written with it ("ates var mi?": is there a fever?),
 # which is no MI (read as "mu", another form of it).
 _TURKISH_MI = re.compile(r"\bm\u0131\b")
+# Russian, Bulgarian, Ukrainian and Serbian written in Cyrillic, in the Latin letters the
+# tables use for them ("не хочу жить" -> "ne khochu zhit"; the fifty-third vignette set's
+# "LMP 'преди около 7 седмици'", about seven weeks ago). Before this, a Cyrillic word was no
+# token at all. "Й" and "ё" have lost their marks already (NFKD).
+# The Russian alphabet (U+0430-U+044F) in order, then the letters of Ukrainian,
+# Serbian and Macedonian.
+_RUSSIAN_IN_LATIN = ("a", "b", "v", "g", "d", "e", "zh", "z", "i", "i", "k", "l", "m", "n")
+_RUSSIAN_IN_LATIN += ("o", "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "")
+_RUSSIAN_IN_LATIN += ("y", "", "e", "yu", "ya")
+_CYRILLIC = str.maketrans(
+    {chr(0x0430 + k): latin for k, latin in enumerate(_RUSSIAN_IN_LATIN)}
+    | {"\u0456": "i", "\u0454": "ye", "\u0491": "g", "\u0458": "j", "\u0459": "lj"}
+    | {"\u045a": "nj", "\u045b": "c", "\u0452": "dj", "\u045f": "dz", "\u0453": "g"}
+    | {"\u045c": "k", "\u0455": "dz"}
+)
+_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
+# Short words of those languages that would read as a nurse's abbreviation or cue once in
+# Latin letters (Bulgarian "boli mi" is "it hurts me", no MI; "si" no SI; "ot", "od"
+# (from) no OD; "no" (but) no "no"): they are read as what they mean, or not at all.
+_CYRILLIC_SHORT_WORDS = {"no": "but", "i": "and", "a": "and", "mi": "", "si": "", "ot": ""}
+_CYRILLIC_SHORT_WORDS |= {"od": "", "do": "", "po": "", "za": "", "na": "", "pe": "", "me": ""}
+
+
+def _latin_word(match: re.Match[str]) -> str:
+    word = match[0].translate(_CYRILLIC)
+    return _CYRILLIC_SHORT_WORDS.get(word, word)
+
+
 # Icelandic and Faroese "ð" and "þ" as their sounds ("ákveða" -> "akveda"), Maltese "ħ"
 # as "h" ("jiċħad" -> "jichad", denies).
 _UNDECOMPOSED = str.maketrans(
@@ -1538,6 +1609,7 @@ def _normalise(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
     # Accents dropped ("presión" -> "presion"): the tables and the tokens are plain letters.
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = _CYRILLIC_WORD.sub(_latin_word, text)
     text = _TURKISH_MI.sub("mu", text).translate(_UNDECOMPOSED)
     text = _CALIBRE.sub("", text)
     text = _REFILL_UNDER.sub(r"\1 under ", text)
@@ -1786,6 +1858,7 @@ class _Note:
         self.german = len(_GERMAN_WORDS & words) >= 2
         self.italian_or_spanish = len(_ITALIAN_OR_SPANISH_WORDS & words) >= 2
         self.burmese = len(_BURMESE_WORDS & words) >= 2
+        self.slavic = len(_SLAVIC_WORDS & words) >= 2
         # "Chưa", "hết" negate in a note with Vietnamese in it, not "Mr Chua" (a surname).
         self.vietnamese = bool(_VIETNAMESE_WORDS & set(self.tokens))
         self.nai_language = bool(_NAI_IN_ITS_LANGUAGE & set(self.tokens)) and not (
@@ -1869,12 +1942,35 @@ class _Note:
                 return False
         return False
 
+    def _a_relatives_event(self, start: int, end: int) -> bool:
+        """Whether the heart attack, stroke or bleed at ``start``-``end`` is a relative's
+        (_FAMILY_EVENTS): "his uncle had a heart attack at sixty", "dad died of a stroke"."""
+        tokens = self.tokens
+        k = start - 1
+        while k >= 0 and start - k <= 6 and tokens[k] in _KIN_EVENT_FILLERS:
+            k -= 1
+        if k < 1 or tokens[k] not in _KIN_EVENT_VERBS or tokens[k - 1] not in _FAMILY_KIN:
+            return False
+        if tokens[k] in ("died", "passed", "dying"):
+            return True
+        # An age, not a time of day ("at 10 this morning", "at 18:30").
+        after = tokens[end : end + 3]
+        if len(after) < 2 or after[0] not in ("at", "aged"):
+            return False
+        if after[1] in _AGE_WORDS:
+            return True
+        then = after[2] if len(after) > 2 else ""
+        return after[1].isdigit() and 18 <= int(after[1]) <= 100 and then not in _CLOCK_AFTER
+
     def _a_word_of_its_language(self, phrase: str, i: int) -> bool:
-        """Whether the "ich", "mi" or "si" at ``i`` is a word of the note's German, Italian,
-        Spanish (or, for "si", French or Burmese), not the nurse's abbreviation: not in
+        """Whether the "ich", "mi", "si" or "od" at ``i`` is a word of the note's German,
+        Italian, Spanish (or, for "si", French or Burmese; for "od", a Slavic language), not
+        the nurse's abbreviation: not in
         capitals, not in a note all in capitals, not framed by the words around it."""
         if phrase == "ich":
             language = self.german
+        elif phrase == "od":
+            language = self.slavic
         elif phrase == "mi":
             language = self.italian_or_spanish
         else:
@@ -2356,6 +2452,8 @@ class _Note:
                 if phrase in _INDONESIAN_CHEST_PAIN and self._indonesian_negation(i):
                     continue
                 if phrase in _BONE_OUT_TOLD and self._no_bone_seen():
+                    continue
+                if phrase in _FAMILY_EVENTS and self._a_relatives_event(i, i + n):
                     continue
                 if phrase in _DUTCH_BATTERY and self._battery_found(i, i + n):
                     continue

@@ -1156,6 +1156,12 @@ _THUNDERCLAP = (
     "in my life",
     "one moment",
     "one second",
+    # "Felt a bang at the back of my head" (the fifty-third vignette set).
+    "felt a bang",
+    "like a bang",
+    "went bang",
+    "a bang in",
+    "a bang at",
 )
 _SUDDEN = (
     "sudden*",
@@ -1173,6 +1179,18 @@ _SUDDEN = (
     "carrying",
     "on exertion",
     "at the gym",
+    # Exercise told by its kind (the fifty-third vignette set: a headache that "felt a bang
+    # at the back of my head" mid spin class).
+    "spin class",
+    "mid class",
+    "during exercise",
+    "while exercising",
+    "working out",
+    "mid workout",
+    "during a workout",
+    "on the treadmill",
+    "deadlift*",
+    "dead lift*",
 )
 # How bad a headache is.
 _SEVERE = (
@@ -1203,6 +1221,8 @@ _SEVERE = (
     "photophob*",
     "stiff neck",
     "neck stiff*",
+    "neck feels stiff",
+    "neck is stiff",
 )
 _EYE = ("eye", "eyes", "eyeball", "eyeballs", "globe", "eys", "eyse", "eyez")
 _CAUSTIC = (

@@ -893,8 +893,19 @@ _A_LOT_OF: tuple[str, ...] = (
     "many of his",
     "many of her",
     "in one go",
-    "all at once",
     "not wake up",
+)
+
+# "All at once" of a pain's or an illness's start, not of tablets taken (the fifty-third
+# vignette set: a headache that "came on all at once ... took two advil"): it cancels the
+# combinations that read "all at once" or "at once" as an amount taken.
+_AT_ONCE_ONSET: tuple[str, ...] = tuple(
+    f"{start} {at_once}"
+    for start in (
+        *("came on", "come on", "comes on", "coming on", "came", "started", "starts"),
+        *("began", "begun", "hit", "hits", "happened", "struck", "pain", "ache", "onset"),
+    )
+    for at_once in ("all at once", "at once")
 )
 
 # ... and of a painkiller taken to excess (not in a refill's note either: "was taking the
@@ -912,11 +923,9 @@ _TO_EXCESS: tuple[str, ...] = (
     "more than the dose",
     "staggered",
     "half a bottle",
-    "at once",
     "too many",
     "too much",
     "in one go",
-    "all at once",
     "with vodka",
     "with vodca",
     "with alcohol",
@@ -5564,7 +5573,6 @@ CONCEPTS: tuple[Concept, ...] = (
             # else the note says of a refill.
             (_A_LOT_TAKEN, _WHAT_A_LOT_OF),
             (_PAINKILLERS, _A_LOT_TAKEN),
-            (("took", "taken", "swallowed"), _PAINKILLERS, ("all at once", "at once")),
             # A child at someone's tablets (the twenty-eighth vignette set: "found him on the
             # floor with his grandmother's box, blister pack pushed out", "doesn't know how
             # many were left"), not a refill's count or a tablet dropped in the sink.
@@ -6406,6 +6414,15 @@ CONCEPTS: tuple[Concept, ...] = (
         # blood pressure tablets, brought the empty box", "2 days of Yom Tov": the
         # thirty-first vignette set): not when the note asks for a refill or a prescription.
         together_unless=(
+            # Tablets or a painkiller taken "all at once" ("took 20 paracetamol all at once"),
+            # unless the note's "all at once" is a pain's start (_AT_ONCE_ONSET) or it asks
+            # for a refill.
+            ((("all at once",), _WHAT_A_LOT_OF), (*_REFILL_TALK, *_AT_ONCE_ONSET)),
+            ((_PAINKILLERS, ("all at once", "at once")), (*_REFILL_TALK, *_AT_ONCE_ONSET)),
+            (
+                (("took", "taken", "swallowed"), _PAINKILLERS, ("all at once", "at once")),
+                _AT_ONCE_ONSET,
+            ),
             # A gas at work that drops people (hydrogen sulphide, "sour gas": the thirty-second
             # vignette set, "personal monitor alarmed for sour gas and he dropped like a sack
             # ... for maybe 30 sec"): a knockdown, even if awake now; not a drill, nor a smell

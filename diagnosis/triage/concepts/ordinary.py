@@ -48,4 +48,10 @@ ORDINARY_DESCRIPTIONS: tuple[str, ...] = (
     "stiff neck after sleeping awkwardly, no fever",
     "mild stomach ache after a big meal",
     "wants a check-up, no complaints",
+    # A usual dose of an everyday medicine taken before coming (the fifty-third vignette
+    # set: "No fever now, took Paracetamol" read like an overdose).
+    "took paracetamol at home for the pain",
+    "had two paracetamol this morning, helped a bit",
+    "gave Calpol two hours ago for the fever",
+    "took ibuprofen, pain a little better",
 )

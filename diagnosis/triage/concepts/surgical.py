@@ -72,6 +72,22 @@ _EARLY_WEEKS_ELSEWHERE: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tu
             ("ddr", "dernieres regles", "retard", "regles depuis", "amenorrhee"),
             ("sem", "semaines", "sa"),
         ),
+        # ... and the weeks in the Slavic and Baltic languages, after an LMP or their words
+        # for the last period (the fifty-third vignette set: "LMP 'преди около 7 седмици'",
+        # about seven weeks ago, in Bulgarian, read "predi okolo 7 sedmitsi").
+        (
+            (
+                *("lmp", "menstruatsiya", "menstruatsiyata", "mesyachnye", "menstruacija"),
+                *("menstruacije", "menstruace", "menstruacia", "menstruacja", "miesiaczka"),
+                *("mensis", "menstruacijos", "menstruatsioon"),
+            ),
+            (
+                *("sedmitsi", "sedmitsa", "nedeli", "nedel", "nedelya", "nedelyu", "tjedana"),
+                *("tjedna", "tjedan", "nedelja", "nedelje", "tydnu", "tydny", "tyzdnov"),
+                *("tyzdne", "tygodni", "tygodnie", "tyzhniv", "tyzhni", "savaites", "savaiciu"),
+                *("nedelas", "nadalat", "nadala"),
+            ),
+        ),
     )
 )
 # Speeds written as one token ("50mph", "80kph").

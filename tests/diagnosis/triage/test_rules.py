@@ -3212,3 +3212,83 @@ def test_a_collapse_whose_defibrillator_advised_no_shock_and_who_sits_up_is_no_a
     pumped = "collapsed, received compressions, AED no shock advised, now alert"
     assert "A_ARREST" in codes(esi_rules(complaint=lifeless, vitals=ADULT))
     assert "A_ARREST" in codes(esi_rules(complaint=pumped, vitals=ADULT))
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
+        # The fifty-third vignette set: Cyrillic is read in the Latin letters of the tables.
+        ("Mum says 'не хочу жить', wrote a note", "B_PSYCH", True),
+        ("LMP 'преди около 7 седмици', lower belly pain more R, spotting", "B_ECTOPIC", True),
+        # ... its short words are no nurse's abbreviations ("боли ми" is "it hurts me").
+        ("'боли ми глава' since yesterday, usual migraine", "B_ACS", False),
+        ("'боли си гърлото', sore throat x2 days", "B_PSYCH", False),
+        # A Slavic "od" is "from" or "of", in a note quoting the language ...
+        ("'samo žgaravica', father died 'od srca' at 60, sore tummy", "B_OVERDOSE", False),
+        ("baby 'malo toplo', baka wanted to give čaj od kamilice", "B_OVERDOSE", False),
+        # ... and an English note's OD still an overdose, in a note quoting it or not.
+        ("Found by flatmate, took an OD of her sertraline", "B_OVERDOSE", True),
+        ("pt took od of paracetamol after argument", "B_OVERDOSE", True),
+        ("'samo malo', nije dobro, says he took an OD of tablets", "B_OVERDOSE", True),
+    ],
+)
+def test_notes_in_cyrillic_or_quoting_a_slavic_language(
+    complaint: str, code: str, fires: bool
+) -> None:
+    assert (code in codes(esi_rules(complaint=complaint, vitals=vitals(age_years=27)))) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
+        # The fifty-third vignette set: a headache that "came on all at once" is a thunderclap,
+        # and two Advil after it no painkiller taken all at once.
+        (
+            "bad headache at the gym doing dead lifts came on all at once, threw up, took two "
+            "advil, neck a little stiff",
+            "B_OVERDOSE",
+            False,
+        ),
+        ("headache came on all at once at the gym, took two advil", "B_HEADACHE", True),
+        ("took 20 paracetamol all at once after a row", "B_OVERDOSE", True),
+        ("took the paracetamol all at once, now vomiting", "B_OVERDOSE", True),
+        # Stopped her injections, "too many needles": no tablets too many.
+        ("stopped clexane d5, 'too many needles'. DHx paracetamol, iron", "B_OVERDOSE", False),
+        ("took too many paracetamol last night", "B_OVERDOSE", True),
+        # "Felt a bang at the back of my head" mid spin class: a thunderclap.
+        (
+            "c/o h/a. At spin class 2 hrs ago 'felt a bang at the back of my head', had to lie "
+            "on the floor, vomited x1, not like my usual. Neck feels stiff",
+            "B_HEADACHE",
+            True,
+        ),
+    ],
+)
+def test_all_at_once_is_a_start_or_an_amount_by_what_it_is_told_of(
+    complaint: str, code: str, fires: bool
+) -> None:
+    assert (code in codes(esi_rules(complaint=complaint, vitals=vitals(age_years=30)))) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
+        # The fifty-third vignette set: a relative's heart attack long ago is family history.
+        (
+            "L ribs sore after coughing fits, mom made him come in because his uncle had a "
+            "heart attack at sixty",
+            "B_ACS",
+            False,
+        ),
+        ("rib pain after coughing, dad died of a heart attack", "B_ACS", False),
+        ("cut finger, father had a stroke aged 58", "B_STROKE", False),
+        # ... and a relative telling the patient's own event is the patient's.
+        ("mum had a stroke at 10 this morning, face drooping", "B_STROKE", True),
+        ("mum had a stroke in her sleep, face drooping", "B_STROKE", True),
+        ("my uncle had a heart attack, grey and sweaty, chest tight", "B_ACS", True),
+    ],
+)
+def test_a_relatives_heart_attack_or_stroke_long_ago_is_not_the_patients(
+    complaint: str, code: str, fires: bool
+) -> None:
+    assert (code in codes(esi_rules(complaint=complaint, vitals=vitals(age_years=23)))) is fires

@@ -70,6 +70,7 @@ SETS = [
     ("vignettes_50.jsonl", 30, 6, 15),
     ("vignettes_51.jsonl", 10, 2, 5),
     ("vignettes_52.jsonl", 50, 10, 25),
+    ("vignettes_53.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
