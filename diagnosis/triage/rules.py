@@ -505,19 +505,17 @@ _ITALIAN_OR_SPANISH_WORDS = frozenset(
     | {"que", "muy", "hace", "desde", "ayer", "hoy", "dolor", "tiene"}
     | {"esta", "pero", "por", "duele", "tengo", "estoy", "siento", "mucho", "cuando"}
 )
-_ABBREVIATIONS_OF_A_LANGUAGE = frozenset({"ich", "mi", "si", "od"})
+_ABBREVIATIONS_OF_A_LANGUAGE = frozenset({"ich", "mi", "si"})
 # A note quoting Bosnian, Croatian, Serbian, Slovene, Czech, Slovak or Polish (two of these
-# words make one; none an English, Spanish or Italian word): its "od" is "from", "of" or
-# "since" ("otac umro od srca": his father died of his heart; "čaj od kamilice": camomile tea;
-# the fifty-third vignette set), not an overdose.
+# words make one; none an English, Spanish or Italian word, nor a common name): its
+# lowercase "mi" is "me", "to me" ("boli mi grlo": my throat hurts), no MI.
 _SLAVIC_WORDS = frozenset(
-    {"samo", "nije", "nisam", "nema", "jako", "sve", "kad", "kada", "jutros", "sinoc"}
-    | {"jucer", "juce", "danas", "boli", "bolovao", "bolovala", "srca", "srce", "glava"}
-    | {"glave", "toplo", "slabije", "prehlada", "baka", "deda", "djed", "mokar", "mokra"}
-    | {"zgaravica", "zelucu", "kasalj", "kamilice", "caj", "vcera", "dnes", "moj", "moja"}
-    | {"mene", "nista", "jos", "vec", "puno", "mozda", "kako", "zasto", "dobro", "jer"}
-    | {"ali", "ovo", "bilo", "mogu", "moze", "jsem", "neni", "bolest", "hlava", "trochu"}
-    | {"jeste", "bardzo", "wczoraj", "juz", "tylko", "jest", "sarme", "umro", "umrla"}
+    {"samo", "nije", "nisam", "nema", "jako", "jutros", "sinoc", "jucer", "juce", "danas"}
+    | {"boli", "bolovao", "bolovala", "srca", "srce", "glava", "glave", "toplo", "slabije"}
+    | {"prehlada", "mokar", "mokra", "zgaravica", "zelucu", "kasalj", "kamilice", "vcera"}
+    | {"dnes", "nista", "mozda", "zasto", "dobro", "ovo", "bilo", "mogu", "moze", "jsem"}
+    | {"neni", "bolest", "hlava", "trochu", "bardzo", "wczoraj", "tylko", "grlo", "otekao"}
+    | {"zglob", "noga", "ruka", "trbuh", "stomak", "prsa"}
 )
 # A note quoting Burmese, romanized (two of these words make one): its "si" is a word of the
 # language ("myet si ka thway htwet nay de": blood comes from the eye; the fiftieth vignette
@@ -679,8 +677,8 @@ _EUROPEAN_NEGATIONS = frozenset(
     {"sem", "nega", "negou", "nao", "senza", "nessun", "nessuna", "non", "keine", "kein"}
     | {"keinen", "ohne", "nie", "niega", "nunca", "mai", "geen", "ontkent", "zonder", "ikke"}
     | {"avkrefter", "benekter", "nekter", "neker", "nekar", "inga"}
-    # Russian "otritsaet" (denies), "net" (no, none): "otritsaet suitsidalnye mysli".
-    | {"otritsaet", "otricaet", "net"}
+    # Russian "otritsaet" (denies): "otritsaet suitsidalnye mysli".
+    | {"otritsaet", "otricaet"}
     # Icelandic, Finnish, Hungarian, Albanian, Czech, Maltese and Afrikaans denials and
     # "none", "without" (the fifty-second set's languages: "neitar sjálfsvígshugsunum",
     # "ei itsemurha-ajatuksia", "nincs öngyilkossági gondolata", "bez sebevražedných").
@@ -692,6 +690,9 @@ _EUROPEAN_NEGATIONS = frozenset(
 # thoughts; not "não dorme nem come com dor no peito", neither sleeps nor eats, with chest
 # pain; not "bez něj nechci žít", I don't want to live without him).
 _EUROPEAN_NEGATIONS_RIGHT_BEFORE = frozenset({"ingen", "ei", "nem", "bez"})
+# ... Russian "net" (no, none) too, now that Cyrillic is read ("нет смысла, не хочу жить":
+# there is no point, I don't want to live; the fifty-third set's review).
+_EUROPEAN_NEGATIONS_RIGHT_BEFORE |= {"net"}
 _EUROPEAN_ANSWERS = frozenset({"no", "nein", "keine", "nao", "nessuno", "negativo", "assente"})
 # ... and those that answer only after a colon or a question mark ("borstpijn: nee"; not
 # "borstpijn geen koorts", chest pain, no fever; the forty-eighth set's review), as does
@@ -891,14 +892,23 @@ _NOT_BEFORE = {
         # ... nor Spanish "si" (if) before a verb ("le duele si camina").
         | {"camina", "come", "respira", "tose", "mueve", "toca", "aprieta", "camino", "como"}
     ),
-    # "Stopped her Clexane, 'too many needles'" (the fifty-third vignette set): injections,
-    # people or times, no overdose beside a painkiller.
-    "too many": frozenset({"needles", "injections", "jabs", "questions", "people", "times"})
-    | frozenset({"things", "stairs", "steps", "appointments", "doctors", "tests", "problems"}),
+    # "Stopped her Clexane, 'too many needles'" (the fifty-third vignette set): needles,
+    # people or questions, no overdose beside a painkiller.
+    # Not "too many times a day" (a staggered overdose) nor "too many injections of insulin".
+    "too many": frozenset({"needles", "questions", "people", "things", "stairs", "steps"})
+    | frozenset({"appointments", "doctors", "tests", "problems"}),
     # Polish "od" (since) before a time ("ból kolana od wczoraj"): no overdose.
     "od": frozenset(
         {"wczoraj", "rana", "tygodnia", "miesiaca", "roku", "dwoch", "trzech", "kilku"}
         | {"wieczora", "nocy", "dawna", "zawsze", "urodzenia", "poniedzialku", "niedzieli"}
+        # ... nor the Bosnian, Croatian, Serbian, Czech or Slovak "od" (from, of, since)
+        # before what it is of or since when ("umro od srca": died of his heart; "čaj od
+        # kamilice"; "od jutros": since this morning; the fifty-third vignette set).
+        | {"srca", "srce", "sarme", "kamilice", "jutros", "jutra", "jucer", "juce", "sinoc"}
+        | {"prije", "pre", "danas", "tada", "stresa", "bola", "boli", "hrane", "posla"}
+        | {"prehlade", "gripe", "vrucine", "umora", "nedelje", "nedjelje", "tjedna", "mjeseca"}
+        | {"meseca", "godine", "godina", "vcera", "tyzdna", "tydne", "malena", "rodenja"}
+        | {"rodjenja", "uvijek", "uvek", "kuce", "posla", "mene", "njega", "nje", "toga"}
     ),
     # "Hypo" written apart from the rest of another word, and a diet low in sugar.
     **dict.fromkeys(
@@ -1493,7 +1503,8 @@ _KIN_EVENT_FILLERS = frozenset(
     | {"also", "too", "with", "both", "young", "early", "huge", "major"}
 )
 _AGE_WORDS = frozenset({"thirty", "forty", "fifty", "sixty", "seventy", "eighty", "age"})
-_CLOCK_AFTER = frozenset({":", "am", "pm", "this", "today", "tonight", "last", "oclock", "hrs"})
+_CLOCK_AFTER = frozenset({":", ".", "am", "pm", "this", "today", "tonight", "last", "oclock"})
+_CLOCK_AFTER |= {"hrs", "h", "hours", "past", "to", "mins", "min", "minutes", "ago", "yesterday"}
 
 
 # An amount too great, which a meal or a drink before it makes none, unless a medicine
@@ -1960,19 +1971,18 @@ class _Note:
         if after[1] in _AGE_WORDS:
             return True
         then = after[2] if len(after) > 2 else ""
-        return after[1].isdigit() and 18 <= int(after[1]) <= 100 and then not in _CLOCK_AFTER
+        # From 25: "at 19", "at 20" are as often the hour.
+        return after[1].isdigit() and 25 <= int(after[1]) <= 100 and then not in _CLOCK_AFTER
 
     def _a_word_of_its_language(self, phrase: str, i: int) -> bool:
-        """Whether the "ich", "mi", "si" or "od" at ``i`` is a word of the note's German,
-        Italian, Spanish (or, for "si", French or Burmese; for "od", a Slavic language), not
-        the nurse's abbreviation: not in
+        """Whether the "ich", "mi" or "si" at ``i`` is a word of the note's German, Italian,
+        Spanish (or, for "mi", a Slavic language; for "si", French or Burmese), not the
+        nurse's abbreviation: not in
         capitals, not in a note all in capitals, not framed by the words around it."""
         if phrase == "ich":
             language = self.german
-        elif phrase == "od":
-            language = self.slavic
         elif phrase == "mi":
-            language = self.italian_or_spanish
+            language = self.italian_or_spanish or self.slavic
         else:
             language = self.italian_or_spanish or self.french or self.burmese
         complaint = self.complaint

@@ -1156,12 +1156,12 @@ _THUNDERCLAP = (
     "in my life",
     "one moment",
     "one second",
-    # "Felt a bang at the back of my head" (the fifty-third vignette set).
+    # "Felt a bang at the back of my head" (the fifty-third vignette set), "came on with a
+    # bang"; not a bang heard ("after a bang at the fireworks": its review).
     "felt a bang",
     "like a bang",
     "went bang",
-    "a bang in",
-    "a bang at",
+    "with a bang",
 )
 _SUDDEN = (
     "sudden*",
@@ -1180,12 +1180,16 @@ _SUDDEN = (
     "on exertion",
     "at the gym",
     # Exercise told by its kind (the fifty-third vignette set: a headache that "felt a bang
-    # at the back of my head" mid spin class).
+    # at the back of my head" mid spin class; not a teacher's "mid class", nor "working out
+    # the tax return": its review).
     "spin class",
-    "mid class",
+    "at spin",
+    "fitness class",
+    "exercise class",
     "during exercise",
     "while exercising",
-    "working out",
+    "while working out",
+    "was working out",
     "mid workout",
     "during a workout",
     "on the treadmill",

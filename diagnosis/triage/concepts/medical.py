@@ -896,16 +896,18 @@ _A_LOT_OF: tuple[str, ...] = (
     "not wake up",
 )
 
-# "All at once" of a pain's or an illness's start, not of tablets taken (the fifty-third
-# vignette set: a headache that "came on all at once ... took two advil"): it cancels the
-# combinations that read "all at once" or "at once" as an amount taken.
-_AT_ONCE_ONSET: tuple[str, ...] = tuple(
-    f"{start} {at_once}"
-    for start in (
-        *("came on", "come on", "comes on", "coming on", "came", "started", "starts"),
-        *("began", "begun", "hit", "hits", "happened", "struck", "pain", "ache", "onset"),
-    )
-    for at_once in ("all at once", "at once")
+# "All at once" of a pain's start, not of tablets taken (the fifty-third vignette set: a
+# headache that "came on all at once ... took two advil"): it cancels the combinations that
+# read "all at once" or "at once" as an amount taken. Only "came on" and its like, and a
+# pain that "came all at once": a mother who "came at once", a pain that "started at once"
+# after the tablets, do not (the set's review).
+_AT_ONCE_ONSET: tuple[str, ...] = (
+    *(
+        f"{start} {at_once}"
+        for start in ("came on", "come on", "comes on", "coming on", "onset")
+        for at_once in ("all at once", "at once")
+    ),
+    *(f"{start} all at once" for start in ("came", "started", "began", "hit", "pain")),
 )
 
 # ... and of a painkiller taken to excess (not in a refill's note either: "was taking the
@@ -947,6 +949,12 @@ _TO_EXCESS: tuple[str, ...] = (
     # Taken too often, or uncounted (the thirty-sixth set's review: "paracetamol every 2 hrs
     # for 3 days", "paracetamol + cold and flu tabs, lost count").
     "lost count",
+    # Regretted (the fifty-third set's review: "took paracetamol earlier, now feeling sick
+    # and regrets it").
+    "regrets it",
+    "regrets taking",
+    "regretted it",
+    "regretted taking",
     "every hour",
     "every 1 hour",
     "every 2 hours",
@@ -1490,6 +1498,22 @@ SUICIDE_ELSEWHERE = (
     "ubyu sebya",
     "luchshe by ya umerla",
     "luchshe by ya umer",
+    # ... and in Cyrillic, read in these letters (the fifty-third set's review: Russian
+    # "самоубийстве", "не хочется жить"; Bulgarian "искам да умра"; Serbian "хоћу да
+    # умрем", "ubiću se"; Ukrainian "не хочу жити", "самогубство").
+    "samoubiistv*",
+    "samoubiistvo",
+    "suitsid*",
+    "ne khochetsya zhit",
+    "ne khochu zhiti",
+    "ne iskam da zhiveya",
+    "iskam da umra",
+    "khocu da umrem",
+    "hocu da umrem",
+    "ubicu se",
+    "samogubstv*",
+    "samoubistv*",
+    "samoubojstv*",
     "razdala svoi veshchi",
     "razdal svoi veshchi",
     "razdala veshchi",
@@ -6612,6 +6636,15 @@ CONCEPTS: tuple[Concept, ...] = (
                         "3 packets",
                         "several packets",
                         "packets of them",
+                        # ... or packs (the fifty-third set's review: "took paracetamol,
+                        # about 3 packs, after argument").
+                        "two packs",
+                        "2 packs",
+                        "three packs",
+                        "3 packs",
+                        "4 packs",
+                        "several packs",
+                        "whole pack",
                         "two box",
                         "two boxes",
                         "full strip",

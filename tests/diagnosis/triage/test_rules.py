@@ -3230,6 +3230,24 @@ def test_a_collapse_whose_defibrillator_advised_no_shock_and_who_sits_up_is_no_a
         ("Found by flatmate, took an OD of her sertraline", "B_OVERDOSE", True),
         ("pt took od of paracetamol after argument", "B_OVERDOSE", True),
         ("'samo malo', nije dobro, says he took an OD of tablets", "B_OVERDOSE", True),
+        # ... or lowercase, framed by its English (this change's review: the name Ali Kada
+        # and a quoted "nije dobro, sve je popila jutros" took it away).
+        ("Ali Kada, 22, deliberate od of sertraline 2h ago", "B_OVERDOSE", True),
+        (
+            "Croatian pt, deliberate od amitriptyline, 'nije dobro, sve je popila'",
+            "B_OVERDOSE",
+            True,
+        ),
+        ("Bulgarian pt, intentional od of paracetamol, 'боли ме глава'", "B_OVERDOSE", True),
+        ("chem splash od, Croatian worker says 'jako boli, nista ne vidim'", "B_EYE", True),
+        # Cyrillic suicide words, and a Russian "нет" (no) that denies only what follows it.
+        ("Говорит, что не хочется жить, мысли про самоубийство", "B_PSYCH", True),
+        ("Serbian: 'хоћу да умрем', says she will do it tonight", "B_PSYCH", True),
+        ("Пациентка: нет смысла не хочу жить больше", "B_PSYCH", True),
+        ("Пациент отрицает суицидальные мысли, бессонница", "B_PSYCH", False),
+        # A Croatian or Serbian lowercase "mi" (me) is no MI.
+        ("Sore throat 3 days, Serbian: 'boli mi grlo, nije mi dobro', eating ok", "B_ACS", False),
+        ("Ankle sprain, Croatian pt says 'jako mi je otekao zglob'", "B_ACS", False),
     ],
 )
 def test_notes_in_cyrillic_or_quoting_a_slavic_language(
@@ -3251,6 +3269,12 @@ def test_notes_in_cyrillic_or_quoting_a_slavic_language(
         ),
         ("headache came on all at once at the gym, took two advil", "B_HEADACHE", True),
         ("took 20 paracetamol all at once after a row", "B_OVERDOSE", True),
+        # ... whoever "came at once" (this change's review).
+        ("Took her paracetamol all at once after a row, mum came at once", "B_OVERDOSE", True),
+        ("Took paracetamol all at once. Pain in stomach started at once", "B_OVERDOSE", True),
+        ("Took paracetamol, about 3 packs, after argument", "B_OVERDOSE", True),
+        ("took paracetamol earlier, now feeling sick and regrets it", "B_OVERDOSE", True),
+        ("taking paracetamol too many times a day for toothache, 5 days", "B_OVERDOSE", True),
         ("took the paracetamol all at once, now vomiting", "B_OVERDOSE", True),
         # Stopped her injections, "too many needles": no tablets too many.
         ("stopped clexane d5, 'too many needles'. DHx paracetamol, iron", "B_OVERDOSE", False),
@@ -3262,6 +3286,11 @@ def test_notes_in_cyrillic_or_quoting_a_slavic_language(
             "B_HEADACHE",
             True,
         ),
+        ("Headache came on with a bang this afternoon, now vomiting", "B_HEADACHE", True),
+        # A bang heard, a teacher's class, a tax return worked out: no thunderclap.
+        ("Headache and ringing ears after a bang at the fireworks last night", "B_HEADACHE", False),
+        ("headache after working out the tax return all night, awful", "B_HEADACHE", False),
+        ("Teacher, headache mid class, had no lunch, vomited once", "B_HEADACHE", False),
     ],
 )
 def test_all_at_once_is_a_start_or_an_amount_by_what_it_is_told_of(
@@ -3286,6 +3315,10 @@ def test_all_at_once_is_a_start_or_an_amount_by_what_it_is_told_of(
         ("mum had a stroke at 10 this morning, face drooping", "B_STROKE", True),
         ("mum had a stroke in her sleep, face drooping", "B_STROKE", True),
         ("my uncle had a heart attack, grey and sweaty, chest tight", "B_ACS", True),
+        # ... as is one told with its time of day (this change's review).
+        ("Daughter states dad had a heart attack at 19.45 while gardening", "B_ACS", True),
+        ("Son: his father had a heart attack at 20 past 7 tonight", "B_ACS", True),
+        ("dad had a heart attack at 20 mins ago in the waiting room", "B_ACS", True),
     ],
 )
 def test_a_relatives_heart_attack_or_stroke_long_ago_is_not_the_patients(
