@@ -892,6 +892,10 @@ _NOT_BEFORE = {
         # ... nor Spanish "si" (if) before a verb ("le duele si camina").
         | {"camina", "come", "respira", "tose", "mueve", "toca", "aprieta", "camino", "como"}
     ),
+    # A voice or a sound "strangled", news that "choked her up" (the fifty-fourth set's
+    # review): no strangulation.
+    "strangled": frozenset({"voice", "cry", "sound", "sounding", "noise", "speech"}),
+    **dict.fromkeys(("choked her", "choked me", "choked him out"), frozenset({"up"})),
     # "Stopped her Clexane, 'too many needles'" (the fifty-third vignette set): needles,
     # people or questions, no overdose beside a painkiller.
     # Not "too many times a day" (a staggered overdose) nor "too many injections of insulin".
@@ -1438,6 +1442,11 @@ _GONE_MISSING = frozenset(
 )
 _NOT_RIGHT_AFTER_PAIRS = {
     "brain bleed": frozenset({("eye", "means"), ("eyes", "means")}),
+    # Bags of cement lifted, no cement in the eye; a leg walked on "with a limp", no limp
+    # (floppy) leg (the fifty-fourth vignette set: a cellulitis "walking w limp").
+    "cement": frozenset({("bags", "of"), ("bag", "of"), ("sacks", "of"), ("sack", "of")}),
+    "limp": frozenset({("with", "a"), ("walking", "w"), ("walks", "w"), ("walking", "with")})
+    | frozenset({("walks", "with"), ("w", "a"), ("slight", "a"), ("has", "a"), ("a", "slight")}),
     # A foot "red + swollen up to cheville" (the forty-fourth set's changes): how far the
     # swelling goes, no twisted ankle.
     **dict.fromkeys(
@@ -3576,6 +3585,22 @@ _USUAL_PRESSURE = re.compile(
 # A systolic pressure this far below the patient's usual is a pressure fallen.
 _PRESSURE_FALL = 30
 _SENTENCE_END = re.compile(r"[.;!\n]+")
+# A baby's green vomit (the fifty-fourth vignette set: an 11-day-old who "spits up after every
+# feed, but the last 2 times it was green, like bright green"): a vomit told in a sentence,
+# green or bile in it or the next, not of a stool, a nappy, a nose or an eye around it, nor
+# denied in its own clause ("no blood or bile in vomit", "non-bilious").
+_GREEN_VOMIT_YEARS = 1.0
+_VOMITED = re.compile(
+    r"\b(vomit\w*|spit\w* up|spits|spitting|threw up|throw\w* up|posset\w*|emesis|puk\w*"
+    r"|bring\w* up|brought up|(?:being|was|been|is) sick)\b"
+)
+_GREEN = re.compile(r"\b(green\w*|bilious|bile)\b")
+_NOT_THE_VOMITS = frozenset(
+    {"poo", "poos", "pooed", "poop", "stool", "stools", "nappy", "nappies", "diaper", "diapers"}
+    | {"snot", "nose", "mucus", "discharge", "eye", "eyes", "stump", "sputum", "phlegm"}
+)
+_GREEN_DENIED = frozenset({"no", "not", "nil", "denies", "never", "without", "non", "nor"})
+_TITLES = frozenset({"dr", "doctor", "mr", "mrs", "ms", "miss", "nurse", "sister"})
 # A low blood glucose now, in words (a reading in numbers: _low_glucose_readings). "Hypo"
 # alone is read only where it is not the start of another word written apart ("hypo
 # thyroid", "hypo-tensive"); a glucometer below its range shows "LO".
@@ -5124,6 +5149,26 @@ def _concept_found(concept: Concept, note: _Note) -> list[str]:
     return found
 
 
+def _green_vomit(note: _Note) -> str | None:
+    """The sentences of the note that tell a vomit that was green or bile, or None
+    (_GREEN_VOMIT_YEARS: only a baby's counts)."""
+    sentences = [s for s in _SENTENCE_END.split(note.text) if s.strip()]
+    for k, sentence in enumerate(sentences):
+        if not _VOMITED.search(sentence):
+            continue
+        for told in sentences[k : k + 2]:
+            for green in _GREEN.finditer(told):
+                clause = re.findall(r"[a-z]+", told[: green.start()].rsplit(",", 1)[-1])
+                around = set(clause[-3:]) | set(re.findall(r"[a-z]+", told[green.end() :])[:2])
+                named = clause[-1:] and clause[-1] in _TITLES  # Dr Green, the GP
+                if _GREEN_DENIED & set(clause) or _NOT_THE_VOMITS & around or named:
+                    continue
+                return " ".join(
+                    s.strip() for s in sentences[k : k + 2] if s is told or s is sentence
+                )
+    return None
+
+
 def _severe_pressure_in_pregnancy(note: _Note, vitals: Vitals) -> str | None:
     """Why a blood pressure in the severe range late in a pregnancy or in the weeks after a
     birth is pre-eclampsia until proven otherwise (a high-risk situation), or None: its
@@ -5599,6 +5644,15 @@ def esi_rules(
             2,
             f"Temperature {vitals.temperature_c:.1f} C is hypothermia (below {cold:.0f} C"
             f"{whose}), a high-risk situation: ESI 2.",
+        )
+    green = _green_vomit(note) if age < _GREEN_VOMIT_YEARS else None
+    if green and not any(r.code == "B_OBSTRUCTION" for r in fired):
+        add(
+            "B_OBSTRUCTION",
+            "B",
+            2,
+            f"Green (bilious) vomit in a baby (complaint says '{green}') may be a twisted gut "
+            "(malrotation with volvulus) until proven otherwise: a high-risk situation, ESI 2.",
         )
     abuse_signs = _child_injury_signs(note, age)
     if abuse_signs and not any(r.code == "B_ABUSE" for r in fired):

@@ -1811,6 +1811,26 @@ CONCEPTS: tuple[Concept, ...] = (
         code="B_STROKE",
         key="stroke",
         reason="Signs of a stroke are a high-risk, time-critical situation",
+        # A drink or food dribbling out of one side of the mouth (the fifty-fourth vignette
+        # set: "coffee dribbling from R side of mouth at breakfast"), not a mouth numbed at
+        # the dentist.
+        together_unless=(
+            (
+                (
+                    tuple(
+                        f"{dribbling} from {the}{side} side of {whose}mouth"
+                        for dribbling in ("dribbling", "dribbled", "drooling", "drooled")
+                        for the in ("", "the ", "his ", "her ")
+                        for side in ("r", "l", "right", "left", "one")
+                        for whose in ("", "the ", "his ", "her ", "my ")
+                    ),
+                ),
+                (
+                    *("dentist", "dental", "numbed", "filling", "extraction", "root canal"),
+                    *("teething", "tooth out", "teeth out"),
+                ),
+            ),
+        ),
         phrases=(
             # French (the thirty-sixth vignette set: "la bouche est tombée à dr", "parle
             # comme s'il avait bu", "bras dr retombe"; not "cherche ses mots", which a
@@ -2731,6 +2751,9 @@ CONCEPTS: tuple[Concept, ...] = (
                     "gave birth",
                     "postpartum",
                     "post partum",
+                    "lscs",
+                    "emlscs",
+                    "elscs",
                     "caesarean",
                     "c section",
                     "c section",
@@ -2759,6 +2782,12 @@ CONCEPTS: tuple[Concept, ...] = (
                     "leg swollen",
                     "calf swollen",
                     "leg bigger",
+                    # A swollen leg in Tamil ("L leg 'konjam veengi irukku'").
+                    "leg konjam veengi",
+                    "leg veengi",
+                    "kaal veengi",
+                    "kaal konjam veengi",
+                    "kaal veekkam",
                 ),
                 (
                     "breathless",
@@ -2768,6 +2797,23 @@ CONCEPTS: tuple[Concept, ...] = (
                     # de ar", a swollen calf after a long flight).
                     "falta de ar",
                     "falta de aire",
+                    # ... Tamil, Telugu and Malayalam (the fifty-fourth vignette set: "moochu
+                    # vaangudhu" on the stairs 16 days after a caesarean).
+                    "moochu vaangudhu",
+                    "moochu vaanguthu",
+                    "moochu vangudhu",
+                    "moochu vanguthu",
+                    "moochu vidamudiyala",
+                    "moochu thinaral",
+                    "moochu thenaral",
+                    "saans phool*",
+                    "sans phool*",
+                    "moochu iraikudhu",
+                    "moochu iraikuthu",
+                    "moochu iraippu",
+                    "swasa kosam",
+                    "shwasam muttal",
+                    "swasam muttal",
                     "winded",
                     "pain when she breathes",
                     "pain when he breathes",

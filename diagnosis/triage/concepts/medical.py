@@ -7846,6 +7846,43 @@ CONCEPTS: tuple[Concept, ...] = (
             ((("snake bite*", "snakebite*"),), _NOT_A_SNAKES_BITE),
             ((_BITTEN, _VENOMOUS_SNAKES), _NOT_A_SNAKES_BITE),
             ((_BITTEN, ("snake", "snakes", "viper", "vipers", "adder")), _NO_SNAKE_BITE_NOW),
+            # A bite felt as a sting, or seen as two holes, with a snake seen (the fifty-fourth
+            # vignette set: "felt a sharp sting on back of R hand, saw a snake go off into the
+            # stack, thinks a rattler ... 2 small holes").
+            (
+                (
+                    (
+                        "sharp sting",
+                        "felt a sting",
+                        "2 small holes",
+                        "two small holes",
+                        "2 holes",
+                        "two holes",
+                        "puncture marks",
+                        "puncture wounds",
+                        "two punctures",
+                        "2 punctures",
+                    ),
+                    (
+                        *_VENOMOUS_SNAKES,
+                        "saw a snake",
+                        "snake seen",
+                        "snake go",
+                        "snake went",
+                        "snake slither*",
+                        "snake nearby",
+                        "snake in the",
+                        "snake under",
+                        "snake was",
+                    ),
+                ),
+                (
+                    *_NO_SNAKE_BITE_NOW,
+                    *("wasp", "bee", "bees", "hornet", "jellyfish", "nettle*", "scorpion"),
+                    *("stingray", "spider", "staple", "stake", "nail", "piercing", "earring"),
+                    *("cat", "last summer", "earlier in the week", "last week", "last year"),
+                ),
+            ),
         ),
     ),
 )

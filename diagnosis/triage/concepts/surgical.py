@@ -3349,6 +3349,47 @@ CONCEPTS: tuple[Concept, ...] = (
         key="high_risk_trauma",
         reason="A high-risk injury mechanism is a high-risk situation",
         phrases=(
+            # A strangulation survived (the fifty-fourth vignette set: "had her up against the
+            # wall by the throat", hoarse, "blacked out for a bit"): the neck's vessels and
+            # airway may fail hours later, whatever the marks look like.
+            "strangled",
+            "strangling",
+            "strangulation",
+            "strangulated her",
+            "strangulated him",
+            *(
+                f"{held} {whom} by the {part}"
+                for held in ("grabbed", "had", "held", "pinned", "took", "lifted", "grabs")
+                for whom in ("her", "him", "me", "them")
+                for part in ("throat", "neck")
+            ),
+            "wall by the throat",
+            "wall by her throat",
+            "wall by his throat",
+            "wall by the neck",
+            "choked her",
+            "choked me",
+            "choked her out",
+            "choked him out",
+            "choked out",
+            "chokehold",
+            "choke hold",
+            "sleeper hold",
+            "throttled",
+            "throttling",
+            "hands on her throat",
+            "hands on his throat",
+            "hands on my throat",
+            "wall by my throat",
+            "hands round her neck",
+            "hands around her neck",
+            "hands round his neck",
+            "hands around his neck",
+            "hands round my neck",
+            "hands around my neck",
+            "squeezed her neck",
+            "squeezed his neck",
+            "squeezed my neck",
             # The twelfth paraphrase round, by the words: "hit by a fast car", "knifed in the
             # belly",
             # a four-wheeler that came to rest on top of him.
@@ -5210,9 +5251,20 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         code="B_OBSTRUCTION",
         key="",
-        reason="A swollen tight belly with vomiting that smells of faeces, or a bowel that has "
-        "stopped on clozapine, may be a bowel obstruction: a high-risk situation",
+        reason="A swollen tight belly with vomiting that smells of faeces, a bowel that has "
+        "stopped on clozapine, a baby's bouts of screaming with the knees drawn up and a "
+        "red-jelly stool or listlessness between them (an intussusception), or a baby's green "
+        "vomit (a twisted gut), may be a bowel obstruction: a high-risk situation",
         phrases=(
+            # Named as the nurse's question, not as history ("had intussusception at 3
+            # months", "Ladd procedure for malrotation as newborn": the set's review).
+            *(
+                f"{query}{what}"
+                for query in ("? ", "query ", "possible ", "suspected ", "r/o ", "likely ")
+                for what in ("intussusception", "malrotation", "volvulus")
+            ),
+            "redcurrant jelly",
+            "red currant jelly",
             "faeculent",
             "feculent",
             "fecal vomit*",
@@ -5252,6 +5304,55 @@ CONCEPTS: tuple[Concept, ...] = (
                     "tummy distended",
                 ),
                 ("clozapine", "clozaril"),
+            ),
+            # A baby's intussusception (the fifty-fourth vignette set: "every 15-20 min he
+            # screams like something really hurts and pulls his knees up to his belly ... then
+            # it just stops and he's really pale and sleepy", "dark red jelly-looking stuff"
+            # in the diaper): bouts of pain with the knees drawn up, and a red-jelly stool or
+            # a baby listless, pale or sleepy between them.
+            (
+                (
+                    *(
+                        f"{pulls} {whose}{knees} up"
+                        for pulls in ("pulls", "pulling", "pulled", "draws", "drawing", "drew")
+                        for whose in ("", "his ", "her ")
+                        for knees in ("knees", "legs")
+                    ),
+                    *(
+                        f"{pulls} up {whose}{knees}"
+                        for pulls in ("pulls", "pulling", "pulled", "draws", "drawing", "drew")
+                        for whose in ("", "his ", "her ")
+                        for knees in ("knees", "legs")
+                    ),
+                    "knees drawn up",
+                    "legs drawn up",
+                    "knees up to his belly",
+                    "knees up to her belly",
+                    "knees up to his tummy",
+                    "knees up to her tummy",
+                    "knees to his chest",
+                    "knees to her chest",
+                ),
+                (
+                    "jelly looking",
+                    "jelly like stool*",
+                    "jelly like poo*",
+                    "jelly stool*",
+                    "jelly poo*",
+                    "red jelly",
+                    "redcurrant",
+                    "red currant",
+                    "strawberry jam",
+                    "blood and mucus",
+                    "bloody mucus",
+                    "sleepy between",
+                    "floppy between",
+                    "pale between",
+                    "quiet between",
+                    "listless between",
+                    "lethargic between",
+                    "limp between",
+                ),
             ),
         ),
     ),

@@ -3325,3 +3325,104 @@ def test_a_relatives_heart_attack_or_stroke_long_ago_is_not_the_patients(
     complaint: str, code: str, fires: bool
 ) -> None:
     assert (code in codes(esi_rules(complaint=complaint, vitals=vitals(age_years=23)))) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "age", "code", "fires"),
+    [
+        # The fifty-fourth vignette set: a baby's intussusception and green vomit.
+        (
+            "every 15-20 min he screams and pulls his knees up to his belly, then it stops "
+            "and he's really pale and sleepy. Dark red jelly-looking stuff in the diaper",
+            0.75,
+            "B_OBSTRUCTION",
+            True,
+        ),
+        (
+            "spits up after every feed, but the last 2 times it was green",
+            0.03,
+            "B_OBSTRUCTION",
+            True,
+        ),
+        ("vomiting green since this morning, tummy swollen", 0.5, "B_OBSTRUCTION", True),
+        # ... not green stools, a green nose, a vomit denied green, nor an older child's gastro.
+        ("green poo in nappy, vomited once, feeding ok", 0.5, "B_OBSTRUCTION", False),
+        ("vomited milk x2, no green vomit, happy", 0.5, "B_OBSTRUCTION", False),
+        ("gastro, vomited green x3, drinking", 4, "B_OBSTRUCTION", False),
+        # A strangulation survived; not a feeling in the throat.
+        ("her fella had her up against the wall by the throat, hoarse", 29, "B_TRAUMA", True),
+        ("ex grabbed her by the neck last night, blacked out", 29, "B_TRAUMA", True),
+        ("sore throat, feels like something by the throat", 29, "B_TRAUMA", False),
+        # A drink dribbling out of one side of the mouth; not a mouth numbed at the dentist.
+        ("Coffee dribbling from R side of mouth at breakfast", 74, "B_STROKE", True),
+        (
+            "dribbling from the left side of his mouth since dentist numbed it",
+            74,
+            "B_STROKE",
+            False,
+        ),
+        # A postpartum breathlessness told in Tamil.
+        (
+            "16 days post LSCS, 'moochu vaangudhu' on the stairs, L leg 'konjam veengi irukku'",
+            29,
+            "B_PE",
+            True,
+        ),
+        # A snake's bite felt as a sting; not a wasp's.
+        (
+            "felt a sharp sting on back of R hand, saw a snake go off, 2 small holes",
+            58,
+            "B_ENVENOMATION",
+            True,
+        ),
+        ("took a photo of a snake, felt a sharp sting from a wasp", 30, "B_ENVENOMATION", False),
+        # Its review: the colour in the next sentence, a "non-bilious" vomit, a green
+        # discharge, a Dr Green; a history of intussusception; a constipated toddler.
+        (
+            "4 month old, vomiting since yesterday. Last one was bright green.",
+            0.3,
+            "B_OBSTRUCTION",
+            True,
+        ),
+        ("vomiting, no blood, bile stained", 0.5, "B_OBSTRUCTION", True),
+        ("projectile non-bilious vomiting after every feed", 0.1, "B_OBSTRUCTION", False),
+        ("vomiting after feeds, no blood or bile in vomit", 0.5, "B_OBSTRUCTION", False),
+        ("sick baby, sticky eye with green discharge", 0.5, "B_OBSTRUCTION", False),
+        ("vomited once after feed, seen by Dr Green yesterday", 0.5, "B_OBSTRUCTION", False),
+        ("had intussusception at 3 months, now ear pulling and fever", 1, "B_OBSTRUCTION", False),
+        ("constipated, pulls her knees up to her tummy, blood in nappy", 3, "B_OBSTRUCTION", False),
+        ("screaming episodes, legs drawn up, strawberry jam stool", 0.8, "B_OBSTRUCTION", True),
+        # ... a chokehold, a sleeper hold; a strangled voice, news that choked her up.
+        ("partner put him in a chokehold until he passed out", 40, "B_TRAUMA", True),
+        ("ex throttled her, difficulty swallowing", 40, "B_TRAUMA", True),
+        ("strangled voice, drooling, hot potato voice", 40, "B_TRAUMA", False),
+        ("the news choked her up, anxious, palpitations", 40, "B_TRAUMA", False),
+        # ... a wound's pus, a filling; a snake seen last summer, a staple's two holes.
+        ("pus dribbling from the left side of the wound", 40, "B_STROKE", False),
+        (
+            "had a filling, still numb, dribbling from the right side of mouth",
+            40,
+            "B_STROKE",
+            False,
+        ),
+        ("felt a sharp sting on ankle in the bush, snake seen nearby", 35, "B_ENVENOMATION", True),
+        (
+            "felt a sharp sting gardening, husband killed a snake there last summer",
+            35,
+            "B_ENVENOMATION",
+            False,
+        ),
+        (
+            "stepped on a staple, 2 small holes in foot. Son has a snake",
+            35,
+            "B_ENVENOMATION",
+            False,
+        ),
+    ],
+)
+def test_the_fifty_fourth_sets_situations(
+    complaint: str, age: float, code: str, fires: bool
+) -> None:
+    result = esi_rules(complaint=complaint, vitals=vitals(age_years=age))
+
+    assert (code in codes(result)) is fires

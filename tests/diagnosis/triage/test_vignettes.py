@@ -71,6 +71,7 @@ SETS = [
     ("vignettes_51.jsonl", 10, 2, 5),
     ("vignettes_52.jsonl", 50, 10, 25),
     ("vignettes_53.jsonl", 50, 10, 25),
+    ("vignettes_54.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
