@@ -320,6 +320,8 @@ _TEST_NAMES = frozenset(
     | {"upt", "urine", "dip", "dipstick", "test", "tests", "bloods", "culture", "cultures"}
     | {"mri", "scan", "strep", "monospot", "screen", "result", "results"}
 )
+# What may stand between a test's name and its result: "hCG: negative", "UPT done - neg".
+_RESULT_LEAD_IN = frozenset({":", "-", "done", "was", "is", "came", "back", "result", "="})
 _ANALYTES = frozenset(
     {"ketones", "ketone", "nitrites", "nitrite", "leucocytes", "leukocytes", "blood"}
     | {"protein", "glucose", "hcg", "bhcg"}
@@ -420,6 +422,8 @@ _LIFE_STAGES = {
 _AS_A_CHILD = frozenset(
     {"baby", "child", "kid", "teenager", "teen", "boy", "girl", "toddler", "student", "infant"}
 )
+_WHO_WAS = frozenset({"she", "he", "i", "they", "we"})
+_YOUNG = frozenset({"young", "little", "small", "younger", "teenager", "schoolgirl", "schoolboy"})
 # A finding followed, in its clause, by a past year ("stroke in 2018") or "N years ago" is
 # history, not the complaint. Weeks and months are not: a TIA last month is still high risk.
 _YEARS_AGO = frozenset({"year", "years", "yr", "yrs", "decade", "decades"})
@@ -798,7 +802,22 @@ _INDONESIAN_NEGATIONS = frozenset({"tidak", "tdk", "tak", "gak", "nggak", "engga
     "bukan",
 }
 _NONE_ANSWERS = ("none", "nil", "no", "negative", "neg")
+# "Knows where she is and what day it is, isn't muddled at all" (the fourteenth paraphrase
+# round): oriented, the opposite of not knowing it; not "barely knows", "doesn't know".
+_ORIENTED_IN_TIME = frozenset(
+    f"what {unit} it {tense}" for unit in ("day", "month", "year") for tense in ("is", "was")
+)
+_KNOWS = frozenset({"knows", "knew", "remembers", "remembered"})
+_KNOWS_AFTER = frozenset({"she", "he", "they", "patient", "pt", "and", "still", "fully", "also"})
+_ORIENTED_WINDOW = 8
 _NOT_BEFORE = {
+    # "A killer hangover", "killer heels": no weed killer (the fourteenth paraphrase round).
+    "killer": frozenset({"hangover", "headache", "migraine", "heels", "workout", "shift"}),
+    # "Her hearing aid battery's dead": no battery swallowed.
+    **dict.fromkeys(
+        ("battery", "batteries"),
+        frozenset({"dead", "flat", "died", "charger", "charging", "pack", "operated", "powered"}),
+    ),
     # "Mejor muerto que sencillo" (better dead than single: a joke; the forty-seventh set's
     # review).
     "mejor muerto": frozenset({"que"}),
@@ -1352,11 +1371,18 @@ _UNANSWERED = ("text", "texts", "message", "messages", "call", "calls", "email",
 # (Not "tissue": "red lines in the tissue up his leg" is the limb's.)
 _BODY_FLUIDS = ("phlegm", "sputum", "spit", "mucus", "snot", "stool", "urine", "vomit")
 _TREATED = ("antibiotics", "treatment", "steroids", "painkillers", "analgesia", "medication")
+# The fourteenth paraphrase round: "cellulitis unresponsive to tablets".
+_TREATED += ("tablets", "abx", "meds", "medications", "medicine", "medicines", "therapy", "oral")
+_TREATED += ("antibiotic", "treatments", "cream", "creams", "inhalers", "nebs", "fluids")
 _TO_PAIN_ALL_THE_SAME = frozenset({"abnormal flexion"})
 _TO_PAIN = frozenset({"pain", "painful", "stimuli", "stimulus", "sternal", "trapezius"})
 _JOINTS = ("wrist", "elbow", "knee", "finger", "fingers", "thumb", "toe", "toes", "hip", "ankle")
 _JOINTS += ("joint", "shoulder", "digit", "dip", "pip", "mcp")
 _WHOSE = ("the", "his", "her", "my", "l", "r", "left", "right")
+_UNDER_FOOT = ("ground", "floor", "pedal", "gas", "brake", "accelerator", "clutch", "bed", "step")
+_UNDER_FOOT += ("ladder", "stool", "chair", "kerb", "curb", "edge", "bottom", "throttle")
+_COMPANIONS = ("wife", "husband", "son", "daughter", "child", "children", "kids", "kid", "dog")
+_COMPANIONS += ("friend", "friends", "mum", "mom", "dad", "mother", "father", "partner", "family")
 _NOT_BEFORE_WORDS = {
     # "Crackles in the knee when climbing stairs" (the thirty-eighth set's review): a joint.
     **dict.fromkeys(
@@ -1383,6 +1409,20 @@ _NOT_BEFORE_WORDS = {
                 for whose in ("her", "his", "my", "the", "their", "your", "one", "either")
                 for what in ("nose", "nostril", "nostrils")
             }
+        ),
+    ),
+    # "Went a foot off the ground", "took his foot off the pedal": no foot cut off (the
+    # fourteenth paraphrase round).
+    "foot off": frozenset({("the", what) for what in _UNDER_FOOT} | {("of", "the")}),
+    # "He had simply lost sight of his wife in the store" (the fourteenth paraphrase round).
+    # "Fainted at the sight of blood": no sight lost either.
+    **dict.fromkeys(
+        ("lost sight", "sight"),
+        frozenset(
+            {("of", whom) for whom in ("him", "them", "everyone", "everybody")}
+            | {("of", whose, who) for whose in ("his", "her", "my", "the") for who in _COMPANIONS}
+            | {("of", "blood"), ("of", "needles"), ("of", "the", "needle"), ("of", "a", "needle")}
+            | {("of", "the", "blood")}
         ),
     ),
     "unresponsive": frozenset(
@@ -2263,6 +2303,17 @@ class _Note:
         ("hx MI a few years ago", "previous DVT 3 yrs ago")."""
         return any(token in _HISTORY_CUES for token in self._clause_before(ago, _PAST_WINDOW))
 
+    def _told_oriented(self, start: int) -> bool:
+        """Whether the clause before ``start`` says the patient knows it ("she knows where
+        she is and what day it is"), not "barely knows" nor "doesn't know"."""
+        for j in range(start - 1, max(0, start - _ORIENTED_WINDOW) - 1, -1):
+            token = self.tokens[j]
+            if token in _SCOPE_END or token == ",":  # noqa: S105 - a comma token
+                return False
+            if token in _KNOWS:
+                return j == 0 or self.tokens[j - 1] in _KNOWS_AFTER | _SCOPE_END
+        return False
+
     def _opens_negation(self, j: int, start: int) -> bool:
         """Whether the result word at ``j`` ("negative", "neg") negates the finding at
         ``start``: where it opens a negation ("negative for chest pain", a clause or a list
@@ -2346,6 +2397,14 @@ class _Note:
         tokens = self.tokens
         if end < len(tokens) and tokens[end] in _NEGATED_AFTER:
             return True
+        if end and tokens[end - 1] in _TEST_NAMES | _ANALYTES:
+            # A test's own result past a colon or "done" (the fourteenth paraphrase round:
+            # "Urine hCG done - negative", "hCG: negative").
+            j = end
+            while j < min(len(tokens), end + 3) and tokens[j] in _RESULT_LEAD_IN:
+                j += 1
+            if j > end and j < len(tokens) and tokens[j] in _NEGATED_AFTER:
+                return True
         question = end
         while question < len(tokens) and question < end + 2 and tokens[question] in _ASKED_OF:
             question += 1  # "thoughts of harming yourself? No"
@@ -2398,6 +2457,20 @@ class _Note:
                 return True
             if (token, following) in (("as", "a"), ("as", "an")) and after in _AS_A_CHILD:
                 return True
+            # "She had meningitis when she was child" (the fourteenth paraphrase round).
+            if (
+                token == "when"  # noqa: S105
+                and j <= end + 1
+                and comma is None
+                and following in _WHO_WAS
+                and after in ("was", "were")
+            ):
+                young = tokens[j + 3 : j + 5]
+                if young and (
+                    young[0] in _AS_A_CHILD | _YOUNG
+                    or (young[0] in ("a", "an") and young[1:] and young[1] in _AS_A_CHILD | _YOUNG)
+                ):
+                    return True
         return False
 
     def find(
@@ -2445,6 +2518,8 @@ class _Note:
                 if phrase in _KILLING_OF_AN_ILLNESS and self._an_illness_kills(i):
                     continue
                 if phrase == "roasting" and self._hot_place(i, i + n):
+                    continue
+                if phrase in _ORIENTED_IN_TIME and self._told_oriented(i):
                     continue
                 if phrase == "si" and self._no_matter(i):
                     continue

@@ -109,6 +109,9 @@ _SEIZURE_WORDS = (
 # Jerking that looks like a convulsion (shaking alone may be a tremor or a rigor).
 _CONVULSIVE_MOVEMENTS = (
     "jerking",
+    # The fourteenth paraphrase round: "her right arm and leg jumping, jumping ... still going".
+    "arm and leg jumping",
+    "arms and legs jumping",
     "jerks",
     "twitching",
     "convulsing",
@@ -2185,6 +2188,9 @@ CONCEPTS: tuple[Concept, ...] = (
             "big gasps every",
             "gasps every now",
             "gasp every now",
+            # The fourteenth paraphrase round: "one gasp every 20-30 sec only".
+            "one gasp every",
+            "single gasp every",
             "like a fish out of water",
             "no spontaneous ventilation",
             "no spontaneous breathing",
@@ -2691,6 +2697,13 @@ CONCEPTS: tuple[Concept, ...] = (
             "tae waken",
             "not even flinch*",
             "no even flinch*",
+            # The fourteenth paraphrase round: "his eyes never opened", a GCS written "E1, V1,
+            # M2", "she doesn't do anything when I pinch her".
+            "eyes never opened",
+            "e1 , v1",
+            "doesnt do anything when i pinch",
+            "does not do anything when i pinch",
+            "didnt do anything when i pinch",
             "eyes closed like dead",
             "no hear me",
             "no dey answer",
@@ -3163,6 +3176,18 @@ CONCEPTS: tuple[Concept, ...] = (
                     "didnt pull away",
                     "not pull away",
                     "no withdrawal",
+                    # The fourteenth paraphrase round: "didn't open her eyes or make a sound when
+                    # he shouted", "eyes only flicker when I squeeze his ear lobe", "shook him
+                    # and he just didn't wake up", "rubbing hard on his chest bone ... he dont
+                    # even flinch".
+                    "didnt open her eyes",
+                    "didnt open his eyes",
+                    "did not open her eyes",
+                    "did not open his eyes",
+                    "eyes only flicker*",
+                    "just didnt wake",
+                    "just did not wake",
+                    "dont even flinch*",
                 ),
                 (
                     "shake him",

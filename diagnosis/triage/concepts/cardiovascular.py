@@ -1872,6 +1872,12 @@ CONCEPTS: tuple[Concept, ...] = (
             "mouth turn to one side",
             "mouth turned to one side",
             "mouth has turned to one side",
+            # The fourteenth paraphrase round: "her mouth is down on left side".
+            *(
+                f"mouth {verb}down on {side}"
+                for verb in ("", "is ", "gone ", "has gone ")
+                for side in ("one side", "left side", "right side", "the left", "the right")
+            ),
             "mouth don turn to one side",
             "no fit hold cup",
             # The eleventh paraphrase round, by the words: past-pointing.

@@ -7290,6 +7290,11 @@ CONCEPTS: tuple[Concept, ...] = (
             "not staying awake",
             "keeps falling asleep",
             "falling asleep mid",
+            # The fourteenth paraphrase round: "keeps dozing mid-sentence".
+            "dozing mid sentence",
+            "dozes mid sentence",
+            "dozing off mid sentence",
+            "nodding off mid sentence",
             "dozing off",
             "dozes off",
             "nodding off",

@@ -237,6 +237,26 @@ _AMPUTATED: tuple[str, ...] = (
         for whose in ("", "his ", "her ", "my ", "the ", "a ", "two ", "three ")
         for digit in _DIGIT
     ),
+    # The fourteenth paraphrase round: "his thumb's nearly off, just hanging" (the "'s" of
+    # "is" joins the word).
+    *(
+        f"{digit}s {off}"
+        for digit in ("finger", "thumb", "fingertip", "toe", "hand", "foot")
+        for off in (
+            "nearly off",
+            "almost off",
+            "hanging off",
+            "hanging by",
+            "chopped off",
+            "sliced off",
+            "torn off",
+            "ripped off",
+            "nearly severed",
+            "almost severed",
+            "partly severed",
+            "partially severed",
+        )
+    ),
     *(f"amputated {digit}" for digit in _DIGIT),
     *(f"{digit} amputation" for digit in _DIGIT),
     *(
@@ -765,6 +785,7 @@ _AFTER_BIRTH: tuple[str, ...] = (
     "delivered the baby",
     "delivered my baby",
     "delivered at home",
+    *(f"{who} delivered {when}" for who in ("she", "i") for when in ("yesterday", "last night")),
     "delivered a male",
     "delivered a female",
     "delivered a boy",
@@ -2185,6 +2206,7 @@ _LIMB: tuple[str, ...] = (
     "finger",
     "fingers",
     "calf",
+    "calfs",
     "limb",
     "thigh",
     "knee",
@@ -2357,6 +2379,16 @@ _TENSE: tuple[str, ...] = (
 )
 _COMPARTMENT_PAIN: tuple[str, ...] = (
     "toes back",
+    # The fourteenth paraphrase round: "he screams when I pull his toes up. Morphine's barely
+    # touched it."
+    *(
+        f"{pull} {whose} toes up"
+        for pull in ("pull", "pulled", "pulling")
+        for whose in ("his", "her", "my")
+    ),
+    "morphine barely touched",
+    "morphines barely touched",
+    "morphine has barely touched",
     "fingers back",
     "passive*",
     "stretch*",
@@ -2795,7 +2827,13 @@ CONCEPTS: tuple[Concept, ...] = (
         together_unless=(
             (
                 (_TESTICLE, _TESTICLE_PAIN),
-                ("painless", "transillumin*", "hydrocele", "for months", "over months"),
+                (
+                    "painless",
+                    "transillumin*",
+                    "hydrocele",
+                    "for months",
+                    "over months",
+                ),
             ),
         ),
         together=(
@@ -3461,6 +3499,9 @@ CONCEPTS: tuple[Concept, ...] = (
             "been shot",
             "was shot",
             "got shot",
+            # The fourteenth paraphrase round: "subject shot once in the lower back".
+            "shot once in the",
+            "shot twice in the",
             "struck by reversing",
             "struck by a reversing",
             "hit by reversing",
@@ -4296,6 +4337,12 @@ CONCEPTS: tuple[Concept, ...] = (
             "colt and pale",
             "hanging on by a skin flap",
             "hanging by a skin flap",
+            # The fourteenth paraphrase round: "bone seen through wound R leg".
+            "bone seen through",
+            "bone seen in the wound",
+            "bone seen in wound",
+            "bone visible through",
+            "bone visible in the wound",
             "hanging on by a flap",
             "tip only hanging",
             "tibia visible",
@@ -4408,6 +4455,24 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
             ),
             (_DIGIT, ("completely off", "clean off", "chopped off", "sliced off", "hanging off")),
+            # The fourteenth paraphrase round: a degloving told as "the skin came off his finger
+            # like a glove"; a leg "freezing to touch and a funny bluey-white colour".
+            (
+                ("skin came off", "skin ripped off", "skin torn off", "skin pulled off"),
+                ("like a glove", "like a sock"),
+            ),
+            (
+                ("leg",),
+                (
+                    "freezing to touch",
+                    "freezing to the touch",
+                    "freezing cold to touch",
+                    "ice cold to touch",
+                    "ice cold to the touch",
+                    "cold to the touch",
+                ),
+                ("blue*", "bluish", "white", "mottled", "cant wiggle", "cant move", "numb", "dead"),
+            ),
             (("compartment*",), _COMPARTMENT_SIGNS),
             (_CRUSH_OR_FRACTURE, _COMPARTMENT_SIGNS, _LIMB),
             (_LIMB_STATE, (*_ISCHAEMIC, *_COLD_WHITE, *_PULSELESS)),
@@ -4743,7 +4808,16 @@ CONCEPTS: tuple[Concept, ...] = (
             (
                 ("weeks", "wks"),
                 ("baby kicking", "kicks", "baby moving"),
-                ("today nothing", "not even after", "stopped", "no kicks"),
+                (
+                    "today nothing",
+                    "not even after",
+                    "stopped",
+                    "no kicks",
+                    # The fourteenth paraphrase round: "normally the baby goes mad after her
+                    # tea, kicks her in the ribs. Tonight nothing."
+                    "tonight nothing",
+                    "nothing tonight",
+                ),
             ),
             (
                 (*_LATE_PREGNANCY, *(f"{n} weeks" for n in range(24, 43))),
@@ -4762,6 +4836,41 @@ CONCEPTS: tuple[Concept, ...] = (
             (_LATE_PREGNANCY, _OBSTETRIC_SIGNS),
         ),
         together_unless=(
+            # The fourteenth paraphrase round: a heavy bleed in the days after a birth ("she
+            # delivered yesterday ... soaked three maternity pads in the last hour, passing clots
+            # the size of her fist"), not a birth years or months ago.
+            (
+                (
+                    _AFTER_BIRTH,
+                    (
+                        "soaked through pads",
+                        "soaking through pads",
+                        "soaked through a pad",
+                        "soaked pads",
+                        "soaking pads",
+                        "pads an hour",
+                        "pads in an hour",
+                        "pads in the last hour",
+                        "pad an hour",
+                        "pad in an hour",
+                        "clots the size",
+                        "clot the size",
+                        "big clots",
+                        "large clots",
+                        "huge clots",
+                        "gushing blood",
+                        "pouring blood",
+                        "blood pouring",
+                        "blood gushing",
+                        "pph",
+                        "postpartum haemorrhage",
+                        "postpartum hemorrhage",
+                        "post partum haemorrhage",
+                        "post partum hemorrhage",
+                    ),
+                ),
+                (*BIRTH_YEARS_AGO, "months ago", "last year"),
+            ),
             # Pre-eclampsia can start after the birth, up to six weeks (the thirty-second
             # vignette set: "delivered baby 6 days ago ... my head dey bang me ... I dey see
             # star star", feet and face more swollen): a headache with the eyes, a swelling,

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.database_free
 
 FROZEN_SHA256 = "36bf3b93d8ee9271313767370527dfb1fec3944435eb9dfe5bf71cef26d22029"
 # Measured on the frozen half with the lists of this commit (docs/triage.md).
-RECALL_FLOOR = 0.914
+RECALL_FLOOR = 0.916
 NONE_SITUATION_BELOW = 0.81
 FALSE_POSITIVES_AT_MOST = 0.13
 # As served (words, meaning and the learned head), measured with the lists of this commit.
@@ -82,8 +82,9 @@ def test_the_tuning_half_is_recognised_as_tuned() -> None:
         # 34/200.
         pytest.param(TWELFTH_ROUND, 0.925, 0.09, 0.989, 0.175, id="twelfth"),
         # The fourteenth: first read 573/616 and 19/224 by the words, 597/616 and 25/224 as
-        # served (one note of slack as served).
-        pytest.param(FOURTEENTH_ROUND, 0.930, 0.085, 0.967, 0.117, id="fourteenth"),
+        # served; measured once tuned on 591/616 and 13/224, 615/616 and 19/224 (one note
+        # of slack as served).
+        pytest.param(FOURTEENTH_ROUND, 0.959, 0.059, 0.996, 0.09, id="fourteenth"),
     ],
 )
 def test_a_later_round_is_recognised_as_tuned_on(
@@ -121,7 +122,7 @@ def test_the_meaning_match_adds_to_the_words_and_never_takes_away() -> None:
 
 # The fresh round (fresh.jsonl, the 13th), read as written: the head never saw it, the lists
 # were not fitted to it (docs/triage.md).
-FRESH_RECALL_FLOOR = 0.916  # 504/550 measured
+FRESH_RECALL_FLOOR = 0.923  # 508/550 measured (504 first read)
 FRESH_FALSE_POSITIVES_AT_MOST = 0.11  # 22/200 measured
 FRESH_SERVED_RECALL_FLOOR = 0.96  # 529/550 measured, one note of slack as above
 FRESH_SERVED_FALSE_POSITIVES_AT_MOST = 0.195  # 38/200 measured, one note of slack

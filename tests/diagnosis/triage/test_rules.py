@@ -3426,3 +3426,114 @@ def test_the_fifty_fourth_sets_situations(
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=age))
 
     assert (code in codes(result)) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
+        # The fourteenth paraphrase round: what a relative or a handover says of an
+        # unresponsive patient.
+        (
+            "rubbing hard on his chest bone n pinched his ear he dont even flinch",
+            "A_UNRESPONSIVE",
+            True,
+        ),
+        (
+            "she didn't open her eyes or make a sound when he shouted or shook her shoulder",
+            "A_UNRESPONSIVE",
+            True,
+        ),
+        ("his eyes only flicker when I squeeze his ear lobe hard", "A_UNRESPONSIVE", True),
+        ("I pressed his fingernail, he moaned, but his eyes never opened", "A_UNRESPONSIVE", True),
+        ("GCS of, uh, four. E1, V1, M2. Found in the park", "A_UNRESPONSIVE", True),
+        ("she doesn't do anything when I pinch her", "A_UNRESPONSIVE", True),
+        # ... not a treatment that did not work, nor a coma long ago.
+        ("GP says cellulitis unresponsive to tablets, walking, obs fine", "A_UNRESPONSIVE", False),
+        ("infection unresponsive to oral abx", "A_UNRESPONSIVE", False),
+        # A limb: a bone seen, a thumb nearly off, a degloving, a tense calf, a cold leg.
+        ("Bone seen through wound R leg after slip", "B_LIMB", True),
+        ("His thumb's nearly off, just hanging at the side", "B_LIMB", True),
+        ("Ring caught on the fence, the skin came off his finger like a glove", "B_LIMB", True),
+        (
+            "kicked in the shin, calf's tense and woody, screams when I pull his toes up",
+            "B_LIMB",
+            True,
+        ),
+        (
+            "right leg felt dead, freezing to touch and a funny bluey-white colour",
+            "B_LIMB",
+            True,
+        ),
+        # ... not a foot off the ground.
+        ("off the bottom step, maybe a foot off the ground, sore wrist", "B_LIMB", False),
+        # Later pregnancy and just after the birth.
+        (
+            "37 weeks, normally the baby kicks her in the ribs after tea. Tonight nothing",
+            "B_OBSTETRIC",
+            True,
+        ),
+        (
+            "she delivered yesterday, soaked three maternity pads in the last hour, clots the "
+            "size of her fist",
+            "B_OBSTETRIC",
+            True,
+        ),
+        ("post c section 2 weeks, wound soaked with pus", "B_OBSTETRIC", False),
+        ("gave birth 3 years ago, heavy period with big clots", "B_OBSTETRIC", False),
+        # Other situations worded anew.
+        ("Subject on sidewalk: one gasp every 20-30 sec only", "A_APNOEA", True),
+        ("her right arm and leg jumping, jumping, now 6 minutes still going", "A_SEIZING", True),
+        ("her mouth is down on left side, saliva coming out", "B_STROKE", True),
+        ("Subject shot once in the lower back, alert and talking", "B_TRAUMA", True),
+        ("keeps dozing mid-sentence but wakes when spoken to", "B_ALTERED", True),
+        # What is no situation: oriented, a test negative, a groin strain, an idiom.
+        ("knows where she is and what day it is, not muddled", "B_ALTERED", False),
+        ("doesn't know where she is or what day it is", "B_ALTERED", True),
+        ("Urine hCG done - negative. crampy lower tummy pain with her period", "B_ECTOPIC", False),
+        ("hCG: positive. crampy lower tummy pain", "B_ECTOPIC", True),
+        # The review of these changes: what they must not hide ...
+        (
+            "sudden pain in left testicle 2 hrs ago, vomiting, right testicle normal lie",
+            "B_TORSION",
+            True,
+        ),
+        ("3yo drank ant killer cough and drooling", "B_OVERDOSE", True),
+        ("2yo swallowed a battery low in the gullet on xray", "B_OVERDOSE", True),
+        ("while driving suddenly lost sight of the road for a few minutes", "B_EYE", True),
+        ("barely knows what day it is since this morning", "B_ALTERED", True),
+        ("chest pain crushing, when he was young he had rheumatic fever", "B_ACS", True),
+        ("seizing for 8 minutes when she was little she had febrile fits", "A_SEIZING", True),
+        # ... nor fire on.
+        ("sore chest bone after coughing, nothing else", "A_UNRESPONSIVE", False),
+        ("infected fingernail, ibuprofen doesn't do anything", "A_UNRESPONSIVE", False),
+        ("had his jabs today and he dont even flinch, now mild fever", "A_UNRESPONSIVE", False),
+        ("shouted at work, he didnt wake up till noon next day, hungover", "A_UNRESPONSIVE", False),
+        ("whooping cough, gives a gasp every time the coughing fit ends", "A_APNOEA", False),
+        ("restless legs, leg jumping all night, still going now", "A_SEIZING", False),
+        ("skin on her fingers peeling off like a glove after scarlet fever", "B_LIMB", False),
+        ("Raynauds, toes go white and cold to the touch in winter", "B_LIMB", False),
+        ("sprained ankle, swollen and shiny, can't point toes up", "B_LIMB", False),
+        ("knee swollen and tight after twisting it, ibuprofen barely touched it", "B_LIMB", False),
+        ("thumbs cut off circulation by tight rings, swollen", "B_LIMB", False),
+        ("38 weeks, baby kicks fine, nausea this morning, nothing since", "B_OBSTETRIC", False),
+        ("parcel delivered yesterday, nosebleed with big clots, stopped now", "B_OBSTETRIC", False),
+        ("had an epidural steroid shot in the lower back yesterday, sore", "B_TRAUMA", False),
+        ("dozes mid-morning in his chair as usual, eating fine", "B_ALTERED", False),
+        ("mouth is down on the corners, he's been sulking, cold symptoms", "B_STROKE", False),
+        ("he had simply lost sight of his wife in the store", "B_EYE", False),
+        ("lost consciousness at the sight of blood", "B_EYE", False),
+        ("lost sight of her left eye suddenly", "B_EYE", True),
+        (
+            "she had meningitis when she was child, deaf since, hearing aid broken",
+            "B_MENINGITIS",
+            False,
+        ),
+        ("a 'killer' hangover after drinking, the usual kind", "B_OVERDOSE", False),
+        ("hearing aid battery's dead, eating and drinking fine", "B_OVERDOSE", False),
+        ("toddler swallowed a battery, drooling", "B_OVERDOSE", True),
+    ],
+)
+def test_the_fourteenth_paraphrase_rounds_wordings(complaint: str, code: str, fires: bool) -> None:
+    result = esi_rules(complaint=complaint, vitals=vitals(age_years=40))
+
+    assert (code in codes(result)) is fires
