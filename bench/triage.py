@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/triage.py                 # 50 SYNTHETIC notes, torch's threads
     .venv/bin/python bench/triage.py --notes 100 --threads 2
+    .venv/bin/python bench/triage.py --notes 100 --nurses 2   # two web processes at once
     .venv/bin/python bench/triage.py --notes 100 --threads 2 \
         --database-url postgres://postgres@127.0.0.1:5432/medassist_bt \
         --redis-url redis://127.0.0.1:6379/7   # as deployed (create the database first)
@@ -22,6 +23,10 @@ Prints p50/p95 per note of the server time of:
      pass, or the head alone), the word weights as the fragment's service computes and
      stores them, and
      for comparison the occlusion explanation (one forward per unit) it replaced.
+
+With --nurses N, N such processes measure at the same time (each with its own scratch SQLite
+database, set up first, then started together): N web processes answering N nurses at once
+on the same cores, as gunicorn's workers do. Each prints its own figures.
 
 Runs in a scratch folder (SQLite unless --database-url) with a champion of the kind
 MEDASSIST_TRIAGE_MODEL (or --model) names, as training builds it, untrained: latency does
@@ -59,7 +64,15 @@ def report(name: str, values_ms: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--notes", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=-1,
+        help="torch threads of the web process (MEDASSIST_WEB_TORCH_THREADS; default: the "
+        "setting's, one; 0: MEDASSIST_TORCH_THREADS, else one per core)",
+    )
+    parser.add_argument("--nurses", type=int, default=1, help="web processes measured at once")
+    parser.add_argument("--start-together", default="", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default="", help="default: SQLite in a scratch folder")
     parser.add_argument(
         "--redis-url",
@@ -75,6 +88,9 @@ def main() -> None:
         help="the champion's kind (MEDASSIST_TRIAGE_MODEL; default: the setting's)",
     )
     args = parser.parse_args()
+    if args.nurses > 1:
+        nurses_at_once(args)
+        return
 
     scratch = Path(tempfile.mkdtemp(prefix="medassist-bench-triage-"))
     os.environ["MEDASSIST_VAR_DIR"] = str(scratch)
@@ -84,8 +100,8 @@ def main() -> None:
     os.environ["MEDASSIST_INFERENCE_DEVICE"] = "cpu"
     os.environ["MEDASSIST_WEB_SERVES_TRIAGE_MODEL"] = "true"
     os.environ.setdefault("DEBUG", "false")  # as deployed: templates without debug tracking
-    if args.threads:
-        os.environ["MEDASSIST_TORCH_THREADS"] = str(args.threads)
+    if args.threads >= 0:
+        os.environ["MEDASSIST_WEB_TORCH_THREADS"] = str(args.threads)
     if args.model:
         os.environ["MEDASSIST_TRIAGE_MODEL"] = args.model
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medassist.settings")
@@ -107,11 +123,12 @@ def main() -> None:
     from diagnosis.triage.models import TriageAssessment
     from diagnosis.triage.rules import esi_rules
     from diagnosis.triage.services import assessment_words, note_units, vitals_of
-    from diagnosis.triage.serving import text_classifier_for, triage_model_preload
+    from diagnosis.triage.serving import text_classifier_for
     from diagnosis.triage.synthetic import generate_notes
     from finetune.adapters import TriageAdapter
     from medassist.ml.text_model import word_importance
     from medassist.roles import Role
+    from medassist.signals import web_process_ready
 
     call_command("migrate", verbosity=0)
     import torch
@@ -134,7 +151,7 @@ def main() -> None:
         actor=None,
         reason="bench",
     )  # fmt: skip
-    triage_model_preload()  # what the web process does when it starts
+    web_process_ready.send(sender=None)  # what the web process does when it starts
     from medassist.process import startup_objects_freeze
 
     startup_objects_freeze()  # as medassist.wsgi does next
@@ -207,6 +224,12 @@ def main() -> None:
     assert warm.status_code == 200, warm.content.decode()[:2000]
     statements = len(queries.captured_queries)
 
+    if args.start_together:  # one of --nurses: wait until every process is ready
+        together = Path(args.start_together)
+        (together / f"ready-{os.getpid()}").touch()
+        while len(list(together.glob("ready-*"))) < int((together / "count").read_text()):
+            time.sleep(0.05)
+
     submit, page, nurse_waits, plain_waits, fragment = [], [], [], [], []
     rules, meaning, forward, gradients, occlusion = [], [], [], [], []
     clf = text_classifier_for(version)
@@ -271,6 +294,34 @@ def main() -> None:
     report("  word weights (gradient x input, stored)", gradients)
     if occlusion:
         report("  (occlusion by unit, for comparison)", occlusion)
+
+
+def nurses_at_once(args: argparse.Namespace) -> None:
+    """Run ``args.nurses`` copies of this bench that measure at the same time."""
+    import subprocess
+
+    if args.database_url:
+        sys.exit("--nurses gives each process its own scratch SQLite database: no --database-url")
+    together = Path(tempfile.mkdtemp(prefix="medassist-bench-nurses-"))
+    (together / "count").write_text(str(args.nurses))
+    argv = [a for a in sys.argv[1:] if not a.startswith("--nurses")]
+    if "--nurses" in sys.argv:  # "--nurses N" as two words
+        at = sys.argv.index("--nurses")
+        argv = sys.argv[1:at] + sys.argv[at + 2 :]
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, *argv, "--start-together", str(together)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(args.nurses)
+    ]
+    for number, child in enumerate(children, 1):
+        out, _ = child.communicate()
+        print(f"## web process {number} of {args.nurses}, measured at the same time")
+        print(out, end="")
+        if child.returncode:
+            sys.exit(child.returncode)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ class DiagnosisConfig(AppConfig):
 
         study_stable.connect(_enqueue_inference, dispatch_uid="diagnosis.enqueue_inference")
         post_migrate.connect(_ensure_vocabulary, sender=self)
+        # First: the threads apply before either model or the encoder loads.
+        web_process_ready.connect(_web_threads, dispatch_uid="diagnosis.web_threads")
         web_process_ready.connect(_preload_triage_model, dispatch_uid="diagnosis.triage_preload")
         web_process_ready.connect(
             _preload_encounter_dx_model, dispatch_uid="diagnosis.encounter_dx_preload"
@@ -32,6 +34,16 @@ def _enqueue_inference(
     from diagnosis.inference.services import suggestions_enqueue_missing
 
     suggestions_enqueue_missing(instance_ids=instance_ids)
+
+
+def _web_threads(**kwargs: Any) -> None:
+    """A web process serves with MEDASSIST_WEB_TORCH_THREADS torch threads (one by
+    default): its sibling processes answer other requests on the same cores."""
+    from django.conf import settings
+
+    from diagnosis.registry.serving import serving_threads_choose
+
+    serving_threads_choose(settings.MEDASSIST_WEB_TORCH_THREADS)
 
 
 def _preload_triage_model(**kwargs: Any) -> None:

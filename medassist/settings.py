@@ -500,6 +500,11 @@ MEDASSIST_TRAIN_BATCH_SIZE = env_int("MEDASSIST_TRAIN_BATCH_SIZE", 16)
 MEDASSIST_TRAIN_LR = env_float("MEDASSIST_TRAIN_LR", 1e-3)
 MEDASSIST_TRAIN_SEED = env_int("MEDASSIST_TRAIN_SEED", 0)
 MEDASSIST_TORCH_THREADS = env_int("MEDASSIST_TORCH_THREADS", 0)  # 0: torch's default
+# Torch threads of each web process (0: MEDASSIST_TORCH_THREADS). A web server runs several
+# processes (gunicorn's workers) that answer nurses at the same time; with torch's default of
+# a thread per core in each, two requests at once on two cores run four spinning threads and
+# wait on each other (the meaning match's p95 0.05 s -> 0.8 s: docs/triage.md). One each.
+MEDASSIST_WEB_TORCH_THREADS = env_int("MEDASSIST_WEB_TORCH_THREADS", 1)
 # The gate (finetune/gate.py): both versions measured on the same frozen test cases in the
 # same run; promoted only when every criterion passes. On real test cases when the training
 # data held real cases. The paired bootstrap 95% interval of metric(candidate) -

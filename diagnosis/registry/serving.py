@@ -34,19 +34,34 @@ C = TypeVar("C")
 
 
 _device: torch.device | None = None
+# This process's torch threads where its role chose them (a web process:
+# MEDASSIST_WEB_TORCH_THREADS); None: MEDASSIST_TORCH_THREADS.
+_threads: int | None = None
 
 
 class NoChampionError(LookupError):
     """No model version is champion for the task yet."""
 
 
+def serving_threads_choose(threads: int) -> None:
+    """Serve with ``threads`` torch threads in this process (0: MEDASSIST_TORCH_THREADS),
+    applied by :func:`inference_device` when the first model or encoder loads. Imports
+    nothing: a web process that serves no model never loads torch for it."""
+    global _threads
+    if threads < 0:
+        raise ValueError("the thread count must be 0 (the general setting) or more")
+    _threads = threads or None
+
+
 def inference_device() -> torch.device:
-    """The device of this worker process, chosen once, on first use (after the fork)."""
+    """The device of this worker process, chosen once, on first use (after the fork), and
+    its torch threads (:func:`serving_threads_choose`, else MEDASSIST_TORCH_THREADS, else one
+    per CPU)."""
     global _device
     if _device is None:
         from medassist.ml.device import configure_cpu_threads, select_device
 
-        configure_cpu_threads(settings.MEDASSIST_TORCH_THREADS or None)
+        configure_cpu_threads(_threads or settings.MEDASSIST_TORCH_THREADS or None)
         _device = select_device(settings.MEDASSIST_INFERENCE_DEVICE)
     return _device
 

@@ -63,9 +63,11 @@ def triage_model_preload() -> None:
             "is off): triage suggestions come from the ESI rules alone."
         )
         return
+    from diagnosis.registry.serving import inference_device
     from diagnosis.triage.meaning import preload as meaning_preload
     from medassist.ml.text_model import load_tokenizer
 
+    inference_device()  # this process's torch threads, before the encoder first runs
     load_tokenizer()
     # The frozen encoder and the concepts' descriptions, for the meaning-based match.
     meaning_preload()

@@ -61,7 +61,10 @@ if len(sys.argv) > 1:
         "mental_status": "A",
     }).status_code
 after = {name: name in sys.modules for name in ("torch", "transformers")}
-print(json.dumps({"at_start": at_start, "status": status, "after": after, "frozen": frozen}))
+threads = sys.modules["torch"].get_num_threads() if after["torch"] else None
+print(json.dumps(
+    {"at_start": at_start, "status": status, "after": after, "frozen": frozen, "threads": threads}
+))
 """
 
 
@@ -140,3 +143,25 @@ def test_a_web_process_serving_the_triage_model_loads_the_champion_before_any_re
     assessment = TriageAssessment.objects.get()
     assert assessment.model_version == champion
     assert assessment.model_level == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_web_process_runs_torch_on_one_thread_unless_told_otherwise(
+    postgres: None, nurse: User, media_root: Path
+) -> None:
+    """Its sibling processes answer other nurses on the same cores: a thread per core in
+    each made two requests at once wait on each other (docs/triage.md)."""
+    triage_champion_answering(4)
+    # What a hospital sets for its workers; no OMP_NUM_THREADS (the test processes set one).
+    general = {"MEDASSIST_TORCH_THREADS": "2", "OMP_NUM_THREADS": ""}
+    web = _web_env(media_root, serves=True)
+
+    seen, log = _run(WEB_PROCESS, nurse.username, env={**web, **general})
+    assert seen["status"] == 302, log[-3000:]
+    assert seen["threads"] == 1  # after the champion's load and a nurse's request
+
+    seen, log = _run(
+        WEB_PROCESS, nurse.username, env={**web, **general, "MEDASSIST_WEB_TORCH_THREADS": "0"}
+    )
+    assert seen["status"] == 302, log[-3000:]
+    assert seen["threads"] == 2  # 0: the general setting
