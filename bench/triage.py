@@ -1,6 +1,6 @@
 """What the triage nurse waits for, on the CPU: the whole requests, then their parts.
 
-    .venv/bin/python bench/triage.py                 # 50 SYNTHETIC notes, torch's threads
+    .venv/bin/python bench/triage.py                 # 50 SYNTHETIC notes, the web's 1 thread
     .venv/bin/python bench/triage.py --notes 100 --threads 2
     .venv/bin/python bench/triage.py --notes 100 --nurses 2   # two web processes at once
     .venv/bin/python bench/triage.py --notes 100 --threads 2 \
@@ -69,7 +69,7 @@ def main() -> None:
         type=int,
         default=-1,
         help="torch threads of the web process (MEDASSIST_WEB_TORCH_THREADS; default: the "
-        "setting's, one; 0: MEDASSIST_TORCH_THREADS, else one per core)",
+        "setting's, one; 0: MEDASSIST_TORCH_THREADS, else one per core up to 8)",
     )
     parser.add_argument("--nurses", type=int, default=1, help="web processes measured at once")
     parser.add_argument("--start-together", default="", help=argparse.SUPPRESS)
@@ -88,7 +88,7 @@ def main() -> None:
         help="the champion's kind (MEDASSIST_TRIAGE_MODEL; default: the setting's)",
     )
     args = parser.parse_args()
-    if args.nurses > 1:
+    if args.nurses > 1 and not args.start_together:
         nurses_at_once(args)
         return
 
@@ -227,7 +227,10 @@ def main() -> None:
     if args.start_together:  # one of --nurses: wait until every process is ready
         together = Path(args.start_together)
         (together / f"ready-{os.getpid()}").touch()
+        deadline = time.monotonic() + 600
         while len(list(together.glob("ready-*"))) < int((together / "count").read_text()):
+            if time.monotonic() > deadline:
+                sys.exit("The other web processes of --nurses were not ready within 600 s.")
             time.sleep(0.05)
 
     submit, page, nurse_waits, plain_waits, fragment = [], [], [], [], []
@@ -316,12 +319,21 @@ def nurses_at_once(args: argparse.Namespace) -> None:
         )
         for _ in range(args.nurses)
     ]
+    # One that fails (while setting up, say) stops the others: they would wait for it.
+    while any(child.poll() is None for child in children):
+        if any(child.returncode for child in children):
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+            break
+        time.sleep(0.2)
     for number, child in enumerate(children, 1):
         out, _ = child.communicate()
         print(f"## web process {number} of {args.nurses}, measured at the same time")
         print(out, end="")
-        if child.returncode:
-            sys.exit(child.returncode)
+    failed = [child.returncode for child in children if child.returncode]
+    if failed:
+        sys.exit(f"{len(failed)} of the {args.nurses} web processes failed or were stopped.")
 
 
 if __name__ == "__main__":

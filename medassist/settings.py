@@ -505,6 +505,11 @@ MEDASSIST_TORCH_THREADS = env_int("MEDASSIST_TORCH_THREADS", 0)  # 0: torch's de
 # a thread per core in each, two requests at once on two cores run four spinning threads and
 # wait on each other (the meaning match's p95 0.05 s -> 0.8 s: docs/triage.md). One each.
 MEDASSIST_WEB_TORCH_THREADS = env_int("MEDASSIST_WEB_TORCH_THREADS", 1)
+if MEDASSIST_WEB_TORCH_THREADS < 0:
+    raise ImproperlyConfigured(
+        f"MEDASSIST_WEB_TORCH_THREADS={MEDASSIST_WEB_TORCH_THREADS}: give a number of threads "
+        "(1 or more), or 0 for MEDASSIST_TORCH_THREADS."
+    )
 # The gate (finetune/gate.py): both versions measured on the same frozen test cases in the
 # same run; promoted only when every criterion passes. On real test cases when the training
 # data held real cases. The paired bootstrap 95% interval of metric(candidate) -

@@ -152,8 +152,8 @@ def test_a_web_process_runs_torch_on_one_thread_unless_told_otherwise(
     """Its sibling processes answer other nurses on the same cores: a thread per core in
     each made two requests at once wait on each other (docs/triage.md)."""
     triage_champion_answering(4)
-    # What a hospital sets for its workers; no OMP_NUM_THREADS (the test processes set one).
-    general = {"MEDASSIST_TORCH_THREADS": "2", "OMP_NUM_THREADS": ""}
+    # What a hospital sets for its workers (the web process sets torch's count itself).
+    general = {"MEDASSIST_TORCH_THREADS": "2"}
     web = _web_env(media_root, serves=True)
 
     seen, log = _run(WEB_PROCESS, nurse.username, env={**web, **general})

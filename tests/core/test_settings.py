@@ -48,3 +48,10 @@ def test_an_unknown_triage_model_kind_refuses_to_start_and_says_which(kind: str)
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert f"MEDASSIST_TRIAGE_MODEL must be frozen-encoder or fine-tuned, got {kind!r}" in last
+
+
+def test_a_negative_web_thread_count_refuses_to_start() -> None:
+    done = _check(MEDASSIST_WEB_TORCH_THREADS="-1")
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert "MEDASSIST_WEB_TORCH_THREADS=-1" in last
