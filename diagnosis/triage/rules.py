@@ -45,6 +45,7 @@ from diagnosis.triage.concepts.cardiovascular import (
 )
 from diagnosis.triage.concepts.medical import (
     CANT_SAY_WHERE,
+    DAYS_SHORT,
     FEVER_NOW,
     IBERIAN_SUICIDE,
     MEDICINES_TAKEN,
@@ -1384,6 +1385,44 @@ _UNDER_FOOT += ("ladder", "stool", "chair", "kerb", "curb", "edge", "bottom", "t
 _COMPANIONS = ("wife", "husband", "son", "daughter", "child", "children", "kids", "kid", "dog")
 _COMPANIONS += ("friend", "friends", "mum", "mom", "dad", "mother", "father", "partner", "family")
 _NOT_BEFORE_WORDS = {
+    # "Mum's seen the meningitis posters" (a student with a cold: the fifty-fifth vignette
+    # set), a "meningitis B vaccine" or "ACWY jab": no illness of this patient. Not "the
+    # meningitis injection" a GP gives before sending a child in (its review).
+    "meningitis": frozenset(
+        (*strain, thing)
+        for strain in ((), ("b",), ("c",), ("w",), ("acwy",), ("men",))
+        for thing in (
+            *("poster", "posters", "leaflet", "leaflets", "campaign", "jab", "jabs"),
+            *("vaccine", "vaccines", "vaccination", "vaccinations", "booster"),
+        )
+    ),
+    # A dialysis patient "missed Fri" (B_DIALYSIS), not a Friday's football, school or shift
+    # (the fifty-fifth vignette set's review).
+    **dict.fromkeys(
+        (f"{missed} {day}" for missed in ("missed", "skipped", "missing") for day in DAYS_SHORT),
+        frozenset(
+            (what,)
+            for what in (
+                *("football", "school", "work", "shift", "shifts", "tablets", "meds", "pills"),
+                *("lunch", "dinner", "breakfast", "class", "classes", "lecture", "lectures"),
+                *("appointment", "appt", "game", "match", "training", "practice", "physio"),
+                *("gym", "church", "mosque", "nav", "bus", "train", "flight", "exam", "exams"),
+                *("night", "nights", "party", "football's", "dose", "doses", "injection"),
+            )
+        ),
+    ),
+    # "Smells of alcohol" (the fifty-fifth vignette set), read as a slip of "smelly": no
+    # smelly wound or urine; "urine smells" still is.
+    **dict.fromkeys(
+        ("smelly",),
+        frozenset(
+            ("of", what)
+            for what in (
+                *("alcohol", "drink", "booze", "beer", "wine", "vodka", "spirits", "cider"),
+                *("smoke", "cigarettes", "cannabis", "weed", "gas", "petrol", "sweat"),
+            )
+        ),
+    ),
     # "Crackles in the knee when climbing stairs" (the thirty-eighth set's review): a joint.
     **dict.fromkeys(
         ("crackles", "crepitations", "creps"),

@@ -105,6 +105,9 @@ _FEVER = (
     "spiking",
 )
 # The patient is diabetic, or the sugar is the problem.
+# The short names of the days ("missed Fri": B_DIALYSIS; rules.py leaves out what else
+# was missed on one: "missed Fri football").
+DAYS_SHORT = ("mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun")
 _DIABETIC = (
     "diabetic",
     "diabetes",
@@ -7771,6 +7774,12 @@ CONCEPTS: tuple[Concept, ...] = (
                             "saturday",
                             "x2",
                             "twice",
+                            # The fifty-fifth vignette set: "Missed Fri AND today's session"
+                            # (not "missed fri football": its review, in rules.py).
+                            *DAYS_SHORT,
+                            *("todays session", "todays run", "yesterdays session"),
+                            *("2 runs", "two runs", "last two runs", "last 2 runs"),
+                            *("both sessions", "last two sessions", "two dialysis"),
                         )
                     ),
                     "dialysis missed",
@@ -7786,6 +7795,7 @@ CONCEPTS: tuple[Concept, ...] = (
                     "couldnt get to dialysis",
                     "not been to dialysis",
                     "no transport",
+                    *("hasnt been since", "not been since", "hasnt been for dialysis"),
                 ),
                 (
                     "weak*",
@@ -7798,6 +7808,13 @@ CONCEPTS: tuple[Concept, ...] = (
                     "slow pulse",
                     "palpitations",
                     "irregular",
+                    # "His heart's been doing skips", legs "like jelly" (the fifty-fifth set
+                    # and its review).
+                    *("doing skips", "heart skips", "heart skipping", "skipping beats"),
+                    *("skipped beats", "missed beats", "flutter*", "heart racing"),
+                    *("racing heart", "heart pounding", "like jelly", "pins and needles"),
+                    *("heart irregular", "heart jumping", "heart going funny", "faint"),
+                    "breathing hard",
                     "short of breath",
                     "sob",
                     "breathless*",

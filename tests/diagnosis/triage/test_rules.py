@@ -3431,6 +3431,47 @@ def test_the_fifty_fourth_sets_situations(
 @pytest.mark.parametrize(
     ("complaint", "code", "fires"),
     [
+        # The fifty-fifth vignette set: a haemodialysis patient who missed two sessions.
+        (
+            'HD pt. Missed Fri AND today\'s session. Now legs feel heavy, "like jelly", '
+            "says his heart's been doing skips since lunch",
+            "B_DIALYSIS",
+            True,
+        ),
+        # Its review: a missed day's dialysis told other ways, with other symptoms ...
+        ("Dialysis patient, missed 2 runs, feels faint and heart irregular", "B_DIALYSIS", True),
+        ("Dialysis, hasnt been since Friday, legs weak", "B_DIALYSIS", True),
+        ("dialysis, missed fri, pins and needles in lips and hands", "B_DIALYSIS", True),
+        # ... not a Friday's football or shift, physio sessions, a relative's dialysis.
+        (
+            "Mum is on dialysis, he missed fri football, heart racing after the game",
+            "B_DIALYSIS",
+            False,
+        ),
+        ("Works as dialysis nurse, missed fri shift, palpitations", "B_DIALYSIS", False),
+        (
+            "dialysis patient, heart racing, missed two sessions of physio",
+            "B_DIALYSIS",
+            False,
+        ),
+        # A student's cold whose mother saw the posters, a vaccine; not the GP's injection.
+        ("had a cold 3 days, mum has seen the meningitis posters", "B_MENINGITIS", False),
+        ("Had meningitis B vaccine yesterday, arm sore", "B_MENINGITIS", False),
+        ("Had the meningitis ACWY jab today, arm sore", "B_MENINGITIS", False),
+        ("GP gave meningitis injection in surgery, sent in by ambulance", "B_MENINGITIS", True),
+        # "Smells of alcohol" is no smelly urine; a urine that smells still is.
+        ("vomited x8, smells of alcohol, dizzy standing", "B_SEPSIS", False),
+        ("urine smells awful, clammy, dizzy standing", "B_SEPSIS", True),
+        ("Catheter bag urine smells horrible, grey and clammy, bp 85/50", "B_SEPSIS", True),
+    ],
+)
+def test_the_fifty_fifth_sets_situations(complaint: str, code: str, fires: bool) -> None:
+    assert (code in codes(esi_rules(complaint=complaint, vitals=vitals(age_years=40)))) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
         # The fourteenth paraphrase round: what a relative or a handover says of an
         # unresponsive patient.
         (
