@@ -1083,6 +1083,12 @@ _NOT_BEFORE = {
             "laik",
             "stap",
             "kam",
+            # ... and in Armenian, "mi kich" (a little: the fifty-fifth vignette set's
+            # "mi kich aryun", a little blood), "mi kani" (a few), "mi hat" (one).
+            "kich",
+            "kiche",
+            "kani",
+            "hat",
         }
     ),
     # German "ich bin nur umgeknickt" (I only twisted it: the thirty-fifth vignette set),

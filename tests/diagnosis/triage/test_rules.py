@@ -3463,6 +3463,9 @@ def test_the_fifty_fourth_sets_situations(
         ("vomited x8, smells of alcohol, dizzy standing", "B_SEPSIS", False),
         ("urine smells awful, clammy, dizzy standing", "B_SEPSIS", True),
         ("Catheter bag urine smells horrible, grey and clammy, bp 85/50", "B_SEPSIS", True),
+        # Armenian "mi kich aryun" (a little blood) is no MI; an MI named still is.
+        ("vomiting all night, 'mi kich aryun, just a little'", "B_ACS", False),
+        ("hx MI, now central CP", "B_ACS", True),
     ],
 )
 def test_the_fifty_fifth_sets_situations(complaint: str, code: str, fires: bool) -> None:

@@ -72,7 +72,7 @@ SETS = [
     ("vignettes_52.jsonl", 50, 10, 25),
     ("vignettes_53.jsonl", 50, 10, 25),
     ("vignettes_54.jsonl", 50, 10, 25),
-    ("vignettes_55.jsonl", 40, 8, 20),
+    ("vignettes_55.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
