@@ -24,6 +24,9 @@ authentication). Then, for each path, ``--rounds`` times, alternating which serv
 - ``c-store``: one association sending every file (``storescu`` when DCMTK is installed, else
   pynetdicom), to ``manage.py dicom_scp`` and to Orthanc's DICOM port
 - ``in-process``: ``instance_ingest`` in a loop in this process (MedAssist only)
+- ``in-process-batch``: ``instances_ingest`` on ``--batch`` files at a time in this process,
+  as a STOW-RS request files them (MedAssist only): against ``in-process``, what one call
+  costs whatever its number of files
 
 Every run sends fresh files (new Study/Series/SOP Instance UIDs: a re-sent instance is a cheap
 no-op for both servers and would flatter the figures), and both servers get the very same
@@ -63,7 +66,8 @@ BENCH_AE = "BENCH_SCU"
 MEDASSIST_AE = "MEDASSIST"
 ORTHANC_AE = "ORTHANC"
 ORTHANC_PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc/plugins")
-PATHS = ("stow-rs", "rest", "rest-floor", "c-store", "in-process")
+PATHS = ("stow-rs", "rest", "rest-floor", "c-store", "in-process", "in-process-batch")
+IN_PROCESS = ("in-process", "in-process-batch")
 
 
 # --- Workloads ---------------------------------------------------------------------------
@@ -514,17 +518,16 @@ def _pynetdicom_store(server: Server, paths: list[Path]) -> tuple[int, str]:
     return ok, errors[0] if errors else ""
 
 
-def run_in_process(files: list[bytes]) -> tuple[int, str]:
-    from imaging.ingest.errors import IngestError
-    from imaging.ingest.services import instance_ingest
+def run_in_process(files: list[bytes], batch: int = 1) -> tuple[int, str]:
+    from imaging.ingest.services import instances_ingest
 
     ok, errors = 0, []
-    for data in files:
-        try:
-            instance_ingest(data=data, uploaded_by=None, source="bench")
-            ok += 1
-        except IngestError as exc:
-            errors.append(str(exc))
+    for start in range(0, len(files), batch):
+        for outcome in instances_ingest(files=files[start : start + batch], source="bench"):
+            if isinstance(outcome, Exception):
+                errors.append(str(outcome))
+            else:
+                ok += 1
     return ok, errors[0] if errors else ""
 
 
@@ -553,6 +556,8 @@ def send(
 ) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     if path == "in-process":
         return run_in_process(files)
+    if path == "in-process-batch":
+        return run_in_process(files, batch=args.batch)
     assert server is not None
     if path == "stow-rs":
         if not server.stow_path:
@@ -650,7 +655,7 @@ def print_report(runs: list[Run], info: list[str], args: argparse.Namespace) -> 
     )
     print()
     head = (
-        f"{'workload':<8} {'path':<10} {'rounds':>6}  {'MedAssist inst/s':<24} "
+        f"{'workload':<8} {'path':<16} {'rounds':>6}  {'MedAssist inst/s':<24} "
         f"{'Orthanc inst/s':<24} {'ratio':>6}  per-round ratios"
     )
     print(head)
@@ -676,7 +681,7 @@ def print_report(runs: list[Run], info: list[str], args: argparse.Namespace) -> 
             if r.round in by_round and by_round[r.round].per_second
         )
         print(
-            f"{workload:<8} {path:<10} {len(mine):>6}  {cell(mine):<24} {cell(theirs):<24} "
+            f"{workload:<8} {path:<16} {len(mine):>6}  {cell(mine):<24} {cell(theirs):<24} "
             f"{ratio:>6}  {rounds}"
         )
     errors = [r for r in runs if r.error or r.ok != r.n]
@@ -773,7 +778,7 @@ def main() -> int:
 
         with ExitStack() as stack:
             servers: list[Server | None] = []
-            server_paths = [p for p in paths if p != "in-process"]
+            server_paths = [p for p in paths if p not in IN_PROCESS]
             if server_paths:
                 servers.append(
                     stack.enter_context(
@@ -785,7 +790,7 @@ def main() -> int:
             for workload in workloads:
                 n = args.n_cr if workload == "cr" else args.n
                 for path in paths:
-                    targets = [None] if path == "in-process" else servers
+                    targets = [None] if path in IN_PROCESS else servers
                     # Warm-up, outside the clock: processes finish their imports, decoders
                     # load, connections open.
                     warm = series_of(workload, args.clients * args.batch, f"warm-{path}")
