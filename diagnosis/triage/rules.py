@@ -44,6 +44,7 @@ from diagnosis.triage.concepts.cardiovascular import (
     STROKE_IN_OTHER_LANGUAGES,
 )
 from diagnosis.triage.concepts.medical import (
+    AGRANULOCYTOSIS_MEDICINES,
     CANT_SAY_WHERE,
     DAYS_SHORT,
     FEVER_NOW,
@@ -55,6 +56,7 @@ from diagnosis.triage.concepts.medical import (
     SUICIDE_ELSEWHERE,
     TEN_OR_MORE,
     TURKISH_SUICIDE,
+    WEAK_IMMUNITY_PHRASES,
 )
 from diagnosis.triage.concepts.surgical import (
     AFTER_BIRTH,
@@ -4165,6 +4167,204 @@ _NOT_A_SKIN_STING: tuple[str, ...] = (
     "hives",
     "all over",
 )
+# A young child at a medicine of which one or two adult tablets can kill a toddler (a
+# sulfonylurea's hypoglycaemia hours later, a calcium-channel or beta blocker, a tricyclic,
+# an opioid, clonidine; the fifty-sixth vignette set: a two-year-old "sitting on floor with
+# pop's tablet box open, chewing. Box is Diamicron MR 60mg - nana thinks 1 maybe 2 gone"),
+# with no word for a child in the note: the age tells it. The pill, the sugar pellets or a
+# medicine of the child's own are not among them.
+_ONE_PILL_YEARS = 6.0
+ONE_PILL_MEDICINES: tuple[str, ...] = (
+    "gliclazide",
+    "diamicron",
+    "glipizide",
+    "glibenclamide",
+    "glyburide",
+    "glimepiride",
+    "amaryl",
+    "tolbutamide",
+    "amlodipine",
+    "nifedipine",
+    "verapamil",
+    "diltiazem",
+    "felodipine",
+    "propranolol",
+    "metoprolol",
+    "atenolol",
+    "bisoprolol",
+    "sotalol",
+    "flecainide",
+    "amitriptyline",
+    "nortriptyline",
+    "imipramine",
+    "clomipramine",
+    "dosulepin",
+    "dothiepin",
+    "doxepin",
+    "methadone",
+    "buprenorphine",
+    "subutex",
+    "suboxone",
+    "oxycodone",
+    "oxycontin",
+    "morphine",
+    "fentanyl",
+    "hydromorphone",
+    "tramadol",
+    "tapentadol",
+    "palexia",
+    "endone",
+    "oxynorm",
+    "codeine",
+    "norvasc",
+    "adalat",
+    "clonidine",
+    "catapres",
+    "guanfacine",
+    "lomotil",
+    "diphenoxylate",
+    "chloroquine",
+    "hydroxychloroquine",
+    "colchicine",
+    "theophylline",
+    "digoxin",
+    "lithium",
+    "iron tablets",
+    "ferrous sulphate",
+    "ferrous sulfate",
+    "oil of wintergreen",
+    "methyl salicylate",
+    "camphor",
+)
+# What says the child got at them, and at tablets or someone's medicine (not "chewed the
+# cot rail", "ate his bottle", "mum has gone home"); a medicine of the child's own, or one
+# counted and all there, is not this.
+CHILD_TOOK_PHRASES: tuple[str, ...] = (
+    "chewing",
+    "chewed",
+    "swallowed",
+    "may have swallowed",
+    "might have swallowed",
+    "may have eaten",
+    "might have eaten",
+    "may have had",
+    "might have had",
+    "could have had",
+    "may have taken",
+    "might have taken",
+    "could have taken",
+    "got into",
+    "got hold of",
+    "found with",
+    "in his mouth",
+    "in her mouth",
+    "in mouth",
+    "into his mouth",
+    "into her mouth",
+    "sucking on",
+    "sucked on",
+    "bit into",
+    "licked",
+    "spat out",
+    "spat most out",
+    "ate some",
+    "ate one",
+    "ate two",
+    "ate a few",
+    "ate 1",
+    "ate 2",
+    "ate 3",
+    "has eaten",
+    "tablets missing",
+    "tablet missing",
+    "pills missing",
+    "1 missing",
+    "2 missing",
+    "3 missing",
+    "one missing",
+    "two missing",
+    "three missing",
+    "missing from",
+    "unaccounted for",
+    "ingested",
+    "ingestion",
+)
+CHILD_TOOK_TABLET_PHRASES: tuple[str, ...] = (
+    "tablet*",
+    "tabs",
+    "pill*",
+    "capsule*",
+    "box",
+    "blister*",
+    "strip",
+    "packet",
+    "bottle",
+    "dosette",
+    "pill organiser",
+    "pill organizer",
+    "handbag",
+    "patch",
+    "film",
+    "jar",
+    "grandma*",
+    "grandad*",
+    "grandpa*",
+    "granny*",
+    "grannies",
+    "grandmother*",
+    "grandfather*",
+    "grandparent*",
+    "nana*",
+    "nans",
+    "nan",
+    "pops",
+    "mums",
+    "moms",
+    "dads",
+    "mothers",
+    "fathers",
+    "aunties",
+    "uncles",
+    "visitors",
+    "someone elses",
+    "half dissolved",
+    "took it off him",
+    "took it off her",
+    "out of his mouth",
+    "out of her mouth",
+)
+CHILD_OWN_MEDICINE_PHRASES: tuple[str, ...] = (
+    "his own",
+    "her own",
+    "prescribed for him",
+    "prescribed for her",
+    "prescribed by",
+    "his usual dose",
+    "her usual dose",
+    "his dose",
+    "her dose",
+    "his meds",
+    "her meds",
+    "his medication",
+    "her medication",
+    "nocte",
+    "for his haemangioma",
+    "for her haemangioma",
+    "for his hemangioma",
+    "for her hemangioma",
+    "nothing missing",
+    "none missing",
+    "all accounted for",
+    "all there",
+    "count correct",
+    "count matches",
+    "pack intact",
+    "blister pack intact",
+    "blister intact",
+    "not involved",
+)
+
+
 # A coin swallowed or stuck is no coining mark.
 _COIN_SWALLOWED: tuple[str, ...] = (
     "swallow*",
@@ -4704,6 +4904,13 @@ def _all_phrases() -> Iterable[str]:
         _TENDON_OR_NERVE_PHRASES,
         _NOT_A_SKIN_STING,
         _COIN_SWALLOWED,
+        ONE_PILL_MEDICINES,
+        CHILD_TOOK_PHRASES,
+        CHILD_TOOK_TABLET_PHRASES,
+        CHILD_OWN_MEDICINE_PHRASES,
+        POSTOP_SIGN_PHRASES,
+        WEAK_IMMUNITY_PHRASES,
+        AGRANULOCYTOSIS_MEDICINES,
         _RED_HOT_SWOLLEN,
         _INFECTION_SIGNS,
         _WHOLE_BODY_BLOWS,
@@ -5289,6 +5496,137 @@ def _green_vomit(note: _Note) -> str | None:
     return None
 
 
+# An operation on the stomach or the bowel days ago (B_POSTOP): new pain, a fever, vomiting
+# or a racing heart after it may be a leak of the join (the fifty-sixth vignette set:
+# "Sleeve gastrectomy 9 days ago in Istanbul ... pain L upper abdo going up into L shoulder
+# tip ... feels shivery"). The time belongs to the operation, within a few words of it ("POD5
+# right hemi", "anterior resection 2 weeks ago"), not to the cough of two days ago; months or
+# years back, or a relative's operation ("wife had gastric bypass last week"), do not count.
+_GUT_OPERATION = (
+    r"(?:sleeve(?: gastrectomy| op\w*| surgery| done)|gastric (?:sleeve|bypass|band)|vsg|rygb"
+    r"|roux en y|lap(?:aroscopic)? (?:sleeve|band|bypass|rygb)|mini bypass|bariatric"
+    r" (?:surgery|op\w*|procedure)|weight loss (?:surgery|op\w*)|obesity surgery"
+    r"|(?:small )?bowel (?:resection|surgery|op\w*)|(?:right |left |r |l )?hemi ?colectomy"
+    r"|(?:right|left|r|l) hemi\b|(?:sigmoid |sub ?total |total )?colectomy|anterior resection"
+    r"|hartmanns?(?: procedure)?|whipples?(?: procedure)?|o?esophagectomy|gastrectomy"
+    r"|stoma (?:reversal|formed|formation)|reversal of (?:stoma|ileostomy|colostomy)"
+    r"|ileostomy|colostomy|laparotomy|perforated (?:ulcer|bowel|duodenal ulcer) repair"
+    r"|(?:bowel|colon|colorectal|stomach) cancer (?:surgery|op\w*))"
+)
+_FEW = (
+    r"(?:\d{1,2}|a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
+    r"|fourteen)"
+)
+_FEW_WEEKS = r"(?:[1-6]|a|one|two|three|four|five|six)"
+_RECENT_AFTER = re.compile(
+    rf"\b{_GUT_OPERATION}\b(?:\W+\w+){{0,6}}?\W+(?:{_FEW}\s*(?:days?|d|/7)\s*(?:ago|post|back"
+    rf"|since)|{_FEW_WEEKS}\s*(?:weeks?|wks?|/52)\s*(?:ago|post|back|since)|[1-6]/52\b|last week"
+    r"|this week|yesterday|on (?:mon|tues|wednes|thurs|fri|satur|sun)day)"
+)
+_RECENT_BEFORE = re.compile(
+    rf"\b(?:pod\s*\d{{1,2}}|post ?op day\s*\d{{1,2}}|day\s*\d{{1,2}}\s*post(?: ?op)?|{_FEW}\s*"
+    rf"(?:days?|d|/7)\s*(?:post ?op|post|after|since)|{_FEW_WEEKS}\s*(?:weeks?|/52)\s*(?:post ?op"
+    rf"|post|after|since)|[1-6]/52\s*post(?: ?op)?|(?:yesterday|today|last week|this week)"
+    rf"\s*(?:after|following|post))\b(?:\W+\w+){{0,4}}?\W+{_GUT_OPERATION}\b"
+)
+_RELATIVE_HAD = re.compile(
+    r"\b(?:wife|husband|partner|mum|mom|mother|dad|father|son|daughter|brother|sister|gran\w*"
+    r"|friend|relative|neighbour|neighbor)s?\b(?:\W+\w+){0,3}?\W+$"
+)
+POSTOP_SIGN_PHRASES: tuple[str, ...] = (
+    "abdo pain",
+    "abdominal pain",
+    "tummy pain",
+    "stomach pain",
+    "belly pain",
+    "pain in abdomen",
+    "pain in her abdomen",
+    "pain in his abdomen",
+    "abdo distended",
+    "distended",
+    "distension",
+    "shoulder tip",
+    "shivery",
+    "shivering",
+    "rigors",
+    "rigours",
+    "chills",
+    "fever*",
+    "febrile",
+    "temp 38*",
+    "temp 39*",
+    "temp 40*",
+    "temp of 38*",
+    "temp of 39*",
+    "temp of 40*",
+    "high temp*",
+    "spiked a temp*",
+    "hiccup*",
+    "heart racing",
+    "racing heart",
+    "tachycardic",
+    "vomit*",
+    "cant keep anything down",
+    "cant keep fluids down",
+    "unable to keep fluids down",
+    "cant keep water down",
+    "cant get anything down",
+    "few sips",
+    "only sips",
+    "not passing wind",
+    "no flatus",
+    "not opened bowels",
+    "stoma dusky",
+    "dusky stoma",
+    "stoma black",
+    "leaking from the wound",
+    "something wrong inside",
+    "not like the op pain",
+    "different from the op pain",
+    "worse than the op pain",
+    "new pain",
+    "pain getting worse",
+    "pain worse",
+    "pain is worse",
+    "worsening pain",
+    "increasing pain",
+    "increasing abdo pain",
+    "severe pain",
+)
+
+
+# A relative's clozapine or carbimazole ("mum is on clozapine"), not the patient's.
+_RELATIVES_MEDICINE = re.compile(
+    r"\b(?:wife|husband|partner|mum|mom|mother|dad|father|son|daughter|brother|sister|gran\w*"
+    r"|nan\w*)s?\b(?:\W+\w+){0,3}?\W+(?:clozapine|clozaril|carbimazole|methimazole|ptu"
+    r"|propylthiouracil)\b"
+)
+
+
+def _recent_gut_operation(note: _Note, vitals: Vitals) -> str | None:
+    """The words of the note that tell an operation on the stomach or bowel days ago and a
+    sign of a leak after it (or a fever or fast pulse measured at triage), or None."""
+    told = None
+    for found in (*_RECENT_AFTER.finditer(note.text), *_RECENT_BEFORE.finditer(note.text)):
+        operation = re.search(_GUT_OPERATION, found[0])
+        start = found.start() + (operation.start() if operation else 0)
+        if _RELATIVE_HAD.search(note.text[max(0, start - 40) : start]):
+            continue
+        told = found[0]
+        break
+    if told is None:
+        return None
+    signs = note.find(POSTOP_SIGN_PHRASES)
+    measured = []
+    if vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C:
+        measured.append(f"temperature {vitals.temperature_c:.1f} C")
+    if vitals.heart_rate is not None and vitals.heart_rate > 100:
+        measured.append(f"heart rate {vitals.heart_rate}")
+    if not signs and not measured:
+        return None
+    return "; ".join(x for x in (f"'{told}'", note.quote(signs), ", ".join(measured)) if x)
+
+
 def _severe_pressure_in_pregnancy(note: _Note, vitals: Vitals) -> str | None:
     """Why a blood pressure in the severe range late in a pregnancy or in the weeks after a
     birth is pre-eclampsia until proven otherwise (a high-risk situation), or None: its
@@ -5774,6 +6112,42 @@ def esi_rules(
             f"Green (bilious) vomit in a baby (complaint says '{green}') may be a twisted gut "
             "(malrotation with volvulus) until proven otherwise: a high-risk situation, ESI 2.",
         )
+    if age < _ONE_PILL_YEARS and not any(r.code == "B_OVERDOSE" for r in fired):
+        one_pill = note.find(ONE_PILL_MEDICINES, history_counts=True)
+        took = note.find(CHILD_TOOK_PHRASES) if one_pill else []
+        tablets = note.find(CHILD_TOOK_TABLET_PHRASES) if took else []
+        if tablets and not note.find(CHILD_OWN_MEDICINE_PHRASES):
+            add(
+                "B_OVERDOSE",
+                "B",
+                2,
+                "A young child who may have swallowed a medicine of which one or two tablets "
+                f"can poison a child (complaint says {note.quote(one_pill + took)}) is a "
+                "high-risk situation: ESI 2.",
+            )
+    if not any(r.code == "B_POSTOP" for r in fired) and (
+        leak := _recent_gut_operation(note, vitals)
+    ):
+        add(
+            "B_POSTOP",
+            "B",
+            2,
+            "New pain, a fever, vomiting or a racing heart days after an operation on the "
+            f"stomach or the bowel may be a leak (complaint says {leak}): a high-risk "
+            "situation, ESI 2.",
+        )
+    if vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C:
+        weak = note.find(WEAK_IMMUNITY_PHRASES, history_counts=True)
+        if not weak and not _RELATIVES_MEDICINE.search(note.text):
+            weak = note.find(AGRANULOCYTOSIS_MEDICINES, history_counts=True, now=True)
+        if weak and not any(r.code == "B_SEPSIS" for r in fired):
+            add(
+                "B_SEPSIS",
+                "B",
+                2,
+                f"Temperature {vitals.temperature_c:.1f} C in a patient whose immunity may be "
+                f"weak (complaint says {note.quote(weak)}) may be neutropenic sepsis: ESI 2.",
+            )
     abuse_signs = _child_injury_signs(note, age)
     if abuse_signs and not any(r.code == "B_ABUSE" for r in fired):
         add(

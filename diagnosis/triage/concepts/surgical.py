@@ -3991,11 +3991,55 @@ CONCEPTS: tuple[Concept, ...] = (
                     "cervical collar",
                     "on a board",
                     "spinal board",
+                    # The fifty-sixth set's review: a scrum, a clash of heads, a whiplash.
+                    "scrum",
+                    "head clash",
+                    "clash of heads",
+                    "landed on head",
+                    "head first into",
+                    "whiplash",
                 ),
                 (
                     "both arms",
                     "both hands",
                     "both legs",
+                    # "both his arms" (the fifty-sixth vignette set: "went in head down on a
+                    # tackle ... both his arms were burning").
+                    *(
+                        f"both {whose} {limbs}"
+                        for whose in ("his", "her", "my", "their", "your", "the", "of his")
+                        for limbs in ("arms", "hands", "legs")
+                    ),
+                    *(
+                        f"both of {whose} {limbs}"
+                        for whose in ("her", "my", "their")
+                        for limbs in ("arms", "hands", "legs")
+                    ),
+                    *(
+                        f"{both} {limbs}"
+                        for both in ("bilateral", "bilat", "b/l", "bl")
+                        for limbs in (
+                            "arm",
+                            "arms",
+                            "hand",
+                            "hands",
+                            "leg",
+                            "legs",
+                            "upper limbs",
+                            "lower limbs",
+                            "paraesthesia",
+                            "paraesthesiae",
+                            "paresthesia",
+                            "paresthesias",
+                            "tingling",
+                            "numbness",
+                            "weakness",
+                        )
+                    ),
+                    "both upper limbs",
+                    "both lower limbs",
+                    "arms both",
+                    "hands both",
                     "all four limbs",
                     "all 4 limbs",
                     "arms and legs",
@@ -4012,6 +4056,79 @@ CONCEPTS: tuple[Concept, ...] = (
                     "grip weak",
                     "no feeling",
                     "paralys*",
+                    "paraesthesi*",
+                    "paresthesi*",
+                ),
+            ),
+            # A high-pressure injection into a finger or hand (paint, grease, hydraulic fluid,
+            # diesel): a pinprick on the skin, the fluid tracking deep along the tendon
+            # sheaths; without surgery within hours the digit may be lost (the fifty-sixth
+            # vignette set: "clearing the tip on the airless sprayer with his finger and it
+            # fired, honestly it's a pinprick"). What went in says it, not a puncture or a
+            # hole anywhere in the note (the review: a jet washer and a nail in the foot).
+            (
+                (
+                    "airless sprayer",
+                    "airless spray gun",
+                    "airless paint sprayer",
+                    "airless gun",
+                    "paint gun",
+                    "paint sprayer",
+                    "spray gun",
+                    "grease gun",
+                    "grease nipple",
+                    "grease",
+                    "paint",
+                    "hydraulic*",
+                    "diesel",
+                    "fuel injector",
+                    "diesel injector",
+                    "pressure washer",
+                    "power washer",
+                    "jet washer",
+                    "water jet",
+                    "high pressure hose",
+                    "high pressure line",
+                    "high pressure gun",
+                    "high pressure injection",
+                ),
+                (
+                    "finger",
+                    "fingertip",
+                    "thumb",
+                    "hand",
+                    "palm",
+                    "index",
+                ),
+                (
+                    "fired",
+                    "injected",
+                    "injection injury",
+                    "shot into",
+                    "went off into",
+                    "jet went into",
+                    "under the skin",
+                    "under skin",
+                    "under his skin",
+                    "under her skin",
+                    "under my skin",
+                    *(
+                        f"into {whose} {part}"
+                        for whose in ("his", "her", "my", "the")
+                        for part in ("finger", "fingertip", "thumb", "hand", "palm")
+                    ),
+                    *(
+                        f"in {whose} {part}"
+                        for whose in ("his", "her", "my", "the")
+                        for part in ("finger", "fingertip", "thumb")
+                    ),
+                    "into finger",
+                    "into fingertip",
+                    "into thumb",
+                    "in finger",
+                    "pinprick",
+                    "pin prick",
+                    "pinhole",
                 ),
             ),
             # An electric shock with a loss of consciousness, a fall, burns or a heart

@@ -3473,6 +3473,177 @@ def test_the_fifty_fifth_sets_situations(complaint: str, code: str, fires: bool)
 
 
 @pytest.mark.parametrize(
+    ("complaint", "age", "temperature", "code", "fires"),
+    [
+        # A fever or a sore throat on a medicine that can take the white cells at once.
+        (
+            "on clozapine for schizophrenia, sore throat and mouth ulcers x2d",
+            40,
+            37.0,
+            "B_SEPSIS",
+            True,
+        ),
+        ("on methimazole for graves, fever 38.6 and sore throat", 40, 37.0, "B_SEPSIS", True),
+        ("On clozapine ~2 yrs. Not eating, keeps holding his throat", 40, 38.4, "B_SEPSIS", True),
+        # ... not a hot pan, the heat of an overactive thyroid, a medicine of years ago or
+        # a mother's.
+        ("on clozaril, burnt hand on hot pan at home, blister", 40, 37.0, "B_SEPSIS", False),
+        (
+            "carbimazole for hyperthyroid, feels hot all the time, palpitations",
+            40,
+            37.0,
+            "B_SEPSIS",
+            False,
+        ),
+        (
+            "hx Graves treated with carbimazole 2010. 3d cough and fever",
+            50,
+            37.0,
+            "B_SEPSIS",
+            False,
+        ),
+        ("mum is on clozapine, cough", 4, 38.4, "B_SEPSIS", False),
+        # A fever measured at triage in a patient whose immunity is weak, no fever word.
+        ("on chemo for breast ca, cycle 3 nine days ago, feels rough", 47, 38.4, "B_SEPSIS", True),
+        (
+            "kidney transplant 2019 on tacrolimus, cough and feels unwell",
+            60,
+            38.3,
+            "B_SEPSIS",
+            True,
+        ),
+        ("biological mother unknown, adopted, cough", 30, 38.4, "B_SEPSIS", False),
+        # A blow to the neck with both arms or hands numb, however the note says both.
+        ("went in head down on a tackle, both his arms were burning", 17, 37.0, "B_TRAUMA", True),
+        ("football tackle, neck hyperflexion, B/L hand paraesthesia", 22, 37.0, "B_TRAUMA", True),
+        (
+            "82F fall, R hip pain on axial loading. Baseline weakness both legs",
+            82,
+            37.0,
+            "B_TRAUMA",
+            False,
+        ),
+        # A high-pressure injection into a finger; not a jet washer and a nail in the foot.
+        (
+            "airless sprayer fired into his finger, honestly it's a pinprick",
+            35,
+            37.0,
+            "B_TRAUMA",
+            True,
+        ),
+        ("hydraulic leak, fluid went under the skin of his thumb", 35, 37.0, "B_TRAUMA", True),
+        (
+            "jet washer, trod on a nail, puncture wound to sole, grazed hand",
+            35,
+            37.0,
+            "B_TRAUMA",
+            False,
+        ),
+        # A snake's bite told in Kannada and Hindi; not a rat's, nor a man named Naag.
+        (
+            "'haavu kachchitu', 2 puncture marks below lat malleolus",
+            52,
+            37.0,
+            "B_ENVENOMATION",
+            True,
+        ),
+        ("family says saanp ne das liya while cutting grass", 45, 37.0, "B_ENVENOMATION", True),
+        (
+            "chuha ne kaata (rat bit) finger, family worried it might be saap",
+            45,
+            37.0,
+            "B_ENVENOMATION",
+            False,
+        ),
+        (
+            "Pt Suresh Naag, bitten by a stray dog on L calf yesterday",
+            45,
+            37.0,
+            "B_ENVENOMATION",
+            False,
+        ),
+        # Days after an operation on the stomach or the bowel; not months after, nor a wife's.
+        (
+            "Sleeve gastrectomy 9 days ago, pain up into L shoulder tip, shivery",
+            38,
+            37.0,
+            "B_POSTOP",
+            True,
+        ),
+        ("POD5 right hemi, increasing abdo pain, not passing wind", 70, 37.0, "B_POSTOP", True),
+        ("lap sleeve 5 days ago, feels unwell", 38, 38.2, "B_POSTOP", True),
+        (
+            "sleeve gastrectomy 8 months ago. Cough and fever started 2 days ago",
+            45,
+            37.0,
+            "B_POSTOP",
+            False,
+        ),
+        (
+            "wife had gastric bypass last week; he has flu-like illness, fever",
+            45,
+            37.0,
+            "B_POSTOP",
+            False,
+        ),
+        # A weekly methotrexate taken daily; a baclofen pump run empty.
+        (
+            "on methotrexate ONCE a week, tabs in EVERY day slot, one each morning for 6 days",
+            70,
+            37.0,
+            "B_MEDICINE",
+            True,
+        ),
+        (
+            "baclofen pump alarming, the low reservoir beep, legs spasming more",
+            40,
+            37.0,
+            "B_MEDICINE",
+            True,
+        ),
+        (
+            "RA on methotrexate weekly, stiff every morning for an hour",
+            55,
+            37.0,
+            "B_MEDICINE",
+            False,
+        ),
+        ("runner, ITB syndrome L knee, ran out of ibuprofen", 30, 37.0, "B_MEDICINE", False),
+        # A toddler at a grandparent's sulfonylurea, no word for a child; not the child's own.
+        (
+            "on floor with pop's tablet box open, chewing. Diamicron MR, 1 maybe 2 gone",
+            2,
+            37.0,
+            "B_OVERDOSE",
+            True,
+        ),
+        ("sucked on a tramadol, mum took it off him, half dissolved", 2, 37.0, "B_OVERDOSE", True),
+        (
+            "on propranolol for haemangioma, ate his bottle well, vomited once",
+            0.4,
+            37.0,
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "vomiting. Mum on amlodipine tablets. Dad has gone to park the car",
+            2,
+            37.0,
+            "B_OVERDOSE",
+            False,
+        ),
+    ],
+)
+def test_the_fifty_sixth_sets_situations(
+    complaint: str, age: float, temperature: float, code: str, fires: bool
+) -> None:
+    found = codes(
+        esi_rules(complaint=complaint, vitals=vitals(age_years=age, temperature_c=temperature))
+    )
+    assert (code in found) is fires
+
+
+@pytest.mark.parametrize(
     ("complaint", "code", "fires"),
     [
         # The fourteenth paraphrase round: what a relative or a handover says of an

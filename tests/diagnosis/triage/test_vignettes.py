@@ -73,6 +73,7 @@ SETS = [
     ("vignettes_53.jsonl", 50, 10, 25),
     ("vignettes_54.jsonl", 50, 10, 25),
     ("vignettes_55.jsonl", 50, 10, 25),
+    ("vignettes_56.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
