@@ -3963,6 +3963,27 @@ CONCEPTS: tuple[Concept, ...] = (
                     "wont swallow saliva",
                     "spitting out saliva",
                     "spitting saliva",
+                    # The fifty-seventh vignette set: "cant swallow own saliva, spitting into a
+                    # towel ... Soft high pitched noise on breathing in".
+                    *(
+                        f"cant swallow {whose}{what}"
+                        for whose in ("own ", "his own ", "her own ", "my own ")
+                        for what in ("saliva", "spit")
+                    ),
+                    # Not "spitting into tissues" or a cup: sputum (the review).
+                    "spitting into a towel",
+                    "spitting into the towel",
+                    "spits into a towel",
+                    *(
+                        f"{cant} swallow {whose}{what}"
+                        for cant in ("unable to", "cannot", "cant even")
+                        for whose in ("", "own ", "his own ", "her own ", "even his own ")
+                        for what in ("saliva", "spit", "secretions")
+                    ),
+                    "cant swallow own secretions",
+                    "cant swallow secretions",
+                    "pooling saliva",
+                    "pooling secretions",
                 ),
                 (
                     "stridor",

@@ -7460,6 +7460,23 @@ CONCEPTS: tuple[Concept, ...] = (
             "repeats himself",
             "repeats herself",
             "same question",
+            # The fifty-seventh vignette set: "she's asked me three times how we got here and
+            # she's not like this" (a marathon runner's low sodium); the questions of a lost
+            # memory, not "asked 3 times when she will be seen" (the review).
+            *(
+                f"asked {whom}{times} times {what}"
+                for whom in ("", "me ", "us ", "him ", "her ")
+                for times in (
+                    *("three", "3", "four", "4", "five", "5", "several", "multiple", "many"),
+                    *("about three", "about five", "like 3", "like three", "like 5"),
+                )
+                for what in (
+                    *("how he got here", "how she got here", "how we got here"),
+                    *("how they got here", "how i got here", "what happened", "where he is"),
+                    *("where she is", "where he was", "where she was", "where we are"),
+                    *("what day", "what year"),
+                )
+            ),
             "talk strange",
             "talks strange",
             "talking strange",

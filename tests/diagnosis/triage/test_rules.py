@@ -3646,6 +3646,79 @@ def test_the_fifty_sixth_sets_situations(
 @pytest.mark.parametrize(
     ("complaint", "code", "fires"),
     [
+        # A wipe that could not be felt, numbness between the legs, urine that will not come,
+        # with back pain; not a urine infection's drops, a carpal tunnel, a new mother.
+        ("back pain, wiped after toilet 'couldn't feel the paper'", "B_CAUDA_EQUINA", True),
+        ("LBP since lifting sofa, couldnt feel toilet paper when he wiped", "B_CAUDA_EQUINA", True),
+        ("back pain, numbness between legs", "B_CAUDA_EQUINA", True),
+        ("LBP, urine wont come", "B_CAUDA_EQUINA", True),
+        (
+            "dysuria, lower back pain, going every 10 mins but only little drops",
+            "B_CAUDA_EQUINA",
+            False,
+        ),
+        ("?carpal tunnel, couldnt feel the paper between her fingers", "B_CAUDA_EQUINA", False),
+        (
+            "post-partum day 1, perineum sore, numb between my legs, voiding fine",
+            "B_CAUDA_EQUINA",
+            False,
+        ),
+        # Drooling told otherwise, with a noise breathing in; not sputum spat into tissues.
+        (
+            "cant swallow own saliva, spitting into a towel, high pitched noise on breathing in",
+            "A_RESP_DISTRESS",
+            True,
+        ),
+        ("unable to swallow own saliva, stridor", "A_RESP_DISTRESS", True),
+        (
+            "wheezy, high pitched noise breathing out, spitting into tissues",
+            "A_RESP_DISTRESS",
+            False,
+        ),
+        # The questions of a lost memory, not of impatience.
+        ("she's asked me three times how we got here and she's not like this", "B_ALTERED", True),
+        (
+            "ankle sprain, waiting 2 hrs, has asked 3 times when she will be seen",
+            "B_ALTERED",
+            False,
+        ),
+        ("URTI sx, asked me several times whether it could be covid", "B_ALTERED", False),
+        # An erection that will not go down, a foreskin left back, a ring stuck; not an erect
+        # chest film, an erection gone down, a child's foreskin, a phimosis, a zip.
+        ("erection 'won't go down' since about 2am, now ~6 hrs", "B_GENITAL_ISCHAEMIA", True),
+        ("28M sickle cell, painful erection x5hrs", "B_GENITAL_ISCHAEMIA", True),
+        (
+            "skin's all bunched up in a ring behind the end of his willy, swollen, dusky",
+            "B_GENITAL_ISCHAEMIA",
+            True,
+        ),
+        (
+            "metal ring on his penis, cant get it off, penis swollen and dark",
+            "B_GENITAL_ISCHAEMIA",
+            True,
+        ),
+        ("abdo pain 8 hrs, GP erect CXR ?free air", "B_GENITAL_ISCHAEMIA", False),
+        (
+            "had erection for 2 hrs after cialis but went down by itself",
+            "B_GENITAL_ISCHAEMIA",
+            False,
+        ),
+        ("3yo foreskin wont go back, red and swollen at tip", "B_GENITAL_ISCHAEMIA", False),
+        (
+            "8yo caught penis in zip, foreskin trapped in zipper, swollen",
+            "B_GENITAL_ISCHAEMIA",
+            False,
+        ),
+        ("neck stiff since last night, fever", "B_GENITAL_ISCHAEMIA", False),
+    ],
+)
+def test_the_fifty_seventh_sets_situations(complaint: str, code: str, fires: bool) -> None:
+    assert (code in codes(esi_rules(complaint=complaint, vitals=vitals(age_years=40)))) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
         # The fourteenth paraphrase round: what a relative or a handover says of an
         # unresponsive patient.
         (
