@@ -4167,6 +4167,33 @@ _NOT_A_SKIN_STING: tuple[str, ...] = (
     "hives",
     "all over",
 )
+# Stridor, the noise of air through a narrowed upper airway, told now: a high-risk airway
+# at rest (a croup "stridor at rest", a swelling throat), unless it comes only when a child
+# cries or is upset, has settled, or is a baby's usual (the fifty-seventh set's review:
+# "croup, barking cough, stridor at rest" and "inspiratory stridor, sore throat" were ESI 5).
+STRIDOR_PHRASES: tuple[str, ...] = ("stridor", "stridulous", "inspiratory stridor")
+STRIDOR_ONLY_WHEN_UPSET: tuple[str, ...] = (
+    "when crying",
+    "when he cries",
+    "when she cries",
+    "on crying",
+    "only when upset",
+    "when upset",
+    "when agitated",
+    "when distressed",
+    "stridor settled",
+    "stridor resolved",
+    "stridor gone",
+    "no stridor at rest",
+    # A baby's floppy larynx, noisy since birth, is its usual self.
+    "laryngomalacia",
+    "since birth",
+    "baseline stridor",
+    "usual stridor",
+    "chronic stridor",
+)
+
+
 # A young child at a medicine of which one or two adult tablets can kill a toddler (a
 # sulfonylurea's hypoglycaemia hours later, a calcium-channel or beta blocker, a tricyclic,
 # an opioid, clonidine; the fifty-sixth vignette set: a two-year-old "sitting on floor with
@@ -4905,6 +4932,8 @@ def _all_phrases() -> Iterable[str]:
         _NOT_A_SKIN_STING,
         _COIN_SWALLOWED,
         ONE_PILL_MEDICINES,
+        STRIDOR_PHRASES,
+        STRIDOR_ONLY_WHEN_UPSET,
         CHILD_TOOK_PHRASES,
         CHILD_TOOK_TABLET_PHRASES,
         CHILD_OWN_MEDICINE_PHRASES,
@@ -6148,6 +6177,19 @@ def esi_rules(
                 f"Temperature {vitals.temperature_c:.1f} C in a patient whose immunity may be "
                 f"weak (complaint says {note.quote(weak)}) may be neutropenic sepsis: ESI 2.",
             )
+    stridor = note.find(STRIDOR_PHRASES)
+    if (
+        stridor
+        and not note.find(STRIDOR_ONLY_WHEN_UPSET)
+        and not any(r.code in ("A_RESP_DISTRESS", "B_SOB") for r in fired)
+    ):
+        add(
+            "B_SOB",
+            "B",
+            2,
+            "Stridor, the noise of air through a narrowed upper airway (complaint says "
+            f"{note.quote(stridor)}), is a high-risk situation: ESI 2.",
+        )
     abuse_signs = _child_injury_signs(note, age)
     if abuse_signs and not any(r.code == "B_ABUSE" for r in fired):
         add(

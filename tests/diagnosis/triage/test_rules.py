@@ -3710,6 +3710,12 @@ def test_the_fifty_sixth_sets_situations(
             False,
         ),
         ("neck stiff since last night, fever", "B_GENITAL_ISCHAEMIA", False),
+        # Stridor now is a narrowed airway; not only when a child cries, nor a history.
+        ("croup, barking cough, stridor at rest", "B_SOB", True),
+        ("inspiratory stridor, sore throat", "B_SOB", True),
+        ("croup, barking cough, stridor only when crying, settles with mum", "B_SOB", False),
+        ("hx stridor as baby, now cough", "B_SOB", False),
+        ("no stridor, sore throat", "B_SOB", False),
     ],
 )
 def test_the_fifty_seventh_sets_situations(complaint: str, code: str, fires: bool) -> None:
