@@ -1107,8 +1107,17 @@ _NOT_BEFORE = {
     # "Nai nai" is a grandmother in Mandarin (the thirty-fourth vignette set), no
     # non-accidental injury.
     "nai": frozenset({"nai"}),
+    # GHB's "G" is no G-tube, G-button or G&T (the fifty-eighth set's review), nor grams.
+    **dict.fromkeys(
+        ("takes g", "uses g", "using g", "on g every", "on g day", "on g for"),
+        frozenset({"tube", "t", "button", "peg", "and"}),
+    ),
     # Sickle cell trait, or a negative screen, is no sickle cell disease.
     "sickle cell": frozenset({"trait", "negative", "screen", "carrier"}),
+    **dict.fromkeys(
+        ("sickle blood", "sickle disease", "known sickle", "has sickle"),
+        frozenset({"trait", "negative", "screen", "carrier", "test", "tests", "pouring"}),
+    ),
     # A coin-sized lump, a coin lesion on a chest film, a coin battery: no swallowed coin.
     "coin": frozenset(
         {"sized", "size", "shaped", "shape", "like", "lesion", "lesions", "battery", "cell"}
@@ -1195,6 +1204,17 @@ _CRACKING_JOINTS = frozenset(
     | {"ankles", "hip", "hips", "wrist", "wrists", "back", "spine", "elbow", "fingers"}
 )
 _NOT_RIGHT_AFTER = {
+    # A man who "sat down hard on the path", "landed hard on that leg" (the fifty-eighth
+    # vignette set and its review): no hard-on.
+    "hard on": frozenset(
+        {"down", "sat", "fell", "landed", "land", "came", "stepped", "step", "pressed", "press"}
+        | {"pressing", "pushed", "push", "pushing", "knelt", "kneeled", "bit", "hit", "kicked"}
+        | {"stamped", "leaned", "leant", "braked", "pulled", "too", "so", "very", "quite", "was"}
+        | {"been", "is", "are", "being", "go", "went", "going", "rained", "trod", "stood"}
+    ),
+    # The tunnel vision before a faint ("went grey and slid down the wall ... tunnel vision
+    # before": the fifty-eighth vignette set) is no sight lost.
+    "vision": frozenset({"tunnel"}),
     # A speed under 25 km/h or 15 mph is no high-energy mechanism ("glissé sur le sable à
     # petite vitesse (~20 km/h)": the forty-ninth vignette set).
     **dict.fromkeys(("km/h", "kmh", "kph"), frozenset(str(n) for n in range(25))),
@@ -1883,6 +1903,9 @@ _NOT_SLIPS: dict[str, frozenset[str]] = {
     "keringat": frozenset({"kernig*"}),
     "suicida": frozenset({"suicidal", "suicide"}),
     "suicidas": frozenset({"suicidal", "suicide"}),
+    # "Smells of nothing" (the fifty-eighth vignette set: no alcohol on a man after two
+    # fits) is no apnoea's "spells of nothing".
+    "smells": frozenset({"spells"}),
 }
 
 

@@ -1707,6 +1707,21 @@ WEAK_IMMUNITY_PHRASES: tuple[str, ...] = (
     "sickle cell anaemia",
     "sickle cell anemia",
     "sickler",
+    # "He have the sickle blood" (the fifty-eighth vignette set, told by a Hausa family).
+    "sickle blood",
+    "sickle disease",
+    "sickle anaemia",
+    "sickle anemia",
+    "sickling disease",
+    "sickle crisis",
+    "sickle pt",
+    "sickle patient",
+    "known sickle",
+    "has sickle",
+    "sickle beta",
+    "sickle thal*",
+    "genotype ss",
+    "amosanin jini",
     "hb sc",
     "hbss",
     "hb ss",
@@ -3993,6 +4008,17 @@ CONCEPTS: tuple[Concept, ...] = (
             "tomo muchas pastillas",
             "drug mule",
             "concealed drugs internally",
+            # The fifty-eighth set's review: packets seen inside, drugs carried inside.
+            "drug packets",
+            "packets of drugs",
+            "packets of cocaine",
+            "packets of heroin",
+            "drugs internally",
+            "carrying drugs inside",
+            "drugs inside him",
+            "drugs inside her",
+            "dinitrophenol",
+            "dinitro",
             "internal concealment",
             "body packer",
             "body packing",
@@ -6427,6 +6453,65 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
                 ("cling film", "clingfilm", "drugs"),
             ),
+            # Packets swallowed to smuggle them (a body packer: one that bursts can kill),
+            # told by the border or the police: the fifty-eighth vignette set, "Border Force
+            # x2 w pt from airport. Terminal scan +ve for 'packages', pt admits swallowing
+            # ~70-80". Not a silica gel packet or capsules swallowed at an airport, nor
+            # pellets of an air rifle (its review).
+            (
+                ("swallowed", "swallowing", "swallow", "swallowd", "stuffed", "inserted"),
+                (
+                    *("packages", "packets", "pellets", "parcels", "condoms", "bundles"),
+                    *("balloons", "eggs", "bag", "bags", "rocks", "wraps"),
+                ),
+                (
+                    "border force",
+                    "border agency",
+                    "border officer*",
+                    "customs",
+                    "immigration officer*",
+                    "smuggl*",
+                    "drug mule*",
+                    "trafficking",
+                    "police",
+                    "arrest*",
+                    "custody",
+                ),
+            ),
+            # 2,4-dinitrophenol, a "fat burner" sold online that cooks the body (no
+            # antidote): the fifty-eighth vignette set and its review ("Took DNP 250mg daily
+            # for 5 days, now feels very hot"; not a nurse practitioner, a DNP).
+            (
+                ("dnp", "d n p"),
+                (
+                    *("took", "taking", "taken", "takes", "user", "using", "bought"),
+                    *("ordered", "online", "fat burn*", "fatburn*", "cutting", "slimming"),
+                ),
+                (
+                    *("hot", "boiling", "cooking", "sweat*", "temp", "temperature", "fever*"),
+                    *("febrile", "cant cool", "overheat*", "tachy*", "racing", "drenched"),
+                ),
+            ),
+            # A fat burner or a diet pill taken beyond its dose, with its signs ("I think I've
+            # overdone my fat burners ... feels boiling hot, drenched in sweat").
+            (
+                (
+                    *("fat burner", "fat burners", "fatburner*", "fat burning pill*"),
+                    *("diet pill*", "weight loss pill*", "slimming pill*", "slimming tab*"),
+                ),
+                (
+                    *("overdone", "overdid", "handful", "times the", "whole tub", "whole pot"),
+                    *("whole bottle", "at once", "instead of", "double dose", "doubled the dose"),
+                    *("doubled up", "triple*", "speed it up", "overdose*", "too many fat"),
+                    *("more fat burners", "than recommended", "than it says", "than the label"),
+                ),
+                (
+                    *("hot", "boiling", "sweat*", "palpitat*", "racing", "shak*", "tremor*"),
+                    *("jitter*", "vomit*", "chest pain", "dizzy", "faint*", "cant cool"),
+                    *("overheat*", "agitat*", "temp", "temperature", "fever*", "pounding"),
+                    "clammy",
+                ),
+            ),
             # A household chemical or poison swallowed.
             (
                 (
@@ -8036,7 +8121,19 @@ CONCEPTS: tuple[Concept, ...] = (
         code="B_MEDICINE",
         key="",
         reason="A medicine taken wrongly or stopped that can turn dangerous within hours (a "
-        "weekly methotrexate taken daily, a baclofen pump run empty) is a high-risk situation",
+        "weekly methotrexate taken daily, a baclofen pump run empty, GHB stopped after "
+        "round-the-clock use) is a high-risk situation",
+        # GHB's withdrawal named (the fifty-eighth set's review: "GBL withdrawal, restless,
+        # jumpy, sweats").
+        phrases=(
+            *(
+                f"{drug} {what}"
+                for drug in ("ghb", "gbl", "g")
+                for what in ("withdrawal", "withdrawals", "withdrawing")
+            ),
+            *("withdrawing from ghb", "withdrawing from gbl"),
+            *("withdrawal from ghb", "withdrawal from gbl"),
+        ),
         together=(
             (
                 ("methotrexate", "mtx", "metoject", "maxtrex", "trexall", "otrexup", "rasuvo"),
@@ -8128,6 +8225,40 @@ CONCEPTS: tuple[Concept, ...] = (
                     "stopped working",
                     "not working",
                     "withdrawal",
+                ),
+            ),
+            # GHB or GBL taken round the clock, then stopped: its withdrawal turns to
+            # delirium and fits within a day or two, like a baclofen pump's. The fifty-eighth
+            # vignette set: "Ive been on G every couple hours day and night for like 4 months
+            # ... ran out. Last bit was about 2 yesterday afternoon ... shakes, cant sleep at
+            # all, sweating". Only with its dependence told (its review: not a party's one
+            # dose, not a detox years ago, not a G-tube or a G&T).
+            (
+                (
+                    *("ghb", "gbl", "on g every", "on g day", "on g for", "on g 24", "g user"),
+                    *("on g 24/7", "takes g", "uses g", "using g"),
+                    *("on g round", "off the g", "liquid ecstasy", "butanediol", "xyrem"),
+                    "oxybate",
+                ),
+                (
+                    *("ran out", "run out", "stopped", "coming off", "came off", "withdraw*"),
+                    *("cold turkey", "last dose", "last bit", "last dosed", "last used"),
+                    *("no supply", "couldnt get any", "cant get any", "hasnt had", "not had any"),
+                    *("been off", "off it since", "off the g"),
+                ),
+                (
+                    *("shakes", "shaking", "shaky", "trembl*", "tremulous", "tremor*"),
+                    *("jitter*", "sweat*", "cant sleep", "not slept", "agitat*", "restless"),
+                    *("racing", "heart going", "palpitat*", "hallucinat*", "seeing things"),
+                    *("hearing things", "voices", "talking to people", "spiders", "paranoi*"),
+                    *("confus*", "fits", "fitting", "seizure*", "convuls*"),
+                ),
+                (
+                    *("every hour", "every 1", "every 2", "every 3", "every couple"),
+                    *("every few", "hourly", "day and night", "night and day", "round the clock"),
+                    *("around the clock", "24/7", "24 7", "all day", "dependent", "dependence"),
+                    *("dependant", "addicted", "addiction", "heavy", "daily", "for months"),
+                    *("for weeks", "for years", "alarms", "alarm"),
                 ),
             ),
         ),

@@ -5785,10 +5785,12 @@ CONCEPTS: tuple[Concept, ...] = (
                 (
                     (
                         *("erection", "erections", "hard on", "boner", "penis hard"),
+                        *("stiffy", "stiffie"),
                         *("penis stiff", "penis been hard", "penis is hard", "penis still hard"),
                     ),
                     (
                         "wont go down",
+                        "wont go away",
                         "not going down",
                         "not gone down",
                         "hasnt gone down",

@@ -3831,3 +3831,179 @@ def test_the_fourteenth_paraphrase_rounds_wordings(complaint: str, code: str, fi
     result = esi_rules(complaint=complaint, vitals=vitals(age_years=40))
 
     assert (code in codes(result)) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
+        # The fifty-eighth vignette set: packets swallowed to smuggle them, told by the border.
+        (
+            "Border Force x2 w pt from airport. Terminal scan +ve for 'packages', pt admits "
+            "swallowing ~70-80, won't say what. 'I feel fine'",
+            "B_OVERDOSE",
+            True,
+        ),
+        # 2,4-dinitrophenol bought as a fat burner; a fat burner taken beyond its dose.
+        ("took DNP for cutting, 2 caps a day, now boiling hot", "B_OVERDOSE", True),
+        (
+            "I think I've overdone my fat burners, took 3 yesterday + 2 this morning, boiling "
+            "hot, drenched in sweat",
+            "B_OVERDOSE",
+            True,
+        ),
+        # GHB taken round the clock, then stopped.
+        (
+            "Ive been on G every couple hours day and night for 4 months, ran out. Last bit "
+            "about 2 yesterday afternoon. Shakes, cant sleep at all, sweating",
+            "B_MEDICINE",
+            True,
+        ),
+        # What stopped a false alarm: a man who sat down hard is no priapism, "smells of
+        # nothing" no apnoea, the tunnel vision before a faint no eye emergency.
+        (
+            "Sore R wrist. Legs went to jelly and he sat down hard on the path, hand out, "
+            "about 4 hrs ago",
+            "B_GENITAL_ISCHAEMIA",
+            False,
+        ),
+        ("erection since 2am, now 6 hrs, sore", "B_GENITAL_ISCHAEMIA", True),
+        ("No head wound seen. Smells of nothing. Knows name only", "A_APNOEA", False),
+        (
+            "stood up at the end and went grey and slid down the wall, came round with it. "
+            "Felt hot, sweaty, tunnel vision before",
+            "B_EYE",
+            False,
+        ),
+        ("sudden loss of vision in the right eye an hour ago", "B_EYE", True),
+        # Its review: more ways of saying them ...
+        ("Hard on x 6 hrs, painful.", "B_GENITAL_ISCHAEMIA", True),
+        (
+            "Hard-on won't go away since 3am, painful, took blue pill from mate.",
+            "B_GENITAL_ISCHAEMIA",
+            True,
+        ),
+        ("Stiffy won't go down since last night, 8 hours, painful.", "B_GENITAL_ISCHAEMIA", True),
+        (
+            "Swallowed 30 packets of cocaine before flight, border force present.",
+            "B_OVERDOSE",
+            True,
+        ),
+        (
+            "Custody nurse referral, swallowed 2 rocks when arrested 30 mins ago, wrapped in "
+            "plastic. Obs normal.",
+            "B_OVERDOSE",
+            True,
+        ),
+        (
+            "Airport police. Suspected of carrying drugs internally. No pain, calm.",
+            "B_OVERDOSE",
+            True,
+        ),
+        ("Been taking 2,4-dinitrophenol for 2 weeks, now feverish and sweaty.", "B_OVERDOSE", True),
+        (
+            "Took 4 fat burners at once this morning instead of 1, now palpitations and sweating.",
+            "B_OVERDOSE",
+            True,
+        ),
+        ("GBL withdrawal, restless, jumpy, sweats.", "B_MEDICINE", True),
+        (
+            "On G 24/7 for months, ran out yesterday, now shaking and sweating, can't sleep.",
+            "B_MEDICINE",
+            True,
+        ),
+        (
+            "Vision suddenly lost in one eye, then tunnel vision, with jaw pain and scalp "
+            "tenderness, age 78.",
+            "B_EYE",
+            True,
+        ),
+        # ... and what they must not read: silica gel or capsules swallowed at an airport,
+        # air rifle pellets, a nurse practitioner (a DNP), a fat burner user's other pills,
+        # a GHB user who stopped long ago or took it once, a G-tube, a G&T, a fall hard on
+        # a leg.
+        (
+            "5yo swallowed one of the silica gel packets from a new shoe box at the airport "
+            "shop. Well, playing, no cough.",
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "22/40 pregnant, vomiting, struggles to swallow her vitamin capsules. Anomaly scan "
+            "Monday was normal.",
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Shot in the arm with air rifle pellets. X ray shows 2 pellets in soft tissue. "
+            "Eating and swallowing fine.",
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Seen by DNP at the urgent care, started on amoxicillin capsules, feverish",
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Takes a fat burner daily. Too many late nights, feels run down, sore throat",
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Ex-GHB user, stopped two years ago, doing well. Cant sleep for a week since new job.",
+            "B_MEDICINE",
+            False,
+        ),
+        (
+            "Used GHB once at a party last night. Stopped at midnight. Now sweaty and tired.",
+            "B_MEDICINE",
+            False,
+        ),
+        (
+            "Mum using G tube for feeds every 3 hours, pump stopped working this morning, child "
+            "restless",
+            "B_MEDICINE",
+            False,
+        ),
+        ("Doing G&T at the bar, ran out of money, shaky from cold.", "B_MEDICINE", False),
+        (
+            "Landed hard on that leg 5 hrs ago jumping off a wall, swollen ankle",
+            "B_GENITAL_ISCHAEMIA",
+            False,
+        ),
+        ("Came down hard on the ice, wrist pain since, 5 hrs ago.", "B_GENITAL_ISCHAEMIA", False),
+    ],
+)
+def test_the_fifty_eighth_sets_situations(complaint: str, code: str, fires: bool) -> None:
+    assert (code in codes(esi_rules(complaint=complaint, vitals=vitals(age_years=40)))) is fires
+
+
+def test_a_fever_measured_in_a_child_with_sickle_blood_is_sepsis_risk() -> None:
+    # The fifty-eighth vignette set, a Hausa family: "he have the sickle blood, since baby".
+    note = "Uncle: he have the sickle blood, since baby. Body hot since this morning, legs pain"
+    assert "B_SEPSIS" in codes(
+        esi_rules(complaint=note, vitals=vitals(age_years=7, temperature_c=38.8))
+    )
+    # Told hot at home, as a fever: the same.
+    assert "B_SEPSIS" in codes(
+        esi_rules(complaint=note, vitals=vitals(age_years=7, temperature_c=36.9))
+    )
+    # Other words for the disease, with a fever measured.
+    for other in ("Known sickle, runny nose", "Sickle crisis pt, pain in legs", "Sickle-beta thal"):
+        assert "B_SEPSIS" in codes(
+            esi_rules(complaint=other, vitals=vitals(age_years=5, temperature_c=38.6))
+        ), other
+    # A trait, a negative screen, a normal test: no disease.
+    for none in (
+        "Sickle blood test at birth was normal. Ear pain.",
+        "Sickle disease screen negative. Cough.",
+        "Sickle disease carrier. Cough.",
+    ):
+        assert "B_SEPSIS" not in codes(
+            esi_rules(complaint=none, vitals=vitals(age_years=5, temperature_c=38.6))
+        ), none
+    # No fever told nor measured: no sepsis.
+    quiet = "Uncle: he have the sickle blood, since baby. Wants his repeat folic acid"
+    assert "B_SEPSIS" not in codes(
+        esi_rules(complaint=quiet, vitals=vitals(age_years=7, temperature_c=36.9))
+    )

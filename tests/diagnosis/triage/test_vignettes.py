@@ -75,6 +75,7 @@ SETS = [
     ("vignettes_55.jsonl", 50, 10, 25),
     ("vignettes_56.jsonl", 50, 10, 25),
     ("vignettes_57.jsonl", 50, 10, 25),
+    ("vignettes_58.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
