@@ -816,6 +816,9 @@ _ORIENTED_WINDOW = 8
 _NOT_BEFORE = {
     # "A killer hangover", "killer heels": no weed killer (the fourteenth paraphrase round).
     "killer": frozenset({"hangover", "headache", "migraine", "heels", "workout", "shift"}),
+    # A child who "gulped it" (a coin, "then nothing": the fifty-ninth vignette set)
+    # swallowed; a man "mumbling through gauze" after a tooth out speaks through it.
+    "gulp*": frozenset({"it"}),
     # "Her hearing aid battery's dead": no battery swallowed.
     **dict.fromkeys(
         ("battery", "batteries"),
@@ -1215,6 +1218,19 @@ _NOT_RIGHT_AFTER = {
     # The tunnel vision before a faint ("went grey and slid down the wall ... tunnel vision
     # before": the fifty-eighth vignette set) is no sight lost.
     "vision": frozenset({"tunnel"}),
+    # "Lost her sparkle" (low in mood: the fifty-ninth set's review), no lights seen.
+    "sparkles": frozenset({"her", "his", "my", "your", "its", "their"}),
+    # A relative's "known SCD" is as often a sudden cardiac death (the fifty-ninth set's
+    # review).
+    "known scd": frozenset(
+        {"father", "dad", "mother", "mum", "brother", "sister", "uncle", "aunt", "cousin"}
+    ),
+    # "Her tummy keeps twitching, like every second" (a pacing lead through the heart
+    # wall: the fifty-ninth vignette set), an eyelid's twitch: no limb in a fit.
+    **dict.fromkeys(
+        ("keeps twitching", "still twitching"),
+        frozenset({"tummy", "belly", "stomach", "abdomen", "diaphragm", "eyelid", "eyelids"}),
+    ),
     # A speed under 25 km/h or 15 mph is no high-energy mechanism ("glissé sur le sable à
     # petite vitesse (~20 km/h)": the forty-ninth vignette set).
     **dict.fromkeys(("km/h", "kmh", "kph"), frozenset(str(n) for n in range(25))),
@@ -1332,6 +1348,18 @@ _NOT_RIGHT_AFTER = {
 }
 # Two words after a phrase that make it another thing ("not breathing any better").
 _NOT_BEFORE_PAIRS = {
+    # "He gulped the coin" (the fifty-ninth vignette set): swallowed, no agonal gulp (not
+    # "gulping down air", "gulped a couple of times then nothing": its review).
+    "gulp*": frozenset(
+        (lead, thing)
+        for lead in ("the", "a", "his", "her", "down", "some")
+        for thing in (
+            *("coin", "coins", "penny", "5p", "2p", "1p", "10p", "20p", "button", "battery"),
+            *("magnet", "marble", "bead", "sweet", "sweets", "pill", "pills", "tablet"),
+            *("tablets", "drink", "mouthful", "water", "milk", "juice", "bottle", "food"),
+            *("lego", "toy", "stone", "grape", "whole", "lot"),
+        )
+    ),
     # "Me quiero morir del dolor" (I could die of the pain), "quero morrer de dor": a pain.
     **dict.fromkeys(
         (
@@ -1413,6 +1441,13 @@ _UNDER_FOOT += ("ladder", "stool", "chair", "kerb", "curb", "edge", "bottom", "t
 _COMPANIONS = ("wife", "husband", "son", "daughter", "child", "children", "kids", "kid", "dog")
 _COMPANIONS += ("friend", "friends", "mum", "mom", "dad", "mother", "father", "partner", "family")
 _NOT_BEFORE_WORDS = {
+    # "Mumbling through gauze" after a tooth out (the fifty-ninth vignette set): speech
+    # through a pad, not slurred (not "mumbling through one side of his mouth").
+    "mumbl*": frozenset(
+        ("through", *whose, pad)
+        for whose in ((), ("the",), ("a",), ("his",), ("her",), ("my",))
+        for pad in ("gauze", "pack", "packing", "mask", "dressing", "swab", "swabs")
+    ),
     # "Mum's seen the meningitis posters" (a student with a cold: the fifty-fifth vignette
     # set), a "meningitis B vaccine" or "ACWY jab": no illness of this patient. Not "the
     # meningitis injection" a GP gives before sending a child in (its review).
@@ -3737,12 +3772,25 @@ _SENTENCE_END = re.compile(r"[.;!\n]+")
 _GREEN_VOMIT_YEARS = 1.0
 _VOMITED = re.compile(
     r"\b(vomit\w*|spit\w* up|spits|spitting|threw up|throw\w* up|posset\w*|emesis|puk\w*"
-    r"|bring\w* up|brought up|(?:being|was|been|is) sick)\b"
+    r"|bring\w* up|brought up|(?:being|was|been|is) sick"
+    # "a bit sicky ... babies bring it back up but the last two it came out green" (the
+    # fifty-ninth vignette set).
+    r"|sicky|sicked|sicking|sick up|sick (?:was|is)|chuck\w* up|regurgitat\w*"
+    r"|(?:bring\w*|brought|com\w*|came) (?:\w+ ){0,2}back up"
+    # Not a matter "brought up with the GP".
+    r"|(?:bring\w*|brought) (?:it |them )?up(?! with))\b"
 )
 _GREEN = re.compile(r"\b(green\w*|bilious|bile)\b")
 _NOT_THE_VOMITS = frozenset(
     {"poo", "poos", "pooed", "poop", "stool", "stools", "nappy", "nappies", "diaper", "diapers"}
     | {"snot", "nose", "mucus", "discharge", "eye", "eyes", "stump", "sputum", "phlegm"}
+    | {"bogies", "bogeys", "boogers"}
+)
+# Green food brought back up is no bile ("sicked up his spinach and peas puree, green
+# colour": the fifty-ninth set's review).
+_GREEN_FOODS = frozenset(
+    {"spinach", "peas", "puree", "veg", "vegetable", "vegetables", "broccoli", "kale"}
+    | {"avocado", "beans", "courgette", "zucchini", "pesto", "lime", "jelly", "mint"}
 )
 _GREEN_DENIED = frozenset({"no", "not", "nil", "denies", "never", "without", "non", "nor"})
 _TITLES = frozenset({"dr", "doctor", "mr", "mrs", "ms", "miss", "nurse", "sister"})
@@ -4383,6 +4431,126 @@ CHILD_TOOK_TABLET_PHRASES: tuple[str, ...] = (
     "out of his mouth",
     "out of her mouth",
 )
+# A pacemaker or defibrillator put in days ago (not one of years: a date takes it out), and
+# the signs of its lead through the heart wall (the fifty-ninth vignette set: "pacemaker
+# fitted Friday ... a sharp stabbing at the left of her chest when she breathes in ...
+# hiccups that won't stop, her tummy keeps twitching, like every second").
+NEW_PACEMAKER_PHRASES: tuple[str, ...] = (
+    *(
+        f"{device} {done}"
+        for device in ("pacemaker", "ppm", "icd", "defibrillator", "pacing box")
+        for done in ("fitted", "put in", "inserted", "implanted", "insertion", "implant")
+    ),
+    *(
+        f"{device} was {done}"
+        for device in ("pacemaker", "ppm", "icd", "defibrillator")
+        for done in ("fitted", "put in", "inserted", "implanted")
+    ),
+    "pacemaker implantation",
+    "post ppm",
+    "box change",
+    "new pacemaker",
+    "new ppm",
+    "new icd",
+    "pacemaker box changed",
+    "pacing wire",
+)
+PACING_LEAD_SIGN_PHRASES: tuple[str, ...] = (
+    "hiccup*",
+    "hiccough*",
+    "tummy twitching",
+    "tummy keeps twitching",
+    "belly twitching",
+    "belly keeps twitching",
+    "stomach twitching",
+    "twitching in time",
+    "pleuritic",
+    "when she breathes in",
+    "when he breathes in",
+    "when i breathe in",
+    "on breathing in",
+    "on inspiration",
+    "deep breath*",
+    "breathing in",
+    "take a breath",
+    "catch her breath",
+    "catch his breath",
+    "catch my breath",
+    "short of breath",
+    "breathless*",
+    "short of puff",
+    "sob",
+    "dizzy",
+    "fainted",
+    "fainting",
+    "feels faint",
+    "felt faint",
+    "feeling faint",
+    "passed out",
+    "blacked out",
+    "collapsed",
+    "syncope",
+    "light headed",
+    "lightheaded",
+    "jumping in time",
+)
+# The patient's relative's pacemaker ("her husband had a pacemaker fitted": not "Mum got
+# a pacemaker fitted Friday", told by her son), one planned, or one of months or years ago
+# (the review).
+_DEVICE = r"(?:pacemaker|ppm|icd|defibrillator|pacing box)"
+_NOT_A_NEW_PACEMAKER = re.compile(
+    r"\b(?:her|his|their) (?:husband|wife|partner|dad|father|mum|mother|son|daughter|brother"
+    r"|sister|friend)"
+    rf"(?:\W+\w+){{0,3}}\W+{_DEVICE}\b"
+    rf"|\b{_DEVICE}(?:\W+\w+){{0,2}}?\W+(?:planned|booked|due|scheduled|next|waiting)\b"
+    rf"|\b{_DEVICE}(?:\W+\w+){{0,4}}?\W+(?:\d+|a|few|several|some|two|three|six)\W+"
+    r"(?:months?|mths?|years?|yrs?)\b"
+)
+# A little battery gone from a device with a young child about (the fifty-ninth vignette
+# set: "the back bit had come off and the little round flat battery's not there. Looked all
+# over the floor ... can't find it"): a button battery swallowed until an x-ray says not.
+# Read in the battery's own clause (a tooth "missing" or a rash "gone" elsewhere is not it).
+_BATTERIES = frozenset({"battery", "batterys", "batteries"})
+_BATTERY_GONE = re.compile(
+    r"\b(?:not there|isnt there|wasnt there|missing|gone|lost|fallen out|fell out|nowhere"
+    r"|not in it|not inside|cant find|cannot find|couldnt find|cant see it|can not find)\b"
+)
+_BATTERY_BACK = re.compile(
+    r"\b(?:found|accounted for|all there|still there|still in it|back in|put back|not missing"
+    r"|none missing|nothing missing|not gone|changed|replaced|flat|dead|charging|charger)\b"
+)
+# Found again anywhere in the note ("battery missing, found it under the sofa"), not a
+# device "found ... open".
+_BATTERY_FOUND_AGAIN = re.compile(
+    r"\b(?:found (?:it|them|the batter\w*)\b(?! open)|batter\w* (?:was |were )?found"
+    r"|all accounted for)"
+)
+_CLAUSE_ENDS = frozenset({".", ";", ",", "?", ":", "but"})
+
+
+def _battery_gone(note: _Note) -> str:
+    """The words of a little battery told gone from its device, in its own clause (not
+    denied right before it, not found again or flat), or ""."""
+    tokens = note.tokens
+    for i, token in enumerate(tokens):
+        if token not in _BATTERIES or (i and tokens[i - 1] in ("no", "not", "nil", "any")):
+            continue
+        after: list[str] = []
+        for word in tokens[i + 1 : i + 12]:
+            if word in _CLAUSE_ENDS:
+                break
+            after.append(word)
+        before = tokens[max(0, i - 3) : i]
+        told = " ".join(after)
+        if _BATTERY_FOUND_AGAIN.search(note.text):
+            return ""
+        if _BATTERY_BACK.search(told) or ("missing" in before and "not" in before):
+            continue
+        if _BATTERY_GONE.search(told) or "missing" in before:
+            return " ".join([*before, token, *after])
+    return ""
+
+
 CHILD_OWN_MEDICINE_PHRASES: tuple[str, ...] = (
     "his own",
     "her own",
@@ -4960,6 +5128,8 @@ def _all_phrases() -> Iterable[str]:
         CHILD_TOOK_PHRASES,
         CHILD_TOOK_TABLET_PHRASES,
         CHILD_OWN_MEDICINE_PHRASES,
+        NEW_PACEMAKER_PHRASES,
+        PACING_LEAD_SIGN_PHRASES,
         POSTOP_SIGN_PHRASES,
         WEAK_IMMUNITY_PHRASES,
         AGRANULOCYTOSIS_MEDICINES,
@@ -5528,6 +5698,17 @@ def _concept_found(concept: Concept, note: _Note) -> list[str]:
     return found
 
 
+def _green_food_eaten(text: str) -> bool:
+    """Whether the text tells green food brought back up, not a green "like the spinach
+    puree my nephew eats" (a comparison: the fifty-fourth vignette set)."""
+    words = re.findall(r"[a-z]+", text)
+    return any(
+        word in _GREEN_FOODS
+        and not {"like", "as", "colour", "color"} & set(words[max(0, k - 4) : k])
+        for k, word in enumerate(words)
+    )
+
+
 def _green_vomit(note: _Note) -> str | None:
     """The sentences of the note that tell a vomit that was green or bile, or None
     (_GREEN_VOMIT_YEARS: only a baby's counts)."""
@@ -5536,6 +5717,8 @@ def _green_vomit(note: _Note) -> str | None:
         if not _VOMITED.search(sentence):
             continue
         for told in sentences[k : k + 2]:
+            if _green_food_eaten(sentence + " " + told):
+                continue
             for green in _GREEN.finditer(told):
                 clause = re.findall(r"[a-z]+", told[: green.start()].rsplit(",", 1)[-1])
                 around = set(clause[-3:]) | set(re.findall(r"[a-z]+", told[green.end() :])[:2])
@@ -6155,6 +6338,19 @@ def esi_rules(
             f"Temperature {vitals.temperature_c:.1f} C is hypothermia (below {cold:.0f} C"
             f"{whose}), a high-risk situation: ESI 2.",
         )
+    if (
+        age < _ONE_PILL_YEARS
+        and not any(r.code == "B_OVERDOSE" for r in fired)
+        and (gone := _battery_gone(note))
+    ):
+        add(
+            "B_OVERDOSE",
+            "B",
+            2,
+            f"A little battery gone from its device near a young child (complaint says "
+            f"'{gone}') may be a swallowed button battery, which burns through the "
+            "gullet within hours: a high-risk situation, ESI 2.",
+        )
     green = _green_vomit(note) if age < _GREEN_VOMIT_YEARS else None
     if green and not any(r.code == "B_OBSTRUCTION" for r in fired):
         add(
@@ -6188,6 +6384,22 @@ def esi_rules(
             f"stomach or the bowel may be a leak (complaint says {leak}): a high-risk "
             "situation, ESI 2.",
         )
+    if (
+        not any(r.code == "B_POSTOP" for r in fired)
+        and (paced := note.find(NEW_PACEMAKER_PHRASES))
+        and not _NOT_A_NEW_PACEMAKER.search(note.text)
+    ):
+        signs = note.find(PACING_LEAD_SIGN_PHRASES)
+        if signs:
+            add(
+                "B_POSTOP",
+                "B",
+                2,
+                "Pain on breathing in, breathlessness, hiccups or a twitching belly days after "
+                f"a new pacemaker (complaint says {note.quote(paced + signs)}) may be its lead "
+                "through the heart wall, with blood gathering round the heart: a high-risk "
+                "situation, ESI 2.",
+            )
     if vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C:
         weak = note.find(WEAK_IMMUNITY_PHRASES, history_counts=True)
         if not weak and not _RELATIVES_MEDICINE.search(note.text):

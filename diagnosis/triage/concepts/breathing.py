@@ -3659,6 +3659,17 @@ CONCEPTS: tuple[Concept, ...] = (
                 ),
             ),
         ),
+        # An eyelid or a belly that twitches on its own is no fit (the fifty-ninth set's
+        # review: "eyelid keeps twitching for 2 weeks, stressed at work" read by meaning).
+        meaning_ruled_out=(
+            "eyelid keeps twitching",
+            "eyelid twitching",
+            "eyelid has been twitching",
+            "tummy keeps twitching",
+            "tummy twitching",
+            "belly keeps twitching",
+            "belly twitching",
+        ),
         descriptions=(
             "fitting right now and not stopping",
             "seizures one after another",
@@ -3984,6 +3995,13 @@ CONCEPTS: tuple[Concept, ...] = (
                     "cant swallow secretions",
                     "pooling saliva",
                     "pooling secretions",
+                    # "can't get her spit down, dribbling into the towel" (a neck swelling
+                    # after a thyroid operation: the fifty-ninth vignette set).
+                    *(
+                        f"cant get {whose}{what} down"
+                        for whose in ("", "the ", "his ", "her ", "my ", "his own ", "her own ")
+                        for what in ("spit", "saliva")
+                    ),
                 ),
                 (
                     "stridor",
@@ -3996,6 +4014,12 @@ CONCEPTS: tuple[Concept, ...] = (
                     "noise with each breath in",
                     "noise when breathing in",
                     "noise breathing in",
+                    *(
+                        f"{noise} {each} {who} breathes in"
+                        for noise in ("noise", "sound", "noisy", "squeak", "whistle")
+                        for each in ("every time", "each time", "when", "as")
+                        for who in ("she", "he", "i")
+                    ),
                     "chin pushed out",
                     "chin forward",
                     "sniffing position",

@@ -1722,6 +1722,13 @@ WEAK_IMMUNITY_PHRASES: tuple[str, ...] = (
     "sickle thal*",
     "genotype ss",
     "amosanin jini",
+    # Sickle cell disease written short: "Known SCD, fever 38.9" (not a family's "SCD",
+    # which is as often a sudden cardiac death).
+    "known scd",
+    "scd pt",
+    "scd patient",
+    "ss disease",
+    "sc disease",
     "hb sc",
     "hbss",
     "hb ss",

@@ -811,6 +811,25 @@ _AFTER_BIRTH: tuple[str, ...] = (
     "c section",
     "caesarean",
     "cesarean",
+    # "8 days after baby (2nd, normal delivery here)" (the fifty-ninth vignette set).
+    *(
+        f"{unit} after {what}"
+        for unit in ("days", "day", "week", "weeks", "wks")
+        for what in (
+            *("baby", "the baby", "having baby", "having the baby", "having her baby"),
+            *("she had the baby", "i had the baby", "she had her baby", "i had my baby"),
+        )
+    ),
+    "after having the baby",
+    "after having her baby",
+    "after having my baby",
+    # "SVD 6 days ago", "NVD 5/7 ago" (the review).
+    *(
+        f"{birth} {n}{unit}"
+        for birth in ("svd", "nvd", "lscs", "emcs", "elcs")
+        for n in range(1, 43)
+        for unit in (" days ago", "/7 ago", "/7", " days")
+    ),
 )
 # A pregnancy said to be 20 weeks or more along, in weeks, months or trimesters (not "due
 # in", "antenatal" or a bare "39 4": early pregnancies say them too, or they are not weeks).
@@ -2454,6 +2473,11 @@ BLOOD_THINNERS = (
     # vignette set: "takes varfarin").
     "varfarin",
     "varfarina",
+    # Varfine, its brand in Portugal (the fifty-ninth vignette set: "On Varfine for the
+    # heart"); the French spellings.
+    "varfine",
+    "warfarine",
+    "coumadine",
     "warfarina",
     "warfarin",
     "coumadin",
@@ -5004,6 +5028,10 @@ CONCEPTS: tuple[Concept, ...] = (
                         "head pounding",
                         "head banging",
                         "head is banging",
+                        "pounding head",
+                        "thumping head",
+                        "head thumping",
+                        "splitting head",
                         "head dey bang",
                         "head dey pain",
                         "head de bang",
@@ -5037,6 +5065,11 @@ CONCEPTS: tuple[Concept, ...] = (
                         "seeing spots",
                         "see spots",
                         "sparkles",
+                        # "sees 'little lights, sparkle' in her eyes", eight days after (the
+                        # fifty-ninth vignette set, a Khmer family).
+                        "little lights",
+                        "seeing lights",
+                        "sees lights",
                         "flashing lights",
                         # Swahili "nyota" (stars), and a puffy face or hands.
                         "nyota",
@@ -5063,6 +5096,18 @@ CONCEPTS: tuple[Concept, ...] = (
                         "under her right ribs",
                         "under my right ribs",
                         "epigastric",
+                        "upper belly",
+                        "upper tummy",
+                        "upper stomach",
+                        "upper abdo",
+                        "upper abdominal",
+                        *(
+                            f"top of {whose}{part}"
+                            for whose in ("", "the ", "her ", "my ")
+                            for part in ("tummy", "belly", "stomach")
+                        ),
+                        "flashes",
+                        "flashing",
                     ),
                 ),
                 BIRTH_LONG_AGO,
@@ -5597,8 +5642,38 @@ CONCEPTS: tuple[Concept, ...] = (
                     "abdomen distended",
                     "belly distended",
                     "tummy distended",
+                    # "his belly's like a drum" (the fifty-ninth vignette set and its review).
+                    "like a drum",
+                    "drum tight",
+                    "tight as a drum",
                 ),
                 ("clozapine", "clozaril"),
+            ),
+            # A bowel stopped for days on clozapine, with vomiting, pain or bloating.
+            (
+                ("clozapine", "clozaril"),
+                (
+                    "not pooed",
+                    "no bo",
+                    "no bowel movement*",
+                    "bowels not opened",
+                    "bowels not open",
+                    "not opened his bowels",
+                    "not opened her bowels",
+                    "constipat*",
+                ),
+                (
+                    "vomit*",
+                    "being sick",
+                    "been sick",
+                    "bloated",
+                    "distended",
+                    "tummy pain",
+                    "belly pain",
+                    "abdo pain",
+                    "abdominal pain",
+                    "stomach pain",
+                ),
             ),
             # A baby's intussusception (the fifty-fourth vignette set: "every 15-20 min he
             # screams like something really hurts and pulls his knees up to his belly ... then
@@ -5627,6 +5702,21 @@ CONCEPTS: tuple[Concept, ...] = (
                     "knees up to her tummy",
                     "knees to his chest",
                     "knees to her chest",
+                    # "pulls his legs right up" (the fifty-ninth vignette set and its review).
+                    *(
+                        f"{pulls} {whose}{knees} right up"
+                        for pulls in ("pulls", "pulling", "pulled", "draws", "drew", "brings")
+                        for whose in ("", "his ", "her ", "both ", "his little ", "her little ")
+                        for knees in ("knees", "legs")
+                    ),
+                    *(
+                        f"{pulls} {whose}{knees} to {whose2}{part}"
+                        for pulls in ("pulls", "pulling", "pulled", "draws", "brings")
+                        for whose in ("", "his ", "her ")
+                        for knees in ("knees", "legs")
+                        for whose2 in ("", "his ", "her ")
+                        for part in ("tummy", "belly", "chest")
+                    ),
                 ),
                 (
                     "jelly looking",
@@ -5638,9 +5728,23 @@ CONCEPTS: tuple[Concept, ...] = (
                     "redcurrant",
                     "red currant",
                     "strawberry jam",
+                    "like raspberry jam",
+                    "like blackcurrant jam",
+                    "like jam",
+                    "jammy",
+                    "raspberry jelly",
                     "blood and mucus",
                     "bloody mucus",
                     "sleepy between",
+                    *(
+                        f"{how} in between"
+                        for how in ("sleepy", "floppy", "pale", "quiet", "listless", "limp")
+                    ),
+                    *(
+                        f"{then} {how}"
+                        for then in ("goes", "then", "then goes")
+                        for how in ("quiet", "pale", "sleepy", "floppy", "limp", "grey")
+                    ),
                     "floppy between",
                     "pale between",
                     "quiet between",
@@ -5787,6 +5891,21 @@ CONCEPTS: tuple[Concept, ...] = (
                         *("erection", "erections", "hard on", "boner", "penis hard"),
                         *("stiffy", "stiffie"),
                         *("penis stiff", "penis been hard", "penis is hard", "penis still hard"),
+                        # What men call it: "knob still hard after 5 hours".
+                        *(
+                            f"{penis} {been}hard"
+                            for penis in ("knob", "willy", "willys", "cock", "todger", "knobs")
+                            for been in ("", "still ", "been ", "has been ", "is ", "is still ")
+                        ),
+                        *(
+                            f"{penis} {been}hard"
+                            for penis in ("dicks", "dick")
+                            for been in ("been ", "has been ")
+                        ),
+                        *(
+                            f"{penis} wont go down"
+                            for penis in ("knob", "willy", "cock", "todger", "dick")
+                        ),
                     ),
                     (
                         "wont go down",

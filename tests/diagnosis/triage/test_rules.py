@@ -4007,3 +4007,236 @@ def test_a_fever_measured_in_a_child_with_sickle_blood_is_sepsis_risk() -> None:
     assert "B_SEPSIS" not in codes(
         esi_rules(complaint=quiet, vitals=vitals(age_years=7, temperature_c=36.9))
     )
+
+
+@pytest.mark.parametrize(
+    ("complaint", "age", "code", "fires"),
+    [
+        (
+            "Mum: she's been a bit sicky since lunchtime. Babies bring it back up but the last "
+            "two it came out green, bright green",
+            0.0438,
+            "B_OBSTRUCTION",
+            True,
+        ),
+        ("Baby sicked up twice, dark green, not milky", 0.1, "B_OBSTRUCTION", True),
+        (
+            "Baby brought it back up after the feed, green poo this morning as usual",
+            0.1,
+            "B_OBSTRUCTION",
+            False,
+        ),
+        (
+            "Keeps screaming, pulls his legs right up, then flakes out asleep. Red jelly stuff in "
+            "his nappy like raspberry jam",
+            0.8,
+            "B_OBSTRUCTION",
+            True,
+        ),
+        (
+            "Neck getting fatter since the thyroid op. Whispering, can't get her spit down, "
+            "dribbling into the towel, high noise every time she breathes in",
+            52,
+            "A_RESP_DISTRESS",
+            True,
+        ),
+        (
+            "Pacemaker fitted Friday. Since last night sharp stabbing left chest when she "
+            "breathes in, hiccups that won't stop, her tummy keeps twitching like every second",
+            81,
+            "B_POSTOP",
+            True,
+        ),
+        (
+            "Pacemaker fitted Friday, hiccups that won't stop, tummy keeps twitching like every "
+            "second",
+            81,
+            "A_SEIZING",
+            False,
+        ),
+        (
+            "Pacemaker fitted 6 years ago, dizzy today after standing up quickly",
+            78,
+            "B_POSTOP",
+            False,
+        ),
+        ("Eyelid keeps twitching for a week, tired, lots of coffee", 30, "A_SEIZING", False),
+        ("Arm still twitching after the fit, not responding", 30, "A_SEIZING", True),
+        (
+            "Sick twice, brown and smelly, belly's like a drum. On clozapine, bowel chart empty "
+            "since Weds",
+            34,
+            "B_OBSTRUCTION",
+            True,
+        ),
+        (
+            "Slipped, hit the back of her head on the tiles. On Varfine for the heart. Vomited "
+            "once",
+            84,
+            "B_TRAUMA",
+            True,
+        ),
+        (
+            "He gulped the coin. Coughed a couple of times and then nothing. Eating crisps now, "
+            "no drooling",
+            2,
+            "A_APNOEA",
+            False,
+        ),
+        (
+            "Wisdom tooth out this morning, mouth full of blood, mumbling through gauze that it's "
+            "mostly spit",
+            24,
+            "B_STROKE",
+            False,
+        ),
+        (
+            "Grandad: the back of the car key fob came off and the little round flat battery's "
+            "not there. Can't find it anywhere",
+            1.5,
+            "B_OVERDOSE",
+            True,
+        ),
+        (
+            "TV remote battery missing, found it under the sofa, toddler well",
+            1.5,
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Smoke alarm battery missing, chest pain on breathing in after a cold",
+            45,
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "8 days after baby, normal delivery. Headache, sees little lights, sparkle, pain in "
+            "the upper belly",
+            29,
+            "B_OBSTETRIC",
+            True,
+        ),
+        ("Normal delivery 5 years ago. Her usual migraine with sparkles", 33, "B_OBSTETRIC", False),
+        ("Knob still hard after 5 hours, really painful", 30, "B_GENITAL_ISCHAEMIA", True),
+        ("Dick still hard of hearing, ear wax", 70, "B_GENITAL_ISCHAEMIA", False),
+        ("Fell down in the garden, gulping down air then nothing, grey", 70, "A_APNOEA", True),
+        ("Baby went limp, gulped a couple of times then nothing for ages", 0.2, "A_APNOEA", True),
+        (
+            "Sudden onset, mumbling through one side of his mouth, came on at 10am",
+            70,
+            "B_STROKE",
+            True,
+        ),
+        (
+            "Had a fit, stopped jerking but his eye still twitching and not responding",
+            2,
+            "A_SEIZING",
+            True,
+        ),
+        ("Got a new pacemaker last week, passed out in the kitchen", 75, "B_POSTOP", True),
+        ("Post PPM day 3, hiccoughing all night", 75, "B_POSTOP", True),
+        (
+            "Her husband had a pacemaker fitted last week; she feels faint from not eating",
+            60,
+            "B_POSTOP",
+            False,
+        ),
+        ("ICD insertion planned for next month, dizzy with a cold", 60, "B_POSTOP", False),
+        (
+            "Pacemaker fitted 6 months ago, dizzy for a day after a stomach bug",
+            60,
+            "B_POSTOP",
+            False,
+        ),
+        (
+            "Pacemaker fitted 3 days ago, faint rash around the wound dressing, no pain",
+            60,
+            "B_POSTOP",
+            False,
+        ),
+        (
+            "Post thyroidectomy neck swollen, cant get his own spit down, high pitched noise "
+            "every time he breathes in",
+            45,
+            "A_RESP_DISTRESS",
+            True,
+        ),
+        (
+            "Teething, dribbling into the towel all day, snuffly noise every time she breathes in "
+            "from her cold, feeding well",
+            0.8,
+            "A_RESP_DISTRESS",
+            False,
+        ),
+        (
+            "2yo, back came off the TV remote and the battery is missing, looked everywhere",
+            2,
+            "B_OVERDOSE",
+            True,
+        ),
+        (
+            "3yo fever 2 days, thermometer battery flat so couldn't check, rash has gone now",
+            3,
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Smoke alarm battery beeping all night, missing a front tooth now",
+            4,
+            "B_OVERDOSE",
+            False,
+        ),
+        ("Feeds keep coming back up and it's gone green now", 0.3, "B_OBSTRUCTION", True),
+        (
+            "9mo, sicked up his spinach and peas puree, green colour, happy and feeding",
+            0.75,
+            "B_OBSTRUCTION",
+            False,
+        ),
+        (
+            "5 month old, bit sicky, green bogies and cough, feeding well",
+            0.4,
+            "B_OBSTRUCTION",
+            False,
+        ),
+        (
+            "6 month old, brought it up with the GP that he is fussy with his green veg, "
+            "otherwise well",
+            0.5,
+            "B_OBSTRUCTION",
+            False,
+        ),
+        ("Pulls legs right up, pale and sleepy in between", 0.8, "B_OBSTRUCTION", True),
+        ("On clozapine, not pooed for 5 days, vomiting", 35, "B_OBSTRUCTION", True),
+        ("Calf tight as a drum after football", 25, "B_OBSTRUCTION", False),
+        ("SVD 6 days ago, severe headache, pain at top of stomach", 29, "B_OBSTETRIC", True),
+        ("Vaginal delivery 7 months ago, headache, seeing lights", 38, "B_OBSTETRIC", False),
+        (
+            "10 days after baby, feels she's lost her sparkle, low mood, headache from not "
+            "sleeping",
+            30,
+            "B_OBSTETRIC",
+            False,
+        ),
+        ("His willy's been hard for 5 hours", 14, "B_GENITAL_ISCHAEMIA", True),
+    ],
+)
+def test_the_fifty_ninth_sets_situations(
+    complaint: str, age: float, code: str, fires: bool
+) -> None:
+    # The fifty-ninth vignette set (babies, home after an operation, work and the outdoors,
+    # people who communicate differently, Khmer/Vietnamese/Portuguese families) and its
+    # review's probes: what each change reads, and what it must not.
+    fired = codes(esi_rules(complaint=complaint, vitals=vitals(age_years=age)))
+    assert (code in fired) is fires
+
+
+def test_sickle_cell_disease_written_short_is_a_weak_immunity_for_a_fever() -> None:
+    hot = vitals(age_years=6, temperature_c=38.9)
+    for note in ("Known SCD, fever since this morning", "SCD pt with fever", "SS disease, fever"):
+        assert "B_SEPSIS" in codes(esi_rules(complaint=note, vitals=hot)), note
+    # A relative's "known SCD" is as often a sudden cardiac death.
+    note = "Father known SCD (sudden cardiac death) at 45, pt fever with cough"
+    assert "B_SEPSIS" not in codes(
+        esi_rules(complaint=note, vitals=vitals(age_years=50, temperature_c=38.5))
+    )

@@ -76,6 +76,7 @@ SETS = [
     ("vignettes_56.jsonl", 50, 10, 25),
     ("vignettes_57.jsonl", 50, 10, 25),
     ("vignettes_58.jsonl", 50, 10, 25),
+    ("vignettes_59.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
