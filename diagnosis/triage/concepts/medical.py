@@ -6598,6 +6598,39 @@ CONCEPTS: tuple[Concept, ...] = (
             ),
         ),
         together_now=(
+            # Fuel burnt indoors, the household's headaches or a faint, and a clue that the
+            # air is the cause (all of them ill, better outside, windows shut): carbon
+            # monoxide (the sixtieth vignette set: "all family have headache ... she fall
+            # down in the kitchen ... use the soba, the coal stove ... in the living room ...
+            # windows closed ... Outside in the car she feel better").
+            (
+                (
+                    *("coal stove", "coal fire", "coal heater", "brazier", "generator"),
+                    *("gas heater", "paraffin heater", "kerosene heater", "oil heater"),
+                    *("wood stove", "camping stove", "gas fire", "portable heater"),
+                    *("charcoal grill", "charcoal burner", "charcoal heater"),
+                    # Charcoal or a barbecue only when burnt inside (not a garden barbecue
+                    # and the chicken everyone ate).
+                    *(
+                        f"{fire} {inside}"
+                        for fire in ("charcoal", "bbq", "barbecue", "disposable bbq")
+                        for inside in ("indoors", "inside", "in the tent", "in the room")
+                    ),
+                ),
+                (
+                    *("headache*", "head hurt*", "head pain", "heads hurt", "dizzy", "dizziness"),
+                    *("vomit*", "nausea*", "faint*", "passed out", "collapsed", "confus*"),
+                    "drowsy",
+                ),
+                # Not "everyone" or "we all" (a stomach bug, a fall everyone heard), nor a
+                # place (a fall in the garage, a burn in the tent): the review.
+                (
+                    *("all family", "whole family", "all the family", "better outside"),
+                    *("feel better outside", "feels better outside", "better out of the house"),
+                    *("better when she goes out", "better when he goes out", "better at work"),
+                    *("windows closed", "windows shut", "no ventilation"),
+                ),
+            ),
             # Smoke breathed in, with soot in the airway or singed nostrils: carbon monoxide
             # and cyanide until shown otherwise.
             (

@@ -4240,3 +4240,30 @@ def test_sickle_cell_disease_written_short_is_a_weak_immunity_for_a_fever() -> N
     assert "B_SEPSIS" not in codes(
         esi_rules(complaint=note, vitals=vitals(age_years=50, temperature_c=38.5))
     )
+
+
+@pytest.mark.parametrize(
+    ("complaint", "fires"),
+    [
+        # The sixtieth vignette set, a Kurdish family: a coal stove in the one room they
+        # sleep in, all of them with headaches, the mother fainted, better in the car.
+        (
+            "Since 3 days all family have headache. This morning she fall down in the "
+            "kitchen. Heating broke so they use the coal stove in the living room, windows "
+            "closed because cold. Outside in the car she feel better.",
+            True,
+        ),
+        ("Headache every morning, feels better outside, new gas heater in the bedroom", True),
+        ("Whole family dizzy and vomiting, charcoal indoors to keep warm", True),
+        # A barbecue in the garden and the chicken everyone ate; a family's stomach bug
+        # beside a heater; a fall with a heater carried: no carbon monoxide.
+        ("Nauseous and dizzy, we had a bbq in the garden, everyone ate the chicken", False),
+        ("Tripped and fell down in the garage carrying the portable heater, grazed knee", False),
+        ("Burnt her hand on the coal fire, felt sick with the pain, kids too upset", False),
+    ],
+)
+def test_fuel_burnt_indoors_with_a_household_unwell_is_carbon_monoxide(
+    complaint: str, fires: bool
+) -> None:
+    fired = codes(esi_rules(complaint=complaint, vitals=vitals(age_years=35)))
+    assert ("B_OVERDOSE" in fired) is fires

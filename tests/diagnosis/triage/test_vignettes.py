@@ -77,6 +77,7 @@ SETS = [
     ("vignettes_57.jsonl", 50, 10, 25),
     ("vignettes_58.jsonl", 50, 10, 25),
     ("vignettes_59.jsonl", 50, 10, 25),
+    ("vignettes_60.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
