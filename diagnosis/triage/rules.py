@@ -819,6 +819,8 @@ _NOT_BEFORE = {
     # A child who "gulped it" (a coin, "then nothing": the fifty-ninth vignette set)
     # swallowed; a man "mumbling through gauze" after a tooth out speaks through it.
     "gulp*": frozenset({"it"}),
+    # "Pain in her back went away" (the sixty-first set's review): no back gone.
+    "back went": frozenset({"away", "off", "to", "home", "into", "in"}),
     # "Her hearing aid battery's dead": no battery swallowed.
     **dict.fromkeys(
         ("battery", "batteries"),
@@ -1911,6 +1913,8 @@ _NOT_SLIPS: dict[str, frozenset[str]] = {
     # "Bus from Spain 14 hour" (the twenty-seventh vignette set): no sprain.
     "spain": frozenset({"sprain", "sprain*"}),
     "gaping": frozenset({"gasping"}),
+    # "Just off the overnight boat from Belfast" (the sixty-first vignette set): no BE FAST.
+    "belfast": frozenset({"befast"}),
     # Straining with a cough or at stool (the thirty-fifth vignette set): no sprain.
     "straining": frozenset({"sprain*"}),
     "thread": frozenset({"thready"}),
@@ -4333,6 +4337,24 @@ ONE_PILL_MEDICINES: tuple[str, ...] = (
     "oil of wintergreen",
     "methyl salicylate",
     "camphor",
+    # Rubbing oils of methyl salicylate and camphor (the sixty-first vignette set: a
+    # toddler who drank "白花油 baak faa yau, White Flower oil ... maybe half bottle gone").
+    "white flower oil",
+    "white flower",
+    "baak faa yau",
+    "pak fah yeow",
+    "tiger balm",
+    "kwan loong",
+    "wood lock oil",
+    "medicated oil",
+    "eucalyptus oil",
+    "olbas oil",
+    # Ginkgo seeds: a child's handful can fit (the sixty-first vignette set: "ginkgo nuts
+    # ... she ate all afternoon, bowl maybe 40, 50").
+    "ginkgo nut*",
+    "ginkgo seed*",
+    "gingko nut*",
+    "eunhaeng",
 )
 # What says the child got at them, and at tablets or someone's medicine (not "chewed the
 # cot rail", "ate his bottle", "mum has gone home"); a medicine of the child's own, or one
@@ -4368,6 +4390,17 @@ CHILD_TOOK_PHRASES: tuple[str, ...] = (
     "ate some",
     "ate one",
     "ate two",
+    "ate all",
+    "ate a bowl",
+    # Not "drink" or "drinking" ("off food and drink", "drinking from his bottle": the
+    # review).
+    "drank some",
+    "drank it",
+    "drank the",
+    "drank from",
+    "grab and drink",
+    "swigged",
+    "took a swig",
     "ate a few",
     "ate 1",
     "ate 2",
@@ -4430,6 +4463,88 @@ CHILD_TOOK_TABLET_PHRASES: tuple[str, ...] = (
     "took it off her",
     "out of his mouth",
     "out of her mouth",
+)
+# A headache that wakes from sleep, with the signs of pressure rising in the head: sick on
+# waking, a new clumsiness, a squint or double vision (the sixty-first vignette set: "its
+# waking him in the night crying, and he's sick first thing most mornings ... clumsy,
+# walking into the door frame ... one of his eyes is turning in").
+HEADACHE_PHRASES: tuple[str, ...] = (
+    "headache*",
+    "head pain",
+    "head hurts",
+    "head hurting",
+    "sore head",
+    "head aches",
+)
+# The waking: the headache's own, within a few words of it or told as "it's waking him"
+# (not a baby, a toothache or an alarm that woke them: the review).
+_WAKING = frozenset({"wakes", "waking", "woke", "woken", "wake", "waken", "wakening"})
+_WAKE_WINDOW = 6
+_HEAD_HURTS = frozenset({"hurts", "hurting", "pain", "aches", "ache", "pounding", "banging"})
+_ITS_WAKING = re.compile(
+    r"\bit(?:s| is)? (?:waking|wakes|woke|waken)"
+    # A headache there on waking: "headaches first thing in the morning".
+    r"|\bheadaches?(?: \w+){0,3} (?:first thing|every morning|in the mornings|most mornings"
+    r"|on waking)|\b(?:first thing|every morning|in the mornings|most mornings|on waking)"
+    r"(?: \w+){0,3} headaches?\b"
+)
+_WOKEN_BY_ANOTHER = frozenset(
+    {"baby", "babies", "kids", "children", "toothache", "ear", "teething", "alarm", "noise"}
+    | {"dog", "phone", "cough", "coughing", "neighbours", "partner", "husband", "wife"}
+)
+RAISED_PRESSURE_SIGN_PHRASES: tuple[str, ...] = (
+    *(
+        f"{sick} {when}"
+        for sick in ("sick", "vomits", "vomiting", "vomited", "being sick")
+        for when in (
+            *("first thing", "in the morning", "in the mornings", "every morning"),
+            *("most mornings", "on waking", "before breakfast"),
+        )
+    ),
+    "morning vomiting",
+    "early morning vomiting",
+    "clumsy",
+    "clumsiness",
+    "unsteady",
+    "falling over",
+    "wobbly on his feet",
+    "wobbly on her feet",
+    "walking into",
+    "bumping into",
+    "eye turning in",
+    "eye is turning in",
+    "eyes turning in",
+    "eye turning out",
+    "eyes crossing",
+    "new squint",
+    "squint",
+    "double vision",
+    "seeing double",
+    "head tilt",
+    "papilloedema",
+    "papilledema",
+)
+# Another cause of a morning headache and its sickness, or a squint or double vision of
+# old (the review: a hangover, morning sickness, a migraine's aura, a lazy eye).
+PRESSURE_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
+    "hangover",
+    "hungover",
+    "morning sickness",
+    "migraine*",
+    "aura",
+    "lazy eye",
+    "since childhood",
+    "long standing squint",
+    "longstanding squint",
+    "known squint",
+    "usual headache*",
+    "by nature",
+    "always been clumsy",
+    "always clumsy",
+    "wine*",
+    "drunk",
+    "after drinking",
+    "teething",
 )
 # A pacemaker or defibrillator put in days ago (not one of years: a date takes it out), and
 # the signs of its lead through the heart wall (the fifty-ninth vignette set: "pacemaker
@@ -4526,6 +4641,34 @@ _BATTERY_FOUND_AGAIN = re.compile(
     r"|all accounted for)"
 )
 _CLAUSE_ENDS = frozenset({".", ";", ",", "?", ":", "but"})
+
+
+def _pressure_in_the_head(note: _Note) -> str:
+    """The words of a headache that wakes from sleep with a sign of pressure rising in the
+    head, quoted, or "" (HEADACHE_PHRASES and the tables after it)."""
+    headache = note.find(HEADACHE_PHRASES)
+    if not headache or note.find(PRESSURE_OTHER_CAUSE_PHRASES):
+        return ""
+    tokens = note.tokens
+    heads = [
+        i
+        for i, t in enumerate(tokens)
+        if t.startswith("headache")
+        or (
+            t == "head"
+            and (_HEAD_HURTS & set(tokens[i + 1 : i + 2]) or tokens[i - 1 : i] == ["sore"])
+        )
+    ]
+    wakes = [
+        i
+        for i, t in enumerate(tokens)
+        if t in _WAKING and not _WOKEN_BY_ANOTHER & set(tokens[max(0, i - 3) : i + 4])
+    ]
+    tied = _ITS_WAKING.search(note.text) or any(
+        abs(h - w) <= _WAKE_WINDOW for h in heads for w in wakes
+    )
+    signs = note.find(RAISED_PRESSURE_SIGN_PHRASES) if tied else []
+    return note.quote([*headache, "waking", *signs]) if signs else ""
 
 
 def _battery_gone(note: _Note) -> str:
@@ -5130,6 +5273,9 @@ def _all_phrases() -> Iterable[str]:
         CHILD_OWN_MEDICINE_PHRASES,
         NEW_PACEMAKER_PHRASES,
         PACING_LEAD_SIGN_PHRASES,
+        HEADACHE_PHRASES,
+        RAISED_PRESSURE_SIGN_PHRASES,
+        PRESSURE_OTHER_CAUSE_PHRASES,
         POSTOP_SIGN_PHRASES,
         WEAK_IMMUNITY_PHRASES,
         AGRANULOCYTOSIS_MEDICINES,
@@ -6400,6 +6546,15 @@ def esi_rules(
                 "through the heart wall, with blood gathering round the heart: a high-risk "
                 "situation, ESI 2.",
             )
+    if not any(r.code == "B_HEADACHE" for r in fired) and (pressure := _pressure_in_the_head(note)):
+        add(
+            "B_HEADACHE",
+            "B",
+            2,
+            "A headache that wakes from sleep, with vomiting on waking or a new clumsiness, "
+            f"squint or double vision (complaint says {pressure}), may be pressure rising "
+            "inside the head (a growing mass, a blocked shunt): a high-risk situation, ESI 2.",
+        )
     if vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C:
         weak = note.find(WEAK_IMMUNITY_PHRASES, history_counts=True)
         if not weak and not _RELATIVES_MEDICINE.search(note.text):

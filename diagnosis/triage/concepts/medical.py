@@ -4230,6 +4230,24 @@ CONCEPTS: tuple[Concept, ...] = (
             "weeks supply",
             "week of tablets",
             "just wanted to sleep",
+            # "I took all the pills in the kitchen drawer" (a daughter's text read out by her
+            # mother: the sixty-first vignette set): all of a store taken, not a course
+            # finished as prescribed ("took all the tablets the GP gave": its review).
+            *(
+                f"{took} all the {pills} in"
+                for took in ("took", "taken", "swallowed")
+                for pills in ("pills", "tablets", "tabs", "meds", "medication", "capsules")
+            ),
+            *(
+                f"swallowed all the {pills}"
+                for pills in ("pills", "tablets", "tabs", "meds", "medication", "capsules")
+            ),
+            # A raw fish's gall bladder, swallowed to "clear the heat" (the sixty-first set).
+            "fish gall bladder*",
+            "fish gallbladder*",
+            "carp gall bladder*",
+            "carp gallbladder*",
+            "caoyu dan",
             "wanted to sleep forever",
             "everything looks yellow",
             "seeing yellow",

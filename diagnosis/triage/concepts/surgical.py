@@ -3739,6 +3739,15 @@ CONCEPTS: tuple[Concept, ...] = (
             "stab wnd*",
             "horse landed on",
             "horse fell on",
+            # "Got double-barrelled by a young horse" (both hind feet: the sixty-first
+            # vignette set; not a surname or a shotgun).
+            *(
+                f"{got} double {barrelled}"
+                for got in ("got", "been", "was", "were")
+                for barrelled in ("barrelled", "barreled")
+            ),
+            "double barrelled by",
+            "double barreled by",
             "horse rolled on",
             "pedestrian hit by",
             "car hit a pedestrian",
@@ -5327,6 +5336,18 @@ CONCEPTS: tuple[Concept, ...] = (
                     "backache",
                     "back ache",
                     "bad back",
+                    # "Back went lifting kerbs off the wagon" (the sixty-first vignette set).
+                    "back went",
+                    "back gone",
+                    "back has gone",
+                    *(
+                        f"{did} {whose} back in"
+                        for did in ("did", "done", "has done")
+                        for whose in ("his", "her", "my")
+                    ),
+                    "put his back out",
+                    "put her back out",
+                    "put my back out",
                     "sore back",
                     "disc",
                     "low back",
@@ -5345,6 +5366,13 @@ CONCEPTS: tuple[Concept, ...] = (
                     # The fifty-seventh set and its review (not "only drops" of a urine
                     # infection, nor a stone's "urine not coming out much").
                     "urine wont come",
+                    # "couldnt pass water properly" (the sixty-first vignette set; not "just
+                    # dribbles" nor "not emptying", a runny nose's or a breast's as often:
+                    # its review).
+                    *(
+                        f"{cant} pass water"
+                        for cant in ("cant", "couldnt", "cannot", "unable to", "not able to")
+                    ),
                     "wee wont come",
                     "pee wont come",
                     "wee just wont come",

@@ -4267,3 +4267,142 @@ def test_fuel_burnt_indoors_with_a_household_unwell_is_carbon_monoxide(
 ) -> None:
     fired = codes(esi_rules(complaint=complaint, vitals=vitals(age_years=35)))
     assert ("B_OVERDOSE" in fired) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "age", "code", "fires"),
+    [
+        (
+            "Back went lifting kerbs on Monday. Since last night couldnt pass water properly, "
+            "just dribbles, numb like after the dentist when he wipes",
+            48,
+            "B_CAUDA_EQUINA",
+            True,
+        ),
+        (
+            "Got double-barrelled by a young horse in the stable, left side under the ribs, "
+            "dizzy getting out of the car",
+            40,
+            "B_TRAUMA",
+            True,
+        ),
+        (
+            "Text from daughter: sorry mum I took all the pills in the kitchen drawer",
+            16,
+            "B_OVERDOSE",
+            True,
+        ),
+        (
+            "Last night he swallow raw fish gall bladder from big grass carp, vomit, diarrhoea, "
+            "pee only little bit",
+            52,
+            "B_OVERDOSE",
+            True,
+        ),
+        (
+            "Grandma rub White Flower oil on his tummy, put the bottle on the sofa, he grab and "
+            "drink, maybe half bottle gone",
+            2,
+            "B_OVERDOSE",
+            True,
+        ),
+        (
+            "Grandma roast ginkgo nuts, she ate all afternoon, bowl maybe 40, vomited x3, jumpy",
+            5,
+            "B_OVERDOSE",
+            True,
+        ),
+        (
+            "Headaches 3 weeks, waking him in the night crying, sick first thing most mornings, "
+            "clumsy, one eye turning in",
+            8,
+            "B_HEADACHE",
+            True,
+        ),
+        (
+            "Headache since yesterday after a long shift, slept fine, no vomiting",
+            30,
+            "B_HEADACHE",
+            False,
+        ),
+        (
+            "Just off the overnight boat from Belfast, seasick, spewing",
+            30,
+            "B_STROKE",
+            False,
+        ),
+        (
+            "Did his back in lifting, can't pass water",
+            45,
+            "B_CAUDA_EQUINA",
+            True,
+        ),
+        (
+            "Bad back, chest infection, nose just dribbles all day",
+            45,
+            "B_CAUDA_EQUINA",
+            False,
+        ),
+        (
+            "Pain in her back went away, now can't pass water, UTI, burning",
+            45,
+            "B_CAUDA_EQUINA",
+            False,
+        ),
+        (
+            "Took all the tablets the GP gave but the pain is no better",
+            30,
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Double barrelled surname, registration query, cut finger",
+            30,
+            "B_TRAUMA",
+            False,
+        ),
+        (
+            "Off food and drink, lives with grandma who is on methadone, fever 38.5",
+            2,
+            "B_OVERDOSE",
+            False,
+        ),
+        (
+            "Drank some eucalyptus oil from grandma's bottle, coughing",
+            2,
+            "B_OVERDOSE",
+            True,
+        ),
+        (
+            "Headaches first thing in the morning, being sick, now seeing double",
+            7,
+            "B_HEADACHE",
+            True,
+        ),
+        (
+            "Hangover, headache, woke him up, sick in the morning after drinking",
+            30,
+            "B_HEADACHE",
+            False,
+        ),
+        (
+            "Toothache woke me up, headache, felt sick in the morning",
+            30,
+            "B_HEADACHE",
+            False,
+        ),
+        (
+            "Headache woke him up, long-standing squint, no vomiting",
+            30,
+            "B_HEADACHE",
+            False,
+        ),
+    ],
+)
+def test_the_sixty_first_sets_situations(
+    complaint: str, age: float, code: str, fires: bool
+) -> None:
+    # The sixty-first vignette set (travellers and farms, Chinese/Korean/Japanese families,
+    # men who play it down, children, telephone advice calls) and its review's probes.
+    fired = codes(esi_rules(complaint=complaint, vitals=vitals(age_years=age)))
+    assert (code in fired) is fires

@@ -78,6 +78,7 @@ SETS = [
     ("vignettes_58.jsonl", 50, 10, 25),
     ("vignettes_59.jsonl", 50, 10, 25),
     ("vignettes_60.jsonl", 50, 10, 25),
+    ("vignettes_61.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
