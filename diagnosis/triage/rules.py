@@ -819,6 +819,13 @@ _NOT_BEFORE = {
     # A child who "gulped it" (a coin, "then nothing": the fifty-ninth vignette set)
     # swallowed; a man "mumbling through gauze" after a tooth out speaks through it.
     "gulp*": frozenset({"it"}),
+    # "No urine infection symptoms" (the sixty-second set's review): no urine absent.
+    "no urine": frozenset({"infection", "symptoms", "problems", "test", "sample", "dip"}),
+    # A lump "thats pumping out pus" is an abscess.
+    **dict.fromkeys(
+        ("lump thats pumping", "groin thats pumping", "groin is pumping"),
+        frozenset({"out", "pus"}),
+    ),
     # "Pain in her back went away" (the sixty-first set's review): no back gone.
     "back went": frozenset({"away", "off", "to", "home", "into", "in"}),
     # "Her hearing aid battery's dead": no battery swallowed.
@@ -3644,6 +3651,8 @@ AORTIC_LEAK_ONSET_PHRASES: tuple[str, ...] = (
     "never had a kidney stone",
     "never had kidney stones",
     "never had stones",
+    "never had a stone",
+    "never had a stone in my life",
 )
 # Signs of blood lost that stand on their own: a clammy, ashen or mottled skin, a collapse.
 AORTIC_LEAK_FIRM_SIGN_PHRASES: tuple[str, ...] = (
@@ -3675,6 +3684,10 @@ AORTIC_LEAK_SOFT_SIGN_PHRASES: tuple[str, ...] = (
     "white as a sheet",
 )
 _COLLAPSE_WORDS = ("collaps*", "passed out", "fainted", "syncop*", "gave way", "legs went")
+_CAME_OVER_FAINT = (
+    *("came over faint", "went faint", "nearly fainted", "nearly passed out"),
+    *("almost fainted", "almost passed out"),
+)
 # Stones known before explain the pain, unless this one is different.
 AORTIC_LEAK_STONES_BEFORE_PHRASES: tuple[str, ...] = (
     "known stone*",
@@ -4546,6 +4559,98 @@ PRESSURE_OTHER_CAUSE_PHRASES: tuple[str, ...] = (
     "after drinking",
     "teething",
 )
+# Gas in an infected tissue (the sixty-second vignette set: a diabetic foot ulcer, "the
+# whole front of the foot is red and puffed up ... a 'rotten' smell, and it crackles like
+# bubble wrap when you press"): not a chest's crackles.
+GAS_IN_TISSUE_PHRASES: tuple[str, ...] = (
+    "crackles like bubble wrap",
+    "crackles when you press",
+    "crackles when pressed",
+    "crackles when i press",
+    "crackle under the skin",
+    "crackles under the skin",
+    "crackling under the skin",
+    "crackly under the skin",
+    "crunchy under the skin",
+    "crackles when touched",
+    "crunchy when you press",
+    "crackling when you press",
+    "crackling feeling under the skin",
+    "skin crepitus",
+    "crepitus around",
+    "crepitus felt around",
+    "gas in the tissue*",
+    "gas in the soft tissue*",
+)
+SOFT_TISSUE_INFECTION_PHRASES: tuple[str, ...] = (
+    "ulcer",
+    "wound",
+    "infected",
+    "infection",
+    "injection site",
+    "abscess",
+    "rotten",
+    "foul",
+    "smell*",
+    "pus",
+    "discharge",
+    "cellulitis",
+)
+# One kidney left (given to a relative, removed, a transplant alone), and no urine for hours
+# or a colic of the kidney (the sixty-second vignette set: "gave one of her kidneys to her
+# brother 6 yrs ago 'so this is my only one' ... Hasn't had a wee since about 6 this
+# morning").
+ONE_KIDNEY_PHRASES: tuple[str, ...] = (
+    "only kidney",
+    "one kidney",
+    "single kidney",
+    "solitary kidney",
+    "gave one of her kidneys",
+    "gave one of his kidneys",
+    "gave one of my kidneys",
+    *(f"gave {whom} a kidney" for whom in ("him", "her", "my brother", "my sister", "my son")),
+    "donated a kidney",
+    "donated her kidney",
+    "donated his kidney",
+    "kidney removed",
+    "kidney taken out",
+    "nephrectomy",
+    "kidney transplant",
+    "transplant kidney",
+    "transplanted kidney",
+    "renal transplant",
+)
+ONE_KIDNEY_BLOCKED_PHRASES: tuple[str, ...] = (
+    *(
+        f"{hasnt} {done}"
+        for hasnt in ("hasnt", "havent", "not", "hadnt")
+        for done in (
+            "had a wee",
+            "passed urine",
+            "passed water",
+            "peed",
+            "weed",
+            "been to the toilet",
+        )
+    ),
+    *(
+        f"{hasnt} passed any {what}"
+        for hasnt in ("hasnt", "havent", "not", "hadnt")
+        for what in ("urine", "water", "wee")
+    ),
+    "not passing urine",
+    "no wee",
+    "no urine",
+    "nothing coming",
+    "nothings coming",
+    "anuric",
+    "anuria",
+    "renal colic",
+    "kidney stone",
+    "loin pain",
+    "flank pain",
+    "pain round the back coming in waves",
+)
 # A pacemaker or defibrillator put in days ago (not one of years: a date takes it out), and
 # the signs of its lead through the heart wall (the fifty-ninth vignette set: "pacemaker
 # fitted Friday ... a sharp stabbing at the left of her chest when she breathes in ...
@@ -5273,6 +5378,10 @@ def _all_phrases() -> Iterable[str]:
         CHILD_OWN_MEDICINE_PHRASES,
         NEW_PACEMAKER_PHRASES,
         PACING_LEAD_SIGN_PHRASES,
+        GAS_IN_TISSUE_PHRASES,
+        SOFT_TISSUE_INFECTION_PHRASES,
+        ONE_KIDNEY_PHRASES,
+        ONE_KIDNEY_BLOCKED_PHRASES,
         HEADACHE_PHRASES,
         RAISED_PRESSURE_SIGN_PHRASES,
         PRESSURE_OTHER_CAUSE_PHRASES,
@@ -5794,7 +5903,17 @@ def _aortic_leak(note: _Note, vitals: Vitals) -> str | None:
     if stones and not note.find(AORTIC_LEAK_DIFFERENT_PHRASES):
         return None
     injury = [phrase for part in sentences for phrase in part.find(AORTIC_LEAK_INJURY_PHRASES)]
-    if injury and not (set(injury) <= {"fell", "fall"} and note.find(_COLLAPSE_WORDS)):
+    # A strain from lifting explains a back pain, not a grey, clammy skin or a collapse with
+    # it (the sixty-second vignette set: "came on 2 hrs ago lifting a bag of compost ...
+    # came over faint on the toilet ... grey and sweaty").
+    lifted = set(injury) <= {"lifting", "lifted"} and bool(
+        skin_or_collapse or note.find((*_COLLAPSE_WORDS, *_CAME_OVER_FAINT))
+    )
+    if (
+        injury
+        and not lifted
+        and not (set(injury) <= {"fell", "fall"} and note.find(_COLLAPSE_WORDS))
+    ):
         return None
     if note.find(AORTIC_LEAK_INFECTION_PHRASES):
         return None
@@ -6554,6 +6673,28 @@ def esi_rules(
             "A headache that wakes from sleep, with vomiting on waking or a new clumsiness, "
             f"squint or double vision (complaint says {pressure}), may be pressure rising "
             "inside the head (a growing mass, a blocked shunt): a high-risk situation, ESI 2.",
+        )
+    if not any(r.code == "B_SEPSIS" for r in fired) and (gas := note.find(GAS_IN_TISSUE_PHRASES)):
+        infected = note.find(SOFT_TISSUE_INFECTION_PHRASES)
+        if infected:
+            add(
+                "B_SEPSIS",
+                "B",
+                2,
+                "Skin that crackles under the finger (gas in the tissue) where it is infected "
+                f"(complaint says {note.quote(gas + infected)}) is a gas-forming, flesh-"
+                "destroying infection until shown otherwise: a high-risk situation, ESI 2.",
+            )
+    if (kidney := note.find(ONE_KIDNEY_PHRASES, history_counts=True)) and (
+        blocked := note.find(ONE_KIDNEY_BLOCKED_PHRASES)
+    ):
+        add(
+            "B_ONE_KIDNEY",
+            "B",
+            2,
+            "No urine for hours, or a kidney's colic, in a patient with one kidney (complaint "
+            f"says {note.quote(kidney + blocked)}) may be that kidney blocked: a high-risk "
+            "situation, ESI 2.",
         )
     if vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C:
         weak = note.find(WEAK_IMMUNITY_PHRASES, history_counts=True)

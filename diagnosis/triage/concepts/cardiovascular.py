@@ -2794,6 +2794,12 @@ CONCEPTS: tuple[Concept, ...] = (
                     "kaal veengi",
                     "kaal konjam veengi",
                     "kaal veekkam",
+                    # The calf in Spanish after liposuction abroad (the sixty-second vignette
+                    # set: "hinchada y dura"; not the operation alone, which may be years
+                    # back: its review).
+                    "pantorrilla hinchada",
+                    "pierna hinchada",
+                    "hinchada y dura",
                 ),
                 (
                     "breathless",
@@ -2803,6 +2809,11 @@ CONCEPTS: tuple[Concept, ...] = (
                     # de ar", a swollen calf after a long flight).
                     "falta de ar",
                     "falta de aire",
+                    "me ahogo",
+                    "me falta el aire",
+                    "se ahoga",
+                    "no me alcanza el aire",
+                    "no le alcanza el aire",
                     # ... Tamil, Telugu and Malayalam (the fifty-fourth vignette set: "moochu
                     # vaangudhu" on the stairs 16 days after a caesarean).
                     "moochu vaangudhu",
@@ -2954,6 +2965,21 @@ CONCEPTS: tuple[Concept, ...] = (
             "pulsating lump",
             "pulsing mass",
             "pulsing lump",
+            # A false aneurysm where a man injects: "a lump in my groin thats pumping, like
+            # its got a heartbeat" (the sixty-second vignette set).
+            "lump thats pumping",
+            "pumping lump",
+            *(
+                f"groin {that} {pumping}"
+                for that in ("thats", "that is", "is")
+                for pumping in ("pumping", "pulsing", "pulsating")
+            ),
+            "groin that pulses",
+            "has its own heartbeat",
+            "pulsatile lump",
+            "pulsatile swelling",
+            "pulsating swelling",
+            "pulsing swelling",
             "pulse deficit",
             "bp both arms",
             "bp in both arms",

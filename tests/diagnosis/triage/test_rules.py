@@ -4406,3 +4406,89 @@ def test_the_sixty_first_sets_situations(
     # men who play it down, children, telephone advice calls) and its review's probes.
     fired = codes(esi_rules(complaint=complaint, vitals=vitals(age_years=age)))
     assert (code in fired) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "age", "code", "fires"),
+    [
+        (
+            "Theres a lump in my groin thats pumping, like its got a heartbeat. Been injecting "
+            "my left groin 6 months",
+            38,
+            "B_AORTIC",
+            True,
+        ),
+        (
+            "Lump that is pumping out pus, abscess on arm",
+            40,
+            "B_AORTIC",
+            False,
+        ),
+        (
+            "Pain L loin going round to the groin, came on 2 hrs ago lifting a bag of compost, "
+            "never had a stone in my life. Came over faint on the toilet, grey and sweaty",
+            71,
+            "B_AORTIC",
+            True,
+        ),
+        (
+            "Diabetic foot ulcer, whole front of the foot red and puffed up, rotten smell, "
+            "crackles like bubble wrap when you press",
+            67,
+            "B_SEPSIS",
+            True,
+        ),
+        (
+            "Rash on her leg feels like bubble wrap, itchy, no fever",
+            40,
+            "B_SEPSIS",
+            False,
+        ),
+        (
+            "Gave one of her kidneys to her brother 6 yrs ago so this is my only one. Hasn't had "
+            "a wee since 6 this morning",
+            45,
+            "B_ONE_KIDNEY",
+            True,
+        ),
+        (
+            "Transplant kidney, not passing urine since yesterday",
+            50,
+            "B_ONE_KIDNEY",
+            True,
+        ),
+        (
+            "One kidney since birth, lost a stone in weight this year, tired",
+            40,
+            "B_ONE_KIDNEY",
+            False,
+        ),
+        (
+            "One kidney, no urine infection symptoms, just a rash on arm",
+            40,
+            "B_ONE_KIDNEY",
+            False,
+        ),
+        (
+            "Lipo 5 days ago abroad, flew back yesterday. R calf hinchada y dura, me ahogo un "
+            "poquito on the stairs",
+            36,
+            "B_PE",
+            True,
+        ),
+        (
+            "Lipo years ago, asthma flare, wheezy and short of breath",
+            40,
+            "B_PE",
+            False,
+        ),
+    ],
+)
+def test_the_sixty_second_sets_situations(
+    complaint: str, age: float, code: str, fires: bool
+) -> None:
+    # The sixty-second vignette set (the heart told the unexpected way, skin and infection,
+    # kidneys and plumbing, Spanish/Haitian/French-speaking families, the frail) and its
+    # review's probes.
+    fired = codes(esi_rules(complaint=complaint, vitals=vitals(age_years=age)))
+    assert (code in fired) is fires
