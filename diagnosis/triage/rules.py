@@ -38,9 +38,12 @@ from dataclasses import dataclass
 from diagnosis.triage.concepts import BY_CODE, CONCEPTS
 from diagnosis.triage.concepts.base import Concept
 from diagnosis.triage.concepts.cardiovascular import (
+    FAINT_PHRASES,
     GRIT_IN_THE_EYE,
     RED_PATCH_ON_THE_WHITE,
     SIGHT_AS_USUAL,
+    SIGHT_AT_RISK_PHRASES,
+    SIGHT_STILL_LOST_PHRASES,
     STROKE_IN_OTHER_LANGUAGES,
 )
 from diagnosis.triage.concepts.medical import (
@@ -1320,8 +1323,11 @@ _NOT_RIGHT_AFTER = {
     **dict.fromkeys(("crackles", "crepitations", "creps"), _CRACKING_JOINTS),
     # "Post-AVC" (after a stroke, French) is history (the thirty-sixth set's review).
     "avc": frozenset({"post", "atcd", "ancien", "hx", "previous", "prior", "old"}),
-    # French "ses cp" (her tablets, "comprimés": the thirty-sixth vignette set), no chest pain.
-    "cp": frozenset({"ses", "les", "des", "mes", "ces", "leurs", "vos", "nos"}),
+    # French "ses cp" (her tablets, "comprimés": the thirty-sixth vignette set), no chest pain;
+    # nor a "known CP" (a cerebral palsy: a boy "in wheelchair. Known CP, non-verbal" whose
+    # feeding button fell out, the sixty-third set) or its kinds.
+    "cp": frozenset({"ses", "les", "des", "mes", "ces", "leurs", "vos", "nos", "known"})
+    | frozenset({"spastic", "quadriplegic", "diplegic", "hemiplegic", "dyskinetic", "athetoid"}),
     # "Nosebleed stopped, none running down back of throat" (the thirty-fifth vignette set).
     **dict.fromkeys(
         ("running down back of", "running down the back of", "trickling down"),
@@ -1592,6 +1598,18 @@ _GONE_MISSING = frozenset(
     | {"snatched", "taken", "swiped", "misplaced"}
 )
 _NOT_RIGHT_AFTER_PAIRS = {
+    # Tablets that treated it ("similar thing 2 yrs ago w/ strawberries, went away with
+    # tablets": hives after a food, the sixty-third vignette set): no tablets swallowed.
+    **dict.fromkeys(
+        ("tablets", "tablet", "tabs", "pills", "antihistamines", "antihistamine"),
+        frozenset(
+            (done, "with")
+            for done in (
+                *("away", "settled", "better", "treated", "managed", "controlled", "improved"),
+                *("resolved", "cleared", "calmed", "eased", "helped"),
+            )
+        ),
+    ),
     "brain bleed": frozenset({("eye", "means"), ("eyes", "means")}),
     # Bags of cement lifted, no cement in the eye; a leg walked on "with a limp", no limp
     # (floppy) leg (the fifty-fourth vignette set: a cellulitis "walking w limp").
@@ -1613,6 +1631,51 @@ _NOT_RIGHT_AFTER_PAIRS = {
         frozenset({("out", "of"), ("refill", "of"), ("refills", "of"), ("supply", "of")}),
     ),
 }
+# "Fainted in church, didnt shake, didnt wet himself" (a faint's witness answering the
+# questions about a fit): the signs of a fit after "didn't", "wasn't" (with "have a", "any",
+# "even" between) did not happen; not "never" ("never a fit this long"). Not "didn't stop
+# shaking", not "didn't have a pulse": only the fit's own signs (_FIT_SIGN_WORDS).
+_DIDNT = frozenset({"didnt", "doesnt", "wasnt", "hasnt", "hadnt", "havent", "dont", "wont", "isnt"})
+_NOT_A_DENIAL_AFTER = frozenset(
+    {"in", "for", "since", "this", "like", "until", "till", "before", "that", "so"}
+)
+_DIDNT_FILLERS = frozenset(
+    {"have", "a", "any", "even", "really", "ever", "seem", "to", "do", "look", "like", "actually"}
+    | {"see", "notice", "seen", "noticed"}
+)
+# The fit's own signs: A_SEIZING's phrases that begin with one of these words (not "didn't
+# come round", "wasn't conscious between", "didn't stop", "didn't help": its review).
+_FIT_SIGN_WORDS = frozenset(
+    {"shake", "shakes", "shaking", "shook", "jerk", "jerks", "jerking", "jerky", "jerked"}
+    | {"fit", "fits", "fitting", "fitts", "seizure", "seizures", "seizing", "siezure", "sz"}
+    | {"szs", "convulsing", "convulsion", "convulsions", "twitching", "twitches", "rigid"}
+    | {"stiff", "stiffening", "thrashing", "foam", "foaming", "froth", "frothing", "frothy"}
+    | {"foamy", "bit", "bite", "bites", "biting", "bitten", "tongue", "wet", "incontinent"}
+    | {"eyes"}
+    | {"rolled", "rhythmic", "rhythmically", "tonic", "gtc", "gtcs", "clenched", "jaw"}
+    | {"drool", "went", "goes", "going", "having", "havin", "taking", "limbs", "arms"}
+    | {"generalised", "generalized", "whole", "full", "mouth", "epilep", "epileptic"}
+)
+
+
+@functools.cache
+def _deniable_fit_signs() -> frozenset[str]:
+    """A_SEIZING's words that are a fit's own signs (_DIDNT, _FIT_SIGN_WORDS)."""
+    return frozenset(
+        p for p in BY_CODE["A_SEIZING"].all_phrases() if p.split()[0].rstrip("*") in _FIT_SIGN_WORDS
+    )
+
+
+# The sight going black or dark in a faint (FAINT_PHRASES within ten words of it), not still
+# lost nor lost on one side there (SIGHT_STILL_LOST_PHRASES), in a note that tells nothing
+# else that puts the sight at risk (SIGHT_AT_RISK_PHRASES): a faint's greying out, no B_EYE.
+_DARKENED_SIGHT = frozenset(
+    {"went black", "went dark", "gone dark", "went dim", "went blank", "vision went"}
+    | {"sight went", "vision gone", "sight gone", "vision has gone", "sight has gone"}
+    | {"everything black", "everything dark", "everything is black", "everything is dark"}
+    | {"everything went black", "everything went dark"}
+)
+_FAINT_WINDOW = 10
 # "Aunt packed the wound with coffee grounds" (a home remedy on a cut: the thirty-fifth
 # vignette set): no vomit like coffee grounds, when its clause puts them on the skin.
 _PUT_ON_A_WOUND = frozenset({"coffee grounds", "coffee ground*", "ground coffee"})
@@ -2377,6 +2440,38 @@ class _Note:
                 return False
         return False
 
+    def _didnt_happen(self, start: int, end: int) -> bool:
+        """Whether "didn't", "wasn't" comes right before ``start``, with at most three of
+        "have a", "any", "even" between (_DIDNT), or before a list of the fit's signs:
+        "didnt shake", "didnt have a fit", "wasnt shaking or jerking". Not a time or a
+        comparison after it: "didn't have a seizure in 2 years but had 3 today", "doesn't
+        fit like this"."""
+        if self.tokens[end : end + 1] and self.tokens[end] in _NOT_A_DENIAL_AFTER:
+            return False
+        fillers = 0
+        for j in range(start - 1, max(-1, start - 9), -1):
+            token = self.tokens[j]
+            if token in _DIDNT:
+                return True
+            if token in _DIDNT_FILLERS:
+                fillers += 1
+                if fillers > 3:
+                    return False
+            elif token not in _FIT_SIGN_WORDS and token not in ("or", "nor", "and", ","):
+                return False
+        return False
+
+    def _sight_darkened_in_a_faint(self, start: int, end: int) -> bool:
+        """Whether the sight darkening at ``start``-``end`` is a faint's (_DARKENED_SIGHT):
+        "her vision went black and she slid to the floor"."""
+        near = _Note(" ".join(self.tokens[max(0, start - _FAINT_WINDOW) : end + _FAINT_WINDOW]))
+        return (
+            bool(near.find(FAINT_PHRASES))
+            and not near.find(SIGHT_STILL_LOST_PHRASES)
+            and not self.find(SIGHT_AT_RISK_PHRASES)
+            and not _low_glucose_readings(self.text)
+        )
+
     def _on_a_wound(self, start: int, end: int) -> bool:
         """Whether the clause of what spans ``start``-``end`` puts it on a wound ("packed the
         wound with coffee grounds", "put coffee grounds on the cut"): a verb of putting
@@ -2680,6 +2775,10 @@ class _Note:
                     continue
                 if phrase in _PUT_ON_A_WOUND and self._on_a_wound(i, i + n):
                     continue
+                if phrase in _DARKENED_SIGHT and self._sight_darkened_in_a_faint(i, i + n):
+                    continue
+                if phrase in _deniable_fit_signs() and self._didnt_happen(i, i + n):
+                    continue
                 if phrase in _ALL_ONES_PILLS and self._pills_gone_missing(i):
                     continue
                 if phrase == "mi" and i and _turkish_question(self.tokens[i - 1], after):
@@ -2722,6 +2821,22 @@ class _Note:
                         self.surface[phrase] = " ".join(self.tokens[i : i + n])
                     break
         return found
+
+    def denied(self, phrases: Iterable[str]) -> bool:
+        """Whether the note tells the phrases only as absent: one of them is in it, every
+        mention negated ("no wheeze", "denies lip/tongue swelling", "didn't shake"), and none
+        is found affirmed."""
+        phrases = tuple(phrases)
+        if self.find(phrases):
+            return False
+        by_first = _by_first_word(phrases)
+        return any(
+            i + len(words) <= len(self.tokens)
+            and all(words[k] in self.words[i + k] for k in range(1, len(words)))
+            for word in self.positions.keys() & by_first.keys()
+            for _, _, words in by_first[word]
+            for i in self.positions[word]
+        )
 
     def quote(self, phrases: Iterable[str]) -> str:
         """The found phrases as the nurse wrote them, quoted for a reason sentence (each
@@ -4651,6 +4766,94 @@ ONE_KIDNEY_BLOCKED_PHRASES: tuple[str, ...] = (
     "flank pain",
     "pain round the back coming in waves",
 )
+# Blood coughed up in more than streaks: a cupful, a mouthful, clots, "proper" or pure
+# blood, or 20 ml and over (the sixty-third vignette set: a teenager with cystic fibrosis
+# who "coughed up proper fresh red blood, about a quarter of a mug"): a bleed in the lung
+# that may turn massive (B_HAEMOPTYSIS). Streaks, flecks or a pink tinge are not; nor "a
+# mug of Lemsip": an amount of something else.
+_BLOOD_AMOUNT = re.compile(
+    r"\b(?:cup ?full?s?|cups?|mugs?|a mug ?full?|glass|mouth ?full?s?|a mouth full"
+    r"|egg ?cups?(?:ful)?|table ?spoons?(?:ful)?|(?:a lot|lots|loads) of (?:it|blood|fresh)"
+    r"|so much blood|pure blood|proper(?: fresh)?(?: red)? blood|frank (?:blood|h(?:a)?emoptysis)"
+    r"|massive h(?:a)?emoptysis|large (?:amount|volume)s?|big amounts?|in the sink|sink full"
+    r"|bowl full|not (?:just )?streaks|more than streaks|not just flecks)\b"
+    r"(?!\s+of\s+(?!(?:fresh|bright|red|dark|pure|frank|it|that|this|blood)\b))"
+    r"|h(?:a)?emoptysis\s*\+\+"
+)
+_ONLY_STREAKS = ("streak", "fleck", "speck", "tinge", "spots", "dots", "pink", "stain")
+# Blood from the nose, the mouth or the gums, spat or coughed out (its review: a nosebleed
+# swallowed, "it's all clots", and "I bit me tongue", "no cough" of an officer's "coughing up
+# blood in the cell"): no bleed in the lung.
+HAEMOPTYSIS_OTHER_SOURCE_PHRASES: tuple[str, ...] = (
+    *("nosebleed*", "nose bleed*", "nose bled", "epistaxis", "bleeding from the nose"),
+    *("bleeding nose", "blood from her nose", "blood from his nose", "blood from my nose"),
+    *(
+        f"{bit} {whose} tongue"
+        for bit in ("bit", "bitten", "bite")
+        for whose in ("her", "his", "my", "me")
+    ),
+    *("bitten tongue", "tongue lac*", "lac through", "cut tongue", "cut her tongue"),
+    *("cut his tongue", "tooth out", "teeth out", "tooth extraction", "extraction"),
+    *("bleeding gums", "gums bleeding", "gums bleed", "tonsillectomy", "tonsils out"),
+    *("wisdom teeth", "teeth removed", "tooth removed", "from the gums", "from her gums"),
+    *("from his gums", "from my gums", "bleeding from gums", "bit my lip", "bit her lip"),
+    *("bit his lip", "cut lip", "split lip", "from nose", "from the nose", "from her nose"),
+    *("from his nose", "from my nose", "nose pouring", "nose is pouring", "nose bleeding"),
+    *("heavy period", "blood in urine", "blood in her urine", "blood in his urine"),
+)
+# Blood coughed up, told in a sentence: a cough and blood (or clots) within a few words
+# ("coughed up proper fresh red blood"), blood "when she coughs", a haemoptysis; not after
+# "no", "denies" ("no cough, but vomited a cupful of blood" is a vomit).
+# Not a blood pressure, a test or a thinner; "hacking up", not "hacked off a finger".
+_COUGHED_BLOOD = re.compile(
+    r"\b(?:cough\w*|hack(?:ing|ed|s)? up)\b(?:\W+\w+){0,6}?\W+blood\w*\b"
+    r"(?!\s+(?:pressure|tests?|sugars?|thinners?|results?|count|group|donor|type|glucose))"
+    r"|\bblood\w*\b(?:\W+\w+){0,3}?\W+when (?:(?:she|he|i|they|you) )?cough"
+    r"|\b(?:cough\w*|hack(?:ing|ed|s)?) up\W+(?:\w+\W+){0,2}?clots?\b"
+    r"|\bh(?:a)?emoptys\w*"
+)
+_COUGH_DENIED = frozenset({"no", "not", "denies", "denied", "nil", "without", "never", "nor"})
+# "Denies head strike, LOC or fits, no cough, no SOB": the cough itself denied (not "no
+# cough syrup helped", not "not coughing yesterday").
+_NO_COUGH = re.compile(
+    r"\b(?:no|denies|nil) cough\b(?!\s+(?:syrup|medicine|mixture|med|meds|before|until|till))"
+)
+# "... about 60 ml": a volume of 20 ml or more, not of a medicine ("20ml calpol").
+_MILLILITRES = re.compile(
+    r"\b(\d{2,4})\s*(?:ml|mls|cc)\b(?!\s+(?:of\s+)?(?!(?:blood|fresh|bright|red|dark)\b)[a-z])"
+)
+
+
+def _much_blood_coughed(note: _Note) -> list[str]:
+    """What says blood was coughed up in more than streaks, with no other source told
+    (HAEMOPTYSIS_OTHER_SOURCE_PHRASES) and the cough not denied: a sentence that tells blood
+    coughed up (_COUGHED_BLOOD, not denied, not streaks) and an amount (_BLOOD_AMOUNT, not
+    denied) or a volume of 20 ml or more; the coughing and the amount, as written."""
+    if note.find(HAEMOPTYSIS_OTHER_SOURCE_PHRASES) or _NO_COUGH.search(note.text):
+        return []
+    for sentence in _SENTENCE_END.split(note.text):
+        for match in _COUGHED_BLOOD.finditer(sentence):
+            clause = sentence[: match.start()].rsplit(",", 1)[-1]
+            if _COUGH_DENIED & set(clause.split()[-3:]):
+                continue
+            following = sentence[match.end() :].split()[:2]
+            words = (*match.group(0).split(), *following)
+            if any(w.strip("-,:()").startswith(_ONLY_STREAKS) for w in words):
+                continue
+            amount = [
+                m.group(0)
+                for m in _BLOOD_AMOUNT.finditer(sentence)
+                if not _COUGH_DENIED & set(sentence[: m.start()].split()[-2:])
+            ]
+            # Clots coughed up ("coughing up clots of blood") are an amount of their own.
+            if "clot" in match.group(0):
+                amount.append(match.group(0))
+            amount += [m.group(0) for m in _MILLILITRES.finditer(sentence) if int(m.group(1)) >= 20]
+            if amount:
+                return [match.group(0), *amount]
+    return []
+
+
 # A pacemaker or defibrillator put in days ago (not one of years: a date takes it out), and
 # the signs of its lead through the heart wall (the fifty-ninth vignette set: "pacemaker
 # fitted Friday ... a sharp stabbing at the left of her chest when she breathes in ...
@@ -5382,6 +5585,7 @@ def _all_phrases() -> Iterable[str]:
         SOFT_TISSUE_INFECTION_PHRASES,
         ONE_KIDNEY_PHRASES,
         ONE_KIDNEY_BLOCKED_PHRASES,
+        HAEMOPTYSIS_OTHER_SOURCE_PHRASES,
         HEADACHE_PHRASES,
         RAISED_PRESSURE_SIGN_PHRASES,
         PRESSURE_OTHER_CAUSE_PHRASES,
@@ -6349,6 +6553,11 @@ def _add_concept(
             and not (concept.meaning_unless_not and note.find(concept.meaning_unless_not))
         )
         and not (
+            concept.meaning_denied
+            and all(note.denied(group) for group in concept.meaning_denied)
+            and not (concept.meaning_denied_not and note.find(concept.meaning_denied_not))
+        )
+        and not (
             concept.meaning_ruled_out
             and note.find(concept.meaning_ruled_out)
             and not (concept.meaning_ruled_out_not and note.find(concept.meaning_ruled_out_not))
@@ -6695,6 +6904,15 @@ def esi_rules(
             "No urine for hours, or a kidney's colic, in a patient with one kidney (complaint "
             f"says {note.quote(kidney + blocked)}) may be that kidney blocked: a high-risk "
             "situation, ESI 2.",
+        )
+    if coughed := _much_blood_coughed(note):
+        add(
+            "B_HAEMOPTYSIS",
+            "B",
+            2,
+            "Blood coughed up in more than streaks (complaint says "
+            f"{', '.join(repr(c) for c in coughed)}) may be a bleed in the lung that turns "
+            "massive: a high-risk situation, ESI 2.",
         )
     if vitals.temperature_c is not None and vitals.temperature_c >= FEVER_C:
         weak = note.find(WEAK_IMMUNITY_PHRASES, history_counts=True)

@@ -37,6 +37,14 @@ class Concept:
       own: "no bone visible" after a teenager's "the bone come out!!" of a jammed finger.
     - ``meaning_ruled_out_not``: phrases any one of which, found, keeps what the nurse saw
       from ruling it out: a wound, torn skin, a bone that "went back in".
+    - ``meaning_denied``: what the nurse asked and was told is absent, as groups of phrases:
+      where each group is told only negated ("no wheeze", "denies lip swelling", "didn't
+      shake") and none of its phrases affirmed, the meaning-based match does not fire the
+      concept on its own: hives after a food, with the lips and the breathing asked about;
+      a faint that "didn't shake, wasn't stiff". A sign told as present still fires it by
+      its own words ("no wheeze, but throat feels tight").
+    - ``meaning_denied_not``: phrases any one of which, found, keeps what was told absent
+      from vetoing: a collapse, a low blood pressure, adrenaline given; a stare that goes on.
     """
 
     code: str
@@ -54,6 +62,8 @@ class Concept:
     meaning_unless_not: tuple[str, ...] = ()
     meaning_ruled_out: tuple[str, ...] = ()
     meaning_ruled_out_not: tuple[str, ...] = ()
+    meaning_denied: tuple[tuple[str, ...], ...] = ()
+    meaning_denied_not: tuple[str, ...] = ()
 
     @property
     def level(self) -> int:
@@ -82,4 +92,6 @@ class Concept:
             *self.meaning_unless_not,
             *self.meaning_ruled_out,
             *self.meaning_ruled_out_not,
+            *(p for group in self.meaning_denied for p in group),
+            *self.meaning_denied_not,
         )

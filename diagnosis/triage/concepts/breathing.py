@@ -3670,6 +3670,25 @@ CONCEPTS: tuple[Concept, ...] = (
             "belly keeps twitching",
             "belly twitching",
         ),
+        # A faint's witness answering the questions about a fit ("she fainted - wasn't a
+        # seizure, wasn't stiff, wasn't jerking", "didn't shake, didn't wet himself"): by
+        # meaning a fit, with every sign of one told absent (rules.py, ``_DIDNT``).
+        meaning_denied=(
+            (
+                *("shake*", "shaking", "shook", "jerk*", "fit", "fits", "fitting", "seizure*"),
+                *("seizing", "convuls*", "stiff", "rigid", "tonic clonic", "twitch*", "froth*"),
+                *("foam*", "wet himself", "wet herself", "incontinent", "bit her tongue"),
+                *("bit his tongue", "bite her tongue", "bite his tongue"),
+            ),
+        ),
+        # ... unless a fit without shaking may be going on: a stare, chewing, eyes turned,
+        # no answer, for minutes (its review: "wasnt jerking, just staring and chewing, wont
+        # answer, 20 min now").
+        meaning_denied_not=(
+            *("staring", "stare", "chewing", "lip smacking", "deviated", "eyes turned"),
+            *("not answering", "wont answer", "not responding", "unresponsive", "min", "mins"),
+            *("minutes", "still", "ongoing", "not waking", "not woken", "hasnt woken"),
+        ),
         descriptions=(
             "fitting right now and not stopping",
             "seizures one after another",

@@ -58,6 +58,38 @@ RED_PATCH_ON_THE_WHITE: tuple[str, ...] = (
     "krov v glazu",
     "krovi v glazu",
 )
+# The sight going grey or black for seconds in a faint ("felt hot and sick in the queue then
+# her vision went black and she slid to the floor", "got up too fast, everything went dark
+# and I passed out"): both eyes, for seconds, no sight lost (B_EYE's look-alike: the vasovagal
+# faints of the sixty-first vignette set). What tells the faint...
+FAINT_PHRASES: tuple[str, ...] = (
+    *("fainted", "fainting", "faint", "felt faint", "feels faint", "passed out", "pass out"),
+    *("passing out", "came round", "come round", "came to", "came around", "collapsed"),
+    *("collapse", "slid", "slumped", "keeled over", "swooned", "lightheaded", "light headed"),
+    *("woozy", "syncope", "syncopal", "vasovagal", "on the floor", "to the floor", "went down"),
+    *("fell", "dizzy", "loc", "lost consciousness", "was out for", "out for a few"),
+)
+# ... what says the sight is still lost, or lost on one side ("fainted last week, today her
+# vision went black and wont come back"; "vision gone R 45 min, came round after a faint"),
+# read near the darkening...
+SIGHT_STILL_LOST_PHRASES: tuple[str, ...] = (
+    *("still", "since", "stayed", "persist*", "ongoing", "remains", "remained", "not back"),
+    *("wont come back", "not come back", "hasnt come back", "not returned", "hasnt returned"),
+    *("cant see", "cannot see", "couldnt see", "hour", "hours", "hr", "hrs", "overnight"),
+    *("days", "eye", "eyeball", "one side", "half", "left", "right", "l", "r", "od", "os"),
+    *("minutes", "mins", "min"),
+)
+# ... and what puts the sight at risk whatever the faint (a pregnancy or a new mother, a
+# temple headache with a sore jaw, an eye operation, flashes, a blow, a stroke's signs, a
+# low sugar: a low reading too, rules.py).
+SIGHT_AT_RISK_PHRASES: tuple[str, ...] = (
+    *("pregnan*", "post partum", "postpartum", "delivered", "had baby", "gave birth"),
+    *("weeks gestation", "jaw", "temple", "scalp", "cataract", "flash*", "floater*"),
+    *("curtain", "hit", "punch*", "ball", "struck", "weak*", "droop*", "slur*", "numb*"),
+    *("headache", "diabet*", "insulin", "gliclazide", "hypo", "hypos", "low sugar"),
+    *("sugar low", "sugar was low", "low bm", "bm low", "low blood sugar"),
+    *("double", "walk*", "vertigo", "speech", "palpitat*", "racing", "pounding"),
+)
 SIGHT_AS_USUAL: tuple[str, ...] = (
     "vision fine",
     "vision is fine",
@@ -3776,6 +3808,12 @@ CONCEPTS: tuple[Concept, ...] = (
                 "after lifting",
             ),
         ),
+        # The sight going grey or black for seconds in a faint reads like a sight lost by
+        # meaning; the faint rules it out, unless the sight is still lost or lost on one
+        # side, or is at risk whatever the faint. Its words are read the same way, near the
+        # darkening (rules.py, ``_DARKENED_SIGHT``).
+        meaning_ruled_out=FAINT_PHRASES,
+        meaning_ruled_out_not=(*SIGHT_STILL_LOST_PHRASES, *SIGHT_AT_RISK_PHRASES),
         descriptions=(
             "suddenly cannot see out of one eye",
             "a black curtain came down over the vision of the left eye",

@@ -1007,8 +1007,13 @@ _TO_EXCESS: tuple[str, ...] = (
 _A_LOT_TAKEN: tuple[str, ...] = (
     *(
         f"{verb} {amount}"
-        for verb in ("took", "taken", "swallowed", "downed")
+        # ... "necked" in slang (the sixty-third set: a teenager's "took a load of
+        # paracetamol ... like 20? maybe 24"; not "popped a bunch of blisters", "took a ton
+        # of hits": its review).
+        for verb in ("took", "taken", "swallowed", "downed", "necked")
         for amount in (
+            "a load of",
+            "a whole load of",
             "a handful",
             "handful",
             "too many",

@@ -3171,6 +3171,15 @@ CONCEPTS: tuple[Concept, ...] = (
             "passing black stools on a blood thinner, dizzy",
             "his poo is coming out black like tar and he looks grey",
         ),
+        # Beetroot colours a stoma bag, the stool and the urine red-purple (the sixty-third
+        # vignette set: "My bag's full of blood, love ... had a big beetroot salad"): by
+        # meaning a bleed, ruled out by the beetroot unless clots, a black tarry stool or
+        # blood vomited are told too.
+        meaning_ruled_out=("beetroot", "beet root", "beets", "beet juice", "beetroot juice"),
+        meaning_ruled_out_not=(
+            *("clots", "clot", "tarry", "melaena", "melena", "malaena", "coffee ground*"),
+            *("vomited blood", "vomiting blood", "black stool*", "black poo"),
+        ),
     ),
     Concept(
         code="B_ANAPHYLAXIS",
@@ -3404,6 +3413,28 @@ CONCEPTS: tuple[Concept, ...] = (
             "epinephrine",
             "anaphyla*",
             "tight*",
+        ),
+        # Hives after a food or a medicine, with the lips, the tongue or the throat and the
+        # breathing asked about and told normal (the sixty-third vignette set: "no
+        # lip/tongue/eye swelling, no voice change, no wheeze or trouble breathing";
+        # "Denies lip/tongue swelling, no throat tightness ... no SOB"), read like
+        # anaphylaxis by meaning: a skin-only reaction, ESI 4-5.
+        # (Not the words a nurse affirms as normal, "voice normal", "breathing fine", nor a
+        # mother's fear that "his throat would close up".)
+        meaning_denied=(
+            (*("lip*", "tongue", "swallow*", "mouth swelling", "face swelling", "stridor"),),
+            (
+                *("wheez*", "sob", "short of breath", "shortness of breath", "breathless*"),
+                *("chest tight*", "dib", "difficulty breathing", "trouble breathing"),
+            ),
+        ),
+        # ... unless what is told present goes beyond the skin: a faint or a collapse, a low
+        # blood pressure, the throat, adrenaline given, a grey or floppy child (its review).
+        meaning_denied_not=(
+            *("faint*", "pass out", "passing out", "passed out", "dizz*", "light headed"),
+            *("lightheaded", "collaps*", "throat", "epipen*", "epi pen", "adrenaline"),
+            *("bp dropping", "bp low", "low bp", "hypotens*", "grey", "gray", "floppy"),
+            *("clammy", "pale", "sleepy", "drowsy", "vomit*", "anaphyla*"),
         ),
     ),
     Concept(

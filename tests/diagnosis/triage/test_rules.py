@@ -4492,3 +4492,245 @@ def test_the_sixty_second_sets_situations(
     # review's probes.
     fired = codes(esi_rules(complaint=complaint, vitals=vitals(age_years=age)))
     assert (code in fired) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
+        # The sight greying out for seconds in a faint: no sight lost...
+        (
+            "Felt hot and sick in the queue then her vision went black and she slid to the "
+            "floor, back to normal now",
+            "B_EYE",
+            False,
+        ),
+        ("Got up too fast, everything went black and I passed out for a few secs", "B_EYE", False),
+        ("vision went, fainted", "B_EYE", False),
+        # ... unless an eye is named, or the sight is lost after the faint.
+        ("Everything went black in one eye for 5 minutes then came back", "B_EYE", True),
+        ("Vision went dark in her left eye and then she fainted from the shock", "B_EYE", True),
+        ("She fainted last week. Today her vision went black and wont come back", "B_EYE", True),
+        ("Sudden loss of vision in both eyes then collapsed", "B_EYE", True),
+        # ... nor (its review) a sight still lost, lost on one side, or at risk whatever the
+        # faint: an arteritis, a new mother, a blow, an eye operation, flashes.
+        (
+            "Passed out on saturday! This morning her vision went dark and it is still dark",
+            "B_EYE",
+            True,
+        ),
+        (
+            "78F new temple headache, scalp tender, jaw hurts chewing, vision went dim this am, "
+            "felt lightheaded",
+            "B_EYE",
+            True,
+        ),
+        ("Fell and hit the floor, since then sight has gone on the right", "B_EYE", True),
+        (
+            "Post cataract op yday, vision went dark overnight, felt faint when she noticed",
+            "B_EYE",
+            True,
+        ),
+        ("Saw flashing lights then vision went black and she felt light headed", "B_EYE", True),
+        ("vision gone R 45 min, came round after faint in the toilet", "B_EYE", True),
+        ("Post partum day 3, headache, vision went dim, felt faint", "B_EYE", True),
+        # A faint told over sentences, with a fall or a dizziness.
+        (
+            "Felt faint in the shower. Everything went black for a few seconds. Didnt fall.",
+            "B_EYE",
+            False,
+        ),
+        ("Stood up. Vision went black. Fell. Got up. Fine.", "B_EYE", False),
+        # ... nor a faint with double vision, a low sugar or a racing heart (the set's review).
+        ("Vision went double and he fell, now cant walk straight", "B_EYE", True),
+        ("Type 1, felt faint and vision went black, sugar 2.1", "B_EYE", True),
+        ("Dizzy, vision went black, palpitations, heart racing 180, fainted", "B_EYE", True),
+        # A faint's witness answering the questions about a fit: "didn't shake"...
+        ("Fainted in church, didnt shake, didnt wet himself, back to normal", "A_SEIZING", False),
+        ("She didnt have a fit, just went pale for a second, fine now", "A_SEIZING", False),
+        # ... not a fit that did not stop, nor a first fit going on now.
+        (
+            "Didnt stop shaking for 10 minutes, eyes rolled back, still not waking",
+            "A_SEIZING",
+            True,
+        ),
+        (
+            "Never had a seizure before, now jerking all over on the floor and foaming",
+            "A_SEIZING",
+            True,
+        ),
+        ("Hasnt stopped fitting since 5 min, midazolam didnt help", "A_SEIZING", True),
+        ("He doesnt have epilepsy, found shaking in bed, eyes rolled up", "A_SEIZING", True),
+        ("Husband says she wasnt shaking or jerking, just went limp for a sec", "A_SEIZING", False),
+        # ... not a fit's failure to recover (its review).
+        ("Fits x3, wasnt conscious between", "A_SEIZING", True),
+        ("Had 3 fits, isnt awake in between", "A_SEIZING", True),
+        ("2 seizures in an hour, hasnt spoken between", "A_SEIZING", True),
+    ],
+)
+def test_a_faint_told_with_what_did_not_happen(complaint: str, code: str, fires: bool) -> None:
+    # A faint: the sight going black in both eyes for seconds and "didn't shake, didn't wet
+    # himself" are no eye emergency and no fit (the sixty-first set's vasovagal faints).
+    fired = codes(esi_rules(complaint=complaint, vitals=vitals(age_years=30)))
+    assert (code in fired) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "age", "code", "fires"),
+    [
+        # A teenager's "took a load of paracetamol".
+        (
+            "Last night I took a load of paracetamol. like 20? maybe 24. the 500 ones",
+            16,
+            "B_OVERDOSE",
+            True,
+        ),
+        ("Necked a load of ibuprofen after a row", 17, "B_OVERDOSE", True),
+        # ... not "a bunch of blisters", "a ton of hits" (its review).
+        ("Popped a bunch of blisters on his feet, diabetic on tablets", 50, "B_OVERDOSE", False),
+        ("Took a ton of hits in rugby, sore ribs, had ibuprofen", 20, "B_OVERDOSE", False),
+        # Tablets that treated a past reaction were not swallowed in a poisoning.
+        (
+            "I eat strawberries at my sister's party and now hives. Similar 2 yrs ago, went "
+            "away with tablets",
+            31,
+            "B_OVERDOSE",
+            False,
+        ),
+        ("At a party, took some tablets someone gave her, now drowsy", 19, "B_OVERDOSE", True),
+        # Blood coughed up in more than streaks...
+        (
+            "CF pt. About an hour ago I coughed up proper fresh red blood, about a quarter of a "
+            "mug",
+            17,
+            "B_HAEMOPTYSIS",
+            True,
+        ),
+        (
+            "Coughing up blood x2 today, about an egg cup each time. Hx TB",
+            40,
+            "B_HAEMOPTYSIS",
+            True,
+        ),
+        ("PE last year. Coughing up blood, about 30mls", 50, "B_HAEMOPTYSIS", True),
+        ("Blood comes up when she coughs, loads of it", 60, "B_HAEMOPTYSIS", True),
+        # ... not streaks, an amount of something else, or blood from the nose or the mouth.
+        ("Coughing up blood streaks with a cold", 30, "B_HAEMOPTYSIS", False),
+        (
+            "Coughing a lot, some blood streaks in the phlegm, a mug of lemsip",
+            30,
+            "B_HAEMOPTYSIS",
+            False,
+        ),
+        (
+            "Nosebleed at school after an elbow, tonight coughed up blood, it's all clots",
+            13,
+            "B_HAEMOPTYSIS",
+            False,
+        ),
+        (
+            "Officers say coughing up blood in the cell, loads of it. Pt: I bit me tongue. No "
+            "cough",
+            36,
+            "B_HAEMOPTYSIS",
+            False,
+        ),
+        ("No cough, but vomited a cupful of blood", 50, "B_HAEMOPTYSIS", False),
+        # Its review: a negation of something else before the cough, "1/2 cup", "++"...
+        ("CF pt, no fever, coughed up about 60ml fresh blood", 20, "B_HAEMOPTYSIS", True),
+        (
+            "Was not coughing yesterday, today coughed up a mugful of blood",
+            50,
+            "B_HAEMOPTYSIS",
+            True,
+        ),
+        ("Coughed up 1/2 cup of blood", 60, "B_HAEMOPTYSIS", True),
+        ("Haemoptysis ++ since 2am, on apixaban", 70, "B_HAEMOPTYSIS", True),
+        ("Coughing up bloody sputum, about 50 ml", 60, "B_HAEMOPTYSIS", True),
+        # ... and clots, a pressure, a medicine's millilitres, a lip or the gums, elsewhere.
+        ("Dry cough, on blood thinners for clots in legs", 60, "B_HAEMOPTYSIS", False),
+        ("Coughing, heavy period passing big clots", 30, "B_HAEMOPTYSIS", False),
+        ("Wisdom teeth removed yesterday, coughing up blood clots", 20, "B_HAEMOPTYSIS", False),
+        ("Bit my lip, coughing up blood, a mouthful", 20, "B_HAEMOPTYSIS", False),
+        ("Chesty cough, a bit of blood in phlegm, mum gave 20ml calpol", 6, "B_HAEMOPTYSIS", False),
+        ("Coughing, blood pressure 180, lots of it in family", 60, "B_HAEMOPTYSIS", False),
+        ("Hacked off the end of his finger, loads of blood", 40, "B_HAEMOPTYSIS", False),
+        # A "known CP" in a wheelchair is a cerebral palsy, no chest pain.
+        (
+            "Mum w/ son in wheelchair. Known CP, non-verbal, PEG button popped out",
+            9,
+            "B_PE",
+            False,
+        ),
+        ("In wheelchair since stroke, CP since this morning, SOB", 70, "B_PE", True),
+    ],
+)
+def test_the_sixty_third_sets_situations(
+    complaint: str, age: float, code: str, fires: bool
+) -> None:
+    # The sixty-third vignette set (teenagers, long-term conditions known well, Polish/Russian/
+    # Ukrainian/Lithuanian/Romanian and Yoruba/Igbo/Swahili/Twi/Shona/Tigrinya-speaking
+    # families, what was found in the night) and its review's probes.
+    fired = codes(esi_rules(complaint=complaint, vitals=vitals(age_years=age)))
+    assert (code in fired) is fires
+
+
+@pytest.mark.parametrize(
+    ("complaint", "code", "fires"),
+    [
+        # Hives with the lips and the breathing asked about and normal (the sixty-third
+        # vignette set)...
+        (
+            "he's come out in massive lumps all over after prawns, no lip/tongue/eye swelling, "
+            "no voice change, no wheeze or trouble breathing",
+            "B_ANAPHYLAXIS",
+            False,
+        ),
+        (
+            "raised red itchy welts after strawberries. Denies lip/tongue swelling, no throat "
+            "tightness, voice normal, no SOB",
+            "B_ANAPHYLAXIS",
+            False,
+        ),
+        # ... not where one of them is told present, or was not asked about.
+        ("hives all over after prawns, no lip swelling, but wheezy now", "B_ANAPHYLAXIS", True),
+        ("hives all over after prawns, feels awful", "B_ANAPHYLAXIS", True),
+        # ... nor where a sign beyond the skin is told (its review).
+        (
+            "stung by bee, no lip swelling, no SOB, feels like going to pass out",
+            "B_ANAPHYLAXIS",
+            True,
+        ),
+        (
+            "bee sting, no lip or tongue swelling, no SOB, throat feels like closing",
+            "B_ANAPHYLAXIS",
+            True,
+        ),
+        ("used epipen, no lip swelling now, no wheeze now, after peanut", "B_ANAPHYLAXIS", True),
+        # A faint's witness who saw no fit...
+        ("She fainted - wasnt a seizure, wasnt stiff, wasnt jerking", "A_SEIZING", False),
+        ("Witness states didnt see any jerking, LOC 10 sec", "A_SEIZING", False),
+        # ... not a fit told as going on, nor "never" or a comparison after the sign (its
+        # review).
+        ("didnt have a fit before, she is shaking and jerking now", "A_SEIZING", True),
+        ("Known epileptic, never a fit this long, 8 mins", "A_SEIZING", True),
+        ("wasnt jerking, just staring and chewing, wont answer, 20 min now", "A_SEIZING", True),
+        ("He never fits like this, 20 minutes now and still going", "A_SEIZING", True),
+        ("Didnt have a seizure in 2 years but had 3 today, not waking between", "A_SEIZING", True),
+        # Beetroot in the stoma bag; not with a black tarry stool.
+        ("My bag's full of blood, love. Had a big beetroot salad last night", "B_BLEEDING", False),
+        (
+            "My bag's full of blood and clots, had beetroot last night but this is different",
+            "B_BLEEDING",
+            True,
+        ),
+        # The sight going black in a faint; not a sight still lost.
+        ("Got up too fast, everything went dark and I was on the floor", "B_EYE", False),
+        ("Fainted yesterday, today everything went dark and still cant see", "B_EYE", True),
+    ],
+)
+def test_what_was_told_absent_keeps_the_meaning_match_from_firing_alone(
+    complaint: str, code: str, fires: bool
+) -> None:
+    # The meaning match stands in as having read the whole note as the situation.
+    fired = codes(esi_rules(complaint=complaint, vitals=ADULT, similar={code: complaint[:40]}))
+    assert (code in fired) is fires

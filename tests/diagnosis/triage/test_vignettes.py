@@ -80,6 +80,7 @@ SETS = [
     ("vignettes_60.jsonl", 50, 10, 25),
     ("vignettes_61.jsonl", 50, 10, 25),
     ("vignettes_62.jsonl", 50, 10, 25),
+    ("vignettes_63.jsonl", 50, 10, 25),
 ]
 VIGNETTES = [
     json.loads(line)
