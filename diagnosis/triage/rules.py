@@ -1456,6 +1456,19 @@ _UNDER_FOOT += ("ladder", "stool", "chair", "kerb", "curb", "edge", "bottom", "t
 _COMPANIONS = ("wife", "husband", "son", "daughter", "child", "children", "kids", "kid", "dog")
 _COMPANIONS += ("friend", "friends", "mum", "mom", "dad", "mother", "father", "partner", "family")
 _NOT_BEFORE_WORDS = {
+    # "Took a load of my tablets with me on holiday, ran out": carried, not swallowed.
+    **dict.fromkeys(
+        tuple(
+            f"{verb} {amount}"
+            for verb in ("took", "taken")
+            for amount in ("a load of", "a whole load of", "a handful", "handful", "loads of")
+        ),
+        frozenset(
+            (whose, what, "with")
+            for whose in ("my", "her", "his", "the", "their", "our")
+            for what in ("tablets", "pills", "meds", "medication", "medicines", "inhalers")
+        ),
+    ),
     # "Mumbling through gauze" after a tooth out (the fifty-ninth vignette set): speech
     # through a pad, not slurred (not "mumbling through one side of his mouth").
     "mumbl*": frozenset(
